@@ -1,0 +1,35 @@
+/* cli.h -- the m4npu command: subcommand entry points and the helpers they share.
+ *
+ * Exit codes of every subcommand: 0 success; 1 the input was processed and found bad (an
+ * assembly error, a device fault, a failed check); 2 usage error (bad option); 3 an input or
+ * output file could not be read or written.
+ */
+#ifndef M4NPU_CLI_H
+#define M4NPU_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_IO = 3 };
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+} cli_command;
+
+int cmd_asm(int argc, char **argv);
+int cmd_disasm(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* Read a whole file; on failure prints "m4npu: PATH: reason" and returns -1. */
+int cli_read_file(const char *path, uint8_t **data, size_t *size);
+/* Write a whole file atomically (a temporary beside it, then rename), so a failure never leaves
+ * a half-written file; on failure prints the reason and returns -1. */
+int cli_write_file(const char *path, const void *data, size_t size);
+
+/* Is argv[i] --help or -h anywhere? Then print usage and return 1. */
+int cli_wants_help(int argc, char **argv, const char *usage);
+
+#endif

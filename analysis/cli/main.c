@@ -1,0 +1,48 @@
+/* m4npu: the one command-line program. Dispatches to a subcommand; see `m4npu --help`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "isa.h"
+
+#ifndef M4NPU_VERSION
+#define M4NPU_VERSION "unknown"
+#endif
+
+static const cli_command commands[] = {
+    {"asm", "assemble an ISA program: m4npu asm FILE.s -o FILE.bin", cmd_asm},
+    {"disasm", "disassemble an ISA program: m4npu disasm FILE.bin", cmd_disasm},
+    {"demo", "demonstrate what exists so far (the main job until `whatif` lands)", cmd_demo},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_usage(FILE *out)
+{
+    fprintf(out, "usage: m4npu [--version] [--help] COMMAND [ARGS]\n\n"
+                 "m4npu simulates an NPU running the M4 foundation model. Commands:\n\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`m4npu COMMAND --help` describes each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return CLI_USAGE;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("m4npu %s (ISA %s)\n", M4NPU_VERSION, ISA_VERSION_STRING);
+        return CLI_OK;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        print_usage(stdout);
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "m4npu: unknown command '%s'\n\n", argv[1]);
+    print_usage(stderr);
+    return CLI_USAGE;
+}

@@ -1,0 +1,245 @@
+/* Every class of invalid input gets the exact error and location: unknown mnemonic, field out of
+ * range, reserved bits set, truncated binary, wrong operand count, and the rest of the
+ * assembler's and validator's errors. */
+#include "test_util.h"
+
+#include "isa.h"
+#include "isa_asm.h"
+
+/* Assemble src; expect failure with this status, line, col and exact first diagnostic line. */
+static void expect_asm_error(const char *src, isa_status st, int line, int col, const char *diag)
+{
+    isa_asm_result r;
+    assert_int_equal(isa_assemble(src, strlen(src), "t.s", &r), st);
+    assert_null(r.bytes);
+    assert_int_equal(r.first_status, st);
+    assert_int_equal(r.first_line, line);
+    assert_int_equal(r.first_col, col);
+    assert_non_null(r.diagnostics);
+    const char *nl = strchr(r.diagnostics, '\n');
+    assert_non_null(nl);
+    char first[600];
+    snprintf(first, sizeof first, "%.*s", (int)(nl - r.diagnostics), r.diagnostics);
+    assert_string_equal(first, diag);
+    isa_asm_result_free(&r);
+}
+
+static void test_unknown_mnemonic(void **state)
+{
+    (void)state;
+    expect_asm_error("nop\n  frob 1, 2\n", ISA_E_MNEMONIC, 2, 3,
+                     "t.s:2:3: error: unknown mnemonic 'frob'; expected an instruction of isa/ISA.md "
+                     "(nop, dma.ld, mm, sm, v.bin, ...)");
+    expect_asm_error("\t.align 4\n", ISA_E_MNEMONIC, 1, 2,
+                     "t.s:1:2: error: unknown directive '.align'; expected .equ or .insn");
+}
+
+static void test_field_out_of_range(void **state)
+{
+    (void)state;
+    expect_asm_error("mm os, set, i8, nobias, i32, 5000, 16, 64, 0, 0, 0\n", ISA_E_RANGE, 1, 30,
+                     "t.s:1:30: error: mm: field 'm' = 5000 is out of range; expected 1..4095");
+    expect_asm_error("dma.ld 0, 16, 0, 0, 1, 1, 0, 0\n", ISA_E_RANGE, 1, 11,
+                     "t.s:1:11: error: dma.ld: field 'buf' = 16 is out of range; expected 0..15");
+    expect_asm_error("sm nomask, 0, 0, 8, 1, 100, -40000\n", ISA_E_RANGE, 1, 29,
+                     "t.s:1:29: error: sm: field 'moff' = -40000 is out of range; expected -32768..32767");
+    expect_asm_error("mm xs, set, i8, nobias, i32, 1, 1, 1, 0, 0, 0\n", ISA_E_RANGE, 1, 4,
+                     "t.s:1:4: error: mm: 'xs' is not a value of 'df'; expected one of os, ws");
+    /* decoding: a value the bits can hold but the field forbids (rows = 0) */
+    isa_insn in = isa_insn_make(ISA_OP_DMA_LD);
+    uint8_t w[ISA_INSN_BYTES];
+    assert_int_equal(isa_encode(&in, w, NULL), ISA_OK);
+    w[70 / 8] &= (uint8_t)~(1u << (70 % 8)); /* rows was 1: clear bit 70 -> rows = 0 */
+    isa_insn out;
+    isa_error err;
+    assert_int_equal(isa_decode(w, &out, &err), ISA_E_RANGE);
+    assert_int_equal(err.field, ISA_F(DMA_LD, ROWS));
+    assert_string_equal(err.msg, "dma.ld: field 'rows' = 0 is out of range; expected 1..4095");
+    /* an enum field whose bits name no value: signal unit = 7 */
+    in = isa_insn_make(ISA_OP_SIGNAL);
+    assert_int_equal(isa_encode(&in, w, NULL), ISA_OK);
+    w[1] |= 0x7;
+    assert_int_equal(isa_decode(w, &out, &err), ISA_E_RANGE);
+    assert_int_equal(err.field, ISA_F(SIGNAL, UNIT));
+    assert_string_equal(err.msg, "signal: field 'unit' = 7 is not one of dma0, dma1, dma2, dma3, mm, sm, vec");
+}
+
+static void test_reserved_bits_set(void **state)
+{
+    (void)state;
+    isa_insn in = isa_insn_make(ISA_OP_MM);
+    uint8_t prog[3 * ISA_INSN_BYTES];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(isa_encode(&in, prog + i * ISA_INSN_BYTES, NULL), ISA_OK);
+    prog[ISA_INSN_BYTES + 125 / 8] |= (uint8_t)(1u << (125 % 8)); /* second word, bit 125 */
+    isa_insn out;
+    isa_error err;
+    assert_int_equal(isa_decode(prog + ISA_INSN_BYTES, &out, &err), ISA_E_RESERVED);
+    assert_string_equal(err.msg, "mm: reserved bit 125 is set; reserved bits must be zero");
+    /* the disassembler names the offset */
+    char *errs = NULL, *listing = NULL;
+    size_t elen = 0, llen = 0;
+    FILE *ef = open_memstream(&errs, &elen), *lf = open_memstream(&listing, &llen);
+    assert_int_equal(isa_disassemble(prog, sizeof prog, "p.bin", lf, ef, 0), 1);
+    fclose(ef);
+    fclose(lf);
+    assert_string_equal(errs, "p.bin:+0x10: error: mm: reserved bit 125 is set; reserved bits must be zero\n");
+    assert_non_null(strstr(listing, ".insn 0x20"));
+    free(errs);
+    free(listing);
+    /* nop has no fields: any bit above the opcode is reserved */
+    uint8_t w[ISA_INSN_BYTES] = {0x01};
+    w[15] = 0x80;
+    assert_int_equal(isa_decode(w, &out, &err), ISA_E_RESERVED);
+    assert_string_equal(err.msg, "nop: reserved bit 127 is set; reserved bits must be zero");
+}
+
+static void test_unknown_opcode(void **state)
+{
+    (void)state;
+    uint8_t w[ISA_INSN_BYTES] = {0};
+    isa_insn out;
+    isa_error err;
+    assert_int_equal(isa_decode(w, &out, &err), ISA_E_OPCODE); /* all zero is never valid */
+    assert_string_equal(err.msg, "unknown opcode 0x00");
+    w[0] = 0xff;
+    assert_int_equal(isa_decode(w, &out, &err), ISA_E_OPCODE);
+    assert_string_equal(err.msg, "unknown opcode 0xff");
+}
+
+static void test_truncated_binary(void **state)
+{
+    (void)state;
+    isa_insn in = isa_insn_make(ISA_OP_NOP);
+    uint8_t prog[2 * ISA_INSN_BYTES + 8];
+    memset(prog, 0, sizeof prog);
+    assert_int_equal(isa_encode(&in, prog, NULL), ISA_OK);
+    assert_int_equal(isa_encode(&in, prog + ISA_INSN_BYTES, NULL), ISA_OK);
+    char *errs = NULL, *listing = NULL;
+    size_t elen = 0, llen = 0;
+    FILE *ef = open_memstream(&errs, &elen), *lf = open_memstream(&listing, &llen);
+    assert_int_equal(isa_disassemble(prog, sizeof prog, "t.bin", lf, ef, 0), 1);
+    fclose(ef);
+    fclose(lf);
+    assert_string_equal(errs, "t.bin:+0x20: error: truncated instruction: 8 trailing bytes; instructions are 16 bytes\n");
+    assert_string_equal(listing, "    nop\n    nop\n    ; +0x0020: 8 trailing bytes are not a whole instruction\n");
+    free(errs);
+    free(listing);
+}
+
+static void test_wrong_operand_count(void **state)
+{
+    (void)state;
+    expect_asm_error("nop\nnop\n   signal mm\n", ISA_E_OPERANDS, 3, 4,
+                     "t.s:3:4: error: 'signal' takes 2 operands (unit, sem), got 1");
+    expect_asm_error("signal mm, 1, 2\n", ISA_E_OPERANDS, 1, 15,
+                     "t.s:1:15: error: 'signal' takes 2 operands (unit, sem), got 3");
+    expect_asm_error("end 0\n", ISA_E_OPERANDS, 1, 5, "t.s:1:5: error: 'end' takes 0 operands (), got 1");
+    expect_asm_error(".equ X\n", ISA_E_OPERANDS, 1, 1, "t.s:1:1: error: .equ takes 2 operands (NAME, VALUE), got 1");
+}
+
+static void test_symbols_and_syntax(void **state)
+{
+    (void)state;
+    expect_asm_error("wait mm, SEM\n", ISA_E_SYMBOL, 1, 10,
+                     "t.s:1:10: error: undefined symbol 'SEM'; expected a number or a symbol defined earlier with .equ");
+    expect_asm_error(".equ A, 1\nA = 2\n", ISA_E_SYMBOL, 2, 1, "t.s:2:1: error: symbol 'A' is already defined at line 1");
+    expect_asm_error("wait mm, (1 + 2\n", ISA_E_SYNTAX, 1, 16, "t.s:1:16: error: expected ')'");
+    expect_asm_error("wait mm, 12abc\n", ISA_E_SYNTAX, 1, 12, "t.s:1:12: error: unexpected 'a' in a number");
+    expect_asm_error("wait mm, 1.5\n", ISA_E_SYNTAX, 1, 10, "t.s:1:10: error: wait: operand 'sem' needs an integer");
+    expect_asm_error(".insn 0x1g\n", ISA_E_SYNTAX, 1, 10, "t.s:1:10: error: unexpected 'g' in a hex word");
+    /* every bad line is reported, not only the first */
+    isa_asm_result r;
+    const char *src = "frob\nnop\nwait mm, 99\n";
+    assert_int_not_equal(isa_assemble(src, strlen(src), "t.s", &r), ISA_OK);
+    assert_int_equal(r.errors, 2);
+    assert_non_null(strstr(r.diagnostics, "t.s:3:10: error: wait: field 'sem' = 99 is out of range; expected 0..31"));
+    isa_asm_result_free(&r);
+}
+
+static void test_symbols_expressions_and_literals(void **state)
+{
+    (void)state;
+    const char *src = "; constants\n"
+                      ".equ BASE, 0x100    # hex\n"
+                      "ROWS = 2 * (3 + 1)\n"
+                      "dma.ld 1, 2, BASE + 0b10000, 1 << 12, ROWS, 64, 64, 64 ; comment\n"
+                      "v.un muli, f32, 0, 16, 1, 8, -2.5e-1\n";
+    isa_asm_result r;
+    assert_int_equal(isa_assemble(src, strlen(src), "t.s", &r), ISA_OK);
+    assert_int_equal(r.size, 2 * ISA_INSN_BYTES);
+    isa_insn in;
+    assert_int_equal(isa_decode(r.bytes, &in, NULL), ISA_OK);
+    assert_int_equal(in.op, ISA_OP_DMA_LD);
+    assert_int_equal(ISA_GET(&in, DMA_LD, SRAM), 0x110);
+    assert_int_equal(ISA_GET(&in, DMA_LD, OFF), 4096);
+    assert_int_equal(ISA_GET(&in, DMA_LD, ROWS), 8);
+    assert_int_equal(isa_decode(r.bytes + ISA_INSN_BYTES, &in, NULL), ISA_OK);
+    assert_true(isa_get_f32(&in, ISA_F(VUN, IMM)) == -0.25f);
+    isa_asm_result_free(&r);
+}
+
+static void test_constraints_name_the_operand(void **state)
+{
+    (void)state;
+    expect_asm_error("dma.ld 0, 0, 0, 0, 2, 64, 64, 32\n", ISA_E_CONSTRAINT, 1, 31,
+                     "t.s:1:31: error: dma.ld: sstride = 32 is less than cols = 64; rows would overlap in SRAM");
+    expect_asm_error("mm os, set, i4, nobias, i32, 1, 3, 1, 0, 0, 0\n", ISA_E_CONSTRAINT, 1, 33,
+                     "t.s:1:33: error: mm: n = 3 must be even with packed int4 weights");
+    expect_asm_error("v.un exp, i32, 0, 64, 1, 4, 0\n", ISA_E_CONSTRAINT, 1, 11,
+                     "t.s:1:11: error: v.un: exp needs dt = f32");
+}
+
+static void test_validate_against_device_limits(void **state)
+{
+    (void)state;
+    isa_limits lim = {.sram_bytes = 65536, .dma_channels = 2, .buffers = 4, .mm_rows = 16, .mm_cols = 16,
+                      .sm_max_len = 256};
+    isa_error err;
+    isa_insn mm = isa_insn_make(ISA_OP_MM);
+    ISA_SET(&mm, MM, M, 32);
+    assert_int_equal(isa_validate(&mm, &lim, &err), ISA_E_LIMIT);
+    assert_string_equal(err.msg, "mm: m = 32 exceeds the 16-row matmul tile (os dataflow)");
+    ISA_SET(&mm, MM, DF, ISA_DF_WS); /* ws bounds k, not m */
+    assert_int_equal(isa_validate(&mm, &lim, &err), ISA_OK);
+    ISA_SET(&mm, MM, K, 17);
+    assert_int_equal(isa_validate(&mm, &lim, &err), ISA_E_LIMIT);
+    assert_int_equal(err.field, ISA_F(MM, K));
+
+    isa_insn ld = isa_insn_make(ISA_OP_DMA_LD);
+    ISA_SET(&ld, DMA_LD, Q, 2);
+    assert_int_equal(isa_validate(&ld, &lim, &err), ISA_E_LIMIT);
+    assert_string_equal(err.msg, "dma.ld: channel q = 2 does not exist; the device has 2 DMA channels");
+    ISA_SET(&ld, DMA_LD, Q, 1);
+    ISA_SET(&ld, DMA_LD, SRAM, 65000);
+    ISA_SET(&ld, DMA_LD, COLS, 1000);
+    assert_int_equal(isa_validate(&ld, &lim, &err), ISA_E_LIMIT);
+    assert_string_equal(err.msg, "dma.ld: SRAM write [0xfde8, 0x101d0) exceeds the 65536-byte SRAM");
+
+    isa_insn sm = isa_insn_make(ISA_OP_SM);
+    ISA_SET(&sm, SM, LEN, 257);
+    assert_int_equal(isa_validate(&sm, &lim, &err), ISA_E_LIMIT);
+    assert_int_equal(err.field, ISA_F(SM, LEN));
+
+    isa_insn sig = isa_insn_make(ISA_OP_WAIT);
+    ISA_SET(&sig, WAIT, UNIT, ISA_UNIT_DMA3);
+    assert_int_equal(isa_validate(&sig, &lim, &err), ISA_E_LIMIT);
+    assert_string_equal(err.msg, "wait: unit dma3 does not exist; the device has 2 DMA channels");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unknown_mnemonic),
+        cmocka_unit_test(test_field_out_of_range),
+        cmocka_unit_test(test_reserved_bits_set),
+        cmocka_unit_test(test_unknown_opcode),
+        cmocka_unit_test(test_truncated_binary),
+        cmocka_unit_test(test_wrong_operand_count),
+        cmocka_unit_test(test_symbols_and_syntax),
+        cmocka_unit_test(test_symbols_expressions_and_literals),
+        cmocka_unit_test(test_constraints_name_the_operand),
+        cmocka_unit_test(test_validate_against_device_limits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

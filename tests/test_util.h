@@ -1,0 +1,93 @@
+/* test_util.h -- small helpers shared by the cmocka suites: a deterministic PRNG, temporary
+ * files, and running the m4npu binary with its output captured. Header-only; tests only. */
+#ifndef M4NPU_TEST_UTIL_H
+#define M4NPU_TEST_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* splitmix64: a fixed seed gives the same sequence on every machine. */
+typedef struct test_rng {
+    uint64_t s;
+} test_rng;
+
+static inline uint64_t test_rng_next(test_rng *r)
+{
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [lo, hi] (inclusive). */
+static inline int64_t test_rng_range(test_rng *r, int64_t lo, int64_t hi)
+{
+    uint64_t span = (uint64_t)(hi - lo) + 1;
+    return span == 0 ? (int64_t)test_rng_next(r) : lo + (int64_t)(test_rng_next(r) % span);
+}
+
+/* A fresh temporary directory for this test process (removed by the OS's tmp cleaning). */
+static inline const char *test_tmpdir(void)
+{
+    static char dir[64];
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "/tmp/m4npu-test-XXXXXX");
+        if (!mkdtemp(dir))
+            fail_msg("mkdtemp failed");
+    }
+    return dir;
+}
+
+static inline void test_path(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s", test_tmpdir(), name);
+}
+
+static inline void test_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Run a shell command; captures stdout+stderr (up to cap-1 bytes) and returns the exit code
+ * (or -1 if it did not exit normally, e.g. it crashed). */
+static inline int test_run(char *out, size_t cap, const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    char full[4200];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p)
+        return -1;
+    size_t n = 0;
+    if (out && cap) {
+        size_t r;
+        while (n < cap - 1 && (r = fread(out + n, 1, cap - 1 - n, p)) > 0)
+            n += r;
+        out[n] = '\0';
+    }
+    char sink[4096];
+    while (fread(sink, 1, sizeof sink, p) > 0) {
+    }
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+#define M4NPU_BIN M4NPU_BINARY_DIR "/bin/m4npu"
+
+#endif
