@@ -1,0 +1,62 @@
+/* isa_exec.h -- the functional semantics of the compute instructions: what each one does to the
+ * bytes of the on-chip SRAM, bit for bit.
+ *
+ * This is the reference every implementation must match exactly: the simulator's fast
+ * (transaction-level) units call it, the RTL tiles' testbenches compare against it, and the
+ * firmware's operator kernels are tested against it. DMA and synchronisation instructions move
+ * data between memories or order units; they are executed by the device, not here.
+ *
+ * Numeric conventions (also in isa/ISA.md): little-endian multi-byte elements; int32 arithmetic
+ * wraps (two's complement); a right shift of a negative value rounds toward minus infinity;
+ * f32 results are IEEE binary32 computed with the C library on the host.
+ */
+#ifndef M4NPU_ISA_EXEC_H
+#define M4NPU_ISA_EXEC_H
+
+#include "isa.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Softmax fixed-point constants (see isa_sm_row). */
+#define ISA_SM_SCALE_FRAC_BITS 12  /* `scale` is s * log2(e) in Q4.12 */
+#define ISA_SM_EXP_FRAC_BITS 14    /* exponentials are Q1.14: 1.0 = 16384 */
+#define ISA_SM_LUT_BITS 5          /* 2^(i/32) table: 33 entries */
+#define ISA_SM_RECIP_BITS 40       /* reciprocal = floor(2^40 / sum) */
+#define ISA_SM_OUT_FRAC_BITS 7     /* output is Q0.7: 1.0 saturates to 127 */
+
+/* The state a compute unit keeps between instructions plus the memory it works on. */
+typedef struct isa_exec_ctx {
+    uint8_t *sram;
+    uint32_t sram_bytes;
+    /* matmul tile configuration, set by mm.cfg */
+    uint32_t mm_bias;
+    uint32_t mm_scale;
+    uint32_t mm_shift;
+} isa_exec_ctx;
+
+/* Execute one mm, mm.cfg, sm or v.* instruction on ctx->sram. Every SRAM byte the instruction
+ * touches must be inside the SRAM (else ISA_E_LIMIT and nothing is written). Other instructions
+ * return ISA_E_CONSTRAINT. The instruction must have passed isa_check(). */
+isa_status isa_exec(isa_exec_ctx *ctx, const isa_insn *in, isa_error *err);
+
+/* ---- the pieces of the softmax algorithm, for RTL testbenches and documentation */
+
+/* 2^(u / 4096) in Q1.14 for u <= 0: the integer part of u/4096 is a right shift, the fraction
+ * is looked up in a 33-entry table of 2^(i/32) (Q1.14) with linear interpolation over the low
+ * 7 bits. */
+uint32_t isa_sm_exp2(int32_t u);
+/* The table entry i (0..32). */
+uint32_t isa_sm_lut(int i);
+/* One row: x[len] int8 in, y[len] int8 Q0.7 out. Element j is masked (excluded, written 0) when
+ * mask && j > row + moff. */
+void isa_sm_row(const int8_t *x, int8_t *y, uint32_t len, uint32_t row, uint32_t scale, int mask, int32_t moff);
+
+/* Requantisation of one int32 accumulator (mm with rq). */
+int8_t isa_mm_requant(int32_t acc, uint32_t scale, uint32_t shift);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
