@@ -2,7 +2,7 @@
  *
  * A plain C struct so that the SystemC device, the driver, the runtime's YAML loader and tests
  * can all fill or read it. Units are in the member names (_mhz, _bytes, _cycles, _gb_s ...).
- * The YAML form (configs/*.yaml, section `npu:`) mirrors this struct key for key; the loader
+ * The YAML form (the `npu:` section of the files in configs/) mirrors this struct key for key; the loader
  * lives in runtime/config. npu_config_check() is the device's own statement of which values it
  * can model; every loader must call it.
  */

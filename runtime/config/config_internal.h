@@ -1,0 +1,82 @@
+/* config_internal.h -- what the files of runtime/config share and nothing else sees: rows by
+ * global index, the text form of one value, the children of a key path and error filling. */
+#ifndef M4NPU_CONFIG_INTERNAL_H
+#define M4NPU_CONFIG_INTERNAL_H
+
+#include "m4npu_config.h"
+
+/* The largest integer any key takes: sizes and cycle counts must fit a JSON integer (int64). */
+#define CONFIG_INT_MAX ((uint64_t)INT64_MAX)
+
+#define CONFIG_KIB_BYTES 1024ull
+
+/* Rows of every section in schema order, numbered 0 .. config_key_count()-1. */
+size_t config_key_count(void);
+const m4npu_cfg_key *config_key_at(size_t i);
+/* Index of a row (which must come from the schema). */
+size_t config_key_index(const m4npu_cfg_key *k);
+
+/* The distinct next components below a dotted prefix ("" for the top level), in schema order:
+ * below "npu.sram" they are size_bytes, banks, bank_width_bytes. Returns how many were written
+ * (at most max); each names[i] points into a row's path and is name_len[i] bytes long. */
+size_t config_children(const char *prefix, const char **names, size_t *name_len, size_t max);
+/* "a, b, c": the children of prefix, for messages. */
+void config_children_list(const char *prefix, char *buf, size_t size);
+/* Is path a proper prefix of some row's path (a mapping that holds keys)? */
+int config_is_mapping(const char *path);
+
+/* The section a row belongs to. */
+const m4npu_cfg_section *config_key_section(const m4npu_cfg_key *k);
+/* Does the loader check k's range (else its section's check does, and the loader checks only
+ * that the value fits the member)? */
+int config_key_checks_range(const m4npu_cfg_key *k);
+
+/* Parse text as a value of k (plain: the YAML scalar was unquoted, as overrides are), check
+ * its type (and its range if `range`) and store it in cfg. On error writes the reason and
+ * returns the status. */
+m4npu_config_status config_value_parse(const m4npu_cfg_key *k, const char *text, size_t len, int plain,
+                                       int range, m4npu_config *cfg, char *reason, size_t rsize);
+/* Check the value of k held in cfg: that it fits, and its range if `range`. */
+m4npu_config_status config_value_check(const m4npu_cfg_key *k, const m4npu_config *cfg, int range,
+                                       char *reason, size_t rsize);
+/* The value of k in cfg as a YAML scalar that config_value_parse reads back exactly (strings
+ * double-quoted and escaped). Returns the length, or -1 if buf is too small. */
+int config_value_format(const m4npu_cfg_key *k, const m4npu_config *cfg, char *buf, size_t size);
+/* The value as JSON (NULL if out of memory or not valid UTF-8). */
+json_t *config_value_json(const m4npu_cfg_key *k, const m4npu_config *cfg);
+/* "16 MiB" when exact, else "16777217". */
+void config_format_bytes(uint64_t v, char *buf, size_t size);
+/* The shortest "%g" text that reads back as exactly v. */
+void config_format_double(double v, char *buf, size_t size);
+/* Valid UTF-8 with no NUL? */
+int config_utf8_valid(const char *s, size_t len);
+
+/* ---- the YAML document as a tree (config_yaml.c) */
+
+#define CONFIG_MAX_DEPTH 32 /* nesting beyond this is refused (the schema needs 3) */
+
+typedef enum config_node_type { CONFIG_NODE_SCALAR, CONFIG_NODE_MAP, CONFIG_NODE_SEQ } config_node_type;
+
+typedef struct config_node {
+    config_node_type type;
+    int line, column;            /* 1-based start of the node */
+    char *text;                  /* scalar: its value (NUL-terminated; may hold NULs inside) */
+    size_t len;
+    int plain;                   /* scalar: written unquoted */
+    struct config_node **items;  /* map: key, value, key, value ...; seq: the items */
+    size_t n, cap;
+} config_node;
+
+/* Parse one YAML document. *root is NULL when the text holds no document. Anchors, aliases,
+ * explicit tags, non-scalar keys, more than one document and nesting deeper than
+ * CONFIG_MAX_DEPTH are errors (configs do not use them; aliases could expand without bound). */
+m4npu_config_status config_yaml_parse(const char *text, size_t len, const char *origin, config_node **root,
+                                      m4npu_config_error *err);
+void config_node_free(config_node *node);
+
+/* Fill err and compose err->msg. Any of origin/key may be NULL or "", line 0 for no position. */
+m4npu_config_status config_error(m4npu_config_error *err, m4npu_config_status st, const char *origin,
+                                 int line, int column, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
+#endif

@@ -1,0 +1,319 @@
+/* config_schema.c -- the schema: one table of keys per section of the YAML file.
+ *
+ * Each row names a key by its dotted path, its type, where it lives in m4npu_config, its range
+ * (or enum names), its unit and what it means. Parsing, range checks, overrides, the YAML and
+ * JSON printers and docs/configs.md are all driven by these rows. The ranges of the npu rows
+ * restate npu_config_check() for the docs and for early, positioned errors; the check stays the
+ * device's authority and tests/config/test_npu_config_check.c keeps the two in agreement.
+ *
+ * To add a section (ops:, energy:): add its member to m4npu_config, a table here and a line in
+ * `sections`; add its defaults to m4npu_config_defaults() and its keys to every preset.
+ */
+#include "config_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MEMBER_SIZE(M) sizeof(((m4npu_config *)0)->M)
+#define ROW(P, KIND, M, MIN, MAX, FMIN, FMAX, FLAGS, NAMES, UNIT, DOC)                              \
+    {P, KIND, offsetof(m4npu_config, M), MEMBER_SIZE(M), MIN, MAX, FMIN, FMAX, FLAGS, NAMES, UNIT, DOC}
+#define U32(P, M, MIN, MAX, UNIT, DOC) ROW(P, M4NPU_CFG_U32, M, MIN, MAX, 0, 0, 0, NULL, UNIT, DOC)
+#define U64(P, M, MIN, MAX, UNIT, DOC) ROW(P, M4NPU_CFG_U64, M, MIN, MAX, 0, 0, 0, NULL, UNIT, DOC)
+#define BYTES(P, M, MIN, MAX, DOC) ROW(P, M4NPU_CFG_BYTES, M, MIN, MAX, 0, 0, 0, NULL, "bytes", DOC)
+#define F64_(P, M, FMIN, FMAX, FLAGS, UNIT, DOC) ROW(P, M4NPU_CFG_F64, M, 0, 0, FMIN, FMAX, FLAGS, NULL, UNIT, DOC)
+#define F64(...) F64_(__VA_ARGS__) /* so that POSITIVE / NON_NEGATIVE expand to three arguments */
+#define ENUM(P, M, NAMES, DOC) ROW(P, M4NPU_CFG_ENUM, M, 0, 0, 0, 0, 0, NAMES, "", DOC)
+#define STR(P, M, MINLEN, DOC) ROW(P, M4NPU_CFG_STR, M, MINLEN, MEMBER_SIZE(M) - 1, 0, 0, 0, NULL, "", DOC)
+
+/* Bounds shared by many rows. */
+#define ANY_U32 UINT32_MAX
+#define ANY_U64 CONFIG_INT_MAX
+#define POSITIVE 0.0, HUGE_VAL, (M4NPU_CFG_MIN_OPEN | M4NPU_CFG_MAX_OPEN)   /* (0, inf) */
+#define NON_NEGATIVE 0.0, HUGE_VAL, M4NPU_CFG_MAX_OPEN                    /* [0, inf) */
+
+/* Limits of the device, as npu_config_check() states them from the ISA table. */
+#define ISA_TILE_DIM_MAX 4095u          /* mm m and n fields: 12 bits */
+#define ISA_SM_LEN_MAX 16383u           /* sm len field: 14 bits */
+#define ISA_SRAM_REACH_BYTES (1ull << 24) /* 24-bit SRAM addresses: 16 MiB */
+#define DRAM_MIN_BYTES (1024ull * 1024ull)
+
+static const char *const impl_names[] = {[NPU_IMPL_FAST] = "fast", [NPU_IMPL_RTL] = "rtl", NULL};
+
+_Static_assert(sizeof(npu_tile_impl) == sizeof(uint32_t), "enum keys are stored as 32-bit values");
+
+static const m4npu_cfg_key top_keys[] = {
+    STR("name", npu.name, 1, "Short name of the configuration, shown in reports (npu_device_config.name)."),
+    STR("description", description, 0, "What the configuration models and where its numbers come from."),
+};
+
+static const m4npu_cfg_key npu_keys[] = {
+    F64("npu.clock_mhz", npu.clock_mhz, POSITIVE, "MHz",
+        "NPU clock. Simulated time is counted in these cycles."),
+
+    U32("npu.matmul.rows", npu.matmul.rows, 1, ISA_TILE_DIM_MAX, "PEs",
+        "Rows of the systolic array (the largest m of one `mm` in os dataflow, k in ws)."),
+    U32("npu.matmul.cols", npu.matmul.cols, 1, ISA_TILE_DIM_MAX, "PEs",
+        "Columns of the systolic array (the largest n of one `mm`)."),
+    ENUM("npu.matmul.impl", npu.matmul.impl, impl_names,
+         "fast: transaction-level model with the analytic latency; rtl: the Verilated tile, only "
+         "for array sizes rtl/ builds (16x16 for now)."),
+
+    U32("npu.softmax.lanes", npu.softmax.lanes, 1, ISA_SM_LEN_MAX, "elements/cycle",
+        "Elements per cycle in each of the three passes over a row. At most npu.softmax.max_len."),
+    U32("npu.softmax.max_len", npu.softmax.max_len, 1, ISA_SM_LEN_MAX, "elements",
+        "Longest row one `sm` instruction accepts."),
+    ENUM("npu.softmax.impl", npu.softmax.impl, impl_names,
+         "fast or rtl (rtl only for lane counts rtl/ builds: 4 for now)."),
+
+    U32("npu.vector.lanes", npu.vector.lanes, 1, ANY_U32, "elements/cycle",
+        "f32/i32 elements the vector unit processes per cycle."),
+    U32("npu.vector.pipeline_cycles", npu.vector.pipeline_cycles, 1, ANY_U32, "cycles",
+        "Start-up latency of every vector instruction."),
+    U32("npu.vector.simple_cycles", npu.vector.simple_cycles, 1, ANY_U32, "cycles",
+        "Cycles per group of `lanes` elements for add, mul, max, relu, copy, quantise ..."),
+    U32("npu.vector.divsqrt_cycles", npu.vector.divsqrt_cycles, 1, ANY_U32, "cycles",
+        "Cycles per group for div, sqrt, rsqrt, recip."),
+    U32("npu.vector.transcendental_cycles", npu.vector.transcendental_cycles, 1, ANY_U32, "cycles",
+        "Cycles per group for exp, log, sigmoid, tanh, erf, gelu, silu, sin, cos, pow."),
+
+    BYTES("npu.sram.size_bytes", npu.sram.size_bytes, 1, ISA_SRAM_REACH_BYTES,
+          "On-chip SRAM the ISA addresses (24-bit addresses reach 16 MiB). A multiple of "
+          "npu.sram.banks * npu.sram.bank_width_bytes."),
+    U32("npu.sram.banks", npu.sram.banks, 1, ANY_U32, "banks", "SRAM banks, accessed in parallel."),
+    U32("npu.sram.bank_width_bytes", npu.sram.bank_width_bytes, 1, ANY_U32, "bytes",
+        "Bytes one bank reads or writes per cycle."),
+
+    U32("npu.dma.channels", npu.dma.channels, 1, NPU_MAX_DMA_CHANNELS, "channels",
+        "DMA channels that transfer concurrently (the ISA's `q` field names 4)."),
+    U32("npu.dma.setup_cycles", npu.dma.setup_cycles, 0, ANY_U32, "cycles",
+        "Per transfer, before the first byte moves."),
+
+    BYTES("npu.dram.size_bytes", npu.dram.size_bytes, DRAM_MIN_BYTES, ANY_U64,
+          "Device memory shared with the host (queue, firmware log, buffers). At least 1 MiB."),
+    F64("npu.dram.bandwidth_gb_s", npu.dram.bandwidth_gb_s, POSITIVE, "GB/s",
+        "Peak DRAM bandwidth (1e9 bytes/s), shared by all requesters."),
+    F64("npu.dram.efficiency", npu.dram.efficiency, 0.0, 1.0, M4NPU_CFG_MIN_OPEN, "",
+        "Sustained fraction of the peak bandwidth."),
+    F64("npu.dram.latency_ns", npu.dram.latency_ns, NON_NEGATIVE, "ns", "First-byte latency of a transfer."),
+    U32("npu.dram.burst_bytes", npu.dram.burst_bytes, 1, ANY_U32, "bytes",
+        "A power of two; each row of a 2-D transfer is rounded up to whole bursts."),
+
+    F64("npu.control.clock_mhz", npu.control.clock_mhz, POSITIVE, "MHz",
+        "Clock of the control core that runs the firmware."),
+    U32("npu.control.cycles_per_insn", npu.control.cycles_per_insn, 0, ANY_U32, "cycles",
+        "Firmware cost to validate and dispatch one instruction (control-core cycles)."),
+    U32("npu.control.cycles_per_job", npu.control.cycles_per_job, 0, ANY_U32, "cycles",
+        "Firmware cost to fetch, validate and complete one job (control-core cycles)."),
+
+    U32("npu.queue_depth", npu.queue_depth, 1, ANY_U32, "instructions", "Instructions each unit queue holds."),
+    U64("npu.watchdog_cycles", npu.watchdog_cycles, 1, ANY_U64, "cycles",
+        "A job whose units do not drain within this many NPU cycles faults."),
+};
+
+static const m4npu_cfg_key cpu_keys[] = {
+    U32("cpu.cores", cpu.cores, 1, ANY_U32, "cores", "CPU cores the runtime's fallback kernels use."),
+    F64("cpu.gflop_s.fp32", cpu.gflop_s.fp32, POSITIVE, "GFLOP/s",
+        "Sustained fp32 rate of the whole CPU on the runtime's kernels."),
+    F64("cpu.gflop_s.fp16", cpu.gflop_s.fp16, POSITIVE, "GFLOP/s", "Sustained fp16 rate."),
+    F64("cpu.gflop_s.int8", cpu.gflop_s.int8, POSITIVE, "GOP/s", "Sustained int8 rate (operations, a MAC is two)."),
+    F64("cpu.memory_bandwidth_gb_s", cpu.memory_bandwidth_gb_s, POSITIVE, "GB/s",
+        "Sustained DRAM bandwidth the CPU reaches (1e9 bytes/s)."),
+    F64("cpu.dispatch_overhead_us", cpu.dispatch_overhead_us, NON_NEGATIVE, "us",
+        "Fixed cost of running one operator on the CPU."),
+    F64("cpu.active_power_w", cpu.active_power_w, POSITIVE, "W", "CPU power while running an operator."),
+    F64("cpu.idle_power_w", cpu.idle_power_w, NON_NEGATIVE, "W",
+        "CPU power while it waits for the NPU. At most cpu.active_power_w."),
+};
+
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static int npu_section_check(const m4npu_config *cfg, char *err, size_t errlen)
+{
+    return npu_config_check(&cfg->npu, err, errlen);
+}
+
+static int cpu_section_check(const m4npu_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->cpu.idle_power_w > cfg->cpu.active_power_w) {
+        char idle[40], active[40];
+        config_format_double(cfg->cpu.idle_power_w, idle, sizeof idle);
+        config_format_double(cfg->cpu.active_power_w, active, sizeof active);
+        snprintf(err, errlen, "cpu.idle_power_w: %s exceeds cpu.active_power_w (%s)", idle, active);
+        return -1;
+    }
+    return 0;
+}
+
+static const m4npu_cfg_section sections[] = {
+    {"", "Top level", "Identify the configuration.", top_keys, COUNT_OF(top_keys), NULL, 0},
+    {"npu", "npu: the device",
+     "Every member of npu_device_config (sim/include/npu_config.h), key for key. The ranges below "
+     "are those of the device's own check (npu_config_check), which runs on every configuration.",
+     npu_keys, COUNT_OF(npu_keys), npu_section_check, 1},
+    {"cpu", "cpu: the CPU fallback model",
+     "The CPU that runs the operators the NPU cannot: each costs max(flops / rate, bytes / "
+     "bandwidth) plus the dispatch overhead, at active power.",
+     cpu_keys, COUNT_OF(cpu_keys), cpu_section_check, 0},
+};
+
+size_t m4npu_config_section_count(void)
+{
+    return COUNT_OF(sections);
+}
+
+const m4npu_cfg_section *m4npu_config_section_at(size_t i)
+{
+    return i < COUNT_OF(sections) ? &sections[i] : NULL;
+}
+
+size_t config_key_count(void)
+{
+    size_t n = 0;
+    for (size_t s = 0; s < COUNT_OF(sections); s++)
+        n += sections[s].nkeys;
+    return n;
+}
+
+const m4npu_cfg_key *config_key_at(size_t i)
+{
+    for (size_t s = 0; s < COUNT_OF(sections); s++) {
+        if (i < sections[s].nkeys)
+            return &sections[s].keys[i];
+        i -= sections[s].nkeys;
+    }
+    return NULL;
+}
+
+size_t config_key_index(const m4npu_cfg_key *k)
+{
+    size_t base = 0;
+    for (size_t s = 0; s < COUNT_OF(sections); s++) {
+        if (k >= sections[s].keys && k < sections[s].keys + sections[s].nkeys)
+            return base + (size_t)(k - sections[s].keys);
+        base += sections[s].nkeys;
+    }
+    return base; /* not a row: one past the last */
+}
+
+const m4npu_cfg_section *config_key_section(const m4npu_cfg_key *k)
+{
+    for (size_t s = 0; s < COUNT_OF(sections); s++)
+        if (k >= sections[s].keys && k < sections[s].keys + sections[s].nkeys)
+            return &sections[s];
+    return NULL;
+}
+
+int config_key_checks_range(const m4npu_cfg_key *k)
+{
+    const m4npu_cfg_section *s = config_key_section(k);
+    return !(s && s->check && s->check_owns_ranges);
+}
+
+const m4npu_cfg_key *m4npu_config_key_find(const char *path)
+{
+    if (!path)
+        return NULL;
+    for (size_t i = 0, n = config_key_count(); i < n; i++)
+        if (strcmp(config_key_at(i)->path, path) == 0)
+            return config_key_at(i);
+    return NULL;
+}
+
+/* If row path p lies below prefix, the next component: start and length. */
+static int next_component(const char *p, const char *prefix, const char **start, size_t *len)
+{
+    size_t plen = strlen(prefix);
+    if (plen) {
+        if (strncmp(p, prefix, plen) != 0 || p[plen] != '.')
+            return 0;
+        p += plen + 1;
+    }
+    const char *dot = strchr(p, '.');
+    *start = p;
+    *len = dot ? (size_t)(dot - p) : strlen(p);
+    return 1;
+}
+
+size_t config_children(const char *prefix, const char **names, size_t *name_len, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0, rows = config_key_count(); i < rows; i++) {
+        const char *c;
+        size_t len;
+        if (!next_component(config_key_at(i)->path, prefix, &c, &len))
+            continue;
+        size_t j = 0;
+        while (j < n && !(name_len[j] == len && memcmp(names[j], c, len) == 0))
+            j++;
+        if (j == n && n < max) {
+            names[n] = c;
+            name_len[n] = len;
+            n++;
+        }
+    }
+    return n;
+}
+
+void config_children_list(const char *prefix, char *buf, size_t size)
+{
+    const char *names[M4NPU_CONFIG_MAX_KEYS];
+    size_t lens[M4NPU_CONFIG_MAX_KEYS];
+    size_t n = config_children(prefix, names, lens, M4NPU_CONFIG_MAX_KEYS), used = 0;
+    if (size)
+        buf[0] = '\0';
+    for (size_t i = 0; i < n && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%.*s", i ? ", " : "", (int)lens[i], names[i]);
+}
+
+int config_is_mapping(const char *path)
+{
+    size_t len = strlen(path);
+    for (size_t i = 0, rows = config_key_count(); i < rows; i++) {
+        const char *p = config_key_at(i)->path;
+        if (len == 0 || (strncmp(p, path, len) == 0 && p[len] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
+/* ---- defaults */
+
+void m4npu_config_defaults(m4npu_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    npu_config_defaults(&cfg->npu);
+    snprintf(cfg->description, sizeof cfg->description, "%s",
+             "Small and fast, for tests: a 16x16 array, 256 KiB of SRAM, 64 MiB of DRAM.");
+    cfg->cpu = (m4npu_cpu_config){
+        .cores = 4,
+        .gflop_s = {.fp32 = 50.0, .fp16 = 100.0, .int8 = 200.0},
+        .memory_bandwidth_gb_s = 10.0,
+        .dispatch_overhead_us = 2.0,
+        .active_power_w = 2.0,
+        .idle_power_w = 0.1,
+    };
+}
+
+/* ---- status names */
+
+static const char *const status_names[M4NPU_CONFIG_STATUS_COUNT] = {
+    [M4NPU_CONFIG_OK] = "ok",
+    [M4NPU_CONFIG_E_IO] = "cannot read the file",
+    [M4NPU_CONFIG_E_SYNTAX] = "malformed YAML",
+    [M4NPU_CONFIG_E_EMPTY] = "empty configuration",
+    [M4NPU_CONFIG_E_STRUCTURE] = "a mapping was expected",
+    [M4NPU_CONFIG_E_UNKNOWN_KEY] = "unknown key",
+    [M4NPU_CONFIG_E_DUPLICATE_KEY] = "duplicate key",
+    [M4NPU_CONFIG_E_MISSING_KEY] = "missing key",
+    [M4NPU_CONFIG_E_TYPE] = "wrong type",
+    [M4NPU_CONFIG_E_RANGE] = "value out of range",
+    [M4NPU_CONFIG_E_DEVICE] = "the device cannot model this configuration",
+    [M4NPU_CONFIG_E_USAGE] = "an override must be KEY=VALUE",
+    [M4NPU_CONFIG_E_NOMEM] = "out of memory",
+};
+
+const char *m4npu_config_status_str(m4npu_config_status st)
+{
+    return (unsigned)st < M4NPU_CONFIG_STATUS_COUNT ? status_names[st] : "unknown status";
+}

@@ -1,0 +1,181 @@
+/* m4npu_config.h -- the whole m4npu configuration (one YAML file) and its strict loader.
+ *
+ * A configuration is the device (npu_device_config, sim/include/npu_config.h), the CPU that runs
+ * what the NPU cannot (the fallback cost model), a name and a description. It is read from YAML,
+ * overridden key by key from the command line (`npu.matmul.rows=32`, for sweeps), printed back
+ * as YAML or JSON, and documented, all from one declarative schema: a table of keys per section
+ * (path, type, offset into m4npu_config, range or enum names, unit, doc). A later section is a
+ * new member of m4npu_config plus a table of rows in config_schema.c, not a new code path.
+ *
+ * Loading is strict: malformed YAML, an empty file, a document that is not a mapping, an
+ * unknown key, a duplicate key, a missing key, a wrong type or an impossible value is an error
+ *     FILE:LINE:COL: KEY: reason
+ * naming the file, the dotted key path (npu.sram.banks) and the reason, with the position of the
+ * offending node. The device's own check (npu_config_check) runs last and its message is placed
+ * at the line that set the key it names. Nothing here keeps state between calls.
+ */
+#ifndef M4NPU_CONFIG_H
+#define M4NPU_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "npu_config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define M4NPU_CONFIG_DESC_LEN 512   /* description, including its terminating NUL */
+#define M4NPU_CONFIG_KEY_LEN 96     /* longest dotted key path, including the NUL */
+#define M4NPU_CONFIG_MAX_KEYS 256   /* schema rows over all sections */
+
+/* Sustained throughput of the whole CPU (all cores the runtime uses) per data type, on the
+ * runtime's kernels: GFLOP/s for floating point, giga-operations/s for int8. */
+typedef struct m4npu_cpu_gflop_s {
+    double fp32, fp16, int8;
+} m4npu_cpu_gflop_s;
+
+/* The CPU fallback model (issue "Reference runtime"): each op the NPU cannot run costs
+ * max(flops / rate, bytes / bandwidth) + dispatch overhead, at active power. */
+typedef struct m4npu_cpu_config {
+    uint32_t cores;
+    m4npu_cpu_gflop_s gflop_s;
+    double memory_bandwidth_gb_s; /* sustained, 1e9 bytes/s */
+    double dispatch_overhead_us;  /* per operator */
+    double active_power_w;        /* while running an operator */
+    double idle_power_w;          /* while waiting for the NPU */
+} m4npu_cpu_config;
+
+/* One configuration. The YAML key `name` is npu.name (the device carries its name). */
+typedef struct m4npu_config {
+    char description[M4NPU_CONFIG_DESC_LEN];
+    npu_device_config npu;
+    m4npu_cpu_config cpu;
+    /* Extension points: the NPU capability set (`ops:`, issue "Reference runtime") and the
+     * energy table (`energy:`, issue "M4 workloads") become members here, each with a section
+     * table in config_schema.c (see runtime/config/README.md). */
+} m4npu_config;
+
+typedef enum m4npu_config_status {
+    M4NPU_CONFIG_OK = 0,
+    M4NPU_CONFIG_E_IO,         /* the file could not be read */
+    M4NPU_CONFIG_E_SYNTAX,     /* malformed YAML, or YAML features configs do not use */
+    M4NPU_CONFIG_E_EMPTY,      /* no document in the file */
+    M4NPU_CONFIG_E_STRUCTURE,  /* a scalar or sequence where a mapping was expected */
+    M4NPU_CONFIG_E_UNKNOWN_KEY,
+    M4NPU_CONFIG_E_DUPLICATE_KEY,
+    M4NPU_CONFIG_E_MISSING_KEY,
+    M4NPU_CONFIG_E_TYPE,       /* a value of the wrong type (text for a number ...) */
+    M4NPU_CONFIG_E_RANGE,      /* a value outside the key's range */
+    M4NPU_CONFIG_E_DEVICE,     /* rejected by npu_config_check() or a cross-key check */
+    M4NPU_CONFIG_E_USAGE,      /* an override that is not KEY=VALUE */
+    M4NPU_CONFIG_E_NOMEM,
+    M4NPU_CONFIG_STATUS_COUNT
+} m4npu_config_status;
+
+typedef struct m4npu_config_error {
+    m4npu_config_status status;
+    char origin[256];               /* the file, or "--set KEY=VALUE" for an override; may be "" */
+    int line, column;               /* 1-based position in origin; 0 when there is none */
+    char key[M4NPU_CONFIG_KEY_LEN]; /* dotted key path; "" for errors about the whole file */
+    char reason[512];
+    char msg[1024];                 /* "ORIGIN:LINE:COL: KEY: reason" (parts that are empty left out) */
+} m4npu_config_error;
+
+/* ---- loading, overriding, checking */
+
+/* configs/test.yaml's values: npu_config_defaults() plus a small CPU. */
+void m4npu_config_defaults(m4npu_config *cfg);
+
+/* Read, validate and check a YAML file. On error *out is unspecified and err says why. */
+m4npu_config_status m4npu_config_load(const char *path, m4npu_config *out, m4npu_config_error *err);
+
+/* As m4npu_config_load, then apply overrides ("KEY=VALUE" strings, in order) before the checks,
+ * so that an override can make a file valid. An error in an override names it as its origin. */
+m4npu_config_status m4npu_config_load_overrides(const char *path, const char *const *assignments,
+                                                size_t nassignments, m4npu_config *out,
+                                                m4npu_config_error *err);
+
+/* Parse YAML text already in memory; `origin` names it in messages. */
+m4npu_config_status m4npu_config_load_text(const char *text, size_t len, const char *origin,
+                                           m4npu_config *out, m4npu_config_error *err);
+
+/* Set one key from its text form, as a YAML plain scalar would give it ("32", "8 MiB", "rtl").
+ * Checks the value's type and range only; call m4npu_config_validate() after the last set. */
+m4npu_config_status m4npu_config_set(m4npu_config *cfg, const char *key, const char *value,
+                                     m4npu_config_error *err);
+/* The same with "KEY=VALUE" in one string (what --set takes). */
+m4npu_config_status m4npu_config_set_assignment(m4npu_config *cfg, const char *assignment,
+                                                m4npu_config_error *err);
+
+/* Every key's range, the cross-key checks and npu_config_check(). */
+m4npu_config_status m4npu_config_validate(const m4npu_config *cfg, m4npu_config_error *err);
+
+const char *m4npu_config_status_str(m4npu_config_status st);
+
+/* ---- printing */
+
+/* The effective configuration as YAML that m4npu_config_load reads back to the same struct.
+ * Returns 0, or -1 if writing failed. */
+int m4npu_config_write_yaml(const m4npu_config *cfg, FILE *out);
+/* The same as a new JSON object (sizes in bytes as integers); NULL if out of memory. */
+json_t *m4npu_config_to_json(const m4npu_config *cfg);
+/* docs/configs.md: every key with its type, unit, range and meaning. */
+void m4npu_config_doc_write(FILE *out);
+
+/* ---- the schema */
+
+typedef enum m4npu_cfg_kind {
+    M4NPU_CFG_U32,   /* unsigned integer (uint32_t member) */
+    M4NPU_CFG_U64,   /* unsigned integer (uint64_t member) */
+    M4NPU_CFG_BYTES, /* a size (uint64_t member): an integer or "8 MiB", "256KiB", "12 GiB" */
+    M4NPU_CFG_F64,   /* a finite number (double member) */
+    M4NPU_CFG_ENUM,  /* one of names[] (an enum member; its value is the name's index) */
+    M4NPU_CFG_STR,   /* text (char[size] member, NUL-terminated) */
+} m4npu_cfg_kind;
+
+/* Bounds of an M4NPU_CFG_F64 key. */
+#define M4NPU_CFG_MIN_OPEN 1u /* value > fmin (else >= fmin) */
+#define M4NPU_CFG_MAX_OPEN 2u /* value < fmax (else <= fmax); fmax = HUGE_VAL: no upper bound */
+
+typedef struct m4npu_cfg_key {
+    const char *path;         /* "npu.sram.size_bytes" */
+    m4npu_cfg_kind kind;
+    size_t offset;            /* of the member in m4npu_config */
+    size_t size;              /* of the member */
+    uint64_t min, max;        /* integer kinds: inclusive range; STR: length range in bytes */
+    double fmin, fmax;        /* F64 range, see flags */
+    unsigned flags;
+    const char *const *names; /* ENUM: names by value, NULL-terminated */
+    const char *unit;         /* "MHz", "bytes", "cycles", "" ... */
+    const char *doc;          /* meaning, and constraints between keys */
+} m4npu_cfg_key;
+
+typedef struct m4npu_cfg_section {
+    const char *name;  /* "npu", "cpu"; "" for the top-level keys */
+    const char *title; /* a heading for the docs */
+    const char *doc;
+    const m4npu_cfg_key *keys;
+    size_t nkeys;
+    /* Checks across the section's keys, run after every key has a value: 0, or -1 with
+     * "KEY: reason" in err (KEY a dotted path). NULL: none. */
+    int (*check)(const m4npu_config *cfg, char *err, size_t errlen);
+    /* 1: `check` is the authority on the ranges of the section's keys (npu: the device's own
+     * npu_config_check); the rows' ranges document it and the loader only checks that each value
+     * fits its member. 0: the loader checks the rows' ranges. */
+    int check_owns_ranges;
+} m4npu_cfg_section;
+
+size_t m4npu_config_section_count(void);
+const m4npu_cfg_section *m4npu_config_section_at(size_t i);
+/* The row of a dotted key path, or NULL. */
+const m4npu_cfg_key *m4npu_config_key_find(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

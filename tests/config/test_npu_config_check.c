@@ -1,0 +1,358 @@
+/* npu_config_check(): every limit the device states, with its exact message naming the YAML key;
+ * and the loader's schema agrees with it (what the schema documents as out of range, the device
+ * rejects; every member of npu_device_config has a row). */
+#include "config_test_util.h"
+
+#include <math.h>
+
+#include "npu_config.h"
+
+#define MIB (1024ull * 1024ull)
+
+static void expect(const npu_device_config *cfg, const char *msg)
+{
+    char err[512];
+    int rc = npu_config_check(cfg, err, sizeof err);
+    if (!msg) {
+        if (rc != 0)
+            fail_msg("expected a valid configuration, got: %s", err);
+        return;
+    }
+    assert_int_equal(rc, -1);
+    assert_string_equal(err, msg);
+}
+
+static void test_defaults_are_test_yaml_values(void **state)
+{
+    (void)state;
+    npu_device_config c;
+    npu_config_defaults(&c);
+    expect(&c, NULL);
+    assert_string_equal(c.name, "test");
+    assert_true(c.clock_mhz == 1000.0);
+    assert_int_equal(c.matmul.rows, 16);
+    assert_int_equal(c.matmul.cols, 16);
+    assert_int_equal(c.matmul.impl, NPU_IMPL_FAST);
+    assert_int_equal(c.softmax.lanes, 4);
+    assert_int_equal(c.softmax.max_len, 512);
+    assert_int_equal(c.vector.lanes, 16);
+    assert_int_equal(c.vector.pipeline_cycles, 4);
+    assert_int_equal(c.vector.simple_cycles, 1);
+    assert_int_equal(c.vector.divsqrt_cycles, 4);
+    assert_int_equal(c.vector.transcendental_cycles, 8);
+    assert_int_equal(c.sram.size_bytes, 256 * 1024);
+    assert_int_equal(c.sram.banks, 8);
+    assert_int_equal(c.sram.bank_width_bytes, 16);
+    assert_int_equal(c.dma.channels, 2);
+    assert_int_equal(c.dma.setup_cycles, 16);
+    assert_int_equal(c.dram.size_bytes, 64 * MIB);
+    assert_true(c.dram.bandwidth_gb_s == 16.0 && c.dram.efficiency == 1.0 && c.dram.latency_ns == 100.0);
+    assert_int_equal(c.dram.burst_bytes, 64);
+    assert_true(c.control.clock_mhz == 500.0);
+    assert_int_equal(c.control.cycles_per_insn, 10);
+    assert_int_equal(c.control.cycles_per_job, 200);
+    assert_int_equal(c.queue_depth, 8);
+    assert_int_equal(c.watchdog_cycles, 1000000);
+}
+
+static void test_clocks(void **state)
+{
+    (void)state;
+    npu_device_config c;
+    npu_config_defaults(&c);
+    c.clock_mhz = 0;
+    expect(&c, "npu.clock_mhz: 0 must be a finite number greater than 0");
+    c.clock_mhz = NAN;
+    expect(&c, "npu.clock_mhz: nan must be a finite number greater than 0");
+    c.clock_mhz = INFINITY;
+    expect(&c, "npu.clock_mhz: inf must be a finite number greater than 0");
+    npu_config_defaults(&c);
+    c.control.clock_mhz = -1;
+    expect(&c, "npu.control.clock_mhz: -1 must be a finite number greater than 0");
+}
+
+static void test_matmul(void **state)
+{
+    (void)state;
+    npu_device_config c;
+    npu_config_defaults(&c);
+    c.matmul.rows = 0;
+    expect(&c, "npu.matmul.rows: 0 is outside 1..4095 (the ISA's mm m field)");
+    c.matmul.rows = 4096;
+    expect(&c, "npu.matmul.rows: 4096 is outside 1..4095 (the ISA's mm m field)");
+    c.matmul.rows = 4095;
+    c.matmul.cols = 4096;
+    expect(&c, "npu.matmul.cols: 4096 is outside 1..4095 (the ISA's mm n field)");
+    c.matmul.cols = 4095;
+    expect(&c, NULL);
+    /* rtl: only the sizes that are built */
+    npu_config_defaults(&c);
+    c.matmul.impl = NPU_IMPL_RTL;
+    expect(&c, NULL);
+    c.matmul.rows = 32;
+    c.matmul.cols = 32;
+    expect(&c, "npu.matmul.impl: no rtl tile is built for a 32x32 array (built: 16x16); use fast");
+    c.matmul.impl = (npu_tile_impl)7;
+    expect(&c, "npu.matmul.impl: 7 is not a tile implementation (expected fast or rtl)");
+}
+
+static void test_softmax(void **state)
+{
+    (void)state;
+    npu_device_config c;
+    npu_config_defaults(&c);
+    c.softmax.lanes = 0;
+    expect(&c, "npu.softmax.lanes: must be at least 1");
+    npu_config_defaults(&c);
+    c.softmax.max_len = 0;
+    expect(&c, "npu.softmax.max_len: 0 is outside 1..16383 (the ISA's sm len field)");
+    c.softmax.max_len = 16384;
+    expect(&c, "npu.softmax.max_len: 16384 is outside 1..16383 (the ISA's sm len field)");
+    c.softmax.max_len = 16383;
+    expect(&c, NULL);
+    c.softmax.max_len = 4;
+    c.softmax.lanes = 5;
+    expect(&c, "npu.softmax.lanes: 5 exceeds npu.softmax.max_len (4)");
+    c.softmax.lanes = 4;
+    expect(&c, NULL);
+    c.softmax.impl = NPU_IMPL_RTL;
+    expect(&c, NULL);
+    c.softmax.max_len = 64;
+    c.softmax.lanes = 8;
+    expect(&c, "npu.softmax.impl: no rtl tile is built with 8 lanes (built: 4); use fast");
+}
+
+static void test_vector(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t offset;
+        const char *msg;
+    } cases[] = {
+        {offsetof(npu_device_config, vector.lanes), "npu.vector.lanes: must be at least 1"},
+        {offsetof(npu_device_config, vector.pipeline_cycles), "npu.vector.pipeline_cycles: must be at least 1"},
+        {offsetof(npu_device_config, vector.simple_cycles), "npu.vector.simple_cycles: must be at least 1"},
+        {offsetof(npu_device_config, vector.divsqrt_cycles), "npu.vector.divsqrt_cycles: must be at least 1"},
+        {offsetof(npu_device_config, vector.transcendental_cycles),
+         "npu.vector.transcendental_cycles: must be at least 1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        npu_device_config c;
+        npu_config_defaults(&c);
+        uint32_t zero = 0;
+        memcpy((char *)&c + cases[i].offset, &zero, sizeof zero);
+        expect(&c, cases[i].msg);
+    }
+}
+
+static void test_sram(void **state)
+{
+    (void)state;
+    npu_device_config c;
+    npu_config_defaults(&c);
+    c.sram.size_bytes = 20971520;
+    expect(&c, "npu.sram.size_bytes: 20971520 exceeds the 16 MiB the ISA's 24-bit SRAM addresses reach");
+    c.sram.size_bytes = 16 * MIB;
+    expect(&c, NULL);
+    c.sram.size_bytes = 0;
+    expect(&c, "npu.sram.size_bytes: must be at least 1");
+    c.sram.size_bytes = 1;
+    c.sram.banks = 1;
+    c.sram.bank_width_bytes = 1;
+    expect(&c, NULL);
+    npu_config_defaults(&c);
+    c.sram.size_bytes = 256 * 1024 + 64;
+    expect(&c, "npu.sram.size_bytes: 262208 is not a multiple of banks * bank_width_bytes (8 * 16 = 128)");
+    npu_config_defaults(&c);
+    c.sram.banks = 0;
+    expect(&c, "npu.sram.banks: must be at least 1");
+    npu_config_defaults(&c);
+    c.sram.bank_width_bytes = 0;
+    expect(&c, "npu.sram.bank_width_bytes: must be at least 1");
+    /* banks * width overflowing 32 bits is computed in 64 */
+    npu_config_defaults(&c);
+    c.sram.banks = 65536;
+    c.sram.bank_width_bytes = 65536;
+    expect(&c, "npu.sram.size_bytes: 262144 is not a multiple of banks * bank_width_bytes (65536 * 65536 = 4294967296)");
+}
+
+static void test_dma_dram_control(void **state)
+{
+    (void)state;
+    npu_device_config c;
+    npu_config_defaults(&c);
+    c.dma.channels = 0;
+    expect(&c, "npu.dma.channels: 0 is outside 1..4 (the ISA's dma q field)");
+    c.dma.channels = 5;
+    expect(&c, "npu.dma.channels: 5 is outside 1..4 (the ISA's dma q field)");
+    c.dma.channels = 4;
+    expect(&c, NULL);
+
+    npu_config_defaults(&c);
+    c.dram.size_bytes = MIB - 1;
+    expect(&c, "npu.dram.size_bytes: 1048575 is below the 1 MiB minimum (queue, firmware log and buffers)");
+    c.dram.size_bytes = MIB;
+    expect(&c, NULL);
+    c.dram.bandwidth_gb_s = 0;
+    expect(&c, "npu.dram.bandwidth_gb_s: 0 must be a finite number greater than 0");
+    npu_config_defaults(&c);
+    c.dram.efficiency = 0;
+    expect(&c, "npu.dram.efficiency: 0 is outside (0, 1]");
+    c.dram.efficiency = 1.5;
+    expect(&c, "npu.dram.efficiency: 1.5 is outside (0, 1]");
+    c.dram.efficiency = 0.01;
+    expect(&c, NULL);
+    c.dram.latency_ns = -1;
+    expect(&c, "npu.dram.latency_ns: -1 must be a finite number, at least 0");
+    c.dram.latency_ns = 0;
+    expect(&c, NULL);
+    c.dram.burst_bytes = 48;
+    expect(&c, "npu.dram.burst_bytes: 48 is not a power of two");
+    c.dram.burst_bytes = 0;
+    expect(&c, "npu.dram.burst_bytes: 0 is not a power of two");
+    c.dram.burst_bytes = 1;
+    expect(&c, NULL);
+
+    npu_config_defaults(&c);
+    c.queue_depth = 0;
+    expect(&c, "npu.queue_depth: must be at least 1");
+    npu_config_defaults(&c);
+    c.watchdog_cycles = 0;
+    expect(&c, "npu.watchdog_cycles: must be at least 1");
+    npu_config_defaults(&c);
+    c.control.cycles_per_insn = 0; /* an ideal firmware is a valid what-if */
+    c.control.cycles_per_job = 0;
+    c.dma.setup_cycles = 0;
+    expect(&c, NULL);
+}
+
+static void test_name(void **state)
+{
+    (void)state;
+    npu_device_config c;
+    npu_config_defaults(&c);
+    c.name[0] = '\0';
+    expect(&c, "name: must not be empty");
+    memset(c.name, 'x', sizeof c.name);
+    expect(&c, "name: longer than 63 bytes");
+    char err[8];
+    assert_int_equal(npu_config_check(&c, err, sizeof err), -1); /* a short buffer is truncated */
+    assert_string_equal(err, "name: l");
+    assert_int_equal(npu_config_check(NULL, NULL, 0), -1);
+}
+
+/* What the loader's schema says is out of range for an npu key, the device must reject too
+ * (the schema documents the device's ranges; the loader defers to the check). */
+static void test_schema_ranges_agree_with_the_check(void **state)
+{
+    (void)state;
+    const m4npu_cfg_section *npu = NULL;
+    for (size_t s = 0; s < m4npu_config_section_count(); s++)
+        if (strcmp(m4npu_config_section_at(s)->name, "npu") == 0)
+            npu = m4npu_config_section_at(s);
+    assert_non_null(npu);
+    assert_true(npu->check_owns_ranges);
+    int probed = 0;
+    for (size_t i = 0; i < npu->nkeys; i++) {
+        const m4npu_cfg_key *k = &npu->keys[i];
+        uint64_t cap = k->size == 4 ? UINT32_MAX : (uint64_t)INT64_MAX;
+        for (int side = 0; side < 2; side++) {
+            m4npu_config cfg;
+            m4npu_config_defaults(&cfg);
+            char *m = (char *)&cfg + k->offset;
+            if (k->kind == M4NPU_CFG_F64) {
+                double v;
+                if (side == 0)
+                    v = (k->flags & M4NPU_CFG_MIN_OPEN) ? k->fmin : nextafter(k->fmin, -INFINITY);
+                else if (isinf(k->fmax))
+                    continue;
+                else
+                    v = (k->flags & M4NPU_CFG_MAX_OPEN) ? k->fmax : nextafter(k->fmax, INFINITY);
+                memcpy(m, &v, sizeof v);
+            } else if (k->kind == M4NPU_CFG_ENUM) {
+                if (side == 0)
+                    continue;
+                uint32_t v = 0;
+                while (k->names[v])
+                    v++;
+                memcpy(m, &v, sizeof v); /* one past the last name */
+            } else if (k->kind == M4NPU_CFG_U32 || k->kind == M4NPU_CFG_U64 || k->kind == M4NPU_CFG_BYTES) {
+                uint64_t v;
+                if (side == 0 && k->min > 0)
+                    v = k->min - 1;
+                else if (side == 1 && k->max < cap)
+                    v = k->max + 1;
+                else
+                    continue;
+                if (k->size == 4) {
+                    uint32_t v32 = (uint32_t)v;
+                    memcpy(m, &v32, 4);
+                } else {
+                    memcpy(m, &v, 8);
+                }
+            } else {
+                continue;
+            }
+            char err[512];
+            if (npu_config_check(&cfg.npu, err, sizeof err) == 0)
+                fail_msg("%s: the schema documents a value outside its range that npu_config_check accepts",
+                         k->path);
+            if (strncmp(err, k->path, strlen(k->path)) != 0)
+                fail_msg("%s: npu_config_check names another key: %s", k->path, err);
+            probed++;
+        }
+    }
+    assert_true(probed >= 20);
+}
+
+/* Every member of npu_device_config has a row ("key for key"): the rows (plus the top-level
+ * name) cover the struct except for alignment padding, which only ever precedes an 8-byte
+ * aligned member and is shorter than 8 bytes. */
+static void test_schema_covers_every_member(void **state)
+{
+    (void)state;
+    size_t base = offsetof(m4npu_config, npu), end = base + sizeof(npu_device_config);
+    unsigned char covered[sizeof(npu_device_config)] = {0};
+    for (size_t s = 0; s < m4npu_config_section_count(); s++) {
+        const m4npu_cfg_section *sec = m4npu_config_section_at(s);
+        for (size_t i = 0; i < sec->nkeys; i++) {
+            const m4npu_cfg_key *k = &sec->keys[i];
+            if (k->offset < base || k->offset >= end)
+                continue;
+            assert_true(k->offset + k->size <= end);
+            for (size_t b = 0; b < k->size; b++) {
+                assert_false(covered[k->offset - base + b]); /* no two rows share a member */
+                covered[k->offset - base + b] = 1;
+            }
+        }
+    }
+    size_t i = 0;
+    while (i < sizeof covered) {
+        if (covered[i]) {
+            i++;
+            continue;
+        }
+        size_t gap = i;
+        while (i < sizeof covered && !covered[i])
+            i++;
+        if (i - gap >= 8 || i % 8 != 0)
+            fail_msg("bytes %zu..%zu of npu_device_config have no schema row", gap, i - 1);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_are_test_yaml_values),
+        cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_matmul),
+        cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_vector),
+        cmocka_unit_test(test_sram),
+        cmocka_unit_test(test_dma_dram_control),
+        cmocka_unit_test(test_name),
+        cmocka_unit_test(test_schema_ranges_agree_with_the_check),
+        cmocka_unit_test(test_schema_covers_every_member),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
