@@ -377,7 +377,7 @@ static m4npu_config_status load(const char *text, size_t len, const char *origin
     }
     if ((st = validate(c)) != M4NPU_CONFIG_OK)
         goto done;
-    *out = *cfg;
+    memcpy(out, cfg, sizeof *out); /* padding included: loaded configurations compare with memcmp */
 done:
     config_node_free(root);
     free(cfg);

@@ -285,14 +285,15 @@ void m4npu_config_defaults(m4npu_config *cfg)
     npu_config_defaults(&cfg->npu);
     snprintf(cfg->description, sizeof cfg->description, "%s",
              "Small and fast, for tests: a 16x16 array, 256 KiB of SRAM, 64 MiB of DRAM.");
-    cfg->cpu = (m4npu_cpu_config){
-        .cores = 4,
-        .gflop_s = {.fp32 = 50.0, .fp16 = 100.0, .int8 = 200.0},
-        .memory_bandwidth_gb_s = 10.0,
-        .dispatch_overhead_us = 2.0,
-        .active_power_w = 2.0,
-        .idle_power_w = 0.1,
-    };
+    /* member by member, so that padding stays zero (configurations compare with memcmp) */
+    cfg->cpu.cores = 4;
+    cfg->cpu.gflop_s.fp32 = 50.0;
+    cfg->cpu.gflop_s.fp16 = 100.0;
+    cfg->cpu.gflop_s.int8 = 200.0;
+    cfg->cpu.memory_bandwidth_gb_s = 10.0;
+    cfg->cpu.dispatch_overhead_us = 2.0;
+    cfg->cpu.active_power_w = 2.0;
+    cfg->cpu.idle_power_w = 0.1;
 }
 
 /* ---- status names */

@@ -119,24 +119,35 @@ static uint32_t max_dma_channels(void)
 
 void npu_config_defaults(npu_device_config *cfg)
 {
+    /* Member by member after the memset, so that padding stays zero and two default
+     * configurations compare equal byte for byte. */
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->name, sizeof cfg->name, "%s", "test");
     cfg->clock_mhz = 1000.0;
-    cfg->matmul = (npu_matmul_config){.rows = 16, .cols = 16, .impl = NPU_IMPL_FAST};
-    cfg->softmax = (npu_softmax_config){.lanes = 4, .max_len = 512, .impl = NPU_IMPL_FAST};
-    cfg->vector = (npu_vector_config){.lanes = 16,
-                                      .pipeline_cycles = 4,
-                                      .simple_cycles = 1,
-                                      .divsqrt_cycles = 4,
-                                      .transcendental_cycles = 8};
-    cfg->sram = (npu_sram_config){.size_bytes = 256 * KIB_BYTES, .banks = 8, .bank_width_bytes = 16};
-    cfg->dma = (npu_dma_config){.channels = 2, .setup_cycles = 16};
-    cfg->dram = (npu_dram_config){.size_bytes = 64 * MIB_BYTES,
-                                  .bandwidth_gb_s = 16.0,
-                                  .efficiency = 1.0,
-                                  .latency_ns = 100.0,
-                                  .burst_bytes = 64};
-    cfg->control = (npu_control_config){.clock_mhz = 500.0, .cycles_per_insn = 10, .cycles_per_job = 200};
+    cfg->matmul.rows = 16;
+    cfg->matmul.cols = 16;
+    cfg->matmul.impl = NPU_IMPL_FAST;
+    cfg->softmax.lanes = 4;
+    cfg->softmax.max_len = 512;
+    cfg->softmax.impl = NPU_IMPL_FAST;
+    cfg->vector.lanes = 16;
+    cfg->vector.pipeline_cycles = 4;
+    cfg->vector.simple_cycles = 1;
+    cfg->vector.divsqrt_cycles = 4;
+    cfg->vector.transcendental_cycles = 8;
+    cfg->sram.size_bytes = 256 * KIB_BYTES;
+    cfg->sram.banks = 8;
+    cfg->sram.bank_width_bytes = 16;
+    cfg->dma.channels = 2;
+    cfg->dma.setup_cycles = 16;
+    cfg->dram.size_bytes = 64 * MIB_BYTES;
+    cfg->dram.bandwidth_gb_s = 16.0;
+    cfg->dram.efficiency = 1.0;
+    cfg->dram.latency_ns = 100.0;
+    cfg->dram.burst_bytes = 64;
+    cfg->control.clock_mhz = 500.0;
+    cfg->control.cycles_per_insn = 10;
+    cfg->control.cycles_per_job = 200;
     cfg->queue_depth = 8;
     cfg->watchdog_cycles = 1000000;
 }
