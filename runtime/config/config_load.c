@@ -390,7 +390,7 @@ done:
 m4npu_config_status m4npu_config_load_text(const char *text, size_t len, const char *origin, m4npu_config *out,
                                            m4npu_config_error *err)
 {
-    return load(text, len, origin ? origin : "", NULL, 0, out, err);
+    return load(text, len, origin && origin[0] ? origin : "<text>", NULL, 0, out, err);
 }
 
 /* The whole file, or an E_IO error naming it. */

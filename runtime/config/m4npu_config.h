@@ -50,7 +50,8 @@ typedef struct m4npu_cpu_config {
     double idle_power_w;          /* while waiting for the NPU */
 } m4npu_cpu_config;
 
-/* One configuration. The YAML key `name` is npu.name (the device carries its name). */
+/* One configuration. The YAML key `name` is npu.name (the device carries its name). Loaded and
+ * defaulted configurations have zero padding, so two of them compare equal with memcmp. */
 typedef struct m4npu_config {
     char description[M4NPU_CONFIG_DESC_LEN];
     npu_device_config npu;
@@ -100,7 +101,7 @@ m4npu_config_status m4npu_config_load_overrides(const char *path, const char *co
                                                 size_t nassignments, m4npu_config *out,
                                                 m4npu_config_error *err);
 
-/* Parse YAML text already in memory; `origin` names it in messages. */
+/* Parse YAML text already in memory; `origin` names it in messages (NULL or "": "<text>"). */
 m4npu_config_status m4npu_config_load_text(const char *text, size_t len, const char *origin,
                                            m4npu_config *out, m4npu_config_error *err);
 

@@ -236,6 +236,11 @@ static void test_empty_and_non_mapping_documents(void **state)
                             "no configuration (the file is empty or holds only comments); " TOP_KEYS);
     expect_whole_file_error("hello\n", 6, M4NPU_CONFIG_E_STRUCTURE, 1, 1, "the document is a scalar; " TOP_KEYS);
     expect_whole_file_error("- a\n- b\n", 8, M4NPU_CONFIG_E_STRUCTURE, 1, 1, "the document is a sequence; " TOP_KEYS);
+    /* text without a name is called <text> */
+    m4npu_config cfg;
+    m4npu_config_error err;
+    assert_int_equal(m4npu_config_load_text("7", 1, NULL, &cfg, &err), M4NPU_CONFIG_E_STRUCTURE);
+    assert_string_equal(err.msg, "<text>:1:1: the document is a scalar; " TOP_KEYS);
 }
 
 static void test_reader_errors_have_positions(void **state)
