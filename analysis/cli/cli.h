@@ -22,6 +22,7 @@ typedef struct cli_command {
 int cmd_asm(int argc, char **argv);
 int cmd_disasm(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_conformance(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 
 /* Read a whole file; on failure prints "m4npu: PATH: reason" and returns -1. */

@@ -1,0 +1,44 @@
+/* ops_geom.h -- parameter decoding that an op's shape inference and its CPU kernel must agree
+ * on (convolution/pooling windows, slices, axes lists, split sizes, resize scales), computed
+ * in one place so the two can never disagree. Private to runtime/ops and runtime/cpu. */
+#ifndef M4NPU_RT_OPS_GEOM_H
+#define M4NPU_RT_OPS_GEOM_H
+
+#include "ops.h"
+
+/* Window geometry of Conv / ConvTranspose / MaxPool / AveragePool over nsp spatial dims. An
+ * unknown input dim gives an unknown output dim. */
+typedef struct ops_window {
+    int nsp;
+    int64_t in[RT_MAX_RANK], k[RT_MAX_RANK], stride[RT_MAX_RANK], dil[RT_MAX_RANK];
+    int64_t pad_b[RT_MAX_RANK], pad_e[RT_MAX_RANK], out[RT_MAX_RANK];
+    int64_t out_pad[RT_MAX_RANK]; /* ConvTranspose only */
+} ops_window;
+
+/* Conv and pooling: kernel shape k (from W, or the kernel_shape attribute for pools). */
+rt_status ops_window_forward(const rt_op_ctx *c, int nsp, const int64_t *in, const int64_t *k,
+                             bool allow_ceil, ops_window *w);
+rt_status ops_window_transpose(const rt_op_ctx *c, int nsp, const int64_t *in, const int64_t *k,
+                               ops_window *w);
+
+/* Slice: per-axis start and step and output dims for x (inputs need data; opset < 10 uses
+ * attributes). */
+typedef struct ops_slice {
+    int rank;
+    int64_t start[RT_MAX_RANK], step[RT_MAX_RANK], out[RT_MAX_RANK];
+} ops_slice;
+rt_status ops_slice_params(const rt_op_ctx *c, ops_slice *s);
+
+/* Axes of Reduce*, Squeeze, Unsqueeze: from input `in_idx` when opset >= input_opset, else from
+ * attribute "axes". *present is false if none were given. Axes are NOT normalised. Returns
+ * RT_ERR_NO_DATA if the axes input exists but has no data. */
+rt_status ops_axes(const rt_op_ctx *c, int in_idx, int64_t input_opset, int64_t *axes, int *n,
+                   bool *present);
+
+/* Split: sizes of each output along *axis (normalised). */
+rt_status ops_split_sizes(const rt_op_ctx *c, int *axis, int64_t *sizes);
+
+/* Resize / Upsample: output dims and per-axis scale (output/input) actually used. */
+rt_status ops_resize_params(const rt_op_ctx *c, int64_t *out_dims, double *scales);
+
+#endif
