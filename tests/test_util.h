@@ -70,7 +70,8 @@ static inline int test_run(char *out, size_t cap, const char *fmt, ...)
     vsnprintf(cmd, sizeof cmd, fmt, ap);
     va_end(ap);
     char full[4200];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    /* stderr joins the captured output unless the command redirects it itself */
+    snprintf(full, sizeof full, strstr(cmd, "2>") ? "%s" : "%s 2>&1", cmd);
     FILE *p = popen(full, "r");
     if (!p)
         return -1;

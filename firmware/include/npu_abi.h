@@ -1,0 +1,179 @@
+/* npu_abi.h -- the contract between the host driver, the NPU firmware and the device: MMIO
+ * register map, command-queue entry (job descriptor), buffer table, completion record, fault and
+ * status codes, and the firmware log ring. Versioned: a change to any layout here bumps
+ * NPU_ABI_VERSION_MAJOR; additions that old readers can ignore bump the minor.
+ *
+ * Both runtime/driver and firmware include this header and nothing else of each other. All
+ * multi-byte fields are little-endian; every struct has a fixed size checked below.
+ */
+#ifndef M4NPU_NPU_ABI_H
+#define M4NPU_NPU_ABI_H
+
+#include <stdint.h>
+
+#define NPU_ABI_VERSION_MAJOR 1
+#define NPU_ABI_VERSION_MINOR 0
+#define NPU_ABI_VERSION ((NPU_ABI_VERSION_MAJOR << 16) | NPU_ABI_VERSION_MINOR)
+
+#define NPU_DEVICE_ID 0x504E344Du /* "M4NP" */
+#define NPU_HW_VERSION 0x00010000u
+#define NPU_RESET_MAGIC 0x52534554u /* "RSET": the only value NPU_REG_RESET accepts */
+
+/* ---------------------------------------------------------------- MMIO registers (32-bit)
+ * Who writes each: hw = the device itself, fw = firmware, host = the driver. A device reset
+ * (NPU_REG_RESET) returns every register to 0 except the queue and log configuration
+ * (CQ_*, LOG_BASE/SIZE) and IRQ_MASK, so queued jobs survive a reset. */
+enum npu_reg {
+    NPU_REG_ID = 0x000,          /* hw: NPU_DEVICE_ID */
+    NPU_REG_HW_VERSION = 0x004,  /* hw */
+    NPU_REG_ABI_VERSION = 0x008, /* fw at boot: the ABI it speaks */
+    NPU_REG_ISA_VERSION = 0x00C, /* fw at boot: (major << 16) | minor */
+    NPU_REG_STATUS = 0x010,      /* fw: enum npu_status */
+    NPU_REG_DOORBELL = 0x014,    /* host: any write wakes the firmware */
+    NPU_REG_CQ_BASE_LO = 0x020,  /* host: device address of the queue (64-byte aligned) */
+    NPU_REG_CQ_BASE_HI = 0x024,
+    NPU_REG_CQ_SIZE = 0x028,     /* host: entries in the queue (a power of two) */
+    NPU_REG_CQ_HEAD = 0x02C,     /* fw: jobs consumed (free-running) */
+    NPU_REG_CQ_TAIL = 0x030,     /* host: jobs submitted (free-running) */
+    NPU_REG_IRQ_STATUS = 0x040,  /* fw sets bits, host clears them through IRQ_ACK */
+    NPU_REG_IRQ_MASK = 0x044,    /* host: the line is high while IRQ_STATUS & IRQ_MASK */
+    NPU_REG_IRQ_ACK = 0x048,     /* host: write 1s to clear IRQ_STATUS bits */
+    NPU_REG_FAULT_CODE = 0x050,  /* fw: enum npu_fault of the last fault */
+    NPU_REG_FAULT_ADDR_LO = 0x054,
+    NPU_REG_FAULT_ADDR_HI = 0x058,
+    NPU_REG_FAULT_INSN = 0x05C,  /* fw: instruction (or op) index in the faulting job */
+    NPU_REG_FAULT_UNIT = 0x060,  /* fw: enum npu_unit that faulted */
+    NPU_REG_FAULT_JOB = 0x064,   /* fw: job_id of the faulting job */
+    NPU_REG_RESET = 0x070,       /* host: write NPU_RESET_MAGIC to reset the device */
+    NPU_REG_LOG_BASE_LO = 0x080, /* host: device address of the firmware log ring */
+    NPU_REG_LOG_BASE_HI = 0x084,
+    NPU_REG_LOG_SIZE = 0x088,    /* host: bytes in the ring (0: no log) */
+    NPU_REG_LOG_HEAD = 0x08C,    /* fw: bytes ever written (free-running) */
+    NPU_REG_CYCLE_LO = 0x090,    /* hw: NPU cycles since the device was opened */
+    NPU_REG_CYCLE_HI = 0x094,
+    NPU_REG_PERF_BASE = 0x400,   /* hw: 64-bit counters, see NPU_REG_PERF() */
+};
+
+/* Performance counters: unit u, counter c at NPU_REG_PERF(u, c) (low word) and +4 (high word). */
+enum npu_unit {
+    NPU_UNIT_DMA0 = 0, NPU_UNIT_DMA1, NPU_UNIT_DMA2, NPU_UNIT_DMA3,
+    NPU_UNIT_MM, NPU_UNIT_SM, NPU_UNIT_VEC,
+    NPU_UNIT_CTRL, /* the control core running the firmware */
+    NPU_UNIT_COUNT,
+    NPU_UNIT_NONE = 0xFF
+};
+enum npu_counter {
+    NPU_CTR_BUSY = 0,   /* cycles executing an instruction (control core: running firmware) */
+    NPU_CTR_STALL,      /* cycles blocked in `wait` on a semaphore */
+    NPU_CTR_IDLE,       /* cycles with nothing to do: elapsed - busy - stall */
+    NPU_CTR_INSNS,      /* instructions completed (control core: dispatched) */
+    NPU_CTR_MACS,       /* multiply-accumulates (matmul tile) */
+    NPU_CTR_MACS_INT4,  /* of which with int4 weights */
+    NPU_CTR_ELEMS,      /* elements processed (softmax tile, vector unit) */
+    NPU_CTR_DRAM_RD,    /* bytes read from DRAM (DMA) */
+    NPU_CTR_DRAM_WR,    /* bytes written to DRAM (DMA) */
+    NPU_CTR_SRAM_RD,    /* bytes read from SRAM */
+    NPU_CTR_SRAM_WR,    /* bytes written to SRAM */
+    NPU_CTR_JOBS,       /* jobs completed (control core) */
+    NPU_CTR_COUNT
+};
+#define NPU_REG_PERF(u, c) (NPU_REG_PERF_BASE + 8u * ((uint32_t)(u) * NPU_CTR_COUNT + (uint32_t)(c)))
+#define NPU_MMIO_BYTES (NPU_REG_PERF(NPU_UNIT_COUNT, 0))
+
+enum npu_status {
+    NPU_STATUS_OFF = 0,   /* before the firmware has booted */
+    NPU_STATUS_IDLE = 1,  /* waiting for the doorbell */
+    NPU_STATUS_BUSY = 2,  /* running a job */
+    NPU_STATUS_FAULT = 3, /* stopped after a fault; a reset resumes with the next queued job */
+};
+
+enum npu_irq {
+    NPU_IRQ_JOB_DONE = 1u << 0, /* a job completed (successfully or not) */
+    NPU_IRQ_FAULT = 1u << 1,    /* the device stopped on a fault */
+};
+
+/* ---------------------------------------------------------------- faults */
+enum npu_fault {
+    NPU_FAULT_NONE = 0,
+    NPU_FAULT_BAD_JOB,        /* descriptor: magic, ABI version, type, sizes or alignment */
+    NPU_FAULT_BAD_BUFFER,     /* a buffer-table entry outside device memory */
+    NPU_FAULT_ILLEGAL_INSN,   /* an instruction that does not decode or violates its constraints */
+    NPU_FAULT_LIMIT,          /* an instruction beyond this device's limits (tile size, channels) */
+    NPU_FAULT_SRAM_OVERFLOW,  /* an instruction touching SRAM beyond its end */
+    NPU_FAULT_DMA_OOB,        /* a DMA reaching outside its buffer */
+    NPU_FAULT_WATCHDOG,       /* units made no progress within the watchdog limit */
+    NPU_FAULT_UNIT,           /* a unit failed internally (e.g. the RTL tile) */
+    NPU_FAULT_BAD_OP,         /* an op descriptor the firmware cannot run */
+    NPU_FAULT_COUNT
+};
+
+/* ---------------------------------------------------------------- jobs */
+#define NPU_JOB_MAGIC 0x424F4A4Eu /* "NJOB" */
+#define NPU_JOB_DESC_BYTES 64
+#define NPU_MAX_BUFFERS 16 /* the ISA's 4-bit buffer index */
+
+enum npu_job_type {
+    NPU_JOB_ISA = 1, /* program = ISA instructions (16 bytes each) */
+    NPU_JOB_OPS = 2, /* program = op descriptors, expanded by the firmware's kernels */
+};
+
+enum npu_job_flags {
+    NPU_JOB_F_TIMING_ONLY = 1u << 0, /* account every cycle and byte, move and compute no data */
+};
+
+/* One command-queue entry. */
+typedef struct npu_job_desc {
+    uint32_t magic;           /* NPU_JOB_MAGIC */
+    uint32_t abi_version;     /* NPU_ABI_VERSION */
+    uint32_t type;            /* enum npu_job_type */
+    uint32_t flags;           /* enum npu_job_flags */
+    uint32_t job_id;          /* host's sequence number; echoed in the completion */
+    uint32_t program_bytes;
+    uint64_t program_addr;    /* device address */
+    uint64_t buftab_addr;     /* device address of nbufs npu_buf_entry */
+    uint32_t nbufs;           /* <= NPU_MAX_BUFFERS */
+    uint32_t reserved0;
+    uint64_t completion_addr; /* device address of an npu_job_completion */
+    uint64_t reserved1;
+} npu_job_desc;
+
+typedef struct npu_buf_entry {
+    uint64_t addr; /* device address */
+    uint64_t size; /* bytes */
+} npu_buf_entry;
+
+enum npu_job_state {
+    NPU_JOB_PENDING = 0, /* the host writes this before submitting */
+    NPU_JOB_DONE = 1,
+    NPU_JOB_FAILED = 2,
+};
+
+typedef struct npu_job_completion {
+    uint32_t job_id;
+    uint32_t state;      /* enum npu_job_state */
+    uint32_t fault;      /* enum npu_fault */
+    uint32_t fault_unit; /* enum npu_unit */
+    uint64_t fault_addr; /* device address (DMA), SRAM address (SRAM overflow), or 0 */
+    uint32_t fault_insn; /* index of the faulting instruction or op */
+    uint32_t reserved;
+    uint64_t start_cycle;
+    uint64_t end_cycle;
+    uint64_t insns;      /* instructions dispatched */
+    uint64_t reserved1;
+} npu_job_completion;
+
+#ifdef __cplusplus
+#define NPU_ABI_STATIC_ASSERT static_assert
+#else
+#define NPU_ABI_STATIC_ASSERT _Static_assert
+#endif
+NPU_ABI_STATIC_ASSERT(sizeof(npu_job_desc) == NPU_JOB_DESC_BYTES, "npu_job_desc layout");
+NPU_ABI_STATIC_ASSERT(sizeof(npu_buf_entry) == 16, "npu_buf_entry layout");
+NPU_ABI_STATIC_ASSERT(sizeof(npu_job_completion) == 64, "npu_job_completion layout");
+
+/* ---------------------------------------------------------------- firmware log
+ * A ring of NPU_REG_LOG_SIZE bytes at NPU_REG_LOG_BASE: the firmware appends text lines ending in
+ * '\n' at LOG_HEAD % size and advances LOG_HEAD; the host keeps its own read position and reports
+ * bytes it lost when head - read > size. */
+
+#endif

@@ -1,0 +1,226 @@
+/* fw_job.c -- one job: check the descriptor and buffer table, validate every instruction of an
+ * ISA program, then dispatch it to the unit queues in program order.
+ *
+ * Validation is a full pass before anything runs, so a bad program faults before it has any
+ * effect, with the index of the first bad instruction. Its cost is part of the per-job cost;
+ * dispatch charges the per-instruction cost. Units run concurrently and are ordered only by the
+ * program's signal/wait/barrier instructions.
+ */
+#include "fw.h"
+
+#include <string.h>
+
+static int in_dram(const fw *f, uint64_t addr, uint64_t len)
+{
+    return addr <= f->info->dram_bytes && len <= f->info->dram_bytes - addr;
+}
+
+static void set_fault(fw_job_result *r, uint32_t fault, uint32_t unit, uint64_t addr, uint32_t index)
+{
+    r->fault = fault;
+    r->unit = unit;
+    r->addr = addr;
+    r->index = index;
+}
+
+/* The unit queue an instruction goes to. */
+static unsigned unit_of(const isa_insn *in)
+{
+    switch (isa_desc(in->op)->unit) {
+    case ISA_EXEC_SYNC: return (unsigned)ISA_GET(in, SIGNAL, UNIT);
+    case ISA_EXEC_DMA: return NPU_UNIT_DMA0 + (unsigned)ISA_GET(in, DMA_LD, Q);
+    case ISA_EXEC_MM: return NPU_UNIT_MM;
+    case ISA_EXEC_SM: return NPU_UNIT_SM;
+    case ISA_EXEC_VEC: return NPU_UNIT_VEC;
+    default: return NPU_UNIT_CTRL;
+    }
+}
+
+/* First device address outside [0, size) that a DMA of `in` touches in its buffer, or UINT64_MAX
+ * if every row fits. Rows are strided, so check row by row until one crosses the end. */
+static uint64_t dma_first_outside(const isa_insn *in, uint64_t size)
+{
+    uint64_t off = (uint64_t)ISA_GET(in, DMA_LD, OFF), rows = (uint64_t)ISA_GET(in, DMA_LD, ROWS);
+    uint64_t cols = (uint64_t)ISA_GET(in, DMA_LD, COLS), stride = (uint64_t)ISA_GET(in, DMA_LD, DSTRIDE);
+    uint64_t first, end;
+    isa_dma_span(in, &first, &end);
+    if (end <= size)
+        return UINT64_MAX;
+    for (uint64_t r = 0; r < rows; r++) {
+        uint64_t start = off + r * stride;
+        if (start + cols > size)
+            return start > size ? start : size;
+    }
+    return size;
+}
+
+/* Validate instruction i (already decoded); mm_bias tracks the last mm.cfg. */
+static int validate_insn(fw *f, const isa_insn *in, uint32_t i, const npu_buf_entry *bufs, uint32_t nbufs,
+                         uint32_t *mm_bias, fw_job_result *r)
+{
+    isa_error err;
+    isa_limits lim = f->limits;
+    lim.buffers = nbufs;
+    if (isa_validate(in, &lim, &err) != ISA_OK) {
+        set_fault(r, err.status == ISA_E_LIMIT ? NPU_FAULT_LIMIT : NPU_FAULT_ILLEGAL_INSN, unit_of(in), 0, i);
+        fw_log(f, "instruction %u: %s", i, err.msg);
+        return -1;
+    }
+    if (in->op == ISA_OP_MM_CFG)
+        *mm_bias = (uint32_t)ISA_GET(in, MM_CFG, BIAS);
+    isa_sram_range ranges[ISA_MAX_SRAM_RANGES];
+    int n = isa_sram_ranges(in, mm_bias, ranges);
+    for (int k = 0; k < n; k++) {
+        uint64_t end = (uint64_t)ranges[k].addr + ranges[k].len;
+        if (end > f->info->sram_bytes) {
+            uint64_t bad = ranges[k].addr > f->info->sram_bytes ? ranges[k].addr : f->info->sram_bytes;
+            set_fault(r, NPU_FAULT_SRAM_OVERFLOW, unit_of(in), bad, i);
+            fw_log(f, "instruction %u: %s SRAM [0x%x, 0x%llx) beyond the %u-byte SRAM", i,
+                   isa_desc(in->op)->mnemonic, ranges[k].addr, (unsigned long long)end, f->info->sram_bytes);
+            return -1;
+        }
+    }
+    if (in->op == ISA_OP_DMA_LD || in->op == ISA_OP_DMA_ST) {
+        const npu_buf_entry *b = &bufs[ISA_GET(in, DMA_LD, BUF)];
+        uint64_t bad = dma_first_outside(in, b->size);
+        if (bad != UINT64_MAX) {
+            set_fault(r, NPU_FAULT_DMA_OOB, unit_of(in), b->addr + bad, i);
+            fw_log(f, "instruction %u: DMA reaches offset 0x%llx of buffer %lld, which has 0x%llx bytes", i,
+                   (unsigned long long)bad, (long long)ISA_GET(in, DMA_LD, BUF), (unsigned long long)b->size);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Read and decode instruction i of the program. */
+static int fetch(fw *f, const npu_job_desc *d, uint32_t i, isa_insn *in, fw_job_result *r)
+{
+    uint8_t word[ISA_INSN_BYTES];
+    uint64_t addr = d->program_addr + (uint64_t)i * ISA_INSN_BYTES;
+    isa_error err;
+    if (hal_mem_read(f->hal, addr, word, sizeof word) != 0) {
+        set_fault(r, NPU_FAULT_BAD_JOB, NPU_UNIT_CTRL, addr, i);
+        return -1;
+    }
+    if (isa_decode(word, in, &err) != ISA_OK) {
+        set_fault(r, NPU_FAULT_ILLEGAL_INSN, NPU_UNIT_CTRL, addr, i);
+        fw_log(f, "instruction %u at 0x%llx: %s", i, (unsigned long long)addr, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Turn a failed hal_push/hal_drain into the job's fault. */
+static hal_status unit_failure(fw *f, hal_status st, fw_job_result *r)
+{
+    if (st == HAL_RESET)
+        return st;
+    if (st == HAL_FAULT) {
+        hal_fault uf;
+        if (hal_unit_fault(f->hal, &uf))
+            set_fault(r, uf.fault, uf.unit, uf.addr, uf.index);
+        else
+            set_fault(r, NPU_FAULT_UNIT, NPU_UNIT_NONE, 0, 0);
+    } else { /* HAL_TIMEOUT */
+        uint32_t index = 0;
+        unsigned unit = hal_stuck_unit(f->hal, &index);
+        set_fault(r, NPU_FAULT_WATCHDOG, unit, 0, index);
+        fw_log(f, "watchdog: no progress for %llu cycles; unit %s is stuck at instruction %u",
+               (unsigned long long)f->info->watchdog_cycles, fw_unit_name(unit), index);
+    }
+    hal_abort(f->hal);
+    return HAL_OK;
+}
+
+static int check_descriptor(fw *f, const npu_job_desc *d, npu_buf_entry *bufs, fw_job_result *r)
+{
+    if (d->magic != NPU_JOB_MAGIC || (d->abi_version >> 16) != NPU_ABI_VERSION_MAJOR) {
+        fw_log(f, "job %u: bad magic 0x%08x or ABI version 0x%08x", d->job_id, d->magic, d->abi_version);
+        set_fault(r, NPU_FAULT_BAD_JOB, NPU_UNIT_CTRL, 0, 0);
+        return -1;
+    }
+    if (d->type != NPU_JOB_ISA) {
+        fw_log(f, "job %u: job type %u is not supported by this firmware", d->job_id, d->type);
+        set_fault(r, NPU_FAULT_BAD_JOB, NPU_UNIT_CTRL, 0, 0);
+        return -1;
+    }
+    if (d->program_bytes % ISA_INSN_BYTES != 0 || !in_dram(f, d->program_addr, d->program_bytes)) {
+        fw_log(f, "job %u: program [0x%llx, +%u) is not whole instructions inside device memory", d->job_id,
+               (unsigned long long)d->program_addr, d->program_bytes);
+        set_fault(r, NPU_FAULT_BAD_JOB, NPU_UNIT_CTRL, d->program_addr, 0);
+        return -1;
+    }
+    if (d->nbufs > NPU_MAX_BUFFERS || !in_dram(f, d->buftab_addr, (uint64_t)d->nbufs * sizeof *bufs) ||
+        hal_mem_read(f->hal, d->buftab_addr, bufs, (size_t)d->nbufs * sizeof *bufs) != 0) {
+        fw_log(f, "job %u: buffer table of %u entries at 0x%llx is invalid", d->job_id, d->nbufs,
+               (unsigned long long)d->buftab_addr);
+        set_fault(r, NPU_FAULT_BAD_JOB, NPU_UNIT_CTRL, d->buftab_addr, 0);
+        return -1;
+    }
+    for (uint32_t b = 0; b < d->nbufs; b++)
+        if (!in_dram(f, bufs[b].addr, bufs[b].size)) {
+            fw_log(f, "job %u: buffer %u [0x%llx, +0x%llx) is outside device memory", d->job_id, b,
+                   (unsigned long long)bufs[b].addr, (unsigned long long)bufs[b].size);
+            set_fault(r, NPU_FAULT_BAD_BUFFER, NPU_UNIT_CTRL, bufs[b].addr, b);
+            return -1;
+        }
+    return 0;
+}
+
+hal_status fw_job_run(fw *f, const npu_job_desc *d, fw_job_result *r)
+{
+    fw_hal *h = f->hal;
+    npu_buf_entry bufs[NPU_MAX_BUFFERS];
+    memset(r, 0, sizeof *r);
+    r->unit = NPU_UNIT_NONE;
+    hal_status st = hal_spend(h, f->info->cycles_per_job);
+    if (st != HAL_OK)
+        return st;
+    if (check_descriptor(f, d, bufs, r) != 0)
+        return HAL_OK;
+
+    uint32_t count = d->program_bytes / ISA_INSN_BYTES, end = count;
+    uint32_t mm_bias = 0;
+    isa_insn in;
+    for (uint32_t i = 0; i < count; i++) {
+        if (fetch(f, d, i, &in, r) != 0 || validate_insn(f, &in, i, bufs, d->nbufs, &mm_bias, r) != 0)
+            return HAL_OK;
+        if (in.op == ISA_OP_END) {
+            end = i + 1;
+            break;
+        }
+    }
+
+    uint32_t flags = (d->flags & NPU_JOB_F_TIMING_ONLY) ? HAL_CMD_TIMING_ONLY : 0;
+    for (uint32_t i = 0; i < end; i++) {
+        if (fetch(f, d, i, &in, r) != 0)
+            return HAL_OK;
+        if ((st = hal_spend(h, f->info->cycles_per_insn)) != HAL_OK)
+            return st;
+        r->insns++;
+        if (in.op == ISA_OP_NOP)
+            continue;
+        if (in.op == ISA_OP_END)
+            break;
+        if (in.op == ISA_OP_BARRIER) {
+            if ((st = hal_drain(h)) != HAL_OK)
+                return unit_failure(f, st, r);
+            continue;
+        }
+        hal_cmd cmd;
+        memset(&cmd, 0, sizeof cmd);
+        cmd.insn = in;
+        cmd.index = i;
+        cmd.flags = flags;
+        if (in.op == ISA_OP_DMA_LD || in.op == ISA_OP_DMA_ST) {
+            cmd.dram_base = bufs[ISA_GET(&in, DMA_LD, BUF)].addr;
+            cmd.dram_limit = bufs[ISA_GET(&in, DMA_LD, BUF)].size;
+        }
+        if ((st = hal_push(h, unit_of(&in), &cmd)) != HAL_OK)
+            return unit_failure(f, st, r);
+    }
+    if ((st = hal_drain(h)) != HAL_OK)
+        return unit_failure(f, st, r);
+    return HAL_OK;
+}

@@ -1,0 +1,136 @@
+/* npu_bo.c -- buffer objects: a first-fit allocator over device memory, with bounds-checked
+ * access. Device memory is mapped lazily by the device model, so a BO that is never touched
+ * (the weights of a timing-only run) costs no host memory. */
+#include "npu_drv_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int npu_mem_init(npu_dev *dev)
+{
+    dev->capfree = 16;
+    dev->free = malloc(dev->capfree * sizeof *dev->free);
+    if (!dev->free) {
+        npu_dev_fail(dev, NPU_DRV_E_OPEN, "out of host memory");
+        return -1;
+    }
+    dev->nfree = 1;
+    dev->free[0].addr = NPU_DRV_RESERVED_BYTES;
+    dev->free[0].size = npu_sim_dram_size(dev->sim) - NPU_DRV_RESERVED_BYTES;
+    return 0;
+}
+
+void npu_mem_fini(npu_dev *dev)
+{
+    free(dev->free);
+    dev->free = NULL;
+    dev->nfree = 0;
+    free(dev->queue_bo);
+    free(dev->slots_bo);
+    free(dev->log_bo);
+    dev->queue_bo = dev->slots_bo = dev->log_bo = NULL;
+}
+
+npu_bo *npu_bo_alloc(npu_dev *dev, uint64_t size)
+{
+    if (size == 0 || size > UINT64_MAX - NPU_DRV_BO_ALIGN) {
+        npu_dev_fail(dev, NPU_DRV_E_ARG, "buffer size %llu is not allocatable", (unsigned long long)size);
+        return NULL;
+    }
+    uint64_t need = (size + NPU_DRV_BO_ALIGN - 1) / NPU_DRV_BO_ALIGN * NPU_DRV_BO_ALIGN;
+    for (size_t i = 0; i < dev->nfree; i++) {
+        npu_range *r = &dev->free[i];
+        if (r->size < need)
+            continue;
+        npu_bo *bo = malloc(sizeof *bo);
+        if (!bo) {
+            npu_dev_fail(dev, NPU_DRV_E_NOMEM, "out of host memory");
+            return NULL;
+        }
+        bo->dev = dev;
+        bo->addr = r->addr;
+        bo->size = size;
+        r->addr += need;
+        r->size -= need;
+        if (r->size == 0) {
+            memmove(r, r + 1, (dev->nfree - i - 1) * sizeof *r);
+            dev->nfree--;
+        }
+        return bo;
+    }
+    uint64_t largest = 0;
+    for (size_t i = 0; i < dev->nfree; i++)
+        largest = dev->free[i].size > largest ? dev->free[i].size : largest;
+    npu_dev_fail(dev, NPU_DRV_E_NOMEM, "cannot allocate %llu bytes of device memory; the largest free block is %llu bytes",
+                 (unsigned long long)size, (unsigned long long)largest);
+    return NULL;
+}
+
+void npu_bo_free(npu_bo *bo)
+{
+    if (!bo)
+        return;
+    npu_dev *dev = bo->dev;
+    uint64_t size = (bo->size + NPU_DRV_BO_ALIGN - 1) / NPU_DRV_BO_ALIGN * NPU_DRV_BO_ALIGN;
+    size_t i = 0;
+    while (i < dev->nfree && dev->free[i].addr < bo->addr)
+        i++;
+    /* merge with the neighbours, or insert */
+    int prev = i > 0 && dev->free[i - 1].addr + dev->free[i - 1].size == bo->addr;
+    int next = i < dev->nfree && bo->addr + size == dev->free[i].addr;
+    if (prev && next) {
+        dev->free[i - 1].size += size + dev->free[i].size;
+        memmove(&dev->free[i], &dev->free[i + 1], (dev->nfree - i - 1) * sizeof *dev->free);
+        dev->nfree--;
+    } else if (prev) {
+        dev->free[i - 1].size += size;
+    } else if (next) {
+        dev->free[i].addr = bo->addr;
+        dev->free[i].size += size;
+    } else {
+        if (dev->nfree == dev->capfree) {
+            npu_range *nf = realloc(dev->free, 2 * dev->capfree * sizeof *nf);
+            if (!nf) { /* keep going: the range is leaked to the allocator, not to the host */
+                free(bo);
+                return;
+            }
+            dev->free = nf;
+            dev->capfree *= 2;
+        }
+        memmove(&dev->free[i + 1], &dev->free[i], (dev->nfree - i) * sizeof *dev->free);
+        dev->free[i].addr = bo->addr;
+        dev->free[i].size = size;
+        dev->nfree++;
+    }
+    free(bo);
+}
+
+uint64_t npu_bo_addr(const npu_bo *bo) { return bo->addr; }
+uint64_t npu_bo_size(const npu_bo *bo) { return bo->size; }
+void *npu_bo_map(npu_bo *bo) { return npu_sim_dram(bo->dev->sim) + bo->addr; }
+
+static npu_drv_status check_range(const npu_bo *bo, uint64_t offset, uint64_t len)
+{
+    if (offset > bo->size || len > bo->size - offset)
+        return npu_dev_fail(bo->dev, NPU_DRV_E_BOUNDS,
+                            "access [%llu, +%llu) is outside the %llu-byte buffer at device address 0x%llx",
+                            (unsigned long long)offset, (unsigned long long)len, (unsigned long long)bo->size,
+                            (unsigned long long)bo->addr);
+    return NPU_DRV_OK;
+}
+
+npu_drv_status npu_bo_write(npu_bo *bo, uint64_t offset, const void *src, uint64_t len)
+{
+    npu_drv_status st = check_range(bo, offset, len);
+    if (st == NPU_DRV_OK && len)
+        memcpy((uint8_t *)npu_bo_map(bo) + offset, src, len);
+    return st;
+}
+
+npu_drv_status npu_bo_read(const npu_bo *bo, uint64_t offset, void *dst, uint64_t len)
+{
+    npu_drv_status st = check_range(bo, offset, len);
+    if (st == NPU_DRV_OK && len)
+        memcpy(dst, npu_sim_dram(bo->dev->sim) + bo->addr + offset, len);
+    return st;
+}

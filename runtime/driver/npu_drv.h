@@ -1,0 +1,119 @@
+/* npu_drv.h -- the host driver of the m4npu device.
+ *
+ * Open a device from a configuration; allocate buffer objects (BOs) in device memory and map
+ * them; submit jobs (an ISA program plus its buffer table) and get a fence; wait for a fence with
+ * a timeout (in device cycles); read status, faults, performance counters and the firmware log;
+ * reset the device. Everything crosses to the device through MMIO and shared device memory
+ * (npu_abi.h), exactly as a kernel driver would.
+ *
+ * Every function that can fail returns an npu_drv_status; npu_dev_error() holds the message of
+ * the last failure ("what, where, and what was expected").
+ */
+#ifndef M4NPU_NPU_DRV_H
+#define M4NPU_NPU_DRV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "npu_abi.h"
+#include "npu_config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum npu_drv_status {
+    NPU_DRV_OK = 0,
+    NPU_DRV_E_ARG,     /* an invalid argument (named in the message) */
+    NPU_DRV_E_OPEN,    /* the device could not be opened (configuration, memory) */
+    NPU_DRV_E_NOMEM,   /* device memory exhausted */
+    NPU_DRV_E_BOUNDS,  /* an access outside a buffer object */
+    NPU_DRV_E_BUSY,    /* the command queue is full: wait for a fence first */
+    NPU_DRV_E_TIMEOUT, /* the fence did not signal within the timeout */
+    NPU_DRV_E_FAULT,   /* the job faulted (details in npu_job_result) */
+    NPU_DRV_E_HALTED,  /* the device stopped on an earlier job's fault: reset it */
+    NPU_DRV_E_DEVICE,  /* the device misbehaved (did not boot, internal error) */
+    NPU_DRV_STATUS_COUNT
+} npu_drv_status;
+
+const char *npu_drv_status_str(npu_drv_status st);
+const char *npu_fault_str(uint32_t fault);  /* enum npu_fault */
+const char *npu_unit_str(uint32_t unit);    /* enum npu_unit */
+const char *npu_counter_str(uint32_t ctr);  /* enum npu_counter */
+
+typedef struct npu_dev npu_dev;
+typedef struct npu_bo npu_bo;
+typedef uint64_t npu_fence;
+
+/* ---- device */
+npu_dev *npu_dev_open(const npu_device_config *cfg, char *err, size_t errlen);
+void npu_dev_close(npu_dev *dev);
+const npu_device_config *npu_dev_config(const npu_dev *dev);
+const char *npu_dev_error(const npu_dev *dev);
+uint64_t npu_dev_cycles(npu_dev *dev);
+
+typedef struct npu_dev_status {
+    uint32_t status; /* enum npu_status */
+    uint32_t fault, fault_unit, fault_insn, fault_job;
+    uint64_t fault_addr;
+    uint32_t abi_version, isa_version;
+} npu_dev_status;
+npu_drv_status npu_dev_read_status(npu_dev *dev, npu_dev_status *out);
+
+/* Dump the RTL tiles' waveforms of the jobs that follow into a VCD file (NULL: stop). */
+npu_drv_status npu_dev_trace_vcd(npu_dev *dev, const char *path);
+
+/* Reset the device; jobs still queued run afterwards. */
+npu_drv_status npu_dev_reset(npu_dev *dev);
+
+typedef struct npu_counters {
+    uint64_t cycles; /* device cycles when read */
+    uint64_t v[NPU_UNIT_COUNT][NPU_CTR_COUNT];
+} npu_counters;
+void npu_dev_read_counters(npu_dev *dev, npu_counters *out);
+/* b - a, counter by counter (idle included). */
+void npu_counters_diff(const npu_counters *a, const npu_counters *b, npu_counters *out);
+
+/* Copy firmware log text written since the last call into buf (NUL-terminated, at most cap-1
+ * bytes); returns the number of bytes copied. Lost text is reported as "[lost N bytes]". */
+size_t npu_dev_read_log(npu_dev *dev, char *buf, size_t cap);
+
+/* ---- buffer objects */
+npu_bo *npu_bo_alloc(npu_dev *dev, uint64_t size); /* NULL: see npu_dev_error() */
+void npu_bo_free(npu_bo *bo);
+uint64_t npu_bo_addr(const npu_bo *bo); /* device address */
+uint64_t npu_bo_size(const npu_bo *bo);
+void *npu_bo_map(npu_bo *bo);           /* the host's view of the same bytes */
+npu_drv_status npu_bo_write(npu_bo *bo, uint64_t offset, const void *src, uint64_t len);
+npu_drv_status npu_bo_read(const npu_bo *bo, uint64_t offset, void *dst, uint64_t len);
+
+/* ---- jobs */
+typedef struct npu_buf_ref {
+    const npu_bo *bo;
+    uint64_t offset, size; /* a sub-range of bo; size 0 means to the end of bo */
+} npu_buf_ref;
+
+typedef struct npu_job {
+    uint32_t type;  /* enum npu_job_type */
+    uint32_t flags; /* enum npu_job_flags */
+    npu_buf_ref program;
+    uint32_t nbufs;
+    npu_buf_ref bufs[NPU_MAX_BUFFERS];
+} npu_job;
+
+typedef struct npu_job_result {
+    uint32_t state; /* enum npu_job_state */
+    uint32_t fault, fault_unit, fault_insn;
+    uint64_t fault_addr;
+    uint64_t start_cycle, end_cycle, insns;
+} npu_job_result;
+
+npu_drv_status npu_submit(npu_dev *dev, const npu_job *job, npu_fence *fence);
+/* Wait until the job of fence completes or timeout_cycles device cycles pass. NPU_DRV_E_FAULT if
+ * the job faulted (then the device has stopped: npu_dev_reset() to go on). */
+npu_drv_status npu_wait(npu_dev *dev, npu_fence fence, uint64_t timeout_cycles, npu_job_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,56 @@
+/* npu_drv_internal.h -- the driver's private state, shared by its files. */
+#ifndef M4NPU_NPU_DRV_INTERNAL_H
+#define M4NPU_NPU_DRV_INTERNAL_H
+
+#include <stdarg.h>
+
+#include "npu_drv.h"
+#include "npu_sim.h"
+
+#define NPU_DRV_QUEUE_ENTRIES 64u        /* command-queue slots (a power of two) */
+#define NPU_DRV_LOG_BYTES (64u * 1024u)  /* firmware log ring */
+#define NPU_DRV_BO_ALIGN 64u             /* every BO starts on a 64-byte boundary */
+#define NPU_DRV_RESERVED_BYTES 4096u     /* device address 0 is never handed out */
+#define NPU_DRV_BOOT_CYCLES 1000u        /* budget for the firmware to come back after reset */
+
+/* Per queue slot: the job's buffer table and completion record. */
+typedef struct npu_slot {
+    npu_buf_entry buftab[NPU_MAX_BUFFERS];
+    npu_job_completion completion;
+} npu_slot;
+
+/* Free device-memory ranges, sorted by address. */
+typedef struct npu_range {
+    uint64_t addr, size;
+} npu_range;
+
+struct npu_bo {
+    npu_dev *dev;
+    uint64_t addr, size;
+};
+
+struct npu_dev {
+    npu_sim *sim;
+    npu_device_config cfg;
+    char error[256];
+    /* device-memory allocator */
+    npu_range *free;
+    size_t nfree, capfree;
+    /* queue, per-slot records and log */
+    npu_bo *queue_bo, *slots_bo, *log_bo;
+    uint32_t tail; /* jobs submitted */
+    uint32_t log_read;
+};
+
+npu_drv_status npu_dev_fail(npu_dev *dev, npu_drv_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Allocator (npu_bo.c). */
+int npu_mem_init(npu_dev *dev);
+void npu_mem_fini(npu_dev *dev);
+
+/* Registers. */
+static inline uint32_t npu_reg_read(npu_dev *dev, uint32_t reg) { return npu_sim_mmio_read(dev->sim, reg); }
+static inline void npu_reg_write(npu_dev *dev, uint32_t reg, uint32_t v) { npu_sim_mmio_write(dev->sim, reg, v); }
+
+#endif

@@ -1,0 +1,55 @@
+/* npu_sim.h -- the simulated NPU as the host sees it: MMIO registers, an interrupt line, and
+ * device memory the host maps. This C API is the whole boundary between the driver and the
+ * SystemC model (and the boundary traces record).
+ *
+ * Time is counted in NPU cycles of the configured clock. The simulation only advances inside
+ * npu_sim_run(): the host writes registers and memory, then runs the device until it raises its
+ * interrupt line or a cycle budget is spent.
+ *
+ * SystemC elaborates a design once per process, so a process holds at most one open device at a
+ * time; it may be closed and opened again (with another configuration) any number of times.
+ */
+#ifndef M4NPU_NPU_SIM_H
+#define M4NPU_NPU_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "npu_config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct npu_sim npu_sim;
+
+/* Open the device: check cfg, map cfg->dram.size_bytes of device memory (pages are only
+ * materialised when touched), reset, and boot the firmware. NULL with a message in err on
+ * failure (invalid configuration, a device already open in this process, no memory). */
+npu_sim *npu_sim_open(const npu_device_config *cfg, char *err, size_t errlen);
+void npu_sim_close(npu_sim *s);
+
+const npu_device_config *npu_sim_config(const npu_sim *s);
+
+/* 32-bit MMIO access; offsets in npu_abi.h. Unknown offsets read as 0 and ignore writes. */
+uint32_t npu_sim_mmio_read(npu_sim *s, uint32_t offset);
+void npu_sim_mmio_write(npu_sim *s, uint32_t offset, uint32_t value);
+
+/* The host's mapping of device memory: device address a is dram[a]. */
+uint8_t *npu_sim_dram(npu_sim *s);
+uint64_t npu_sim_dram_size(const npu_sim *s);
+
+/* Advance the device until its interrupt line is high or max_cycles have passed.
+ * Returns 1 if the line is high, 0 if the budget ran out, -1 on an internal error. */
+int npu_sim_run(npu_sim *s, uint64_t max_cycles);
+int npu_sim_irq(const npu_sim *s);
+uint64_t npu_sim_cycles(const npu_sim *s); /* since npu_sim_open() */
+
+/* Dump the RTL tiles' waveforms of the runs that follow into path (VCD); NULL stops.
+ * Only meaningful when a tile's impl is rtl. -1 with a message in err on failure. */
+int npu_sim_trace_vcd(npu_sim *s, const char *path, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,125 @@
+// api.cpp -- the C API of the simulated NPU (sim/include/npu_sim.h). Exceptions never cross it:
+// every entry point catches and turns them into an error return.
+#include "device.h"
+
+#include <cstdio>
+#include <cstring>
+
+extern "C" {
+#include "npu_sim.h"
+}
+
+using m4npu::Device;
+using m4npu::device_instance;
+
+struct npu_sim {
+    Device *dev;
+};
+
+namespace {
+npu_sim g_handle; // the one open device of this process (SystemC elaborates once)
+
+void set_err(char *err, size_t errlen, const char *msg)
+{
+    if (err && errlen)
+        std::snprintf(err, errlen, "%s", msg);
+}
+
+bool quiet_systemc()
+{
+    // SystemC reports its own infos and warnings on stdout; the CLI's stdout is for results.
+    sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+    sc_core::sc_report_handler::set_actions(sc_core::SC_WARNING, sc_core::SC_DO_NOTHING);
+    return true;
+}
+} // namespace
+
+// libsystemc defines main() and calls sc_main(); our programs have their own main, but the
+// symbol must exist for the library to link.
+extern "C" int sc_main(int, char **) { return 0; }
+
+extern "C" {
+
+npu_sim *npu_sim_open(const npu_device_config *cfg, char *err, size_t errlen)
+{
+    try {
+        static bool quiet = quiet_systemc();
+        (void)quiet;
+        Device &dev = device_instance();
+        std::string msg;
+        if (!dev.open(*cfg, msg)) {
+            set_err(err, errlen, msg.c_str());
+            return nullptr;
+        }
+        g_handle.dev = &dev;
+        return &g_handle;
+    } catch (const std::exception &e) {
+        set_err(err, errlen, e.what());
+    } catch (...) {
+        set_err(err, errlen, "internal error in the SystemC model");
+    }
+    return nullptr;
+}
+
+void npu_sim_close(npu_sim *s)
+{
+    if (!s)
+        return;
+    try {
+        s->dev->close();
+    } catch (...) {
+    }
+}
+
+const npu_device_config *npu_sim_config(const npu_sim *s) { return &s->dev->config(); }
+
+uint32_t npu_sim_mmio_read(npu_sim *s, uint32_t offset)
+{
+    try {
+        return s->dev->mmio_read(offset);
+    } catch (...) {
+        return 0;
+    }
+}
+
+void npu_sim_mmio_write(npu_sim *s, uint32_t offset, uint32_t value)
+{
+    try {
+        s->dev->mmio_write(offset, value);
+    } catch (...) {
+    }
+}
+
+uint8_t *npu_sim_dram(npu_sim *s) { return s->dev->dram(); }
+uint64_t npu_sim_dram_size(const npu_sim *s) { return s->dev->dram_size(); }
+
+int npu_sim_run(npu_sim *s, uint64_t max_cycles)
+{
+    try {
+        return s->dev->run(max_cycles) ? 1 : 0;
+    } catch (...) {
+        return -1;
+    }
+}
+
+int npu_sim_irq(const npu_sim *s) { return s->dev->irq() ? 1 : 0; }
+uint64_t npu_sim_cycles(const npu_sim *s) { return s->dev->now_cycles(); }
+
+int npu_sim_trace_vcd(npu_sim *s, const char *path, char *err, size_t errlen)
+{
+    try {
+        std::string msg;
+        if (!s->dev->trace_vcd(path, msg)) {
+            set_err(err, errlen, msg.c_str());
+            return -1;
+        }
+        return 0;
+    } catch (const std::exception &e) {
+        set_err(err, errlen, e.what());
+    } catch (...) {
+        set_err(err, errlen, "internal error in the SystemC model");
+    }
+    return -1;
+}
+
+} // extern "C"

@@ -1,0 +1,459 @@
+// device.cpp -- the NPU module: open/close, registers and interrupt, the control core that runs
+// the firmware, and the HAL services the firmware calls (queues, watchdog, time, doorbell).
+// Unit execution is in units.cpp, the DRAM bandwidth model in dram.cpp.
+#include "device.h"
+
+#include <sys/mman.h>
+
+#include <cmath>
+#include <cstring>
+
+extern "C" {
+#include "npu_config.h"
+}
+
+using namespace sc_core;
+
+namespace m4npu {
+
+namespace {
+constexpr int kMaxSettleDeltas = 100000; // a zero-time loop this long is a model bug
+constexpr size_t kControlStackBytes = 8u << 20; // the firmware runs on this stack (ASan needs room)
+constexpr size_t kUnitStackBytes = 1u << 20;
+} // namespace
+
+uint64_t to_cycles(const sc_time &t) { return static_cast<uint64_t>(t.to_seconds() * 1e9 + 0.5); }
+
+// Run every delta cycle pending at the current time. A notification made by the host (outside
+// the kernel) wakes its waiter only in the delta after it, so one sc_start(SC_ZERO_TIME) is not
+// enough: loop until nothing is left to do at this time.
+static void settle()
+{
+    for (int i = 0; i < kMaxSettleDeltas; i++) {
+        sc_start(SC_ZERO_TIME);
+        if (!sc_pending_activity_at_current_time())
+            return;
+    }
+}
+
+struct Device::Tiles {}; // RTL tiles: added with the rtl integration
+
+Device::Device(sc_module_name name) : sc_module(name)
+{
+    sc_spawn_options ctrl;
+    ctrl.set_stack_size(kControlStackBytes);
+    sc_spawn([this] { control_thread(); }, "control", &ctrl);
+    for (unsigned u = 0; u < NPU_UNIT_CTRL; u++) {
+        sc_spawn_options opt;
+        opt.set_stack_size(kUnitStackBytes);
+        sc_spawn([this, u] { unit_thread(u); }, ("unit" + std::to_string(u)).c_str(), &opt);
+    }
+    sc_spawn_options dram_opt;
+    dram_opt.spawn_method();
+    dram_opt.dont_initialize();
+    dram_opt.set_sensitivity(&dram_model_.next_);
+    sc_spawn([this] { dram_method(); }, "dram", &dram_opt);
+}
+
+Device::~Device()
+{
+    if (dram_)
+        munmap(dram_, dram_mapped_);
+}
+
+// ------------------------------------------------------------------ open / close
+
+bool Device::open(const npu_device_config &cfg, std::string &err)
+{
+    if (open_) {
+        err = "a device is already open in this process (SystemC elaborates one device per process)";
+        return false;
+    }
+    char msg[256];
+    if (npu_config_check(&cfg, msg, sizeof msg) != 0) {
+        err = msg;
+        return false;
+    }
+    if (cfg.matmul.impl == NPU_IMPL_RTL || cfg.softmax.impl == NPU_IMPL_RTL) {
+        err = "npu.matmul.impl/npu.softmax.impl: rtl tiles are not integrated in this build yet; use fast";
+        return false;
+    }
+    void *mem = mmap(nullptr, cfg.dram.size_bytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED) {
+        err = "cannot map " + std::to_string(cfg.dram.size_bytes) + " bytes of device memory";
+        return false;
+    }
+    if (dram_)
+        munmap(dram_, dram_mapped_);
+    dram_ = static_cast<uint8_t *>(mem);
+    dram_mapped_ = cfg.dram.size_bytes;
+    cfg_ = cfg;
+    sram_.assign(cfg.sram.size_bytes, 0);
+
+    info_ = hal_device_info{};
+    info_.dram_bytes = cfg.dram.size_bytes;
+    info_.sram_bytes = static_cast<uint32_t>(cfg.sram.size_bytes);
+    info_.dma_channels = cfg.dma.channels;
+    info_.mm_rows = cfg.matmul.rows;
+    info_.mm_cols = cfg.matmul.cols;
+    info_.sm_lanes = cfg.softmax.lanes;
+    info_.sm_max_len = cfg.softmax.max_len;
+    info_.vec_lanes = cfg.vector.lanes;
+    info_.queue_depth = cfg.queue_depth;
+    info_.watchdog_cycles = cfg.watchdog_cycles;
+    info_.cycles_per_insn = cfg.control.cycles_per_insn;
+    info_.cycles_per_job = cfg.control.cycles_per_job;
+
+    // DRAM: sustained bytes per NPU cycle in 16.16 fixed point; latency rounded up to cycles.
+    double bytes_per_cycle = cfg.dram.bandwidth_gb_s * 1e9 * cfg.dram.efficiency / (cfg.clock_mhz * 1e6);
+    uint64_t bw_fx = static_cast<uint64_t>(std::llround(bytes_per_cycle * (1 << DramModel::kFracBits)));
+    dram_model_.configure(bw_fx ? bw_fx : 1, static_cast<uint64_t>(std::ceil(cfg.dram.latency_ns * cfg.clock_mhz / 1000.0)));
+    npu_khz_ = static_cast<uint64_t>(std::llround(cfg.clock_mhz * 1000.0));
+    ctrl_khz_ = static_cast<uint64_t>(std::llround(cfg.control.clock_mhz * 1000.0));
+    spend_carry_ = 0;
+
+    regs_.fill(0);
+    for (Unit &u : units_)
+        u.ctr.fill(0);
+    epoch_ = sc_time_stamp();
+    open_ = true;
+    reset_pending_ = true; // a firmware still running from an earlier open unwinds and reboots
+    reset_ev_.notify(SC_ZERO_TIME);
+    open_ev_.notify(SC_ZERO_TIME);
+    settle(); // boot: the firmware runs until it waits for the doorbell
+    return true;
+}
+
+void Device::close()
+{
+    if (!open_)
+        return;
+    open_ = false;
+    reset_pending_ = true;
+    reset_ev_.notify(SC_ZERO_TIME);
+    abort_units();
+    settle(); // let the firmware and the units unwind
+    if (dram_) {
+        munmap(dram_, dram_mapped_);
+        dram_ = nullptr;
+        dram_mapped_ = 0;
+    }
+    sram_.clear();
+    sram_.shrink_to_fit();
+}
+
+uint64_t Device::now_cycles() const { return to_cycles(sc_time_stamp() - epoch_); }
+
+bool Device::run(uint64_t max_cycles)
+{
+    if (irq_ && max_cycles > 0)
+        return true; // a zero budget still settles zero-time activity (a reset, a doorbell)
+    host_waiting_ = true;
+    if (max_cycles)
+        sc_start(cycles(max_cycles));
+    else
+        settle();
+    host_waiting_ = false;
+    return irq_;
+}
+
+bool Device::trace_vcd(const char *path, std::string &err)
+{
+    (void)path;
+    err = "no RTL tile is configured (npu.matmul.impl and npu.softmax.impl are fast)";
+    return false;
+}
+
+// ------------------------------------------------------------------ registers
+
+uint32_t Device::mmio_read(uint32_t off)
+{
+    if (off % 4 != 0 || off >= NPU_MMIO_BYTES)
+        return 0;
+    switch (off) {
+    case NPU_REG_ID: return NPU_DEVICE_ID;
+    case NPU_REG_HW_VERSION: return NPU_HW_VERSION;
+    case NPU_REG_CYCLE_LO: return static_cast<uint32_t>(now_cycles());
+    case NPU_REG_CYCLE_HI: return static_cast<uint32_t>(now_cycles() >> 32);
+    default: break;
+    }
+    if (off >= NPU_REG_PERF_BASE) {
+        uint32_t idx = (off - NPU_REG_PERF_BASE) / 8, unit = idx / NPU_CTR_COUNT, ctr = idx % NPU_CTR_COUNT;
+        const auto &c = units_[unit].ctr;
+        uint64_t v = c[ctr];
+        if (ctr == NPU_CTR_IDLE) {
+            uint64_t used = c[NPU_CTR_BUSY] + c[NPU_CTR_STALL], now = now_cycles();
+            v = now > used ? now - used : 0;
+        }
+        return (off - NPU_REG_PERF_BASE) % 8 ? static_cast<uint32_t>(v >> 32) : static_cast<uint32_t>(v);
+    }
+    return regs_[off / 4];
+}
+
+void Device::mmio_write(uint32_t off, uint32_t value)
+{
+    if (off % 4 != 0 || off >= NPU_REG_PERF_BASE)
+        return;
+    switch (off) {
+    case NPU_REG_DOORBELL:
+        doorbell_pending_ = true;
+        doorbell_.notify(SC_ZERO_TIME);
+        return;
+    case NPU_REG_IRQ_ACK:
+        regs_[NPU_REG_IRQ_STATUS / 4] &= ~value;
+        update_irq();
+        return;
+    case NPU_REG_IRQ_MASK:
+        regs_[off / 4] = value;
+        update_irq();
+        return;
+    case NPU_REG_RESET:
+        if (value != NPU_RESET_MAGIC)
+            return;
+        reset_pending_ = true;
+        reset_ev_.notify(SC_ZERO_TIME);
+        abort_ev_.notify(SC_ZERO_TIME);
+        return;
+    case NPU_REG_CQ_BASE_LO: case NPU_REG_CQ_BASE_HI: case NPU_REG_CQ_SIZE: case NPU_REG_CQ_TAIL:
+    case NPU_REG_LOG_BASE_LO: case NPU_REG_LOG_BASE_HI: case NPU_REG_LOG_SIZE:
+        regs_[off / 4] = value;
+        return;
+    default:
+        return; // read-only for the host
+    }
+}
+
+void Device::update_irq()
+{
+    bool line = (regs_[NPU_REG_IRQ_STATUS / 4] & regs_[NPU_REG_IRQ_MASK / 4]) != 0;
+    irq_ = line;
+    if (line && host_waiting_ && sc_is_running())
+        sc_pause();
+}
+
+uint32_t Device::fw_reg_read(uint32_t reg) { return mmio_read(reg); }
+
+void Device::fw_reg_write(uint32_t reg, uint32_t value)
+{
+    if (reg % 4 != 0 || reg >= NPU_REG_PERF_BASE)
+        return;
+    switch (reg) {
+    case NPU_REG_ID: case NPU_REG_HW_VERSION: case NPU_REG_CYCLE_LO: case NPU_REG_CYCLE_HI: case NPU_REG_RESET:
+        return; // hardware registers
+    default:
+        break;
+    }
+    regs_[reg / 4] = value;
+    if (reg == NPU_REG_IRQ_STATUS)
+        update_irq();
+}
+
+void Device::irq_raise(uint32_t bits)
+{
+    if (bits & NPU_IRQ_JOB_DONE)
+        units_[NPU_UNIT_CTRL].ctr[NPU_CTR_JOBS]++;
+    regs_[NPU_REG_IRQ_STATUS / 4] |= bits;
+    update_irq();
+}
+
+int Device::mem_read(uint64_t addr, void *dst, size_t len)
+{
+    if (!dram_ || addr > cfg_.dram.size_bytes || len > cfg_.dram.size_bytes - addr)
+        return -1;
+    std::memcpy(dst, dram_ + addr, len);
+    return 0;
+}
+
+int Device::mem_write(uint64_t addr, const void *src, size_t len)
+{
+    if (!dram_ || addr > cfg_.dram.size_bytes || len > cfg_.dram.size_bytes - addr)
+        return -1;
+    std::memcpy(dram_ + addr, src, len);
+    return 0;
+}
+
+// ------------------------------------------------------------------ control core
+
+void Device::hardware_reset()
+{
+    // Registers: everything clears but the queue and log configuration and the interrupt mask,
+    // so jobs still in the queue run after the reset (npu_abi.h).
+    static const uint32_t kept[] = {NPU_REG_CQ_BASE_LO, NPU_REG_CQ_BASE_HI, NPU_REG_CQ_SIZE, NPU_REG_CQ_HEAD,
+                                    NPU_REG_CQ_TAIL,    NPU_REG_LOG_BASE_LO, NPU_REG_LOG_BASE_HI, NPU_REG_LOG_SIZE,
+                                    NPU_REG_LOG_HEAD,   NPU_REG_IRQ_MASK};
+    std::array<uint32_t, NPU_MMIO_BYTES / 4> saved{};
+    for (uint32_t r : kept)
+        saved[r / 4] = regs_[r / 4];
+    regs_.fill(0);
+    for (uint32_t r : kept)
+        regs_[r / 4] = saved[r / 4];
+    update_irq();
+    abort_units();
+    dram_model_.clear();
+    std::fill(sram_.begin(), sram_.end(), 0);
+    mm_ctx_ = isa_exec_ctx{};
+    doorbell_pending_ = false;
+    reset_pending_ = false;
+}
+
+void Device::control_thread()
+{
+    for (;;) {
+        while (!open_)
+            wait(open_ev_);
+        hardware_reset();
+        fw_main(&hal_); // returns when the device is reset or closed
+        abort_units();
+    }
+}
+
+hal_status Device::spend(uint64_t control_cycles)
+{
+    if (reset_pending_)
+        return HAL_RESET;
+    // control-core cycles to NPU cycles, carrying the remainder so that rounding never drifts
+    uint64_t scaled = control_cycles * npu_khz_ + spend_carry_;
+    uint64_t n = scaled / ctrl_khz_;
+    spend_carry_ = scaled % ctrl_khz_;
+    if (n == 0)
+        return HAL_OK;
+    sc_time t0 = sc_time_stamp();
+    wait(cycles(n), reset_ev_);
+    units_[NPU_UNIT_CTRL].ctr[NPU_CTR_BUSY] += to_cycles(sc_time_stamp() - t0);
+    return reset_pending_ ? HAL_RESET : HAL_OK;
+}
+
+hal_status Device::wait_doorbell()
+{
+    while (!doorbell_pending_) {
+        if (reset_pending_)
+            return HAL_RESET;
+        wait(doorbell_ | reset_ev_);
+    }
+    if (reset_pending_)
+        return HAL_RESET;
+    doorbell_pending_ = false;
+    return HAL_OK;
+}
+
+// Wait until some unit makes progress. The watchdog: if nothing happens for watchdog_cycles
+// while every unit with work is stalled on a semaphore (none is computing or moving data), the
+// units are deadlocked and HAL_TIMEOUT is returned.
+hal_status Device::wait_progress()
+{
+    for (;;) {
+        if (reset_pending_)
+            return HAL_RESET;
+        if (fault_pending_)
+            return HAL_FAULT;
+        wait(cycles(cfg_.watchdog_cycles), progress_ | reset_ev_);
+        if (reset_pending_)
+            return HAL_RESET;
+        if (fault_pending_)
+            return HAL_FAULT;
+        if (!timed_out())
+            return HAL_OK;
+        bool working = false;
+        for (unsigned u = 0; u < NPU_UNIT_CTRL; u++)
+            working |= units_[u].has_current && !units_[u].stalled;
+        if (!working)
+            return HAL_TIMEOUT;
+    }
+}
+
+hal_status Device::push(unsigned unit, const hal_cmd &cmd)
+{
+    if (unit >= NPU_UNIT_CTRL)
+        return HAL_FAULT;
+    Unit &u = units_[unit];
+    for (;;) {
+        if (reset_pending_)
+            return HAL_RESET;
+        if (fault_pending_)
+            return HAL_FAULT;
+        if (u.queue.size() < cfg_.queue_depth)
+            break;
+        hal_status st = wait_progress();
+        if (st != HAL_OK)
+            return st;
+    }
+    u.queue.push_back(cmd);
+    u.wake.notify(SC_ZERO_TIME);
+    units_[NPU_UNIT_CTRL].ctr[NPU_CTR_INSNS]++; // the control core's count: instructions dispatched
+    return HAL_OK;
+}
+
+hal_status Device::drain()
+{
+    for (;;) {
+        if (reset_pending_)
+            return HAL_RESET;
+        if (fault_pending_)
+            return HAL_FAULT;
+        bool busy = false;
+        for (unsigned u = 0; u < NPU_UNIT_CTRL; u++)
+            busy |= units_[u].has_current || !units_[u].queue.empty();
+        if (!busy)
+            return HAL_OK;
+        hal_status st = wait_progress();
+        if (st != HAL_OK)
+            return st;
+    }
+}
+
+int Device::unit_fault(hal_fault *out) const
+{
+    if (!fault_pending_)
+        return 0;
+    *out = fault_;
+    return 1;
+}
+
+unsigned Device::stuck_unit(uint32_t *index) const
+{
+    for (unsigned u = 0; u < NPU_UNIT_CTRL; u++) {
+        const Unit &U = units_[u];
+        if (U.has_current) {
+            *index = U.current;
+            return u;
+        }
+        if (!U.queue.empty()) {
+            *index = U.queue.front().index;
+            return u;
+        }
+    }
+    *index = 0;
+    return NPU_UNIT_NONE;
+}
+
+void Device::abort_units()
+{
+    abort_epoch_++;
+    for (unsigned u = 0; u < NPU_UNIT_CTRL; u++)
+        units_[u].queue.clear();
+    sems_.fill(0);
+    fault_pending_ = false;
+    fault_ = hal_fault{};
+    abort_ev_.notify(SC_ZERO_TIME);
+}
+
+void Device::report_fault(unsigned u, uint32_t fault, uint64_t addr, uint32_t index)
+{
+    if (!fault_pending_) {
+        fault_pending_ = true;
+        fault_.fault = fault;
+        fault_.unit = u;
+        fault_.addr = addr;
+        fault_.index = index;
+    }
+    progress_.notify(SC_ZERO_TIME);
+}
+
+Device &device_instance()
+{
+    static Device *dev = new Device("npu"); // lives as long as SystemC's own kernel objects
+    return *dev;
+}
+
+} // namespace m4npu

@@ -1,0 +1,177 @@
+// device.h -- the SystemC model of the NPU (internal to sim/).
+//
+// One module, elaborated once per process and re-configured at every open. Loosely-timed,
+// transaction-level: every unit is a thread that takes one instruction from its queue, computes
+// its effect in C and advances time once by its latency; DMA transfers share DRAM bandwidth
+// through DramModel. The control core is a thread that runs the firmware through the HAL
+// (hal_port.cpp). Simulated time is counted in NPU cycles: 1 SystemC ns == 1 NPU cycle.
+#ifndef M4NPU_SIM_DEVICE_H
+#define M4NPU_SIM_DEVICE_H
+
+#define SC_INCLUDE_DYNAMIC_PROCESSES // sc_spawn: units are spawned threads
+#include <systemc>
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "fw_hal.h"
+#include "isa_exec.h"
+#include "npu_abi.h"
+#include "npu_config.h"
+}
+
+namespace m4npu {
+class Device;
+}
+
+// The HAL handle the firmware holds (fw_hal.h keeps it opaque).
+struct fw_hal {
+    m4npu::Device *dev;
+};
+
+namespace m4npu {
+
+// Simulated time unit: one NPU cycle.
+inline sc_core::sc_time cycles(uint64_t n) { return sc_core::sc_time(static_cast<double>(n), sc_core::SC_NS); }
+uint64_t to_cycles(const sc_core::sc_time &t);
+
+// Bandwidth shared by concurrent transfers (processor sharing), in fixed point.
+class DramModel {
+  public:
+    static constexpr int kFracBits = 16; // bandwidth in bytes/cycle << 16
+    void configure(uint64_t bw_fx, uint64_t latency_cycles);
+    uint64_t latency_cycles() const { return latency_cycles_; }
+    uint64_t bw_fx() const { return bw_fx_; }
+    // Called from a thread: wait for the first-byte latency, then for `bytes` to be served at the
+    // bandwidth share. Returns false if `abort` fired first (the request is withdrawn).
+    bool transfer(uint64_t bytes, const sc_core::sc_event &abort);
+    void method(); // SC_METHOD body, sensitive to next_
+    sc_core::sc_event next_;
+    void clear();
+
+  private:
+    struct Request {
+        uint64_t remaining_fx;
+        bool finished;
+        sc_core::sc_event done;
+    };
+    void advance();
+    void schedule();
+    uint64_t bw_fx_ = 1;
+    uint64_t latency_cycles_ = 0;
+    std::vector<Request *> active_;
+    sc_core::sc_time last_;
+};
+
+// One unit queue and the state of the unit that serves it.
+struct Unit {
+    std::deque<hal_cmd> queue;
+    bool has_current = false; // an instruction has been taken from the queue and not finished
+    bool stalled = false;     // in a `wait` on a semaphore
+    uint32_t current = 0;     // its index
+    std::array<uint64_t, NPU_CTR_COUNT> ctr{};
+    sc_core::sc_event wake; // the queue got an entry
+};
+
+class Device : public sc_core::sc_module {
+  public:
+    explicit Device(sc_core::sc_module_name name);
+    ~Device() override;
+
+    // Host side (called between sc_start runs).
+    bool open(const npu_device_config &cfg, std::string &err);
+    void close();
+    bool is_open() const { return open_; }
+    const npu_device_config &config() const { return cfg_; }
+    uint32_t mmio_read(uint32_t off);
+    void mmio_write(uint32_t off, uint32_t value);
+    uint8_t *dram() { return dram_; }
+    uint64_t dram_size() const { return cfg_.dram.size_bytes; }
+    uint64_t now_cycles() const;
+    bool irq() const { return irq_; }
+    bool run(uint64_t max_cycles); // true when the line is high
+    bool trace_vcd(const char *path, std::string &err);
+
+    // HAL (called by the firmware, inside the control-core thread).
+    const hal_device_info &info() const { return info_; }
+    uint32_t fw_reg_read(uint32_t reg);
+    void fw_reg_write(uint32_t reg, uint32_t value);
+    void irq_raise(uint32_t bits);
+    int mem_read(uint64_t addr, void *dst, size_t len);
+    int mem_write(uint64_t addr, const void *src, size_t len);
+    hal_status spend(uint64_t control_cycles);
+    hal_status wait_doorbell();
+    hal_status push(unsigned unit, const hal_cmd &cmd);
+    hal_status drain();
+    int unit_fault(hal_fault *out) const;
+    unsigned stuck_unit(uint32_t *index) const;
+    void abort_units();
+
+  private:
+    void control_thread();
+    void unit_thread(unsigned u);
+    void dram_method() { dram_model_.method(); }
+    void hardware_reset();
+    void update_irq();
+    hal_status wait_progress(); // watchdog-guarded wait for a unit event
+    bool resetting() const { return reset_pending_; }
+
+    // Unit execution (units.cpp). Each returns false if the instruction was abandoned (abort).
+    bool exec_sync(unsigned u, const hal_cmd &cmd);
+    bool exec_dma(unsigned u, const hal_cmd &cmd);
+    bool exec_compute(unsigned u, const hal_cmd &cmd);
+    bool busy_wait(unsigned u, uint64_t n); // time spent working; false on abort
+    void report_fault(unsigned u, uint32_t fault, uint64_t addr, uint32_t index);
+    void count_sram(unsigned u, const isa_insn &in, uint32_t mm_bias);
+
+    npu_device_config cfg_{};
+    hal_device_info info_{};
+    bool open_ = false;
+    sc_core::sc_time epoch_;
+
+    // memory
+    uint8_t *dram_ = nullptr;
+    size_t dram_mapped_ = 0;
+    std::vector<uint8_t> sram_;
+    isa_exec_ctx mm_ctx_{}; // matmul tile state (mm.cfg) and the SRAM it works on
+    DramModel dram_model_;
+
+    // registers
+    std::array<uint32_t, NPU_MMIO_BYTES / 4> regs_{};
+    bool irq_ = false;
+    bool host_waiting_ = false; // inside run(): pause the simulation when the line rises
+
+    // units and synchronisation
+    std::array<Unit, NPU_UNIT_COUNT> units_;
+    std::array<uint32_t, 32> sems_{};
+    sc_core::sc_event sem_changed_;
+    sc_core::sc_event progress_;   // a unit finished an instruction or freed queue space
+    sc_core::sc_event abort_ev_;   // units drop their work
+    uint64_t abort_epoch_ = 0;
+    bool fault_pending_ = false;
+    hal_fault fault_{};
+
+    // control core
+    sc_core::sc_event doorbell_;
+    sc_core::sc_event open_ev_;
+    sc_core::sc_event reset_ev_; // a reset or close: the firmware unwinds
+    fw_hal hal_{this};
+    bool doorbell_pending_ = false;
+    bool reset_pending_ = false;
+    uint64_t npu_khz_ = 1, ctrl_khz_ = 1, spend_carry_ = 0;
+
+    struct Tiles; // the RTL tiles, when configured (tiles.cpp)
+    std::unique_ptr<Tiles> tiles_;
+};
+
+// The process's one device (SystemC elaborates once per process).
+Device &device_instance();
+
+} // namespace m4npu
+
+#endif

@@ -1,0 +1,263 @@
+// units.cpp -- the units: DMA channels, matmul tile, softmax tile, vector unit.
+//
+// Each unit is a thread that takes instructions from its queue in order. A compute instruction
+// advances time once by its latency and then applies its effect (isa_exec); a DMA instruction
+// waits its setup, then its DRAM transfer, then copies the bytes. Effects happen when an
+// instruction completes, so a correctly synchronised program sees exactly the ISA's semantics.
+// Latency formulas (sim/README.md documents each):
+//   matmul, softmax: rtl/tile_cycles.h (the RTL tiles' own schedules)
+//   vector: vector_cycles() below
+//   DMA: setup_cycles + DRAM latency + ceil(bytes / bandwidth share), bytes = rows * whole bursts
+//   signal/wait: no time of their own (a wait stalls until its semaphore is positive)
+#include "device.h"
+
+#include <cstring>
+
+extern "C" {
+#include "tile_cycles.h"
+}
+
+using namespace sc_core;
+
+namespace m4npu {
+
+namespace {
+
+uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+// Cost class of a vector operation, per lane-group of elements.
+uint64_t vector_op_cycles(const npu_vector_config &v, int64_t unop_or_binop, bool binary)
+{
+    if (binary) {
+        if (unop_or_binop == ISA_BINOP_DIV)
+            return v.divsqrt_cycles;
+        if (unop_or_binop == ISA_BINOP_POW)
+            return v.transcendental_cycles;
+        return v.simple_cycles;
+    }
+    switch (unop_or_binop) {
+    case ISA_UNOP_SQRT: case ISA_UNOP_RSQRT: case ISA_UNOP_RECIP:
+        return v.divsqrt_cycles;
+    case ISA_UNOP_EXP: case ISA_UNOP_LOG: case ISA_UNOP_SIGMOID: case ISA_UNOP_TANH: case ISA_UNOP_ERF:
+    case ISA_UNOP_GELU: case ISA_UNOP_SILU: case ISA_UNOP_SIN: case ISA_UNOP_COS:
+        return v.transcendental_cycles;
+    default:
+        return v.simple_cycles;
+    }
+}
+
+} // namespace
+
+// Vector unit latency. L = lanes, P = pipeline_cycles, c = cost class cycles (simple, divsqrt,
+// transcendental), E = elements:
+//   v.bin, v.un, v.quant, v.dequant:  P + ceil(E / L) * c
+//   v.red:                            P + rows * ceil(cols / L) * simple
+//   v.norm layer:                     P + rows * (3 * ceil(cols / L) * simple + divsqrt)
+//   v.norm rms:                       P + rows * (2 * ceil(cols / L) * simple + divsqrt)
+//   v.mov copy:                       P + rows * ceil(cols / L) * simple
+//   v.mov transpose:                  P + cols * ceil(rows / L) * simple
+uint64_t vector_cycles(const isa_insn &in, const npu_vector_config &v)
+{
+    const uint64_t L = v.lanes, P = v.pipeline_cycles, s = v.simple_cycles;
+    switch (in.op) {
+    case ISA_OP_VBIN: {
+        uint64_t e = uint64_t(ISA_GET(&in, VBIN, ROWS)) * uint64_t(ISA_GET(&in, VBIN, COLS));
+        return P + ceil_div(e, L) * vector_op_cycles(v, ISA_GET(&in, VBIN, FN), true);
+    }
+    case ISA_OP_VUN: {
+        uint64_t e = uint64_t(ISA_GET(&in, VUN, ROWS)) * uint64_t(ISA_GET(&in, VUN, COLS));
+        return P + ceil_div(e, L) * vector_op_cycles(v, ISA_GET(&in, VUN, FN), false);
+    }
+    case ISA_OP_VQUANT: return P + ceil_div(uint64_t(ISA_GET(&in, VQUANT, N)), L) * s;
+    case ISA_OP_VDEQUANT: return P + ceil_div(uint64_t(ISA_GET(&in, VDEQUANT, N)), L) * s;
+    case ISA_OP_VRED:
+        return P + uint64_t(ISA_GET(&in, VRED, ROWS)) * ceil_div(uint64_t(ISA_GET(&in, VRED, COLS)), L) * s;
+    case ISA_OP_VNORM: {
+        uint64_t passes = ISA_GET(&in, VNORM, FN) == ISA_NORM_LAYER ? 3 : 2;
+        uint64_t per_row = passes * ceil_div(uint64_t(ISA_GET(&in, VNORM, COLS)), L) * s + v.divsqrt_cycles;
+        return P + uint64_t(ISA_GET(&in, VNORM, ROWS)) * per_row;
+    }
+    case ISA_OP_VMOV: {
+        uint64_t rows = uint64_t(ISA_GET(&in, VMOV, ROWS)), cols = uint64_t(ISA_GET(&in, VMOV, COLS));
+        if (ISA_GET(&in, VMOV, FN) == ISA_MOV_TRANSPOSE)
+            return P + cols * ceil_div(rows, L) * s;
+        return P + rows * ceil_div(cols, L) * s;
+    }
+    default: return P;
+    }
+}
+
+// Latency of a matmul- or softmax-tile instruction in fast mode.
+uint64_t tile_cycles(const isa_insn &in, const npu_device_config &cfg)
+{
+    switch (in.op) {
+    case ISA_OP_MM:
+        return tile_mm_cycles(ISA_GET(&in, MM, DF) == ISA_DF_WS, uint64_t(ISA_GET(&in, MM, M)),
+                              uint64_t(ISA_GET(&in, MM, N)), uint64_t(ISA_GET(&in, MM, K)));
+    case ISA_OP_MM_CFG: return TILE_MM_CFG_CYCLES;
+    case ISA_OP_SM:
+        return tile_sm_cycles(uint64_t(ISA_GET(&in, SM, ROWS)), uint64_t(ISA_GET(&in, SM, LEN)), cfg.softmax.lanes);
+    default: return 0;
+    }
+}
+
+void Device::unit_thread(unsigned u)
+{
+    Unit &U = units_[u];
+    for (;;) {
+        while (U.queue.empty())
+            wait(U.wake);
+        hal_cmd cmd = U.queue.front();
+        U.queue.pop_front();
+        U.has_current = true;
+        U.current = cmd.index;
+        progress_.notify(SC_ZERO_TIME); // queue space for the firmware
+        uint64_t epoch = abort_epoch_;
+        bool done;
+        switch (isa_desc(cmd.insn.op)->unit) {
+        case ISA_EXEC_SYNC: done = exec_sync(u, cmd); break;
+        case ISA_EXEC_DMA: done = exec_dma(u, cmd); break;
+        default: done = exec_compute(u, cmd); break;
+        }
+        U.has_current = false;
+        U.stalled = false;
+        if (done && epoch == abort_epoch_) {
+            U.ctr[NPU_CTR_INSNS]++;
+            progress_.notify(SC_ZERO_TIME);
+        } else if (epoch == abort_epoch_) {
+            // the instruction faulted: hold the queue until the firmware aborts the job
+            while (epoch == abort_epoch_)
+                wait(abort_ev_);
+        }
+    }
+}
+
+bool Device::busy_wait(unsigned u, uint64_t n)
+{
+    if (n == 0)
+        return true;
+    uint64_t epoch = abort_epoch_;
+    sc_time t0 = sc_time_stamp();
+    wait(cycles(n), abort_ev_);
+    units_[u].ctr[NPU_CTR_BUSY] += to_cycles(sc_time_stamp() - t0);
+    return epoch == abort_epoch_;
+}
+
+bool Device::exec_sync(unsigned u, const hal_cmd &cmd)
+{
+    unsigned sem = static_cast<unsigned>(ISA_GET(&cmd.insn, SIGNAL, SEM));
+    if (cmd.insn.op == ISA_OP_SIGNAL) {
+        sems_[sem]++;
+        sem_changed_.notify(SC_ZERO_TIME);
+        return true;
+    }
+    uint64_t epoch = abort_epoch_;
+    Unit &U = units_[u];
+    while (sems_[sem] == 0) {
+        U.stalled = true;
+        sc_time t0 = sc_time_stamp();
+        wait(sem_changed_ | abort_ev_);
+        U.ctr[NPU_CTR_STALL] += to_cycles(sc_time_stamp() - t0);
+        if (epoch != abort_epoch_)
+            return false;
+    }
+    U.stalled = false;
+    sems_[sem]--;
+    return true;
+}
+
+bool Device::exec_dma(unsigned u, const hal_cmd &cmd)
+{
+    const isa_insn &in = cmd.insn;
+    const bool load = in.op == ISA_OP_DMA_LD;
+    const uint64_t rows = uint64_t(ISA_GET(&in, DMA_LD, ROWS)), cols = uint64_t(ISA_GET(&in, DMA_LD, COLS));
+    const uint64_t off = uint64_t(ISA_GET(&in, DMA_LD, OFF)), dstride = uint64_t(ISA_GET(&in, DMA_LD, DSTRIDE));
+    const uint64_t sram = uint64_t(ISA_GET(&in, DMA_LD, SRAM)), sstride = uint64_t(ISA_GET(&in, DMA_LD, SSTRIDE));
+    // The engine checks its own bounds too (the firmware has already): buffer, then DRAM.
+    for (uint64_t r = 0; r < rows; r++) {
+        uint64_t start = off + r * dstride;
+        if (start + cols > cmd.dram_limit || cmd.dram_base + start + cols > cfg_.dram.size_bytes) {
+            report_fault(u, NPU_FAULT_DMA_OOB, cmd.dram_base + start, cmd.index);
+            return false;
+        }
+        if (sram + r * sstride + cols > sram_.size()) {
+            report_fault(u, NPU_FAULT_SRAM_OVERFLOW, sram + r * sstride, cmd.index);
+            return false;
+        }
+    }
+    const uint64_t burst = cfg_.dram.burst_bytes;
+    const uint64_t charged = rows * ceil_div(cols, burst) * burst;
+    uint64_t epoch = abort_epoch_;
+    if (!busy_wait(u, cfg_.dma.setup_cycles))
+        return false;
+    sc_time t0 = sc_time_stamp();
+    bool served = dram_model_.transfer(charged, abort_ev_);
+    units_[u].ctr[NPU_CTR_BUSY] += to_cycles(sc_time_stamp() - t0);
+    if (!served || epoch != abort_epoch_)
+        return false;
+    auto &c = units_[u].ctr;
+    c[load ? NPU_CTR_DRAM_RD : NPU_CTR_DRAM_WR] += charged;
+    c[load ? NPU_CTR_SRAM_WR : NPU_CTR_SRAM_RD] += rows * cols;
+    if (cmd.flags & HAL_CMD_TIMING_ONLY)
+        return true;
+    for (uint64_t r = 0; r < rows; r++) {
+        uint8_t *d = dram_ + cmd.dram_base + off + r * dstride;
+        uint8_t *s = sram_.data() + sram + r * sstride;
+        if (load)
+            std::memcpy(s, d, cols);
+        else
+            std::memcpy(d, s, cols);
+    }
+    return true;
+}
+
+void Device::count_sram(unsigned u, const isa_insn &in, uint32_t mm_bias)
+{
+    isa_sram_range r[ISA_MAX_SRAM_RANGES];
+    int n = isa_sram_ranges(&in, &mm_bias, r);
+    for (int i = 0; i < n; i++)
+        units_[u].ctr[r[i].write ? NPU_CTR_SRAM_WR : NPU_CTR_SRAM_RD] += r[i].len;
+}
+
+bool Device::exec_compute(unsigned u, const hal_cmd &cmd)
+{
+    const isa_insn &in = cmd.insn;
+    uint64_t latency = u == NPU_UNIT_VEC ? vector_cycles(in, cfg_.vector) : tile_cycles(in, cfg_);
+    auto &c = units_[u].ctr;
+    isa_exec_ctx plain{};
+    isa_exec_ctx &ctx = u == NPU_UNIT_MM ? mm_ctx_ : plain;
+    ctx.sram = sram_.data();
+    ctx.sram_bytes = static_cast<uint32_t>(sram_.size());
+    switch (in.op) {
+    case ISA_OP_MM: {
+        uint64_t macs = uint64_t(ISA_GET(&in, MM, M)) * uint64_t(ISA_GET(&in, MM, N)) * uint64_t(ISA_GET(&in, MM, K));
+        c[NPU_CTR_MACS] += macs;
+        if (ISA_GET(&in, MM, WT) == ISA_WT_I4)
+            c[NPU_CTR_MACS_INT4] += macs;
+        break;
+    }
+    case ISA_OP_SM: c[NPU_CTR_ELEMS] += uint64_t(ISA_GET(&in, SM, ROWS)) * uint64_t(ISA_GET(&in, SM, LEN)); break;
+    case ISA_OP_VBIN: c[NPU_CTR_ELEMS] += uint64_t(ISA_GET(&in, VBIN, ROWS)) * uint64_t(ISA_GET(&in, VBIN, COLS)); break;
+    case ISA_OP_VUN: c[NPU_CTR_ELEMS] += uint64_t(ISA_GET(&in, VUN, ROWS)) * uint64_t(ISA_GET(&in, VUN, COLS)); break;
+    case ISA_OP_VRED: c[NPU_CTR_ELEMS] += uint64_t(ISA_GET(&in, VRED, ROWS)) * uint64_t(ISA_GET(&in, VRED, COLS)); break;
+    case ISA_OP_VNORM: c[NPU_CTR_ELEMS] += uint64_t(ISA_GET(&in, VNORM, ROWS)) * uint64_t(ISA_GET(&in, VNORM, COLS)); break;
+    case ISA_OP_VQUANT: c[NPU_CTR_ELEMS] += uint64_t(ISA_GET(&in, VQUANT, N)); break;
+    case ISA_OP_VDEQUANT: c[NPU_CTR_ELEMS] += uint64_t(ISA_GET(&in, VDEQUANT, N)); break;
+    case ISA_OP_VMOV: c[NPU_CTR_ELEMS] += uint64_t(ISA_GET(&in, VMOV, ROWS)) * uint64_t(ISA_GET(&in, VMOV, COLS)); break;
+    default: break;
+    }
+    count_sram(u, in, mm_ctx_.mm_bias);
+    if (!busy_wait(u, latency))
+        return false;
+    if ((cmd.flags & HAL_CMD_TIMING_ONLY) && in.op != ISA_OP_MM_CFG)
+        return true;
+    isa_error err;
+    isa_status st = isa_exec(&ctx, &in, &err);
+    if (st != ISA_OK) {
+        report_fault(u, st == ISA_E_LIMIT ? NPU_FAULT_SRAM_OVERFLOW : NPU_FAULT_UNIT, 0, cmd.index);
+        return false;
+    }
+    return true;
+}
+
+} // namespace m4npu

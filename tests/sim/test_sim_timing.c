@@ -1,0 +1,224 @@
+/* The fast models' timing, pinned to the cycle against the documented formulas (sim/README.md):
+ * DMA = setup + latency + ceil(bytes / bandwidth); concurrent DMAs share the bandwidth; matmul,
+ * softmax and vector latencies; the firmware's per-job and per-instruction costs; units overlap
+ * unless the program's sync instructions order them. */
+#include "npu_test.h"
+
+#include "tile_cycles.h"
+
+/* The test configuration, spelled out so each expectation below can be derived by hand. */
+#define CLOCK_MHZ 1000.0
+#define DMA_SETUP 16
+#define DRAM_LATENCY 100 /* cycles: 100 ns at 1 GHz */
+#define DRAM_BW 16       /* bytes per cycle: 16 GB/s at 1 GHz, efficiency 1 */
+#define BURST 64
+#define JOB 400          /* 200 control cycles at 500 MHz = 400 NPU cycles */
+#define INSN 20          /* 10 control cycles per dispatched instruction */
+#define VEC_LANES 16
+#define VEC_PIPE 4
+
+static npu_device_config config(void)
+{
+    npu_device_config c;
+    npu_config_defaults(&c);
+    c.clock_mhz = CLOCK_MHZ;
+    c.dma.setup_cycles = DMA_SETUP;
+    c.dram.latency_ns = 100.0;
+    c.dram.bandwidth_gb_s = 16.0;
+    c.dram.efficiency = 1.0;
+    c.dram.burst_bytes = BURST;
+    c.control.clock_mhz = 500.0;
+    c.control.cycles_per_job = 200;
+    c.control.cycles_per_insn = 10;
+    c.matmul.rows = c.matmul.cols = 16;
+    c.softmax.lanes = 4;
+    c.vector.lanes = VEC_LANES;
+    c.vector.pipeline_cycles = VEC_PIPE;
+    c.vector.simple_cycles = 1;
+    c.vector.divsqrt_cycles = 4;
+    c.vector.transcendental_cycles = 8;
+    return c;
+}
+
+static npu_test T;
+
+static int setup(void **state)
+{
+    (void)state;
+    npu_device_config c = config();
+    npu_test_open(&T, &c);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    npu_test_close(&T);
+    return 0;
+}
+
+static void run_ok(const char *src)
+{
+    if (npu_test_run(&T, src, 0) != NPU_DRV_OK)
+        fail_msg("%s", npu_dev_error(T.dev));
+}
+
+static void test_dma_latency_plus_bytes_over_bandwidth(void **state)
+{
+    (void)state;
+    /* 4 rows of 1024 bytes: 4096 bytes / 16 B per cycle = 256 cycles */
+    run_ok("dma.ld 0, 0, 0x0, 0, 4, 1024, 1024, 1024\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 256);
+    assert_int_equal(npu_test_cycles(&T), JOB + INSN + DMA_SETUP + DRAM_LATENCY + 256);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_DRAM_RD), 4096);
+    /* rows are charged in whole 64-byte bursts: 3 x 100 bytes cost 3 x 128 = 384 bytes, 24 cycles */
+    run_ok("dma.st 1, 1, 0x0, 0, 3, 100, 200, 100\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA1, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 24);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA1, NPU_CTR_DRAM_WR), 384);
+}
+
+static void test_dma_fractional_bandwidth_rounds_up(void **state)
+{
+    (void)state;
+    npu_test_close(&T);
+    npu_device_config c = config();
+    c.dram.bandwidth_gb_s = 10.0; /* 10 bytes per cycle */
+    npu_test_open(&T, &c);
+    run_ok("dma.ld 0, 0, 0x0, 0, 4, 1024, 1024, 1024\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 410); /* ceil(409.6) */
+    npu_test_close(&T);
+    c = config();
+    c.dram.efficiency = 0.5; /* 8 bytes per cycle sustained */
+    npu_test_open(&T, &c);
+    run_ok("dma.ld 0, 0, 0x0, 0, 4, 1024, 1024, 1024\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 512);
+}
+
+static void test_two_concurrent_dmas_share_bandwidth(void **state)
+{
+    (void)state;
+    /* The vector unit holds both semaphores back until every instruction is dispatched
+     * (4 + 4000/16 = 254 cycles from cycle 420), then releases both channels in the same cycle.
+     * Each 4096-byte transfer then gets 8 bytes per cycle: 512 cycles instead of 256. */
+    run_ok("v.un relu, i32, 0x10000, 0x10000, 1, 4000, 0.0\n"
+           "signal vec, 0\n"
+           "signal vec, 1\n"
+           "wait dma0, 0\n"
+           "dma.ld 0, 0, 0x0, 0, 4, 1024, 1024, 1024\n"
+           "wait dma1, 1\n"
+           "dma.ld 1, 1, 0x4000, 0, 4, 1024, 1024, 1024\n"
+           "end\n");
+    const uint64_t released = JOB + INSN + VEC_PIPE + 4000 / VEC_LANES;
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 512);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA1, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 512);
+    assert_int_equal(npu_test_cycles(&T), released + DMA_SETUP + DRAM_LATENCY + 512);
+    /* a transfer that starts while another is half done: the first gets the whole bandwidth for
+     * 128 cycles (2048 bytes), then both share: 2048 more bytes at 8 B/cycle = 256 cycles */
+    run_ok("dma.ld 0, 0, 0x0, 0, 4, 1024, 1024, 1024\n"
+           "nop\nnop\nnop\nnop\nnop\n" /* 5 x 20 = 100 cycles, plus the next dispatch: 120 ... */
+           "nop\n"                     /* ... 140 */
+           "nop\n"                     /* 160: 128 + 16 + 16 after the first entered the pool */
+           "dma.ld 1, 1, 0x4000, 0, 4, 1024, 1024, 1024\n"
+           "end\n");
+    /* first enters the pool at 420 + 116 = 536; second is dispatched at 420 + 8 * 20 = 580 and
+     * enters at 696, when the first has 4096 - 160 * 16 = 1536 bytes left: 1536 / 8 = 192 more
+     * cycles (done at 888), while the second served 1536 and finishes its last 2560 alone:
+     * 160 cycles, done at 1048. */
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 160 + 192);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA1, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 192 + 160);
+    assert_int_equal(npu_test_cycles(&T), 1048);
+}
+
+static void test_matmul_cycles_equal_formula(void **state)
+{
+    (void)state;
+    static const struct { int ws, m, n, k; } shapes[] = {
+        {0, 16, 16, 64}, {0, 1, 1, 1}, {0, 15, 16, 17}, {0, 16, 3, 1000}, {0, 7, 9, 128},
+        {1, 100, 16, 16}, {1, 1, 1, 1}, {1, 1000, 16, 15}, {1, 33, 5, 7},
+    };
+    char src[256];
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        snprintf(src, sizeof src, "mm %s, set, i8, nobias, i32, %d, %d, %d, 0x0, 0x20000, 0x30000\nend\n",
+                 shapes[i].ws ? "ws" : "os", shapes[i].m, shapes[i].n, shapes[i].k);
+        run_ok(src);
+        uint64_t expect = shapes[i].ws ? (uint64_t)(2 * shapes[i].k + shapes[i].m + shapes[i].n - 1)
+                                       : (uint64_t)(shapes[i].k + 2 * shapes[i].m + shapes[i].n - 1);
+        assert_int_equal(expect, tile_mm_cycles(shapes[i].ws, shapes[i].m, shapes[i].n, shapes[i].k));
+        if (npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_BUSY) != expect)
+            fail_msg("%s: %llu cycles, formula %llu", src,
+                     (unsigned long long)npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_BUSY), (unsigned long long)expect);
+        assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_MACS),
+                         (uint64_t)shapes[i].m * shapes[i].n * shapes[i].k);
+    }
+}
+
+static void test_softmax_and_vector_cycles(void **state)
+{
+    (void)state;
+    /* softmax, 4 lanes: 1 + rows * (3 * ceil(len / 4) + 41 + 6) */
+    run_ok("sm causal, 0x0, 0x1000, 100, 8, 1000, 0\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_SM, NPU_CTR_BUSY), 1 + 8 * (3 * 25 + 41 + 6));
+    run_ok("sm nomask, 0x0, 0x1000, 5, 1, 1000, 0\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_SM, NPU_CTR_BUSY), 1 + (3 * 2 + 41 + 6));
+    /* vector: gelu is transcendental (8 cycles per 16 elements): 4 + ceil(200 / 16) * 8 */
+    run_ok("v.un gelu, f32, 0x0, 0x0, 2, 100, 0.0\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_VEC, NPU_CTR_BUSY), 4 + 13 * 8);
+    /* layer norm: 4 + rows * (3 passes * ceil(64 / 16) + rsqrt 4) */
+    run_ok("v.norm layer, noaff, 0x0, 0x0, 0x0, 4, 64, 5\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_VEC, NPU_CTR_BUSY), 4 + 4 * (3 * 4 + 4));
+    /* add with a row broadcast: 4 + ceil(48 / 16) * 1; divide: 4 + 3 * 4 */
+    run_ok("v.bin add, f32, row, 0x0, 0x100, 0x200, 3, 16\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_VEC, NPU_CTR_BUSY), 4 + 3);
+    run_ok("v.bin div, f32, full, 0x0, 0x100, 0x200, 3, 16\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_VEC, NPU_CTR_BUSY), 4 + 3 * 4);
+}
+
+static void test_firmware_costs(void **state)
+{
+    (void)state;
+    run_ok("nop\nnop\nnop\nnop\nnop\nnop\nnop\nnop\nnop\nnop\nend\n");
+    assert_int_equal(npu_test_cycles(&T), JOB + 11 * INSN);
+    assert_int_equal(T.res.insns, 11);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_CTRL, NPU_CTR_BUSY), JOB + 11 * INSN);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_CTRL, NPU_CTR_JOBS), 1);
+}
+
+static void test_units_overlap_unless_synchronised(void **state)
+{
+    (void)state;
+    const uint64_t dma = DMA_SETUP + DRAM_LATENCY + 256, mm = 64 + 2 * 16 + 16 - 1;
+    /* no sync: the matmul (dispatched at 440) runs while the DMA (from 420) is in flight */
+    run_ok("dma.ld 0, 0, 0x0, 0, 4, 1024, 1024, 1024\n"
+           "mm os, set, i8, nobias, i32, 16, 16, 64, 0x2000, 0x3000, 0x4000\n"
+           "end\n");
+    assert_int_equal(npu_test_cycles(&T), JOB + INSN + dma); /* the longer of the two */
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_STALL), 0);
+    /* signal/wait: the matmul starts when the DMA completes */
+    run_ok("dma.ld 0, 0, 0x0, 0, 4, 1024, 1024, 1024\n"
+           "signal dma0, 0\n"
+           "wait mm, 0\n"
+           "mm os, set, i8, nobias, i32, 16, 16, 64, 0x2000, 0x3000, 0x4000\n"
+           "end\n");
+    assert_int_equal(npu_test_cycles(&T), JOB + INSN + dma + mm);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_STALL), dma - 2 * INSN); /* wait dispatched at 460 */
+    /* barrier: the control core stops dispatching until everything has drained */
+    run_ok("dma.ld 0, 0, 0x0, 0, 4, 1024, 1024, 1024\n"
+           "barrier\n"
+           "mm os, set, i8, nobias, i32, 16, 16, 64, 0x2000, 0x3000, 0x4000\n"
+           "end\n");
+    assert_int_equal(npu_test_cycles(&T), JOB + INSN + dma + INSN + mm);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_dma_latency_plus_bytes_over_bandwidth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dma_fractional_bandwidth_rounds_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_concurrent_dmas_share_bandwidth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_matmul_cycles_equal_formula, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_softmax_and_vector_cycles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_firmware_costs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_units_overlap_unless_synchronised, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
