@@ -12,6 +12,8 @@
 static const cli_command commands[] = {
     {"asm", "assemble an ISA program: m4npu asm FILE.s -o FILE.bin", cmd_asm},
     {"disasm", "disassemble an ISA program: m4npu disasm FILE.bin", cmd_disasm},
+    {"exec", "run an ISA program on the simulated NPU: m4npu exec PROGRAM --config FILE", cmd_exec},
+    {"bench", "measure the simulator's speed (simulated instructions and cycles per second)", cmd_bench},
     {"demo", "demonstrate what exists so far (the main job until `whatif` lands)", cmd_demo},
     {"conformance", "run the ONNX backend node tests on the CPU kernels: m4npu conformance [--json]", cmd_conformance},
     {"config", "validate a configuration and print it: m4npu config FILE [--set K=V] [--json]", cmd_config},
