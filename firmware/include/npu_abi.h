@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define NPU_ABI_VERSION_MAJOR 1
-#define NPU_ABI_VERSION_MINOR 0
+#define NPU_ABI_VERSION_MINOR 1 /* 1.1: op descriptors (NPU_JOB_OPS) */
 #define NPU_ABI_VERSION ((NPU_ABI_VERSION_MAJOR << 16) | NPU_ABI_VERSION_MINOR)
 
 #define NPU_DEVICE_ID 0x504E344Du /* "M4NP" */
@@ -170,6 +170,77 @@ typedef struct npu_job_completion {
 NPU_ABI_STATIC_ASSERT(sizeof(npu_job_desc) == NPU_JOB_DESC_BYTES, "npu_job_desc layout");
 NPU_ABI_STATIC_ASSERT(sizeof(npu_buf_entry) == 16, "npu_buf_entry layout");
 NPU_ABI_STATIC_ASSERT(sizeof(npu_job_completion) == 64, "npu_job_completion layout");
+
+/* ---------------------------------------------------------------- op descriptors
+ * The program of an NPU_JOB_OPS job is an array of npu_op_desc (program_bytes / sizeof). The
+ * firmware's operator kernels (firmware/src/ops/, one file per family) expand each descriptor
+ * into tiled ISA streams with double-buffered DMA sized to the SRAM, and run the descriptors in
+ * order (each one completes before the next starts). A fault names the descriptor's index.
+ *
+ * Tensors live in the job's buffers, row-major, innermost dimension last. Quantised tensors are
+ * symmetric: real = q * scale, zero point 0; a per-channel tensor has one f32 scale per index of
+ * `scales_axis`, stored at (scales_buf, scales_offset). int4 is packed two per byte along the
+ * innermost dimension, even index in the low nibble. The exact arithmetic of every op (order of
+ * operations, rounding) is specified in firmware/src/ops/README.md; the runtime's CPU twins
+ * compute the same bytes. */
+#define NPU_MAX_RANK 4
+#define NPU_OP_MAX_INPUTS 3
+#define NPU_NO_BUFFER 0xFFFFFFFFu
+
+enum npu_dtype {
+    NPU_DT_NONE = 0,
+    NPU_DT_I8 = 1,
+    NPU_DT_I4 = 2,  /* weights only */
+    NPU_DT_I32 = 3,
+    NPU_DT_F32 = 4,
+};
+
+enum npu_op {
+    NPU_OP_MATMUL = 1, /* out[b,m,n] = sum_k in0[b,m,k] * in1[b',k,n] (+ in2[n]); in1 rank 2 is shared
+                          by every batch; iattr[0] = fused activation (enum npu_act) */
+    NPU_OP_CONV2D,     /* in0 x[N,C,H,W], in1 w[CO,C,KH,KW], in2 bias[CO] (optional); out [N,CO,OH,OW];
+                          iattr: 0 stride_h, 1 stride_w, 2 pad_top, 3 pad_left, 4 pad_bottom, 5 pad_right,
+                          6 fused activation (enum npu_act) */
+    NPU_OP_SOFTMAX,    /* over the last axis; iattr[0] = causal mask (0/1), iattr[1] = mask diagonal offset */
+    NPU_OP_BINARY,     /* out = f(in0, in1), iattr[0] = ISA binop (isa_table.def BINOP); in1 has in0's
+                          shape, or is a row (last dim), a column (last dim 1) or a scalar */
+    NPU_OP_UNARY,      /* out = f(in0), iattr[0] = ISA unop (UNOP), fattr[0] = imm */
+    NPU_OP_NORM,       /* iattr[0] = enum npu_norm, iattr[1] = groups (group norm); fattr[0] = epsilon;
+                          in1 = gamma f32 (optional), in2 = beta f32 (optional) */
+    NPU_OP_REDUCE,     /* over the last axis, keeping it as 1; iattr[0] = ISA redop (REDOP) */
+    NPU_OP_TRANSPOSE,  /* iattr[0..rank-1] = permutation (as ONNX Transpose) */
+    NPU_OP_COPY,       /* box copy: out[dst + i] = in0[src + i] for i < box; lattr[0..3] = box,
+                          iattr[0..3] = src start, iattr[4..7] = dst start (Slice, Concat, Split) */
+    NPU_OP_COUNT
+};
+
+enum npu_act { NPU_ACT_NONE = 0, NPU_ACT_RELU, NPU_ACT_GELU, NPU_ACT_SILU };
+enum npu_norm { NPU_NORM_LAYER = 0, NPU_NORM_RMS, NPU_NORM_GROUP };
+
+typedef struct npu_tensor_ref {
+    uint32_t buf;                 /* index in the job's buffer table */
+    uint32_t dtype;               /* enum npu_dtype */
+    uint64_t offset;              /* bytes into the buffer */
+    uint32_t rank;                /* 1..NPU_MAX_RANK */
+    int32_t scales_axis;          /* per-channel axis, or -1 for per tensor */
+    int64_t dims[NPU_MAX_RANK];
+    float scale;                  /* per-tensor scale of an i8/i4 tensor */
+    uint32_t scales_buf;          /* per-channel scales (f32), or NPU_NO_BUFFER */
+    uint64_t scales_offset;
+} npu_tensor_ref;
+
+typedef struct npu_op_desc {
+    uint32_t op;                  /* enum npu_op */
+    uint32_t n_inputs;            /* <= NPU_OP_MAX_INPUTS */
+    int32_t iattr[8];
+    float fattr[4];
+    int64_t lattr[4];
+    npu_tensor_ref in[NPU_OP_MAX_INPUTS];
+    npu_tensor_ref out;
+} npu_op_desc;
+
+NPU_ABI_STATIC_ASSERT(sizeof(npu_tensor_ref) == 72, "npu_tensor_ref layout");
+NPU_ABI_STATIC_ASSERT(sizeof(npu_op_desc) == 376, "npu_op_desc layout");
 
 /* ---------------------------------------------------------------- firmware log
  * A ring of NPU_REG_LOG_SIZE bytes at NPU_REG_LOG_BASE: the firmware appends text lines ending in

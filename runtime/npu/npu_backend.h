@@ -1,0 +1,71 @@
+/* npu_backend.h -- running parts of a graph on the simulated NPU.
+ *
+ * The runtime hands the backend a segment: nodes of an rt_graph (in topological order) that the
+ * partitioner placed on the NPU. The backend lowers each node to op descriptors (npu_abi.h),
+ * allocates device buffers for the segment's tensors, quantises and uploads its weights
+ * (INT8 symmetric per output channel, or INT4), and runs the segment as one NPU_JOB_OPS job
+ * through the driver; the firmware's operator kernels expand the descriptors into ISA.
+ *
+ * Quantisation contract: every activation tensor inside or at the boundary of a segment carries
+ * a per-tensor scale in its rt_quant (the run pipeline sets them from a calibration run) unless
+ * the segment is timing-only. Tensors entering the segment arrive as f32 host tensors and are
+ * quantised on the way in; tensors leaving it are dequantised to f32 on the way out (that is the
+ * boundary work, whose bytes are reported so that the caller can charge it).
+ *
+ * Timing-only segments move and compute no data (no weight is ever materialised); every cycle,
+ * counter and byte is still accounted. That is how the M4 modules are simulated.
+ */
+#ifndef M4NPU_NPU_BACKEND_H
+#define M4NPU_NPU_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graph.h"
+#include "m4npu_config.h"
+#include "npu_drv.h"
+
+typedef struct npu_backend npu_backend;
+typedef struct npu_segment npu_segment;
+
+typedef enum npu_weight_type {
+    NPU_WEIGHTS_INT8 = 0, /* per output channel */
+    NPU_WEIGHTS_INT4 = 1, /* per output channel, packed */
+} npu_weight_type;
+
+/* Open the device described by cfg->npu. */
+npu_backend *npu_backend_open(const m4npu_config *cfg, rt_error *e);
+void npu_backend_close(npu_backend *b);
+npu_dev *npu_backend_device(npu_backend *b);
+
+/* Can this firmware's kernels run node `n` (its op, data types, shapes and attributes)? Shapes
+ * must be inferred. On false, `why` says which rule (e.g. "Conv: dilation 2; the NPU kernel
+ * supports 1"). This is the firmware's ability only; the configuration's capability set is
+ * applied by the partitioner on top of it. */
+bool npu_backend_supports(const npu_backend *b, const rt_graph *g, int n, char *why, size_t whylen);
+
+/* Build a segment from nodes[0..n_nodes-1] of g: lower them, allocate device memory, and (unless
+ * timing_only) quantise and upload the weights. g must outlive the segment. */
+npu_segment *npu_segment_build(npu_backend *b, rt_graph *g, const int *nodes, int n_nodes,
+                               npu_weight_type weights, bool timing_only, rt_error *e);
+void npu_segment_free(npu_segment *s);
+
+typedef struct npu_segment_stats {
+    uint64_t cycles;          /* device cycles of the segment's job, firmware included */
+    double seconds;           /* cycles at the NPU clock */
+    npu_counters counters;    /* per-unit counters over the run */
+    uint64_t bytes_in;        /* bytes quantised and copied into device memory at the boundary */
+    uint64_t bytes_out;       /* bytes copied out and dequantised at the boundary */
+    uint64_t weight_bytes;    /* bytes of the segment's weights in device memory */
+    uint32_t ops;             /* op descriptors in the job */
+    uint64_t insns;           /* ISA instructions the firmware dispatched */
+} npu_segment_stats;
+
+/* Run a segment once. values[t] is the host value of tensor t of the graph (f32, with data) or
+ * NULL: the segment's inputs are read from it, its outputs are written into it (allocated by the
+ * backend when NULL, freed by the caller with rt_tensor_free). For a timing-only segment values
+ * may be NULL. */
+rt_status npu_segment_run(npu_segment *s, rt_tensor **values, npu_segment_stats *st, rt_error *e);
+
+#endif
