@@ -425,8 +425,9 @@ rt_status onnx_model_op_types(const char *path, char ***types, int *n, rt_error 
         snprintf(t, l, "%s%s%s", d, *d ? ":" : "", op);
         v[cnt++] = t;
     }
+    size_t want = gp->n_node;
     onnx__model_proto__free_unpacked(m, NULL);
-    if (!v || cnt != (int)gp->n_node) {
+    if (!v || cnt != (int)want) {
         for (int i = 0; v && i < cnt; i++)
             free(v[i]);
         free(v);

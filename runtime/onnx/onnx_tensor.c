@@ -210,17 +210,17 @@ rt_status onnx_tensor_from_proto(const Onnx__TensorProto *p, const char *name, c
     switch (t->dtype) {
     case RT_DT_F32:
         got = p->n_float_data, field = "float_data";
-        if (got == (size_t)n)
+        if (got == (size_t)n && n > 0)
             memcpy(t->data, p->float_data, (size_t)n * sizeof(float));
         break;
     case RT_DT_F64:
         got = p->n_double_data, field = "double_data";
-        if (got == (size_t)n)
+        if (got == (size_t)n && n > 0)
             memcpy(t->data, p->double_data, (size_t)n * sizeof(double));
         break;
     case RT_DT_I64:
         got = p->n_int64_data, field = "int64_data";
-        if (got == (size_t)n)
+        if (got == (size_t)n && n > 0)
             memcpy(t->data, p->int64_data, (size_t)n * sizeof(int64_t));
         break;
     case RT_DT_U32:

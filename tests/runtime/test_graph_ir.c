@@ -1,0 +1,314 @@
+/* Tests of the graph IR: the builder, topological sort (out of order, cycles), shape inference
+ * (including shape-only weights), folding of a Shape->Gather->Concat->Reshape chain, dead-node
+ * removal and FLOP counting. */
+#include "test_util.h"
+
+#include "cpu_exec.h"
+#include "encoder_block.h"
+#include "graph.h"
+#include "ops.h"
+
+static void test_builder_rejects_duplicates_and_bad_shapes(void **state)
+{
+    (void)state;
+    rt_graph *g = graph_create("g");
+    assert_int_equal(graph_add_input(g, "x", RT_DT_F32, 2, (int64_t[]){2, 3}), 0);
+    assert_int_equal(graph_add_weight(g, "x", RT_DT_F32, 1, (int64_t[]){3}), -1);
+    assert_int_equal(graph_last_error(g)->code, RT_ERR_DUPLICATE);
+    assert_non_null(strstr(graph_last_error(g)->msg, "'x' is defined twice"));
+    rt_graph *h = graph_create("h");
+    assert_int_equal(graph_add_weight(h, "neg", RT_DT_F32, 2, (int64_t[]){4, -5}), -1);
+    assert_int_equal(graph_last_error(h)->code, RT_ERR_SHAPE);
+    graph_free(h);
+    h = graph_create("h");
+    int64_t huge[3] = {INT64_C(1) << 30, INT64_C(1) << 30, 4};
+    assert_int_equal(graph_add_weight(h, "huge", RT_DT_F32, 3, huge), -1);
+    assert_int_equal(graph_last_error(h)->code, RT_ERR_LIMIT);
+    graph_free(h);
+    h = graph_create("h");
+    assert_int_equal(graph_add_weight(h, "deep", RT_DT_F32, 9, (int64_t[9]){1}), -1);
+    assert_int_equal(graph_last_error(h)->code, RT_ERR_LIMIT);
+    graph_free(h);
+    /* data must match the shape */
+    float v[5] = {0};
+    assert_int_equal(graph_add_constant(g, "c", RT_DT_F32, 1, (int64_t[]){6}, v, sizeof v), -1);
+    graph_free(g);
+    g = graph_create("g");
+    assert_int_equal(graph_add_constant(g, "c", RT_DT_F32, 1, (int64_t[]){6}, v, sizeof v), -1);
+    assert_int_equal(graph_last_error(g)->code, RT_ERR_DATA_SIZE);
+    assert_non_null(strstr(graph_last_error(g)->msg, "tensor 'c': 20 bytes of data, but shape [6] of f32 needs 24"));
+    graph_free(g);
+}
+
+static void test_shape_only_weight_has_bytes_but_no_data(void **state)
+{
+    (void)state;
+    rt_graph *g = graph_create("llama-like");
+    int w = graph_add_weight(g, "wq", RT_DT_I8, 2, (int64_t[]){4096, 4096});
+    assert_true(w >= 0);
+    assert_null(g->tensors[w]->data);
+    assert_int_equal(rt_tensor_nbytes(g->tensors[w]), 4096 * 4096);
+    int w4 = graph_add_weight(g, "wq4", RT_DT_I4, 2, (int64_t[]){4096, 11008});
+    assert_int_equal(rt_tensor_nbytes(g->tensors[w4]), 4096 * 11008 / 2);
+    graph_free(g);
+}
+
+/* nodes added consumer-first: topological sort must reorder them */
+static void test_topo_sort_out_of_order(void **state)
+{
+    (void)state;
+    rt_graph *g = graph_create("g");
+    graph_add_input(g, "x", RT_DT_F32, 1, (int64_t[]){4});
+    graph_add_node(g, "Neg", "third", 1, (const char *[]){"b"}, 1, (const char *[]){"y"});
+    graph_add_node(g, "Relu", "second", 1, (const char *[]){"a"}, 1, (const char *[]){"b"});
+    graph_add_node(g, "Abs", "first", 1, (const char *[]){"x"}, 1, (const char *[]){"a"});
+    graph_mark_output(g, graph_find_tensor(g, "y"));
+    rt_error e;
+    assert_int_equal(graph_validate(g, &e), RT_OK);
+    assert_int_equal(graph_topo_sort(g, &e), RT_OK);
+    assert_string_equal(g->nodes[0].name, "first");
+    assert_string_equal(g->nodes[1].name, "second");
+    assert_string_equal(g->nodes[2].name, "third");
+    assert_int_equal(g->tensors[graph_find_tensor(g, "b")]->producer, 1);
+    graph_free(g);
+}
+
+static void test_topo_sort_names_a_node_on_the_cycle(void **state)
+{
+    (void)state;
+    rt_graph *g = graph_create("g");
+    graph_add_input(g, "x", RT_DT_F32, 1, (int64_t[]){4});
+    graph_add_node(g, "Abs", "before", 1, (const char *[]){"x"}, 1, (const char *[]){"x1"});
+    graph_add_node(g, "Add", "loop_a", 2, (const char *[]){"x1", "lb"}, 1, (const char *[]){"la"});
+    graph_add_node(g, "Relu", "loop_b", 1, (const char *[]){"la"}, 1, (const char *[]){"lb"});
+    graph_add_node(g, "Neg", "after", 1, (const char *[]){"lb"}, 1, (const char *[]){"y"});
+    graph_mark_output(g, graph_find_tensor(g, "y"));
+    rt_error e;
+    assert_int_equal(graph_topo_sort(g, &e), RT_ERR_CYCLE);
+    assert_non_null(strstr(e.msg, "cycle in graph through node 'loop_a' (Add)"));
+    assert_non_null(strstr(e.msg, "'loop_b' (Relu) -> 'loop_a' (Add)"));
+    assert_null(strstr(e.msg, "'after'"));
+    graph_free(g);
+}
+
+static void test_validate_names_missing_input_and_unknown_op(void **state)
+{
+    (void)state;
+    rt_graph *g = graph_create("g");
+    graph_add_input(g, "x", RT_DT_F32, 1, (int64_t[]){4});
+    graph_add_node(g, "Add", "adder", 2, (const char *[]){"x", "ghost"}, 1, (const char *[]){"y"});
+    graph_mark_output(g, graph_find_tensor(g, "y"));
+    rt_error e;
+    assert_int_equal(graph_validate(g, &e), RT_ERR_MISSING_INPUT);
+    assert_non_null(strstr(e.msg, "node 'adder' (Add) reads 'ghost'"));
+    graph_free(g);
+    g = graph_create("g");
+    graph_add_input(g, "x", RT_DT_F32, 1, (int64_t[]){4});
+    graph_add_node(g, "Frobnicate", "frob", 1, (const char *[]){"x"}, 1, (const char *[]){"y"});
+    graph_mark_output(g, graph_find_tensor(g, "y"));
+    assert_int_equal(graph_validate(g, &e), RT_ERR_UNKNOWN_OP);
+    assert_non_null(strstr(e.msg, "unknown op 'Frobnicate' (node 'frob' (Frobnicate))"));
+    assert_int_equal(graph_validate_structure(g, &e), RT_OK);
+    graph_free(g);
+}
+
+/* The encoder block without any weight data: shapes, bytes and MACs are all known. */
+static void test_shape_inference_and_flops_without_data(void **state)
+{
+    (void)state;
+    rt_error e;
+    encoder_block_cfg cfg = ENCODER_BLOCK_DEFAULT;
+    rt_graph *g = model_encoder_block(&cfg, false, &e);
+    assert_non_null(g);
+    const rt_tensor *y = g->tensors[graph_find_tensor(g, "y")];
+    assert_int_equal(y->dtype, RT_DT_F32);
+    assert_int_equal(y->rank, 3);
+    assert_int_equal(y->dims[1], 16);
+    assert_int_equal(y->dims[2], 64);
+    const rt_tensor *scores = g->tensors[graph_find_tensor(g, "scores")];
+    assert_int_equal(scores->rank, 4);
+    assert_int_equal(scores->dims[1], 4);
+    assert_int_equal(scores->dims[2], 16);
+    assert_int_equal(scores->dims[3], 16);
+    assert_null(g->tensors[graph_find_tensor(g, "attn.q.weight")]->data);
+    rt_cost c;
+    assert_int_equal(graph_cost(g, &c, &e), RT_OK);
+    /* Q,K,V,O 4*T*d*d + scores and context 2*H*T*T*dh + MLP 2*T*d*F */
+    double macs = 4.0 * 16 * 64 * 64 + 2.0 * 4 * 16 * 16 * 16 + 2.0 * 16 * 64 * 256;
+    assert_true(c.macs == macs);
+    assert_true(c.flops > 2 * macs);
+    /* weights: 4 d*d + 4 d biases + fc1/fc2 + biases + two LayerNorms (gamma, beta) */
+    uint64_t wbytes = 4 * (4 * 64 * 64 + 4 * 64 + 64 * 256 + 256 + 256 * 64 + 64 + 2 * 2 * 64);
+    rt_cost total_w = {0};
+    for (int t = 0; t < g->n_tensors; t++)
+        if (g->tensors[t]->kind == RT_TENSOR_CONSTANT && g->tensors[t]->rank == 2)
+            total_w.bytes_weights += rt_tensor_nbytes(g->tensors[t]);
+    assert_int_equal(total_w.bytes_weights, 4 * (4 * 64 * 64 + 2 * 64 * 256));
+    assert_true(c.bytes_weights >= wbytes); /* every weight is read once by its consumer */
+    /* running it must say which weight has no data */
+    cpu_exec *x;
+    assert_int_equal(cpu_exec_create(g, &x, &e), RT_OK);
+    rt_tensor *in = rt_tensor_new("x", RT_DT_F32, 3, (int64_t[]){1, 16, 64});
+    assert_int_equal(rt_tensor_alloc(in, &e), RT_OK);
+    assert_int_equal(cpu_exec_set_input(x, "x", in, &e), RT_OK);
+    assert_int_equal(cpu_exec_run(x, &e), RT_ERR_NO_DATA);
+    assert_non_null(strstr(e.msg, "'ln1.weight' has no data (a shape-only weight)"));
+    rt_tensor_free(in);
+    cpu_exec_free(x);
+    graph_free(g);
+}
+
+/* x [2,3,4] -> Shape -> Gather(0) -> Unsqueeze -> Concat(with [12]) -> Reshape(x) : [2,12] */
+static void test_fold_shape_gather_concat_reshape_chain(void **state)
+{
+    (void)state;
+    rt_graph *g = graph_create("g");
+    graph_add_input(g, "x", RT_DT_F32, 3, (int64_t[]){2, 3, 4});
+    int64_t zero = 0, twelve = 12, axes0 = 0;
+    graph_add_constant(g, "idx0", RT_DT_I64, 0, NULL, &zero, sizeof zero);
+    graph_add_constant(g, "c12", RT_DT_I64, 1, (int64_t[]){1}, &twelve, sizeof twelve);
+    graph_add_constant(g, "axes0", RT_DT_I64, 1, (int64_t[]){1}, &axes0, sizeof axes0);
+    graph_add_node(g, "Shape", "shape", 1, (const char *[]){"x"}, 1, (const char *[]){"s"});
+    graph_add_node(g, "Gather", "gather", 2, (const char *[]){"s", "idx0"}, 1, (const char *[]){"n"});
+    graph_add_node(g, "Unsqueeze", "unsq", 2, (const char *[]){"n", "axes0"}, 1, (const char *[]){"n1"});
+    int cc = graph_add_node(g, "Concat", "concat", 2, (const char *[]){"n1", "c12"}, 1, (const char *[]){"target"});
+    graph_node_set_int(g, cc, "axis", 0);
+    graph_add_node(g, "Reshape", "reshape", 2, (const char *[]){"x", "target"}, 1, (const char *[]){"y"});
+    /* a dead branch */
+    graph_add_node(g, "Neg", "unused", 1, (const char *[]){"x"}, 1, (const char *[]){"dead"});
+    graph_mark_output(g, graph_find_tensor(g, "y"));
+    rt_error e;
+    assert_int_equal(graph_topo_sort(g, &e), RT_OK);
+    int folded, removed;
+    assert_int_equal(graph_fold_constants(g, RT_FOLD_MAX_BYTES_DEFAULT, &folded, &e), RT_OK);
+    assert_int_equal(folded, 4);
+    assert_int_equal(g->n_nodes, 2); /* Reshape and the dead Neg */
+    const rt_tensor *target = g->tensors[graph_find_tensor(g, "target")];
+    assert_int_equal(target->kind, RT_TENSOR_CONSTANT);
+    assert_int_equal(((int64_t *)target->data)[0], 2);
+    assert_int_equal(((int64_t *)target->data)[1], 12);
+    assert_int_equal(graph_remove_dead(g, &removed, &e), RT_OK);
+    assert_int_equal(removed, 1);
+    assert_int_equal(g->n_nodes, 1);
+    assert_string_equal(g->nodes[0].op_type, "Reshape");
+    assert_int_equal(graph_find_tensor(g, "dead"), -1);
+    assert_int_equal(graph_find_tensor(g, "idx0"), -1); /* unreferenced constants go too */
+    assert_int_equal(graph_infer_shapes(g, &e), RT_OK);
+    const rt_tensor *y = g->tensors[graph_find_tensor(g, "y")];
+    assert_int_equal(y->rank, 2);
+    assert_int_equal(y->dims[0], 2);
+    assert_int_equal(y->dims[1], 12);
+    graph_free(g);
+}
+
+static void test_reshape_with_runtime_shape_leaves_dims_unknown(void **state)
+{
+    (void)state;
+    rt_graph *g = graph_create("g");
+    graph_add_input(g, "x", RT_DT_F32, 2, (int64_t[]){4, 6});
+    graph_add_input(g, "shape", RT_DT_I64, 1, (int64_t[]){3});
+    graph_add_node(g, "Reshape", "r", 2, (const char *[]){"x", "shape"}, 1, (const char *[]){"y"});
+    graph_mark_output(g, graph_find_tensor(g, "y"));
+    rt_error e;
+    assert_int_equal(graph_prepare(g, &e), RT_OK);
+    const rt_tensor *y = g->tensors[graph_find_tensor(g, "y")];
+    assert_int_equal(y->rank, 3);
+    assert_int_equal(y->dims[0], RT_DIM_UNKNOWN);
+    rt_cost c;
+    assert_int_equal(graph_cost(g, &c, &e), RT_OK); /* movement: no flops needed */
+    graph_free(g);
+}
+
+static void test_flops_of_conv_and_gemm(void **state)
+{
+    (void)state;
+    rt_graph *g = graph_create("g");
+    graph_add_input(g, "x", RT_DT_F32, 4, (int64_t[]){1, 3, 224, 224});
+    graph_add_weight(g, "w", RT_DT_F32, 4, (int64_t[]){1280, 3, 14, 14});
+    int n = graph_add_node(g, "Conv", "patch", 2, (const char *[]){"x", "w"}, 1, (const char *[]){"p"});
+    graph_node_set_ints(g, n, "strides", 2, (int64_t[]){14, 14});
+    graph_add_input(g, "a", RT_DT_F32, 2, (int64_t[]){8, 32});
+    graph_add_weight(g, "b", RT_DT_F32, 2, (int64_t[]){16, 32});
+    int m = graph_add_node(g, "Gemm", "gemm", 2, (const char *[]){"a", "b"}, 1, (const char *[]){"q"});
+    graph_node_set_int(g, m, "transB", 1);
+    graph_mark_output(g, graph_find_tensor(g, "p"));
+    graph_mark_output(g, graph_find_tensor(g, "q"));
+    rt_error e;
+    assert_int_equal(graph_prepare(g, &e), RT_OK);
+    const rt_tensor *p = g->tensors[graph_find_tensor(g, "p")];
+    assert_int_equal(p->dims[2], 16);
+    assert_int_equal(p->dims[3], 16);
+    rt_cost c;
+    assert_int_equal(graph_node_cost(g, graph_find_node(g, "patch"), &c, &e), RT_OK);
+    assert_true(c.macs == 1280.0 * 16 * 16 * 3 * 14 * 14);
+    assert_true(c.flops == 2 * c.macs);
+    assert_int_equal(c.bytes_weights, 1280 * 3 * 14 * 14 * 4);
+    assert_int_equal(graph_node_cost(g, graph_find_node(g, "gemm"), &c, &e), RT_OK);
+    assert_true(c.macs == 8.0 * 16 * 32);
+    graph_free(g);
+}
+
+static void test_registry_m4_set(void **state)
+{
+    (void)state;
+    assert_int_equal(ops_m4_count(), 39);
+    assert_true(ops_get(ops_lookup("", "MatMul"))->in_m4);
+    assert_false(ops_get(ops_lookup("", "MaxPool"))->in_m4);
+    assert_int_equal(ops_lookup("com.microsoft", "MatMul"), RT_OP_NONE);
+    assert_int_equal(ops_lookup("", "NoSuchOp"), RT_OP_NONE);
+    for (int i = 0; i < ops_count(); i++) {
+        const rt_op_def *d = ops_get(i);
+        assert_non_null(d->infer);
+        assert_non_null(d->kernel);
+        assert_non_null(d->cost);
+        assert_int_equal(ops_lookup("", d->name), i);
+        if (d->in_m4)
+            assert_true(d->modules != 0);
+    }
+    const char *mobile[] = {"BatchNormalization", "Clip", "HardSigmoid", "HardSwish", "LeakyRelu", "MaxPool",
+                            "AveragePool", "GlobalAveragePool", "ConvTranspose", "Pad", "ReduceMax", "Log", "Max",
+                            "Min", "QuantizeLinear", "DequantizeLinear", "MatMulInteger"};
+    for (size_t i = 0; i < sizeof mobile / sizeof mobile[0]; i++)
+        assert_int_not_equal(ops_lookup("", mobile[i]), RT_OP_NONE);
+}
+
+/* docs/ops.md lists exactly the registry's M4 set */
+static void test_docs_list_the_m4_set(void **state)
+{
+    (void)state;
+    FILE *f = fopen(M4NPU_SOURCE_DIR "/docs/ops.md", "rb");
+    assert_non_null(f);
+    static char doc[1 << 16];
+    size_t n = fread(doc, 1, sizeof doc - 1, f);
+    fclose(f);
+    doc[n] = '\0';
+    char heading[64];
+    snprintf(heading, sizeof heading, "## The M4 set (%d)", ops_m4_count());
+    assert_non_null(strstr(doc, heading));
+    for (int i = 0; i < ops_count(); i++) {
+        char row[96];
+        snprintf(row, sizeof row, " | %s | ", ops_get(i)->name);
+        bool listed = strstr(doc, row) != NULL;
+        if (listed != ops_get(i)->in_m4)
+            fail_msg("docs/ops.md %s '%s'", listed ? "lists an op outside the M4 set:" : "misses the M4 op",
+                     ops_get(i)->name);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_builder_rejects_duplicates_and_bad_shapes),
+        cmocka_unit_test(test_shape_only_weight_has_bytes_but_no_data),
+        cmocka_unit_test(test_topo_sort_out_of_order),
+        cmocka_unit_test(test_topo_sort_names_a_node_on_the_cycle),
+        cmocka_unit_test(test_validate_names_missing_input_and_unknown_op),
+        cmocka_unit_test(test_shape_inference_and_flops_without_data),
+        cmocka_unit_test(test_fold_shape_gather_concat_reshape_chain),
+        cmocka_unit_test(test_reshape_with_runtime_shape_leaves_dims_unknown),
+        cmocka_unit_test(test_flops_of_conv_and_gemm),
+        cmocka_unit_test(test_registry_m4_set),
+        cmocka_unit_test(test_docs_list_the_m4_set),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

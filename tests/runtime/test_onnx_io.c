@@ -1,0 +1,300 @@
+/* ONNX import and export: valid models (raw_data, typed fields, Constant nodes, external data),
+ * every corrupted file of build/models with its exact message, the export round trip, random
+ * truncation and corruption (no crash), and the non-zero exit of the CLI on bad models. */
+#include <math.h>
+
+#include "test_util.h"
+
+#include "cpu_exec.h"
+#include "encoder_block.h"
+#include "onnx_io.h"
+
+static char out[1 << 16];
+
+static void model_path(char *buf, size_t n, const char *file)
+{
+    snprintf(buf, n, "%s/%s", M4NPU_MODELS_DIR, file);
+}
+
+static rt_tensor *tensor_f32(const char *name, int rank, const int64_t *dims, const float *v)
+{
+    rt_tensor *t = rt_tensor_new(name, RT_DT_F32, rank, dims);
+    assert_int_equal(rt_tensor_alloc(t, NULL), RT_OK);
+    memcpy(t->data, v, t->data_bytes);
+    return t;
+}
+
+/* Run g on one input; returns a copy of output `name`. */
+static rt_tensor *run(const rt_graph *g, const rt_tensor *in, const char *name)
+{
+    cpu_exec *x;
+    rt_error e;
+    assert_int_equal(cpu_exec_create(g, &x, &e), RT_OK);
+    assert_int_equal(cpu_exec_set_input(x, "x", in, &e), RT_OK);
+    if (cpu_exec_run(x, &e) != RT_OK)
+        fail_msg("run: %s", e.msg);
+    rt_tensor *y = rt_tensor_clone(cpu_exec_output(x, name));
+    cpu_exec_free(x);
+    return y;
+}
+
+static rt_graph *import_ok(const char *file)
+{
+    char p[512];
+    model_path(p, sizeof p, file);
+    rt_graph *g;
+    rt_error e;
+    if (onnx_import_file(p, NULL, &g, &e) != RT_OK)
+        fail_msg("%s: %s", file, e.msg);
+    return g;
+}
+
+static const float x23[6] = {1, 2, 3, 4, 5, 6};
+
+/* y = x @ W + b with W[i] = (i - 6) / 4 and b = 0..3, as gen_models writes it */
+static void small_linear_expected(float *y)
+{
+    for (int r = 0; r < 2; r++)
+        for (int c = 0; c < 4; c++) {
+            double acc = c;
+            for (int k = 0; k < 3; k++)
+                acc += x23[r * 3 + k] * (double)((k * 4 + c) - 6) * 0.25;
+            y[r * 4 + c] = (float)acc;
+        }
+}
+
+static void test_typed_fields_and_external_data(void **state)
+{
+    (void)state;
+    float want[8];
+    small_linear_expected(want);
+    const char *files[2] = {"typed_fields.onnx", "external_data.onnx"};
+    for (int f = 0; f < 2; f++) {
+        rt_graph *g = import_ok(files[f]);
+        rt_tensor *in = tensor_f32("x", 2, (int64_t[]){2, 3}, x23);
+        rt_tensor *y = run(g, in, f == 0 ? "z" : "y");
+        assert_int_equal(rt_tensor_numel(y), 8);
+        if (f == 0) { /* reshaped to [4,2] by an int64_data target */
+            assert_int_equal(y->dims[0], 4);
+            assert_int_equal(y->dims[1], 2);
+        }
+        for (int i = 0; i < 8; i++)
+            assert_true(fabsf(((float *)y->data)[i] - want[i]) < 1e-6f);
+        rt_tensor_free(y);
+        rt_tensor_free(in);
+        graph_free(g);
+    }
+}
+
+static void test_external_data_missing_file_names_the_tensor(void **state)
+{
+    (void)state;
+    char src[512], dst[512];
+    model_path(src, sizeof src, "external_data.onnx");
+    test_path(dst, sizeof dst, "lonely.onnx");
+    uint8_t *buf;
+    size_t len;
+    rt_error e;
+    assert_int_equal(onnx_read_file(src, &buf, &len, &e), RT_OK);
+    test_write_file(dst, buf, len);
+    rt_graph *g;
+    assert_int_equal(onnx_import_file(dst, NULL, &g, &e), RT_ERR_IO);
+    assert_non_null(strstr(e.msg, "initializer 'W': cannot open external data file"));
+    /* from a buffer there is no directory to look in */
+    assert_int_equal(onnx_import_buffer(buf, len, NULL, NULL, &g, &e), RT_ERR_UNSUPPORTED);
+    assert_non_null(strstr(e.msg, "initializer 'W': weights in an external data file ('external_data.bin')"));
+    free(buf);
+}
+
+static void test_constant_nodes(void **state)
+{
+    (void)state;
+    rt_graph *g = import_ok("constant_nodes.onnx");
+    for (int i = 0; i < g->n_nodes; i++)
+        assert_string_not_equal(g->nodes[i].op_type, "Constant"); /* all became constants */
+    rt_tensor *in = tensor_f32("x", 2, (int64_t[]){2, 3}, x23);
+    rt_tensor *y = run(g, in, "y");
+    assert_int_equal(y->rank, 2);
+    assert_int_equal(y->dims[0], 3);
+    assert_int_equal(y->dims[1], 2);
+    float want[6] = {3, 6, 9, 9, 12, 15}; /* x*2 + [1,2,3] */
+    assert_memory_equal(y->data, want, sizeof want);
+    rt_tensor_free(y);
+    rt_tensor_free(in);
+    graph_free(g);
+}
+
+/* The exported file runs exactly like the graph it was exported from; re-export is stable. */
+static void test_encoder_block_round_trip(void **state)
+{
+    (void)state;
+    rt_error e;
+    encoder_block_cfg cfg = ENCODER_BLOCK_DEFAULT;
+    rt_graph *built = model_encoder_block(&cfg, true, &e);
+    assert_non_null(built);
+    rt_graph *file = import_ok("encoder_block.onnx");
+    assert_int_equal(file->n_nodes, built->n_nodes);
+    float v[16 * 64];
+    uint64_t seed = 7;
+    model_fill_uniform(v, 16 * 64, 1.0f, &seed);
+    rt_tensor *in = tensor_f32("x", 3, (int64_t[]){1, 16, 64}, v);
+    rt_tensor *a = run(built, in, "y"), *b = run(file, in, "y");
+    assert_int_equal(a->data_bytes, 16 * 64 * 4);
+    assert_memory_equal(a->data, b->data, a->data_bytes);
+    /* not trivially zero or the input */
+    float mx = 0;
+    for (int i = 0; i < 16 * 64; i++)
+        mx = fmaxf(mx, fabsf(((float *)a->data)[i] - v[i]));
+    assert_true(mx > 1e-3f);
+    uint8_t *b1, *b2;
+    size_t l1, l2;
+    assert_int_equal(onnx_export_buffer(file, &b1, &l1, &e), RT_OK);
+    rt_graph *again;
+    assert_int_equal(onnx_import_buffer(b1, l1, NULL, NULL, &again, &e), RT_OK);
+    assert_int_equal(onnx_export_buffer(again, &b2, &l2, &e), RT_OK);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(b1, b2, l1);
+    free(b1);
+    free(b2);
+    graph_free(again);
+    rt_tensor_free(a);
+    rt_tensor_free(b);
+    rt_tensor_free(in);
+    graph_free(file);
+    graph_free(built);
+}
+
+static void test_export_refuses_shape_only_weights(void **state)
+{
+    (void)state;
+    rt_error e;
+    encoder_block_cfg cfg = ENCODER_BLOCK_DEFAULT;
+    rt_graph *g = model_encoder_block(&cfg, false, &e);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(onnx_export_buffer(g, &buf, &len, &e), RT_ERR_NO_DATA);
+    assert_non_null(strstr(e.msg, "has no data (a shape-only weight) and cannot be exported"));
+    graph_free(g);
+}
+
+static const struct corrupt {
+    const char *file;
+    rt_status code;
+    const char *msg;
+} corrupted[] = {
+    {"truncated.onnx", RT_ERR_PARSE, "not an ONNX model: protobuf parse failed (truncated or corrupt file)"},
+    {"garbage.onnx", RT_ERR_PARSE, "not an ONNX model: protobuf parse failed (truncated or corrupt file)"},
+    {"wrong_size.onnx", RT_ERR_DATA_SIZE, "initializer 'W': 44 bytes of raw_data, but shape [3,4] of f32 needs 48"},
+    {"bad_dims.onnx", RT_ERR_SHAPE, "initializer 'W': dimension 0 is negative (-3)"},
+    {"huge_dims.onnx", RT_ERR_LIMIT, "initializer 'W': element count overflows"},
+    {"cycle.onnx", RT_ERR_CYCLE,
+     "cycle in graph through node 'relu_a' (Relu): 'add_b' (Add) -> 'relu_a' (Relu) -> 'add_b' (Add)"},
+    {"unknown_op.onnx", RT_ERR_UNKNOWN_OP, "unknown op 'FancyOp' (node 'fancy1' (FancyOp)): no kernel"},
+    {"missing_input.onnx", RT_ERR_MISSING_INPUT, "missing input: node 'add_ghost' (Add) reads 'ghost'"},
+};
+#define N_CORRUPT (sizeof corrupted / sizeof corrupted[0])
+
+static void test_corrupted_files_exact_errors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < N_CORRUPT; i++) {
+        char p[512], prefix[600];
+        model_path(p, sizeof p, corrupted[i].file);
+        rt_graph *g = (rt_graph *)1;
+        rt_error e;
+        rt_status s = onnx_import_file(p, NULL, &g, &e);
+        if (s != corrupted[i].code || !strstr(e.msg, corrupted[i].msg))
+            fail_msg("%s: got %d '%s', expected %d '%s'", corrupted[i].file, s, e.msg, corrupted[i].code,
+                     corrupted[i].msg);
+        snprintf(prefix, sizeof prefix, "%s: ", p);
+        assert_int_equal(strncmp(e.msg, prefix, strlen(prefix)), 0); /* names the file */
+        assert_null(g);
+    }
+}
+
+/* Every prefix and many single-byte corruptions of a valid model: an error or a graph, never
+ * a crash (the sanitizer build runs this too). */
+static void test_truncations_and_bit_flips_never_crash(void **state)
+{
+    (void)state;
+    char p[512];
+    model_path(p, sizeof p, "typed_fields.onnx");
+    uint8_t *buf;
+    size_t len;
+    rt_error e;
+    assert_int_equal(onnx_read_file(p, &buf, &len, &e), RT_OK);
+    int errors = 0;
+    for (size_t cut = 0; cut < len; cut++) {
+        rt_graph *g;
+        if (onnx_import_buffer(buf, cut, NULL, NULL, &g, &e) == RT_OK)
+            graph_free(g);
+        else
+            errors++;
+    }
+    assert_true(errors > (int)len / 2);
+    test_rng r = {0x0badcafe};
+    uint8_t *copy = malloc(len);
+    for (int round = 0; round < 2000; round++) {
+        memcpy(copy, buf, len);
+        for (int k = 0; k < 3; k++)
+            copy[test_rng_range(&r, 0, (int64_t)len - 1)] = (uint8_t)test_rng_next(&r);
+        rt_graph *g;
+        if (onnx_import_buffer(copy, len, NULL, NULL, &g, &e) == RT_OK) {
+            cpu_exec *x;
+            if (cpu_exec_create(g, &x, &e) == RT_OK) {
+                rt_tensor *in = tensor_f32("x", 2, (int64_t[]){2, 3}, x23);
+                if (cpu_exec_set_input(x, "x", in, &e) == RT_OK)
+                    (void)cpu_exec_run(x, &e);
+                rt_tensor_free(in);
+                cpu_exec_free(x);
+            }
+            graph_free(g);
+        } else {
+            assert_true(e.msg[0] != '\0');
+        }
+    }
+    free(copy);
+    free(buf);
+}
+
+/* The CLI reads each corrupted model as a conformance test: reported, exit 1, no crash. */
+static void test_cli_reports_corrupted_models(void **state)
+{
+    (void)state;
+    char dir[512];
+    test_path(dir, sizeof dir, "bad_models");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", dir, dir);
+    assert_int_equal(test_run(NULL, 0, "%s", cmd), 0);
+    for (size_t i = 0; i < N_CORRUPT; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "%s", corrupted[i].file);
+        *strrchr(name, '.') = '\0';
+        assert_int_equal(test_run(NULL, 0, "mkdir -p %s/test_%s/test_data_set_0 && cp %s/%s %s/test_%s/model.onnx", dir,
+                                  name, M4NPU_MODELS_DIR, corrupted[i].file, dir, name), 0);
+    }
+    int rc = test_run(out, sizeof out, "%s conformance --dir %s", M4NPU_BIN, dir);
+    assert_int_equal(rc, 1);
+    for (size_t i = 0; i < N_CORRUPT; i++) {
+        if (corrupted[i].code == RT_ERR_UNKNOWN_OP)
+            continue; /* a model needing an op with no kernel is "unsupported", not failed */
+        if (!strstr(out, corrupted[i].msg))
+            fail_msg("expected '%s' in:\n%s", corrupted[i].msg, out);
+    }
+    assert_non_null(strstr(out, "conformance: 0 passed, 7 failed, 0 excluded, 1 unsupported"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_typed_fields_and_external_data),
+        cmocka_unit_test(test_external_data_missing_file_names_the_tensor),
+        cmocka_unit_test(test_constant_nodes),
+        cmocka_unit_test(test_encoder_block_round_trip),
+        cmocka_unit_test(test_export_refuses_shape_only_weights),
+        cmocka_unit_test(test_corrupted_files_exact_errors),
+        cmocka_unit_test(test_truncations_and_bit_flips_never_crash),
+        cmocka_unit_test(test_cli_reports_corrupted_models),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
