@@ -91,4 +91,37 @@ static inline int test_run(char *out, size_t cap, const char *fmt, ...)
 
 #define M4NPU_BIN M4NPU_BINARY_DIR "/bin/m4npu"
 
+/* A committed generated page (isa/ISA.md, docs/configs.md ...) must equal what its generator
+ * writes now: write(out) produces the content; rel_path is relative to the source tree; regen is
+ * the command that regenerates it, named in the failure. */
+static inline void test_generated_page_matches(void (*write)(FILE *out), const char *rel_path, const char *regen)
+{
+    char *generated = NULL;
+    size_t glen = 0;
+    FILE *mem = open_memstream(&generated, &glen);
+    assert_non_null(mem);
+    write(mem);
+    fclose(mem);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", M4NPU_SOURCE_DIR, rel_path);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("%s is missing; generate it with %s", rel_path, regen);
+    char *page = malloc(glen + 2);
+    assert_non_null(page);
+    size_t plen = fread(page, 1, glen + 1, f);
+    fclose(f);
+    if (plen != glen || memcmp(page, generated, glen) != 0) {
+        size_t i = 0;
+        while (i < plen && i < glen && page[i] == generated[i])
+            i++;
+        int line = 1;
+        for (size_t k = 0; k < i; k++)
+            line += generated[k] == '\n';
+        fail_msg("%s differs from its generator from line %d on; regenerate it with %s", rel_path, line, regen);
+    }
+    free(page);
+    free(generated);
+}
+
 #endif
