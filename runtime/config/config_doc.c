@@ -20,6 +20,8 @@ static const char *kind_name(const m4npu_cfg_key *k)
         return "name";
     case M4NPU_CFG_STR:
         return "string";
+    case M4NPU_CFG_OPS:
+        return "mapping";
     }
     return "?";
 }
@@ -67,6 +69,9 @@ static void range_text(const m4npu_cfg_key *k, char *buf, size_t size)
             o += (size_t)snprintf(buf + o, size - o, "%s`%s`", i ? ", " : "", k->names[i]);
         return;
     }
+    case M4NPU_CFG_OPS:
+        snprintf(buf, size, "op names of runtime/ops");
+        return;
     case M4NPU_CFG_STR:
         if (k->min)
             snprintf(buf, size, "%llu .. %llu bytes", (unsigned long long)k->min, (unsigned long long)k->max);
@@ -134,7 +139,9 @@ void m4npu_config_doc_write(FILE *out)
             const m4npu_cfg_key *k = &sec->keys[i];
             char range[128], value[4 * M4NPU_CONFIG_DESC_LEN + 16];
             range_text(k, range, sizeof range);
-            if (config_value_format(k, &example, value, sizeof value) < 0)
+            if (k->kind == M4NPU_CFG_OPS)
+                snprintf(value, sizeof value, "%d ops (below)", m4npu_config_ops_on(&example));
+            else if (config_value_format(k, &example, value, sizeof value) < 0)
                 snprintf(value, sizeof value, "?");
             fprintf(out, "| `%s` | %s | %s | ", k->path, kind_name(k), k->unit);
             cell(out, range);
@@ -143,15 +150,15 @@ void m4npu_config_doc_write(FILE *out)
             fputs(" | ", out);
             cell(out, k->doc);
             fputs(" |\n", out);
+            if (k->kind == M4NPU_CFG_OPS)
+                config_ops_doc(&example, out);
         }
     }
     fputs("\n## Sections still to come\n"
           "\n"
-          "- `ops:` the NPU capability set (which operators the NPU runs, on which data types, within\n"
-          "  which sizes), issue \"Reference runtime\".\n"
           "- `energy:` the versioned energy table, issue \"M4 workloads\".\n"
           "\n"
-          "Each will be a member of `m4npu_config` and a table of rows in `runtime/config/config_schema.c`;\n"
+          "It will be a member of `m4npu_config` and a table of rows in `runtime/config/config_schema.c`;\n"
           "this page is regenerated from the rows.\n",
           out);
 }

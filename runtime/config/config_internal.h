@@ -74,6 +74,24 @@ m4npu_config_status config_yaml_parse(const char *text, size_t len, const char *
                                       m4npu_config_error *err);
 void config_node_free(config_node *node);
 
+/* ---- the capability set, `ops:` (config_ops.c) */
+
+/* Read the `ops` mapping (op name -> on | off | {dtypes, limits}) into cfg->ops, replacing it.
+ * Errors are placed at the offending node of the file `origin`. */
+m4npu_config_status config_ops_walk(const config_node *map, const char *origin, m4npu_config *cfg,
+                                    m4npu_config_error *err);
+/* An override below `ops.`: sub is "OP" (value on/off) or "OP.FIELD". */
+m4npu_config_status config_ops_set(m4npu_config *cfg, const char *sub, const char *value, const char *origin,
+                                   m4npu_config_error *err);
+/* Every entry consistent (names, types, limits that apply): 0, or -1 with "KEY: reason". */
+int config_ops_check(const m4npu_config *cfg, char *err, size_t errlen);
+/* The set as an indented YAML block ("ops:\n  Add: on\n ..."), as JSON, and for the docs. */
+int config_ops_write_yaml(const m4npu_config *cfg, const char *key, FILE *out);
+json_t *config_ops_json(const m4npu_config *cfg);
+void config_ops_doc(const m4npu_config *example, FILE *out);
+/* configs/test.yaml's capability set. */
+void config_ops_defaults(m4npu_ops_config *ops);
+
 /* Fill err and compose err->msg. Any of origin/key may be NULL or "", line 0 for no position. */
 m4npu_config_status config_error(m4npu_config_error *err, m4npu_config_status st, const char *origin,
                                  int line, int column, const char *key, const char *fmt, ...)

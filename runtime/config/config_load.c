@@ -150,6 +150,8 @@ static const char *key_kind_name(const m4npu_cfg_key *k)
         return "a name";
     case M4NPU_CFG_STR:
         return "a string";
+    case M4NPU_CFG_OPS:
+        return "a mapping of op names";
     }
     return "a value";
 }
@@ -179,6 +181,18 @@ static m4npu_config_status walk_value(load_ctx *c, const config_node *key, const
 {
     const m4npu_cfg_key *k = m4npu_config_key_find(path);
     char reason[sizeof c->err->reason];
+    if (k && k->kind == M4NPU_CFG_OPS) {
+        if (val->type != CONFIG_NODE_MAP)
+            return config_error(c->err, M4NPU_CONFIG_E_TYPE, c->origin, val->line, val->column, path,
+                                "expected %s (e.g. MatMul: on), got %s", key_kind_name(k), node_kind_name(val));
+        m4npu_config_status st = config_ops_walk(val, c->origin, c->cfg, c->err);
+        if (st != M4NPU_CONFIG_OK)
+            return st;
+        value_origin *w = &c->where[config_key_index(k)];
+        w->line = val->line;
+        w->column = val->column;
+        return M4NPU_CONFIG_OK;
+    }
     if (k) {
         if (val->type != CONFIG_NODE_SCALAR)
             return config_error(c->err, M4NPU_CONFIG_E_TYPE, c->origin, val->line, val->column, path,
@@ -260,6 +274,11 @@ static m4npu_config_status set_value(m4npu_config *cfg, const char *key, const c
     if (!key || !key[0])
         return config_error(err, M4NPU_CONFIG_E_USAGE, origin, 0, 0, NULL, "expected KEY=VALUE, got an empty key");
     const m4npu_cfg_key *k = m4npu_config_key_find(key);
+    if (k && k->kind == M4NPU_CFG_OPS)
+        return config_error(err, M4NPU_CONFIG_E_TYPE, origin, 0, 0, key,
+                            "is the capability set; set %s.OP=on|off or %s.OP.FIELD=VALUE", key, key);
+    if (!k && strncmp(key, "ops.", 4) == 0)
+        return config_ops_set(cfg, key + 4, value, origin, err);
     char list[256];
     if (!k && config_is_mapping(key)) {
         config_children_list(key, list, sizeof list);
@@ -372,8 +391,11 @@ static m4npu_config_status load(const char *text, size_t len, const char *origin
         if ((st = split_assignment(assignments[i], key, sizeof key, &value, where, err)) != M4NPU_CONFIG_OK ||
             (st = set_value(cfg, key, value, where, err)) != M4NPU_CONFIG_OK)
             goto done;
-        value_origin *w = &c->where[config_key_index(m4npu_config_key_find(key))];
-        w->override = i + 1;
+        const m4npu_cfg_key *k = m4npu_config_key_find(key);
+        if (!k && strncmp(key, "ops.", 4) == 0)
+            k = m4npu_config_key_find("ops"); /* a key inside the capability set */
+        if (k)
+            c->where[config_key_index(k)].override = i + 1;
     }
     if ((st = validate(c)) != M4NPU_CONFIG_OK)
         goto done;

@@ -46,6 +46,11 @@ int m4npu_config_write_yaml(const m4npu_config *cfg, FILE *out)
             open_len[d] = len[d];
         }
         nopen = n - 1;
+        if (k->kind == M4NPU_CFG_OPS) { /* a mapping of its own, always a top-level section */
+            if (n != 1 || config_ops_write_yaml(cfg, k->path, out) != 0)
+                return -1;
+            continue;
+        }
         char value[4 * M4NPU_CONFIG_DESC_LEN + 16]; /* each byte may become \xNN */
         if (config_value_format(k, cfg, value, sizeof value) < 0)
             return -1;

@@ -6,7 +6,7 @@
  * restate npu_config_check() for the docs and for early, positioned errors; the check stays the
  * device's authority and tests/config/test_npu_config_check.c keeps the two in agreement.
  *
- * To add a section (ops:, energy:): add its member to m4npu_config, a table here and a line in
+ * To add a section (energy:): add its member to m4npu_config, a table here and a line in
  * `sections`; add its defaults to m4npu_config_defaults() and its keys to every preset.
  */
 #include "config_internal.h"
@@ -121,9 +121,21 @@ static const m4npu_cfg_key cpu_keys[] = {
         "Sustained DRAM bandwidth the CPU reaches (1e9 bytes/s)."),
     F64("cpu.dispatch_overhead_us", cpu.dispatch_overhead_us, NON_NEGATIVE, "us",
         "Fixed cost of running one operator on the CPU."),
+    F64("cpu.npu_submit_overhead_us", cpu.npu_submit_overhead_us, NON_NEGATIVE, "us",
+        "Host time to submit one NPU job (one segment) and resume when it completes: driver call, "
+        "doorbell, interrupt, thread wake-up. Charged once per segment at active power."),
+    F64("cpu.npu_transfer_overhead_us", cpu.npu_transfer_overhead_us, NON_NEGATIVE, "us",
+        "Host time per tensor crossing the CPU/NPU boundary (buffer mapping, cache maintenance), on top "
+        "of its quantise/dequantise copy at cpu.memory_bandwidth_gb_s."),
     F64("cpu.active_power_w", cpu.active_power_w, POSITIVE, "W", "CPU power while running an operator."),
     F64("cpu.idle_power_w", cpu.idle_power_w, NON_NEGATIVE, "W",
         "CPU power while it waits for the NPU. At most cpu.active_power_w."),
+};
+
+static const m4npu_cfg_key ops_keys[] = {
+    ROW("ops", M4NPU_CFG_OPS, ops, 0, 0, 0, 0, 0, NULL, "",
+        "The NPU capability set: a mapping from op names (runtime/ops) to on, off or {dtypes, limits}; "
+        "ops not listed run on the CPU. The fields are described below the table."),
 };
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -145,12 +157,22 @@ static int cpu_section_check(const m4npu_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+static int ops_section_check(const m4npu_config *cfg, char *err, size_t errlen)
+{
+    return config_ops_check(cfg, err, errlen);
+}
+
 static const m4npu_cfg_section sections[] = {
     {"", "Top level", "Identify the configuration.", top_keys, COUNT_OF(top_keys), NULL, 0},
     {"npu", "npu: the device",
      "Every member of npu_device_config (sim/include/npu_config.h), key for key. The ranges below "
      "are those of the device's own check (npu_config_check), which runs on every configuration.",
      npu_keys, COUNT_OF(npu_keys), npu_section_check, 1},
+    {"ops", "ops: the NPU capability set",
+     "Which operators the NPU runs, on which data types and within which sizes; the partitioner "
+     "(runtime/partition) puts every other node on the CPU, at the cost of the cpu section plus the "
+     "boundary copies. Not listed means off.",
+     ops_keys, COUNT_OF(ops_keys), ops_section_check, 0},
     {"cpu", "cpu: the CPU fallback model",
      "The CPU that runs the operators the NPU cannot: each costs max(flops / rate, bytes / "
      "bandwidth) plus the dispatch overhead, at active power.",
@@ -294,6 +316,9 @@ void m4npu_config_defaults(m4npu_config *cfg)
     cfg->cpu.dispatch_overhead_us = 2.0;
     cfg->cpu.active_power_w = 2.0;
     cfg->cpu.idle_power_w = 0.1;
+    cfg->cpu.npu_submit_overhead_us = 20.0;
+    cfg->cpu.npu_transfer_overhead_us = 2.0;
+    config_ops_defaults(&cfg->ops);
 }
 
 /* ---- status names */

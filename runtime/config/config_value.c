@@ -451,6 +451,8 @@ m4npu_config_status config_value_parse(const m4npu_cfg_key *k, const char *s, si
         memcpy(dst, s, len);
         return M4NPU_CONFIG_OK;
     }
+    case M4NPU_CFG_OPS:
+        return reason(r, rsize, M4NPU_CONFIG_E_TYPE, "expected a mapping of op names, got %s", shown);
     }
     return reason(r, rsize, M4NPU_CONFIG_E_TYPE, "key of an unknown kind");
 }
@@ -482,6 +484,8 @@ m4npu_config_status config_value_check(const m4npu_cfg_key *k, const m4npu_confi
             return reason(r, rsize, M4NPU_CONFIG_E_RANGE, "is not terminated within %zu bytes", k->size);
         return check_string(k, s, (size_t)(nul - s), range, r, rsize);
     }
+    case M4NPU_CFG_OPS:
+        return M4NPU_CONFIG_OK; /* the section's check (config_ops_check) looks at every entry */
     }
     return reason(r, rsize, M4NPU_CONFIG_E_TYPE, "key of an unknown kind");
 }
@@ -578,6 +582,8 @@ json_t *config_value_json(const m4npu_cfg_key *k, const m4npu_config *cfg)
         const char *nul = memchr(s, '\0', k->size);
         return nul ? json_stringn(s, (size_t)(nul - s)) : NULL;
     }
+    case M4NPU_CFG_OPS:
+        return config_ops_json(cfg);
     }
     return NULL;
 }

@@ -1,7 +1,8 @@
 /* m4npu_config.h -- the whole m4npu configuration (one YAML file) and its strict loader.
  *
- * A configuration is the device (npu_device_config, sim/include/npu_config.h), the CPU that runs
- * what the NPU cannot (the fallback cost model), a name and a description. It is read from YAML,
+ * A configuration is the device (npu_device_config, sim/include/npu_config.h), the operators it
+ * runs (the capability set, `ops:`), the CPU that runs what the NPU cannot (the fallback cost
+ * model), a name and a description. It is read from YAML,
  * overridden key by key from the command line (`npu.matmul.rows=32`, for sweeps), printed back
  * as YAML or JSON, and documented, all from one declarative schema: a table of keys per section
  * (path, type, offset into m4npu_config, range or enum names, unit, doc). A later section is a
@@ -46,9 +47,42 @@ typedef struct m4npu_cpu_config {
     m4npu_cpu_gflop_s gflop_s;
     double memory_bandwidth_gb_s; /* sustained, 1e9 bytes/s */
     double dispatch_overhead_us;  /* per operator */
+    double npu_submit_overhead_us;   /* host time per NPU job: driver call, doorbell, interrupt, wake-up */
+    double npu_transfer_overhead_us; /* host time per tensor crossing the CPU/NPU boundary */
     double active_power_w;        /* while running an operator */
     double idle_power_w;          /* while waiting for the NPU */
 } m4npu_cpu_config;
+
+/* The NPU capability set (`ops:`): for every operator of the runtime/ops registry, indexed by
+ * its id (rt_op_id), whether the NPU runs it, on which data types and within which size limits.
+ * The partitioner (runtime/partition) places a node on the NPU only if its op's entry allows it
+ * AND the firmware can run it (npu_backend_supports). A limit of 0 means "no limit". */
+#define M4NPU_CONFIG_MAX_OPS 192 /* entries; at least the registry's op count (checked) */
+#define M4NPU_DTYPE_BIT(t) (1u << (unsigned)(t)) /* bit of an rt_dtype in m4npu_op_cap.dtypes */
+
+typedef struct m4npu_op_cap {
+    uint32_t npu;          /* 1: the NPU runs the op (within dtypes and limits); 0: the CPU does */
+    uint32_t dtypes;       /* M4NPU_DTYPE_BIT of each type its data tensors may have (f32 ...) */
+    uint32_t max_rank;     /* rank of any data tensor */
+    uint32_t max_axis;     /* elements along the reduced axis (softmax/norm axis, reduce, MatMul K) */
+    uint32_t max_kernel;   /* largest window dimension (Conv, ConvTranspose, MaxPool, AveragePool) */
+    uint32_t max_stride;   /* largest stride (the same ops) */
+    uint64_t max_elements; /* elements of any data tensor */
+} m4npu_op_cap;
+
+typedef struct m4npu_ops_config {
+    m4npu_op_cap op[M4NPU_CONFIG_MAX_OPS];
+} m4npu_ops_config;
+
+/* The limits of an m4npu_op_cap by number (names as in YAML: "max_rank" ...). */
+typedef enum m4npu_op_limit {
+    M4NPU_LIMIT_RANK = 0,
+    M4NPU_LIMIT_ELEMENTS,
+    M4NPU_LIMIT_AXIS,
+    M4NPU_LIMIT_KERNEL,
+    M4NPU_LIMIT_STRIDE,
+    M4NPU_LIMIT_COUNT
+} m4npu_op_limit;
 
 /* One configuration. The YAML key `name` is npu.name (the device carries its name). Loaded and
  * defaulted configurations have zero padding, so two of them compare equal with memcmp. */
@@ -56,9 +90,9 @@ typedef struct m4npu_config {
     char description[M4NPU_CONFIG_DESC_LEN];
     npu_device_config npu;
     m4npu_cpu_config cpu;
-    /* Extension points: the NPU capability set (`ops:`, issue "Reference runtime") and the
-     * energy table (`energy:`, issue "M4 workloads") become members here, each with a section
-     * table in config_schema.c (see runtime/config/README.md). */
+    m4npu_ops_config ops;
+    /* Extension point: the energy table (`energy:`, issue "M4 workloads") becomes a member here,
+     * with a section table in config_schema.c (see runtime/config/README.md). */
 } m4npu_config;
 
 typedef enum m4npu_config_status {
@@ -106,7 +140,9 @@ m4npu_config_status m4npu_config_load_text(const char *text, size_t len, const c
                                            m4npu_config *out, m4npu_config_error *err);
 
 /* Set one key from its text form, as a YAML plain scalar would give it ("32", "8 MiB", "rtl").
- * Checks the value's type and range only; call m4npu_config_validate() after the last set. */
+ * Checks the value's type and range only; call m4npu_config_validate() after the last set.
+ * The capability set takes `ops.OP` = on | off (drop or add an op) and `ops.OP.FIELD` = VALUE
+ * (FIELD: dtypes as "f32" or "[f32, f16]", or a limit such as max_axis; this turns OP on). */
 m4npu_config_status m4npu_config_set(m4npu_config *cfg, const char *key, const char *value,
                                      m4npu_config_error *err);
 /* The same with "KEY=VALUE" in one string (what --set takes). */
@@ -137,6 +173,7 @@ typedef enum m4npu_cfg_kind {
     M4NPU_CFG_F64,   /* a finite number (double member) */
     M4NPU_CFG_ENUM,  /* one of names[] (an enum member; its value is the name's index) */
     M4NPU_CFG_STR,   /* text (char[size] member, NUL-terminated) */
+    M4NPU_CFG_OPS,   /* the capability set (m4npu_ops_config member): a mapping op name -> entry */
 } m4npu_cfg_kind;
 
 /* Bounds of an M4NPU_CFG_F64 key. */
@@ -170,6 +207,19 @@ typedef struct m4npu_cfg_section {
      * fits its member. 0: the loader checks the rows' ranges. */
     int check_owns_ranges;
 } m4npu_cfg_section;
+
+/* ---- the capability set (config_ops.c) */
+
+/* The entry of op id `op` (an rt_op_id), or NULL if out of range. */
+const m4npu_op_cap *m4npu_config_op(const m4npu_config *cfg, int op);
+/* How many ops the NPU runs (entries with npu = 1). */
+int m4npu_config_ops_on(const m4npu_config *cfg);
+const char *m4npu_op_limit_name(m4npu_op_limit lim); /* "max_rank", ... */
+uint64_t m4npu_op_cap_limit(const m4npu_op_cap *cap, m4npu_op_limit lim);
+/* Does the limit mean something for op id `op`? (max_axis: ops that reduce along an axis;
+ * max_kernel/max_stride: windowed ops; max_rank/max_elements: every op.) A limit given for an
+ * op it does not apply to is an error when loading. */
+int m4npu_op_limit_applies(int op, m4npu_op_limit lim);
 
 size_t m4npu_config_section_count(void);
 const m4npu_cfg_section *m4npu_config_section_at(size_t i);
