@@ -1,0 +1,505 @@
+/* partition.c -- placement, the grouping topological order, segments and boundary crossings
+ * (see partition.h). */
+#include "partition.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+
+#define SOFTMAX_AXIS_OPSET 13 /* from opset 13 Softmax's axis defaults to -1 and no longer flattens */
+
+/* ---- what a node reduces over, its window */
+
+static const rt_tensor *in_t(const rt_graph *g, const rt_node *n, int k)
+{
+    return k < n->n_inputs && n->inputs[k] >= 0 ? g->tensors[n->inputs[k]] : NULL;
+}
+
+static const rt_tensor *out_t(const rt_graph *g, const rt_node *n, int k)
+{
+    return k < n->n_outputs && n->outputs[k] >= 0 ? g->tensors[n->outputs[k]] : NULL;
+}
+
+/* Product of dims[from..rank-1]; -1 if unknown. */
+static int64_t tail_product(const rt_tensor *t, int from)
+{
+    if (!t || !rt_tensor_shape_known(t) || from < 0 || from > t->rank)
+        return -1;
+    int64_t p = 1;
+    for (int d = from; d < t->rank; d++)
+        p *= t->dims[d];
+    return p;
+}
+
+static int norm_axis(int64_t axis, int rank)
+{
+    if (axis < 0)
+        axis += rank;
+    return axis >= 0 && axis <= rank ? (int)axis : -1;
+}
+
+int64_t partition_axis_elements(const rt_graph *g, int node)
+{
+    const rt_node *n = &g->nodes[node];
+    const rt_tensor *x = in_t(g, n, 0), *y = out_t(g, n, 0);
+    if (!x || !rt_tensor_shape_known(x))
+        return -1;
+    int64_t opset = graph_opset(g, n->domain);
+    switch (n->op) {
+    case RT_OP_Softmax:
+    case RT_OP_LogSoftmax:
+    case RT_OP_Hardmax: {
+        bool flattens = opset < SOFTMAX_AXIS_OPSET;
+        int axis = norm_axis(rt_node_attr_int(n, "axis", flattens ? 1 : -1), x->rank);
+        if (axis < 0 || axis >= x->rank)
+            return -1;
+        return flattens ? tail_product(x, axis) : x->dims[axis];
+    }
+    case RT_OP_LayerNormalization: {
+        int axis = norm_axis(rt_node_attr_int(n, "axis", -1), x->rank);
+        return axis < 0 ? -1 : tail_product(x, axis);
+    }
+    case RT_OP_InstanceNormalization:
+        return x->rank >= 2 ? tail_product(x, 2) : -1;
+    case RT_OP_GroupNormalization: {
+        int64_t groups = rt_node_attr_int(n, "num_groups", 0);
+        if (x->rank < 2 || groups <= 0 || x->dims[1] % groups)
+            return -1;
+        return x->dims[1] / groups * tail_product(x, 2);
+    }
+    case RT_OP_MatMul:
+    case RT_OP_MatMulInteger:
+    case RT_OP_QLinearMatMul:
+        return x->rank >= 1 ? x->dims[x->rank - 1] : -1;
+    case RT_OP_Gemm:
+        if (x->rank != 2)
+            return -1;
+        return rt_node_attr_int(n, "transA", 0) ? x->dims[0] : x->dims[1];
+    default:
+        break;
+    }
+    if (m4npu_op_limit_applies(n->op, M4NPU_LIMIT_AXIS)) { /* Reduce*, ArgMax, ArgMin */
+        int64_t in = rt_tensor_numel(x), out = y ? rt_tensor_numel(y) : -1;
+        return in >= 0 && out > 0 ? in / out : -1;
+    }
+    return -1;
+}
+
+/* Kernel dims of a windowed node (into k, count returned), -1 if none or unknown. */
+static int window_kernel(const rt_graph *g, const rt_node *n, const int64_t **k, int64_t *buf)
+{
+    if (n->op == RT_OP_Conv || n->op == RT_OP_ConvTranspose) {
+        const int64_t *ks;
+        size_t nk = rt_node_attr_ints(n, "kernel_shape", &ks);
+        if (nk) {
+            *k = ks;
+            return (int)nk;
+        }
+        const rt_tensor *w = in_t(g, n, 1);
+        if (!w || !rt_tensor_shape_known(w) || w->rank < 3)
+            return -1;
+        for (int d = 2; d < w->rank; d++)
+            buf[d - 2] = w->dims[d];
+        *k = buf;
+        return w->rank - 2;
+    }
+    if (n->op == RT_OP_MaxPool || n->op == RT_OP_AveragePool) {
+        size_t nk = rt_node_attr_ints(n, "kernel_shape", k);
+        return nk ? (int)nk : -1;
+    }
+    return -1;
+}
+
+int64_t partition_max_kernel(const rt_graph *g, int node)
+{
+    const int64_t *k = NULL;
+    int64_t buf[RT_MAX_RANK];
+    int nk = window_kernel(g, &g->nodes[node], &k, buf);
+    int64_t m = -1;
+    for (int i = 0; i < nk; i++)
+        if (k[i] > m)
+            m = k[i];
+    return m;
+}
+
+int64_t partition_max_stride(const rt_graph *g, int node)
+{
+    const rt_node *n = &g->nodes[node];
+    const int64_t *k = NULL;
+    int64_t buf[RT_MAX_RANK];
+    if (window_kernel(g, n, &k, buf) < 0)
+        return -1;
+    const int64_t *s;
+    size_t ns = rt_node_attr_ints(n, "strides", &s);
+    int64_t m = 1; /* strides default to 1 */
+    for (size_t i = 0; i < ns; i++)
+        if (s[i] > m)
+            m = s[i];
+    return m;
+}
+
+/* ---- the capability set */
+
+static bool refuse(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static bool refuse(char *why, size_t whylen, const char *fmt, ...)
+{
+    if (why && whylen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, whylen, fmt, ap);
+        va_end(ap);
+    }
+    return false;
+}
+
+/* A tensor is data (checked against dtypes and size limits) unless it is an integer constant
+ * that parameterises the op (a shape, axes, starts ...). */
+static bool is_data(const rt_tensor *t)
+{
+    return !(t->kind == RT_TENSOR_CONSTANT && (rt_dtype_is_int(t->dtype) || t->dtype == RT_DT_BOOL));
+}
+
+static bool check_data_tensor(const rt_tensor *t, const m4npu_op_cap *cap, const char *op, const char *role,
+                              char *why, size_t whylen)
+{
+    if (!(cap->dtypes & M4NPU_DTYPE_BIT(t->dtype)))
+        return refuse(why, whylen, "%s: %s '%s' is %s, not a type the capability set allows", op, role, t->name,
+                      rt_dtype_name(t->dtype));
+    if (cap->max_rank && t->rank > (int)cap->max_rank)
+        return refuse(why, whylen, "%s: %s '%s' has rank %d > max_rank %u", op, role, t->name, t->rank,
+                      cap->max_rank);
+    int64_t ne = rt_tensor_numel(t);
+    if (cap->max_elements && (ne < 0 || (uint64_t)ne > cap->max_elements))
+        return refuse(why, whylen, "%s: %s '%s' has %lld elements > max_elements %llu", op, role, t->name,
+                      (long long)ne, (unsigned long long)cap->max_elements);
+    return true;
+}
+
+bool partition_config_allows(const rt_graph *g, int node, const m4npu_config *cfg, char *why, size_t whylen)
+{
+    const rt_node *n = &g->nodes[node];
+    const m4npu_op_cap *cap = m4npu_config_op(cfg, n->op);
+    if (!cap || !cap->npu)
+        return refuse(why, whylen, "%s: not in the NPU capability set", n->op_type);
+    for (int k = 0; k < n->n_inputs; k++) {
+        const rt_tensor *t = in_t(g, n, k);
+        if (t && is_data(t) && !check_data_tensor(t, cap, n->op_type, "input", why, whylen))
+            return false;
+    }
+    for (int k = 0; k < n->n_outputs; k++) {
+        const rt_tensor *t = out_t(g, n, k);
+        if (t && !check_data_tensor(t, cap, n->op_type, "output", why, whylen))
+            return false;
+    }
+    if (cap->max_axis) {
+        int64_t a = partition_axis_elements(g, node);
+        if (a < 0 || (uint64_t)a > cap->max_axis)
+            return refuse(why, whylen, "%s: reduces over %lld elements > max_axis %u", n->op_type, (long long)a,
+                          cap->max_axis);
+    }
+    if (cap->max_kernel) {
+        int64_t k = partition_max_kernel(g, node);
+        if (k < 0 || (uint64_t)k > cap->max_kernel)
+            return refuse(why, whylen, "%s: kernel %lld > max_kernel %u", n->op_type, (long long)k, cap->max_kernel);
+    }
+    if (cap->max_stride) {
+        int64_t s = partition_max_stride(g, node);
+        if (s < 0 || (uint64_t)s > cap->max_stride)
+            return refuse(why, whylen, "%s: stride %lld > max_stride %u", n->op_type, (long long)s, cap->max_stride);
+    }
+    return true;
+}
+
+/* ---- the plan */
+
+void part_plan_free(part_plan *p)
+{
+    if (!p)
+        return;
+    for (int s = 0; s < p->n_segments; s++)
+        free(p->segments[s].nodes);
+    free(p->segments);
+    free(p->crossings);
+    free(p->order);
+    free(p->node);
+    free(p);
+}
+
+/* Constant nodes: every input a constant tensor or the output of a constant node. The graph is
+ * in topological order, so one pass suffices. */
+static void mark_constants(const rt_graph *g, part_plan *p)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        const rt_node *n = &g->nodes[i];
+        bool c = n->n_inputs > 0;
+        for (int k = 0; c && k < n->n_inputs; k++) {
+            int t = n->inputs[k];
+            if (t < 0)
+                continue;
+            const rt_tensor *tt = g->tensors[t];
+            c = tt->kind == RT_TENSOR_CONSTANT ? tt->data != NULL
+                                               : (tt->producer >= 0 && tt->producer < i && p->node[tt->producer].constant);
+        }
+        p->node[i].constant = c;
+    }
+}
+
+/* The execution order: Kahn's algorithm that stays on one side while it can. Ties go to the
+ * lowest node index, so a graph with one side only keeps its order. */
+static rt_status order_nodes(const rt_graph *g, part_plan *p, rt_error *e)
+{
+    int nn = g->n_nodes;
+    int *indeg = calloc((size_t)nn + 1, sizeof *indeg);
+    bool *done = calloc((size_t)nn + 1, sizeof *done);
+    int **users = calloc((size_t)nn + 1, sizeof *users);
+    int *nusers = calloc((size_t)nn + 1, sizeof *nusers);
+    rt_status st = RT_OK;
+    if (!indeg || !done || !users || !nusers) {
+        st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition order)");
+        goto out;
+    }
+    for (int i = 0; i < nn; i++) {
+        const rt_node *n = &g->nodes[i];
+        for (int k = 0; k < n->n_inputs; k++) {
+            int t = n->inputs[k];
+            int prod = t >= 0 ? g->tensors[t]->producer : -1;
+            if (prod < 0 || prod == i)
+                continue;
+            indeg[i]++;
+            int *u = realloc(users[prod], (size_t)(nusers[prod] + 1) * sizeof *u);
+            if (!u) {
+                st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition order)");
+                goto out;
+            }
+            users[prod] = u;
+            u[nusers[prod]++] = i;
+        }
+    }
+    part_place side = PART_CPU;
+    bool have_side = false;
+    for (int pos = 0; pos < nn; pos++) {
+        int pick = -1, any = -1;
+        for (int i = 0; i < nn; i++) {
+            if (done[i] || indeg[i] != 0)
+                continue;
+            if (any < 0)
+                any = i;
+            if (have_side && p->node[i].place == side) {
+                pick = i;
+                break;
+            }
+        }
+        if (any < 0) {
+            char lbl[300];
+            for (int i = 0; i < nn; i++)
+                if (!done[i]) {
+                    st = rt_error_set(e, RT_ERR_CYCLE, "partition: node %s is on a cycle",
+                                      graph_node_label(g, i, lbl, sizeof lbl));
+                    goto out;
+                }
+        }
+        if (pick < 0)
+            pick = any;
+        side = p->node[pick].place;
+        have_side = true;
+        done[pick] = true;
+        p->order[pos] = pick;
+        p->node[pick].position = pos;
+        for (int u = 0; u < nusers[pick]; u++)
+            indeg[users[pick][u]]--;
+    }
+out:
+    if (users)
+        for (int i = 0; i < nn; i++)
+            free(users[i]);
+    free(users);
+    free(nusers);
+    free(indeg);
+    free(done);
+    return st;
+}
+
+static rt_status add_crossing(part_plan *p, int *cap, int tensor, int seg, cpumodel_dir dir, const rt_graph *g,
+                              const m4npu_config *cfg, rt_error *e)
+{
+    if (p->n_crossings == *cap) {
+        int nc = *cap ? *cap * 2 : 16;
+        part_crossing *c = realloc(p->crossings, (size_t)nc * sizeof *c);
+        if (!c)
+            return rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition crossings)");
+        p->crossings = c;
+        *cap = nc;
+    }
+    const rt_tensor *t = g->tensors[tensor];
+    int64_t ne = rt_tensor_numel(t);
+    if (ne < 0)
+        return rt_error_set(e, RT_ERR_SHAPE, "partition: tensor '%s' crosses to the NPU but its shape is not known",
+                            t->name);
+    part_crossing *c = &p->crossings[p->n_crossings++];
+    c->tensor = tensor;
+    c->segment = seg;
+    c->dir = dir;
+    c->elements = ne;
+    unsigned dev_bits = rt_dtype_is_float(t->dtype) ? PART_DEVICE_ACT_BITS : rt_dtype_bits(t->dtype);
+    cpumodel_transfer(&cfg->cpu, ne, t->dtype, dev_bits, dir, &c->cost);
+    return RT_OK;
+}
+
+/* Segments are maximal runs of NPU nodes in the execution order; then their crossings. */
+static rt_status form_segments(const rt_graph *g, const m4npu_config *cfg, part_plan *p, rt_error *e)
+{
+    int nn = g->n_nodes, ccap = 0;
+    for (int pos = 0; pos < nn;) {
+        if (p->node[p->order[pos]].place != PART_NPU) {
+            pos++;
+            continue;
+        }
+        int end = pos;
+        while (end < nn && p->node[p->order[end]].place == PART_NPU)
+            end++;
+        part_segment *segs = realloc(p->segments, (size_t)(p->n_segments + 1) * sizeof *segs);
+        if (!segs)
+            return rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition segments)");
+        p->segments = segs;
+        part_segment *s = &segs[p->n_segments];
+        memset(s, 0, sizeof *s);
+        s->n_nodes = end - pos;
+        s->nodes = malloc((size_t)s->n_nodes * sizeof *s->nodes);
+        if (!s->nodes)
+            return rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition segments)");
+        int id = p->n_segments++;
+        for (int k = 0; k < s->n_nodes; k++) {
+            s->nodes[k] = p->order[pos + k];
+            p->node[s->nodes[k]].segment = id;
+        }
+        pos = end;
+    }
+    bool *is_output = calloc((size_t)g->n_tensors + 1, sizeof *is_output);
+    if (!is_output)
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition)");
+    for (int k = 0; k < g->n_outputs; k++)
+        is_output[g->outputs[k]] = true;
+    rt_status st = RT_OK;
+    for (int si = 0; si < p->n_segments && st == RT_OK; si++) {
+        part_segment *s = &p->segments[si];
+        s->first_crossing = p->n_crossings;
+        /* inputs: read inside, produced outside (not constants), each tensor once */
+        for (int k = 0; k < s->n_nodes && st == RT_OK; k++) {
+            const rt_node *n = &g->nodes[s->nodes[k]];
+            for (int q = 0; q < n->n_inputs && st == RT_OK; q++) {
+                int t = n->inputs[q];
+                if (t < 0 || g->tensors[t]->kind == RT_TENSOR_CONSTANT)
+                    continue;
+                int prod = g->tensors[t]->producer;
+                if (prod >= 0 && p->node[prod].segment == si)
+                    continue;
+                bool seen = false;
+                for (int c = s->first_crossing; c < p->n_crossings && !seen; c++)
+                    seen = p->crossings[c].tensor == t;
+                if (!seen && (st = add_crossing(p, &ccap, t, si, CPUMODEL_TO_NPU, g, cfg, e)) == RT_OK)
+                    s->n_in++;
+            }
+        }
+        /* outputs: produced inside, read outside or a graph output */
+        for (int k = 0; k < s->n_nodes && st == RT_OK; k++) {
+            const rt_node *n = &g->nodes[s->nodes[k]];
+            for (int q = 0; q < n->n_outputs && st == RT_OK; q++) {
+                int t = n->outputs[q];
+                if (t < 0)
+                    continue;
+                bool leaves = is_output[t];
+                for (int j = 0; j < g->n_nodes && !leaves; j++) {
+                    if (p->node[j].segment == si)
+                        continue;
+                    for (int r = 0; r < g->nodes[j].n_inputs && !leaves; r++)
+                        leaves = g->nodes[j].inputs[r] == t;
+                }
+                if (leaves && (st = add_crossing(p, &ccap, t, si, CPUMODEL_FROM_NPU, g, cfg, e)) == RT_OK)
+                    s->n_out++;
+            }
+        }
+        for (int c = s->first_crossing; c < p->n_crossings; c++) {
+            const part_crossing *x = &p->crossings[c];
+            if (x->dir == CPUMODEL_TO_NPU) {
+                s->bytes_in += x->cost.bytes;
+                s->transfer_in_s += x->cost.seconds;
+            } else {
+                s->bytes_out += x->cost.bytes;
+                s->transfer_out_s += x->cost.seconds;
+            }
+        }
+        s->submit_s = cpumodel_submit_s(&cfg->cpu);
+    }
+    free(is_output);
+    return st;
+}
+
+rt_status partition_graph(const rt_graph *g, const m4npu_config *cfg, part_fw_supports_fn fw, void *fw_ctx,
+                          part_plan **out, rt_error *e)
+{
+    *out = NULL;
+    part_plan *p = calloc(1, sizeof *p);
+    if (!p)
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition)");
+    p->n_nodes = g->n_nodes;
+    p->order = calloc((size_t)g->n_nodes + 1, sizeof *p->order);
+    p->node = calloc((size_t)g->n_nodes + 1, sizeof *p->node);
+    if (!p->order || !p->node) {
+        part_plan_free(p);
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition)");
+    }
+    rt_status st = RT_OK;
+    mark_constants(g, p);
+    for (int i = 0; i < g->n_nodes && st == RT_OK; i++) {
+        part_node_info *ni = &p->node[i];
+        ni->segment = -1;
+        ni->place = PART_CPU;
+        if (ni->constant)
+            continue;
+        if (partition_config_allows(g, i, cfg, ni->why, sizeof ni->why)) {
+            char fwhy[PART_WHY_BYTES] = "";
+            if (!fw || fw(fw_ctx, g, i, fwhy, sizeof fwhy)) {
+                ni->place = PART_NPU;
+                ni->why[0] = '\0';
+                continue;
+            }
+            snprintf(ni->why, sizeof ni->why, "firmware: %s", fwhy[0] ? fwhy : "cannot run this node");
+        }
+        if ((st = cpumodel_node(&cfg->cpu, g, i, &ni->cpu, e)) != RT_OK)
+            break;
+        ni->view = ni->cpu.view;
+    }
+    if (st == RT_OK)
+        st = order_nodes(g, p, e);
+    if (st == RT_OK)
+        st = form_segments(g, cfg, p, e);
+    if (st != RT_OK) {
+        part_plan_free(p);
+        return st;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const part_node_info *ni = &p->node[i];
+        if (ni->place == PART_NPU) {
+            p->n_npu++;
+            continue;
+        }
+        p->n_cpu++;
+        p->n_constant += ni->constant;
+        p->n_view += ni->view;
+        p->cpu_s += ni->cpu.seconds;
+        p->cpu_j += ni->cpu.energy_j;
+    }
+    for (int c = 0; c < p->n_crossings; c++) {
+        p->crossing_bytes += p->crossings[c].cost.bytes;
+        p->crossing_s += p->crossings[c].cost.seconds;
+        p->crossing_j += p->crossings[c].cost.energy_j;
+    }
+    for (int s = 0; s < p->n_segments; s++)
+        p->submit_s += p->segments[s].submit_s;
+    p->submit_j = cpumodel_active_j(&cfg->cpu, p->submit_s);
+    *out = p;
+    return RT_OK;
+}
