@@ -17,6 +17,7 @@ static const cli_command commands[] = {
     {"demo", "demonstrate what exists so far (the main job until `whatif` lands)", cmd_demo},
     {"conformance", "run the ONNX backend node tests on the CPU kernels: m4npu conformance [--json]", cmd_conformance},
     {"config", "validate a configuration and print it: m4npu config FILE [--set K=V] [--json]", cmd_config},
+    {"ops", "list the ops, the M4 set and what the configured NPU runs: m4npu ops [--config FILE] [--json]", cmd_ops},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
