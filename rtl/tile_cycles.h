@@ -2,8 +2,8 @@
  *
  * These formulas describe the RTL in this folder exactly (rtl/README.md derives them from each
  * tile's cycle-by-cycle schedule). The simulator's fast model uses them as its latency, and the
- * tiles' testbenches and `m4npu calibrate` check the RTL against them. Change the RTL and these
- * together.
+ * tiles' testbenches (tests/rtl) and `m4npu calibrate` check the RTL against them, cycle for
+ * cycle. Change the RTL and these together.
  */
 #ifndef M4NPU_TILE_CYCLES_H
 #define M4NPU_TILE_CYCLES_H
@@ -11,17 +11,24 @@
 #include <stdint.h>
 
 /* ---- matmul tile: an R x C systolic array; instruction m x n x k (see isa/ISA.md `mm`).
+ * rtl/mm_tile.sv; rtl/README.md has the cycle-by-cycle schedule. Cycles count from the cycle
+ * the tile accepts the instruction to the cycle its last result row is accepted, both included,
+ * with operands always available and the result port always ready.
  *
- * Output-stationary (os; m <= R, n <= C): A enters skewed from the left, B from the top; PE(i,j)
- * sees its last operand pair at cycle (k-1) + i + j, so the array computes for k + m + n - 2
- * cycles; the m result rows are then read out one per cycle; one cycle of issue.
+ * Output-stationary (os; m <= R, n <= C): beat t (t < k) carries column t of A and row t of B;
+ * the array skews them at its edges, so PE(i,j) multiplies A[i][t] * B[t][j] in step t + i + j
+ * and the array computes for k + m + n - 2 cycles; the m result rows then leave through row 0,
+ * one per cycle; one cycle of issue.
  *     T_os = 1 + (k + m + n - 2) + m = k + 2m + n - 1
- * Weight-stationary (ws; k <= R, n <= C): k weight rows are shifted in (k cycles); the m rows of
- * A stream through, and the last result leaves the bottom of column n-1 after
- * m + k + n - 2 cycles; one cycle of issue.
+ * Weight-stationary (ws; k <= R, n <= C): k weight rows are shifted down the columns (k cycles;
+ * the first row of A rides in the last weight beat, as the top-left PE multiplies with the
+ * weight arriving that cycle); the m rows of A stream through, partial sums flow down, and the
+ * last result leaves the bottom of column n-1 (row k-1) after m + k + n - 2 more cycles, the
+ * columns deskewed so that each row of C leaves whole; one cycle of issue.
  *     T_ws = 1 + k + (m + k + n - 2) = 2k + m + n - 1
  * INT4 weights take the same cycles (they are unpacked at the array's edge). Bias, accumulation
- * and requantisation are applied in the output stage as rows leave the array: no extra cycles.
+ * and requantisation are applied by the driver's output stage (sim/tiles/mm_tile_rtl.cpp) to the
+ * rows the array emits: no cycles. mm.cfg only sets that stage's registers.
  */
 #define TILE_MM_ISSUE_CYCLES 1
 #define TILE_MM_CFG_CYCLES 1 /* mm.cfg writes the output stage's registers */
@@ -33,17 +40,21 @@ static inline uint64_t tile_mm_cycles(int weight_stationary, uint64_t m, uint64_
     return TILE_MM_ISSUE_CYCLES + (k + m + n - 2) + m;
 }
 
-/* ---- softmax tile: P lanes; instruction rows x len (see isa/ISA.md `sm`).
+/* ---- softmax tile: P lanes; instruction rows x len (see isa/ISA.md `sm`). rtl/sm_tile.sv.
  *
- * Each row takes three passes of ceil(len / P) cycles (max; exp2 and sum; exp2 and normalise),
- * a reciprocal 2^40 / sum computed one quotient bit per cycle, and a fixed pipeline overhead per
- * row (pipeline fill of the passes). Rows are processed one after another; masked elements take
- * their cycles like any other.
+ * Each row, with B = ceil(len / P) beats:
+ *   IN   B cycles: one input beat per cycle into the row buffer; the running max is updated in
+ *        the same cycle (no fill)
+ *   SUM  B + 3 cycles: read, scale ((x - max) * scale) and exp2 stages, then the sum
+ *   DIV  41 cycles: the reciprocal 2^40 / sum, one quotient bit per cycle
+ *   OUT  B + 3 cycles: the same read, scale and exp2 stages; the normalised beat goes straight
+ *        to the result port
+ * Rows are processed one after another; masked elements take their cycles like any other.
  *     T_sm = TILE_SM_ISSUE_CYCLES + rows * (3 * ceil(len / P) + TILE_SM_RECIP_CYCLES + TILE_SM_ROW_CYCLES)
  */
 #define TILE_SM_ISSUE_CYCLES 1
 #define TILE_SM_RECIP_CYCLES 41 /* 41 quotient bits of 2^40 / sum */
-#define TILE_SM_ROW_CYCLES 6    /* pipeline fill over the three passes */
+#define TILE_SM_ROW_CYCLES 6    /* pipeline fill: 3 in SUM, 3 in OUT */
 
 static inline uint64_t tile_sm_cycles(uint64_t rows, uint64_t len, uint64_t lanes)
 {

@@ -1,0 +1,199 @@
+// mm_tile.sv -- the matmul tile: a ROWS x COLS systolic array of mm_pe, INT8 x INT8 -> INT32,
+// with INT4 weights unpacked at the array's top edge, output-stationary or weight-stationary
+// per instruction.
+//
+// Why it exists: it is the hardware whose cycle counts the simulator's fast model reproduces
+// (rtl/tile_cycles.h) and whose results must equal isa_exec() bit for bit. rtl/README.md has the
+// cycle-by-cycle schedule; in short, after the command is accepted the array advances in
+// "steps", step t being the t-th cycle after issue in which the array moves:
+//   os: operand beat t (t < k) carries A[0..m-1][t] (column t of A) and B[t][0..n-1]; PE(i,j)
+//       multiplies A[i][t] * B[t][j] in step t+i+j; the m result rows leave through row 0 in
+//       steps k+m+n-2 .. k+2m+n-3.
+//   ws: beat s (s < k) carries weight row B[k-1-s] (the weights shift down the columns, so the
+//       first beat ends in row k-1); beat s >= k-1 carries A row s-(k-1). The last weight row
+//       and the first A row share beat k-1. Partial sums flow down; C[i][j] leaves row k-1 of
+//       column j in step 2k-2+i+j and is delayed n-1-j steps so that a whole row of C appears
+//       together in step 2k+n-2+i.
+// Interfaces: a command port, an operand stream and a result stream, each valid/ready. The
+// array moves as a whole: a step happens when every stream it needs is ready (the operand beat
+// if one is due, the result sink if a row is due), so any stall stops everything and the
+// results stay correct. With no stalls the instruction takes exactly tile_mm_cycles().
+// Bias, accumulate-into-C and requantisation are not here: the C++ driver applies them to the
+// rows this tile emits (sim/tiles/mm_tile_rtl.cpp), which costs no cycles in the formula.
+module mm_tile #(
+    parameter int ROWS = 16,
+    parameter int COLS = 16
+) (
+    input  logic        clk,
+    input  logic        rst,          // synchronous, active high
+    // command (accepted when cmd_ready: the tile is idle)
+    input  logic        cmd_valid,
+    output logic        cmd_ready,
+    input  logic        cmd_ws,       // 1: weight-stationary
+    input  logic        cmd_int4,     // 1: B lanes carry packed int4 (even column in the low nibble)
+    input  logic [11:0] cmd_m,
+    input  logic [11:0] cmd_n,
+    input  logic [13:0] cmd_k,
+    // operand beats
+    input  logic        in_valid,
+    output logic        in_ready,
+    input  logic [7:0]  in_a [ROWS],
+    input  logic [7:0]  in_b [COLS],
+    // result rows (int32, lanes >= n are 0)
+    output logic        out_valid,
+    input  logic        out_ready,
+    output logic [31:0] out_c [COLS],
+    output logic        out_last,     // the instruction's last result row
+    output logic        busy,
+    output logic        cmd_error     // the last command was outside this tile's geometry; ignored
+);
+    if (ROWS < 1 || COLS < 1 || ROWS > 4095 || COLS > 4095) begin : g_bad_params
+        $error("mm_tile: need 1 <= ROWS, COLS <= 4095 (the widths of m and n)");
+    end
+
+    localparam int TW = 18;                          // step counter: k + 2m + n fits
+    localparam int RW = ROWS > 1 ? $clog2(ROWS) : 1; // row index
+
+    // ---------------------------------------------------------------- command and step control
+    logic          ws_q, int4_q;
+    logic [11:0]   m_q, n_q;
+    logic [13:0]   k_q;
+    logic [RW-1:0] krow_q;                           // ws: the array row where C leaves (k-1)
+    logic [TW-1:0] t_q, beats_q, first_out_q, last_out_q;
+
+    logic [TW-1:0] c_m, c_n, c_k, c_beats, c_first_out;
+    logic          cmd_bad, issue;
+    assign c_m = TW'(cmd_m);
+    assign c_n = TW'(cmd_n);
+    assign c_k = TW'(cmd_k);
+    assign c_beats     = cmd_ws ? c_k + c_m - 1 : c_k;
+    assign c_first_out = cmd_ws ? 2 * c_k + c_n - 2 : c_k + c_m + c_n - 2;
+    assign cmd_bad = cmd_m == 0 || cmd_n == 0 || cmd_k == 0 || 32'(cmd_n) > COLS
+                     || (cmd_ws ? 32'(cmd_k) > ROWS : 32'(cmd_m) > ROWS)
+                     || (cmd_int4 && cmd_n[0]);
+    assign cmd_ready = !busy;
+    assign issue     = cmd_valid && cmd_ready && !cmd_bad;
+
+    logic in_need, out_due, step;
+    assign in_need   = busy && t_q < beats_q;
+    assign out_due   = busy && t_q >= first_out_q;
+    assign step      = busy && (!in_need || in_valid) && (!out_due || out_ready);
+    assign in_ready  = busy && in_need && (!out_due || out_ready);
+    assign out_valid = out_due && (!in_need || in_valid);
+    assign out_last  = out_due && t_q == last_out_q;
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            busy      <= 1'b0;
+            cmd_error <= 1'b0;
+            ws_q <= 1'b0; int4_q <= 1'b0; m_q <= '0; n_q <= '0; k_q <= '0; krow_q <= '0;
+            t_q <= '0; beats_q <= '0; first_out_q <= '0; last_out_q <= '0;
+        end else if (cmd_valid && cmd_ready) begin
+            cmd_error <= cmd_bad;
+            if (!cmd_bad) begin
+                busy        <= 1'b1;
+                ws_q        <= cmd_ws;
+                int4_q      <= cmd_int4;
+                m_q         <= cmd_m;
+                n_q         <= cmd_n;
+                k_q         <= cmd_k;
+                krow_q      <= RW'(cmd_k - 14'd1);
+                t_q         <= '0;
+                beats_q     <= c_beats;
+                first_out_q <= c_first_out;
+                last_out_q  <= c_first_out + c_m - 1;
+            end
+        end else if (step) begin
+            t_q <= t_q + 1;
+            if (out_due && t_q == last_out_q)
+                busy <= 1'b0;
+        end
+    end
+
+    // ---------------------------------------------------------------- array edges
+    // Which operand lanes the current beat uses (others enter as 0).
+    logic a_act, b_act, load_w, drain;
+    assign a_act  = in_need && (!ws_q || t_q + 1 >= TW'(k_q));
+    assign b_act  = in_need && (!ws_q || t_q < TW'(k_q));
+    assign load_w = ws_q && t_q < TW'(k_q);
+    assign drain  = !ws_q && out_due;
+
+    logic [7:0]  edge_a [ROWS];   // into PE(r, 0), after the skew delay of r steps
+    logic [7:0]  edge_b [COLS];   // into PE(0, c)
+    logic [7:0]  pe_a   [ROWS][COLS];
+    logic [7:0]  pe_b   [ROWS][COLS];
+    logic [31:0] pe_acc [ROWS][COLS];
+
+    // Left edge: lane r is A[r][t] (os) or A[i][r] (ws); row r is delayed r steps (skew).
+    for (genvar r = 0; r < ROWS; r++) begin : g_left
+        logic [7:0] lane;
+        assign lane = (a_act && 32'(r) < (ws_q ? 32'(k_q) : 32'(m_q))) ? in_a[r] : 8'd0;
+        if (r == 0) begin : g_direct
+            assign edge_a[r] = lane;
+        end else begin : g_skew
+            tile_delay #(.WIDTH(8), .DEPTH(r)) skew (
+                .clk, .clear(issue), .en(step), .din(lane), .dout(edge_a[r]));
+        end
+    end
+
+    // Top edge: lane c is B[t][c] (int4: a nibble of byte c/2, sign-extended); os delays column c
+    // by c steps, ws loads the weights without skew.
+    for (genvar c = 0; c < COLS; c++) begin : g_top
+        logic [7:0] byte_in, val, lane;
+        logic [3:0] nib;
+        assign byte_in = in_b[c / 2];
+        assign nib     = (c % 2 == 1) ? byte_in[7:4] : byte_in[3:0];
+        assign val     = int4_q ? {{4{nib[3]}}, nib} : in_b[c];
+        assign lane    = (b_act && 32'(c) < 32'(n_q)) ? val : 8'd0;
+        if (c == 0) begin : g_direct
+            assign edge_b[c] = lane;
+        end else begin : g_skew
+            logic [7:0] skewed;
+            tile_delay #(.WIDTH(8), .DEPTH(c)) skew (
+                .clk, .clear(issue), .en(step), .din(ws_q ? 8'd0 : lane), .dout(skewed));
+            assign edge_b[c] = ws_q ? lane : skewed;
+        end
+    end
+
+    // ---------------------------------------------------------------- the PE grid
+    for (genvar r = 0; r < ROWS; r++) begin : g_row
+        for (genvar c = 0; c < COLS; c++) begin : g_col
+            logic [7:0]  a_in, b_in;
+            logic [31:0] psum_in, acc_below;
+            assign a_in      = (c == 0) ? edge_a[r] : pe_a[r][(c == 0) ? 0 : c - 1];
+            assign b_in      = (r == 0) ? edge_b[c] : pe_b[(r == 0) ? 0 : r - 1][c];
+            assign psum_in   = (r == 0) ? 32'd0 : pe_acc[(r == 0) ? 0 : r - 1][c];
+            assign acc_below = (r == ROWS - 1) ? 32'd0 : pe_acc[(r == ROWS - 1) ? r : r + 1][c];
+            mm_pe pe (
+                .clk, .clear(issue), .step, .ws(ws_q), .load_w, .drain,
+                .a_in, .b_in, .psum_in, .acc_below,
+                .a_q(pe_a[r][c]), .b_q(pe_b[r][c]), .acc_q(pe_acc[r][c])
+            );
+        end
+    end
+
+    // ---------------------------------------------------------------- results
+    // os: row 0's accumulators. ws: column c's value from row k-1, delayed n-1-c steps.
+    for (genvar c = 0; c < COLS; c++) begin : g_out
+        localparam int D = COLS - 1 - c;   // the longest delay column c may need
+        logic [31:0] bottom, delayed, val;
+        assign bottom = pe_acc[krow_q][c];
+        if (D == 0) begin : g_nodelay
+            assign delayed = bottom;
+        end else begin : g_delay
+            logic [32*D-1:0] taps;
+            logic [11:0]     dsel;         // n-1-c when c < n
+            assign dsel = n_q - 12'd1 - 12'(c);
+            tile_shift #(.WIDTH(32), .DEPTH(D)) deskew (
+                .clk, .clear(issue), .en(step), .din(bottom), .taps);
+            always_comb begin
+                delayed = bottom;
+                for (int d = 1; d <= D; d++)
+                    if (32'(dsel) == d)
+                        delayed = taps[32*(d-1) +: 32];
+            end
+        end
+        assign val      = ws_q ? delayed : pe_acc[0][c];
+        assign out_c[c] = 32'(c) < 32'(n_q) ? val : 32'd0;
+    end
+endmodule

@@ -1,0 +1,152 @@
+/* mm_tile_rtl.cpp -- the matmul driver's model-independent half: checking an instruction,
+ * laying out its operand beats, and the output stage (acc, bias, requantisation) applied to the
+ * int32 rows the RTL returns. The cycle loop itself is in tile_rtl_model.h (one instantiation
+ * per compiled array size). */
+#include "mm_tile_rtl.h"
+
+#include <cinttypes>
+#include <cstring>
+#include <new>
+
+#include "tile_cycles.h"
+
+namespace {
+
+int32_t ld_i32(const uint8_t *p)
+{
+    uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    int32_t s;
+    std::memcpy(&s, &v, sizeof s);
+    return s;
+}
+
+void st_i32(uint8_t *p, int32_t s)
+{
+    uint32_t v;
+    std::memcpy(&v, &s, sizeof v);
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+int32_t wrap_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
+
+} // namespace
+
+uint64_t MmTileRtl::run(const isa_insn &in, isa_exec_ctx &ctx)
+{
+    uint64_t cycles = 0;
+    return execute(in, ctx, &cycles) == TILE_RTL_OK ? cycles : 0;
+}
+
+tile_rtl_status MmTileRtl::check(const isa_insn &in, const isa_exec_ctx &ctx)
+{
+    if (in.op != ISA_OP_MM && in.op != ISA_OP_MM_CFG) {
+        const isa_insn_desc *d = isa_desc(in.op);
+        return fail(TILE_RTL_E_INSN, "%s is not a matmul tile instruction (expected mm or mm.cfg)",
+                    d ? d->mnemonic : "an unknown op");
+    }
+    isa_error e;
+    if (isa_check(&in, &e) != ISA_OK)
+        return fail(TILE_RTL_E_INSN, "%s", e.msg);
+    if (in.op == ISA_OP_MM) {
+        bool ws = ISA_GET(&in, MM, DF) == ISA_DF_WS;
+        int64_t rows_dim = ws ? ISA_GET(&in, MM, K) : ISA_GET(&in, MM, M);
+        if (rows_dim > (int64_t)rows_)
+            return fail(TILE_RTL_E_SHAPE, "mm: %s = %" PRId64 " exceeds the %u-row matmul tile (%s dataflow)",
+                        ws ? "k" : "m", rows_dim, rows_, ws ? "ws" : "os");
+        if (ISA_GET(&in, MM, N) > (int64_t)cols_)
+            return fail(TILE_RTL_E_SHAPE, "mm: n = %" PRId64 " exceeds the %u-column matmul tile",
+                        ISA_GET(&in, MM, N), cols_);
+    }
+    isa_sram_range r[ISA_MAX_SRAM_RANGES];
+    int nr = isa_sram_ranges(&in, &ctx.mm_bias, r);
+    for (int i = 0; i < nr; i++)
+        if ((uint64_t)r[i].addr + r[i].len > ctx.sram_bytes)
+            return fail(TILE_RTL_E_SRAM, "%s: SRAM %s [0x%x, 0x%" PRIx64 ") exceeds the %u-byte SRAM",
+                        isa_desc(in.op)->mnemonic, r[i].write ? "write" : "read", r[i].addr,
+                        (uint64_t)r[i].addr + r[i].len, ctx.sram_bytes);
+    return ok();
+}
+
+/* The beat order of rtl/README.md. os: beat t carries column t of A and row t of B. ws: beat s
+ * carries weight row k-1-s (s < k; the weights shift down, so the first ends in row k-1) and,
+ * from s = k-1 on, A row s-(k-1). Unused lanes are 0. */
+void MmTileRtl::build_job(const isa_insn &in, const isa_exec_ctx &ctx, Job *job) const
+{
+    job->ws = ISA_GET(&in, MM, DF) == ISA_DF_WS;
+    job->int4 = ISA_GET(&in, MM, WT) == ISA_WT_I4;
+    job->m = (uint32_t)ISA_GET(&in, MM, M);
+    job->n = (uint32_t)ISA_GET(&in, MM, N);
+    job->k = (uint32_t)ISA_GET(&in, MM, K);
+    const uint32_t m = job->m, n = job->n, k = job->k;
+    const uint8_t *a = ctx.sram + ISA_GET(&in, MM, A), *b = ctx.sram + ISA_GET(&in, MM, B);
+    const uint32_t b_pitch = job->int4 ? n / 2 : n; /* bytes per row of B */
+    job->beats = job->ws ? k + m - 1 : k;
+    job->a.assign((size_t)job->beats * rows_, 0);
+    job->b.assign((size_t)job->beats * cols_, 0);
+    for (uint32_t s = 0; s < job->beats; s++) {
+        uint8_t *al = &job->a[(size_t)s * rows_], *bl = &job->b[(size_t)s * cols_];
+        if (!job->ws) {
+            for (uint32_t i = 0; i < m; i++)
+                al[i] = a[(size_t)i * k + s];
+            std::memcpy(bl, b + (size_t)s * b_pitch, b_pitch);
+            continue;
+        }
+        if (s < k)
+            std::memcpy(bl, b + (size_t)(k - 1 - s) * b_pitch, b_pitch);
+        if (s + 1 >= k)
+            std::memcpy(al, a + (size_t)(s + 1 - k) * k, k);
+    }
+}
+
+tile_rtl_status MmTileRtl::execute(const isa_insn &in, isa_exec_ctx &ctx, uint64_t *cycles)
+{
+    *cycles = 0;
+    tile_rtl_status st = check(in, ctx);
+    if (st != TILE_RTL_OK)
+        return st;
+    if (in.op == ISA_OP_MM_CFG) {
+        ctx.mm_bias = (uint32_t)ISA_GET(&in, MM_CFG, BIAS);
+        ctx.mm_scale = (uint32_t)ISA_GET(&in, MM_CFG, SCALE);
+        ctx.mm_shift = (uint32_t)ISA_GET(&in, MM_CFG, SHIFT);
+        *cycles = TILE_MM_CFG_CYCLES;
+        return ok();
+    }
+    try {
+        Job job;
+        build_job(in, ctx, &job);
+        const uint32_t m = job.m, n = job.n;
+        std::vector<int32_t> res((size_t)m * n);
+        st = stream(job, res.data(), cycles);
+        if (st != TILE_RTL_OK) {
+            *cycles = 0;
+            return st;
+        }
+        /* The output stage, in isa_exec()'s order: all results first (C may overlap A or B). */
+        uint8_t *c = ctx.sram + ISA_GET(&in, MM, C);
+        const uint8_t *bias = ctx.sram + ctx.mm_bias;
+        bool acc = ISA_GET(&in, MM, ACC) == ISA_ACC_ADD, use_bias = ISA_GET(&in, MM, BIAS) == ISA_BIAS_ON;
+        for (uint32_t i = 0; i < m; i++)
+            for (uint32_t j = 0; j < n; j++) {
+                int32_t &s = res[(size_t)i * n + j];
+                if (acc)
+                    s = wrap_add(s, ld_i32(c + 4 * ((size_t)i * n + j)));
+                if (use_bias)
+                    s = wrap_add(s, ld_i32(bias + 4 * (size_t)j));
+            }
+        bool rq = ISA_GET(&in, MM, RQ) == ISA_RQ_ON;
+        for (size_t i = 0; i < res.size(); i++) {
+            if (rq)
+                c[i] = (uint8_t)isa_mm_requant(res[i], ctx.mm_scale, ctx.mm_shift);
+            else
+                st_i32(c + 4 * i, res[i]);
+        }
+    } catch (const std::bad_alloc &) {
+        *cycles = 0;
+        return fail(TILE_RTL_E_NOMEM, "mm: out of memory for the operand beats of m x n x k = %" PRId64
+                    " x %" PRId64 " x %" PRId64, ISA_GET(&in, MM, M), ISA_GET(&in, MM, N), ISA_GET(&in, MM, K));
+    }
+    return ok();
+}

@@ -1,0 +1,270 @@
+/* tile_rtl_model.h -- the cycle loops that drive a Verilated tile model, as templates over the
+ * model class (one class per compiled size: Vmm_tile_16x16, Vsm_tile_4_512, ...).
+ *
+ * Why it exists: every compiled size has its own Verilator class with the same port names;
+ * templates give each a direct, inlined port access (the loop runs once per simulated cycle)
+ * without the drivers' headers depending on Verilator. Only tile_rtl_registry.cpp includes this.
+ *
+ * Clocking: inputs are set while the clock is high, then a low-phase eval settles the
+ * combinational outputs (ready/valid), the handshakes are read, and the rising edge is
+ * evaluated: one cycle. A handshake happens on the rising edge where valid and ready are both
+ * high. Cycles are counted from the edge that accepts the command to the edge that accepts the
+ * last result, both included.
+ */
+#ifndef M4NPU_TILE_RTL_MODEL_H
+#define M4NPU_TILE_RTL_MODEL_H
+
+#include <cinttypes>
+#include <memory>
+#include <string>
+
+#include <verilated.h>
+#include <verilated_vcd_c.h>
+
+#include "mm_tile_rtl.h"
+#include "sm_tile_rtl.h"
+#include "tile_cycles.h"
+
+/* One Verilated model with its own context, clock and optional VCD. */
+template <class V> class TileHarness {
+public:
+    static constexpr int kResetCycles = 2;
+    static constexpr int kTraceDepth = 99; /* every level of the hierarchy */
+
+    explicit TileHarness(const char *name) : ctx_(new VerilatedContext), top_(new V{ctx_.get(), name})
+    {
+        top_->rst = 1;
+        for (int i = 0; i < kResetCycles; i++) {
+            settle();
+            posedge();
+        }
+        top_->rst = 0;
+    }
+    ~TileHarness()
+    {
+        if (vcd_)
+            vcd_->close();
+        top_->final();
+    }
+    TileHarness(const TileHarness &) = delete;
+    TileHarness &operator=(const TileHarness &) = delete;
+
+    V &top() { return *top_; }
+    uint64_t cycles() const { return cycles_; }
+
+    /* Low phase: combinational outputs settle for the inputs set now. */
+    void settle()
+    {
+        top_->clk = 0;
+        top_->eval();
+        if (vcd_)
+            vcd_->dump(2 * cycles_);
+    }
+    /* Rising edge: one cycle. */
+    void posedge()
+    {
+        top_->clk = 1;
+        top_->eval();
+        if (vcd_)
+            vcd_->dump(2 * cycles_ + 1);
+        ++cycles_;
+    }
+
+    /* Start a VCD; returns an empty string or what went wrong. */
+    std::string trace(const std::string &path)
+    {
+        if (vcd_)
+            return "tracing is already on for this tile";
+        ctx_->traceEverOn(true);
+        std::unique_ptr<VerilatedVcdC> vcd(new VerilatedVcdC);
+        top_->trace(vcd.get(), kTraceDepth);
+        vcd->open(path.c_str());
+        if (!vcd->isOpen())
+            return "cannot open " + path + " for writing";
+        vcd_ = std::move(vcd);
+        return "";
+    }
+
+private:
+    std::unique_ptr<VerilatedContext> ctx_;
+    std::unique_ptr<V> top_;
+    std::unique_ptr<VerilatedVcdC> vcd_;
+    uint64_t cycles_ = 0;
+};
+
+/* A generous bound on an instruction's cycles, to stop a broken RTL from hanging the caller:
+ * the formula's cycles, times the worst stall slowdown of the test hook, plus slack. */
+inline uint64_t tile_rtl_cycle_bound(uint64_t formula, bool stalls)
+{
+    const uint64_t stall_factor = 1000, slack_cycles = 64;
+    return formula * (stalls ? stall_factor : 1) + slack_cycles;
+}
+
+template <class V> class MmTileModel final : public MmTileRtl {
+public:
+    MmTileModel(uint32_t rows, uint32_t cols) : MmTileRtl(rows, cols), h_("mm_tile") {}
+
+    tile_rtl_status trace_vcd(const std::string &path) override
+    {
+        std::string why = h_.trace(path);
+        return why.empty() ? ok() : fail(TILE_RTL_E_TRACE, "mm tile VCD: %s", why.c_str());
+    }
+    uint64_t cycles_clocked() const override { return h_.cycles(); }
+
+protected:
+    tile_rtl_status stream(const Job &job, int32_t *out, uint64_t *cycles) override
+    {
+        V &t = h_.top();
+        t.cmd_valid = 1;
+        t.cmd_ws = job.ws;
+        t.cmd_int4 = job.int4;
+        t.cmd_m = job.m;
+        t.cmd_n = job.n;
+        t.cmd_k = job.k;
+        t.in_valid = 0;
+        t.out_ready = 0;
+        h_.settle();
+        if (!t.cmd_ready)
+            return fail(TILE_RTL_E_RTL, "mm tile: not idle at issue");
+        h_.posedge();
+        t.cmd_valid = 0;
+        if (t.cmd_error)
+            return fail(TILE_RTL_E_RTL, "mm tile: refused m x n x k = %u x %u x %u (%s)", job.m, job.n, job.k,
+                        job.ws ? "ws" : "os");
+
+        const uint64_t bound = tile_rtl_cycle_bound(tile_mm_cycles(job.ws, job.m, job.n, job.k), stalls_on());
+        uint64_t n_cycles = 1;
+        uint32_t next_beat = 0, loaded_beat = UINT32_MAX, row = 0;
+        for (;;) {
+            bool offer = next_beat < job.beats && !stall_in();
+            t.in_valid = offer;
+            if (offer && loaded_beat != next_beat) {
+                const uint8_t *al = &job.a[(size_t)next_beat * rows()], *bl = &job.b[(size_t)next_beat * cols()];
+                for (uint32_t i = 0; i < rows(); i++)
+                    t.in_a[i] = al[i];
+                for (uint32_t j = 0; j < cols(); j++)
+                    t.in_b[j] = bl[j];
+                loaded_beat = next_beat;
+            }
+            t.out_ready = !stall_out();
+            h_.settle();
+            bool in_fire = offer && t.in_ready;
+            bool out_fire = t.out_valid && t.out_ready;
+            bool last = out_fire && t.out_last;
+            if (out_fire) {
+                if (row >= job.m)
+                    return fail(TILE_RTL_E_RTL, "mm tile: more than m = %u result rows", job.m);
+                for (uint32_t j = 0; j < job.n; j++)
+                    out[(size_t)row * job.n + j] = (int32_t)t.out_c[j];
+                row++;
+            }
+            h_.posedge();
+            n_cycles++;
+            if (in_fire)
+                next_beat++;
+            if (last)
+                break;
+            if (n_cycles > bound)
+                return fail(TILE_RTL_E_RTL, "mm tile: no last result after %" PRIu64 " cycles", n_cycles);
+        }
+        if (row != job.m || next_beat != job.beats)
+            return fail(TILE_RTL_E_RTL, "mm tile: finished after %u of %u beats with %u of %u rows", next_beat,
+                        job.beats, row, job.m);
+        *cycles = n_cycles;
+        return ok();
+    }
+
+private:
+    TileHarness<V> h_;
+};
+
+template <class V> class SmTileModel final : public SmTileRtl {
+public:
+    SmTileModel(uint32_t lanes, uint32_t max_len) : SmTileRtl(lanes, max_len), h_("sm_tile") {}
+
+    tile_rtl_status trace_vcd(const std::string &path) override
+    {
+        std::string why = h_.trace(path);
+        return why.empty() ? ok() : fail(TILE_RTL_E_TRACE, "sm tile VCD: %s", why.c_str());
+    }
+    uint64_t cycles_clocked() const override { return h_.cycles(); }
+
+protected:
+    tile_rtl_status stream(Job &job, uint64_t *cycles) override
+    {
+        V &t = h_.top();
+        t.cmd_valid = 1;
+        t.cmd_len = job.len;
+        t.cmd_rows = job.rows;
+        t.cmd_scale = job.scale;
+        t.cmd_mask = job.mask;
+        t.cmd_moff = (uint16_t)job.moff;
+        t.in_valid = 0;
+        t.out_ready = 0;
+        h_.settle();
+        if (!t.cmd_ready)
+            return fail(TILE_RTL_E_RTL, "sm tile: not idle at issue");
+        h_.posedge();
+        t.cmd_valid = 0;
+        if (t.cmd_error)
+            return fail(TILE_RTL_E_RTL, "sm tile: refused len %u x rows %u", job.len, job.rows);
+
+        const uint64_t bound = tile_rtl_cycle_bound(tile_sm_cycles(job.rows, job.len, lanes()), stalls_on());
+        uint64_t n_cycles = 1;
+        uint32_t in_row = 0, in_beat = 0, out_row = 0, out_beat = 0;
+        uint8_t lanes_buf[kMaxLanes];
+        for (;;) {
+            /* Fetched every cycle: a row written back on the previous edge may be this input. */
+            bool offer = in_row < job.rows && !stall_in();
+            t.in_valid = offer;
+            if (offer) {
+                fetch_beat(job, in_row, in_beat, lanes_buf);
+                for (uint32_t l = 0; l < lanes(); l++)
+                    t.in_x[l] = lanes_buf[l];
+            }
+            t.out_ready = !stall_out();
+            h_.settle();
+            bool in_fire = offer && t.in_ready;
+            bool out_fire = t.out_valid && t.out_ready;
+            bool row_last = out_fire && t.out_row_last, last = out_fire && t.out_last;
+            if (out_fire) {
+                if (out_row >= job.rows || out_beat >= job.beats || row_last != (out_beat + 1 == job.beats))
+                    return fail(TILE_RTL_E_RTL, "sm tile: unexpected result beat %u of row %u", out_beat, out_row);
+                for (uint32_t l = 0; l < lanes(); l++)
+                    lanes_buf[l] = t.out_y[l];
+                take_beat(job, out_beat, lanes_buf);
+            }
+            h_.posedge();
+            n_cycles++;
+            if (in_fire && ++in_beat == job.beats) {
+                in_beat = 0;
+                in_row++;
+            }
+            if (out_fire) {
+                out_beat++;
+                if (row_last) {
+                    finish_row(job, out_row);
+                    out_row++;
+                    out_beat = 0;
+                }
+            }
+            if (last)
+                break;
+            if (n_cycles > bound)
+                return fail(TILE_RTL_E_RTL, "sm tile: no last result after %" PRIu64 " cycles", n_cycles);
+        }
+        if (out_row != job.rows || in_row != job.rows)
+            return fail(TILE_RTL_E_RTL, "sm tile: finished with %u of %u rows in and %u out", in_row, job.rows,
+                        out_row);
+        *cycles = n_cycles;
+        return ok();
+    }
+
+public:
+    static constexpr uint32_t kMaxLanes = 256; /* the registry refuses wider models */
+
+private:
+    TileHarness<V> h_;
+};
+
+#endif

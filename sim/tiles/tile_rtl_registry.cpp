@@ -1,0 +1,51 @@
+/* tile_rtl_registry.cpp -- the factories: which Verilated sizes this build contains, and a
+ * driver for each. The list comes from tile_rtl_models.h, which rtl/CMakeLists.txt generates at
+ * configure time from M4NPU_RTL_MM_SIZES / M4NPU_RTL_SM_LANES / M4NPU_RTL_SM_MAX_LEN. */
+#include <new>
+
+#include "tile_rtl_model.h"
+#include "tile_rtl_models.h" /* generated: the model headers and the TILE_RTL_*_MODELS lists */
+
+const char *MmTileRtl::compiled_sizes() { return TILE_RTL_MM_SIZES; }
+const char *SmTileRtl::compiled_sizes() { return TILE_RTL_SM_SIZES; }
+
+std::unique_ptr<MmTileRtl> MmTileRtl::create(uint32_t rows, uint32_t cols, std::string *err)
+{
+    try {
+#define TILE_RTL_MM_MAKE(R, C, MODEL)                                                                          \
+    if (rows == (R) && cols == (C))                                                                            \
+        return std::unique_ptr<MmTileRtl>(new MmTileModel<MODEL>(rows, cols));
+        TILE_RTL_MM_MODELS(TILE_RTL_MM_MAKE)
+#undef TILE_RTL_MM_MAKE
+    } catch (const std::bad_alloc &) {
+        if (err)
+            *err = "out of memory for the " + std::to_string(rows) + "x" + std::to_string(cols) + " matmul model";
+        return nullptr;
+    }
+    if (err)
+        *err = "no " + std::to_string(rows) + "x" + std::to_string(cols) +
+               " matmul tile RTL in this build (compiled: " TILE_RTL_MM_SIZES
+               "; add the size to the CMake list M4NPU_RTL_MM_SIZES)";
+    return nullptr;
+}
+
+std::unique_ptr<SmTileRtl> SmTileRtl::create(uint32_t lanes, uint32_t max_len, std::string *err)
+{
+    try {
+#define TILE_RTL_SM_MAKE(L, N, MODEL)                                                                          \
+    static_assert((L) <= SmTileModel<MODEL>::kMaxLanes, "softmax lanes beyond the driver's limit");           \
+    if (lanes == (L) && max_len == (N))                                                                        \
+        return std::unique_ptr<SmTileRtl>(new SmTileModel<MODEL>(lanes, max_len));
+        TILE_RTL_SM_MODELS(TILE_RTL_SM_MAKE)
+#undef TILE_RTL_SM_MAKE
+    } catch (const std::bad_alloc &) {
+        if (err)
+            *err = "out of memory for the softmax model";
+        return nullptr;
+    }
+    if (err)
+        *err = "no softmax tile RTL with " + std::to_string(lanes) + " lanes and max_len " +
+               std::to_string(max_len) + " in this build (compiled: " TILE_RTL_SM_SIZES
+               "; add the size to the CMake lists M4NPU_RTL_SM_LANES / M4NPU_RTL_SM_MAX_LEN)";
+    return nullptr;
+}

@@ -1,0 +1,304 @@
+/* The matmul tile's self-checking testbench: random mm / mm.cfg instructions run on the
+ * Verilated 16x16 array (sim/tiles, through tile_rtl.h) and on isa_exec(); the whole SRAM must be
+ * byte-for-byte identical after every instruction and the measured cycles must equal
+ * tile_mm_cycles(). Shapes include 1, size-1, size and random values, both dataflows, int4
+ * weights, every acc/bias/rq combination and C overlapping A; a stalled run checks that the
+ * handshakes never change results; the error paths name what was wrong and write nothing. */
+#include "test_util.h"
+
+#include "isa_exec.h"
+#include "tile_cycles.h"
+#include "tile_rtl.h"
+
+#define TILE 16                      /* the size configs/test.yaml uses, always compiled */
+#define SRAM_BYTES (1u << 20)        /* room for k = 16383 (os) and m = 4095 (ws) */
+#define A_ADDR 0x00000u              /* A: up to 16 x 16383 bytes */
+#define B_ADDR 0x40000u              /* B: up to 16383 x 16 bytes */
+#define C_ADDR 0x80000u              /* C: up to 4095 x 16 int32 */
+#define BIAS_REGION 0xC0000u         /* mm.cfg bias vectors land in [BIAS_REGION, + 64 KiB) */
+#define RANDOM_CASES 600
+#define STALL_CASES 120
+#define MAX_K 16383
+#define MAX_WS_M 4095
+
+typedef struct bench {
+    tile_mm_rtl *tile;
+    uint8_t *ref, *rtl; /* two SRAMs: isa_exec() and the RTL */
+    isa_exec_ctx ref_ctx, rtl_ctx;
+    test_rng rng;
+} bench;
+
+static int setup(void **state)
+{
+    bench *b = calloc(1, sizeof *b);
+    assert_non_null(b);
+    char err[256];
+    assert_int_equal(tile_mm_rtl_create(TILE, TILE, &b->tile, err, sizeof err), TILE_RTL_OK);
+    b->ref = malloc(SRAM_BYTES);
+    b->rtl = malloc(SRAM_BYTES);
+    assert_non_null(b->ref);
+    assert_non_null(b->rtl);
+    b->rng.s = 0x6d6d74696c65ull; /* fixed seed */
+    for (uint32_t i = 0; i < SRAM_BYTES; i++)
+        b->ref[i] = (uint8_t)test_rng_next(&b->rng);
+    memcpy(b->rtl, b->ref, SRAM_BYTES);
+    isa_exec_ctx c = {.sram = b->ref, .sram_bytes = SRAM_BYTES};
+    b->ref_ctx = c;
+    c.sram = b->rtl;
+    b->rtl_ctx = c;
+    *state = b;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    bench *b = *state;
+    tile_mm_rtl_destroy(b->tile);
+    free(b->ref);
+    free(b->rtl);
+    free(b);
+    return 0;
+}
+
+/* A dimension bounded by the tile: 1, size-1, size, or anything in between. */
+static uint32_t tile_dim(test_rng *r, uint32_t max)
+{
+    switch (test_rng_range(r, 0, 4)) {
+    case 0: return 1;
+    case 1: return max - 1;
+    case 2: return max;
+    default: return (uint32_t)test_rng_range(r, 1, max);
+    }
+}
+
+/* A streamed dimension (k in os, m in ws): short, around the tile size, long, or the maximum. */
+static uint32_t stream_dim(test_rng *r, uint32_t max)
+{
+    switch (test_rng_range(r, 0, 9)) {
+    case 0: return 1;
+    case 1: return TILE - 1;
+    case 2: return TILE;
+    case 3: return TILE + 1;
+    case 4: return (uint32_t)test_rng_range(r, 1, 2 * TILE);
+    case 5: return (uint32_t)test_rng_range(r, 1, 600);
+    case 6: return test_rng_range(r, 0, 15) == 0 ? max : (uint32_t)test_rng_range(r, 1, 3000);
+    default: return (uint32_t)test_rng_range(r, 1, 100);
+    }
+}
+
+static isa_insn random_mm(test_rng *r)
+{
+    isa_insn in = isa_insn_make(ISA_OP_MM);
+    int ws = (int)test_rng_range(r, 0, 1), i4 = (int)test_rng_range(r, 0, 2) == 0;
+    uint32_t n = tile_dim(r, TILE);
+    if (i4 && n % 2)
+        n = n == 1 ? 2 : n - 1;
+    uint32_t m = ws ? stream_dim(r, MAX_WS_M) : tile_dim(r, TILE);
+    uint32_t k = ws ? tile_dim(r, TILE) : stream_dim(r, MAX_K);
+    ISA_SET(&in, MM, DF, ws ? ISA_DF_WS : ISA_DF_OS);
+    ISA_SET(&in, MM, WT, i4 ? ISA_WT_I4 : ISA_WT_I8);
+    ISA_SET(&in, MM, ACC, test_rng_range(r, 0, 1));
+    ISA_SET(&in, MM, BIAS, test_rng_range(r, 0, 1));
+    ISA_SET(&in, MM, RQ, test_rng_range(r, 0, 1));
+    ISA_SET(&in, MM, M, m);
+    ISA_SET(&in, MM, N, n);
+    ISA_SET(&in, MM, K, k);
+    ISA_SET(&in, MM, A, A_ADDR + test_rng_range(r, 0, 255));
+    ISA_SET(&in, MM, B, B_ADDR + test_rng_range(r, 0, 255));
+    /* now and then the result overwrites its own A operand (isa_exec reads everything first) */
+    uint32_t c = test_rng_range(r, 0, 9) == 0 ? (uint32_t)ISA_GET(&in, MM, A) : C_ADDR + (uint32_t)test_rng_range(r, 0, 255);
+    ISA_SET(&in, MM, C, c);
+    return in;
+}
+
+static isa_insn random_cfg(test_rng *r)
+{
+    isa_insn in = isa_insn_make(ISA_OP_MM_CFG);
+    ISA_SET(&in, MM_CFG, BIAS, BIAS_REGION + test_rng_range(r, 0, 4096));
+    ISA_SET(&in, MM_CFG, SCALE, test_rng_range(r, 0, 65535));
+    ISA_SET(&in, MM_CFG, SHIFT, test_rng_range(r, 0, 47));
+    return in;
+}
+
+static void describe(const isa_insn *in, char *buf, size_t size) { isa_format(in, buf, size); }
+
+/* Run one instruction on both; compare SRAM, ctx and (unless stalled) cycles. */
+static void run_both(bench *b, const isa_insn *in, int stalled, int case_no)
+{
+    char text[160], err[512];
+    describe(in, text, sizeof text);
+    isa_error ie;
+    isa_status ist = isa_exec(&b->ref_ctx, in, &ie);
+    if (ist != ISA_OK)
+        fail_msg("case %d: isa_exec refused %s: %s", case_no, text, ie.msg);
+    uint64_t cycles = 0;
+    tile_rtl_status st = tile_mm_rtl_run(b->tile, in, &b->rtl_ctx, &cycles, err, sizeof err);
+    if (st != TILE_RTL_OK)
+        fail_msg("case %d: RTL refused %s: %s", case_no, text, err);
+    if (memcmp(b->ref, b->rtl, SRAM_BYTES) != 0) {
+        uint32_t i = 0;
+        while (b->ref[i] == b->rtl[i])
+            i++;
+        fail_msg("case %d: %s: SRAM differs first at 0x%x (isa_exec 0x%02x, RTL 0x%02x)", case_no, text, i,
+                 b->ref[i], b->rtl[i]);
+    }
+    assert_int_equal(b->ref_ctx.mm_bias, b->rtl_ctx.mm_bias);
+    assert_int_equal(b->ref_ctx.mm_scale, b->rtl_ctx.mm_scale);
+    assert_int_equal(b->ref_ctx.mm_shift, b->rtl_ctx.mm_shift);
+    uint64_t want = in->op == ISA_OP_MM_CFG
+                        ? TILE_MM_CFG_CYCLES
+                        : tile_mm_cycles(ISA_GET(in, MM, DF) == ISA_DF_WS, (uint64_t)ISA_GET(in, MM, M),
+                                         (uint64_t)ISA_GET(in, MM, N), (uint64_t)ISA_GET(in, MM, K));
+    if (stalled ? cycles < want : cycles != want)
+        fail_msg("case %d: %s: %llu cycles measured, tile_cycles.h says %llu", case_no, text,
+                 (unsigned long long)cycles, (unsigned long long)want);
+}
+
+static void test_random_instructions(void **state)
+{
+    bench *b = *state;
+    int seen[2][2] = {{0}}, combos[8] = {0}, cfgs = 0;
+    for (int i = 0; i < RANDOM_CASES; i++) {
+        if (i % 5 == 0) {
+            isa_insn cfg = random_cfg(&b->rng);
+            run_both(b, &cfg, 0, i);
+            cfgs++;
+        }
+        isa_insn in = random_mm(&b->rng);
+        run_both(b, &in, 0, i);
+        seen[ISA_GET(&in, MM, DF)][ISA_GET(&in, MM, WT)]++;
+        combos[ISA_GET(&in, MM, ACC) * 4 + ISA_GET(&in, MM, BIAS) * 2 + ISA_GET(&in, MM, RQ)]++;
+    }
+    /* the generator really covered every dataflow x weight type and acc/bias/rq combination */
+    for (int df = 0; df < 2; df++)
+        for (int wt = 0; wt < 2; wt++)
+            assert_true(seen[df][wt] > 20);
+    for (int c = 0; c < 8; c++)
+        assert_true(combos[c] > 20);
+    assert_true(cfgs >= RANDOM_CASES / 5);
+}
+
+/* Every edge shape exactly once per dataflow, so that none depends on the random draw. */
+static void test_edge_shapes(void **state)
+{
+    bench *b = *state;
+    const uint32_t dims[] = {1, 2, TILE - 1, TILE};
+    const uint32_t streams[] = {1, 2, TILE - 1, TILE, TILE + 1, 3 * TILE + 5};
+    int no = 0;
+    for (int ws = 0; ws < 2; ws++)
+        for (size_t a = 0; a < sizeof dims / sizeof dims[0]; a++)
+            for (size_t c = 0; c < sizeof dims / sizeof dims[0]; c++)
+                for (size_t s = 0; s < sizeof streams / sizeof streams[0]; s++) {
+                    isa_insn in = isa_insn_make(ISA_OP_MM);
+                    ISA_SET(&in, MM, DF, ws);
+                    ISA_SET(&in, MM, M, ws ? streams[s] : dims[a]);
+                    ISA_SET(&in, MM, K, ws ? dims[a] : streams[s]);
+                    ISA_SET(&in, MM, N, dims[c]);
+                    ISA_SET(&in, MM, WT, dims[c] % 2 == 0 && s % 2 ? ISA_WT_I4 : ISA_WT_I8);
+                    ISA_SET(&in, MM, A, A_ADDR);
+                    ISA_SET(&in, MM, B, B_ADDR);
+                    ISA_SET(&in, MM, C, C_ADDR);
+                    run_both(b, &in, 0, no++);
+                }
+}
+
+static void test_stalls_keep_results(void **state)
+{
+    bench *b = *state;
+    tile_rtl_stalls stalls = {.in_per_mille = 300, .out_per_mille = 400, .seed = 42};
+    tile_mm_rtl_set_stalls(b->tile, &stalls);
+    for (int i = 0; i < STALL_CASES; i++) {
+        isa_insn in = random_mm(&b->rng);
+        if (ISA_GET(&in, MM, K) > 600) /* stalls make cycles slow: keep the streams short */
+            ISA_SET(&in, MM, K, 77);
+        if (ISA_GET(&in, MM, M) > 600)
+            ISA_SET(&in, MM, M, 77);
+        run_both(b, &in, 1, i);
+    }
+    tile_rtl_stalls none = {0};
+    tile_mm_rtl_set_stalls(b->tile, &none);
+}
+
+/* The formula itself, on hand-counted schedules (rtl/README.md): os 1x1x1 is issue, one beat,
+ * one result; ws k=16 loads 16 weight rows (the last with A row 0) and the result leaves the
+ * bottom of column 15 after 15 + 15 more steps. */
+static void test_formula_by_hand(void **state)
+{
+    (void)state;
+    assert_int_equal(tile_mm_cycles(0, 1, 1, 1), 3);
+    assert_int_equal(tile_mm_cycles(0, 16, 16, 64), 64 + 32 + 16 - 1);
+    assert_int_equal(tile_mm_cycles(1, 1, 16, 16), 32 + 1 + 16 - 1);
+    assert_int_equal(tile_mm_cycles(1, 100, 1, 1), 2 + 100 + 1 - 1);
+}
+
+static void test_errors_write_nothing(void **state)
+{
+    bench *b = *state;
+    char err[512];
+    uint64_t cycles = 99;
+
+    isa_insn big = isa_insn_make(ISA_OP_MM);
+    ISA_SET(&big, MM, M, TILE + 1);
+    ISA_SET(&big, MM, N, 4);
+    ISA_SET(&big, MM, K, 4);
+    ISA_SET(&big, MM, C, C_ADDR);
+    assert_int_equal(tile_mm_rtl_run(b->tile, &big, &b->rtl_ctx, &cycles, err, sizeof err), TILE_RTL_E_SHAPE);
+    assert_string_equal(err, "mm: m = 17 exceeds the 16-row matmul tile (os dataflow)");
+    assert_int_equal(cycles, 0);
+
+    ISA_SET(&big, MM, DF, ISA_DF_WS);
+    ISA_SET(&big, MM, K, TILE + 1);
+    assert_int_equal(tile_mm_rtl_run(b->tile, &big, &b->rtl_ctx, &cycles, err, sizeof err), TILE_RTL_E_SHAPE);
+    assert_string_equal(err, "mm: k = 17 exceeds the 16-row matmul tile (ws dataflow)");
+
+    isa_insn wide = isa_insn_make(ISA_OP_MM);
+    ISA_SET(&wide, MM, N, TILE + 1);
+    assert_int_equal(tile_mm_rtl_run(b->tile, &wide, &b->rtl_ctx, &cycles, err, sizeof err), TILE_RTL_E_SHAPE);
+    assert_string_equal(err, "mm: n = 17 exceeds the 16-column matmul tile");
+
+    isa_insn out = isa_insn_make(ISA_OP_MM);
+    ISA_SET(&out, MM, M, 16);
+    ISA_SET(&out, MM, N, 16);
+    ISA_SET(&out, MM, K, 16);
+    ISA_SET(&out, MM, C, SRAM_BYTES - 100);
+    assert_int_equal(tile_mm_rtl_run(b->tile, &out, &b->rtl_ctx, &cycles, err, sizeof err), TILE_RTL_E_SRAM);
+    assert_string_equal(err, "mm: SRAM write [0xfff9c, 0x10039c) exceeds the 1048576-byte SRAM");
+
+    isa_insn odd = isa_insn_make(ISA_OP_MM); /* int4 needs an even n: isa_check's message */
+    ISA_SET(&odd, MM, WT, ISA_WT_I4);
+    ISA_SET(&odd, MM, N, 3);
+    assert_int_equal(tile_mm_rtl_run(b->tile, &odd, &b->rtl_ctx, &cycles, err, sizeof err), TILE_RTL_E_INSN);
+    assert_string_equal(err, "mm: n = 3 must be even with packed int4 weights");
+
+    isa_insn sm = isa_insn_make(ISA_OP_SM);
+    assert_int_equal(tile_mm_rtl_run(b->tile, &sm, &b->rtl_ctx, &cycles, err, sizeof err), TILE_RTL_E_INSN);
+    assert_string_equal(err, "sm is not a matmul tile instruction (expected mm or mm.cfg)");
+
+    /* none of the failures touched the SRAM */
+    assert_memory_equal(b->ref, b->rtl, SRAM_BYTES);
+}
+
+static void test_geometry_not_compiled(void **state)
+{
+    (void)state;
+    tile_mm_rtl *t = (tile_mm_rtl *)1;
+    char err[512];
+    assert_int_equal(tile_mm_rtl_create(7, 7, &t, err, sizeof err), TILE_RTL_E_GEOMETRY);
+    assert_null(t);
+    assert_non_null(strstr(err, "no 7x7 matmul tile RTL in this build (compiled: "));
+    assert_non_null(strstr(err, "16x16"));
+    assert_non_null(strstr(tile_rtl_mm_sizes(), "16x16"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_formula_by_hand),
+        cmocka_unit_test(test_geometry_not_compiled),
+        cmocka_unit_test_setup_teardown(test_edge_shapes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_instructions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stalls_keep_results, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors_write_nothing, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
