@@ -18,8 +18,10 @@
 
 class MmTileRtl : public TileRtlBase {
 public:
-    /* A driver for a rows x cols array, or nullptr with *err naming the compiled sizes. */
-    static std::unique_ptr<MmTileRtl> create(uint32_t rows, uint32_t cols, std::string *err);
+    /* A driver for a rows x cols array, or nullptr with *err naming the compiled sizes and *st
+     * (if given) TILE_RTL_E_GEOMETRY or TILE_RTL_E_NOMEM. */
+    static std::unique_ptr<MmTileRtl> create(uint32_t rows, uint32_t cols, std::string *err,
+                                             tile_rtl_status *st = nullptr);
     static const char *compiled_sizes(); /* e.g. "16x16" or "8x8, 16x16, 32x32" */
 
     uint32_t rows() const { return rows_; }

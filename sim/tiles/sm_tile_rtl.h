@@ -18,8 +18,9 @@
 class SmTileRtl : public TileRtlBase {
 public:
     /* A driver for a tile of `lanes` elements per cycle and rows up to max_len, or nullptr with
-     * *err naming the compiled sizes. */
-    static std::unique_ptr<SmTileRtl> create(uint32_t lanes, uint32_t max_len, std::string *err);
+     * *err naming the compiled sizes and *st (if given) TILE_RTL_E_GEOMETRY or TILE_RTL_E_NOMEM. */
+    static std::unique_ptr<SmTileRtl> create(uint32_t lanes, uint32_t max_len, std::string *err,
+                                             tile_rtl_status *st = nullptr);
     static const char *compiled_sizes(); /* e.g. "4 lanes/512" */
 
     uint32_t lanes() const { return lanes_; }

@@ -22,13 +22,13 @@ void put_msg(char *err, size_t errlen, const std::string &msg)
 }
 
 template <class Handle, class Drv>
-tile_rtl_status create_handle(std::unique_ptr<Drv> drv, const std::string &why, Handle **out, char *err,
-                              size_t errlen)
+tile_rtl_status create_handle(std::unique_ptr<Drv> drv, tile_rtl_status st, const std::string &why, Handle **out,
+                              char *err, size_t errlen)
 {
     *out = nullptr;
     if (!drv) {
         put_msg(err, errlen, why);
-        return why.rfind("out of memory", 0) == 0 ? TILE_RTL_E_NOMEM : TILE_RTL_E_GEOMETRY;
+        return st;
     }
     Handle *h = new (std::nothrow) Handle;
     if (!h) {
@@ -70,7 +70,9 @@ const char *tile_rtl_sm_sizes(void) { return SmTileRtl::compiled_sizes(); }
 tile_rtl_status tile_mm_rtl_create(uint32_t rows, uint32_t cols, tile_mm_rtl **out, char *err, size_t errlen)
 {
     std::string why;
-    return create_handle(MmTileRtl::create(rows, cols, &why), why, out, err, errlen);
+    tile_rtl_status st = TILE_RTL_OK;
+    std::unique_ptr<MmTileRtl> drv = MmTileRtl::create(rows, cols, &why, &st);
+    return create_handle(std::move(drv), st, why, out, err, errlen);
 }
 
 void tile_mm_rtl_destroy(tile_mm_rtl *t) { delete t; }
@@ -91,7 +93,9 @@ void tile_mm_rtl_set_stalls(tile_mm_rtl *t, const tile_rtl_stalls *stalls) { t->
 tile_rtl_status tile_sm_rtl_create(uint32_t lanes, uint32_t max_len, tile_sm_rtl **out, char *err, size_t errlen)
 {
     std::string why;
-    return create_handle(SmTileRtl::create(lanes, max_len, &why), why, out, err, errlen);
+    tile_rtl_status st = TILE_RTL_OK;
+    std::unique_ptr<SmTileRtl> drv = SmTileRtl::create(lanes, max_len, &why, &st);
+    return create_handle(std::move(drv), st, why, out, err, errlen);
 }
 
 void tile_sm_rtl_destroy(tile_sm_rtl *t) { delete t; }

@@ -9,8 +9,21 @@
 const char *MmTileRtl::compiled_sizes() { return TILE_RTL_MM_SIZES; }
 const char *SmTileRtl::compiled_sizes() { return TILE_RTL_SM_SIZES; }
 
-std::unique_ptr<MmTileRtl> MmTileRtl::create(uint32_t rows, uint32_t cols, std::string *err)
+namespace {
+
+template <class T> std::unique_ptr<T> refuse(tile_rtl_status why, tile_rtl_status *st)
 {
+    if (st)
+        *st = why;
+    return nullptr;
+}
+
+} // namespace
+
+std::unique_ptr<MmTileRtl> MmTileRtl::create(uint32_t rows, uint32_t cols, std::string *err, tile_rtl_status *st)
+{
+    if (st)
+        *st = TILE_RTL_OK;
     try {
 #define TILE_RTL_MM_MAKE(R, C, MODEL)                                                                          \
     if (rows == (R) && cols == (C))                                                                            \
@@ -20,17 +33,20 @@ std::unique_ptr<MmTileRtl> MmTileRtl::create(uint32_t rows, uint32_t cols, std::
     } catch (const std::bad_alloc &) {
         if (err)
             *err = "out of memory for the " + std::to_string(rows) + "x" + std::to_string(cols) + " matmul model";
-        return nullptr;
+        return refuse<MmTileRtl>(TILE_RTL_E_NOMEM, st);
     }
     if (err)
         *err = "no " + std::to_string(rows) + "x" + std::to_string(cols) +
                " matmul tile RTL in this build (compiled: " TILE_RTL_MM_SIZES
                "; add the size to the CMake list M4NPU_RTL_MM_SIZES)";
-    return nullptr;
+    return refuse<MmTileRtl>(TILE_RTL_E_GEOMETRY, st);
 }
 
-std::unique_ptr<SmTileRtl> SmTileRtl::create(uint32_t lanes, uint32_t max_len, std::string *err)
+std::unique_ptr<SmTileRtl> SmTileRtl::create(uint32_t lanes, uint32_t max_len, std::string *err,
+                                             tile_rtl_status *st)
 {
+    if (st)
+        *st = TILE_RTL_OK;
     try {
 #define TILE_RTL_SM_MAKE(L, N, MODEL)                                                                          \
     static_assert((L) <= SmTileModel<MODEL>::kMaxLanes, "softmax lanes beyond the driver's limit");           \
@@ -41,11 +57,11 @@ std::unique_ptr<SmTileRtl> SmTileRtl::create(uint32_t lanes, uint32_t max_len, s
     } catch (const std::bad_alloc &) {
         if (err)
             *err = "out of memory for the softmax model";
-        return nullptr;
+        return refuse<SmTileRtl>(TILE_RTL_E_NOMEM, st);
     }
     if (err)
         *err = "no softmax tile RTL with " + std::to_string(lanes) + " lanes and max_len " +
                std::to_string(max_len) + " in this build (compiled: " TILE_RTL_SM_SIZES
                "; add the size to the CMake lists M4NPU_RTL_SM_LANES / M4NPU_RTL_SM_MAX_LEN)";
-    return nullptr;
+    return refuse<SmTileRtl>(TILE_RTL_E_GEOMETRY, st);
 }
