@@ -197,16 +197,20 @@ enum npu_dtype {
 
 enum npu_op {
     NPU_OP_MATMUL = 1, /* out[b,m,n] = sum_k in0[b,m,k] * in1[b',k,n] (+ in2[n]); in1 rank 2 is shared
-                          by every batch; iattr[0] = fused activation (enum npu_act) */
+                          by every batch; iattr[0] = fused activation (enum npu_act),
+                          iattr[1] = storage of in1 (enum npu_layout: ROW_MAJOR or BLOCKED),
+                          iattr[2] = block width in columns (BLOCKED) */
     NPU_OP_CONV2D,     /* in0 x[N,C,H,W], in1 w[CO,C,KH,KW], in2 bias[CO] (optional); out [N,CO,OH,OW];
                           iattr: 0 stride_h, 1 stride_w, 2 pad_top, 3 pad_left, 4 pad_bottom, 5 pad_right,
-                          6 fused activation (enum npu_act) */
+                          6 fused activation (enum npu_act), 7 storage of in1 (enum npu_layout: OHWI) */
     NPU_OP_SOFTMAX,    /* over the last axis; iattr[0] = causal mask (0/1), iattr[1] = mask diagonal offset */
     NPU_OP_BINARY,     /* out = f(in0, in1), iattr[0] = ISA binop (isa_table.def BINOP); in1 has in0's
-                          shape, or is a row (last dim), a column (last dim 1) or a scalar */
+                          shape, or is a row (last dim), a column (last dim 1) or a scalar;
+                          iattr[1] = 1: reversed, out = f(in1, in0) (not for pow) */
     NPU_OP_UNARY,      /* out = f(in0), iattr[0] = ISA unop (UNOP), fattr[0] = imm */
     NPU_OP_NORM,       /* iattr[0] = enum npu_norm, iattr[1] = groups (group norm); fattr[0] = epsilon;
-                          in1 = gamma f32 (optional), in2 = beta f32 (optional) */
+                          in1 = gamma f32 (optional), in2 = beta f32 (optional); an absent optional
+                          input has buf NPU_NO_BUFFER */
     NPU_OP_REDUCE,     /* over the last axis, keeping it as 1; iattr[0] = ISA redop (REDOP) */
     NPU_OP_TRANSPOSE,  /* iattr[0..rank-1] = permutation (as ONNX Transpose) */
     NPU_OP_COPY,       /* box copy: out[dst + i] = in0[src + i] for i < box; lattr[0..3] = box,
@@ -215,6 +219,17 @@ enum npu_op {
 };
 
 enum npu_act { NPU_ACT_NONE = 0, NPU_ACT_RELU, NPU_ACT_GELU, NPU_ACT_SILU };
+
+/* How a weight tensor is stored (its dims stay the logical ones). Weights are packed once, at
+ * build time, in the order the kernels stream them: long contiguous DMA rows, no burst waste. */
+enum npu_layout {
+    NPU_LAYOUT_ROW_MAJOR = 0, /* as the dims say, innermost last */
+    NPU_LAYOUT_BLOCKED = 1,   /* matmul in1 [K, N] as ceil(N / B) column blocks, B = iattr[2] (<= the
+                                 array's columns; even for int4): block j holds columns [jB, jB + w),
+                                 w = min(B, N - jB) (int4: rounded up to even, the extra column 0),
+                                 row-major [K][w], at element offset j * K * B */
+    NPU_LAYOUT_OHWI = 2,      /* conv in1 [CO, C, KH, KW] stored as [CO][KH][KW][C] */
+};
 enum npu_norm { NPU_NORM_LAYER = 0, NPU_NORM_RMS, NPU_NORM_GROUP };
 
 typedef struct npu_tensor_ref {

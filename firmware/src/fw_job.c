@@ -1,5 +1,6 @@
 /* fw_job.c -- one job: check the descriptor and buffer table, validate every instruction of an
- * ISA program, then dispatch it to the unit queues in program order.
+ * ISA program, then dispatch it to the unit queues in program order. An NPU_JOB_OPS job goes to
+ * the operator kernels (fw_ops_run, src/ops/) once its descriptor and buffers are checked.
  *
  * Validation is a full pass before anything runs, so a bad program faults before it has any
  * effect, with the index of the first bad instruction. Its cost is part of the per-job cost;
@@ -23,8 +24,7 @@ static void set_fault(fw_job_result *r, uint32_t fault, uint32_t unit, uint64_t 
     r->index = index;
 }
 
-/* The unit queue an instruction goes to. */
-static unsigned unit_of(const isa_insn *in)
+unsigned fw_insn_unit(const isa_insn *in)
 {
     switch (isa_desc(in->op)->unit) {
     case ISA_EXEC_SYNC: return (unsigned)ISA_GET(in, SIGNAL, UNIT);
@@ -62,7 +62,7 @@ static int validate_insn(fw *f, const isa_insn *in, uint32_t i, const npu_buf_en
     isa_limits lim = f->limits;
     lim.buffers = nbufs;
     if (isa_validate(in, &lim, &err) != ISA_OK) {
-        set_fault(r, err.status == ISA_E_LIMIT ? NPU_FAULT_LIMIT : NPU_FAULT_ILLEGAL_INSN, unit_of(in), 0, i);
+        set_fault(r, err.status == ISA_E_LIMIT ? NPU_FAULT_LIMIT : NPU_FAULT_ILLEGAL_INSN, fw_insn_unit(in), 0, i);
         fw_log(f, "instruction %u: %s", i, err.msg);
         return -1;
     }
@@ -74,7 +74,7 @@ static int validate_insn(fw *f, const isa_insn *in, uint32_t i, const npu_buf_en
         uint64_t end = (uint64_t)ranges[k].addr + ranges[k].len;
         if (end > f->info->sram_bytes) {
             uint64_t bad = ranges[k].addr > f->info->sram_bytes ? ranges[k].addr : f->info->sram_bytes;
-            set_fault(r, NPU_FAULT_SRAM_OVERFLOW, unit_of(in), bad, i);
+            set_fault(r, NPU_FAULT_SRAM_OVERFLOW, fw_insn_unit(in), bad, i);
             fw_log(f, "instruction %u: %s SRAM [0x%x, 0x%llx) beyond the %u-byte SRAM", i,
                    isa_desc(in->op)->mnemonic, ranges[k].addr, (unsigned long long)end, f->info->sram_bytes);
             return -1;
@@ -84,7 +84,7 @@ static int validate_insn(fw *f, const isa_insn *in, uint32_t i, const npu_buf_en
         const npu_buf_entry *b = &bufs[ISA_GET(in, DMA_LD, BUF)];
         uint64_t bad = dma_first_outside(in, b->size);
         if (bad != UINT64_MAX) {
-            set_fault(r, NPU_FAULT_DMA_OOB, unit_of(in), b->addr + bad, i);
+            set_fault(r, NPU_FAULT_DMA_OOB, fw_insn_unit(in), b->addr + bad, i);
             fw_log(f, "instruction %u: DMA reaches offset 0x%llx of buffer %lld, which has 0x%llx bytes", i,
                    (unsigned long long)bad, (long long)ISA_GET(in, DMA_LD, BUF), (unsigned long long)b->size);
             return -1;
@@ -111,8 +111,7 @@ static int fetch(fw *f, const npu_job_desc *d, uint32_t i, isa_insn *in, fw_job_
     return 0;
 }
 
-/* Turn a failed hal_push/hal_drain into the job's fault. */
-static hal_status unit_failure(fw *f, hal_status st, fw_job_result *r)
+hal_status fw_unit_failure(fw *f, hal_status st, fw_job_result *r)
 {
     if (st == HAL_RESET)
         return st;
@@ -140,14 +139,16 @@ static int check_descriptor(fw *f, const npu_job_desc *d, npu_buf_entry *bufs, f
         set_fault(r, NPU_FAULT_BAD_JOB, NPU_UNIT_CTRL, 0, 0);
         return -1;
     }
-    if (d->type != NPU_JOB_ISA) {
+    if (d->type != NPU_JOB_ISA && d->type != NPU_JOB_OPS) {
         fw_log(f, "job %u: job type %u is not supported by this firmware", d->job_id, d->type);
         set_fault(r, NPU_FAULT_BAD_JOB, NPU_UNIT_CTRL, 0, 0);
         return -1;
     }
-    if (d->program_bytes % ISA_INSN_BYTES != 0 || !in_dram(f, d->program_addr, d->program_bytes)) {
-        fw_log(f, "job %u: program [0x%llx, +%u) is not whole instructions inside device memory", d->job_id,
-               (unsigned long long)d->program_addr, d->program_bytes);
+    uint32_t unit_bytes = d->type == NPU_JOB_ISA ? ISA_INSN_BYTES : (uint32_t)sizeof(npu_op_desc);
+    if (d->program_bytes % unit_bytes != 0 || !in_dram(f, d->program_addr, d->program_bytes)) {
+        fw_log(f, "job %u: program [0x%llx, +%u) is not whole %s inside device memory", d->job_id,
+               (unsigned long long)d->program_addr, d->program_bytes,
+               d->type == NPU_JOB_ISA ? "instructions" : "op descriptors");
         set_fault(r, NPU_FAULT_BAD_JOB, NPU_UNIT_CTRL, d->program_addr, 0);
         return -1;
     }
@@ -179,6 +180,8 @@ hal_status fw_job_run(fw *f, const npu_job_desc *d, fw_job_result *r)
         return st;
     if (check_descriptor(f, d, bufs, r) != 0)
         return HAL_OK;
+    if (d->type == NPU_JOB_OPS)
+        return fw_ops_run(f, d, bufs, r);
 
     uint32_t count = d->program_bytes / ISA_INSN_BYTES, end = count;
     uint32_t mm_bias = 0;
@@ -205,7 +208,7 @@ hal_status fw_job_run(fw *f, const npu_job_desc *d, fw_job_result *r)
             break;
         if (in.op == ISA_OP_BARRIER) {
             if ((st = hal_drain(h)) != HAL_OK)
-                return unit_failure(f, st, r);
+                return fw_unit_failure(f, st, r);
             continue;
         }
         hal_cmd cmd;
@@ -217,10 +220,10 @@ hal_status fw_job_run(fw *f, const npu_job_desc *d, fw_job_result *r)
             cmd.dram_base = bufs[ISA_GET(&in, DMA_LD, BUF)].addr;
             cmd.dram_limit = bufs[ISA_GET(&in, DMA_LD, BUF)].size;
         }
-        if ((st = hal_push(h, unit_of(&in), &cmd)) != HAL_OK)
-            return unit_failure(f, st, r);
+        if ((st = hal_push(h, fw_insn_unit(&in), &cmd)) != HAL_OK)
+            return fw_unit_failure(f, st, r);
     }
     if ((st = hal_drain(h)) != HAL_OK)
-        return unit_failure(f, st, r);
+        return fw_unit_failure(f, st, r);
     return HAL_OK;
 }

@@ -55,9 +55,10 @@ typedef struct npu_segment_stats {
     uint64_t cycles;          /* device cycles of the segment's job, firmware included */
     double seconds;           /* cycles at the NPU clock */
     npu_counters counters;    /* per-unit counters over the run */
-    uint64_t bytes_in;        /* bytes quantised and copied into device memory at the boundary */
-    uint64_t bytes_out;       /* bytes copied out and dequantised at the boundary */
-    uint64_t weight_bytes;    /* bytes of the segment's weights in device memory */
+    uint64_t bytes_in;        /* bytes quantised and copied into device memory at the boundary (int8) */
+    uint64_t bytes_out;       /* bytes copied out and dequantised at the boundary (int8) */
+    uint64_t weight_bytes;    /* bytes of the segment's constants in device memory: quantised weights,
+                                 their scales, biases, norm parameters, f32 operands */
     uint32_t ops;             /* op descriptors in the job */
     uint64_t insns;           /* ISA instructions the firmware dispatched */
 } npu_segment_stats;
@@ -67,5 +68,20 @@ typedef struct npu_segment_stats {
  * backend when NULL, freed by the caller with rt_tensor_free). For a timing-only segment values
  * may be NULL. */
 rt_status npu_segment_run(npu_segment *s, rt_tensor **values, npu_segment_stats *st, rt_error *e);
+
+/* ---- additions (runtime/npu/README.md says why) */
+
+/* Run a numeric segment on the CPU twin of the firmware's kernels instead of the device: the
+ * same quantised inputs, the same descriptors, the same bytes; outputs into values as
+ * npu_segment_run does. For tests and the pipeline's error report. */
+rt_status npu_segment_run_twin(npu_segment *s, rt_tensor **values, rt_error *e);
+
+/* Give every non-constant f32 tensor with a value a per-tensor scale max|x| / 127 (its rt_quant),
+ * from values[t] (e.g. a CPU reference run with intermediates kept). */
+rt_status npu_calibrate(rt_graph *g, rt_tensor *const *values, rt_error *e);
+
+/* The segment's op descriptors (owned by the segment) and the graph node each came from. */
+const npu_op_desc *npu_segment_ops(const npu_segment *s, uint32_t *n);
+int npu_segment_op_node(const npu_segment *s, uint32_t i);
 
 #endif

@@ -1,0 +1,196 @@
+/* fw_ops.h -- what the operator kernels share (internal to firmware/src/ops/).
+ *
+ * An NPU_JOB_OPS job is a list of op descriptors (npu_abi.h). Like NVDLA's firmware, each
+ * operator family has one file that fills the same small table entry: `check` validates a
+ * descriptor against the device's limits (a refusal becomes NPU_FAULT_BAD_OP naming the
+ * descriptor), `emit` expands it into ISA pushed to the unit queues. The helpers here are the
+ * vocabulary the kernels speak: tensor checks, an SRAM bump allocator, instruction emission
+ * (validated, charged, pushed), DMA and vector instructions split to the ISA's field limits,
+ * and pipelines of SRAM slots ordered only by signal/wait semaphores, which give double
+ * buffering: the loads of item i+1 overlap the compute of item i.
+ *
+ * Emission is sticky: after the first failure (a unit fault, a reset, the watchdog, or a kernel
+ * bug caught by validation) every later emit is a no-op and fw_ops_run() reports the failure, so
+ * kernels emit without checking every call. A kernel never reads tensor data, so the stream of
+ * instructions (and therefore the timing) never depends on it.
+ */
+#ifndef M4NPU_FW_OPS_H
+#define M4NPU_FW_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fw.h"
+
+#define FW_WHY_BYTES 192         /* a refusal's reason */
+#define FW_SRAM_ALIGN_BYTES 64   /* every SRAM region starts on this boundary */
+#define FW_SEMAPHORES 32         /* the ISA's 5-bit semaphore index */
+#define FW_PIPE_MAX_SLOTS 4
+#define FW_PIPE_MAX_STAGES 4
+/* Streaming kernels aim at slots of this size: few instructions per byte, short pipeline fill. */
+#define FW_CHUNK_TARGET_BYTES (1024u * 1024u)
+#define FW_STREAM_SLOTS 3 /* load, compute and store of three chunks overlap */
+
+/* The largest value of an ISA field, read from the table (never restated here). */
+#define FW_FIELD_MAX(ID, FLD) ((uint64_t)isa_desc(ISA_OP_##ID)->fields[ISA_F(ID, FLD)].max)
+
+/* The state of one op while it is checked or expanded. */
+typedef struct fw_op_ctx {
+    fw *f;
+    const hal_device_info *info;
+    const npu_buf_entry *bufs;
+    uint32_t nbufs;
+    uint32_t cmd_flags;   /* enum hal_cmd_flags for every instruction (timing only) */
+    uint32_t index;       /* the descriptor's index in the job: fault reports name it */
+    fw_job_result *res;
+    uint32_t sram_used;   /* bytes handed out by fw_sram_alloc */
+    uint32_t sems_used;
+    uint32_t mm_bias;     /* bias address of the last mm.cfg, for SRAM footprint checks */
+    hal_status st;        /* first HAL failure while emitting */
+    int bug;              /* a kernel emitted an instruction that does not validate */
+} fw_op_ctx;
+
+typedef struct fw_op_kernel {
+    const char *name;
+    /* 0 if the kernel can run d on this device; else -1 with the reason in why. */
+    int (*check)(fw_op_ctx *c, const npu_op_desc *d, char *why, size_t whylen);
+    /* Expand d (already checked) into ISA. */
+    void (*emit)(fw_op_ctx *c, const npu_op_desc *d);
+} fw_op_kernel;
+
+/* The kernels, one per family (one file each). */
+extern const fw_op_kernel fw_kernel_matmul;    /* op_matmul.c */
+extern const fw_op_kernel fw_kernel_conv2d;    /* op_conv.c */
+extern const fw_op_kernel fw_kernel_softmax;   /* op_softmax.c */
+extern const fw_op_kernel fw_kernel_binary;    /* op_eltwise.c */
+extern const fw_op_kernel fw_kernel_unary;     /* op_eltwise.c */
+extern const fw_op_kernel fw_kernel_norm;      /* op_norm.c */
+extern const fw_op_kernel fw_kernel_reduce;    /* op_reduce.c */
+extern const fw_op_kernel fw_kernel_transpose; /* op_move.c */
+extern const fw_op_kernel fw_kernel_copy;      /* op_move.c */
+
+/* ---------------------------------------------------------------- refusals and tensors */
+
+/* Write a reason into why and return -1. */
+int fw_refuse(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Bytes per element of a dtype (i4: 0, it is packed). */
+uint32_t fw_dtype_bytes(uint32_t dtype);
+const char *fw_dtype_name(uint32_t dtype);
+/* Elements of a tensor (product of its dims). */
+uint64_t fw_numel(const npu_tensor_ref *t);
+/* Bytes of a row-major tensor (i4: two per byte along the innermost dimension, rows rounded up). */
+uint64_t fw_tensor_bytes(const npu_tensor_ref *t);
+/* rank 1..NPU_MAX_RANK, every dim >= 1, at most 2^48 elements. */
+int fw_check_shape(const npu_tensor_ref *t, const char *what, char *why, size_t whylen);
+/* The shape is sane (rank 1..NPU_MAX_RANK, dims >= 1) and [offset, offset + bytes) lies inside its
+ * buffer and within reach of a DMA offset. `what` names the operand in the reason. */
+int fw_check_ref(const fw_op_ctx *c, const npu_tensor_ref *t, const char *what, uint64_t bytes, char *why,
+                 size_t whylen);
+/* An activation: dtype i8 (with a finite scale > 0) or f32, row-major, checked as above. */
+int fw_check_act(const fw_op_ctx *c, const npu_tensor_ref *t, const char *what, char *why, size_t whylen);
+/* An f32 parameter vector of n elements (gamma, beta, bias). */
+int fw_check_f32_vec(const fw_op_ctx *c, const npu_tensor_ref *t, const char *what, uint64_t n, char *why,
+                     size_t whylen);
+/* Per-channel scales of t along `axis` (count f32 values at scales_buf/scales_offset). */
+int fw_check_scales(const fw_op_ctx *c, const npu_tensor_ref *t, const char *what, uint64_t count, char *why,
+                    size_t whylen);
+/* Map epsilon to the ISA's 10^-e exponent; -1 if it is not a power of ten the ISA can express. */
+int fw_eps_exponent(float eps);
+
+/* ---------------------------------------------------------------- SRAM and semaphores */
+
+/* Round up to FW_SRAM_ALIGN_BYTES. */
+uint64_t fw_align(uint64_t bytes);
+/* An aligned SRAM region; a plan that does not fit is a kernel bug (recorded, returns 0). */
+uint32_t fw_sram_alloc(fw_op_ctx *c, uint64_t bytes);
+uint32_t fw_sem_alloc(fw_op_ctx *c);
+
+/* Items (rows) per slot so that nslots slots of rows * row_bytes fit in `avail` bytes, aiming at
+ * FW_CHUNK_TARGET_BYTES per slot; at most total. 0 if one row does not fit. */
+uint64_t fw_chunk_rows(uint64_t avail, uint32_t nslots, uint64_t row_bytes, uint64_t total);
+/* SRAM bytes not yet allocated. */
+uint64_t fw_sram_free(const fw_op_ctx *c);
+
+/* DMA queues: loads use channels [0, fw_load_channels()), stores the last channel (shared with
+ * loads when the device has one channel). */
+uint32_t fw_load_channels(const fw_op_ctx *c);
+unsigned fw_load_queue(const fw_op_ctx *c, uint32_t i); /* the i-th load channel, round robin */
+unsigned fw_store_queue(const fw_op_ctx *c);
+
+/* ---------------------------------------------------------------- emission */
+
+/* Validate (fields, device limits, SRAM bounds), charge the control core's dispatch cost, and
+ * push to the instruction's unit queue. */
+void fw_emit(fw_op_ctx *c, const isa_insn *in);
+/* Nothing more will be emitted (a failure is recorded). */
+int fw_stopped(const fw_op_ctx *c);
+
+void fw_signal(fw_op_ctx *c, unsigned unit, uint32_t sem);
+void fw_wait(fw_op_ctx *c, unsigned unit, uint32_t sem);
+
+/* A 2-D DMA of rows x cols bytes: DRAM at buffer `buf` + off with pitch dstride, SRAM at sram with
+ * pitch sstride. Split into as many instructions as the field widths require. */
+void fw_dma(fw_op_ctx *c, int load, unsigned q, uint32_t buf, uint32_t sram, uint64_t off, uint64_t rows,
+            uint64_t cols, uint64_t dstride, uint64_t sstride);
+/* `bytes` contiguous bytes both sides, in long rows (at most two instructions). */
+void fw_dma_flat(fw_op_ctx *c, int load, unsigned q, uint32_t buf, uint32_t sram, uint64_t off, uint64_t bytes);
+/* Instructions fw_dma_flat emits for `bytes` (for planning). */
+uint32_t fw_dma_flat_count(uint64_t bytes);
+
+void fw_mm(fw_op_ctx *c, int acc, int int4, uint32_t m, uint32_t n, uint32_t k, uint32_t a, uint32_t b,
+           uint32_t dst);
+void fw_sm(fw_op_ctx *c, int causal, uint32_t src, uint32_t dst, uint32_t len, uint32_t rows, uint32_t scale,
+           int32_t moff);
+/* Vector instructions on f32 data. Flat forms take n elements and split them to the field widths;
+ * row forms keep rows x cols (rows split in chunks, b advanced for BC_COL). */
+void fw_vun(fw_op_ctx *c, int64_t fn, uint32_t dst, uint32_t src, uint64_t n, float imm);
+void fw_vbin_flat(fw_op_ctx *c, int64_t fn, int scalar_b, uint32_t dst, uint32_t a, uint32_t b, uint64_t n);
+void fw_vbin_rows(fw_op_ctx *c, int64_t fn, int64_t bc, uint32_t dst, uint32_t a, uint32_t b, uint64_t rows,
+                  uint64_t cols);
+void fw_vred(fw_op_ctx *c, int64_t fn, uint32_t dst, uint32_t src, uint64_t rows, uint64_t cols);
+void fw_vnorm(fw_op_ctx *c, int64_t fn, int64_t aff, uint32_t dst, uint32_t src, uint32_t prm, uint64_t rows,
+              uint64_t cols, int eps_exp);
+void fw_vquant(fw_op_ctx *c, uint32_t dst, uint32_t src, uint64_t n, float scale);
+void fw_vdequant(fw_op_ctx *c, int64_t sdt, uint32_t dst, uint32_t src, uint64_t n, float scale);
+void fw_vmov(fw_op_ctx *c, int transpose, uint32_t esz_bytes, uint32_t dst, uint32_t src, uint64_t rows,
+             uint64_t cols, uint64_t sstride, uint64_t dstride);
+/* Zero n bytes (a multiple of 4) at dst on the vector unit. */
+void fw_vzero(fw_op_ctx *c, uint32_t dst, uint64_t bytes);
+
+/* Convert n elements of tensor t's storage type at src into f32 at dst (dst may equal src: an
+ * int8 source sits at the start of its f32 destination), and back. f32 data is copied only when
+ * dst != src. */
+void fw_to_f32(fw_op_ctx *c, const npu_tensor_ref *t, uint32_t dst, uint32_t src, uint64_t n);
+void fw_from_f32(fw_op_ctx *c, const npu_tensor_ref *t, uint32_t dst, uint32_t src, uint64_t n);
+/* The activation function of a fused epilogue, in place over n f32 elements. */
+void fw_activation(fw_op_ctx *c, int32_t act, uint32_t addr, uint64_t n);
+
+/* ---------------------------------------------------------------- pipelines
+ * A pipe is a ring of SRAM slots that `total` items pass through in order, each item visiting
+ * stages 0..nstages-1 (e.g. load -> compute -> store), each stage on one unit. Stage k of an
+ * item waits until stage k-1 of the same item is done; stage 0 of item i waits until the last
+ * stage of item i - nslots has freed the slot. One semaphore per (stage, slot), so stages may
+ * run on different queues (round-robin DMA channels) without stealing each other's signals.
+ * Emission in item order is a valid sequential schedule, hence no deadlock; the queues then run
+ * ahead of each other by up to nslots items. */
+typedef struct fw_pipe {
+    uint32_t nslots, nstages, total;
+    uint32_t slot_bytes;
+    uint32_t addr[FW_PIPE_MAX_SLOTS];
+    uint32_t sem[FW_PIPE_MAX_STAGES][FW_PIPE_MAX_SLOTS];
+    uint32_t count[FW_PIPE_MAX_STAGES]; /* items that entered each stage */
+} fw_pipe;
+
+/* nslots is clamped to total (at least 1). Allocates the slots and the semaphores. */
+void fw_pipe_init(fw_op_ctx *c, fw_pipe *p, uint32_t nslots, uint32_t nstages, uint64_t slot_bytes,
+                  uint32_t total);
+/* Stage `stage` of the next item on `unit`: emits its wait; returns the item's slot address. */
+uint32_t fw_pipe_begin(fw_op_ctx *c, fw_pipe *p, uint32_t stage, unsigned unit);
+/* The slot of the next item to enter `stage` (no instruction). */
+uint32_t fw_pipe_slot(const fw_pipe *p, uint32_t stage);
+uint32_t fw_pipe_slot_index(const fw_pipe *p, uint32_t stage);
+/* Stage `stage` of the current item is done on `unit`: emits its signal (unless nobody waits). */
+void fw_pipe_end(fw_op_ctx *c, fw_pipe *p, uint32_t stage, unsigned unit);
+
+#endif

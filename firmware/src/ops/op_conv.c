@@ -1,0 +1,302 @@
+/* op_conv.c -- NPU_OP_CONV2D as an implicit GEMM: out[co][p] = sum_k W[co][k] * B[k][p].
+ *
+ * With NCHW activations the weights are the A operand (rows = output channels, k = (kh, kw, c),
+ * OHWI storage) and the im2col matrix B is built per segment of output positions (one output row
+ * segment of at most `array columns` positions, or any run of positions for a 1x1 stride-1
+ * convolution) straight into SRAM by the DMA: for stride 1, one strided DMA per (kh, kw) moves
+ * the segment's input run of every channel into its rows. For a horizontal stride s > 1 one DMA
+ * per (kh, kw block) moves s times longer runs into a staging area and one v.mov transpose per
+ * run de-interleaves them into the s phases kw = q*s + phase (phases past KW spill into rows the
+ * next transpose rewrites, or into slack after the last). The products of a segment are one mm per 64-channel tile with
+ * k = KH*KW*C, whose int32 tiles stack into [channels][positions]; the epilogue (per-channel
+ * scales and bias as column broadcasts) and the store follow as in op_matmul.c. Weights stay
+ * resident per block of output channels. Padding is not done here: the runtime copies the input
+ * into a zero-bordered buffer (NPU_OP_COPY) and passes pads of 0. README.md ("CONV2D").
+ */
+#include "fw_ops.h"
+
+#include <string.h>
+
+#define CONV_PIPE_SLOTS 2
+
+typedef struct conv_plan {
+    uint64_t n, c, h, w, co, kh, kw, sh, sw, oh, ow, k;
+    int per_channel, bias, flat; /* flat: 1x1 stride 1, positions in any run */
+    int32_t act;
+    uint32_t osz;
+    float s_deq;
+    uint64_t mt, cb, nseg;       /* channel tile, channel block, positions per segment */
+    uint64_t qblocks;            /* strided: kw blocks of sw phases */
+    uint64_t a_bytes, b_bytes, t_bytes, c_bytes, o_bytes, p_bytes;
+    uint64_t segments, blocks;
+} conv_plan;
+
+static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+static uint64_t conv_sram(conv_plan *p)
+{
+    uint64_t n = p->nseg;
+    p->a_bytes = p->cb * p->k;
+    p->t_bytes = p->sw > 1 ? p->kh * p->qblocks * p->c * n * p->sw : 0;
+    p->b_bytes = p->k * n + (p->sw > 1 ? fw_align((p->sw - 1) * p->c * n) + p->t_bytes : 0);
+    p->c_bytes = 4 * p->cb * n;
+    p->o_bytes = 4 * p->cb * n;
+    p->p_bytes = 2 * 4 * p->cb;
+    return fw_align(p->a_bytes) * CONV_PIPE_SLOTS + fw_align(p->b_bytes) * CONV_PIPE_SLOTS +
+           fw_align(p->c_bytes) * CONV_PIPE_SLOTS + fw_align(p->o_bytes) * CONV_PIPE_SLOTS +
+           fw_align(p->p_bytes) * CONV_PIPE_SLOTS;
+}
+
+static int conv_plan_make(const fw_op_ctx *c, const npu_op_desc *d, conv_plan *p, char *why, size_t whylen)
+{
+    const npu_tensor_ref *x = &d->in[0], *wt = &d->in[1], *y = &d->out;
+    memset(p, 0, sizeof *p);
+    if (d->n_inputs < 2)
+        return fw_refuse(why, whylen, "needs 2 or 3 inputs, has %u", d->n_inputs);
+    if (fw_check_act(c, x, "in0", why, whylen) || fw_check_act(c, y, "out", why, whylen))
+        return -1;
+    if (x->dtype != NPU_DT_I8 || x->rank != 4 || y->rank != 4)
+        return fw_refuse(why, whylen, "in0 %s rank %u, out rank %u (expected i8 [N,C,H,W] and [N,CO,OH,OW])",
+                         fw_dtype_name(x->dtype), x->rank, y->rank);
+    if (fw_check_shape(wt, "in1", why, whylen))
+        return -1;
+    if (wt->rank != 4 || wt->dtype != NPU_DT_I8)
+        return fw_refuse(why, whylen, "in1: %s rank %u (expected i8 [CO,C,KH,KW]; the weights are the int8 A operand)",
+                         fw_dtype_name(wt->dtype), wt->rank);
+    if (d->iattr[7] != NPU_LAYOUT_OHWI)
+        return fw_refuse(why, whylen, "in1: layout %d (expected OHWI = %d)", d->iattr[7], NPU_LAYOUT_OHWI);
+    for (int i = 2; i <= 5; i++)
+        if (d->iattr[i] != 0)
+            return fw_refuse(why, whylen, "pads %d,%d,%d,%d: the kernel takes a pre-padded input (pads 0)", d->iattr[2],
+                             d->iattr[3], d->iattr[4], d->iattr[5]);
+    if (d->iattr[0] < 1 || d->iattr[1] < 1)
+        return fw_refuse(why, whylen, "strides %d,%d (expected >= 1)", d->iattr[0], d->iattr[1]);
+    p->n = (uint64_t)x->dims[0];
+    p->c = (uint64_t)x->dims[1];
+    p->h = (uint64_t)x->dims[2];
+    p->w = (uint64_t)x->dims[3];
+    p->co = (uint64_t)wt->dims[0];
+    p->kh = (uint64_t)wt->dims[2];
+    p->kw = (uint64_t)wt->dims[3];
+    p->sh = (uint64_t)d->iattr[0];
+    p->sw = (uint64_t)d->iattr[1];
+    if ((uint64_t)wt->dims[1] != p->c)
+        return fw_refuse(why, whylen, "in1: %lld input channels, in0 has %llu (groups are not supported)",
+                         (long long)wt->dims[1], (unsigned long long)p->c);
+    if (p->kh > p->h || p->kw > p->w)
+        return fw_refuse(why, whylen, "kernel %llux%llu larger than the input %llux%llu", (unsigned long long)p->kh,
+                         (unsigned long long)p->kw, (unsigned long long)p->h, (unsigned long long)p->w);
+    p->oh = (p->h - p->kh) / p->sh + 1;
+    p->ow = (p->w - p->kw) / p->sw + 1;
+    if ((uint64_t)y->dims[0] != p->n || (uint64_t)y->dims[1] != p->co || (uint64_t)y->dims[2] != p->oh ||
+        (uint64_t)y->dims[3] != p->ow)
+        return fw_refuse(why, whylen, "out: [%lld,%lld,%lld,%lld] (expected [%llu,%llu,%llu,%llu])", (long long)y->dims[0],
+                         (long long)y->dims[1], (long long)y->dims[2], (long long)y->dims[3], (unsigned long long)p->n,
+                         (unsigned long long)p->co, (unsigned long long)p->oh, (unsigned long long)p->ow);
+    p->k = p->kh * p->kw * p->c;
+    if (p->k > FW_FIELD_MAX(MM, K))
+        return fw_refuse(why, whylen, "C*KH*KW = %llu exceeds the array's k of %llu", (unsigned long long)p->k,
+                         (unsigned long long)FW_FIELD_MAX(MM, K));
+    uint32_t osz = fw_dtype_bytes(y->dtype);
+    if (p->h * p->w > FW_FIELD_MAX(DMA_LD, DSTRIDE) || p->oh * p->ow * osz > FW_FIELD_MAX(DMA_LD, DSTRIDE))
+        return fw_refuse(why, whylen, "channel planes of %llu input / %llu output bytes exceed the DMA's %llu-byte pitch",
+                         (unsigned long long)(p->h * p->w), (unsigned long long)(p->oh * p->ow * osz),
+                         (unsigned long long)FW_FIELD_MAX(DMA_LD, DSTRIDE));
+    if (fw_check_ref(c, wt, "in1", p->co * p->k, why, whylen))
+        return -1;
+    if (wt->scales_axis == 0) {
+        if (fw_check_scales(c, wt, "in1", p->co, why, whylen))
+            return -1;
+        p->per_channel = 1;
+        p->s_deq = x->scale;
+    } else if (wt->scales_axis == -1 && wt->scale > 0.0f && wt->scale <= 3.402823466e38f) {
+        p->s_deq = x->scale * wt->scale;
+    } else {
+        return fw_refuse(why, whylen, "in1: scales axis %d, scale %g (expected axis 0, or -1 with a scale > 0)",
+                         wt->scales_axis, (double)wt->scale);
+    }
+    if (d->n_inputs >= 3) {
+        if (fw_check_f32_vec(c, &d->in[2], "in2 (bias)", p->co, why, whylen))
+            return -1;
+        p->bias = 1;
+    }
+    if (d->iattr[6] < NPU_ACT_NONE || d->iattr[6] > NPU_ACT_SILU)
+        return fw_refuse(why, whylen, "activation %d is not an enum npu_act", d->iattr[6]);
+    p->act = d->iattr[6];
+    p->osz = osz;
+    p->mt = c->info->mm_rows;
+    p->flat = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1;
+    p->nseg = c->info->mm_cols;
+    if (!p->flat && p->nseg > p->ow)
+        p->nseg = p->ow;
+    if (p->sw > 1) {
+        uint64_t lim = FW_FIELD_MAX(VMOV, DSTRIDE) / p->c;
+        if (p->nseg > lim)
+            p->nseg = lim;
+        p->qblocks = ceil_div(p->kw, p->sw);
+    }
+    if (p->nseg == 0)
+        return fw_refuse(why, whylen, "%llu channels are too many for a strided im2col block", (unsigned long long)p->c);
+    p->cb = p->co;
+    uint64_t sram = c->info->sram_bytes;
+    while (conv_sram(p) > sram) {
+        if (p->cb > p->mt)
+            p->cb = (p->cb / 2 + p->mt - 1) / p->mt * p->mt;
+        else if (p->nseg > 1)
+            p->nseg = (p->nseg + 1) / 2;
+        else
+            return fw_refuse(why, whylen, "does not fit in the %llu-byte SRAM", (unsigned long long)sram);
+    }
+    p->segments = p->flat ? p->n * ceil_div(p->oh * p->ow, p->nseg) : p->n * p->oh * ceil_div(p->ow, p->nseg);
+    p->blocks = ceil_div(p->co, p->cb);
+    return 0;
+}
+
+static int conv_check(fw_op_ctx *c, const npu_op_desc *d, char *why, size_t whylen)
+{
+    conv_plan p;
+    return conv_plan_make(c, d, &p, why, whylen);
+}
+
+/* ---------------------------------------------------------------- emission */
+
+typedef struct conv_state {
+    const npu_op_desc *d;
+    const conv_plan *p;
+    fw_pipe a, b, cc, out, prm;
+} conv_state;
+
+/* im2col of one segment (image img, output row oh, positions ow0.. ow0+n-1; flat: positions
+ * p0 = ow0 of the whole plane) into the next B slot; returns the slot. */
+static uint32_t load_b(fw_op_ctx *c, conv_state *s, uint64_t img, uint64_t oh, uint64_t ow0, uint64_t n)
+{
+    const conv_plan *p = s->p;
+    const npu_tensor_ref *x = &s->d->in[0];
+    uint64_t plane = p->h * p->w, base = x->offset + img * p->c * plane;
+    unsigned q = fw_load_queue(c, fw_pipe_slot_index(&s->b, 0));
+    uint32_t bs = fw_pipe_begin(c, &s->b, 0, q);
+    if (p->flat) {
+        fw_dma(c, 1, q, x->buf, bs, base + ow0, p->c, n, plane, n);
+        fw_pipe_end(c, &s->b, 0, q);
+        return bs;
+    }
+    if (p->sw == 1) {
+        for (uint64_t i = 0; i < p->kh; i++)
+            for (uint64_t j = 0; j < p->kw; j++)
+                fw_dma(c, 1, q, x->buf, bs + (uint32_t)((i * p->kw + j) * p->c * n),
+                       base + (oh * p->sh + i) * p->w + ow0 + j, p->c, n, plane, n);
+        fw_pipe_end(c, &s->b, 0, q);
+        return bs;
+    }
+    /* stride > 1: runs of n * sw bytes per channel into the staging area ... */
+    uint64_t run = n * p->sw;
+    uint32_t t = bs + (uint32_t)(p->k * n + fw_align((p->sw - 1) * p->c * n));
+    for (uint64_t i = 0; i < p->kh; i++)
+        for (uint64_t qb = 0; qb < p->qblocks; qb++) {
+            uint64_t start = (ow0 + qb) * p->sw, cols = p->w - start < run ? p->w - start : run;
+            fw_dma(c, 1, q, x->buf, t + (uint32_t)((i * p->qblocks + qb) * p->c * run),
+                   base + (oh * p->sh + i) * p->w + start, p->c, cols, plane, run);
+        }
+    fw_pipe_end(c, &s->b, 0, q);
+    /* ... then [C*n][sw] -> [sw][C*n]: phase ph of block qb is kw = qb*sw + ph */
+    fw_pipe_begin(c, &s->b, 1, NPU_UNIT_VEC);
+    for (uint64_t i = 0; i < p->kh; i++)
+        for (uint64_t qb = 0; qb < p->qblocks; qb++)
+            fw_vmov(c, 1, 1, bs + (uint32_t)((i * p->kw + qb * p->sw) * p->c * n),
+                    t + (uint32_t)((i * p->qblocks + qb) * p->c * run), p->c * n, p->sw, p->sw, p->c * n);
+    fw_pipe_end(c, &s->b, 1, NPU_UNIT_VEC);
+    return bs;
+}
+
+/* Products, epilogue and store of one segment for the channel block [co0, co0 + ncb). */
+static void segment(fw_op_ctx *c, conv_state *s, uint32_t aslot, uint32_t prm, uint64_t co0, uint64_t ncb,
+                    uint64_t img, uint64_t oh, uint64_t ow0, uint64_t n)
+{
+    const conv_plan *p = s->p;
+    const npu_op_desc *d = s->d;
+    uint32_t bstage = p->sw > 1 && !p->flat ? 2 : 1;
+    uint32_t bs = load_b(c, s, img, oh, ow0, n);
+    fw_pipe_begin(c, &s->b, bstage, NPU_UNIT_MM);
+    uint32_t cs = fw_pipe_begin(c, &s->cc, 0, NPU_UNIT_MM);
+    for (uint64_t t = 0; t < ncb; t += p->mt) {
+        uint64_t m = ncb - t < p->mt ? ncb - t : p->mt;
+        fw_mm(c, 0, 0, (uint32_t)m, (uint32_t)n, (uint32_t)p->k, aslot + (uint32_t)(t * p->k), bs,
+              cs + (uint32_t)(4 * t * n));
+    }
+    fw_pipe_end(c, &s->cc, 0, NPU_UNIT_MM);
+    fw_pipe_end(c, &s->b, bstage, NPU_UNIT_MM);
+
+    uint64_t e = ncb * n;
+    fw_pipe_begin(c, &s->cc, 1, NPU_UNIT_VEC);
+    uint32_t o = fw_pipe_begin(c, &s->out, 0, NPU_UNIT_VEC);
+    fw_vdequant(c, ISA_SDT_I32, o, cs, e, p->s_deq);
+    fw_pipe_end(c, &s->cc, 1, NPU_UNIT_VEC);
+    if (p->per_channel)
+        fw_vbin_rows(c, ISA_BINOP_MUL, ISA_BC_COL, o, o, prm, ncb, n);
+    if (p->bias)
+        fw_vbin_rows(c, ISA_BINOP_ADD, ISA_BC_COL, o, o, prm + (uint32_t)(4 * p->cb), ncb, n);
+    fw_activation(c, p->act, o, e);
+    fw_from_f32(c, &d->out, o, o, e);
+    fw_pipe_end(c, &s->out, 0, NPU_UNIT_VEC);
+    unsigned sq = fw_store_queue(c);
+    uint64_t plane = p->oh * p->ow, p0 = p->flat ? ow0 : oh * p->ow + ow0;
+    fw_pipe_begin(c, &s->out, 1, sq);
+    fw_dma(c, 0, sq, d->out.buf, o, d->out.offset + ((img * p->co + co0) * plane + p0) * p->osz, ncb, n * p->osz,
+           plane * p->osz, n * p->osz);
+    fw_pipe_end(c, &s->out, 1, sq);
+}
+
+static void conv_emit(fw_op_ctx *c, const npu_op_desc *d)
+{
+    conv_plan p;
+    char why[FW_WHY_BYTES];
+    if (conv_plan_make(c, d, &p, why, sizeof why))
+        return;
+    conv_state s;
+    memset(&s, 0, sizeof s);
+    s.d = d;
+    s.p = &p;
+    int prm_used = p.per_channel || p.bias;
+    uint32_t items = (uint32_t)(p.blocks * p.segments);
+    fw_pipe_init(c, &s.a, CONV_PIPE_SLOTS, 2, p.a_bytes, (uint32_t)p.blocks);
+    fw_pipe_init(c, &s.b, CONV_PIPE_SLOTS, p.sw > 1 && !p.flat ? 3 : 2, p.b_bytes, items);
+    fw_pipe_init(c, &s.cc, CONV_PIPE_SLOTS, 2, p.c_bytes, items);
+    fw_pipe_init(c, &s.out, CONV_PIPE_SLOTS, 2, p.o_bytes, items);
+    if (prm_used)
+        fw_pipe_init(c, &s.prm, CONV_PIPE_SLOTS, 2, p.p_bytes, (uint32_t)p.blocks);
+    const npu_tensor_ref *wt = &d->in[1];
+    for (uint64_t blk = 0; blk < p.blocks; blk++) {
+        uint64_t co0 = blk * p.cb, ncb = p.co - co0 < p.cb ? p.co - co0 : p.cb;
+        unsigned q = fw_load_queue(c, fw_pipe_slot_index(&s.a, 0) + 1);
+        uint32_t aslot = fw_pipe_begin(c, &s.a, 0, q);
+        fw_dma_flat(c, 1, q, wt->buf, aslot, wt->offset + co0 * p.k, ncb * p.k);
+        fw_pipe_end(c, &s.a, 0, q);
+        uint32_t prm = 0;
+        if (prm_used) {
+            unsigned pq = fw_load_queue(c, fw_pipe_slot_index(&s.prm, 0) + 2);
+            prm = fw_pipe_begin(c, &s.prm, 0, pq);
+            if (p.per_channel)
+                fw_dma_flat(c, 1, pq, wt->scales_buf, prm, wt->scales_offset + 4 * co0, 4 * ncb);
+            if (p.bias)
+                fw_dma_flat(c, 1, pq, d->in[2].buf, prm + (uint32_t)(4 * p.cb), d->in[2].offset + 4 * co0, 4 * ncb);
+            fw_pipe_end(c, &s.prm, 0, pq);
+            fw_pipe_begin(c, &s.prm, 1, NPU_UNIT_VEC);
+        }
+        fw_pipe_begin(c, &s.a, 1, NPU_UNIT_MM);
+        for (uint64_t img = 0; img < p.n; img++) {
+            if (p.flat) {
+                for (uint64_t p0 = 0; p0 < p.oh * p.ow; p0 += p.nseg)
+                    segment(c, &s, aslot, prm, co0, ncb, img, 0, p0, p.oh * p.ow - p0 < p.nseg ? p.oh * p.ow - p0 : p.nseg);
+                continue;
+            }
+            for (uint64_t oh = 0; oh < p.oh; oh++)
+                for (uint64_t ow0 = 0; ow0 < p.ow; ow0 += p.nseg)
+                    segment(c, &s, aslot, prm, co0, ncb, img, oh, ow0, p.ow - ow0 < p.nseg ? p.ow - ow0 : p.nseg);
+        }
+        fw_pipe_end(c, &s.a, 1, NPU_UNIT_MM);
+        if (prm_used)
+            fw_pipe_end(c, &s.prm, 1, NPU_UNIT_VEC);
+    }
+}
+
+const fw_op_kernel fw_kernel_conv2d = {"conv2d", conv_check, conv_emit};

@@ -1,0 +1,484 @@
+/* op_matmul.c -- NPU_OP_MATMUL: out = epilogue(in0 x in1), tiled for the matmul array and the SRAM.
+ *
+ * The loop nest (sizes chosen by mm_plan to fit the SRAM):
+ *     for each row block (R rows of in0, across batches):
+ *       for each group of G column tiles (tiles of `nb` columns):
+ *         for each k chunk:  A(rows, k chunk)  -> SRAM (kept for all groups when K fits in one chunk)
+ *           for each panel of B items (a B item: one column tile, one k chunk, one batch):
+ *             DMA the panel -> a B slot; mm for every m-tile (<= array rows) of the item's batch
+ *         epilogue on the vector unit (int32 -> f32, scales, bias, activation, quantise), store
+ * Every SRAM stage is a pipe of slots (fw_ops.h): B panels stream through 2-3 slots while the
+ * array works on the previous one, C tiles through 2 slots so that the epilogue of one group
+ * overlaps the products of the next, and outputs through 2 slots so that stores overlap too.
+ * Weights in the BLOCKED layout make a panel of whole column tiles one contiguous DMA.
+ * The exact arithmetic is specified in README.md ("MATMUL").
+ */
+#include "fw_ops.h"
+
+#include <string.h>
+
+/* A B panel (one slot) aims at this size: big enough that a panel is one long DMA and few
+ * instructions, small enough that the array waits little for the first one and that the last
+ * panel's products (the tail no load overlaps) stay short. */
+#define MM_PANEL_TARGET_BYTES (512u * 1024u)
+/* Row blocks of up to this many array-row tiles keep B re-streaming low for long inputs. */
+#define MM_ROW_BLOCK_TILES 8
+#define MM_B_SLOTS 3
+#define MM_PIPE_SLOTS 2
+/* B items one panel may hold (bounds the state kept to issue its products). */
+#define MM_MAX_PANEL_ITEMS 64
+
+typedef struct mm_plan {
+    /* the problem */
+    uint64_t batch, M, K, N, rows; /* rows = batch * M, the rows of in0 and out */
+    int b_batched, int4, blocked, per_channel, bias;
+    int32_t act;
+    uint32_t osz;                  /* bytes per output element */
+    uint64_t nb, ntiles;           /* column tile width, number of tiles */
+    uint64_t b_row_bytes;          /* row-major in1: bytes per row */
+    float s_deq;                   /* int32 -> f32 scale */
+    /* the tiling */
+    uint64_t mt;                   /* m-tile rows (array rows) */
+    uint64_t R, kc, nk, G;         /* row block, k chunk and count, tiles per group */
+    uint64_t a_bytes, b_slot, c_bytes, p_bytes, o_bytes;
+    uint32_t b_slots;
+    int a_resident;                /* A loaded once per row block */
+} mm_plan;
+
+/* Width the array computes for tile j: the real width, rounded up to even for int4. */
+static uint64_t tile_width(const mm_plan *p, uint64_t j)
+{
+    uint64_t w = p->N - j * p->nb;
+    return w < p->nb ? w : p->nb;
+}
+
+static uint64_t tile_width_eff(const mm_plan *p, uint64_t j)
+{
+    uint64_t w = tile_width(p, j);
+    return p->int4 ? (w + 1) / 2 * 2 : w;
+}
+
+static uint64_t b_bytes(const mm_plan *p, uint64_t cols) { return p->int4 ? cols / 2 : cols; }
+
+static uint64_t sram_need(const mm_plan *p, uint64_t groups)
+{
+    uint64_t a_items = p->a_resident ? (p->rows + p->R - 1) / p->R : 2;
+    uint64_t n = fw_align(p->a_bytes) * (a_items > 1 ? MM_PIPE_SLOTS : 1);
+    n += fw_align(p->b_slot) * p->b_slots;
+    n += fw_align(p->c_bytes) * (groups > 1 ? MM_PIPE_SLOTS : 1);
+    n += fw_align(p->o_bytes) * (groups > 1 ? MM_PIPE_SLOTS : 1);
+    if (p->per_channel || p->bias)
+        n += fw_align(p->p_bytes) * (groups > 1 ? MM_PIPE_SLOTS : 1);
+    return n;
+}
+
+static void plan_sizes(mm_plan *p)
+{
+    p->nk = (p->K + p->kc - 1) / p->kc;
+    p->a_resident = p->nk == 1;
+    uint64_t gw = p->G * p->nb, item = p->kc * b_bytes(p, p->nb);
+    p->a_bytes = p->R * p->kc;
+    p->c_bytes = 4 * p->R * gw;
+    p->o_bytes = 4 * p->R * gw;
+    p->p_bytes = 2 * 4 * gw;
+    if (p->b_slot < item)
+        p->b_slot = item;
+}
+
+/* Choose R, kc, G and the B slot size so that everything fits in the SRAM. */
+static int plan_tiling(mm_plan *p, uint64_t sram, char *why, size_t whylen)
+{
+    const uint64_t max_cols = FW_FIELD_MAX(VBIN, COLS);
+    p->kc = p->K < FW_FIELD_MAX(MM, K) ? p->K : FW_FIELD_MAX(MM, K);
+    p->R = p->rows <= p->mt ? p->rows : p->mt * MM_ROW_BLOCK_TILES;
+    if (p->R > p->rows)
+        p->R = p->rows;
+    p->G = p->ntiles;
+    if (p->G * p->nb > max_cols)
+        p->G = max_cols / p->nb;
+    p->b_slots = MM_B_SLOTS;
+    p->b_slot = 0;
+    plan_sizes(p);
+    uint64_t panel = MM_PANEL_TARGET_BYTES < sram / 8 ? MM_PANEL_TARGET_BYTES : sram / 8;
+    if (p->b_slot < panel)
+        p->b_slot = panel / p->b_slot * p->b_slot; /* whole items */
+    for (;;) {
+        uint64_t groups = ((p->rows + p->R - 1) / p->R) * ((p->ntiles + p->G - 1) / p->G);
+        if (sram_need(p, groups) <= sram)
+            return 0;
+        uint64_t item = p->kc * b_bytes(p, p->nb);
+        if (p->b_slot > item) {
+            p->b_slot = item;
+        } else if (p->b_slots > MM_PIPE_SLOTS) {
+            p->b_slots = MM_PIPE_SLOTS;
+        } else if (p->G > 1 && p->c_bytes + p->o_bytes >= p->a_bytes) {
+            p->G = (p->G + 1) / 2;
+        } else if (p->R > 1 && p->R * p->kc >= item) {
+            p->R = p->R > p->mt ? (p->R / 2 + p->mt - 1) / p->mt * p->mt : (p->R + 1) / 2;
+        } else if (p->G > 1) {
+            p->G = (p->G + 1) / 2;
+        } else if (p->kc > 1) {
+            p->kc = (p->kc + 1) / 2;
+        } else {
+            return fw_refuse(why, whylen, "does not fit in the %llu-byte SRAM", (unsigned long long)sram);
+        }
+        plan_sizes(p);
+    }
+}
+
+static int mm_plan_make(const fw_op_ctx *c, const npu_op_desc *d, mm_plan *p, char *why, size_t whylen)
+{
+    const npu_tensor_ref *a = &d->in[0], *b = &d->in[1], *o = &d->out;
+    memset(p, 0, sizeof *p);
+    if (d->n_inputs < 2)
+        return fw_refuse(why, whylen, "needs 2 or 3 inputs, has %u", d->n_inputs);
+    if (fw_check_act(c, a, "in0", why, whylen) || fw_check_act(c, o, "out", why, whylen))
+        return -1;
+    if (a->dtype != NPU_DT_I8)
+        return fw_refuse(why, whylen, "in0: dtype %s (the array reads int8)", fw_dtype_name(a->dtype));
+    if (fw_check_shape(b, "in1", why, whylen))
+        return -1;
+    if (b->rank < 2)
+        return fw_refuse(why, whylen, "in1: rank %u (expected >= 2)", b->rank);
+    p->K = (uint64_t)a->dims[a->rank - 1];
+    p->M = a->rank >= 2 ? (uint64_t)a->dims[a->rank - 2] : 1;
+    p->batch = 1;
+    for (uint32_t i = 0; i + 2 < a->rank; i++)
+        p->batch *= (uint64_t)a->dims[i];
+    p->rows = p->batch * p->M;
+    if ((uint64_t)b->dims[b->rank - 2] != p->K)
+        return fw_refuse(why, whylen, "in1: %lld rows, in0 has K = %llu", (long long)b->dims[b->rank - 2],
+                         (unsigned long long)p->K);
+    p->N = (uint64_t)b->dims[b->rank - 1];
+    if (b->rank > 2) {
+        uint64_t bb = 1;
+        for (uint32_t i = 0; i + 2 < b->rank; i++)
+            bb *= (uint64_t)b->dims[i];
+        if (bb != p->batch)
+            return fw_refuse(why, whylen, "in1: %llu batches, in0 has %llu (batches must match, or in1 rank 2)",
+                             (unsigned long long)bb, (unsigned long long)p->batch);
+        p->b_batched = 1;
+    }
+    if (b->dtype != NPU_DT_I8 && b->dtype != NPU_DT_I4)
+        return fw_refuse(why, whylen, "in1: dtype %s (expected i8 or i4)", fw_dtype_name(b->dtype));
+    p->int4 = b->dtype == NPU_DT_I4;
+    if (d->iattr[1] != NPU_LAYOUT_ROW_MAJOR && d->iattr[1] != NPU_LAYOUT_BLOCKED)
+        return fw_refuse(why, whylen, "in1: layout %d (expected ROW_MAJOR or BLOCKED)", d->iattr[1]);
+    p->blocked = d->iattr[1] == NPU_LAYOUT_BLOCKED;
+    p->mt = c->info->mm_rows;
+    if (p->blocked) {
+        if (b->rank != 2)
+            return fw_refuse(why, whylen, "in1: a BLOCKED weight has rank 2, not %u", b->rank);
+        if (d->iattr[2] < 1 || (uint32_t)d->iattr[2] > c->info->mm_cols || (p->int4 && d->iattr[2] % 2))
+            return fw_refuse(why, whylen, "in1: block width %d (expected 1..%u%s)", d->iattr[2], c->info->mm_cols,
+                             p->int4 ? ", even for int4" : "");
+        p->nb = (uint64_t)d->iattr[2];
+    } else {
+        p->nb = c->info->mm_cols;
+        if (p->int4 && p->nb % 2)
+            p->nb--;
+        if (p->int4 && p->N % 2)
+            return fw_refuse(why, whylen, "in1: int4 row-major weight with odd N = %llu", (unsigned long long)p->N);
+    }
+    if (p->nb < 1)
+        return fw_refuse(why, whylen, "the %u-column array cannot hold an int4 tile", c->info->mm_cols);
+    p->ntiles = (p->N + p->nb - 1) / p->nb;
+    uint64_t bbytes;
+    if (p->blocked)
+        bbytes = (p->ntiles - 1) * p->K * b_bytes(p, p->nb) + p->K * b_bytes(p, tile_width_eff(p, p->ntiles - 1));
+    else
+        bbytes = fw_tensor_bytes(b);
+    p->b_row_bytes = p->int4 ? p->N / 2 : p->N;
+    if (fw_check_ref(c, b, "in1", bbytes, why, whylen))
+        return -1;
+    if (b->scales_axis == (int32_t)b->rank - 1) {
+        if (p->b_batched)
+            return fw_refuse(why, whylen, "in1: per-channel scales on a batched operand");
+        if (fw_check_scales(c, b, "in1", p->N, why, whylen))
+            return -1;
+        p->per_channel = 1;
+        p->s_deq = a->scale;
+    } else if (b->scales_axis == -1) {
+        if (!(b->scale > 0.0f && b->scale <= 3.402823466e38f))
+            return fw_refuse(why, whylen, "in1: scale %g (expected finite and > 0)", (double)b->scale);
+        p->s_deq = a->scale * b->scale;
+        if (!(p->s_deq > 0.0f && p->s_deq <= 3.402823466e38f))
+            return fw_refuse(why, whylen, "in0 scale x in1 scale = %g is not a finite positive f32",
+                             (double)p->s_deq);
+    } else {
+        return fw_refuse(why, whylen, "in1: scales axis %d (expected -1 or %u)", b->scales_axis, b->rank - 1);
+    }
+    if (d->n_inputs >= 3) {
+        if (fw_check_f32_vec(c, &d->in[2], "in2 (bias)", p->N, why, whylen))
+            return -1;
+        p->bias = 1;
+    }
+    if (fw_numel(o) != p->rows * p->N || (uint64_t)o->dims[o->rank - 1] != p->N)
+        return fw_refuse(why, whylen, "out: %llu elements, last dim %lld (expected %llu x %llu)",
+                         (unsigned long long)fw_numel(o), (long long)o->dims[o->rank - 1],
+                         (unsigned long long)p->rows, (unsigned long long)p->N);
+    if (d->iattr[0] < NPU_ACT_NONE || d->iattr[0] > NPU_ACT_SILU)
+        return fw_refuse(why, whylen, "activation %d is not an enum npu_act", d->iattr[0]);
+    p->act = d->iattr[0];
+    p->osz = fw_dtype_bytes(o->dtype);
+    return plan_tiling(p, c->info->sram_bytes, why, whylen);
+}
+
+static int mm_check(fw_op_ctx *c, const npu_op_desc *d, char *why, size_t whylen)
+{
+    mm_plan p;
+    return mm_plan_make(c, d, &p, why, whylen);
+}
+
+/* ---------------------------------------------------------------- emission */
+
+typedef struct mm_state {
+    const npu_op_desc *d;
+    const mm_plan *p;
+    fw_pipe a, b, cc, prm, out;
+    uint32_t a_slot;      /* current A slot (SRAM) */
+    uint64_t a_k0;        /* first K column in the A slot */
+    uint64_t kc_len;      /* columns of the current k chunk */
+    /* the row block */
+    uint64_t r0, nrows;
+    /* B panel being assembled */
+    int counting;         /* only count panels */
+    uint32_t panels;
+    uint32_t bslot;       /* SRAM of the open panel */
+    unsigned bq;          /* its DMA queue */
+    uint64_t used;        /* bytes used in the open panel */
+    int open;
+    /* a contiguous DMA run not yet emitted */
+    uint64_t run_off, run_bytes;
+    uint32_t run_sram;
+    /* items in the open panel, for the products */
+    uint32_t nitems;
+    struct mm_item { uint64_t j, b, sram; } items[MM_MAX_PANEL_ITEMS];
+} mm_state;
+
+static void flush_run(fw_op_ctx *c, mm_state *s)
+{
+    if (s->run_bytes && !s->counting)
+        fw_dma_flat(c, 1, s->bq, s->d->in[1].buf, s->run_sram, s->run_off, s->run_bytes);
+    s->run_bytes = 0;
+}
+
+/* The products of every item of the open panel; then the panel's slot is free again. */
+static void close_panel(fw_op_ctx *c, mm_state *s, uint64_t kc_index, uint32_t cslot, uint64_t n0_tile)
+{
+    if (!s->open)
+        return;
+    flush_run(c, s);
+    s->open = 0;
+    s->panels++;
+    if (s->counting)
+        return;
+    const mm_plan *p = s->p;
+    fw_pipe_end(c, &s->b, 0, s->bq);
+    fw_pipe_begin(c, &s->b, 1, NPU_UNIT_MM);
+    for (uint32_t i = 0; i < s->nitems; i++) {
+        const struct mm_item *it = &s->items[i];
+        uint64_t we = tile_width_eff(p, it->j);
+        uint32_t cblk = cslot + (uint32_t)(4 * s->nrows * p->nb * (it->j - n0_tile));
+        /* the m-tiles of this item: rows of its batch inside the row block (all rows if shared) */
+        uint64_t lo = s->r0, hi = s->r0 + s->nrows;
+        if (p->b_batched) {
+            uint64_t blo = it->b * p->M, bhi = blo + p->M;
+            lo = lo > blo ? lo : blo;
+            hi = hi < bhi ? hi : bhi;
+        }
+        for (uint64_t r = lo; r < hi; r += p->mt) {
+            uint64_t m = hi - r < p->mt ? hi - r : p->mt;
+            uint64_t ro = r - s->r0;
+            fw_mm(c, kc_index > 0, p->int4, (uint32_t)m, (uint32_t)we, (uint32_t)s->kc_len,
+                  s->a_slot + (uint32_t)(ro * s->kc_len), (uint32_t)it->sram, cblk + (uint32_t)(4 * ro * we));
+        }
+    }
+    fw_pipe_end(c, &s->b, 1, NPU_UNIT_MM);
+    s->nitems = 0;
+}
+
+/* Add B item (tile j, batch bi, k chunk starting at k0) to the open panel, opening one if needed. */
+static void add_item(fw_op_ctx *c, mm_state *s, uint64_t j, uint64_t bi, uint64_t k0, uint64_t kc_index,
+                     uint32_t cslot, uint64_t n0_tile)
+{
+    const mm_plan *p = s->p;
+    const npu_tensor_ref *b = &s->d->in[1];
+    uint64_t we = tile_width_eff(p, j), cols = b_bytes(p, we), bytes = s->kc_len * cols;
+    if (s->open && (s->used + bytes > p->b_slot || s->nitems == MM_MAX_PANEL_ITEMS))
+        close_panel(c, s, kc_index, cslot, n0_tile);
+    if (!s->open) {
+        s->open = 1;
+        s->used = 0;
+        s->nitems = 0;
+        if (!s->counting) {
+            uint32_t slot_index = fw_pipe_slot_index(&s->b, 0);
+            s->bq = fw_load_queue(c, slot_index);
+            s->bslot = fw_pipe_begin(c, &s->b, 0, s->bq);
+        }
+    }
+    uint32_t sram = s->bslot + (uint32_t)s->used;
+    s->items[s->nitems].j = j;
+    s->items[s->nitems].b = bi;
+    s->items[s->nitems].sram = sram;
+    s->nitems++;
+    s->used += bytes; /* items pack tightly: mm reads B at any address */
+    if (s->counting)
+        return;
+    uint64_t off, rows, dstride;
+    if (p->blocked) {
+        off = b->offset + j * p->K * b_bytes(p, p->nb) + k0 * cols;
+        rows = 1;
+        dstride = bytes;
+    } else {
+        off = b->offset + bi * p->K * p->b_row_bytes + k0 * p->b_row_bytes + b_bytes(p, j * p->nb);
+        rows = s->kc_len;
+        dstride = p->b_row_bytes;
+    }
+    int flat = rows == 1 || dstride == cols;
+    if (flat && s->run_bytes && off == s->run_off + s->run_bytes && sram == s->run_sram + s->run_bytes) {
+        s->run_bytes += bytes;
+        return;
+    }
+    flush_run(c, s);
+    if (flat) {
+        s->run_off = off;
+        s->run_sram = sram;
+        s->run_bytes = bytes;
+    } else {
+        fw_dma(c, 1, s->bq, b->buf, sram, off, rows, cols, dstride, cols);
+    }
+}
+
+/* All B items of one (row block, group, k chunk). */
+static void stream_b(fw_op_ctx *c, mm_state *s, uint64_t j0, uint64_t j1, uint64_t k0, uint64_t kc_index,
+                     uint32_t cslot)
+{
+    const mm_plan *p = s->p;
+    uint64_t b_lo = 0, b_hi = 1;
+    if (p->b_batched) {
+        b_lo = s->r0 / p->M;
+        b_hi = (s->r0 + s->nrows - 1) / p->M + 1;
+    }
+    for (uint64_t j = j0; j < j1; j++)
+        for (uint64_t bi = b_lo; bi < b_hi; bi++)
+            add_item(c, s, j, bi, k0, kc_index, cslot, j0);
+    close_panel(c, s, kc_index, cslot, j0);
+}
+
+static void load_a(fw_op_ctx *c, mm_state *s, uint64_t k0)
+{
+    const mm_plan *p = s->p;
+    const npu_tensor_ref *a = &s->d->in[0];
+    unsigned q = fw_load_queue(c, fw_pipe_slot_index(&s->a, 0) + 1);
+    uint32_t slot = fw_pipe_begin(c, &s->a, 0, q);
+    fw_dma(c, 1, q, a->buf, slot, a->offset + s->r0 * p->K + k0, s->nrows, s->kc_len, p->K, s->kc_len);
+    fw_pipe_end(c, &s->a, 0, q);
+    s->a_slot = fw_pipe_begin(c, &s->a, 1, NPU_UNIT_MM);
+}
+
+/* The epilogue of one (row block, group) on the vector unit, then its store. */
+static void epilogue(fw_op_ctx *c, mm_state *s, uint64_t j0, uint64_t j1)
+{
+    const mm_plan *p = s->p;
+    const npu_op_desc *d = s->d;
+    uint64_t n0 = j0 * p->nb, gw = (j1 < p->ntiles ? j1 * p->nb : p->N) - n0, n = s->nrows * gw;
+    uint32_t prm = 0;
+    if (p->per_channel || p->bias) { /* this group's scales and bias */
+        unsigned q = fw_load_queue(c, fw_pipe_slot_index(&s->prm, 0) + 2);
+        prm = fw_pipe_begin(c, &s->prm, 0, q);
+        if (p->per_channel)
+            fw_dma_flat(c, 1, q, d->in[1].scales_buf, prm, d->in[1].scales_offset + 4 * n0, 4 * gw);
+        if (p->bias)
+            fw_dma_flat(c, 1, q, d->in[2].buf, prm + (uint32_t)(4 * p->G * p->nb), d->in[2].offset + 4 * n0, 4 * gw);
+        fw_pipe_end(c, &s->prm, 0, q);
+    }
+    uint32_t cslot = fw_pipe_begin(c, &s->cc, 1, NPU_UNIT_VEC);
+    uint32_t o = fw_pipe_begin(c, &s->out, 0, NPU_UNIT_VEC);
+    int stage = s->nrows > 1 && (j1 - j0 > 1 || tile_width_eff(p, j1 - 1) != tile_width(p, j1 - 1));
+    if (stage) { /* column blocks -> row-major [rows][gw] */
+        for (uint64_t j = j0; j < j1; j++)
+            fw_vmov(c, 0, 4, o + (uint32_t)(4 * (j - j0) * p->nb), cslot + (uint32_t)(4 * s->nrows * p->nb * (j - j0)),
+                    s->nrows, tile_width(p, j), tile_width_eff(p, j), gw);
+        fw_vdequant(c, ISA_SDT_I32, o, o, n, p->s_deq);
+    } else {
+        fw_vdequant(c, ISA_SDT_I32, o, cslot, n, p->s_deq);
+    }
+    fw_pipe_end(c, &s->cc, 1, NPU_UNIT_VEC);
+    if (p->per_channel || p->bias) {
+        fw_pipe_begin(c, &s->prm, 1, NPU_UNIT_VEC);
+        if (p->per_channel)
+            fw_vbin_rows(c, ISA_BINOP_MUL, ISA_BC_ROW, o, o, prm, s->nrows, gw);
+        if (p->bias)
+            fw_vbin_rows(c, ISA_BINOP_ADD, ISA_BC_ROW, o, o, prm + (uint32_t)(4 * p->G * p->nb), s->nrows, gw);
+        fw_pipe_end(c, &s->prm, 1, NPU_UNIT_VEC);
+    }
+    fw_activation(c, p->act, o, n);
+    fw_from_f32(c, &d->out, o, o, n);
+    fw_pipe_end(c, &s->out, 0, NPU_UNIT_VEC);
+    unsigned sq = fw_store_queue(c);
+    fw_pipe_begin(c, &s->out, 1, sq);
+    fw_dma(c, 0, sq, d->out.buf, o, d->out.offset + (s->r0 * p->N + n0) * p->osz, s->nrows, gw * p->osz,
+           p->N * p->osz, gw * p->osz);
+    fw_pipe_end(c, &s->out, 1, sq);
+}
+
+/* Walk the loop nest; with s->counting only the B panels are counted. */
+static void walk(fw_op_ctx *c, mm_state *s)
+{
+    const mm_plan *p = s->p;
+    for (s->r0 = 0; s->r0 < p->rows; s->r0 += p->R) {
+        s->nrows = p->rows - s->r0 < p->R ? p->rows - s->r0 : p->R;
+        if (p->a_resident && !s->counting) {
+            s->kc_len = p->K;
+            load_a(c, s, 0);
+        }
+        for (uint64_t j0 = 0; j0 < p->ntiles; j0 += p->G) {
+            uint64_t j1 = j0 + p->G < p->ntiles ? j0 + p->G : p->ntiles;
+            uint32_t cslot = s->counting ? 0 : fw_pipe_begin(c, &s->cc, 0, NPU_UNIT_MM);
+            for (uint64_t kci = 0; kci < p->nk; kci++) {
+                uint64_t k0 = kci * p->kc;
+                s->kc_len = p->K - k0 < p->kc ? p->K - k0 : p->kc;
+                if (!p->a_resident && !s->counting)
+                    load_a(c, s, k0);
+                stream_b(c, s, j0, j1, k0, kci, cslot);
+                if (!p->a_resident && !s->counting)
+                    fw_pipe_end(c, &s->a, 1, NPU_UNIT_MM);
+            }
+            if (s->counting)
+                continue;
+            fw_pipe_end(c, &s->cc, 0, NPU_UNIT_MM);
+            epilogue(c, s, j0, j1);
+        }
+        if (p->a_resident && !s->counting)
+            fw_pipe_end(c, &s->a, 1, NPU_UNIT_MM);
+    }
+}
+
+static void mm_emit(fw_op_ctx *c, const npu_op_desc *d)
+{
+    mm_plan p;
+    char why[FW_WHY_BYTES];
+    if (mm_plan_make(c, d, &p, why, sizeof why) != 0)
+        return; /* checked before: cannot happen */
+    mm_state s;
+    memset(&s, 0, sizeof s);
+    s.d = d;
+    s.p = &p;
+    s.counting = 1;
+    walk(c, &s);
+    uint32_t panels = s.panels;
+    uint64_t row_blocks = (p.rows + p.R - 1) / p.R, groups = row_blocks * ((p.ntiles + p.G - 1) / p.G);
+    uint32_t a_items = (uint32_t)(p.a_resident ? row_blocks : groups * p.nk);
+    fw_pipe_init(c, &s.a, MM_PIPE_SLOTS, 2, p.a_bytes, a_items);
+    fw_pipe_init(c, &s.b, p.b_slots, 2, p.b_slot, panels);
+    fw_pipe_init(c, &s.cc, MM_PIPE_SLOTS, 2, p.c_bytes, (uint32_t)groups);
+    fw_pipe_init(c, &s.out, MM_PIPE_SLOTS, 2, p.o_bytes, (uint32_t)groups);
+    if (p.per_channel || p.bias)
+        fw_pipe_init(c, &s.prm, MM_PIPE_SLOTS, 2, p.p_bytes, (uint32_t)groups);
+    s.counting = 0;
+    s.panels = 0;
+    walk(c, &s);
+}
+
+const fw_op_kernel fw_kernel_matmul = {"matmul", mm_check, mm_emit};

@@ -1,0 +1,536 @@
+/* npu_segment.c -- building and running a segment: plan (lowering in PLAN mode), resolve the
+ * activation scales, find the boundary, place activations by liveness and constants in their
+ * buffers, emit the descriptors and constants (lowering in EMIT mode), upload; then per run:
+ * quantise the inputs into device memory, one NPU_JOB_OPS job, dequantise the outputs, stats.
+ * The twin run does the same on host copies with the CPU twin instead of the device.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "npu_internal.h"
+#include "npu_twin.h"
+
+#define NPU_RUN_TIMEOUT_CYCLES (UINT64_C(1) << 62) /* the device's watchdog catches a stuck job */
+#define NPU_FAULT_LOG_BYTES 2048
+
+/* ---------------------------------------------------------------- build */
+
+static void seg_free(npu_segment *s)
+{
+    if (!s)
+        return;
+    for (uint32_t i = 0; i < NPU_MAX_BUFFERS; i++)
+        npu_bo_free(s->bo[i]);
+    npu_bo_free(s->prog);
+    free(s->param_host);
+    if (s->weight_host)
+        for (uint32_t i = 0; i < NPU_MAX_WEIGHT_ARENAS; i++)
+            free(s->weight_host[i]);
+    free(s->weight_host);
+    free(s->nodes);
+    free(s->pos);
+    free(s->fused);
+    free(s->t);
+    free(s->blobs);
+    free(s->ops);
+    free(s->op_node);
+    free(s->ins);
+    free(s->outs);
+    free(s);
+}
+
+void npu_segment_free(npu_segment *s) { seg_free(s); }
+
+static int lower_all(npu_segment *s, npu_lower_mode mode, rt_error *e)
+{
+    char why[RT_ERROR_MSG_BYTES / 2];
+    npu_lower L;
+    memset(&L, 0, sizeof L);
+    L.mode = mode;
+    L.dev = &s->b->cfg.npu;
+    L.g = s->g;
+    L.s = s;
+    L.why = why;
+    L.whylen = sizeof why;
+    for (int p = 0; p < s->n_nodes; p++) {
+        if (s->fused[p])
+            continue;
+        L.node = s->nodes[p];
+        L.pos = p;
+        why[0] = '\0';
+        if (npu_lower_node(&L) != 0) {
+            char lbl[200];
+            rt_error_set(e, RT_ERR_UNSUPPORTED, "node %s: %s", graph_node_label(s->g, L.node, lbl, sizeof lbl), why);
+            return -1;
+        }
+    }
+    if (mode == NPU_LOWER_PLAN && L.blob_next != s->n_blobs) {
+        rt_error_set(e, RT_ERR_NOMEM, "out of memory (segment constants)");
+        return -1;
+    }
+    if (mode == NPU_LOWER_EMIT && s->oom) {
+        rt_error_set(e, RT_ERR_NOMEM, "out of memory (op descriptors)");
+        return -1;
+    }
+    if (mode == NPU_LOWER_EMIT && L.blob_next != s->n_blobs) {
+        rt_error_set(e, RT_ERR_ARG, "internal: the segment's constants changed between planning and emission");
+        return -1;
+    }
+    return 0;
+}
+
+static bool read_outside(const npu_segment *s, int t)
+{
+    const rt_graph *g = s->g;
+    for (int k = 0; k < g->n_outputs; k++)
+        if (g->outputs[k] == t)
+            return true;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (s->pos[i] >= 0)
+            continue;
+        for (int k = 0; k < g->nodes[i].n_inputs; k++)
+            if (g->nodes[i].inputs[k] == t)
+                return true;
+    }
+    return false;
+}
+
+static int root(const npu_segment *s, int t)
+{
+    while (s->t[t].root != t)
+        t = s->t[t].root;
+    return t;
+}
+
+static int scale_root(const npu_segment *s, int t)
+{
+    while (s->t[t].scale_root != t)
+        t = s->t[t].scale_root;
+    return t;
+}
+
+static rt_status resolve_scales(npu_segment *s, rt_error *e)
+{
+    for (int t = 0; t < s->g->n_tensors; t++) {
+        if (!s->t[t].used)
+            continue;
+        npu_tinfo *r = &s->t[scale_root(s, t)];
+        if (!r->scale_set) {
+            int sr = scale_root(s, t);
+            const rt_quant *q = &s->g->tensors[sr]->quant;
+            if (q->scheme == RT_QUANT_PER_TENSOR && q->count >= 1 && q->scales && q->scales[0] > 0.0f &&
+                isfinite(q->scales[0]))
+                r->scale = q->scales[0];
+            else if (s->timing_only)
+                r->scale = 1.0f;
+            else
+                return rt_error_set(e, RT_ERR_ARG,
+                                    "tensor '%s' has no per-tensor activation scale: calibrate the graph first "
+                                    "(npu_calibrate), or build a timing-only segment",
+                                    s->g->tensors[sr]->name);
+            r->scale_set = true;
+        }
+        if (r->scale < r->lo)
+            r->scale = r->lo;
+        if (r->scale > r->hi)
+            r->scale = r->hi;
+    }
+    return RT_OK;
+}
+
+static rt_status find_boundary(npu_segment *s, rt_error *e)
+{
+    int nt = s->g->n_tensors;
+    s->ins = malloc((size_t)(nt + 1) * sizeof *s->ins);
+    s->outs = malloc((size_t)(nt + 1) * sizeof *s->outs);
+    if (!s->ins || !s->outs)
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (segment boundary)");
+    for (int t = 0; t < nt; t++) {
+        npu_tinfo *x = &s->t[t];
+        if (!x->used)
+            continue;
+        if (x->root == t && !x->produced) {
+            x->def = -1;
+            s->ins[s->n_ins++] = t;
+        }
+        if (x->produced && read_outside(s, t)) {
+            s->outs[s->n_outs++] = t;
+            s->t[root(s, t)].last = s->n_nodes;
+        }
+    }
+    return RT_OK;
+}
+
+typedef struct live_range {
+    uint64_t off, end;
+} live_range;
+
+/* Place the activation roots: allocated at their first writer, freed after their last reader. */
+static rt_status place_activations(npu_segment *s, rt_error *e)
+{
+    int nt = s->g->n_tensors;
+    live_range *live = malloc((size_t)(nt + 1) * sizeof *live);
+    int *owner = malloc((size_t)(nt + 1) * sizeof *owner), nlive = 0;
+    if (!live || !owner) {
+        free(live);
+        free(owner);
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (placement)");
+    }
+    uint64_t top = 0;
+    for (int p = -1; p <= s->n_nodes; p++) {
+        for (int t = 0; t < nt; t++) {
+            npu_tinfo *x = &s->t[t];
+            if (!x->used || x->root != t || x->def != p)
+                continue;
+            uint64_t need = ((uint64_t)rt_tensor_numel(s->g->tensors[t]) + NPU_ARENA_ALIGN_BYTES - 1) /
+                            NPU_ARENA_ALIGN_BYTES * NPU_ARENA_ALIGN_BYTES; /* int8 on the device */
+            if (need == 0)
+                need = NPU_ARENA_ALIGN_BYTES;
+            uint64_t at = 0; /* first fit among the live ranges, kept sorted by offset */
+            int i = 0;
+            for (; i < nlive; i++) {
+                if (live[i].off >= at + need)
+                    break;
+                if (live[i].end > at)
+                    at = live[i].end;
+            }
+            memmove(live + i + 1, live + i, (size_t)(nlive - i) * sizeof *live);
+            memmove(owner + i + 1, owner + i, (size_t)(nlive - i) * sizeof *owner);
+            live[i].off = at;
+            live[i].end = at + need;
+            owner[i] = t;
+            nlive++;
+            x->offset = at;
+            if (at + need > top)
+                top = at + need;
+        }
+        for (int i = 0; i < nlive;) {
+            if (s->t[owner[i]].last <= p) {
+                memmove(live + i, live + i + 1, (size_t)(nlive - i - 1) * sizeof *live);
+                memmove(owner + i, owner + i + 1, (size_t)(nlive - i - 1) * sizeof *owner);
+                nlive--;
+            } else {
+                i++;
+            }
+        }
+    }
+    free(live);
+    free(owner);
+    if (top > NPU_ARENA_MAX_BYTES)
+        return rt_error_set(e, RT_ERR_LIMIT, "the segment's activations need %llu bytes at once; a job buffer is "
+                            "limited to %llu (split the segment)",
+                            (unsigned long long)top, (unsigned long long)NPU_ARENA_MAX_BYTES);
+    s->buf_bytes[NPU_BUF_ACT] = top;
+    return RT_OK;
+}
+
+static rt_status place_blobs(npu_segment *s, rt_error *e)
+{
+    uint64_t param = 0;
+    uint32_t arena = 0;
+    uint64_t wtop = 0;
+    bool any_weight = false;
+    for (int i = 0; i < s->n_blobs; i++) {
+        npu_blob *b = &s->blobs[i];
+        uint64_t need = (b->bytes + NPU_ARENA_ALIGN_BYTES - 1) / NPU_ARENA_ALIGN_BYTES * NPU_ARENA_ALIGN_BYTES;
+        if (need > NPU_ARENA_MAX_BYTES)
+            return rt_error_set(e, RT_ERR_LIMIT, "a constant of %llu bytes exceeds a job buffer's %llu",
+                                (unsigned long long)b->bytes, (unsigned long long)NPU_ARENA_MAX_BYTES);
+        if (b->kind == NPU_BLOB_PARAM) {
+            b->buf = NPU_BUF_PARAM;
+            b->offset = param;
+            param += need;
+            continue;
+        }
+        if (any_weight && wtop + need > NPU_ARENA_MAX_BYTES) {
+            s->buf_bytes[NPU_BUF_WEIGHT0 + arena] = wtop;
+            if (++arena >= NPU_MAX_WEIGHT_ARENAS)
+                return rt_error_set(e, RT_ERR_LIMIT, "the segment's weights need more than %u buffers of %llu bytes",
+                                    NPU_MAX_WEIGHT_ARENAS, (unsigned long long)NPU_ARENA_MAX_BYTES);
+            wtop = 0;
+        }
+        any_weight = true;
+        b->buf = NPU_BUF_WEIGHT0 + arena;
+        b->offset = wtop;
+        wtop += need;
+    }
+    if (param > NPU_ARENA_MAX_BYTES)
+        return rt_error_set(e, RT_ERR_LIMIT, "the segment's small constants need %llu bytes (more than a job buffer)",
+                            (unsigned long long)param);
+    s->buf_bytes[NPU_BUF_PARAM] = param;
+    s->nbufs = NPU_BUF_WEIGHT0;
+    if (any_weight) {
+        s->buf_bytes[NPU_BUF_WEIGHT0 + arena] = wtop;
+        s->nbufs = NPU_BUF_WEIGHT0 + arena + 1;
+    }
+    for (int i = 0; i < s->n_blobs; i++)
+        s->weight_bytes += s->blobs[i].bytes;
+    if (!s->timing_only) {
+        s->param_host = calloc(1, param ? param : 1);
+        if (!s->param_host)
+            return rt_error_set(e, RT_ERR_NOMEM, "out of memory (%llu bytes of constants)", (unsigned long long)param);
+        for (uint32_t k = NPU_BUF_WEIGHT0; k < s->nbufs; k++) {
+            s->weight_host[k - NPU_BUF_WEIGHT0] = calloc(1, s->buf_bytes[k] ? s->buf_bytes[k] : 1);
+            if (!s->weight_host[k - NPU_BUF_WEIGHT0])
+                return rt_error_set(e, RT_ERR_NOMEM, "out of memory (%llu bytes of weights)",
+                                    (unsigned long long)s->buf_bytes[k]);
+        }
+    }
+    return RT_OK;
+}
+
+static rt_status upload(npu_segment *s, rt_error *e)
+{
+    npu_dev *dev = s->b->dev;
+    for (uint32_t k = 0; k < s->nbufs; k++) {
+        uint64_t bytes = s->buf_bytes[k] ? s->buf_bytes[k] : NPU_ARENA_ALIGN_BYTES;
+        if (!(s->bo[k] = npu_bo_alloc(dev, bytes)))
+            return rt_error_set(e, RT_ERR_NOMEM, "device memory for buffer %u (%llu bytes): %s", k,
+                                (unsigned long long)bytes, npu_dev_error(dev));
+        const uint8_t *img = k == NPU_BUF_PARAM ? s->param_host : k >= NPU_BUF_WEIGHT0 ? s->weight_host[k - NPU_BUF_WEIGHT0] : NULL;
+        if (img && s->buf_bytes[k] && npu_bo_write(s->bo[k], 0, img, s->buf_bytes[k]) != NPU_DRV_OK)
+            return rt_error_set(e, RT_ERR_IO, "uploading buffer %u: %s", k, npu_dev_error(dev));
+    }
+    uint64_t pbytes = (uint64_t)s->n_ops * sizeof *s->ops;
+    if (!(s->prog = npu_bo_alloc(dev, pbytes ? pbytes : NPU_ARENA_ALIGN_BYTES)))
+        return rt_error_set(e, RT_ERR_NOMEM, "device memory for %u op descriptors: %s", s->n_ops, npu_dev_error(dev));
+    if (pbytes && npu_bo_write(s->prog, 0, s->ops, pbytes) != NPU_DRV_OK)
+        return rt_error_set(e, RT_ERR_IO, "uploading the op descriptors: %s", npu_dev_error(dev));
+    /* the images are on the device now; the twin reads them back from there */
+    free(s->param_host);
+    s->param_host = NULL;
+    for (uint32_t i = 0; i < NPU_MAX_WEIGHT_ARENAS; i++) {
+        free(s->weight_host[i]);
+        s->weight_host[i] = NULL;
+    }
+    return RT_OK;
+}
+
+npu_segment *npu_segment_build(npu_backend *b, rt_graph *g, const int *nodes, int n_nodes, npu_weight_type weights,
+                               bool timing_only, rt_error *e)
+{
+    if (!b || !g || (!nodes && n_nodes) || n_nodes < 0) {
+        rt_error_set(e, RT_ERR_ARG, "npu_segment_build: no backend, graph or nodes");
+        return NULL;
+    }
+    npu_segment *s = calloc(1, sizeof *s);
+    int nt = g->n_tensors;
+    if (s) {
+        s->nodes = malloc((size_t)(n_nodes + 1) * sizeof *s->nodes);
+        s->pos = malloc((size_t)(g->n_nodes + 1) * sizeof *s->pos);
+        s->fused = calloc((size_t)n_nodes + 1, sizeof *s->fused);
+        s->t = calloc((size_t)nt + 1, sizeof *s->t);
+        s->weight_host = calloc(NPU_MAX_WEIGHT_ARENAS, sizeof *s->weight_host);
+    }
+    if (!s || !s->nodes || !s->pos || !s->fused || !s->t || !s->weight_host) {
+        seg_free(s);
+        rt_error_set(e, RT_ERR_NOMEM, "out of memory (segment)");
+        return NULL;
+    }
+    s->b = b;
+    s->g = g;
+    s->n_nodes = n_nodes;
+    s->timing_only = timing_only;
+    s->wtype = weights;
+    for (int i = 0; i < g->n_nodes; i++)
+        s->pos[i] = -1;
+    for (int p = 0; p < n_nodes; p++) {
+        if (nodes[p] < 0 || nodes[p] >= g->n_nodes || s->pos[nodes[p]] >= 0) {
+            rt_error_set(e, RT_ERR_ARG, "npu_segment_build: node index %d is out of range or listed twice", nodes[p]);
+            seg_free(s);
+            return NULL;
+        }
+        s->nodes[p] = nodes[p];
+        s->pos[nodes[p]] = p;
+    }
+    for (int t = 0; t < nt; t++) {
+        s->t[t].root = s->t[t].scale_root = t;
+        s->t[t].def = INT_MAX;
+        s->t[t].last = -1;
+        s->t[t].lo = 0.0f;
+        s->t[t].hi = INFINITY;
+    }
+    if (lower_all(s, NPU_LOWER_PLAN, e) != 0 || resolve_scales(s, e) != RT_OK || find_boundary(s, e) != RT_OK ||
+        place_activations(s, e) != RT_OK || place_blobs(s, e) != RT_OK || lower_all(s, NPU_LOWER_EMIT, e) != 0) {
+        seg_free(s);
+        return NULL;
+    }
+    if (upload(s, e) != RT_OK) {
+        seg_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* ---------------------------------------------------------------- run */
+
+/* Quantise the segment's inputs into the activation image (host memory, or the device's
+ * buffer when img is NULL). */
+static rt_status put_inputs(npu_segment *s, rt_tensor **values, uint8_t *img, uint64_t *bytes, rt_error *e)
+{
+    for (int k = 0; k < s->n_ins; k++) {
+        int t = s->ins[k];
+        const rt_tensor *decl = s->g->tensors[t];
+        int64_t n = rt_tensor_numel(decl);
+        *bytes += (uint64_t)n;
+        if (s->timing_only)
+            continue;
+        const rt_tensor *v = values ? values[t] : NULL;
+        if (!v || !v->data || v->dtype != RT_DT_F32 || rt_tensor_numel(v) != n)
+            return rt_error_set(e, RT_ERR_NO_DATA, "segment input '%s': no f32 value of %lld elements", decl->name,
+                                (long long)n);
+        float scale = s->t[scale_root(s, t)].scale;
+        const float *x = v->data;
+        int8_t *q = img ? (int8_t *)img + s->t[t].offset : malloc((size_t)n);
+        if (!q)
+            return rt_error_set(e, RT_ERR_NOMEM, "out of memory (input '%s')", decl->name);
+        for (int64_t i = 0; i < n; i++)
+            q[i] = npu_quantize(x[i], scale);
+        if (!img) {
+            npu_drv_status st = npu_bo_write(s->bo[NPU_BUF_ACT], s->t[t].offset, q, (uint64_t)n);
+            free(q);
+            if (st != NPU_DRV_OK)
+                return rt_error_set(e, RT_ERR_IO, "writing input '%s': %s", decl->name, npu_dev_error(s->b->dev));
+        }
+    }
+    return RT_OK;
+}
+
+static rt_status get_outputs(npu_segment *s, rt_tensor **values, const uint8_t *img, uint64_t *bytes, rt_error *e)
+{
+    for (int k = 0; k < s->n_outs; k++) {
+        int t = s->outs[k];
+        const rt_tensor *decl = s->g->tensors[t];
+        int64_t n = rt_tensor_numel(decl);
+        *bytes += (uint64_t)n;
+        if (s->timing_only || !values)
+            continue;
+        rt_tensor *v = values[t];
+        if (!v) {
+            v = rt_tensor_new(decl->name, RT_DT_F32, decl->rank, decl->dims);
+            if (!v || rt_tensor_alloc(v, e) != RT_OK) {
+                rt_tensor_free(v);
+                return rt_error_set(e, RT_ERR_NOMEM, "out of memory (output '%s')", decl->name);
+            }
+            values[t] = v;
+        } else if (v->dtype != RT_DT_F32 || !v->data || rt_tensor_numel(v) != n) {
+            return rt_error_set(e, RT_ERR_ARG, "segment output '%s': the value given is not f32 of %lld elements",
+                                decl->name, (long long)n);
+        }
+        uint64_t off = s->t[root(s, t)].offset;
+        int8_t *q = img ? (int8_t *)img + off : malloc((size_t)n);
+        if (!q)
+            return rt_error_set(e, RT_ERR_NOMEM, "out of memory (output '%s')", decl->name);
+        if (!img && npu_bo_read(s->bo[NPU_BUF_ACT], off, q, (uint64_t)n) != NPU_DRV_OK) {
+            free(q);
+            return rt_error_set(e, RT_ERR_IO, "reading output '%s': %s", decl->name, npu_dev_error(s->b->dev));
+        }
+        float scale = s->t[scale_root(s, t)].scale, *y = v->data;
+        for (int64_t i = 0; i < n; i++)
+            y[i] = (float)q[i] * scale; /* v.dequant's arithmetic */
+        if (!img)
+            free(q);
+    }
+    return RT_OK;
+}
+
+static rt_status job_fault(npu_segment *s, const npu_job_result *r, rt_error *e)
+{
+    npu_dev *dev = s->b->dev;
+    char log[NPU_FAULT_LOG_BYTES], lbl[200] = "?";
+    npu_dev_read_log(dev, log, sizeof log);
+    if (r->fault_insn < s->n_ops)
+        graph_node_label(s->g, s->op_node[r->fault_insn], lbl, sizeof lbl);
+    rt_status st = rt_error_set(e, r->fault == NPU_FAULT_BAD_OP ? RT_ERR_UNSUPPORTED : RT_ERR_ARG,
+                                "NPU fault %s in unit %s at op descriptor %u (node %s): %s; firmware log: %s",
+                                npu_fault_str(r->fault), npu_unit_str(r->fault_unit), r->fault_insn, lbl,
+                                npu_dev_error(dev), log);
+    npu_dev_reset(dev); /* the device stops on a fault; the next job needs it running */
+    return st;
+}
+
+rt_status npu_segment_run(npu_segment *s, rt_tensor **values, npu_segment_stats *st, rt_error *e)
+{
+    if (!s)
+        return rt_error_set(e, RT_ERR_ARG, "npu_segment_run: no segment");
+    npu_segment_stats local;
+    if (!st)
+        st = &local;
+    memset(st, 0, sizeof *st);
+    npu_dev *dev = s->b->dev;
+    rt_status rs = put_inputs(s, values, NULL, &st->bytes_in, e);
+    if (rs != RT_OK)
+        return rs;
+    st->ops = s->n_ops;
+    st->weight_bytes = s->weight_bytes;
+    if (s->n_ops > 0) {
+        char drain[NPU_FAULT_LOG_BYTES];
+        npu_dev_read_log(dev, drain, sizeof drain); /* a fault report shows this job's lines only */
+        npu_job job;
+        memset(&job, 0, sizeof job);
+        job.type = NPU_JOB_OPS;
+        job.flags = s->timing_only ? NPU_JOB_F_TIMING_ONLY : 0;
+        job.program.bo = s->prog;
+        job.program.size = (uint64_t)s->n_ops * sizeof *s->ops;
+        job.nbufs = s->nbufs;
+        for (uint32_t k = 0; k < s->nbufs; k++)
+            job.bufs[k].bo = s->bo[k];
+        npu_counters c0, c1;
+        npu_dev_read_counters(dev, &c0);
+        npu_fence f;
+        npu_job_result r;
+        memset(&r, 0, sizeof r);
+        if (npu_submit(dev, &job, &f) != NPU_DRV_OK)
+            return rt_error_set(e, RT_ERR_IO, "submitting the segment: %s", npu_dev_error(dev));
+        npu_drv_status ds = npu_wait(dev, f, NPU_RUN_TIMEOUT_CYCLES, &r);
+        if (ds == NPU_DRV_E_FAULT)
+            return job_fault(s, &r, e);
+        if (ds != NPU_DRV_OK)
+            return rt_error_set(e, RT_ERR_IO, "running the segment: %s", npu_dev_error(dev));
+        npu_dev_read_counters(dev, &c1);
+        npu_counters_diff(&c0, &c1, &st->counters);
+        st->cycles = r.end_cycle - r.start_cycle;
+        st->insns = r.insns;
+        st->seconds = (double)st->cycles / (s->b->cfg.npu.clock_mhz * 1e6);
+    }
+    return get_outputs(s, values, NULL, &st->bytes_out, e);
+}
+
+rt_status npu_segment_run_twin(npu_segment *s, rt_tensor **values, rt_error *e)
+{
+    if (!s)
+        return rt_error_set(e, RT_ERR_ARG, "npu_segment_run_twin: no segment");
+    if (s->timing_only)
+        return rt_error_set(e, RT_ERR_ARG, "npu_segment_run_twin: a timing-only segment has no data to compute");
+    npu_twin_buf tb[NPU_MAX_BUFFERS];
+    memset(tb, 0, sizeof tb);
+    rt_status rs = RT_OK;
+    for (uint32_t k = 0; k < s->nbufs && rs == RT_OK; k++) {
+        tb[k].size = s->buf_bytes[k];
+        tb[k].data = calloc(1, tb[k].size ? tb[k].size : 1);
+        if (!tb[k].data)
+            rs = rt_error_set(e, RT_ERR_NOMEM, "out of memory (twin buffer %u)", k);
+        else if (k != NPU_BUF_ACT && tb[k].size && npu_bo_read(s->bo[k], 0, tb[k].data, tb[k].size) != NPU_DRV_OK)
+            rs = rt_error_set(e, RT_ERR_IO, "reading buffer %u: %s", k, npu_dev_error(s->b->dev));
+    }
+    uint64_t ignored = 0;
+    if (rs == RT_OK)
+        rs = put_inputs(s, values, tb[NPU_BUF_ACT].data, &ignored, e);
+    if (rs == RT_OK)
+        rs = npu_twin_run(s->ops, s->n_ops, tb, s->nbufs, e);
+    if (rs == RT_OK)
+        rs = get_outputs(s, values, tb[NPU_BUF_ACT].data, &ignored, e);
+    for (uint32_t k = 0; k < s->nbufs; k++)
+        free(tb[k].data);
+    return rs;
+}
+
+const npu_op_desc *npu_segment_ops(const npu_segment *s, uint32_t *n)
+{
+    *n = s ? s->n_ops : 0;
+    return s ? s->ops : NULL;
+}
+
+int npu_segment_op_node(const npu_segment *s, uint32_t i) { return s && i < s->n_ops ? s->op_node[i] : -1; }

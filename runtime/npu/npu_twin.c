@@ -1,0 +1,660 @@
+/* npu_twin.c -- the CPU twin of the firmware's operator kernels (see npu_twin.h).
+ *
+ * Each op is computed over whole tensors in plain loops; only the primitive f32 steps run on a
+ * small scratch "SRAM" through isa_exec(), so that they are the very functions the device's
+ * units run (same libm calls, same accumulation order). The order of steps per element is the
+ * one firmware/src/ops/README.md specifies for each op.
+ */
+#include "npu_twin.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "isa_exec.h"
+
+#define TW_SCRATCH_BYTES (4u << 20) /* holds a row of 65535 f32 with its gamma and beta, 4 times over */
+#define TW_PIECE_ELEMS 65535u       /* elements per scratch instruction (the vector cols field) */
+#define F32 4u
+
+typedef struct tw {
+    isa_exec_ctx x;
+    rt_error *e;
+    uint32_t op;
+    int failed;
+    rt_status st;
+} tw;
+
+static int tw_fail(tw *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int tw_fail(tw *t, const char *fmt, ...)
+{
+    if (!t->failed) {
+        char msg[RT_ERROR_MSG_BYTES];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        t->st = rt_error_set(t->e, RT_ERR_ARG, "op descriptor %u: %s", t->op, msg);
+        t->failed = 1;
+    }
+    return -1;
+}
+
+static int tw_exec(tw *t, const isa_insn *in)
+{
+    isa_error err;
+    if (t->failed)
+        return -1;
+    if (isa_check(in, &err) != ISA_OK || isa_exec(&t->x, in, &err) != ISA_OK)
+        return tw_fail(t, "%s", err.msg);
+    return 0;
+}
+
+int8_t npu_quantize(float x, float scale)
+{
+    float q = nearbyintf(x / scale); /* v.quant: round half to even, saturate, NaN -> 0 */
+    if (isnan(q))
+        return 0;
+    return (int8_t)(q < -128.0f ? -128 : q > 127.0f ? 127 : (int)q);
+}
+
+/* ---------------------------------------------------------------- primitive steps */
+
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+static void tw_un(tw *t, int64_t fn, float *x, uint64_t n, float imm)
+{
+    for (uint64_t i = 0; i < n && !t->failed; i += TW_PIECE_ELEMS) {
+        uint64_t k = min_u64(TW_PIECE_ELEMS, n - i);
+        memcpy(t->x.sram, x + i, k * F32);
+        isa_insn in = isa_insn_make(ISA_OP_VUN);
+        ISA_SET(&in, VUN, FN, fn);
+        ISA_SET(&in, VUN, DT, ISA_DT_F32);
+        ISA_SET(&in, VUN, COLS, k);
+        isa_set_f32(&in, ISA_F(VUN, IMM), imm);
+        tw_exec(t, &in);
+        memcpy(x + i, t->x.sram, k * F32);
+    }
+}
+
+/* dst = fn(a, b') over rows x cols; b' by bc (ISA_BC_*). */
+static void tw_bin(tw *t, int64_t fn, int64_t bc, float *dst, const float *a, const float *b, uint64_t rows,
+                   uint64_t cols)
+{
+    if (bc == ISA_BC_NONE || bc == ISA_BC_SCALAR) {
+        uint64_t n = rows * cols;
+        for (uint64_t i = 0; i < n && !t->failed; i += TW_PIECE_ELEMS) {
+            uint64_t k = min_u64(TW_PIECE_ELEMS, n - i);
+            memcpy(t->x.sram, a + i, k * F32);
+            memcpy(t->x.sram + k * F32, bc == ISA_BC_SCALAR ? b : b + i, (bc == ISA_BC_SCALAR ? 1 : k) * F32);
+            isa_insn in = isa_insn_make(ISA_OP_VBIN);
+            ISA_SET(&in, VBIN, FN, fn);
+            ISA_SET(&in, VBIN, DT, ISA_DT_F32);
+            ISA_SET(&in, VBIN, BC, bc);
+            ISA_SET(&in, VBIN, B, k * F32);
+            ISA_SET(&in, VBIN, COLS, k);
+            tw_exec(t, &in);
+            memcpy(dst + i, t->x.sram, k * F32);
+        }
+        return;
+    }
+    if (cols > TW_PIECE_ELEMS) {
+        tw_fail(t, "rows of %llu elements", (unsigned long long)cols);
+        return;
+    }
+    for (uint64_t r = 0; r < rows && !t->failed; r++) { /* one row at a time: b is its row or its value */
+        memcpy(t->x.sram, a + r * cols, cols * F32);
+        memcpy(t->x.sram + cols * F32, bc == ISA_BC_ROW ? b : b + r, (bc == ISA_BC_ROW ? cols : 1) * F32);
+        isa_insn in = isa_insn_make(ISA_OP_VBIN);
+        ISA_SET(&in, VBIN, FN, fn);
+        ISA_SET(&in, VBIN, DT, ISA_DT_F32);
+        ISA_SET(&in, VBIN, BC, bc == ISA_BC_ROW ? ISA_BC_ROW : ISA_BC_SCALAR);
+        ISA_SET(&in, VBIN, B, cols * F32);
+        ISA_SET(&in, VBIN, COLS, cols);
+        tw_exec(t, &in);
+        memcpy(dst + r * cols, t->x.sram, cols * F32);
+    }
+}
+
+static void tw_quant(tw *t, int8_t *dst, const float *src, uint64_t n, float scale)
+{
+    for (uint64_t i = 0; i < n && !t->failed; i += TW_PIECE_ELEMS) {
+        uint64_t k = min_u64(TW_PIECE_ELEMS, n - i);
+        memcpy(t->x.sram, src + i, k * F32);
+        isa_insn in = isa_insn_make(ISA_OP_VQUANT);
+        ISA_SET(&in, VQUANT, DST, k * F32);
+        ISA_SET(&in, VQUANT, N, k);
+        isa_set_f32(&in, ISA_F(VQUANT, SCALE), scale);
+        tw_exec(t, &in);
+        memcpy(dst + i, t->x.sram + k * F32, k);
+    }
+}
+
+/* dst = (float)src * scale for int8 (sdt ISA_SDT_I8) or int32 sources. */
+static void tw_dequant(tw *t, int64_t sdt, float *dst, const void *src, uint64_t n, float scale)
+{
+    uint64_t esz = sdt == ISA_SDT_I8 ? 1 : 4;
+    for (uint64_t i = 0; i < n && !t->failed; i += TW_PIECE_ELEMS) {
+        uint64_t k = min_u64(TW_PIECE_ELEMS, n - i);
+        memcpy(t->x.sram, (const uint8_t *)src + i * esz, k * esz);
+        isa_insn in = isa_insn_make(ISA_OP_VDEQUANT);
+        ISA_SET(&in, VDEQUANT, SDT, sdt);
+        ISA_SET(&in, VDEQUANT, DST, k * 4);
+        ISA_SET(&in, VDEQUANT, N, k);
+        isa_set_f32(&in, ISA_F(VDEQUANT, SCALE), scale);
+        tw_exec(t, &in);
+        memcpy(dst + i, t->x.sram + k * 4, k * F32);
+    }
+}
+
+/* In place, row by row; prm = gamma[cols] then beta[cols] (as aff needs). */
+static void tw_norm(tw *t, int64_t fn, int64_t aff, float *x, uint64_t rows, uint64_t cols, const float *gamma,
+                    const float *beta, int eps)
+{
+    if (cols > TW_PIECE_ELEMS)
+        tw_fail(t, "rows of %llu elements", (unsigned long long)cols);
+    for (uint64_t r = 0; r < rows && !t->failed; r++) {
+        memcpy(t->x.sram, x + r * cols, cols * F32);
+        if (gamma)
+            memcpy(t->x.sram + cols * F32, gamma, cols * F32);
+        if (beta)
+            memcpy(t->x.sram + 2 * cols * F32, beta, cols * F32);
+        isa_insn in = isa_insn_make(ISA_OP_VNORM);
+        ISA_SET(&in, VNORM, FN, fn);
+        ISA_SET(&in, VNORM, AFF, aff);
+        ISA_SET(&in, VNORM, PRM, cols * F32);
+        ISA_SET(&in, VNORM, COLS, cols);
+        ISA_SET(&in, VNORM, EPS, eps);
+        tw_exec(t, &in);
+        memcpy(x + r * cols, t->x.sram, cols * F32);
+    }
+}
+
+static void tw_red(tw *t, int64_t fn, float *dst, const float *x, uint64_t rows, uint64_t cols)
+{
+    if (cols > TW_PIECE_ELEMS)
+        tw_fail(t, "rows of %llu elements", (unsigned long long)cols);
+    for (uint64_t r = 0; r < rows && !t->failed; r++) {
+        memcpy(t->x.sram, x + r * cols, cols * F32);
+        isa_insn in = isa_insn_make(ISA_OP_VRED);
+        ISA_SET(&in, VRED, FN, fn);
+        ISA_SET(&in, VRED, DT, ISA_DT_F32);
+        ISA_SET(&in, VRED, DST, cols * F32);
+        ISA_SET(&in, VRED, COLS, cols);
+        tw_exec(t, &in);
+        memcpy(dst + r, t->x.sram + cols * F32, F32);
+    }
+}
+
+/* ---------------------------------------------------------------- tensors */
+
+static uint64_t numel(const npu_tensor_ref *r)
+{
+    uint64_t n = 1;
+    for (uint32_t i = 0; i < r->rank && i < NPU_MAX_RANK; i++)
+        n *= (uint64_t)r->dims[i];
+    return n;
+}
+
+/* dims[rank - k] (k = 1: the innermost), or 1 past the rank. */
+static uint64_t dim_end(const npu_tensor_ref *r, uint32_t k)
+{
+    return k >= 1 && k <= r->rank && r->rank <= NPU_MAX_RANK ? (uint64_t)r->dims[r->rank - k] : 1;
+}
+
+static int shape_ok(const npu_tensor_ref *r)
+{
+    if (r->rank < 1 || r->rank > NPU_MAX_RANK)
+        return 0;
+    for (uint32_t i = 0; i < r->rank; i++)
+        if (r->dims[i] < 1)
+            return 0;
+    return 1;
+}
+
+static uint32_t esz(uint32_t dt) { return dt == NPU_DT_I8 ? 1 : 4; }
+
+/* The bytes [offset, offset + bytes) of buffer r->buf, or NULL (error set). */
+static uint8_t *span(tw *t, npu_twin_buf *bufs, uint32_t nbufs, uint32_t buf, uint64_t offset, uint64_t bytes,
+                     const char *what)
+{
+    if (buf >= nbufs || !bufs[buf].data || offset > bufs[buf].size || bytes > bufs[buf].size - offset) {
+        tw_fail(t, "%s: [%llu, +%llu) is outside buffer %u", what, (unsigned long long)offset,
+                (unsigned long long)bytes, buf);
+        return NULL;
+    }
+    return bufs[buf].data + offset;
+}
+
+static uint8_t *tensor(tw *t, npu_twin_buf *bufs, uint32_t nbufs, const npu_tensor_ref *r, const char *what)
+{
+    if (r->rank < 1 || r->rank > NPU_MAX_RANK || (r->dtype != NPU_DT_I8 && r->dtype != NPU_DT_F32)) {
+        tw_fail(t, "%s: rank %u dtype %u", what, r->rank, r->dtype);
+        return NULL;
+    }
+    return span(t, bufs, nbufs, r->buf, r->offset, numel(r) * esz(r->dtype), what);
+}
+
+/* An activation as f32 (malloc'd, n elements). */
+static float *load_f32(tw *t, const npu_tensor_ref *r, const uint8_t *p)
+{
+    uint64_t n = numel(r);
+    float *v = malloc((n ? n : 1) * F32);
+    if (!v) {
+        tw_fail(t, "out of memory");
+        return NULL;
+    }
+    if (r->dtype == NPU_DT_I8)
+        tw_dequant(t, ISA_SDT_I8, v, p, n, r->scale);
+    else
+        memcpy(v, p, n * F32);
+    return v;
+}
+
+static void store_f32(tw *t, const npu_tensor_ref *r, uint8_t *p, const float *v, uint64_t n)
+{
+    if (r->dtype == NPU_DT_I8)
+        tw_quant(t, (int8_t *)p, v, n, r->scale);
+    else
+        memcpy(p, v, n * F32);
+}
+
+static void activation(tw *t, int32_t act, float *v, uint64_t n)
+{
+    if (act == NPU_ACT_RELU)
+        tw_un(t, ISA_UNOP_RELU, v, n, 0.0f);
+    else if (act == NPU_ACT_GELU)
+        tw_un(t, ISA_UNOP_GELU, v, n, 0.0f);
+    else if (act == NPU_ACT_SILU)
+        tw_un(t, ISA_UNOP_SILU, v, n, 0.0f);
+}
+
+/* ---------------------------------------------------------------- ops */
+
+/* Weight element (k, n) of in1 for batch bi, as the layouts of npu_abi.h say. */
+static int8_t weight(const uint8_t *w, int int4, int blocked, uint64_t nb, uint64_t K, uint64_t N, uint64_t bi,
+                     uint64_t k, uint64_t n)
+{
+    uint64_t idx, width;
+    if (blocked) {
+        uint64_t j = n / nb, wj = N - j * nb < nb ? N - j * nb : nb;
+        width = int4 ? (wj + 1) / 2 * 2 : wj;
+        idx = j * K * nb + k * width + n % nb;
+    } else {
+        width = N;
+        idx = bi * K * N + k * N + n;
+    }
+    if (!int4)
+        return (int8_t)w[idx];
+    uint8_t byte = w[idx / 2];
+    uint8_t nib = idx % 2 ? (uint8_t)(byte >> 4) : (uint8_t)(byte & 0xF);
+    (void)width;
+    return (int8_t)(nib >= 8 ? (int)nib - 16 : (int)nib);
+}
+
+/* The epilogue shared by matmul and conv: acc (n int32) -> out (n elements) at p. ws/bias index
+ * is the channel of each element: chan(i) = i (row broadcast) for matmul rows. */
+static void epilogue_row(tw *t, const int32_t *acc, float *y, uint64_t n, float s_deq, const float *ws,
+                         const float *bias, int32_t act)
+{
+    tw_dequant(t, ISA_SDT_I32, y, acc, n, s_deq);
+    if (ws)
+        tw_bin(t, ISA_BINOP_MUL, ISA_BC_ROW, y, y, ws, 1, n);
+    if (bias)
+        tw_bin(t, ISA_BINOP_ADD, ISA_BC_ROW, y, y, bias, 1, n);
+    activation(t, act, y, n);
+}
+
+static void op_matmul(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nbufs)
+{
+    const npu_tensor_ref *a = &d->in[0], *b = &d->in[1], *o = &d->out;
+    uint64_t K = dim_end(a, 1), M = dim_end(a, 2);
+    uint64_t rows = numel(a) / K, N = dim_end(b, 1);
+    int int4 = b->dtype == NPU_DT_I4, blocked = d->iattr[1] == NPU_LAYOUT_BLOCKED, batched = b->rank > 2;
+    uint64_t nb = blocked ? (uint64_t)d->iattr[2] : N, ntiles = (N + nb - 1) / nb;
+    uint64_t welems; /* elements the layout spans */
+    if (blocked) {
+        uint64_t last = N - (ntiles - 1) * nb;
+        welems = (ntiles - 1) * K * nb + K * (int4 ? (last + 1) / 2 * 2 : last);
+    } else {
+        welems = numel(b);
+    }
+    uint64_t wbytes = int4 ? (welems + 1) / 2 : welems;
+    const uint8_t *pa = tensor(t, bufs, nbufs, a, "in0");
+    const uint8_t *pb = span(t, bufs, nbufs, b->buf, b->offset, wbytes, "in1");
+    uint8_t *po = tensor(t, bufs, nbufs, o, "out");
+    if (!pa || !pb || !po || nb == 0 || numel(o) != rows * N)
+        return (void)tw_fail(t, "matmul operands");
+    const float *ws = NULL, *bias = NULL;
+    float s_deq = a->scale;
+    if (b->scales_axis >= 0)
+        ws = (const float *)span(t, bufs, nbufs, b->scales_buf, b->scales_offset, 4 * N, "in1 scales");
+    else
+        s_deq = a->scale * b->scale;
+    if (d->n_inputs >= 3)
+        bias = (const float *)span(t, bufs, nbufs, d->in[2].buf, d->in[2].offset, 4 * N, "in2");
+    int32_t *acc = malloc(N * sizeof *acc);
+    float *y = malloc(N * F32);
+    for (uint64_t r = 0; r < rows && acc && y && !t->failed; r++) {
+        uint64_t bi = batched ? r / M : 0;
+        const int8_t *ar = (const int8_t *)pa + r * K;
+        for (uint64_t n = 0; n < N; n++) {
+            uint32_t s = 0; /* int32 accumulation wraps, as the array's */
+            for (uint64_t k = 0; k < K; k++)
+                s += (uint32_t)((int32_t)ar[k] * weight(pb, int4, blocked, nb, K, N, bi, k, n));
+            memcpy(&acc[n], &s, sizeof s);
+        }
+        epilogue_row(t, acc, y, N, s_deq, ws, bias, d->iattr[0]);
+        store_f32(t, o, po + r * N * esz(o->dtype), y, N);
+    }
+    if (!acc || !y)
+        tw_fail(t, "out of memory");
+    free(acc);
+    free(y);
+}
+
+static void op_conv(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nbufs)
+{
+    const npu_tensor_ref *x = &d->in[0], *w = &d->in[1], *o = &d->out;
+    uint64_t N = (uint64_t)x->dims[0], C = (uint64_t)x->dims[1], H = (uint64_t)x->dims[2], W = (uint64_t)x->dims[3];
+    uint64_t CO = (uint64_t)w->dims[0], KH = (uint64_t)w->dims[2], KW = (uint64_t)w->dims[3];
+    uint64_t sh = (uint64_t)d->iattr[0], sw = (uint64_t)d->iattr[1];
+    uint64_t OH = (uint64_t)o->dims[2], OW = (uint64_t)o->dims[3], K = KH * KW * C;
+    const int8_t *px = (const int8_t *)tensor(t, bufs, nbufs, x, "in0");
+    const int8_t *pw = (const int8_t *)span(t, bufs, nbufs, w->buf, w->offset, CO * K, "in1");
+    uint8_t *po = tensor(t, bufs, nbufs, o, "out");
+    if (!px || !pw || !po)
+        return;
+    float s_deq = x->scale;
+    const float *ws = NULL, *bias = NULL;
+    if (w->scales_axis == 0)
+        ws = (const float *)span(t, bufs, nbufs, w->scales_buf, w->scales_offset, 4 * CO, "in1 scales");
+    else
+        s_deq = x->scale * w->scale;
+    if (d->n_inputs >= 3)
+        bias = (const float *)span(t, bufs, nbufs, d->in[2].buf, d->in[2].offset, 4 * CO, "in2");
+    uint64_t P = OH * OW;
+    int32_t *acc = malloc(P * sizeof *acc);
+    float *y = malloc(P * F32);
+    for (uint64_t img = 0; img < N && acc && y && !t->failed; img++)
+        for (uint64_t co = 0; co < CO && !t->failed; co++) {
+            for (uint64_t oh = 0; oh < OH; oh++)
+                for (uint64_t ow = 0; ow < OW; ow++) {
+                    uint32_t s = 0;
+                    for (uint64_t i = 0; i < KH; i++)
+                        for (uint64_t j = 0; j < KW; j++)
+                            for (uint64_t c = 0; c < C; c++) {
+                                int32_t xv = px[((img * C + c) * H + oh * sh + i) * W + ow * sw + j];
+                                int32_t wv = pw[co * K + (i * KW + j) * C + c];
+                                s += (uint32_t)(xv * wv);
+                            }
+                    memcpy(&acc[oh * OW + ow], &s, sizeof s);
+                }
+            /* channel co's scale and bias apply to its whole plane (a column broadcast on the device) */
+            tw_dequant(t, ISA_SDT_I32, y, acc, P, s_deq);
+            if (ws)
+                tw_bin(t, ISA_BINOP_MUL, ISA_BC_SCALAR, y, y, ws + co, 1, P);
+            if (bias)
+                tw_bin(t, ISA_BINOP_ADD, ISA_BC_SCALAR, y, y, bias + co, 1, P);
+            activation(t, d->iattr[6], y, P);
+            store_f32(t, o, po + (img * CO + co) * P * esz(o->dtype), y, P);
+        }
+    if (!acc || !y)
+        tw_fail(t, "out of memory");
+    free(acc);
+    free(y);
+}
+
+static void op_softmax(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nbufs)
+{
+    const npu_tensor_ref *x = &d->in[0], *o = &d->out;
+    uint64_t len = dim_end(x, 1), rows = numel(x) / len;
+    uint64_t mrows = dim_end(x, 2);
+    const int8_t *px = (const int8_t *)tensor(t, bufs, nbufs, x, "in0");
+    uint8_t *po = tensor(t, bufs, nbufs, o, "out");
+    if (!px || !po)
+        return;
+    uint32_t scale = (uint32_t)((double)x->scale * 1.4426950408889634 * (double)(1 << ISA_SM_SCALE_FRAC_BITS) + 0.5);
+    int8_t *row = malloc(len);
+    float *f = malloc(len * F32);
+    for (uint64_t r = 0; r < rows && row && f && !t->failed; r++) {
+        isa_sm_row(px + r * len, row, (uint32_t)len, (uint32_t)(r % mrows), scale, d->iattr[0] == 1, d->iattr[1]);
+        if (o->dtype == NPU_DT_I8) {
+            memcpy(po + r * len, row, len);
+        } else {
+            tw_dequant(t, ISA_SDT_I8, f, row, len, 1.0f / (float)(1 << ISA_SM_OUT_FRAC_BITS));
+            memcpy(po + r * len * F32, f, len * F32);
+        }
+    }
+    if (!row || !f)
+        tw_fail(t, "out of memory");
+    free(row);
+    free(f);
+}
+
+static void op_binary(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nbufs)
+{
+    const npu_tensor_ref *a = &d->in[0], *b = &d->in[1], *o = &d->out;
+    uint64_t n = numel(a), cols = dim_end(a, 1), rows = n / cols, nb = numel(b);
+    uint64_t blast = dim_end(b, 1);
+    int64_t bc = nb == 1                           ? ISA_BC_SCALAR
+                 : nb == n && blast == cols        ? ISA_BC_NONE
+                 : nb == cols && blast == cols     ? ISA_BC_ROW
+                 : blast == 1 && nb == rows        ? ISA_BC_COL
+                                                   : -1;
+    const uint8_t *pa = tensor(t, bufs, nbufs, a, "in0"), *pb = tensor(t, bufs, nbufs, b, "in1");
+    uint8_t *po = tensor(t, bufs, nbufs, o, "out");
+    if (!pa || !pb || !po || bc < 0)
+        return (void)tw_fail(t, "binary operands");
+    float *va = load_f32(t, a, pa), *vb = load_f32(t, b, pb);
+    int64_t fn = d->iattr[0];
+    if (va && vb) {
+        if (d->iattr[1] && fn == ISA_BINOP_SUB) { /* reversed: b - a = -(a - b) */
+            tw_bin(t, ISA_BINOP_SUB, bc, va, va, vb, rows, cols);
+            tw_un(t, ISA_UNOP_NEG, va, n, 0.0f);
+        } else if (d->iattr[1] && fn == ISA_BINOP_DIV) { /* reversed: b / a = (1 / a) * b */
+            tw_un(t, ISA_UNOP_RECIP, va, n, 0.0f);
+            tw_bin(t, ISA_BINOP_MUL, bc, va, va, vb, rows, cols);
+        } else {
+            tw_bin(t, fn, bc, va, va, vb, rows, cols);
+        }
+        store_f32(t, o, po, va, n);
+    }
+    free(va);
+    free(vb);
+}
+
+static void op_unary(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nbufs)
+{
+    const npu_tensor_ref *a = &d->in[0], *o = &d->out;
+    const uint8_t *pa = tensor(t, bufs, nbufs, a, "in0");
+    uint8_t *po = tensor(t, bufs, nbufs, o, "out");
+    if (!pa || !po)
+        return;
+    float *v = load_f32(t, a, pa);
+    if (v) {
+        tw_un(t, d->iattr[0], v, numel(a), d->fattr[0]);
+        store_f32(t, o, po, v, numel(a));
+    }
+    free(v);
+}
+
+static int eps_exponent(float eps)
+{
+    double p = 1.0;
+    for (int x = 0; x <= 31; x++) {
+        if (fabs((double)eps - p) <= p * 1e-4)
+            return x;
+        p /= 10.0;
+    }
+    return -1;
+}
+
+static void op_norm(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nbufs)
+{
+    const npu_tensor_ref *x = &d->in[0], *o = &d->out;
+    int group = d->iattr[0] == NPU_NORM_GROUP, eps = eps_exponent(d->fattr[0]);
+    uint64_t n = numel(x), cols, rows, chans = 0;
+    if (group) {
+        chans = (uint64_t)x->dims[1];
+        rows = (uint64_t)x->dims[0] * (uint64_t)d->iattr[1];
+        cols = n / rows;
+    } else {
+        cols = dim_end(x, 1);
+        rows = n / cols;
+    }
+    uint64_t pcount = group ? chans : cols;
+    const float *gamma = NULL, *beta = NULL;
+    if (d->n_inputs > 1 && d->in[1].buf != NPU_NO_BUFFER)
+        gamma = (const float *)span(t, bufs, nbufs, d->in[1].buf, d->in[1].offset, 4 * pcount, "in1");
+    if (d->n_inputs > 2 && d->in[2].buf != NPU_NO_BUFFER)
+        beta = (const float *)span(t, bufs, nbufs, d->in[2].buf, d->in[2].offset, 4 * pcount, "in2");
+    const uint8_t *px = tensor(t, bufs, nbufs, x, "in0");
+    uint8_t *po = tensor(t, bufs, nbufs, o, "out");
+    if (!px || !po || eps < 0)
+        return (void)tw_fail(t, "norm operands");
+    float *v = load_f32(t, x, px);
+    if (v) {
+        int64_t fn = d->iattr[0] == NPU_NORM_RMS ? ISA_NORM_RMS : ISA_NORM_LAYER;
+        if (group) {
+            tw_norm(t, fn, ISA_AFF_NONE, v, rows, cols, NULL, NULL, eps);
+            uint64_t spatial = n / ((uint64_t)x->dims[0] * chans);
+            for (uint64_t r = 0; gamma && r < n / spatial; r++) { /* per channel: a column broadcast */
+                tw_bin(t, ISA_BINOP_MUL, ISA_BC_SCALAR, v + r * spatial, v + r * spatial, gamma + r % chans, 1,
+                       spatial);
+                if (beta)
+                    tw_bin(t, ISA_BINOP_ADD, ISA_BC_SCALAR, v + r * spatial, v + r * spatial, beta + r % chans, 1,
+                           spatial);
+            }
+        } else {
+            int64_t aff = !gamma ? ISA_AFF_NONE : beta ? ISA_AFF_GAMMA_BETA : ISA_AFF_GAMMA;
+            tw_norm(t, fn, aff, v, rows, cols, gamma, beta, eps);
+        }
+        store_f32(t, o, po, v, n);
+    }
+    free(v);
+}
+
+static void op_reduce(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nbufs)
+{
+    const npu_tensor_ref *x = &d->in[0], *o = &d->out;
+    uint64_t cols = dim_end(x, 1), rows = numel(x) / cols;
+    const uint8_t *px = tensor(t, bufs, nbufs, x, "in0");
+    uint8_t *po = tensor(t, bufs, nbufs, o, "out");
+    if (!px || !po || numel(o) != rows)
+        return (void)tw_fail(t, "reduce operands");
+    float *v = load_f32(t, x, px), *r = malloc(rows * F32);
+    if (v && r) {
+        tw_red(t, d->iattr[0], r, v, rows, cols);
+        store_f32(t, o, po, r, rows);
+    } else {
+        tw_fail(t, "out of memory");
+    }
+    free(v);
+    free(r);
+}
+
+static void strides(const npu_tensor_ref *r, uint64_t *s)
+{
+    uint64_t acc = 1;
+    for (int i = (int)r->rank - 1; i >= 0; i--) {
+        s[i] = acc;
+        acc *= (uint64_t)r->dims[i];
+    }
+}
+
+static void op_transpose(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nbufs)
+{
+    const npu_tensor_ref *x = &d->in[0], *o = &d->out;
+    const uint8_t *px = tensor(t, bufs, nbufs, x, "in0");
+    uint8_t *po = tensor(t, bufs, nbufs, o, "out");
+    if (!px || !po)
+        return;
+    uint64_t sin[NPU_MAX_RANK] = {0}, n = numel(o), e = esz(x->dtype);
+    strides(x, sin);
+    for (uint64_t i = 0; i < n; i++) { /* output element i: its multi-index, read through the permutation */
+        uint64_t rem = i, src = 0;
+        for (int k = (int)o->rank - 1; k >= 0; k--) {
+            uint64_t idx = rem % (uint64_t)o->dims[k];
+            rem /= (uint64_t)o->dims[k];
+            src += idx * sin[d->iattr[k]];
+        }
+        memcpy(po + i * e, px + src * e, e);
+    }
+}
+
+static void op_copy(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nbufs)
+{
+    const npu_tensor_ref *x = &d->in[0], *o = &d->out;
+    const uint8_t *px = tensor(t, bufs, nbufs, x, "in0");
+    uint8_t *po = tensor(t, bufs, nbufs, o, "out");
+    if (!px || !po)
+        return;
+    uint64_t sin[NPU_MAX_RANK] = {0}, sout[NPU_MAX_RANK] = {0}, box = 1;
+    strides(x, sin);
+    strides(o, sout);
+    for (uint32_t k = 0; k < x->rank; k++)
+        box *= (uint64_t)d->lattr[k];
+    int convert = x->dtype != o->dtype || (x->dtype == NPU_DT_I8 && x->scale != o->scale);
+    for (uint64_t i = 0; i < box && !t->failed; i++) {
+        uint64_t rem = i, src = 0, dst = 0;
+        for (int k = (int)x->rank - 1; k >= 0; k--) {
+            uint64_t idx = rem % (uint64_t)d->lattr[k];
+            rem /= (uint64_t)d->lattr[k];
+            src += (idx + (uint64_t)d->iattr[k]) * sin[k];
+            dst += (idx + (uint64_t)d->iattr[NPU_MAX_RANK + k]) * sout[k];
+        }
+        if (!convert) {
+            memcpy(po + dst * esz(o->dtype), px + src * esz(x->dtype), esz(x->dtype));
+            continue;
+        }
+        float v;
+        if (x->dtype == NPU_DT_I8)
+            tw_dequant(t, ISA_SDT_I8, &v, px + src, 1, x->scale);
+        else
+            memcpy(&v, px + src * 4, 4);
+        store_f32(t, o, po + dst * esz(o->dtype), &v, 1);
+    }
+}
+
+rt_status npu_twin_run(const npu_op_desc *ops, uint32_t n, npu_twin_buf *bufs, uint32_t nbufs, rt_error *e)
+{
+    tw t;
+    memset(&t, 0, sizeof t);
+    t.e = e;
+    t.x.sram = calloc(1, TW_SCRATCH_BYTES);
+    t.x.sram_bytes = TW_SCRATCH_BYTES;
+    if (!t.x.sram)
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (twin scratch)");
+    for (uint32_t i = 0; i < n && !t.failed; i++) {
+        const npu_op_desc *d = &ops[i];
+        t.op = i;
+        int two = d->op == NPU_OP_MATMUL || d->op == NPU_OP_CONV2D || d->op == NPU_OP_BINARY;
+        if (d->n_inputs < 1 || d->n_inputs > NPU_OP_MAX_INPUTS || !shape_ok(&d->in[0]) || !shape_ok(&d->out) ||
+            (two && (d->n_inputs < 2 || !shape_ok(&d->in[1])))) {
+            tw_fail(&t, "n_inputs %u, or an operand's rank or dims", d->n_inputs);
+            break;
+        }
+        if ((d->op == NPU_OP_CONV2D && (d->in[0].rank != 4 || d->in[1].rank != 4 || d->out.rank != 4)) ||
+            (d->op == NPU_OP_NORM && d->iattr[0] == NPU_NORM_GROUP && (d->in[0].rank < 2 || d->iattr[1] < 1))) {
+            tw_fail(&t, "operand ranks or groups");
+            break;
+        }
+        switch (d->op) {
+        case NPU_OP_MATMUL: op_matmul(&t, d, bufs, nbufs); break;
+        case NPU_OP_CONV2D: op_conv(&t, d, bufs, nbufs); break;
+        case NPU_OP_SOFTMAX: op_softmax(&t, d, bufs, nbufs); break;
+        case NPU_OP_BINARY: op_binary(&t, d, bufs, nbufs); break;
+        case NPU_OP_UNARY: op_unary(&t, d, bufs, nbufs); break;
+        case NPU_OP_NORM: op_norm(&t, d, bufs, nbufs); break;
+        case NPU_OP_REDUCE: op_reduce(&t, d, bufs, nbufs); break;
+        case NPU_OP_TRANSPOSE: op_transpose(&t, d, bufs, nbufs); break;
+        case NPU_OP_COPY: op_copy(&t, d, bufs, nbufs); break;
+        default: tw_fail(&t, "op code %u", d->op); break;
+        }
+    }
+    free(t.x.sram);
+    return t.failed ? t.st : RT_OK;
+}

@@ -1,0 +1,553 @@
+/* The runtime's NPU backend (runtime/npu): ONNX nodes lowered to op descriptors and run as one
+ * segment on configs/test.yaml's device. Every run is checked twice: the device against the
+ * CPU twin bit for bit, and against the FP32 CPU reference within a tolerance relative to the
+ * output's range (runtime/npu/README.md: 4% for one op, 8% for chains of quantised ops, 20%
+ * with int4 weights). Also:
+ * epilogue fusion, timing-only segments (no data, the same cycles), the boundary of a segment
+ * inside a graph, what supports() refuses and why. */
+#include "npu_graph_bench.h"
+
+#include "m4npu_config.h"
+
+#define TOL_ONE_OP 0.04
+#define TOL_CHAIN 0.08
+
+static npu_backend *BE;
+
+static int setup(void **state)
+{
+    (void)state;
+    m4npu_config cfg;
+    m4npu_config_defaults(&cfg);
+    rt_error e;
+    BE = npu_backend_open(&cfg, &e);
+    if (!BE)
+        fail_msg("npu_backend_open: %s", e.msg);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    npu_backend_close(BE);
+    return 0;
+}
+
+#define IN(...) ((const char *[]){__VA_ARGS__})
+
+/* ---------------------------------------------------------------- matmul, gemm */
+
+static void matmul_case(int64_t m, int64_t k, int64_t n, npu_weight_type w, bool bias_relu)
+{
+    gb b;
+    gb_new(&b, "matmul");
+    int64_t xd[2] = {m, k}, wd[2] = {k, n}, bd[1] = {n};
+    gb_input(&b, "x", 2, xd);
+    gb_const(&b, "w", 2, wd, -0.5f, 0.5f);
+    gb_const(&b, "bias", 1, bd, -1.0f, 1.0f);
+    gb_node(&b, "MatMul", 2, IN("x", "w"), 1, IN("y0"));
+    if (bias_relu) {
+        gb_node(&b, "Add", 2, IN("y0", "bias"), 1, IN("y1"));
+        gb_node(&b, "Relu", 1, IN("y1"), 1, IN("y"));
+    } else {
+        gb_node(&b, "Identity", 1, IN("y0"), 1, IN("y"));
+    }
+    gb_output(&b, "y");
+    /* int4 weights: 15 levels per channel, so a wider tolerance */
+    gb_check(&b, BE, w, -1.0f, 1.0f, w == NPU_WEIGHTS_INT4 ? 0.2 : TOL_ONE_OP);
+    assert_int_equal(b.ops, 1); /* Add and Relu folded into the matmul; Identity is a view */
+    gb_free(&b);
+}
+
+static void test_matmul_weights_int8_int4(void **state)
+{
+    (void)state;
+    static const int64_t sizes[][3] = {{1, 16, 16}, {15, 17, 33}, {17, 40, 16}, {33, 64, 50}};
+    for (int i = 0; i < 4; i++) {
+        matmul_case(sizes[i][0], sizes[i][1], sizes[i][2], NPU_WEIGHTS_INT8, i % 2);
+        matmul_case(sizes[i][0], sizes[i][1], sizes[i][2], NPU_WEIGHTS_INT4, i % 2 == 0);
+    }
+}
+
+static void test_gemm_trans_alpha_beta(void **state)
+{
+    (void)state;
+    gb b;
+    gb_new(&b, "gemm");
+    int64_t xd[2] = {9, 20}, wd[2] = {30, 20}, cd[2] = {1, 30};
+    gb_input(&b, "x", 2, xd);
+    gb_const(&b, "w", 2, wd, -0.5f, 0.5f);
+    gb_const(&b, "c", 2, cd, -1.0f, 1.0f);
+    int n = gb_node(&b, "Gemm", 3, IN("x", "w", "c"), 1, IN("y"));
+    graph_node_set_int(b.g, n, "transB", 1);
+    graph_node_set_float(b.g, n, "alpha", 0.5f);
+    graph_node_set_float(b.g, n, "beta", 2.0f);
+    gb_output(&b, "y");
+    gb_check(&b, BE, NPU_WEIGHTS_INT8, -1.0f, 1.0f, TOL_ONE_OP);
+    gb_free(&b);
+}
+
+static void test_matmul_of_two_activations(void **state)
+{
+    (void)state;
+    /* attention's scores: q [2,4,5,16] x k^T [2,4,16,7] */
+    gb b;
+    gb_new(&b, "qk");
+    int64_t qd[4] = {2, 4, 5, 16}, kd[4] = {2, 4, 7, 16};
+    gb_input(&b, "q", 4, qd);
+    gb_input(&b, "k", 4, kd);
+    int t = gb_node(&b, "Transpose", 1, IN("k"), 1, IN("kt"));
+    graph_node_set_ints(b.g, t, "perm", 4, (const int64_t[]){0, 1, 3, 2});
+    gb_node(&b, "MatMul", 2, IN("q", "kt"), 1, IN("s"));
+    int sm = gb_node(&b, "Softmax", 1, IN("s"), 1, IN("p"));
+    graph_node_set_int(b.g, sm, "axis", -1);
+    gb_output(&b, "p");
+    gb_check(&b, BE, NPU_WEIGHTS_INT8, -1.0f, 1.0f, TOL_CHAIN);
+    assert_int_equal(b.ops, 3);
+    gb_free(&b);
+}
+
+/* ---------------------------------------------------------------- elementwise */
+
+static void unary_case(const char *op, float lo, float hi)
+{
+    gb b;
+    gb_new(&b, op);
+    int64_t d[3] = {2, 7, 19};
+    gb_input(&b, "x", 3, d);
+    gb_node(&b, op, 1, IN("x"), 1, IN("y"));
+    gb_output(&b, "y");
+    gb_check(&b, BE, NPU_WEIGHTS_INT8, lo, hi, TOL_ONE_OP);
+    gb_free(&b);
+}
+
+static void test_unary_ops(void **state)
+{
+    (void)state;
+    static const char *const ops[] = {"Relu", "Sigmoid", "Tanh", "Erf", "Gelu", "Neg", "Exp", "Abs", "Sin", "Cos",
+                                      "LeakyRelu"};
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        unary_case(ops[i], -2.0f, 2.0f);
+    /* positive inputs for these; the error is relative to the output's range */
+    unary_case("Sqrt", 0.5f, 4.0f);
+    unary_case("Log", 0.5f, 4.0f);
+    unary_case("Reciprocal", 0.5f, 4.0f);
+}
+
+static void binary_case(const char *op, int rank_b, const int64_t *bdims, bool b_const, bool swap, float lo, float hi)
+{
+    gb b;
+    gb_new(&b, op);
+    int64_t d[3] = {3, 5, 24};
+    gb_input(&b, "x", 3, d);
+    if (b_const)
+        gb_const(&b, "b", rank_b, bdims, lo, hi);
+    else
+        gb_input(&b, "b", rank_b, bdims);
+    gb_node(&b, op, 2, swap ? IN("b", "x") : IN("x", "b"), 1, IN("y"));
+    gb_output(&b, "y");
+    gb_check(&b, BE, NPU_WEIGHTS_INT8, lo, hi, TOL_ONE_OP);
+    gb_free(&b);
+}
+
+static void test_binary_ops_and_broadcasts(void **state)
+{
+    (void)state;
+    static const char *const ops[] = {"Add", "Sub", "Mul", "Max", "Min"};
+    int64_t full[3] = {3, 5, 24}, row[1] = {24}, col[3] = {3, 5, 1}, scalar[1] = {1};
+    for (size_t i = 0; i < 5; i++) {
+        binary_case(ops[i], 3, full, false, false, -2.0f, 2.0f);
+        binary_case(ops[i], 1, row, true, i % 2, -2.0f, 2.0f);
+        binary_case(ops[i], 3, col, false, true, -2.0f, 2.0f);
+        binary_case(ops[i], 1, scalar, true, false, -2.0f, 2.0f); /* an immediate */
+        binary_case(ops[i], 1, scalar, true, true, -2.0f, 2.0f);  /* reversed for Sub */
+    }
+    binary_case("Div", 3, full, false, false, 0.5f, 2.0f);
+    binary_case("Div", 1, scalar, true, false, 0.5f, 2.0f);
+    binary_case("Div", 1, row, true, true, 0.5f, 2.0f); /* c / x: reciprocal then product */
+    float two = 2.0f, three = 3.0f;
+    gb b;
+    gb_new(&b, "pow");
+    int64_t d[2] = {4, 33}, one[1] = {1};
+    gb_input(&b, "x", 2, d);
+    gb_const_vals(&b, "two", 1, one, &two);
+    gb_const_vals(&b, "three", 1, one, &three);
+    gb_node(&b, "Pow", 2, IN("x", "two"), 1, IN("sq"));
+    gb_node(&b, "Pow", 2, IN("x", "three"), 1, IN("cube"));
+    gb_output(&b, "sq");
+    gb_output(&b, "cube");
+    gb_check(&b, BE, NPU_WEIGHTS_INT8, 0.5f, 2.0f, TOL_ONE_OP);
+    gb_free(&b);
+}
+
+static void test_clip_and_views(void **state)
+{
+    (void)state;
+    gb b;
+    gb_new(&b, "clip");
+    int64_t d[4] = {2, 3, 4, 5}, shape[2] = {6, 20}, axes[1] = {0};
+    float lo = -0.5f, hi = 0.75f;
+    int64_t one[1] = {1};
+    gb_input(&b, "x", 4, d);
+    gb_const_vals(&b, "lo", 0, one, &lo);
+    gb_const_vals(&b, "hi", 0, one, &hi);
+    gb_const_i64(&b, "shape", 2, shape);
+    gb_const_i64(&b, "axes", 1, axes);
+    gb_node(&b, "Clip", 3, IN("x", "lo", "hi"), 1, IN("c"));
+    gb_node(&b, "Reshape", 2, IN("c", "shape"), 1, IN("r"));
+    gb_node(&b, "Unsqueeze", 2, IN("r", "axes"), 1, IN("u"));
+    gb_node(&b, "Flatten", 1, IN("u"), 1, IN("f"));
+    gb_node(&b, "Squeeze", 2, IN("f", "axes"), 1, IN("y"));
+    gb_output(&b, "y");
+    gb_check(&b, BE, NPU_WEIGHTS_INT8, -1.0f, 1.0f, TOL_ONE_OP);
+    assert_int_equal(b.ops, 2); /* max then min; the views cost nothing */
+    gb_free(&b);
+}
+
+/* ---------------------------------------------------------------- norms, reductions, softmax */
+
+static void test_norms_reductions_softmax(void **state)
+{
+    (void)state;
+    gb b;
+    gb_new(&b, "norms");
+    int64_t xd[3] = {2, 6, 40}, gd[1] = {40}, img[4] = {2, 8, 3, 5}, cd[1] = {8}, grp[1] = {4};
+    gb_input(&b, "x", 3, xd);
+    gb_input(&b, "im", 4, img);
+    gb_const(&b, "gamma", 1, gd, 0.5f, 1.5f);
+    gb_const(&b, "beta", 1, gd, -0.5f, 0.5f);
+    gb_const(&b, "cg", 1, cd, 0.5f, 1.5f);
+    gb_const(&b, "cb", 1, cd, -0.5f, 0.5f);
+    gb_const(&b, "gg", 1, grp, 0.5f, 1.5f);
+    gb_const(&b, "gbeta", 1, grp, -0.5f, 0.5f);
+    int ln = gb_node(&b, "LayerNormalization", 3, IN("x", "gamma", "beta"), 1, IN("ln"));
+    graph_node_set_float(b.g, ln, "epsilon", 1e-5f);
+    int inn = gb_node(&b, "InstanceNormalization", 3, IN("im", "cg", "cb"), 1, IN("in"));
+    graph_node_set_float(b.g, inn, "epsilon", 1e-5f);
+    int gn = gb_node(&b, "GroupNormalization", 3, IN("im", "gg", "gbeta"), 1, IN("gn"));
+    graph_node_set_int(b.g, gn, "num_groups", 4);
+    graph_node_set_float(b.g, gn, "epsilon", 1e-6f);
+    int rm = gb_node(&b, "ReduceMean", 1, IN("x"), 1, IN("mean"));
+    graph_node_set_ints(b.g, rm, "axes", 1, (const int64_t[]){-1});
+    int rx = gb_node(&b, "ReduceMax", 1, IN("x"), 1, IN("max"));
+    graph_node_set_ints(b.g, rx, "axes", 1, (const int64_t[]){2});
+    graph_node_set_int(b.g, rx, "keepdims", 0);
+    int64_t ax[1] = {-1};
+    gb_const_i64(&b, "rsaxes", 1, ax);
+    gb_node(&b, "ReduceSum", 2, IN("x", "rsaxes"), 1, IN("sum"));
+    int sm = gb_node(&b, "Softmax", 1, IN("x"), 1, IN("p"));
+    graph_node_set_int(b.g, sm, "axis", 2);
+    const char *outs[] = {"ln", "in", "gn", "mean", "max", "sum", "p"};
+    for (int i = 0; i < 7; i++)
+        gb_output(&b, outs[i]);
+    gb_check(&b, BE, NPU_WEIGHTS_INT8, -2.0f, 2.0f, TOL_ONE_OP);
+    assert_int_equal(b.ops, 7);
+    gb_free(&b);
+}
+
+/* ---------------------------------------------------------------- data movement */
+
+static void test_transpose_concat_slice_split(void **state)
+{
+    (void)state;
+    gb b;
+    gb_new(&b, "movement");
+    int64_t xd[5] = {2, 3, 1, 4, 6}, cd[3] = {2, 12, 6};
+    gb_input(&b, "x", 5, xd);
+    gb_const(&b, "c", 3, cd, -1.0f, 1.0f);
+    /* rank 5, a unit dim and a pair that stays together: four axes after merging */
+    int t = gb_node(&b, "Transpose", 1, IN("x"), 1, IN("t"));
+    graph_node_set_ints(b.g, t, "perm", 5, (const int64_t[]){3, 0, 2, 4, 1});
+    int64_t shp[3] = {2, 12, 6};
+    gb_const_i64(&b, "shp", 3, shp);
+    gb_node(&b, "Reshape", 2, IN("x", "shp"), 1, IN("r"));
+    int cc = gb_node(&b, "Concat", 2, IN("r", "c"), 1, IN("cat"));
+    graph_node_set_int(b.g, cc, "axis", 1);
+    int64_t st[2] = {1, 2}, en[2] = {20, 5}, axs[2] = {1, 2};
+    gb_const_i64(&b, "st", 2, st);
+    gb_const_i64(&b, "en", 2, en);
+    gb_const_i64(&b, "axs", 2, axs);
+    gb_node(&b, "Slice", 4, IN("cat", "st", "en", "axs"), 1, IN("sl"));
+    int sp = gb_node(&b, "Split", 1, IN("cat"), 3, IN("s0", "s1", "s2"));
+    graph_node_set_int(b.g, sp, "axis", 1);
+    graph_node_set_ints(b.g, sp, "split", 3, (const int64_t[]){5, 10, 9});
+    const char *outs[] = {"t", "sl", "s0", "s1", "s2"};
+    for (int i = 0; i < 5; i++)
+        gb_output(&b, outs[i]);
+    gb_check(&b, BE, NPU_WEIGHTS_INT8, -1.0f, 1.0f, TOL_ONE_OP);
+    gb_free(&b);
+}
+
+/* ---------------------------------------------------------------- conv */
+
+static void conv_case(int rank, const int64_t *xd, const int64_t *wd, const int64_t *strides, const int64_t *pads,
+                      bool relu)
+{
+    gb b;
+    gb_new(&b, "conv");
+    int64_t bd[1] = {wd[0]};
+    gb_input(&b, "x", rank, xd);
+    gb_const(&b, "w", rank, wd, -0.3f, 0.3f);
+    gb_const(&b, "b", 1, bd, -0.5f, 0.5f);
+    int n = gb_node(&b, "Conv", 3, IN("x", "w", "b"), 1, IN(relu ? "c" : "y"));
+    graph_node_set_ints(b.g, n, "strides", (size_t)(rank - 2), strides);
+    graph_node_set_ints(b.g, n, "pads", (size_t)(2 * (rank - 2)), pads);
+    if (relu)
+        gb_node(&b, "Relu", 1, IN("c"), 1, IN("y"));
+    gb_output(&b, "y");
+    gb_check(&b, BE, NPU_WEIGHTS_INT8, -1.0f, 1.0f, TOL_ONE_OP);
+    gb_free(&b);
+}
+
+static void test_conv(void **state)
+{
+    (void)state;
+    int64_t x1[4] = {1, 3, 10, 12}, w1[4] = {8, 3, 3, 3}, s1[2] = {1, 1}, p1[4] = {1, 1, 1, 1};
+    conv_case(4, x1, w1, s1, p1, true);
+    int64_t x2[4] = {2, 4, 9, 9}, w2[4] = {20, 4, 3, 3}, s2[2] = {2, 2}, p2[4] = {1, 1, 0, 0};
+    conv_case(4, x2, w2, s2, p2, false);
+    int64_t x3[3] = {1, 6, 30}, w3[3] = {10, 6, 3}, s3[1] = {2}, p3[2] = {1, 1};
+    conv_case(3, x3, w3, s3, p3, true);
+    int64_t x4[4] = {1, 5, 7, 7}, w4[4] = {17, 5, 1, 1}, s4[2] = {1, 1}, p4[4] = {0, 0, 0, 0};
+    conv_case(4, x4, w4, s4, p4, false);
+}
+
+/* ---------------------------------------------------------------- a chain, timing, boundary */
+
+static void chain_graph(gb *b, bool with_data)
+{
+    gb_new(b, "chain");
+    int64_t xd[2] = {12, 48}, w1[2] = {48, 64}, gd[1] = {64}, w2[2] = {64, 24};
+    gb_input(b, "x", 2, xd);
+    if (with_data) {
+        gb_const(b, "w1", 2, w1, -0.3f, 0.3f);
+        gb_const(b, "w2", 2, w2, -0.3f, 0.3f);
+        gb_const(b, "gamma", 1, gd, 0.5f, 1.5f);
+        gb_const(b, "beta", 1, gd, -0.5f, 0.5f);
+    } else { /* shapes only: timing-only models */
+        assert_true(graph_add_weight(b->g, "w1", RT_DT_F32, 2, w1) >= 0);
+        assert_true(graph_add_weight(b->g, "w2", RT_DT_F32, 2, w2) >= 0);
+        assert_true(graph_add_weight(b->g, "gamma", RT_DT_F32, 1, gd) >= 0);
+        assert_true(graph_add_weight(b->g, "beta", RT_DT_F32, 1, gd) >= 0);
+    }
+    gb_node(b, "MatMul", 2, IN("x", "w1"), 1, IN("h"));
+    gb_node(b, "Gelu", 1, IN("h"), 1, IN("g"));
+    int ln = gb_node(b, "LayerNormalization", 3, IN("g", "gamma", "beta"), 1, IN("l"));
+    graph_node_set_float(b->g, ln, "epsilon", 1e-5f);
+    gb_node(b, "MatMul", 2, IN("l", "w2"), 1, IN("y"));
+    gb_output(b, "y");
+}
+
+static void test_chain_as_one_segment(void **state)
+{
+    (void)state;
+    gb b;
+    chain_graph(&b, true);
+    gb_check(&b, BE, NPU_WEIGHTS_INT8, -1.0f, 1.0f, TOL_CHAIN);
+    assert_int_equal(b.ops, 3); /* the Gelu folds into the first matmul */
+    assert_int_equal(b.st.bytes_in, 12 * 48);
+    assert_int_equal(b.st.bytes_out, 12 * 24);
+    /* int8 weights, f32 per-channel scales, gamma and beta */
+    assert_int_equal(b.st.weight_bytes, 48 * 64 + 64 * 24 + 4 * (64 + 24) + 2 * 4 * 64);
+    assert_true(b.st.insns > b.ops);
+    assert_true(b.st.seconds > 0);
+    assert_true(b.st.counters.v[NPU_UNIT_MM][NPU_CTR_MACS] >= 12 * 48 * 64 + 12 * 64 * 24);
+    gb_free(&b);
+}
+
+static void test_timing_only_equals_numeric_cycles(void **state)
+{
+    (void)state;
+    gb num;
+    chain_graph(&num, true);
+    gb_check(&num, BE, NPU_WEIGHTS_INT4, -1.0f, 1.0f, 0.3);
+    uint64_t cycles = num.st.cycles, insns = num.st.insns;
+    gb_free(&num);
+
+    gb t;
+    chain_graph(&t, false); /* no weight has data */
+    rt_error e;
+    assert_int_equal(graph_prepare(t.g, &e), RT_OK);
+    for (int i = 0; i < t.g->n_tensors; i++) { /* scales as a calibration would give them */
+        float sc = 0.05f;
+        int32_t z = 0;
+        if (t.g->tensors[i]->kind != RT_TENSOR_CONSTANT)
+            assert_int_equal(graph_set_quant(t.g, i, -1, 1, &sc, &z, &e), RT_OK);
+    }
+    /* a numeric segment needs the weights; a timing-only one does not */
+    int nodes[4] = {0, 1, 2, 3};
+    assert_null(npu_segment_build(BE, t.g, nodes, 4, NPU_WEIGHTS_INT4, false, &e));
+    if (!strstr(e.msg, "has no data"))
+        fail_msg("unexpected error: %s", e.msg);
+    npu_segment *s = npu_segment_build(BE, t.g, nodes, 4, NPU_WEIGHTS_INT4, true, &e);
+    if (!s)
+        fail_msg("timing-only build: %s", e.msg);
+    npu_segment_stats st;
+    assert_int_equal(npu_segment_run(s, NULL, &st, &e), RT_OK);
+    assert_int_equal(st.cycles, cycles); /* timing never depends on data */
+    assert_int_equal(st.insns, insns);
+    assert_int_equal(st.bytes_in, 12 * 48);
+    assert_int_equal(st.counters.v[NPU_UNIT_MM][NPU_CTR_MACS_INT4], st.counters.v[NPU_UNIT_MM][NPU_CTR_MACS]);
+    assert_int_equal(npu_segment_run_twin(s, NULL, &e), RT_ERR_ARG);
+    npu_segment_free(s);
+    gb_free(&t);
+}
+
+static void test_segment_inside_a_graph(void **state)
+{
+    (void)state;
+    /* x -> Abs (CPU) -> a -> MatMul -> m -> Sigmoid -> s -> Neg (CPU) -> y; the segment is
+     * {MatMul, Sigmoid}; m is also read on the CPU, so it crosses back too */
+    gb b;
+    gb_new(&b, "inside");
+    int64_t xd[2] = {5, 16}, wd[2] = {16, 16};
+    gb_input(&b, "x", 2, xd);
+    gb_const(&b, "w", 2, wd, -0.5f, 0.5f);
+    gb_node(&b, "Abs", 1, IN("x"), 1, IN("a"));
+    gb_node(&b, "MatMul", 2, IN("a", "w"), 1, IN("m"));
+    gb_node(&b, "Sigmoid", 1, IN("m"), 1, IN("s"));
+    gb_node(&b, "Neg", 1, IN("s"), 1, IN("y"));
+    gb_node(&b, "Neg", 1, IN("m"), 1, IN("z"));
+    gb_output(&b, "y");
+    gb_output(&b, "z");
+    rt_tensor **ref = gb_reference(&b, -1.0f, 1.0f);
+    int nodes[2] = {-1, -1}, k = 0; /* found by op: robust to the prepared order */
+    for (int i = 0; i < b.g->n_nodes; i++)
+        if (strcmp(b.g->nodes[i].op_type, "MatMul") == 0 || strcmp(b.g->nodes[i].op_type, "Sigmoid") == 0)
+            nodes[k++] = i;
+    assert_int_equal(k, 2);
+    rt_error e;
+    npu_segment *s = npu_segment_build(BE, b.g, nodes, 2, NPU_WEIGHTS_INT8, false, &e);
+    if (!s)
+        fail_msg("build: %s", e.msg);
+    rt_tensor **vals = calloc((size_t)b.g->n_tensors, sizeof *vals);
+    int ta = graph_find_tensor(b.g, "a"), tm = graph_find_tensor(b.g, "m"), ts = graph_find_tensor(b.g, "s");
+    vals[ta] = rt_tensor_clone(ref[ta]);
+    npu_segment_stats st;
+    if (npu_segment_run(s, vals, &st, &e) != RT_OK)
+        fail_msg("run: %s", e.msg);
+    assert_non_null(vals[tm]); /* read outside: returned */
+    assert_non_null(vals[ts]);
+    assert_int_equal(st.bytes_in, 5 * 16);
+    assert_int_equal(st.bytes_out, 2 * 5 * 16);
+    for (int i = 0; i < 5 * 16; i++)
+        assert_true(fabsf(((float *)vals[ts]->data)[i] - ((float *)ref[ts]->data)[i]) < 0.03f);
+    gb_values_free(&b, vals);
+    gb_values_free(&b, ref);
+    npu_segment_free(s);
+    gb_free(&b);
+}
+
+/* ---------------------------------------------------------------- refusals */
+
+static void expect_refusal(gb *b, const char *node_op, const char *reason)
+{
+    rt_error e;
+    if (graph_prepare(b->g, &e) != RT_OK)
+        fail_msg("prepare: %s", e.msg);
+    for (int i = 0; i < b->g->n_nodes; i++) {
+        if (strcmp(b->g->nodes[i].op_type, node_op) != 0)
+            continue;
+        char why[256];
+        if (npu_backend_supports(BE, b->g, i, why, sizeof why))
+            fail_msg("%s (%s) is supported; expected a refusal saying '%s'", node_op, b->g->name, reason);
+        if (!strstr(why, reason))
+            fail_msg("%s: expected '%s' in the reason, got '%s'", node_op, reason, why);
+        return;
+    }
+    fail_msg("no %s node", node_op);
+}
+
+static void test_supports_names_the_rule(void **state)
+{
+    (void)state;
+    gb b;
+    int64_t xd[4] = {1, 4, 8, 8}, wd[4] = {4, 2, 3, 3};
+    gb_new(&b, "grouped");
+    gb_input(&b, "x", 4, xd);
+    gb_const(&b, "w", 4, wd, -1, 1);
+    int n = gb_node(&b, "Conv", 2, IN("x", "w"), 1, IN("y"));
+    graph_node_set_int(b.g, n, "group", 2);
+    gb_output(&b, "y");
+    expect_refusal(&b, "Conv", "group = 2");
+    gb_free(&b);
+
+    gb_new(&b, "softmax0");
+    int64_t sd[2] = {4, 8};
+    gb_input(&b, "x", 2, sd);
+    n = gb_node(&b, "Softmax", 1, IN("x"), 1, IN("y"));
+    graph_node_set_int(b.g, n, "axis", 0);
+    gb_output(&b, "y");
+    expect_refusal(&b, "Softmax", "last axis");
+    gb_free(&b);
+
+    gb_new(&b, "longrow");
+    int64_t ld[2] = {2, 1000};
+    gb_input(&b, "x", 2, ld);
+    gb_node(&b, "Softmax", 1, IN("x"), 1, IN("y"));
+    gb_output(&b, "y");
+    expect_refusal(&b, "Softmax", "exceed the softmax tile's 512");
+    gb_free(&b);
+
+    gb_new(&b, "gelu_tanh");
+    gb_input(&b, "x", 2, sd);
+    n = gb_node(&b, "Gelu", 1, IN("x"), 1, IN("y"));
+    graph_node_set_string(b.g, n, "approximate", "tanh");
+    gb_output(&b, "y");
+    expect_refusal(&b, "Gelu", "approximate");
+    gb_free(&b);
+
+    gb_new(&b, "eps");
+    int64_t gd[1] = {8};
+    gb_input(&b, "x", 2, sd);
+    gb_const(&b, "g", 1, gd, 1, 2);
+    n = gb_node(&b, "LayerNormalization", 2, IN("x", "g"), 1, IN("y"));
+    graph_node_set_float(b.g, n, "epsilon", 3e-5f);
+    gb_output(&b, "y");
+    expect_refusal(&b, "LayerNormalization", "power of ten");
+    gb_free(&b);
+
+    gb_new(&b, "mid");
+    int64_t md[3] = {2, 3, 4}, bd[3] = {2, 1, 4};
+    gb_input(&b, "x", 3, md);
+    gb_input(&b, "b", 3, bd);
+    gb_node(&b, "Add", 2, IN("x", "b"), 1, IN("y"));
+    gb_output(&b, "y");
+    expect_refusal(&b, "Add", "broadcasts over");
+    gb_free(&b);
+
+    gb_new(&b, "floor");
+    gb_input(&b, "x", 2, sd);
+    gb_node(&b, "Floor", 1, IN("x"), 1, IN("y"));
+    gb_output(&b, "y");
+    expect_refusal(&b, "Floor", "no NPU kernel");
+    gb_free(&b);
+
+    gb_new(&b, "reduce0");
+    gb_input(&b, "x", 2, sd);
+    n = gb_node(&b, "ReduceMean", 1, IN("x"), 1, IN("y"));
+    graph_node_set_ints(b.g, n, "axes", 1, (const int64_t[]){0});
+    gb_output(&b, "y");
+    expect_refusal(&b, "ReduceMean", "other axes than the last");
+    gb_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_matmul_weights_int8_int4),
+        cmocka_unit_test(test_gemm_trans_alpha_beta),
+        cmocka_unit_test(test_matmul_of_two_activations),
+        cmocka_unit_test(test_unary_ops),
+        cmocka_unit_test(test_binary_ops_and_broadcasts),
+        cmocka_unit_test(test_clip_and_views),
+        cmocka_unit_test(test_norms_reductions_softmax),
+        cmocka_unit_test(test_transpose_concat_slice_split),
+        cmocka_unit_test(test_conv),
+        cmocka_unit_test(test_chain_as_one_segment),
+        cmocka_unit_test(test_timing_only_equals_numeric_cycles),
+        cmocka_unit_test(test_segment_inside_a_graph),
+        cmocka_unit_test(test_supports_names_the_rule),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

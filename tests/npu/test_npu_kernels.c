@@ -1,0 +1,473 @@
+/* The firmware's operator kernels against their CPU twin, bit for bit: every op family over
+ * shapes around the tile sizes (1, tile-1, tile, tile+1, non-multiples, batches), both weight
+ * types and layouts, each as one NPU_JOB_OPS job on configs/test.yaml's device (16x16 array,
+ * 256 KiB SRAM) and on variants with one and four DMA channels. Also: a timing-only run takes
+ * exactly the cycles of the numeric run and moves no data. */
+#include "npu_op_bench.h"
+
+#include "isa.h"
+
+#define BUF_BYTES (2u << 20)
+
+static opb B;
+
+static npu_device_config base_config(void)
+{
+    npu_device_config c;
+    npu_config_defaults(&c);
+    c.watchdog_cycles = 100000000;
+    return c;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    npu_device_config c = base_config();
+    opb_open(&B, &c, BUF_BYTES);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    opb_close(&B);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- matmul */
+
+typedef struct mm_case {
+    int64_t batch, m, k, n;
+    uint32_t wtype;    /* NPU_DT_I8 / NPU_DT_I4 */
+    int blocked, per_channel, bias, batched_b, f32_out;
+    int32_t act;
+} mm_case;
+
+/* Bytes of a BLOCKED [K, N] weight with block width nb. */
+static uint64_t blocked_bytes(int64_t k, int64_t n, int64_t nb, int int4)
+{
+    int64_t tiles = (n + nb - 1) / nb, last = n - (tiles - 1) * nb;
+    if (int4)
+        last = (last + 1) / 2 * 2;
+    uint64_t el = (uint64_t)((tiles - 1) * k * nb + k * last);
+    return int4 ? el / 2 : el;
+}
+
+static void run_mm(const mm_case *t, int64_t nb)
+{
+    opb_reset(&B);
+    char what[200];
+    snprintf(what, sizeof what, "matmul b%lld %lldx%lld @ %lldx%lld %s%s%s%s%s act %d", (long long)t->batch,
+             (long long)t->m, (long long)t->k, (long long)t->k, (long long)t->n, t->wtype == NPU_DT_I4 ? "i4" : "i8",
+             t->blocked ? " blocked" : "", t->per_channel ? " per-channel" : "", t->bias ? " bias" : "",
+             t->batched_b ? " batched-b" : "", t->act);
+    int64_t adims[3] = {t->batch, t->m, t->k}, odims[3] = {t->batch, t->m, t->n};
+    npu_tensor_ref a = opb_tensor(&B, 0, NPU_DT_I8, 0.05f, 3, adims);
+    npu_tensor_ref w;
+    if (t->batched_b) {
+        int64_t bd[3] = {t->batch, t->k, t->n};
+        w = opb_tensor(&B, 1, t->wtype, 0.02f, 3, bd);
+    } else {
+        int64_t bd[2] = {t->k, t->n};
+        w = t->blocked ? opb_tensor_bytes(&B, 1, t->wtype, 0.02f, 2, bd, blocked_bytes(t->k, t->n, nb, t->wtype == NPU_DT_I4))
+                       : opb_tensor(&B, 1, t->wtype, 0.02f, 2, bd);
+    }
+    opb_fill(&B, &a);
+    opb_fill_bytes(&B, 1, w.offset, B.used[1] - w.offset);
+    if (t->per_channel)
+        opb_scales(&B, &w, (int32_t)w.rank - 1, (uint64_t)t->n, 2, 0.001f, 0.05f);
+    npu_op_desc *d = opb_op(&B, NPU_OP_MATMUL, t->bias ? 3 : 2);
+    d->in[0] = a;
+    d->in[1] = w;
+    if (t->bias) {
+        int64_t nd[1] = {t->n};
+        d->in[2] = opb_tensor(&B, 2, NPU_DT_F32, 0, 1, nd);
+        opb_fill(&B, &d->in[2]);
+    }
+    /* random int8 products: sum of K terms with a standard deviation of ~74 * 74 each; the output
+     * scale puts 2.5 standard deviations at 127 so that few results saturate */
+    float s_w = t->per_channel ? 0.025f : 0.02f;
+    float s_out = 0.05f * s_w * 74.0f * 74.0f * sqrtf((float)t->k) * 2.5f / 127.0f;
+    d->out = opb_tensor(&B, 3, t->f32_out ? NPU_DT_F32 : NPU_DT_I8, s_out, 3, odims);
+    d->iattr[0] = t->act;
+    d->iattr[1] = t->blocked ? NPU_LAYOUT_BLOCKED : NPU_LAYOUT_ROW_MAJOR;
+    d->iattr[2] = (int32_t)nb;
+    opb_check(&B, what);
+}
+
+static void test_matmul_shapes_around_the_tile(void **state)
+{
+    (void)state;
+    static const int64_t ms[] = {1, 15, 16, 17, 40}, ks[] = {1, 16, 33}, ns[] = {1, 15, 16, 17, 50};
+    for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
+        for (size_t j = 0; j < sizeof ks / sizeof *ks; j++)
+            for (size_t l = 0; l < sizeof ns / sizeof *ns; l++) {
+                mm_case t = {1, ms[i], ks[j], ns[l], NPU_DT_I8, (int)((i + l) % 2), (int)(j % 2), (int)(l % 2), 0, 0,
+                             (int32_t)((i + j + l) % 4)};
+                run_mm(&t, 16);
+            }
+}
+
+static void test_matmul_int4_weights(void **state)
+{
+    (void)state;
+    static const int64_t ns[] = {2, 16, 17, 18, 34};
+    for (size_t l = 0; l < sizeof ns / sizeof *ns; l++)
+        for (int blocked = 0; blocked <= 1; blocked++) {
+            if (!blocked && ns[l] % 2)
+                continue; /* row-major int4 needs even N */
+            mm_case t = {1, 17, 40, ns[l], NPU_DT_I4, blocked, 1, 1, 0, 0, NPU_ACT_NONE};
+            run_mm(&t, 16);
+            mm_case u = {2, 5, 17, ns[l], NPU_DT_I4, blocked, 0, 0, 0, 1, NPU_ACT_RELU};
+            run_mm(&u, 16);
+        }
+}
+
+static void test_matmul_batches(void **state)
+{
+    (void)state;
+    /* shared weights across batches, and per-batch activations (attention's QK^T and PV) */
+    mm_case shared = {3, 17, 20, 33, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_GELU};
+    run_mm(&shared, 16);
+    static const int64_t ms[] = {1, 4, 16, 17}, ns[] = {1, 8, 16, 40};
+    for (size_t i = 0; i < 4; i++) {
+        mm_case t = {6, ms[i], 24, ns[i], NPU_DT_I8, 0, 0, 0, 1, (int)(i % 2), NPU_ACT_NONE};
+        run_mm(&t, 16);
+    }
+}
+
+static void test_matmul_narrow_blocks_and_long_k(void **state)
+{
+    (void)state;
+    mm_case t = {1, 3, 50, 37, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_SILU};
+    run_mm(&t, 8); /* blocks narrower than the array */
+    /* K beyond the array's k field and the SRAM: k chunks with accumulation, A reloaded per group */
+    mm_case longk = {1, 2, 20000, 17, NPU_DT_I8, 1, 1, 0, 0, 0, NPU_ACT_NONE};
+    run_mm(&longk, 16);
+    mm_case longk4 = {1, 20, 5000, 40, NPU_DT_I4, 1, 1, 1, 0, 0, NPU_ACT_NONE};
+    run_mm(&longk4, 16);
+}
+
+/* ---------------------------------------------------------------- vector families */
+
+static npu_tensor_ref act(uint32_t buf, uint32_t dtype, float scale, uint32_t rank, const int64_t *dims, int fill)
+{
+    npu_tensor_ref t = opb_tensor(&B, buf, dtype, scale, rank, dims);
+    if (fill)
+        opb_fill(&B, &t);
+    return t;
+}
+
+static void test_unary_every_function(void **state)
+{
+    (void)state;
+    static const int64_t shapes[][2] = {{1, 1}, {3, 17}, {64, 100}, {1, 70000}};
+    for (int fn = 0; fn <= ISA_UNOP_COS; fn++)
+        for (size_t s = 0; s < 4; s++) {
+            if (s == 3 && fn % 5)
+                continue; /* the long shape for a few functions only */
+            opb_reset(&B);
+            uint32_t in_dt = (fn + (int)s) % 2 ? NPU_DT_F32 : NPU_DT_I8, out_dt = fn % 3 ? NPU_DT_I8 : NPU_DT_F32;
+            npu_op_desc *d = opb_op(&B, NPU_OP_UNARY, 1);
+            d->in[0] = act(0, in_dt, 0.04f, 2, shapes[s], 1);
+            d->out = act(1, out_dt, 0.03f, 2, shapes[s], 0);
+            d->iattr[0] = fn;
+            d->fattr[0] = 0.25f;
+            char what[64];
+            snprintf(what, sizeof what, "unary %s on %lldx%lld", isa_enum_name(ISA_ENUMSET_UNOP, fn),
+                     (long long)shapes[s][0], (long long)shapes[s][1]);
+            opb_check(&B, what);
+        }
+}
+
+static void test_binary_broadcasts(void **state)
+{
+    (void)state;
+    static const int64_t shapes[][2] = {{1, 1}, {5, 16}, {33, 17}, {200, 300}};
+    for (int fn = 0; fn <= ISA_BINOP_POW; fn++)
+        for (size_t s = 0; s < 4; s++)
+            for (int bc = 0; bc < 4; bc++) {
+                opb_reset(&B);
+                int64_t rows = shapes[s][0], cols = shapes[s][1];
+                int64_t bdims[2] = {bc == 0 || bc == 2 ? rows : 1, bc == 0 || bc == 1 ? cols : 1};
+                npu_op_desc *d = opb_op(&B, NPU_OP_BINARY, 2);
+                d->in[0] = act(0, (fn + bc) % 2 ? NPU_DT_I8 : NPU_DT_F32, 0.05f, 2, shapes[s], 1);
+                d->in[1] = act(1, bc % 2 ? NPU_DT_I8 : NPU_DT_F32, 0.02f, 2, bdims, 1);
+                d->out = act(2, (int)s % 2 ? NPU_DT_I8 : NPU_DT_F32, 0.08f, 2, shapes[s], 0);
+                d->iattr[0] = fn;
+                d->iattr[1] = fn != ISA_BINOP_POW && (s + (size_t)bc) % 3 == 0; /* reversed operands */
+                char what[80];
+                snprintf(what, sizeof what, "binary %s%s, %lldx%lld, in1 %lldx%lld",
+                         isa_enum_name(ISA_ENUMSET_BINOP, fn), d->iattr[1] ? " reversed" : "", (long long)rows,
+                         (long long)cols, (long long)bdims[0], (long long)bdims[1]);
+                opb_check(&B, what);
+            }
+}
+
+static void test_norms(void **state)
+{
+    (void)state;
+    static const int64_t shapes[][2] = {{1, 8}, {7, 64}, {40, 300}, {3, 4000}};
+    for (int kind = NPU_NORM_LAYER; kind <= NPU_NORM_RMS; kind++)
+        for (size_t s = 0; s < 4; s++)
+            for (int aff = 0; aff < 3; aff++) {
+                opb_reset(&B);
+                npu_op_desc *d = opb_op(&B, NPU_OP_NORM, 1 + (uint32_t)aff);
+                d->in[0] = act(0, aff == 1 ? NPU_DT_F32 : NPU_DT_I8, 0.05f, 2, shapes[s], 1);
+                int64_t pd[1] = {shapes[s][1]};
+                if (aff >= 1)
+                    d->in[1] = act(1, NPU_DT_F32, 0, 1, pd, 1);
+                if (aff >= 2)
+                    d->in[2] = act(1, NPU_DT_F32, 0, 1, pd, 1);
+                d->out = act(2, s % 2 ? NPU_DT_F32 : NPU_DT_I8, 0.04f, 2, shapes[s], 0);
+                d->iattr[0] = kind;
+                d->fattr[0] = (s % 2) ? 1e-5f : 1e-6f;
+                char what[80];
+                snprintf(what, sizeof what, "norm %d on %lldx%lld, affine %d", kind, (long long)shapes[s][0],
+                         (long long)shapes[s][1], aff);
+                opb_check(&B, what);
+            }
+}
+
+static void test_group_norm(void **state)
+{
+    (void)state;
+    static const int64_t shapes[][4] = {{1, 4, 3, 5}, {2, 32, 8, 8}, {3, 6, 1, 17}, {1, 64, 30, 30}};
+    static const int32_t groups[] = {2, 8, 6, 32};
+    for (size_t s = 0; s < 4; s++) {
+        opb_reset(&B);
+        npu_op_desc *d = opb_op(&B, NPU_OP_NORM, 3);
+        d->in[0] = act(0, NPU_DT_I8, 0.05f, 4, shapes[s], 1);
+        int64_t pd[1] = {shapes[s][1]};
+        d->in[1] = act(1, NPU_DT_F32, 0, 1, pd, 1);
+        d->in[2] = act(1, NPU_DT_F32, 0, 1, pd, 1);
+        d->out = act(2, NPU_DT_I8, 0.04f, 4, shapes[s], 0);
+        d->iattr[0] = NPU_NORM_GROUP;
+        d->iattr[1] = groups[s];
+        d->fattr[0] = 1e-5f;
+        char what[80];
+        snprintf(what, sizeof what, "group norm %zu", s);
+        opb_check(&B, what);
+    }
+}
+
+static void test_reduce(void **state)
+{
+    (void)state;
+    static const int64_t shapes[][2] = {{1, 1}, {9, 16}, {300, 33}, {2, 20000}};
+    for (int fn = 0; fn <= ISA_REDOP_MIN; fn++)
+        for (size_t s = 0; s < 4; s++) {
+            opb_reset(&B);
+            npu_op_desc *d = opb_op(&B, NPU_OP_REDUCE, 1);
+            d->in[0] = act(0, s % 2 ? NPU_DT_I8 : NPU_DT_F32, 0.05f, 2, shapes[s], 1);
+            int64_t od[2] = {shapes[s][0], 1};
+            d->out = act(1, fn % 2 ? NPU_DT_I8 : NPU_DT_F32, 0.5f, 2, od, 0);
+            d->iattr[0] = fn;
+            char what[64];
+            snprintf(what, sizeof what, "reduce %d on %lldx%lld", fn, (long long)shapes[s][0], (long long)shapes[s][1]);
+            opb_check(&B, what);
+        }
+}
+
+static void test_softmax(void **state)
+{
+    (void)state;
+    static const int64_t shapes[][3] = {{1, 1, 1}, {2, 7, 16}, {4, 33, 100}, {1, 600, 512}};
+    for (size_t s = 0; s < 4; s++)
+        for (int mask = 0; mask <= 1; mask++) {
+            opb_reset(&B);
+            npu_op_desc *d = opb_op(&B, NPU_OP_SOFTMAX, 1);
+            d->in[0] = act(0, NPU_DT_I8, 0.08f, 3, shapes[s], 1);
+            d->out = act(1, s % 2 ? NPU_DT_F32 : NPU_DT_I8, 1.0f / 128, 3, shapes[s], 0);
+            d->iattr[0] = mask;
+            d->iattr[1] = (int32_t)s - 1;
+            char what[64];
+            snprintf(what, sizeof what, "softmax %zu mask %d", s, mask);
+            opb_check(&B, what);
+        }
+}
+
+/* ---------------------------------------------------------------- data movement */
+
+static void test_transpose(void **state)
+{
+    (void)state;
+    static const int64_t shapes[][4] = {{2, 3, 4, 5}, {1, 17, 4, 33}, {3, 40, 2, 64}, {1, 1, 300, 500}, {2, 3, 4, 6}};
+    static const int32_t perms[][4] = {{0, 2, 1, 3}, {0, 1, 3, 2}, {3, 2, 1, 0}, {1, 0, 3, 2}, {2, 0, 3, 1}};
+    for (size_t s = 0; s < 5; s++)
+        for (size_t p = 0; p < 10; p++) {
+            opb_reset(&B);
+            uint32_t dt = p % 2 ? NPU_DT_I8 : NPU_DT_F32;
+            npu_op_desc *d = opb_op(&B, NPU_OP_TRANSPOSE, 1);
+            d->in[0] = act(0, dt, 0.1f, 4, shapes[s], 1);
+            int64_t od[4];
+            for (int i = 0; i < 4; i++) {
+                od[i] = shapes[s][perms[p / 2][i]];
+                d->iattr[i] = perms[p / 2][i];
+            }
+            d->out = act(1, dt, 0.1f, 4, od, 0);
+            char what[64];
+            snprintf(what, sizeof what, "transpose shape %zu perm %zu", s, p);
+            opb_check(&B, what);
+        }
+}
+
+static void test_box_copy(void **state)
+{
+    (void)state;
+    /* a slice, a concat part, a strided column box, and a requantising copy */
+    static const int64_t in[][4] = {{2, 8, 10, 12}, {1, 3, 5, 7}, {4, 50, 1, 300}, {1, 1, 100, 100}};
+    static const int64_t out[][4] = {{2, 8, 10, 12}, {1, 6, 5, 7}, {4, 50, 1, 600}, {1, 1, 120, 120}};
+    static const int64_t box[][4] = {{1, 4, 3, 5}, {1, 3, 5, 7}, {4, 50, 1, 300}, {1, 1, 100, 1}};
+    static const int32_t src[][4] = {{1, 2, 7, 3}, {0, 0, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 99}};
+    static const int32_t dst[][4] = {{0, 1, 0, 6}, {0, 3, 0, 0}, {0, 0, 0, 300}, {0, 0, 10, 10}};
+    for (size_t s = 0; s < 4; s++)
+        for (int conv = 0; conv < 3; conv++) {
+            opb_reset(&B);
+            npu_op_desc *d = opb_op(&B, NPU_OP_COPY, 1);
+            d->in[0] = act(0, conv == 2 ? NPU_DT_F32 : NPU_DT_I8, 0.1f, 4, in[s], 1);
+            d->out = act(1, NPU_DT_I8, conv ? 0.07f : 0.1f, 4, out[s], 1);
+            for (int i = 0; i < 4; i++) {
+                d->lattr[i] = box[s][i];
+                d->iattr[i] = src[s][i];
+                d->iattr[4 + i] = dst[s][i];
+            }
+            char what[64];
+            snprintf(what, sizeof what, "copy %zu conversion %d", s, conv);
+            opb_check(&B, what);
+        }
+}
+
+/* ---------------------------------------------------------------- conv */
+
+static void run_conv(int64_t n, int64_t c, int64_t h, int64_t w, int64_t co, int64_t kh, int64_t kw, int32_t sh,
+                     int32_t sw, int per_channel, int bias)
+{
+    opb_reset(&B);
+    int64_t oh = (h - kh) / sh + 1, ow = (w - kw) / sw + 1;
+    int64_t xd[4] = {n, c, h, w}, wd[4] = {co, c, kh, kw}, od[4] = {n, co, oh, ow};
+    npu_op_desc *d = opb_op(&B, NPU_OP_CONV2D, bias ? 3 : 2);
+    d->in[0] = act(0, NPU_DT_I8, 0.05f, 4, xd, 1);
+    d->in[1] = act(1, NPU_DT_I8, 0.01f, 4, wd, 1);
+    if (per_channel)
+        opb_scales(&B, &d->in[1], 0, (uint64_t)co, 2, 0.005f, 0.015f);
+    if (bias) {
+        int64_t bd[1] = {co};
+        d->in[2] = act(2, NPU_DT_F32, 0, 1, bd, 1);
+    }
+    float s_out = 0.05f * 0.01f * 74.0f * 74.0f * sqrtf((float)(c * kh * kw)) * 2.5f / 127.0f;
+    d->out = act(3, per_channel ? NPU_DT_I8 : NPU_DT_F32, s_out, 4, od, 0);
+    d->iattr[0] = sh;
+    d->iattr[1] = sw;
+    d->iattr[6] = bias ? NPU_ACT_RELU : NPU_ACT_NONE;
+    d->iattr[7] = NPU_LAYOUT_OHWI;
+    char what[120];
+    snprintf(what, sizeof what, "conv %lldx%lldx%lldx%lld -> %lld, k %lldx%lld, stride %d,%d", (long long)n,
+             (long long)c, (long long)h, (long long)w, (long long)co, (long long)kh, (long long)kw, sh, sw);
+    opb_check(&B, what);
+}
+
+static void test_conv2d(void **state)
+{
+    (void)state;
+    run_conv(1, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1);
+    run_conv(2, 5, 6, 20, 17, 1, 1, 1, 1, 1, 0);  /* 1x1: positions in runs across rows */
+    run_conv(1, 8, 9, 40, 33, 3, 3, 1, 1, 0, 1);  /* output rows longer than the array */
+    run_conv(1, 4, 9, 13, 16, 3, 3, 2, 2, 1, 1);  /* stride 2: de-interleaved runs */
+    run_conv(1, 3, 28, 28, 20, 7, 7, 7, 7, 1, 1); /* patchify: stride = kernel */
+    run_conv(1, 6, 1, 50, 8, 1, 3, 1, 2, 1, 1);   /* a 1-D conv with stride 2 */
+}
+
+/* ---------------------------------------------------------------- channels and timing */
+
+static void chain_case(void)
+{
+    /* matmul -> gelu -> layernorm -> matmul as one job */
+    opb_reset(&B);
+    int64_t xd[2] = {20, 48}, w1d[2] = {48, 40}, hd[2] = {20, 40}, w2d[2] = {40, 24}, od[2] = {20, 24}, gd[1] = {40};
+    npu_tensor_ref x = act(0, NPU_DT_I8, 0.05f, 2, xd, 1), h = act(0, NPU_DT_I8, 0.4f, 2, hd, 0);
+    npu_tensor_ref g = act(0, NPU_DT_I8, 0.4f, 2, hd, 0), l = act(0, NPU_DT_I8, 0.1f, 2, hd, 0);
+    npu_tensor_ref w1 = opb_tensor_bytes(&B, 1, NPU_DT_I8, 0.01f, 2, w1d, blocked_bytes(48, 40, 16, 0));
+    npu_tensor_ref w2 = opb_tensor_bytes(&B, 1, NPU_DT_I4, 0.05f, 2, w2d, blocked_bytes(40, 24, 16, 1));
+    opb_fill_bytes(&B, 1, 0, B.used[1]);
+    npu_op_desc *d = opb_op(&B, NPU_OP_MATMUL, 2);
+    d->in[0] = x;
+    d->in[1] = w1;
+    d->out = h;
+    d->iattr[1] = NPU_LAYOUT_BLOCKED;
+    d->iattr[2] = 16;
+    d = opb_op(&B, NPU_OP_UNARY, 1);
+    d->in[0] = h;
+    d->out = g;
+    d->iattr[0] = ISA_UNOP_GELU;
+    d = opb_op(&B, NPU_OP_NORM, 3);
+    d->in[0] = g;
+    d->in[1] = act(2, NPU_DT_F32, 0, 1, gd, 1);
+    d->in[2] = act(2, NPU_DT_F32, 0, 1, gd, 1);
+    d->out = l;
+    d->fattr[0] = 1e-5f;
+    d = opb_op(&B, NPU_OP_MATMUL, 2);
+    d->in[0] = l;
+    d->in[1] = w2;
+    d->out = act(3, NPU_DT_F32, 0, 2, od, 0);
+    d->iattr[1] = NPU_LAYOUT_BLOCKED;
+    d->iattr[2] = 16;
+    opb_check(&B, "chain");
+}
+
+static void test_dma_channel_counts(void **state)
+{
+    (void)state;
+    for (uint32_t ch = 1; ch <= NPU_MAX_DMA_CHANNELS; ch += 3) {
+        opb_close(&B);
+        npu_device_config c = base_config();
+        c.dma.channels = ch;
+        opb_open(&B, &c, BUF_BYTES);
+        chain_case();
+        mm_case t = {2, 17, 33, 50, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_RELU};
+        run_mm(&t, 16);
+        run_conv(1, 4, 9, 13, 16, 3, 3, 2, 2, 1, 1);
+    }
+}
+
+static void test_timing_only_takes_the_same_cycles_and_moves_nothing(void **state)
+{
+    (void)state;
+    chain_case();
+    uint64_t numeric = opb_cycles(&B);
+    assert_true(numeric > 0);
+    /* poison the output region on the device; a timing-only run must leave it alone */
+    uint8_t poison[64];
+    memset(poison, 0xA5, sizeof poison);
+    npu_tensor_ref out = B.ops[B.nops - 1].out;
+    memset(B.host[out.buf] + out.offset, 0xA5, sizeof poison);
+    assert_int_equal(opb_run_device(&B, NPU_JOB_F_TIMING_ONLY), NPU_DRV_OK);
+    assert_int_equal(opb_cycles(&B), numeric);
+    uint8_t back[64];
+    assert_int_equal(npu_bo_read(B.bo[out.buf], out.offset, back, sizeof back), NPU_DRV_OK);
+    assert_memory_equal(back, poison, sizeof poison);
+    assert_true(B.diff.v[NPU_UNIT_MM][NPU_CTR_MACS] > 0);
+    assert_true(B.diff.v[NPU_UNIT_DMA0][NPU_CTR_DRAM_RD] > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_matmul_shapes_around_the_tile),
+        cmocka_unit_test(test_matmul_int4_weights),
+        cmocka_unit_test(test_matmul_batches),
+        cmocka_unit_test(test_matmul_narrow_blocks_and_long_k),
+        cmocka_unit_test(test_unary_every_function),
+        cmocka_unit_test(test_binary_broadcasts),
+        cmocka_unit_test(test_norms),
+        cmocka_unit_test(test_group_norm),
+        cmocka_unit_test(test_reduce),
+        cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_transpose),
+        cmocka_unit_test(test_box_copy),
+        cmocka_unit_test(test_conv2d),
+        cmocka_unit_test(test_timing_only_takes_the_same_cycles_and_moves_nothing),
+        cmocka_unit_test(test_dma_channel_counts),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
