@@ -138,6 +138,26 @@ static const m4npu_cfg_key ops_keys[] = {
         "ops not listed run on the CPU. The fields are described below the table."),
 };
 
+static const m4npu_cfg_key energy_keys[] = {
+    U32("energy.version", energy.version, M4NPU_ENERGY_TABLE_VERSION, M4NPU_ENERGY_TABLE_VERSION, "",
+        "Version of the energy table's meaning (docs/energy.md); reports state it."),
+    F64("energy.mac_int8_pj", energy.mac_int8_pj, NON_NEGATIVE, "pJ", "One int8 x int8 multiply-accumulate in the array."),
+    F64("energy.mac_int4_pj", energy.mac_int4_pj, NON_NEGATIVE, "pJ",
+        "One int4-weight x int8 multiply-accumulate (replaces mac_int8_pj for those MACs)."),
+    F64("energy.sram_pj_per_byte", energy.sram_pj_per_byte, NON_NEGATIVE, "pJ/byte",
+        "One byte read from or written to the on-chip SRAM, by any unit."),
+    F64("energy.dram_pj_per_bit", energy.dram_pj_per_bit, NON_NEGATIVE, "pJ/bit",
+        "One bit moved to or from device DRAM (burst-rounded DMA bytes, and boundary copies)."),
+    F64("energy.vector_pj_per_lane_cycle", energy.vector_pj_per_lane_cycle, NON_NEGATIVE, "pJ",
+        "One vector lane busy for one cycle (a transcendental op costs more cycles, so more energy)."),
+    F64("energy.softmax_pj_per_lane_cycle", energy.softmax_pj_per_lane_cycle, NON_NEGATIVE, "pJ",
+        "One softmax-tile lane busy for one cycle."),
+    F64("energy.control_pj_per_cycle", energy.control_pj_per_cycle, NON_NEGATIVE, "pJ",
+        "The control core running firmware, per NPU cycle it is busy."),
+    F64("energy.npu_static_w", energy.npu_static_w, NON_NEGATIVE, "W",
+        "Leakage and clock tree of the whole NPU, charged over the whole task time."),
+};
+
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 static int npu_section_check(const m4npu_config *cfg, char *err, size_t errlen)
@@ -177,6 +197,11 @@ static const m4npu_cfg_section sections[] = {
      "The CPU that runs the operators the NPU cannot: each costs max(flops / rate, bytes / "
      "bandwidth) plus the dispatch overhead, at active power.",
      cpu_keys, COUNT_OF(cpu_keys), cpu_section_check, 0},
+    {"energy", "energy: the energy table",
+     "Energy = the device's action counts (performance counters) x these costs + npu_static_w x time, "
+     "plus the CPU's energy from the cpu section and the boundary copies' DRAM traffic. "
+     "docs/energy.md gives the sources and the version history.",
+     energy_keys, COUNT_OF(energy_keys), NULL, 0},
 };
 
 size_t m4npu_config_section_count(void)
@@ -319,6 +344,15 @@ void m4npu_config_defaults(m4npu_config *cfg)
     cfg->cpu.npu_submit_overhead_us = 20.0;
     cfg->cpu.npu_transfer_overhead_us = 2.0;
     config_ops_defaults(&cfg->ops);
+    cfg->energy.version = M4NPU_ENERGY_TABLE_VERSION;
+    cfg->energy.mac_int8_pj = 0.1;
+    cfg->energy.mac_int4_pj = 0.05;
+    cfg->energy.sram_pj_per_byte = 5.0;
+    cfg->energy.dram_pj_per_bit = 5.0;
+    cfg->energy.vector_pj_per_lane_cycle = 0.5;
+    cfg->energy.softmax_pj_per_lane_cycle = 0.3;
+    cfg->energy.control_pj_per_cycle = 15.0;
+    cfg->energy.npu_static_w = 0.05;
 }
 
 /* ---- status names */

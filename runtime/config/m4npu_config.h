@@ -84,6 +84,22 @@ typedef enum m4npu_op_limit {
     M4NPU_LIMIT_COUNT
 } m4npu_op_limit;
 
+/* The energy table (issue "M4 workloads"): energy = action counts x these costs + static power x
+ * time, plus the CPU's own energy (cpu section). Versioned: a report states the version it used;
+ * docs/energy.md keeps the sources and the history. */
+#define M4NPU_ENERGY_TABLE_VERSION 1
+typedef struct m4npu_energy_config {
+    uint32_t version;                 /* M4NPU_ENERGY_TABLE_VERSION */
+    double mac_int8_pj;               /* one int8 x int8 multiply-accumulate */
+    double mac_int4_pj;               /* one int4-weight x int8 multiply-accumulate */
+    double sram_pj_per_byte;          /* one byte read or written in the on-chip SRAM */
+    double dram_pj_per_bit;           /* one bit moved to or from device DRAM */
+    double vector_pj_per_lane_cycle;  /* one vector lane busy for one cycle */
+    double softmax_pj_per_lane_cycle; /* one softmax lane busy for one cycle */
+    double control_pj_per_cycle;      /* the control core running firmware, per NPU cycle */
+    double npu_static_w;              /* leakage and clock tree of the whole NPU while it is on */
+} m4npu_energy_config;
+
 /* One configuration. The YAML key `name` is npu.name (the device carries its name). Loaded and
  * defaulted configurations have zero padding, so two of them compare equal with memcmp. */
 typedef struct m4npu_config {
@@ -91,8 +107,7 @@ typedef struct m4npu_config {
     npu_device_config npu;
     m4npu_cpu_config cpu;
     m4npu_ops_config ops;
-    /* Extension point: the energy table (`energy:`, issue "M4 workloads") becomes a member here,
-     * with a section table in config_schema.c (see runtime/config/README.md). */
+    m4npu_energy_config energy;
 } m4npu_config;
 
 typedef enum m4npu_config_status {

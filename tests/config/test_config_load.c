@@ -142,7 +142,7 @@ static const error_case cases[] = {
     {"    banks: 8\n", "    bank: 8\n", M4NPU_CONFIG_E_UNKNOWN_KEY, "npu.sram.bank", "bank: 8", 5,
      "unknown key; expected one of: size_bytes, banks, bank_width_bytes"},
     {"name: test\n", "name: test\nextra: 1\n", M4NPU_CONFIG_E_UNKNOWN_KEY, "extra", "extra: 1", 1,
-     "unknown key; expected one of: name, description, npu, ops, cpu"},
+     "unknown key; expected one of: name, description, npu, ops, cpu, energy"},
     {"  cores: 4\n", "  cores: 4\n  threads: 8\n", M4NPU_CONFIG_E_UNKNOWN_KEY, "cpu.threads", "threads: 8", 3,
      "unknown key; expected one of: cores, gflop_s, memory_bandwidth_gb_s, dispatch_overhead_us, "
      "npu_submit_overhead_us, npu_transfer_overhead_us, active_power_w, idle_power_w"},
@@ -223,7 +223,7 @@ static void expect_whole_file_error(const char *text, size_t len, m4npu_config_s
     assert_string_equal(err.key, "");
 }
 
-#define TOP_KEYS "expected a mapping with keys name, description, npu, ops, cpu"
+#define TOP_KEYS "expected a mapping with keys name, description, npu, ops, cpu, energy"
 
 static void test_empty_and_non_mapping_documents(void **state)
 {

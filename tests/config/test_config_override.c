@@ -69,7 +69,7 @@ static void test_unknown_keys_and_bad_values(void **state)
                      "npu.bogus.deeper: unknown key; expected one of: clock_mhz, matmul, softmax, vector, sram, "
                      "dma, dram, control, queue_depth, watchdog_cycles (in npu)");
     expect_set_error("gpu.cores", "1", M4NPU_CONFIG_E_UNKNOWN_KEY,
-                     "gpu.cores: unknown key; expected one of: name, description, npu, ops, cpu");
+                     "gpu.cores: unknown key; expected one of: name, description, npu, ops, cpu, energy");
     expect_set_error("npu.sram", "1", M4NPU_CONFIG_E_TYPE,
                      "npu.sram: is a mapping; set one of its keys: size_bytes, banks, bank_width_bytes");
     expect_set_error("npu.matmul.rows", "abc", M4NPU_CONFIG_E_TYPE,
