@@ -14,9 +14,10 @@
 #include "isa_asm.h"
 #include "m4npu_config.h"
 #include "npu_drv.h"
+#include "tile_rtl.h"
 
 static const char usage[] =
-    "usage: m4npu bench [--config FILE] [--set KEY=VALUE ...] [--insns N] [--json]\n"
+    "usage: m4npu bench [--config FILE] [--set KEY=VALUE ...] [--insns N] [--tiles] [--json]\n"
     "\n"
     "Run a long generated program (double-buffered DMA, matmul, softmax and vector work on every\n"
     "unit) twice, with numerics and in timing-only mode, and print simulated instructions per\n"
@@ -25,6 +26,9 @@ static const char usage[] =
     "  --config FILE      NPU configuration (default configs/test.yaml values)\n"
     "  --set KEY=VALUE    override a configuration key (repeatable)\n"
     "  --insns N          approximate program length in instructions (default 200000)\n"
+    "  --tiles            instead: the same matmul (and softmax) program in fast and rtl mode at every\n"
+    "                     tile size this build Verilated (configure with -DM4NPU_RTL_BENCH_SIZES=ON for\n"
+    "                     8, 16 and 32), with simulated cycles per second of each and their ratio\n"
     "  --json             print one JSON object\n";
 
 #define DEFAULT_INSNS 200000u
@@ -118,20 +122,148 @@ static int run(const m4npu_config *cfg, const uint8_t *prog, size_t len, uint32_
     return rc;
 }
 
+/* ---- --tiles: fast against rtl on one program per Verilated size */
+
+#define TILE_BENCH_INSNS 400
+#define TILE_BENCH_K 256
+
+typedef struct tile_bench_row {
+    char tile[16];
+    uint32_t size;
+    bench_result fast, rtl;
+} tile_bench_row;
+
+static int run_text(const m4npu_config *cfg, const char *src, bench_result *r)
+{
+    isa_asm_result prog;
+    if (isa_assemble(src, strlen(src), "tiles.s", &prog) != ISA_OK) {
+        fprintf(stderr, "m4npu bench: %s", prog.diagnostics ? prog.diagnostics : "cannot assemble\n");
+        isa_asm_result_free(&prog);
+        return CLI_FAIL;
+    }
+    int rc = run(cfg, prog.bytes, prog.size, 0, r);
+    isa_asm_result_free(&prog);
+    return rc;
+}
+
+static char *repeat(const char *line, int times)
+{
+    size_t n = strlen(line), cap = n * (size_t)times + 8;
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    for (int i = 0; i < times; i++)
+        memcpy(s + n * (size_t)i, line, n);
+    memcpy(s + n * (size_t)times, "end\n", 5);
+    return s;
+}
+
+/* One row: the same program with the tile fast, then rtl. */
+static int bench_tile(m4npu_config cfg, const char *tile, uint32_t size, const char *line, tile_bench_row *row)
+{
+    snprintf(row->tile, sizeof row->tile, "%s", tile);
+    row->size = size;
+    char *src = repeat(line, TILE_BENCH_INSNS);
+    if (!src)
+        return CLI_FAIL;
+    int rc = run_text(&cfg, src, &row->fast);
+    if (strcmp(tile, "matmul") == 0)
+        cfg.npu.matmul.impl = NPU_IMPL_RTL;
+    else
+        cfg.npu.softmax.impl = NPU_IMPL_RTL;
+    if (rc == CLI_OK)
+        rc = run_text(&cfg, src, &row->rtl);
+    free(src);
+    return rc;
+}
+
+/* The sizes in a list such as "8x8, 16x16" or "4 lanes/512, 8 lanes/512": the leading numbers. */
+static size_t parse_sizes(const char *list, uint32_t *out, size_t max)
+{
+    size_t n = 0;
+    for (const char *p = list; *p && n < max;) {
+        char *end;
+        unsigned long v = strtoul(p, &end, 10);
+        if (end == p) {
+            p++;
+            continue;
+        }
+        out[n++] = (uint32_t)v;
+        p = strchr(end, ',');
+        if (!p)
+            break;
+        p++;
+    }
+    return n;
+}
+
+static int bench_tiles(const m4npu_config *base, int json)
+{
+    uint32_t mm[8], sm[8];
+    size_t nmm = parse_sizes(tile_rtl_mm_sizes(), mm, 8), nsm = parse_sizes(tile_rtl_sm_sizes(), sm, 8);
+    tile_bench_row rows[16];
+    size_t nrows = 0;
+    char line[160];
+    for (size_t i = 0; i < nmm; i++) {
+        m4npu_config cfg = *base;
+        cfg.npu.matmul.rows = cfg.npu.matmul.cols = mm[i];
+        snprintf(line, sizeof line, "mm os, set, i8, nobias, i32, %u, %u, %u, 0x0, 0x10000, 0x20000\n", mm[i], mm[i],
+                 TILE_BENCH_K);
+        if (bench_tile(cfg, "matmul", mm[i], line, &rows[nrows++]) != CLI_OK)
+            return CLI_FAIL;
+    }
+    for (size_t i = 0; i < nsm; i++) {
+        m4npu_config cfg = *base;
+        cfg.npu.softmax.lanes = sm[i];
+        snprintf(line, sizeof line, "sm causal, 0x0, 0x10000, %u, 8, 1000, 0\n", cfg.npu.softmax.max_len);
+        if (bench_tile(cfg, "softmax", sm[i], line, &rows[nrows++]) != CLI_OK)
+            return CLI_FAIL;
+    }
+    if (json) {
+        json_t *root = json_object(), *arr = json_array();
+        for (size_t i = 0; i < nrows; i++) {
+            json_t *j = json_object();
+            json_object_set_new(j, "tile", json_string(rows[i].tile));
+            json_object_set_new(j, "size", json_integer(rows[i].size));
+            json_object_set_new(j, "cycles", json_integer((json_int_t)rows[i].fast.cycles));
+            json_object_set_new(j, "fast_cycles_per_s", json_real((double)rows[i].fast.cycles / rows[i].fast.seconds));
+            json_object_set_new(j, "rtl_cycles_per_s", json_real((double)rows[i].rtl.cycles / rows[i].rtl.seconds));
+            json_object_set_new(j, "speed_ratio", json_real(rows[i].rtl.seconds / rows[i].fast.seconds));
+            json_object_set_new(j, "same_cycles", json_boolean(rows[i].fast.cycles == rows[i].rtl.cycles));
+            json_array_append_new(arr, j);
+        }
+        json_object_set_new(root, "tiles", arr);
+        json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+        fputc('\n', stdout);
+        json_decref(root);
+        return CLI_OK;
+    }
+    printf("%d instructions per program (matmul m = n = size, k = %d; softmax 8 rows of max_len)\n",
+           TILE_BENCH_INSNS, TILE_BENCH_K);
+    printf("%-8s %5s %12s %16s %16s %10s %8s\n", "tile", "size", "sim cycles", "fast cycles/s", "rtl cycles/s",
+           "fast/rtl", "same");
+    for (size_t i = 0; i < nrows; i++)
+        printf("%-8s %5u %12" PRIu64 " %16.0f %16.0f %9.1fx %8s\n", rows[i].tile, rows[i].size, rows[i].fast.cycles,
+               (double)rows[i].fast.cycles / rows[i].fast.seconds, (double)rows[i].rtl.cycles / rows[i].rtl.seconds,
+               rows[i].rtl.seconds / rows[i].fast.seconds, rows[i].fast.cycles == rows[i].rtl.cycles ? "yes" : "NO");
+    return CLI_OK;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv, usage))
         return CLI_OK;
-    enum { O_CONFIG = 256, O_SET, O_INSNS, O_JSON };
+    enum { O_CONFIG = 256, O_SET, O_INSNS, O_TILES, O_JSON };
     static const struct option opts[] = {{"config", required_argument, NULL, O_CONFIG},
                                          {"set", required_argument, NULL, O_SET},
                                          {"insns", required_argument, NULL, O_INSNS},
+                                         {"tiles", no_argument, NULL, O_TILES},
                                          {"json", no_argument, NULL, O_JSON},
                                          {NULL, 0, NULL, 0}};
     const char *config = NULL, *sets[MAX_SETS];
     size_t nsets = 0;
     unsigned long insns = DEFAULT_INSNS;
-    int json = 0, c;
+    int json = 0, tiles = 0, c;
     char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -152,6 +284,7 @@ int cmd_bench(int argc, char **argv)
             }
             break;
         case O_JSON: json = 1; break;
+        case O_TILES: tiles = 1; break;
         default: fputs(usage, stderr); return CLI_USAGE;
         }
     }
@@ -171,6 +304,8 @@ int cmd_bench(int argc, char **argv)
             fprintf(stderr, "%s\n", cerr.msg);
             return CLI_FAIL;
         }
+    if (tiles)
+        return bench_tiles(&cfg, json);
     size_t src_len;
     char *src = generate((uint32_t)(insns / BLOCK_INSNS), &src_len);
     isa_asm_result prog;

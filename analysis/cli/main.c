@@ -14,6 +14,7 @@ static const cli_command commands[] = {
     {"disasm", "disassemble an ISA program: m4npu disasm FILE.bin", cmd_disasm},
     {"exec", "run an ISA program on the simulated NPU: m4npu exec PROGRAM --config FILE", cmd_exec},
     {"bench", "measure the simulator's speed (simulated instructions and cycles per second)", cmd_bench},
+    {"calibrate", "compare the fast model with the RTL tiles: m4npu calibrate --config FILE", cmd_calibrate},
     {"demo", "demonstrate what exists so far (the main job until `whatif` lands)", cmd_demo},
     {"conformance", "run the ONNX backend node tests on the CPU kernels: m4npu conformance [--json]", cmd_conformance},
     {"config", "validate a configuration and print it: m4npu config FILE [--set K=V] [--json]", cmd_config},

@@ -24,10 +24,13 @@
 
 /* ---- the RTL tiles that can be built
  *
- * Hook for rtl/: the tile build will register the sizes it verilates by generating a header
- * (its path in NPU_RTL_TILES_HEADER) made of NPU_RTL_MATMUL(ROWS, COLS) and NPU_RTL_SOFTMAX(LANES)
- * rows. Until it does, these are the sizes rtl/ is building first: a 16x16 matmul array and a
- * 4-lane softmax tile. */
+ * rtl/CMakeLists.txt generates a header (its path in NPU_RTL_TILES_HEADER) made of
+ * NPU_RTL_MATMUL(ROWS, COLS) and NPU_RTL_SOFTMAX(LANES) rows for the sizes it Verilates, and
+ * states the softmax tiles' longest row in NPU_RTL_SM_MAX_LEN. Without it (this file built on its
+ * own) the defaults are the sizes rtl/ builds for the tests: a 16x16 array, a 4-lane softmax. */
+#ifndef NPU_RTL_SM_MAX_LEN
+#define NPU_RTL_SM_MAX_LEN 512
+#endif
 typedef struct npu_rtl_matmul_size {
     uint32_t rows, cols;
 } npu_rtl_matmul_size;
@@ -216,6 +219,10 @@ static int check_softmax(const npu_softmax_config *sm, char *err, size_t errlen)
         char lanes[128];
         rtl_softmax_list(lanes, sizeof lanes);
         FAIL("npu.softmax.impl: no rtl tile is built with %u lanes (built: %s); use fast", sm->lanes, lanes);
+    }
+    if (sm->impl == NPU_IMPL_RTL && sm->max_len > NPU_RTL_SM_MAX_LEN) {
+        FAIL("npu.softmax.max_len: %u exceeds the %u-element rows the rtl softmax tiles are built for",
+             sm->max_len, (unsigned)NPU_RTL_SM_MAX_LEN);
     }
     return 0;
 }

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "isa.h"
 #include "npu_config.h"
 
 #ifdef __cplusplus
@@ -48,6 +49,10 @@ uint64_t npu_sim_cycles(const npu_sim *s); /* since npu_sim_open() */
 /* Dump the RTL tiles' waveforms of the runs that follow into path (VCD); NULL stops.
  * Only meaningful when a tile's impl is rtl. -1 with a message in err on failure. */
 int npu_sim_trace_vcd(npu_sim *s, const char *path, char *err, size_t errlen);
+
+/* The fast model's latency of one compute instruction (mm, mm.cfg, sm, v.*) under cfg: what a
+ * fast unit waits (sim/README.md). `m4npu calibrate` compares it with the RTL tiles. */
+uint64_t npu_sim_fast_cycles(const isa_insn *in, const npu_device_config *cfg);
 
 #ifdef __cplusplus
 }

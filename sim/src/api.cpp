@@ -122,4 +122,9 @@ int npu_sim_trace_vcd(npu_sim *s, const char *path, char *err, size_t errlen)
     return -1;
 }
 
+uint64_t npu_sim_fast_cycles(const isa_insn *in, const npu_device_config *cfg)
+{
+    return m4npu::fast_cycles(*in, *cfg);
+}
+
 } // extern "C"

@@ -36,8 +36,6 @@ static void settle()
     }
 }
 
-struct Device::Tiles {}; // RTL tiles: added with the rtl integration
-
 Device::Device(sc_module_name name) : sc_module(name)
 {
     sc_spawn_options ctrl;
@@ -74,10 +72,8 @@ bool Device::open(const npu_device_config &cfg, std::string &err)
         err = msg;
         return false;
     }
-    if (cfg.matmul.impl == NPU_IMPL_RTL || cfg.softmax.impl == NPU_IMPL_RTL) {
-        err = "npu.matmul.impl/npu.softmax.impl: rtl tiles are not integrated in this build yet; use fast";
+    if (!open_rtl_tiles(cfg, err))
         return false;
-    }
     void *mem = mmap(nullptr, cfg.dram.size_bytes, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mem == MAP_FAILED) {
@@ -141,6 +137,25 @@ void Device::close()
     }
     sram_.clear();
     sram_.shrink_to_fit();
+    mm_rtl_.reset();
+    sm_rtl_.reset();
+}
+
+bool Device::open_rtl_tiles(const npu_device_config &cfg, std::string &err)
+{
+    mm_rtl_.reset();
+    sm_rtl_.reset();
+    std::string msg;
+    if (cfg.matmul.impl == NPU_IMPL_RTL && !(mm_rtl_ = MmTileRtl::create(cfg.matmul.rows, cfg.matmul.cols, &msg))) {
+        err = "npu.matmul.impl: " + msg;
+        return false;
+    }
+    if (cfg.softmax.impl == NPU_IMPL_RTL && !(sm_rtl_ = SmTileRtl::create(cfg.softmax.lanes, cfg.softmax.max_len, &msg))) {
+        err = "npu.softmax.impl: " + msg;
+        mm_rtl_.reset();
+        return false;
+    }
+    return true;
 }
 
 uint64_t Device::now_cycles() const { return to_cycles(sc_time_stamp() - epoch_); }
@@ -158,11 +173,30 @@ bool Device::run(uint64_t max_cycles)
     return irq_;
 }
 
+// VCD of the RTL tiles: the matmul tile's waveform goes to path; the softmax tile's too when it is
+// the only rtl tile, else to path with ".sm" before its extension (one file per Verilated model).
 bool Device::trace_vcd(const char *path, std::string &err)
 {
-    (void)path;
-    err = "no RTL tile is configured (npu.matmul.impl and npu.softmax.impl are fast)";
-    return false;
+    if (!mm_rtl_ && !sm_rtl_) {
+        err = "no RTL tile is configured (npu.matmul.impl and npu.softmax.impl are fast)";
+        return false;
+    }
+    std::string p(path), sm_path = p;
+    if (mm_rtl_ && sm_rtl_) {
+        size_t dot = p.rfind('.'), slash = p.rfind('/');
+        sm_path = (dot != std::string::npos && (slash == std::string::npos || dot > slash))
+                      ? p.substr(0, dot) + ".sm" + p.substr(dot)
+                      : p + ".sm";
+    }
+    if (mm_rtl_ && mm_rtl_->trace_vcd(p) != TILE_RTL_OK) {
+        err = mm_rtl_->message();
+        return false;
+    }
+    if (sm_rtl_ && sm_rtl_->trace_vcd(sm_path) != TILE_RTL_OK) {
+        err = sm_rtl_->message();
+        return false;
+    }
+    return true;
 }
 
 // ------------------------------------------------------------------ registers

@@ -18,6 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "mm_tile_rtl.h"
+#include "sm_tile_rtl.h"
+
 extern "C" {
 #include "fw_hal.h"
 #include "isa_exec.h"
@@ -39,6 +42,9 @@ namespace m4npu {
 // Simulated time unit: one NPU cycle.
 inline sc_core::sc_time cycles(uint64_t n) { return sc_core::sc_time(static_cast<double>(n), sc_core::SC_NS); }
 uint64_t to_cycles(const sc_core::sc_time &t);
+
+// Fast-model latency of a compute instruction (units.cpp; sim/README.md has the formulas).
+uint64_t fast_cycles(const isa_insn &in, const npu_device_config &cfg);
 
 // Bandwidth shared by concurrent transfers (processor sharing), in fixed point.
 class DramModel {
@@ -165,8 +171,10 @@ class Device : public sc_core::sc_module {
     bool reset_pending_ = false;
     uint64_t npu_khz_ = 1, ctrl_khz_ = 1, spend_carry_ = 0;
 
-    struct Tiles; // the RTL tiles, when configured (tiles.cpp)
-    std::unique_ptr<Tiles> tiles_;
+    // The Verilated RTL tiles, for the tiles whose impl is rtl (null when fast).
+    std::unique_ptr<MmTileRtl> mm_rtl_;
+    std::unique_ptr<SmTileRtl> sm_rtl_;
+    bool open_rtl_tiles(const npu_device_config &cfg, std::string &err);
 };
 
 // The process's one device (SystemC elaborates once per process).

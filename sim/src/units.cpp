@@ -56,7 +56,7 @@ uint64_t vector_op_cycles(const npu_vector_config &v, int64_t unop_or_binop, boo
 //   v.norm rms:                       P + rows * (2 * ceil(cols / L) * simple + divsqrt)
 //   v.mov copy:                       P + rows * ceil(cols / L) * simple
 //   v.mov transpose:                  P + cols * ceil(rows / L) * simple
-uint64_t vector_cycles(const isa_insn &in, const npu_vector_config &v)
+static uint64_t vector_cycles(const isa_insn &in, const npu_vector_config &v)
 {
     const uint64_t L = v.lanes, P = v.pipeline_cycles, s = v.simple_cycles;
     switch (in.op) {
@@ -88,7 +88,7 @@ uint64_t vector_cycles(const isa_insn &in, const npu_vector_config &v)
 }
 
 // Latency of a matmul- or softmax-tile instruction in fast mode.
-uint64_t tile_cycles(const isa_insn &in, const npu_device_config &cfg)
+static uint64_t tile_cycles(const isa_insn &in, const npu_device_config &cfg)
 {
     switch (in.op) {
     case ISA_OP_MM:
@@ -99,6 +99,11 @@ uint64_t tile_cycles(const isa_insn &in, const npu_device_config &cfg)
         return tile_sm_cycles(uint64_t(ISA_GET(&in, SM, ROWS)), uint64_t(ISA_GET(&in, SM, LEN)), cfg.softmax.lanes);
     default: return 0;
     }
+}
+
+uint64_t fast_cycles(const isa_insn &in, const npu_device_config &cfg)
+{
+    return isa_desc(in.op)->unit == ISA_EXEC_VEC ? vector_cycles(in, cfg.vector) : tile_cycles(in, cfg);
 }
 
 void Device::unit_thread(unsigned u)
@@ -222,7 +227,7 @@ void Device::count_sram(unsigned u, const isa_insn &in, uint32_t mm_bias)
 bool Device::exec_compute(unsigned u, const hal_cmd &cmd)
 {
     const isa_insn &in = cmd.insn;
-    uint64_t latency = u == NPU_UNIT_VEC ? vector_cycles(in, cfg_.vector) : tile_cycles(in, cfg_);
+    uint64_t latency = fast_cycles(in, cfg_);
     auto &c = units_[u].ctr;
     isa_exec_ctx plain{};
     isa_exec_ctx &ctx = u == NPU_UNIT_MM ? mm_ctx_ : plain;
@@ -247,6 +252,21 @@ bool Device::exec_compute(unsigned u, const hal_cmd &cmd)
     default: break;
     }
     count_sram(u, in, mm_ctx_.mm_bias);
+    // rtl mode: the Verilated tile computes the result now and its measured cycles are the
+    // latency (so its effect lands at issue, not at completion: the same for any correctly
+    // synchronised program). One timed wait per instruction either way.
+    TileRtlBase *rtl = u == NPU_UNIT_MM ? static_cast<TileRtlBase *>(mm_rtl_.get())
+                     : u == NPU_UNIT_SM ? static_cast<TileRtlBase *>(sm_rtl_.get())
+                                        : nullptr;
+    if (rtl) {
+        uint64_t measured = 0;
+        tile_rtl_status st = u == NPU_UNIT_MM ? mm_rtl_->execute(in, ctx, &measured) : sm_rtl_->execute(in, ctx, &measured);
+        if (st != TILE_RTL_OK) {
+            report_fault(u, st == TILE_RTL_E_SRAM ? NPU_FAULT_SRAM_OVERFLOW : NPU_FAULT_UNIT, 0, cmd.index);
+            return false;
+        }
+        return busy_wait(u, measured);
+    }
     if (!busy_wait(u, latency))
         return false;
     if ((cmd.flags & HAL_CMD_TIMING_ONLY) && in.op != ISA_OP_MM_CFG)
