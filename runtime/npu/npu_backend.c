@@ -68,12 +68,11 @@ rt_status npu_calibrate(rt_graph *g, rt_tensor *const *values, rt_error *e)
 {
     for (int t = 0; t < g->n_tensors; t++) {
         const rt_tensor *v = values[t];
-        if (!v || !v->data || v->dtype != RT_DT_F32 || g->tensors[t]->kind == RT_TENSOR_CONSTANT)
+        if (!v || !v->data || !rt_dtype_is_float(v->dtype) || g->tensors[t]->kind == RT_TENSOR_CONSTANT)
             continue;
         double m = 0.0;
-        const float *x = v->data;
         for (int64_t i = 0, n = rt_tensor_numel(v); i < n; i++) {
-            double a = fabs((double)x[i]);
+            double a = fabs(rt_tensor_get_f64(v, i));
             if (a > m && isfinite(a))
                 m = a;
         }

@@ -76,7 +76,7 @@ rt_status npu_segment_run(npu_segment *s, rt_tensor **values, npu_segment_stats 
  * npu_segment_run does. For tests and the pipeline's error report. */
 rt_status npu_segment_run_twin(npu_segment *s, rt_tensor **values, rt_error *e);
 
-/* Give every non-constant f32 tensor with a value a per-tensor scale max|x| / 127 (its rt_quant),
+/* Give every non-constant float tensor with a value a per-tensor scale max|x| / 127 (its rt_quant),
  * from values[t] (e.g. a CPU reference run with intermediates kept). */
 rt_status npu_calibrate(rt_graph *g, rt_tensor *const *values, rt_error *e);
 

@@ -105,5 +105,9 @@ void npu_pack_blocked(const float *w, int64_t ks, int64_t ns, uint64_t k, uint64
                       bool int4, uint8_t *dst, float *scales);
 /* Conv weights [CO, C, KH, KW] -> OHWI int8 with scales[CO]. */
 void npu_pack_ohwi(const float *w, uint64_t co, uint64_t c, uint64_t kh, uint64_t kw, uint8_t *dst, float *scales);
+/* Already quantised weights (an i8 or packed i4 rt_tensor with data): the same layouts, values
+ * unchanged (int4 into int8 for conv, whose weights are the array's int8 A operand). */
+void npu_pack_blocked_int(const rt_tensor *w, uint64_t k, uint64_t n, uint64_t nb, bool int4, uint8_t *dst);
+void npu_pack_ohwi_int(const rt_tensor *w, uint64_t co, uint64_t c, uint64_t kh, uint64_t kw, uint8_t *dst);
 
 #endif

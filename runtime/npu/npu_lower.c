@@ -32,6 +32,7 @@
 #define MM_MAX_K 16383u       /* the mm instruction's k field (conv: one mm per channel tile) */
 #define DMA_MAX_PITCH 65535u  /* the DMA's row pitch */
 #define STREAM_SLOTS 3u       /* the streaming kernels' slots (firmware/src/ops) */
+#define NPU_MAX_COL_SLICES 64 /* a per-channel operand over at most this many images: one op each */
 
 static const rt_node *node_of(const npu_lower *L) { return &L->g->nodes[L->node]; }
 
@@ -65,8 +66,54 @@ static int out_t(const npu_lower *L, int i)
 }
 
 static const rt_tensor *T(const npu_lower *L, int t) { return L->g->tensors[t]; }
-static bool is_const(const npu_lower *L, int t) { return T(L, t)->kind == RT_TENSOR_CONSTANT; }
 static int64_t numel(const npu_lower *L, int t) { return rt_tensor_numel(T(L, t)); }
+
+/* The activation types the backend takes (int8 on the device either way). */
+static bool float_act(rt_dtype t) { return t == RT_DT_F32 || t == RT_DT_F16 || t == RT_DT_BF16; }
+
+static bool is_view_node(const rt_graph *g, const rt_node *n)
+{
+    switch (n->op) {
+    case RT_OP_Reshape: case RT_OP_Flatten: case RT_OP_Squeeze: case RT_OP_Unsqueeze: case RT_OP_Identity:
+        return true;
+    case RT_OP_Cast:
+        return n->n_inputs >= 1 && n->inputs[0] >= 0 && n->outputs[0] >= 0 &&
+               rt_dtype_is_float(g->tensors[n->inputs[0]]->dtype) && rt_dtype_is_float(g->tensors[n->outputs[0]]->dtype);
+    default:
+        return false;
+    }
+}
+
+/* The float constant whose values t holds (t itself, or seen through Reshape-like views and
+ * float casts that the partitioner precomputes), or -1. */
+static int csrc(const npu_lower *L, int t)
+{
+    for (int hop = 0; t >= 0 && hop < RT_MAX_RANK * 4; hop++) {
+        const rt_tensor *x = T(L, t);
+        if (x->kind == RT_TENSOR_CONSTANT)
+            return rt_dtype_is_float(x->dtype) ? t : -1;
+        if (x->producer < 0 || !is_view_node(L->g, &L->g->nodes[x->producer]))
+            return -1;
+        t = L->g->nodes[x->producer].inputs[0];
+    }
+    return -1;
+}
+
+static bool is_const(const npu_lower *L, int t) { return csrc(L, t) >= 0; }
+
+/* A quantised weight seen through its int -> float Cast (how weight-only quantisation exports:
+ * MatMul(x, Cast(w_int8)) * scales): the int8/int4 constant, or -1. */
+static int int_weight_src(const npu_lower *L, int t)
+{
+    int p = t >= 0 ? T(L, t)->producer : -1;
+    if (p < 0)
+        return -1;
+    const rt_node *n = &L->g->nodes[p];
+    if (n->op != RT_OP_Cast || n->n_inputs < 1 || n->inputs[0] < 0 || !rt_dtype_is_float(T(L, t)->dtype))
+        return -1;
+    const rt_tensor *w = T(L, n->inputs[0]);
+    return w->kind == RT_TENSOR_CONSTANT && (w->dtype == RT_DT_I8 || w->dtype == RT_DT_I4) ? n->inputs[0] : -1;
+}
 
 static int need_data(npu_lower *L, int t, const char *what)
 {
@@ -75,9 +122,9 @@ static int need_data(npu_lower *L, int t, const char *what)
     const rt_tensor *x = T(L, t);
     if (!rt_tensor_shape_known(x))
         return refuse(L, "%s '%s' has no inferred shape", what, x->name);
-    if (x->dtype != RT_DT_F32)
-        return refuse(L, "%s '%s' is %s (the NPU path takes f32 tensors, int8 on the device)", what, x->name,
-                      rt_dtype_name(x->dtype));
+    if (!float_act(x->dtype))
+        return refuse(L, "%s '%s' is %s (the NPU path takes f32, f16 or bf16 tensors, int8 on the device)", what,
+                      x->name, rt_dtype_name(x->dtype));
     if (rt_tensor_numel(x) == 0)
         return refuse(L, "%s '%s' is empty", what, x->name);
     return 0;
@@ -97,38 +144,33 @@ static int need_const(npu_lower *L, int t, const char *what)
     if (t < 0)
         return refuse(L, "%s is missing", what);
     const rt_tensor *x = T(L, t);
-    if (!is_const(L, t))
+    int c = csrc(L, t);
+    if (c < 0)
         return refuse(L, "%s '%s' is not a constant", what, x->name);
-    if (!rt_tensor_shape_known(x) || !rt_dtype_is_float(x->dtype))
+    if (!rt_tensor_shape_known(x) || rt_tensor_numel(x) != numel(L, c))
         return refuse(L, "%s '%s' must be a float constant of known shape", what, x->name);
-    if (L->mode == NPU_LOWER_EMIT && !L->s->timing_only && !x->data)
-        return refuse(L, "%s '%s' has no data (a numeric segment needs it; build a timing-only one)", what, x->name);
+    if (L->mode == NPU_LOWER_EMIT && !L->s->timing_only && !T(L, c)->data)
+        return refuse(L, "%s '%s' has no data (a numeric segment needs it; build a timing-only one)", what,
+                      T(L, c)->name);
     return 0;
 }
 
 /* A constant's values as f32 (malloc'd), for packing. */
 static float *const_f32(const npu_lower *L, int t)
 {
-    const rt_tensor *x = T(L, t);
+    const rt_tensor *x = T(L, csrc(L, t) >= 0 ? csrc(L, t) : t);
     int64_t n = rt_tensor_numel(x);
     float *v = malloc((size_t)(n ? n : 1) * sizeof *v);
     if (!v)
         return NULL;
-    if (x->dtype == RT_DT_F32)
+    if (!x->data)
+        memset(v, 0, (size_t)(n ? n : 1) * sizeof *v);
+    else if (x->dtype == RT_DT_F32)
         memcpy(v, x->data, (size_t)n * sizeof *v);
     else
         for (int64_t i = 0; i < n; i++)
             v[i] = (float)rt_tensor_get_f64(x, i);
     return v;
-}
-
-/* dims of t with leading size-1 dims dropped: the shape a row/scalar/column test compares */
-static int squeezed_rank(const rt_tensor *x)
-{
-    for (int i = 0; i < x->rank; i++)
-        if (x->dims[i] != 1)
-            return x->rank - i;
-    return 0;
 }
 
 /* ---------------------------------------------------------------- planning helpers */
@@ -281,10 +323,16 @@ static npu_tensor_ref make_ref(uint32_t buf, uint32_t dtype, uint64_t offset, fl
     return r;
 }
 
-static npu_tensor_ref act_ref(const npu_lower *L, int t, int rank, const int64_t *dims)
+/* Activation t (int8 in buffer 0) seen with `dims`, from element `at` on. */
+static npu_tensor_ref act_ref_at(const npu_lower *L, int t, uint64_t at, int rank, const int64_t *dims)
 {
     uint64_t off = L->s ? ti(L, root_of(L, t))->offset : 0;
-    return make_ref(NPU_BUF_ACT, NPU_DT_I8, off, L->s ? scale_of(L, t) : 1.0f, rank, dims);
+    return make_ref(NPU_BUF_ACT, NPU_DT_I8, off + at, L->s ? scale_of(L, t) : 1.0f, rank, dims);
+}
+
+static npu_tensor_ref act_ref(const npu_lower *L, int t, int rank, const int64_t *dims)
+{
+    return act_ref_at(L, t, 0, rank, dims);
 }
 
 static npu_tensor_ref in_ref(npu_lower *L, int t, int rank, const int64_t *dims)
@@ -380,6 +428,7 @@ static int sole_consumer(const npu_lower *L, int t)
 
 typedef struct epilogue_fusion {
     int out;       /* the tensor the fused descriptor writes */
+    int scale;     /* constant per-channel multiplier (weight-only quantisation's scales), or -1 */
     int bias;      /* constant bias tensor, or -1 */
     int32_t act;   /* enum npu_act */
 } epilogue_fusion;
@@ -398,28 +447,45 @@ static bool is_channel_vector(const rt_tensor *c, int64_t n, int out_rank, int a
     return true;
 }
 
-/* Absorb Add(y, bias) and then Relu / Gelu after a MatMul/Gemm/Conv writing y. */
-static epilogue_fusion fuse_epilogue(npu_lower *L, int y, int64_t channels, int channel_axis, bool have_bias)
+/* If node c is `op(y, k)` (either order) with k a constant channel vector usable here, returns k. */
+static int channel_operand(const npu_lower *L, int c, int op, int y, int64_t channels, int out_rank, int axis)
 {
-    epilogue_fusion f = {y, -1, NPU_ACT_NONE};
+    const rt_node *n = &L->g->nodes[c];
+    if (n->op != op || n->n_inputs != 2 || n->n_outputs < 1 || n->outputs[0] < 0 ||
+        !float_act(T(L, n->outputs[0])->dtype) || numel(L, n->outputs[0]) != numel(L, y))
+        return -1;
+    int other = n->inputs[0] == y ? n->inputs[1] : n->inputs[0];
+    if (other < 0 || other == y || !is_const(L, other) || (!L->s->timing_only && !T(L, csrc(L, other))->data) ||
+        !is_channel_vector(T(L, other), channels, out_rank, axis))
+        return -1;
+    return other;
+}
+
+/* Absorb Mul(y, scales), then Add(y, bias), then Relu / Gelu after a MatMul/Gemm/Conv writing y,
+ * each only where the intermediate has no other reader. */
+static epilogue_fusion fuse_epilogue(npu_lower *L, int y, int64_t channels, int channel_axis, bool have_bias,
+                                     bool scale_ok)
+{
+    epilogue_fusion f = {y, -1, -1, NPU_ACT_NONE};
     if (L->mode == NPU_LOWER_CHECK)
         return f;
     int out_rank = T(L, y)->rank;
-    int c = sole_consumer(L, y);
-    if (c >= 0 && !have_bias && L->g->nodes[c].op == RT_OP_Add && L->g->nodes[c].n_inputs == 2) {
-        const rt_node *n = &L->g->nodes[c];
-        int other = n->inputs[0] == y ? n->inputs[1] : n->inputs[0];
-        if (other >= 0 && other != y && is_const(L, other) && rt_dtype_is_float(T(L, other)->dtype) &&
-            (L->s->timing_only || T(L, other)->data) &&
-            is_channel_vector(T(L, other), channels, out_rank, channel_axis) && n->outputs[0] >= 0 &&
-            T(L, n->outputs[0])->dtype == RT_DT_F32) {
-            f.bias = other;
-            f.out = n->outputs[0];
-            L->s->fused[L->s->pos[c]] = true;
-            c = sole_consumer(L, f.out);
-        }
+    int c = sole_consumer(L, y), k;
+    if (c >= 0 && scale_ok && !have_bias &&
+        (k = channel_operand(L, c, RT_OP_Mul, f.out, channels, out_rank, channel_axis)) >= 0) {
+        f.scale = k;
+        f.out = L->g->nodes[c].outputs[0];
+        L->s->fused[L->s->pos[c]] = true;
+        c = sole_consumer(L, f.out);
     }
-    if (c >= 0 && L->g->nodes[c].n_outputs >= 1 && L->g->nodes[c].outputs[0] >= 0) {
+    if (c >= 0 && !have_bias && (k = channel_operand(L, c, RT_OP_Add, f.out, channels, out_rank, channel_axis)) >= 0) {
+        f.bias = k;
+        f.out = L->g->nodes[c].outputs[0];
+        L->s->fused[L->s->pos[c]] = true;
+        c = sole_consumer(L, f.out);
+    }
+    if (c >= 0 && L->g->nodes[c].n_outputs >= 1 && L->g->nodes[c].outputs[0] >= 0 &&
+        float_act(T(L, L->g->nodes[c].outputs[0])->dtype)) {
         const rt_node *n = &L->g->nodes[c];
         int32_t act = NPU_ACT_NONE;
         if (n->op == RT_OP_Relu)
@@ -435,6 +501,17 @@ static epilogue_fusion fuse_epilogue(npu_lower *L, int y, int64_t channels, int 
     return f;
 }
 
+/* Multiply scales[0..n-1] by the fused per-channel multiplier (if any). */
+static void apply_channel_scale(const npu_lower *L, int scale_t, float *scales, int64_t n)
+{
+    if (scale_t < 0)
+        return;
+    float *m = const_f32(L, scale_t);
+    for (int64_t i = 0; m && i < n; i++)
+        scales[i] *= m[i];
+    free(m);
+}
+
 /* ---------------------------------------------------------------- matmul and gemm */
 
 static uint32_t block_width(const npu_lower *L, bool int4)
@@ -443,22 +520,34 @@ static uint32_t block_width(const npu_lower *L, bool int4)
     return int4 && nb % 2 ? nb - 1 : nb;
 }
 
-/* The weight operand from a constant [K, N] (trans: stored [N, K]) times alpha, BLOCKED. */
-static npu_tensor_ref weight_ref(npu_lower *L, int t, int64_t k, int64_t n, bool trans, float alpha)
+/* The weight operand, BLOCKED: from a float constant [K, N] (trans: stored [N, K]) times alpha,
+ * quantised here per output channel; or from an already quantised int8/int4 constant (`iw`,
+ * [K, N]) whose per-channel scales are the fused multiplier. */
+static npu_tensor_ref weight_ref(npu_lower *L, int t, int iw, int64_t k, int64_t n, bool trans, float alpha,
+                                 int scale_t)
 {
-    bool int4 = L->s && L->s->wtype == NPU_WEIGHTS_INT4;
+    bool int4 = iw >= 0 ? T(L, iw)->dtype == RT_DT_I4 : L->s && L->s->wtype == NPU_WEIGHTS_INT4;
     uint32_t nb = block_width(L, int4);
     uint64_t bytes = npu_blocked_bytes((uint64_t)k, (uint64_t)n, nb, int4);
     npu_cref sc = blob(L, NPU_BLOB_PARAM, 4 * (uint64_t)n);
     npu_cref w = blob(L, NPU_BLOB_WEIGHT, bytes);
     if (w.host && sc.host) {
-        float *v = const_f32(L, t);
         float *scales = malloc((size_t)n * sizeof *scales);
-        if (v && scales) {
-            npu_pack_blocked(v, trans ? 1 : n, trans ? k : 1, (uint64_t)k, (uint64_t)n, alpha, nb, int4, w.host, scales);
+        if (scales && iw >= 0) {
+            npu_pack_blocked_int(T(L, iw), (uint64_t)k, (uint64_t)n, nb, int4, w.host);
+            for (int64_t i = 0; i < n; i++)
+                scales[i] = 1.0f;
+        } else if (scales) {
+            float *v = const_f32(L, t);
+            if (v)
+                npu_pack_blocked(v, trans ? 1 : n, trans ? k : 1, (uint64_t)k, (uint64_t)n, alpha, nb, int4, w.host,
+                                 scales);
+            free(v);
+        }
+        if (scales) {
+            apply_channel_scale(L, scale_t, scales, n);
             memcpy(sc.host, scales, (size_t)n * sizeof *scales);
         }
-        free(v);
         free(scales);
     }
     int64_t d[2] = {k, n};
@@ -481,11 +570,17 @@ static int lower_matmul_core(npu_lower *L, int a, int b, int y, bool trans_b, fl
     if (bk != K)
         return refuse(L, "K = %lld but B has %lld rows", (long long)K, (long long)bk);
     int64_t batch = rt_tensor_numel(A) / (M * K);
-    bool bconst = is_const(L, b), batched = false;
+    int iw = is_const(L, b) ? -1 : int_weight_src(L, b); /* an int8/int4 weight behind its cast */
+    bool bconst = is_const(L, b) || iw >= 0, batched = false;
     if (bconst) {
         if (B->rank != 2)
             return refuse(L, "a constant B of rank %d (weights are [K, N])", B->rank);
-        if (need_const(L, b, "B"))
+        if (iw >= 0 && (trans_b || alpha != 1.0f))
+            return refuse(L, "a quantised weight with transB or alpha");
+        if (iw >= 0 && L->mode == NPU_LOWER_EMIT && !L->s->timing_only && !T(L, iw)->data)
+            return refuse(L, "the weight '%s' has no data (a numeric segment needs it; build a timing-only one)",
+                          T(L, iw)->name);
+        if (iw < 0 && need_const(L, b, "B"))
             return -1;
     } else {
         if (trans_b || alpha != 1.0f)
@@ -514,7 +609,7 @@ static int lower_matmul_core(npu_lower *L, int a, int b, int y, bool trans_b, fl
     }
     if (L->mode == NPU_LOWER_CHECK)
         return 0;
-    epilogue_fusion f = fuse_epilogue(L, y, N, Y->rank - 1, bias_t >= 0);
+    epilogue_fusion f = fuse_epilogue(L, y, N, Y->rank - 1, bias_t >= 0, bconst);
     if (f.bias >= 0) {
         bias_t = f.bias;
         beta = 1.0f;
@@ -524,7 +619,7 @@ static int lower_matmul_core(npu_lower *L, int a, int b, int y, bool trans_b, fl
     int64_t ad[3] = {batch, M, K}, od[3] = {batch, M, N};
     d->in[0] = in_ref(L, a, 3, ad);
     if (bconst) {
-        d->in[1] = weight_ref(L, b, K, N, trans_b, alpha);
+        d->in[1] = weight_ref(L, b, iw, K, N, trans_b, alpha, f.scale);
         d->iattr[1] = NPU_LAYOUT_BLOCKED;
         d->iattr[2] = (int32_t)block_width(L, d->in[1].dtype == NPU_DT_I4);
     } else {
@@ -575,12 +670,16 @@ static int lower_conv(npu_lower *L)
 {
     const rt_node *n = node_of(L);
     int x = in_t(L, 0), w = in_t(L, 1), bt = in_t(L, 2), y = out_t(L, 0);
-    if (need_act(L, x, "X") || need_data(L, y, "Y") || need_const(L, w, "W"))
+    int iw = w >= 0 && !is_const(L, w) ? int_weight_src(L, w) : -1; /* an int8/int4 weight behind its cast */
+    if (need_act(L, x, "X") || need_data(L, y, "Y") || (iw < 0 && need_const(L, w, "W")))
         return -1;
+    if (iw >= 0 && L->mode == NPU_LOWER_EMIT && !L->s->timing_only && !T(L, iw)->data)
+        return refuse(L, "the weight '%s' has no data (a numeric segment needs it; build a timing-only one)",
+                      T(L, iw)->name);
     const rt_tensor *X = T(L, x), *W = T(L, w), *Y = T(L, y);
     int nsp = X->rank - 2;
-    if (nsp < 1 || nsp > 2 || W->rank != X->rank || Y->rank != X->rank)
-        return refuse(L, "a %d-D convolution (the kernel runs 1-D and 2-D)", nsp);
+    if (nsp < 1 || nsp > 3 || W->rank != X->rank || Y->rank != X->rank)
+        return refuse(L, "a %d-D convolution (the kernel runs 1-D, 2-D, and 3-D whose kernel spans the depth)", nsp);
     if (rt_node_attr_int(n, "group", 1) != 1)
         return refuse(L, "group = %lld; the NPU kernel supports 1", (long long)rt_node_attr_int(n, "group", 1));
     const int64_t *v;
@@ -588,27 +687,35 @@ static int lower_conv(npu_lower *L)
     for (size_t i = 0; i < cnt; i++)
         if (v[i] != 1)
             return refuse(L, "dilation %lld; the NPU kernel supports 1", (long long)v[i]);
-    /* as 2-D: [N, C, H, W] with H = 1 for 1-D */
-    int64_t N = X->dims[0], C = X->dims[1], H = nsp == 2 ? X->dims[2] : 1, Wd = X->dims[X->rank - 1];
-    int64_t CO = W->dims[0], KH = nsp == 2 ? W->dims[2] : 1, KW = W->dims[W->rank - 1];
-    int64_t OH = nsp == 2 ? Y->dims[2] : 1, OW = Y->dims[Y->rank - 1];
-    if (W->dims[1] != C)
-        return refuse(L, "W has %lld input channels, X %lld", (long long)W->dims[1], (long long)C);
-    int64_t sh = 1, sw = 1;
+    int64_t st[3] = {1, 1, 1}, pb[3] = {0, 0, 0}, pe[3] = {0, 0, 0};
     cnt = rt_node_attr_ints(n, "strides", &v);
-    if (cnt == (size_t)nsp) {
-        sh = nsp == 2 ? v[0] : 1;
-        sw = v[nsp - 1];
-    }
-    /* pads from the output size (covers explicit pads and auto_pad alike): begin pads from the
-     * attribute or SAME_* rule, the end pads whatever makes the output size come out */
-    int64_t pt = 0, pl = 0;
+    for (int i = 0; cnt == (size_t)nsp && i < nsp; i++)
+        st[i] = v[i];
     const char *ap = rt_node_attr_string(n, "auto_pad", "NOTSET");
     cnt = rt_node_attr_ints(n, "pads", &v);
-    if (strcmp(ap, "NOTSET") == 0 && cnt == (size_t)(2 * nsp)) {
-        pt = nsp == 2 ? v[0] : 0;
-        pl = v[nsp - 1];
-    } else if (strncmp(ap, "SAME", 4) == 0) {
+    for (int i = 0; strcmp(ap, "NOTSET") == 0 && cnt == (size_t)(2 * nsp) && i < nsp; i++) {
+        pb[i] = v[i];
+        pe[i] = v[nsp + i];
+    }
+    /* a 3-D kernel spanning the whole (unpadded) depth is a 2-D convolution over channels x depth */
+    int64_t depth = 1;
+    if (nsp == 3) {
+        if (W->dims[2] != X->dims[2] || pb[0] != 0 || pe[0] != 0 || strncmp(ap, "SAME", 4) == 0 || Y->dims[2] != 1)
+            return refuse(L, "a 3-D convolution whose kernel does not span the whole depth (the kernel folds the "
+                          "depth into the channels)");
+        depth = X->dims[2];
+    }
+    /* as 2-D: [N, C, H, W] with H = 1 for 1-D */
+    int64_t N = X->dims[0], C = X->dims[1] * depth, H = nsp >= 2 ? X->dims[X->rank - 2] : 1, Wd = X->dims[X->rank - 1];
+    int64_t CO = W->dims[0], KH = nsp >= 2 ? W->dims[W->rank - 2] : 1, KW = W->dims[W->rank - 1];
+    int64_t OH = nsp >= 2 ? Y->dims[Y->rank - 2] : 1, OW = Y->dims[Y->rank - 1];
+    if (W->dims[1] != X->dims[1])
+        return refuse(L, "W has %lld input channels, X %lld", (long long)W->dims[1], (long long)X->dims[1]);
+    int64_t sh = nsp >= 2 ? st[nsp - 2] : 1, sw = st[nsp - 1];
+    /* begin pads from the attribute or the SAME_* rule; the end pads are whatever makes the
+     * output size come out, so explicit and automatic padding are handled alike */
+    int64_t pt = nsp >= 2 ? pb[nsp - 2] : 0, pl = pb[nsp - 1];
+    if (strncmp(ap, "SAME", 4) == 0) {
         int64_t th = (OH - 1) * sh + KH - H, tw = (OW - 1) * sw + KW - Wd;
         bool upper = strcmp(ap, "SAME_UPPER") == 0;
         pt = th > 0 ? (upper ? th / 2 : th - th / 2) : 0;
@@ -645,7 +752,7 @@ static int lower_conv(npu_lower *L)
     }
     if (L->mode == NPU_LOWER_CHECK)
         return 0;
-    epilogue_fusion f = fuse_epilogue(L, y, CO, 1, bt >= 0);
+    epilogue_fusion f = fuse_epilogue(L, y, CO, 1, bt >= 0, true);
     if (f.bias >= 0)
         bt = f.bias;
     int64_t xd[4] = {N, C, H, Wd}, pd[4] = {N, C, HB, WB}, wd[4] = {CO, C, KH, KW}, od[4] = {N, CO, OH, OW};
@@ -667,10 +774,18 @@ static int lower_conv(npu_lower *L)
     npu_cref sc = blob(L, NPU_BLOB_PARAM, 4 * (uint64_t)CO);
     npu_cref wb = blob(L, NPU_BLOB_WEIGHT, (uint64_t)(CO * K));
     if (wb.host && sc.host) {
-        float *wv = const_f32(L, w);
-        if (wv)
-            npu_pack_ohwi(wv, (uint64_t)CO, (uint64_t)C, (uint64_t)KH, (uint64_t)KW, wb.host, (float *)sc.host);
-        free(wv);
+        float *scales = (float *)sc.host;
+        if (iw >= 0) {
+            npu_pack_ohwi_int(T(L, iw), (uint64_t)CO, (uint64_t)C, (uint64_t)KH, (uint64_t)KW, wb.host);
+            for (int64_t i = 0; i < CO; i++)
+                scales[i] = 1.0f;
+        } else {
+            float *wv = const_f32(L, w);
+            if (wv)
+                npu_pack_ohwi(wv, (uint64_t)CO, (uint64_t)C, (uint64_t)KH, (uint64_t)KW, wb.host, scales);
+            free(wv);
+        }
+        apply_channel_scale(L, f.scale, scales, CO);
     }
     npu_op_desc scratch;
     npu_op_desc *d = new_op(L, NPU_OP_CONV2D, bt >= 0 ? 3 : 2, &scratch);
@@ -733,32 +848,58 @@ static int lower_softmax(npu_lower *L)
 
 enum bclass { BC_FULL = 0, BC_ROW, BC_COL, BC_SCALAR, BC_NONE };
 
-/* How b (right-aligned against out's shape) broadcasts over out, as the kernel sees it. */
-static int classify(const rt_tensor *b, const rt_tensor *out)
+/* How b broadcasts over out (shapes right-aligned): b's extent covers out's axes [i0, i1] exactly
+ * and is 1 elsewhere, so out is [outer, mid, inner] and b repeats over outer and inner. The
+ * kernel sees FULL (outer = inner = 1), a ROW of `mid` values over rows of `mid` (inner = 1), a
+ * COLUMN of `mid` values over rows of `inner` (outer = 1, or one descriptor per outer index),
+ * or a SCALAR. */
+typedef struct bcast {
+    int cls;
+    int64_t outer, mid, inner;
+} bcast;
+
+static bcast classify(const rt_tensor *b, const rt_tensor *out)
 {
-    int64_t nb = rt_tensor_numel(b), no = rt_tensor_numel(out), cols = out->dims[out->rank - 1];
-    if (nb == 1)
-        return BC_SCALAR;
-    if (b->rank > out->rank)
-        return BC_NONE;
-    int off = out->rank - b->rank;
-    bool same = true;
-    for (int i = 0; i < b->rank; i++)
-        same &= b->dims[i] == out->dims[off + i];
-    if (same && nb == no)
-        return BC_FULL;
-    if (squeezed_rank(b) == 1 && b->dims[b->rank - 1] == cols)
-        return BC_ROW;
-    /* a column: b's last dim 1 and every other dim equal to out's (missing leading dims of b must be 1 in out) */
-    if (b->dims[b->rank - 1] != 1 || nb != no / cols)
-        return BC_NONE;
-    for (int i = 0; i + 1 < out->rank; i++) {
-        int bi = i - off;
-        int64_t bd = bi >= 0 ? b->dims[bi] : 1;
-        if (bd != out->dims[i])
-            return BC_NONE;
+    bcast r = {BC_NONE, 1, 1, 1};
+    int off = out->rank - b->rank, i0 = -1, i1 = -1;
+    if (off < 0) { /* extra leading dims of b must be 1 */
+        for (int i = 0; i < -off; i++)
+            if (b->dims[i] != 1)
+                return r;
     }
-    return BC_COL;
+    int state = 0; /* over out's axes of extent > 1: 0 before b's range, 1 inside, 2 after */
+    for (int i = 0; i < out->rank; i++) {
+        int bi = i - off;
+        int64_t bd = bi >= 0 && bi < b->rank ? b->dims[bi] : 1;
+        if (out->dims[i] == 1)
+            continue; /* extent-1 axes move no data either way */
+        if (bd == 1) {
+            state = state == 1 ? 2 : state;
+            continue;
+        }
+        if (bd != out->dims[i] || state == 2)
+            return r; /* a partial broadcast inside b, or b's extent is not one range of axes */
+        if (state == 0)
+            i0 = i;
+        state = 1;
+        i1 = i;
+    }
+    if (i0 < 0) { /* b is one value: the whole output when that is one value too */
+        r.cls = rt_tensor_numel(out) == 1 ? BC_FULL : BC_SCALAR;
+        r.outer = rt_tensor_numel(out);
+        return r;
+    }
+    for (int i = 0; i < out->rank; i++) {
+        int64_t d = out->dims[i];
+        if (i < i0)
+            r.outer *= d;
+        else if (i <= i1)
+            r.mid *= d;
+        else
+            r.inner *= d;
+    }
+    r.cls = r.outer == 1 && r.inner == 1 ? BC_FULL : r.inner == 1 ? BC_ROW : BC_COL;
+    return r;
 }
 
 static void flat_dims(const rt_tensor *t, int64_t *d)
@@ -786,7 +927,7 @@ static int unary_desc(npu_lower *L, int x, int y, int64_t fn, float imm)
 /* A constant's single value. */
 static int scalar_value(npu_lower *L, int t, float *v)
 {
-    const rt_tensor *c = T(L, t);
+    const rt_tensor *c = T(L, csrc(L, t));
     if (!c->data)
         return refuse(L, "the scalar constant '%s' has no data", c->name);
     *v = (float)rt_tensor_get_f64(c, 0);
@@ -817,31 +958,38 @@ static int lower_binary(npu_lower *L)
     const rt_tensor *Y = T(L, y);
     bool reversed = false;
     /* in0 of the descriptor has the output's shape and is an activation when possible */
-    int ca = classify(T(L, a), Y), cb = classify(T(L, b), Y);
-    if (ca != BC_FULL || (is_const(L, a) && cb == BC_FULL)) {
+    bcast ca = classify(T(L, a), Y), cb = classify(T(L, b), Y);
+    if (ca.cls != BC_FULL || (is_const(L, a) && cb.cls == BC_FULL)) {
         int t = a;
         a = b;
         b = t;
         reversed = !commutative;
-        int tc = ca;
+        bcast tc = ca;
         ca = cb;
         cb = tc;
     }
-    if (ca != BC_FULL)
+    if (ca.cls != BC_FULL)
         return refuse(L, "neither input has the output's shape (both broadcast)");
-    if (cb == BC_NONE)
-        return refuse(L, "'%s' broadcasts over other than the last axis, a column or a scalar", T(L, b)->name);
-    if (cb != BC_FULL && cb != BC_SCALAR && Y->dims[Y->rank - 1] > (int64_t)VEC_MAX_COLS)
-        return refuse(L, "rows of %lld elements exceed the vector unit's %u", (long long)Y->dims[Y->rank - 1],
-                      VEC_MAX_COLS);
+    if (cb.cls == BC_NONE)
+        return refuse(L, "'%s' broadcasts inside its own extent (the kernel repeats an operand only as a whole)",
+                      T(L, b)->name);
+    int64_t vcols = cb.cls == BC_ROW ? cb.mid : cb.inner;
+    if ((cb.cls == BC_ROW || cb.cls == BC_COL) && vcols > (int64_t)VEC_MAX_COLS)
+        return refuse(L, "rows of %lld elements exceed the vector unit's %u", (long long)vcols, VEC_MAX_COLS);
+    int64_t slices = cb.cls == BC_COL ? cb.outer : 1; /* a column over several outer blocks: one op each */
+    if (slices > NPU_MAX_COL_SLICES)
+        return refuse(L, "'%s' repeats over %lld outer blocks and within rows (at most %d are lowered)",
+                      T(L, b)->name, (long long)slices, NPU_MAX_COL_SLICES);
+    if (slices > 1 && is_const(L, a))
+        return refuse(L, "a constant first operand with a column operand over several blocks");
     if (reversed && fn == ISA_BINOP_POW)
         return refuse(L, "the exponent has the output's shape and the base broadcasts");
     if (fn == ISA_BINOP_POW && !is_const(L, b) && need_act(L, b, "exponent"))
         return -1;
     /* a constant scalar second operand: one unary op with an immediate */
-    if (is_const(L, b) && cb == BC_SCALAR && !reversed && !is_const(L, a)) {
+    if (is_const(L, b) && numel(L, b) == 1 && !reversed && !is_const(L, a)) {
         float v = 0.0f;
-        if ((L->s && !L->s->timing_only) || T(L, b)->data) {
+        if ((L->s && !L->s->timing_only) || T(L, csrc(L, b))->data) {
             if (scalar_value(L, b, &v))
                 return -1;
         } else if (fn == ISA_BINOP_POW) {
@@ -872,22 +1020,32 @@ static int lower_binary(npu_lower *L)
         return -1;
     if (L->mode == NPU_LOWER_CHECK)
         return 0;
-    npu_op_desc scratch;
-    npu_op_desc *d = new_op(L, NPU_OP_BINARY, 2, &scratch);
+    /* the views the kernel sees: in0 rows x cols; in1 per class */
     int64_t dd[2], bd[2];
-    flat_dims(Y, dd);
     int brank = 2;
-    switch (cb) {
-    case BC_FULL: bd[0] = dd[0]; bd[1] = dd[1]; break;
-    case BC_ROW: bd[0] = dd[1]; brank = 1; break;
-    case BC_COL: bd[0] = dd[0]; bd[1] = 1; break;
-    default: bd[0] = 1; brank = 1; break;
+    switch (cb.cls) {
+    case BC_FULL: flat_dims(Y, dd); bd[0] = dd[0]; bd[1] = dd[1]; break;
+    case BC_ROW: dd[0] = cb.outer; dd[1] = cb.mid; bd[0] = cb.mid; brank = 1; break;
+    case BC_COL: dd[0] = cb.mid; dd[1] = cb.inner; bd[0] = cb.mid; bd[1] = 1; break;
+    default: flat_dims(Y, dd); bd[0] = 1; brank = 1; break;
     }
-    d->in[0] = is_const(L, a) ? const_ref(L, a, 2, dd) : in_ref(L, a, 2, dd);
-    d->in[1] = is_const(L, b) ? const_ref(L, b, brank, bd) : in_ref(L, b, brank, bd);
-    d->out = out_ref(L, y, 2, dd);
-    d->iattr[0] = (int32_t)fn;
-    d->iattr[1] = reversed;
+    npu_tensor_ref bref = is_const(L, b) ? const_ref(L, b, brank, bd) : in_ref(L, b, brank, bd);
+    for (int64_t k = 0; k < slices; k++) {
+        npu_op_desc scratch;
+        npu_op_desc *d = new_op(L, NPU_OP_BINARY, 2, &scratch);
+        uint64_t at = (uint64_t)(k * dd[0] * dd[1]);
+        if (is_const(L, a)) {
+            d->in[0] = const_ref(L, a, 2, dd);
+        } else {
+            read_act(L, a);
+            d->in[0] = act_ref_at(L, a, at, 2, dd);
+        }
+        d->in[1] = bref;
+        write_act(L, y);
+        d->out = act_ref_at(L, y, at, 2, dd);
+        d->iattr[0] = (int32_t)fn;
+        d->iattr[1] = reversed;
+    }
     return 0;
 }
 
@@ -928,9 +1086,9 @@ static int lower_unary(npu_lower *L)
             int t = in_t(L, k);
             if (t < 0)
                 continue;
-            if (!is_const(L, t) || numel(L, t) != 1 || !T(L, t)->data)
+            if (!is_const(L, t) || numel(L, t) != 1 || !T(L, csrc(L, t))->data)
                 return refuse(L, "a bound that is not a constant scalar");
-            float v = (float)rt_tensor_get_f64(T(L, t), 0);
+            float v = (float)rt_tensor_get_f64(T(L, csrc(L, t)), 0);
             if (k == 1)
                 lo = v;
             else
@@ -1104,6 +1262,9 @@ static int lower_reduce(npu_lower *L)
 static int lower_view(npu_lower *L)
 {
     int x = in_t(L, 0), y = out_t(L, 0);
+    if (node_of(L)->op == RT_OP_Cast && y >= 0 && int_weight_src(L, y) >= 0)
+        return refuse(L, "a quantised weight's cast is folded into the MatMul or Conv that reads it");
+    /* a float -> float Cast changes nothing on the device: int8 either way (need_* check both) */
     if (need_act(L, x, "input") || need_data(L, y, "output"))
         return -1;
     if (node_of(L)->op == RT_OP_Dropout && !output_unused(L, out_t(L, 1)))
@@ -1285,6 +1446,36 @@ static int lower_split(npu_lower *L)
     return 0;
 }
 
+/* Gather with one constant index (how `qkv[0]` exports): a box copy of that slice. A lookup of
+ * computed indices (an embedding) stays on the CPU. */
+static int lower_gather(npu_lower *L)
+{
+    const rt_node *n = node_of(L);
+    int x = in_t(L, 0), idx = in_t(L, 1), y = out_t(L, 0);
+    if (need_act(L, x, "data") || need_data(L, y, "output"))
+        return -1;
+    const rt_tensor *I = idx >= 0 ? T(L, idx) : NULL, *X = T(L, x);
+    if (!I || I->kind != RT_TENSOR_CONSTANT || !rt_dtype_is_int(I->dtype) || !I->data || rt_tensor_numel(I) != 1)
+        return refuse(L, "indices that are not one constant (a lookup of computed indices stays on the CPU)");
+    int64_t axis = rt_node_attr_int(n, "axis", 0);
+    if (axis < 0)
+        axis += X->rank;
+    if (axis < 0 || axis >= X->rank)
+        return refuse(L, "axis out of range");
+    int64_t i = rt_tensor_get_i64(I, 0), d = X->dims[axis];
+    if (i < 0)
+        i += d;
+    if (i < 0 || i >= d || i > INT32_MAX)
+        return refuse(L, "index %lld outside a dimension of %lld", (long long)rt_tensor_get_i64(I, 0), (long long)d);
+    if (L->mode == NPU_LOWER_CHECK)
+        return 0;
+    int64_t outer, inner;
+    outer_inner(X, (int)axis, &outer, &inner);
+    share_scale(L, x, y);
+    copy_slab(L, x, false, y, outer, d, inner, 1, i, 0, 1);
+    return 0;
+}
+
 static int lower_slice(npu_lower *L)
 {
     int x = in_t(L, 0), y = out_t(L, 0);
@@ -1345,8 +1536,8 @@ int npu_lower_node(npu_lower *L)
     const rt_node *n = node_of(L);
     if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx") != 0)
         return refuse(L, "domain '%s' has no NPU kernel", n->domain);
-    for (int k = 0; k < n->n_outputs; k++) /* a kernel writes one dtype: f32 graph tensors only */
-        if (n->outputs[k] >= 0 && T(L, n->outputs[k])->dtype != RT_DT_F32 && !(k > 0 && output_unused(L, n->outputs[k])))
+    for (int k = 0; k < n->n_outputs; k++) /* every output a float tensor (int8 on the device) */
+        if (n->outputs[k] >= 0 && !float_act(T(L, n->outputs[k])->dtype) && !(k > 0 && output_unused(L, n->outputs[k])))
             return refuse(L, "output '%s' is %s", T(L, n->outputs[k])->name, rt_dtype_name(T(L, n->outputs[k])->dtype));
     switch (n->op) {
     case RT_OP_MatMul: return lower_matmul(L);
@@ -1366,10 +1557,11 @@ int npu_lower_node(npu_lower *L)
         return lower_reduce(L);
     case RT_OP_Transpose: return lower_transpose(L);
     case RT_OP_Reshape: case RT_OP_Flatten: case RT_OP_Squeeze: case RT_OP_Unsqueeze: case RT_OP_Identity:
-    case RT_OP_Dropout:
+    case RT_OP_Dropout: case RT_OP_Cast:
         return lower_view(L);
     case RT_OP_Concat: return lower_concat(L);
     case RT_OP_Slice: return lower_slice(L);
+    case RT_OP_Gather: return lower_gather(L);
     case RT_OP_Split: return lower_split(L);
     default: return refuse(L, "no NPU kernel for this op");
     }

@@ -366,6 +366,26 @@ npu_segment *npu_segment_build(npu_backend *b, rt_graph *g, const int *nodes, in
 
 /* ---------------------------------------------------------------- run */
 
+static bool float_act(rt_dtype t) { return t == RT_DT_F32 || t == RT_DT_F16 || t == RT_DT_BF16; }
+
+static float value_at(const rt_tensor *v, int64_t i)
+{
+    switch (v->dtype) {
+    case RT_DT_F16: return rt_f16_to_f32(((const uint16_t *)v->data)[i]);
+    case RT_DT_BF16: return rt_bf16_to_f32(((const uint16_t *)v->data)[i]);
+    default: return ((const float *)v->data)[i];
+    }
+}
+
+static void store_at(rt_tensor *v, int64_t i, float x)
+{
+    switch (v->dtype) {
+    case RT_DT_F16: ((uint16_t *)v->data)[i] = rt_f32_to_f16(x); break;
+    case RT_DT_BF16: ((uint16_t *)v->data)[i] = rt_f32_to_bf16(x); break;
+    default: ((float *)v->data)[i] = x; break;
+    }
+}
+
 /* Quantise the segment's inputs into the activation image (host memory, or the device's
  * buffer when img is NULL). */
 static rt_status put_inputs(npu_segment *s, rt_tensor **values, uint8_t *img, uint64_t *bytes, rt_error *e)
@@ -378,16 +398,15 @@ static rt_status put_inputs(npu_segment *s, rt_tensor **values, uint8_t *img, ui
         if (s->timing_only)
             continue;
         const rt_tensor *v = values ? values[t] : NULL;
-        if (!v || !v->data || v->dtype != RT_DT_F32 || rt_tensor_numel(v) != n)
-            return rt_error_set(e, RT_ERR_NO_DATA, "segment input '%s': no f32 value of %lld elements", decl->name,
-                                (long long)n);
+        if (!v || !v->data || !float_act(v->dtype) || rt_tensor_numel(v) != n)
+            return rt_error_set(e, RT_ERR_NO_DATA, "segment input '%s': no f32/f16/bf16 value of %lld elements",
+                                decl->name, (long long)n);
         float scale = s->t[scale_root(s, t)].scale;
-        const float *x = v->data;
         int8_t *q = img ? (int8_t *)img + s->t[t].offset : malloc((size_t)n);
         if (!q)
             return rt_error_set(e, RT_ERR_NOMEM, "out of memory (input '%s')", decl->name);
         for (int64_t i = 0; i < n; i++)
-            q[i] = npu_quantize(x[i], scale);
+            q[i] = npu_quantize(value_at(v, i), scale);
         if (!img) {
             npu_drv_status st = npu_bo_write(s->bo[NPU_BUF_ACT], s->t[t].offset, q, (uint64_t)n);
             free(q);
@@ -409,15 +428,15 @@ static rt_status get_outputs(npu_segment *s, rt_tensor **values, const uint8_t *
             continue;
         rt_tensor *v = values[t];
         if (!v) {
-            v = rt_tensor_new(decl->name, RT_DT_F32, decl->rank, decl->dims);
+            v = rt_tensor_new(decl->name, decl->dtype, decl->rank, decl->dims);
             if (!v || rt_tensor_alloc(v, e) != RT_OK) {
                 rt_tensor_free(v);
                 return rt_error_set(e, RT_ERR_NOMEM, "out of memory (output '%s')", decl->name);
             }
             values[t] = v;
-        } else if (v->dtype != RT_DT_F32 || !v->data || rt_tensor_numel(v) != n) {
-            return rt_error_set(e, RT_ERR_ARG, "segment output '%s': the value given is not f32 of %lld elements",
-                                decl->name, (long long)n);
+        } else if (!float_act(v->dtype) || !v->data || rt_tensor_numel(v) != n) {
+            return rt_error_set(e, RT_ERR_ARG, "segment output '%s': the value given is not a float tensor of %lld "
+                                "elements", decl->name, (long long)n);
         }
         uint64_t off = s->t[root(s, t)].offset;
         int8_t *q = img ? (int8_t *)img + off : malloc((size_t)n);
@@ -427,9 +446,9 @@ static rt_status get_outputs(npu_segment *s, rt_tensor **values, const uint8_t *
             free(q);
             return rt_error_set(e, RT_ERR_IO, "reading output '%s': %s", decl->name, npu_dev_error(s->b->dev));
         }
-        float scale = s->t[scale_root(s, t)].scale, *y = v->data;
+        float scale = s->t[scale_root(s, t)].scale;
         for (int64_t i = 0; i < n; i++)
-            y[i] = (float)q[i] * scale; /* v.dequant's arithmetic */
+            store_at(v, i, (float)q[i] * scale); /* v.dequant's arithmetic, then the tensor's type */
         if (!img)
             free(q);
     }

@@ -76,3 +76,44 @@ void npu_pack_ohwi(const float *w, uint64_t co, uint64_t c, uint64_t kh, uint64_
                         (uint8_t)quantize_weight(w[((o * c + ci) * kh + y) * kw + x], scales[o], NPU_INT8_QMAX);
     }
 }
+
+/* Element i of an i8 or packed i4 tensor (ONNX INT4: low nibble first, two's complement). */
+static int8_t int_elem(const rt_tensor *w, uint64_t i)
+{
+    const uint8_t *p = w->data;
+    if (w->dtype == RT_DT_I8)
+        return (int8_t)p[i];
+    uint8_t nib = i % 2 ? (uint8_t)(p[i / 2] >> 4) : (uint8_t)(p[i / 2] & 0xF);
+    return (int8_t)(nib >= 8 ? (int)nib - 16 : (int)nib);
+}
+
+void npu_pack_blocked_int(const rt_tensor *w, uint64_t k, uint64_t n, uint64_t nb, bool int4, uint8_t *dst)
+{
+    memset(dst, 0, npu_blocked_bytes(k, n, nb, int4));
+    for (uint64_t j = 0; j < n; j++) {
+        uint64_t blk = j / nb, col = j % nb, width = n - blk * nb < nb ? n - blk * nb : nb;
+        if (int4)
+            width = (width + 1) / 2 * 2;
+        for (uint64_t i = 0; i < k; i++) {
+            int8_t q = int_elem(w, i * n + j);
+            uint64_t e = blk * k * nb + i * width + col;
+            if (!int4) {
+                dst[e] = (uint8_t)q;
+                continue;
+            }
+            if (q < -8 || q > 7) /* an int8 weight in an int4 layout is never asked for (int4 = source type) */
+                q = q < -8 ? -8 : 7;
+            dst[e / 2] |= (uint8_t)(e % 2 ? ((uint8_t)q & 0xF) << 4 : (uint8_t)q & 0xF);
+        }
+    }
+}
+
+void npu_pack_ohwi_int(const rt_tensor *w, uint64_t co, uint64_t c, uint64_t kh, uint64_t kw, uint8_t *dst)
+{
+    uint64_t k = c * kh * kw;
+    for (uint64_t o = 0; o < co; o++)
+        for (uint64_t ci = 0; ci < c; ci++)
+            for (uint64_t y = 0; y < kh; y++)
+                for (uint64_t x = 0; x < kw; x++)
+                    dst[o * k + (y * kw + x) * c + ci] = (uint8_t)int_elem(w, ((o * c + ci) * kh + y) * kw + x);
+}

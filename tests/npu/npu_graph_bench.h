@@ -13,6 +13,7 @@
 #include "cpu_exec.h"
 #include "graph.h"
 #include "npu_backend.h"
+#include "ops.h"
 
 #define GB_MAX_T 256
 
@@ -40,6 +41,29 @@ static inline float gb_uniform(gb *b, float lo, float hi)
 static inline void gb_input(gb *b, const char *name, int rank, const int64_t *dims)
 {
     assert_true(graph_add_input(b->g, name, RT_DT_F32, rank, dims) >= 0);
+}
+
+/* A constant of any type from values given as float (rounded to the type; ints truncated). */
+static inline void gb_const_typed(gb *b, const char *name, rt_dtype dt, int rank, const int64_t *dims, const float *v)
+{
+    rt_tensor *t = rt_tensor_new(name, dt, rank, dims);
+    rt_error e;
+    assert_non_null(t);
+    assert_int_equal(rt_tensor_alloc(t, &e), RT_OK);
+    for (int64_t i = 0; i < rt_tensor_numel(t); i++) {
+        if (dt == RT_DT_F16) {
+            ((uint16_t *)t->data)[i] = rt_f32_to_f16(v[i]);
+        } else if (dt == RT_DT_I8) {
+            ((int8_t *)t->data)[i] = (int8_t)v[i];
+        } else if (dt == RT_DT_I4) { /* low nibble first */
+            uint8_t nib = (uint8_t)((int)v[i] & 0xF);
+            ((uint8_t *)t->data)[i / 2] |= (uint8_t)(i % 2 ? nib << 4 : nib);
+        } else {
+            ((float *)t->data)[i] = v[i];
+        }
+    }
+    assert_true(graph_add_constant(b->g, name, dt, rank, dims, t->data, t->data_bytes) >= 0);
+    rt_tensor_free(t);
 }
 
 /* A constant of uniform values in [lo, hi]. */
@@ -103,11 +127,16 @@ static inline rt_tensor **gb_reference(gb *b, float lo, float hi)
     assert_non_null(vals);
     for (int k = 0; k < b->g->n_inputs; k++) {
         const rt_tensor *d = b->g->tensors[b->g->inputs[k]];
-        rt_tensor *v = rt_tensor_new(d->name, RT_DT_F32, d->rank, d->dims);
+        rt_tensor *v = rt_tensor_new(d->name, d->dtype, d->rank, d->dims);
         assert_non_null(v);
         assert_int_equal(rt_tensor_alloc(v, &e), RT_OK);
-        for (int64_t i = 0; i < rt_tensor_numel(v); i++)
-            ((float *)v->data)[i] = gb_uniform(b, lo, hi);
+        for (int64_t i = 0; i < rt_tensor_numel(v); i++) {
+            float x = gb_uniform(b, lo, hi);
+            if (v->dtype == RT_DT_F16)
+                ((uint16_t *)v->data)[i] = rt_f32_to_f16(x);
+            else
+                ((float *)v->data)[i] = x;
+        }
         if (cpu_exec_set_input(x, d->name, v, &e) != RT_OK)
             fail_msg("set input: %s", e.msg);
         vals[b->g->inputs[k]] = v;
@@ -135,13 +164,18 @@ static inline void gb_values_free(const gb *b, rt_tensor **v)
 
 static inline npu_segment *gb_segment(gb *b, npu_backend *be, npu_weight_type w, bool timing_only)
 {
-    int *nodes = malloc((size_t)b->g->n_nodes * sizeof *nodes + 1);
+    int *nodes = malloc((size_t)b->g->n_nodes * sizeof *nodes + 1), n = 0;
     assert_non_null(nodes);
-    for (int i = 0; i < b->g->n_nodes; i++)
-        nodes[i] = i;
+    for (int i = 0; i < b->g->n_nodes; i++) { /* every node but a quantised weight's cast (precomputed) */
+        const rt_node *nd = &b->g->nodes[i];
+        if (nd->op == RT_OP_Cast && nd->inputs[0] >= 0 && b->g->tensors[nd->inputs[0]]->kind == RT_TENSOR_CONSTANT &&
+            rt_dtype_is_int(b->g->tensors[nd->inputs[0]]->dtype))
+            continue;
+        nodes[n++] = i;
+    }
     rt_error e;
     memset(&e, 0, sizeof e);
-    npu_segment *s = npu_segment_build(be, b->g, nodes, b->g->n_nodes, w, timing_only, &e);
+    npu_segment *s = npu_segment_build(be, b->g, nodes, n, w, timing_only, &e);
     free(nodes);
     if (!s)
         fail_msg("npu_segment_build: %s", e.msg);
@@ -199,18 +233,19 @@ static inline void gb_check(gb *b, npu_backend *be, npu_weight_type w, float lo,
         assert_non_null(d);
         assert_non_null(tw);
         assert_int_equal(rt_tensor_numel(d), rt_tensor_numel(r));
-        if (memcmp(d->data, tw->data, (size_t)rt_tensor_numel(d) * 4) != 0) {
+        assert_int_equal(d->dtype, r->dtype);
+        if (memcmp(d->data, tw->data, rt_tensor_nbytes(d)) != 0) {
             gb_dump_ops(s);
             int64_t i = 0;
-            while (((const float *)d->data)[i] == ((const float *)tw->data)[i])
+            while (rt_tensor_get_f64(d, i) == rt_tensor_get_f64(tw, i))
                 i++;
             fail_msg("%s: output '%s': the device and the twin differ first at element %lld: %g, twin %g (reference %g)",
-                     b->g->name, name, (long long)i, ((const float *)d->data)[i], ((const float *)tw->data)[i],
-                     ((const float *)r->data)[i]);
+                     b->g->name, name, (long long)i, rt_tensor_get_f64(d, i), rt_tensor_get_f64(tw, i),
+                     rt_tensor_get_f64(r, i));
         }
         double mref = 0, merr = 0;
         for (int64_t i = 0; i < rt_tensor_numel(r); i++) {
-            double want = ((const float *)r->data)[i], got = ((const float *)d->data)[i];
+            double want = rt_tensor_get_f64(r, i), got = rt_tensor_get_f64(d, i);
             mref = fabs(want) > mref ? fabs(want) : mref;
             merr = fabs(got - want) > merr || isnan(got) ? fabs(got - want) : merr;
         }
