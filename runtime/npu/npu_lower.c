@@ -33,6 +33,14 @@
 #define DMA_MAX_PITCH 65535u  /* the DMA's row pitch */
 #define STREAM_SLOTS 3u       /* the streaming kernels' slots (firmware/src/ops) */
 #define NPU_MAX_COL_SLICES 64 /* a per-channel operand over at most this many images: one op each */
+/* Alignment slack the kernels' SRAM plans may lose: one aligned region per slot and resident area. */
+#define SRAM_SLACK_BYTES (16u * NPU_ARENA_ALIGN_BYTES)
+
+/* Do `slots` slots of slot_bytes plus `resident` bytes fit in the SRAM? (the streaming kernels' plan) */
+static bool sram_fits(const npu_lower *L, uint64_t slots, uint64_t slot_bytes, uint64_t resident)
+{
+    return slots * slot_bytes + resident + SRAM_SLACK_BYTES <= L->dev->sram.size_bytes;
+}
 
 static const rt_node *node_of(const npu_lower *L) { return &L->g->nodes[L->node]; }
 
@@ -739,7 +747,7 @@ static int lower_conv(npu_lower *L)
     uint64_t mt = L->dev->matmul.rows, need = 2 * (mt * (uint64_t)K) + 2 * (uint64_t)K;
     if (sw > 1)
         need += 2 * ((uint64_t)KH * (uint64_t)((KW + sw - 1) / sw) * (uint64_t)C * (uint64_t)sw + (uint64_t)sw * (uint64_t)C);
-    need += 2 * 3 * 4 * mt + 10 * NPU_ARENA_ALIGN_BYTES;
+    need += 48 * mt + SRAM_SLACK_BYTES; /* int32 products, f32 epilogue, scales and bias: two slots each */
     if (need > L->dev->sram.size_bytes)
         return refuse(L, "its smallest tiling needs %llu bytes of SRAM; the device has %llu", (unsigned long long)need,
                       (unsigned long long)L->dev->sram.size_bytes);
@@ -830,7 +838,7 @@ static int lower_softmax(npu_lower *L)
     int64_t len = X->dims[X->rank - 1], rows = rt_tensor_numel(X) / len;
     if (len > (int64_t)L->dev->softmax.max_len)
         return refuse(L, "rows of %lld elements exceed the softmax tile's %u", (long long)len, L->dev->softmax.max_len);
-    if ((uint64_t)len * STREAM_SLOTS + NPU_ARENA_ALIGN_BYTES * STREAM_SLOTS > L->dev->sram.size_bytes)
+    if (!sram_fits(L, STREAM_SLOTS, (uint64_t)len, 0))
         return refuse(L, "a row of %lld elements does not fit in the SRAM", (long long)len);
     if (L->mode == NPU_LOWER_CHECK)
         return 0;
@@ -982,6 +990,10 @@ static int lower_binary(npu_lower *L)
                       T(L, b)->name, (long long)slices, NPU_MAX_COL_SLICES);
     if (slices > 1 && is_const(L, a))
         return refuse(L, "a constant first operand with a column operand over several blocks");
+    /* a row stays resident beside three slots of rows; a column travels with its rows */
+    if ((cb.cls == BC_ROW && !sram_fits(L, STREAM_SLOTS, 4 * (uint64_t)cb.mid, 4 * (uint64_t)cb.mid)) ||
+        (cb.cls == BC_COL && !sram_fits(L, STREAM_SLOTS, 4 * (uint64_t)cb.inner + 4, 0)))
+        return refuse(L, "rows of %lld elements do not fit in the SRAM", (long long)vcols);
     if (reversed && fn == ISA_BINOP_POW)
         return refuse(L, "the exponent has the output's shape and the base broadcasts");
     if (fn == ISA_BINOP_POW && !is_const(L, b) && need_act(L, b, "exponent"))
@@ -1148,7 +1160,7 @@ static int lower_layernorm(npu_lower *L)
         return -1;
     if (numel(L, sc) != D || (bt >= 0 && (need_const(L, bt, "B") || numel(L, bt) != D)))
         return refuse(L, "Scale and B must have %lld values (the normalised axis)", (long long)D);
-    if (D > (int64_t)VEC_MAX_COLS || (uint64_t)(STREAM_SLOTS + 2) * 4 * (uint64_t)D > L->dev->sram.size_bytes)
+    if (D > (int64_t)VEC_MAX_COLS || !sram_fits(L, STREAM_SLOTS, 4 * (uint64_t)D, 8 * (uint64_t)D))
         return refuse(L, "rows of %lld elements exceed the vector unit or the SRAM", (long long)D);
     if (L->mode == NPU_LOWER_CHECK)
         return 0;
@@ -1188,7 +1200,7 @@ static int lower_groupnorm(npu_lower *L)
         return -1;
     int64_t cols = C / G * spatial;
     if (cols > (int64_t)VEC_MAX_COLS || spatial > (int64_t)VEC_MAX_COLS ||
-        (uint64_t)STREAM_SLOTS * 4 * (uint64_t)cols + 8 * (uint64_t)C > L->dev->sram.size_bytes)
+        !sram_fits(L, STREAM_SLOTS, 4 * (uint64_t)cols, 8 * (uint64_t)C))
         return refuse(L, "groups of %lld elements exceed the vector unit or the SRAM", (long long)cols);
     if (L->mode == NPU_LOWER_CHECK)
         return 0;
@@ -1241,7 +1253,7 @@ static int lower_reduce(npu_lower *L)
     if (!last_only)
         return refuse(L, "reduces other axes than the last");
     int64_t cols = X->dims[X->rank - 1];
-    if (cols > (int64_t)VEC_MAX_COLS || (uint64_t)STREAM_SLOTS * (4 * (uint64_t)cols + 4) > L->dev->sram.size_bytes)
+    if (cols > (int64_t)VEC_MAX_COLS || !sram_fits(L, STREAM_SLOTS, 4 * (uint64_t)cols + 4, 0))
         return refuse(L, "rows of %lld elements exceed the vector unit or the SRAM", (long long)cols);
     if (L->mode == NPU_LOWER_CHECK)
         return 0;
@@ -1510,8 +1522,9 @@ static int lower_slice(npu_lower *L)
         st0[r] = s.start[i];
         r++;
     }
-    if (r > NPU_MAX_RANK)
-        return refuse(L, "slices %d axes of a rank-%d tensor (the box copy has %d)", r, X->rank, NPU_MAX_RANK);
+    if (r > NPU_MAX_RANK || (r == NPU_MAX_RANK && box[r - 1] == 1))
+        return refuse(L, "slices %d axes of a rank-%d tensor (the box copy moves at most %d, or 3 when the "
+                      "innermost is taken one element wide)", r, X->rank, NPU_MAX_RANK);
     for (int i = 0; i < r; i++)
         if (st0[i] > INT32_MAX)
             return refuse(L, "a start offset beyond 2^31");

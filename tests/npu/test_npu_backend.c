@@ -607,6 +607,115 @@ static void test_supports_names_the_rule(void **state)
     gb_free(&b);
 }
 
+/* ---------------------------------------------------------------- supports() vs the firmware */
+
+/* Whatever supports() accepts the firmware must run: random shapes per family, each node that is
+ * accepted built as a timing-only segment (weights without data) and run; a BAD_OP there would
+ * be a promise supports() cannot keep. */
+static int random_node(gb *b, test_rng *r, int kind)
+{
+    int64_t d0 = test_rng_range(r, 1, 40), d1 = test_rng_range(r, 1, 300), d2 = test_rng_range(r, 1, 70000 / (d1 + 1) + 1);
+    int64_t x3[3] = {d0 % 3 + 1, d1, d2};
+    gb_new(b, "random");
+    switch (kind) {
+    case 0: { /* MatMul with weights */
+        int64_t xd[2] = {d0 * 4, d1}, wd[2] = {d1, test_rng_range(r, 1, 600)};
+        gb_input(b, "x", 2, xd);
+        assert_true(graph_add_weight(b->g, "w", RT_DT_F32, 2, wd) >= 0);
+        return gb_node(b, "MatMul", 2, IN("x", "w"), 1, IN("y"));
+    }
+    case 1: { /* batched MatMul of activations */
+        int64_t ad[3] = {d0 % 5 + 1, d1 % 90 + 1, test_rng_range(r, 1, 200)}, bd[3] = {ad[0], ad[2], d2 % 700 + 1};
+        gb_input(b, "a", 3, ad);
+        gb_input(b, "b", 3, bd);
+        return gb_node(b, "MatMul", 2, IN("a", "b"), 1, IN("y"));
+    }
+    case 2: { /* Add with a broadcast operand */
+        int64_t bd[3] = {x3[0], test_rng_range(r, 0, 1) ? x3[1] : 1, test_rng_range(r, 0, 1) ? x3[2] : 1};
+        gb_input(b, "x", 3, x3);
+        gb_input(b, "b", 3, bd);
+        return gb_node(b, "Add", 2, IN("x", "b"), 1, IN("y"));
+    }
+    case 3: { /* LayerNormalization over a long axis */
+        int64_t gd[1] = {d2};
+        gb_input(b, "x", 3, x3);
+        assert_true(graph_add_weight(b->g, "g", RT_DT_F32, 1, gd) >= 0);
+        return gb_node(b, "LayerNormalization", 2, IN("x", "g"), 1, IN("y"));
+    }
+    case 4: { /* Softmax */
+        int64_t sd[2] = {d0, test_rng_range(r, 1, 700)};
+        gb_input(b, "x", 2, sd);
+        return gb_node(b, "Softmax", 1, IN("x"), 1, IN("y"));
+    }
+    case 5: { /* ReduceSum over the last axis */
+        gb_input(b, "x", 3, x3);
+        int n = gb_node(b, "ReduceMean", 1, IN("x"), 1, IN("y"));
+        graph_node_set_ints(b->g, n, "axes", 1, (const int64_t[]){-1});
+        return n;
+    }
+    case 6: { /* Conv */
+        int64_t c = test_rng_range(r, 1, 300), k = test_rng_range(r, 1, 5), hw = test_rng_range(r, k, 40);
+        int64_t xd[4] = {1, c, hw, hw}, wd[4] = {test_rng_range(r, 1, 200), c, k, k};
+        int64_t st = test_rng_range(r, 1, 3), pd = test_rng_range(r, 0, k / 2);
+        gb_input(b, "x", 4, xd);
+        assert_true(graph_add_weight(b->g, "w", RT_DT_F32, 4, wd) >= 0);
+        int n = gb_node(b, "Conv", 2, IN("x", "w"), 1, IN("y"));
+        graph_node_set_ints(b->g, n, "strides", 2, (const int64_t[]){st, st});
+        graph_node_set_ints(b->g, n, "pads", 4, (const int64_t[]){pd, pd, pd, pd});
+        return n;
+    }
+    default: { /* Transpose of a rank-5 tensor */
+        int64_t td[5] = {d0 % 4 + 1, d1 % 7 + 1, d2 % 9 + 1, 3, d0 % 2 + 1};
+        int64_t perm[5] = {0, 1, 2, 3, 4};
+        for (int i = 4; i > 0; i--) {
+            int j = (int)test_rng_range(r, 0, i);
+            int64_t t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+        }
+        gb_input(b, "x", 5, td);
+        int n = gb_node(b, "Transpose", 1, IN("x"), 1, IN("y"));
+        graph_node_set_ints(b->g, n, "perm", 5, perm);
+        return n;
+    }
+    }
+}
+
+static void test_supports_implies_the_firmware_runs_it(void **state)
+{
+    (void)state;
+    test_rng r = {4242};
+    int accepted = 0, refused = 0;
+    for (int i = 0; i < 96; i++) {
+        gb b;
+        random_node(&b, &r, i % 8);
+        gb_output(&b, "y");
+        rt_error e;
+        if (graph_prepare(b.g, &e) != RT_OK)
+            fail_msg("case %d: prepare: %s", i, e.msg);
+        char why[256];
+        int node = 0;
+        if (!npu_backend_supports(BE, b.g, node, why, sizeof why)) {
+            assert_true(why[0] != '\0');
+            refused++;
+            gb_free(&b);
+            continue;
+        }
+        accepted++;
+        npu_segment *s = npu_segment_build(BE, b.g, &node, 1, (npu_weight_type)(i % 2), true, &e);
+        if (!s)
+            fail_msg("case %d (%s): supported, but the segment does not build: %s", i, b.g->nodes[0].op_type, e.msg);
+        npu_segment_stats st;
+        if (npu_segment_run(s, NULL, &st, &e) != RT_OK)
+            fail_msg("case %d (%s): supported, but the firmware refuses: %s", i, b.g->nodes[0].op_type, e.msg);
+        assert_true(st.cycles > 0);
+        npu_segment_free(s);
+        gb_free(&b);
+    }
+    assert_true(accepted >= 48); /* the cases exercise the kernels, not only refusals */
+    assert_true(refused >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -624,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_timing_only_equals_numeric_cycles),
         cmocka_unit_test(test_segment_inside_a_graph),
         cmocka_unit_test(test_supports_names_the_rule),
+        cmocka_unit_test(test_supports_implies_the_firmware_runs_it),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -129,6 +129,11 @@ static void test_matmul_batches(void **state)
     /* shared weights across batches, and per-batch activations (attention's QK^T and PV) */
     mm_case shared = {3, 17, 20, 33, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_GELU};
     run_mm(&shared, 16);
+    /* more rows than one row block (8 array-row tiles): A streams through its two slots */
+    mm_case tall = {1, 300, 40, 50, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_RELU};
+    run_mm(&tall, 16);
+    mm_case tall4 = {2, 150, 33, 34, NPU_DT_I4, 1, 0, 1, 0, 1, NPU_ACT_NONE};
+    run_mm(&tall4, 16);
     static const int64_t ms[] = {1, 4, 16, 17}, ns[] = {1, 8, 16, 40};
     for (size_t i = 0; i < 4; i++) {
         mm_case t = {6, ms[i], 24, ns[i], NPU_DT_I8, 0, 0, 0, 1, (int)(i % 2), NPU_ACT_NONE};
@@ -376,6 +381,7 @@ static void test_conv2d(void **state)
     run_conv(1, 4, 9, 13, 16, 3, 3, 2, 2, 1, 1);  /* stride 2: de-interleaved runs */
     run_conv(1, 3, 28, 28, 20, 7, 7, 7, 7, 1, 1); /* patchify: stride = kernel */
     run_conv(1, 6, 1, 50, 8, 1, 3, 1, 2, 1, 1);   /* a 1-D conv with stride 2 */
+    run_conv(1, 64, 6, 6, 300, 3, 3, 1, 1, 1, 1); /* weights beyond the SRAM: blocks of channels */
 }
 
 /* ---------------------------------------------------------------- channels and timing */
