@@ -753,7 +753,7 @@ static const struct {
 } test_set[] = {
     {"Add", 0, 0, 0},      {"Sub", 0, 0, 0},       {"Mul", 0, 0, 0},
     {"Div", 0, 0, 0},      {"Neg", 0, 0, 0},       {"Sqrt", 0, 0, 0},
-    {"Exp", 0, 0, 0},      {"Erf", 0, 0, 0},       {"Sigmoid", 0, 0, 0},
+    {"Exp", 0, 0, 0},      {"Pow", 0, 0, 0},       {"Sigmoid", 0, 0, 0},
     {"Tanh", 0, 0, 0},     {"Relu", 0, 0, 0},      {"MatMul", 0, 0, 0},
     {"Gemm", 0, 0, 0},     {"Conv", 0, 7, 4},      {"LayerNormalization", 1024, 0, 0},
     {"InstanceNormalization", 0, 0, 0},            {"ReduceMean", 1024, 0, 0},

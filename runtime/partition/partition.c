@@ -460,7 +460,7 @@ rt_status partition_graph(const rt_graph *g, const m4npu_config *cfg, part_fw_su
         if (ni->constant)
             continue;
         if (partition_config_allows(g, i, cfg, ni->why, sizeof ni->why)) {
-            char fwhy[PART_WHY_BYTES] = "";
+            char fwhy[PART_WHY_BYTES - sizeof "firmware: "] = "";
             if (!fw || fw(fw_ctx, g, i, fwhy, sizeof fwhy)) {
                 ni->place = PART_NPU;
                 ni->why[0] = '\0';
