@@ -736,17 +736,17 @@ static int lower_conv(npu_lower *L)
     int64_t HB = HP > pt + H ? HP : pt + H, WB = WP > pl + Wd ? WP : pl + Wd; /* padded buffer */
     bool pad = pt > 0 || pl > 0 || HB > H || WB > Wd;
     int64_t K = C * KH * KW;
-    if (K > (int64_t)MM_MAX_K)
-        return refuse(L, "C*KH*KW = %lld exceeds the array's k of %u", (long long)K, MM_MAX_K);
+    if (KH * KW > (int64_t)MM_MAX_K)
+        return refuse(L, "a %lldx%lld kernel exceeds the array's k of %u", (long long)KH, (long long)KW, MM_MAX_K);
+    int64_t kmin = KH * KW; /* the firmware's smallest chunk: one input channel */
     if ((uint64_t)(HB * WB) > DMA_MAX_PITCH || (uint64_t)(OH * OW) > DMA_MAX_PITCH)
         return refuse(L, "channel planes of %lld input / %lld output bytes exceed the DMA's %u-byte row pitch",
                       (long long)(HB * WB), (long long)(OH * OW), DMA_MAX_PITCH);
-    if (sw > 1 && C > (int64_t)VEC_MAX_COLS)
-        return refuse(L, "%lld channels with a horizontal stride", (long long)C);
-    /* the firmware's smallest tiling: one channel tile of weights, one position per segment */
-    uint64_t mt = L->dev->matmul.rows, need = 2 * (mt * (uint64_t)K) + 2 * (uint64_t)K;
+    /* the firmware's smallest tiling: one channel tile of weights, one position per segment, one
+     * input channel per chunk */
+    uint64_t mt = L->dev->matmul.rows, need = 2 * (mt * (uint64_t)kmin) + 2 * (uint64_t)kmin;
     if (sw > 1)
-        need += 2 * ((uint64_t)KH * (uint64_t)((KW + sw - 1) / sw) * (uint64_t)C * (uint64_t)sw + (uint64_t)sw * (uint64_t)C);
+        need += 2 * ((uint64_t)KH * (uint64_t)((KW + sw - 1) / sw) * (uint64_t)sw + (uint64_t)sw);
     need += 48 * mt + SRAM_SLACK_BYTES; /* int32 products, f32 epilogue, scales and bias: two slots each */
     if (need > L->dev->sram.size_bytes)
         return refuse(L, "its smallest tiling needs %llu bytes of SRAM; the device has %llu", (unsigned long long)need,

@@ -1,9 +1,10 @@
-/* bench_npu_m4.c -- `npu-m4-bench [MODULE [CONFIG.yaml [int4]]]`: an M4 module (default
+/* bench_npu_m4.c -- `npu-m4-bench [MODULE [CONFIG.yaml [int4|per-node]]]`: an M4 module (default
  * backbone-decode: one LLaMA-7B token against a KV cache of 511) built without weight data, every
  * node the NPU backend supports put into one timing-only segment (the NPU's share of the work,
  * whatever the partitioner's segment boundaries), run once: descriptors, ISA instructions,
  * simulated cycles and time, DRAM bytes, host wall time, and why the other nodes stay on the CPU.
- * A benchmark, not a test. */
+ * `per-node` runs every node as its own segment instead and lists the ones that dispatch the most
+ * instructions. A benchmark, not a test. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@ int main(int argc, char **argv)
 {
     const char *module = argc > 1 ? argv[1] : "backbone-decode";
     const char *path = argc > 2 ? argv[2] : M4NPU_SOURCE_DIR "/configs/mobile-default.yaml";
-    bool int4 = argc > 3 && strcmp(argv[3], "int4") == 0;
+    bool int4 = argc > 3 && strcmp(argv[3], "int4") == 0, per_node = argc > 3 && strcmp(argv[3], "per-node") == 0;
     m4npu_config cfg;
     m4npu_config_error ce;
     if (m4npu_config_load(path, &cfg, &ce) != M4NPU_CONFIG_OK) {
@@ -68,6 +69,36 @@ int main(int argc, char **argv)
             memcpy(reasons[nreasons++], why, sizeof why);
         if (r < MAX_REASONS)
             counts[r]++;
+    }
+    if (per_node) {
+        enum { TOP = 15 };
+        uint64_t top_insns[TOP] = {0};
+        int top_node[TOP];
+        for (int k = 0; k < n; k++) {
+            npu_segment *one = npu_segment_build(b, g, &nodes[k], 1, NPU_WEIGHTS_INT8, true, &e);
+            npu_segment_stats st;
+            if (!one || npu_segment_run(one, NULL, &st, &e) != RT_OK) {
+                fprintf(stderr, "npu-m4-bench: %s\n", e.msg);
+                npu_segment_free(one);
+                continue;
+            }
+            npu_segment_free(one);
+            for (int i = 0; i < TOP; i++)
+                if (st.insns > top_insns[i]) {
+                    memmove(top_insns + i + 1, top_insns + i, (TOP - 1 - i) * sizeof *top_insns);
+                    memmove(top_node + i + 1, top_node + i, (TOP - 1 - i) * sizeof *top_node);
+                    top_insns[i] = st.insns;
+                    top_node[i] = nodes[k];
+                    break;
+                }
+        }
+        for (int i = 0; i < TOP && top_insns[i]; i++) {
+            char lbl[200], shp[96];
+            const rt_node *nd = &g->nodes[top_node[i]];
+            printf("%8llu insns  %-18s %s  out %s\n", (unsigned long long)top_insns[i], nd->op_type,
+                   graph_node_label(g, top_node[i], lbl, sizeof lbl),
+                   nd->outputs[0] >= 0 ? rt_shape_str(g->tensors[nd->outputs[0]], shp, sizeof shp) : "-");
+        }
     }
     t0 = now_s();
     npu_segment *s = npu_segment_build(b, g, nodes, n, int4 ? NPU_WEIGHTS_INT4 : NPU_WEIGHTS_INT8, true, &e);

@@ -134,6 +134,11 @@ static void test_matmul_batches(void **state)
     run_mm(&tall, 16);
     mm_case tall4 = {2, 150, 33, 34, NPU_DT_I4, 1, 0, 1, 0, 1, NPU_ACT_NONE};
     run_mm(&tall4, 16);
+    /* k within the array's rows: weight-stationary, rows streaming, per batch and across batches */
+    mm_case ws_batched = {4, 40, 12, 20, NPU_DT_I8, 0, 0, 0, 1, 0, NPU_ACT_NONE};
+    run_mm(&ws_batched, 16);
+    mm_case ws_shared = {3, 100, 16, 40, NPU_DT_I4, 1, 1, 1, 0, 0, NPU_ACT_GELU};
+    run_mm(&ws_shared, 16);
     static const int64_t ms[] = {1, 4, 16, 17}, ns[] = {1, 8, 16, 40};
     for (size_t i = 0; i < 4; i++) {
         mm_case t = {6, ms[i], 24, ns[i], NPU_DT_I8, 0, 0, 0, 1, (int)(i % 2), NPU_ACT_NONE};
@@ -382,6 +387,8 @@ static void test_conv2d(void **state)
     run_conv(1, 3, 28, 28, 20, 7, 7, 7, 7, 1, 1); /* patchify: stride = kernel */
     run_conv(1, 6, 1, 50, 8, 1, 3, 1, 2, 1, 1);   /* a 1-D conv with stride 2 */
     run_conv(1, 64, 6, 6, 300, 3, 3, 1, 1, 1, 1); /* weights beyond the SRAM: blocks of channels */
+    run_conv(1, 2000, 4, 4, 20, 3, 3, 1, 1, 1, 1); /* C*KH*KW beyond the array's k: input channel chunks */
+    run_conv(1, 1500, 5, 9, 18, 3, 3, 2, 2, 0, 1); /* chunks with the strided im2col */
 }
 
 /* ---------------------------------------------------------------- channels and timing */

@@ -232,11 +232,11 @@ void fw_dma_flat(fw_op_ctx *c, int load, unsigned q, uint32_t buf, uint32_t sram
 
 /* ---------------------------------------------------------------- compute instructions */
 
-void fw_mm(fw_op_ctx *c, int acc, int int4, uint32_t m, uint32_t n, uint32_t k, uint32_t a, uint32_t b,
+void fw_mm(fw_op_ctx *c, int ws, int acc, int int4, uint32_t m, uint32_t n, uint32_t k, uint32_t a, uint32_t b,
            uint32_t dst)
 {
     isa_insn in = isa_insn_make(ISA_OP_MM);
-    ISA_SET(&in, MM, DF, ISA_DF_OS);
+    ISA_SET(&in, MM, DF, ws ? ISA_DF_WS : ISA_DF_OS);
     ISA_SET(&in, MM, ACC, acc ? ISA_ACC_ADD : ISA_ACC_SET);
     ISA_SET(&in, MM, WT, int4 ? ISA_WT_I4 : ISA_WT_I8);
     ISA_SET(&in, MM, BIAS, ISA_BIAS_OFF);

@@ -138,7 +138,9 @@ void fw_dma_flat(fw_op_ctx *c, int load, unsigned q, uint32_t buf, uint32_t sram
 /* Instructions fw_dma_flat emits for `bytes` (for planning). */
 uint32_t fw_dma_flat_count(uint64_t bytes);
 
-void fw_mm(fw_op_ctx *c, int acc, int int4, uint32_t m, uint32_t n, uint32_t k, uint32_t a, uint32_t b,
+/* One mm: output-stationary (m <= array rows, k streams) or weight-stationary (ws: k <= array
+ * rows, m streams). */
+void fw_mm(fw_op_ctx *c, int ws, int acc, int int4, uint32_t m, uint32_t n, uint32_t k, uint32_t a, uint32_t b,
            uint32_t dst);
 void fw_sm(fw_op_ctx *c, int causal, uint32_t src, uint32_t dst, uint32_t len, uint32_t rows, uint32_t scale,
            int32_t moff);

@@ -10,7 +10,9 @@
  * next transpose rewrites, or into slack after the last). The products of a segment are one mm per 64-channel tile with
  * k = KH*KW*C, whose int32 tiles stack into [channels][positions]; the epilogue (per-channel
  * scales and bias as column broadcasts) and the store follow as in op_matmul.c. Weights stay
- * resident per block of output channels. Padding is not done here: the runtime copies the input
+ * resident per block of output channels. When k exceeds the array's k field (or the weights of
+ * one channel tile the SRAM) the input channels go in chunks: weights and im2col per chunk,
+ * products accumulated in int32. Padding is not done here: the runtime copies the input
  * into a zero-bordered buffer (NPU_OP_COPY) and passes pads of 0. README.md ("CONV2D").
  */
 #include "fw_ops.h"
@@ -21,6 +23,7 @@
 
 typedef struct conv_plan {
     uint64_t n, c, h, w, co, kh, kw, sh, sw, oh, ow, k;
+    uint64_t cc, nchunks, kc;    /* input channels per chunk, chunks, k of a chunk */
     int per_channel, bias, flat; /* flat: 1x1 stride 1, positions in any run */
     int32_t act;
     uint32_t osz;
@@ -36,9 +39,11 @@ static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 static uint64_t conv_sram(conv_plan *p)
 {
     uint64_t n = p->nseg;
-    p->a_bytes = p->cb * p->k;
-    p->t_bytes = p->sw > 1 ? p->kh * p->qblocks * p->c * n * p->sw : 0;
-    p->b_bytes = p->k * n + (p->sw > 1 ? fw_align((p->sw - 1) * p->c * n) + p->t_bytes : 0);
+    p->kc = p->kh * p->kw * p->cc;
+    p->nchunks = ceil_div(p->c, p->cc);
+    p->a_bytes = p->cb * p->kc;
+    p->t_bytes = p->sw > 1 ? p->kh * p->qblocks * p->cc * n * p->sw : 0;
+    p->b_bytes = p->kc * n + (p->sw > 1 ? fw_align((p->sw - 1) * p->cc * n) + p->t_bytes : 0);
     p->c_bytes = 4 * p->cb * n;
     p->o_bytes = 4 * p->cb * n;
     p->p_bytes = 2 * 4 * p->cb;
@@ -94,9 +99,12 @@ static int conv_plan_make(const fw_op_ctx *c, const npu_op_desc *d, conv_plan *p
                          (long long)y->dims[1], (long long)y->dims[2], (long long)y->dims[3], (unsigned long long)p->n,
                          (unsigned long long)p->co, (unsigned long long)p->oh, (unsigned long long)p->ow);
     p->k = p->kh * p->kw * p->c;
+    if (p->kh * p->kw > FW_FIELD_MAX(MM, K))
+        return fw_refuse(why, whylen, "a %llux%llu kernel exceeds the array's k of %llu", (unsigned long long)p->kh,
+                         (unsigned long long)p->kw, (unsigned long long)FW_FIELD_MAX(MM, K));
+    p->cc = p->c; /* channels per chunk: all of them unless k or the SRAM says otherwise */
     if (p->k > FW_FIELD_MAX(MM, K))
-        return fw_refuse(why, whylen, "C*KH*KW = %llu exceeds the array's k of %llu", (unsigned long long)p->k,
-                         (unsigned long long)FW_FIELD_MAX(MM, K));
+        p->cc = FW_FIELD_MAX(MM, K) / (p->kh * p->kw);
     uint32_t osz = fw_dtype_bytes(y->dtype);
     if (p->h * p->w > FW_FIELD_MAX(DMA_LD, DSTRIDE) || p->oh * p->ow * osz > FW_FIELD_MAX(DMA_LD, DSTRIDE))
         return fw_refuse(why, whylen, "channel planes of %llu input / %llu output bytes exceed the DMA's %llu-byte pitch",
@@ -130,13 +138,15 @@ static int conv_plan_make(const fw_op_ctx *c, const npu_op_desc *d, conv_plan *p
     if (!p->flat && p->nseg > p->ow)
         p->nseg = p->ow;
     if (p->sw > 1) {
-        uint64_t lim = FW_FIELD_MAX(VMOV, DSTRIDE) / p->c;
+        uint64_t lim = FW_FIELD_MAX(VMOV, DSTRIDE) / p->cc;
         if (p->nseg > lim)
             p->nseg = lim;
         p->qblocks = ceil_div(p->kw, p->sw);
     }
     if (p->nseg == 0)
-        return fw_refuse(why, whylen, "%llu channels are too many for a strided im2col block", (unsigned long long)p->c);
+        p->nseg = 1; /* the strided de-interleave then works a chunk of channels at a time */
+    while (p->sw > 1 && p->cc > 1 && p->cc * p->nseg > FW_FIELD_MAX(VMOV, DSTRIDE))
+        p->cc = (p->cc + 1) / 2;
     p->cb = p->co;
     uint64_t sram = c->info->sram_bytes;
     while (conv_sram(p) > sram) {
@@ -144,6 +154,8 @@ static int conv_plan_make(const fw_op_ctx *c, const npu_op_desc *d, conv_plan *p
             p->cb = (p->cb / 2 + p->mt - 1) / p->mt * p->mt;
         else if (p->nseg > 1)
             p->nseg = (p->nseg + 1) / 2;
+        else if (p->cc > 1)
+            p->cc = (p->cc + 1) / 2;
         else
             return fw_refuse(why, whylen, "does not fit in the %llu-byte SRAM", (unsigned long long)sram);
     }
@@ -167,45 +179,61 @@ typedef struct conv_state {
 } conv_state;
 
 /* im2col of one segment (image img, output row oh, positions ow0.. ow0+n-1; flat: positions
- * p0 = ow0 of the whole plane) into the next B slot; returns the slot. */
-static uint32_t load_b(fw_op_ctx *c, conv_state *s, uint64_t img, uint64_t oh, uint64_t ow0, uint64_t n)
+ * p0 = ow0 of the whole plane) for input channels [c0, c0 + cc) into the next B slot. */
+static uint32_t load_b(fw_op_ctx *c, conv_state *s, uint64_t img, uint64_t oh, uint64_t ow0, uint64_t n, uint64_t c0,
+                       uint64_t cc)
 {
     const conv_plan *p = s->p;
     const npu_tensor_ref *x = &s->d->in[0];
-    uint64_t plane = p->h * p->w, base = x->offset + img * p->c * plane;
+    uint64_t plane = p->h * p->w, base = x->offset + (img * p->c + c0) * plane, kc = p->kh * p->kw * cc;
     unsigned q = fw_load_queue(c, fw_pipe_slot_index(&s->b, 0));
     uint32_t bs = fw_pipe_begin(c, &s->b, 0, q);
     if (p->flat) {
-        fw_dma(c, 1, q, x->buf, bs, base + ow0, p->c, n, plane, n);
+        fw_dma(c, 1, q, x->buf, bs, base + ow0, cc, n, plane, n);
         fw_pipe_end(c, &s->b, 0, q);
         return bs;
     }
     if (p->sw == 1) {
         for (uint64_t i = 0; i < p->kh; i++)
             for (uint64_t j = 0; j < p->kw; j++)
-                fw_dma(c, 1, q, x->buf, bs + (uint32_t)((i * p->kw + j) * p->c * n),
-                       base + (oh * p->sh + i) * p->w + ow0 + j, p->c, n, plane, n);
+                fw_dma(c, 1, q, x->buf, bs + (uint32_t)((i * p->kw + j) * cc * n),
+                       base + (oh * p->sh + i) * p->w + ow0 + j, cc, n, plane, n);
         fw_pipe_end(c, &s->b, 0, q);
         return bs;
     }
     /* stride > 1: runs of n * sw bytes per channel into the staging area ... */
     uint64_t run = n * p->sw;
-    uint32_t t = bs + (uint32_t)(p->k * n + fw_align((p->sw - 1) * p->c * n));
+    uint32_t t = bs + (uint32_t)(kc * n + fw_align((p->sw - 1) * cc * n));
     for (uint64_t i = 0; i < p->kh; i++)
         for (uint64_t qb = 0; qb < p->qblocks; qb++) {
             uint64_t start = (ow0 + qb) * p->sw, cols = p->w - start < run ? p->w - start : run;
-            fw_dma(c, 1, q, x->buf, t + (uint32_t)((i * p->qblocks + qb) * p->c * run),
-                   base + (oh * p->sh + i) * p->w + start, p->c, cols, plane, run);
+            fw_dma(c, 1, q, x->buf, t + (uint32_t)((i * p->qblocks + qb) * cc * run),
+                   base + (oh * p->sh + i) * p->w + start, cc, cols, plane, run);
         }
     fw_pipe_end(c, &s->b, 0, q);
     /* ... then [C*n][sw] -> [sw][C*n]: phase ph of block qb is kw = qb*sw + ph */
     fw_pipe_begin(c, &s->b, 1, NPU_UNIT_VEC);
     for (uint64_t i = 0; i < p->kh; i++)
         for (uint64_t qb = 0; qb < p->qblocks; qb++)
-            fw_vmov(c, 1, 1, bs + (uint32_t)((i * p->kw + qb * p->sw) * p->c * n),
-                    t + (uint32_t)((i * p->qblocks + qb) * p->c * run), p->c * n, p->sw, p->sw, p->c * n);
+            fw_vmov(c, 1, 1, bs + (uint32_t)((i * p->kw + qb * p->sw) * cc * n),
+                    t + (uint32_t)((i * p->qblocks + qb) * cc * run), cc * n, p->sw, p->sw, cc * n);
     fw_pipe_end(c, &s->b, 1, NPU_UNIT_VEC);
     return bs;
+}
+
+/* The weights of output channels [co0, co0 + ncb) for input channels [c0, c0 + cc): rows of
+ * KH*KW runs of cc channels (OHWI), into the next A slot, pitch KH*KW*cc. */
+static uint32_t load_a_chunk(fw_op_ctx *c, conv_state *s, uint64_t co0, uint64_t ncb, uint64_t c0, uint64_t cc)
+{
+    const conv_plan *p = s->p;
+    const npu_tensor_ref *wt = &s->d->in[1];
+    uint64_t kc = p->kh * p->kw * cc;
+    unsigned q = fw_load_queue(c, fw_pipe_slot_index(&s->a, 0) + 1);
+    uint32_t as = fw_pipe_begin(c, &s->a, 0, q);
+    for (uint64_t r = 0; r < p->kh * p->kw; r++)
+        fw_dma(c, 1, q, wt->buf, as + (uint32_t)(r * cc), wt->offset + co0 * p->k + r * p->c + c0, ncb, cc, p->k, kc);
+    fw_pipe_end(c, &s->a, 0, q);
+    return fw_pipe_begin(c, &s->a, 1, NPU_UNIT_MM);
 }
 
 /* Products, epilogue and store of one segment for the channel block [co0, co0 + ncb). */
@@ -215,16 +243,26 @@ static void segment(fw_op_ctx *c, conv_state *s, uint32_t aslot, uint32_t prm, u
     const conv_plan *p = s->p;
     const npu_op_desc *d = s->d;
     uint32_t bstage = p->sw > 1 && !p->flat ? 2 : 1;
-    uint32_t bs = load_b(c, s, img, oh, ow0, n);
-    fw_pipe_begin(c, &s->b, bstage, NPU_UNIT_MM);
-    uint32_t cs = fw_pipe_begin(c, &s->cc, 0, NPU_UNIT_MM);
-    for (uint64_t t = 0; t < ncb; t += p->mt) {
-        uint64_t m = ncb - t < p->mt ? ncb - t : p->mt;
-        fw_mm(c, 0, 0, (uint32_t)m, (uint32_t)n, (uint32_t)p->k, aslot + (uint32_t)(t * p->k), bs,
-              cs + (uint32_t)(4 * t * n));
+    uint32_t cs = 0;
+    for (uint64_t ch = 0; ch < p->nchunks; ch++) {
+        uint64_t c0 = ch * p->cc, cc = p->c - c0 < p->cc ? p->c - c0 : p->cc, kc = p->kh * p->kw * cc;
+        uint32_t as = aslot;
+        if (p->nchunks > 1) /* this chunk's weights: for each (kh, kw), the rows' run of cc channels */
+            as = load_a_chunk(c, s, co0, ncb, c0, cc);
+        uint32_t bs = load_b(c, s, img, oh, ow0, n, c0, cc);
+        fw_pipe_begin(c, &s->b, bstage, NPU_UNIT_MM);
+        if (ch == 0)
+            cs = fw_pipe_begin(c, &s->cc, 0, NPU_UNIT_MM);
+        for (uint64_t t = 0; t < ncb; t += p->mt) {
+            uint64_t m = ncb - t < p->mt ? ncb - t : p->mt;
+            fw_mm(c, 0, ch > 0, 0, (uint32_t)m, (uint32_t)n, (uint32_t)kc, as + (uint32_t)(t * kc), bs,
+                  cs + (uint32_t)(4 * t * n));
+        }
+        fw_pipe_end(c, &s->b, bstage, NPU_UNIT_MM);
+        if (p->nchunks > 1)
+            fw_pipe_end(c, &s->a, 1, NPU_UNIT_MM);
     }
     fw_pipe_end(c, &s->cc, 0, NPU_UNIT_MM);
-    fw_pipe_end(c, &s->b, bstage, NPU_UNIT_MM);
 
     uint64_t e = ncb * n;
     fw_pipe_begin(c, &s->cc, 1, NPU_UNIT_VEC);
@@ -258,8 +296,8 @@ static void conv_emit(fw_op_ctx *c, const npu_op_desc *d)
     s.p = &p;
     int prm_used = p.per_channel || p.bias;
     uint32_t items = (uint32_t)(p.blocks * p.segments);
-    fw_pipe_init(c, &s.a, CONV_PIPE_SLOTS, 2, p.a_bytes, (uint32_t)p.blocks);
-    fw_pipe_init(c, &s.b, CONV_PIPE_SLOTS, p.sw > 1 && !p.flat ? 3 : 2, p.b_bytes, items);
+    fw_pipe_init(c, &s.a, CONV_PIPE_SLOTS, 2, p.a_bytes, (uint32_t)(p.nchunks > 1 ? items * p.nchunks : p.blocks));
+    fw_pipe_init(c, &s.b, CONV_PIPE_SLOTS, p.sw > 1 && !p.flat ? 3 : 2, p.b_bytes, (uint32_t)(items * p.nchunks));
     fw_pipe_init(c, &s.cc, CONV_PIPE_SLOTS, 2, p.c_bytes, items);
     fw_pipe_init(c, &s.out, CONV_PIPE_SLOTS, 2, p.o_bytes, items);
     if (prm_used)
@@ -267,10 +305,13 @@ static void conv_emit(fw_op_ctx *c, const npu_op_desc *d)
     const npu_tensor_ref *wt = &d->in[1];
     for (uint64_t blk = 0; blk < p.blocks; blk++) {
         uint64_t co0 = blk * p.cb, ncb = p.co - co0 < p.cb ? p.co - co0 : p.cb;
-        unsigned q = fw_load_queue(c, fw_pipe_slot_index(&s.a, 0) + 1);
-        uint32_t aslot = fw_pipe_begin(c, &s.a, 0, q);
-        fw_dma_flat(c, 1, q, wt->buf, aslot, wt->offset + co0 * p.k, ncb * p.k);
-        fw_pipe_end(c, &s.a, 0, q);
+        uint32_t aslot = 0;
+        if (p.nchunks == 1) { /* the block's weights stay for all its segments */
+            unsigned q = fw_load_queue(c, fw_pipe_slot_index(&s.a, 0) + 1);
+            aslot = fw_pipe_begin(c, &s.a, 0, q);
+            fw_dma_flat(c, 1, q, wt->buf, aslot, wt->offset + co0 * p.k, ncb * p.k);
+            fw_pipe_end(c, &s.a, 0, q);
+        }
         uint32_t prm = 0;
         if (prm_used) {
             unsigned pq = fw_load_queue(c, fw_pipe_slot_index(&s.prm, 0) + 2);
@@ -282,7 +323,8 @@ static void conv_emit(fw_op_ctx *c, const npu_op_desc *d)
             fw_pipe_end(c, &s.prm, 0, pq);
             fw_pipe_begin(c, &s.prm, 1, NPU_UNIT_VEC);
         }
-        fw_pipe_begin(c, &s.a, 1, NPU_UNIT_MM);
+        if (p.nchunks == 1)
+            fw_pipe_begin(c, &s.a, 1, NPU_UNIT_MM);
         for (uint64_t img = 0; img < p.n; img++) {
             if (p.flat) {
                 for (uint64_t p0 = 0; p0 < p.oh * p.ow; p0 += p.nseg)
@@ -293,7 +335,8 @@ static void conv_emit(fw_op_ctx *c, const npu_op_desc *d)
                 for (uint64_t ow0 = 0; ow0 < p.ow; ow0 += p.nseg)
                     segment(c, &s, aslot, prm, co0, ncb, img, oh, ow0, p.ow - ow0 < p.nseg ? p.ow - ow0 : p.nseg);
         }
-        fw_pipe_end(c, &s.a, 1, NPU_UNIT_MM);
+        if (p.nchunks == 1)
+            fw_pipe_end(c, &s.a, 1, NPU_UNIT_MM);
         if (prm_used)
             fw_pipe_end(c, &s.prm, 1, NPU_UNIT_VEC);
     }

@@ -43,6 +43,7 @@ typedef struct mm_plan {
     uint64_t a_bytes, b_slot, c_bytes, p_bytes, o_bytes;
     uint32_t b_slots;
     int a_resident;                /* A loaded once per row block */
+    int ws;                        /* weight-stationary: one mm per (batch's rows in a row block, tile) */
 } mm_plan;
 
 /* Width the array computes for tile j: the real width, rounded up to even for int4. */
@@ -124,6 +125,20 @@ static int plan_tiling(mm_plan *p, uint64_t sram, char *why, size_t whylen)
         }
         plan_sizes(p);
     }
+}
+
+/* The dataflow: weight-stationary streams any number of rows through the array when k fits its
+ * rows, output-stationary takes k of any length but at most `array rows` rows per mm. Compare
+ * the tile formulas (sim/README.md) for the rows one mm gets: os ceil(m/R)*(k + 2*min(m,R) + n - 1),
+ * ws 2k + m + n - 1. */
+static int choose_ws(const mm_plan *p)
+{
+    if (p->nk != 1 || p->K > p->mt)
+        return 0;
+    uint64_t m = p->b_batched && p->M < p->R ? p->M : p->R, n = p->nb;
+    uint64_t mo = m < p->mt ? m : p->mt;
+    uint64_t os = (m + p->mt - 1) / p->mt * (p->K + 2 * mo + n - 1), ws = 2 * p->K + m + n - 1;
+    return ws < os;
 }
 
 static int mm_plan_make(const fw_op_ctx *c, const npu_op_desc *d, mm_plan *p, char *why, size_t whylen)
@@ -221,7 +236,10 @@ static int mm_plan_make(const fw_op_ctx *c, const npu_op_desc *d, mm_plan *p, ch
         return fw_refuse(why, whylen, "activation %d is not an enum npu_act", d->iattr[0]);
     p->act = d->iattr[0];
     p->osz = fw_dtype_bytes(o->dtype);
-    return plan_tiling(p, c->info->sram_bytes, why, whylen);
+    if (plan_tiling(p, c->info->sram_bytes, why, whylen))
+        return -1;
+    p->ws = choose_ws(p);
+    return 0;
 }
 
 static int mm_check(fw_op_ctx *c, const npu_op_desc *d, char *why, size_t whylen)
@@ -287,10 +305,11 @@ static void close_panel(fw_op_ctx *c, mm_state *s, uint64_t kc_index, uint32_t c
             lo = lo > blo ? lo : blo;
             hi = hi < bhi ? hi : bhi;
         }
-        for (uint64_t r = lo; r < hi; r += p->mt) {
-            uint64_t m = hi - r < p->mt ? hi - r : p->mt;
+        uint64_t step = p->ws ? FW_FIELD_MAX(MM, M) : p->mt;
+        for (uint64_t r = lo; r < hi; r += step) {
+            uint64_t m = hi - r < step ? hi - r : step;
             uint64_t ro = r - s->r0;
-            fw_mm(c, kc_index > 0, p->int4, (uint32_t)m, (uint32_t)we, (uint32_t)s->kc_len,
+            fw_mm(c, p->ws, kc_index > 0, p->int4, (uint32_t)m, (uint32_t)we, (uint32_t)s->kc_len,
                   s->a_slot + (uint32_t)(ro * s->kc_len), (uint32_t)it->sram, cblk + (uint32_t)(4 * ro * we));
         }
     }

@@ -165,10 +165,21 @@ static int tr_plan(const fw_op_ctx *c, const npu_op_desc *d, mv_plan *p, char *w
         if (dims[i].sout == 1)
             ro = i;
     if (ro == n - 1) { /* the innermost stays innermost: plain strided copies */
-        p->row = n >= 2 ? dims[n - 2] : one;
-        p->nouter = n > 2 ? n - 2 : 0;
-        for (int i = 0; i < p->nouter; i++)
-            p->outer[i] = dims[i];
+        /* rows along the longest other dim whose pitches the DMA takes: the fewest, largest blocks */
+        int best = -1;
+        for (int i = 0; i + 1 < n; i++) {
+            int fits = dims[i].sin * p->esz_in <= FW_FIELD_MAX(DMA_LD, DSTRIDE) &&
+                       dims[i].sout * p->esz_in <= FW_FIELD_MAX(DMA_LD, DSTRIDE);
+            int bfits = best >= 0 && dims[best].sin * p->esz_in <= FW_FIELD_MAX(DMA_LD, DSTRIDE) &&
+                        dims[best].sout * p->esz_in <= FW_FIELD_MAX(DMA_LD, DSTRIDE);
+            if (best < 0 || (fits && !bfits) || (fits == bfits && dims[i].n >= dims[best].n))
+                best = i;
+        }
+        p->row = best >= 0 ? dims[best] : one;
+        p->nouter = 0;
+        for (int i = 0; i + 1 < n; i++)
+            if (i != best)
+                p->outer[p->nouter++] = dims[i];
     } else {
         p->transpose = 1;
         p->row = dims[ro];
