@@ -289,7 +289,9 @@ static rt_status upload(npu_segment *s, rt_error *e)
         if (!(s->bo[k] = npu_bo_alloc(dev, bytes)))
             return rt_error_set(e, RT_ERR_NOMEM, "device memory for buffer %u (%llu bytes): %s", k,
                                 (unsigned long long)bytes, npu_dev_error(dev));
-        const uint8_t *img = k == NPU_BUF_PARAM ? s->param_host : k >= NPU_BUF_WEIGHT0 ? s->weight_host[k - NPU_BUF_WEIGHT0] : NULL;
+        const uint8_t *img = k == NPU_BUF_PARAM       ? s->param_host
+                             : k >= NPU_BUF_WEIGHT0 ? s->weight_host[k - NPU_BUF_WEIGHT0]
+                                                    : NULL; /* activations: written per run */
         if (img && s->buf_bytes[k] && npu_bo_write(s->bo[k], 0, img, s->buf_bytes[k]) != NPU_DRV_OK)
             return rt_error_set(e, RT_ERR_IO, "uploading buffer %u: %s", k, npu_dev_error(dev));
     }

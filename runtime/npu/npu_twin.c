@@ -277,20 +277,18 @@ static void activation(tw *t, int32_t act, float *v, uint64_t n)
 static int8_t weight(const uint8_t *w, int int4, int blocked, uint64_t nb, uint64_t K, uint64_t N, uint64_t bi,
                      uint64_t k, uint64_t n)
 {
-    uint64_t idx, width;
+    uint64_t idx; /* element index in the layout */
     if (blocked) {
         uint64_t j = n / nb, wj = N - j * nb < nb ? N - j * nb : nb;
-        width = int4 ? (wj + 1) / 2 * 2 : wj;
+        uint64_t width = int4 ? (wj + 1) / 2 * 2 : wj;
         idx = j * K * nb + k * width + n % nb;
     } else {
-        width = N;
         idx = bi * K * N + k * N + n;
     }
     if (!int4)
         return (int8_t)w[idx];
     uint8_t byte = w[idx / 2];
     uint8_t nib = idx % 2 ? (uint8_t)(byte >> 4) : (uint8_t)(byte & 0xF);
-    (void)width;
     return (int8_t)(nib >= 8 ? (int)nib - 16 : (int)nib);
 }
 

@@ -7,8 +7,9 @@
  * the segment's input run of every channel into its rows. For a horizontal stride s > 1 one DMA
  * per (kh, kw block) moves s times longer runs into a staging area and one v.mov transpose per
  * run de-interleaves them into the s phases kw = q*s + phase (phases past KW spill into rows the
- * next transpose rewrites, or into slack after the last). The products of a segment are one mm per 64-channel tile with
- * k = KH*KW*C, whose int32 tiles stack into [channels][positions]; the epilogue (per-channel
+ * next transpose rewrites, or into slack after the last). The products of a segment are one mm
+ * per tile of `array rows` output channels with k = KH*KW*C, whose int32 tiles stack into
+ * [channels][positions]; the epilogue (per-channel
  * scales and bias as column broadcasts) and the store follow as in op_matmul.c. Weights stay
  * resident per block of output channels. When k exceeds the array's k field (or the weights of
  * one channel tile the SRAM) the input channels go in chunks: weights and im2col per chunk,
