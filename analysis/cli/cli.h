@@ -28,6 +28,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_conformance(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 /* Read a whole file; on failure prints "m4npu: PATH: reason" and returns -1. */
 int cli_read_file(const char *path, uint8_t **data, size_t *size);

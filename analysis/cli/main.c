@@ -19,6 +19,7 @@ static const cli_command commands[] = {
     {"conformance", "run the ONNX backend node tests on the CPU kernels: m4npu conformance [--json]", cmd_conformance},
     {"config", "validate a configuration and print it: m4npu config FILE [--set K=V] [--json]", cmd_config},
     {"ops", "list the ops, the M4 set and what the configured NPU runs: m4npu ops [--config FILE] [--json]", cmd_ops},
+    {"run", "run an ONNX model split between the NPU and the CPU: m4npu run MODEL.onnx --config FILE", cmd_run},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,259 @@
+/* m4npu run: one inference of an ONNX model on the simulated NPU and the CPU, as a phone's
+ * runtime would split it, with the numbers that say what the split costs (runtime/run). */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "m4npu_config.h"
+#include "npy.h"
+#include "onnx_io.h"
+#include "run.h"
+
+static const char usage[] =
+    "usage: m4npu run MODEL.onnx --config FILE [--set KEY=VALUE ...] [--input NAME=FILE.npy ...]\n"
+    "                 [--output-dir DIR] [--json] [--timeline FILE.json] [--seed N] [--weights int8|int4]\n"
+    "\n"
+    "Import MODEL (ONNX), compute the FP32 reference on the CPU kernels, calibrate int8 scales of the\n"
+    "activations on the same input, partition the graph (the configuration's capability set `ops:` and\n"
+    "what the firmware can run), and run it: CPU nodes on the CPU kernels, each NPU segment as one job\n"
+    "on the simulated NPU. Prints per-node placement (and why a node is on the CPU), the segments, the\n"
+    "modelled latency (NPU + CPU + boundary transfers + job submission; the CPU from the cpu section),\n"
+    "CPU-side energy, the host's own wall time apart, and the max absolute and relative error of every\n"
+    "output against the FP32 reference (relative to the output's largest |reference value|).\n"
+    "An input not given is generated: floats uniform in [-1, 1) from --seed, integers and bools 0.\n"
+    "\n"
+    "  -c, --config FILE         the configuration (e.g. configs/mobile-default.yaml); required\n"
+    "  -s, --set KEY=VALUE       override a key, e.g. --set ops.Softmax=off\n"
+    "  -i, --input NAME=FILE.npy the value of graph input NAME (.npy, float inputs converted to the\n"
+    "                            input's type); repeatable\n"
+    "  -o, --output-dir DIR      write each output as DIR/NAME.npy (characters outside [A-Za-z0-9._-]\n"
+    "                            become '_')\n"
+    "  -j, --json                one JSON object: inputs, counts, placement, segments, transfers,\n"
+    "                            breakdown, energy, host, errors, max_abs_error, max_rel_error\n"
+    "  -t, --timeline FILE.json  a Chrome/Perfetto trace-event timeline of the modelled schedule (a\n"
+    "                            track per NPU unit, DMA channel, the firmware, the CPU, boundary copies)\n"
+    "      --seed N              seed of generated inputs (default 0x6d346e7075)\n"
+    "      --weights int8|int4   NPU weight format (default int8, per output channel)\n"
+    "  -h, --help                this help\n"
+    "\n"
+    "Exit: 0 ran, 1 the model, an input or the configuration is invalid (the message names the\n"
+    "problem and the node or tensor), 2 usage, 3 a file cannot be read or written.\n";
+
+enum { OPT_SEED = 256, OPT_WEIGHTS };
+
+typedef struct run_args {
+    const char *model, *config, *outdir, *timeline;
+    const char **sets;
+    size_t nsets;
+    char **in_names;
+    const char **in_files;
+    int n_in;
+    int json;
+    uint64_t seed;
+    npu_weight_type weights;
+} run_args;
+
+static int parse_args(int argc, char **argv, run_args *a)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"set", required_argument, NULL, 's'},
+                                         {"input", required_argument, NULL, 'i'},
+                                         {"output-dir", required_argument, NULL, 'o'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"timeline", required_argument, NULL, 't'},
+                                         {"seed", required_argument, NULL, OPT_SEED},
+                                         {"weights", required_argument, NULL, OPT_WEIGHTS},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:s:i:o:jt:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            a->config = optarg;
+            break;
+        case 's':
+            if (!strchr(optarg, '=') || optarg[0] == '=') {
+                fprintf(stderr, "m4npu run: --set %s: expected KEY=VALUE\n", optarg);
+                return CLI_USAGE;
+            }
+            a->sets[a->nsets++] = optarg;
+            break;
+        case 'i': {
+            const char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || !eq[1]) {
+                fprintf(stderr, "m4npu run: --input %s: expected NAME=FILE.npy\n", optarg);
+                return CLI_USAGE;
+            }
+            a->in_names[a->n_in] = strndup(optarg, (size_t)(eq - optarg));
+            if (!a->in_names[a->n_in]) {
+                fprintf(stderr, "m4npu run: out of memory\n");
+                return CLI_FAIL;
+            }
+            a->in_files[a->n_in++] = eq + 1;
+            break;
+        }
+        case 'o':
+            a->outdir = optarg;
+            break;
+        case 'j':
+            a->json = 1;
+            break;
+        case 't':
+            a->timeline = optarg;
+            break;
+        case OPT_SEED: {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 0);
+            if (!optarg[0] || *end || errno || optarg[0] == '-') {
+                fprintf(stderr, "m4npu run: --seed %s: expected an unsigned integer\n", optarg);
+                return CLI_USAGE;
+            }
+            a->seed = v;
+            break;
+        }
+        case OPT_WEIGHTS:
+            if (strcmp(optarg, "int8") == 0) {
+                a->weights = NPU_WEIGHTS_INT8;
+            } else if (strcmp(optarg, "int4") == 0) {
+                a->weights = NPU_WEIGHTS_INT4;
+            } else {
+                fprintf(stderr, "m4npu run: --weights %s: expected int8 or int4\n", optarg);
+                return CLI_USAGE;
+            }
+            break;
+        default:
+            return CLI_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "m4npu run: expected one model file\n");
+        return CLI_USAGE;
+    }
+    a->model = argv[optind];
+    if (!a->config) {
+        fprintf(stderr, "m4npu run: --config FILE is required\n");
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+static int exit_of(rt_status s)
+{
+    return s == RT_ERR_IO ? CLI_IO : CLI_FAIL;
+}
+
+static int run(run_args *a)
+{
+    m4npu_config *cfg = malloc(sizeof *cfg);
+    rt_graph *g = NULL;
+    rt_tensor **values = calloc((size_t)a->n_in + 1, sizeof *values);
+    run_input *inputs = calloc((size_t)a->n_in + 1, sizeof *inputs);
+    run_result *r = NULL;
+    json_t *written = json_array(), *report = NULL;
+    rt_error e = {0};
+    int rc = CLI_OK;
+    if (!cfg || !values || !inputs || !written) {
+        fprintf(stderr, "m4npu run: out of memory\n");
+        rc = CLI_FAIL;
+        goto done;
+    }
+    m4npu_config_error cerr;
+    m4npu_config_status cst = m4npu_config_load_overrides(a->config, a->sets, a->nsets, cfg, &cerr);
+    if (cst != M4NPU_CONFIG_OK) {
+        fprintf(stderr, "%s%s\n", cst == M4NPU_CONFIG_E_IO ? "m4npu: " : "", cerr.msg);
+        rc = cst == M4NPU_CONFIG_E_IO ? CLI_IO : cst == M4NPU_CONFIG_E_USAGE ? CLI_USAGE : CLI_FAIL;
+        goto done;
+    }
+    rt_status s = onnx_import_file(a->model, NULL, &g, &e);
+    if (s != RT_OK) {
+        fprintf(stderr, "m4npu run: %s\n", e.msg);
+        rc = exit_of(s);
+        goto done;
+    }
+    for (int i = 0; i < a->n_in; i++) {
+        if ((s = npy_read_file(a->in_files[i], a->in_names[i], &values[i], &e)) != RT_OK) {
+            fprintf(stderr, "m4npu run: --input %s: %s\n", a->in_names[i], e.msg);
+            rc = exit_of(s);
+            goto done;
+        }
+        inputs[i] = (run_input){a->in_names[i], values[i]};
+    }
+    run_options o = {.cfg = cfg, .inputs = inputs, .n_inputs = a->n_in, .seed = a->seed, .weights = a->weights};
+    if ((s = run_model(g, &o, &r, &e)) != RT_OK) {
+        fprintf(stderr, "m4npu run: %s: %s\n", a->model, e.msg);
+        rc = exit_of(s);
+        goto done;
+    }
+    if (a->outdir && (s = run_write_outputs(g, r, a->outdir, written, &e)) != RT_OK) {
+        fprintf(stderr, "m4npu run: %s\n", e.msg);
+        rc = exit_of(s);
+        goto done;
+    }
+    if (a->timeline && (s = run_write_timeline(g, cfg, r, a->timeline, &e)) != RT_OK) {
+        fprintf(stderr, "m4npu run: %s\n", e.msg);
+        rc = exit_of(s);
+        goto done;
+    }
+    if (a->json) {
+        report = run_result_json(g, cfg, r);
+        if (!report || json_object_set(report, "outputs_written", written) != 0 ||
+            json_object_set_new(report, "timeline", a->timeline ? json_string(a->timeline) : json_null()) != 0 ||
+            json_dumpf(report, stdout, JSON_INDENT(2)) != 0) {
+            fprintf(stderr, "m4npu run: cannot print JSON\n");
+            rc = CLI_FAIL;
+            goto done;
+        }
+        fputc('\n', stdout);
+    } else {
+        run_print_report(stdout, g, cfg, r);
+        for (size_t i = 0; i < json_array_size(written); i++)
+            printf("%s %s\n", i ? "      " : "wrote", json_string_value(json_array_get(written, i)));
+        if (a->timeline)
+            printf("timeline: %s (open in ui.perfetto.dev or chrome://tracing)\n", a->timeline);
+    }
+    if (fflush(stdout) != 0)
+        rc = CLI_IO;
+done:
+    json_decref(report);
+    json_decref(written);
+    run_result_free(r);
+    for (int i = 0; i < a->n_in; i++)
+        rt_tensor_free(values[i]);
+    free(values);
+    free(inputs);
+    graph_free(g);
+    free(cfg);
+    return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv, usage))
+        return CLI_OK;
+    run_args a = {0};
+    a.sets = calloc((size_t)argc + 1, sizeof *a.sets);
+    a.in_names = calloc((size_t)argc + 1, sizeof *a.in_names);
+    a.in_files = calloc((size_t)argc + 1, sizeof *a.in_files);
+    int rc;
+    if (!a.sets || !a.in_names || !a.in_files) {
+        fprintf(stderr, "m4npu run: out of memory\n");
+        rc = CLI_FAIL;
+    } else {
+        rc = parse_args(argc, argv, &a);
+        if (rc == CLI_USAGE)
+            fputs(usage, stderr);
+        else if (rc == CLI_OK)
+            rc = run(&a);
+    }
+    for (int i = 0; a.in_names && i < a.n_in; i++)
+        free(a.in_names[i]);
+    free(a.in_names);
+    free(a.in_files);
+    free(a.sets);
+    return rc;
+}

@@ -1,0 +1,593 @@
+/* run.c -- the run pipeline (see run.h): inputs, FP32 reference, calibration, partition,
+ * execution on the CPU kernels and the NPU backend, errors, breakdown and the modelled schedule
+ * that the timeline draws. */
+#include "run.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cpu_exec.h"
+#include "ops.h"
+
+/* ---- small helpers */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static rt_status add_event(run_result *r, int *cap, const run_event *ev, rt_error *e)
+{
+    if (r->n_events == *cap) {
+        int n = *cap ? *cap * 2 : 64;
+        run_event *evs = realloc(r->events, (size_t)n * sizeof *evs);
+        if (!evs)
+            return rt_error_set(e, RT_ERR_NOMEM, "out of memory (timeline)");
+        r->events = evs;
+        *cap = n;
+    }
+    r->events[r->n_events++] = *ev;
+    return RT_OK;
+}
+
+void run_result_free(run_result *r)
+{
+    if (!r)
+        return;
+    part_plan_free(r->plan);
+    free(r->nodes);
+    free(r->segs);
+    for (int i = 0; i < r->n_outputs; i++) {
+        rt_tensor_free(r->outputs[i].value);
+        rt_tensor_free(r->outputs[i].reference);
+    }
+    free(r->outputs);
+    for (int i = 0; i < r->n_generated; i++)
+        free(r->generated[i]);
+    free(r->generated);
+    free(r->events);
+    free(r);
+}
+
+/* ---- inputs */
+
+/* A float value converted to float type `to` (a new tensor). */
+static rt_tensor *convert_float(const rt_tensor *v, rt_dtype to, const char *name)
+{
+    rt_tensor *t = rt_tensor_new(name, to, v->rank, v->dims);
+    if (!t || rt_tensor_alloc(t, NULL) != RT_OK) {
+        rt_tensor_free(t);
+        return NULL;
+    }
+    int64_t n = rt_tensor_numel(v);
+    for (int64_t i = 0; i < n; i++) {
+        double x = rt_tensor_get_f64(v, i);
+        switch (to) {
+        case RT_DT_F32:
+            ((float *)t->data)[i] = (float)x;
+            break;
+        case RT_DT_F64:
+            ((double *)t->data)[i] = x;
+            break;
+        case RT_DT_F16:
+            ((uint16_t *)t->data)[i] = rt_f32_to_f16((float)x);
+            break;
+        default:
+            ((uint16_t *)t->data)[i] = rt_f32_to_bf16((float)x);
+            break;
+        }
+    }
+    return t;
+}
+
+/* A fixed-seed value for an input that was not given. */
+static rt_tensor *random_input(const rt_tensor *decl, uint64_t *state, rt_error *e)
+{
+    char shape[128];
+    if (!rt_tensor_shape_known(decl)) {
+        rt_error_set(e, RT_ERR_SHAPE, "input '%s' has the shape %s with an unknown dimension: give it with --input %s=FILE.npy",
+                     decl->name, rt_shape_str(decl, shape, sizeof shape), decl->name);
+        return NULL;
+    }
+    rt_tensor *t = rt_tensor_new(decl->name, decl->dtype, decl->rank, decl->dims);
+    if (!t || rt_tensor_alloc(t, e) != RT_OK) {
+        if (!t)
+            rt_error_set(e, RT_ERR_NOMEM, "out of memory (input '%s')", decl->name);
+        rt_tensor_free(t);
+        return NULL;
+    }
+    if (rt_dtype_is_float(decl->dtype)) {
+        rt_tensor *f = rt_tensor_new(decl->name, RT_DT_F64, decl->rank, decl->dims);
+        if (!f || rt_tensor_alloc(f, e) != RT_OK) {
+            rt_tensor_free(f);
+            rt_tensor_free(t);
+            return NULL;
+        }
+        int64_t n = rt_tensor_numel(decl);
+        for (int64_t i = 0; i < n; i++) {
+            double u = (double)(splitmix(state) >> 11) / 9007199254740992.0; /* [0, 1) */
+            ((double *)f->data)[i] = 2.0 * u - 1.0;
+        }
+        rt_tensor *c = convert_float(f, decl->dtype, decl->name);
+        rt_tensor_free(f);
+        rt_tensor_free(t);
+        if (!c)
+            rt_error_set(e, RT_ERR_NOMEM, "out of memory (input '%s')", decl->name);
+        return c;
+    }
+    return t; /* integers and bools: zero */
+}
+
+/* The value of every graph input: given (checked, floats converted) or generated. */
+static rt_status bind_inputs(const rt_graph *g, const run_options *o, run_result *r, rt_tensor **vals, bool *owned,
+                             rt_error *e)
+{
+    for (int i = 0; i < o->n_inputs; i++) {
+        int t = graph_find_tensor(g, o->inputs[i].name);
+        if (t < 0 || g->tensors[t]->kind != RT_TENSOR_INPUT) {
+            char names[512];
+            size_t n = 0;
+            names[0] = '\0';
+            for (int k = 0; k < g->n_inputs && n < sizeof names; k++)
+                n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", k ? ", " : "", g->tensors[g->inputs[k]]->name);
+            return rt_error_set(e, RT_ERR_NOT_FOUND, "--input %s: the model has no input '%s' (its inputs: %s)",
+                                o->inputs[i].name, o->inputs[i].name, names);
+        }
+        for (int j = 0; j < i; j++)
+            if (strcmp(o->inputs[j].name, o->inputs[i].name) == 0)
+                return rt_error_set(e, RT_ERR_DUPLICATE, "--input %s: given twice", o->inputs[i].name);
+    }
+    uint64_t state = r->seed;
+    for (int k = 0; k < g->n_inputs; k++) {
+        int t = g->inputs[k];
+        const rt_tensor *decl = g->tensors[t];
+        if (decl->kind != RT_TENSOR_INPUT)
+            continue;
+        const rt_tensor *given = NULL;
+        for (int i = 0; i < o->n_inputs; i++)
+            if (strcmp(o->inputs[i].name, decl->name) == 0)
+                given = o->inputs[i].value;
+        rt_tensor *v;
+        if (given) {
+            char s1[128], s2[128];
+            bool shape_ok = decl->rank < 0 || decl->rank == given->rank;
+            for (int d = 0; shape_ok && decl->rank >= 0 && d < decl->rank; d++)
+                shape_ok = decl->dims[d] < 0 || decl->dims[d] == given->dims[d];
+            bool floats = rt_dtype_is_float(decl->dtype) && rt_dtype_is_float(given->dtype);
+            if (!shape_ok || (!floats && decl->dtype != given->dtype))
+                return rt_error_set(e, decl->dtype != given->dtype && !floats ? RT_ERR_DTYPE : RT_ERR_SHAPE,
+                                    "--input %s: expected %s %s, got %s %s", decl->name, rt_dtype_name(decl->dtype),
+                                    rt_shape_str(decl, s1, sizeof s1), rt_dtype_name(given->dtype),
+                                    rt_shape_str(given, s2, sizeof s2));
+            if (!given->data || given->data_bytes != rt_tensor_nbytes(given))
+                return rt_error_set(e, RT_ERR_NO_DATA, "--input %s: the value has no data of its shape", decl->name);
+            v = decl->dtype == given->dtype ? rt_tensor_clone(given) : convert_float(given, decl->dtype, decl->name);
+            if (!v)
+                return rt_error_set(e, RT_ERR_NOMEM, "out of memory (input '%s')", decl->name);
+            free(v->name);
+            v->name = strdup(decl->name);
+            if (!v->name) {
+                rt_tensor_free(v);
+                return rt_error_set(e, RT_ERR_NOMEM, "out of memory (input '%s')", decl->name);
+            }
+        } else {
+            if (!(v = random_input(decl, &state, e)))
+                return e ? e->code : RT_ERR_NOMEM;
+            char **gen = realloc(r->generated, (size_t)(r->n_generated + 1) * sizeof *gen);
+            if (!gen || !(gen[r->n_generated] = strdup(decl->name))) {
+                if (gen)
+                    r->generated = gen;
+                rt_tensor_free(v);
+                return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
+            }
+            r->generated = gen;
+            r->n_generated++;
+        }
+        v->kind = RT_TENSOR_INPUT;
+        vals[t] = v;
+        owned[t] = true;
+    }
+    return RT_OK;
+}
+
+/* ---- reference and calibration */
+
+static rt_status reference_run(const rt_graph *g, rt_tensor **vals, rt_tensor **ref, rt_error *e)
+{
+    cpu_exec *x;
+    rt_status s = cpu_exec_create(g, &x, e);
+    if (s != RT_OK)
+        return s;
+    cpu_exec_keep_intermediates(x, true);
+    for (int k = 0; k < g->n_inputs && s == RT_OK; k++) {
+        int t = g->inputs[k];
+        if (vals[t])
+            s = cpu_exec_set_input(x, g->tensors[t]->name, vals[t], e);
+    }
+    if (s == RT_OK && (s = cpu_exec_run(x, e)) != RT_OK)
+        rt_error_prefix(e, "FP32 reference");
+    for (int t = 0; t < g->n_tensors && s == RT_OK; t++) {
+        if (g->tensors[t]->kind == RT_TENSOR_CONSTANT)
+            continue;
+        const rt_tensor *v = cpu_exec_output(x, g->tensors[t]->name);
+        if (v && !(ref[t] = rt_tensor_clone(v)))
+            s = rt_error_set(e, RT_ERR_NOMEM, "out of memory (reference values)");
+    }
+    cpu_exec_free(x);
+    return s;
+}
+
+/* ---- the firmware check for the partitioner */
+
+static bool backend_supports(void *ctx, const rt_graph *g, int node, char *why, size_t whylen)
+{
+    return npu_backend_supports(ctx, g, node, why, whylen);
+}
+
+/* ---- errors */
+
+static void compare(run_output *o)
+{
+    o->max_abs = o->max_rel = o->ref_max_abs = 0;
+    int64_t n = rt_tensor_numel(o->reference);
+    for (int64_t i = 0; i < n; i++) {
+        double want = rt_tensor_get_f64(o->reference, i), got = rt_tensor_get_f64(o->value, i);
+        double d = fabs(got - want);
+        if (!(d <= o->max_abs)) /* NaN propagates */
+            o->max_abs = d;
+        if (fabs(want) > o->ref_max_abs)
+            o->ref_max_abs = fabs(want);
+    }
+    o->max_rel = o->ref_max_abs > 0 ? o->max_abs / o->ref_max_abs : (o->max_abs > 0 ? INFINITY : 0);
+}
+
+/* ---- execution and schedule */
+
+typedef struct run_ctx {
+    rt_graph *g;
+    const m4npu_config *cfg;
+    run_result *r;
+    rt_tensor **vals;
+    bool *owned;
+    npu_segment **segs;
+    int ev_cap;
+    double t; /* the modelled clock */
+} run_ctx;
+
+static rt_status crossing_events(run_ctx *c, const part_segment *s, bool in, rt_error *e)
+{
+    const part_plan *p = c->r->plan;
+    int first = s->first_crossing + (in ? 0 : s->n_in), n = in ? s->n_in : s->n_out;
+    for (int k = 0; k < n; k++) {
+        const part_crossing *x = &p->crossings[first + k];
+        run_event ev = {.track = RUN_TRACK_BOUNDARY, .cat = in ? "quantise" : "dequantise", .start_s = c->t,
+                        .dur_s = x->cost.seconds, .node = -1, .segment = x->segment, .tensor = x->tensor,
+                        .bytes = x->cost.bytes};
+        snprintf(ev.name, sizeof ev.name, "%s %s", in ? "to NPU" : "from NPU", c->g->tensors[x->tensor]->name);
+        rt_status st = add_event(c->r, &c->ev_cap, &ev, e);
+        if (st != RT_OK)
+            return st;
+        c->t += x->cost.seconds;
+    }
+    return RT_OK;
+}
+
+static const run_track unit_track[NPU_UNIT_COUNT] = {
+    [NPU_UNIT_DMA0] = RUN_TRACK_DMA0,     [NPU_UNIT_DMA1] = RUN_TRACK_DMA0 + 1, [NPU_UNIT_DMA2] = RUN_TRACK_DMA0 + 2,
+    [NPU_UNIT_DMA3] = RUN_TRACK_DMA0 + 3, [NPU_UNIT_MM] = RUN_TRACK_MM,         [NPU_UNIT_SM] = RUN_TRACK_SM,
+    [NPU_UNIT_VEC] = RUN_TRACK_VEC,       [NPU_UNIT_CTRL] = RUN_TRACK_FIRMWARE,
+};
+
+/* The same segment on the backend's CPU twin of the firmware's kernels, from the same host
+ * inputs: the largest difference between the device's outputs and the twin's. 0 means the
+ * device computed exactly the specified int8 arithmetic, so the whole error against the FP32
+ * reference is quantisation. */
+static rt_status twin_check(run_ctx *c, int si, rt_error *e)
+{
+    const part_segment *s = &c->r->plan->segments[si];
+    size_t nt = (size_t)c->g->n_tensors;
+    rt_tensor **tv = malloc(nt * sizeof *tv);
+    if (!tv)
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (twin run)");
+    memcpy(tv, c->vals, nt * sizeof *tv);
+    for (int k = 0; k < s->n_nodes; k++) {
+        const rt_node *n = &c->g->nodes[s->nodes[k]];
+        for (int q = 0; q < n->n_outputs; q++)
+            if (n->outputs[q] >= 0)
+                tv[n->outputs[q]] = NULL;
+    }
+    rt_status st = npu_segment_run_twin(c->segs[si], tv, e);
+    double diff = 0;
+    for (size_t t = 0; t < nt; t++) {
+        if (!tv[t] || tv[t] == c->vals[t])
+            continue;
+        const rt_tensor *dev = c->vals[t];
+        if (st == RT_OK && (!dev || rt_tensor_numel(dev) != rt_tensor_numel(tv[t])))
+            st = rt_error_set(e, RT_ERR_MISMATCH, "NPU segment %d: the twin gave '%s', the device did not", si,
+                              c->g->tensors[t]->name);
+        for (int64_t i = 0; st == RT_OK && i < rt_tensor_numel(tv[t]); i++) {
+            double d = fabs(rt_tensor_get_f64(dev, i) - rt_tensor_get_f64(tv[t], i));
+            if (!(d <= diff))
+                diff = d;
+        }
+        rt_tensor_free(tv[t]);
+    }
+    free(tv);
+    if (st != RT_OK) {
+        rt_error_prefix(e, "NPU segment %d (CPU twin)", si);
+        return st;
+    }
+    c->r->segs[si].twin_max_abs = diff;
+    if (!(diff <= c->r->twin_max_abs))
+        c->r->twin_max_abs = diff;
+    return RT_OK;
+}
+
+static rt_status run_segment(run_ctx *c, int si, rt_error *e)
+{
+    run_result *r = c->r;
+    const part_segment *s = &r->plan->segments[si];
+    run_segment_result *sr = &r->segs[si];
+    /* the segment's outputs are fresh values the backend allocates */
+    for (int k = 0; k < s->n_nodes; k++) {
+        const rt_node *n = &c->g->nodes[s->nodes[k]];
+        for (int q = 0; q < n->n_outputs; q++) {
+            int t = n->outputs[q];
+            if (t >= 0 && c->owned[t]) {
+                rt_tensor_free(c->vals[t]);
+                c->vals[t] = NULL;
+            }
+            if (t >= 0)
+                c->owned[t] = true;
+        }
+    }
+    double w0 = now_s();
+    rt_status st = npu_segment_run(c->segs[si], c->vals, &sr->stats, e);
+    sr->host_wall_s = now_s() - w0;
+    r->host_npu_wall_s += sr->host_wall_s;
+    if (st != RT_OK) {
+        rt_error_prefix(e, "NPU segment %d", si);
+        return st;
+    }
+    for (int k = 0; k < s->n_nodes; k++) {
+        const rt_node *n = &c->g->nodes[s->nodes[k]];
+        for (int q = 0; q < n->n_outputs; q++) {
+            int t = n->outputs[q];
+            if (t >= 0 && !c->vals[t] && c->r->plan->node[s->nodes[k]].segment == si) {
+                bool needed = false; /* only tensors read outside the segment must come back */
+                for (int x = s->first_crossing + s->n_in; x < s->first_crossing + s->n_in + s->n_out; x++)
+                    needed |= r->plan->crossings[x].tensor == t;
+                if (needed) {
+                    char lbl[300];
+                    return rt_error_set(e, RT_ERR_NO_DATA, "NPU segment %d: the backend returned no value for '%s' (node %s)",
+                                        si, c->g->tensors[t]->name, graph_node_label(c->g, s->nodes[k], lbl, sizeof lbl));
+                }
+            }
+        }
+    }
+    if ((st = twin_check(c, si, e)) != RT_OK)
+        return st;
+    r->npu_bytes_in += sr->stats.bytes_in;
+    r->npu_bytes_out += sr->stats.bytes_out;
+    r->npu_weight_bytes += sr->stats.weight_bytes;
+    r->npu_s += sr->stats.seconds;
+
+    /* the modelled schedule: crossings in, submission, the job, crossings out */
+    sr->start_s = c->t;
+    if ((st = crossing_events(c, s, true, e)) != RT_OK)
+        return st;
+    run_event sub = {.track = RUN_TRACK_CPU, .cat = "submit", .start_s = c->t, .dur_s = s->submit_s, .node = -1,
+                     .segment = si, .tensor = -1};
+    snprintf(sub.name, sizeof sub.name, "submit segment %d", si);
+    if ((st = add_event(r, &c->ev_cap, &sub, e)) != RT_OK)
+        return st;
+    c->t += s->submit_s;
+    sr->job_start_s = c->t;
+    run_event job = {.track = RUN_TRACK_FIRMWARE, .cat = "segment", .start_s = c->t, .dur_s = sr->stats.seconds,
+                     .node = -1, .segment = si, .tensor = -1, .cycles = sr->stats.cycles, .insns = sr->stats.insns};
+    snprintf(job.name, sizeof job.name, "segment %d (%d ops)", si, s->n_nodes);
+    if ((st = add_event(r, &c->ev_cap, &job, e)) != RT_OK)
+        return st;
+    double clock_hz = c->cfg->npu.clock_mhz * 1e6;
+    for (int u = 0; u < NPU_UNIT_COUNT; u++) {
+        uint64_t busy = sr->stats.counters.v[u][NPU_CTR_BUSY];
+        if (u == NPU_UNIT_CTRL || busy == 0)
+            continue;
+        run_event ue = {.track = unit_track[u], .cat = "unit", .start_s = c->t, .dur_s = (double)busy / clock_hz,
+                        .node = -1, .segment = si, .tensor = -1, .cycles = busy,
+                        .insns = sr->stats.counters.v[u][NPU_CTR_INSNS]};
+        snprintf(ue.name, sizeof ue.name, "segment %d: %s busy", si, npu_unit_str((uint32_t)u));
+        if ((st = add_event(r, &c->ev_cap, &ue, e)) != RT_OK)
+            return st;
+    }
+    for (int k = 0; k < s->n_nodes; k++)
+        r->nodes[s->nodes[k]].start_s = c->t;
+    c->t += sr->stats.seconds;
+    return crossing_events(c, s, false, e);
+}
+
+static rt_status run_cpu_node(run_ctx *c, int node, rt_error *e)
+{
+    run_result *r = c->r;
+    const part_node_info *ni = &r->plan->node[node];
+    const rt_node *n = &c->g->nodes[node];
+    for (int q = 0; q < n->n_outputs; q++)
+        if (n->outputs[q] >= 0)
+            c->owned[n->outputs[q]] = true; /* cpu_exec_node stores a fresh value there */
+    double w0 = now_s();
+    rt_status st = cpu_exec_node(c->g, node, c->vals, e);
+    r->nodes[node].host_wall_s = now_s() - w0;
+    r->host_cpu_wall_s += r->nodes[node].host_wall_s;
+    if (st != RT_OK)
+        return st;
+    r->nodes[node].start_s = c->t;
+    if (ni->constant)
+        return RT_OK; /* precomputed once: not part of an inference */
+    run_event ev = {.track = RUN_TRACK_CPU, .cat = ni->view ? "view" : "cpu", .start_s = c->t,
+                    .dur_s = ni->cpu.seconds, .node = node, .segment = -1, .tensor = -1};
+    if (n->name && n->name[0])
+        snprintf(ev.name, sizeof ev.name, "%s", n->name);
+    else
+        snprintf(ev.name, sizeof ev.name, "#%d (%s)", node, n->op_type);
+    c->t += ni->cpu.seconds;
+    return add_event(r, &c->ev_cap, &ev, e);
+}
+
+static rt_status execute(run_ctx *c, rt_error *e)
+{
+    const part_plan *p = c->r->plan;
+    for (int pos = 0; pos < p->n_nodes; pos++) {
+        int node = p->order[pos];
+        const part_node_info *ni = &p->node[node];
+        rt_status st;
+        if (ni->place == PART_NPU) {
+            const part_segment *s = &p->segments[ni->segment];
+            if (s->nodes[0] != node)
+                continue; /* ran with its segment */
+            st = run_segment(c, ni->segment, e);
+        } else {
+            st = run_cpu_node(c, node, e);
+        }
+        if (st != RT_OK)
+            return st;
+    }
+    return RT_OK;
+}
+
+/* ---- the pipeline */
+
+rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_error *e)
+{
+    *out = NULL;
+    if (!o || !o->cfg)
+        return rt_error_set(e, RT_ERR_ARG, "run: no configuration");
+    run_result *r = calloc(1, sizeof *r);
+    size_t nt = (size_t)g->n_tensors + 1;
+    rt_tensor **vals = calloc(nt, sizeof *vals), **ref = calloc(nt, sizeof *ref);
+    bool *owned = calloc(nt, sizeof *owned);
+    npu_backend *b = NULL;
+    npu_segment **segs = NULL;
+    rt_status st = RT_OK;
+    if (!r || !vals || !ref || !owned || !(r->nodes = calloc((size_t)g->n_nodes + 1, sizeof *r->nodes))) {
+        st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (run)");
+        goto done;
+    }
+    r->seed = o->seed ? o->seed : RUN_DEFAULT_SEED;
+    if ((st = bind_inputs(g, o, r, vals, owned, e)) != RT_OK)
+        goto done;
+    if ((st = reference_run(g, vals, ref, e)) != RT_OK)
+        goto done;
+    if ((st = npu_calibrate(g, ref, e)) != RT_OK) /* max |x| / 127 per tensor: the backend's formula */
+        goto done;
+    if (!(b = npu_backend_open(o->cfg, e))) {
+        st = e && e->code != RT_OK ? e->code : RT_ERR_ARG;
+        goto done;
+    }
+    if ((st = partition_graph(g, o->cfg, backend_supports, b, &r->plan, e)) != RT_OK)
+        goto done;
+    const part_plan *p = r->plan;
+    segs = calloc((size_t)p->n_segments + 1, sizeof *segs);
+    r->segs = calloc((size_t)p->n_segments + 1, sizeof *r->segs);
+    if (!segs || !r->segs) {
+        st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (segments)");
+        goto done;
+    }
+    for (int s = 0; s < p->n_segments; s++) {
+        if (!(segs[s] = npu_segment_build(b, g, p->segments[s].nodes, p->segments[s].n_nodes, o->weights, false, e))) {
+            st = e && e->code != RT_OK ? e->code : RT_ERR_ARG;
+            rt_error_prefix(e, "building NPU segment %d", s);
+            goto done;
+        }
+    }
+    for (int t = 0; t < g->n_tensors; t++)
+        if (g->tensors[t]->kind == RT_TENSOR_CONSTANT)
+            vals[t] = g->tensors[t]; /* borrowed; never written */
+    run_ctx c = {.g = g, .cfg = o->cfg, .r = r, .vals = vals, .owned = owned, .segs = segs};
+    if ((st = execute(&c, e)) != RT_OK)
+        goto done;
+
+    /* outputs and their errors */
+    r->outputs = calloc((size_t)g->n_outputs + 1, sizeof *r->outputs);
+    if (!r->outputs) {
+        st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (outputs)");
+        goto done;
+    }
+    for (int k = 0; k < g->n_outputs; k++) {
+        int t = g->outputs[k];
+        run_output *ro = &r->outputs[r->n_outputs];
+        ro->tensor = t;
+        if (!vals[t] || !ref[t]) {
+            st = rt_error_set(e, RT_ERR_NO_DATA, "graph output '%s' was not computed", g->tensors[t]->name);
+            goto done;
+        }
+        ro->value = owned[t] ? vals[t] : rt_tensor_clone(vals[t]);
+        if (owned[t])
+            vals[t] = NULL, owned[t] = false;
+        ro->reference = ref[t];
+        ref[t] = NULL;
+        r->n_outputs++;
+        if (!ro->value) {
+            st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (outputs)");
+            goto done;
+        }
+        char s1[128], s2[128];
+        if (ro->value->rank != ro->reference->rank || rt_tensor_numel(ro->value) != rt_tensor_numel(ro->reference) ||
+            memcmp(ro->value->dims, ro->reference->dims, (size_t)ro->value->rank * sizeof ro->value->dims[0]) != 0) {
+            st = rt_error_set(e, RT_ERR_SHAPE, "output '%s': the NPU path gave shape %s, the reference %s",
+                              g->tensors[t]->name, rt_shape_str(ro->value, s1, sizeof s1),
+                              rt_shape_str(ro->reference, s2, sizeof s2));
+            goto done;
+        }
+        compare(ro);
+        if (!(ro->max_abs <= r->max_abs))
+            r->max_abs = ro->max_abs;
+        if (!(ro->max_rel <= r->max_rel))
+            r->max_rel = ro->max_rel;
+    }
+
+    /* breakdown */
+    r->cpu_s = p->cpu_s;
+    r->transfer_s = p->crossing_s;
+    r->submit_s = p->submit_s;
+    r->total_s = r->npu_s + r->cpu_s + r->transfer_s + r->submit_s;
+    for (int s = 0; s < p->n_segments; s++)
+        energy_add_npu(&r->energy, o->cfg, &r->segs[s].stats.counters);
+    energy_add_static(&r->energy, o->cfg, r->total_s);
+    energy_add_cpu(&r->energy, o->cfg, r->cpu_s + r->submit_s, r->npu_s);
+    /* energy_add_transfer charges each byte read once and written once; a crossing's bytes
+     * already count the host bytes read plus the device bytes written */
+    energy_add_transfer(&r->energy, o->cfg, p->crossing_bytes / 2, p->crossing_s);
+done:
+    if (segs)
+        for (int s = 0; r && r->plan && s < r->plan->n_segments; s++)
+            npu_segment_free(segs[s]);
+    free(segs);
+    npu_backend_close(b);
+    for (size_t t = 0; t < nt; t++) {
+        if (vals && owned && owned[t])
+            rt_tensor_free(vals[t]);
+        if (ref)
+            rt_tensor_free(ref[t]);
+    }
+    free(vals);
+    free(ref);
+    free(owned);
+    if (st != RT_OK) {
+        run_result_free(r);
+        return st;
+    }
+    *out = r;
+    return RT_OK;
+}

@@ -1,0 +1,387 @@
+/* run_report.c -- what a run says: the table for people, the JSON object for scripts, the
+ * Chrome/Perfetto trace-event timeline, and the outputs as .npy files. */
+#include "run.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "npy.h"
+#include "ops.h"
+
+#define US_PER_S 1e6
+#define KIB_BYTES 1024.0
+#define TRACE_PID_HOST 1
+#define TRACE_PID_NPU 2
+
+/* A node's name, or "#INDEX" when it has none. */
+static const char *node_name(const rt_graph *g, int n, char *buf, size_t size)
+{
+    if (g->nodes[n].name && g->nodes[n].name[0])
+        return g->nodes[n].name;
+    snprintf(buf, size, "#%d", n);
+    return buf;
+}
+
+static const char *place_name(const part_node_info *ni)
+{
+    if (ni->place == PART_NPU)
+        return "npu";
+    return ni->constant ? "const" : ni->view ? "cpu-view" : "cpu";
+}
+
+/* ---- text */
+
+void run_print_report(FILE *out, const rt_graph *g, const m4npu_config *cfg, const run_result *r)
+{
+    const part_plan *p = r->plan;
+    char lbl[300];
+    fprintf(out, "model %s on %s\n", g->name && g->name[0] ? g->name : "(unnamed)", cfg->npu.name);
+    if (r->n_generated) {
+        fprintf(out, "inputs: generated (seed 0x%llx, uniform [-1, 1)) for", (unsigned long long)r->seed);
+        for (int i = 0; i < r->n_generated; i++)
+            fprintf(out, " %s", r->generated[i]);
+        fprintf(out, "; they are also the calibration input\n");
+    }
+    fprintf(out, "\nplacement (%d nodes: %d on the NPU in %d segment%s, %d on the CPU", p->n_nodes, p->n_npu,
+            p->n_segments, p->n_segments == 1 ? "" : "s", p->n_cpu);
+    if (p->n_view || p->n_constant)
+        fprintf(out, ", of which %d free views and %d precomputed constants", p->n_view, p->n_constant);
+    fprintf(out, "), in execution order:\n");
+    fprintf(out, "  %-4s %-28s %-20s %-8s %4s %10s %10s  %s\n", "#", "node", "op", "place", "seg", "model us",
+            "host us", "why on the CPU");
+    for (int pos = 0; pos < p->n_nodes; pos++) {
+        int n = p->order[pos];
+        const part_node_info *ni = &p->node[n];
+        char seg[16] = "-", model[32] = "-", host[32] = "-";
+        if (ni->place == PART_NPU) {
+            snprintf(seg, sizeof seg, "%d", ni->segment);
+        } else {
+            snprintf(model, sizeof model, "%.3f", ni->cpu.seconds * US_PER_S);
+            snprintf(host, sizeof host, "%.3f", r->nodes[n].host_wall_s * US_PER_S);
+        }
+        fprintf(out, "  %-4d %-28s %-20s %-8s %4s %10s %10s  %s\n", pos, node_name(g, n, lbl, sizeof lbl),
+                g->nodes[n].op_type, place_name(ni), seg, model, host, ni->why);
+    }
+    fprintf(out, "\nsegments:\n");
+    for (int s = 0; s < p->n_segments; s++) {
+        const part_segment *sg = &p->segments[s];
+        const run_segment_result *sr = &r->segs[s];
+        fprintf(out,
+                "  %d: %d ops, %llu cycles = %.3f us on the NPU, %u op descriptors, %llu instructions; "
+                "%d in (%llu B, %.3f us), %d out (%llu B, %.3f us), submit %.3f us\n",
+                s, sg->n_nodes, (unsigned long long)sr->stats.cycles, sr->stats.seconds * US_PER_S, sr->stats.ops,
+                (unsigned long long)sr->stats.insns, sg->n_in, (unsigned long long)sg->bytes_in,
+                sg->transfer_in_s * US_PER_S, sg->n_out, (unsigned long long)sg->bytes_out,
+                sg->transfer_out_s * US_PER_S, sg->submit_s * US_PER_S);
+    }
+    fprintf(out, "\ncrossings: %d tensors, %llu bytes (%.1f KiB host + device), %.3f us\n", p->n_crossings,
+            (unsigned long long)p->crossing_bytes, (double)p->crossing_bytes / KIB_BYTES, p->crossing_s * US_PER_S);
+    fprintf(out, "\nlatency (modelled): %.3f us = NPU %.3f + CPU %.3f + transfers %.3f + submission %.3f\n",
+            r->total_s * US_PER_S, r->npu_s * US_PER_S, r->cpu_s * US_PER_S, r->transfer_s * US_PER_S,
+            r->submit_s * US_PER_S);
+    const energy_breakdown *en = &r->energy;
+    fprintf(out,
+            "energy (modelled, table v%u): %.3f uJ = MACs %.3f + vector %.3f + SRAM %.3f + DRAM %.3f + control "
+            "%.3f + static %.3f + CPU %.3f + transfers %.3f\n",
+            cfg->energy.version, energy_total(en) * US_PER_S, en->macs_j * US_PER_S, en->vector_j * US_PER_S,
+            en->sram_j * US_PER_S, en->dram_j * US_PER_S, en->control_j * US_PER_S, en->static_j * US_PER_S,
+            en->cpu_j * US_PER_S, en->transfer_j * US_PER_S);
+    fprintf(out, "host wall time (this machine, not a phone): CPU kernels %.3f ms, NPU simulation %.3f ms\n",
+            r->host_cpu_wall_s * 1e3, r->host_npu_wall_s * 1e3);
+    fprintf(out, "\nerror of the NPU path against the FP32 CPU reference (device vs the CPU twin of its kernels: max "
+                 "abs difference %.6g%s):\n",
+            r->twin_max_abs, r->twin_max_abs == 0 ? ", bit-exact: the error is quantisation only" : "");
+    for (int i = 0; i < r->n_outputs; i++) {
+        const run_output *o = &r->outputs[i];
+        fprintf(out, "  %s: max abs %.6g, max rel %.6g (of max |reference| %.6g)\n", g->tensors[o->tensor]->name,
+                o->max_abs, o->max_rel, o->ref_max_abs);
+    }
+}
+
+/* ---- JSON */
+
+static int set(json_t *obj, const char *key, json_t *v)
+{
+    return v && json_object_set_new(obj, key, v) == 0 ? 0 : -1;
+}
+
+static json_t *counters_json(const npu_counters *c)
+{
+    json_t *o = json_object();
+    for (int u = 0; o && u < NPU_UNIT_COUNT; u++) {
+        json_t *unit = json_object();
+        for (int k = 0; unit && k < NPU_CTR_COUNT; k++)
+            if (set(unit, npu_counter_str((uint32_t)k), json_integer((json_int_t)c->v[u][k])) != 0) {
+                json_decref(unit);
+                unit = NULL;
+            }
+        if (set(o, npu_unit_str((uint32_t)u), unit) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const run_result *r)
+{
+    const part_plan *p = r->plan;
+    json_t *root = json_object(), *placement = json_array(), *segs = json_array(), *errs = json_array();
+    json_t *inputs = json_array();
+    int bad = !root || !placement || !segs || !errs || !inputs;
+    char lbl[300];
+    for (int pos = 0; !bad && pos < p->n_nodes; pos++) {
+        int n = p->order[pos];
+        const part_node_info *ni = &p->node[n];
+        json_t *o = json_object();
+        bad = !o || set(o, "node", json_string(node_name(g, n, lbl, sizeof lbl))) ||
+              set(o, "op", json_string(g->nodes[n].op_type)) || set(o, "place", json_string(place_name(ni))) ||
+              set(o, "segment", ni->segment >= 0 ? json_integer(ni->segment) : json_null()) ||
+              set(o, "why", json_string(ni->why)) || set(o, "model_s", json_real(ni->cpu.seconds)) ||
+              set(o, "energy_j", json_real(ni->cpu.energy_j)) ||
+              set(o, "host_s", json_real(r->nodes[n].host_wall_s)) || json_array_append_new(placement, o);
+    }
+    for (int s = 0; !bad && s < p->n_segments; s++) {
+        const part_segment *sg = &p->segments[s];
+        const run_segment_result *sr = &r->segs[s];
+        json_t *o = json_object(), *nodes = json_array();
+        bad = !o || !nodes;
+        for (int k = 0; !bad && k < sg->n_nodes; k++)
+            bad = json_array_append_new(nodes, json_string(node_name(g, sg->nodes[k], lbl, sizeof lbl)));
+        bad = bad || set(o, "id", json_integer(s)) || set(o, "nodes", nodes) ||
+              set(o, "inputs", json_integer(sg->n_in)) || set(o, "outputs", json_integer(sg->n_out)) ||
+              set(o, "bytes_in", json_integer((json_int_t)sg->bytes_in)) ||
+              set(o, "bytes_out", json_integer((json_int_t)sg->bytes_out)) ||
+              set(o, "transfer_in_s", json_real(sg->transfer_in_s)) ||
+              set(o, "transfer_out_s", json_real(sg->transfer_out_s)) || set(o, "submit_s", json_real(sg->submit_s)) ||
+              set(o, "npu_s", json_real(sr->stats.seconds)) ||
+              set(o, "cycles", json_integer((json_int_t)sr->stats.cycles)) ||
+              set(o, "op_descriptors", json_integer(sr->stats.ops)) ||
+              set(o, "instructions", json_integer((json_int_t)sr->stats.insns)) ||
+              set(o, "npu_bytes_in", json_integer((json_int_t)sr->stats.bytes_in)) ||
+              set(o, "npu_bytes_out", json_integer((json_int_t)sr->stats.bytes_out)) ||
+              set(o, "weight_bytes", json_integer((json_int_t)sr->stats.weight_bytes)) ||
+              set(o, "twin_max_abs_diff", json_real(sr->twin_max_abs)) ||
+              set(o, "counters", counters_json(&sr->stats.counters)) || json_array_append_new(segs, o);
+        if (bad && !o)
+            json_decref(nodes);
+    }
+    for (int i = 0; !bad && i < r->n_outputs; i++) {
+        const run_output *ro = &r->outputs[i];
+        json_t *o = json_object();
+        bad = !o || set(o, "output", json_string(g->tensors[ro->tensor]->name)) ||
+              set(o, "max_abs", json_real(ro->max_abs)) || set(o, "max_rel", json_real(ro->max_rel)) ||
+              set(o, "ref_max_abs", json_real(ro->ref_max_abs)) || json_array_append_new(errs, o);
+    }
+    for (int k = 0; !bad && k < g->n_inputs; k++) {
+        const char *name = g->tensors[g->inputs[k]]->name;
+        bool gen = false;
+        for (int i = 0; i < r->n_generated; i++)
+            gen |= strcmp(r->generated[i], name) == 0;
+        json_t *o = json_object();
+        bad = !o || set(o, "name", json_string(name)) || set(o, "source", json_string(gen ? "random" : "given")) ||
+              json_array_append_new(inputs, o);
+    }
+    json_t *counts = json_object(), *brk = json_object(), *energy = energy_to_json(&r->energy),
+           *xfer = json_object(), *host = json_object();
+    bad = bad || !counts || !brk || !energy || !xfer || !host;
+    bad = bad || set(counts, "nodes", json_integer(p->n_nodes)) || set(counts, "npu", json_integer(p->n_npu)) ||
+          set(counts, "cpu", json_integer(p->n_cpu)) || set(counts, "cpu_views", json_integer(p->n_view)) ||
+          set(counts, "constants", json_integer(p->n_constant)) ||
+          set(counts, "segments", json_integer(p->n_segments));
+    bad = bad || set(brk, "npu_s", json_real(r->npu_s)) || set(brk, "cpu_s", json_real(r->cpu_s)) ||
+          set(brk, "transfer_s", json_real(r->transfer_s)) || set(brk, "submit_s", json_real(r->submit_s)) ||
+          set(brk, "total_s", json_real(r->total_s));
+    bad = bad || set(energy, "table_version", json_integer(cfg->energy.version));
+    bad = bad || set(xfer, "crossings", json_integer(p->n_crossings)) ||
+          set(xfer, "bytes", json_integer((json_int_t)p->crossing_bytes)) || set(xfer, "seconds", json_real(p->crossing_s)) ||
+          set(xfer, "npu_bytes_in", json_integer((json_int_t)r->npu_bytes_in)) ||
+          set(xfer, "npu_bytes_out", json_integer((json_int_t)r->npu_bytes_out));
+    bad = bad || set(host, "cpu_kernels_s", json_real(r->host_cpu_wall_s)) ||
+          set(host, "npu_simulation_s", json_real(r->host_npu_wall_s));
+    bad = bad || set(root, "model", json_string(g->name ? g->name : "")) ||
+          set(root, "config", json_string(cfg->npu.name)) || set(root, "seed", json_integer((json_int_t)r->seed)) ||
+          set(root, "inputs", inputs) || set(root, "counts", counts) || set(root, "placement", placement) ||
+          set(root, "segments", segs) || set(root, "transfers", xfer) || set(root, "breakdown", brk) ||
+          set(root, "energy", energy) || set(root, "host", host) || set(root, "errors", errs) ||
+          set(root, "max_abs_error", json_real(r->max_abs)) || set(root, "max_rel_error", json_real(r->max_rel)) ||
+          set(root, "twin_max_abs_diff", json_real(r->twin_max_abs));
+    if (bad) {
+        json_decref(root); /* whatever was attached goes with it; the rest leaks only on OOM paths */
+        return NULL;
+    }
+    return root;
+}
+
+/* ---- the timeline */
+
+static const char *const track_names[RUN_TRACK_COUNT] = {
+    [RUN_TRACK_CPU] = "CPU (kernels, submission)",
+    [RUN_TRACK_BOUNDARY] = "CPU: boundary copies (quantise / dequantise)",
+    [RUN_TRACK_FIRMWARE] = "firmware (control core): jobs",
+    [RUN_TRACK_DMA0] = "DMA0",
+    [RUN_TRACK_DMA0 + 1] = "DMA1",
+    [RUN_TRACK_DMA0 + 2] = "DMA2",
+    [RUN_TRACK_DMA0 + 3] = "DMA3",
+    [RUN_TRACK_MM] = "matmul array",
+    [RUN_TRACK_SM] = "softmax tile",
+    [RUN_TRACK_VEC] = "vector unit",
+};
+
+static int track_pid(run_track t)
+{
+    return t <= RUN_TRACK_BOUNDARY ? TRACE_PID_HOST : TRACE_PID_NPU;
+}
+
+static json_t *meta(const char *what, int pid, int tid, const char *name)
+{
+    json_t *m = json_object(), *args = json_object();
+    if (!m || !args || set(args, "name", json_string(name)) || set(m, "ph", json_string("M")) ||
+        set(m, "name", json_string(what)) || set(m, "pid", json_integer(pid)) ||
+        (tid >= 0 && set(m, "tid", json_integer(tid))) || set(m, "args", args)) {
+        json_decref(m);
+        return NULL;
+    }
+    return m;
+}
+
+json_t *run_timeline_json(const rt_graph *g, const m4npu_config *cfg, const run_result *r)
+{
+    json_t *root = json_object(), *evs = json_array();
+    int bad = !root || !evs || set(root, "traceEvents", evs);
+    char npu_name[96];
+    snprintf(npu_name, sizeof npu_name, "NPU (%s)", cfg->npu.name);
+    bad = bad || json_array_append_new(evs, meta("process_name", TRACE_PID_HOST, -1, "host CPU")) ||
+          json_array_append_new(evs, meta("process_name", TRACE_PID_NPU, -1, npu_name));
+    for (int t = 0; !bad && t < RUN_TRACK_COUNT; t++)
+        bad = json_array_append_new(evs, meta("thread_name", track_pid((run_track)t), t, track_names[t]));
+    for (int i = 0; !bad && i < r->n_events; i++) {
+        const run_event *ev = &r->events[i];
+        json_t *o = json_object(), *args = json_object();
+        bad = !o || !args || set(o, "name", json_string(ev->name)) || set(o, "cat", json_string(ev->cat)) ||
+              set(o, "ph", json_string("X")) || set(o, "pid", json_integer(track_pid(ev->track))) ||
+              set(o, "tid", json_integer(ev->track)) || set(o, "ts", json_real(ev->start_s * US_PER_S)) ||
+              set(o, "dur", json_real(ev->dur_s * US_PER_S));
+        if (!bad && ev->node >= 0)
+            bad = set(args, "op", json_string(g->nodes[ev->node].op_type));
+        if (!bad && ev->segment >= 0)
+            bad = set(args, "segment", json_integer(ev->segment));
+        if (!bad && ev->tensor >= 0)
+            bad = set(args, "tensor", json_string(g->tensors[ev->tensor]->name)) ||
+                  set(args, "bytes", json_integer((json_int_t)ev->bytes));
+        if (!bad && ev->cycles)
+            bad = set(args, "cycles", json_integer((json_int_t)ev->cycles)) ||
+                  set(args, "instructions", json_integer((json_int_t)ev->insns));
+        bad = bad || set(o, "args", args);
+        if (!bad)
+            bad = json_array_append_new(evs, o);
+        else if (o)
+            json_decref(o);
+        else
+            json_decref(args);
+    }
+    bad = bad || set(root, "displayTimeUnit", json_string("ns"));
+    json_t *other = json_object();
+    bad = bad || !other || set(other, "model", json_string(g->name ? g->name : "")) ||
+          set(other, "config", json_string(cfg->npu.name)) ||
+          set(other, "time", json_string("modelled (phone) time, not host time")) || set(root, "otherData", other);
+    if (bad) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* Dump j to path atomically. */
+static rt_status write_json_file(json_t *j, const char *path, rt_error *e)
+{
+    size_t plen = strlen(path) + 32;
+    char *tmp = malloc(plen);
+    if (!tmp)
+        return rt_error_set(e, RT_ERR_NOMEM, "%s: out of memory", path);
+    snprintf(tmp, plen, "%s.tmp.%ld", path, (long)getpid());
+    rt_status s = RT_OK;
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        s = rt_error_set(e, RT_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    } else {
+        bool bad = json_dumpf(j, f, JSON_INDENT(1)) != 0 || fputc('\n', f) == EOF;
+        bad |= fflush(f) != 0;
+        bad |= fclose(f) != 0;
+        if (bad || rename(tmp, path) != 0) {
+            s = rt_error_set(e, RT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+            remove(tmp);
+        }
+    }
+    free(tmp);
+    return s;
+}
+
+rt_status run_write_timeline(const rt_graph *g, const m4npu_config *cfg, const run_result *r, const char *path,
+                             rt_error *e)
+{
+    json_t *j = run_timeline_json(g, cfg, r);
+    if (!j)
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (timeline)");
+    rt_status s = write_json_file(j, path, e);
+    json_decref(j);
+    return s;
+}
+
+/* ---- outputs */
+
+static void file_stem(const char *name, char *buf, size_t size)
+{
+    size_t o = 0;
+    for (const char *c = name; *c && o + 1 < size; c++) {
+        bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+                  *c == '_' || *c == '-';
+        buf[o++] = ok ? *c : '_';
+    }
+    if (o == 0 || (o <= 2 && buf[0] == '.')) /* never "", "." or ".." */
+        buf[o++] = '_';
+    buf[o] = '\0';
+}
+
+rt_status run_write_outputs(const rt_graph *g, const run_result *r, const char *dir, json_t *written, rt_error *e)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return rt_error_set(e, RT_ERR_IO, "%s: output directory: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return rt_error_set(e, RT_ERR_IO, "%s: output directory: not a directory", dir);
+    char (*stems)[128] = calloc((size_t)r->n_outputs + 1, sizeof *stems);
+    if (!stems)
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
+    rt_status s = RT_OK;
+    for (int i = 0; i < r->n_outputs && s == RT_OK; i++) {
+        char base[100];
+        file_stem(g->tensors[r->outputs[i].tensor]->name, base, sizeof base);
+        snprintf(stems[i], sizeof stems[i], "%s", base);
+        for (int k = 2;; k++) {
+            bool clash = false;
+            for (int j = 0; j < i && !clash; j++)
+                clash = strcmp(stems[j], stems[i]) == 0;
+            if (!clash)
+                break;
+            snprintf(stems[i], sizeof stems[i], "%s_%d", base, k);
+        }
+        size_t plen = strlen(dir) + strlen(stems[i]) + 8;
+        char *path = malloc(plen);
+        if (!path) {
+            s = rt_error_set(e, RT_ERR_NOMEM, "out of memory");
+            break;
+        }
+        snprintf(path, plen, "%s/%s.npy", dir, stems[i]);
+        s = npy_write_file(r->outputs[i].value, path, e);
+        if (s == RT_OK && written && json_array_append_new(written, json_string(path)) != 0)
+            s = rt_error_set(e, RT_ERR_NOMEM, "out of memory");
+        free(path);
+    }
+    free(stems);
+    return s;
+}
