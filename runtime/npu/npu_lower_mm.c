@@ -1,0 +1,421 @@
+/* npu_lower_mm.c -- lowering MatMul, Gemm and Conv: the array's ops. Weights are packed here
+ * (float weights quantised per output channel in the segment's format; int8/int4 weights read
+ * through their Cast as they are), and a following Mul by per-channel scales, Add of a bias and
+ * Relu/Gelu fold into the same descriptor when nothing else reads the intermediate. Conv padding
+ * becomes a box copy into a zero-bordered buffer; a 3-D kernel spanning the depth becomes 2-D.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "npu_lower.h"
+
+/* ---------------------------------------------------------------- fusion */
+
+/* The only node reading t, if it is a later node of this segment and t is no graph output. */
+static int sole_consumer(const npu_lower *L, int t)
+{
+    if (!L->s)
+        return -1;
+    const rt_graph *g = L->g;
+    for (int k = 0; k < g->n_outputs; k++)
+        if (g->outputs[k] == t)
+            return -1;
+    int found = -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_inputs; k++)
+            if (g->nodes[i].inputs[k] == t) {
+                if (found >= 0 && found != i)
+                    return -1;
+                found = i;
+            }
+    if (found < 0 || L->s->pos[found] <= L->pos)
+        return -1;
+    return found;
+}
+
+typedef struct epilogue_fusion {
+    int out;       /* the tensor the fused descriptor writes */
+    int scale;     /* constant per-channel multiplier (weight-only quantisation's scales), or -1 */
+    int bias;      /* constant bias tensor, or -1 */
+    int32_t act;   /* enum npu_act */
+} epilogue_fusion;
+
+/* A constant of `n` values along `axis` of a rank-r output (ones elsewhere), e.g. a bias [N] for
+ * a MatMul, [CO, 1, 1] or [1, CO, 1, 1] for a Conv. */
+static bool is_channel_vector(const rt_tensor *c, int64_t n, int out_rank, int axis)
+{
+    if (rt_tensor_numel(c) != n || c->rank > out_rank)
+        return false;
+    for (int i = 0; i < c->rank; i++) {
+        int oa = out_rank - c->rank + i;
+        if (c->dims[i] != (oa == axis ? n : 1))
+            return false;
+    }
+    return true;
+}
+
+/* If node c is `op(y, k)` (either order) with k a constant channel vector usable here, returns k. */
+static int channel_operand(const npu_lower *L, int c, int op, int y, int64_t channels, int out_rank, int axis)
+{
+    const rt_node *n = &L->g->nodes[c];
+    if (n->op != op || n->n_inputs != 2 || n->n_outputs < 1 || n->outputs[0] < 0 ||
+        !nl_float_act(nl_tensor(L, n->outputs[0])->dtype) || nl_numel(L, n->outputs[0]) != nl_numel(L, y))
+        return -1;
+    int other = n->inputs[0] == y ? n->inputs[1] : n->inputs[0];
+    if (other < 0 || other == y || !nl_is_const(L, other) ||
+        (!L->s->timing_only && !nl_tensor(L, nl_csrc(L, other))->data) ||
+        !is_channel_vector(nl_tensor(L, other), channels, out_rank, axis))
+        return -1;
+    return other;
+}
+
+/* Absorb Mul(y, scales), then Add(y, bias), then Relu / Gelu after a MatMul/Gemm/Conv writing y,
+ * each only where the intermediate has no other reader. */
+static epilogue_fusion fuse_epilogue(npu_lower *L, int y, int64_t channels, int channel_axis, bool have_bias,
+                                     bool scale_ok)
+{
+    epilogue_fusion f = {y, -1, -1, NPU_ACT_NONE};
+    if (L->mode == NPU_LOWER_CHECK)
+        return f;
+    int out_rank = nl_tensor(L, y)->rank;
+    int c = sole_consumer(L, y), k;
+    if (c >= 0 && scale_ok && !have_bias &&
+        (k = channel_operand(L, c, RT_OP_Mul, f.out, channels, out_rank, channel_axis)) >= 0) {
+        f.scale = k;
+        f.out = L->g->nodes[c].outputs[0];
+        L->s->fused[L->s->pos[c]] = true;
+        c = sole_consumer(L, f.out);
+    }
+    if (c >= 0 && !have_bias && (k = channel_operand(L, c, RT_OP_Add, f.out, channels, out_rank, channel_axis)) >= 0) {
+        f.bias = k;
+        f.out = L->g->nodes[c].outputs[0];
+        L->s->fused[L->s->pos[c]] = true;
+        c = sole_consumer(L, f.out);
+    }
+    if (c >= 0 && L->g->nodes[c].n_outputs >= 1 && L->g->nodes[c].outputs[0] >= 0 &&
+        nl_float_act(nl_tensor(L, L->g->nodes[c].outputs[0])->dtype)) {
+        const rt_node *n = &L->g->nodes[c];
+        int32_t act = NPU_ACT_NONE;
+        if (n->op == RT_OP_Relu)
+            act = NPU_ACT_RELU;
+        else if (n->op == RT_OP_Gelu && strcmp(rt_node_attr_string(n, "approximate", "none"), "none") == 0)
+            act = NPU_ACT_GELU;
+        if (act != NPU_ACT_NONE) {
+            f.act = act;
+            f.out = n->outputs[0];
+            L->s->fused[L->s->pos[c]] = true;
+        }
+    }
+    return f;
+}
+
+/* Multiply scales[0..n-1] by the fused per-channel multiplier (if any). */
+static void apply_channel_scale(const npu_lower *L, int scale_t, float *scales, int64_t n)
+{
+    if (scale_t < 0)
+        return;
+    float *m = nl_const_f32(L, scale_t);
+    for (int64_t i = 0; m && i < n; i++)
+        scales[i] *= m[i];
+    free(m);
+}
+
+/* ---------------------------------------------------------------- matmul and gemm */
+
+static uint32_t block_width(const npu_lower *L, bool int4)
+{
+    uint32_t nb = L->dev->matmul.cols;
+    return int4 && nb % 2 ? nb - 1 : nb;
+}
+
+/* The weight operand, BLOCKED: from a float constant [K, N] (trans: stored [N, K]) times alpha,
+ * quantised here per output channel; or from an already quantised int8/int4 constant (`iw`,
+ * [K, N]) whose per-channel scales are the fused multiplier. */
+static npu_tensor_ref weight_ref(npu_lower *L, int t, int iw, int64_t k, int64_t n, bool trans, float alpha,
+                                 int scale_t)
+{
+    bool int4 = iw >= 0 ? nl_tensor(L, iw)->dtype == RT_DT_I4 : L->s && L->s->wtype == NPU_WEIGHTS_INT4;
+    uint32_t nb = block_width(L, int4);
+    uint64_t bytes = npu_blocked_bytes((uint64_t)k, (uint64_t)n, nb, int4);
+    npu_cref sc = nl_blob(L, NPU_BLOB_PARAM, 4 * (uint64_t)n);
+    npu_cref w = nl_blob(L, NPU_BLOB_WEIGHT, bytes);
+    if (w.host && sc.host) {
+        float *scales = malloc((size_t)n * sizeof *scales);
+        if (scales && iw >= 0) {
+            npu_pack_blocked_int(nl_tensor(L, iw), (uint64_t)k, (uint64_t)n, nb, int4, w.host);
+            for (int64_t i = 0; i < n; i++)
+                scales[i] = 1.0f;
+        } else if (scales) {
+            float *v = nl_const_f32(L, t);
+            if (v)
+                npu_pack_blocked(v, trans ? 1 : n, trans ? k : 1, (uint64_t)k, (uint64_t)n, alpha, nb, int4, w.host,
+                                 scales);
+            free(v);
+        }
+        if (scales) {
+            apply_channel_scale(L, scale_t, scales, n);
+            memcpy(sc.host, scales, (size_t)n * sizeof *scales);
+        }
+        free(scales);
+    }
+    int64_t d[2] = {k, n};
+    npu_tensor_ref r = nl_make_ref(w.buf, int4 ? NPU_DT_I4 : NPU_DT_I8, w.offset, 0.0f, 2, d);
+    r.scales_axis = 1;
+    r.scales_buf = sc.buf;
+    r.scales_offset = sc.offset;
+    return r;
+}
+
+/* y = a @ b (+ bias) with a [.., M, K] an activation and b a constant [K, N] (or an activation). */
+static int lower_matmul_core(npu_lower *L, int a, int b, int y, bool trans_b, float alpha, int bias_t, float beta)
+{
+    const rt_tensor *A = nl_tensor(L, a), *B = nl_tensor(L, b), *Y = nl_tensor(L, y);
+    if (A->rank < 1 || B->rank < 2)
+        return nl_refuse(L, "operands of rank %d and %d (expected >= 1 and >= 2)", A->rank, B->rank);
+    int64_t K = A->dims[A->rank - 1], M = A->rank >= 2 ? A->dims[A->rank - 2] : 1;
+    int64_t bk = trans_b ? B->dims[B->rank - 1] : B->dims[B->rank - 2];
+    int64_t N = trans_b ? B->dims[B->rank - 2] : B->dims[B->rank - 1];
+    if (bk != K)
+        return nl_refuse(L, "K = %lld but B has %lld rows", (long long)K, (long long)bk);
+    int64_t batch = rt_tensor_numel(A) / (M * K);
+    int iw = nl_is_const(L, b) ? -1 : nl_int_weight_src(L, b); /* an int8/int4 weight behind its cast */
+    bool bconst = nl_is_const(L, b) || iw >= 0, batched = false;
+    if (bconst) {
+        if (B->rank != 2)
+            return nl_refuse(L, "a constant B of rank %d (weights are [K, N])", B->rank);
+        if (iw >= 0 && (trans_b || alpha != 1.0f))
+            return nl_refuse(L, "a quantised weight with transB or alpha");
+        if (iw >= 0 && L->mode == NPU_LOWER_EMIT && !L->s->timing_only && !nl_tensor(L, iw)->data)
+            return nl_refuse(L, "the weight '%s' has no data (a numeric segment needs it; build a timing-only one)",
+                          nl_tensor(L, iw)->name);
+        if (iw < 0 && nl_need_const(L, b, "B"))
+            return -1;
+    } else {
+        if (trans_b || alpha != 1.0f)
+            return nl_refuse(L, "an activation B with transB or alpha (only weights are transformed)");
+        if (B->rank > 2) {
+            if (A->rank != B->rank)
+                return nl_refuse(L, "batch dims of A (rank %d) and B (rank %d) differ; the kernel does not broadcast them",
+                              A->rank, B->rank);
+            for (int i = 0; i + 2 < A->rank; i++)
+                if (A->dims[i] != B->dims[i])
+                    return nl_refuse(L, "batch dim %d: A has %lld, B %lld (no batch broadcasting)", i,
+                                  (long long)A->dims[i], (long long)B->dims[i]);
+            batched = true;
+        }
+        if (nl_need_act(L, b, "B"))
+            return -1;
+    }
+    if (rt_tensor_numel(Y) != batch * M * N)
+        return nl_refuse(L, "output of %lld elements (expected %lld)", (long long)rt_tensor_numel(Y),
+                      (long long)(batch * M * N));
+    if (bias_t >= 0) {
+        if (nl_need_const(L, bias_t, "C (bias)"))
+            return -1;
+        if (!is_channel_vector(nl_tensor(L, bias_t), N, 2, 1))
+            return nl_refuse(L, "C of shape other than [N] or [1, N] (only a bias vector is fused)");
+    }
+    if (L->mode == NPU_LOWER_CHECK)
+        return 0;
+    epilogue_fusion f = fuse_epilogue(L, y, N, Y->rank - 1, bias_t >= 0, bconst);
+    if (f.bias >= 0) {
+        bias_t = f.bias;
+        beta = 1.0f;
+    }
+    npu_op_desc scratch;
+    npu_op_desc *d = nl_new_op(L, NPU_OP_MATMUL, bias_t >= 0 ? 3 : 2, &scratch);
+    int64_t ad[3] = {batch, M, K}, od[3] = {batch, M, N};
+    d->in[0] = nl_in_ref(L, a, 3, ad);
+    if (bconst) {
+        d->in[1] = weight_ref(L, b, iw, K, N, trans_b, alpha, f.scale);
+        d->iattr[1] = NPU_LAYOUT_BLOCKED;
+        d->iattr[2] = (int32_t)block_width(L, d->in[1].dtype == NPU_DT_I4);
+    } else {
+        int64_t bd3[3] = {batch, K, N}, bd2[2] = {K, N};
+        d->in[1] = batched ? nl_in_ref(L, b, 3, bd3) : nl_in_ref(L, b, 2, bd2);
+        d->iattr[1] = NPU_LAYOUT_ROW_MAJOR;
+    }
+    if (bias_t >= 0) {
+        float *h;
+        d->in[2] = nl_param_vec(L, N, &h);
+        if (h) {
+            float *v = nl_const_f32(L, bias_t);
+            for (int64_t i = 0; v && i < N; i++)
+                h[i] = v[i] * beta;
+            free(v);
+        }
+    }
+    d->iattr[0] = f.act;
+    d->out = nl_out_ref(L, f.out, 3, od);
+    return 0;
+}
+
+int npu_lower_matmul(npu_lower *L)
+{
+    int a = nl_in(L, 0), b = nl_in(L, 1), y = nl_out(L, 0);
+    if (nl_need_act(L, a, "A") || nl_need_data(L, b, "B") || nl_need_data(L, y, "Y"))
+        return -1;
+    return lower_matmul_core(L, a, b, y, false, 1.0f, -1, 1.0f);
+}
+
+int npu_lower_gemm(npu_lower *L)
+{
+    const rt_node *n = nl_node(L);
+    int a = nl_in(L, 0), b = nl_in(L, 1), c = nl_in(L, 2), y = nl_out(L, 0);
+    if (nl_need_act(L, a, "A") || nl_need_data(L, b, "B") || nl_need_data(L, y, "Y"))
+        return -1;
+    if (rt_node_attr_int(n, "transA", 0))
+        return nl_refuse(L, "transA = 1 (the array reads A row by row)");
+    if (nl_tensor(L, a)->rank != 2)
+        return nl_refuse(L, "A of rank %d", nl_tensor(L, a)->rank);
+    float alpha = rt_node_attr_float(n, "alpha", 1.0f), beta = rt_node_attr_float(n, "beta", 1.0f);
+    return lower_matmul_core(L, a, b, y, rt_node_attr_int(n, "transB", 0) != 0, alpha, c, beta);
+}
+
+/* ---------------------------------------------------------------- conv */
+
+int npu_lower_conv(npu_lower *L)
+{
+    const rt_node *n = nl_node(L);
+    int x = nl_in(L, 0), w = nl_in(L, 1), bt = nl_in(L, 2), y = nl_out(L, 0);
+    int iw = w >= 0 && !nl_is_const(L, w) ? nl_int_weight_src(L, w) : -1; /* an int8/int4 weight behind its cast */
+    if (nl_need_act(L, x, "X") || nl_need_data(L, y, "Y") || (iw < 0 && nl_need_const(L, w, "W")))
+        return -1;
+    if (iw >= 0 && L->mode == NPU_LOWER_EMIT && !L->s->timing_only && !nl_tensor(L, iw)->data)
+        return nl_refuse(L, "the weight '%s' has no data (a numeric segment needs it; build a timing-only one)",
+                      nl_tensor(L, iw)->name);
+    const rt_tensor *X = nl_tensor(L, x), *W = nl_tensor(L, w), *Y = nl_tensor(L, y);
+    int nsp = X->rank - 2;
+    if (nsp < 1 || nsp > 3 || W->rank != X->rank || Y->rank != X->rank)
+        return nl_refuse(L, "a %d-D convolution (the kernel runs 1-D, 2-D, and 3-D whose kernel spans the depth)", nsp);
+    if (rt_node_attr_int(n, "group", 1) != 1)
+        return nl_refuse(L, "group = %lld; the NPU kernel supports 1", (long long)rt_node_attr_int(n, "group", 1));
+    const int64_t *v;
+    size_t cnt = rt_node_attr_ints(n, "dilations", &v);
+    for (size_t i = 0; i < cnt; i++)
+        if (v[i] != 1)
+            return nl_refuse(L, "dilation %lld; the NPU kernel supports 1", (long long)v[i]);
+    int64_t st[3] = {1, 1, 1}, pb[3] = {0, 0, 0}, pe[3] = {0, 0, 0};
+    cnt = rt_node_attr_ints(n, "strides", &v);
+    for (int i = 0; cnt == (size_t)nsp && i < nsp; i++)
+        st[i] = v[i];
+    const char *ap = rt_node_attr_string(n, "auto_pad", "NOTSET");
+    cnt = rt_node_attr_ints(n, "pads", &v);
+    for (int i = 0; strcmp(ap, "NOTSET") == 0 && cnt == (size_t)(2 * nsp) && i < nsp; i++) {
+        pb[i] = v[i];
+        pe[i] = v[nsp + i];
+    }
+    /* a 3-D kernel spanning the whole (unpadded) depth is a 2-D convolution over channels x depth */
+    int64_t depth = 1;
+    if (nsp == 3) {
+        if (W->dims[2] != X->dims[2] || pb[0] != 0 || pe[0] != 0 || strncmp(ap, "SAME", 4) == 0 || Y->dims[2] != 1)
+            return nl_refuse(L, "a 3-D convolution whose kernel does not span the whole depth (the kernel folds the "
+                          "depth into the channels)");
+        depth = X->dims[2];
+    }
+    /* as 2-D: [N, C, H, W] with H = 1 for 1-D */
+    int64_t N = X->dims[0], C = X->dims[1] * depth, H = nsp >= 2 ? X->dims[X->rank - 2] : 1, Wd = X->dims[X->rank - 1];
+    int64_t CO = W->dims[0], KH = nsp >= 2 ? W->dims[W->rank - 2] : 1, KW = W->dims[W->rank - 1];
+    int64_t OH = nsp >= 2 ? Y->dims[Y->rank - 2] : 1, OW = Y->dims[Y->rank - 1];
+    if (W->dims[1] != X->dims[1])
+        return nl_refuse(L, "W has %lld input channels, X %lld", (long long)W->dims[1], (long long)X->dims[1]);
+    int64_t sh = nsp >= 2 ? st[nsp - 2] : 1, sw = st[nsp - 1];
+    /* begin pads from the attribute or the SAME_* rule; the end pads are whatever makes the
+     * output size come out, so explicit and automatic padding are handled alike */
+    int64_t pt = nsp >= 2 ? pb[nsp - 2] : 0, pl = pb[nsp - 1];
+    if (strncmp(ap, "SAME", 4) == 0) {
+        int64_t th = (OH - 1) * sh + KH - H, tw = (OW - 1) * sw + KW - Wd;
+        bool upper = strcmp(ap, "SAME_UPPER") == 0;
+        pt = th > 0 ? (upper ? th / 2 : th - th / 2) : 0;
+        pl = tw > 0 ? (upper ? tw / 2 : tw - tw / 2) : 0;
+    }
+    if (pt < 0 || pl < 0)
+        return nl_refuse(L, "negative pads");
+    int64_t HP = (OH - 1) * sh + KH, WP = (OW - 1) * sw + KW; /* the input the kernel reads */
+    /* the padded buffer: the input at (pt, pl), as large as the kernel reads (or the input is) */
+    int64_t HB = HP > pt + H ? HP : pt + H, WB = WP > pl + Wd ? WP : pl + Wd; /* padded buffer */
+    bool pad = pt > 0 || pl > 0 || HB > H || WB > Wd;
+    int64_t K = C * KH * KW;
+    if (KH * KW > (int64_t)MM_MAX_K)
+        return nl_refuse(L, "a %lldx%lld kernel exceeds the array's k of %u", (long long)KH, (long long)KW, MM_MAX_K);
+    int64_t kmin = KH * KW; /* the firmware's smallest chunk: one input channel */
+    if ((uint64_t)(HB * WB) > DMA_MAX_PITCH || (uint64_t)(OH * OW) > DMA_MAX_PITCH)
+        return nl_refuse(L, "channel planes of %lld input / %lld output bytes exceed the DMA's %u-byte row pitch",
+                      (long long)(HB * WB), (long long)(OH * OW), DMA_MAX_PITCH);
+    /* the firmware's smallest tiling: one channel tile of weights, one position per segment, one
+     * input channel per chunk */
+    uint64_t mt = L->dev->matmul.rows, need = 2 * (mt * (uint64_t)kmin) + 2 * (uint64_t)kmin;
+    if (sw > 1)
+        need += 2 * ((uint64_t)KH * (uint64_t)((KW + sw - 1) / sw) * (uint64_t)sw + (uint64_t)sw);
+    need += 48 * mt + SRAM_SLACK_BYTES; /* int32 products, f32 epilogue, scales and bias: two slots each */
+    if (need > L->dev->sram.size_bytes)
+        return nl_refuse(L, "its smallest tiling needs %llu bytes of SRAM; the device has %llu", (unsigned long long)need,
+                      (unsigned long long)L->dev->sram.size_bytes);
+    if (bt >= 0) {
+        if (nl_need_const(L, bt, "B"))
+            return -1;
+        if (rt_tensor_numel(nl_tensor(L, bt)) != CO)
+            return nl_refuse(L, "B has %lld values for %lld output channels", (long long)rt_tensor_numel(nl_tensor(L, bt)),
+                          (long long)CO);
+    }
+    if (L->mode == NPU_LOWER_CHECK)
+        return 0;
+    epilogue_fusion f = fuse_epilogue(L, y, CO, 1, bt >= 0, true);
+    if (f.bias >= 0)
+        bt = f.bias;
+    int64_t xd[4] = {N, C, H, Wd}, pd[4] = {N, C, HB, WB}, wd[4] = {CO, C, KH, KW}, od[4] = {N, CO, OH, OW};
+    npu_tensor_ref xin = nl_in_ref(L, x, 4, xd);
+    if (pad) { /* copy into a zero-bordered buffer; the kernel reads pads of 0 */
+        npu_cref pb = nl_blob(L, NPU_BLOB_PARAM, (uint64_t)(N * C * HB * WB));
+        npu_op_desc scratch;
+        npu_op_desc *cp = nl_new_op(L, NPU_OP_COPY, 1, &scratch);
+        cp->in[0] = xin;
+        cp->out = nl_make_ref(pb.buf, NPU_DT_I8, pb.offset, xin.scale, 4, pd);
+        for (int i = 0; i < 4; i++)
+            cp->lattr[i] = xd[i];
+        cp->iattr[NPU_MAX_RANK + 2] = (int32_t)pt;
+        cp->iattr[NPU_MAX_RANK + 3] = (int32_t)pl;
+        xin = cp->out; /* bytes of the blob stay zero: uploaded zeroed, borders never written */
+        if (pb.host)
+            memset(pb.host, 0, (size_t)(N * C * HB * WB));
+    }
+    npu_cref sc = nl_blob(L, NPU_BLOB_PARAM, 4 * (uint64_t)CO);
+    npu_cref wb = nl_blob(L, NPU_BLOB_WEIGHT, (uint64_t)(CO * K));
+    if (wb.host && sc.host) {
+        float *scales = (float *)sc.host;
+        if (iw >= 0) {
+            npu_pack_ohwi_int(nl_tensor(L, iw), (uint64_t)CO, (uint64_t)C, (uint64_t)KH, (uint64_t)KW, wb.host);
+            for (int64_t i = 0; i < CO; i++)
+                scales[i] = 1.0f;
+        } else {
+            float *wv = nl_const_f32(L, w);
+            if (wv)
+                npu_pack_ohwi(wv, (uint64_t)CO, (uint64_t)C, (uint64_t)KH, (uint64_t)KW, wb.host, scales);
+            free(wv);
+        }
+        apply_channel_scale(L, f.scale, scales, CO);
+    }
+    npu_op_desc scratch;
+    npu_op_desc *d = nl_new_op(L, NPU_OP_CONV2D, bt >= 0 ? 3 : 2, &scratch);
+    d->in[0] = xin;
+    d->in[1] = nl_make_ref(wb.buf, NPU_DT_I8, wb.offset, 0.0f, 4, wd);
+    d->in[1].scales_axis = 0;
+    d->in[1].scales_buf = sc.buf;
+    d->in[1].scales_offset = sc.offset;
+    if (bt >= 0) {
+        float *h;
+        d->in[2] = nl_param_vec(L, CO, &h);
+        if (h) {
+            float *bv = nl_const_f32(L, bt);
+            if (bv)
+                memcpy(h, bv, (size_t)CO * sizeof *h);
+            free(bv);
+        }
+    }
+    d->iattr[0] = (int32_t)sh;
+    d->iattr[1] = (int32_t)sw;
+    d->iattr[6] = f.act;
+    d->iattr[7] = NPU_LAYOUT_OHWI;
+    d->out = nl_out_ref(L, f.out, 4, od);
+    return 0;
+}
