@@ -46,11 +46,12 @@ static void test_mobile_default_is_pixel_7_pro_class(void **state)
     assert_true(fabs(tops - 8.7) < 0.05);
 }
 
-/* Every value in mobile-default.yaml has a comment beside it giving its source or reasoning. */
-static void test_mobile_default_cites_every_value(void **state)
+/* Every value of a preset has a comment beside it giving its source or reasoning. */
+static void assert_cites_every_value(const char *rel)
 {
-    (void)state;
-    char *text = cfgtest_read(MOBILE_YAML, NULL);
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", M4NPU_SOURCE_DIR, rel);
+    char *text = cfgtest_read(path, NULL);
     int line = 0, values = 0;
     for (char *p = text; *p;) {
         char *nl = strchr(p, '\n');
@@ -63,12 +64,30 @@ static void test_mobile_default_cites_every_value(void **state)
         if (indented && colon && buf[strspn(buf, " ")] != '#') {
             values++;
             if (!strchr(colon, '#'))
-                fail_msg("configs/mobile-default.yaml:%d: a value without its source: %s", line, buf);
+                fail_msg("%s:%d: a value without its source: %s", rel, line, buf);
         }
         p = nl ? nl + 1 : p + len;
     }
     assert_true(values >= 35);
     free(text);
+}
+
+/* The shipped presets (all but configs/test.yaml, which holds the test defaults): each loads,
+ * passes every check, and cites a source beside every value. */
+static void test_presets_load_and_cite_every_value(void **state)
+{
+    (void)state;
+    static const char *const presets[] = {"configs/mobile-default.yaml", "configs/edge-tpu.yaml",
+                                          "configs/flagship-2024.yaml"};
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", M4NPU_SOURCE_DIR, presets[i]);
+        m4npu_config cfg;
+        m4npu_config_error err;
+        if (m4npu_config_load(path, &cfg, &err) != M4NPU_CONFIG_OK)
+            fail_msg("%s", err.msg);
+        assert_cites_every_value(presets[i]);
+    }
 }
 
 /* ---- errors */
@@ -333,7 +352,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_test_yaml_is_the_defaults),
         cmocka_unit_test(test_mobile_default_is_pixel_7_pro_class),
-        cmocka_unit_test(test_mobile_default_cites_every_value),
+        cmocka_unit_test(test_presets_load_and_cite_every_value),
         cmocka_unit_test(test_error_messages),
         cmocka_unit_test(test_empty_and_non_mapping_documents),
         cmocka_unit_test(test_reader_errors_have_positions),
