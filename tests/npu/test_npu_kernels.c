@@ -2,7 +2,9 @@
  * shapes around the tile sizes (1, tile-1, tile, tile+1, non-multiples, batches), both weight
  * types and layouts, each as one NPU_JOB_OPS job on configs/test.yaml's device (16x16 array,
  * 256 KiB SRAM) and on variants with one and four DMA channels. Also: a timing-only run takes
- * exactly the cycles of the numeric run and moves no data. */
+ * exactly the cycles of the numeric run and moves no data. Built a second time with
+ * NPU_KERNELS_RTL (test_npu_kernels_rtl): the array and softmax families with the Verilated
+ * tiles in the device (rtl mode), against the same twin. */
 #include "npu_op_bench.h"
 
 #include "isa.h"
@@ -16,6 +18,10 @@ static npu_device_config base_config(void)
     npu_device_config c;
     npu_config_defaults(&c);
     c.watchdog_cycles = 100000000;
+#ifdef NPU_KERNELS_RTL
+    c.matmul.impl = NPU_IMPL_RTL;
+    c.softmax.impl = NPU_IMPL_RTL;
+#endif
     return c;
 }
 
@@ -465,6 +471,25 @@ static void test_timing_only_takes_the_same_cycles_and_moves_nothing(void **stat
 
 int main(void)
 {
+#ifdef NPU_KERNELS_RTL
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_matmul_batches),
+        cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_conv2d),
+        cmocka_unit_test(test_timing_only_takes_the_same_cycles_and_moves_nothing),
+    };
+    (void)test_matmul_shapes_around_the_tile;
+    (void)test_matmul_int4_weights;
+    (void)test_matmul_narrow_blocks_and_long_k;
+    (void)test_unary_every_function;
+    (void)test_binary_broadcasts;
+    (void)test_norms;
+    (void)test_group_norm;
+    (void)test_reduce;
+    (void)test_transpose;
+    (void)test_box_copy;
+    (void)test_dma_channel_counts;
+#else
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul_shapes_around_the_tile),
         cmocka_unit_test(test_matmul_int4_weights),
@@ -482,5 +507,6 @@ int main(void)
         cmocka_unit_test(test_timing_only_takes_the_same_cycles_and_moves_nothing),
         cmocka_unit_test(test_dma_channel_counts),
     };
+#endif
     return cmocka_run_group_tests(tests, setup, teardown);
 }
