@@ -23,6 +23,7 @@ npu_backend *npu_backend_open(const m4npu_config *cfg, rt_error *e)
         return NULL;
     }
     b->cfg = *cfg;
+    b->memo_on = true;
     char err[RT_ERROR_MSG_BYTES / 2];
     b->dev = npu_dev_open(&cfg->npu, err, sizeof err);
     if (!b->dev) {
@@ -38,6 +39,7 @@ void npu_backend_close(npu_backend *b)
     if (!b)
         return;
     npu_dev_close(b->dev);
+    npu_memo_free(b);
     free(b);
 }
 

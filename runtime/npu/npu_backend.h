@@ -71,6 +71,12 @@ rt_status npu_segment_run(npu_segment *s, rt_tensor **values, npu_segment_stats 
 
 /* ---- additions (runtime/npu/README.md says why) */
 
+/* Timing-only segments whose descriptors (buffer places aside) equal one already run on this
+ * backend take its stats instead of being simulated again (exact: the device starts every job
+ * idle, and timing depends neither on data nor on addresses). On by default; off empties it. */
+void npu_backend_set_memo(npu_backend *b, bool on);
+uint64_t npu_backend_memo_hits(const npu_backend *b);
+
 /* Run a numeric segment on the CPU twin of the firmware's kernels instead of the device: the
  * same quantised inputs, the same descriptors, the same bytes; outputs into values as
  * npu_segment_run does. For tests and the pipeline's error report. */

@@ -22,10 +22,22 @@
 #define NPU_ARENA_ALIGN_BYTES 64u
 #define NPU_ARENA_MAX_BYTES ((UINT64_C(1) << 32) - NPU_ARENA_ALIGN_BYTES) /* a DMA's 32-bit offset */
 
+struct npu_memo_entry;
+
 struct npu_backend {
     m4npu_config cfg;
     npu_dev *dev;
+    /* timing-only segment results by their descriptors (npu_memo.c) */
+    bool memo_on;
+    struct npu_memo_entry *memo;
+    size_t memo_len, memo_cap;
+    uint64_t memo_hits;
 };
+
+/* npu_memo.c */
+bool npu_memo_lookup(npu_backend *b, const npu_segment *s, npu_segment_stats *st);
+void npu_memo_store(npu_backend *b, const npu_segment *s, const npu_segment_stats *st);
+void npu_memo_free(npu_backend *b);
 
 typedef enum npu_blob_kind { NPU_BLOB_PARAM = 0, NPU_BLOB_WEIGHT } npu_blob_kind;
 

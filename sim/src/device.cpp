@@ -360,6 +360,9 @@ hal_status Device::spend(uint64_t control_cycles)
 
 hal_status Device::wait_doorbell()
 {
+    // The control core goes idle: the next job's firmware time starts from a whole cycle, so a
+    // job's timing depends on its content alone, never on the jobs before it.
+    spend_carry_ = 0;
     while (!doorbell_pending_) {
         if (reset_pending_)
             return HAL_RESET;
