@@ -26,7 +26,7 @@
 _Static_assert(RT_OP_COUNT <= M4NPU_CONFIG_MAX_OPS, "M4NPU_CONFIG_MAX_OPS must cover the op registry");
 
 #define OPS_SECTION "ops"
-#define DEFAULT_DTYPES M4NPU_DTYPE_BIT(RT_DT_F32) /* an op given as `on` takes f32 data */
+#define DEFAULT_DTYPES M4NPU_OP_DEFAULT_DTYPES
 #define OPS_INDENT 2                               /* spaces before each op in the YAML block */
 #define FIELD_NAME_MAX 32
 
@@ -727,7 +727,7 @@ void config_ops_doc(const m4npu_config *example, FILE *out)
           "| field | type | meaning |\n"
           "|---|---|---|\n",
           out);
-    fprintf(out, "| `dtypes` | a name or a list | Types the node's data tensors may have (default `[f32]`): %s. |\n",
+    fprintf(out, "| `dtypes` | a name or a list | Types the node's data tensors may have (default `[f32, f16, bf16]`): %s. |\n",
             names);
     for (int l = 0; l < M4NPU_LIMIT_COUNT; l++)
         fprintf(out, "| `%s` | integer >= 1 (<= %llu) | %s Left out: no limit. |\n", limit_names[l],

@@ -59,6 +59,9 @@ typedef struct m4npu_cpu_config {
  * AND the firmware can run it (npu_backend_supports). A limit of 0 means "no limit". */
 #define M4NPU_CONFIG_MAX_OPS 192 /* entries; at least the registry's op count (checked) */
 #define M4NPU_DTYPE_BIT(t) (1u << (unsigned)(t)) /* bit of an rt_dtype in m4npu_op_cap.dtypes */
+/* What an op given as `on` accepts: float data of any width, which the NPU quantises at its
+ * boundary (npu_backend.h), so an fp16 export runs as an fp32 one does. */
+#define M4NPU_OP_DEFAULT_DTYPES (M4NPU_DTYPE_BIT(RT_DT_F32) | M4NPU_DTYPE_BIT(RT_DT_F16) | M4NPU_DTYPE_BIT(RT_DT_BF16))
 
 typedef struct m4npu_op_cap {
     uint32_t npu;          /* 1: the NPU runs the op (within dtypes and limits); 0: the CPU does */

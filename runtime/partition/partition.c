@@ -229,7 +229,9 @@ void part_plan_free(part_plan *p)
 }
 
 /* Constant nodes: every input a constant tensor or the output of a constant node. The graph is
- * in topological order, so one pass suffices. */
+ * in topological order, so one pass suffices. A constant need not have its bytes: a timing-only
+ * model's weights have none, and the cast that dequantises a weight is still computed once, at
+ * load time, never per inference. */
 static void mark_constants(const rt_graph *g, part_plan *p)
 {
     for (int i = 0; i < g->n_nodes; i++) {
@@ -240,8 +242,8 @@ static void mark_constants(const rt_graph *g, part_plan *p)
             if (t < 0)
                 continue;
             const rt_tensor *tt = g->tensors[t];
-            c = tt->kind == RT_TENSOR_CONSTANT ? tt->data != NULL
-                                               : (tt->producer >= 0 && tt->producer < i && p->node[tt->producer].constant);
+            c = tt->kind == RT_TENSOR_CONSTANT ||
+                (tt->producer >= 0 && tt->producer < i && p->node[tt->producer].constant);
         }
         p->node[i].constant = c;
     }
@@ -394,8 +396,8 @@ static rt_status form_segments(const rt_graph *g, const m4npu_config *cfg, part_
                 if (t < 0 || g->tensors[t]->kind == RT_TENSOR_CONSTANT)
                     continue;
                 int prod = g->tensors[t]->producer;
-                if (prod >= 0 && p->node[prod].segment == si)
-                    continue;
+                if (prod >= 0 && (p->node[prod].segment == si || p->node[prod].constant))
+                    continue; /* made inside, or a constant: uploaded with the weights, not per run */
                 bool seen = false;
                 for (int c = s->first_crossing; c < p->n_crossings && !seen; c++)
                     seen = p->crossings[c].tensor == t;

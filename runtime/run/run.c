@@ -264,6 +264,7 @@ typedef struct run_ctx {
     npu_segment **segs;
     int ev_cap;
     double t; /* the modelled clock */
+    bool timing_only;
 } run_ctx;
 
 static rt_status crossing_events(run_ctx *c, const part_segment *s, bool in, rt_error *e)
@@ -354,14 +355,14 @@ static rt_status run_segment(run_ctx *c, int si, rt_error *e)
         }
     }
     double w0 = now_s();
-    rt_status st = npu_segment_run(c->segs[si], c->vals, &sr->stats, e);
+    rt_status st = npu_segment_run(c->segs[si], c->timing_only ? NULL : c->vals, &sr->stats, e);
     sr->host_wall_s = now_s() - w0;
     r->host_npu_wall_s += sr->host_wall_s;
     if (st != RT_OK) {
         rt_error_prefix(e, "NPU segment %d", si);
         return st;
     }
-    for (int k = 0; k < s->n_nodes; k++) {
+    for (int k = 0; !c->timing_only && k < s->n_nodes; k++) {
         const rt_node *n = &c->g->nodes[s->nodes[k]];
         for (int q = 0; q < n->n_outputs; q++) {
             int t = n->outputs[q];
@@ -377,7 +378,7 @@ static rt_status run_segment(run_ctx *c, int si, rt_error *e)
             }
         }
     }
-    if ((st = twin_check(c, si, e)) != RT_OK)
+    if (!c->timing_only && (st = twin_check(c, si, e)) != RT_OK)
         return st;
     r->npu_bytes_in += sr->stats.bytes_in;
     r->npu_bytes_out += sr->stats.bytes_out;
@@ -426,12 +427,14 @@ static rt_status run_cpu_node(run_ctx *c, int node, rt_error *e)
     for (int q = 0; q < n->n_outputs; q++)
         if (n->outputs[q] >= 0)
             c->owned[n->outputs[q]] = true; /* cpu_exec_node stores a fresh value there */
-    double w0 = now_s();
-    rt_status st = cpu_exec_node(c->g, node, c->vals, e);
-    r->nodes[node].host_wall_s = now_s() - w0;
-    r->host_cpu_wall_s += r->nodes[node].host_wall_s;
-    if (st != RT_OK)
-        return st;
+    if (!c->timing_only) {
+        double w0 = now_s();
+        rt_status st = cpu_exec_node(c->g, node, c->vals, e);
+        r->nodes[node].host_wall_s = now_s() - w0;
+        r->host_cpu_wall_s += r->nodes[node].host_wall_s;
+        if (st != RT_OK)
+            return st;
+    }
     r->nodes[node].start_s = c->t;
     if (ni->constant)
         return RT_OK; /* precomputed once: not part of an inference */
@@ -466,6 +469,33 @@ static rt_status execute(run_ctx *c, rt_error *e)
     return RT_OK;
 }
 
+/* Crossings of tensors that stay in device memory between runs cost nothing: zero them and the
+ * totals they fed (the partitioner prices every crossing; residency is the caller's knowledge). */
+static void waive_resident_crossings(part_plan *p, const rt_graph *g, const run_options *o)
+{
+    if (!o->resident)
+        return;
+    for (int s = 0; s < p->n_segments; s++) {
+        part_segment *seg = &p->segments[s];
+        for (int k = 0; k < seg->n_in + seg->n_out; k++) {
+            part_crossing *x = &p->crossings[seg->first_crossing + k];
+            if (!o->resident(g, x->tensor, o->resident_ctx))
+                continue;
+            if (k < seg->n_in) {
+                seg->bytes_in -= x->cost.bytes;
+                seg->transfer_in_s -= x->cost.seconds;
+            } else {
+                seg->bytes_out -= x->cost.bytes;
+                seg->transfer_out_s -= x->cost.seconds;
+            }
+            p->crossing_bytes -= x->cost.bytes;
+            p->crossing_s -= x->cost.seconds;
+            p->crossing_j -= x->cost.energy_j;
+            memset(&x->cost, 0, sizeof x->cost);
+        }
+    }
+}
+
 /* ---- the pipeline */
 
 rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_error *e)
@@ -485,18 +515,22 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
         goto done;
     }
     r->seed = o->seed ? o->seed : RUN_DEFAULT_SEED;
-    if ((st = bind_inputs(g, o, r, vals, owned, e)) != RT_OK)
-        goto done;
-    if ((st = reference_run(g, vals, ref, e)) != RT_OK)
-        goto done;
-    if ((st = npu_calibrate(g, ref, e)) != RT_OK) /* max |x| / 127 per tensor: the backend's formula */
-        goto done;
-    if (!(b = npu_backend_open(o->cfg, e))) {
+    if (!o->timing_only) {
+        if ((st = bind_inputs(g, o, r, vals, owned, e)) != RT_OK)
+            goto done;
+        if ((st = reference_run(g, vals, ref, e)) != RT_OK)
+            goto done;
+        if ((st = npu_calibrate(g, ref, e)) != RT_OK) /* max |x| / 127 per tensor: the backend's formula */
+            goto done;
+    }
+    b = o->backend ? o->backend : npu_backend_open(o->cfg, e);
+    if (!b) {
         st = e && e->code != RT_OK ? e->code : RT_ERR_ARG;
         goto done;
     }
     if ((st = partition_graph(g, o->cfg, backend_supports, b, &r->plan, e)) != RT_OK)
         goto done;
+    waive_resident_crossings(r->plan, g, o);
     const part_plan *p = r->plan;
     segs = calloc((size_t)p->n_segments + 1, sizeof *segs);
     r->segs = calloc((size_t)p->n_segments + 1, sizeof *r->segs);
@@ -505,7 +539,8 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
         goto done;
     }
     for (int s = 0; s < p->n_segments; s++) {
-        if (!(segs[s] = npu_segment_build(b, g, p->segments[s].nodes, p->segments[s].n_nodes, o->weights, false, e))) {
+        if (!(segs[s] = npu_segment_build(b, g, p->segments[s].nodes, p->segments[s].n_nodes, o->weights,
+                                          o->timing_only, e))) {
             st = e && e->code != RT_OK ? e->code : RT_ERR_ARG;
             rt_error_prefix(e, "building NPU segment %d", s);
             goto done;
@@ -514,9 +549,12 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
     for (int t = 0; t < g->n_tensors; t++)
         if (g->tensors[t]->kind == RT_TENSOR_CONSTANT)
             vals[t] = g->tensors[t]; /* borrowed; never written */
-    run_ctx c = {.g = g, .cfg = o->cfg, .r = r, .vals = vals, .owned = owned, .segs = segs};
+    run_ctx c = {.g = g, .cfg = o->cfg, .r = r, .vals = vals, .owned = owned, .segs = segs,
+                 .timing_only = o->timing_only};
     if ((st = execute(&c, e)) != RT_OK)
         goto done;
+    if (o->timing_only)
+        goto breakdown; /* nothing was computed: no outputs, no errors */
 
     /* outputs and their errors */
     r->outputs = calloc((size_t)g->n_outputs + 1, sizeof *r->outputs);
@@ -557,7 +595,7 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
             r->max_rel = ro->max_rel;
     }
 
-    /* breakdown */
+breakdown:
     r->cpu_s = p->cpu_s;
     r->transfer_s = p->crossing_s;
     r->submit_s = p->submit_s;
@@ -574,7 +612,8 @@ done:
         for (int s = 0; r && r->plan && s < r->plan->n_segments; s++)
             npu_segment_free(segs[s]);
     free(segs);
-    npu_backend_close(b);
+    if (!o->backend)
+        npu_backend_close(b);
     for (size_t t = 0; t < nt; t++) {
         if (vals && owned && owned[t])
             rt_tensor_free(vals[t]);

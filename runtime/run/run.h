@@ -49,6 +49,17 @@ typedef struct run_options {
     int n_inputs;
     uint64_t seed;           /* for inputs not given; 0 means RUN_DEFAULT_SEED */
     npu_weight_type weights;
+    /* Timing only: no input, no reference, no calibration, no data anywhere (weights need none);
+     * every NPU cycle and byte and every modelled CPU cost is still accounted. How the M4
+     * modules run. */
+    bool timing_only;
+    /* Graph inputs and outputs that live in device memory from one run to the next (a KV
+     * cache): crossing the CPU/NPU boundary costs them nothing. NULL: none. */
+    bool (*resident)(const rt_graph *g, int tensor, void *ctx);
+    void *resident_ctx;
+    /* An open backend to run on (its memo of timing-only segments then spans runs); NULL: the
+     * run opens and closes its own. */
+    npu_backend *backend;
 } run_options;
 
 /* Timeline tracks: the host CPU, the boundary copies, and one per NPU unit. */

@@ -325,7 +325,7 @@ static void test_limits_types_views_and_constants(void **state)
     rt_graph *g = graph_create("limits");
     graph_add_input(g, "wide", RT_DT_F32, 2, (int64_t[]){2, 600});
     graph_add_input(g, "narrow", RT_DT_F32, 2, (int64_t[]){2, 512});
-    graph_add_input(g, "half", RT_DT_F16, 1, (int64_t[]){8});
+    graph_add_input(g, "half", RT_DT_F64, 1, (int64_t[]){8}); /* no `on` default: floats f32/f16/bf16 */
     graph_add_input(g, "img", RT_DT_F32, 4, (int64_t[]){1, 3, 16, 16});
     const_f32(g, "k9", 4, (int64_t[]){4, 3, 9, 9});
     const_f32(g, "k3", 4, (int64_t[]){4, 3, 3, 3});
@@ -376,7 +376,7 @@ static void test_limits_types_views_and_constants(void **state)
     assert_string_equal(p->node[conv9].why, "Conv: kernel 9 > max_kernel 7");
     assert_int_equal(p->node[conv3].place, PART_NPU);
     assert_int_equal(p->node[hadd].place, PART_CPU);
-    assert_string_equal(p->node[hadd].why, "Add: input 'half' is f16, not a type the capability set allows");
+    assert_string_equal(p->node[hadd].why, "Add: input 'half' is f64, not a type the capability set allows");
     /* Reshape's i64 shape is a parameter, not data: it joins the softmax's segment */
     assert_int_equal(p->node[rs].place, PART_NPU);
     assert_int_equal(p->node[rs].segment, p->node[sm_narrow].segment);
@@ -394,7 +394,7 @@ static void test_limits_types_views_and_constants(void **state)
     assert_int_equal(m4npu_config_set(&cfg, "ops.Reshape", "off", &err), M4NPU_CONFIG_OK);
     assert_int_equal(m4npu_config_set(&cfg, "ops.Softmax.max_axis", "1024", &err), M4NPU_CONFIG_OK);
     assert_int_equal(m4npu_config_set(&cfg, "ops.Conv.max_kernel", "9", &err), M4NPU_CONFIG_OK);
-    assert_int_equal(m4npu_config_set(&cfg, "ops.Add.dtypes", "f32,f16", &err), M4NPU_CONFIG_OK);
+    assert_int_equal(m4npu_config_set(&cfg, "ops.Add.dtypes", "f32,f64", &err), M4NPU_CONFIG_OK);
     assert_int_equal(partition_graph(g, &cfg, NULL, NULL, &p, &e), RT_OK);
     assert_int_equal(p->node[rs].place, PART_CPU);
     assert_true(p->node[rs].view);
@@ -415,6 +415,39 @@ static void test_limits_types_views_and_constants(void **state)
 }
 
 /* The axis quantity of the other ops with a reduction. */
+/* A quantised weight without data (a timing-only model): its dequantising Cast is a constant
+ * (computed once at load, not per inference, whatever the capability set says about Cast), the
+ * MatMul that reads it joins the NPU, and the weight never crosses the boundary. */
+static void test_weight_cast_is_a_constant(void **state)
+{
+    (void)state;
+    m4npu_config cfg;
+    test_config(&cfg);
+    rt_graph *g = graph_create("weight cast");
+    graph_add_input(g, "x", RT_DT_F16, 2, (int64_t[]){4, 64});
+    graph_add_weight(g, "w_q", RT_DT_I8, 2, (int64_t[]){64, 32});
+    int cast = graph_add_node(g, "Cast", "dequant", 1, (const char *[]){"w_q"}, 1, (const char *[]){"w"});
+    graph_node_set_int(g, cast, "to", RT_DT_F16);
+    add2(g, "MatMul", "mm", "x", "w", "y");
+    graph_mark_output(g, graph_find_tensor(g, "y"));
+    prepare(g);
+    cast = node_named(g, "dequant");
+    int mm = node_named(g, "mm");
+    part_plan *p;
+    rt_error e;
+    assert_int_equal(partition_graph(g, &cfg, NULL, NULL, &p, &e), RT_OK);
+    assert_true(p->node[cast].constant);
+    assert_int_equal(p->node[mm].place, PART_NPU);
+    assert_int_equal(p->n_segments, 1);
+    /* crossings: x in and y out only */
+    assert_int_equal(p->n_crossings, 2);
+    for (int c = 0; c < p->n_crossings; c++)
+        assert_int_not_equal(p->crossings[c].tensor, graph_find_tensor(g, "w"));
+    assert_true(p->cpu_s == 0.0);
+    part_plan_free(p);
+    graph_free(g);
+}
+
 static void test_axis_elements(void **state)
 {
     (void)state;
@@ -461,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_firmware_refusal_splits_the_segment),
         cmocka_unit_test(test_capability_changes_placement),
         cmocka_unit_test(test_limits_types_views_and_constants),
+        cmocka_unit_test(test_weight_cast_is_a_constant),
         cmocka_unit_test(test_axis_elements),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
