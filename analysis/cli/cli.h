@@ -19,12 +19,12 @@ typedef struct cli_command {
     int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
 } cli_command;
 
+int cmd_whatif(int argc, char **argv);
 int cmd_asm(int argc, char **argv);
 int cmd_disasm(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
-int cmd_demo(int argc, char **argv);
 int cmd_conformance(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_ops(int argc, char **argv);

@@ -10,12 +10,12 @@
 #endif
 
 static const cli_command commands[] = {
+    {"whatif", "how fast and at what energy M4 runs on this NPU, per task (the main job)", cmd_whatif},
     {"asm", "assemble an ISA program: m4npu asm FILE.s -o FILE.bin", cmd_asm},
     {"disasm", "disassemble an ISA program: m4npu disasm FILE.bin", cmd_disasm},
     {"exec", "run an ISA program on the simulated NPU: m4npu exec PROGRAM --config FILE", cmd_exec},
     {"bench", "measure the simulator's speed (simulated instructions and cycles per second)", cmd_bench},
     {"calibrate", "compare the fast model with the RTL tiles: m4npu calibrate --config FILE", cmd_calibrate},
-    {"demo", "demonstrate what exists so far (the main job until `whatif` lands)", cmd_demo},
     {"conformance", "run the ONNX backend node tests on the CPU kernels: m4npu conformance [--json]", cmd_conformance},
     {"config", "validate a configuration and print it: m4npu config FILE [--set K=V] [--json]", cmd_config},
     {"ops", "list the ops, the M4 set and what the configured NPU runs: m4npu ops [--config FILE] [--json]", cmd_ops},

@@ -1,0 +1,314 @@
+/* m4npu whatif: the main job. How fast, and at what energy, would M4 run on this NPU? Every
+ * eAIBench task (or one task, one path, one module) on a configuration, as a table, JSON or CSV,
+ * with a task's timeline and a plot of the breakdowns on request. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "whatif.h"
+#include "whatif_report.h"
+
+#ifndef M4NPU_DEFAULT_CONFIG
+#define M4NPU_DEFAULT_CONFIG "configs/mobile-default.yaml"
+#endif
+#define MAX_SETS 32
+
+static const char usage[] =
+    "usage: m4npu whatif [--task ID] [--path N] [--module NAME] [--config FILE] [--set KEY=VALUE ...]\n"
+    "                    [--prompt-tokens N] [--gen-tokens M] [--kv-len C] [--lora-rank R] [--int4]\n"
+    "                    [--json | --csv] [--timeline FILE] [--plot FILE.png] [--quiet]\n"
+    "\n"
+    "How fast, and at what energy, would the M4 foundation model run on this NPU? With no arguments,\n"
+    "every eAIBench task (T1..T50) on the default preset, as one table: latency and energy per task\n"
+    "(time to first token and per token where the task generates), the NPU's share of the time, the\n"
+    "NPU segments per inference, the paper's CPU measurement and NPU* estimate (Table 5) where it\n"
+    "gives one, and the backbone's DRAM floor per token. Every module runs in timing-only mode on the\n"
+    "simulated NPU (firmware, DMA, units), with the CPU fallback and boundary costs modelled.\n"
+    "docs/whatif.md explains every column and assumption.\n"
+    "\n"
+    "  --task ID          one task (1..50, or T12): its steps in detail\n"
+    "  --path N           the tasks of execution path N (1..4)\n"
+    "  --module NAME      one module (IMG_enc, TXT_enc, AUD-B_enc, AUD-I_enc, IMU_enc, backbone-prefill,\n"
+    "                     backbone-decode, GEN_dec, TTS_dec, IMG_dec, IMG_dec-unet, IMG_dec-vae,\n"
+    "                     projection): its parameters and FLOPs against the published figures, and its cost\n"
+    "  --config FILE      NPU configuration (default: $M4NPU_CONFIG or configs/mobile-default.yaml)\n"
+    "  --set KEY=VALUE    override a configuration key (repeatable)\n"
+    "  --prompt-tokens N  prompt tokens into the backbone (tasks), or tokens of a --module\n"
+    "  --gen-tokens M     generated tokens (tasks that generate)\n"
+    "  --kv-len C         KV-cache length of --module backbone-decode\n"
+    "  --lora-rank R      LoRA rank (0: no adapters; default 4)\n"
+    "  --int4             INT4 weights for the backbone and the output head (default INT8)\n"
+    "  --json, --csv      machine-readable output\n"
+    "  --timeline FILE    Chrome/Perfetto trace of one pass through a task's steps (needs one task)\n"
+    "  --plot FILE.png    per-task latency and energy breakdowns (gnuplot)\n"
+    "  --quiet            no progress on stderr\n"
+    "\n"
+    "Exit: 0 done, 1 a task or module failed, 2 usage, 3 a file could not be read or written.\n";
+
+typedef struct whatif_args {
+    const char *config, *module, *timeline, *plot;
+    const char *sets[MAX_SETS];
+    size_t nsets;
+    int task, path, json, csv, quiet, kv_len;
+    m4_task_options opts;
+} whatif_args;
+
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    if (!s || !*s)
+        return -1;
+    long v = strtol(s, &end, 10);
+    if (*end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, whatif_args *a)
+{
+    enum { O_TASK = 256, O_PATH, O_MODULE, O_CONFIG, O_SET, O_PROMPT, O_GEN, O_KV, O_LORA, O_INT4, O_JSON, O_CSV,
+           O_TIMELINE, O_PLOT, O_QUIET };
+    static const struct option opts[] = {
+        {"task", required_argument, NULL, O_TASK},        {"path", required_argument, NULL, O_PATH},
+        {"module", required_argument, NULL, O_MODULE},    {"config", required_argument, NULL, O_CONFIG},
+        {"set", required_argument, NULL, O_SET},          {"prompt-tokens", required_argument, NULL, O_PROMPT},
+        {"gen-tokens", required_argument, NULL, O_GEN},   {"kv-len", required_argument, NULL, O_KV},
+        {"lora-rank", required_argument, NULL, O_LORA},   {"int4", no_argument, NULL, O_INT4},
+        {"json", no_argument, NULL, O_JSON},              {"csv", no_argument, NULL, O_CSV},
+        {"timeline", required_argument, NULL, O_TIMELINE}, {"plot", required_argument, NULL, O_PLOT},
+        {"quiet", no_argument, NULL, O_QUIET},            {NULL, 0, NULL, 0}};
+    memset(a, 0, sizeof *a);
+    int c;
+    long v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        const char *arg = optarg;
+        switch (c) {
+        case O_TASK:
+            if (arg && (arg[0] == 'T' || arg[0] == 't'))
+                arg++;
+            if (parse_int(arg, 1, M4_TASK_COUNT, &v)) {
+                fprintf(stderr, "m4npu whatif: --task %s: expected 1..%d (or T1..T%d)\n", optarg, M4_TASK_COUNT,
+                        M4_TASK_COUNT);
+                return -1;
+            }
+            a->task = (int)v;
+            break;
+        case O_PATH:
+            if (parse_int(arg, 1, 4, &v)) {
+                fprintf(stderr, "m4npu whatif: --path %s: expected 1..4\n", arg);
+                return -1;
+            }
+            a->path = (int)v;
+            break;
+        case O_MODULE: a->module = arg; break;
+        case O_CONFIG: a->config = arg; break;
+        case O_SET:
+            if (a->nsets == MAX_SETS) {
+                fprintf(stderr, "m4npu whatif: at most %d --set\n", MAX_SETS);
+                return -1;
+            }
+            a->sets[a->nsets++] = arg;
+            break;
+        case O_PROMPT:
+            if (parse_int(arg, 1, M4_LLAMA_CONTEXT, &v)) {
+                fprintf(stderr, "m4npu whatif: --prompt-tokens %s: expected 1..%d\n", arg, M4_LLAMA_CONTEXT);
+                return -1;
+            }
+            a->opts.prompt_tokens = (int)v;
+            break;
+        case O_GEN:
+            if (parse_int(arg, 1, M4_LLAMA_CONTEXT, &v)) {
+                fprintf(stderr, "m4npu whatif: --gen-tokens %s: expected 1..%d\n", arg, M4_LLAMA_CONTEXT);
+                return -1;
+            }
+            a->opts.gen_tokens = (int)v;
+            break;
+        case O_KV:
+            if (parse_int(arg, 1, M4_LLAMA_CONTEXT, &v)) {
+                fprintf(stderr, "m4npu whatif: --kv-len %s: expected 1..%d\n", arg, M4_LLAMA_CONTEXT);
+                return -1;
+            }
+            a->kv_len = (int)v;
+            break;
+        case O_LORA:
+            if (parse_int(arg, 0, 1024, &v)) {
+                fprintf(stderr, "m4npu whatif: --lora-rank %s: expected 0..1024 (0: no adapters)\n", arg);
+                return -1;
+            }
+            a->opts.lora_rank = v == 0 ? M4_LORA_NONE : (int)v;
+            break;
+        case O_INT4: a->opts.backbone_format = M4_FMT_INT4; break;
+        case O_JSON: a->json = 1; break;
+        case O_CSV: a->csv = 1; break;
+        case O_TIMELINE: a->timeline = arg; break;
+        case O_PLOT: a->plot = arg; break;
+        case O_QUIET: a->quiet = 1; break;
+        default: return -1;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "m4npu whatif: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (a->json && a->csv) {
+        fprintf(stderr, "m4npu whatif: --json and --csv exclude each other\n");
+        return -1;
+    }
+    if (a->module && (a->task || a->path || a->timeline || a->plot || a->csv)) {
+        fprintf(stderr, "m4npu whatif: --module takes no --task, --path, --timeline, --plot or --csv\n");
+        return -1;
+    }
+    if (a->task && a->path) {
+        fprintf(stderr, "m4npu whatif: --task and --path exclude each other\n");
+        return -1;
+    }
+    if (a->timeline && !a->task) {
+        fprintf(stderr, "m4npu whatif: --timeline needs --task ID (a timeline is one task's)\n");
+        return -1;
+    }
+    if (!a->config)
+        a->config = getenv("M4NPU_CONFIG") ? getenv("M4NPU_CONFIG") : M4NPU_DEFAULT_CONFIG;
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int run_module(whatif *w, const whatif_args *a)
+{
+    int id = m4_module_lookup(a->module);
+    if (id < 0) {
+        fprintf(stderr, "m4npu whatif: --module %s: no such module; expected one of:", a->module);
+        for (int i = 0; i < m4_module_count(); i++)
+            fprintf(stderr, "%s %s", i ? "," : "", m4_module_get((m4_module_id)i)->name);
+        fputc('\n', stderr);
+        return CLI_USAGE;
+    }
+    m4_module_params p;
+    memset(&p, 0, sizeof p);
+    p.tokens = a->opts.prompt_tokens;
+    p.kv_len = a->kv_len;
+    p.lora_rank = a->opts.lora_rank == M4_LORA_NONE ? 0 : a->opts.lora_rank;
+    if (a->opts.backbone_format == M4_FMT_INT4)
+        p.format = M4_FMT_INT4;
+    const whatif_module_run *m;
+    rt_error e;
+    if (whatif_module(w, (m4_module_id)id, &p, &m, &e) != RT_OK) {
+        fprintf(stderr, "m4npu whatif: %s\n", e.msg);
+        return CLI_FAIL;
+    }
+    if (a->json) {
+        json_t *j = whatif_module_json(whatif_config(w), m);
+        json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+        fputc('\n', stdout);
+        json_decref(j);
+    } else {
+        whatif_print_module(stdout, whatif_config(w), m);
+    }
+    return CLI_OK;
+}
+
+static int run_tasks(whatif *w, const whatif_args *a)
+{
+    int ids[M4_TASK_COUNT], n = 0;
+    for (int id = 1; id <= M4_TASK_COUNT; id++) {
+        const m4_task *t = m4_task_get(id);
+        if ((a->task && id != a->task) || (a->path && t->path != a->path))
+            continue;
+        ids[n++] = id;
+    }
+    whatif_task_result *res = calloc((size_t)n + 1, sizeof *res);
+    if (!res) {
+        fprintf(stderr, "m4npu whatif: out of memory\n");
+        return CLI_FAIL;
+    }
+    int progress = !a->quiet && isatty(STDERR_FILENO) && n > 1;
+    double t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        const m4_task *t = m4_task_get(ids[i]);
+        if (progress) {
+            double spent = now_s() - t0;
+            fprintf(stderr, "\r\033[K[%d/%d] T%d %s", i + 1, n, t->id, t->name);
+            if (i > 0)
+                fprintf(stderr, " (%.0f s, about %.0f s left)", spent, spent / i * (n - i));
+            fflush(stderr);
+        }
+        rt_error e;
+        if (whatif_task(w, t, &a->opts, &res[i], &e) != RT_OK) {
+            if (progress)
+                fputc('\n', stderr);
+            fprintf(stderr, "m4npu whatif: T%d %s: %s\n", t->id, t->name, e.msg);
+            free(res);
+            return CLI_FAIL;
+        }
+    }
+    if (progress)
+        fprintf(stderr, "\r\033[K");
+    whatif_stats st;
+    whatif_get_stats(w, &st);
+    const m4npu_config *cfg = whatif_config(w);
+    if (a->json) {
+        json_t *j = whatif_tasks_json(cfg, res, n, &st);
+        json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+        fputc('\n', stdout);
+        json_decref(j);
+    } else if (a->csv) {
+        whatif_print_csv(stdout, res, n);
+    } else if (a->task) {
+        whatif_print_task(stdout, cfg, &res[0]);
+    } else {
+        whatif_print_table(stdout, cfg, res, n);
+        fflush(stdout);
+        if (!a->quiet)
+            fprintf(stderr, "simulated %d distinct module runs in %.1f s (%d reused, %llu segments from the memo)\n",
+                    st.module_runs, st.host_s, st.module_hits, (unsigned long long)st.segment_memo_hits);
+    }
+    int rc = CLI_OK;
+    rt_error e;
+    if (a->timeline && whatif_write_timeline(cfg, &res[0], a->timeline, &e) != RT_OK) {
+        fprintf(stderr, "m4npu whatif: --timeline: %s\n", e.msg);
+        rc = CLI_IO;
+    }
+    if (a->plot && whatif_write_plot(cfg, res, n, a->plot, &e) != RT_OK) {
+        fprintf(stderr, "m4npu whatif: --plot: %s\n", e.msg);
+        rc = CLI_IO;
+    }
+    free(res);
+    return rc;
+}
+
+int cmd_whatif(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv, usage))
+        return CLI_OK;
+    whatif_args a;
+    if (parse_args(argc, argv, &a) != 0) {
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    m4npu_config cfg;
+    m4npu_config_error cerr;
+    if (m4npu_config_load_overrides(a.config, a.sets, a.nsets, &cfg, &cerr) != M4NPU_CONFIG_OK) {
+        fprintf(stderr, "%s\n", cerr.msg);
+        return cerr.status == M4NPU_CONFIG_E_IO ? CLI_IO : CLI_FAIL;
+    }
+    rt_error e;
+    whatif *w = whatif_open(&cfg, &e);
+    if (!w) {
+        fprintf(stderr, "m4npu whatif: %s: %s\n", a.config, e.msg);
+        return CLI_FAIL;
+    }
+    int rc = a.module ? run_module(w, &a) : run_tasks(w, &a);
+    whatif_close(w);
+    return rc;
+}

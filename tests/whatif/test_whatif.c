@@ -1,0 +1,235 @@
+/* The what-if report (the main job): the default run's JSON has every documented key and 50
+ * tasks with positive latency and energy; decode is never faster than its DRAM floor, on every
+ * preset, with INT8 and INT4 weights; the modules' parameters and FLOPs agree with the published
+ * figures; timeline, CSV, plot; determinism; bad arguments. */
+#include "test_util.h"
+
+#include <jansson.h>
+#include <math.h>
+
+#include "whatif.h"
+
+#define PRESET(name) M4NPU_SOURCE_DIR "/configs/" name ".yaml"
+static char out[8 << 20];
+
+static json_t *whatif_json(const char *args)
+{
+    int rc = test_run(out, sizeof out, "%s whatif %s --json --quiet 2>/dev/null", M4NPU_BIN, args);
+    if (rc != 0)
+        fail_msg("m4npu whatif %s: exit %d\n%.2000s", args, rc, out);
+    json_error_t e;
+    json_t *j = json_loads(out, 0, &e);
+    if (!j)
+        fail_msg("m4npu whatif %s: not JSON: %s", args, e.text);
+    return j;
+}
+
+static void test_default_report_has_every_task_and_key(void **state)
+{
+    (void)state;
+    json_t *j = whatif_json("");
+    assert_true(json_is_object(json_object_get(j, "config")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "config"), "name")), "mobile-default");
+    json_t *tasks = json_object_get(j, "tasks");
+    assert_int_equal(json_array_size(tasks), 50);
+    static const char *const keys[] = {"id", "name", "path", "latency_s", "energy_j", "first_token_s", "per_token_s",
+                                       "npu_fraction", "segments", "breakdown"};
+    static const char *const energy_keys[] = {"macs", "sram", "dram", "static", "control", "cpu", "transfer", "vector"};
+    int generating = 0;
+    for (size_t i = 0; i < json_array_size(tasks); i++) {
+        json_t *t = json_array_get(tasks, i);
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+            if (!json_object_get(t, keys[k]))
+                fail_msg("task %zu has no '%s'", i, keys[k]);
+        assert_int_equal(json_integer_value(json_object_get(t, "id")), (json_int_t)i + 1);
+        double lat = json_real_value(json_object_get(t, "latency_s")), en = json_real_value(json_object_get(t, "energy_j"));
+        if (!(lat > 0 && en > 0 && isfinite(lat) && isfinite(en)))
+            fail_msg("T%zu: latency %g, energy %g", i + 1, lat, en);
+        json_t *e = json_object_get(json_object_get(t, "breakdown"), "energy");
+        double sum = 0;
+        for (size_t k = 0; k < sizeof energy_keys / sizeof energy_keys[0]; k++) {
+            json_t *v = json_object_get(e, energy_keys[k]);
+            assert_true(json_is_real(v) && json_real_value(v) >= 0);
+            sum += json_real_value(v);
+        }
+        assert_true(fabs(sum - en) <= 1e-9 * en); /* the breakdown adds up */
+        json_t *latb = json_object_get(json_object_get(t, "breakdown"), "latency");
+        double parts = json_real_value(json_object_get(latb, "npu_s")) + json_real_value(json_object_get(latb, "cpu_s")) +
+                       json_real_value(json_object_get(latb, "transfer_s")) +
+                       json_real_value(json_object_get(latb, "submit_s"));
+        assert_true(fabs(parts - lat) <= 1e-9 * lat);
+        double npu = json_real_value(json_object_get(t, "npu_fraction"));
+        assert_true(npu >= 0 && npu <= 1);
+        if (!json_is_null(json_object_get(t, "per_token_s"))) {
+            generating++;
+            double per = json_real_value(json_object_get(t, "per_token_s"));
+            double floor = json_real_value(json_object_get(t, "dram_floor_per_token_s"));
+            if (!(floor > 0 && per >= floor))
+                fail_msg("T%zu: %g s per token, below its DRAM floor %g s", i + 1, per, floor);
+        }
+    }
+    assert_true(generating >= 10);
+    /* question answering (T2), the paper's Table 5 row: at or above the DRAM floor */
+    json_t *qa = json_array_get(tasks, 1);
+    assert_string_equal(json_string_value(json_object_get(qa, "name")), "question answering");
+    double per = json_real_value(json_object_get(qa, "per_token_s"));
+    double floor = json_real_value(json_object_get(qa, "dram_floor_per_token_s"));
+    assert_true(floor > 0.125 && floor < 0.135); /* ~6.61 GB / 51.2 GB/s, DESIGN.md: >= 129 ms */
+    assert_true(per >= floor);
+    json_t *paper = json_object_get(qa, "paper");
+    assert_true(fabs(json_real_value(json_object_get(paper, "npu_estimate_per_token_s")) - 0.012) < 1e-9);
+    json_decref(j);
+}
+
+/* Decode latency per token >= weight bytes / DRAM bandwidth, for INT8 and INT4, on every preset. */
+static void test_decode_never_beats_the_dram_floor(void **state)
+{
+    (void)state;
+    static const char *const presets[] = {PRESET("mobile-default"), PRESET("edge-tpu"), PRESET("flagship-2024")};
+    for (size_t p = 0; p < sizeof presets / sizeof presets[0]; p++) {
+        m4npu_config cfg;
+        m4npu_config_error ce;
+        if (m4npu_config_load(presets[p], &cfg, &ce) != M4NPU_CONFIG_OK)
+            fail_msg("%s", ce.msg);
+        rt_error e;
+        whatif *w = whatif_open(&cfg, &e);
+        if (!w)
+            fail_msg("%s", e.msg);
+        for (int fmt = 0; fmt < 2; fmt++) {
+            m4_task_options o;
+            memset(&o, 0, sizeof o);
+            o.backbone_format = fmt ? M4_FMT_INT4 : M4_FMT_DEFAULT;
+            whatif_task_result r;
+            if (whatif_task(w, m4_task_get(2), &o, &r, &e) != RT_OK)
+                fail_msg("%s: %s", presets[p], e.msg);
+            assert_true(r.generates && r.floor_bytes > 0);
+            double floor = (double)r.floor_bytes / (cfg.npu.dram.bandwidth_gb_s * 1e9);
+            if (!(r.per_token_s >= floor))
+                fail_msg("%s %s: %.4f s per token, below the DRAM floor %.4f s", cfg.npu.name, fmt ? "int4" : "int8",
+                         r.per_token_s, floor);
+            /* the floor streams the decode weights: ~6.6 GB INT8, half that INT4 (DESIGN.md) */
+            double gb = (double)r.floor_bytes / 1e9;
+            assert_true(fmt ? (gb > 3.2 && gb < 3.5) : (gb > 6.5 && gb < 6.8));
+        }
+        whatif_close(w);
+    }
+}
+
+/* `m4npu whatif --module NAME` prints parameters and FLOPs that agree within 5% with the
+ * published figures (runtime/m4's references: the paper's Table 1 and the model sources). */
+static void test_module_figures_agree_with_published(void **state)
+{
+    (void)state;
+    static const char *const modules[] = {"IMG_enc", "TXT_enc", "AUD-B_enc", "IMU_enc", "backbone-prefill", "GEN_dec"};
+    int compared = 0;
+    for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++) {
+        char args[128];
+        snprintf(args, sizeof args, "--module %s", modules[i]);
+        json_t *j = whatif_json(args);
+        assert_true(json_real_value(json_object_get(j, "params")) > 0);
+        assert_true(json_real_value(json_object_get(j, "flops")) > 0);
+        assert_true(json_real_value(json_object_get(j, "latency_s")) > 0);
+        json_t *pub = json_object_get(j, "published");
+        assert_true(json_array_size(pub) >= 1);
+        for (size_t k = 0; k < json_array_size(pub); k++) {
+            json_t *r = json_array_get(pub, k);
+            double diff = json_real_value(json_object_get(r, "rel_diff"));
+            if (!json_is_true(json_object_get(r, "within_tolerance")) || fabs(diff) > 0.05 + 1e-12)
+                if (json_real_value(json_object_get(r, "tolerance")) <= 0.05)
+                    fail_msg("%s: %s differs by %.2f%%", modules[i], json_string_value(json_object_get(r, "label")),
+                             100 * diff);
+            compared++;
+        }
+        json_decref(j);
+    }
+    assert_true(compared >= 8);
+    /* the text form shows the same comparison */
+    assert_int_equal(test_run(out, sizeof out, "%s whatif --module IMG_enc", M4NPU_BIN), 0);
+    assert_non_null(strstr(out, "IMG_enc parameters"));
+    assert_non_null(strstr(out, "published"));
+}
+
+static void test_task_timeline_csv_plot_and_determinism(void **state)
+{
+    (void)state;
+    char tl[256], png[256];
+    test_path(tl, sizeof tl, "t49.json");
+    test_path(png, sizeof png, "plot.png");
+    assert_int_equal(test_run(out, sizeof out, "%s whatif --task T49 --timeline %s --quiet", M4NPU_BIN, tl), 0);
+    assert_non_null(strstr(out, "visual question answering"));
+    assert_non_null(strstr(out, "first token"));
+    json_error_t e;
+    json_t *t = json_load_file(tl, 0, &e);
+    if (!t)
+        fail_msg("timeline is not JSON: %s", e.text);
+    json_t *evs = json_object_get(t, "traceEvents");
+    assert_true(json_array_size(evs) > 10);
+    int steps = 0;
+    for (size_t i = 0; i < json_array_size(evs); i++) {
+        json_t *ev = json_array_get(evs, i);
+        const char *ph = json_string_value(json_object_get(ev, "ph"));
+        assert_non_null(ph);
+        if (strcmp(ph, "X") == 0) {
+            assert_true(json_is_number(json_object_get(ev, "ts")) && json_is_number(json_object_get(ev, "dur")));
+            const char *cat = json_string_value(json_object_get(ev, "cat"));
+            steps += cat && strcmp(cat, "step") == 0;
+        }
+    }
+    assert_true(steps >= 3);
+    json_decref(t);
+    /* CSV: a header and one row per task of path 3 */
+    assert_int_equal(test_run(out, sizeof out, "%s whatif --path 3 --csv --quiet", M4NPU_BIN), 0);
+    int lines = 0;
+    for (char *p = out; *p; p++)
+        lines += *p == '\n';
+    assert_true(lines >= 20);
+    assert_non_null(strstr(out, "id,name,dataset,path,latency_s,energy_j"));
+    /* the plot is a PNG */
+    assert_int_equal(test_run(out, sizeof out, "%s whatif --path 4 --plot %s --quiet", M4NPU_BIN, png), 0);
+    FILE *f = fopen(png, "rb");
+    assert_non_null(f);
+    unsigned char sig[8];
+    assert_int_equal(fread(sig, 1, 8, f), 8);
+    fclose(f);
+    assert_memory_equal(sig, "\x89PNG\r\n\x1a\n", 8);
+    /* the same run twice: the same report, byte for byte (host times aside) */
+    static char first[sizeof out];
+    assert_int_equal(test_run(out, sizeof out, "%s whatif --path 4 --csv --quiet", M4NPU_BIN), 0);
+    memcpy(first, out, sizeof out);
+    assert_int_equal(test_run(out, sizeof out, "%s whatif --path 4 --csv --quiet", M4NPU_BIN), 0);
+    assert_string_equal(first, out);
+}
+
+static void test_options_and_errors(void **state)
+{
+    (void)state;
+    /* INT4 halves the floor; more generated tokens cost more */
+    json_t *a = whatif_json("--task 2");
+    json_t *b = whatif_json("--task 2 --int4 --gen-tokens 20");
+    json_t *ta = json_array_get(json_object_get(a, "tasks"), 0), *tb = json_array_get(json_object_get(b, "tasks"), 0);
+    assert_true(json_real_value(json_object_get(tb, "dram_floor_per_token_s")) <
+                0.6 * json_real_value(json_object_get(ta, "dram_floor_per_token_s")));
+    assert_int_equal(json_integer_value(json_object_get(tb, "gen_tokens")), 20);
+    json_decref(a);
+    json_decref(b);
+    assert_int_equal(test_run(out, sizeof out, "%s whatif --task 51", M4NPU_BIN), 2);
+    assert_int_equal(test_run(out, sizeof out, "%s whatif --module NoSuchModule", M4NPU_BIN), 2);
+    assert_non_null(strstr(out, "no such module"));
+    assert_int_equal(test_run(out, sizeof out, "%s whatif --json --csv", M4NPU_BIN), 2);
+    assert_int_equal(test_run(out, sizeof out, "%s whatif --timeline /tmp/x.json", M4NPU_BIN), 2);
+    assert_int_equal(test_run(out, sizeof out, "%s whatif --config /nonexistent.yaml", M4NPU_BIN), 3);
+    assert_int_equal(test_run(out, sizeof out, "%s whatif --task 1 --set npu.matmul.rows=0", M4NPU_BIN), 1);
+    assert_int_equal(test_run(out, sizeof out, "%s whatif --help", M4NPU_BIN), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_default_report_has_every_task_and_key),
+        cmocka_unit_test(test_decode_never_beats_the_dram_floor),
+        cmocka_unit_test(test_module_figures_agree_with_published),
+        cmocka_unit_test(test_task_timeline_csv_plot_and_determinism),
+        cmocka_unit_test(test_options_and_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
