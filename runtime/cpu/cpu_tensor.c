@@ -37,6 +37,25 @@ rt_status cpu_dropout(rt_op_ctx *c)
     return s;
 }
 
+/* y[i] = x[base + sum over d of idx_d(i) * st[d]] for every element i of y (row-major), where
+ * idx(i) is i's index in y's shape: the walk behind Transpose (permuted strides) and Slice
+ * (stepped strides from a start). */
+static void strided_copy(rt_tensor *y, const rt_tensor *x, size_t es, int r, const int64_t *st, int64_t base)
+{
+    int64_t n = rt_tensor_numel(y), idx[RT_MAX_RANK] = {0}, off = base;
+    for (int64_t i = 0; i < n; i++) {
+        memcpy(EL(y, i, es), CEL(x, off, es), es);
+        for (int d = r - 1; d >= 0; d--) {
+            idx[d]++;
+            off += st[d];
+            if (idx[d] < y->dims[d])
+                break;
+            off -= st[d] * y->dims[d];
+            idx[d] = 0;
+        }
+    }
+}
+
 rt_status cpu_transpose(rt_op_ctx *c)
 {
     const rt_tensor *x = c->in[0];
@@ -52,18 +71,7 @@ rt_status cpu_transpose(rt_op_ctx *c)
     cpu_strides(r, x->dims, xs);
     for (int i = 0; i < r; i++)
         st[i] = xs[np ? perm[i] : r - 1 - i]; /* input stride of output axis i */
-    int64_t n = rt_tensor_numel(y), idx[RT_MAX_RANK] = {0}, off = 0;
-    for (int64_t i = 0; i < n; i++) {
-        memcpy(EL(y, i, es), CEL(x, off, es), es);
-        for (int d = r - 1; d >= 0; d--) {
-            idx[d]++;
-            off += st[d];
-            if (idx[d] < y->dims[d])
-                break;
-            off -= st[d] * y->dims[d];
-            idx[d] = 0;
-        }
-    }
+    strided_copy(y, x, es, r, st, 0);
     return RT_OK;
 }
 
@@ -111,18 +119,7 @@ rt_status cpu_slice(rt_op_ctx *c)
         st[d] = xs[d] * sl.step[d];
         base += xs[d] * sl.start[d];
     }
-    int64_t n = rt_tensor_numel(y), idx[RT_MAX_RANK] = {0}, off = base;
-    for (int64_t i = 0; i < n; i++) {
-        memcpy(EL(y, i, es), CEL(x, off, es), es);
-        for (int d = r - 1; d >= 0; d--) {
-            idx[d]++;
-            off += st[d];
-            if (idx[d] < y->dims[d])
-                break;
-            off -= st[d] * y->dims[d];
-            idx[d] = 0;
-        }
-    }
+    strided_copy(y, x, es, r, st, base);
     return RT_OK;
 }
 
