@@ -97,6 +97,12 @@ rt_status ops_err(const rt_op_ctx *c, rt_status code, const char *fmt, ...)
 rt_status ops_axis(const rt_op_ctx *c, int64_t axis, int rank, const char *what, int *out);
 /* Require input i present with a known rank (and data if need_data). */
 rt_status ops_need_input(const rt_op_ctx *c, int i, bool need_data);
+/* ops_need_input(c, i, false), and the input's element type must be known. */
+rt_status ops_need_typed(const rt_op_ctx *c, int i);
+/* Forget the error an inference step recorded when it falls back to unknown dims. */
+void ops_clear_err(const rt_op_ctx *c);
+/* Output `out` of type dt with every dim unknown; rank -1 leaves the rank unknown too. */
+rt_status ops_set_unknown_dims(const rt_op_ctx *c, int out, rt_dtype dt, int rank);
 /* Set output i's type and shape. rank -1 leaves shape unknown. */
 rt_status ops_set_output(const rt_op_ctx *c, int i, rt_dtype dt, int rank, const int64_t *dims);
 /* Multidirectional (numpy) broadcast of n input shapes; unknown dims propagate. */

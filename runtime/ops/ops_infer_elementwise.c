@@ -4,19 +4,9 @@
 
 #include "ops_impl.h"
 
-static rt_status need_known_type(const rt_op_ctx *c, int i)
-{
-    rt_status s = ops_need_input(c, i, false);
-    if (s != RT_OK)
-        return s;
-    if (c->in[i]->dtype == RT_DT_UNDEFINED)
-        return ops_err(c, RT_ERR_DTYPE, "input %d ('%s') has no known type", i, c->in[i]->name);
-    return RT_OK;
-}
-
 rt_status infer_same(rt_op_ctx *c)
 {
-    rt_status s = need_known_type(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     if (c->node->op == RT_OP_BatchNormalization || c->node->op == RT_OP_GroupNormalization ||
@@ -30,7 +20,7 @@ rt_status infer_same(rt_op_ctx *c)
 
 rt_status infer_unary(rt_op_ctx *c)
 {
-    rt_status s = need_known_type(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     rt_dtype t = c->in[0]->dtype;
@@ -41,7 +31,7 @@ rt_status infer_unary(rt_op_ctx *c)
 
 rt_status infer_unary_bool(rt_op_ctx *c)
 {
-    rt_status s = need_known_type(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     return ops_set_output(c, 0, RT_DT_BOOL, c->in[0]->rank, c->in[0]->dims);
@@ -60,7 +50,7 @@ static rt_status broadcast_out(rt_op_ctx *c, int first, int count, rt_dtype dt)
 rt_status infer_binary(rt_op_ctx *c)
 {
     for (int i = 0; i < 2; i++) {
-        rt_status s = need_known_type(c, i);
+        rt_status s = ops_need_typed(c, i);
         if (s != RT_OK)
             return s;
     }
@@ -84,7 +74,7 @@ rt_status infer_binary(rt_op_ctx *c)
 rt_status infer_compare(rt_op_ctx *c)
 {
     for (int i = 0; i < 2; i++) {
-        rt_status s = need_known_type(c, i);
+        rt_status s = ops_need_typed(c, i);
         if (s != RT_OK)
             return s;
     }
@@ -99,7 +89,7 @@ rt_status infer_variadic(rt_op_ctx *c)
     if (c->n_in < 1)
         return ops_err(c, RT_ERR_MISSING_INPUT, "needs at least one input");
     for (int i = 0; i < c->n_in; i++) {
-        rt_status s = need_known_type(c, i);
+        rt_status s = ops_need_typed(c, i);
         if (s != RT_OK)
             return s;
         if (c->in[i]->dtype != c->in[0]->dtype)
@@ -111,7 +101,7 @@ rt_status infer_variadic(rt_op_ctx *c)
 rt_status infer_where(rt_op_ctx *c)
 {
     for (int i = 0; i < 3; i++) {
-        rt_status s = need_known_type(c, i);
+        rt_status s = ops_need_typed(c, i);
         if (s != RT_OK)
             return s;
     }
@@ -124,12 +114,12 @@ rt_status infer_where(rt_op_ctx *c)
 
 rt_status infer_cast(rt_op_ctx *c)
 {
-    rt_status s = need_known_type(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     int to;
     if (c->node->op == RT_OP_CastLike) {
-        if ((s = need_known_type(c, 1)) != RT_OK)
+        if ((s = ops_need_typed(c, 1)) != RT_OK)
             return s;
         to = (int)c->in[1]->dtype;
     } else {
@@ -146,7 +136,7 @@ rt_status infer_cast(rt_op_ctx *c)
 
 rt_status infer_dropout(rt_op_ctx *c)
 {
-    rt_status s = need_known_type(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     if (rt_node_attr_int(c->node, "is_test", 1) == 0 && c->opset < 7)
@@ -166,9 +156,9 @@ rt_status infer_dropout(rt_op_ctx *c)
 
 rt_status infer_quantize(rt_op_ctx *c)
 {
-    rt_status s = need_known_type(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s == RT_OK)
-        s = need_known_type(c, 1);
+        s = ops_need_typed(c, 1);
     if (s != RT_OK)
         return s;
     rt_dtype out = ops_has_input(c, 2) ? c->in[2]->dtype : RT_DT_U8;
@@ -179,9 +169,9 @@ rt_status infer_quantize(rt_op_ctx *c)
 
 rt_status infer_dequantize(rt_op_ctx *c)
 {
-    rt_status s = need_known_type(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s == RT_OK)
-        s = need_known_type(c, 1);
+        s = ops_need_typed(c, 1);
     if (s != RT_OK)
         return s;
     rt_dtype out = rt_dtype_is_float(c->in[1]->dtype) ? c->in[1]->dtype : RT_DT_F32;
@@ -190,7 +180,7 @@ rt_status infer_dequantize(rt_op_ctx *c)
 
 rt_status infer_dynquant(rt_op_ctx *c)
 {
-    rt_status s = need_known_type(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     s = ops_set_output(c, 0, RT_DT_U8, c->in[0]->rank, c->in[0]->dims);

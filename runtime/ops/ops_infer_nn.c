@@ -5,14 +5,6 @@
 #include "ops_geom.h"
 #include "ops_impl.h"
 
-static rt_status need_typed(const rt_op_ctx *c, int i)
-{
-    rt_status s = ops_need_input(c, i, false);
-    if (s == RT_OK && c->in[i]->dtype == RT_DT_UNDEFINED)
-        return ops_err(c, RT_ERR_DTYPE, "input %d ('%s') has no known type", i, c->in[i]->name);
-    return s;
-}
-
 static rt_status matmul_shape(const rt_op_ctx *c, const rt_tensor *a, const rt_tensor *b, int *rank, int64_t *dims)
 {
     if (a->rank < 0 || b->rank < 0) {
@@ -65,7 +57,7 @@ static rt_status matmul_shape(const rt_op_ctx *c, const rt_tensor *a, const rt_t
 rt_status infer_matmul(rt_op_ctx *c)
 {
     for (int i = 0; i < 2; i++) {
-        rt_status s = need_typed(c, i);
+        rt_status s = ops_need_typed(c, i);
         if (s != RT_OK)
             return s;
     }
@@ -89,7 +81,7 @@ rt_status infer_matmul(rt_op_ctx *c)
 rt_status infer_qlinearmatmul(rt_op_ctx *c)
 {
     for (int i = 0; i < 8; i++) {
-        rt_status s = need_typed(c, i);
+        rt_status s = ops_need_typed(c, i);
         if (s != RT_OK)
             return s;
     }
@@ -104,7 +96,7 @@ rt_status infer_qlinearmatmul(rt_op_ctx *c)
 rt_status infer_gemm(rt_op_ctx *c)
 {
     for (int i = 0; i < 2; i++) {
-        rt_status s = need_typed(c, i);
+        rt_status s = ops_need_typed(c, i);
         if (s != RT_OK)
             return s;
     }
@@ -123,7 +115,7 @@ rt_status infer_gemm(rt_op_ctx *c)
 static rt_status conv_like(rt_op_ctx *c, bool transpose)
 {
     for (int i = 0; i < 2; i++) {
-        rt_status s = need_typed(c, i);
+        rt_status s = ops_need_typed(c, i);
         if (s != RT_OK)
             return s;
     }
@@ -187,7 +179,7 @@ rt_status infer_convtranspose(rt_op_ctx *c)
 
 rt_status infer_pool(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];
@@ -215,7 +207,7 @@ rt_status infer_pool(rt_op_ctx *c)
 
 rt_status infer_global_pool(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];
@@ -231,9 +223,9 @@ rt_status infer_global_pool(rt_op_ctx *c)
 
 rt_status infer_layernorm(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s == RT_OK)
-        s = need_typed(c, 1);
+        s = ops_need_typed(c, 1);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];
@@ -256,7 +248,7 @@ rt_status infer_layernorm(rt_op_ctx *c)
 rt_status infer_batchnorm(rt_op_ctx *c)
 {
     for (int i = 0; i < 5; i++) {
-        rt_status s = need_typed(c, i);
+        rt_status s = ops_need_typed(c, i);
         if (s != RT_OK)
             return s;
     }
@@ -269,7 +261,7 @@ rt_status infer_batchnorm(rt_op_ctx *c)
 
 rt_status infer_reduce(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];
@@ -280,12 +272,8 @@ rt_status infer_reduce(rt_op_ctx *c)
     int64_t input_opset = c->node->op == RT_OP_ReduceSum ? 13 : 18;
     s = ops_axes(c, 1, input_opset, axes, &na, &present);
     if (s == RT_ERR_NO_DATA) { /* axes computed at run time: rank known only when kept */
-        if (c->err)
-            c->err->code = RT_OK;
-        int64_t unk[RT_MAX_RANK];
-        for (int i = 0; i < RT_MAX_RANK; i++)
-            unk[i] = RT_DIM_UNKNOWN;
-        return ops_set_output(c, 0, x->dtype, keep ? x->rank : -1, unk);
+        ops_clear_err(c);
+        return ops_set_unknown_dims(c, 0, x->dtype, keep ? x->rank : -1);
     }
     if (s != RT_OK)
         return s;
@@ -320,7 +308,7 @@ rt_status infer_reduce(rt_op_ctx *c)
 
 rt_status infer_argreduce(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];
@@ -345,7 +333,7 @@ rt_status infer_argreduce(rt_op_ctx *c)
 
 rt_status infer_resize(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];
@@ -355,11 +343,8 @@ rt_status infer_resize(rt_op_ctx *c)
     double scales[RT_MAX_RANK];
     s = ops_resize_params(c, dims, scales);
     if (s == RT_ERR_NO_DATA) {
-        if (c->err)
-            c->err->code = RT_OK;
-        for (int i = 0; i < x->rank; i++)
-            dims[i] = RT_DIM_UNKNOWN;
-        return ops_set_output(c, 0, x->dtype, x->rank, dims);
+        ops_clear_err(c);
+        return ops_set_unknown_dims(c, 0, x->dtype, x->rank);
     }
     if (s != RT_OK)
         return s;

@@ -8,29 +8,6 @@
 #include "ops_geom.h"
 #include "ops_impl.h"
 
-static rt_status need_typed(const rt_op_ctx *c, int i)
-{
-    rt_status s = ops_need_input(c, i, false);
-    if (s == RT_OK && c->in[i]->dtype == RT_DT_UNDEFINED)
-        return ops_err(c, RT_ERR_DTYPE, "input %d ('%s') has no known type", i, c->in[i]->name);
-    return s;
-}
-
-static void clear_err(const rt_op_ctx *c)
-{
-    if (c->err)
-        c->err->code = RT_OK;
-}
-
-/* Output of unknown dims but known rank (rank -1: unknown rank too). */
-static rt_status unknown_dims(const rt_op_ctx *c, int out, rt_dtype dt, int rank)
-{
-    int64_t d[RT_MAX_RANK];
-    for (int i = 0; i < RT_MAX_RANK; i++)
-        d[i] = RT_DIM_UNKNOWN;
-    return ops_set_output(c, out, dt, rank, d);
-}
-
 /* Length of a 1-D shape-like input (or -1). */
 static int vec_len(const rt_tensor *t)
 {
@@ -41,7 +18,7 @@ static int vec_len(const rt_tensor *t)
 
 rt_status infer_reshape(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     const rt_tensor *x = c->in[0];
     int64_t shape[RT_MAX_RANK + 1];
     int64_t n;
@@ -54,10 +31,10 @@ rt_status infer_reshape(rt_op_ctx *c)
             return ops_err(c, RT_ERR_LIMIT, "shape has more than %d entries", RT_MAX_RANK);
         memcpy(shape, v, (size_t)n * sizeof *v);
     } else {
-        if ((s = need_typed(c, 1)) != RT_OK)
+        if ((s = ops_need_typed(c, 1)) != RT_OK)
             return s;
         if (!c->in[1]->data)
-            return unknown_dims(c, 0, x->dtype, vec_len(c->in[1]));
+            return ops_set_unknown_dims(c, 0, x->dtype, vec_len(c->in[1]));
         if (c->in[1]->rank != 1)
             return ops_err(c, RT_ERR_SHAPE, "shape input must be 1-D");
         n = ops_read_ints(c->in[1], shape, RT_MAX_RANK + 1);
@@ -110,7 +87,7 @@ rt_status infer_reshape(rt_op_ctx *c)
 
 rt_status infer_transpose(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];
@@ -138,7 +115,7 @@ rt_status infer_concat(rt_op_ctx *c)
         return ops_err(c, RT_ERR_MISSING_INPUT, "needs at least one input");
     int rank = -1;
     for (int i = 0; i < c->n_in; i++) {
-        rt_status s = need_typed(c, i);
+        rt_status s = ops_need_typed(c, i);
         if (s != RT_OK)
             return s;
         if (c->in[i]->dtype != c->in[0]->dtype)
@@ -189,7 +166,7 @@ rt_status infer_concat(rt_op_ctx *c)
 
 rt_status infer_slice(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];
@@ -198,8 +175,8 @@ rt_status infer_slice(rt_op_ctx *c)
     ops_slice sl;
     s = ops_slice_params(c, &sl);
     if (s == RT_ERR_NO_DATA) {
-        clear_err(c);
-        return unknown_dims(c, 0, x->dtype, x->rank);
+        ops_clear_err(c);
+        return ops_set_unknown_dims(c, 0, x->dtype, x->rank);
     }
     if (s != RT_OK)
         return s;
@@ -208,9 +185,9 @@ rt_status infer_slice(rt_op_ctx *c)
 
 rt_status infer_gather(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s == RT_OK)
-        s = need_typed(c, 1);
+        s = ops_need_typed(c, 1);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0], *idx = c->in[1];
@@ -237,9 +214,9 @@ rt_status infer_gather(rt_op_ctx *c)
 
 rt_status infer_gather_elements(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s == RT_OK)
-        s = need_typed(c, 1);
+        s = ops_need_typed(c, 1);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0], *idx = c->in[1];
@@ -255,7 +232,7 @@ rt_status infer_shape(rt_op_ctx *c)
         return s;
     const rt_tensor *x = c->in[0];
     if (x->rank < 0)
-        return unknown_dims(c, 0, RT_DT_I64, 1);
+        return ops_set_unknown_dims(c, 0, RT_DT_I64, 1);
     int64_t r = x->rank;
     int64_t start = rt_node_attr_int(c->node, "start", 0), end = rt_node_attr_int(c->node, "end", r);
     if (start < 0)
@@ -278,7 +255,7 @@ rt_status infer_size(rt_op_ctx *c)
 
 rt_status infer_unsqueeze(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];
@@ -287,9 +264,9 @@ rt_status infer_unsqueeze(rt_op_ctx *c)
     bool present;
     s = ops_axes(c, 1, 13, axes, &na, &present);
     if (s == RT_ERR_NO_DATA) {
-        clear_err(c);
+        ops_clear_err(c);
         int n = vec_len(c->in[1]);
-        return unknown_dims(c, 0, x->dtype, x->rank < 0 || n < 0 ? -1 : x->rank + n);
+        return ops_set_unknown_dims(c, 0, x->dtype, x->rank < 0 || n < 0 ? -1 : x->rank + n);
     }
     if (s != RT_OK)
         return s;
@@ -317,7 +294,7 @@ rt_status infer_unsqueeze(rt_op_ctx *c)
 
 rt_status infer_squeeze(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];
@@ -326,9 +303,9 @@ rt_status infer_squeeze(rt_op_ctx *c)
     bool present;
     s = ops_axes(c, 1, 13, axes, &na, &present);
     if (s == RT_ERR_NO_DATA) {
-        clear_err(c);
+        ops_clear_err(c);
         int n = vec_len(c->in[1]);
-        return unknown_dims(c, 0, x->dtype, x->rank < 0 || n < 0 ? -1 : x->rank - n);
+        return ops_set_unknown_dims(c, 0, x->dtype, x->rank < 0 || n < 0 ? -1 : x->rank - n);
     }
     if (s != RT_OK)
         return s;
@@ -360,12 +337,12 @@ rt_status infer_squeeze(rt_op_ctx *c)
 
 rt_status infer_flatten(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];
     if (x->rank < 0)
-        return unknown_dims(c, 0, x->dtype, 2);
+        return ops_set_unknown_dims(c, 0, x->dtype, 2);
     int64_t axis = rt_node_attr_int(c->node, "axis", 1);
     if (axis < 0)
         axis += x->rank;
@@ -382,15 +359,15 @@ rt_status infer_flatten(rt_op_ctx *c)
 
 rt_status infer_expand(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s == RT_OK)
-        s = need_typed(c, 1);
+        s = ops_need_typed(c, 1);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];
     if (!c->in[1]->data) {
         int n = vec_len(c->in[1]);
-        return unknown_dims(c, 0, x->dtype, x->rank < 0 || n < 0 ? -1 : (n > x->rank ? n : x->rank));
+        return ops_set_unknown_dims(c, 0, x->dtype, x->rank < 0 || n < 0 ? -1 : (n > x->rank ? n : x->rank));
     }
     rt_tensor shape = {0};
     shape.name = c->in[1]->name;
@@ -411,7 +388,7 @@ rt_status infer_expand(rt_op_ctx *c)
 
 rt_status infer_split(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];
@@ -427,9 +404,9 @@ rt_status infer_split(rt_op_ctx *c)
     int64_t sizes[64];
     s = ops_split_sizes(c, &axis, sizes);
     if (s == RT_ERR_NO_DATA) {
-        clear_err(c);
+        ops_clear_err(c);
         for (int i = 0; i < c->n_out; i++)
-            if ((s = unknown_dims(c, i, x->dtype, x->rank)) != RT_OK)
+            if ((s = ops_set_unknown_dims(c, i, x->dtype, x->rank)) != RT_OK)
                 return s;
         return RT_OK;
     }
@@ -447,14 +424,14 @@ rt_status infer_split(rt_op_ctx *c)
 
 rt_status infer_tile(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s == RT_OK)
-        s = need_typed(c, 1);
+        s = ops_need_typed(c, 1);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];
     if (x->rank < 0 || !c->in[1]->data)
-        return unknown_dims(c, 0, x->dtype, x->rank);
+        return ops_set_unknown_dims(c, 0, x->dtype, x->rank);
     int64_t rep[RT_MAX_RANK + 1];
     if (ops_read_ints(c->in[1], rep, RT_MAX_RANK + 1) != x->rank)
         return ops_err(c, RT_ERR_SHAPE, "repeats must have %d entries", x->rank);
@@ -474,7 +451,7 @@ rt_status infer_tile(rt_op_ctx *c)
 
 rt_status infer_constant_of_shape(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     const rt_attr *v = rt_node_attr(c->node, "value");
@@ -485,7 +462,7 @@ rt_status infer_constant_of_shape(rt_op_ctx *c)
         dt = v->t->dtype;
     }
     if (!c->in[0]->data)
-        return unknown_dims(c, 0, dt, vec_len(c->in[0]));
+        return ops_set_unknown_dims(c, 0, dt, vec_len(c->in[0]));
     int64_t dims[RT_MAX_RANK + 1];
     int64_t n = ops_read_ints(c->in[0], dims, RT_MAX_RANK + 1);
     if (n > RT_MAX_RANK)
@@ -499,13 +476,13 @@ rt_status infer_constant_of_shape(rt_op_ctx *c)
 rt_status infer_range(rt_op_ctx *c)
 {
     for (int i = 0; i < 3; i++) {
-        rt_status s = need_typed(c, i);
+        rt_status s = ops_need_typed(c, i);
         if (s != RT_OK)
             return s;
     }
     rt_dtype dt = c->in[0]->dtype;
     if (!c->in[0]->data || !c->in[1]->data || !c->in[2]->data)
-        return unknown_dims(c, 0, dt, 1);
+        return ops_set_unknown_dims(c, 0, dt, 1);
     for (int i = 0; i < 3; i++)
         if (rt_tensor_numel(c->in[i]) != 1)
             return ops_err(c, RT_ERR_SHAPE, "start, limit and delta must be scalars");
@@ -545,7 +522,7 @@ rt_status infer_constant(rt_op_ctx *c)
 
 rt_status infer_pad(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];
@@ -561,10 +538,10 @@ rt_status infer_pad(rt_op_ctx *c)
             return ops_err(c, RT_ERR_ATTR, "too many pads");
         memcpy(pads, v, (size_t)n * sizeof *v);
     } else {
-        if ((s = need_typed(c, 1)) != RT_OK)
+        if ((s = ops_need_typed(c, 1)) != RT_OK)
             return s;
         if (!c->in[1]->data)
-            return unknown_dims(c, 0, x->dtype, r);
+            return ops_set_unknown_dims(c, 0, x->dtype, r);
         n = ops_read_ints(c->in[1], pads, 2 * RT_MAX_RANK + 1);
     }
     int64_t axes[RT_MAX_RANK];
@@ -573,7 +550,7 @@ rt_status infer_pad(rt_op_ctx *c)
         axes[i] = i;
     if (ops_has_input(c, 3)) {
         if (!c->in[3]->data)
-            return unknown_dims(c, 0, x->dtype, r);
+            return ops_set_unknown_dims(c, 0, x->dtype, r);
         int64_t cnt = ops_read_ints(c->in[3], axes, RT_MAX_RANK + 1);
         if (cnt > r)
             return ops_err(c, RT_ERR_SHAPE, "too many axes");
@@ -604,12 +581,12 @@ rt_status infer_pad(rt_op_ctx *c)
 
 rt_status infer_depth_space(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];
     if (x->rank < 0)
-        return unknown_dims(c, 0, x->dtype, 4);
+        return ops_set_unknown_dims(c, 0, x->dtype, 4);
     if (x->rank != 4)
         return ops_err(c, RT_ERR_SHAPE, "input must be 4-D (N, C, H, W)");
     int64_t b = rt_node_attr_int(c->node, "blocksize", 0);
@@ -634,7 +611,7 @@ rt_status infer_depth_space(rt_op_ctx *c)
 
 rt_status infer_eyelike(rt_op_ctx *c)
 {
-    rt_status s = need_typed(c, 0);
+    rt_status s = ops_need_typed(c, 0);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];

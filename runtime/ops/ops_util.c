@@ -34,6 +34,28 @@ rt_status ops_need_input(const rt_op_ctx *c, int i, bool need_data)
     return RT_OK;
 }
 
+rt_status ops_need_typed(const rt_op_ctx *c, int i)
+{
+    rt_status s = ops_need_input(c, i, false);
+    if (s == RT_OK && c->in[i]->dtype == RT_DT_UNDEFINED)
+        return ops_err(c, RT_ERR_DTYPE, "input %d ('%s') has no known type", i, c->in[i]->name);
+    return s;
+}
+
+void ops_clear_err(const rt_op_ctx *c)
+{
+    if (c->err)
+        c->err->code = RT_OK;
+}
+
+rt_status ops_set_unknown_dims(const rt_op_ctx *c, int out, rt_dtype dt, int rank)
+{
+    int64_t d[RT_MAX_RANK];
+    for (int i = 0; i < RT_MAX_RANK; i++)
+        d[i] = RT_DIM_UNKNOWN;
+    return ops_set_output(c, out, dt, rank, d);
+}
+
 rt_status ops_set_output(const rt_op_ctx *c, int i, rt_dtype dt, int rank, const int64_t *dims)
 {
     if (i >= c->n_out || !c->out[i])
