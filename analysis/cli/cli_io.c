@@ -1,73 +1,29 @@
-/* cli_io.c -- whole-file reads and atomic whole-file writes for the CLI. */
+/* cli_io.c -- the CLI's whole-file reads and atomic writes (runtime/graph's rt_read_file and
+ * rt_write_file, errors printed), and --help detection. */
 #include "cli.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "graph.h"
 
 int cli_read_file(const char *path, uint8_t **data, size_t *size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "m4npu: %s: cannot open: %s\n", path, strerror(errno));
+    rt_error e;
+    if (rt_read_file(path, 0, NULL, data, size, &e) != RT_OK) {
+        fprintf(stderr, "m4npu: %s\n", e.msg);
         return -1;
     }
-    size_t cap = 1 << 16, len = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf) {
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0)
-            break;
-        if (len == cap) {
-            uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    int bad = !buf || ferror(f);
-    fclose(f);
-    if (bad) {
-        fprintf(stderr, "m4npu: %s: cannot read: %s\n", path, buf ? strerror(errno) : "out of memory");
-        free(buf);
-        return -1;
-    }
-    *data = buf;
-    *size = len;
     return 0;
 }
 
 int cli_write_file(const char *path, const void *data, size_t size)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 32);
-    if (!tmp) {
-        fprintf(stderr, "m4npu: %s: out of memory\n", path);
+    rt_error e;
+    if (rt_write_file(path, data, size, &e) != RT_OK) {
+        fprintf(stderr, "m4npu: %s\n", e.msg);
         return -1;
     }
-    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        fprintf(stderr, "m4npu: %s: cannot create: %s\n", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    int bad = (size && fwrite(data, 1, size, f) != size);
-    bad |= fflush(f) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        fprintf(stderr, "m4npu: %s: cannot write: %s\n", path, strerror(errno));
-        remove(tmp);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
     return 0;
 }
 

@@ -329,23 +329,6 @@ json_t *whatif_module_json(const m4npu_config *cfg, const whatif_module_run *m)
 
 /* ------------------------------------------------------------------ files */
 
-/* Write text to path through a temporary beside it and a rename: never half a file. */
-static rt_status write_atomic(const char *path, const char *text, size_t len, rt_error *e)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return rt_error_set(e, RT_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    int bad = fwrite(text, 1, len, f) != len;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        remove(tmp);
-        return rt_error_set(e, RT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    }
-    return RT_OK;
-}
-
 rt_status whatif_write_timeline(const m4npu_config *cfg, const whatif_task_result *t, const char *path, rt_error *e)
 {
     json_t *root = json_object(), *all = json_array();
@@ -393,7 +376,7 @@ rt_status whatif_write_timeline(const m4npu_config *cfg, const whatif_task_resul
     json_decref(root);
     if (!text)
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (timeline)");
-    rt_status st = write_atomic(path, text, strlen(text), e);
+    rt_status st = rt_write_file(path, text, strlen(text), e);
     free(text);
     return st;
 }

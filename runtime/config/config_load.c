@@ -9,10 +9,11 @@
  */
 #include "config_internal.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "graph.h"
 
 #define CONFIG_MAX_FILE_BYTES (16u * 1024u * 1024u) /* no configuration is anywhere near this */
 
@@ -415,44 +416,21 @@ m4npu_config_status m4npu_config_load_text(const char *text, size_t len, const c
     return load(text, len, origin && origin[0] ? origin : "<text>", NULL, 0, out, err);
 }
 
-/* The whole file, or an E_IO error naming it. */
+/* The whole file, or an E_IO (E_NOMEM) error naming it. */
 static m4npu_config_status read_file(const char *path, char **text, size_t *len, m4npu_config_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return config_error(err, M4NPU_CONFIG_E_IO, path, 0, 0, NULL, "cannot open: %s", strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    m4npu_config_status st = M4NPU_CONFIG_OK;
-    while (buf) {
-        if (n == cap) {
-            if (cap >= CONFIG_MAX_FILE_BYTES) {
-                st = config_error(err, M4NPU_CONFIG_E_IO, path, 0, 0, NULL,
-                                  "larger than %u bytes; not a configuration", CONFIG_MAX_FILE_BYTES);
-                break;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb)
-                break;
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
+    rt_error e;
+    uint8_t *buf;
+    rt_status s = rt_read_file(path, CONFIG_MAX_FILE_BYTES, "a configuration", &buf, len, &e);
+    if (s != RT_OK) {
+        /* rt_read_file's message is "PATH: reason"; the error names the path on its own */
+        size_t plen = strlen(path);
+        const char *reason = strncmp(e.msg, path, plen) == 0 && strncmp(e.msg + plen, ": ", 2) == 0 ? e.msg + plen + 2
+                                                                                                      : e.msg;
+        return config_error(err, s == RT_ERR_NOMEM ? M4NPU_CONFIG_E_NOMEM : M4NPU_CONFIG_E_IO, path, 0, 0, NULL, "%s",
+                            reason);
     }
-    if (st == M4NPU_CONFIG_OK && !buf)
-        st = config_error(err, M4NPU_CONFIG_E_NOMEM, path, 0, 0, NULL, "out of memory");
-    else if (st == M4NPU_CONFIG_OK && ferror(f))
-        st = config_error(err, M4NPU_CONFIG_E_IO, path, 0, 0, NULL, "cannot read: %s", strerror(errno));
-    fclose(f);
-    if (st != M4NPU_CONFIG_OK) {
-        free(buf);
-        return st;
-    }
-    *text = buf;
-    *len = n;
+    *text = (char *)buf;
     return M4NPU_CONFIG_OK;
 }
 

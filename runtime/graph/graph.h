@@ -60,6 +60,14 @@ rt_status rt_error_set(rt_error *e, rt_status code, const char *fmt, ...)
 /* Prefix an existing message: "prefix: old message". */
 void rt_error_prefix(rt_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Whole files (graph_file.c). Read all of path into a malloc'd, NUL-terminated *buf; a file
+ * over max_bytes (0: no limit) is RT_ERR_LIMIT, "PATH: larger than N bytes; not <kind>". */
+rt_status rt_read_file(const char *path, size_t max_bytes, const char *kind, uint8_t **buf, size_t *len,
+                       rt_error *e);
+/* Write len bytes to path through "PATH.tmp.PID" and a rename: path is the whole new content or
+ * untouched. Errors: "PATH: cannot create: ..." / "PATH: cannot write: ...". */
+rt_status rt_write_file(const char *path, const void *buf, size_t len, rt_error *e);
+
 /* ---------------------------------------------------------------------------------------- */
 /* Data types: numbered as ONNX's TensorProto.DataType so conversion is the identity.          */
 

@@ -252,7 +252,7 @@ rt_status onnx_export_file(const rt_graph *g, const char *path, rt_error *e)
         rt_error_prefix(e, "%s", path);
         return s;
     }
-    s = onnx_write_file(path, buf, len, e);
+    s = rt_write_file(path, buf, len, e);
     free(buf);
     return s;
 }

@@ -375,7 +375,7 @@ rt_status onnx_import_file(const char *path, const onnx_import_opts *opts, rt_gr
     *out = NULL;
     uint8_t *buf;
     size_t len;
-    rt_status s = onnx_read_file(path, &buf, &len, e);
+    rt_status s = rt_read_file(path, 0, NULL, &buf, &len, e);
     if (s != RT_OK)
         return s;
     char dir[4096];
@@ -401,7 +401,7 @@ rt_status onnx_model_op_types(const char *path, char ***types, int *n, rt_error 
     *n = 0;
     uint8_t *buf;
     size_t len;
-    rt_status s = onnx_read_file(path, &buf, &len, e);
+    rt_status s = rt_read_file(path, 0, NULL, &buf, &len, e);
     if (s != RT_OK)
         return s;
     Onnx__ModelProto *m = len ? onnx__model_proto__unpack(NULL, len, buf) : NULL;

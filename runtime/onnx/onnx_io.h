@@ -44,8 +44,4 @@ rt_status onnx_export_file(const rt_graph *g, const char *path, rt_error *e);
 /* A single tensor as a serialized TensorProto. */
 rt_status onnx_save_tensor_buffer(const rt_tensor *t, uint8_t **buf, size_t *len, rt_error *e);
 
-/* Whole-file helpers shared with the tools (atomic write). */
-rt_status onnx_read_file(const char *path, uint8_t **buf, size_t *len, rt_error *e);
-rt_status onnx_write_file(const char *path, const uint8_t *buf, size_t len, rt_error *e);
-
 #endif

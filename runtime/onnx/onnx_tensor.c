@@ -1,6 +1,6 @@
 /* onnx_tensor.c -- TensorProto <-> IR tensor: raw_data, every typed field, external data files
  * (resolved next to the model, never outside it), with the element count and byte size checked
- * against the shape before anything is copied. Also whole-file read/write helpers. */
+ * against the shape before anything is copied. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,66 +8,6 @@
 #include <unistd.h>
 
 #include "onnx_internal.h"
-
-rt_status onnx_read_file(const char *path, uint8_t **buf, size_t *len, rt_error *e)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return rt_error_set(e, RT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *b = malloc(cap);
-    while (b) {
-        size_t got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-        if (n == cap) {
-            uint8_t *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-    }
-    bool bad = !b || ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b);
-        return rt_error_set(e, b ? RT_ERR_IO : RT_ERR_NOMEM, "%s: cannot read", path);
-    }
-    *buf = b;
-    *len = n;
-    return RT_OK;
-}
-
-rt_status onnx_write_file(const char *path, const uint8_t *buf, size_t len, rt_error *e)
-{
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 32);
-    if (!tmp)
-        return rt_error_set(e, RT_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, pl + 32, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        rt_status s = rt_error_set(e, RT_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-        free(tmp);
-        return s;
-    }
-    bool bad = len && fwrite(buf, 1, len, f) != len;
-    bad |= fflush(f) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        rt_status s = rt_error_set(e, RT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-        remove(tmp);
-        free(tmp);
-        return s;
-    }
-    free(tmp);
-    return RT_OK;
-}
 
 /* external data: location must be a relative path inside the model's directory */
 static rt_status read_external(const Onnx__TensorProto *p, const char *tname, const char *what, const char *base_dir,
@@ -313,7 +253,7 @@ rt_status onnx_load_tensor_file(const char *path, rt_tensor **out, rt_error *e)
 {
     uint8_t *buf;
     size_t len;
-    rt_status s = onnx_read_file(path, &buf, &len, e);
+    rt_status s = rt_read_file(path, 0, NULL, &buf, &len, e);
     if (s != RT_OK)
         return s;
     s = onnx_load_tensor_buffer(buf, len, out, e);

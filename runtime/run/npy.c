@@ -2,11 +2,9 @@
  * recursive-descent reader of exactly the dict numpy writes, never by evaluating anything. */
 #include "npy.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
@@ -375,40 +373,13 @@ rt_status npy_read_buffer(const uint8_t *buf, size_t len, const char *origin, co
 rt_status npy_read_file(const char *path, const char *name, rt_tensor **out, rt_error *e)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return rt_error_set(e, RT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    uint8_t *buf = malloc(cap);
-    rt_status s = RT_OK;
-    while (buf) {
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0)
-            break;
-        if (len == cap) {
-            if (cap > NPY_MAX_FILE_BYTES + NPY_MAX_HEADER_BYTES) {
-                s = rt_error_set(e, RT_ERR_LIMIT, "%s: larger than %llu bytes; not an input this runtime takes", path,
-                                 (unsigned long long)NPY_MAX_FILE_BYTES);
-                break;
-            }
-            uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    if (s == RT_OK && !buf)
-        s = rt_error_set(e, RT_ERR_NOMEM, "%s: out of memory", path);
-    else if (s == RT_OK && ferror(f))
-        s = rt_error_set(e, RT_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-    fclose(f);
-    if (s == RT_OK)
-        s = npy_read_buffer(buf, len, path, name, out, e);
+    uint8_t *buf;
+    size_t len;
+    rt_status s = rt_read_file(path, (size_t)(NPY_MAX_FILE_BYTES + NPY_MAX_HEADER_BYTES), "an input this runtime takes",
+                               &buf, &len, e);
+    if (s != RT_OK)
+        return s;
+    s = npy_read_buffer(buf, len, path, name, out, e);
     free(buf);
     return s;
 }
@@ -469,26 +440,7 @@ rt_status npy_write_file(const rt_tensor *t, const char *path, rt_error *e)
     rt_status s = npy_write_buffer(t, &buf, &len, e);
     if (s != RT_OK)
         return s;
-    size_t plen = strlen(path) + 32;
-    char *tmp = malloc(plen);
-    if (!tmp) {
-        free(buf);
-        return rt_error_set(e, RT_ERR_NOMEM, "%s: out of memory", path);
-    }
-    snprintf(tmp, plen, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        s = rt_error_set(e, RT_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    } else {
-        bool bad = len && fwrite(buf, 1, len, f) != len;
-        bad |= fflush(f) != 0;
-        bad |= fclose(f) != 0;
-        if (bad || rename(tmp, path) != 0) {
-            s = rt_error_set(e, RT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-            remove(tmp);
-        }
-    }
-    free(tmp);
+    s = rt_write_file(path, buf, len, e);
     free(buf);
     return s;
 }

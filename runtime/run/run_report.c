@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "npy.h"
 #include "ops.h"
@@ -296,28 +295,20 @@ json_t *run_timeline_json(const rt_graph *g, const m4npu_config *cfg, const run_
     return root;
 }
 
-/* Dump j to path atomically. */
+/* Dump j, indented and newline-terminated, to path (atomically: rt_write_file). */
 static rt_status write_json_file(json_t *j, const char *path, rt_error *e)
 {
-    size_t plen = strlen(path) + 32;
-    char *tmp = malloc(plen);
-    if (!tmp)
+    char *text = json_dumps(j, JSON_INDENT(1));
+    size_t n = text ? strlen(text) : 0;
+    char *line = text ? realloc(text, n + 2) : NULL;
+    if (!line) {
+        free(text);
         return rt_error_set(e, RT_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, plen, "%s.tmp.%ld", path, (long)getpid());
-    rt_status s = RT_OK;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        s = rt_error_set(e, RT_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    } else {
-        bool bad = json_dumpf(j, f, JSON_INDENT(1)) != 0 || fputc('\n', f) == EOF;
-        bad |= fflush(f) != 0;
-        bad |= fclose(f) != 0;
-        if (bad || rename(tmp, path) != 0) {
-            s = rt_error_set(e, RT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-            remove(tmp);
-        }
     }
-    free(tmp);
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    rt_status s = rt_write_file(path, line, n + 1, e);
+    free(line);
     return s;
 }
 

@@ -95,7 +95,7 @@ static void test_external_data_missing_file_names_the_tensor(void **state)
     uint8_t *buf;
     size_t len;
     rt_error e;
-    assert_int_equal(onnx_read_file(src, &buf, &len, &e), RT_OK);
+    assert_int_equal(rt_read_file(src, 0, NULL, &buf, &len, &e), RT_OK);
     test_write_file(dst, buf, len);
     rt_graph *g;
     assert_int_equal(onnx_import_file(dst, NULL, &g, &e), RT_ERR_IO);
@@ -222,7 +222,7 @@ static void test_truncations_and_bit_flips_never_crash(void **state)
     uint8_t *buf;
     size_t len;
     rt_error e;
-    assert_int_equal(onnx_read_file(p, &buf, &len, &e), RT_OK);
+    assert_int_equal(rt_read_file(p, 0, NULL, &buf, &len, &e), RT_OK);
     int errors = 0;
     for (size_t cut = 0; cut < len; cut++) {
         rt_graph *g;

@@ -45,7 +45,7 @@ static int write_bytes(const char *file, const uint8_t *b, size_t len)
     char p[4096];
     rt_error e;
     path_of(p, sizeof p, file);
-    return onnx_write_file(p, b, len, &e) == RT_OK ? 0 : fail(file, &e);
+    return rt_write_file(p, b, len, &e) == RT_OK ? 0 : fail(file, &e);
 }
 
 static int write_graph(const char *file, const rt_graph *g)
