@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cpu_util.h"
+#include "ops_geom.h"
 
 typedef struct mm_geom {
     int64_t M, K, N;
@@ -16,17 +17,8 @@ typedef struct mm_geom {
 /* Promote 1-D operands, then walk the broadcast batch dims. */
 static rt_status mm_setup(const rt_op_ctx *c, const rt_tensor *a, const rt_tensor *b, const rt_tensor *y, mm_geom *g)
 {
-    rt_tensor a2 = *a, b2 = *b;
-    if (a->rank == 1) {
-        a2.rank = 2;
-        a2.dims[0] = 1;
-        a2.dims[1] = a->dims[0];
-    }
-    if (b->rank == 1) {
-        b2.rank = 2;
-        b2.dims[0] = b->dims[0];
-        b2.dims[1] = 1;
-    }
+    rt_tensor a2, b2;
+    ops_matmul_promote(a, b, &a2, &b2);
     g->M = a2.dims[a2.rank - 2];
     g->K = a2.dims[a2.rank - 1];
     g->N = b2.dims[b2.rank - 1];

@@ -17,9 +17,15 @@ typedef struct axis_map {
     int64_t count, inner, len;
 } axis_map;
 
-static rt_status axis_setup(const rt_op_ctx *c, const rt_tensor *x, const rt_tensor *scale, axis_map *m)
+/* The channel map of x for scale (and the zero point, which must match it if given). */
+static rt_status axis_setup(const rt_op_ctx *c, const rt_tensor *x, const rt_tensor *scale, const rt_tensor *zp,
+                            axis_map *m)
 {
+    if (zp && rt_tensor_numel(zp) != rt_tensor_numel(scale))
+        return ops_err(c, RT_ERR_SHAPE, "zero point and scale sizes differ");
     m->count = rt_tensor_numel(scale);
+    if (m->count == 0)
+        return ops_err(c, RT_ERR_SHAPE, "scale is empty");
     m->inner = 1;
     m->len = 1;
     if (m->count <= 1 && scale->rank <= 1) {
@@ -49,11 +55,9 @@ rt_status cpu_quantize(rt_op_ctx *c)
     const rt_tensor *x = c->in[0], *sc = c->in[1], *zp = ops_has_input(c, 2) ? c->in[2] : NULL;
     rt_tensor *y = c->out[0];
     axis_map m;
-    rt_status s = axis_setup(c, x, sc, &m);
+    rt_status s = axis_setup(c, x, sc, zp, &m);
     if (s != RT_OK)
         return s;
-    if (zp && rt_tensor_numel(zp) != m.count)
-        return ops_err(c, RT_ERR_SHAPE, "zero point and scale sizes differ");
     int64_t n = rt_tensor_numel(x);
     for (int64_t i = 0; i < n; i++) {
         int64_t ch = channel(&m, i);
@@ -70,11 +74,9 @@ rt_status cpu_dequantize(rt_op_ctx *c)
     const rt_tensor *x = c->in[0], *sc = c->in[1], *zp = ops_has_input(c, 2) ? c->in[2] : NULL;
     rt_tensor *y = c->out[0];
     axis_map m;
-    rt_status s = axis_setup(c, x, sc, &m);
+    rt_status s = axis_setup(c, x, sc, zp, &m);
     if (s != RT_OK)
         return s;
-    if (zp && rt_tensor_numel(zp) != m.count)
-        return ops_err(c, RT_ERR_SHAPE, "zero point and scale sizes differ");
     int64_t n = rt_tensor_numel(x);
     for (int64_t i = 0; i < n; i++) {
         int64_t ch = channel(&m, i);

@@ -380,3 +380,19 @@ rt_status ops_resize_params(const rt_op_ctx *c, int64_t *out_dims, double *scale
     }
     return RT_OK;
 }
+
+void ops_matmul_promote(const rt_tensor *a, const rt_tensor *b, rt_tensor *a2, rt_tensor *b2)
+{
+    *a2 = *a;
+    *b2 = *b;
+    if (a->rank == 1) {
+        a2->rank = 2;
+        a2->dims[0] = 1;
+        a2->dims[1] = a->dims[0];
+    }
+    if (b->rank == 1) {
+        b2->rank = 2;
+        b2->dims[0] = b->dims[0];
+        b2->dims[1] = 1;
+    }
+}

@@ -35,6 +35,10 @@ rt_status ops_slice_params(const rt_op_ctx *c, ops_slice *s);
 rt_status ops_axes(const rt_op_ctx *c, int in_idx, int64_t input_opset, int64_t *axes, int *n,
                    bool *present);
 
+/* MatMul's 1-D operands as matrices, numpy style: A [K] is [1, K], B [K] is [K, 1]. a2 and b2
+ * are views of a and b (same data, promoted dims). */
+void ops_matmul_promote(const rt_tensor *a, const rt_tensor *b, rt_tensor *a2, rt_tensor *b2);
+
 /* Split: sizes of each output along *axis (normalised). */
 rt_status ops_split_sizes(const rt_op_ctx *c, int *axis, int64_t *sizes);
 

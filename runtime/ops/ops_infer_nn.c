@@ -13,17 +13,8 @@ static rt_status matmul_shape(const rt_op_ctx *c, const rt_tensor *a, const rt_t
     }
     if (a->rank == 0 || b->rank == 0)
         return ops_err(c, RT_ERR_SHAPE, "MatMul inputs must have rank >= 1");
-    rt_tensor a2 = *a, b2 = *b; /* promoted views (1-D operands) */
-    if (a->rank == 1) {
-        a2.rank = 2;
-        a2.dims[0] = 1;
-        a2.dims[1] = a->dims[0];
-    }
-    if (b->rank == 1) {
-        b2.rank = 2;
-        b2.dims[0] = b->dims[0];
-        b2.dims[1] = 1;
-    }
+    rt_tensor a2, b2;
+    ops_matmul_promote(a, b, &a2, &b2);
     int64_t ka = a2.dims[a2.rank - 1], kb = b2.dims[b2.rank - 2];
     if (ka >= 0 && kb >= 0 && ka != kb) {
         char s1[96], s2[96];
@@ -61,7 +52,7 @@ rt_status infer_matmul(rt_op_ctx *c)
         if (s != RT_OK)
             return s;
     }
-    int rank;
+    int rank = -1;
     int64_t dims[RT_MAX_RANK + 2];
     rt_status s = matmul_shape(c, c->in[0], c->in[1], &rank, dims);
     if (s != RT_OK)
@@ -85,7 +76,7 @@ rt_status infer_qlinearmatmul(rt_op_ctx *c)
         if (s != RT_OK)
             return s;
     }
-    int rank;
+    int rank = -1;
     int64_t dims[RT_MAX_RANK + 2];
     rt_status s = matmul_shape(c, c->in[0], c->in[3], &rank, dims);
     if (s != RT_OK)
