@@ -180,6 +180,13 @@ static void test_quantize_trilu_mod_cast(void **state)
     int8_t want[5] = {-2, 0, 2, 127, -128}; /* half to even, saturated */
     assert_memory_equal(qy, want, 5);
     done(g, x);
+    /* an empty scale (and zero point of the same size) is an error, not a read past its end */
+    in_spec qe[3] = {{"x", RT_DT_F32, 1, {5}, v}, {"s", RT_DT_F32, 1, {0}, &scale}, {"z", RT_DT_I8, 1, {0}, &zp}};
+    x = run_one(&g, "QuantizeLinear", 3, qe, NULL, RT_ERR_SHAPE, "scale is empty");
+    done(g, x);
+    x = run_one(&g, "DequantizeLinear", 3, (in_spec[]){{"x", RT_DT_I8, 1, {1}, &zp}, qe[1], qe[2]}, NULL, RT_ERR_SHAPE,
+                "scale is empty");
+    done(g, x);
     float ones[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
     int64_t k = 1;
     in_spec t[2] = {{"x", RT_DT_F32, 2, {3, 3}, ones}, {"k", RT_DT_I64, 0, {0}, &k}};
