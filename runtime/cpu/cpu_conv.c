@@ -7,17 +7,6 @@
 #include "cpu_util.h"
 #include "ops_geom.h"
 
-/* Advance a multi-index over `dims` (nsp dims); returns false after the last. */
-static bool next_index(int nsp, const int64_t *dims, int64_t *idx)
-{
-    for (int d = nsp - 1; d >= 0; d--) {
-        if (++idx[d] < dims[d])
-            return true;
-        idx[d] = 0;
-    }
-    return false;
-}
-
 static int64_t prod(int n, const int64_t *v)
 {
     int64_t p = 1;
@@ -59,10 +48,10 @@ rt_status cpu_conv(rt_op_ctx *c)
             int64_t g = m / Mg;
             double b = bias ? cpu_ld(bias->dtype, bias->data, m) : 0.0;
             int64_t oidx[RT_MAX_RANK] = {0};
-            for (int64_t o = 0; o < out_sz; o++, next_index(nsp, w.out, oidx)) {
+            for (int64_t o = 0; o < out_sz; o++, cpu_next_index(nsp, w.out, oidx)) {
                 double acc = b;
                 int64_t kidx[RT_MAX_RANK] = {0};
-                for (int64_t kk = 0; kk < k_sz; kk++, next_index(nsp, w.k, kidx)) {
+                for (int64_t kk = 0; kk < k_sz; kk++, cpu_next_index(nsp, w.k, kidx)) {
                     int64_t off = 0;
                     bool inside = true;
                     for (int d = 0; d < nsp && inside; d++) {
@@ -112,10 +101,10 @@ rt_status cpu_convtranspose(rt_op_ctx *c)
             for (int64_t ci = 0; ci < Cg; ci++) {
                 int64_t cin = g * Cg + ci;
                 int64_t iidx[RT_MAX_RANK] = {0};
-                for (int64_t i = 0; i < in_sz; i++, next_index(nsp, w.in, iidx)) {
+                for (int64_t i = 0; i < in_sz; i++, cpu_next_index(nsp, w.in, iidx)) {
                     double xv = cpu_ld(x->dtype, x->data, (n * C + cin) * in_sz + i);
                     int64_t kidx[RT_MAX_RANK] = {0};
-                    for (int64_t kk = 0; kk < k_sz; kk++, next_index(nsp, w.k, kidx)) {
+                    for (int64_t kk = 0; kk < k_sz; kk++, cpu_next_index(nsp, w.k, kidx)) {
                         int64_t off = 0;
                         bool inside = true;
                         for (int d = 0; d < nsp && inside; d++) {

@@ -6,16 +6,6 @@
 #include "cpu_util.h"
 #include "ops_geom.h"
 
-static bool next_index(int nsp, const int64_t *dims, int64_t *idx)
-{
-    for (int d = nsp - 1; d >= 0; d--) {
-        if (++idx[d] < dims[d])
-            return true;
-        idx[d] = 0;
-    }
-    return false;
-}
-
 rt_status cpu_pool(rt_op_ctx *c)
 {
     const rt_tensor *x = c->in[0];
@@ -46,11 +36,11 @@ rt_status cpu_pool(rt_op_ctx *c)
     int64_t planes = x->dims[0] * x->dims[1];
     for (int64_t p = 0; p < planes; p++) {
         int64_t oidx[RT_MAX_RANK] = {0};
-        for (int64_t o = 0; o < out_sz; o++, next_index(nsp, w.out, oidx)) {
+        for (int64_t o = 0; o < out_sz; o++, cpu_next_index(nsp, w.out, oidx)) {
             double best = -INFINITY, sum = 0;
             int64_t best_at = -1, count = 0, padded_count = 0;
             int64_t kidx[RT_MAX_RANK] = {0};
-            for (int64_t kk = 0; kk < k_sz; kk++, next_index(nsp, w.k, kidx)) {
+            for (int64_t kk = 0; kk < k_sz; kk++, cpu_next_index(nsp, w.k, kidx)) {
                 int64_t off = 0, coff = 0;
                 bool inside = true, in_padded = true;
                 for (int d = 0; d < nsp; d++) {

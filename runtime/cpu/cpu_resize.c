@@ -175,11 +175,7 @@ rt_status cpu_resize(rt_op_ctx *c)
             }
         }
         cpu_st(y->dtype, y->data, i, v);
-        for (int d = r - 1; d >= 0; d--) {
-            if (++idx[d] < y->dims[d])
-                break;
-            idx[d] = 0;
-        }
+        cpu_next_index(r, y->dims, idx);
     }
     for (int d = 0; d < r; d++)
         free(taps[d]);

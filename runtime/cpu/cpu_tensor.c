@@ -175,11 +175,7 @@ rt_status cpu_gather_elements(rt_op_ctx *c)
             off += (d == axis ? q : idx[d]) * xs[d];
         }
         memcpy(EL(y, i, es), CEL(x, off, es), es);
-        for (int d = r - 1; d >= 0; d--) {
-            if (++idx[d] < ind->dims[d])
-                break;
-            idx[d] = 0;
-        }
+        cpu_next_index(r, ind->dims, idx);
     }
     return RT_OK;
 }
@@ -237,11 +233,7 @@ rt_status cpu_tile(rt_op_ctx *c)
         for (int d = 0; d < r; d++)
             off += (idx[d] % x->dims[d]) * xs[d];
         memcpy(EL(y, i, es), CEL(x, off, es), es);
-        for (int d = r - 1; d >= 0; d--) {
-            if (++idx[d] < y->dims[d])
-                break;
-            idx[d] = 0;
-        }
+        cpu_next_index(r, y->dims, idx);
     }
     return RT_OK;
 }
@@ -444,11 +436,7 @@ rt_status cpu_pad(rt_op_ctx *c)
             off += q * xs[d];
         }
         memcpy(EL(y, i, es), use_const ? cbytes : CEL(x, off, es), es);
-        for (int d = r - 1; d >= 0; d--) {
-            if (++idx[d] < y->dims[d])
-                break;
-            idx[d] = 0;
-        }
+        cpu_next_index(r, y->dims, idx);
     }
     return RT_OK;
 }

@@ -33,6 +33,18 @@ typedef struct cpu_iter {
 void cpu_iter_init(cpu_iter *it, const rt_tensor *out, int n, const rt_tensor *const *ts);
 void cpu_iter_next(cpu_iter *it);
 
+/* Advance a row-major multi-index over dims[0..rank-1] (last dim fastest); false after the last
+ * index, when idx is back to all zeros. */
+static inline bool cpu_next_index(int rank, const int64_t *dims, int64_t *idx)
+{
+    for (int d = rank - 1; d >= 0; d--) {
+        if (++idx[d] < dims[d])
+            return true;
+        idx[d] = 0;
+    }
+    return false;
+}
+
 static inline int64_t cpu_numel(const rt_tensor *t)
 {
     return rt_tensor_numel(t);
