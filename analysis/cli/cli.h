@@ -36,6 +36,13 @@ int cli_read_file(const char *path, uint8_t **data, size_t *size);
  * a half-written file; on failure prints the reason and returns -1. */
 int cli_write_file(const char *path, const void *data, size_t size);
 
+/* Load the configuration at path (NULL: the built-in defaults) with the --set assignments
+ * applied, into *cfg. On failure prints the error (an unreadable file as "m4npu: PATH: reason",
+ * like every other file) and returns the exit code: CLI_IO, CLI_USAGE for an assignment that is
+ * not KEY=VALUE, CLI_FAIL for a bad value. */
+struct m4npu_config;
+int cli_load_config(const char *path, const char *const *sets, size_t nsets, struct m4npu_config *cfg);
+
 /* Is argv[i] --help or -h anywhere? Then print usage and return 1. */
 int cli_wants_help(int argc, char **argv, const char *usage);
 

@@ -293,17 +293,9 @@ int cmd_bench(int argc, char **argv)
         return CLI_USAGE;
     }
     m4npu_config cfg;
-    m4npu_config_error cerr;
-    m4npu_config_defaults(&cfg);
-    if (config && m4npu_config_load_overrides(config, sets, nsets, &cfg, &cerr) != M4NPU_CONFIG_OK) {
-        fprintf(stderr, "%s\n", cerr.msg);
-        return cerr.status == M4NPU_CONFIG_E_IO ? CLI_IO : CLI_FAIL;
-    }
-    for (size_t i = 0; !config && i < nsets; i++)
-        if (m4npu_config_set_assignment(&cfg, sets[i], &cerr) != M4NPU_CONFIG_OK) {
-            fprintf(stderr, "%s\n", cerr.msg);
-            return CLI_FAIL;
-        }
+    int rc = cli_load_config(config, sets, nsets, &cfg);
+    if (rc != CLI_OK)
+        return rc;
     if (tiles)
         return bench_tiles(&cfg, json);
     size_t src_len;
@@ -316,7 +308,7 @@ int cmd_bench(int argc, char **argv)
     }
     free(src);
     bench_result numeric, timing;
-    int rc = run(&cfg, prog.bytes, prog.size, 0, &numeric);
+    rc = run(&cfg, prog.bytes, prog.size, 0, &numeric);
     if (rc == CLI_OK)
         rc = run(&cfg, prog.bytes, prog.size, NPU_JOB_F_TIMING_ONLY, &timing);
     isa_asm_result_free(&prog);

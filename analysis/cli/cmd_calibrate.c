@@ -303,11 +303,9 @@ int cmd_calibrate(int argc, char **argv)
         goto usage_error;
 
     m4npu_config cfg;
-    m4npu_config_error cerr;
-    if (m4npu_config_load_overrides(config, sets, nsets, &cfg, &cerr) != M4NPU_CONFIG_OK) {
-        fprintf(stderr, "%s\n", cerr.msg);
-        return cerr.status == M4NPU_CONFIG_E_IO ? CLI_IO : CLI_FAIL;
-    }
+    int rc = cli_load_config(config, sets, nsets, &cfg);
+    if (rc != CLI_OK)
+        return rc;
     const npu_device_config *dev = &cfg.npu;
     size_t bytes = dev->sram.size_bytes;
     uint8_t *sram = malloc(bytes), *a = malloc(bytes), *b = malloc(bytes);
@@ -318,7 +316,7 @@ int cmd_calibrate(int argc, char **argv)
     }
     rng r = {seed};
     tile_stats mm = {.name = "matmul"}, sm = {.name = "softmax"};
-    int rc = calibrate_matmul(dev, (uint32_t)cases, &r, sram, a, b, &mm);
+    rc = calibrate_matmul(dev, (uint32_t)cases, &r, sram, a, b, &mm);
     if (rc == 0)
         rc = calibrate_softmax(dev, (uint32_t)cases, &r, sram, a, b, &sm);
     free(sram), free(a), free(b);

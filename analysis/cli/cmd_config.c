@@ -58,17 +58,10 @@ int cmd_config(int argc, char **argv)
     }
     const char *path = argv[optind];
     m4npu_config cfg;
-    m4npu_config_error err;
-    m4npu_config_status st = m4npu_config_load_overrides(path, sets, nsets, &cfg, &err);
+    int rc = cli_load_config(path, (const char *const *)sets, nsets, &cfg);
     free(sets);
-    if (st == M4NPU_CONFIG_E_IO) {
-        fprintf(stderr, "m4npu: %s\n", err.msg);
-        return CLI_IO;
-    }
-    if (st != M4NPU_CONFIG_OK) {
-        fprintf(stderr, "%s\n", err.msg);
-        return st == M4NPU_CONFIG_E_USAGE ? CLI_USAGE : CLI_FAIL;
-    }
+    if (rc != CLI_OK)
+        return rc;
     if (json) {
         json_t *obj = m4npu_config_to_json(&cfg);
         int bad = !obj || json_dumpf(obj, stdout, JSON_INDENT(2)) != 0;

@@ -334,14 +334,12 @@ int cmd_exec(int argc, char **argv)
         return CLI_USAGE;
 
     m4npu_config cfg;
-    m4npu_config_error cerr;
-    if (m4npu_config_load_overrides(o.config, o.sets, o.nsets, &cfg, &cerr) != M4NPU_CONFIG_OK) {
-        fprintf(stderr, "%s\n", cerr.msg);
-        return cerr.status == M4NPU_CONFIG_E_IO ? CLI_IO : CLI_FAIL;
-    }
+    int rc = cli_load_config(o.config, o.sets, o.nsets, &cfg);
+    if (rc != CLI_OK)
+        return rc;
     uint8_t *prog;
     size_t prog_len;
-    int rc = load_program(o.program, &prog, &prog_len);
+    rc = load_program(o.program, &prog, &prog_len);
     if (rc != CLI_OK)
         return rc;
     if (o.buffer_size > cfg.npu.dram.size_bytes / (2ull * o.nbufs)) {

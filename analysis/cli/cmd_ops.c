@@ -208,17 +208,13 @@ int cmd_ops(int argc, char **argv)
     m4npu_config *cfg = NULL;
     if (config) {
         cfg = malloc(sizeof *cfg);
-        m4npu_config_error err;
-        m4npu_config_status st =
-            cfg ? m4npu_config_load_overrides(config, sets, nsets, cfg, &err) : M4NPU_CONFIG_E_NOMEM;
-        if (st != M4NPU_CONFIG_OK) {
-            if (!cfg)
-                fprintf(stderr, "m4npu ops: out of memory\n");
-            else
-                fprintf(stderr, "%s%s\n", st == M4NPU_CONFIG_E_IO ? "m4npu: " : "", err.msg);
+        if (!cfg)
+            fprintf(stderr, "m4npu ops: out of memory\n");
+        rc = cfg ? cli_load_config(config, sets, nsets, cfg) : CLI_FAIL;
+        if (rc != CLI_OK) {
             free(cfg);
             free(sets);
-            return st == M4NPU_CONFIG_E_IO ? CLI_IO : st == M4NPU_CONFIG_E_USAGE ? CLI_USAGE : CLI_FAIL;
+            return rc;
         }
     }
     free(sets);

@@ -162,13 +162,8 @@ static int run(run_args *a)
         rc = CLI_FAIL;
         goto done;
     }
-    m4npu_config_error cerr;
-    m4npu_config_status cst = m4npu_config_load_overrides(a->config, a->sets, a->nsets, cfg, &cerr);
-    if (cst != M4NPU_CONFIG_OK) {
-        fprintf(stderr, "%s%s\n", cst == M4NPU_CONFIG_E_IO ? "m4npu: " : "", cerr.msg);
-        rc = cst == M4NPU_CONFIG_E_IO ? CLI_IO : cst == M4NPU_CONFIG_E_USAGE ? CLI_USAGE : CLI_FAIL;
+    if ((rc = cli_load_config(a->config, a->sets, a->nsets, cfg)) != CLI_OK)
         goto done;
-    }
     rt_status s = onnx_import_file(a->model, NULL, &g, &e);
     if (s != RT_OK) {
         fprintf(stderr, "m4npu run: %s\n", e.msg);

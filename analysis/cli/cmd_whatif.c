@@ -297,18 +297,16 @@ int cmd_whatif(int argc, char **argv)
         return CLI_USAGE;
     }
     m4npu_config cfg;
-    m4npu_config_error cerr;
-    if (m4npu_config_load_overrides(a.config, a.sets, a.nsets, &cfg, &cerr) != M4NPU_CONFIG_OK) {
-        fprintf(stderr, "%s\n", cerr.msg);
-        return cerr.status == M4NPU_CONFIG_E_IO ? CLI_IO : CLI_FAIL;
-    }
+    int rc = cli_load_config(a.config, a.sets, a.nsets, &cfg);
+    if (rc != CLI_OK)
+        return rc;
     rt_error e;
     whatif *w = whatif_open(&cfg, &e);
     if (!w) {
         fprintf(stderr, "m4npu whatif: %s: %s\n", a.config, e.msg);
         return CLI_FAIL;
     }
-    int rc = a.module ? run_module(w, &a) : run_tasks(w, &a);
+    rc = a.module ? run_module(w, &a) : run_tasks(w, &a);
     whatif_close(w);
     return rc;
 }

@@ -94,6 +94,22 @@ static void test_usage_and_io(void **state)
     assert_non_null(strstr(out, "  config "));
 }
 
+/* Every command that takes --config reports an unreadable file and a malformed --set the same
+ * way (cli_load_config): the same message and exit 3, and exit 2. */
+static void test_every_command_loads_configs_alike(void **state)
+{
+    (void)state;
+    static const char *const cmds[] = {"exec nothere.s", "run nothere.onnx", "whatif", "ops", "calibrate", "bench"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        int rc = test_run(out, sizeof out, "%s %s --config /nonexistent/x.yaml", M4NPU_BIN, cmds[i]);
+        if (rc != 3 || strcmp(out, "m4npu: /nonexistent/x.yaml: cannot open: No such file or directory\n") != 0)
+            fail_msg("m4npu %s: exit %d, printed '%s'", cmds[i], rc, out);
+        rc = test_run(out, sizeof out, "%s %s --config %s --set novalue", M4NPU_BIN, cmds[i], TEST_YAML);
+        if (rc != 2 || !strstr(out, "--set novalue: expected KEY=VALUE"))
+            fail_msg("m4npu %s --set novalue: exit %d, printed '%s'", cmds[i], rc, out);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -102,6 +118,7 @@ int main(void)
         cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_invalid_file),
         cmocka_unit_test(test_usage_and_io),
+        cmocka_unit_test(test_every_command_loads_configs_alike),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
