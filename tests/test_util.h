@@ -52,6 +52,26 @@ static inline void test_path(char *buf, size_t size, const char *name)
     snprintf(buf, size, "%s/%s", test_tmpdir(), name);
 }
 
+/* A whole file, NUL-terminated (the caller frees it); *len (if not NULL) gets its size. */
+static inline char *test_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot read %s", path);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    assert_true(n >= 0);
+    rewind(f);
+    char *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    buf[n] = '\0';
+    if (len)
+        *len = (size_t)n;
+    return buf;
+}
+
 static inline void test_write_file(const char *path, const void *data, size_t len)
 {
     FILE *f = fopen(path, "wb");

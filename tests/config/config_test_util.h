@@ -1,5 +1,6 @@
-/* config_test_util.h -- helpers for the configuration suites: the presets' text, a copy of
- * configs/test.yaml with one piece replaced, written to a temporary file and loaded. Tests only. */
+/* config_test_util.h -- helpers for the configuration suites (tests/config and the capability set's
+ * in tests/run): the presets' paths, a copy of configs/test.yaml with one piece replaced, written to
+ * a temporary file and loaded, and a rejected override. Tests only. */
 #ifndef M4NPU_CONFIG_TEST_UTIL_H
 #define M4NPU_CONFIG_TEST_UTIL_H
 
@@ -10,29 +11,10 @@
 #define TEST_YAML M4NPU_SOURCE_DIR "/configs/test.yaml"
 #define MOBILE_YAML M4NPU_SOURCE_DIR "/configs/mobile-default.yaml"
 
-/* A whole file, NUL-terminated (the caller frees it). */
-static inline char *cfgtest_read(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    buf[n] = '\0';
-    if (len)
-        *len = (size_t)n;
-    return buf;
-}
-
 /* configs/test.yaml with the first occurrence of `from` replaced by `to` (which must exist). */
 static inline char *cfgtest_variant(const char *from, const char *to)
 {
-    char *text = cfgtest_read(TEST_YAML, NULL);
+    char *text = test_read_file(TEST_YAML, NULL);
     char *at = strstr(text, from);
     if (!at)
         fail_msg("'%s' is not in configs/test.yaml", from);
@@ -53,6 +35,21 @@ static inline m4npu_config_status cfgtest_load_text_file(const char *name, const
     test_path(path, psize, name);
     test_write_file(path, text, strlen(text));
     return m4npu_config_load(path, cfg, err);
+}
+
+/* m4npu_config_set(key, value) on the defaults fails with status and exactly msg, at no line
+ * (an override has no position), and leaves the configuration as it was. */
+static inline void cfgtest_expect_set_error(const char *key, const char *value, m4npu_config_status status,
+                                            const char *msg)
+{
+    m4npu_config cfg, before;
+    m4npu_config_defaults(&cfg);
+    before = cfg;
+    m4npu_config_error err;
+    assert_int_equal(m4npu_config_set(&cfg, key, value, &err), status);
+    assert_string_equal(err.msg, msg);
+    assert_int_equal(err.line, 0);
+    assert_memory_equal(&cfg, &before, sizeof cfg); /* a rejected value changes nothing */
 }
 
 /* The 1-based line of configs/test.yaml that contains `needle` (which must exist). */

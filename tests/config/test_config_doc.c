@@ -12,7 +12,7 @@ static void test_reference_page_matches_schema(void **state)
 static void test_every_key_is_documented(void **state)
 {
     (void)state;
-    char *page = cfgtest_read(M4NPU_SOURCE_DIR "/docs/configs.md", NULL);
+    char *page = test_read_file(M4NPU_SOURCE_DIR "/docs/configs.md", NULL);
     size_t keys = 0;
     for (size_t s = 0; s < m4npu_config_section_count(); s++) {
         const m4npu_cfg_section *sec = m4npu_config_section_at(s);

@@ -72,7 +72,7 @@ static void test_random_yaml_tokens(void **state)
 static void truncate_everywhere(const char *path)
 {
     size_t len;
-    char *text = cfgtest_read(path, &len);
+    char *text = test_read_file(path, &len);
     for (size_t cut = 0; cut <= len; cut++)
         load_and_judge(text, cut);
     free(text);
@@ -95,7 +95,7 @@ static void test_mutated_presets(void **state)
     const char *paths[] = {TEST_YAML, MOBILE_YAML};
     for (int p = 0; p < 2; p++) {
         size_t len;
-        char *text = cfgtest_read(paths[p], &len);
+        char *text = test_read_file(paths[p], &len);
         char *buf = malloc(len + 64);
         assert_non_null(buf);
         for (int i = 0; i < 3000; i++) {

@@ -51,7 +51,7 @@ static void assert_cites_every_value(const char *rel)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", M4NPU_SOURCE_DIR, rel);
-    char *text = cfgtest_read(path, NULL);
+    char *text = test_read_file(path, NULL);
     int line = 0, values = 0;
     for (char *p = text; *p;) {
         char *nl = strchr(p, '\n');

@@ -48,44 +48,32 @@ static void test_valid_values_of_every_kind(void **state)
     assert_int_equal(m4npu_config_validate(&cfg, &err), M4NPU_CONFIG_OK);
 }
 
-static void expect_set_error(const char *key, const char *value, m4npu_config_status status, const char *msg)
-{
-    m4npu_config cfg, before;
-    m4npu_config_defaults(&cfg);
-    before = cfg;
-    m4npu_config_error err;
-    assert_int_equal(m4npu_config_set(&cfg, key, value, &err), status);
-    assert_string_equal(err.msg, msg);
-    assert_int_equal(err.line, 0);
-    assert_memory_equal(&cfg, &before, sizeof cfg); /* a rejected value changes nothing */
-}
-
 static void test_unknown_keys_and_bad_values(void **state)
 {
     (void)state;
-    expect_set_error("npu.matmul.row", "32", M4NPU_CONFIG_E_UNKNOWN_KEY,
+    cfgtest_expect_set_error("npu.matmul.row", "32", M4NPU_CONFIG_E_UNKNOWN_KEY,
                      "npu.matmul.row: unknown key; expected one of: rows, cols, impl (in npu.matmul)");
-    expect_set_error("npu.bogus.deeper", "1", M4NPU_CONFIG_E_UNKNOWN_KEY,
+    cfgtest_expect_set_error("npu.bogus.deeper", "1", M4NPU_CONFIG_E_UNKNOWN_KEY,
                      "npu.bogus.deeper: unknown key; expected one of: clock_mhz, matmul, softmax, vector, sram, "
                      "dma, dram, control, queue_depth, watchdog_cycles (in npu)");
-    expect_set_error("gpu.cores", "1", M4NPU_CONFIG_E_UNKNOWN_KEY,
+    cfgtest_expect_set_error("gpu.cores", "1", M4NPU_CONFIG_E_UNKNOWN_KEY,
                      "gpu.cores: unknown key; expected one of: name, description, npu, ops, cpu, energy");
-    expect_set_error("npu.sram", "1", M4NPU_CONFIG_E_TYPE,
+    cfgtest_expect_set_error("npu.sram", "1", M4NPU_CONFIG_E_TYPE,
                      "npu.sram: is a mapping; set one of its keys: size_bytes, banks, bank_width_bytes");
-    expect_set_error("npu.matmul.rows", "abc", M4NPU_CONFIG_E_TYPE,
+    cfgtest_expect_set_error("npu.matmul.rows", "abc", M4NPU_CONFIG_E_TYPE,
                      "npu.matmul.rows: expected an unsigned integer, got \"abc\"");
-    expect_set_error("npu.matmul.rows", "", M4NPU_CONFIG_E_TYPE,
+    cfgtest_expect_set_error("npu.matmul.rows", "", M4NPU_CONFIG_E_TYPE,
                      "npu.matmul.rows: expected an unsigned integer, got nothing");
-    expect_set_error("npu.matmul.rows", "-1", M4NPU_CONFIG_E_RANGE, "npu.matmul.rows: must not be negative (got -1)");
-    expect_set_error("npu.matmul.impl", "verilog", M4NPU_CONFIG_E_TYPE,
+    cfgtest_expect_set_error("npu.matmul.rows", "-1", M4NPU_CONFIG_E_RANGE, "npu.matmul.rows: must not be negative (got -1)");
+    cfgtest_expect_set_error("npu.matmul.impl", "verilog", M4NPU_CONFIG_E_TYPE,
                      "npu.matmul.impl: expected one of fast, rtl, got \"verilog\"");
-    expect_set_error("npu.sram.size_bytes", "4 MB", M4NPU_CONFIG_E_TYPE,
+    cfgtest_expect_set_error("npu.sram.size_bytes", "4 MB", M4NPU_CONFIG_E_TYPE,
                      "npu.sram.size_bytes: \"4 MB\": use a binary suffix (B, KiB, MiB, GiB, TiB); decimal ones are "
                      "ambiguous");
-    expect_set_error("cpu.dispatch_overhead_us", "-0.5", M4NPU_CONFIG_E_RANGE,
+    cfgtest_expect_set_error("cpu.dispatch_overhead_us", "-0.5", M4NPU_CONFIG_E_RANGE,
                      "cpu.dispatch_overhead_us: -0.5 must be at least 0");
-    expect_set_error("name", "", M4NPU_CONFIG_E_RANGE, "name: must not be empty");
-    expect_set_error("name", "\xc3\x28", M4NPU_CONFIG_E_TYPE, "name: is not valid UTF-8");
+    cfgtest_expect_set_error("name", "", M4NPU_CONFIG_E_RANGE, "name: must not be empty");
+    cfgtest_expect_set_error("name", "\xc3\x28", M4NPU_CONFIG_E_TYPE, "name: is not valid UTF-8");
 
     m4npu_config cfg;
     m4npu_config_defaults(&cfg);

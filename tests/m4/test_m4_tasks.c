@@ -2,15 +2,9 @@
  * the modules they run and with what the paper states, input sizes consistent with the modules,
  * the paper's Table 5, the expansion of a task into module runs (LoRA placement, decode steps at
  * the midpoint KV length, overrides, context limit), and docs/m4.md listing every row. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include <cmocka.h>
+#include "test_util.h"
 
 #include "m4.h"
 
@@ -289,26 +283,10 @@ static void test_options(void **state)
     assert_int_equal(m4_task_plan(NULL, NULL, s, 3, &cnt, &e), RT_ERR_ARG);
 }
 
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot read %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    assert_non_null(s);
-    assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
 static void test_docs_list_every_task_and_comparison(void **state)
 {
     (void)state;
-    char *doc = read_text(M4NPU_SOURCE_DIR "/docs/m4.md");
+    char *doc = test_read_file(M4NPU_SOURCE_DIR "/docs/m4.md", NULL);
     for (int id = 1; id <= M4_TASK_COUNT; id++) {
         const m4_task *t = m4_task_get(id);
         char row[128];

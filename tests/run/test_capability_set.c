@@ -2,37 +2,17 @@
  * every class of error with its exact message and position, overrides that drop, add and change
  * ops (what sweeps use), printing and loading back bit for bit, JSON, and the check of a struct
  * built in code. */
-#include "test_util.h"
+#include "config/config_test_util.h"
 
 #include <jansson.h>
 
-#include "m4npu_config.h"
 #include "ops.h"
-
-#define TEST_YAML M4NPU_SOURCE_DIR "/configs/test.yaml"
-#define MOBILE_YAML M4NPU_SOURCE_DIR "/configs/mobile-default.yaml"
 #define ORIGIN "caps.yaml"
-
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    assert_true(n > 0);
-    rewind(f);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
 
 /* configs/test.yaml with its `ops:` block replaced by `block` (which starts with "ops:"). */
 static char *with_ops_block(const char *block)
 {
-    char *text = read_text(TEST_YAML);
+    char *text = test_read_file(TEST_YAML, NULL);
     char *start = strstr(text, "\nops:");
     assert_non_null(start);
     char *end = strstr(start, "\n\n");
@@ -99,7 +79,7 @@ static void test_mobile_default_runs_two_thirds_of_m4_on_the_npu(void **state)
 
     /* every M4 op the preset leaves to the CPU is written out as `off` with its reason */
     assert_true(cap_of(&cfg, "Cast")->npu);
-    char *text = read_text(MOBILE_YAML);
+    char *text = test_read_file(MOBILE_YAML, NULL);
     for (int op = 0; op < ops_count(); op++) {
         if (!ops_get(op)->in_m4 || m4npu_config_op(&cfg, op)->npu)
             continue;
@@ -287,39 +267,28 @@ static void test_overrides_drop_add_and_change_ops(void **state)
                                  "max_kernel applies to Conv, ConvTranspose, MaxPool, AveragePool");
 }
 
-static void expect_set_error(const char *key, const char *value, m4npu_config_status status, const char *msg)
-{
-    m4npu_config cfg, before;
-    m4npu_config_defaults(&cfg);
-    before = cfg;
-    m4npu_config_error err;
-    assert_int_equal(m4npu_config_set(&cfg, key, value, &err), status);
-    assert_string_equal(err.msg, msg);
-    assert_memory_equal(&cfg, &before, sizeof cfg); /* a rejected value changes nothing */
-}
-
 static void test_override_errors(void **state)
 {
     (void)state;
-    expect_set_error("ops.FancyOp", "on", M4NPU_CONFIG_E_UNKNOWN_KEY,
+    cfgtest_expect_set_error("ops.FancyOp", "on", M4NPU_CONFIG_E_UNKNOWN_KEY,
                      "ops.FancyOp: unknown op; not in the runtime/ops registry (`m4npu ops` lists every op)");
-    expect_set_error("ops.Softmax", "maybe", M4NPU_CONFIG_E_TYPE,
+    cfgtest_expect_set_error("ops.Softmax", "maybe", M4NPU_CONFIG_E_TYPE,
                      "ops.Softmax: expected on or off, got \"maybe\" (set a field with ops.Softmax.FIELD=VALUE; "
                      "fields: dtypes, max_rank, max_elements, max_axis, max_kernel, max_stride)");
-    expect_set_error("ops.Softmax.axis", "3", M4NPU_CONFIG_E_UNKNOWN_KEY,
+    cfgtest_expect_set_error("ops.Softmax.axis", "3", M4NPU_CONFIG_E_UNKNOWN_KEY,
                      "ops.Softmax.axis: unknown key; expected one of: dtypes, max_rank, max_elements, max_axis, "
                      "max_kernel, max_stride (in ops.Softmax)");
-    expect_set_error("ops.Softmax.max_axis", "lots", M4NPU_CONFIG_E_TYPE,
+    cfgtest_expect_set_error("ops.Softmax.max_axis", "lots", M4NPU_CONFIG_E_TYPE,
                      "ops.Softmax.max_axis: expected an unsigned integer, got \"lots\"");
-    expect_set_error("ops.Where.max_axis", "3", M4NPU_CONFIG_E_RANGE,
+    cfgtest_expect_set_error("ops.Where.max_axis", "3", M4NPU_CONFIG_E_RANGE,
                      "ops.Where.max_axis: Where has no reduction axis; max_axis applies to Softmax, LogSoftmax, "
                      "Hardmax, LayerNormalization, InstanceNormalization, GroupNormalization, ReduceMean, ReduceSum, "
                      "ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum, "
                      "ReduceLogSumExp, ArgMax, ArgMin, MatMul, Gemm, MatMulInteger, QLinearMatMul");
-    expect_set_error("ops.Conv.dtypes", "[]", M4NPU_CONFIG_E_RANGE, "ops.Conv.dtypes: needs at least one data type");
-    expect_set_error("ops.Conv.dtypes", "f32,,f16", M4NPU_CONFIG_E_TYPE,
+    cfgtest_expect_set_error("ops.Conv.dtypes", "[]", M4NPU_CONFIG_E_RANGE, "ops.Conv.dtypes: needs at least one data type");
+    cfgtest_expect_set_error("ops.Conv.dtypes", "f32,,f16", M4NPU_CONFIG_E_TYPE,
                      "ops.Conv.dtypes: an empty name in the list of data types");
-    expect_set_error("ops", "off", M4NPU_CONFIG_E_TYPE,
+    cfgtest_expect_set_error("ops", "off", M4NPU_CONFIG_E_TYPE,
                      "ops: is the capability set; set ops.OP=on|off or ops.OP.FIELD=VALUE");
 }
 
