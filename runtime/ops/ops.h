@@ -99,6 +99,8 @@ rt_status ops_axis(const rt_op_ctx *c, int64_t axis, int rank, const char *what,
 rt_status ops_need_input(const rt_op_ctx *c, int i, bool need_data);
 /* ops_need_input(c, i, false), and the input's element type must be known. */
 rt_status ops_need_typed(const rt_op_ctx *c, int i);
+/* ops_need_typed for inputs 0..n-1. */
+rt_status ops_need_typed_n(const rt_op_ctx *c, int n);
 /* Forget the error an inference step recorded when it falls back to unknown dims. */
 void ops_clear_err(const rt_op_ctx *c);
 /* Output `out` of type dt with every dim unknown; rank -1 leaves the rank unknown too. */

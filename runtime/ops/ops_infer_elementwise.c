@@ -49,11 +49,9 @@ static rt_status broadcast_out(rt_op_ctx *c, int first, int count, rt_dtype dt)
 
 rt_status infer_binary(rt_op_ctx *c)
 {
-    for (int i = 0; i < 2; i++) {
-        rt_status s = ops_need_typed(c, i);
-        if (s != RT_OK)
-            return s;
-    }
+    rt_status s = ops_need_typed_n(c, 2);
+    if (s != RT_OK)
+        return s;
     rt_dtype a = c->in[0]->dtype, b = c->in[1]->dtype;
     int op = c->node->op;
     bool logical = op == RT_OP_And || op == RT_OP_Or || op == RT_OP_Xor;
@@ -73,11 +71,9 @@ rt_status infer_binary(rt_op_ctx *c)
 
 rt_status infer_compare(rt_op_ctx *c)
 {
-    for (int i = 0; i < 2; i++) {
-        rt_status s = ops_need_typed(c, i);
-        if (s != RT_OK)
-            return s;
-    }
+    rt_status s = ops_need_typed_n(c, 2);
+    if (s != RT_OK)
+        return s;
     if (c->in[0]->dtype != c->in[1]->dtype)
         return ops_err(c, RT_ERR_DTYPE, "input types differ (%s and %s)", rt_dtype_name(c->in[0]->dtype),
                        rt_dtype_name(c->in[1]->dtype));
@@ -100,11 +96,9 @@ rt_status infer_variadic(rt_op_ctx *c)
 
 rt_status infer_where(rt_op_ctx *c)
 {
-    for (int i = 0; i < 3; i++) {
-        rt_status s = ops_need_typed(c, i);
-        if (s != RT_OK)
-            return s;
-    }
+    rt_status s = ops_need_typed_n(c, 3);
+    if (s != RT_OK)
+        return s;
     if (c->in[0]->dtype != RT_DT_BOOL)
         return ops_err(c, RT_ERR_DTYPE, "condition must be bool, got %s", rt_dtype_name(c->in[0]->dtype));
     if (c->in[1]->dtype != c->in[2]->dtype)
@@ -156,9 +150,7 @@ rt_status infer_dropout(rt_op_ctx *c)
 
 rt_status infer_quantize(rt_op_ctx *c)
 {
-    rt_status s = ops_need_typed(c, 0);
-    if (s == RT_OK)
-        s = ops_need_typed(c, 1);
+    rt_status s = ops_need_typed_n(c, 2);
     if (s != RT_OK)
         return s;
     rt_dtype out = ops_has_input(c, 2) ? c->in[2]->dtype : RT_DT_U8;
@@ -169,9 +161,7 @@ rt_status infer_quantize(rt_op_ctx *c)
 
 rt_status infer_dequantize(rt_op_ctx *c)
 {
-    rt_status s = ops_need_typed(c, 0);
-    if (s == RT_OK)
-        s = ops_need_typed(c, 1);
+    rt_status s = ops_need_typed_n(c, 2);
     if (s != RT_OK)
         return s;
     rt_dtype out = rt_dtype_is_float(c->in[1]->dtype) ? c->in[1]->dtype : RT_DT_F32;

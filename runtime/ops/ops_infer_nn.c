@@ -47,14 +47,12 @@ static rt_status matmul_shape(const rt_op_ctx *c, const rt_tensor *a, const rt_t
 
 rt_status infer_matmul(rt_op_ctx *c)
 {
-    for (int i = 0; i < 2; i++) {
-        rt_status s = ops_need_typed(c, i);
-        if (s != RT_OK)
-            return s;
-    }
+    rt_status s = ops_need_typed_n(c, 2);
+    if (s != RT_OK)
+        return s;
     int rank = -1;
     int64_t dims[RT_MAX_RANK + 2];
-    rt_status s = matmul_shape(c, c->in[0], c->in[1], &rank, dims);
+    s = matmul_shape(c, c->in[0], c->in[1], &rank, dims);
     if (s != RT_OK)
         return s;
     rt_dtype dt = c->in[0]->dtype;
@@ -71,14 +69,12 @@ rt_status infer_matmul(rt_op_ctx *c)
 
 rt_status infer_qlinearmatmul(rt_op_ctx *c)
 {
-    for (int i = 0; i < 8; i++) {
-        rt_status s = ops_need_typed(c, i);
-        if (s != RT_OK)
-            return s;
-    }
+    rt_status s = ops_need_typed_n(c, 8);
+    if (s != RT_OK)
+        return s;
     int rank = -1;
     int64_t dims[RT_MAX_RANK + 2];
-    rt_status s = matmul_shape(c, c->in[0], c->in[3], &rank, dims);
+    s = matmul_shape(c, c->in[0], c->in[3], &rank, dims);
     if (s != RT_OK)
         return s;
     return ops_set_output(c, 0, c->in[7]->dtype, rank, dims);
@@ -86,11 +82,9 @@ rt_status infer_qlinearmatmul(rt_op_ctx *c)
 
 rt_status infer_gemm(rt_op_ctx *c)
 {
-    for (int i = 0; i < 2; i++) {
-        rt_status s = ops_need_typed(c, i);
-        if (s != RT_OK)
-            return s;
-    }
+    rt_status s = ops_need_typed_n(c, 2);
+    if (s != RT_OK)
+        return s;
     const rt_tensor *a = c->in[0], *b = c->in[1];
     if ((a->rank >= 0 && a->rank != 2) || (b->rank >= 0 && b->rank != 2))
         return ops_err(c, RT_ERR_SHAPE, "Gemm needs 2-D A and B");
@@ -105,11 +99,9 @@ rt_status infer_gemm(rt_op_ctx *c)
 
 static rt_status conv_like(rt_op_ctx *c, bool transpose)
 {
-    for (int i = 0; i < 2; i++) {
-        rt_status s = ops_need_typed(c, i);
-        if (s != RT_OK)
-            return s;
-    }
+    rt_status s = ops_need_typed_n(c, 2);
+    if (s != RT_OK)
+        return s;
     const rt_tensor *x = c->in[0], *w = c->in[1];
     if (x->rank < 0 || w->rank < 0)
         return ops_set_output(c, 0, x->dtype, -1, NULL);
@@ -130,7 +122,7 @@ static rt_status conv_like(rt_op_ctx *c, bool transpose)
         if (k[i] < 0)
             return ops_set_output(c, 0, x->dtype, -1, NULL);
     ops_window win;
-    rt_status s = transpose ? ops_window_transpose(c, nsp, x->dims + 2, k, &win)
+    s = transpose ? ops_window_transpose(c, nsp, x->dims + 2, k, &win)
                             : ops_window_forward(c, nsp, x->dims + 2, k, false, &win);
     if (s != RT_OK)
         return s;
@@ -214,9 +206,7 @@ rt_status infer_global_pool(rt_op_ctx *c)
 
 rt_status infer_layernorm(rt_op_ctx *c)
 {
-    rt_status s = ops_need_typed(c, 0);
-    if (s == RT_OK)
-        s = ops_need_typed(c, 1);
+    rt_status s = ops_need_typed_n(c, 2);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];
@@ -238,11 +228,9 @@ rt_status infer_layernorm(rt_op_ctx *c)
 
 rt_status infer_batchnorm(rt_op_ctx *c)
 {
-    for (int i = 0; i < 5; i++) {
-        rt_status s = ops_need_typed(c, i);
-        if (s != RT_OK)
-            return s;
-    }
+    rt_status s = ops_need_typed_n(c, 5);
+    if (s != RT_OK)
+        return s;
     if (rt_node_attr_int(c->node, "training_mode", 0) != 0 || c->n_out > 1)
         return ops_err(c, RT_ERR_UNSUPPORTED, "training mode (running statistics outputs) is not supported");
     if (c->in[0]->rank == 0 || c->in[0]->rank == 1)

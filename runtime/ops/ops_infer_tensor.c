@@ -185,9 +185,7 @@ rt_status infer_slice(rt_op_ctx *c)
 
 rt_status infer_gather(rt_op_ctx *c)
 {
-    rt_status s = ops_need_typed(c, 0);
-    if (s == RT_OK)
-        s = ops_need_typed(c, 1);
+    rt_status s = ops_need_typed_n(c, 2);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0], *idx = c->in[1];
@@ -214,9 +212,7 @@ rt_status infer_gather(rt_op_ctx *c)
 
 rt_status infer_gather_elements(rt_op_ctx *c)
 {
-    rt_status s = ops_need_typed(c, 0);
-    if (s == RT_OK)
-        s = ops_need_typed(c, 1);
+    rt_status s = ops_need_typed_n(c, 2);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0], *idx = c->in[1];
@@ -359,9 +355,7 @@ rt_status infer_flatten(rt_op_ctx *c)
 
 rt_status infer_expand(rt_op_ctx *c)
 {
-    rt_status s = ops_need_typed(c, 0);
-    if (s == RT_OK)
-        s = ops_need_typed(c, 1);
+    rt_status s = ops_need_typed_n(c, 2);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];
@@ -424,9 +418,7 @@ rt_status infer_split(rt_op_ctx *c)
 
 rt_status infer_tile(rt_op_ctx *c)
 {
-    rt_status s = ops_need_typed(c, 0);
-    if (s == RT_OK)
-        s = ops_need_typed(c, 1);
+    rt_status s = ops_need_typed_n(c, 2);
     if (s != RT_OK)
         return s;
     const rt_tensor *x = c->in[0];
@@ -475,11 +467,9 @@ rt_status infer_constant_of_shape(rt_op_ctx *c)
 
 rt_status infer_range(rt_op_ctx *c)
 {
-    for (int i = 0; i < 3; i++) {
-        rt_status s = ops_need_typed(c, i);
-        if (s != RT_OK)
-            return s;
-    }
+    rt_status s = ops_need_typed_n(c, 3);
+    if (s != RT_OK)
+        return s;
     rt_dtype dt = c->in[0]->dtype;
     if (!c->in[0]->data || !c->in[1]->data || !c->in[2]->data)
         return ops_set_unknown_dims(c, 0, dt, 1);

@@ -42,6 +42,16 @@ rt_status ops_need_typed(const rt_op_ctx *c, int i)
     return s;
 }
 
+rt_status ops_need_typed_n(const rt_op_ctx *c, int n)
+{
+    for (int i = 0; i < n; i++) {
+        rt_status s = ops_need_typed(c, i);
+        if (s != RT_OK)
+            return s;
+    }
+    return RT_OK;
+}
+
 void ops_clear_err(const rt_op_ctx *c)
 {
     if (c->err)
