@@ -13,6 +13,8 @@
 
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_IO = 3 };
 
+struct m4npu_config;
+
 typedef struct cli_command {
     const char *name;
     const char *summary;
@@ -29,6 +31,10 @@ int cmd_conformance(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
+
+/* The command called name, or NULL (main.c's table). */
+const cli_command *cli_find_command(const char *name);
 
 /* Read a whole file; on failure prints "m4npu: PATH: reason" and returns -1. */
 int cli_read_file(const char *path, uint8_t **data, size_t *size);
@@ -40,8 +46,16 @@ int cli_write_file(const char *path, const void *data, size_t size);
  * applied, into *cfg. On failure prints the error (an unreadable file as "m4npu: PATH: reason",
  * like every other file) and returns the exit code: CLI_IO, CLI_USAGE for an assignment that is
  * not KEY=VALUE, CLI_FAIL for a bad value. */
-struct m4npu_config;
 int cli_load_config(const char *path, const char *const *sets, size_t nsets, struct m4npu_config *cfg);
+
+/* --trace FILE [--trace-level job|insn] of exec, run and whatif (cmd_trace.c): start recording
+ * the driver/device boundary into path (NULL: the file `m4npu trace record` asked for, if any;
+ * else nothing) with cfg in the trace's header; argv is the command's. Call after the
+ * configuration is loaded and before the device opens; returns an exit code. cli_trace_end
+ * stops the recording (the devices must be closed) and returns rc, or CLI_IO if the trace could
+ * not be written. */
+int cli_trace_begin(const char *path, const char *level, const struct m4npu_config *cfg, int argc, char **argv);
+int cli_trace_end(int rc);
 
 /* Is argv[i] --help or -h anywhere? Then print usage and return 1. */
 int cli_wants_help(int argc, char **argv, const char *usage);

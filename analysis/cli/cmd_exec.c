@@ -33,6 +33,8 @@ static const char usage[] =
     "  --timeout CYCLES       give up after this many device cycles (default 1e9)\n"
     "  --vcd FILE             dump the RTL tiles' waveforms (tiles with impl rtl)\n"
     "  --log                  print the firmware log on stderr\n"
+    "  --trace FILE           record the driver/device traffic into FILE (m4npu trace --help)\n"
+    "  --trace-level LEVEL    job (default) or insn: also every instruction per unit\n"
     "  --json                 print one JSON object\n"
     "  -h, --help             this help\n"
     "\n"
@@ -49,7 +51,7 @@ typedef struct transfer {
 } transfer;
 
 typedef struct exec_opts {
-    const char *program, *config, *vcd;
+    const char *program, *config, *vcd, *trace, *trace_level;
     const char *sets[MAX_TRANSFERS];
     size_t nsets;
     transfer loads[MAX_TRANSFERS], dumps[MAX_TRANSFERS];
@@ -94,14 +96,16 @@ static int parse_transfer(const char *arg, int with_len, transfer *t)
 
 static int parse_args(int argc, char **argv, exec_opts *o)
 {
-    enum { O_CONFIG = 256, O_SET, O_LOAD, O_DUMP, O_BUFFERS, O_BUFSIZE, O_TIMING, O_TIMEOUT, O_VCD, O_LOG, O_JSON };
+    enum { O_CONFIG = 256, O_SET, O_LOAD, O_DUMP, O_BUFFERS, O_BUFSIZE, O_TIMING, O_TIMEOUT, O_VCD, O_LOG, O_JSON,
+           O_TRACE, O_TRACE_LEVEL };
     static const struct option opts[] = {
         {"config", required_argument, NULL, O_CONFIG},   {"set", required_argument, NULL, O_SET},
         {"load", required_argument, NULL, O_LOAD},       {"dump", required_argument, NULL, O_DUMP},
         {"buffers", required_argument, NULL, O_BUFFERS}, {"buffer-size", required_argument, NULL, O_BUFSIZE},
         {"timing-only", no_argument, NULL, O_TIMING},    {"timeout", required_argument, NULL, O_TIMEOUT},
         {"vcd", required_argument, NULL, O_VCD},         {"log", no_argument, NULL, O_LOG},
-        {"json", no_argument, NULL, O_JSON},             {NULL, 0, NULL, 0}};
+        {"json", no_argument, NULL, O_JSON},             {"trace", required_argument, NULL, O_TRACE},
+        {"trace-level", required_argument, NULL, O_TRACE_LEVEL}, {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->nbufs = NPU_MAX_BUFFERS;
     o->buffer_size = DEFAULT_BUFFER_BYTES;
@@ -152,6 +156,8 @@ static int parse_args(int argc, char **argv, exec_opts *o)
         case O_VCD: o->vcd = optarg; break;
         case O_LOG: o->log = 1; break;
         case O_JSON: o->json = 1; break;
+        case O_TRACE: o->trace = optarg; break;
+        case O_TRACE_LEVEL: o->trace_level = optarg; break;
         default: goto bad;
         }
     }
@@ -349,12 +355,16 @@ int cmd_exec(int argc, char **argv)
         return CLI_USAGE;
     }
 
+    if ((rc = cli_trace_begin(o.trace, o.trace_level, &cfg, argc, argv)) != CLI_OK) {
+        free(prog);
+        return rc;
+    }
     char err[512];
     npu_dev *dev = npu_dev_open(&cfg.npu, err, sizeof err);
     if (!dev) {
         fprintf(stderr, "m4npu exec: %s: %s\n", o.config, err);
         free(prog);
-        return CLI_FAIL;
+        return cli_trace_end(CLI_FAIL);
     }
     npu_bo *prog_bo = npu_bo_alloc(dev, prog_len);
     npu_bo *data = npu_bo_alloc(dev, o.buffer_size * o.nbufs);
@@ -417,5 +427,5 @@ int cmd_exec(int argc, char **argv)
     npu_bo_free(data);
     npu_dev_close(dev);
     free(prog);
-    return rc;
+    return cli_trace_end(rc);
 }

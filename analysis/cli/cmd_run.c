@@ -38,21 +38,25 @@ static const char usage[] =
     "                            track per NPU unit, DMA channel, the firmware, the CPU, boundary copies)\n"
     "      --seed N              seed of generated inputs (default 0x6d346e7075)\n"
     "      --weights int8|int4   NPU weight format (default int8, per output channel)\n"
+    "      --trace FILE          record the driver/device traffic into FILE (m4npu trace --help)\n"
+    "      --trace-level LEVEL   job (default) or insn: also every instruction per unit\n"
     "  -h, --help                this help\n"
     "\n"
     "Exit: 0 ran, 1 the model, an input or the configuration is invalid (the message names the\n"
     "problem and the node or tensor), 2 usage, 3 a file cannot be read or written.\n";
 
-enum { OPT_SEED = 256, OPT_WEIGHTS };
+enum { OPT_SEED = 256, OPT_WEIGHTS, OPT_TRACE, OPT_TRACE_LEVEL };
 
 typedef struct run_args {
-    const char *model, *config, *outdir, *timeline;
+    const char *model, *config, *outdir, *timeline, *trace, *trace_level;
     const char **sets;
     size_t nsets;
     char **in_names;
     const char **in_files;
     int n_in;
     int json;
+    int argc;
+    char **argv;
     uint64_t seed;
     npu_weight_type weights;
 } run_args;
@@ -67,6 +71,8 @@ static int parse_args(int argc, char **argv, run_args *a)
                                          {"timeline", required_argument, NULL, 't'},
                                          {"seed", required_argument, NULL, OPT_SEED},
                                          {"weights", required_argument, NULL, OPT_WEIGHTS},
+                                         {"trace", required_argument, NULL, OPT_TRACE},
+                                         {"trace-level", required_argument, NULL, OPT_TRACE_LEVEL},
                                          {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -116,6 +122,12 @@ static int parse_args(int argc, char **argv, run_args *a)
             a->seed = v;
             break;
         }
+        case OPT_TRACE:
+            a->trace = optarg;
+            break;
+        case OPT_TRACE_LEVEL:
+            a->trace_level = optarg;
+            break;
         case OPT_WEIGHTS:
             if (strcmp(optarg, "int8") == 0) {
                 a->weights = NPU_WEIGHTS_INT8;
@@ -179,7 +191,13 @@ static int run(run_args *a)
         inputs[i] = (run_input){a->in_names[i], values[i]};
     }
     run_options o = {.cfg = cfg, .inputs = inputs, .n_inputs = a->n_in, .seed = a->seed, .weights = a->weights};
-    if ((s = run_model(g, &o, &r, &e)) != RT_OK) {
+    if ((rc = cli_trace_begin(a->trace, a->trace_level, cfg, a->argc, a->argv)) != CLI_OK)
+        goto done;
+    s = run_model(g, &o, &r, &e);
+    rc = cli_trace_end(CLI_OK); /* run_model closed its device */
+    if (rc != CLI_OK)
+        goto done;
+    if (s != RT_OK) {
         fprintf(stderr, "m4npu run: %s: %s\n", a->model, e.msg);
         rc = exit_of(s);
         goto done;
@@ -239,6 +257,8 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "m4npu run: out of memory\n");
         rc = CLI_FAIL;
     } else {
+        a.argc = argc;
+        a.argv = argv;
         rc = parse_args(argc, argv, &a);
         if (rc == CLI_USAGE)
             fputs(usage, stderr);

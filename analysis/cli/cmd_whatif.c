@@ -46,11 +46,13 @@ static const char usage[] =
     "  --timeline FILE    Chrome/Perfetto trace of one pass through a task's steps (needs one task)\n"
     "  --plot FILE.png    per-task latency and energy breakdowns (gnuplot)\n"
     "  --quiet            no progress on stderr\n"
+    "  --trace FILE       record the driver/device traffic into FILE (m4npu trace --help)\n"
+    "  --trace-level L    job (default) or insn: also every instruction per unit\n"
     "\n"
     "Exit: 0 done, 1 a task or module failed, 2 usage, 3 a file could not be read or written.\n";
 
 typedef struct whatif_args {
-    const char *config, *module, *timeline, *plot;
+    const char *config, *module, *timeline, *plot, *trace, *trace_level;
     const char *sets[MAX_SETS];
     size_t nsets;
     int task, path, json, csv, quiet, kv_len;
@@ -72,7 +74,7 @@ static int parse_int(const char *s, long lo, long hi, long *out)
 static int parse_args(int argc, char **argv, whatif_args *a)
 {
     enum { O_TASK = 256, O_PATH, O_MODULE, O_CONFIG, O_SET, O_PROMPT, O_GEN, O_KV, O_LORA, O_INT4, O_JSON, O_CSV,
-           O_TIMELINE, O_PLOT, O_QUIET };
+           O_TIMELINE, O_PLOT, O_QUIET, O_TRACE, O_TRACE_LEVEL };
     static const struct option opts[] = {
         {"task", required_argument, NULL, O_TASK},        {"path", required_argument, NULL, O_PATH},
         {"module", required_argument, NULL, O_MODULE},    {"config", required_argument, NULL, O_CONFIG},
@@ -81,7 +83,8 @@ static int parse_args(int argc, char **argv, whatif_args *a)
         {"lora-rank", required_argument, NULL, O_LORA},   {"int4", no_argument, NULL, O_INT4},
         {"json", no_argument, NULL, O_JSON},              {"csv", no_argument, NULL, O_CSV},
         {"timeline", required_argument, NULL, O_TIMELINE}, {"plot", required_argument, NULL, O_PLOT},
-        {"quiet", no_argument, NULL, O_QUIET},            {NULL, 0, NULL, 0}};
+        {"quiet", no_argument, NULL, O_QUIET},            {"trace", required_argument, NULL, O_TRACE},
+        {"trace-level", required_argument, NULL, O_TRACE_LEVEL}, {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
     int c;
     long v;
@@ -149,6 +152,8 @@ static int parse_args(int argc, char **argv, whatif_args *a)
         case O_TIMELINE: a->timeline = arg; break;
         case O_PLOT: a->plot = arg; break;
         case O_QUIET: a->quiet = 1; break;
+        case O_TRACE: a->trace = arg; break;
+        case O_TRACE_LEVEL: a->trace_level = arg; break;
         default: return -1;
         }
     }
@@ -300,13 +305,15 @@ int cmd_whatif(int argc, char **argv)
     int rc = cli_load_config(a.config, a.sets, a.nsets, &cfg);
     if (rc != CLI_OK)
         return rc;
+    if ((rc = cli_trace_begin(a.trace, a.trace_level, &cfg, argc, argv)) != CLI_OK)
+        return rc;
     rt_error e;
     whatif *w = whatif_open(&cfg, &e);
     if (!w) {
         fprintf(stderr, "m4npu whatif: %s: %s\n", a.config, e.msg);
-        return CLI_FAIL;
+        return cli_trace_end(CLI_FAIL);
     }
     rc = a.module ? run_module(w, &a) : run_tasks(w, &a);
     whatif_close(w);
-    return rc;
+    return cli_trace_end(rc);
 }

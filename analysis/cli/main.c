@@ -20,8 +20,17 @@ static const cli_command commands[] = {
     {"config", "validate a configuration and print it: m4npu config FILE [--set K=V] [--json]", cmd_config},
     {"ops", "list the ops, the M4 set and what the configured NPU runs: m4npu ops [--config FILE] [--json]", cmd_ops},
     {"run", "run an ONNX model split between the NPU and the CPU: m4npu run MODEL.onnx --config FILE", cmd_run},
+    {"trace", "record, replay, diff, dump and draw traces of the driver/device boundary: m4npu trace --help", cmd_trace},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+const cli_command *cli_find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return &commands[i];
+    return NULL;
+}
 
 static void print_usage(FILE *out)
 {

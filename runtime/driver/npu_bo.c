@@ -1,6 +1,7 @@
 /* npu_bo.c -- buffer objects: a first-fit allocator over device memory, with bounds-checked
- * access. Device memory is mapped lazily by the device model, so a BO that is never touched
- * (the weights of a timing-only run) costs no host memory. */
+ * access by copy (npu_sim_mem_write/read: the host holds no pointer into device memory, so an
+ * observer sees every byte). Device memory is materialised lazily by the device model, so a BO
+ * that is never written (the weights of a timing-only run) costs no host memory. */
 #include "npu_drv_internal.h"
 
 #include <stdlib.h>
@@ -107,7 +108,6 @@ void npu_bo_free(npu_bo *bo)
 
 uint64_t npu_bo_addr(const npu_bo *bo) { return bo->addr; }
 uint64_t npu_bo_size(const npu_bo *bo) { return bo->size; }
-void *npu_bo_map(npu_bo *bo) { return npu_sim_dram(bo->dev->sim) + bo->addr; }
 
 static npu_drv_status check_range(const npu_bo *bo, uint64_t offset, uint64_t len)
 {
@@ -122,15 +122,17 @@ static npu_drv_status check_range(const npu_bo *bo, uint64_t offset, uint64_t le
 npu_drv_status npu_bo_write(npu_bo *bo, uint64_t offset, const void *src, uint64_t len)
 {
     npu_drv_status st = check_range(bo, offset, len);
-    if (st == NPU_DRV_OK && len)
-        memcpy((uint8_t *)npu_bo_map(bo) + offset, src, len);
+    if (st == NPU_DRV_OK && len && npu_dev_mem_write(bo->dev, bo->addr + offset, src, len) != 0)
+        return npu_dev_fail(bo->dev, NPU_DRV_E_DEVICE, "the device refused a write of %llu bytes at 0x%llx",
+                            (unsigned long long)len, (unsigned long long)(bo->addr + offset));
     return st;
 }
 
 npu_drv_status npu_bo_read(const npu_bo *bo, uint64_t offset, void *dst, uint64_t len)
 {
     npu_drv_status st = check_range(bo, offset, len);
-    if (st == NPU_DRV_OK && len)
-        memcpy(dst, npu_sim_dram(bo->dev->sim) + bo->addr + offset, len);
+    if (st == NPU_DRV_OK && len && npu_dev_mem_read(bo->dev, bo->addr + offset, dst, len, NPU_READ_DATA) != 0)
+        return npu_dev_fail(bo->dev, NPU_DRV_E_DEVICE, "the device refused a read of %llu bytes at 0x%llx",
+                            (unsigned long long)len, (unsigned long long)(bo->addr + offset));
     return st;
 }

@@ -64,7 +64,52 @@ npu_drv_status npu_dev_fail(npu_dev *dev, npu_drv_status st, const char *fmt, ..
 
 const char *npu_dev_error(const npu_dev *dev) { return dev->error; }
 const npu_device_config *npu_dev_config(const npu_dev *dev) { return &dev->cfg; }
-uint64_t npu_dev_cycles(npu_dev *dev) { return npu_sim_cycles(dev->sim); }
+
+/* The observer of devices opened from now on: process-wide, like the device itself. */
+static const npu_drv_observer *g_observer;
+static void *g_observer_ctx;
+
+void npu_drv_set_observer(const npu_drv_observer *obs, void *ctx)
+{
+    g_observer = obs;
+    g_observer_ctx = obs ? ctx : NULL;
+}
+
+uint64_t npu_dev_cycles(npu_dev *dev)
+{
+    uint64_t c = npu_sim_cycles(dev->sim);
+    if (dev->obs)
+        dev->obs->cycles(dev->obs_ctx, c);
+    return c;
+}
+
+int npu_dev_run(npu_dev *dev, uint64_t max_cycles)
+{
+    if (dev->obs)
+        dev->obs->run_begin(dev->obs_ctx, max_cycles);
+    int r = npu_sim_run(dev->sim, max_cycles);
+    if (dev->obs)
+        dev->obs->run_end(dev->obs_ctx, r, npu_sim_cycles(dev->sim));
+    return r;
+}
+
+int npu_dev_mem_write(npu_dev *dev, uint64_t addr, const void *src, uint64_t len)
+{
+    if (npu_sim_mem_write(dev->sim, addr, src, len) != 0)
+        return -1;
+    if (dev->obs)
+        dev->obs->mem_write(dev->obs_ctx, addr, src, len);
+    return 0;
+}
+
+int npu_dev_mem_read(npu_dev *dev, uint64_t addr, void *dst, uint64_t len, npu_read_kind kind)
+{
+    if (npu_sim_mem_read(dev->sim, addr, dst, len) != 0)
+        return -1;
+    if (dev->obs)
+        dev->obs->mem_read(dev->obs_ctx, addr, dst, len, kind);
+    return 0;
+}
 
 static void program_queue_and_log(npu_dev *dev)
 {
@@ -81,7 +126,7 @@ static void program_queue_and_log(npu_dev *dev)
 /* After power-on or reset the firmware boots within a few delta cycles; check it did. */
 static npu_drv_status check_booted(npu_dev *dev)
 {
-    npu_sim_run(dev->sim, 0);
+    npu_dev_run(dev, 0);
     uint32_t st = npu_reg_read(dev, NPU_REG_STATUS), abi = npu_reg_read(dev, NPU_REG_ABI_VERSION);
     if (st == NPU_STATUS_OFF)
         return npu_dev_fail(dev, NPU_DRV_E_DEVICE, "the firmware did not boot (status register %u)", st);
@@ -102,6 +147,11 @@ npu_dev *npu_dev_open(const npu_device_config *cfg, char *err, size_t errlen)
     dev->sim = npu_sim_open(cfg, dev->error, sizeof dev->error);
     if (!dev->sim || npu_mem_init(dev) != 0)
         goto fail;
+    if (g_observer) {
+        dev->obs = g_observer;
+        dev->obs_ctx = g_observer_ctx;
+        dev->obs->open(dev->obs_ctx, dev->sim, &dev->cfg);
+    }
     if (npu_reg_read(dev, NPU_REG_ID) != NPU_DEVICE_ID) {
         npu_dev_fail(dev, NPU_DRV_E_DEVICE, "device id 0x%08x is not an m4npu", npu_reg_read(dev, NPU_REG_ID));
         goto fail;
@@ -127,6 +177,8 @@ void npu_dev_close(npu_dev *dev)
     if (!dev)
         return;
     npu_mem_fini(dev);
+    if (dev->obs)
+        dev->obs->close(dev->obs_ctx);
     if (dev->sim)
         npu_sim_close(dev->sim);
     free(dev);
@@ -168,7 +220,7 @@ npu_drv_status npu_dev_reset(npu_dev *dev)
 
 void npu_dev_read_counters(npu_dev *dev, npu_counters *out)
 {
-    out->cycles = npu_sim_cycles(dev->sim);
+    out->cycles = npu_dev_cycles(dev);
     for (uint32_t u = 0; u < NPU_UNIT_COUNT; u++)
         for (uint32_t c = 0; c < NPU_CTR_COUNT; c++)
             out->v[u][c] = (uint64_t)npu_reg_read(dev, NPU_REG_PERF(u, c)) |
@@ -196,9 +248,20 @@ size_t npu_dev_read_log(npu_dev *dev, char *buf, size_t cap)
             n = cap - 1;
         dev->log_read = head - NPU_DRV_LOG_BYTES;
     }
-    const uint8_t *ring = npu_bo_map(dev->log_bo);
-    while (dev->log_read != head && n + 1 < cap)
-        buf[n++] = (char)ring[dev->log_read++ % NPU_DRV_LOG_BYTES];
+    /* copy the unread text in at most two pieces (the ring wraps once) */
+    uint64_t ring = npu_bo_addr(dev->log_bo);
+    while (dev->log_read != head && n + 1 < cap) {
+        uint32_t at = dev->log_read % NPU_DRV_LOG_BYTES;
+        uint32_t piece = head - dev->log_read;
+        if (piece > NPU_DRV_LOG_BYTES - at)
+            piece = NPU_DRV_LOG_BYTES - at;
+        if (piece > cap - 1 - n)
+            piece = (uint32_t)(cap - 1 - n);
+        if (npu_dev_mem_read(dev, ring + at, buf + n, piece, NPU_READ_LOG) != 0)
+            break;
+        n += piece;
+        dev->log_read += piece;
+    }
     buf[n] = '\0';
     return n;
 }

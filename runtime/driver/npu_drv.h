@@ -8,6 +8,10 @@
  *
  * Every function that can fail returns an npu_drv_status; npu_dev_error() holds the message of
  * the last failure ("what, where, and what was expected").
+ *
+ * The driver keeps no pointer into device memory: buffer contents are copied in and out through
+ * sim/'s npu_sim_mem_write/npu_sim_mem_read, so every byte, register access and interrupt wait
+ * passes one boundary, which an observer (below) can watch: traces/ records through it.
  */
 #ifndef M4NPU_NPU_DRV_H
 #define M4NPU_NPU_DRV_H
@@ -83,7 +87,6 @@ npu_bo *npu_bo_alloc(npu_dev *dev, uint64_t size); /* NULL: see npu_dev_error() 
 void npu_bo_free(npu_bo *bo);
 uint64_t npu_bo_addr(const npu_bo *bo); /* device address */
 uint64_t npu_bo_size(const npu_bo *bo);
-void *npu_bo_map(npu_bo *bo);           /* the host's view of the same bytes */
 npu_drv_status npu_bo_write(npu_bo *bo, uint64_t offset, const void *src, uint64_t len);
 npu_drv_status npu_bo_read(const npu_bo *bo, uint64_t offset, void *dst, uint64_t len);
 
@@ -112,6 +115,41 @@ npu_drv_status npu_submit(npu_dev *dev, const npu_job *job, npu_fence *fence);
 /* Wait until the job of fence completes or timeout_cycles device cycles pass. NPU_DRV_E_FAULT if
  * the job faulted (then the device has stopped: npu_dev_reset() to go on). */
 npu_drv_status npu_wait(npu_dev *dev, npu_fence fence, uint64_t timeout_cycles, npu_job_result *res);
+
+/* ---- observing the driver/device boundary
+ * An observer sees, in order, everything that crosses between the driver and the device: MMIO
+ * reads (with the value read) and writes, copies into and out of device memory, runs of the
+ * device until its interrupt, reads of the cycle counter; and two events that name what the
+ * traffic means: a job submitted, a job found complete. traces/ implements one (the recorder).
+ * Every member must be set. Callbacks run inside the driver's calls and must not call the driver. */
+struct npu_sim;
+
+typedef enum npu_read_kind {
+    NPU_READ_DATA = 0,   /* a buffer's contents (npu_bo_read) */
+    NPU_READ_COMPLETION, /* a job's completion record, polled by npu_wait */
+    NPU_READ_LOG,        /* the firmware log ring */
+    NPU_READ_KIND_COUNT
+} npu_read_kind;
+
+typedef struct npu_drv_observer {
+    /* the device is open: sim is its handle (for reads that are not host traffic, such as the
+     * counters at a job's completion, and the instruction hook); cfg its configuration */
+    void (*open)(void *ctx, struct npu_sim *sim, const npu_device_config *cfg);
+    void (*close)(void *ctx); /* before the device closes */
+    void (*mmio_read)(void *ctx, uint32_t offset, uint32_t value);
+    void (*mmio_write)(void *ctx, uint32_t offset, uint32_t value);
+    void (*mem_write)(void *ctx, uint64_t addr, const void *src, uint64_t len);
+    void (*mem_read)(void *ctx, uint64_t addr, const void *data, uint64_t len, npu_read_kind kind);
+    void (*run_begin)(void *ctx, uint64_t max_cycles);
+    void (*run_end)(void *ctx, int result, uint64_t cycles); /* npu_sim_run's result, cycles after */
+    void (*cycles)(void *ctx, uint64_t cycles);              /* the host read the cycle counter */
+    void (*submit)(void *ctx, const npu_job_desc *desc);     /* before the job's traffic */
+    void (*complete)(void *ctx, uint64_t completion_addr, const npu_job_completion *c);
+} npu_drv_observer;
+
+/* Watch every device opened from now on (NULL: none). Process-wide, as the device is (SystemC
+ * elaborates one device per process); a device keeps the observer it was opened with. */
+void npu_drv_set_observer(const npu_drv_observer *obs, void *ctx);
 
 #ifdef __cplusplus
 }

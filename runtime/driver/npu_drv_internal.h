@@ -31,6 +31,8 @@ struct npu_bo {
 
 struct npu_dev {
     npu_sim *sim;
+    const npu_drv_observer *obs; /* NULL: nobody watches */
+    void *obs_ctx;
     npu_device_config cfg;
     char error[256];
     /* device-memory allocator */
@@ -49,8 +51,24 @@ npu_drv_status npu_dev_fail(npu_dev *dev, npu_drv_status st, const char *fmt, ..
 int npu_mem_init(npu_dev *dev);
 void npu_mem_fini(npu_dev *dev);
 
-/* Registers. */
-static inline uint32_t npu_reg_read(npu_dev *dev, uint32_t reg) { return npu_sim_mmio_read(dev->sim, reg); }
-static inline void npu_reg_write(npu_dev *dev, uint32_t reg, uint32_t v) { npu_sim_mmio_write(dev->sim, reg, v); }
+/* Every access to the device goes through these, so the observer sees all of it. */
+static inline uint32_t npu_reg_read(npu_dev *dev, uint32_t reg)
+{
+    uint32_t v = npu_sim_mmio_read(dev->sim, reg);
+    if (dev->obs)
+        dev->obs->mmio_read(dev->obs_ctx, reg, v);
+    return v;
+}
+static inline void npu_reg_write(npu_dev *dev, uint32_t reg, uint32_t v)
+{
+    if (dev->obs)
+        dev->obs->mmio_write(dev->obs_ctx, reg, v);
+    npu_sim_mmio_write(dev->sim, reg, v);
+}
+/* Device memory [addr, addr + len): 0, or -1 if outside device memory (nothing copied). */
+int npu_dev_mem_write(npu_dev *dev, uint64_t addr, const void *src, uint64_t len);
+int npu_dev_mem_read(npu_dev *dev, uint64_t addr, void *dst, uint64_t len, npu_read_kind kind);
+/* npu_sim_run and npu_sim_cycles, observed. */
+int npu_dev_run(npu_dev *dev, uint64_t max_cycles);
 
 #endif

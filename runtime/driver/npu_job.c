@@ -56,10 +56,6 @@ npu_drv_status npu_submit(npu_dev *dev, const npu_job *job, npu_fence *fence)
     memset(&pending, 0, sizeof pending);
     pending.state = NPU_JOB_PENDING;
     pending.job_id = seq;
-    uint8_t *dram = npu_sim_dram(dev->sim);
-    memcpy(dram + slot_addr(dev, seq, offsetof(npu_slot, buftab)), bufs, job->nbufs * sizeof *bufs);
-    memcpy(dram + slot_addr(dev, seq, offsetof(npu_slot, completion)), &pending, sizeof pending);
-
     npu_job_desc d;
     memset(&d, 0, sizeof d);
     d.magic = NPU_JOB_MAGIC;
@@ -72,8 +68,13 @@ npu_drv_status npu_submit(npu_dev *dev, const npu_job *job, npu_fence *fence)
     d.buftab_addr = slot_addr(dev, seq, offsetof(npu_slot, buftab));
     d.nbufs = job->nbufs;
     d.completion_addr = slot_addr(dev, seq, offsetof(npu_slot, completion));
-    memcpy(dram + npu_bo_addr(dev->queue_bo) + (uint64_t)(seq % NPU_DRV_QUEUE_ENTRIES) * NPU_JOB_DESC_BYTES, &d,
-           sizeof d);
+    if (dev->obs)
+        dev->obs->submit(dev->obs_ctx, &d);
+    uint64_t desc_addr = npu_bo_addr(dev->queue_bo) + (uint64_t)(seq % NPU_DRV_QUEUE_ENTRIES) * NPU_JOB_DESC_BYTES;
+    if ((job->nbufs && npu_dev_mem_write(dev, d.buftab_addr, bufs, job->nbufs * sizeof *bufs) != 0) ||
+        npu_dev_mem_write(dev, d.completion_addr, &pending, sizeof pending) != 0 ||
+        npu_dev_mem_write(dev, desc_addr, &d, sizeof d) != 0)
+        return npu_dev_fail(dev, NPU_DRV_E_DEVICE, "the device refused the writes of job %u's queue slot", seq);
 
     dev->tail = seq + 1;
     npu_reg_write(dev, NPU_REG_CQ_TAIL, dev->tail);
@@ -85,8 +86,13 @@ npu_drv_status npu_submit(npu_dev *dev, const npu_job *job, npu_fence *fence)
 /* The completion record of fence, if the device has written it. */
 static int completed(npu_dev *dev, npu_fence fence, npu_job_completion *c)
 {
-    memcpy(c, npu_sim_dram(dev->sim) + slot_addr(dev, (uint32_t)fence, offsetof(npu_slot, completion)), sizeof *c);
-    return c->job_id == (uint32_t)fence && c->state != NPU_JOB_PENDING;
+    uint64_t at = slot_addr(dev, (uint32_t)fence, offsetof(npu_slot, completion));
+    if (npu_dev_mem_read(dev, at, c, sizeof *c, NPU_READ_COMPLETION) != 0)
+        return 0;
+    int done = c->job_id == (uint32_t)fence && c->state != NPU_JOB_PENDING;
+    if (done && dev->obs)
+        dev->obs->complete(dev->obs_ctx, at, c);
+    return done;
 }
 
 npu_drv_status npu_wait(npu_dev *dev, npu_fence fence, uint64_t timeout_cycles, npu_job_result *res)
@@ -94,7 +100,7 @@ npu_drv_status npu_wait(npu_dev *dev, npu_fence fence, uint64_t timeout_cycles, 
     if (fence >= dev->tail || dev->tail - fence > NPU_DRV_QUEUE_ENTRIES)
         return npu_dev_fail(dev, NPU_DRV_E_ARG, "fence %llu was never submitted or is too old to wait for",
                             (unsigned long long)fence);
-    uint64_t start = npu_sim_cycles(dev->sim);
+    uint64_t start = npu_dev_cycles(dev);
     npu_job_completion c;
     for (;;) {
         if (completed(dev, fence, &c)) {
@@ -106,11 +112,11 @@ npu_drv_status npu_wait(npu_dev *dev, npu_fence fence, uint64_t timeout_cycles, 
             return npu_dev_fail(dev, NPU_DRV_E_HALTED, "the device stopped on a fault in job %u (%s); reset it to run job %llu",
                                 job, npu_fault_str(npu_reg_read(dev, NPU_REG_FAULT_CODE)), (unsigned long long)fence);
         }
-        uint64_t spent = npu_sim_cycles(dev->sim) - start;
+        uint64_t spent = npu_dev_cycles(dev) - start;
         if (spent >= timeout_cycles)
             return npu_dev_fail(dev, NPU_DRV_E_TIMEOUT, "job %llu did not complete within %llu cycles",
                                 (unsigned long long)fence, (unsigned long long)timeout_cycles);
-        int irq = npu_sim_run(dev->sim, timeout_cycles - spent);
+        int irq = npu_dev_run(dev, timeout_cycles - spent);
         if (irq < 0)
             return npu_dev_fail(dev, NPU_DRV_E_DEVICE, "the device model failed while running job %llu",
                                 (unsigned long long)fence);

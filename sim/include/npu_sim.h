@@ -1,6 +1,7 @@
 /* npu_sim.h -- the simulated NPU as the host sees it: MMIO registers, an interrupt line, and
- * device memory the host maps. This C API is the whole boundary between the driver and the
- * SystemC model (and the boundary traces record).
+ * device memory the host reads and writes by copy. This C API is the whole boundary between the
+ * driver and the SystemC model (and the boundary traces record): the host holds no pointer into
+ * device memory, so every byte it moves passes npu_sim_mem_write() or npu_sim_mem_read().
  *
  * Time is counted in NPU cycles of the configured clock. The simulation only advances inside
  * npu_sim_run(): the host writes registers and memory, then runs the device until it raises its
@@ -36,8 +37,12 @@ const npu_device_config *npu_sim_config(const npu_sim *s);
 uint32_t npu_sim_mmio_read(npu_sim *s, uint32_t offset);
 void npu_sim_mmio_write(npu_sim *s, uint32_t offset, uint32_t value);
 
-/* The host's mapping of device memory: device address a is dram[a]. */
-uint8_t *npu_sim_dram(npu_sim *s);
+/* Copy len bytes between the host and device memory at device address addr. 0, or -1 (nothing
+ * copied) if [addr, addr + len) is not inside device memory. Only the pages of that range are
+ * touched: device memory is materialised lazily, so a timing-only run of a multi-GB model that
+ * never writes its weights costs no host memory. */
+int npu_sim_mem_write(npu_sim *s, uint64_t addr, const void *src, uint64_t len);
+int npu_sim_mem_read(npu_sim *s, uint64_t addr, void *dst, uint64_t len);
 uint64_t npu_sim_dram_size(const npu_sim *s);
 
 /* Advance the device until its interrupt line is high or max_cycles have passed.
@@ -49,6 +54,28 @@ uint64_t npu_sim_cycles(const npu_sim *s); /* since npu_sim_open() */
 /* Dump the RTL tiles' waveforms of the runs that follow into path (VCD); NULL stops.
  * Only meaningful when a tile's impl is rtl. -1 with a message in err on failure. */
 int npu_sim_trace_vcd(npu_sim *s, const char *path, char *err, size_t errlen);
+
+/* The instruction event stream: with a hook set, the device calls it once per instruction a unit
+ * finishes (completes, faults or drops on a reset), from inside npu_sim_run(), in completion
+ * order. The hook must not call back into this API. NULL turns it off; off, it costs one test
+ * per instruction. Traces at `--level insn` and their timelines are built from it. */
+typedef enum npu_sim_insn_outcome {
+    NPU_SIM_INSN_DONE = 0,    /* completed */
+    NPU_SIM_INSN_FAULT = 1,   /* faulted (the job fails) */
+    NPU_SIM_INSN_ABORTED = 2, /* dropped by a reset or an abort of the job */
+} npu_sim_insn_outcome;
+
+typedef struct npu_sim_insn_event {
+    uint64_t issue_cycle; /* the unit took it from its queue (cycles since npu_sim_open) */
+    uint64_t end_cycle;   /* it finished */
+    uint32_t unit;        /* enum npu_unit */
+    uint32_t index;       /* its index in the job (an ISA job's instruction, an op job's descriptor) */
+    uint32_t op;          /* enum isa_op */
+    uint32_t outcome;     /* enum npu_sim_insn_outcome */
+} npu_sim_insn_event;
+
+typedef void (*npu_sim_insn_hook)(void *ctx, const npu_sim_insn_event *ev);
+void npu_sim_set_insn_hook(npu_sim *s, npu_sim_insn_hook hook, void *ctx);
 
 /* The fast model's latency of one compute instruction (mm, mm.cfg, sm, v.*) under cfg: what a
  * fast unit waits (sim/README.md). `m4npu calibrate` compares it with the RTL tiles. */

@@ -90,7 +90,17 @@ void npu_sim_mmio_write(npu_sim *s, uint32_t offset, uint32_t value)
     }
 }
 
-uint8_t *npu_sim_dram(npu_sim *s) { return s->dev->dram(); }
+int npu_sim_mem_write(npu_sim *s, uint64_t addr, const void *src, uint64_t len)
+{
+    return s->dev->mem_write(addr, src, len);
+}
+
+int npu_sim_mem_read(npu_sim *s, uint64_t addr, void *dst, uint64_t len)
+{
+    return s->dev->mem_read(addr, dst, len);
+}
+
+void npu_sim_set_insn_hook(npu_sim *s, npu_sim_insn_hook hook, void *ctx) { s->dev->set_insn_hook(hook, ctx); }
 uint64_t npu_sim_dram_size(const npu_sim *s) { return s->dev->dram_size(); }
 
 int npu_sim_run(npu_sim *s, uint64_t max_cycles)

@@ -126,6 +126,7 @@ void Device::close()
     if (!open_)
         return;
     open_ = false;
+    insn_hook_ = nullptr; // the units unwind below; nobody listens any more
     reset_pending_ = true;
     reset_ev_.notify(SC_ZERO_TIME);
     abort_units();

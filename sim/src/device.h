@@ -26,6 +26,7 @@ extern "C" {
 #include "isa_exec.h"
 #include "npu_abi.h"
 #include "npu_config.h"
+#include "npu_sim.h"
 }
 
 namespace m4npu {
@@ -96,12 +97,16 @@ class Device : public sc_core::sc_module {
     const npu_device_config &config() const { return cfg_; }
     uint32_t mmio_read(uint32_t off);
     void mmio_write(uint32_t off, uint32_t value);
-    uint8_t *dram() { return dram_; }
     uint64_t dram_size() const { return cfg_.dram.size_bytes; }
     uint64_t now_cycles() const;
     bool irq() const { return irq_; }
     bool run(uint64_t max_cycles); // true when the line is high
     bool trace_vcd(const char *path, std::string &err);
+    void set_insn_hook(npu_sim_insn_hook hook, void *ctx)
+    {
+        insn_hook_ = hook;
+        insn_hook_ctx_ = ctx;
+    }
 
     // HAL (called by the firmware, inside the control-core thread).
     const hal_device_info &info() const { return info_; }
@@ -132,6 +137,7 @@ class Device : public sc_core::sc_module {
     bool exec_dma(unsigned u, const hal_cmd &cmd);
     bool exec_compute(unsigned u, const hal_cmd &cmd);
     bool busy_wait(unsigned u, uint64_t n); // time spent working; false on abort
+    void report_insn(unsigned u, const hal_cmd &cmd, uint64_t issue_cycle, npu_sim_insn_outcome outcome);
     void report_fault(unsigned u, uint32_t fault, uint64_t addr, uint32_t index);
     void count_sram(unsigned u, const isa_insn &in, uint32_t mm_bias);
 
@@ -170,6 +176,10 @@ class Device : public sc_core::sc_module {
     bool doorbell_pending_ = false;
     bool reset_pending_ = false;
     uint64_t npu_khz_ = 1, ctrl_khz_ = 1, spend_carry_ = 0;
+
+    // the instruction event stream (npu_sim_set_insn_hook); null: off
+    npu_sim_insn_hook insn_hook_ = nullptr;
+    void *insn_hook_ctx_ = nullptr;
 
     // The Verilated RTL tiles, for the tiles whose impl is rtl (null when fast).
     std::unique_ptr<MmTileRtl> mm_rtl_;

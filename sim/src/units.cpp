@@ -117,6 +117,7 @@ void Device::unit_thread(unsigned u)
         U.has_current = true;
         U.current = cmd.index;
         progress_.notify(SC_ZERO_TIME); // queue space for the firmware
+        const uint64_t issued = insn_hook_ ? now_cycles() : 0;
         uint64_t epoch = abort_epoch_;
         bool done;
         switch (isa_desc(cmd.insn.op)->unit) {
@@ -128,13 +129,31 @@ void Device::unit_thread(unsigned u)
         U.stalled = false;
         if (done && epoch == abort_epoch_) {
             U.ctr[NPU_CTR_INSNS]++;
+            if (insn_hook_)
+                report_insn(u, cmd, issued, NPU_SIM_INSN_DONE);
             progress_.notify(SC_ZERO_TIME);
         } else if (epoch == abort_epoch_) {
+            if (insn_hook_)
+                report_insn(u, cmd, issued, NPU_SIM_INSN_FAULT);
             // the instruction faulted: hold the queue until the firmware aborts the job
             while (epoch == abort_epoch_)
                 wait(abort_ev_);
+        } else if (insn_hook_) {
+            report_insn(u, cmd, issued, NPU_SIM_INSN_ABORTED);
         }
     }
+}
+
+void Device::report_insn(unsigned u, const hal_cmd &cmd, uint64_t issue_cycle, npu_sim_insn_outcome outcome)
+{
+    npu_sim_insn_event ev{};
+    ev.issue_cycle = issue_cycle;
+    ev.end_cycle = now_cycles();
+    ev.unit = u;
+    ev.index = cmd.index;
+    ev.op = static_cast<uint32_t>(cmd.insn.op);
+    ev.outcome = static_cast<uint32_t>(outcome);
+    insn_hook_(insn_hook_ctx_, &ev);
 }
 
 bool Device::busy_wait(unsigned u, uint64_t n)
