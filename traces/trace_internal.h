@@ -31,6 +31,10 @@ void tb_le64(uint8_t *p, uint64_t v);
 uint32_t tb_get_le32(const uint8_t *p);
 uint64_t tb_get_le64(const uint8_t *p);
 
+/* Append one block holding raw (len > 0 bytes of records) to out: header, checksum, zstd frame.
+ * -1 if out of memory. The writer's blocks and tests' forged ones are made by this. */
+int trace_wrap_block(const void *raw, size_t len, trace_buf *out);
+
 /* ---- decoding a block's bytes: each returns 0, or -1 when the field does not fit or is malformed
  * (what is set in *why) */
 typedef struct trace_cursor {

@@ -7,7 +7,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#define TRACE_FILE_MODE 0644
 
 #include <xxhash.h>
 #include <zstd.h>
@@ -15,11 +18,8 @@
 struct trace_writer {
     FILE *f;
     char *path, *tmp;
-    trace_buf raw;
+    trace_buf raw, block;
     size_t block_bytes;
-    uint8_t *cbuf;
-    size_t ccap;
-    ZSTD_CCtx *cctx;
     uint64_t records, cursor;
     trace_blobs seen; /* content already in the trace */
     int failed;       /* an earlier write failed: close reports it */
@@ -33,9 +33,8 @@ trace_writer *trace_writer_open(const char *path, size_t block_bytes, trace_err 
     if (w) {
         w->path = strdup(path);
         w->tmp = malloc(plen + sizeof ".tmpXXXXXX");
-        w->cctx = ZSTD_createCCtx();
     }
-    if (!w || !w->path || !w->tmp || !w->cctx) {
+    if (!w || !w->path || !w->tmp) {
         trace_fail(e, TRACE_E_NOMEM, "%s: out of memory", path);
         trace_writer_abort(w);
         return NULL;
@@ -43,6 +42,8 @@ trace_writer *trace_writer_open(const char *path, size_t block_bytes, trace_err 
     memcpy(w->tmp, path, plen);
     memcpy(w->tmp + plen, ".tmpXXXXXX", sizeof ".tmpXXXXXX");
     int fd = mkstemp(w->tmp);
+    if (fd >= 0)
+        fchmod(fd, TRACE_FILE_MODE); /* mkstemp's 0600 is for secrets; a trace is a result */
     if (fd < 0 || !(w->f = fdopen(fd, "wb"))) {
         trace_fail(e, TRACE_E_IO, "%s: cannot create: %s", path, strerror(errno));
         if (fd >= 0) {
@@ -75,36 +76,46 @@ static void fail_once(trace_writer *w, const char *what)
     w->failed = 1;
 }
 
+int trace_wrap_block(const void *raw, size_t len, trace_buf *out)
+{
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    size_t bound = ZSTD_compressBound(len), at = out->len;
+    tb_reserve(out, TRACE_BLOCK_HEADER_BYTES + bound);
+    if (!cctx || out->oom) {
+        ZSTD_freeCCtx(cctx);
+        return -1;
+    }
+    uint8_t *h = out->data + at;
+    size_t c = ZSTD_compressCCtx(cctx, h + TRACE_BLOCK_HEADER_BYTES, bound, raw, len, TRACE_ZSTD_LEVEL);
+    ZSTD_freeCCtx(cctx);
+    if (ZSTD_isError(c))
+        return -1;
+    tb_le32(h, TRACE_BLOCK_MAGIC);
+    tb_le32(h + 4, (uint32_t)c);
+    tb_le32(h + 8, (uint32_t)len);
+    /* the checksum covers both sizes and the compressed bytes: hash them as one run */
+    XXH64_state_t *st = XXH64_createState();
+    if (!st)
+        return -1;
+    XXH64_reset(st, 0);
+    XXH64_update(st, h + 4, 8);
+    XXH64_update(st, h + TRACE_BLOCK_HEADER_BYTES, c);
+    tb_le64(h + 12, XXH64_digest(st));
+    XXH64_freeState(st);
+    out->len = at + TRACE_BLOCK_HEADER_BYTES + c;
+    return 0;
+}
+
 static void flush_block(trace_writer *w)
 {
     if (w->failed || w->raw.len == 0)
         return;
-    size_t bound = ZSTD_compressBound(w->raw.len);
-    if (bound + TRACE_BLOCK_HEADER_BYTES > w->ccap) {
-        uint8_t *p = realloc(w->cbuf, bound + TRACE_BLOCK_HEADER_BYTES);
-        if (!p) {
-            fail_once(w, "out of memory compressing a block");
-            return;
-        }
-        w->cbuf = p;
-        w->ccap = bound + TRACE_BLOCK_HEADER_BYTES;
-    }
-    size_t c = ZSTD_compressCCtx(w->cctx, w->cbuf + TRACE_BLOCK_HEADER_BYTES, bound, w->raw.data, w->raw.len,
-                                 TRACE_ZSTD_LEVEL);
-    if (ZSTD_isError(c)) {
-        fail_once(w, ZSTD_getErrorName(c));
+    w->block.len = 0;
+    if (trace_wrap_block(w->raw.data, w->raw.len, &w->block) != 0) {
+        fail_once(w, "out of memory compressing a block");
         return;
     }
-    uint8_t *h = w->cbuf;
-    tb_le32(h, TRACE_BLOCK_MAGIC);
-    tb_le32(h + 4, (uint32_t)c);
-    tb_le32(h + 8, (uint32_t)w->raw.len);
-    /* the checksum covers both sizes and the compressed bytes, which follow them in memory */
-    memmove(h + 12, h + 4, 8);
-    uint64_t sum = XXH64(h + 12, 8 + c, 0);
-    memmove(h + 4, h + 12, 8);
-    tb_le64(h + 12, sum);
-    if (fwrite(h, 1, TRACE_BLOCK_HEADER_BYTES + c, w->f) != TRACE_BLOCK_HEADER_BYTES + c)
+    if (fwrite(w->block.data, 1, w->block.len, w->f) != w->block.len)
         fail_once(w, strerror(errno));
     w->raw.len = 0;
 }
@@ -170,8 +181,7 @@ static void writer_free(trace_writer *w)
     free(w->tmp);
     free(w->path);
     free(w->raw.data);
-    free(w->cbuf);
-    ZSTD_freeCCtx(w->cctx);
+    free(w->block.data);
     trace_blobs_free(&w->seen);
     free(w);
 }

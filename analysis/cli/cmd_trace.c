@@ -65,12 +65,20 @@ static int parse_level(const char *s, uint32_t *level)
     return 0;
 }
 
-/* argv joined with spaces, words with spaces or quotes in single quotes. */
+/* argv joined with spaces, words with spaces or quotes in single quotes, without the --trace
+ * options (where the trace goes is not part of what was run: `--trace F` and `trace record -o F`
+ * give the same trace). */
 static void join_argv(int argc, char **argv, char *buf, size_t cap)
 {
     size_t n = 0;
     buf[0] = '\0';
     for (int i = 0; i < argc && n + 1 < cap; i++) {
+        if (strcmp(argv[i], "--trace") == 0 || strcmp(argv[i], "--trace-level") == 0) {
+            i++;
+            continue;
+        }
+        if (strncmp(argv[i], "--trace=", 8) == 0 || strncmp(argv[i], "--trace-level=", 14) == 0)
+            continue;
         int quote = strpbrk(argv[i], " \t'\"") != NULL || !argv[i][0];
         int k = snprintf(buf + n, cap - n, "%s%s%s%s", i ? " " : "", quote ? "'" : "", argv[i], quote ? "'" : "");
         if (k < 0)
