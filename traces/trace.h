@@ -164,6 +164,9 @@ void trace_replay_result_free(trace_replay_result *res);
 void trace_format_record(const trace_record *rec, char *buf, size_t cap);
 /* `trace dump`: one line per record. */
 trace_status trace_dump(const char *path, FILE *out, trace_err *e);
+/* `trace stats`: per record type, the count and the bytes it takes before compression, the file's
+ * size and compression ratio, and bytes per job. */
+trace_status trace_stats(const char *path, FILE *out, trace_err *e);
 /* `trace diff`: the first record that differs, then cycles per job side by side. *same is set
  * to 1 if the traces hold the same records. */
 trace_status trace_diff(const char *path_a, const char *path_b, FILE *out, int *same, trace_err *e);

@@ -139,6 +139,47 @@ trace_status trace_dump(const char *path, FILE *out, trace_err *e)
     return st;
 }
 
+/* ---------------------------------------------------------------- stats */
+
+trace_status trace_stats(const char *path, FILE *out, trace_err *e)
+{
+    trace_reader *r = trace_reader_open(path, e);
+    if (!r)
+        return strstr(e->msg, "cannot open") ? TRACE_E_IO : TRACE_E_FORMAT;
+    uint64_t count[TRACE_REC_TYPE_END] = {0}, raw[TRACE_REC_TYPE_END] = {0}, total_raw = 0, cursor = 0;
+    trace_buf b = {0};
+    trace_status st;
+    trace_record rec;
+    while ((st = trace_reader_next(r, &rec, e)) == TRACE_OK) {
+        b.len = 0;
+        if (rec.type == TRACE_REC_MEM_WR && rec.form == TRACE_MEM_BY_HASH)
+            rec.bytes = NULL; /* re-encoded by hash, as written */
+        trace_encode(&b, &rec, &cursor);
+        count[rec.type]++;
+        raw[rec.type] += b.len;
+        total_raw += b.len;
+        if (rec.type == TRACE_REC_END)
+            break;
+    }
+    uint64_t file = trace_reader_position(r);
+    trace_reader_close(r);
+    free(b.data);
+    if (st != TRACE_OK)
+        return st;
+    double ratio = total_raw ? (double)file / (double)total_raw : 0.0;
+    fprintf(out, "%s: %" PRIu64 " bytes, %" PRIu64 " bytes of records before compression (ratio %.3f)\n", path, file,
+            total_raw, ratio);
+    fprintf(out, "%-8s %10s %12s %10s %12s\n", "record", "count", "raw bytes", "raw/rec", "~file/rec");
+    for (uint32_t t = 1; t < TRACE_REC_TYPE_END; t++)
+        if (count[t])
+            fprintf(out, "%-8s %10" PRIu64 " %12" PRIu64 " %10.2f %12.2f\n", trace_rec_type_name(t), count[t], raw[t],
+                    (double)raw[t] / (double)count[t], (double)raw[t] / (double)count[t] * ratio);
+    if (count[TRACE_REC_DONE])
+        fprintf(out, "jobs %" PRIu64 ": %.0f file bytes per job\n", count[TRACE_REC_DONE],
+                (double)file / (double)count[TRACE_REC_DONE]);
+    return TRACE_OK;
+}
+
 /* ---------------------------------------------------------------- diff */
 
 typedef struct job_cycles {

@@ -24,6 +24,7 @@ static const char usage[] =
     "       m4npu trace replay FILE [--config FILE] [--set KEY=VALUE ...] [--retime]\n"
     "       m4npu trace diff A B\n"
     "       m4npu trace dump FILE\n"
+    "       m4npu trace stats FILE\n"
     "       m4npu trace timeline FILE -o TIMELINE.json\n"
     "\n"
     "A trace holds everything that crossed the driver/device boundary during one m4npu command:\n"
@@ -41,6 +42,7 @@ static const char usage[] =
     "                      recorded and now (timing-dependent reads are tolerated and counted)\n"
     "  diff      the first record that differs, then cycles per job side by side\n"
     "  dump      one line per record, stable across runs (diff two dumps in review)\n"
+    "  stats     records per type, their bytes before compression, bytes per job\n"
     "  timeline  Chrome/Perfetto trace-event JSON: one slice per instruction per unit and per job\n"
     "            (an insn-level trace)\n"
     "\n"
@@ -276,6 +278,21 @@ static int cmd_dump(int argc, char **argv)
     return exit_of(st);
 }
 
+static int cmd_stats(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "m4npu trace stats: expected one trace FILE\n");
+        return CLI_USAGE;
+    }
+    trace_err e;
+    trace_status st = trace_stats(argv[1], stdout, &e);
+    if (st != TRACE_OK)
+        fprintf(stderr, "m4npu trace stats: %s\n", e.msg);
+    if (st == TRACE_OK && fflush(stdout) != 0)
+        return CLI_IO;
+    return exit_of(st);
+}
+
 static int cmd_diff(int argc, char **argv)
 {
     if (argc != 3) {
@@ -344,6 +361,8 @@ int cmd_trace(int argc, char **argv)
         return cmd_replay(argc - 1, argv + 1);
     if (strcmp(sub, "dump") == 0)
         return cmd_dump(argc - 1, argv + 1);
+    if (strcmp(sub, "stats") == 0)
+        return cmd_stats(argc - 1, argv + 1);
     if (strcmp(sub, "diff") == 0)
         return cmd_diff(argc - 1, argv + 1);
     if (strcmp(sub, "timeline") == 0)

@@ -49,8 +49,8 @@ static void write_sample(const char *path, size_t block_bytes)
     uint8_t *big = malloc(BIG_WRITE_BYTES);
     assert_non_null(big);
     test_rng rng = {RNG_SEED};
-    for (size_t i = 0; i < BIG_WRITE_BYTES; i++)
-        big[i] = (uint8_t)test_rng_next(&rng);
+    for (size_t i = 0; i < BIG_WRITE_BYTES; i++) /* compressible, and the two chunks differ */
+        big[i] = (uint8_t)(i / 97 + i % 13);
     uint64_t cycle = 0;
     for (uint32_t job = 0; job < TEST_JOBS; job++) {
         r = rec_of(TRACE_REC_MEM_WR);
