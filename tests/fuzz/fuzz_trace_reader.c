@@ -1,13 +1,21 @@
 /* fuzz_trace_reader.c -- fuzz harness: the trace reader (traces/trace_reader.c).
  *
- * The first byte chooses what the rest is: even, a whole trace file (preamble, block headers,
- * checksums: mostly rejected at a checksum, as a flipped bit should be); odd, the records of one
- * block, wrapped in a valid preamble and block (right sizes and checksum) so that the record
- * decoder and the order rules behind the checksum are fuzzed too. Every input must read to END
+ * An input that starts with the trace magic is a whole trace file (preamble, block headers,
+ * checksums: mostly rejected at a checksum, as a flipped bit should be; the golden traces are
+ * the seeds); any other input is the records of one block, wrapped in a valid preamble and block
+ * (right sizes and checksum) so that the record decoder and the order rules behind the checksum
+ * are fuzzed too. Every input must read to END
  * or stop with an error that names a byte offset; nothing may crash, hang or leak.
  *
- * Built with libFuzzer (clang -fsanitize=fuzzer) where tests/fuzz's helper exists; also linked
- * into tests/traces/test_trace_corrupt.c, which feeds it the corruption cases as a cmocka test. */
+ * Linked into tests/traces/test_trace_corrupt.c, which feeds it the corruption cases as a cmocka
+ * test. As a libFuzzer target (until tests/fuzz has its CMake helper, by hand, after a build):
+ *   clang -O1 -g -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L -Itraces
+ *     -Iruntime/driver -Ifirmware/include -Isim/include -Iisa -Iruntime/config -Ibuild/isa
+ *     tests/fuzz/fuzz_trace_reader.c traces/trace_{reader,codec,writer,view}.c -Lbuild/lib
+ *     -lm4npu_driver -lm4npu_config -lm4npu_graph -lm4npu_sim -lm4npu_tiles_rtl
+ *     -lm4npu_rtl_models -lm4npu_isa -lm4npu_npu_config $(pkg-config --libs libzstd libxxhash
+ *     yaml-0.1 jansson systemc) -lstdc++ -lm -o fuzz_trace_reader
+ *   ./fuzz_trace_reader -max_total_time=60 CORPUS traces/golden   (the goldens are the seeds) */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,18 +63,16 @@ static void read_all(const uint8_t *bytes, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size == 0 || !(data[0] & 1)) {
-        read_all(size ? data + 1 : data, size ? size - 1 : 0);
+    if (size == 0 || (size >= TRACE_MAGIC_BYTES && memcmp(data, TRACE_MAGIC, TRACE_MAGIC_BYTES) == 0)) {
+        read_all(data, size);
         return 0;
     }
-    if (size < 2)
-        return 0;
     trace_buf file = {0};
     uint8_t pre[TRACE_PREAMBLE_BYTES] = {0};
     memcpy(pre, TRACE_MAGIC, TRACE_MAGIC_BYTES);
     tb_le32(pre + TRACE_MAGIC_BYTES, TRACE_FORMAT_VERSION);
     tb_bytes(&file, pre, sizeof pre);
-    if (!file.oom && trace_wrap_block(data + 1, size - 1, &file) == 0 && !file.oom)
+    if (!file.oom && trace_wrap_block(data, size, &file) == 0 && !file.oom)
         read_all(file.data, file.len);
     free(file.data);
     return 0;

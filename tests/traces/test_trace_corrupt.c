@@ -230,11 +230,7 @@ static void test_truncated_at_every_byte(void **state)
         memset(&e, 0, sizeof e);
         if (read_mem(d, cut, &e, NULL) != TRACE_E_FORMAT || !strstr(e.msg, "byte "))
             fail_msg("cut at byte %zu read without a positioned error: '%s'", cut, e.msg);
-        uint8_t *copy = malloc(cut + 1);
-        copy[0] = 0; /* whole-file mode of the harness */
-        memcpy(copy + 1, d, cut);
-        LLVMFuzzerTestOneInput(copy, cut + 1);
-        free(copy);
+        LLVMFuzzerTestOneInput(d, cut); /* from 8 bytes on, the harness's whole-file mode */
     }
     free(d);
 }
@@ -256,11 +252,7 @@ static void test_bit_flips(void **state)
             fail_msg("bit %zu flipped: status %d, '%s'", bit, st, e.msg);
         if (in_block_data(starts, n, bit / 8) && !strstr(e.msg, "checksum"))
             fail_msg("bit %zu flipped inside a block's data: '%s' does not blame its checksum", bit, e.msg);
-        uint8_t *copy = malloc(len + 1);
-        copy[0] = 0;
-        memcpy(copy + 1, d, len);
-        LLVMFuzzerTestOneInput(copy, len + 1);
-        free(copy);
+        LLVMFuzzerTestOneInput(d, len);
         d[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     }
     trace_err e;
@@ -287,6 +279,7 @@ static void test_version_empty_and_foreign(void **state)
     uint8_t empty = 0;
     LLVMFuzzerTestOneInput(&empty, 0);
     LLVMFuzzerTestOneInput(&empty, 1);
+    LLVMFuzzerTestOneInput(d, len); /* the whole version-2 file */
     free(d);
 }
 
@@ -315,11 +308,7 @@ static trace_status read_forged(const trace_buf *records, trace_err *e)
     tb_bytes(&file, pre, sizeof pre);
     assert_int_equal(trace_wrap_block(records->data, records->len, &file), 0);
     trace_status st = read_mem(file.data, file.len, e, NULL);
-    uint8_t *copy = malloc(records->len + 1);
-    copy[0] = 1; /* the harness's record mode */
-    memcpy(copy + 1, records->data, records->len);
-    LLVMFuzzerTestOneInput(copy, records->len + 1);
-    free(copy);
+    LLVMFuzzerTestOneInput(records->data, records->len); /* the harness's record mode */
     free(file.data);
     return st;
 }
