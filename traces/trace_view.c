@@ -304,10 +304,17 @@ static void open_tracks(timeline *t, const trace_reader *r, const trace_record *
     const char *yaml = trace_reader_config(r, open->config_hash, &len);
     m4npu_config *cfg = malloc(sizeof *cfg);
     m4npu_config_error err;
-    const char *name = "npu";
+    char name[sizeof cfg->npu.name] = "npu";
     if (cfg && yaml && m4npu_config_load_text(yaml, len, "trace", cfg, &err) == M4NPU_CONFIG_OK) {
         t->mhz = cfg->npu.clock_mhz;
-        name = cfg->npu.name;
+        /* the name is user text: keep it a plain JSON string */
+        size_t k = 0;
+        for (; k + 1 < sizeof name && cfg->npu.name[k]; k++) {
+            char ch = cfg->npu.name[k];
+            name[k] = ch == '"' || ch == '\\' || (unsigned char)ch < 0x20 ? '_' : ch;
+        }
+        if (k)
+            name[k] = '\0';
     }
     event(t, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%u,\"args\":{\"name\":\"NPU %s (device open %u)\"}}",
           t->pid, name, t->pid);
