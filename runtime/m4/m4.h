@@ -63,8 +63,22 @@ typedef enum m4_module_id {
     M4_IMG_DEC_UNET,     /* "IMG_dec-unet": one UNet step */
     M4_IMG_DEC_VAE,      /* "IMG_dec-vae": the VAE decoder */
     M4_PROJECTION,       /* "projection": the MLP projection encoder -> backbone */
+    /* Task-specific models (TS-models): the baselines of the paper's Table 3 and the classic
+     * mobile references, not part of M4 (m4_module_info.task_specific). INT8 by default. */
+    M4_TS_RESNET50,      /* "resnet50": torchvision ResNet-50 (v1.5), 224x224 */
+    M4_TS_RESNET152,     /* "resnet152": torchvision ResNet-152 (v1.5), 224x224 */
+    M4_TS_MOBILENET_V1,  /* "mobilenet-v1": Howard et al. 2017, 1.0 width, 224x224 */
+    M4_TS_MOBILENET_V2,  /* "mobilenet-v2": Sandler et al. 2018, 1.0 width, 224x224 */
+    M4_TS_INCEPTION_V1,  /* "inception-v1": GoogLeNet as TF-slim / torchvision build it, 224x224 */
+    M4_TS_INCEPTION_V4,  /* "inception-v4": Szegedy et al. 2016, 299x299 */
+    M4_TS_BERT_BASE,     /* "bert-base": BERT-base uncased + pooler + a sequence classifier */
+    M4_TS_DISTILBERT,    /* "distilbert-base": DistilBERT uncased + its sequence classifier */
+    M4_TS_ROBERTA_BASE,  /* "roberta-base": RoBERTa-base + its sequence-classification head */
+    M4_TS_ROBERTA_QA,    /* "roberta-base-squad2": RoBERTa-base + an extractive-QA span head */
     M4_MODULE_COUNT
 } m4_module_id;
+
+#define M4_TS_FIRST M4_TS_RESNET50 /* ids below are M4's own modules */
 
 #define M4_MODULE_NONE (-1)
 
@@ -112,6 +126,8 @@ typedef struct m4_module_params {
     int mel_frames;    /* TTS_dec: output mel frames (566) */
     int in_dim;        /* projection: encoder embedding width (1024) */
     int stack;         /* projection: encoder frames stacked per token (1) */
+    int classes;       /* TS-models: outputs of the classifier head (1000 for the ImageNet CNNs, 2 for
+                          the text classifiers) */
     int lora_rank;     /* LoRA rank r (0 = no adapters) */
     unsigned lora_targets; /* M4_LORA_* bits (0 = M4_LORA_TARGETS_DEFAULT when lora_rank > 0) */
     m4_format format;  /* weight format (DEFAULT = the module's paper format) */
@@ -125,6 +141,8 @@ typedef struct m4_module_info {
     m4_format default_format;
     const char *source;      /* where the configuration comes from */
     const char *inputs;      /* the graph's inputs, comma-separated */
+    bool task_specific;      /* a TS-model (the paper's Table 3 baselines), not an M4 module: it may
+                                use ops outside the M4 set and takes no LoRA adapters */
 } m4_module_info;
 
 int m4_module_count(void);
@@ -217,6 +235,17 @@ typedef struct m4_paper_latency {
 
 #define M4_TASK_COUNT 50
 
+/* A task's task-specific model as the paper's Table 3 names it, and the built-in graph that
+ * stands for it (module M4_MODULE_NONE when this library does not build it; `basis` says why,
+ * or how the built-in graph matches the paper's model and where its inputs come from). */
+typedef struct m4_ts_model {
+    const char *paper;       /* Table 3's name and reference, e.g. "ResNet-152 [64]" */
+    const char *source;      /* the model the reference points to (repository or model card) */
+    int module;              /* m4_module_id of the built-in TS-model, or M4_MODULE_NONE */
+    m4_module_params params; /* its sizes for this task (zero fields: the module's defaults) */
+    const char *basis;       /* why this module and these sizes, or why none is built */
+} m4_ts_model;
+
 typedef struct m4_task {
     int id;                 /* T-number, 1..50 */
     const char *name;       /* task (38 distinct names) */
@@ -240,6 +269,7 @@ typedef struct m4_task {
     int phonemes, mel_frames; /* TTS_dec */
     const char *inputs_basis; /* why these sizes */
     const m4_paper_latency *paper; /* Table 5 row for this task type, or NULL */
+    m4_ts_model ts;          /* the task's TS-model in the paper's Table 3 */
 } m4_task;
 
 const m4_task *m4_task_get(int id); /* by T-number; NULL if not 1..50 */

@@ -545,10 +545,19 @@ int mb_linear(mb *b, int x, const char *name, int64_t in, int64_t out, bool bias
 int mb_conv(mb *b, int x, const char *name, int64_t cin, int64_t cout, int nk, const int64_t *kernel,
             const int64_t *stride, const int64_t *pad, bool bias)
 {
+    return mb_conv_g(b, x, name, cin, cout, 1, nk, kernel, stride, pad, bias);
+}
+
+int mb_conv_g(mb *b, int x, const char *name, int64_t cin, int64_t cout, int64_t groups, int nk, const int64_t *kernel,
+              const int64_t *stride, const int64_t *pad, bool bias)
+{
     if (nk < 1 || nk > RT_MAX_RANK - 2)
         return mb_fail(b, RT_ERR_ARG, "%s: %d-D convolution", name, nk);
+    if (groups < 1 || cin % groups != 0 || cout % groups != 0)
+        return mb_fail(b, RT_ERR_ARG, "%s: %lld -> %lld channels in %lld groups", name, (long long)cin,
+                       (long long)cout, (long long)groups);
     size_t s = mb_push(b, "%s", name);
-    int64_t wdims[RT_MAX_RANK] = {cout, cin}, pads[2 * RT_MAX_RANK], cdims[RT_MAX_RANK] = {cout};
+    int64_t wdims[RT_MAX_RANK] = {cout, cin / groups}, pads[2 * RT_MAX_RANK], cdims[RT_MAX_RANK] = {cout};
     for (int i = 0; i < nk; i++) {
         wdims[2 + i] = kernel[i];
         pads[i] = pads[nk + i] = pad ? pad[i] : 0;
@@ -563,6 +572,8 @@ int mb_conv(mb *b, int x, const char *name, int64_t cin, int64_t cout, int nk, c
     if (stride)
         mb_attr_ints(b, "strides", nk, stride);
     mb_attr_ints(b, "pads", 2 * nk, pads);
+    if (groups > 1)
+        mb_attr_int(b, "group", groups);
     y = mb_infer(b, y);
     if (scale >= 0) {
         /* per-output-channel scale, then the bias, broadcast over [C, 1, ...] */
@@ -572,6 +583,25 @@ int mb_conv(mb *b, int x, const char *name, int64_t cin, int64_t cout, int nk, c
     }
     mb_pop(b, s);
     return y;
+}
+
+int mb_pool2d(mb *b, int x, const char *op, int64_t kernel, int64_t stride, int64_t pad, bool count_include_pad)
+{
+    /* torch.onnx: MaxPool / AveragePool with explicit symmetric pads (ceil_mode 0) */
+    int64_t k[2] = {kernel, kernel}, st[2] = {stride, stride}, pads[4] = {pad, pad, pad, pad};
+    int y = mb_op_raw(b, op, 1, (int[]){x});
+    mb_attr_ints(b, "kernel_shape", 2, k);
+    mb_attr_ints(b, "strides", 2, st);
+    mb_attr_ints(b, "pads", 4, pads);
+    if (strcmp(op, "AveragePool") == 0)
+        mb_attr_int(b, "count_include_pad", count_include_pad ? 1 : 0);
+    return mb_infer(b, y);
+}
+
+int mb_clip(mb *b, int x, float lo, float hi)
+{
+    /* opset 11+: Clip(x, min, max) with scalar inputs (ReLU6 is Clip(x, 0, 6)) */
+    return mb_op(b, "Clip", 3, (int[]){x, mb_scalar(b, lo), mb_scalar(b, hi)});
 }
 
 int mb_split_heads(mb *b, int x, int64_t heads, int64_t dh)

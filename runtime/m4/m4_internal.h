@@ -106,6 +106,14 @@ int mb_linear(mb *b, int x, const char *name, int64_t in, int64_t out, bool bias
 /* Convolution "<scope>.<name>": weight [cout, cin/group, k...], quantised per b->wdt. */
 int mb_conv(mb *b, int x, const char *name, int64_t cin, int64_t cout, int nk, const int64_t *kernel,
             const int64_t *stride, const int64_t *pad, bool bias);
+/* The same with `groups` (the `group` attribute; cin / groups input channels per output channel:
+ * groups = cin = cout is a depthwise convolution). */
+int mb_conv_g(mb *b, int x, const char *name, int64_t cin, int64_t cout, int64_t groups, int nk, const int64_t *kernel,
+              const int64_t *stride, const int64_t *pad, bool bias);
+/* 2-D MaxPool or AveragePool ("MaxPool" / "AveragePool"), square kernel, symmetric pads. */
+int mb_pool2d(mb *b, int x, const char *op, int64_t kernel, int64_t stride, int64_t pad, bool count_include_pad);
+/* Clip(x, lo, hi) with scalar bounds of the activation type (ReLU6). */
+int mb_clip(mb *b, int x, float lo, float hi);
 
 /* Attention over heads: q [B, H, Tq, dh], k and v [B, H, Tk, dh]; returns [B, H, Tq, dh].
  * mask: -1 or a tensor added to the scores. scale_q multiplies q by 1/sqrt(dh) before the
@@ -127,5 +135,8 @@ rt_graph *m4_build_gen_dec(const m4_module_params *p, rt_error *e);
 rt_graph *m4_build_projection(const m4_module_params *p, rt_error *e);
 rt_graph *m4_build_tts_dec(const m4_module_params *p, rt_error *e);
 rt_graph *m4_build_img_dec(const m4_module_params *p, bool unet, bool vae, rt_error *e);
+/* Task-specific models (m4_ts_cnn.c, m4_ts_bert.c): the module id picks the architecture. */
+rt_graph *m4_build_ts_cnn(m4_module_id id, const m4_module_params *p, rt_error *e);
+rt_graph *m4_build_ts_bert(m4_module_id id, const m4_module_params *p, rt_error *e);
 
 #endif

@@ -12,7 +12,7 @@
 /* The size fields of m4_module_params, in one table so that resolving and checking is data. */
 enum {
     F_TOKENS, F_KV_LEN, F_PREFIX, F_CLIPS, F_FRAMES, F_SAMPLES, F_LATENT, F_BATCH, F_PHONEMES,
-    F_MEL_FRAMES, F_IN_DIM, F_STACK, F_COUNT
+    F_MEL_FRAMES, F_IN_DIM, F_STACK, F_CLASSES, F_COUNT
 };
 
 static const struct {
@@ -31,6 +31,7 @@ static const struct {
     [F_MEL_FRAMES] = {"mel_frames", offsetof(m4_module_params, mel_frames)},
     [F_IN_DIM] = {"in_dim", offsetof(m4_module_params, in_dim)},
     [F_STACK] = {"stack", offsetof(m4_module_params, stack)},
+    [F_CLASSES] = {"classes", offsetof(m4_module_params, classes)},
 };
 
 /* used = false: the module takes no such parameter (it must stay 0) */
@@ -47,6 +48,14 @@ typedef struct field_spec {
 #define DEFAULT_KV_LEN 511         /* the step that writes position 512 (docs/m4.md) */
 #define MAX_LLAMA_TOKENS M4_LLAMA_CONTEXT
 #define TTS_MAX_LEN 1000           /* FastSpeech2 max_seq_len */
+#define IMAGENET_CLASSES 1000      /* the ImageNet-1k classifier of the CNN TS-models */
+#define MAX_CLASSES 100000
+#define TEXT_CLASSES 2             /* a binary sequence classifier unless a task says otherwise */
+#define BERT_SEQ_DEFAULT 128       /* the length TinyBERT's BERT-base FLOPs are given at (docs/m4.md) */
+#define SQUAD_SEQ_DEFAULT 384      /* the SQuAD fine-tuning and deployment length (docs/m4.md) */
+#define BERT_MAX_POSITIONS 512
+#define TS_IMAGE(d) {[F_CLASSES] = USE((d), 1, MAX_CLASSES)}
+#define TS_TEXT(n) {[F_TOKENS] = USE((n), 1, BERT_MAX_POSITIONS), [F_CLASSES] = USE(TEXT_CLASSES, 1, MAX_CLASSES)}
 
 typedef struct module_def {
     m4_module_info info;
@@ -131,6 +140,69 @@ static const module_def modules[M4_MODULE_COUNT] = {
                         "encoder_embedding [1, tokens * stack, in_dim]"},
                        {[F_TOKENS] = USE(1, 1, MAX_LLAMA_TOKENS), [F_IN_DIM] = USE(M4_IMAGEBIND_DIM, 1, 8192),
                         [F_STACK] = USE(1, 1, 16)}, false},
+    /* ---- task-specific models (docs/m4.md, "Task-specific models") ---- */
+    [M4_TS_RESNET50] = {{M4_TS_RESNET50, "resnet50", "TS-model",
+                         "ResNet-50 v1.5: 7x7 stem, max pool, bottlenecks 3-4-6-3 (stride in the 3x3), global "
+                         "average pool, fc 2048->classes; BN folded into the convolutions; 224x224",
+                         M4_FMT_INT8, "He et al. 2016; torchvision resnet50", "image [1, 3, 224, 224]", true},
+                        TS_IMAGE(IMAGENET_CLASSES), false},
+    [M4_TS_RESNET152] = {{M4_TS_RESNET152, "resnet152", "TS-model",
+                          "ResNet-152 v1.5: 7x7 stem, max pool, bottlenecks 3-8-36-3 (stride in the 3x3), global "
+                          "average pool, fc 2048->classes; BN folded into the convolutions; 224x224",
+                          M4_FMT_INT8, "He et al. 2016; torchvision resnet152", "image [1, 3, 224, 224]", true},
+                         TS_IMAGE(IMAGENET_CLASSES), false},
+    [M4_TS_MOBILENET_V1] = {{M4_TS_MOBILENET_V1, "mobilenet-v1", "TS-model",
+                             "MobileNet v1 1.0: 3x3 conv s2 + 13 depthwise-separable layers (depthwise 3x3 + "
+                             "pointwise 1x1), ReLU6, global average pool, fc 1024->classes; BN folded; 224x224",
+                             M4_FMT_INT8, "Howard et al. 2017, Table 1; TF-slim mobilenet_v1",
+                             "image [1, 3, 224, 224]", true},
+                            TS_IMAGE(IMAGENET_CLASSES), false},
+    [M4_TS_MOBILENET_V2] = {{M4_TS_MOBILENET_V2, "mobilenet-v2", "TS-model",
+                             "MobileNet v2 1.0: 3x3 conv s2, 17 inverted residual bottlenecks (expand 1x1, "
+                             "depthwise 3x3, linear project 1x1), 1x1 conv to 1280, ReLU6, global average pool, "
+                             "fc 1280->classes; BN folded; 224x224",
+                             M4_FMT_INT8, "Sandler et al. 2018, Table 2; torchvision mobilenet_v2",
+                             "image [1, 3, 224, 224]", true},
+                            TS_IMAGE(IMAGENET_CLASSES), false},
+    [M4_TS_INCEPTION_V1] = {{M4_TS_INCEPTION_V1, "inception-v1", "TS-model",
+                             "GoogLeNet: 7x7 s2 stem, 1x1 and 3x3 convs, 9 Inception modules (1x1, 1x1->3x3, "
+                             "1x1->3x3 as TF-slim builds the '5x5' branch, maxpool->1x1), global average pool, "
+                             "fc 1024->classes; BN folded; 224x224",
+                             M4_FMT_INT8, "Szegedy et al. 2015, Table 1; TF-slim inception_v1; torchvision googlenet",
+                             "image [1, 3, 224, 224]", true},
+                            TS_IMAGE(IMAGENET_CLASSES), false},
+    [M4_TS_INCEPTION_V4] = {{M4_TS_INCEPTION_V4, "inception-v4", "TS-model",
+                             "Inception v4: stem (Mixed 3a/4a/5a), 4 Inception-A, Reduction-A, 7 Inception-B "
+                             "(1x7/7x1), Reduction-B, 3 Inception-C (1x3/3x1), global average pool, "
+                             "fc 1536->classes; BN folded; 299x299",
+                             M4_FMT_INT8, "Szegedy et al. 2016, Figures 3-9; TF-slim inception_v4; timm inception_v4",
+                             "image [1, 3, 299, 299]", true},
+                            TS_IMAGE(IMAGENET_CLASSES), false},
+    [M4_TS_BERT_BASE] = {{M4_TS_BERT_BASE, "bert-base", "TS-model",
+                          "BERT-base uncased: vocab 30522, 12 post-LN layers, d=768, 12 heads, FFN 3072, GELU, "
+                          "pooler (tanh), classifier 768->classes; inputs padded to `tokens`",
+                          M4_FMT_INT8, "Devlin et al. 2018; HF bert-base-uncased, BertForSequenceClassification",
+                          "input_ids, attention_mask, token_type_ids i64 [1, tokens]", true},
+                         TS_TEXT(BERT_SEQ_DEFAULT), false},
+    [M4_TS_DISTILBERT] = {{M4_TS_DISTILBERT, "distilbert-base", "TS-model",
+                           "DistilBERT uncased: vocab 30522, 6 post-LN layers, d=768, 12 heads, FFN 3072, GELU, "
+                           "pre_classifier 768->768 + ReLU, classifier 768->classes; inputs padded to `tokens`",
+                           M4_FMT_INT8, "Sanh et al. 2019; HF distilbert-base-uncased-finetuned-sst-2-english",
+                           "input_ids, attention_mask i64 [1, tokens]", true},
+                          TS_TEXT(BERT_SEQ_DEFAULT), false},
+    [M4_TS_ROBERTA_BASE] = {{M4_TS_ROBERTA_BASE, "roberta-base", "TS-model",
+                             "RoBERTa-base: vocab 50265, 514 positions from the input ids, 12 post-LN layers, "
+                             "d=768, 12 heads, FFN 3072, GELU, classification head (dense + tanh + out_proj "
+                             "768->classes); inputs padded to `tokens`",
+                             M4_FMT_INT8, "Liu et al. 2019; fairseq roberta.base; HF RobertaForSequenceClassification",
+                             "input_ids, attention_mask i64 [1, tokens]", true},
+                            TS_TEXT(BERT_SEQ_DEFAULT), false},
+    [M4_TS_ROBERTA_QA] = {{M4_TS_ROBERTA_QA, "roberta-base-squad2", "TS-model",
+                           "RoBERTa-base with the extractive-QA head: qa_outputs 768->2 on every token, split into "
+                           "start and end logits; inputs padded to `tokens` (384)",
+                           M4_FMT_INT8, "deepset/roberta-base-squad2 (HF RobertaForQuestionAnswering)",
+                           "input_ids, attention_mask i64 [1, tokens]", true},
+                          {[F_TOKENS] = USE(SQUAD_SEQ_DEFAULT, 1, BERT_MAX_POSITIONS)}, false},
 };
 
 int m4_module_count(void)
@@ -201,8 +273,9 @@ rt_status m4_module_params_resolve(m4_module_id id, const m4_module_params *p, m
     if (r.lora_rank < 0 || r.lora_rank > MAX_LORA_RANK)
         return rt_error_set(e, RT_ERR_ARG, "%s: lora_rank = %d, expected 0..%d", info->name, r.lora_rank, MAX_LORA_RANK);
     if (r.lora_rank > 0 && !m->lora)
-        return rt_error_set(e, RT_ERR_ARG, "%s: takes no LoRA adapters (the paper adapts the backbone and the encoders)",
-                            info->name);
+        return rt_error_set(e, RT_ERR_ARG, "%s: takes no LoRA adapters (%s)", info->name,
+                            info->task_specific ? "a task-specific model is fine-tuned whole"
+                                                : "the paper adapts the backbone and the encoders");
     unsigned all = M4_LORA_Q | M4_LORA_K | M4_LORA_V | M4_LORA_O;
     if (r.lora_targets & ~all)
         return rt_error_set(e, RT_ERR_ARG, "%s: lora_targets = 0x%x has bits outside q|k|v|o (0x%x)", info->name,
@@ -240,6 +313,16 @@ rt_graph *m4_module_build_id(m4_module_id id, const m4_module_params *p, rt_erro
     case M4_IMG_DEC_UNET: g = m4_build_img_dec(&r, true, false, e); break;
     case M4_IMG_DEC_VAE: g = m4_build_img_dec(&r, false, true, e); break;
     case M4_PROJECTION: g = m4_build_projection(&r, e); break;
+    case M4_TS_RESNET50:
+    case M4_TS_RESNET152:
+    case M4_TS_MOBILENET_V1:
+    case M4_TS_MOBILENET_V2:
+    case M4_TS_INCEPTION_V1:
+    case M4_TS_INCEPTION_V4: g = m4_build_ts_cnn(id, &r, e); break;
+    case M4_TS_BERT_BASE:
+    case M4_TS_DISTILBERT:
+    case M4_TS_ROBERTA_BASE:
+    case M4_TS_ROBERTA_QA: g = m4_build_ts_bert(id, &r, e); break;
     default: break;
     }
     if (!g && e && e->code == RT_OK)
@@ -251,7 +334,7 @@ rt_graph *m4_module_build(const char *name, const m4_module_params *p, rt_error 
 {
     int id = m4_module_lookup(name);
     if (id == M4_MODULE_NONE) {
-        char list[512] = "";
+        char list[1024] = "";
         for (int i = 0; i < M4_MODULE_COUNT; i++) {
             strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
             strncat(list, modules[i].info.name, sizeof list - strlen(list) - 1);
