@@ -182,6 +182,12 @@ rt_status whatif_task(whatif *w, const m4_task *t, const m4_task_options *o, wha
         out->floor_bytes = decode_bytes + head_bytes;
         out->dram_floor_per_token_s = (double)out->floor_bytes / (w->cfg.npu.dram.bandwidth_gb_s * 1e9);
     }
+    out->ts = m4_task_ts_model(t);
+    if (out->ts && out->ts->module != M4_MODULE_NONE &&
+        (st = whatif_module(w, (m4_module_id)out->ts->module, &out->ts->params, &out->ts_run, e)) != RT_OK) {
+        rt_error_prefix(e, "T%d TS-model %s", t->id, out->ts->paper);
+        return st;
+    }
     return RT_OK;
 }
 

@@ -53,6 +53,10 @@ typedef struct whatif_task_result {
      * stream, over the DRAM's peak bandwidth (0 when the task runs no decode) */
     uint64_t floor_bytes;
     double dram_floor_per_token_s;
+    /* the task's TS-model (the paper's Table 3) and, when it is built in, its run on the same
+     * NPU (ts_run NULL otherwise): the paper's M4-against-TS comparison */
+    const m4_ts_model *ts;
+    const whatif_module_run *ts_run;
 } whatif_task_result;
 
 typedef struct whatif whatif;
@@ -65,7 +69,7 @@ const m4npu_config *whatif_config(const whatif *w);
 /* Simulate (or take from the cache) one module with these parameters. */
 rt_status whatif_module(whatif *w, m4_module_id id, const m4_module_params *p, const whatif_module_run **out,
                         rt_error *e);
-/* Plan and evaluate one task. */
+/* Plan and evaluate one task, and run its built-in TS-model (if any) on the same NPU. */
 rt_status whatif_task(whatif *w, const m4_task *t, const m4_task_options *o, whatif_task_result *out, rt_error *e);
 
 /* Session statistics: distinct module runs simulated, cache hits, NPU segment memo hits. */

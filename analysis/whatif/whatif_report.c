@@ -41,6 +41,37 @@ static const char *paper_cell(double once, double per_token, char *buf, size_t n
 
 static double npu_fraction(const whatif_task_result *t) { return t->latency_s > 0 ? t->npu_s / t->latency_s : 0.0; }
 
+/* M4 against the TS-models, over the tasks whose TS-model is built in. */
+typedef struct ts_summary {
+    int n;
+    double m4_lat, m4_j, ts_lat, ts_j;
+} ts_summary;
+
+static ts_summary ts_summarise(const whatif_task_result *tasks, int n)
+{
+    ts_summary s = {0};
+    for (int i = 0; i < n; i++) {
+        const whatif_task_result *t = &tasks[i];
+        if (!t->ts_run)
+            continue;
+        s.n++;
+        s.m4_lat += t->latency_s;
+        s.m4_j += energy_total(&t->energy);
+        s.ts_lat += t->ts_run->r->total_s;
+        s.ts_j += energy_total(&t->ts_run->r->energy);
+    }
+    return s;
+}
+
+static const char *ts_energy_cell(const whatif_task_result *t, char *buf, size_t n)
+{
+    if (!t->ts_run)
+        snprintf(buf, n, "-");
+    else
+        snprintf(buf, n, "%.4fJ", energy_total(&t->ts_run->r->energy));
+    return buf;
+}
+
 void whatif_print_table(FILE *out, const m4npu_config *cfg, const whatif_task_result *tasks, int n)
 {
     const npu_device_config *d = &cfg->npu;
@@ -48,23 +79,28 @@ void whatif_print_table(FILE *out, const m4npu_config *cfg, const whatif_task_re
                  "energy table v%u\n\n",
             d->name, d->matmul.rows, d->matmul.cols, d->clock_mhz, (double)d->sram.size_bytes / (1 << 20),
             d->dram.bandwidth_gb_s, d->dram.efficiency, cfg->energy.version);
-    fprintf(out, "%-4s %-34s %4s %10s %9s %10s %10s %5s %6s %21s %21s %10s\n", "id", "task (dataset)", "path",
-            "latency", "energy", "1st token", "per token", "NPU%", "segs", "paper CPU", "paper NPU*",
-            "DRAM floor");
+    fprintf(out, "%-4s %-34s %4s %10s %9s %10s %10s %5s %6s %21s %21s %10s  %-19s %10s %9s\n", "id",
+            "task (dataset)", "path", "latency", "energy", "1st token", "per token", "NPU%", "segs", "paper CPU",
+            "paper NPU*", "DRAM floor", "TS-model", "TS latency", "TS energy");
     double sum_lat = 0.0, sum_j = 0.0;
+    ts_summary ts = ts_summarise(tasks, n);
     for (int i = 0; i < n; i++) {
         const whatif_task_result *t = &tasks[i];
         char name[64], lat[TIME_CELL], ft[TIME_CELL], pt[TIME_CELL], pc[48], pn[48], fl[TIME_CELL];
         snprintf(name, sizeof name, "%s (%s)", t->task->name, t->task->dataset);
         const m4_paper_latency *p = t->task->paper;
-        fprintf(out, "T%-3d %-34.34s %4d %10s %8.3fJ %10s %10s %4.0f%% %6llu %21s %21s %10s\n", t->task->id, name,
+        char tsl[TIME_CELL], tse[TIME_CELL];
+        fprintf(out, "T%-3d %-34.34s %4d %10s %8.3fJ %10s %10s %4.0f%% %6llu %21s %21s %10s  %-19s %10s %9s\n",
+                t->task->id, name,
                 t->task->path, fmt_s(t->latency_s, lat, sizeof lat), energy_total(&t->energy),
                 t->generates ? fmt_s(t->first_token_s, ft, sizeof ft) : "-",
                 t->generates ? fmt_s(t->per_token_s, pt, sizeof pt) : "-", 100.0 * npu_fraction(t),
                 (unsigned long long)t->segments,
                 p ? paper_cell(p->cpu_s, p->cpu_per_token_s, pc, sizeof pc) : "-",
                 p ? paper_cell(p->npu_est_s, p->npu_est_per_token_s, pn, sizeof pn) : "-",
-                t->dram_floor_per_token_s > 0 ? fmt_s(t->dram_floor_per_token_s, fl, sizeof fl) : "-");
+                t->dram_floor_per_token_s > 0 ? fmt_s(t->dram_floor_per_token_s, fl, sizeof fl) : "-",
+                t->ts_run ? m4_module_get(t->ts_run->id)->name : "-",
+                t->ts_run ? fmt_s(t->ts_run->r->total_s, tsl, sizeof tsl) : "-", ts_energy_cell(t, tse, sizeof tse));
         sum_lat += t->latency_s;
         sum_j += energy_total(&t->energy);
     }
@@ -72,6 +108,11 @@ void whatif_print_table(FILE *out, const m4npu_config *cfg, const whatif_task_re
         fprintf(out, "\nmean over %d tasks: latency %.3f s, energy %.3f J (the paper's NPU-enabled M4 estimate: 0.48 s, "
                      "1.3 J)\n",
                 n, sum_lat / n, sum_j / n);
+    if (ts.n > 0)
+        fprintf(out, "on the %d tasks whose TS-model (paper Table 3) is built in: M4 %.3f s, %.3f J; the TS-models "
+                     "%.4f s, %.4f J (M4 %.1fx the latency, %.1fx the energy)\n",
+                ts.n, ts.m4_lat / ts.n, ts.m4_j / ts.n, ts.ts_lat / ts.n, ts.ts_j / ts.n,
+                ts.ts_lat > 0 ? ts.m4_lat / ts.ts_lat : 0.0, ts.ts_j > 0 ? ts.m4_j / ts.ts_j : 0.0);
     fprintf(out, "DRAM floor: the weight bytes one decode token streams (backbone + output head) / the DRAM's peak "
                  "bandwidth; no per-token time can be below it. Columns: docs/whatif.md\n");
 }
@@ -106,11 +147,23 @@ void whatif_print_task(FILE *out, const m4npu_config *cfg, const whatif_task_res
         fprintf(out, "  DRAM floor %s per token (%.3f GB of weights / %.1f GB/s peak)\n",
                 fmt_s(t->dram_floor_per_token_s, a, sizeof a), (double)t->floor_bytes / GIGA,
                 cfg->npu.dram.bandwidth_gb_s);
+    if (t->ts) {
+        fprintf(out, "  TS-model (paper Table 3): %s, %s\n", t->ts->paper, t->ts->source);
+        if (t->ts_run) {
+            const run_result *r = t->ts_run->r;
+            fprintf(out, "    as %s: latency %s (NPU %.0f%%, %d segments), energy %.4f J\n",
+                    m4_module_get(t->ts_run->id)->name, fmt_s(r->total_s, a, sizeof a),
+                    r->total_s > 0 ? 100.0 * r->npu_s / r->total_s : 0.0, r->plan->n_segments,
+                    energy_total(&r->energy));
+        }
+        fprintf(out, "    %s\n", t->ts->basis);
+    }
     if (t->task->paper) {
         const m4_paper_latency *p = t->task->paper;
+        char pc[48], pn[48];
         fprintf(out, "  paper (Table 5, %s): CPU %s, NPU* %s\n", p->measured,
-                paper_cell(p->cpu_s, p->cpu_per_token_s, a, sizeof a),
-                paper_cell(p->npu_est_s, p->npu_est_per_token_s, b, sizeof b));
+                paper_cell(p->cpu_s, p->cpu_per_token_s, pc, sizeof pc),
+                paper_cell(p->npu_est_s, p->npu_est_per_token_s, pn, sizeof pn));
     }
 }
 
@@ -138,6 +191,27 @@ static json_t *step_json(const whatif_step_result *s)
     json_object_set_new(j, "tokens", json_integer(s->step.params.tokens));
     json_object_set_new(j, "kv_len", json_integer(s->step.params.kv_len));
     json_object_set_new(j, "format", json_string(m4_format_name(s->step.params.format)));
+    return j;
+}
+
+/* The task's TS-model: the paper's name, and its latency and energy on this NPU (null when it
+ * is not built in). */
+static json_t *ts_json(const whatif_task_result *t)
+{
+    if (!t->ts)
+        return json_null();
+    json_t *j = json_object();
+    const run_result *r = t->ts_run ? t->ts_run->r : NULL;
+    json_object_set_new(j, "paper", json_string(t->ts->paper));
+    json_object_set_new(j, "source", json_string(t->ts->source));
+    json_object_set_new(j, "module", r ? json_string(m4_module_get(t->ts_run->id)->name) : json_null());
+    json_object_set_new(j, "latency_s", r ? json_real(r->total_s) : json_null());
+    json_object_set_new(j, "energy_j", r ? json_real(energy_total(&r->energy)) : json_null());
+    json_object_set_new(j, "npu_s", r ? json_real(r->npu_s) : json_null());
+    json_object_set_new(j, "segments", r ? json_integer(r->plan->n_segments) : json_null());
+    json_object_set_new(j, "tokens", r && t->ts_run->params.tokens ? json_integer(t->ts_run->params.tokens)
+                                                                   : json_null());
+    json_object_set_new(j, "basis", json_string(t->ts->basis));
     return j;
 }
 
@@ -181,6 +255,7 @@ static json_t *task_json(const whatif_task_result *t)
     } else {
         json_object_set_new(j, "paper", json_null());
     }
+    json_object_set_new(j, "ts_model", ts_json(t));
     json_object_set_new(j, "path_basis", json_string(t->task->path_basis));
     json_object_set_new(j, "inputs_basis", json_string(t->task->inputs_basis));
     return j;
@@ -203,6 +278,12 @@ json_t *whatif_tasks_json(const m4npu_config *cfg, const whatif_task_result *tas
     json_object_set_new(sum, "mean_energy_j", json_real(n ? j / n : 0.0));
     json_object_set_new(sum, "paper_mean_latency_s", json_real(0.48));
     json_object_set_new(sum, "paper_mean_energy_j", json_real(1.3));
+    ts_summary ts = ts_summarise(tasks, n);
+    json_object_set_new(sum, "ts_model_tasks", json_integer(ts.n));
+    json_object_set_new(sum, "ts_mean_latency_s", num_or_null(ts.n ? ts.ts_lat / ts.n : 0.0, ts.n > 0));
+    json_object_set_new(sum, "ts_mean_energy_j", num_or_null(ts.n ? ts.ts_j / ts.n : 0.0, ts.n > 0));
+    json_object_set_new(sum, "m4_mean_latency_s_ts_tasks", num_or_null(ts.n ? ts.m4_lat / ts.n : 0.0, ts.n > 0));
+    json_object_set_new(sum, "m4_mean_energy_j_ts_tasks", num_or_null(ts.n ? ts.m4_j / ts.n : 0.0, ts.n > 0));
     json_object_set_new(root, "summary", sum);
     if (st) {
         json_t *s = json_object();
@@ -220,7 +301,7 @@ void whatif_print_csv(FILE *out, const whatif_task_result *tasks, int n)
     fprintf(out, "id,name,dataset,path,latency_s,energy_j,first_token_s,per_token_s,gen_tokens,npu_fraction,segments,"
                  "npu_s,cpu_s,transfer_s,submit_s,e_macs_j,e_vector_j,e_sram_j,e_dram_j,e_control_j,e_static_j,"
                  "e_cpu_j,e_transfer_j,dram_floor_per_token_s,paper_cpu_s,paper_cpu_per_token_s,paper_npu_s,"
-                 "paper_npu_per_token_s\n");
+                 "paper_npu_per_token_s,ts_model,ts_module,ts_latency_s,ts_energy_j\n");
     for (int i = 0; i < n; i++) {
         const whatif_task_result *t = &tasks[i];
         const energy_breakdown *e = &t->energy;
@@ -239,9 +320,15 @@ void whatif_print_csv(FILE *out, const whatif_task_result *tasks, int n)
         else
             fprintf(out, ",");
         if (p)
-            fprintf(out, "%.9g,%.9g,%.9g,%.9g\n", p->cpu_s, p->cpu_per_token_s, p->npu_est_s, p->npu_est_per_token_s);
+            fprintf(out, "%.9g,%.9g,%.9g,%.9g,", p->cpu_s, p->cpu_per_token_s, p->npu_est_s, p->npu_est_per_token_s);
         else
-            fprintf(out, ",,,\n");
+            fprintf(out, ",,,,");
+        fprintf(out, "\"%s\",", t->ts ? t->ts->paper : "");
+        if (t->ts_run)
+            fprintf(out, "%s,%.9g,%.9g\n", m4_module_get(t->ts_run->id)->name, t->ts_run->r->total_s,
+                    energy_total(&t->ts_run->r->energy));
+        else
+            fprintf(out, ",,\n");
     }
 }
 
@@ -259,7 +346,7 @@ static void module_references(const whatif_module_run *m, json_t *arr, FILE *out
             continue;
         /* both in the reference's units (1e9, or 2^30 where the paper's figure is binary) */
         double pub = ref->published, diff = pub != 0.0 ? (value - pub) / pub : 0.0;
-        const char *unit = ref->unit == 1e9 ? "G" : ref->unit == 1073741824.0 ? "Gi" : "";
+        const char *unit = ref->unit == 1e9 ? "G" : ref->unit == 1073741824.0 ? "Gi" : ref->unit == 1e6 ? "M" : "";
         if (out)
             fprintf(out, "  %-36s computed %9.4f %s, published %9.4f %s (%s): %+.2f%% (tolerance %.0f%%)\n",
                     ref->label, value, unit, pub, unit, ref->source, 100.0 * diff, 100.0 * ref->tolerance);

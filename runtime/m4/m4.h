@@ -269,10 +269,14 @@ typedef struct m4_task {
     int phonemes, mel_frames; /* TTS_dec */
     const char *inputs_basis; /* why these sizes */
     const m4_paper_latency *paper; /* Table 5 row for this task type, or NULL */
-    m4_ts_model ts;          /* the task's TS-model in the paper's Table 3 */
 } m4_task;
 
 const m4_task *m4_task_get(int id); /* by T-number; NULL if not 1..50 */
+/* The task's TS-model in the paper's Table 3 (m4_ts_tasks.c); NULL if t is NULL. */
+const m4_ts_model *m4_task_ts_model(const m4_task *t);
+/* Resolve its built-in module's parameters (the task's sizes, then the module's defaults);
+ * RT_ERR_NOT_FOUND naming the paper's model when none is built in. */
+rt_status m4_task_ts_params(const m4_task *t, m4_module_params *out, rt_error *e);
 int m4_paper_latency_count(void);
 const m4_paper_latency *m4_paper_latency_get(int i);
 
