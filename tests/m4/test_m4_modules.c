@@ -1,6 +1,7 @@
 /* test_m4_modules.c -- the M4 module graphs: every module builds, validates and has every shape
- * inferred without weight data; uses only the M4 operator set; its parameters and MACs agree
- * with the published figures (runtime/m4/m4_reference.c); LLaMA decode streams the DESIGN's
+ * inferred without weight data; M4's own modules use only the M4 operator set (the task-specific
+ * models may use any registry op); parameters and MACs agree with the published figures
+ * (runtime/m4/m4_reference.c), and every task-specific model has both; LLaMA decode streams the DESIGN's
  * 6.61 GB (INT8) / 3.30 GB (INT4); prompt and KV-cache length change MACs by exactly the
  * attention terms; formats, LoRA and bad parameters behave as documented. */
 #include <stdarg.h>
@@ -65,9 +66,10 @@ static void test_every_module_builds_validates_and_infers_without_data(void **st
             if (ts->kind == RT_TENSOR_CONSTANT && ts->data)
                 assert_true(ts->data_bytes <= (UINT64_C(1) << 20));
         }
+        assert_true(info->task_specific == (id >= M4_TS_FIRST));
         for (int n = 0; n < g->n_nodes; n++) {
             const rt_op_def *d = ops_get(g->nodes[n].op);
-            if (!d || !d->in_m4)
+            if (!d || (!info->task_specific && !d->in_m4))
                 fail_msg("%s: node '%s' uses %s, outside the M4 operator set", info->name, g->nodes[n].name,
                          g->nodes[n].op_type);
         }
@@ -120,6 +122,16 @@ static void test_output_shapes(void **state)
         {M4_IMG_DEC_VAE, {0}, "image", 4, {1, 3, 512, 512}},
         {M4_IMG_DEC, {.batch = 2, .latent = 32}, "image", 4, {1, 3, 256, 256}},
         {M4_PROJECTION, {.tokens = 30, .in_dim = 384, .stack = 5}, "inputs_embeds", 3, {1, 30, 4096}},
+        {M4_TS_RESNET152, {0}, "logits", 2, {1, 1000}},
+        {M4_TS_RESNET50, {.classes = 10}, "logits", 2, {1, 10}},
+        {M4_TS_MOBILENET_V1, {0}, "logits", 2, {1, 1000}},
+        {M4_TS_MOBILENET_V2, {0}, "logits", 2, {1, 1000}},
+        {M4_TS_INCEPTION_V1, {0}, "logits", 2, {1, 1000}},
+        {M4_TS_INCEPTION_V4, {0}, "logits", 2, {1, 1000}},
+        {M4_TS_BERT_BASE, {.classes = 4}, "logits", 2, {1, 4}},
+        {M4_TS_DISTILBERT, {0}, "logits", 2, {1, 2}},
+        {M4_TS_ROBERTA_BASE, {.tokens = 64, .classes = 28}, "logits", 2, {1, 28}},
+        {M4_TS_ROBERTA_QA, {0}, "start_logits", 2, {1, 384}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rt_graph *g = build(cases[i].id, &cases[i].p);
@@ -283,6 +295,94 @@ static void test_lora_adapters(void **state)
     assert_true(stats_of(M4_IMG_ENC, NULL).lora_params == 0);
 }
 
+/* Every task-specific model is checked against a published parameter count and a published MAC
+ * count (both within their tolerance, 5%: test_params_and_macs_match_published_figures). */
+static void test_every_ts_model_has_published_params_and_macs(void **state)
+{
+    (void)state;
+    for (int id = M4_TS_FIRST; id < M4_MODULE_COUNT; id++) {
+        int params = 0, macs = 0;
+        for (int i = 0; i < m4_reference_count(); i++) {
+            const m4_reference *r = m4_reference_get(i);
+            if ((int)r->module != id)
+                continue;
+            assert_true(r->tolerance <= 0.05 && r->offset == 0 && r->extra_module == M4_MODULE_NONE);
+            params += r->quantity == M4_Q_PARAMS;
+            macs += r->quantity == M4_Q_MACS;
+        }
+        if (params < 1 || macs < 1)
+            fail_msg("%s: %d parameter and %d MAC comparisons with published figures", m4_module_get(id)->name,
+                     params, macs);
+    }
+}
+
+static int count_op(const rt_graph *g, int op)
+{
+    int n = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        n += g->nodes[i].op == op;
+    return n;
+}
+
+/* As deployed int8 mobile models have them: BN folded into the convolutions, INT8 weights with
+ * per-channel scales, depthwise convolutions as grouped Conv, ReLU6 as Clip; the text models'
+ * MACs grow with the padded length as their closed form says. */
+static void test_ts_model_structure(void **state)
+{
+    (void)state;
+    for (int id = M4_TS_FIRST; id < M4_MODULE_COUNT; id++) {
+        rt_graph *g = build((m4_module_id)id, NULL);
+        assert_int_equal(count_op(g, RT_OP_BatchNormalization), 0);
+        m4_module_stats s;
+        rt_error e = {0};
+        assert_int_equal(m4_module_stats_get(g, &s, &e), RT_OK);
+        /* every projection/convolution weight is i8 behind its Cast (one flop per weight element);
+         * the largest tensor is an i8 weight, except the text models' f16 embedding tables */
+        assert_true(s.weight_cast_flops > 0);
+        assert_int_equal(s.weight_dtype, id <= M4_TS_INCEPTION_V4 ? RT_DT_I8 : RT_DT_F16);
+        assert_true(s.lora_params == 0);
+        graph_free(g);
+    }
+    /* MobileNet v1: 13 depthwise 3x3 convolutions (group = channels), 27 Clip (ReLU6) */
+    rt_graph *g = build(M4_TS_MOBILENET_V1, NULL);
+    int depthwise = 0;
+    for (int n = 0; n < g->n_nodes; n++) {
+        const rt_node *nd = &g->nodes[n];
+        if (nd->op != RT_OP_Conv || rt_node_attr_int(nd, "group", 1) == 1)
+            continue;
+        depthwise++;
+        /* one input channel per output channel: weight [C, 1, 3, 3] behind its Cast */
+        assert_int_equal(rt_node_attr_int(nd, "group", 1), g->tensors[nd->outputs[0]]->dims[1]);
+        assert_int_equal(g->tensors[nd->inputs[1]]->dims[1], 1);
+    }
+    assert_int_equal(depthwise, 13);
+    assert_int_equal(count_op(g, RT_OP_Clip), 27);
+    graph_free(g);
+    /* MobileNet v2: 17 depthwise convolutions, 10 residual Adds */
+    g = build(M4_TS_MOBILENET_V2, NULL);
+    depthwise = 0;
+    for (int n = 0; n < g->n_nodes; n++)
+        depthwise += g->nodes[n].op == RT_OP_Conv && rt_node_attr_int(&g->nodes[n], "group", 1) > 1;
+    assert_int_equal(depthwise, 17);
+    graph_free(g);
+    /* ResNet-152: 155 convolutions (1 stem + 50 bottlenecks x 3 + 4 downsamples), 50 residual Adds */
+    g = build(M4_TS_RESNET152, NULL);
+    assert_int_equal(count_op(g, RT_OP_Conv), 1 + 50 * 3 + 4);
+    assert_int_equal(count_op(g, RT_OP_MaxPool), 1);
+    assert_int_equal(count_op(g, RT_OP_GlobalAveragePool), 1);
+    graph_free(g);
+    /* BERT-base: linear MACs L x 12 x (4 d^2 + 2 d ffn) + attention 2 x 12 x L^2 x d, plus the pooler
+     * and classifier; doubling L doubles the first and quadruples the second */
+    const double d = 768, ffn = 3072, layers = 12;
+    for (int tokens = 64; tokens <= 512; tokens *= 2) {
+        double macs = stats_of(M4_TS_BERT_BASE, &(m4_module_params){.tokens = tokens}).macs;
+        double expect = tokens * layers * (4 * d * d + 2 * d * ffn) + 2 * layers * (double)tokens * tokens * d +
+                        d * d + d * 2;
+        if (fabs(macs - expect) > 1e-9 * expect)
+            fail_msg("bert-base at %d tokens: %.6g MACs, closed form %.6g", tokens, macs, expect);
+    }
+}
+
 static void expect_error(m4_module_id id, m4_module_params p, rt_status code, const char *msg)
 {
     rt_error e = {0};
@@ -310,6 +410,11 @@ static void test_bad_parameters_are_errors_naming_module_and_field(void **state)
     expect_error(M4_TXT_ENC, (m4_module_params){.lora_rank = 1, .lora_targets = 0x30}, RT_ERR_ARG, "0x30");
     expect_error(M4_TXT_ENC, (m4_module_params){.format = (m4_format)9}, RT_ERR_ARG, "format 9");
     expect_error(M4_IMG_DEC_VAE, (m4_module_params){.batch = 2}, RT_ERR_ARG, "'batch' does not apply");
+    expect_error(M4_TS_RESNET152, (m4_module_params){.lora_rank = 4}, RT_ERR_ARG,
+                 "resnet152: takes no LoRA adapters (a task-specific model is fine-tuned whole)");
+    expect_error(M4_TS_BERT_BASE, (m4_module_params){.tokens = 513}, RT_ERR_ARG, "bert-base: tokens = 513, expected 1..512");
+    expect_error(M4_TS_ROBERTA_QA, (m4_module_params){.classes = 3}, RT_ERR_ARG, "'classes' does not apply");
+    expect_error(M4_IMG_ENC, (m4_module_params){.classes = 3}, RT_ERR_ARG, "IMG_enc: parameter 'classes' does not apply");
     rt_error e = {0};
     assert_null(m4_module_build("IMG-enc", NULL, &e));
     assert_int_equal(e.code, RT_ERR_NOT_FOUND);
@@ -326,6 +431,10 @@ static void test_bad_parameters_are_errors_naming_module_and_field(void **state)
     assert_int_equal(m4_module_params_resolve(M4_BACKBONE_DECODE, &(m4_module_params){.lora_rank = 2}, &r, &e), RT_OK);
     assert_int_equal(r.lora_targets, M4_LORA_TARGETS_DEFAULT);
     assert_int_equal(r.format, M4_FMT_INT8);
+    assert_int_equal(m4_module_lookup("resnet152"), M4_TS_RESNET152);
+    assert_int_equal(m4_module_params_resolve(M4_TS_INCEPTION_V4, NULL, &r, &e), RT_OK);
+    assert_int_equal(r.classes, 1000);
+    assert_int_equal(r.format, M4_FMT_INT8);
 }
 
 int main(void)
@@ -340,6 +449,8 @@ int main(void)
         cmocka_unit_test(test_weight_formats),
         cmocka_unit_test(test_lora_adapters),
         cmocka_unit_test(test_bad_parameters_are_errors_naming_module_and_field),
+        cmocka_unit_test(test_every_ts_model_has_published_params_and_macs),
+        cmocka_unit_test(test_ts_model_structure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* test_m4_tasks.c -- the eAIBench task table: 50 datasets and 38 tasks, paths consistent with
  * the modules they run and with what the paper states, input sizes consistent with the modules,
  * the paper's Table 5, the expansion of a task into module runs (LoRA placement, decode steps at
- * the midpoint KV length, overrides, context limit), and docs/m4.md listing every row. */
+ * the midpoint KV length, overrides, context limit), each task's TS-model (the paper's Table 3
+ * names, the built-in graphs that stand for them), and docs/m4.md listing every row. */
 #include <math.h>
 
 #include "test_util.h"
@@ -283,6 +284,63 @@ static void test_options(void **state)
     assert_int_equal(m4_task_plan(NULL, NULL, s, 3, &cnt, &e), RT_ERR_ARG);
 }
 
+/* Every task names its Table 3 TS-model with a reference and a source; the built-in ones are
+ * exactly these, resolve to task-specific modules and build at the task's sizes; the others say
+ * why they are not built. */
+static void test_ts_models(void **state)
+{
+    (void)state;
+    static const struct {
+        int task;
+        m4_module_id module;
+        const char *paper;
+    } built[] = {
+        {2, M4_TS_ROBERTA_QA, "RoBERTa [35]"},   {5, M4_TS_ROBERTA_BASE, "RoBERTa [22]"},
+        {6, M4_TS_ROBERTA_BASE, "RoBERTa [29]"}, {7, M4_TS_ROBERTA_BASE, "RoBERTa [27]"},
+        {8, M4_TS_BERT_BASE, "BERT [37]"},       {9, M4_TS_DISTILBERT, "DistilBERT [38]"},
+        {13, M4_TS_ROBERTA_BASE, "CodeBERT [21]"}, {16, M4_TS_RESNET50, "ResNet50-arcface [31]"},
+        {23, M4_TS_RESNET152, "ResNet-152 [64]"},
+    };
+    int n_built = 0;
+    for (int id = 1; id <= M4_TASK_COUNT; id++) {
+        const m4_task *t = m4_task_get(id);
+        const m4_ts_model *ts = m4_task_ts_model(t);
+        assert_non_null(ts);
+        assert_true(ts->paper && strchr(ts->paper, '[') && ts->source && *ts->source && ts->basis && *ts->basis);
+        size_t k = 0;
+        while (k < sizeof built / sizeof built[0] && built[k].task != id)
+            k++;
+        m4_module_params p;
+        rt_error e = {0};
+        if (k == sizeof built / sizeof built[0]) {
+            assert_int_equal(ts->module, M4_MODULE_NONE);
+            assert_true(strncmp(ts->basis, "not built", 9) == 0);
+            assert_int_equal(m4_task_ts_params(t, &p, &e), RT_ERR_NOT_FOUND);
+            assert_non_null(strstr(e.msg, ts->paper));
+            continue;
+        }
+        n_built++;
+        assert_int_equal(ts->module, built[k].module);
+        assert_string_equal(ts->paper, built[k].paper);
+        assert_true(m4_module_get((m4_module_id)ts->module)->task_specific);
+        assert_int_equal(m4_task_ts_params(t, &p, &e), RT_OK);
+        rt_graph *g = m4_module_build_id((m4_module_id)ts->module, &p, &e);
+        if (!g)
+            fail_msg("T%d: %s", id, e.msg);
+        graph_free(g);
+    }
+    assert_int_equal(n_built, 9);
+    /* sizes follow the task: ag_news' 4 classes, SQuAD's 384 tokens */
+    m4_module_params p;
+    rt_error e = {0};
+    assert_int_equal(m4_task_ts_params(m4_task_get(8), &p, &e), RT_OK);
+    assert_int_equal(p.classes, 4);
+    assert_int_equal(p.tokens, 128);
+    assert_int_equal(m4_task_ts_params(m4_task_get(2), &p, &e), RT_OK);
+    assert_int_equal(p.tokens, 384);
+    assert_null(m4_task_ts_model(NULL));
+}
+
 static void test_docs_list_every_task_and_comparison(void **state)
 {
     (void)state;
@@ -297,6 +355,14 @@ static void test_docs_list_every_task_and_comparison(void **state)
     for (int i = 0; i < m4_reference_count(); i++)
         if (!strstr(doc, m4_reference_get(i)->label))
             fail_msg("docs/m4.md does not list the comparison '%s'", m4_reference_get(i)->label);
+    for (int id = 1; id <= M4_TASK_COUNT; id++) {
+        const m4_ts_model *ts = m4_task_ts_model(m4_task_get(id));
+        char row[160];
+        snprintf(row, sizeof row, "| T%d | %s | %s |", id, ts->paper,
+                 ts->module == M4_MODULE_NONE ? "-" : m4_module_get((m4_module_id)ts->module)->name);
+        if (!strstr(doc, row))
+            fail_msg("docs/m4.md has no TS-model row '%s'", row);
+    }
     for (int i = 0; i < m4_module_count(); i++)
         if (!strstr(doc, m4_module_get((m4_module_id)i)->name))
             fail_msg("docs/m4.md does not list module '%s'", m4_module_get((m4_module_id)i)->name);
@@ -313,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_every_task_plans_and_every_step_builds),
         cmocka_unit_test(test_generating_task_plan),
         cmocka_unit_test(test_options),
+        cmocka_unit_test(test_ts_models),
         cmocka_unit_test(test_docs_list_every_task_and_comparison),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

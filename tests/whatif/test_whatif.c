@@ -1,13 +1,15 @@
 /* The what-if report (the main job): the default run's JSON has every documented key and 50
  * tasks with positive latency and energy; decode is never faster than its DRAM floor, on every
  * preset, with INT8 and INT4 weights; the modules' parameters and FLOPs agree with the published
- * figures; timeline, CSV, plot; determinism; bad arguments. */
+ * figures (the TS-models' too); the TS-model column in the table, JSON and CSV; timeline, CSV,
+ * plot; determinism; bad arguments. */
 #include "test_util.h"
 
 #include <jansson.h>
 #include <math.h>
 
 #include "whatif.h"
+#include "whatif_report.h"
 
 #define PRESET(name) M4NPU_SOURCE_DIR "/configs/" name ".yaml"
 static char out[8 << 20];
@@ -120,7 +122,8 @@ static void test_decode_never_beats_the_dram_floor(void **state)
 static void test_module_figures_agree_with_published(void **state)
 {
     (void)state;
-    static const char *const modules[] = {"IMG_enc", "TXT_enc", "AUD-B_enc", "IMU_enc", "backbone-prefill", "GEN_dec"};
+    static const char *const modules[] = {"IMG_enc", "TXT_enc", "AUD-B_enc", "IMU_enc", "backbone-prefill", "GEN_dec",
+                                          "resnet152", "bert-base", "roberta-base", "mobilenet-v1"};
     int compared = 0;
     for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++) {
         char args[128];
@@ -142,7 +145,7 @@ static void test_module_figures_agree_with_published(void **state)
         }
         json_decref(j);
     }
-    assert_true(compared >= 8);
+    assert_true(compared >= 16);
     /* the text form shows the same comparison */
     assert_int_equal(test_run(out, sizeof out, "%s whatif --module IMG_enc", M4NPU_BIN), 0);
     assert_non_null(strstr(out, "IMG_enc parameters"));
@@ -200,6 +203,136 @@ static void test_task_timeline_csv_plot_and_determinism(void **state)
     assert_string_equal(first, out);
 }
 
+/* The TS-model column (the paper's Table 3 baselines on the same NPU): in the table, the JSON and
+ * the CSV, a latency and an energy for every task whose TS-model is built in, "-" / null / empty
+ * for the others; one simulation, three forms. */
+static char *report_text(void (*print)(FILE *, const m4npu_config *, const whatif_task_result *, int),
+                         void (*csv)(FILE *, const whatif_task_result *, int), const m4npu_config *cfg,
+                         const whatif_task_result *res, int n)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    if (print)
+        print(f, cfg, res, n);
+    else
+        csv(f, res, n);
+    fclose(f);
+    return buf;
+}
+
+static const char *line_of(const char *text, const char *prefix, char *buf, size_t size)
+{
+    for (const char *p = text; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (strncmp(p, prefix, strlen(prefix)) == 0) {
+            snprintf(buf, size, "%.*s", (int)len, p);
+            return buf;
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    fail_msg("no line starting '%s'", prefix);
+    return NULL;
+}
+
+static void test_ts_model_column(void **state)
+{
+    (void)state;
+    m4npu_config cfg;
+    m4npu_config_error ce;
+    if (m4npu_config_load(PRESET("mobile-default"), &cfg, &ce) != M4NPU_CONFIG_OK)
+        fail_msg("%s", ce.msg);
+    rt_error e;
+    whatif *w = whatif_open(&cfg, &e);
+    if (!w)
+        fail_msg("%s", e.msg);
+    static whatif_task_result res[M4_TASK_COUNT];
+    m4_task_options o;
+    memset(&o, 0, sizeof o);
+    int with_ts = 0;
+    for (int id = 1; id <= M4_TASK_COUNT; id++) {
+        if (whatif_task(w, m4_task_get(id), &o, &res[id - 1], &e) != RT_OK)
+            fail_msg("T%d: %s", id, e.msg);
+        const whatif_task_result *t = &res[id - 1];
+        assert_ptr_equal(t->ts, m4_task_ts_model(t->task));
+        assert_true((t->ts_run != NULL) == (t->ts->module != M4_MODULE_NONE));
+        if (t->ts_run) {
+            with_ts++;
+            assert_int_equal(t->ts_run->id, t->ts->module);
+            assert_true(t->ts_run->r->total_s > 0 && energy_total(&t->ts_run->r->energy) > 0);
+        }
+    }
+    assert_int_equal(with_ts, 9);
+    /* ResNet-152 (T23) on this preset: faster and cheaper than M4's IMG_enc for the same task */
+    assert_true(res[22].ts_run->r->total_s < res[22].latency_s);
+    assert_true(energy_total(&res[22].ts_run->r->energy) < energy_total(&res[22].energy));
+
+    char *table = report_text(whatif_print_table, NULL, &cfg, res, M4_TASK_COUNT);
+    char *csv = report_text(NULL, whatif_print_csv, &cfg, res, M4_TASK_COUNT);
+    json_t *j = whatif_tasks_json(&cfg, res, M4_TASK_COUNT, NULL);
+    assert_non_null(strstr(table, "TS-model"));
+    assert_non_null(strstr(table, "TS latency"));
+    assert_non_null(strstr(csv, ",ts_model,ts_module,ts_latency_s,ts_energy_j\n"));
+    char line[1024], prefix[16], cell[64];
+    for (int id = 1; id <= M4_TASK_COUNT; id++) {
+        const whatif_task_result *t = &res[id - 1];
+        /* table: the module's name, its latency and its energy at the end of the task's row */
+        snprintf(prefix, sizeof prefix, "T%-3d ", id);
+        line_of(table, prefix, line, sizeof line);
+        if (t->ts_run) {
+            snprintf(cell, sizeof cell, "  %-19s", m4_module_get(t->ts_run->id)->name);
+            assert_non_null(strstr(line, cell));
+            snprintf(cell, sizeof cell, "%.4fJ", energy_total(&t->ts_run->r->energy));
+            assert_non_null(strstr(line, cell));
+        } else {
+            /* the same cells as the table prints them, each "-" */
+            snprintf(cell, sizeof cell, "  %-19s %10s %9s", "-", "-", "-");
+            size_t len = strlen(line), k = strlen(cell);
+            assert_true(len > k);
+            assert_string_equal(line + len - k, cell);
+        }
+        /* CSV: the paper's name, then module, latency, energy (empty without one) */
+        snprintf(prefix, sizeof prefix, "%d,\"", id);
+        line_of(csv, prefix, line, sizeof line);
+        snprintf(cell, sizeof cell, ",\"%s\",", t->ts->paper);
+        const char *at = strstr(line, cell);
+        assert_non_null(at);
+        at += strlen(cell);
+        if (t->ts_run) {
+            char module[32];
+            double lat, en;
+            assert_int_equal(sscanf(at, "%31[^,],%lf,%lf", module, &lat, &en), 3);
+            assert_string_equal(module, m4_module_get(t->ts_run->id)->name);
+            assert_true(fabs(lat - t->ts_run->r->total_s) <= 1e-8 * lat);
+            assert_true(fabs(en - energy_total(&t->ts_run->r->energy)) <= 1e-8 * en);
+        } else {
+            assert_string_equal(at, ",,");
+        }
+        /* JSON: ts_model with the paper's name; latency and energy, or null */
+        json_t *ts = json_object_get(json_array_get(json_object_get(j, "tasks"), (size_t)id - 1), "ts_model");
+        assert_true(json_is_object(ts));
+        assert_string_equal(json_string_value(json_object_get(ts, "paper")), t->ts->paper);
+        if (t->ts_run) {
+            assert_string_equal(json_string_value(json_object_get(ts, "module")), m4_module_get(t->ts_run->id)->name);
+            assert_true(json_real_value(json_object_get(ts, "latency_s")) == t->ts_run->r->total_s);
+            assert_true(json_real_value(json_object_get(ts, "energy_j")) == energy_total(&t->ts_run->r->energy));
+        } else {
+            assert_true(json_is_null(json_object_get(ts, "module")) && json_is_null(json_object_get(ts, "latency_s")) &&
+                        json_is_null(json_object_get(ts, "energy_j")));
+        }
+    }
+    json_t *sum = json_object_get(j, "summary");
+    assert_int_equal(json_integer_value(json_object_get(sum, "ts_model_tasks")), 9);
+    assert_true(json_real_value(json_object_get(sum, "ts_mean_latency_s")) > 0);
+    assert_non_null(strstr(table, "on the 9 tasks whose TS-model (paper Table 3) is built in"));
+    json_decref(j);
+    free(table);
+    free(csv);
+    whatif_close(w);
+}
+
 static void test_options_and_errors(void **state)
 {
     (void)state;
@@ -229,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_decode_never_beats_the_dram_floor),
         cmocka_unit_test(test_module_figures_agree_with_published),
         cmocka_unit_test(test_task_timeline_csv_plot_and_determinism),
+        cmocka_unit_test(test_ts_model_column),
         cmocka_unit_test(test_options_and_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
