@@ -4,6 +4,8 @@
 
 #include <math.h>
 
+#include "ops.h"
+
 #define MIB (1024ull * 1024ull)
 
 static void test_test_yaml_is_the_defaults(void **state)
@@ -77,8 +79,9 @@ static void assert_cites_every_value(const char *rel)
 static void test_presets_load_and_cite_every_value(void **state)
 {
     (void)state;
-    static const char *const presets[] = {"configs/mobile-default.yaml", "configs/edge-tpu.yaml",
-                                          "configs/flagship-2024.yaml"};
+    static const char *const presets[] = {"configs/mobile-default.yaml",   "configs/edge-tpu.yaml",
+                                          "configs/flagship-2024.yaml",    "configs/snapdragon-8gen2.yaml",
+                                          "configs/snapdragon-8gen3.yaml", "configs/coral-edgetpu.yaml"};
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/%s", M4NPU_SOURCE_DIR, presets[i]);
@@ -87,6 +90,39 @@ static void test_presets_load_and_cite_every_value(void **state)
         if (m4npu_config_load(path, &cfg, &err) != M4NPU_CONFIG_OK)
             fail_msg("%s", err.msg);
         assert_cites_every_value(presets[i]);
+    }
+}
+
+/* The new presets' key values are the public figures their comments cite: LPDDR5X-4200 and -4800
+ * on a 64-bit bus, Hexagon's 8 MB VTCM; the Coral Edge TPU's 4 TOPS class, ~8 MB on chip, and
+ * the PCIe Gen2 x1 link (5 GT/s, 8b/10b: 500 MB/s) standing for its "DRAM". */
+static void test_new_presets_key_values(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file;
+        double dram_gb_s, tops_lo, tops_hi;
+    } cases[] = {
+        {"configs/snapdragon-8gen2.yaml", 8400e6 * 8 / 1e9, 22, 23.5},
+        {"configs/snapdragon-8gen3.yaml", 9600e6 * 8 / 1e9, 44, 46},
+        {"configs/coral-edgetpu.yaml", 5e9 * 8 / 10 / 8 / 1e9, 3.8, 4.0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", M4NPU_SOURCE_DIR, cases[i].file);
+        m4npu_config cfg;
+        m4npu_config_error err;
+        if (m4npu_config_load(path, &cfg, &err) != M4NPU_CONFIG_OK)
+            fail_msg("%s", err.msg);
+        if (fabs(cfg.npu.dram.bandwidth_gb_s - cases[i].dram_gb_s) > 1e-9)
+            fail_msg("%s: DRAM %.3f GB/s, expected %.3f", cases[i].file, cfg.npu.dram.bandwidth_gb_s,
+                     cases[i].dram_gb_s);
+        double tops = 2.0 * cfg.npu.matmul.rows * cfg.npu.matmul.cols * cfg.npu.clock_mhz * 1e6 / 1e12;
+        if (tops < cases[i].tops_lo || tops > cases[i].tops_hi)
+            fail_msg("%s: %.2f TOPS, expected %.1f..%.1f", cases[i].file, tops, cases[i].tops_lo, cases[i].tops_hi);
+        assert_int_equal(cfg.npu.sram.size_bytes, 8u << 20);
+        /* ReLU6 runs on the NPU on all three (mobile CNNs) */
+        assert_true(m4npu_config_op(&cfg, RT_OP_Clip)->npu);
     }
 }
 
@@ -353,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_test_yaml_is_the_defaults),
         cmocka_unit_test(test_mobile_default_is_pixel_7_pro_class),
         cmocka_unit_test(test_presets_load_and_cite_every_value),
+        cmocka_unit_test(test_new_presets_key_values),
         cmocka_unit_test(test_error_messages),
         cmocka_unit_test(test_empty_and_non_mapping_documents),
         cmocka_unit_test(test_reader_errors_have_positions),

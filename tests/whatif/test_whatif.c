@@ -87,7 +87,8 @@ static void test_default_report_has_every_task_and_key(void **state)
 static void test_decode_never_beats_the_dram_floor(void **state)
 {
     (void)state;
-    static const char *const presets[] = {PRESET("mobile-default"), PRESET("edge-tpu"), PRESET("flagship-2024")};
+    static const char *const presets[] = {PRESET("mobile-default"), PRESET("edge-tpu"), PRESET("flagship-2024"),
+                                          PRESET("snapdragon-8gen2"), PRESET("snapdragon-8gen3")};
     for (size_t p = 0; p < sizeof presets / sizeof presets[0]; p++) {
         m4npu_config cfg;
         m4npu_config_error ce;
@@ -333,6 +334,35 @@ static void test_ts_model_column(void **state)
     whatif_close(w);
 }
 
+/* coral-edgetpu: the Edge TPU's "DRAM" is its PCIe Gen2 x1 link to the host, so a model streams
+ * at least its weight bytes over 0.5 GB/s per inference (parameter caching across inferences is
+ * not modelled: configs/README.md); image classification (T23) runs, with ResNet-152 beside it. */
+static void test_coral_streams_weights_over_pcie(void **state)
+{
+    (void)state;
+    m4npu_config cfg;
+    m4npu_config_error ce;
+    if (m4npu_config_load(PRESET("coral-edgetpu"), &cfg, &ce) != M4NPU_CONFIG_OK)
+        fail_msg("%s", ce.msg);
+    rt_error e;
+    whatif *w = whatif_open(&cfg, &e);
+    if (!w)
+        fail_msg("%s", e.msg);
+    m4_task_options o;
+    memset(&o, 0, sizeof o);
+    whatif_task_result r;
+    if (whatif_task(w, m4_task_get(23), &o, &r, &e) != RT_OK)
+        fail_msg("T23 on coral-edgetpu: %s", e.msg);
+    assert_non_null(r.ts_run);
+    assert_int_equal(r.ts_run->id, M4_TS_RESNET152);
+    double link_s = (double)r.ts_run->stats.weight_bytes / (cfg.npu.dram.bandwidth_gb_s * 1e9);
+    assert_true(link_s > 0.1); /* ~60 MB over 0.5 GB/s */
+    if (!(r.ts_run->r->npu_s >= link_s))
+        fail_msg("resnet152 on coral-edgetpu: NPU %.4f s, below its weights over the link %.4f s", r.ts_run->r->npu_s,
+                 link_s);
+    whatif_close(w);
+}
+
 static void test_options_and_errors(void **state)
 {
     (void)state;
@@ -363,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_module_figures_agree_with_published),
         cmocka_unit_test(test_task_timeline_csv_plot_and_determinism),
         cmocka_unit_test(test_ts_model_column),
+        cmocka_unit_test(test_coral_streams_weights_over_pcie),
         cmocka_unit_test(test_options_and_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
