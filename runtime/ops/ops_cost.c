@@ -15,6 +15,10 @@
 #define NORM_FLOPS_PER_ELEMENT 8.0
 /* max, subtract, exp, sum, divide */
 #define SOFTMAX_FLOPS_PER_ELEMENT 5.0
+/* a recurrent gate element: bias adds, activation, and its share of the state update */
+#define RNN_FLOPS_PER_GATE_ELEMENT 6.0
+/* QLinearConv output: scale, add the zero point, round, clamp */
+#define REQUANT_FLOPS_PER_ELEMENT 4.0
 
 static rt_status out_numel(const rt_op_ctx *c, int i, double *n)
 {
@@ -96,18 +100,50 @@ static double kernel_taps(const rt_tensor *w)
     return k;
 }
 
-rt_status cost_conv(const rt_op_ctx *c, rt_cost *o)
+/* Conv-shaped: each output element takes (Cin/group) * prod(kernel) MACs; W (input w_index)
+ * is [Cout, Cin/group, k...]. */
+static rt_status conv_macs(const rt_op_ctx *c, int w_index, int bias_index, rt_cost *o)
 {
-    const rt_tensor *w = c->in[1];
+    const rt_tensor *w = ops_has_input(c, w_index) ? c->in[w_index] : NULL;
     double out = 0;
     rt_status s = out_numel(c, 0, &out);
     if (s != RT_OK)
         return s;
     if (!w || !rt_tensor_shape_known(w))
         return ops_err(c, RT_ERR_SHAPE, "cannot cost: weight shape not known");
-    /* each output element: (Cin/group) * prod(kernel) MACs; W is [Cout, Cin/group, k...] */
     o->macs += out * (double)w->dims[1] * kernel_taps(w);
-    o->flops += 2.0 * o->macs + (ops_has_input(c, 2) ? out : 0);
+    o->flops += 2.0 * o->macs + (bias_index >= 0 && ops_has_input(c, bias_index) ? out : 0);
+    return RT_OK;
+}
+
+rt_status cost_conv(const rt_op_ctx *c, rt_cost *o)
+{
+    return conv_macs(c, 1, c->node->op == RT_OP_ConvInteger ? -1 : 2, o);
+}
+
+/* QLinearConv: W is input 3, the bias input 8; plus the requantisation of every output. */
+rt_status cost_qlinearconv(const rt_op_ctx *c, rt_cost *o)
+{
+    rt_status s = conv_macs(c, 3, 8, o);
+    double out = 0;
+    if (s == RT_OK && (s = out_numel(c, 0, &out)) == RT_OK)
+        o->flops += REQUANT_FLOPS_PER_ELEMENT * out;
+    return s;
+}
+
+/* LSTM / GRU / RNN: per direction, step and sequence, the input and recurrent projections
+ * (gates * hidden * (input + hidden) MACs) and the gate arithmetic. */
+rt_status cost_rnn(const rt_op_ctx *c, rt_cost *o)
+{
+    ops_rnn r;
+    rt_status s = ops_rnn_params(c, &r);
+    if (s != RT_OK)
+        return s;
+    if (r.seq < 0 || r.batch < 0 || r.input < 0 || r.hidden < 0)
+        return ops_err(c, RT_ERR_SHAPE, "cannot cost: sequence, batch, input or hidden size not known");
+    double gate_elems = (double)r.dirs * (double)r.seq * (double)r.batch * (double)(r.gates * r.hidden);
+    o->macs += gate_elems * (double)(r.input + r.hidden);
+    o->flops += 2.0 * o->macs + RNN_FLOPS_PER_GATE_ELEMENT * gate_elems;
     return RT_OK;
 }
 

@@ -45,4 +45,45 @@ rt_status ops_split_sizes(const rt_op_ctx *c, int *axis, int64_t *sizes);
 /* Resize / Upsample: output dims and per-axis scale (output/input) actually used. */
 rt_status ops_resize_params(const rt_op_ctx *c, int64_t *out_dims, double *scales);
 
+/* LSTM, GRU and RNN: what the inputs and attributes say, checked once for inference and the
+ * kernel. Dims not known yet (inference) are RT_DIM_UNKNOWN. */
+typedef enum ops_rnn_act_kind {
+    OPS_ACT_SIGMOID,
+    OPS_ACT_TANH,
+    OPS_ACT_RELU,
+    OPS_ACT_AFFINE,
+    OPS_ACT_LEAKY_RELU,
+    OPS_ACT_THRESHOLDED_RELU,
+    OPS_ACT_SCALED_TANH,
+    OPS_ACT_HARD_SIGMOID,
+    OPS_ACT_ELU,
+    OPS_ACT_SOFTSIGN,
+    OPS_ACT_SOFTPLUS,
+} ops_rnn_act_kind;
+
+typedef struct ops_rnn_act {
+    ops_rnn_act_kind kind;
+    double alpha, beta;
+} ops_rnn_act;
+
+#define OPS_RNN_MAX_DIRS 2
+#define OPS_RNN_MAX_ACTS 3 /* per direction: LSTM f, g, h; GRU f, g; RNN f */
+
+typedef struct ops_rnn {
+    int gates;      /* 4 LSTM (i, o, f, c), 3 GRU (z, r, h), 1 RNN */
+    int n_acts;     /* activations per direction */
+    int dirs;       /* 2 when bidirectional */
+    bool reverse;   /* direction "reverse": the one direction runs from the last step */
+    int layout;     /* 0: X [seq, batch, input]; 1: X [batch, seq, input] */
+    int64_t seq, batch, input, hidden;
+    double clip;    /* bound of every activation's input; 0: no clipping */
+    bool linear_before_reset; /* GRU */
+    bool input_forget;        /* LSTM: forget gate = 1 - input gate */
+    ops_rnn_act act[OPS_RNN_MAX_DIRS][OPS_RNN_MAX_ACTS];
+} ops_rnn;
+
+/* Inputs: X, W, R, B, sequence_lens, initial_h (and LSTM: initial_c, P). */
+enum { OPS_RNN_X, OPS_RNN_W, OPS_RNN_R, OPS_RNN_B, OPS_RNN_SEQ_LENS, OPS_RNN_INIT_H, OPS_RNN_INIT_C, OPS_RNN_P };
+rt_status ops_rnn_params(const rt_op_ctx *c, ops_rnn *r);
+
 #endif

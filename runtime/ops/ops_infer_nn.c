@@ -97,18 +97,39 @@ rt_status infer_gemm(rt_op_ctx *c)
     return ops_set_output(c, 0, a->dtype, 2, dims);
 }
 
-static rt_status conv_like(rt_op_ctx *c, bool transpose)
+/* Where a convolution's operands are: Conv/ConvTranspose (X, W, B), ConvInteger (X, W, no
+ * bias), QLinearConv (X at 0, W at 3, B at 8, output type of y_zero_point at 7). */
+typedef struct conv_operands {
+    bool transpose, integer;
+    int x, w, bias;
+    rt_dtype out_dtype; /* RT_DT_UNDEFINED: X's type */
+} conv_operands;
+
+static bool is_8bit(rt_dtype t)
 {
-    rt_status s = ops_need_typed_n(c, 2);
+    return t == RT_DT_U8 || t == RT_DT_I8;
+}
+
+static rt_status conv_like(rt_op_ctx *c, const conv_operands *ops)
+{
+    bool transpose = ops->transpose;
+    rt_status s = ops_need_typed(c, ops->x);
+    if (s == RT_OK)
+        s = ops_need_typed(c, ops->w);
     if (s != RT_OK)
         return s;
-    const rt_tensor *x = c->in[0], *w = c->in[1];
+    const rt_tensor *x = c->in[ops->x], *w = c->in[ops->w];
+    rt_dtype out_dt = ops->out_dtype != RT_DT_UNDEFINED ? ops->out_dtype : x->dtype;
+    if (ops->integer ? !is_8bit(x->dtype) || !is_8bit(w->dtype) : x->dtype != w->dtype)
+        return ops_err(c, RT_ERR_DTYPE, ops->integer ? "X and W must be u8 or i8 (got %s and %s)"
+                                                     : "X and W types differ (%s and %s)",
+                       rt_dtype_name(x->dtype), rt_dtype_name(w->dtype));
+    if (!ops->integer && !rt_dtype_is_float(x->dtype))
+        return ops_err(c, RT_ERR_DTYPE, "X must be a float type (got %s)", rt_dtype_name(x->dtype));
     if (x->rank < 0 || w->rank < 0)
-        return ops_set_output(c, 0, x->dtype, -1, NULL);
+        return ops_set_output(c, 0, out_dt, -1, NULL);
     if (x->rank < 3 || w->rank != x->rank)
         return ops_err(c, RT_ERR_SHAPE, "X (rank %d) and W (rank %d) must have the same rank >= 3", x->rank, w->rank);
-    if (x->dtype != w->dtype)
-        return ops_err(c, RT_ERR_DTYPE, "X and W types differ");
     int nsp = x->rank - 2;
     int64_t group = rt_node_attr_int(c->node, "group", 1);
     if (group < 1)
@@ -120,7 +141,7 @@ static rt_status conv_like(rt_op_ctx *c, bool transpose)
         k[i] = nk == (size_t)nsp ? ks[i] : w->dims[2 + i];
     for (int i = 0; i < nsp; i++)
         if (k[i] < 0)
-            return ops_set_output(c, 0, x->dtype, -1, NULL);
+            return ops_set_output(c, 0, out_dt, -1, NULL);
     ops_window win;
     s = transpose ? ops_window_transpose(c, nsp, x->dims + 2, k, &win)
                             : ops_window_forward(c, nsp, x->dims + 2, k, false, &win);
@@ -142,22 +163,43 @@ static rt_status conv_like(rt_op_ctx *c, bool transpose)
         if (cin >= 0 && w->dims[0] >= 0 && cin != w->dims[0])
             return ops_err(c, RT_ERR_SHAPE, "X has %lld channels, W has %lld", (long long)cin, (long long)w->dims[0]);
     }
-    if (ops_has_input(c, 2) && c->in[2]->rank >= 0 &&
-        (c->in[2]->rank != 1 || (dims[1] >= 0 && c->in[2]->dims[0] >= 0 && c->in[2]->dims[0] != dims[1])))
+    const rt_tensor *b = ops->bias >= 0 && ops_has_input(c, ops->bias) ? c->in[ops->bias] : NULL;
+    if (b && b->rank >= 0 && (b->rank != 1 || (dims[1] >= 0 && b->dims[0] >= 0 && b->dims[0] != dims[1])))
         return ops_err(c, RT_ERR_SHAPE, "bias must be 1-D with one value per output channel");
     for (int i = 0; i < nsp; i++)
         dims[2 + i] = win.out[i];
-    return ops_set_output(c, 0, x->dtype, x->rank, dims);
+    return ops_set_output(c, 0, out_dt, x->rank, dims);
 }
 
 rt_status infer_conv(rt_op_ctx *c)
 {
-    return conv_like(c, false);
+    const conv_operands ops = {.x = 0, .w = 1, .bias = 2};
+    return conv_like(c, &ops);
+}
+
+rt_status infer_conv_integer(rt_op_ctx *c)
+{
+    const conv_operands ops = {.integer = true, .x = 0, .w = 1, .bias = -1, .out_dtype = RT_DT_I32};
+    return conv_like(c, &ops);
+}
+
+rt_status infer_qlinearconv(rt_op_ctx *c)
+{
+    rt_status s = ops_need_typed_n(c, 8);
+    if (s != RT_OK)
+        return s;
+    if (!is_8bit(c->in[7]->dtype))
+        return ops_err(c, RT_ERR_DTYPE, "y_zero_point must be u8 or i8 (got %s)", rt_dtype_name(c->in[7]->dtype));
+    if (ops_has_input(c, 8) && c->in[8]->dtype != RT_DT_I32)
+        return ops_err(c, RT_ERR_DTYPE, "B must be i32 (got %s)", rt_dtype_name(c->in[8]->dtype));
+    const conv_operands ops = {.integer = true, .x = 0, .w = 3, .bias = 8, .out_dtype = c->in[7]->dtype};
+    return conv_like(c, &ops);
 }
 
 rt_status infer_convtranspose(rt_op_ctx *c)
 {
-    return conv_like(c, true);
+    const conv_operands ops = {.transpose = true, .x = 0, .w = 1, .bias = 2};
+    return conv_like(c, &ops);
 }
 
 rt_status infer_pool(rt_op_ctx *c)

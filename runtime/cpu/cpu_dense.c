@@ -1,0 +1,232 @@
+/* cpu_dense.c -- whole-tensor conversion to and from the dense kernels' working type, and the
+ * checked cblas calls (see cpu_dense.h for the why and the determinism argument). Each
+ * conversion chooses its loop once per tensor; the loops themselves are type-free. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "cpu_dense.h"
+#include "cpu_util.h"
+
+static void *alloc_elems(const rt_op_ctx *c, int64_t n, size_t elem)
+{
+    void *p = calloc((size_t)(n > 0 ? n : 1), elem);
+    if (!p)
+        ops_err(c, RT_ERR_NOMEM, "out of memory (%lld-element working buffer)", (long long)n);
+    return p;
+}
+
+float *cpu_dense_read_f32(const rt_op_ctx *c, const rt_tensor *t, bool *owned)
+{
+    *owned = false;
+    if (t->dtype == RT_DT_F32)
+        return (float *)t->data;
+    int64_t n = rt_tensor_numel(t);
+    float *p = alloc_elems(c, n, sizeof *p);
+    if (!p)
+        return NULL;
+    *owned = true;
+    const void *src = t->data;
+    switch (t->dtype) {
+    case RT_DT_F16:
+        for (int64_t i = 0; i < n; i++)
+            p[i] = rt_f16_to_f32(((const uint16_t *)src)[i]);
+        break;
+    case RT_DT_BF16:
+        for (int64_t i = 0; i < n; i++)
+            p[i] = rt_bf16_to_f32(((const uint16_t *)src)[i]);
+        break;
+    case RT_DT_F64:
+        for (int64_t i = 0; i < n; i++)
+            p[i] = (float)((const double *)src)[i];
+        break;
+    case RT_DT_U8:
+        for (int64_t i = 0; i < n; i++)
+            p[i] = ((const uint8_t *)src)[i];
+        break;
+    case RT_DT_I8:
+        for (int64_t i = 0; i < n; i++)
+            p[i] = ((const int8_t *)src)[i];
+        break;
+    default: /* the rarer integer types */
+        for (int64_t i = 0; i < n; i++)
+            p[i] = (float)cpu_ld(t->dtype, src, i);
+        break;
+    }
+    return p;
+}
+
+double *cpu_dense_read_f64(const rt_op_ctx *c, const rt_tensor *t, bool *owned)
+{
+    *owned = false;
+    if (t->dtype == RT_DT_F64)
+        return (double *)t->data;
+    int64_t n = rt_tensor_numel(t);
+    double *p = alloc_elems(c, n, sizeof *p);
+    if (!p)
+        return NULL;
+    *owned = true;
+    const void *src = t->data;
+    switch (t->dtype) {
+    case RT_DT_F32:
+        for (int64_t i = 0; i < n; i++)
+            p[i] = ((const float *)src)[i];
+        break;
+    case RT_DT_F16:
+        for (int64_t i = 0; i < n; i++)
+            p[i] = rt_f16_to_f32(((const uint16_t *)src)[i]);
+        break;
+    case RT_DT_BF16:
+        for (int64_t i = 0; i < n; i++)
+            p[i] = rt_bf16_to_f32(((const uint16_t *)src)[i]);
+        break;
+    case RT_DT_U8:
+        for (int64_t i = 0; i < n; i++)
+            p[i] = ((const uint8_t *)src)[i];
+        break;
+    case RT_DT_I8:
+        for (int64_t i = 0; i < n; i++)
+            p[i] = ((const int8_t *)src)[i];
+        break;
+    case RT_DT_I32:
+        for (int64_t i = 0; i < n; i++)
+            p[i] = ((const int32_t *)src)[i];
+        break;
+    default:
+        for (int64_t i = 0; i < n; i++)
+            p[i] = cpu_ld(t->dtype, src, i);
+        break;
+    }
+    return p;
+}
+
+float *cpu_dense_out_f32(const rt_op_ctx *c, rt_tensor *t, bool *owned)
+{
+    *owned = t->dtype != RT_DT_F32;
+    return *owned ? alloc_elems(c, rt_tensor_numel(t), sizeof(float)) : (float *)t->data;
+}
+
+double *cpu_dense_out_f64(const rt_op_ctx *c, rt_tensor *t, bool *owned)
+{
+    *owned = t->dtype != RT_DT_F64;
+    return *owned ? alloc_elems(c, rt_tensor_numel(t), sizeof(double)) : (double *)t->data;
+}
+
+void cpu_dense_commit_f32(rt_tensor *t, float *buf, bool owned)
+{
+    if (!owned)
+        return;
+    int64_t n = rt_tensor_numel(t);
+    void *dst = t->data;
+    switch (t->dtype) {
+    case RT_DT_F16:
+        for (int64_t i = 0; i < n; i++)
+            ((uint16_t *)dst)[i] = rt_f32_to_f16(buf[i]);
+        break;
+    case RT_DT_BF16:
+        for (int64_t i = 0; i < n; i++)
+            ((uint16_t *)dst)[i] = rt_f32_to_bf16(buf[i]);
+        break;
+    case RT_DT_F64:
+        for (int64_t i = 0; i < n; i++)
+            ((double *)dst)[i] = buf[i];
+        break;
+    default:
+        for (int64_t i = 0; i < n; i++)
+            cpu_st(t->dtype, dst, i, buf[i]);
+        break;
+    }
+    free(buf);
+}
+
+void cpu_dense_commit_f64(rt_tensor *t, double *buf, bool owned)
+{
+    if (!owned)
+        return;
+    int64_t n = rt_tensor_numel(t);
+    void *dst = t->data;
+    switch (t->dtype) {
+    case RT_DT_F32:
+        for (int64_t i = 0; i < n; i++)
+            ((float *)dst)[i] = (float)buf[i];
+        break;
+    case RT_DT_F16:
+        for (int64_t i = 0; i < n; i++)
+            ((uint16_t *)dst)[i] = rt_f32_to_f16((float)buf[i]);
+        break;
+    case RT_DT_BF16:
+        for (int64_t i = 0; i < n; i++)
+            ((uint16_t *)dst)[i] = rt_f32_to_bf16((float)buf[i]);
+        break;
+    default:
+        for (int64_t i = 0; i < n; i++)
+            cpu_st(t->dtype, dst, i, buf[i]);
+        break;
+    }
+    free(buf);
+}
+
+void cpu_dense_release(const void *buf, bool owned)
+{
+    if (owned)
+        free((void *)buf);
+}
+
+/* cblas takes int sizes: refuse what does not fit rather than wrap. */
+static rt_status check_blas_sizes(const rt_op_ctx *c, int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb,
+                                  int64_t ldc)
+{
+    const int64_t v[] = {M, N, K, lda, ldb, ldc};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        if (v[i] > INT_MAX)
+            return ops_err(c, RT_ERR_LIMIT, "matrix product of [%lld x %lld] x [%lld x %lld] is too large for BLAS",
+                           (long long)M, (long long)K, (long long)K, (long long)N);
+    return RT_OK;
+}
+
+/* Row stride for BLAS: at least 1 (BLAS rejects 0 even for empty matrices). */
+static int ld_of(int64_t ld)
+{
+    return ld > 0 ? (int)ld : 1;
+}
+
+rt_status cpu_gemm_f32(const rt_op_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0)
+        return RT_OK;
+    rt_status s = check_blas_sizes(c, M, N, K, lda, ldb, ldc);
+    if (s != RT_OK)
+        return s;
+    if (K <= 0) {
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++)
+                C[m * ldc + n] = beta == 0.0f ? 0.0f : beta * C[m * ldc + n];
+        return RT_OK;
+    }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
+                (int)K, alpha, A, ld_of(lda), B, ld_of(ldb), beta, C, ld_of(ldc));
+    return RT_OK;
+}
+
+rt_status cpu_gemm_f64(const rt_op_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
+                       const double *A, int64_t lda, const double *B, int64_t ldb, double beta, double *C,
+                       int64_t ldc)
+{
+    if (M <= 0 || N <= 0)
+        return RT_OK;
+    rt_status s = check_blas_sizes(c, M, N, K, lda, ldb, ldc);
+    if (s != RT_OK)
+        return s;
+    if (K <= 0) {
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++)
+                C[m * ldc + n] = beta == 0.0 ? 0.0 : beta * C[m * ldc + n];
+        return RT_OK;
+    }
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
+                (int)K, alpha, A, ld_of(lda), B, ld_of(ldb), beta, C, ld_of(ldc));
+    return RT_OK;
+}
