@@ -33,13 +33,18 @@ static inline bool cpu_dense_is_f64(rt_dtype t)
 float *cpu_dense_read_f32(const rt_op_ctx *c, const rt_tensor *t, bool *owned);
 double *cpu_dense_read_f64(const rt_op_ctx *c, const rt_tensor *t, bool *owned);
 
-/* A buffer to compute output t in: t->data when t has the working type, else a new zeroed
- * buffer (*owned true). cpu_dense_commit_* converts an owned buffer into t (floats round to
- * nearest even, integers convert toward zero and wrap as cpu_st does) and frees it. */
+/* A buffer to compute output t in: t->data when t has the working type, else a new buffer
+ * (*owned true; not zeroed: the kernel writes every element). cpu_dense_commit_* converts an
+ * owned buffer into t (floats round to nearest even, integers convert toward zero and wrap as
+ * cpu_st does) and frees it. */
 float *cpu_dense_out_f32(const rt_op_ctx *c, rt_tensor *t, bool *owned);
 double *cpu_dense_out_f64(const rt_op_ctx *c, rt_tensor *t, bool *owned);
 void cpu_dense_commit_f32(rt_tensor *t, float *buf, bool owned);
 void cpu_dense_commit_f64(rt_tensor *t, double *buf, bool owned);
+
+/* n f16 values to f32 and back (round to nearest even), vectorised where the processor can. */
+void cpu_f16_to_f32_n(const uint16_t *src, float *dst, int64_t n);
+void cpu_f32_to_f16_n(const float *src, uint16_t *dst, int64_t n);
 
 /* Release a buffer from cpu_dense_read_* (const for the caller's convenience). */
 void cpu_dense_release(const void *buf, bool owned);

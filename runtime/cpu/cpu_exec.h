@@ -24,6 +24,10 @@ const rt_tensor *cpu_exec_output(const cpu_exec *x, const char *name);
 /* Number of kernel invocations of the last run (for reports and tests). */
 int cpu_exec_nodes_run(const cpu_exec *x);
 
+/* Threads OpenBLAS uses for the dense kernels' matrix products (its own choice, from the
+ * machine and OPENBLAS_NUM_THREADS / OMP_NUM_THREADS; the kernels never change it). */
+int cpu_exec_blas_threads(void);
+
 /* Run one node of g on a value table indexed like g->tensors: infers the outputs' shapes from
  * the input values, allocates them (replacing values[t] for each output t) and runs the
  * kernel. Input values must carry data. */

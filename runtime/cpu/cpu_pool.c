@@ -1,8 +1,11 @@
 /* cpu_pool.c -- CPU reference kernels of MaxPool (with optional Indices), AveragePool
- * (count_include_pad, ceil mode) and the global pools, over any number of spatial dims. */
+ * (count_include_pad, ceil mode) and the global pools, over any number of spatial dims. The
+ * windowed pools read their input as one f64 array (exact for every float and 8-bit type)
+ * and write their output once (cpu_dense.h). */
 #include <math.h>
 #include <string.h>
 
+#include "cpu_dense.h"
 #include "cpu_util.h"
 #include "ops_geom.h"
 
@@ -34,6 +37,13 @@ rt_status cpu_pool(rt_op_ctx *c)
         col_acc *= w.in[d];
     }
     int64_t planes = x->dims[0] * x->dims[1];
+    bool ox, oy;
+    const double *xv = cpu_dense_read_f64(c, x, &ox);
+    double *yv = xv ? cpu_dense_out_f64(c, y, &oy) : NULL;
+    if (!yv) {
+        cpu_dense_release(xv, ox);
+        return RT_ERR_NOMEM;
+    }
     for (int64_t p = 0; p < planes; p++) {
         int64_t oidx[RT_MAX_RANK] = {0};
         for (int64_t o = 0; o < out_sz; o++, cpu_next_index(nsp, w.out, oidx)) {
@@ -55,7 +65,7 @@ rt_status cpu_pool(rt_op_ctx *c)
                 padded_count += in_padded;
                 if (!inside)
                     continue;
-                double v = cpu_ld(x->dtype, x->data, p * in_sz + off);
+                double v = xv[p * in_sz + off];
                 count++;
                 sum += v;
                 if (v > best || best_at < 0) {
@@ -65,15 +75,17 @@ rt_status cpu_pool(rt_op_ctx *c)
             }
             int64_t yo = p * out_sz + o;
             if (is_max) {
-                cpu_st(y->dtype, y->data, yo, best_at < 0 ? 0.0 : best);
+                yv[yo] = best_at < 0 ? 0.0 : best;
                 if (yi)
                     cpu_sti(yi->dtype, yi->data, yo, best_at < 0 ? 0 : best_at);
             } else {
                 int64_t div = include_pad ? padded_count : count;
-                cpu_st(y->dtype, y->data, yo, div ? sum / (double)div : 0.0);
+                yv[yo] = div ? sum / (double)div : 0.0;
             }
         }
     }
+    cpu_dense_commit_f64(y, yv, oy);
+    cpu_dense_release(xv, ox);
     return RT_OK;
 }
 

@@ -1,9 +1,11 @@
 /* cpu_unary.c -- CPU reference kernels of the one-input elementwise ops: math functions,
  * activations (Sigmoid, Erf-GELU, SiLU parts, HardSwish, ...), rounding, Not, IsNaN/IsInf.
- * Floats are computed in double and rounded once to the output type. */
+ * Floats are computed in double and rounded once to f32 (f64 for f64), then to the output
+ * type; f16 and bf16 tensors are converted whole on the way in and out (cpu_dense.h). */
 #include <math.h>
 #include <string.h>
 
+#include "cpu_dense.h"
 #include "cpu_util.h"
 
 typedef struct unary_params {
@@ -68,6 +70,28 @@ static double unary_f(int op, double x, const unary_params *p, bool *ok)
     }
 }
 
+/* The common activations as plain loops over f32 (same values as unary_f, rounded to f32);
+ * false for every other op. */
+static bool unary_f32_fast(int op, const float *x, float *y, int64_t n)
+{
+    switch (op) {
+    case RT_OP_Relu:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = x[i] > 0 ? x[i] : 0.0f * x[i];
+        return true;
+    case RT_OP_Sigmoid:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = (float)sigmoid(x[i]);
+        return true;
+    case RT_OP_Tanh:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = (float)tanh(x[i]);
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* The integer form for ops that have one; *ok = false otherwise. */
 static int64_t unary_i(int op, int64_t x, bool is_signed, bool *ok)
 {
@@ -125,11 +149,20 @@ rt_status cpu_unary(rt_op_ctx *c)
     int64_t count = cpu_numel(x);
     bool ok = true;
     if (rt_dtype_is_float(x->dtype)) {
-        if (x->dtype == RT_DT_F32 && y->dtype == RT_DT_F32) {
-            const float *xs = x->data;
-            float *ys = y->data;
-            for (int64_t i = 0; i < count && ok; i++)
-                ys[i] = (float)unary_f(op, xs[i], &p, &ok);
+        if (x->dtype != RT_DT_F64 && y->dtype != RT_DT_F64) {
+            /* f32, f16, bf16: one conversion in, one out (cpu_dense.h) */
+            bool ox, oy;
+            const float *xs = cpu_dense_read_f32(c, x, &ox);
+            float *ys = xs ? cpu_dense_out_f32(c, y, &oy) : NULL;
+            if (!ys) {
+                cpu_dense_release(xs, ox);
+                return RT_ERR_NOMEM;
+            }
+            if (!unary_f32_fast(op, xs, ys, count))
+                for (int64_t i = 0; i < count && ok; i++)
+                    ys[i] = (float)unary_f(op, xs[i], &p, &ok);
+            cpu_dense_commit_f32(y, ys, oy);
+            cpu_dense_release(xs, ox);
         } else {
             for (int64_t i = 0; i < count && ok; i++)
                 cpu_st(y->dtype, y->data, i, unary_f(op, cpu_ld(x->dtype, x->data, i), &p, &ok));

@@ -10,6 +10,7 @@
 
 #include "cpu_exec.h"
 #include "ops.h"
+#include "run_internal.h"
 
 /* ---- small helpers */
 
@@ -131,7 +132,7 @@ static rt_tensor *random_input(const rt_tensor *decl, uint64_t *state, rt_error 
 }
 
 /* The value of every graph input: given (checked, floats converted) or generated. */
-static rt_status bind_inputs(const rt_graph *g, const run_options *o, run_result *r, rt_tensor **vals, bool *owned,
+rt_status run_bind_inputs(const rt_graph *g, const run_options *o, run_result *r, rt_tensor **vals, bool *owned,
                              rt_error *e)
 {
     for (int i = 0; i < o->n_inputs; i++) {
@@ -516,7 +517,7 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
     }
     r->seed = o->seed ? o->seed : RUN_DEFAULT_SEED;
     if (!o->timing_only) {
-        if ((st = bind_inputs(g, o, r, vals, owned, e)) != RT_OK)
+        if ((st = run_bind_inputs(g, o, r, vals, owned, e)) != RT_OK)
             goto done;
         if ((st = reference_run(g, vals, ref, e)) != RT_OK)
             goto done;

@@ -129,11 +129,23 @@ typedef struct run_result {
     double twin_max_abs;     /* over every segment: the device against the backend's CPU twin */
     int n_events;
     run_event *events;
+    /* run_reference only: no plan, no segments; outputs hold the reference values */
+    bool reference_only;
+    double reference_macs, reference_flops; /* the graph's cost (runtime/ops) */
+    int blas_threads;                       /* OpenBLAS threads the CPU kernels used */
 } run_result;
 
 /* Run g (prepared; calibration writes per-tensor scales into its tensors' quant). */
 rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_error *e);
 void run_result_free(run_result *r);
+
+/* The FP32 reference alone (run_reference.c): the inputs as run_model binds them, the whole
+ * graph on the CPU kernels with each activation freed after its last use, the host wall time;
+ * no calibration, partition or NPU simulation, so o->cfg may be NULL. The outputs' value is
+ * the reference (reference is NULL); the report is run_reference_print / run_reference_json. */
+rt_status run_reference(rt_graph *g, const run_options *o, run_result **out, rt_error *e);
+void run_reference_print(FILE *out, const rt_graph *g, const run_result *r);
+json_t *run_reference_json(const rt_graph *g, const run_result *r);
 
 /* Reports (run_report.c). */
 void run_print_report(FILE *out, const rt_graph *g, const m4npu_config *cfg, const run_result *r);

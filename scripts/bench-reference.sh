@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): the FP32 CPU reference of an fp16 U-Net (~193 GMAC, 1024x1024,
+# scripts/make-unet-onnx.py) against onnxruntime-node on the same model and input, both
+# single-threaded, in one run. Prints each side's best time of BENCH_REPEAT runs, its GFLOP/s,
+# the ratio (target: the reference within 2x of onnxruntime), the largest difference between
+# the two outputs, and the machine.
+#
+# Environment: BUILD_DIR (default build), BENCH_DIR (default $BUILD_DIR/bench: the model, the
+# input, the outputs and onnxruntime-node, installed there with npm if missing), BENCH_REPEAT
+# (default 3), UNET_SIZE (default 1024), ORT_VERSION (default 1.31.1).
+# OPENBLAS_NUM_THREADS=1 is set for both sides; every other OPENBLAS_* variable the machine
+# sets (e.g. OPENBLAS_CORETYPE) is left as it is.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=${BUILD_DIR:-$top/build}
+bench_dir=${BENCH_DIR:-$build_dir/bench}
+repeat=${BENCH_REPEAT:-3}
+size=${UNET_SIZE:-1024}
+ort_version=${ORT_VERSION:-1.31.1}
+python=/usr/bin/python3 # Debian's python3-onnx and python3-numpy
+m4npu=$build_dir/bin/m4npu
+export OPENBLAS_NUM_THREADS=1
+
+[ -x "$m4npu" ] || { echo "bench-reference: $m4npu not built (run scripts/setup.sh)" >&2; exit 3; }
+command -v node > /dev/null || { echo "bench-reference: node not found (apt-get install nodejs npm)" >&2; exit 3; }
+mkdir -p "$bench_dir/ort"
+if [ ! -f "$bench_dir/ort/node_modules/onnxruntime-node/package.json" ]; then
+  echo "bench-reference: installing onnxruntime-node@$ort_version into $bench_dir/ort"
+  # skip the post-install download of GPU binaries (the CPU build ships in the npm package)
+  (cd "$bench_dir/ort" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --silent \
+     "onnxruntime-node@$ort_version" > /dev/null)
+fi
+model=$bench_dir/unet-$size.onnx
+[ -f "$model" ] || "$python" "$top/scripts/make-unet-onnx.py" "$model" --size "$size"
+"$python" - "$bench_dir" "$size" <<'PY'
+import sys
+import numpy as np
+d, size = sys.argv[1], int(sys.argv[2])
+x = (np.random.default_rng(1).random((1, 3, size, size)) * 2 - 1).astype(np.float16)
+np.save(f"{d}/input.npy", x)
+x.tofile(f"{d}/input.bin")
+PY
+
+best_ort= best_ref= flops=
+for i in $(seq "$repeat"); do
+  t=$(NODE_PATH="$bench_dir/ort/node_modules" node "$top/scripts/bench-ort.js" "$model" "$bench_dir/input.bin" \
+        "$bench_dir/ort-output.bin" | sed -n 's/.*: \([0-9.]*\) s$/\1/p')
+  json=$("$m4npu" run "$model" --reference-only --input "image=$bench_dir/input.npy" --output-dir "$bench_dir" --json)
+  r=$(echo "$json" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["host_wall_s"])')
+  flops=$(echo "$json" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["flops"])')
+  echo "run $i: onnxruntime $t s, m4npu reference $r s"
+  best_ort=$("$python" -c "print(min(x for x in [$t, ${best_ort:-$t}]))")
+  best_ref=$("$python" -c "print(min(x for x in [$r, ${best_ref:-$r}]))")
+done
+
+"$python" - "$bench_dir" "$best_ort" "$best_ref" "$flops" <<'PY'
+import sys
+import numpy as np
+d, t_ort, t_ref, flops = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+ref = np.load(f"{d}/mask.npy").astype(np.float32)
+ort = np.fromfile(f"{d}/ort-output.bin", dtype=np.float16).astype(np.float32).reshape(ref.shape)
+print(f"model: {flops / 2e9:.1f} GMAC ({flops / 1e9:.1f} GFLOP), fp16 U-Net, input {list(ref.shape[2:])}")
+print(f"onnxruntime-node: {t_ort:.3f} s ({flops / t_ort / 1e9:.1f} GFLOP/s)")
+print(f"m4npu reference:  {t_ref:.3f} s ({flops / t_ref / 1e9:.1f} GFLOP/s)")
+ratio = t_ref / t_ort
+print(f"ratio: {ratio:.2f}x onnxruntime's time (target <= 2x: {'met' if ratio <= 2 else 'NOT met'})")
+print(f"outputs: max |m4npu - onnxruntime| = {np.abs(ref - ort).max():.3g}, mean {np.abs(ref - ort).mean():.3g}")
+PY
+cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+echo "machine: $cpu, $(nproc) cores; OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; load average $(cut -d' ' -f1-3 /proc/loadavg)"
