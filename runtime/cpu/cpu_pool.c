@@ -9,6 +9,43 @@
 #include "cpu_util.h"
 #include "ops_geom.h"
 
+/* 2-D MaxPool / AveragePool without Indices over f32 planes: the common case of CNNs, without
+ * the N-D index walk. Same arithmetic as the general loop (sums in double). */
+static void pool2d_f32(const ops_window *w, bool is_max, bool include_pad, int64_t planes, const float *x, float *y)
+{
+    int64_t H = w->in[0], W = w->in[1], Ho = w->out[0], Wo = w->out[1];
+    for (int64_t p = 0; p < planes; p++) {
+        const float *xp = x + p * H * W;
+        float *yp = y + p * Ho * Wo;
+        for (int64_t oy = 0; oy < Ho; oy++)
+            for (int64_t ox = 0; ox < Wo; ox++) {
+                float best = 0;
+                bool have = false;
+                double sum = 0;
+                int64_t count = 0, padded = 0;
+                for (int64_t ky = 0; ky < w->k[0]; ky++) {
+                    int64_t iy = oy * w->stride[0] - w->pad_b[0] + ky * w->dil[0];
+                    bool row_in = iy >= 0 && iy < H, row_pad = iy >= -w->pad_b[0] && iy < H + w->pad_e[0];
+                    for (int64_t kx = 0; kx < w->k[1]; kx++) {
+                        int64_t ix = ox * w->stride[1] - w->pad_b[1] + kx * w->dil[1];
+                        padded += row_pad && ix >= -w->pad_b[1] && ix < W + w->pad_e[1];
+                        if (!row_in || ix < 0 || ix >= W)
+                            continue;
+                        float v = xp[iy * W + ix];
+                        count++;
+                        sum += v;
+                        if (v > best || !have) {
+                            best = v;
+                            have = true;
+                        }
+                    }
+                }
+                int64_t div = include_pad ? padded : count;
+                yp[oy * Wo + ox] = is_max ? best : div ? (float)(sum / (double)div) : 0.0f;
+            }
+    }
+}
+
 rt_status cpu_pool(rt_op_ctx *c)
 {
     const rt_tensor *x = c->in[0];
@@ -38,6 +75,18 @@ rt_status cpu_pool(rt_op_ctx *c)
     }
     int64_t planes = x->dims[0] * x->dims[1];
     bool ox, oy;
+    if (nsp == 2 && !yi && rt_dtype_is_float(x->dtype) && x->dtype != RT_DT_F64) {
+        const float *xf = cpu_dense_read_f32(c, x, &ox);
+        float *yf = xf ? cpu_dense_out_f32(c, y, &oy) : NULL;
+        if (!yf) {
+            cpu_dense_release(xf, ox);
+            return RT_ERR_NOMEM;
+        }
+        pool2d_f32(&w, is_max, include_pad, planes, xf, yf);
+        cpu_dense_commit_f32(y, yf, oy);
+        cpu_dense_release(xf, ox);
+        return RT_OK;
+    }
     const double *xv = cpu_dense_read_f64(c, x, &ox);
     double *yv = xv ? cpu_dense_out_f64(c, y, &oy) : NULL;
     if (!yv) {

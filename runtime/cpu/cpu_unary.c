@@ -31,7 +31,7 @@ static double unary_f(int op, double x, const unary_params *p, bool *ok)
     case RT_OP_Erf: return erf(x);
     case RT_OP_Sigmoid: return sigmoid(x);
     case RT_OP_Tanh: return tanh(x);
-    case RT_OP_Relu: return x > 0 ? x : 0.0 * x; /* keeps NaN */
+    case RT_OP_Relu: return x > 0 || isnan(x) ? x : 0.0; /* max(0, x); NaN stays NaN */
     case RT_OP_Cos: return cos(x);
     case RT_OP_Sin: return sin(x);
     case RT_OP_Abs: return fabs(x);
@@ -77,7 +77,7 @@ static bool unary_f32_fast(int op, const float *x, float *y, int64_t n)
     switch (op) {
     case RT_OP_Relu:
         for (int64_t i = 0; i < n; i++)
-            y[i] = x[i] > 0 ? x[i] : 0.0f * x[i];
+            y[i] = x[i] > 0 || x[i] != x[i] ? x[i] : 0.0f;
         return true;
     case RT_OP_Sigmoid:
         for (int64_t i = 0; i < n; i++)
@@ -89,6 +89,21 @@ static bool unary_f32_fast(int op, const float *x, float *y, int64_t n)
         return true;
     default:
         return false;
+    }
+}
+
+/* Relu straight on f16 bits (the same values as through f32: a negative number or -0 becomes
+ * +0, NaN stays NaN): the activations of an fp16 CNN move 4 bytes per element instead of 16. */
+#define F16_SIGN 0x8000u
+#define F16_ABS 0x7fffu
+#define F16_INF 0x7c00u
+
+static void relu_f16(const uint16_t *x, uint16_t *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h = x[i];
+        bool negative = (h & F16_SIGN) && (h & F16_ABS) <= F16_INF;
+        y[i] = negative ? 0 : h;
     }
 }
 
@@ -149,7 +164,9 @@ rt_status cpu_unary(rt_op_ctx *c)
     int64_t count = cpu_numel(x);
     bool ok = true;
     if (rt_dtype_is_float(x->dtype)) {
-        if (x->dtype != RT_DT_F64 && y->dtype != RT_DT_F64) {
+        if (op == RT_OP_Relu && x->dtype == RT_DT_F16 && y->dtype == RT_DT_F16) {
+            relu_f16(x->data, y->data, count);
+        } else if (x->dtype != RT_DT_F64 && y->dtype != RT_DT_F64) {
             /* f32, f16, bf16: one conversion in, one out (cpu_dense.h) */
             bool ox, oy;
             const float *xs = cpu_dense_read_f32(c, x, &ox);
