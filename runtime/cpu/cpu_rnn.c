@@ -271,10 +271,11 @@ rt_status cpu_rnn(rt_op_ctx *c)
     const rt_tensor *lens = ops_has_input(c, OPS_RNN_SEQ_LENS) ? c->in[OPS_RNN_SEQ_LENS] : NULL;
     for (int64_t b = 0; b < B; b++) {
         r.lens[b] = lens ? cpu_ldi(lens->dtype, lens->data, b) : p.seq;
-        if (r.lens[b] < 0 || r.lens[b] > p.seq) {
+        int64_t len = r.lens[b];
+        if (len < 0 || len > p.seq) {
             run_free(&r);
             return ops_err(c, RT_ERR_SHAPE, "sequence_lens[%lld] = %lld is outside [0, %lld]", (long long)b,
-                           (long long)r.lens[b], (long long)p.seq);
+                           (long long)len, (long long)p.seq);
         }
     }
     for (int i = 0; i < 3 && i < c->n_out && ok; i++)
