@@ -1,9 +1,11 @@
 /* cpu_binary.c -- CPU reference kernels of the broadcasting ops with two or more inputs:
  * arithmetic, Pow, Mod, comparisons, logic, PRelu, BitShift, Max/Min/Sum/Mean, Where, Clip.
- * Integer types compute in int64 (wrapping to the type), floats in double. */
+ * Integer types compute in int64 (wrapping to the type), floats in double (f32, f16 and bf16
+ * inputs are converted whole to f32 buffers first and each result rounds to f32). */
 #include <math.h>
 #include <string.h>
 
+#include "cpu_dense.h"
 #include "cpu_util.h"
 
 static double bin_f(int op, double a, double b, bool fmod_mode, bool *ok)
@@ -89,6 +91,48 @@ static int64_t bin_i(int op, int64_t a, int64_t b, bool is_unsigned64, bool fmod
     }
 }
 
+/* f32, f16 and bf16 compute through whole-tensor f32 buffers (cpu_dense.h). */
+static bool f32_working(rt_dtype t)
+{
+    return rt_dtype_is_float(t) && t != RT_DT_F64;
+}
+
+/* Float inputs and output (not f64): one conversion in per input and one out; the hot ops on
+ * same-shaped inputs as plain loops, the rest through bin_f and the broadcast walk. */
+static rt_status binary_f32(rt_op_ctx *c, int op, const rt_tensor *const *ins, rt_tensor *y, bool same,
+                            bool fmod_mode)
+{
+    bool oa, ob, oy, ok = true;
+    const float *pa = cpu_dense_read_f32(c, ins[0], &oa), *pb = pa ? cpu_dense_read_f32(c, ins[1], &ob) : NULL;
+    float *py = pb ? cpu_dense_out_f32(c, y, &oy) : NULL;
+    if (!py) {
+        if (pa)
+            cpu_dense_release(pa, oa);
+        if (pb)
+            cpu_dense_release(pb, ob);
+        return RT_ERR_NOMEM;
+    }
+    int64_t n = cpu_numel(y);
+    bool done = same;
+    switch (same ? op : RT_OP_NONE) { /* the hot cases, without the generic dispatch */
+    case RT_OP_Add: case RT_OP_Sum: for (int64_t i = 0; i < n; i++) py[i] = pa[i] + pb[i]; break;
+    case RT_OP_Sub: for (int64_t i = 0; i < n; i++) py[i] = pa[i] - pb[i]; break;
+    case RT_OP_Mul: for (int64_t i = 0; i < n; i++) py[i] = pa[i] * pb[i]; break;
+    case RT_OP_Div: for (int64_t i = 0; i < n; i++) py[i] = pa[i] / pb[i]; break;
+    default: done = false; break;
+    }
+    if (!done) {
+        cpu_iter it;
+        cpu_iter_init(&it, y, 2, ins);
+        for (int64_t i = 0; i < n && ok; i++, cpu_iter_next(&it))
+            py[i] = (float)bin_f(op, pa[it.off[0]], pb[it.off[1]], fmod_mode, &ok);
+    }
+    cpu_dense_commit_f32(y, py, oy);
+    cpu_dense_release(pa, oa);
+    cpu_dense_release(pb, ob);
+    return ok ? RT_OK : cpu_dtype_error(c, ins[0]->dtype);
+}
+
 static rt_status binary_loop(rt_op_ctx *c, int op, const rt_tensor *a, const rt_tensor *b, rt_tensor *y,
                              bool accumulate)
 {
@@ -102,17 +146,8 @@ static rt_status binary_loop(rt_op_ctx *c, int op, const rt_tensor *a, const rt_
     int64_t n = cpu_numel(y);
     bool ok = true;
     bool same = ins[0]->rank == y->rank && ins[1]->rank == y->rank && cpu_numel(ins[0]) == n && cpu_numel(ins[1]) == n;
-    if (in_t == RT_DT_F32 && y->dtype == RT_DT_F32 && same && ins[1]->dtype == RT_DT_F32) {
-        const float *pa = ins[0]->data, *pb = ins[1]->data;
-        float *py = y->data;
-        switch (op) { /* the hot cases, without the generic dispatch */
-        case RT_OP_Add: case RT_OP_Sum: for (int64_t i = 0; i < n; i++) py[i] = pa[i] + pb[i]; return RT_OK;
-        case RT_OP_Sub: for (int64_t i = 0; i < n; i++) py[i] = pa[i] - pb[i]; return RT_OK;
-        case RT_OP_Mul: for (int64_t i = 0; i < n; i++) py[i] = pa[i] * pb[i]; return RT_OK;
-        case RT_OP_Div: for (int64_t i = 0; i < n; i++) py[i] = pa[i] / pb[i]; return RT_OK;
-        default: break;
-        }
-    }
+    if (f32_working(in_t) && f32_working(ins[1]->dtype) && f32_working(y->dtype))
+        return binary_f32(c, op, ins, y, same, fmod_mode);
     cpu_iter it;
     cpu_iter_init(&it, y, 2, ins);
     bool use_float = rt_dtype_is_float(in_t) || (op == RT_OP_Pow && rt_dtype_is_float(ins[1]->dtype));
