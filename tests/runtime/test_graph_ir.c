@@ -295,6 +295,33 @@ static void test_docs_list_the_m4_set(void **state)
     }
 }
 
+/* docs/ops.md lists exactly the registry's supported ops outside the M4 set, with their count */
+static void test_docs_list_the_supported_ops(void **state)
+{
+    (void)state;
+    FILE *f = fopen(M4NPU_SOURCE_DIR "/docs/ops.md", "rb");
+    assert_non_null(f);
+    static char doc[1 << 16];
+    size_t n = fread(doc, 1, sizeof doc - 1, f);
+    fclose(f);
+    doc[n] = '\0';
+    char heading[64];
+    snprintf(heading, sizeof heading, "## Supported ops outside the M4 set (%d)", ops_count() - ops_m4_count());
+    if (!strstr(doc, heading))
+        fail_msg("docs/ops.md has no heading '%s'", heading);
+    const char *list = strstr(doc, heading), *end = strstr(list, "\n### ");
+    assert_non_null(end);
+    for (int i = 0; i < ops_count(); i++) {
+        char name[80];
+        snprintf(name, sizeof name, "`%s`", ops_get(i)->name);
+        const char *at = strstr(list, name);
+        bool listed = at && at < end;
+        if (listed == ops_get(i)->in_m4)
+            fail_msg("docs/ops.md %s '%s' in its list of supported ops outside the M4 set",
+                     listed ? "lists the M4 op" : "misses", ops_get(i)->name);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_reshape_with_runtime_shape_leaves_dims_unknown),
         cmocka_unit_test(test_flops_of_conv_and_gemm),
         cmocka_unit_test(test_registry_m4_set),
+        cmocka_unit_test(test_docs_list_the_supported_ops),
         cmocka_unit_test(test_docs_list_the_m4_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
