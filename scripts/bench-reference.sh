@@ -22,7 +22,9 @@ m4npu=$build_dir/bin/m4npu
 export OPENBLAS_NUM_THREADS=1
 
 [ -x "$m4npu" ] || { echo "bench-reference: $m4npu not built (run scripts/setup.sh)" >&2; exit 3; }
-command -v node > /dev/null || { echo "bench-reference: node not found (apt-get install nodejs npm)" >&2; exit 3; }
+for tool in node npm; do
+  command -v $tool > /dev/null || { echo "bench-reference: $tool not found (apt-get install nodejs npm)" >&2; exit 3; }
+done
 mkdir -p "$bench_dir/ort"
 if [ ! -f "$bench_dir/ort/node_modules/onnxruntime-node/package.json" ]; then
   echo "bench-reference: installing onnxruntime-node@$ort_version into $bench_dir/ort"
