@@ -503,6 +503,49 @@ static void test_fp16_cnn_matches_fp64(void **state)
     tv_free(&w3);
 }
 
+/* Elementwise ops on f16 and bf16 tensors with broadcasting, y = Cast<f32>(Relu(x + b) * c -
+ * x / d), against FP64 from the same values. */
+static void test_elementwise_f16_bf16(void **state)
+{
+    (void)state;
+    const rt_dtype types[] = {RT_DT_F16, RT_DT_BF16};
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        rt_dtype dt = types[t];
+        int64_t xd[3] = {2, 3, 4}, bd[1] = {4}, cd[3] = {2, 1, 4};
+        tv x = tv_random(91, dt, 3, xd, -2, 2), b = tv_random(92, dt, 1, bd, -1, 1);
+        tv cc = tv_random(93, dt, 3, cd, -2, 2), d = tv_random(94, dt, 1, bd, 0.5, 2);
+        rt_graph *g = graph_create("elementwise");
+        assert_true(graph_add_input(g, "x", dt, 3, xd) >= 0);
+        tv_constant(g, "b", &b);
+        tv_constant(g, "c", &cc);
+        tv_constant(g, "d", &d);
+        graph_add_node(g, "Add", "add", 2, (const char *[]){"x", "b"}, 1, (const char *[]){"t1"});
+        graph_add_node(g, "Relu", "relu", 1, (const char *[]){"t1"}, 1, (const char *[]){"t2"});
+        graph_add_node(g, "Mul", "mul", 2, (const char *[]){"t2", "c"}, 1, (const char *[]){"t3"});
+        graph_add_node(g, "Div", "div", 2, (const char *[]){"x", "d"}, 1, (const char *[]){"t4"});
+        graph_add_node(g, "Sub", "sub", 2, (const char *[]){"t3", "t4"}, 1, (const char *[]){"t5"});
+        int nc = graph_add_node(g, "Cast", "cast", 1, (const char *[]){"t5"}, 1, (const char *[]){"y"});
+        graph_node_set_int(g, nc, "to", RT_DT_F32);
+        graph_mark_output(g, graph_find_tensor(g, "y"));
+        rt_graph *h;
+        cpu_exec *ex = model_run(g, NULL, 1, (const char *[]){"x"}, &x, &h);
+        double ref[24];
+        for (int64_t i = 0; i < 24; i++) {
+            int64_t k = i % 4, bi = i / 12;
+            ref[i] = fmax(0.0, x.v[i] + b.v[k]) * cc.v[bi * 4 + k] - x.v[i] / d.v[k];
+        }
+        double err = output_error(ex, "y", RT_DT_F32, 3, xd, ref);
+        if (!(err <= dtype_tolerance(dt)))
+            fail_msg("elementwise chain in %s: relative error %g", rt_dtype_name(dt), err);
+        cpu_exec_free(ex);
+        graph_free(h);
+        tv_free(&x);
+        tv_free(&b);
+        tv_free(&cc);
+        tv_free(&d);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -514,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_matmul_integer_exact),
         cmocka_unit_test(test_integer_conv_errors),
         cmocka_unit_test(test_fp16_cnn_matches_fp64),
+        cmocka_unit_test(test_elementwise_f16_bf16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
