@@ -132,6 +132,7 @@ typedef struct run_result {
     /* run_reference only: no plan, no segments; outputs hold the reference values */
     bool reference_only;
     double reference_macs, reference_flops; /* the graph's cost (runtime/ops) */
+    double reference_cpu_s;                 /* CPU time of the process while the kernels ran */
     int blas_threads;                       /* OpenBLAS threads the CPU kernels used */
 } run_result;
 

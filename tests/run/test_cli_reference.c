@@ -70,6 +70,7 @@ static void test_reference_only_given_input(void **state)
     assert_true(json_is_true(json_object_get(j, "reference_only")));
     assert_true(json_real_value(json_object_get(j, "macs")) == 12.0);
     assert_true(json_real_value(json_object_get(j, "host_wall_s")) >= 0.0);
+    assert_true(json_real_value(json_object_get(j, "host_cpu_s")) >= 0.0);
     assert_true(json_integer_value(json_object_get(j, "blas_threads")) >= 1);
     assert_int_equal(json_array_size(json_object_get(j, "generated_inputs")), 0);
     json_t *o = json_array_get(json_object_get(j, "outputs"), 0);
