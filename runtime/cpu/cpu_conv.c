@@ -2,9 +2,10 @@
  * number of spatial dims (1-D for Whisper/TTS, 2-D for ViT patches and the UNet, 3-D for
  * ImageBind's video patch embedding), with groups (depthwise included), strides, dilations and
  * padding from ops_geom. The arithmetic is GEMM through OpenBLAS (im2col / col2im, see
- * cpu_conv_tmpl.h; Winograd for 3x3 f32 layers, cpu_winograd.c): floats compute in f32 (f64 in f64) after one whole-tensor conversion; the
- * integer convolutions compute in f64, which is exact for every u8/i8 product sum below 2^53,
- * then convert (ConvInteger) or requantise (QLinearConv). */
+ * cpu_conv_tmpl.h; Winograd for 3x3 f32 layers, cpu_winograd.c): floats compute in f32 (f64
+ * in f64) after one whole-tensor conversion; the integer convolutions compute in f64, which is
+ * exact for every u8/i8 product sum below 2^53, then convert (ConvInteger) or requantise
+ * (QLinearConv). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
