@@ -121,6 +121,40 @@ static void test_reference_only_usage(void **state)
     assert_int_equal(test_run(out, sizeof out, "%s run /nonexistent/m.onnx --reference-only", M4NPU_BIN), 3);
 }
 
+/* Two processes, the same model and generated input: the same output bytes. The model is an
+ * f16 3x3 convolution with 16 channels (the Winograd and OpenBLAS path) and a Gemm. */
+static void test_reference_only_deterministic(void **state)
+{
+    (void)state;
+    char model[256], d1[256], d2[256], f1[300], f2[300];
+    test_path(model, sizeof model, "conv16.onnx");
+    test_path(d1, sizeof d1, "det1");
+    test_path(d2, sizeof d2, "det2");
+    mkdir(d1, 0755);
+    mkdir(d2, 0755);
+    rt_graph *g = graph_create("conv16");
+    uint16_t w[16 * 16 * 9];
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        w[i] = rt_f32_to_f16((float)((int)(i * 7919 % 201) - 100) * 0.003f);
+    assert_true(graph_add_input(g, "x", RT_DT_F16, 4, (int64_t[]){1, 16, 20, 24}) >= 0);
+    assert_true(graph_add_constant(g, "w", RT_DT_F16, 4, (int64_t[]){16, 16, 3, 3}, w, sizeof w) >= 0);
+    int n = graph_add_node(g, "Conv", "conv", 2, (const char *[]){"x", "w"}, 1, (const char *[]){"y"});
+    graph_node_set_ints(g, n, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    graph_mark_output(g, graph_find_tensor(g, "y"));
+    save(g, model);
+    assert_int_equal(test_run(out, sizeof out, "%s run %s --reference-only --output-dir %s", M4NPU_BIN, model, d1), 0);
+    assert_int_equal(test_run(out, sizeof out, "%s run %s --reference-only --output-dir %s", M4NPU_BIN, model, d2), 0);
+    snprintf(f1, sizeof f1, "%s/y.npy", d1);
+    snprintf(f2, sizeof f2, "%s/y.npy", d2);
+    size_t n1, n2;
+    char *b1 = test_read_file(f1, &n1), *b2 = test_read_file(f2, &n2);
+    assert_int_equal(n1, n2);
+    assert_true(n1 > 16 * 20 * 24 * 2);
+    assert_memory_equal(b1, b2, n1);
+    free(b1);
+    free(b2);
+}
+
 /* LSTM (bidirectional) + GRU + ConvInteger + MatMulInteger + QLinearConv in one model: the full
  * pipeline runs it, every one of these nodes on the CPU. */
 static void test_full_run_places_new_ops_on_cpu(void **state)
@@ -196,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_reference_only_given_input),
         cmocka_unit_test(test_reference_only_text_and_generated),
         cmocka_unit_test(test_reference_only_usage),
+        cmocka_unit_test(test_reference_only_deterministic),
         cmocka_unit_test(test_full_run_places_new_ops_on_cpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
