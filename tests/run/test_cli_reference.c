@@ -122,7 +122,7 @@ static void test_reference_only_usage(void **state)
 }
 
 /* Two processes, the same model and generated input: the same output bytes. The model is an
- * f16 3x3 convolution with 16 channels (the Winograd and OpenBLAS path) and a Gemm. */
+ * f16 3x3 convolution with 16 channels (the Winograd and OpenBLAS path). */
 static void test_reference_only_deterministic(void **state)
 {
     (void)state;
