@@ -117,6 +117,66 @@ static void test_conv_matches_fp64(void **state)
         }
 }
 
+/* 1-D (Whisper, TTS) and 3-D (ImageBind's video patches) convolutions: the im2col lines walk
+ * every spatial dim but the last. Reference: direct sums over an N-D index. */
+static void test_conv_1d_3d_match_fp64(void **state)
+{
+    (void)state;
+    for (int nsp = 1; nsp <= 3; nsp += 2) {
+        const int64_t C = 4, M = 6, group = 2, Cg = C / group, Mg = M / group;
+        const int64_t in[3] = {5, 6, 7}, k[3] = {3, 2, 3}, st[3] = {1, 2, 2}, pad[3] = {1, 0, 1};
+        int64_t out[3], xd[5] = {1, C}, wd[5] = {M, Cg}, yd[5] = {1, M}, pads[6];
+        for (int d = 0; d < nsp; d++) {
+            int64_t i = nsp == 1 ? in[2] : in[d], kk = nsp == 1 ? k[2] : k[d], s = nsp == 1 ? st[2] : st[d];
+            int64_t p = nsp == 1 ? pad[2] : pad[d];
+            out[d] = (i + 2 * p - kk) / s + 1;
+            xd[2 + d] = i;
+            wd[2 + d] = kk;
+            yd[2 + d] = out[d];
+            pads[d] = pads[nsp + d] = p;
+        }
+        tv x = tv_random(111, RT_DT_F32, 2 + nsp, xd, -1, 1), w = tv_random(112, RT_DT_F32, 2 + nsp, wd, -1, 1);
+        rt_graph *g = graph_create("convnd");
+        assert_true(graph_add_input(g, "x", RT_DT_F32, 2 + nsp, xd) >= 0);
+        tv_constant(g, "w", &w);
+        int nd = graph_add_node(g, "Conv", "conv", 2, (const char *[]){"x", "w"}, 1, (const char *[]){"y"});
+        graph_node_set_int(g, nd, "group", group);
+        graph_node_set_ints(g, nd, "strides", (size_t)nsp, nsp == 1 ? st + 2 : st);
+        graph_node_set_ints(g, nd, "pads", 2 * (size_t)nsp, pads);
+        graph_mark_output(g, graph_find_tensor(g, "y"));
+        rt_graph *h;
+        cpu_exec *ex = model_run(g, NULL, 1, (const char *[]){"x"}, &x, &h);
+        int64_t out_n = tv_count(nsp, out), k_n = tv_count(nsp, wd + 2), in_n = tv_count(nsp, xd + 2);
+        double *ref = calloc((size_t)(M * out_n), sizeof *ref);
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t o = 0; o < out_n; o++)
+                for (int64_t ci = 0; ci < Cg; ci++)
+                    for (int64_t kk = 0; kk < k_n; kk++) {
+                        int64_t orem = o, krem = kk, off = 0, stride = 1;
+                        bool inside = true;
+                        for (int d = nsp - 1; d >= 0; d--) {
+                            int64_t od = orem % out[d], kd = krem % wd[2 + d];
+                            orem /= out[d];
+                            krem /= wd[2 + d];
+                            int64_t p = od * (nsp == 1 ? st[2] : st[d]) - pads[d] + kd;
+                            inside = inside && p >= 0 && p < xd[2 + d];
+                            off += p * stride;
+                            stride *= xd[2 + d];
+                        }
+                        if (inside)
+                            ref[m * out_n + o] += x.v[((m / Mg) * Cg + ci) * in_n + off] * w.v[(m * Cg + ci) * k_n + kk];
+                    }
+        double err = output_error(ex, "y", RT_DT_F32, 2 + nsp, yd, ref);
+        if (!(err <= dtype_tolerance(RT_DT_F32)))
+            fail_msg("%d-D Conv: relative error %g", nsp, err);
+        free(ref);
+        cpu_exec_free(ex);
+        graph_free(h);
+        tv_free(&x);
+        tv_free(&w);
+    }
+}
+
 /* ConvTranspose: y[n][g*Mg+m][oy][ox] += x[n][g*Cg+c][iy][ix] * w[g*Cg+c][m][ky][kx] at
  * oy = iy*s - pad + ky*d. */
 static void test_convtranspose_matches_fp64(void **state)
@@ -550,6 +610,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_matches_fp64),
+        cmocka_unit_test(test_conv_1d_3d_match_fp64),
         cmocka_unit_test(test_convtranspose_matches_fp64),
         cmocka_unit_test(test_matmul_gemm_match_fp64),
         cmocka_unit_test(test_results_identical_run_to_run),
