@@ -394,6 +394,13 @@ static void test_integer_convs_exact(void **state)
                 (double)round_half_even_sat((ref[m * ho * wo + o] + bias.v[m]) * scale + yz.v[0], RT_DT_U8);
         }
     assert_true(output_error(ex, "y", RT_DT_U8, 4, (int64_t[]){k.N, k.M, ho, wo}, qref) == 0);
+    /* its cost: W is input 3; a bias add and 4 requantisation flops per output */
+    rt_cost cost;
+    rt_error ce = {0};
+    assert_int_equal(graph_node_cost(h, 0, &cost, &ce), RT_OK);
+    double outs = (double)(k.M * ho * wo);
+    assert_true(cost.macs == outs * (double)(k.C * 9));
+    assert_true(cost.flops == 2 * cost.macs + outs + 4 * outs);
     cpu_exec_free(ex);
     graph_free(h);
     free(qref);
