@@ -3,6 +3,10 @@
  * One pass, line by line. Each line is cut into a head (mnemonic, directive or symbol name) and
  * comma-separated operands with their columns; each operand is parsed by a small recursive-
  * descent expression evaluator. Errors carry the column of the token they are about.
+ *
+ * Work is linear in the input: symbols live in an open-addressing hash table (a lookup is O(1),
+ * not a scan of every earlier .equ, and touches two cache lines), and expressions nest at most ISA_ASM_MAX_NESTING levels, so
+ * the recursion's stack is bounded whatever the text. `m4npu bench --scale` measures it.
  */
 #include "isa_asm.h"
 
@@ -16,11 +20,22 @@
 #define MAX_OPERANDS 16
 #define MAX_SYMBOL_LEN 64
 
+/* Symbols are kept in one pool, each a header followed by its name (padded to 8 bytes), so that a
+ * lookup touches two cache lines (its slot and its entry) however many symbols there are. */
 typedef struct symbol {
-    char name[MAX_SYMBOL_LEN + 1];
     int64_t value;
-    int line;
+    int32_t line;
+    uint32_t len; /* of the name that follows */
 } symbol;
+
+/* A hash-table slot: 1 + the offset of the symbol in the pool (0: empty) and the name's hash,
+ * compared before the name. */
+typedef struct symbol_slot {
+    uint32_t entry;
+    uint32_t hash;
+} symbol_slot;
+
+#define SYMBOL_ALIGN 8u
 
 typedef struct growbuf {
     char *data;
@@ -30,8 +45,10 @@ typedef struct growbuf {
 typedef struct assembler {
     const char *filename;
     int line;
-    symbol *syms;
-    size_t nsyms, capsyms;
+    uint8_t *pool;      /* the symbols: symbol headers, each followed by its name */
+    size_t pool_len, pool_cap, nsyms;
+    symbol_slot *slots; /* open addressing, a power of two long, at most 3/4 full */
+    size_t nslots;
     uint8_t *bytes;
     size_t size, cap;
     growbuf diag;
@@ -39,6 +56,7 @@ typedef struct assembler {
     isa_status first_status;
     int first_line, first_col;
     int nomem;
+    int too_long; /* the program passed ISA_MAX_PROGRAM_BYTES (reported once) */
 } assembler;
 
 /* A value of an expression: an integer, a float, or a raw f32 bit pattern (bits(...)). */
@@ -54,6 +72,7 @@ typedef struct cursor {
     assembler *as;
     const char *s, *end, *line_start;
     int failed;
+    int depth; /* nesting of parentheses, unary operators and bits(...) */
     int err_col;
     char err[200];
     isa_status err_status;
@@ -132,12 +151,90 @@ static void skip_ws(cursor *c)
 static int is_ident_start(char ch) { return isalpha((unsigned char)ch) || ch == '_' || ch == '.'; }
 static int is_ident_char(char ch) { return isalnum((unsigned char)ch) || ch == '_' || ch == '.'; }
 
+/* FNV-1a: short names, a good spread, no state. */
+static uint32_t name_hash(const char *name, size_t len)
+{
+    uint32_t h = 0x811c9dc5u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)name[i]) * 0x01000193u;
+    return h;
+}
+
+static const symbol *symbol_at(const assembler *as, uint32_t entry)
+{
+    return (const symbol *)(as->pool + entry - 1);
+}
+
+static const char *symbol_name(const symbol *sym) { return (const char *)(sym + 1); }
+
+/* The slot that holds name, or the empty slot where it would go. */
+static symbol_slot *find_slot(const assembler *as, const char *name, size_t len, uint32_t hash)
+{
+    size_t mask = as->nslots - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        symbol_slot *slot = &as->slots[i];
+        if (slot->entry == 0)
+            return slot;
+        if (slot->hash != hash)
+            continue;
+        const symbol *sym = symbol_at(as, slot->entry);
+        if (sym->len == len && memcmp(symbol_name(sym), name, len) == 0)
+            return slot;
+    }
+}
+
 static const symbol *find_symbol(const assembler *as, const char *name, size_t len)
 {
-    for (size_t i = 0; i < as->nsyms; i++)
-        if (strlen(as->syms[i].name) == len && memcmp(as->syms[i].name, name, len) == 0)
-            return &as->syms[i];
-    return NULL;
+    if (as->nslots == 0)
+        return NULL;
+    const symbol_slot *slot = find_slot(as, name, len, name_hash(name, len));
+    return slot->entry ? symbol_at(as, slot->entry) : NULL;
+}
+
+/* Keep the table at most half full: rebuild it twice as large. */
+static int grow_slots(assembler *as)
+{
+    if (2 * (as->nsyms + 1) <= as->nslots)
+        return 0;
+    size_t n = as->nslots ? 2 * as->nslots : 64;
+    symbol_slot *old = as->slots;
+    size_t old_n = as->nslots;
+    as->slots = calloc(n, sizeof *as->slots);
+    if (!as->slots) {
+        as->slots = old;
+        return -1;
+    }
+    as->nslots = n;
+    for (size_t i = 0; i < old_n; i++) {
+        if (old[i].entry == 0)
+            continue;
+        for (size_t k = old[i].hash & (n - 1);; k = (k + 1) & (n - 1))
+            if (as->slots[k].entry == 0) {
+                as->slots[k] = old[i];
+                break;
+            }
+    }
+    free(old);
+    return 0;
+}
+
+/* Add a symbol (not yet defined) to the pool and the table; -1 when out of memory. */
+static int add_symbol(assembler *as, const char *name, size_t len, int64_t value)
+{
+    size_t bytes = (sizeof(symbol) + len + SYMBOL_ALIGN - 1) / SYMBOL_ALIGN * SYMBOL_ALIGN;
+    if (as->pool_len + bytes >= UINT32_MAX || grow((void **)&as->pool, &as->pool_cap, as->pool_len + bytes, 1) != 0 ||
+        grow_slots(as) != 0)
+        return -1;
+    symbol *sym = (symbol *)(as->pool + as->pool_len);
+    sym->value = value;
+    sym->line = as->line;
+    sym->len = (uint32_t)len;
+    memcpy((char *)(sym + 1), name, len);
+    uint32_t hash = name_hash(name, len);
+    *find_slot(as, name, len, hash) = (symbol_slot){(uint32_t)as->pool_len + 1, hash};
+    as->pool_len += bytes;
+    as->nsyms++;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ expressions */
@@ -231,9 +328,26 @@ static value parse_number(cursor *c)
     return int_value((int64_t)u);
 }
 
+static value parse_primary_nested(cursor *c);
+
+/* A primary, one level deeper: past ISA_ASM_MAX_NESTING levels the expression is refused
+ * before the recursion can exhaust the stack. */
 static value parse_primary(cursor *c)
 {
     skip_ws(c);
+    if (c->depth >= ISA_ASM_MAX_NESTING) {
+        fail(c, c->s, ISA_E_SYNTAX, "expression nested deeper than %d levels (parentheses, unary operators, "
+             "bits(...)); expected a flatter expression", ISA_ASM_MAX_NESTING);
+        return int_value(0);
+    }
+    c->depth++;
+    value v = parse_primary_nested(c);
+    c->depth--;
+    return v;
+}
+
+static value parse_primary_nested(cursor *c)
+{
     if (c->s >= c->end) {
         fail(c, c->s, ISA_E_SYNTAX, "expected a number, a symbol or '('");
         return int_value(0);
@@ -437,6 +551,13 @@ static int split_operands(const char *s, const char *e, operand *ops, int max)
 
 static void emit(assembler *as, const uint8_t word[ISA_INSN_BYTES])
 {
+    if (as->size + ISA_INSN_BYTES > ISA_MAX_PROGRAM_BYTES) {
+        if (!as->too_long)
+            report(as, 1, ISA_E_LIMIT, "the program exceeds %llu instructions (%llu MiB), the most the tools take",
+                   ISA_MAX_PROGRAM_BYTES / ISA_INSN_BYTES, ISA_MAX_PROGRAM_BYTES >> 20);
+        as->too_long = 1;
+        return;
+    }
     if (grow((void **)&as->bytes, &as->cap, as->size + ISA_INSN_BYTES, 1) != 0) {
         as->nomem = 1;
         return;
@@ -479,15 +600,8 @@ static void define_symbol(assembler *as, cursor *c, const char *name, size_t len
         report(as, col_of(c, val->s), ISA_E_SYNTAX, "a symbol's value must be an integer");
         return;
     }
-    if (grow((void **)&as->syms, &as->capsyms, as->nsyms + 1, sizeof(symbol)) != 0) {
+    if (add_symbol(as, name, len, v.i) != 0)
         as->nomem = 1;
-        return;
-    }
-    symbol *sym = &as->syms[as->nsyms++];
-    memcpy(sym->name, name, len);
-    sym->name[len] = '\0';
-    sym->value = v.i;
-    sym->line = as->line;
 }
 
 static void raw_word(assembler *as, cursor *c, const operand *ops, int nops, int col)
@@ -685,7 +799,8 @@ isa_status isa_assemble(const char *src, size_t len, const char *filename, isa_a
         p = nl ? nl + 1 : end;
     }
     memset(out, 0, sizeof *out);
-    free(as.syms);
+    free(as.pool);
+    free(as.slots);
     if (as.nomem) {
         free(as.bytes);
         free(as.diag.data);

@@ -13,6 +13,10 @@
  *
  * Every error is reported as "FILE:LINE:COL: error: what was expected"; assembly goes on with
  * the next line so that one run reports every bad line, but no output is produced.
+ *
+ * Limits (so that no input can exhaust the stack, memory or time; isa/README.md):
+ * expressions nest at most ISA_ASM_MAX_NESTING levels; a program is at most ISA_MAX_PROGRAM_BYTES;
+ * tools read at most ISA_ASM_MAX_SOURCE_BYTES of assembly text.
  */
 #ifndef M4NPU_ISA_ASM_H
 #define M4NPU_ISA_ASM_H
@@ -22,6 +26,15 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Parentheses, unary operators and bits(...) nested inside one another in one expression. C
+ * requires compilers to take 63; hand-written and generated programs use a handful. */
+#define ISA_ASM_MAX_NESTING 256
+/* The longest program: 4 Mi instructions (64 MiB). The assembler refuses to produce more, and
+ * `m4npu disasm` and `m4npu exec` refuse to read more. */
+#define ISA_MAX_PROGRAM_BYTES (64ull * 1024 * 1024)
+/* The most assembly text the tools read: 256 MiB, far beyond any program of the size above. */
+#define ISA_ASM_MAX_SOURCE_BYTES (256ull * 1024 * 1024)
 
 typedef struct isa_asm_result {
     uint8_t *bytes;    /* the program (NULL when errors > 0) */

@@ -11,13 +11,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_scale.h"
 #include "isa_asm.h"
 #include "m4npu_config.h"
 #include "npu_drv.h"
 #include "tile_rtl.h"
 
 static const char usage[] =
-    "usage: m4npu bench [--config FILE] [--set KEY=VALUE ...] [--insns N] [--tiles] [--json]\n"
+    "usage: m4npu bench [--config FILE] [--set KEY=VALUE ...] [--insns N] [--tiles | --scale] [--json]\n"
     "\n"
     "Run a long generated program (double-buffered DMA, matmul, softmax and vector work on every\n"
     "unit) twice, with numerics and in timing-only mode, and print simulated instructions per\n"
@@ -29,6 +30,9 @@ static const char usage[] =
     "  --tiles            instead: the same matmul (and softmax) program in fast and rtl mode at every\n"
     "                     tile size this build Verilated (configure with -DM4NPU_RTL_BENCH_SIZES=ON for\n"
     "                     8, 16 and 32), with simulated cycles per second of each and their ratio\n"
+    "  --scale            instead: the host time of assembling and disassembling generated programs of\n"
+    "                     10k, 20k, 40k, 80k and 160k lines, with each size's ratio to the size before\n"
+    "                     (about 2x per doubling is linear; the target is at most 2.3x)\n"
     "  --json             print one JSON object\n";
 
 #define DEFAULT_INSNS 200000u
@@ -249,21 +253,42 @@ static int bench_tiles(const m4npu_config *base, int json)
     return CLI_OK;
 }
 
+#define SCALE_MAX_ROWS 64
+
+static int bench_scale(int json)
+{
+    bench_scale_row rows[SCALE_MAX_ROWS];
+    size_t n;
+    if (bench_scale_measure(rows, SCALE_MAX_ROWS, &n) != 0)
+        return CLI_FAIL;
+    if (!json) {
+        bench_scale_print(stdout, rows, n);
+        return CLI_OK;
+    }
+    json_t *root = json_object();
+    json_object_set_new(root, "scale", bench_scale_json(rows, n));
+    json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+    fputc('\n', stdout);
+    json_decref(root);
+    return CLI_OK;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv, usage))
         return CLI_OK;
-    enum { O_CONFIG = 256, O_SET, O_INSNS, O_TILES, O_JSON };
+    enum { O_CONFIG = 256, O_SET, O_INSNS, O_TILES, O_SCALE, O_JSON };
     static const struct option opts[] = {{"config", required_argument, NULL, O_CONFIG},
                                          {"set", required_argument, NULL, O_SET},
                                          {"insns", required_argument, NULL, O_INSNS},
                                          {"tiles", no_argument, NULL, O_TILES},
+                                         {"scale", no_argument, NULL, O_SCALE},
                                          {"json", no_argument, NULL, O_JSON},
                                          {NULL, 0, NULL, 0}};
     const char *config = NULL, *sets[MAX_SETS];
     size_t nsets = 0;
     unsigned long insns = DEFAULT_INSNS;
-    int json = 0, tiles = 0, c;
+    int json = 0, tiles = 0, scale = 0, c;
     char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -285,13 +310,16 @@ int cmd_bench(int argc, char **argv)
             break;
         case O_JSON: json = 1; break;
         case O_TILES: tiles = 1; break;
+        case O_SCALE: scale = 1; break;
         default: fputs(usage, stderr); return CLI_USAGE;
         }
     }
-    if (optind != argc) {
+    if (optind != argc || (tiles && scale)) {
         fputs(usage, stderr);
         return CLI_USAGE;
     }
+    if (scale)
+        return bench_scale(json);
     m4npu_config cfg;
     int rc = cli_load_config(config, sets, nsets, &cfg);
     if (rc != CLI_OK)

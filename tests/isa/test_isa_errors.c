@@ -179,6 +179,105 @@ static void test_symbols_expressions_and_literals(void **state)
     isa_asm_result_free(&r);
 }
 
+/* A text of prefix, then n copies of open, "1", n copies of close, then suffix (caller frees). */
+static char *nested(const char *prefix, const char *open, int n, const char *close, const char *suffix)
+{
+    size_t cap = strlen(prefix) + (size_t)n * (strlen(open) + strlen(close)) + strlen(suffix) + 2;
+    char *s = malloc(cap);
+    assert_non_null(s);
+    size_t o = (size_t)snprintf(s, cap, "%s", prefix);
+    for (int i = 0; i < n; i++)
+        o += (size_t)snprintf(s + o, cap - o, "%s", open);
+    o += (size_t)snprintf(s + o, cap - o, "1");
+    for (int i = 0; i < n; i++)
+        o += (size_t)snprintf(s + o, cap - o, "%s", close);
+    snprintf(s + o, cap - o, "%s", suffix);
+    return s;
+}
+
+/* Regression (issue 9): 10,000 nested parentheses overflowed the stack of the recursive-descent
+ * parser. Nesting is limited to ISA_ASM_MAX_NESTING levels, with an error at the level past it. */
+static void test_nesting_is_limited(void **state)
+{
+    (void)state;
+    const int deep = 10000, limit = ISA_ASM_MAX_NESTING;
+    char want[300];
+    snprintf(want, sizeof want, "t.s:1:%d: error: expression nested deeper than %d levels (parentheses, unary "
+             "operators, bits(...)); expected a flatter expression", 9 + limit, limit);
+    char *src = nested(".equ X, ", "(", deep, ")", "\n");
+    expect_asm_error(src, ISA_E_SYNTAX, 1, 9 + limit, want);
+    free(src);
+    src = nested(".equ X, ", "-", deep, "", "\n");
+    expect_asm_error(src, ISA_E_SYNTAX, 1, 9 + limit, want);
+    free(src);
+    snprintf(want, sizeof want, "t.s:1:%d: error: expression nested deeper than %d levels (parentheses, unary "
+             "operators, bits(...)); expected a flatter expression", 30 + 5 * (limit / 2), limit);
+    src = nested("v.un muli, f32, 0, 16, 1, 8, ", "bits(", deep, ")", "\n"); /* bits + ( = 2 levels */
+    expect_asm_error(src, ISA_E_SYNTAX, 1, 30 + 5 * (limit / 2), want);
+    free(src);
+    /* exactly the limit is fine: ((...(1)...)) with 255 pairs is 256 levels with the 1 */
+    src = nested(".equ X, ", "(", limit - 1, ")", "\nwait mm, X\n");
+    isa_asm_result r;
+    assert_int_equal(isa_assemble(src, strlen(src), "t.s", &r), ISA_OK);
+    assert_int_equal(r.size, ISA_INSN_BYTES);
+    isa_asm_result_free(&r);
+    free(src);
+}
+
+/* Many symbols (a hash table since issue 9): each resolves to its own value wherever it is used,
+ * and a redefinition is found among all of them. */
+static void test_many_symbols(void **state)
+{
+    (void)state;
+    const int n = 20000;
+    size_t cap = (size_t)n * 64 + 64, o = 0;
+    char *src = malloc(cap);
+    assert_non_null(src);
+    for (int i = 0; i < n; i++)
+        o += (size_t)snprintf(src + o, cap - o, ".equ S_%d, %d\n", i, (i * 7) % 32);
+    test_rng rng = {42};
+    int used[64];
+    for (int k = 0; k < 64; k++) {
+        used[k] = (int)test_rng_range(&rng, 0, n - 1);
+        o += (size_t)snprintf(src + o, cap - o, "wait mm, S_%d\n", used[k]);
+    }
+    isa_asm_result r;
+    assert_int_equal(isa_assemble(src, o, "t.s", &r), ISA_OK);
+    assert_int_equal(r.size, 64 * ISA_INSN_BYTES);
+    for (int k = 0; k < 64; k++) {
+        isa_insn in;
+        assert_int_equal(isa_decode(r.bytes + (size_t)k * ISA_INSN_BYTES, &in, NULL), ISA_OK);
+        assert_int_equal(ISA_GET(&in, WAIT, SEM), (used[k] * 7) % 32);
+    }
+    isa_asm_result_free(&r);
+    o += (size_t)snprintf(src + o, cap - o, "S_12345 = 1\n");
+    assert_int_equal(isa_assemble(src, o, "t.s", &r), ISA_E_SYMBOL);
+    char want[120];
+    snprintf(want, sizeof want, "t.s:%d:1: error: symbol 'S_12345' is already defined at line 12346", n + 65);
+    assert_non_null(strstr(r.diagnostics, want));
+    assert_int_equal(r.errors, 1);
+    isa_asm_result_free(&r);
+    free(src);
+}
+
+/* A program longer than ISA_MAX_PROGRAM_BYTES is refused, once, at the line that passes it. */
+static void test_program_length_is_limited(void **state)
+{
+    (void)state;
+    size_t insns = ISA_MAX_PROGRAM_BYTES / ISA_INSN_BYTES + 2, len = insns * 4;
+    char *src = malloc(len);
+    assert_non_null(src);
+    for (size_t i = 0; i < insns; i++)
+        memcpy(src + 4 * i, "nop\n", 4);
+    isa_asm_result r;
+    assert_int_equal(isa_assemble(src, len, "t.s", &r), ISA_E_LIMIT);
+    assert_int_equal(r.errors, 1);
+    assert_int_equal(r.first_line, (int)(ISA_MAX_PROGRAM_BYTES / ISA_INSN_BYTES + 1));
+    assert_non_null(strstr(r.diagnostics, "error: the program exceeds 4194304 instructions (64 MiB)"));
+    isa_asm_result_free(&r);
+    free(src);
+}
+
 static void test_constraints_name_the_operand(void **state)
 {
     (void)state;
@@ -238,6 +337,9 @@ int main(void)
         cmocka_unit_test(test_wrong_operand_count),
         cmocka_unit_test(test_symbols_and_syntax),
         cmocka_unit_test(test_symbols_expressions_and_literals),
+        cmocka_unit_test(test_nesting_is_limited),
+        cmocka_unit_test(test_many_symbols),
+        cmocka_unit_test(test_program_length_is_limited),
         cmocka_unit_test(test_constraints_name_the_operand),
         cmocka_unit_test(test_validate_against_device_limits),
     };

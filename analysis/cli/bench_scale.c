@@ -1,0 +1,223 @@
+/* bench_scale.c -- `m4npu bench --scale`: does the work on an input grow in proportion to the
+ * input? Each measured step (assembling, disassembling, importing and partitioning an ONNX
+ * graph ...) runs on generated inputs of 10k, 20k, 40k, 80k and 160k items, and the table shows
+ * the time of each size and its ratio to the size before: about 2x per doubling is linear (or
+ * n log n), 4x is quadratic. Issue 9's target is at most 2.3x per doubling up to 160k.
+ *
+ * A benchmark, not a test: it prints numbers and asserts nothing about them. Each step is one
+ * function filling the same rows, so that a new kind of input is one more function and one more
+ * line in `steps`.
+ */
+#include "bench_scale.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "isa_asm.h"
+
+#define SCALE_SMALLEST 10000u
+#define SCALE_SIZES 5                  /* 10k, 20k, 40k, 80k, 160k */
+#define SCALE_TARGET_RATIO 2.3         /* issue 9: at most this much more time per doubling */
+#define SCALE_MIN_SECONDS 0.5          /* repeat a size until this much time has passed ... */
+#define SCALE_MAX_REPEATS 50           /* ... or this many runs; the fastest run counts */
+#define ASM_LINE_BYTES 96              /* room for one generated line of assembly */
+
+/* CPU time of this process, so that other work on a shared machine does not count. */
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- assembly: n lines, half `.equ` definitions, half instructions using earlier symbols */
+
+/* A deterministic pseudo-random sequence (splitmix64), so every run assembles the same text. */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static char *generate_assembly(uint32_t lines, size_t *len)
+{
+    size_t cap = (size_t)lines * ASM_LINE_BYTES + 1, n = 0;
+    char *src = malloc(cap);
+    if (!src)
+        return NULL;
+    uint64_t rng = lines;
+    uint32_t defined = 0;
+    for (uint32_t i = 0; i < lines; i++) {
+        if (i % 2 == 0) {
+            uint64_t earlier = defined ? next_random(&rng) % defined : 0;
+            if (defined)
+                n += (size_t)snprintf(src + n, cap - n, ".equ SYM_%u, (SYM_%" PRIu64 " + %u) & 0xfff\n", defined,
+                                      earlier, i);
+            else
+                n += (size_t)snprintf(src + n, cap - n, ".equ SYM_0, 1\n");
+            defined++;
+        } else {
+            uint64_t a = next_random(&rng) % defined, b = next_random(&rng) % defined;
+            n += (size_t)snprintf(src + n, cap - n, "dma.ld %u, %u, (SYM_%" PRIu64 " * 16), SYM_%" PRIu64 ", 1, 16, 16, 16\n",
+                                  i % 4, i % 16, a, b);
+        }
+    }
+    *len = n;
+    return src;
+}
+
+/* CPU time of one call of fn(arg), the fastest of a few runs. */
+typedef int (*scale_work)(void *arg);
+
+static int fastest(scale_work fn, void *arg, double *seconds)
+{
+    double best = 0, start = now_s();
+    for (int r = 0; r < SCALE_MAX_REPEATS; r++) {
+        double t0 = now_s();
+        if (fn(arg) != 0)
+            return -1;
+        double t = now_s() - t0;
+        if (r == 0 || t < best)
+            best = t;
+        if (now_s() - start >= SCALE_MIN_SECONDS)
+            break;
+    }
+    *seconds = best;
+    return 0;
+}
+
+typedef struct asm_work {
+    const char *src;
+    size_t len;
+    isa_asm_result result; /* of the last assembly */
+    FILE *sink;
+} asm_work;
+
+static int assemble_once(void *arg)
+{
+    asm_work *w = arg;
+    isa_asm_result_free(&w->result);
+    return isa_assemble(w->src, w->len, "scale.s", &w->result) == ISA_OK ? 0 : -1;
+}
+
+static int disassemble_once(void *arg)
+{
+    asm_work *w = arg;
+    rewind(w->sink);
+    return isa_disassemble(w->result.bytes, w->result.size, "scale.bin", w->sink, NULL, 0) == 0 ? 0 : -1;
+}
+
+/* Two steps from one input: assembling n lines, disassembling the n/2 instructions they make. */
+static int scale_assembly(bench_scale_row *rows, size_t *nrows)
+{
+    FILE *sink = fopen("/dev/null", "w");
+    if (!sink) {
+        fprintf(stderr, "m4npu bench: /dev/null: cannot open\n");
+        return -1;
+    }
+    int rc = 0;
+    for (int k = 0; k < SCALE_SIZES && rc == 0; k++) {
+        uint32_t lines = SCALE_SMALLEST << k;
+        asm_work w = {.sink = sink};
+        w.src = generate_assembly(lines, &w.len);
+        bench_scale_row *as = &rows[(*nrows)++], *dis = &rows[(*nrows)++];
+        *as = (bench_scale_row){"asm", "lines", lines, 0};
+        *dis = (bench_scale_row){"disasm", "instructions", lines / 2, 0};
+        if (!w.src || fastest(assemble_once, &w, &as->seconds) != 0 ||
+            fastest(disassemble_once, &w, &dis->seconds) != 0) {
+            fprintf(stderr, "m4npu bench: the generated %u-line program %s\n", lines,
+                    w.result.diagnostics ? w.result.diagnostics : "could not be assembled or disassembled");
+            rc = -1;
+        }
+        isa_asm_result_free(&w.result);
+        free((char *)w.src);
+    }
+    fclose(sink);
+    return rc;
+}
+
+/* ---- ONNX: importing and partitioning a graph of n nodes
+ *
+ * Not measured yet: this is the place for the ONNX half of issue 9's benchmark (generate a
+ * model of n nodes, time onnx import with graph preparation and partition_graph), which the
+ * work on the ONNX importer and the partitioner fills in. It adds rows as scale_assembly does;
+ * until then it adds none and says so. */
+static int scale_onnx(bench_scale_row *rows, size_t *nrows)
+{
+    (void)rows;
+    (void)nrows;
+    fprintf(stderr, "m4npu bench --scale: ONNX import and partitioning are not measured yet\n");
+    return 0;
+}
+
+typedef int (*scale_step)(bench_scale_row *rows, size_t *nrows);
+static const scale_step steps[] = {scale_assembly, scale_onnx};
+
+int bench_scale_measure(bench_scale_row *rows, size_t max_rows, size_t *nrows)
+{
+    *nrows = 0;
+    size_t per_step = 2 * SCALE_SIZES; /* a step fills at most two kinds of rows */
+    for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
+        if (*nrows + per_step > max_rows)
+            return -1;
+        if (steps[s](rows, nrows) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The ratio of row i to the row before it of the same step, 0 for the first size. */
+static double ratio_to_previous(const bench_scale_row *rows, size_t n, size_t i)
+{
+    for (size_t j = i; j-- > 0 && j < n;)
+        if (strcmp(rows[j].step, rows[i].step) == 0)
+            return rows[j].seconds > 0 ? rows[i].seconds / rows[j].seconds : 0;
+    return 0;
+}
+
+void bench_scale_print(FILE *out, const bench_scale_row *rows, size_t n)
+{
+    fprintf(out, "time per input size (CPU seconds, the fastest of repeated runs); target: at most %.1fx per doubling\n",
+            SCALE_TARGET_RATIO);
+    fprintf(out, "%-8s %-14s %10s %12s %10s\n", "step", "of", "size", "seconds", "x previous");
+    double worst = 0;
+    for (size_t first = 0; first < n; first++) {
+        if (ratio_to_previous(rows, n, first) > 0)
+            continue; /* not the first row of its step: printed with it */
+        for (size_t i = first; i < n; i++) {
+            if (strcmp(rows[i].step, rows[first].step) != 0)
+                continue;
+            double r = ratio_to_previous(rows, n, i);
+            if (r > worst)
+                worst = r;
+            if (r > 0)
+                fprintf(out, "%-8s %-14s %10" PRIu32 " %12.6f %9.2fx\n", rows[i].step, rows[i].unit, rows[i].size,
+                        rows[i].seconds, r);
+            else
+                fprintf(out, "%-8s %-14s %10" PRIu32 " %12.6f %10s\n", rows[i].step, rows[i].unit, rows[i].size,
+                        rows[i].seconds, "-");
+        }
+    }
+    fprintf(out, "largest ratio per doubling: %.2fx (target <= %.1fx)\n", worst, SCALE_TARGET_RATIO);
+}
+
+json_t *bench_scale_json(const bench_scale_row *rows, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++) {
+        json_t *j = json_object();
+        json_object_set_new(j, "step", json_string(rows[i].step));
+        json_object_set_new(j, "unit", json_string(rows[i].unit));
+        json_object_set_new(j, "size", json_integer(rows[i].size));
+        json_object_set_new(j, "seconds", json_real(rows[i].seconds));
+        double r = ratio_to_previous(rows, n, i);
+        json_object_set_new(j, "ratio_to_previous", r > 0 ? json_real(r) : json_null());
+        json_array_append_new(arr, j);
+    }
+    return arr;
+}
