@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* ---------------------------------------------------------------------------------------- */
 /* Status codes                                                                               */
@@ -60,12 +61,50 @@ rt_status rt_error_set(rt_error *e, rt_status code, const char *fmt, ...)
 /* Prefix an existing message: "prefix: old message". */
 void rt_error_prefix(rt_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Whole files (graph_file.c). Read all of path into a malloc'd, NUL-terminated *buf; a file
- * over max_bytes (0: no limit) is RT_ERR_LIMIT, "PATH: larger than N bytes; not <kind>". */
+/* Whole files (graph_file.c). Read all of path into a malloc'd, NUL-terminated *buf. A file over
+ * max_bytes (0: RT_READ_DEFAULT_MAX_BYTES) is RT_ERR_LIMIT, "PATH: N bytes, larger than the
+ * M-byte limit for <kind>": a regular file is refused before it is read, a pipe or a device
+ * (/dev/zero) once max_bytes have been read. A directory is RT_ERR_IO. */
+#define RT_READ_DEFAULT_MAX_BYTES ((size_t)2 << 30) /* 2 GiB: protobuf's, so ONNX's, largest message */
 rt_status rt_read_file(const char *path, size_t max_bytes, const char *kind, uint8_t **buf, size_t *len,
                        rt_error *e);
-/* Write len bytes to path through "PATH.tmp.PID" and a rename: path is the whole new content or
- * untouched. Errors: "PATH: cannot create: ..." / "PATH: cannot write: ...". */
+
+/* Output sets: the files one command writes, all or nothing. Each file is written to a
+ * temporary beside its target (".NAME.tmp-XXXXXX" in the target's directory); no target changes
+ * until rt_outputs_commit renames every temporary into place. If a write or a rename fails, or
+ * the set is freed without a commit, every temporary, every target already renamed and every
+ * directory rt_outputs_mkdir created are removed again: a failed command leaves none of its
+ * files and never half a file. (Atomic against failures of this process, not fsync'd against a
+ * power cut.)
+ *
+ * A target that is a symbolic link is written through, as a shell redirection or `cc -o` does:
+ * the link stays and its final target is replaced, or created if the link dangles (its
+ * directory must exist). A target that is a device, a pipe or a socket (/dev/null, /dev/stdout)
+ * is opened and written in place: nothing can be renamed over it or undone. A target that is an existing directory, a target named twice, and a
+ * target that is the same file (device and inode) as an input given to rt_outputs_protect are
+ * refused before anything is written. A new file gets mode 0666 & ~umask; a replaced file keeps
+ * its mode. Errors name the path as the caller gave it: "PATH: cannot create: the directory D
+ * does not exist", "PATH: cannot write: No space left on device" ... (RT_ERR_IO; RT_ERR_ARG for
+ * an input named as an output). */
+typedef struct rt_outputs rt_outputs;
+rt_outputs *rt_outputs_new(void); /* NULL: out of memory */
+/* Remember input_path (if it exists) as an input of the command: no output may replace it. */
+rt_status rt_outputs_protect(rt_outputs *o, const char *input_path, rt_error *e);
+/* Create dir and its missing parents now; they are removed again if the set fails. */
+rt_status rt_outputs_mkdir(rt_outputs *o, const char *dir, rt_error *e);
+/* A target with its whole content. */
+rt_status rt_outputs_add_data(rt_outputs *o, const char *path, const void *buf, size_t len, rt_error *e);
+/* A target written as a stream: *f stays the set's (do not close it); commit checks and closes. */
+rt_status rt_outputs_open(rt_outputs *o, const char *path, FILE **f, rt_error *e);
+/* A target that another writer fills (a child process, a library): *tmp_path names its
+ * temporary, created empty, valid until the set is freed. */
+rt_status rt_outputs_add(rt_outputs *o, const char *path, const char **tmp_path, rt_error *e);
+/* Rename every file into place; on failure, undo as above. The set is spent either way. */
+rt_status rt_outputs_commit(rt_outputs *o, rt_error *e);
+/* Free the set; one not committed is undone. */
+void rt_outputs_free(rt_outputs *o);
+
+/* One file, all or nothing: a set of one (rt_outputs_add_data, then commit). */
 rt_status rt_write_file(const char *path, const void *buf, size_t len, rt_error *e);
 
 /* ---------------------------------------------------------------------------------------- */
