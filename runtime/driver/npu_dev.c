@@ -18,6 +18,8 @@ static const char *const status_names[NPU_DRV_STATUS_COUNT] = {
     [NPU_DRV_E_FAULT] = "job faulted",
     [NPU_DRV_E_HALTED] = "device halted on an earlier fault",
     [NPU_DRV_E_DEVICE] = "device error",
+    [NPU_DRV_E_IO] = "file not writable",
+    [NPU_DRV_E_ABORTED] = "job aborted by a device reset",
 };
 
 static const char *const fault_names[NPU_FAULT_COUNT] = {
@@ -198,12 +200,13 @@ npu_drv_status npu_dev_read_status(npu_dev *dev, npu_dev_status *out)
     return NPU_DRV_OK;
 }
 
-npu_drv_status npu_dev_trace_vcd(npu_dev *dev, const char *path)
+npu_drv_status npu_dev_trace_vcd(npu_dev *dev, const char *mm_path, const char *sm_path)
 {
     char msg[200];
-    if (npu_sim_trace_vcd(dev->sim, path, msg, sizeof msg) != 0)
-        return npu_dev_fail(dev, NPU_DRV_E_ARG, "%s", msg);
-    return NPU_DRV_OK;
+    int st = npu_sim_trace_vcd(dev->sim, mm_path, sm_path, msg, sizeof msg);
+    if (st == NPU_SIM_OK)
+        return NPU_DRV_OK;
+    return npu_dev_fail(dev, st == NPU_SIM_E_CONFIG ? NPU_DRV_E_ARG : NPU_DRV_E_IO, "%s", msg);
 }
 
 npu_drv_status npu_dev_reset(npu_dev *dev)

@@ -37,6 +37,8 @@ typedef enum npu_drv_status {
     NPU_DRV_E_FAULT,   /* the job faulted (details in npu_job_result) */
     NPU_DRV_E_HALTED,  /* the device stopped on an earlier job's fault: reset it */
     NPU_DRV_E_DEVICE,  /* the device misbehaved (did not boot, internal error) */
+    NPU_DRV_E_IO,      /* a file the device writes (a VCD) could not be opened or written */
+    NPU_DRV_E_ABORTED, /* the job was dropped by a device reset while it ran */
     NPU_DRV_STATUS_COUNT
 } npu_drv_status;
 
@@ -64,8 +66,11 @@ typedef struct npu_dev_status {
 } npu_dev_status;
 npu_drv_status npu_dev_read_status(npu_dev *dev, npu_dev_status *out);
 
-/* Dump the RTL tiles' waveforms of the jobs that follow into a VCD file (NULL: stop). */
-npu_drv_status npu_dev_trace_vcd(npu_dev *dev, const char *path);
+/* Dump the RTL tiles' waveforms of the jobs that follow into VCD files: the matmul tile's into
+ * mm_path, the softmax tile's into sm_path (NULL: not that tile). Both NULL stops and closes
+ * them. NPU_DRV_E_ARG if a named tile is not rtl; NPU_DRV_E_IO if a file cannot be opened, or
+ * (reported by the stop) a write failed meanwhile: the jobs run on, the waveform is incomplete. */
+npu_drv_status npu_dev_trace_vcd(npu_dev *dev, const char *mm_path, const char *sm_path);
 
 /* Reset the device; jobs still queued run afterwards. */
 npu_drv_status npu_dev_reset(npu_dev *dev);

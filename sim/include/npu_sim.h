@@ -51,9 +51,14 @@ int npu_sim_run(npu_sim *s, uint64_t max_cycles);
 int npu_sim_irq(const npu_sim *s);
 uint64_t npu_sim_cycles(const npu_sim *s); /* since npu_sim_open() */
 
-/* Dump the RTL tiles' waveforms of the runs that follow into path (VCD); NULL stops.
- * Only meaningful when a tile's impl is rtl. -1 with a message in err on failure. */
-int npu_sim_trace_vcd(npu_sim *s, const char *path, char *err, size_t errlen);
+/* Dump the RTL tiles' waveforms of the runs that follow as VCD: the matmul tile's into mm_path,
+ * the softmax tile's into sm_path (either NULL: not that tile). Both NULL stops tracing and
+ * closes the files. A write that fails (a full disk, a file-size limit) does not stop the run:
+ * the rest of the waveform is dropped and the stop reports it. Returns NPU_SIM_OK,
+ * NPU_SIM_E_CONFIG (that tile's impl is not rtl) or NPU_SIM_E_IO (a file could not be opened
+ * or written), with a message in err. */
+enum npu_sim_status { NPU_SIM_OK = 0, NPU_SIM_E_CONFIG = -1, NPU_SIM_E_IO = -2 };
+int npu_sim_trace_vcd(npu_sim *s, const char *mm_path, const char *sm_path, char *err, size_t errlen);
 
 /* The instruction event stream: with a hook set, the device calls it once per instruction a unit
  * finishes (completes, faults or drops on a reset), from inside npu_sim_run(), in completion

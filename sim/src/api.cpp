@@ -115,21 +115,20 @@ int npu_sim_run(npu_sim *s, uint64_t max_cycles)
 int npu_sim_irq(const npu_sim *s) { return s->dev->irq() ? 1 : 0; }
 uint64_t npu_sim_cycles(const npu_sim *s) { return s->dev->now_cycles(); }
 
-int npu_sim_trace_vcd(npu_sim *s, const char *path, char *err, size_t errlen)
+int npu_sim_trace_vcd(npu_sim *s, const char *mm_path, const char *sm_path, char *err, size_t errlen)
 {
     try {
         std::string msg;
-        if (!s->dev->trace_vcd(path, msg)) {
+        int st = s->dev->trace_vcd(mm_path, sm_path, msg);
+        if (st != NPU_SIM_OK)
             set_err(err, errlen, msg.c_str());
-            return -1;
-        }
-        return 0;
+        return st;
     } catch (const std::exception &e) {
         set_err(err, errlen, e.what());
     } catch (...) {
         set_err(err, errlen, "internal error in the SystemC model");
     }
-    return -1;
+    return NPU_SIM_E_IO;
 }
 
 uint64_t npu_sim_fast_cycles(const isa_insn *in, const npu_device_config *cfg)

@@ -10,6 +10,7 @@
 
 extern "C" {
 #include "npu_config.h"
+#include "npu_sim.h"
 }
 
 using namespace sc_core;
@@ -174,30 +175,40 @@ bool Device::run(uint64_t max_cycles)
     return irq_;
 }
 
-// VCD of the RTL tiles: the matmul tile's waveform goes to path; the softmax tile's too when it is
-// the only rtl tile, else to path with ".sm" before its extension (one file per Verilated model).
-bool Device::trace_vcd(const char *path, std::string &err)
+// VCD of the RTL tiles: the matmul tile's waveform to mm_path, the softmax tile's to sm_path;
+// both NULL stops tracing and closes the files, reporting a write that failed meanwhile.
+int Device::trace_vcd(const char *mm_path, const char *sm_path, std::string &err)
 {
-    if (!mm_rtl_ && !sm_rtl_) {
-        err = "no RTL tile is configured (npu.matmul.impl and npu.softmax.impl are fast)";
-        return false;
+    if (!mm_path && !sm_path) {
+        std::string why;
+        if (mm_rtl_ && mm_rtl_->trace_vcd_stop() != TILE_RTL_OK)
+            why = mm_rtl_->message();
+        if (sm_rtl_ && sm_rtl_->trace_vcd_stop() != TILE_RTL_OK && why.empty())
+            why = sm_rtl_->message();
+        if (why.empty())
+            return NPU_SIM_OK;
+        err = why;
+        return NPU_SIM_E_IO;
     }
-    std::string p(path), sm_path = p;
-    if (mm_rtl_ && sm_rtl_) {
-        size_t dot = p.rfind('.'), slash = p.rfind('/');
-        sm_path = (dot != std::string::npos && (slash == std::string::npos || dot > slash))
-                      ? p.substr(0, dot) + ".sm" + p.substr(dot)
-                      : p + ".sm";
+    if (mm_path && !mm_rtl_) {
+        err = "npu.matmul.impl is fast: there is no matmul tile waveform (use rtl)";
+        return NPU_SIM_E_CONFIG;
     }
-    if (mm_rtl_ && mm_rtl_->trace_vcd(p) != TILE_RTL_OK) {
+    if (sm_path && !sm_rtl_) {
+        err = "npu.softmax.impl is fast: there is no softmax tile waveform (use rtl)";
+        return NPU_SIM_E_CONFIG;
+    }
+    if (mm_path && mm_rtl_->trace_vcd(mm_path) != TILE_RTL_OK) {
         err = mm_rtl_->message();
-        return false;
+        return NPU_SIM_E_IO;
     }
-    if (sm_rtl_ && sm_rtl_->trace_vcd(sm_path) != TILE_RTL_OK) {
+    if (sm_path && sm_rtl_->trace_vcd(sm_path) != TILE_RTL_OK) {
         err = sm_rtl_->message();
-        return false;
+        if (mm_path)
+            mm_rtl_->trace_vcd_stop();
+        return NPU_SIM_E_IO;
     }
-    return true;
+    return NPU_SIM_OK;
 }
 
 // ------------------------------------------------------------------ registers

@@ -101,7 +101,7 @@ class Device : public sc_core::sc_module {
     uint64_t now_cycles() const;
     bool irq() const { return irq_; }
     bool run(uint64_t max_cycles); // true when the line is high
-    bool trace_vcd(const char *path, std::string &err);
+    int trace_vcd(const char *mm_path, const char *sm_path, std::string &err); // enum npu_sim_status
     void set_insn_hook(npu_sim_insn_hook hook, void *ctx)
     {
         insn_hook_ = hook;

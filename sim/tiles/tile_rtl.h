@@ -57,8 +57,9 @@ void tile_mm_rtl_destroy(tile_mm_rtl *t);
  * nothing was written and err says why. */
 tile_rtl_status tile_mm_rtl_run(tile_mm_rtl *t, const isa_insn *in, isa_exec_ctx *ctx, uint64_t *cycles,
                                 char *err, size_t errlen);
-/* Dump the tile's signals into a VCD file from now on (closed by destroy). One file per handle;
- * VCD time counts half cycles since the model was created. */
+/* Dump the tile's signals into a VCD file from now on (closed by destroy, or by a call with
+ * vcd_path NULL, which returns TILE_RTL_E_TRACE if a write failed meanwhile: a full disk, a
+ * file-size limit). One file per handle; VCD time counts half cycles since the model was created. */
 tile_rtl_status tile_mm_rtl_trace(tile_mm_rtl *t, const char *vcd_path, char *err, size_t errlen);
 void tile_mm_rtl_set_stalls(tile_mm_rtl *t, const tile_rtl_stalls *stalls);
 

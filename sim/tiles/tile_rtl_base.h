@@ -27,6 +27,9 @@ public:
     /* Dump the tile's signals into a VCD file from now on (one file per driver; closed when the
      * driver is destroyed). VCD time counts half cycles since the model was created. */
     virtual tile_rtl_status trace_vcd(const std::string &path) = 0;
+    /* Stop the VCD and close its file: TILE_RTL_E_TRACE if a write failed since it started (a
+     * full disk, a file-size limit: the file is incomplete; the run itself went on). */
+    virtual tile_rtl_status trace_vcd_stop() = 0;
 
     /* Test hook: see tile_rtl_stalls. */
     void set_stalls(const tile_rtl_stalls &stalls)

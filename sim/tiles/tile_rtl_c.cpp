@@ -55,7 +55,7 @@ tile_rtl_status run_insn(Drv &drv, const isa_insn *in, isa_exec_ctx *ctx, uint64
 
 template <class Drv> tile_rtl_status trace_to(Drv &drv, const char *path, char *err, size_t errlen)
 {
-    tile_rtl_status st = drv.trace_vcd(path ? path : "");
+    tile_rtl_status st = path ? drv.trace_vcd(path) : drv.trace_vcd_stop();
     put_msg(err, errlen, drv.message());
     return st;
 }

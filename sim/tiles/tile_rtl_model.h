@@ -14,9 +14,14 @@
 #ifndef M4NPU_TILE_RTL_MODEL_H
 #define M4NPU_TILE_RTL_MODEL_H
 
+#include <cerrno>
 #include <cinttypes>
+#include <cstring>
 #include <memory>
 #include <string>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <verilated.h>
 #include <verilated_vcd_c.h>
@@ -24,6 +29,46 @@
 #include "mm_tile_rtl.h"
 #include "sm_tile_rtl.h"
 #include "tile_cycles.h"
+
+/* The file a VCD goes to. Verilator's own file class turns a failed write (a full disk, a
+ * file-size limit) into a fatal error that aborts the process, or inside a SystemC thread
+ * deadlocks on Verilator's own lock. This one records the first failure and from then on
+ * discards what it is given, so the run goes on and the failure is reported when the trace
+ * stops. */
+class VcdSink final : public VerilatedVcdFile {
+public:
+    bool open(const std::string &name) override
+    {
+        fd_ = ::open(name.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0666);
+        if (fd_ < 0)
+            err_ = errno;
+        return fd_ >= 0;
+    }
+    void close() override
+    {
+        if (fd_ >= 0 && ::close(fd_) != 0 && !err_)
+            err_ = errno;
+        fd_ = -1;
+    }
+    ssize_t write(const char *buf, ssize_t len) override
+    {
+        for (ssize_t done = 0; !err_ && done < len;) {
+            ssize_t n = ::write(fd_, buf + done, (size_t)(len - done));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                err_ = n < 0 ? errno : EIO;
+            else
+                done += n;
+        }
+        return len; /* never an error for Verilator: see above */
+    }
+    int error() const { return err_; }
+
+private:
+    int fd_ = -1;
+    int err_ = 0;
+};
 
 /* One Verilated model with its own context, clock and optional VCD. */
 template <class V> class TileHarness {
@@ -46,6 +91,9 @@ public:
             vcd_->close();
         top_->final();
     }
+
+    /* Is a trace being written (started, and no write has failed)? */
+    bool tracing() const { return vcd_ && !sink_->error(); }
     TileHarness(const TileHarness &) = delete;
     TileHarness &operator=(const TileHarness &) = delete;
 
@@ -57,7 +105,7 @@ public:
     {
         top_->clk = 0;
         top_->eval();
-        if (vcd_)
+        if (tracing())
             vcd_->dump(2 * cycles_);
     }
     /* Rising edge: one cycle. */
@@ -65,7 +113,7 @@ public:
     {
         top_->clk = 1;
         top_->eval();
-        if (vcd_)
+        if (tracing())
             vcd_->dump(2 * cycles_ + 1);
         ++cycles_;
     }
@@ -76,18 +124,35 @@ public:
         if (vcd_)
             return "tracing is already on for this tile";
         ctx_->traceEverOn(true);
-        std::unique_ptr<VerilatedVcdC> vcd(new VerilatedVcdC);
+        std::unique_ptr<VcdSink> sink(new VcdSink);
+        std::unique_ptr<VerilatedVcdC> vcd(new VerilatedVcdC(sink.get()));
         top_->trace(vcd.get(), kTraceDepth);
         vcd->open(path.c_str());
         if (!vcd->isOpen())
-            return "cannot open " + path + " for writing";
+            return "cannot open " + path + " for writing: " + std::strerror(sink->error() ? sink->error() : EIO);
+        sink_ = std::move(sink);
         vcd_ = std::move(vcd);
         return "";
+    }
+
+    /* Stop the VCD: write out what is buffered and close the file. Returns an empty string, or
+     * what went wrong since the trace started (the file is then incomplete). */
+    std::string trace_stop()
+    {
+        if (!vcd_)
+            return "";
+        vcd_->close();
+        int err = sink_->error();
+        vcd_.reset();
+        sink_.reset();
+        std::string why = err ? std::string("cannot write: ") + std::strerror(err) : "";
+        return why;
     }
 
 private:
     std::unique_ptr<VerilatedContext> ctx_;
     std::unique_ptr<V> top_;
+    std::unique_ptr<VcdSink> sink_; /* before vcd_: destroyed after it */
     std::unique_ptr<VerilatedVcdC> vcd_;
     uint64_t cycles_ = 0;
 };
@@ -107,6 +172,11 @@ public:
     tile_rtl_status trace_vcd(const std::string &path) override
     {
         std::string why = h_.trace(path);
+        return why.empty() ? ok() : fail(TILE_RTL_E_TRACE, "mm tile VCD: %s", why.c_str());
+    }
+    tile_rtl_status trace_vcd_stop() override
+    {
+        std::string why = h_.trace_stop();
         return why.empty() ? ok() : fail(TILE_RTL_E_TRACE, "mm tile VCD: %s", why.c_str());
     }
     uint64_t cycles_clocked() const override { return h_.cycles(); }
@@ -185,6 +255,11 @@ public:
     tile_rtl_status trace_vcd(const std::string &path) override
     {
         std::string why = h_.trace(path);
+        return why.empty() ? ok() : fail(TILE_RTL_E_TRACE, "sm tile VCD: %s", why.c_str());
+    }
+    tile_rtl_status trace_vcd_stop() override
+    {
+        std::string why = h_.trace_stop();
         return why.empty() ? ok() : fail(TILE_RTL_E_TRACE, "sm tile VCD: %s", why.c_str());
     }
     uint64_t cycles_clocked() const override { return h_.cycles(); }

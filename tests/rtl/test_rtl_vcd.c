@@ -73,7 +73,7 @@ static void test_sm_vcd(void **state)
     char err[256], path[256];
     assert_int_equal(tile_sm_rtl_create(4, 512, &t, err, sizeof err), TILE_RTL_OK);
     assert_int_equal(tile_sm_rtl_trace(t, "/nonexistent-dir/x.vcd", err, sizeof err), TILE_RTL_E_TRACE);
-    assert_string_equal(err, "sm tile VCD: cannot open /nonexistent-dir/x.vcd for writing");
+    assert_string_equal(err, "sm tile VCD: cannot open /nonexistent-dir/x.vcd for writing: No such file or directory");
     test_path(path, sizeof path, "sm.vcd");
     assert_int_equal(tile_sm_rtl_trace(t, path, err, sizeof err), TILE_RTL_OK);
     isa_insn in = isa_insn_make(ISA_OP_SM);
@@ -96,11 +96,46 @@ static void test_sm_vcd(void **state)
     free(vcd);
 }
 
+/* Regression (issue 9): a VCD that could not be written (a full disk, a file-size limit) made
+ * Verilator's fatal-error path abort the process or deadlock. The write failure is recorded, the
+ * run goes on, and stopping the trace reports it; a stop on a good file reports nothing. */
+static void test_vcd_write_failure_is_reported_at_stop(void **state)
+{
+    (void)state;
+    static uint8_t sram[SRAM_BYTES];
+    isa_exec_ctx ctx = {.sram = sram, .sram_bytes = SRAM_BYTES};
+    tile_mm_rtl *t;
+    char err[256], path[256];
+    assert_int_equal(tile_mm_rtl_create(16, 16, &t, err, sizeof err), TILE_RTL_OK);
+    assert_int_equal(tile_mm_rtl_trace(t, "/dev/full", err, sizeof err), TILE_RTL_OK);
+    isa_insn in = isa_insn_make(ISA_OP_MM);
+    ISA_SET(&in, MM, M, 16);
+    ISA_SET(&in, MM, N, 16);
+    ISA_SET(&in, MM, K, 64);
+    ISA_SET(&in, MM, C, 4096);
+    uint64_t cycles = 0;
+    for (int i = 0; i < 20; i++) /* enough waveform to fill Verilator's buffer more than once */
+        assert_int_equal(tile_mm_rtl_run(t, &in, &ctx, &cycles, err, sizeof err), TILE_RTL_OK);
+    assert_int_equal(tile_mm_rtl_trace(t, NULL, err, sizeof err), TILE_RTL_E_TRACE);
+    assert_string_equal(err, "mm tile VCD: cannot write: No space left on device");
+    /* tracing again, to a good file, works; its stop reports nothing */
+    test_path(path, sizeof path, "again.vcd");
+    assert_int_equal(tile_mm_rtl_trace(t, path, err, sizeof err), TILE_RTL_OK);
+    assert_int_equal(tile_mm_rtl_run(t, &in, &ctx, &cycles, err, sizeof err), TILE_RTL_OK);
+    assert_int_equal(tile_mm_rtl_trace(t, NULL, err, sizeof err), TILE_RTL_OK);
+    size_t len;
+    char *vcd = slurp(path, &len);
+    assert_non_null(strstr(vcd, "$enddefinitions"));
+    free(vcd);
+    tile_mm_rtl_destroy(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mm_vcd),
         cmocka_unit_test(test_sm_vcd),
+        cmocka_unit_test(test_vcd_write_failure_is_reported_at_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
