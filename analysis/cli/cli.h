@@ -36,11 +36,24 @@ int cmd_trace(int argc, char **argv);
 /* The command called name, or NULL (main.c's table). */
 const cli_command *cli_find_command(const char *name);
 
-/* Read a whole file; on failure prints "m4npu: PATH: reason" and returns -1. */
-int cli_read_file(const char *path, uint8_t **data, size_t *size);
-/* Write a whole file atomically (a temporary beside it, then rename), so a failure never leaves
- * a half-written file; on failure prints the reason and returns -1. */
-int cli_write_file(const char *path, const void *data, size_t size);
+/* Read a whole file of at most max_bytes (kind names what it is, for the message: "a program");
+ * on failure prints "m4npu: PATH: reason" and returns CLI_IO (unreadable) or CLI_FAIL (over the
+ * limit, which the message states). */
+int cli_read_file(const char *path, size_t max_bytes, const char *kind, uint8_t **data, size_t *size);
+
+/* The files a command writes go through one output set (runtime/graph's rt_outputs): written
+ * beside their targets, renamed into place together at cli_outputs_commit, removed if the
+ * command fails. cli_outputs_new returns NULL after printing why; the others print the error and
+ * return CLI_OK, CLI_IO (a file could not be written) or CLI_USAGE (an output path names an
+ * input, or twice the same file). cli_outputs_free undoes a set that was not committed. */
+struct rt_outputs;
+struct rt_outputs *cli_outputs_new(void);
+int cli_outputs_protect(struct rt_outputs *o, const char *input_path);
+int cli_outputs_add_data(struct rt_outputs *o, const char *path, const void *data, size_t size);
+int cli_outputs_commit(struct rt_outputs *o);
+/* Print an rt_outputs error (or any runtime file error) and return its exit code. */
+int cli_file_error(int rt_status_code, const char *msg);
+void cli_outputs_free(struct rt_outputs *o);
 
 /* Load the configuration at path (NULL: the built-in defaults) with the --set assignments
  * applied, into *cfg. On failure prints the error (an unreadable file as "m4npu: PATH: reason",

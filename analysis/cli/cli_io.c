@@ -1,5 +1,6 @@
-/* cli_io.c -- the CLI's whole-file reads and atomic writes (runtime/graph's rt_read_file and
- * rt_write_file, errors printed), and --help detection. */
+/* cli_io.c -- the CLI's whole-file reads (runtime/graph's rt_read_file, bounded, errors printed),
+ * its output sets (rt_outputs: every file a command writes appears together or not at all), and
+ * --help detection. */
 #include "cli.h"
 
 #include <stdlib.h>
@@ -8,25 +9,54 @@
 #include "graph.h"
 #include "m4npu_config.h"
 
-int cli_read_file(const char *path, uint8_t **data, size_t *size)
+int cli_file_error(int code, const char *msg)
 {
-    rt_error e;
-    if (rt_read_file(path, 0, NULL, data, size, &e) != RT_OK) {
-        fprintf(stderr, "m4npu: %s\n", e.msg);
-        return -1;
+    fprintf(stderr, "m4npu: %s\n", msg);
+    switch ((rt_status)code) {
+    case RT_OK: return CLI_OK;
+    case RT_ERR_ARG: return CLI_USAGE;
+    case RT_ERR_LIMIT: return CLI_FAIL;
+    default: return CLI_IO;
     }
-    return 0;
 }
 
-int cli_write_file(const char *path, const void *data, size_t size)
+int cli_read_file(const char *path, size_t max_bytes, const char *kind, uint8_t **data, size_t *size)
 {
     rt_error e;
-    if (rt_write_file(path, data, size, &e) != RT_OK) {
-        fprintf(stderr, "m4npu: %s\n", e.msg);
-        return -1;
-    }
-    return 0;
+    rt_status s = rt_read_file(path, max_bytes, kind, data, size, &e);
+    return s == RT_OK ? CLI_OK : cli_file_error(s, e.msg);
 }
+
+rt_outputs *cli_outputs_new(void)
+{
+    rt_outputs *o = rt_outputs_new();
+    if (!o)
+        fprintf(stderr, "m4npu: out of memory\n");
+    return o;
+}
+
+int cli_outputs_protect(rt_outputs *o, const char *input_path)
+{
+    rt_error e;
+    rt_status s = rt_outputs_protect(o, input_path, &e);
+    return s == RT_OK ? CLI_OK : cli_file_error(s, e.msg);
+}
+
+int cli_outputs_add_data(rt_outputs *o, const char *path, const void *data, size_t size)
+{
+    rt_error e;
+    rt_status s = rt_outputs_add_data(o, path, data, size, &e);
+    return s == RT_OK ? CLI_OK : cli_file_error(s, e.msg);
+}
+
+int cli_outputs_commit(rt_outputs *o)
+{
+    rt_error e;
+    rt_status s = rt_outputs_commit(o, &e);
+    return s == RT_OK ? CLI_OK : cli_file_error(s, e.msg);
+}
+
+void cli_outputs_free(rt_outputs *o) { rt_outputs_free(o); }
 
 int cli_load_config(const char *path, const char *const *sets, size_t nsets, m4npu_config *cfg)
 {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph.h"
 #include "isa_asm.h"
 
 static const char usage[] =
@@ -12,6 +13,8 @@ static const char usage[] =
     "\n"
     "Assemble an m4npu ISA program (syntax: isa/README.md, instructions: isa/ISA.md).\n"
     "Errors are printed as FILE:LINE:COL: error: ...; nothing is written when there is one.\n"
+    "The output is written whole or not at all; a symbolic link is written through; the input\n"
+    "itself is refused as the output.\n"
     "\n"
     "  -o, --output FILE   where to write the program (required)\n"
     "  -h, --help          this help\n"
@@ -39,22 +42,32 @@ int cmd_asm(int argc, char **argv)
         return CLI_USAGE;
     }
     const char *input = argv[optind];
-    uint8_t *src;
-    size_t len;
-    if (cli_read_file(input, &src, &len) != 0)
-        return CLI_IO;
-    isa_asm_result r;
-    isa_status st = isa_assemble((const char *)src, len, input, &r);
-    free(src);
-    if (st != ISA_OK) {
-        if (r.diagnostics)
-            fputs(r.diagnostics, stderr);
-        else
-            fprintf(stderr, "m4npu asm: %s: %s\n", input, isa_status_str(st));
-        isa_asm_result_free(&r);
+    rt_outputs *out = cli_outputs_new();
+    if (!out)
         return CLI_FAIL;
+    /* the output may not be the input: refused before the input is even assembled */
+    int rc = cli_outputs_protect(out, input);
+    uint8_t *src = NULL;
+    size_t len = 0;
+    if (rc == CLI_OK)
+        rc = cli_read_file(input, ISA_ASM_MAX_SOURCE_BYTES, "assembly text", &src, &len);
+    isa_asm_result r = {0};
+    if (rc == CLI_OK) {
+        isa_status st = isa_assemble((const char *)src, len, input, &r);
+        if (st != ISA_OK) {
+            if (r.diagnostics)
+                fputs(r.diagnostics, stderr);
+            else
+                fprintf(stderr, "m4npu asm: %s: %s\n", input, isa_status_str(st));
+            rc = CLI_FAIL;
+        }
     }
-    int rc = cli_write_file(output, r.bytes, r.size) == 0 ? CLI_OK : CLI_IO;
+    if (rc == CLI_OK)
+        rc = cli_outputs_add_data(out, output, r.bytes, r.size);
+    if (rc == CLI_OK)
+        rc = cli_outputs_commit(out);
+    free(src);
     isa_asm_result_free(&r);
+    cli_outputs_free(out);
     return rc;
 }

@@ -16,7 +16,10 @@ static const char usage[] =
     "  -v, --verbose   add each instruction's byte offset as a comment\n"
     "  -h, --help      this help\n"
     "\n"
-    "Exit: 0 every word is valid, 1 some are not, 2 usage, 3 file not readable.\n";
+    "A program is at most 64 MiB (4 Mi instructions); a larger file is refused.\n"
+    "\n"
+    "Exit: 0 every word is valid, 1 some are not (or the file is too large), 2 usage, 3 file not\n"
+    "readable or standard output not writable.\n";
 
 int cmd_disasm(int argc, char **argv)
 {
@@ -39,8 +42,9 @@ int cmd_disasm(int argc, char **argv)
     }
     uint8_t *bytes;
     size_t len;
-    if (cli_read_file(argv[optind], &bytes, &len) != 0)
-        return CLI_IO;
+    int rc = cli_read_file(argv[optind], ISA_MAX_PROGRAM_BYTES, "a program", &bytes, &len);
+    if (rc != CLI_OK)
+        return rc;
     int problems = isa_disassemble(bytes, len, argv[optind], stdout, stderr, verbose);
     free(bytes);
     return problems ? CLI_FAIL : CLI_OK;

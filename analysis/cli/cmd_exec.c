@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph.h"
 #include "isa_asm.h"
 #include "m4npu_config.h"
 #include "npu_drv.h"
@@ -25,18 +26,25 @@ static const char usage[] =
     "\n"
     "  --config FILE          NPU configuration (YAML, see docs/configs.md) (required)\n"
     "  --set KEY=VALUE        override one configuration key (repeatable)\n"
-    "  --load ADDR=FILE       copy FILE into the data region at ADDR before the run (repeatable)\n"
+    "  --load ADDR=FILE       copy FILE into the data region at ADDR before the run (repeatable; at\n"
+    "                         most the bytes from ADDR to the end of the region are read)\n"
     "  --dump ADDR:LEN=FILE   write LEN bytes of the data region at ADDR to FILE after the run\n"
     "  --buffers N            buffers in the job's table (1..16, default 16)\n"
     "  --buffer-size BYTES    bytes per buffer (default 65536)\n"
     "  --timing-only          account every cycle and byte but move and compute no data\n"
     "  --timeout CYCLES       give up after this many device cycles (default 1e9)\n"
-    "  --vcd FILE             dump the RTL tiles' waveforms (tiles with impl rtl)\n"
+    "  --vcd FILE             dump the RTL tiles' waveforms (tiles with impl rtl): the matmul tile's\n"
+    "                         to FILE, the softmax tile's too when it is the only rtl tile, else to\n"
+    "                         FILE with .sm before its extension\n"
     "  --log                  print the firmware log on stderr\n"
     "  --trace FILE           record the driver/device traffic into FILE (m4npu trace --help)\n"
     "  --trace-level LEVEL    job (default) or insn: also every instruction per unit\n"
     "  --json                 print one JSON object\n"
     "  -h, --help             this help\n"
+    "\n"
+    "Output files (--dump, --vcd) appear together when the command succeeds (the VCD also when the\n"
+    "job faults: it shows how); a file that cannot be written removes the others. The program is at\n"
+    "most 64 MiB of instructions (256 MiB of assembly text).\n"
     "\n"
     "Exit: 0 the job completed, 1 it faulted or the program is invalid, 2 usage, 3 a file could not\n"
     "be read or written.\n";
@@ -183,8 +191,10 @@ static int load_program(const char *path, uint8_t **bytes, size_t *len)
 {
     uint8_t *src;
     size_t n;
-    if (cli_read_file(path, &src, &n) != 0)
-        return CLI_IO;
+    int rc = is_assembly(path) ? cli_read_file(path, ISA_ASM_MAX_SOURCE_BYTES, "assembly text", &src, &n)
+                               : cli_read_file(path, ISA_MAX_PROGRAM_BYTES, "a program", &src, &n);
+    if (rc != CLI_OK)
+        return rc;
     if (!is_assembly(path)) {
         if (n == 0 || n % ISA_INSN_BYTES != 0) {
             fprintf(stderr, "m4npu exec: %s: %zu bytes is not a whole number of %d-byte instructions\n", path, n,
@@ -221,8 +231,18 @@ static int do_loads(const exec_opts *o, npu_bo *data)
     for (size_t i = 0; i < o->nloads; i++) {
         uint8_t *bytes;
         size_t n;
-        if (cli_read_file(o->loads[i].path, &bytes, &n) != 0)
-            return CLI_IO;
+        uint64_t addr = o->loads[i].addr, size = npu_bo_size(data);
+        if (addr >= size) {
+            fprintf(stderr, "m4npu exec: --load 0x%" PRIx64 "=%s: the address is outside the %" PRIu64
+                            "-byte data region\n", addr, o->loads[i].path, size);
+            return CLI_FAIL;
+        }
+        /* read no more than fits: an endless or huge file stops at the region's end */
+        char kind[96];
+        snprintf(kind, sizeof kind, "--load at 0x%" PRIx64 " (the data region's end)", addr);
+        int rc = cli_read_file(o->loads[i].path, (size_t)(size - addr), kind, &bytes, &n);
+        if (rc != CLI_OK)
+            return rc;
         npu_drv_status st = npu_bo_write(data, o->loads[i].addr, bytes, n);
         free(bytes);
         if (st != NPU_DRV_OK) {
@@ -234,25 +254,63 @@ static int do_loads(const exec_opts *o, npu_bo *data)
     return CLI_OK;
 }
 
-static int do_dumps(const exec_opts *o, npu_bo *data)
+/* The dumps join the command's output set (written at its commit). */
+static int do_dumps(const exec_opts *o, npu_bo *data, rt_outputs *out)
 {
     for (size_t i = 0; i < o->ndumps; i++) {
         const transfer *t = &o->dumps[i];
-        uint8_t *bytes = malloc(t->len);
-        if (!bytes)
-            return CLI_IO;
-        if (npu_bo_read(data, t->addr, bytes, t->len) != NPU_DRV_OK) {
+        if (t->addr > npu_bo_size(data) || t->len > npu_bo_size(data) - t->addr) {
             fprintf(stderr, "m4npu exec: --dump 0x%" PRIx64 ":%" PRIu64 ": outside the %" PRIu64 "-byte data region\n",
                     t->addr, t->len, npu_bo_size(data));
-            free(bytes);
             return CLI_FAIL;
         }
-        int rc = cli_write_file(t->path, bytes, t->len);
-        free(bytes);
-        if (rc != 0)
-            return CLI_IO;
+        const uint8_t *bytes = (const uint8_t *)npu_bo_map(data) + t->addr;
+        int rc = cli_outputs_add_data(out, t->path, bytes, t->len);
+        if (rc != CLI_OK)
+            return rc;
     }
     return CLI_OK;
+}
+
+/* --vcd FILE: the temporaries of the set that the device writes into (NULL for a tile that is
+ * not rtl). The softmax tile's file is FILE with ".sm" before its extension when both are rtl. */
+static int start_vcd(const exec_opts *o, const npu_device_config *cfg, npu_dev *dev, rt_outputs *out)
+{
+    int mm = cfg->matmul.impl == NPU_IMPL_RTL, sm = cfg->softmax.impl == NPU_IMPL_RTL;
+    if (!mm && !sm) {
+        fprintf(stderr, "m4npu exec: --vcd %s: no RTL tile is configured (npu.matmul.impl and npu.softmax.impl "
+                        "are fast)\n", o->vcd);
+        return CLI_FAIL;
+    }
+    char sm_name[4200];
+    const char *dot = strrchr(o->vcd, '.'), *slash = strrchr(o->vcd, '/');
+    if (dot && (!slash || dot > slash))
+        snprintf(sm_name, sizeof sm_name, "%.*s.sm%s", (int)(dot - o->vcd), o->vcd, dot);
+    else
+        snprintf(sm_name, sizeof sm_name, "%s.sm", o->vcd);
+    const char *mm_tmp = NULL, *sm_tmp = NULL;
+    rt_error e;
+    rt_status s = RT_OK;
+    if (mm)
+        s = rt_outputs_add(out, o->vcd, &mm_tmp, &e);
+    if (s == RT_OK && sm)
+        s = rt_outputs_add(out, mm ? sm_name : o->vcd, &sm_tmp, &e);
+    if (s != RT_OK)
+        return cli_file_error(s, e.msg);
+    if (npu_dev_trace_vcd(dev, mm_tmp, sm_tmp) != NPU_DRV_OK) {
+        fprintf(stderr, "m4npu exec: --vcd %s: %s\n", o->vcd, npu_dev_error(dev));
+        return CLI_IO;
+    }
+    return CLI_OK;
+}
+
+/* Close the VCD files: a write that failed during the run (a full disk) is an error now. */
+static int stop_vcd(const exec_opts *o, npu_dev *dev)
+{
+    if (npu_dev_trace_vcd(dev, NULL, NULL) == NPU_DRV_OK)
+        return CLI_OK;
+    fprintf(stderr, "m4npu exec: --vcd %s: %s\n", o->vcd, npu_dev_error(dev));
+    return CLI_IO;
 }
 
 static const char *const unit_ids[NPU_UNIT_COUNT] = {"dma0", "dma1", "dma2", "dma3", "mm", "sm", "vec", "ctrl"};
@@ -355,28 +413,46 @@ int cmd_exec(int argc, char **argv)
         return CLI_USAGE;
     }
 
-    if ((rc = cli_trace_begin(o.trace, o.trace_level, &cfg, argc, argv)) != CLI_OK) {
+    rt_outputs *out = cli_outputs_new();
+    if (!out) {
+        free(prog);
+        return CLI_FAIL;
+    }
+    /* no output may replace an input */
+    rc = cli_outputs_protect(out, o.program);
+    if (rc == CLI_OK && o.config)
+        rc = cli_outputs_protect(out, o.config);
+    for (size_t i = 0; rc == CLI_OK && i < o.nloads; i++)
+        rc = cli_outputs_protect(out, o.loads[i].path);
+    if (rc != CLI_OK) {
+        cli_outputs_free(out);
         free(prog);
         return rc;
     }
+    if ((rc = cli_trace_begin(o.trace, o.trace_level, &cfg, argc, argv)) != CLI_OK) {
+        cli_outputs_free(out);
+        free(prog);
+        return rc;
+    }
+
     char err[512];
     npu_dev *dev = npu_dev_open(&cfg.npu, err, sizeof err);
     if (!dev) {
         fprintf(stderr, "m4npu exec: %s: %s\n", o.config, err);
+        cli_outputs_free(out);
         free(prog);
         return cli_trace_end(CLI_FAIL);
     }
     npu_bo *prog_bo = npu_bo_alloc(dev, prog_len);
     npu_bo *data = npu_bo_alloc(dev, o.buffer_size * o.nbufs);
     rc = (!prog_bo || !data) ? CLI_FAIL : CLI_OK;
+    int faulted = 0;
     if (rc != CLI_OK)
         fprintf(stderr, "m4npu exec: %s\n", npu_dev_error(dev));
-    if (rc == CLI_OK && o.vcd && npu_dev_trace_vcd(dev, o.vcd) != NPU_DRV_OK) {
-        fprintf(stderr, "m4npu exec: --vcd %s: %s\n", o.vcd, npu_dev_error(dev));
-        rc = CLI_FAIL;
-    }
     if (rc == CLI_OK)
         rc = do_loads(&o, data);
+    if (rc == CLI_OK && o.vcd)
+        rc = start_vcd(&o, &cfg.npu, dev, out);
     if (rc == CLI_OK) {
         npu_bo_write(prog_bo, 0, prog, prog_len);
         npu_job job;
@@ -413,8 +489,9 @@ int cmd_exec(int argc, char **argv)
             if (st != NPU_DRV_OK) {
                 fprintf(stderr, "m4npu exec: %s\n", err);
                 rc = CLI_FAIL;
+                faulted = 1;
             } else {
-                rc = do_dumps(&o, data);
+                rc = do_dumps(&o, data, out);
             }
         }
         if (o.log) {
@@ -423,6 +500,19 @@ int cmd_exec(int argc, char **argv)
                 fputs(log, stderr);
         }
     }
+    /* the VCD is closed whatever happened; a write it could not make fails the command */
+    if (o.vcd) {
+        int vrc = stop_vcd(&o, dev);
+        if (vrc != CLI_OK)
+            rc = vrc;
+    }
+    /* the files appear together: on success; after a fault the VCD alone (no dump was made),
+     * since it shows how the job failed */
+    if (rc == CLI_OK)
+        rc = cli_outputs_commit(out);
+    else if (faulted && cli_outputs_commit(out) != CLI_OK)
+        rc = CLI_IO;
+    cli_outputs_free(out);
     npu_bo_free(prog_bo);
     npu_bo_free(data);
     npu_dev_close(dev);

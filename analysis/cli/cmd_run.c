@@ -35,7 +35,7 @@ static const char usage[] =
     "  -i, --input NAME=FILE.npy the value of graph input NAME (.npy, float inputs converted to the\n"
     "                            input's type); repeatable\n"
     "  -o, --output-dir DIR      write each output as DIR/NAME.npy (characters outside [A-Za-z0-9._-]\n"
-    "                            become '_')\n"
+    "                            become '_'); DIR is created if missing\n"
     "  -j, --json                one JSON object: inputs, counts, placement, segments, transfers,\n"
     "                            breakdown, energy, host, errors, max_abs_error, max_rel_error\n"
     "  -t, --timeline FILE.json  a Chrome/Perfetto trace-event timeline of the modelled schedule (a\n"
@@ -48,6 +48,8 @@ static const char usage[] =
     "                            their last use): the outputs, the model's GMAC and GFLOP, the host wall\n"
     "                            time and GFLOP/s; no configuration, calibration, partition or NPU\n"
     "  -h, --help                this help\n"
+    "\n"
+    "The files written (outputs, timeline) appear together or, if one cannot be written, not at all.\n"
     "\n"
     "Exit: 0 ran, 1 the model, an input or the configuration is invalid (the message names the\n"
     "problem and the node or tensor), 2 usage, 3 a file cannot be read or written.\n";
@@ -176,7 +178,18 @@ static int parse_args(int argc, char **argv, run_args *a)
 
 static int exit_of(rt_status s)
 {
-    return s == RT_ERR_IO ? CLI_IO : CLI_FAIL;
+    return s == RT_ERR_IO ? CLI_IO : s == RT_ERR_ARG ? CLI_USAGE : CLI_FAIL;
+}
+
+/* The output set: no output may replace the model, an input or the configuration. */
+static rt_status protect_inputs(const run_args *a, rt_outputs *out, rt_error *e)
+{
+    rt_status s = rt_outputs_protect(out, a->model, e);
+    if (s == RT_OK && a->config)
+        s = rt_outputs_protect(out, a->config, e);
+    for (int i = 0; s == RT_OK && i < a->n_in; i++)
+        s = rt_outputs_protect(out, a->in_files[i], e);
+    return s;
 }
 
 /* A reference run allocates and frees an activation per op, most of them larger than glibc's
@@ -197,9 +210,10 @@ static int run(run_args *a)
     run_input *inputs = calloc((size_t)a->n_in + 1, sizeof *inputs);
     run_result *r = NULL;
     json_t *written = json_array(), *report = NULL;
+    rt_outputs *out = rt_outputs_new();
     rt_error e = {0};
     int rc = CLI_OK;
-    if (!cfg || !values || !inputs || !written) {
+    if (!cfg || !values || !inputs || !written || !out) {
         fprintf(stderr, "m4npu run: out of memory\n");
         rc = CLI_FAIL;
         goto done;
@@ -238,12 +252,11 @@ static int run(run_args *a)
         rc = exit_of(s);
         goto done;
     }
-    if (a->outdir && (s = run_write_outputs(g, r, a->outdir, written, &e)) != RT_OK) {
-        fprintf(stderr, "m4npu run: %s\n", e.msg);
-        rc = exit_of(s);
-        goto done;
-    }
-    if (a->timeline && (s = run_write_timeline(g, cfg, r, a->timeline, &e)) != RT_OK) {
+    /* every file into one set, committed once all are written: none appears if one fails */
+    if ((s = protect_inputs(a, out, &e)) != RT_OK ||
+        (a->outdir && (s = run_write_outputs(g, r, a->outdir, out, written, &e)) != RT_OK) ||
+        (a->timeline && (s = run_write_timeline(g, cfg, r, a->timeline, out, &e)) != RT_OK) ||
+        (s = rt_outputs_commit(out, &e)) != RT_OK) {
         fprintf(stderr, "m4npu run: %s\n", e.msg);
         rc = exit_of(s);
         goto done;
@@ -271,6 +284,7 @@ static int run(run_args *a)
     if (fflush(stdout) != 0)
         rc = CLI_IO;
 done:
+    rt_outputs_free(out);
     json_decref(report);
     json_decref(written);
     run_result_free(r);

@@ -227,7 +227,45 @@ static int run_module(whatif *w, const whatif_args *a)
     return CLI_OK;
 }
 
-static int run_tasks(whatif *w, const whatif_args *a)
+/* The files --timeline and --plot write: set up before the (long) run, so that a path that
+ * cannot be written is an error at once; they appear together after it. */
+typedef struct whatif_files {
+    rt_outputs *set;
+    FILE *timeline;
+    const char *plot_tmp; /* gnuplot draws here; renamed to --plot's path at the commit */
+} whatif_files;
+
+static int open_files(const whatif_args *a, whatif_files *f)
+{
+    memset(f, 0, sizeof *f);
+    f->set = cli_outputs_new();
+    if (!f->set)
+        return CLI_FAIL;
+    rt_error e;
+    rt_status s = a->config ? rt_outputs_protect(f->set, a->config, &e) : RT_OK;
+    if (s == RT_OK && a->timeline && (s = rt_outputs_open(f->set, a->timeline, &f->timeline, &e)) != RT_OK)
+        rt_error_prefix(&e, "--timeline");
+    if (s == RT_OK && a->plot && (s = rt_outputs_add(f->set, a->plot, &f->plot_tmp, &e)) != RT_OK)
+        rt_error_prefix(&e, "--plot");
+    return s == RT_OK ? CLI_OK : cli_file_error(s, e.msg);
+}
+
+static int write_files(const m4npu_config *cfg, const whatif_task_result *res, int n, const whatif_args *a,
+                       whatif_files *f)
+{
+    rt_error e;
+    if (a->timeline && whatif_write_timeline(cfg, &res[0], f->timeline, &e) != RT_OK) {
+        fprintf(stderr, "m4npu whatif: --timeline %s: %s\n", a->timeline, e.msg);
+        return CLI_IO;
+    }
+    if (a->plot && whatif_write_plot(cfg, res, n, f->plot_tmp, &e) != RT_OK) {
+        fprintf(stderr, "m4npu whatif: --plot %s: %s\n", a->plot, e.msg);
+        return CLI_IO;
+    }
+    return cli_outputs_commit(f->set);
+}
+
+static int run_tasks(whatif *w, const whatif_args *a, whatif_files *files)
 {
     int ids[M4_TASK_COUNT], n = 0;
     for (int id = 1; id <= M4_TASK_COUNT; id++) {
@@ -282,16 +320,7 @@ static int run_tasks(whatif *w, const whatif_args *a)
             fprintf(stderr, "simulated %d distinct module runs in %.1f s (%d reused, %llu segments from the memo)\n",
                     st.module_runs, st.host_s, st.module_hits, (unsigned long long)st.segment_memo_hits);
     }
-    int rc = CLI_OK;
-    rt_error e;
-    if (a->timeline && whatif_write_timeline(cfg, &res[0], a->timeline, &e) != RT_OK) {
-        fprintf(stderr, "m4npu whatif: --timeline: %s\n", e.msg);
-        rc = CLI_IO;
-    }
-    if (a->plot && whatif_write_plot(cfg, res, n, a->plot, &e) != RT_OK) {
-        fprintf(stderr, "m4npu whatif: --plot: %s\n", e.msg);
-        rc = CLI_IO;
-    }
+    int rc = write_files(cfg, res, n, a, files);
     free(res);
     return rc;
 }
@@ -309,15 +338,25 @@ int cmd_whatif(int argc, char **argv)
     int rc = cli_load_config(a.config, a.sets, a.nsets, &cfg);
     if (rc != CLI_OK)
         return rc;
-    if ((rc = cli_trace_begin(a.trace, a.trace_level, &cfg, argc, argv)) != CLI_OK)
+    whatif_files files;
+    rc = open_files(&a, &files);
+    if (rc != CLI_OK) {
+        cli_outputs_free(files.set);
         return rc;
+    }
+    if ((rc = cli_trace_begin(a.trace, a.trace_level, &cfg, argc, argv)) != CLI_OK) {
+        cli_outputs_free(files.set);
+        return rc;
+    }
     rt_error e;
     whatif *w = whatif_open(&cfg, &e);
     if (!w) {
         fprintf(stderr, "m4npu whatif: %s: %s\n", a.config, e.msg);
+        cli_outputs_free(files.set);
         return cli_trace_end(CLI_FAIL);
     }
-    rc = a.module ? run_module(w, &a) : run_tasks(w, &a);
+    rc = a.module ? run_module(w, &a) : run_tasks(w, &a, &files);
     whatif_close(w);
+    cli_outputs_free(files.set); /* undoes the files if they were not committed */
     return cli_trace_end(rc);
 }

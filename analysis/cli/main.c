@@ -1,4 +1,5 @@
 /* m4npu: the one command-line program. Dispatches to a subcommand; see `m4npu --help`. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,7 +42,25 @@ static void print_usage(FILE *out)
     fprintf(out, "\n`m4npu COMMAND --help` describes each command.\n");
 }
 
-int main(int argc, char **argv)
+/* Standard output carries most commands' results, and stdio reports a failed write only through
+ * ferror() or the final flush: check both once, here, for every command, so that a full disk or
+ * a closed descriptor is exit 3 with a message, never a silent success. */
+static int finish_stdout(int rc)
+{
+    int failed_before = ferror(stdout) != 0, reason = 0;
+    errno = 0;
+    if (fflush(stdout) != 0)
+        reason = errno;
+    if (fclose(stdout) != 0 && !reason)
+        reason = errno;
+    if (!failed_before && !reason)
+        return rc;
+    /* stdio keeps no reason for a write that failed earlier, only that it did */
+    fprintf(stderr, "m4npu: cannot write standard output: %s\n", reason ? strerror(reason) : "a write failed");
+    return CLI_IO;
+}
+
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         print_usage(stderr);
@@ -61,4 +80,9 @@ int main(int argc, char **argv)
     fprintf(stderr, "m4npu: unknown command '%s'\n\n", argv[1]);
     print_usage(stderr);
     return CLI_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    return finish_stdout(dispatch(argc, argv));
 }

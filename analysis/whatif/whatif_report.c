@@ -5,8 +5,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#define GNUPLOT_NOT_FOUND_STATUS 127 /* the shell's exit status for a command it cannot find */
 #define US_PER_S 1e6
 #define GIGA 1e9
 
@@ -416,7 +418,7 @@ json_t *whatif_module_json(const m4npu_config *cfg, const whatif_module_run *m)
 
 /* ------------------------------------------------------------------ files */
 
-rt_status whatif_write_timeline(const m4npu_config *cfg, const whatif_task_result *t, const char *path, rt_error *e)
+rt_status whatif_write_timeline(const m4npu_config *cfg, const whatif_task_result *t, FILE *out, rt_error *e)
 {
     json_t *root = json_object(), *all = json_array();
     double offset_us = 0.0;
@@ -459,25 +461,24 @@ rt_status whatif_write_timeline(const m4npu_config *cfg, const whatif_task_resul
     }
     json_object_set_new(root, "traceEvents", all);
     json_object_set_new(root, "displayTimeUnit", json_string("ms"));
-    char *text = json_dumps(root, JSON_COMPACT);
+    int bad = json_dumpf(root, out, JSON_COMPACT);
     json_decref(root);
-    if (!text)
+    if (bad)
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (timeline)");
-    rt_status st = rt_write_file(path, text, strlen(text), e);
-    free(text);
-    return st;
+    return RT_OK;
 }
 
-rt_status whatif_write_plot(const m4npu_config *cfg, const whatif_task_result *tasks, int n, const char *path,
+rt_status whatif_write_plot(const m4npu_config *cfg, const whatif_task_result *tasks, int n, const char *png,
                             rt_error *e)
 {
+    if (strchr(png, '\'') || strchr(png, '\n'))
+        return rt_error_set(e, RT_ERR_ARG, "%s: a quote or a newline in the path cannot be passed to gnuplot", png);
     char dir[] = "/tmp/m4npu-plot-XXXXXX";
     if (!mkdtemp(dir))
         return rt_error_set(e, RT_ERR_IO, "cannot create a temporary directory: %s", strerror(errno));
-    char data[256], script[256], png[4200];
+    char data[256], script[256];
     snprintf(data, sizeof data, "%s/tasks.dat", dir);
     snprintf(script, sizeof script, "%s/plot.gp", dir);
-    snprintf(png, sizeof png, "%s.tmp.%ld.png", path, (long)getpid());
     FILE *f = fopen(data, "w");
     if (!f) {
         rmdir(dir);
@@ -533,14 +534,10 @@ rt_status whatif_write_plot(const m4npu_config *cfg, const whatif_task_result *t
     remove(data);
     remove(script);
     rmdir(dir);
-    if (rc != 0) {
-        remove(png);
-        return rt_error_set(e, RT_ERR_IO, "gnuplot failed (is gnuplot installed? scripts/setup.sh installs it): %s",
-                            msg[0] ? msg : "no output");
-    }
-    if (rename(png, path) != 0) {
-        remove(png);
-        return rt_error_set(e, RT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    }
+    if (rc == -1 || (WIFEXITED(rc) && WEXITSTATUS(rc) == GNUPLOT_NOT_FOUND_STATUS))
+        return rt_error_set(e, RT_ERR_IO, "cannot run gnuplot (is it installed? scripts/setup.sh installs it)%s%s",
+                            msg[0] ? ": " : "", msg);
+    if (rc != 0)
+        return rt_error_set(e, RT_ERR_IO, "gnuplot failed: %s", msg[0] ? msg : "no output");
     return RT_OK;
 }

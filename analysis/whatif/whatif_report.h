@@ -19,11 +19,13 @@ void whatif_print_module(FILE *out, const m4npu_config *cfg, const whatif_module
 json_t *whatif_module_json(const m4npu_config *cfg, const whatif_module_run *m);
 
 /* A task's timeline: one pass (every step once, per-token steps once each) as Chrome/Perfetto
- * trace-event JSON, written atomically. */
-rt_status whatif_write_timeline(const m4npu_config *cfg, const whatif_task_result *t, const char *path, rt_error *e);
+ * trace-event JSON, onto out (the caller's output set makes the file appear whole or not at all;
+ * a failed write shows when it commits). */
+rt_status whatif_write_timeline(const m4npu_config *cfg, const whatif_task_result *t, FILE *out, rt_error *e);
 
-/* The per-task latency and energy breakdowns as a PNG (gnuplot), written atomically. */
-rt_status whatif_write_plot(const m4npu_config *cfg, const whatif_task_result *tasks, int n, const char *path,
+/* The per-task latency and energy breakdowns as a PNG drawn by gnuplot into png_path (the
+ * temporary of the caller's output set). */
+rt_status whatif_write_plot(const m4npu_config *cfg, const whatif_task_result *tasks, int n, const char *png_path,
                             rt_error *e);
 
 #endif

@@ -151,13 +151,17 @@ json_t *run_reference_json(const rt_graph *g, const run_result *r);
 /* Reports (run_report.c). */
 void run_print_report(FILE *out, const rt_graph *g, const m4npu_config *cfg, const run_result *r);
 json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const run_result *r);
-/* The Chrome/Perfetto trace-event JSON ({"traceEvents": [...]}); written atomically. */
+/* The Chrome/Perfetto trace-event JSON ({"traceEvents": [...]}). run_write_timeline adds it to the
+ * output set `out` (runtime/graph's rt_outputs: the caller commits it with its other files), or
+ * with out NULL writes it on its own, atomically. */
 json_t *run_timeline_json(const rt_graph *g, const m4npu_config *cfg, const run_result *r);
 rt_status run_write_timeline(const rt_graph *g, const m4npu_config *cfg, const run_result *r, const char *path,
-                             rt_error *e);
-/* Write each output as DIR/NAME.npy (NAME: the output's name with every character outside
- * [A-Za-z0-9._-] replaced by '_'; a clash gets "_2", "_3" ...). Paths written go to `written`
- * (may be NULL) as a JSON array. */
-rt_status run_write_outputs(const rt_graph *g, const run_result *r, const char *dir, json_t *written, rt_error *e);
+                             rt_outputs *out, rt_error *e);
+/* Add each output as DIR/NAME.npy to the output set `out` (NAME: the output's name with every
+ * character outside [A-Za-z0-9._-] replaced by '_'; a clash gets "_2", "_3" ...), creating DIR
+ * and its parents if missing (removed again if the set fails). Paths go to `written` (may be
+ * NULL) as a JSON array; they exist once the caller commits the set. */
+rt_status run_write_outputs(const rt_graph *g, const run_result *r, const char *dir, rt_outputs *out,
+                            json_t *written, rt_error *e);
 
 #endif

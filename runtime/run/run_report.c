@@ -2,11 +2,9 @@
  * Chrome/Perfetto trace-event timeline, and the outputs as .npy files. */
 #include "run.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "npy.h"
 #include "ops.h"
@@ -295,8 +293,8 @@ json_t *run_timeline_json(const rt_graph *g, const m4npu_config *cfg, const run_
     return root;
 }
 
-/* Dump j, indented and newline-terminated, to path (atomically: rt_write_file). */
-static rt_status write_json_file(json_t *j, const char *path, rt_error *e)
+/* Dump j, indented and newline-terminated, to path: into the set out, or on its own (NULL). */
+static rt_status write_json_file(json_t *j, const char *path, rt_outputs *out, rt_error *e)
 {
     char *text = json_dumps(j, JSON_INDENT(1));
     size_t n = text ? strlen(text) : 0;
@@ -307,18 +305,18 @@ static rt_status write_json_file(json_t *j, const char *path, rt_error *e)
     }
     line[n] = '\n';
     line[n + 1] = '\0';
-    rt_status s = rt_write_file(path, line, n + 1, e);
+    rt_status s = out ? rt_outputs_add_data(out, path, line, n + 1, e) : rt_write_file(path, line, n + 1, e);
     free(line);
     return s;
 }
 
 rt_status run_write_timeline(const rt_graph *g, const m4npu_config *cfg, const run_result *r, const char *path,
-                             rt_error *e)
+                             rt_outputs *out, rt_error *e)
 {
     json_t *j = run_timeline_json(g, cfg, r);
     if (!j)
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (timeline)");
-    rt_status s = write_json_file(j, path, e);
+    rt_status s = write_json_file(j, path, out, e);
     json_decref(j);
     return s;
 }
@@ -338,17 +336,15 @@ static void file_stem(const char *name, char *buf, size_t size)
     buf[o] = '\0';
 }
 
-rt_status run_write_outputs(const rt_graph *g, const run_result *r, const char *dir, json_t *written, rt_error *e)
+rt_status run_write_outputs(const rt_graph *g, const run_result *r, const char *dir, rt_outputs *out,
+                            json_t *written, rt_error *e)
 {
-    struct stat st;
-    if (stat(dir, &st) != 0)
-        return rt_error_set(e, RT_ERR_IO, "%s: output directory: %s", dir, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return rt_error_set(e, RT_ERR_IO, "%s: output directory: not a directory", dir);
+    rt_status s = rt_outputs_mkdir(out, dir, e);
+    if (s != RT_OK)
+        return s;
     char (*stems)[128] = calloc((size_t)r->n_outputs + 1, sizeof *stems);
     if (!stems)
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
-    rt_status s = RT_OK;
     for (int i = 0; i < r->n_outputs && s == RT_OK; i++) {
         char base[100];
         file_stem(g->tensors[r->outputs[i].tensor]->name, base, sizeof base);
@@ -368,7 +364,13 @@ rt_status run_write_outputs(const rt_graph *g, const run_result *r, const char *
             break;
         }
         snprintf(path, plen, "%s/%s.npy", dir, stems[i]);
-        s = npy_write_file(r->outputs[i].value, path, e);
+        uint8_t *bytes;
+        size_t len;
+        s = npy_write_buffer(r->outputs[i].value, &bytes, &len, e);
+        if (s == RT_OK) {
+            s = rt_outputs_add_data(out, path, bytes, len, e);
+            free(bytes);
+        }
         if (s == RT_OK && written && json_array_append_new(written, json_string(path)) != 0)
             s = rt_error_set(e, RT_ERR_NOMEM, "out of memory");
         free(path);

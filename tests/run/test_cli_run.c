@@ -250,9 +250,15 @@ static void test_usage_and_output_errors(void **state)
     assert_int_equal(rc, 2);
     rc = run("%s --config %s --seed -4", ENCODER, MOBILE_YAML);
     assert_int_equal(rc, 2);
-    rc = run("%s --config %s --output-dir /nonexistent/outs", ENCODER, MOBILE_YAML);
+    char file[256], args[1200];
+    test_path(file, sizeof file, "a-file");
+    test_write_file(file, "x", 1);
+    snprintf(args, sizeof args, "%s --output-dir %s/outs", MOBILE_YAML, file);
+    rc = run("%s --config %s", ENCODER, args);
     assert_int_equal(rc, 3);
-    assert_non_null(strstr(out, "/nonexistent/outs: output directory: No such file or directory"));
+    char want[600];
+    snprintf(want, sizeof want, "%s/outs: %s is not a directory", file, file);
+    assert_non_null(strstr(out, want));
     rc = run("%s --config %s --timeline /nonexistent/dir/t.json", ENCODER, MOBILE_YAML);
     assert_int_equal(rc, 3);
     assert_non_null(strstr(out, "/nonexistent/dir/t.json: cannot create"));
@@ -263,6 +269,50 @@ static void test_usage_and_output_errors(void **state)
     assert_non_null(strstr(out, "usage: m4npu run MODEL.onnx --config FILE"));
 }
 
+/* Regression (issue 18, fixed with issue 9): --output-dir into a missing directory failed; it is
+ * created, parents too. */
+static void test_output_dir_is_created(void **state)
+{
+    (void)state;
+    char dir[256], y[300], args[1200];
+    test_path(dir, sizeof dir, "new/nested/outs");
+    snprintf(args, sizeof args, "%s --output-dir %s", MOBILE_YAML, dir);
+    int rc = run("%s --config %s", ENCODER, args);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, out);
+    snprintf(y, sizeof y, "%s/y.npy", dir);
+    assert_int_equal(access(y, R_OK), 0);
+}
+
+/* Regression (issue 9): when a later output could not be written, the earlier ones stayed. Here
+ * the timeline's directory does not exist: no output may appear, not even in a directory that
+ * already existed, and a directory the run would have created is not left behind either. */
+static void test_a_failed_output_leaves_none(void **state)
+{
+    (void)state;
+    char dir[256], y[300], created[256], args[1600];
+    test_path(dir, sizeof dir, "kept-empty");
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(args, sizeof args, "%s --output-dir %s --timeline %s/no-such-dir/t.json", MOBILE_YAML, dir, dir);
+    int rc = run("%s --config %s", ENCODER, args);
+    assert_int_equal(rc, 3);
+    char want[600];
+    snprintf(want, sizeof want, "%s/no-such-dir/t.json: cannot create: the directory %s/no-such-dir does not exist", dir,
+             dir);
+    if (!strstr(out, want))
+        fail_msg("expected '%s' in:\n%s", want, out);
+    snprintf(y, sizeof y, "%s/y.npy", dir);
+    assert_int_equal(access(y, F_OK), -1);
+    test_path(created, sizeof created, "would-be-created");
+    snprintf(args, sizeof args, "%s --output-dir %s --timeline %s/no-such-dir/t.json", MOBILE_YAML, created, dir);
+    assert_int_equal(run("%s --config %s", ENCODER, args), 3);
+    assert_int_equal(access(created, F_OK), -1);
+    /* an output named like the model is refused (exit 2), the model stays */
+    snprintf(args, sizeof args, "%s --timeline %s", MOBILE_YAML, ENCODER);
+    assert_int_equal(run("%s --config %s", ENCODER, args), 2);
+    assert_non_null(strstr(out, "refusing to overwrite an input with an output"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +321,8 @@ int main(void)
         cmocka_unit_test(test_corrupted_models),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_usage_and_output_errors),
+        cmocka_unit_test(test_output_dir_is_created),
+        cmocka_unit_test(test_a_failed_output_leaves_none),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,7 +150,7 @@ static void test_timeline_is_trace_event_json(void **state)
     char path[256];
     test_path(path, sizeof path, "timeline.json");
     rt_error e;
-    assert_int_equal(run_write_timeline(g, &cfg, r, path, &e), RT_OK);
+    assert_int_equal(run_write_timeline(g, &cfg, r, path, NULL, &e), RT_OK);
     json_error_t jerr;
     json_t *j = json_load_file(path, 0, &jerr);
     if (!j)
