@@ -12,7 +12,8 @@
 #include <stdint.h>
 
 #define NPU_ABI_VERSION_MAJOR 1
-#define NPU_ABI_VERSION_MINOR 1 /* 1.1: op descriptors (NPU_JOB_OPS) */
+#define NPU_ABI_VERSION_MINOR 2 /* 1.1: op descriptors (NPU_JOB_OPS); 1.2: a reset drops the running
+                                   job (NPU_JOB_ABORTED, NPU_REG_CQ_RUNNING), unit state registers */
 #define NPU_ABI_VERSION ((NPU_ABI_VERSION_MAJOR << 16) | NPU_ABI_VERSION_MINOR)
 
 #define NPU_DEVICE_ID 0x504E344Du /* "M4NP" */
@@ -22,7 +23,9 @@
 /* ---------------------------------------------------------------- MMIO registers (32-bit)
  * Who writes each: hw = the device itself, fw = firmware, host = the driver. A device reset
  * (NPU_REG_RESET) returns every register to 0 except the queue and log configuration
- * (CQ_*, LOG_BASE/SIZE) and IRQ_MASK, so queued jobs survive a reset. */
+ * (CQ_*, LOG_BASE/SIZE) and IRQ_MASK, so queued jobs survive a reset. The job that was running
+ * does not run again: the rebooted firmware finds it in CQ_RUNNING, completes it with state
+ * NPU_JOB_ABORTED, moves CQ_HEAD past it and raises NPU_IRQ_JOB_DONE; the jobs behind it run. */
 enum npu_reg {
     NPU_REG_ID = 0x000,          /* hw: NPU_DEVICE_ID */
     NPU_REG_HW_VERSION = 0x004,  /* hw */
@@ -35,6 +38,7 @@ enum npu_reg {
     NPU_REG_CQ_SIZE = 0x028,     /* host: entries in the queue (a power of two) */
     NPU_REG_CQ_HEAD = 0x02C,     /* fw: jobs consumed (free-running) */
     NPU_REG_CQ_TAIL = 0x030,     /* host: jobs submitted (free-running) */
+    NPU_REG_CQ_RUNNING = 0x034,  /* fw: CQ_HEAD + 1 while the job at CQ_HEAD runs, else 0 (ABI 1.2) */
     NPU_REG_IRQ_STATUS = 0x040,  /* fw sets bits, host clears them through IRQ_ACK */
     NPU_REG_IRQ_MASK = 0x044,    /* host: the line is high while IRQ_STATUS & IRQ_MASK */
     NPU_REG_IRQ_ACK = 0x048,     /* host: write 1s to clear IRQ_STATUS bits */
@@ -51,6 +55,7 @@ enum npu_reg {
     NPU_REG_LOG_HEAD = 0x08C,    /* fw: bytes ever written (free-running) */
     NPU_REG_CYCLE_LO = 0x090,    /* hw: NPU cycles since the device was opened */
     NPU_REG_CYCLE_HI = 0x094,
+    NPU_REG_UNIT_BASE = 0x100,   /* hw: what each unit is doing now, see NPU_REG_UNIT_STATE() (ABI 1.2) */
     NPU_REG_PERF_BASE = 0x400,   /* hw: 64-bit counters, see NPU_REG_PERF() */
 };
 
@@ -79,6 +84,17 @@ enum npu_counter {
 };
 #define NPU_REG_PERF(u, c) (NPU_REG_PERF_BASE + 8u * ((uint32_t)(u) * NPU_CTR_COUNT + (uint32_t)(c)))
 #define NPU_MMIO_BYTES (NPU_REG_PERF(NPU_UNIT_COUNT, 0))
+
+/* Unit state, for units DMA0..VEC (the control core has none): NPU_REG_UNIT_STATE(u) holds an
+ * enum npu_unit_state, NPU_REG_UNIT_INSN(u) the index (in its job) of the instruction or op the
+ * unit is on, when it is not idle. What a driver names when a job does not complete in time. */
+#define NPU_REG_UNIT_STATE(u) (NPU_REG_UNIT_BASE + 8u * (uint32_t)(u))
+#define NPU_REG_UNIT_INSN(u) (NPU_REG_UNIT_STATE(u) + 4u)
+enum npu_unit_state {
+    NPU_UNIT_STATE_IDLE = 0,    /* nothing queued, nothing running */
+    NPU_UNIT_STATE_BUSY = 1,    /* executing an instruction (or one is queued) */
+    NPU_UNIT_STATE_STALLED = 2, /* in a `wait` on a semaphore that is 0 */
+};
 
 enum npu_status {
     NPU_STATUS_OFF = 0,   /* before the firmware has booted */
@@ -146,6 +162,8 @@ enum npu_job_state {
     NPU_JOB_PENDING = 0, /* the host writes this before submitting */
     NPU_JOB_DONE = 1,
     NPU_JOB_FAILED = 2,
+    NPU_JOB_ABORTED = 3, /* dropped by a device reset while it ran; not run again (ABI 1.2). fault
+                            is NPU_FAULT_NONE; start_cycle is when it started, end_cycle the reboot */
 };
 
 typedef struct npu_job_completion {

@@ -72,7 +72,9 @@ npu_drv_status npu_dev_read_status(npu_dev *dev, npu_dev_status *out);
  * (reported by the stop) a write failed meanwhile: the jobs run on, the waveform is incomplete. */
 npu_drv_status npu_dev_trace_vcd(npu_dev *dev, const char *mm_path, const char *sm_path);
 
-/* Reset the device; jobs still queued run afterwards. */
+/* Reset the device: the job running at that moment (a job that hangs) is dropped, never run
+ * again: its completion says NPU_JOB_ABORTED and npu_wait returns NPU_DRV_E_ABORTED for it.
+ * Jobs queued behind it run afterwards, without another reset. */
 npu_drv_status npu_dev_reset(npu_dev *dev);
 
 typedef struct npu_counters {
@@ -118,7 +120,10 @@ typedef struct npu_job_result {
 
 npu_drv_status npu_submit(npu_dev *dev, const npu_job *job, npu_fence *fence);
 /* Wait until the job of fence completes or timeout_cycles device cycles pass. NPU_DRV_E_FAULT if
- * the job faulted (then the device has stopped: npu_dev_reset() to go on). */
+ * the job faulted (then the device has stopped: npu_dev_reset() to go on; the message says why an
+ * instruction was refused), NPU_DRV_E_ABORTED if a reset dropped it, NPU_DRV_E_TIMEOUT if it did
+ * not complete in time (the message names each unit with work, busy or stalled, and the
+ * instruction it is on). */
 npu_drv_status npu_wait(npu_dev *dev, npu_fence fence, uint64_t timeout_cycles, npu_job_result *res);
 
 /* ---- observing the driver/device boundary

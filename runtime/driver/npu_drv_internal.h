@@ -34,7 +34,7 @@ struct npu_dev {
     const npu_drv_observer *obs; /* NULL: nobody watches */
     void *obs_ctx;
     npu_device_config cfg;
-    char error[256];
+    char error[1024]; /* room for a timeout naming every unit and its instruction */
     /* device-memory allocator */
     npu_range *free;
     size_t nfree, capfree;
@@ -42,6 +42,8 @@ struct npu_dev {
     npu_bo *queue_bo, *slots_bo, *log_bo;
     uint32_t tail; /* jobs submitted */
     uint32_t log_read;
+    /* the descriptor of each slot's last job, as submitted: messages name its instructions */
+    npu_job_desc submitted[NPU_DRV_QUEUE_ENTRIES];
 };
 
 npu_drv_status npu_dev_fail(npu_dev *dev, npu_drv_status st, const char *fmt, ...)

@@ -4,12 +4,19 @@
  * and completion record in the slot's record (npu_slot); then TAIL advances and the doorbell
  * rings. The fence is the job's sequence number. Waiting runs the device until the slot's
  * completion record carries the fence's job id, the interrupt says so, or the timeout passes.
+ *
+ * The messages of a failed wait say what a developer needs without the firmware log: a timeout
+ * names every unit that still has work, busy or stalled, and the instruction it is on; an
+ * illegal instruction or one beyond the device's limits says why, from the same ISA table the
+ * firmware validated it with.
  */
 #include "npu_drv_internal.h"
 
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "isa.h"
 
 static uint64_t slot_addr(const npu_dev *dev, uint32_t seq, size_t member_offset)
 {
@@ -70,6 +77,7 @@ npu_drv_status npu_submit(npu_dev *dev, const npu_job *job, npu_fence *fence)
     d.completion_addr = slot_addr(dev, seq, offsetof(npu_slot, completion));
     if (dev->obs)
         dev->obs->submit(dev->obs_ctx, &d);
+    dev->submitted[seq % NPU_DRV_QUEUE_ENTRIES] = d;
     uint64_t desc_addr = npu_bo_addr(dev->queue_bo) + (uint64_t)(seq % NPU_DRV_QUEUE_ENTRIES) * NPU_JOB_DESC_BYTES;
     if ((job->nbufs && npu_dev_mem_write(dev, d.buftab_addr, bufs, job->nbufs * sizeof *bufs) != 0) ||
         npu_dev_mem_write(dev, d.completion_addr, &pending, sizeof pending) != 0 ||
@@ -81,6 +89,85 @@ npu_drv_status npu_submit(npu_dev *dev, const npu_job *job, npu_fence *fence)
     npu_reg_write(dev, NPU_REG_DOORBELL, 1);
     *fence = seq;
     return NPU_DRV_OK;
+}
+
+/* The descriptor of job seq as submitted (the driver's own copy: no device traffic). */
+static int job_descriptor(npu_dev *dev, uint32_t seq, npu_job_desc *d)
+{
+    *d = dev->submitted[seq % NPU_DRV_QUEUE_ENTRIES];
+    return d->job_id == seq && d->magic == NPU_JOB_MAGIC ? 0 : -1;
+}
+
+/* Instruction `index` of job seq, decoded. 1 if it decodes (then *in holds it), 0 if it does not
+ * (err says why), -1 if it cannot be read (an op job, an index past the program). */
+static int job_instruction(npu_dev *dev, uint32_t seq, uint32_t index, isa_insn *in, isa_error *err)
+{
+    npu_job_desc d;
+    if (job_descriptor(dev, seq, &d) != 0 || d.type != NPU_JOB_ISA || index >= d.program_bytes / ISA_INSN_BYTES)
+        return -1;
+    uint8_t word[ISA_INSN_BYTES];
+    if (npu_dev_mem_read(dev, d.program_addr + (uint64_t)index * ISA_INSN_BYTES, word, sizeof word, NPU_READ_DATA) != 0)
+        return -1;
+    return isa_decode(word, in, err) == ISA_OK ? 1 : 0;
+}
+
+/* " (`TEXT`)" for instruction index of job seq, or "" when it is not an instruction of a program. */
+static void describe_instruction(npu_dev *dev, uint32_t seq, uint32_t index, char *buf, size_t size)
+{
+    isa_insn in;
+    isa_error err;
+    char text[200];
+    buf[0] = '\0';
+    if (job_instruction(dev, seq, index, &in, &err) == 1 && isa_format(&in, text, sizeof text) >= 0)
+        snprintf(buf, size, " (`%s`)", text);
+}
+
+/* Why the firmware refused instruction `index`: the same decode and validation, against the
+ * same limits it uses (fw_main.c: SRAM bounds apart, the job's buffer count). */
+static void why_refused(npu_dev *dev, uint32_t seq, uint32_t index, char *buf, size_t size)
+{
+    isa_insn in;
+    isa_error err;
+    buf[0] = '\0';
+    int got = job_instruction(dev, seq, index, &in, &err);
+    if (got < 0)
+        return;
+    if (got == 0) {
+        snprintf(buf, size, ": %s", err.msg);
+        return;
+    }
+    npu_job_desc d;
+    job_descriptor(dev, seq, &d);
+    isa_limits lim = {.sram_bytes = 0, .dma_channels = dev->cfg.dma.channels, .buffers = d.nbufs,
+                      .mm_rows = dev->cfg.matmul.rows, .mm_cols = dev->cfg.matmul.cols,
+                      .sm_max_len = dev->cfg.softmax.max_len};
+    char text[200];
+    if (isa_format(&in, text, sizeof text) < 0)
+        text[0] = '\0';
+    if (isa_validate(&in, &lim, &err) != ISA_OK)
+        snprintf(buf, size, " (`%s`): %s", text, err.msg);
+    else
+        snprintf(buf, size, " (`%s`)", text);
+}
+
+/* "; dma0 is busy at instruction 4 (`dma.ld ...`); vec is stalled at instruction 6 (`wait ...`)",
+ * or what else holds the job up. */
+static void describe_units(npu_dev *dev, uint32_t seq, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (uint32_t u = 0; u < NPU_UNIT_CTRL && used < size; u++) {
+        uint32_t state = npu_reg_read(dev, NPU_REG_UNIT_STATE(u));
+        if (state == NPU_UNIT_STATE_IDLE)
+            continue;
+        uint32_t index = npu_reg_read(dev, NPU_REG_UNIT_INSN(u));
+        char insn[240];
+        describe_instruction(dev, seq, index, insn, sizeof insn);
+        used += (size_t)snprintf(buf + used, size - used, "; %s is %s at instruction %u%s", npu_unit_str(u),
+                                 state == NPU_UNIT_STATE_STALLED ? "stalled in a wait" : "busy", index, insn);
+    }
+    if (used == 0)
+        snprintf(buf, size, "; every unit is idle: the firmware has not finished starting or completing it");
 }
 
 /* The completion record of fence, if the device has written it. */
@@ -113,9 +200,12 @@ npu_drv_status npu_wait(npu_dev *dev, npu_fence fence, uint64_t timeout_cycles, 
                                 job, npu_fault_str(npu_reg_read(dev, NPU_REG_FAULT_CODE)), (unsigned long long)fence);
         }
         uint64_t spent = npu_dev_cycles(dev) - start;
-        if (spent >= timeout_cycles)
-            return npu_dev_fail(dev, NPU_DRV_E_TIMEOUT, "job %llu did not complete within %llu cycles",
-                                (unsigned long long)fence, (unsigned long long)timeout_cycles);
+        if (spent >= timeout_cycles) {
+            char units[900];
+            describe_units(dev, (uint32_t)fence, units, sizeof units);
+            return npu_dev_fail(dev, NPU_DRV_E_TIMEOUT, "job %llu did not complete within %llu cycles%s",
+                                (unsigned long long)fence, (unsigned long long)timeout_cycles, units);
+        }
         int irq = npu_dev_run(dev, timeout_cycles - spent);
         if (irq < 0)
             return npu_dev_fail(dev, NPU_DRV_E_DEVICE, "the device model failed while running job %llu",
@@ -134,9 +224,20 @@ npu_drv_status npu_wait(npu_dev *dev, npu_fence fence, uint64_t timeout_cycles, 
         res->end_cycle = c.end_cycle;
         res->insns = c.insns;
     }
-    if (c.state == NPU_JOB_FAILED)
-        return npu_dev_fail(dev, NPU_DRV_E_FAULT, "job %llu faulted: %s in unit %s at instruction %u, address 0x%llx",
+    if (c.state == NPU_JOB_ABORTED)
+        return npu_dev_fail(dev, NPU_DRV_E_ABORTED,
+                            "job %llu was aborted by a device reset after running from cycle %llu to %llu; it was "
+                            "not run again", (unsigned long long)fence, (unsigned long long)c.start_cycle,
+                            (unsigned long long)c.end_cycle);
+    if (c.state == NPU_JOB_FAILED) {
+        char why[300] = "";
+        if (c.fault == NPU_FAULT_ILLEGAL_INSN || c.fault == NPU_FAULT_LIMIT)
+            why_refused(dev, (uint32_t)fence, c.fault_insn, why, sizeof why);
+        else
+            describe_instruction(dev, (uint32_t)fence, c.fault_insn, why, sizeof why);
+        return npu_dev_fail(dev, NPU_DRV_E_FAULT, "job %llu faulted: %s in unit %s at instruction %u, address 0x%llx%s",
                             (unsigned long long)fence, npu_fault_str(c.fault), npu_unit_str(c.fault_unit),
-                            c.fault_insn, (unsigned long long)c.fault_addr);
+                            c.fault_insn, (unsigned long long)c.fault_addr, why);
+    }
     return NPU_DRV_OK;
 }

@@ -224,6 +224,8 @@ uint32_t Device::mmio_read(uint32_t off)
     case NPU_REG_CYCLE_HI: return static_cast<uint32_t>(now_cycles() >> 32);
     default: break;
     }
+    if (off >= NPU_REG_UNIT_STATE(0) && off < NPU_REG_UNIT_STATE(NPU_UNIT_CTRL))
+        return unit_register(off);
     if (off >= NPU_REG_PERF_BASE) {
         uint32_t idx = (off - NPU_REG_PERF_BASE) / 8, unit = idx / NPU_CTR_COUNT, ctr = idx % NPU_CTR_COUNT;
         const auto &c = units_[unit].ctr;
@@ -235,6 +237,22 @@ uint32_t Device::mmio_read(uint32_t off)
         return (off - NPU_REG_PERF_BASE) % 8 ? static_cast<uint32_t>(v >> 32) : static_cast<uint32_t>(v);
     }
     return regs_[off / 4];
+}
+
+// NPU_REG_UNIT_STATE / NPU_REG_UNIT_INSN of a unit, from its live state.
+uint32_t Device::unit_register(uint32_t off) const
+{
+    const Unit &u = units_[(off - NPU_REG_UNIT_BASE) / 8];
+    bool insn = (off - NPU_REG_UNIT_BASE) % 8 != 0;
+    uint32_t state = NPU_UNIT_STATE_IDLE, index = 0;
+    if (u.has_current) {
+        state = u.stalled ? NPU_UNIT_STATE_STALLED : NPU_UNIT_STATE_BUSY;
+        index = u.current;
+    } else if (!u.queue.empty()) {
+        state = NPU_UNIT_STATE_BUSY;
+        index = u.queue.front().index;
+    }
+    return insn ? index : state;
 }
 
 void Device::mmio_write(uint32_t off, uint32_t value)
@@ -290,6 +308,8 @@ void Device::fw_reg_write(uint32_t reg, uint32_t value)
     default:
         break;
     }
+    if (reg >= NPU_REG_UNIT_STATE(0) && reg < NPU_REG_UNIT_STATE(NPU_UNIT_CTRL))
+        return; // the units' live state
     regs_[reg / 4] = value;
     if (reg == NPU_REG_IRQ_STATUS)
         update_irq();
@@ -325,9 +345,10 @@ void Device::hardware_reset()
 {
     // Registers: everything clears but the queue and log configuration and the interrupt mask,
     // so jobs still in the queue run after the reset (npu_abi.h).
-    static const uint32_t kept[] = {NPU_REG_CQ_BASE_LO, NPU_REG_CQ_BASE_HI, NPU_REG_CQ_SIZE, NPU_REG_CQ_HEAD,
-                                    NPU_REG_CQ_TAIL,    NPU_REG_LOG_BASE_LO, NPU_REG_LOG_BASE_HI, NPU_REG_LOG_SIZE,
-                                    NPU_REG_LOG_HEAD,   NPU_REG_IRQ_MASK};
+    // CQ_RUNNING too: the rebooted firmware completes the job it names as aborted.
+    static const uint32_t kept[] = {NPU_REG_CQ_BASE_LO, NPU_REG_CQ_BASE_HI, NPU_REG_CQ_SIZE,    NPU_REG_CQ_HEAD,
+                                    NPU_REG_CQ_TAIL,    NPU_REG_CQ_RUNNING, NPU_REG_LOG_BASE_LO, NPU_REG_LOG_BASE_HI,
+                                    NPU_REG_LOG_SIZE,   NPU_REG_LOG_HEAD,   NPU_REG_IRQ_MASK};
     std::array<uint32_t, NPU_MMIO_BYTES / 4> saved{};
     for (uint32_t r : kept)
         saved[r / 4] = regs_[r / 4];

@@ -129,6 +129,7 @@ class Device : public sc_core::sc_module {
     void dram_method() { dram_model_.method(); }
     void hardware_reset();
     void update_irq();
+    uint32_t unit_register(uint32_t off) const;
     hal_status wait_progress(); // watchdog-guarded wait for a unit event
     bool resetting() const { return reset_pending_; }
 

@@ -1,5 +1,6 @@
-/* Faults through the driver: each gives its code, unit, instruction and address; the device
- * stops, keeps the queued jobs, and after a reset the next job runs correctly. */
+/* Faults through the driver: each gives its code, unit, instruction and address (and, for an
+ * illegal instruction, why); the device stops, keeps the queued jobs, and after a reset the next
+ * job runs correctly. A job that hangs is dropped by the reset, not run again. */
 #include "npu_test.h"
 
 static npu_test T;
@@ -82,6 +83,11 @@ static void test_illegal_instruction(void **state)
     /* the third word has an unknown opcode: the fault names its device address */
     expect_fault("nop\nnop\n.insn 0xff\nend\n", NPU_FAULT_ILLEGAL_INSN, NPU_UNIT_CTRL, 2, IN_PROGRAM | 32);
     assert_int_equal(npu_test_ctr(&T, NPU_UNIT_CTRL, NPU_CTR_INSNS), 0); /* nothing ran */
+    /* regression (issue 9): the error said why only in the firmware log */
+    char want[200];
+    snprintf(want, sizeof want, "job %u faulted: illegal_instruction in unit ctrl at instruction 2, address 0x%llx: "
+             "unknown opcode 0xff", (uint32_t)T.fence, (unsigned long long)(npu_bo_addr(T.prog) + 32));
+    assert_string_equal(npu_dev_error(T.dev), want);
     assert_next_job_runs_after_reset();
     /* a reserved bit set in a valid opcode is illegal too */
     expect_fault("nop\n.insn 0x80000000000000000000000000000001\n", NPU_FAULT_ILLEGAL_INSN, NPU_UNIT_CTRL, 1,
@@ -130,6 +136,8 @@ static void test_device_limits(void **state)
     (void)state;
     /* the test device has a 16 x 16 tile and 2 DMA channels */
     expect_fault("mm os, set, i8, nobias, i32, 17, 16, 16, 0x0, 0x1000, 0x2000\nend\n", NPU_FAULT_LIMIT, NPU_UNIT_MM, 0, 0);
+    assert_non_null(strstr(npu_dev_error(T.dev), "at instruction 0, address 0x0 (`mm os, set, i8, nobias, i32, 17, 16, "
+                                                 "16, 0x0, 0x1000, 0x2000`): mm: m = 17 exceeds the 16-row matmul tile"));
     assert_next_job_runs_after_reset();
     expect_fault("dma.ld 2, 0, 0x0, 0, 1, 64, 64, 64\nend\n", NPU_FAULT_LIMIT, NPU_UNIT_DMA2, 0, 0);
     assert_next_job_runs_after_reset();
@@ -211,6 +219,62 @@ static void test_timeout_and_log(void **state)
     assert_int_equal(npu_dev_read_log(T.dev, log, sizeof log), 0); /* nothing new */
 }
 
+/* Regression (issue 9): a reset while a job hung rebooted the firmware into the same job, so the
+ * next job failed too and a second reset was needed. The reset drops the hung job (its
+ * completion says aborted by reset); the job queued behind it and the next one run. */
+static void test_reset_drops_a_hung_job(void **state)
+{
+    (void)state;
+    /* a job that waits on a semaphore nobody signals, and a good job queued behind it */
+    npu_fence hung = npu_test_submit(&T, "nop\nwait vec, 7\nend\n", 0);
+    npu_bo *keep = T.prog;
+    T.prog = NULL;
+    uint8_t in[256], out[256];
+    for (int i = 0; i < 256; i++)
+        in[i] = (uint8_t)(i ^ 0x5a);
+    assert_int_equal(npu_bo_write(T.data, 0, in, sizeof in), NPU_DRV_OK);
+    memset(out, 0, sizeof out);
+    assert_int_equal(npu_bo_write(T.data, 2 * NPU_TEST_BUF_BYTES, out, sizeof out), NPU_DRV_OK);
+    npu_fence queued = npu_test_submit(&T, copy_program, 0);
+    /* the host gives up long before the watchdog (50000 cycles): the timeout names the unit */
+    npu_job_result res;
+    assert_int_equal(npu_wait(T.dev, hung, 2000, &res), NPU_DRV_E_TIMEOUT);
+    char want[200];
+    snprintf(want, sizeof want, "job %u did not complete within 2000 cycles; vec is stalled in a wait at instruction 1 "
+             "(`wait vec, 7`)", (uint32_t)hung);
+    assert_string_equal(npu_dev_error(T.dev), want);
+    uint64_t reset_at = npu_dev_cycles(T.dev);
+    assert_int_equal(npu_dev_reset(T.dev), NPU_DRV_OK);
+    /* the hung job's completion: aborted by the reset, when it started and when it was dropped */
+    memset(&res, 0, sizeof res);
+    assert_int_equal(npu_wait(T.dev, hung, NPU_TEST_TIMEOUT, &res), NPU_DRV_E_ABORTED);
+    assert_int_equal(res.state, NPU_JOB_ABORTED);
+    assert_int_equal(res.fault, NPU_FAULT_NONE);
+    assert_true(res.start_cycle < reset_at); /* the first job of a fresh device starts at cycle 0 */
+    assert_int_equal(res.end_cycle, reset_at);
+    assert_non_null(strstr(npu_dev_error(T.dev), "was aborted by a device reset"));
+    /* the job behind it runs without a second reset */
+    assert_int_equal(npu_wait(T.dev, queued, NPU_TEST_TIMEOUT, &res), NPU_DRV_OK);
+    assert_int_equal(res.state, NPU_JOB_DONE);
+    assert_int_equal(npu_bo_read(T.data, 2 * NPU_TEST_BUF_BYTES, out, sizeof out), NPU_DRV_OK);
+    assert_memory_equal(in, out, sizeof out);
+    /* and so does a job submitted afterwards */
+    assert_int_equal(npu_test_run(&T, copy_program, 0), NPU_DRV_OK);
+    npu_dev_status ds;
+    npu_dev_read_status(T.dev, &ds);
+    assert_int_equal(ds.status, NPU_STATUS_IDLE);
+    assert_int_equal(ds.abi_version, (uint32_t)NPU_ABI_VERSION);
+    char log[8192];
+    npu_dev_read_log(T.dev, log, sizeof log);
+    snprintf(want, sizeof want, "job %u: aborted by a device reset", (uint32_t)hung);
+    assert_non_null(strstr(log, want));
+    npu_bo_free(keep);
+
+    /* a reset with nothing running drops nothing: the idle device runs the next job */
+    assert_int_equal(npu_dev_reset(T.dev), NPU_DRV_OK);
+    assert_int_equal(npu_test_run(&T, copy_program, 0), NPU_DRV_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +286,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queued_jobs_survive_a_fault, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_descriptors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_and_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_drops_a_hung_job, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
