@@ -3,7 +3,6 @@
  * when the committed page differs). */
 #include "config_internal.h"
 
-#include <math.h>
 #include <string.h>
 
 static const char *kind_name(const m4npu_cfg_key *k)
@@ -26,42 +25,15 @@ static const char *kind_name(const m4npu_cfg_key *k)
     return "?";
 }
 
-static uint64_t capacity(const m4npu_cfg_key *k)
-{
-    return k->size == sizeof(uint32_t) ? UINT32_MAX : CONFIG_INT_MAX;
-}
-
 static void range_text(const m4npu_cfg_key *k, char *buf, size_t size)
 {
-    char lo[40], hi[40];
     switch (k->kind) {
     case M4NPU_CFG_U32:
     case M4NPU_CFG_U64:
     case M4NPU_CFG_BYTES:
-        if (k->kind == M4NPU_CFG_BYTES) {
-            config_format_bytes(k->min, lo, sizeof lo);
-            config_format_bytes(k->max, hi, sizeof hi);
-            if (!strchr(lo, ' '))
-                snprintf(lo, sizeof lo, "%llu B", (unsigned long long)k->min);
-        } else {
-            snprintf(lo, sizeof lo, "%llu", (unsigned long long)k->min);
-            snprintf(hi, sizeof hi, "%llu", (unsigned long long)k->max);
-        }
-        if (k->max >= capacity(k))
-            snprintf(buf, size, ">= %s", lo);
-        else
-            snprintf(buf, size, "%s .. %s", lo, hi);
+    case M4NPU_CFG_F64:
+        config_range_text(k, buf, size);
         return;
-    case M4NPU_CFG_F64: {
-        int min_open = (k->flags & M4NPU_CFG_MIN_OPEN) != 0, max_open = (k->flags & M4NPU_CFG_MAX_OPEN) != 0;
-        config_format_double(k->fmin, lo, sizeof lo);
-        config_format_double(k->fmax, hi, sizeof hi);
-        if (isinf(k->fmax))
-            snprintf(buf, size, "%s %s", min_open ? ">" : ">=", lo);
-        else
-            snprintf(buf, size, "%c%s, %s%c", min_open ? '(' : '[', lo, hi, max_open ? ')' : ']');
-        return;
-    }
     case M4NPU_CFG_ENUM: {
         size_t o = 0;
         buf[0] = '\0';
@@ -122,13 +94,18 @@ void m4npu_config_doc_write(FILE *out)
           "  `_us`, `_w`). Integers are unquoted decimal; numbers are unquoted decimal or exponent form.\n"
           "- **Overrides.** `--set npu.matmul.rows=32` sets one key as if the file said so (the value is\n"
           "  read like an unquoted YAML scalar); overrides apply in order, before the checks.\n"
+          "- **Ranges.** Every number has a physically meaningful range (below, inclusive), so that a\n"
+          "  value that passes means something; one outside is an error at its value, stating the range:\n"
+          "  `x.yaml:23:21: npu.dram.bandwidth_gb_s: 1e-320 is outside 0.1..10000 GB/s`. A number where an\n"
+          "  integer is expected is held to the range too (`rows: 1e23` is outside 1..4095 PEs).\n"
           "- **Checks.** After every key has a value, each section's own check runs. For `npu:` it is the\n"
-          "  device's `npu_config_check()` (sim/config/npu_config.c), whose ranges the `npu` table states;\n"
-          "  its message is reported at the line (or the `--set`) that set the key it names.\n"
+          "  device's `npu_config_check()` (sim/config/npu_config.c), whose ranges the `npu` table states,\n"
+          "  then whether this host can map `npu.dram.size_bytes` as the device does when it opens, so\n"
+          "  that `m4npu config` refuses what `m4npu exec` would; the message is reported at the line (or\n"
+          "  the `--set`) that set the key it names.\n"
           "\n"
-          "Columns: *type* (integer, size, number, name, string), *unit*, *range* (inclusive unless a\n"
-          "bracket says otherwise), *test.yaml* (the value in `configs/test.yaml`, which equals\n"
-          "`m4npu_config_defaults()`), and the meaning.\n",
+          "Columns: *type* (integer, size, number, name, string), *unit*, *range* (inclusive), *test.yaml*\n"
+          "(the value in `configs/test.yaml`, which equals `m4npu_config_defaults()`), and the meaning.\n",
           out);
     for (size_t s = 0; s < m4npu_config_section_count(); s++) {
         const m4npu_cfg_section *sec = m4npu_config_section_at(s);

@@ -27,18 +27,17 @@ int config_is_mapping(const char *path);
 
 /* The section a row belongs to. */
 const m4npu_cfg_section *config_key_section(const m4npu_cfg_key *k);
-/* Does the loader check k's range (else its section's check does, and the loader checks only
- * that the value fits the member)? */
-int config_key_checks_range(const m4npu_cfg_key *k);
 
 /* Parse text as a value of k (plain: the YAML scalar was unquoted, as overrides are), check
- * its type (and its range if `range`) and store it in cfg. On error writes the reason and
- * returns the status. */
+ * its type and its range and store it in cfg. On error writes the reason ("1e-320 is outside
+ * 0.1..10000 GB/s") and returns the status. */
 m4npu_config_status config_value_parse(const m4npu_cfg_key *k, const char *text, size_t len, int plain,
-                                       int range, m4npu_config *cfg, char *reason, size_t rsize);
-/* Check the value of k held in cfg: that it fits, and its range if `range`. */
-m4npu_config_status config_value_check(const m4npu_cfg_key *k, const m4npu_config *cfg, int range,
-                                       char *reason, size_t rsize);
+                                       m4npu_config *cfg, char *reason, size_t rsize);
+/* Check the value of k held in cfg: its type and its range. */
+m4npu_config_status config_value_check(const m4npu_cfg_key *k, const m4npu_config *cfg, char *reason,
+                                       size_t rsize);
+/* "LO..HI UNIT": the range of a numeric row as messages and docs/configs.md state it. */
+void config_range_text(const m4npu_cfg_key *k, char *buf, size_t size);
 /* The value of k in cfg as a YAML scalar that config_value_parse reads back exactly (strings
  * double-quoted and escaped). Returns the length, or -1 if buf is too small. */
 int config_value_format(const m4npu_cfg_key *k, const m4npu_config *cfg, char *buf, size_t size);

@@ -99,7 +99,7 @@ static m4npu_config_status validate(load_ctx *c)
         const m4npu_cfg_section *sec = m4npu_config_section_at(s);
         for (size_t i = 0; i < sec->nkeys; i++) {
             const m4npu_cfg_key *k = &sec->keys[i];
-            m4npu_config_status st = config_value_check(k, c->cfg, config_key_checks_range(k), reason, sizeof reason);
+            m4npu_config_status st = config_value_check(k, c->cfg, reason, sizeof reason);
             if (st != M4NPU_CONFIG_OK)
                 return error_at_value(c, st, k->path, reason);
         }
@@ -198,8 +198,8 @@ static m4npu_config_status walk_value(load_ctx *c, const config_node *key, const
         if (val->type != CONFIG_NODE_SCALAR)
             return config_error(c->err, M4NPU_CONFIG_E_TYPE, c->origin, val->line, val->column, path,
                                 "expected %s, got %s", key_kind_name(k), node_kind_name(val));
-        m4npu_config_status st = config_value_parse(k, val->text, val->len, val->plain, config_key_checks_range(k),
-                                                    c->cfg, reason, sizeof reason);
+        m4npu_config_status st = config_value_parse(k, val->text, val->len, val->plain, c->cfg, reason,
+                                                    sizeof reason);
         if (st != M4NPU_CONFIG_OK)
             return config_error(c->err, st, c->origin, val->line, val->column, path, "%s", reason);
         value_origin *w = &c->where[config_key_index(k)];
@@ -309,7 +309,7 @@ static m4npu_config_status set_value(m4npu_config *cfg, const char *key, const c
     char reason[sizeof err->reason];
     const char *v = value ? value : "";
     m4npu_config_status st =
-        config_value_parse(k, v, strlen(v), 1, config_key_checks_range(k), cfg, reason, sizeof reason);
+        config_value_parse(k, v, strlen(v), 1, cfg, reason, sizeof reason);
     if (st != M4NPU_CONFIG_OK)
         return config_error(err, st, origin, 0, 0, key, "%s", reason);
     return M4NPU_CONFIG_OK;

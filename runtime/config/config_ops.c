@@ -39,12 +39,19 @@ static const char *const limit_names[M4NPU_LIMIT_COUNT] = {
 };
 
 /* The largest value each limit takes (what its member holds, or what the IR can describe). */
+#define WINDOW_MAX 65535u /* a kernel or stride dimension: far beyond any layer's */
+
 static const uint64_t limit_max[M4NPU_LIMIT_COUNT] = {
     [M4NPU_LIMIT_RANK] = RT_MAX_RANK,
     [M4NPU_LIMIT_ELEMENTS] = (uint64_t)RT_MAX_ELEMENTS,
     [M4NPU_LIMIT_AXIS] = UINT32_MAX,
-    [M4NPU_LIMIT_KERNEL] = UINT32_MAX,
-    [M4NPU_LIMIT_STRIDE] = UINT32_MAX,
+    [M4NPU_LIMIT_KERNEL] = WINDOW_MAX,
+    [M4NPU_LIMIT_STRIDE] = WINDOW_MAX,
+};
+
+static const char *const limit_units[M4NPU_LIMIT_COUNT] = {
+    [M4NPU_LIMIT_RANK] = "dimensions", [M4NPU_LIMIT_ELEMENTS] = "elements", [M4NPU_LIMIT_AXIS] = "elements",
+    [M4NPU_LIMIT_KERNEL] = "elements", [M4NPU_LIMIT_STRIDE] = "elements",
 };
 
 static const char *const limit_docs[M4NPU_LIMIT_COUNT] = {
@@ -300,23 +307,19 @@ static m4npu_config_status parse_limit(int op, m4npu_op_limit lim, const char *s
     if (len == 0)
         return why(r, rsize, M4NPU_CONFIG_E_TYPE, "expected an unsigned integer, got nothing");
     uint64_t v = 0;
-    int overflow = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            if (s[0] == '-')
-                return why(r, rsize, M4NPU_CONFIG_E_RANGE, "must not be negative (got %s)", text);
+    int overflow = 0, negative = s[0] == '-' && len > 1;
+    for (size_t i = negative; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
             return why(r, rsize, M4NPU_CONFIG_E_TYPE, "expected an unsigned integer, got \"%s\"", text);
-        }
         if (v > (UINT64_MAX - 9) / 10)
             overflow = 1;
         else
             v = v * 10 + (uint64_t)(s[i] - '0');
     }
-    if (overflow || v > limit_max[lim])
-        return why(r, rsize, M4NPU_CONFIG_E_RANGE, "%s exceeds the maximum %llu", text,
-                   (unsigned long long)limit_max[lim]);
-    if (v == 0)
-        return why(r, rsize, M4NPU_CONFIG_E_RANGE, "0 is below the minimum 1 (leave the limit out for none)");
+    if (negative || overflow || v == 0 || v > limit_max[lim])
+        return why(r, rsize, M4NPU_CONFIG_E_RANGE, "%s is outside 1..%llu %s%s", text,
+                   (unsigned long long)limit_max[lim], limit_units[lim],
+                   v == 0 && !negative ? " (leave the limit out for none)" : "");
     *out = v;
     return M4NPU_CONFIG_OK;
 }
@@ -622,8 +625,8 @@ int config_ops_check(const m4npu_config *cfg, char *err, size_t errlen)
                 return -1;
             }
             if (v > limit_max[l]) {
-                snprintf(err, errlen, "ops.%s.%s: %llu exceeds the maximum %llu", name, limit_names[l],
-                         (unsigned long long)v, (unsigned long long)limit_max[l]);
+                snprintf(err, errlen, "ops.%s.%s: %llu is outside 1..%llu %s", name, limit_names[l],
+                         (unsigned long long)v, (unsigned long long)limit_max[l], limit_units[l]);
                 return -1;
             }
         }
@@ -730,8 +733,8 @@ void config_ops_doc(const m4npu_config *example, FILE *out)
     fprintf(out, "| `dtypes` | a name or a list | Types the node's data tensors may have (default `[f32, f16, bf16]`): %s. |\n",
             names);
     for (int l = 0; l < M4NPU_LIMIT_COUNT; l++)
-        fprintf(out, "| `%s` | integer >= 1 (<= %llu) | %s Left out: no limit. |\n", limit_names[l],
-                (unsigned long long)limit_max[l], limit_docs[l]);
+        fprintf(out, "| `%s` | integer, 1..%llu %s | %s Left out: no limit. |\n", limit_names[l],
+                (unsigned long long)limit_max[l], limit_units[l], limit_docs[l]);
     fprintf(out, "\nThe capability set of `configs/test.yaml` (%d ops):\n\n", m4npu_config_ops_on(example));
     for (int op = 0; op < ops_count(); op++) {
         const m4npu_op_cap *c = &example->ops.op[op];

@@ -2,8 +2,10 @@
  *
  * Each row names a key by its dotted path, its type, where it lives in m4npu_config, its range
  * (or enum names), its unit and what it means. Parsing, range checks, overrides, the YAML and
- * JSON printers and docs/configs.md are all driven by these rows. The ranges of the npu rows
- * restate npu_config_check() for the docs and for early, positioned errors; the check stays the
+ * JSON printers and docs/configs.md are all driven by these rows. Every numeric key has a
+ * physically meaningful range (a value that passes means something), checked when the value is
+ * read, so that the error points at it: "FILE:LINE:COL: KEY: V is outside LO..HI UNIT". The npu
+ * rows take the device's own bounds (npu_config.h, the ISA table); npu_config_check() stays the
  * device's authority and tests/config/test_npu_config_check.c keeps the two in agreement.
  *
  * To add a section (energy:): add its member to m4npu_config, a table here and a line in
@@ -16,27 +18,33 @@
 #include <string.h>
 
 #define MEMBER_SIZE(M) sizeof(((m4npu_config *)0)->M)
-#define ROW(P, KIND, M, MIN, MAX, FMIN, FMAX, FLAGS, NAMES, UNIT, DOC)                              \
-    {P, KIND, offsetof(m4npu_config, M), MEMBER_SIZE(M), MIN, MAX, FMIN, FMAX, FLAGS, NAMES, UNIT, DOC}
-#define U32(P, M, MIN, MAX, UNIT, DOC) ROW(P, M4NPU_CFG_U32, M, MIN, MAX, 0, 0, 0, NULL, UNIT, DOC)
-#define U64(P, M, MIN, MAX, UNIT, DOC) ROW(P, M4NPU_CFG_U64, M, MIN, MAX, 0, 0, 0, NULL, UNIT, DOC)
-#define BYTES(P, M, MIN, MAX, DOC) ROW(P, M4NPU_CFG_BYTES, M, MIN, MAX, 0, 0, 0, NULL, "bytes", DOC)
-#define F64_(P, M, FMIN, FMAX, FLAGS, UNIT, DOC) ROW(P, M4NPU_CFG_F64, M, 0, 0, FMIN, FMAX, FLAGS, NULL, UNIT, DOC)
-#define F64(...) F64_(__VA_ARGS__) /* so that POSITIVE / NON_NEGATIVE expand to three arguments */
-#define ENUM(P, M, NAMES, DOC) ROW(P, M4NPU_CFG_ENUM, M, 0, 0, 0, 0, 0, NAMES, "", DOC)
-#define STR(P, M, MINLEN, DOC) ROW(P, M4NPU_CFG_STR, M, MINLEN, MEMBER_SIZE(M) - 1, 0, 0, 0, NULL, "", DOC)
-
-/* Bounds shared by many rows. */
-#define ANY_U32 UINT32_MAX
-#define ANY_U64 CONFIG_INT_MAX
-#define POSITIVE 0.0, HUGE_VAL, (M4NPU_CFG_MIN_OPEN | M4NPU_CFG_MAX_OPEN)   /* (0, inf) */
-#define NON_NEGATIVE 0.0, HUGE_VAL, M4NPU_CFG_MAX_OPEN                    /* [0, inf) */
+#define ROW(P, KIND, M, MIN, MAX, FMIN, FMAX, NAMES, UNIT, DOC)                                     \
+    {P, KIND, offsetof(m4npu_config, M), MEMBER_SIZE(M), MIN, MAX, FMIN, FMAX, NAMES, UNIT, DOC}
+#define U32(P, M, MIN, MAX, UNIT, DOC) ROW(P, M4NPU_CFG_U32, M, MIN, MAX, 0, 0, NULL, UNIT, DOC)
+#define U64(P, M, MIN, MAX, UNIT, DOC) ROW(P, M4NPU_CFG_U64, M, MIN, MAX, 0, 0, NULL, UNIT, DOC)
+#define BYTES(P, M, MIN, MAX, DOC) ROW(P, M4NPU_CFG_BYTES, M, MIN, MAX, 0, 0, NULL, "bytes", DOC)
+#define F64(P, M, FMIN, FMAX, UNIT, DOC) ROW(P, M4NPU_CFG_F64, M, 0, 0, FMIN, FMAX, NULL, UNIT, DOC)
+#define ENUM(P, M, NAMES, DOC) ROW(P, M4NPU_CFG_ENUM, M, 0, 0, 0, 0, NAMES, "", DOC)
+#define STR(P, M, MINLEN, DOC) ROW(P, M4NPU_CFG_STR, M, MINLEN, MEMBER_SIZE(M) - 1, 0, 0, NULL, "", DOC)
 
 /* Limits of the device, as npu_config_check() states them from the ISA table. */
 #define ISA_TILE_DIM_MAX 4095u          /* mm m and n fields: 12 bits */
 #define ISA_SM_LEN_MAX 16383u           /* sm len field: 14 bits */
 #define ISA_SRAM_REACH_BYTES (1ull << 24) /* 24-bit SRAM addresses: 16 MiB */
-#define DRAM_MIN_BYTES (1024ull * 1024ull)
+
+/* The CPU and the energy table: physically meaningful bounds (a phone CPU, and far beyond it). */
+#define CPU_CORES_MAX 1024u
+#define CPU_GFLOP_S_MIN 0.01            /* 10 MFLOP/s .. 1 PFLOP/s of a whole CPU */
+#define CPU_GFLOP_S_MAX 1e6
+#define CPU_BANDWIDTH_GB_S_MIN 0.1      /* as the NPU's DRAM */
+#define CPU_BANDWIDTH_GB_S_MAX 10000.0
+#define CPU_OVERHEAD_US_MAX 1e6         /* a fixed cost of up to 1 s */
+#define CPU_POWER_W_MIN 0.001           /* 1 mW .. 1 kW */
+#define CPU_POWER_W_MAX 1000.0
+#define ENERGY_MAC_PJ_MAX 100.0         /* an int8 MAC costs ~0.1 pJ, an fp32 fused multiply-add ~4 pJ */
+#define ENERGY_PJ_MAX 1000.0            /* per byte, bit or lane cycle: DRAM is ~5-20 pJ/bit */
+#define ENERGY_CONTROL_PJ_MAX 1e5       /* a control core cycle */
+#define ENERGY_STATIC_W_MAX 100.0
 
 static const char *const impl_names[] = {[NPU_IMPL_FAST] = "fast", [NPU_IMPL_RTL] = "rtl", NULL};
 
@@ -48,7 +56,7 @@ static const m4npu_cfg_key top_keys[] = {
 };
 
 static const m4npu_cfg_key npu_keys[] = {
-    F64("npu.clock_mhz", npu.clock_mhz, POSITIVE, "MHz",
+    F64("npu.clock_mhz", npu.clock_mhz, NPU_CLOCK_MHZ_MIN, NPU_CLOCK_MHZ_MAX, "MHz",
         "NPU clock. Simulated time is counted in these cycles."),
 
     U32("npu.matmul.rows", npu.matmul.rows, 1, ISA_TILE_DIM_MAX, "PEs",
@@ -66,74 +74,81 @@ static const m4npu_cfg_key npu_keys[] = {
     ENUM("npu.softmax.impl", npu.softmax.impl, impl_names,
          "fast or rtl (rtl only for lane counts rtl/ builds: 4 for now)."),
 
-    U32("npu.vector.lanes", npu.vector.lanes, 1, ANY_U32, "elements/cycle",
+    U32("npu.vector.lanes", npu.vector.lanes, 1, NPU_VECTOR_LANES_MAX, "elements/cycle",
         "f32/i32 elements the vector unit processes per cycle."),
-    U32("npu.vector.pipeline_cycles", npu.vector.pipeline_cycles, 1, ANY_U32, "cycles",
+    U32("npu.vector.pipeline_cycles", npu.vector.pipeline_cycles, 1, NPU_UNIT_CYCLES_MAX, "cycles",
         "Start-up latency of every vector instruction."),
-    U32("npu.vector.simple_cycles", npu.vector.simple_cycles, 1, ANY_U32, "cycles",
+    U32("npu.vector.simple_cycles", npu.vector.simple_cycles, 1, NPU_UNIT_CYCLES_MAX, "cycles",
         "Cycles per group of `lanes` elements for add, mul, max, relu, copy, quantise ..."),
-    U32("npu.vector.divsqrt_cycles", npu.vector.divsqrt_cycles, 1, ANY_U32, "cycles",
+    U32("npu.vector.divsqrt_cycles", npu.vector.divsqrt_cycles, 1, NPU_UNIT_CYCLES_MAX, "cycles",
         "Cycles per group for div, sqrt, rsqrt, recip."),
-    U32("npu.vector.transcendental_cycles", npu.vector.transcendental_cycles, 1, ANY_U32, "cycles",
+    U32("npu.vector.transcendental_cycles", npu.vector.transcendental_cycles, 1, NPU_UNIT_CYCLES_MAX, "cycles",
         "Cycles per group for exp, log, sigmoid, tanh, erf, gelu, silu, sin, cos, pow."),
 
-    BYTES("npu.sram.size_bytes", npu.sram.size_bytes, 1, ISA_SRAM_REACH_BYTES,
+    BYTES("npu.sram.size_bytes", npu.sram.size_bytes, NPU_SRAM_MIN_BYTES, ISA_SRAM_REACH_BYTES,
           "On-chip SRAM the ISA addresses (24-bit addresses reach 16 MiB). A multiple of "
           "npu.sram.banks * npu.sram.bank_width_bytes."),
-    U32("npu.sram.banks", npu.sram.banks, 1, ANY_U32, "banks", "SRAM banks, accessed in parallel."),
-    U32("npu.sram.bank_width_bytes", npu.sram.bank_width_bytes, 1, ANY_U32, "bytes",
+    U32("npu.sram.banks", npu.sram.banks, 1, NPU_SRAM_BANKS_MAX, "banks", "SRAM banks, accessed in parallel."),
+    U32("npu.sram.bank_width_bytes", npu.sram.bank_width_bytes, 1, NPU_SRAM_BANK_WIDTH_MAX_BYTES, "bytes",
         "Bytes one bank reads or writes per cycle."),
 
     U32("npu.dma.channels", npu.dma.channels, 1, NPU_MAX_DMA_CHANNELS, "channels",
         "DMA channels that transfer concurrently (the ISA's `q` field names 4)."),
-    U32("npu.dma.setup_cycles", npu.dma.setup_cycles, 0, ANY_U32, "cycles",
+    U32("npu.dma.setup_cycles", npu.dma.setup_cycles, 0, NPU_DMA_SETUP_CYCLES_MAX, "cycles",
         "Per transfer, before the first byte moves."),
 
-    BYTES("npu.dram.size_bytes", npu.dram.size_bytes, DRAM_MIN_BYTES, ANY_U64,
-          "Device memory shared with the host (queue, firmware log, buffers). At least 1 MiB."),
-    F64("npu.dram.bandwidth_gb_s", npu.dram.bandwidth_gb_s, POSITIVE, "GB/s",
-        "Peak DRAM bandwidth (1e9 bytes/s), shared by all requesters."),
-    F64("npu.dram.efficiency", npu.dram.efficiency, 0.0, 1.0, M4NPU_CFG_MIN_OPEN, "",
+    BYTES("npu.dram.size_bytes", npu.dram.size_bytes, NPU_MIN_DRAM_BYTES, NPU_MAX_DRAM_BYTES,
+          "Device memory shared with the host (queue, firmware log, buffers). The device maps all of it "
+          "when it opens (pages are used only when touched): the check maps it too, so a size this "
+          "host cannot map (an address-space limit, strict overcommit) is refused here, not in `exec`."),
+    F64("npu.dram.bandwidth_gb_s", npu.dram.bandwidth_gb_s, NPU_DRAM_BANDWIDTH_GB_S_MIN, NPU_DRAM_BANDWIDTH_GB_S_MAX,
+        "GB/s", "Peak DRAM bandwidth (1e9 bytes/s), shared by all requesters."),
+    F64("npu.dram.efficiency", npu.dram.efficiency, NPU_DRAM_EFFICIENCY_MIN, NPU_DRAM_EFFICIENCY_MAX, "",
         "Sustained fraction of the peak bandwidth."),
-    F64("npu.dram.latency_ns", npu.dram.latency_ns, NON_NEGATIVE, "ns", "First-byte latency of a transfer."),
-    U32("npu.dram.burst_bytes", npu.dram.burst_bytes, 1, ANY_U32, "bytes",
+    F64("npu.dram.latency_ns", npu.dram.latency_ns, 0.0, NPU_DRAM_LATENCY_NS_MAX, "ns",
+        "First-byte latency of a transfer."),
+    U32("npu.dram.burst_bytes", npu.dram.burst_bytes, 1, NPU_DRAM_BURST_MAX_BYTES, "bytes",
         "A power of two; each row of a 2-D transfer is rounded up to whole bursts."),
 
-    F64("npu.control.clock_mhz", npu.control.clock_mhz, POSITIVE, "MHz",
+    F64("npu.control.clock_mhz", npu.control.clock_mhz, NPU_CLOCK_MHZ_MIN, NPU_CLOCK_MHZ_MAX, "MHz",
         "Clock of the control core that runs the firmware."),
-    U32("npu.control.cycles_per_insn", npu.control.cycles_per_insn, 0, ANY_U32, "cycles",
+    U32("npu.control.cycles_per_insn", npu.control.cycles_per_insn, 0, NPU_CYCLES_PER_INSN_MAX, "cycles",
         "Firmware cost to validate and dispatch one instruction (control-core cycles)."),
-    U32("npu.control.cycles_per_job", npu.control.cycles_per_job, 0, ANY_U32, "cycles",
+    U32("npu.control.cycles_per_job", npu.control.cycles_per_job, 0, NPU_CYCLES_PER_JOB_MAX, "cycles",
         "Firmware cost to fetch, validate and complete one job (control-core cycles)."),
 
-    U32("npu.queue_depth", npu.queue_depth, 1, ANY_U32, "instructions", "Instructions each unit queue holds."),
-    U64("npu.watchdog_cycles", npu.watchdog_cycles, 1, ANY_U64, "cycles",
-        "A job whose units do not drain within this many NPU cycles faults."),
+    U32("npu.queue_depth", npu.queue_depth, NPU_QUEUE_DEPTH_MIN, NPU_QUEUE_DEPTH_MAX, "instructions",
+        "Instructions each unit queue holds."),
+    U64("npu.watchdog_cycles", npu.watchdog_cycles, NPU_WATCHDOG_CYCLES_MIN, NPU_WATCHDOG_CYCLES_MAX, "cycles",
+        "A job whose units make no progress (every unit with work stalled in a wait) for this many NPU "
+        "cycles faults. At least 1000: below that, the firmware's own gaps between dispatches trip it."),
 };
 
 static const m4npu_cfg_key cpu_keys[] = {
-    U32("cpu.cores", cpu.cores, 1, ANY_U32, "cores", "CPU cores the runtime's fallback kernels use."),
-    F64("cpu.gflop_s.fp32", cpu.gflop_s.fp32, POSITIVE, "GFLOP/s",
+    U32("cpu.cores", cpu.cores, 1, CPU_CORES_MAX, "cores", "CPU cores the runtime's fallback kernels use."),
+    F64("cpu.gflop_s.fp32", cpu.gflop_s.fp32, CPU_GFLOP_S_MIN, CPU_GFLOP_S_MAX, "GFLOP/s",
         "Sustained fp32 rate of the whole CPU on the runtime's kernels."),
-    F64("cpu.gflop_s.fp16", cpu.gflop_s.fp16, POSITIVE, "GFLOP/s", "Sustained fp16 rate."),
-    F64("cpu.gflop_s.int8", cpu.gflop_s.int8, POSITIVE, "GOP/s", "Sustained int8 rate (operations, a MAC is two)."),
-    F64("cpu.memory_bandwidth_gb_s", cpu.memory_bandwidth_gb_s, POSITIVE, "GB/s",
+    F64("cpu.gflop_s.fp16", cpu.gflop_s.fp16, CPU_GFLOP_S_MIN, CPU_GFLOP_S_MAX, "GFLOP/s", "Sustained fp16 rate."),
+    F64("cpu.gflop_s.int8", cpu.gflop_s.int8, CPU_GFLOP_S_MIN, CPU_GFLOP_S_MAX, "GOP/s",
+        "Sustained int8 rate (operations, a MAC is two)."),
+    F64("cpu.memory_bandwidth_gb_s", cpu.memory_bandwidth_gb_s, CPU_BANDWIDTH_GB_S_MIN, CPU_BANDWIDTH_GB_S_MAX, "GB/s",
         "Sustained DRAM bandwidth the CPU reaches (1e9 bytes/s)."),
-    F64("cpu.dispatch_overhead_us", cpu.dispatch_overhead_us, NON_NEGATIVE, "us",
+    F64("cpu.dispatch_overhead_us", cpu.dispatch_overhead_us, 0.0, CPU_OVERHEAD_US_MAX, "us",
         "Fixed cost of running one operator on the CPU."),
-    F64("cpu.npu_submit_overhead_us", cpu.npu_submit_overhead_us, NON_NEGATIVE, "us",
+    F64("cpu.npu_submit_overhead_us", cpu.npu_submit_overhead_us, 0.0, CPU_OVERHEAD_US_MAX, "us",
         "Host time to submit one NPU job (one segment) and resume when it completes: driver call, "
         "doorbell, interrupt, thread wake-up. Charged once per segment at active power."),
-    F64("cpu.npu_transfer_overhead_us", cpu.npu_transfer_overhead_us, NON_NEGATIVE, "us",
+    F64("cpu.npu_transfer_overhead_us", cpu.npu_transfer_overhead_us, 0.0, CPU_OVERHEAD_US_MAX, "us",
         "Host time per tensor crossing the CPU/NPU boundary (buffer mapping, cache maintenance), on top "
         "of its quantise/dequantise copy at cpu.memory_bandwidth_gb_s."),
-    F64("cpu.active_power_w", cpu.active_power_w, POSITIVE, "W", "CPU power while running an operator."),
-    F64("cpu.idle_power_w", cpu.idle_power_w, NON_NEGATIVE, "W",
+    F64("cpu.active_power_w", cpu.active_power_w, CPU_POWER_W_MIN, CPU_POWER_W_MAX, "W",
+        "CPU power while running an operator."),
+    F64("cpu.idle_power_w", cpu.idle_power_w, 0.0, CPU_POWER_W_MAX, "W",
         "CPU power while it waits for the NPU. At most cpu.active_power_w."),
 };
 
 static const m4npu_cfg_key ops_keys[] = {
-    ROW("ops", M4NPU_CFG_OPS, ops, 0, 0, 0, 0, 0, NULL, "",
+    ROW("ops", M4NPU_CFG_OPS, ops, 0, 0, 0, 0, NULL, "",
         "The NPU capability set: a mapping from op names (runtime/ops) to on, off or {dtypes, limits}; "
         "ops not listed run on the CPU. The fields are described below the table."),
 };
@@ -141,28 +156,33 @@ static const m4npu_cfg_key ops_keys[] = {
 static const m4npu_cfg_key energy_keys[] = {
     U32("energy.version", energy.version, M4NPU_ENERGY_TABLE_VERSION, M4NPU_ENERGY_TABLE_VERSION, "",
         "Version of the energy table's meaning (docs/energy.md); reports state it."),
-    F64("energy.mac_int8_pj", energy.mac_int8_pj, NON_NEGATIVE, "pJ", "One int8 x int8 multiply-accumulate in the array."),
-    F64("energy.mac_int4_pj", energy.mac_int4_pj, NON_NEGATIVE, "pJ",
+    F64("energy.mac_int8_pj", energy.mac_int8_pj, 0.0, ENERGY_MAC_PJ_MAX, "pJ",
+        "One int8 x int8 multiply-accumulate in the array."),
+    F64("energy.mac_int4_pj", energy.mac_int4_pj, 0.0, ENERGY_MAC_PJ_MAX, "pJ",
         "One int4-weight x int8 multiply-accumulate (replaces mac_int8_pj for those MACs)."),
-    F64("energy.sram_pj_per_byte", energy.sram_pj_per_byte, NON_NEGATIVE, "pJ/byte",
+    F64("energy.sram_pj_per_byte", energy.sram_pj_per_byte, 0.0, ENERGY_PJ_MAX, "pJ/byte",
         "One byte read from or written to the on-chip SRAM, by any unit."),
-    F64("energy.dram_pj_per_bit", energy.dram_pj_per_bit, NON_NEGATIVE, "pJ/bit",
+    F64("energy.dram_pj_per_bit", energy.dram_pj_per_bit, 0.0, ENERGY_PJ_MAX, "pJ/bit",
         "One bit moved to or from device DRAM (burst-rounded DMA bytes, and boundary copies)."),
-    F64("energy.vector_pj_per_lane_cycle", energy.vector_pj_per_lane_cycle, NON_NEGATIVE, "pJ",
+    F64("energy.vector_pj_per_lane_cycle", energy.vector_pj_per_lane_cycle, 0.0, ENERGY_PJ_MAX, "pJ",
         "One vector lane busy for one cycle (a transcendental op costs more cycles, so more energy)."),
-    F64("energy.softmax_pj_per_lane_cycle", energy.softmax_pj_per_lane_cycle, NON_NEGATIVE, "pJ",
+    F64("energy.softmax_pj_per_lane_cycle", energy.softmax_pj_per_lane_cycle, 0.0, ENERGY_PJ_MAX, "pJ",
         "One softmax-tile lane busy for one cycle."),
-    F64("energy.control_pj_per_cycle", energy.control_pj_per_cycle, NON_NEGATIVE, "pJ",
+    F64("energy.control_pj_per_cycle", energy.control_pj_per_cycle, 0.0, ENERGY_CONTROL_PJ_MAX, "pJ",
         "The control core running firmware, per NPU cycle it is busy."),
-    F64("energy.npu_static_w", energy.npu_static_w, NON_NEGATIVE, "W",
+    F64("energy.npu_static_w", energy.npu_static_w, 0.0, ENERGY_STATIC_W_MAX, "W",
         "Leakage and clock tree of the whole NPU, charged over the whole task time."),
 };
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The device's own check, then whether this host can open it (its DRAM mapped): what `m4npu
+ * exec` needs, so that `m4npu config` accepts nothing exec would refuse. */
 static int npu_section_check(const m4npu_config *cfg, char *err, size_t errlen)
 {
-    return npu_config_check(&cfg->npu, err, errlen);
+    if (npu_config_check(&cfg->npu, err, errlen) != 0)
+        return -1;
+    return npu_config_check_host(&cfg->npu, err, errlen);
 }
 
 static int cpu_section_check(const m4npu_config *cfg, char *err, size_t errlen)
@@ -183,25 +203,26 @@ static int ops_section_check(const m4npu_config *cfg, char *err, size_t errlen)
 }
 
 static const m4npu_cfg_section sections[] = {
-    {"", "Top level", "Identify the configuration.", top_keys, COUNT_OF(top_keys), NULL, 0},
+    {"", "Top level", "Identify the configuration.", top_keys, COUNT_OF(top_keys), NULL},
     {"npu", "npu: the device",
      "Every member of npu_device_config (sim/include/npu_config.h), key for key. The ranges below "
-     "are those of the device's own check (npu_config_check), which runs on every configuration.",
-     npu_keys, COUNT_OF(npu_keys), npu_section_check, 1},
+     "are those of the device's own check (npu_config_check, npu_config.h), which runs on every "
+     "configuration.",
+     npu_keys, COUNT_OF(npu_keys), npu_section_check},
     {"ops", "ops: the NPU capability set",
      "Which operators the NPU runs, on which data types and within which sizes; the partitioner "
      "(runtime/partition) puts every other node on the CPU, at the cost of the cpu section plus the "
      "boundary copies. Not listed means off.",
-     ops_keys, COUNT_OF(ops_keys), ops_section_check, 0},
+     ops_keys, COUNT_OF(ops_keys), ops_section_check},
     {"cpu", "cpu: the CPU fallback model",
      "The CPU that runs the operators the NPU cannot: each costs max(flops / rate, bytes / "
      "bandwidth) plus the dispatch overhead, at active power.",
-     cpu_keys, COUNT_OF(cpu_keys), cpu_section_check, 0},
+     cpu_keys, COUNT_OF(cpu_keys), cpu_section_check},
     {"energy", "energy: the energy table",
      "Energy = the device's action counts (performance counters) x these costs + npu_static_w x time, "
      "plus the CPU's energy from the cpu section and the boundary copies' DRAM traffic. "
      "docs/energy.md gives the sources and the version history.",
-     energy_keys, COUNT_OF(energy_keys), NULL, 0},
+     energy_keys, COUNT_OF(energy_keys), NULL},
 };
 
 size_t m4npu_config_section_count(void)
@@ -249,12 +270,6 @@ const m4npu_cfg_section *config_key_section(const m4npu_cfg_key *k)
         if (k >= sections[s].keys && k < sections[s].keys + sections[s].nkeys)
             return &sections[s];
     return NULL;
-}
-
-int config_key_checks_range(const m4npu_cfg_key *k)
-{
-    const m4npu_cfg_section *s = config_key_section(k);
-    return !(s && s->check && s->check_owns_ranges);
 }
 
 const m4npu_cfg_key *m4npu_config_key_find(const char *path)

@@ -122,12 +122,6 @@ static int parse_digits(const char *s, size_t len, uint64_t *out)
     return 0;
 }
 
-static int is_negative_integer(const char *s, size_t len)
-{
-    uint64_t ignored;
-    return len > 1 && s[0] == '-' && parse_digits(s + 1, len - 1, &ignored) != -1;
-}
-
 /* [+-]? digits [. digits] [(e|E) [+-]? digits], or [+-]? . digits [...]: a decimal number. */
 static int is_decimal_number(const char *s, size_t len)
 {
@@ -200,8 +194,11 @@ void config_format_double(double v, char *buf, size_t size)
     }
 }
 
-/* A size: digits, optional spaces, an optional binary suffix. */
-static m4npu_config_status parse_bytes(const char *s, size_t len, uint64_t *out, char *r, size_t rsize)
+static m4npu_config_status out_of_range(const m4npu_cfg_key *k, const char *shown, char *r, size_t rsize);
+
+/* A size of key k: digits, optional spaces, an optional binary suffix. */
+static m4npu_config_status parse_bytes(const m4npu_cfg_key *k, const char *s, size_t len, uint64_t *out, char *r,
+                                       size_t rsize)
 {
     char shown[64];
     snippet(s, len, shown, sizeof shown);
@@ -214,8 +211,6 @@ static m4npu_config_status parse_bytes(const char *s, size_t len, uint64_t *out,
     const char *suf = s + i;
     size_t suflen = len - i;
     if (ndigits == 0) {
-        if (is_negative_integer(s, len))
-            return reason(r, rsize, M4NPU_CONFIG_E_RANGE, "must not be negative (got %s)", shown);
         return reason(r, rsize, M4NPU_CONFIG_E_TYPE,
                       "expected a size in bytes (an integer, or with a binary suffix as in "
                       "\"256 KiB\", \"8 MiB\", \"12 GiB\"), got %s", shown);
@@ -239,64 +234,97 @@ static m4npu_config_status parse_bytes(const char *s, size_t len, uint64_t *out,
         factor = byte_suffixes[j].factor;
     }
     uint64_t n;
-    if (parse_digits(s, ndigits, &n) != 0 || n > CONFIG_INT_MAX / factor)
-        return reason(r, rsize, M4NPU_CONFIG_E_RANGE, "%s is too large (the largest size is %llu bytes)", shown,
-                      (unsigned long long)CONFIG_INT_MAX);
+    if (parse_digits(s, ndigits, &n) != 0 || n > CONFIG_INT_MAX / factor) {
+        char text[64];
+        snprintf(text, sizeof text, "%.*s", (int)(len < sizeof text ? len : sizeof text - 1), s);
+        return out_of_range(k, text, r, rsize);
+    }
     *out = n * factor;
     return M4NPU_CONFIG_OK;
 }
 
 /* ---- ranges */
 
-/* The largest value the member can hold (what is checked when the range belongs to a check). */
+void config_range_text(const m4npu_cfg_key *k, char *buf, size_t size)
+{
+    char lo[40], hi[40];
+    const char *unit = k->unit;
+    switch (k->kind) {
+    case M4NPU_CFG_BYTES:
+        config_format_bytes(k->min, lo, sizeof lo);
+        config_format_bytes(k->max, hi, sizeof hi);
+        unit = strchr(hi, ' ') ? "" : "bytes"; /* "1 MiB..1 TiB", or plain numbers of bytes */
+        break;
+    case M4NPU_CFG_F64:
+        config_format_double(k->fmin, lo, sizeof lo);
+        config_format_double(k->fmax, hi, sizeof hi);
+        break;
+    default:
+        snprintf(lo, sizeof lo, "%llu", (unsigned long long)k->min);
+        snprintf(hi, sizeof hi, "%llu", (unsigned long long)k->max);
+        break;
+    }
+    snprintf(buf, size, "%s..%s%s%s", lo, hi, unit[0] ? " " : "", unit);
+}
+
+/* The largest value the member can hold: a value beyond it is refused as it is read; a value
+ * that fits but is outside the row's range is refused by the validation that follows every
+ * load and override (so that an override can still bring a file's value into range). */
 static uint64_t capacity(const m4npu_cfg_key *k)
 {
     return k->size == sizeof(uint32_t) ? UINT32_MAX : CONFIG_INT_MAX;
 }
 
-static m4npu_config_status check_uint(const m4npu_cfg_key *k, uint64_t v, int range, char *r, size_t rsize)
+/* "V is outside LO..HI UNIT", V as the user wrote it. */
+static m4npu_config_status out_of_range(const m4npu_cfg_key *k, const char *shown, char *r, size_t rsize)
 {
-    uint64_t min = range ? k->min : 0, max = range ? k->max : capacity(k);
-    if (v >= min && v <= max)
+    char range[120];
+    config_range_text(k, range, sizeof range);
+    return reason(r, rsize, M4NPU_CONFIG_E_RANGE, "%s is outside %s", shown, range);
+}
+
+static m4npu_config_status check_uint(const m4npu_cfg_key *k, uint64_t v, char *r, size_t rsize)
+{
+    if (v >= k->min && v <= k->max)
         return M4NPU_CONFIG_OK;
-    char val[64], lo[40], hi[40];
+    char val[64];
     snprintf(val, sizeof val, "%llu", (unsigned long long)v);
     if (k->kind == M4NPU_CFG_BYTES) {
         char sized[40];
         config_format_bytes(v, sized, sizeof sized);
         if (strchr(sized, ' '))
             snprintf(val, sizeof val, "%llu (%s)", (unsigned long long)v, sized);
-        config_format_bytes(min, lo, sizeof lo);
-        config_format_bytes(max, hi, sizeof hi);
-    } else {
-        snprintf(lo, sizeof lo, "%llu", (unsigned long long)min);
-        snprintf(hi, sizeof hi, "%llu", (unsigned long long)max);
     }
-    if (v < min)
-        return reason(r, rsize, M4NPU_CONFIG_E_RANGE, "%s is below the minimum %s", val, lo);
-    return reason(r, rsize, M4NPU_CONFIG_E_RANGE, "%s exceeds the maximum %s", val, hi);
+    return out_of_range(k, val, r, rsize);
 }
 
-static m4npu_config_status check_double(const m4npu_cfg_key *k, double v, int range, char *r, size_t rsize)
+static m4npu_config_status check_double(const m4npu_cfg_key *k, double v, char *r, size_t rsize)
 {
-    char val[40], lo[40], hi[40];
+    if (v >= k->fmin && v <= k->fmax) /* false for NaN */
+        return M4NPU_CONFIG_OK;
+    char val[40];
     config_format_double(v, val, sizeof val);
-    config_format_double(k->fmin, lo, sizeof lo);
-    config_format_double(k->fmax, hi, sizeof hi);
-    int min_open = (k->flags & M4NPU_CFG_MIN_OPEN) != 0, max_open = (k->flags & M4NPU_CFG_MAX_OPEN) != 0;
-    if (!isfinite(v))
-        return reason(r, rsize, M4NPU_CONFIG_E_RANGE, "%s is not a finite number", val);
-    if (!range)
-        return M4NPU_CONFIG_OK;
-    int below = min_open ? !(v > k->fmin) : !(v >= k->fmin);
-    int above = max_open ? !(v < k->fmax) : !(v <= k->fmax);
-    if (!below && !above)
-        return M4NPU_CONFIG_OK;
-    if (isinf(k->fmax))
-        return reason(r, rsize, M4NPU_CONFIG_E_RANGE, "%s must be %s %s", val,
-                      min_open ? "greater than" : "at least", lo);
-    return reason(r, rsize, M4NPU_CONFIG_E_RANGE, "%s is outside %c%s, %s%c", val, min_open ? '(' : '[', lo, hi,
-                  max_open ? ')' : ']');
+    return out_of_range(k, val, r, rsize);
+}
+
+/* A number written where an unsigned integer is expected that is not one ("1e23", "-5", "1.5",
+ * or digits past 64 bits): its range if it is outside (it could not be stored to be checked
+ * later), else a type error. */
+static m4npu_config_status not_an_integer(const m4npu_cfg_key *k, const char *s, size_t len, char *r, size_t rsize)
+{
+    char buf[128], shown[64];
+    snippet(s, len, shown, sizeof shown);
+    if (len < sizeof buf) {
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        double v = strtod(buf, NULL);
+        if (!(v >= (double)k->min && v <= (double)k->max)) {
+            memcpy(shown, s, len);
+            shown[len < sizeof shown ? len : sizeof shown - 1] = '\0';
+            return out_of_range(k, shown, r, rsize);
+        }
+    }
+    return reason(r, rsize, M4NPU_CONFIG_E_TYPE, "expected an unsigned integer, got %s", shown);
 }
 
 static size_t enum_count(const m4npu_cfg_key *k)
@@ -352,14 +380,13 @@ int config_utf8_valid(const char *s, size_t len)
     return 1;
 }
 
-static m4npu_config_status check_string(const m4npu_cfg_key *k, const char *s, size_t len, int range, char *r,
-                                        size_t rsize)
+static m4npu_config_status check_string(const m4npu_cfg_key *k, const char *s, size_t len, char *r, size_t rsize)
 {
     if (memchr(s, '\0', len))
         return reason(r, rsize, M4NPU_CONFIG_E_TYPE, "contains a NUL character");
     if (!config_utf8_valid(s, len))
         return reason(r, rsize, M4NPU_CONFIG_E_TYPE, "is not valid UTF-8");
-    if (range && len < k->min)
+    if (len < k->min)
         return reason(r, rsize, M4NPU_CONFIG_E_RANGE, "must not be empty");
     if (len > k->max)
         return reason(r, rsize, M4NPU_CONFIG_E_RANGE, "is %zu bytes long; the maximum is %llu", len,
@@ -369,7 +396,7 @@ static m4npu_config_status check_string(const m4npu_cfg_key *k, const char *s, s
 
 /* ---- parse one value */
 
-m4npu_config_status config_value_parse(const m4npu_cfg_key *k, const char *s, size_t len, int plain, int range,
+m4npu_config_status config_value_parse(const m4npu_cfg_key *k, const char *s, size_t len, int plain,
                                        m4npu_config *cfg, char *r, size_t rsize)
 {
     char shown[64];
@@ -383,17 +410,14 @@ m4npu_config_status config_value_parse(const m4npu_cfg_key *k, const char *s, si
                           shown);
         if (len == 0)
             return reason(r, rsize, M4NPU_CONFIG_E_TYPE, "expected an unsigned integer, got nothing");
-        if (is_negative_integer(s, len))
-            return reason(r, rsize, M4NPU_CONFIG_E_RANGE, "must not be negative (got %.*s)", (int)len, s);
-        uint64_t v;
+        uint64_t v = 0;
         int rc = parse_digits(s, len, &v);
+        if (rc != 0 && is_decimal_number(s, len))
+            return not_an_integer(k, s, len, r, rsize);
         if (rc == -1)
             return reason(r, rsize, M4NPU_CONFIG_E_TYPE, "expected an unsigned integer, got %s", shown);
-        if (rc == -2)
-            return reason(r, rsize, M4NPU_CONFIG_E_RANGE, "%s exceeds the maximum %llu", shown,
-                          (unsigned long long)(range ? k->max : capacity(k)));
-        if ((st = check_uint(k, v, range, r, rsize)) != M4NPU_CONFIG_OK)
-            return st;
+        if (v > capacity(k))
+            return check_uint(k, v, r, rsize); /* cannot even be stored: its range now */
         store_uint(k, cfg, v);
         return M4NPU_CONFIG_OK;
     }
@@ -401,7 +425,9 @@ m4npu_config_status config_value_parse(const m4npu_cfg_key *k, const char *s, si
         if (len == 0)
             return reason(r, rsize, M4NPU_CONFIG_E_TYPE, "expected a size in bytes, got nothing");
         uint64_t v = 0;
-        if ((st = parse_bytes(s, len, &v, r, rsize)) != M4NPU_CONFIG_OK || (st = check_uint(k, v, range, r, rsize)))
+        if (is_decimal_number(s, len) && parse_digits(s, len, &v) != 0)
+            return not_an_integer(k, s, len, r, rsize); /* "-1", "1e12", "1.5", 30 digits */
+        if ((st = parse_bytes(k, s, len, &v, r, rsize)) != M4NPU_CONFIG_OK)
             return st;
         store_uint(k, cfg, v);
         return M4NPU_CONFIG_OK;
@@ -427,8 +453,6 @@ m4npu_config_status config_value_parse(const m4npu_cfg_key *k, const char *s, si
         double v = strtod(buf, NULL);
         if (!isfinite(v))
             return reason(r, rsize, M4NPU_CONFIG_E_RANGE, "%s is too large for a finite number", shown);
-        if ((st = check_double(k, v, range, r, rsize)) != M4NPU_CONFIG_OK)
-            return st;
         memcpy(member(k, cfg), &v, sizeof v);
         return M4NPU_CONFIG_OK;
     }
@@ -444,7 +468,7 @@ m4npu_config_status config_value_parse(const m4npu_cfg_key *k, const char *s, si
         return reason(r, rsize, M4NPU_CONFIG_E_TYPE, "expected one of %s, got %s", names, shown);
     }
     case M4NPU_CFG_STR: {
-        if ((st = check_string(k, s, len, range, r, rsize)) != M4NPU_CONFIG_OK)
+        if ((st = check_string(k, s, len, r, rsize)) != M4NPU_CONFIG_OK)
             return st;
         char *dst = member(k, cfg);
         memset(dst, 0, k->size);
@@ -459,16 +483,15 @@ m4npu_config_status config_value_parse(const m4npu_cfg_key *k, const char *s, si
 
 /* ---- check a stored value */
 
-m4npu_config_status config_value_check(const m4npu_cfg_key *k, const m4npu_config *cfg, int range, char *r,
-                                       size_t rsize)
+m4npu_config_status config_value_check(const m4npu_cfg_key *k, const m4npu_config *cfg, char *r, size_t rsize)
 {
     switch (k->kind) {
     case M4NPU_CFG_U32:
     case M4NPU_CFG_U64:
     case M4NPU_CFG_BYTES:
-        return check_uint(k, load_uint(k, cfg), range, r, rsize);
+        return check_uint(k, load_uint(k, cfg), r, rsize);
     case M4NPU_CFG_F64:
-        return check_double(k, load_double(k, cfg), range, r, rsize);
+        return check_double(k, load_double(k, cfg), r, rsize);
     case M4NPU_CFG_ENUM: {
         uint64_t v = load_uint(k, cfg);
         if (v < enum_count(k))
@@ -482,7 +505,7 @@ m4npu_config_status config_value_check(const m4npu_cfg_key *k, const m4npu_confi
         const char *nul = memchr(s, '\0', k->size);
         if (!nul)
             return reason(r, rsize, M4NPU_CONFIG_E_RANGE, "is not terminated within %zu bytes", k->size);
-        return check_string(k, s, (size_t)(nul - s), range, r, rsize);
+        return check_string(k, s, (size_t)(nul - s), r, rsize);
     }
     case M4NPU_CFG_OPS:
         return M4NPU_CONFIG_OK; /* the section's check (config_ops_check) looks at every entry */

@@ -194,18 +194,13 @@ typedef enum m4npu_cfg_kind {
     M4NPU_CFG_OPS,   /* the capability set (m4npu_ops_config member): a mapping op name -> entry */
 } m4npu_cfg_kind;
 
-/* Bounds of an M4NPU_CFG_F64 key. */
-#define M4NPU_CFG_MIN_OPEN 1u /* value > fmin (else >= fmin) */
-#define M4NPU_CFG_MAX_OPEN 2u /* value < fmax (else <= fmax); fmax = HUGE_VAL: no upper bound */
-
 typedef struct m4npu_cfg_key {
     const char *path;         /* "npu.sram.size_bytes" */
     m4npu_cfg_kind kind;
     size_t offset;            /* of the member in m4npu_config */
     size_t size;              /* of the member */
     uint64_t min, max;        /* integer kinds: inclusive range; STR: length range in bytes */
-    double fmin, fmax;        /* F64 range, see flags */
-    unsigned flags;
+    double fmin, fmax;        /* F64: inclusive range */
     const char *const *names; /* ENUM: names by value, NULL-terminated */
     const char *unit;         /* "MHz", "bytes", "cycles", "" ... */
     const char *doc;          /* meaning, and constraints between keys */
@@ -217,13 +212,9 @@ typedef struct m4npu_cfg_section {
     const char *doc;
     const m4npu_cfg_key *keys;
     size_t nkeys;
-    /* Checks across the section's keys, run after every key has a value: 0, or -1 with
-     * "KEY: reason" in err (KEY a dotted path). NULL: none. */
+    /* Checks across the section's keys, run after every key has a value and is within its row's
+     * range: 0, or -1 with "KEY: reason" in err (KEY a dotted path). NULL: none. */
     int (*check)(const m4npu_config *cfg, char *err, size_t errlen);
-    /* 1: `check` is the authority on the ranges of the section's keys (npu: the device's own
-     * npu_config_check); the rows' ranges document it and the loader only checks that each value
-     * fits its member. 0: the loader checks the rows' ranges. */
-    int check_owns_ranges;
 } m4npu_cfg_section;
 
 /* ---- the capability set (config_ops.c) */

@@ -4,23 +4,29 @@
  * npu_config_check(); the device never runs a configuration this file rejects. Limits that come
  * from the instruction set (tile geometry, SRAM addresses, DMA channels) are read from isa/'s
  * table, not restated here, so that a change of the ISA moves them too. Each message starts with
- * the YAML key (npu.sram.banks ...) so that the loader can point at the line that set it.
+ * the YAML key (npu.sram.banks ...) so that the loader can point at the line that set it, and
+ * every range check states the range and its unit.
+ *
+ * npu_dram_map is the one place device memory is mapped: the device maps through it when it
+ * opens, and npu_config_check_host maps (and releases) through it to tell `m4npu config`
+ * whether `m4npu exec` could open the device on this host.
  */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE: the mapping the device makes */
 #include "npu_config.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "isa.h"
 
 #define KIB_BYTES 1024ull
 #define MIB_BYTES (1024ull * KIB_BYTES)
-
-/* The smallest device memory the model accepts: the command queue, the firmware log and one
- * job's buffers must fit beside each other. */
-#define NPU_MIN_DRAM_BYTES (1ull * MIB_BYTES)
 
 /* ---- the RTL tiles that can be built
  *
@@ -170,11 +176,73 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 
 #define FAIL(...) return fail(err, errlen, __VA_ARGS__)
 
-static int check_clock(const char *key, double mhz, char *err, size_t errlen)
+/* "16 MiB" when v is a whole number of KiB, MiB, GiB or TiB, else the bytes. */
+static void format_bytes(uint64_t v, char *buf, size_t size)
 {
-    if (!isfinite(mhz) || !(mhz > 0.0))
-        FAIL("%s: %g must be a finite number greater than 0", key, mhz);
-    return 0;
+    static const char *const suffix[] = {"TiB", "GiB", "MiB", "KiB"};
+    for (int i = 0; i < 4; i++) {
+        uint64_t unit = 1ull << (10 * (4 - i));
+        if (v != 0 && v % unit == 0) {
+            snprintf(buf, size, "%llu %s", (unsigned long long)(v / unit), suffix[i]);
+            return;
+        }
+    }
+    snprintf(buf, size, "%llu", (unsigned long long)v);
+}
+
+/* "KEY: V is outside LO..HI UNIT (WHY)": every range check says the range and its unit. */
+static int check_uint(const char *key, uint64_t v, uint64_t lo, uint64_t hi, const char *unit, const char *why,
+                      char *err, size_t errlen)
+{
+    if (v >= lo && v <= hi)
+        return 0;
+    FAIL("%s: %llu is outside %llu..%llu%s%s%s%s%s", key, (unsigned long long)v, (unsigned long long)lo,
+         (unsigned long long)hi, unit[0] ? " " : "", unit, why ? " (" : "", why ? why : "", why ? ")" : "");
+}
+
+#define PLAIN_INTEGER_LIMIT 1e15 /* whole numbers below this print without an exponent */
+
+/* The shortest text that reads back as v ("1e-320", not "9.99989e-321"; "10000", not "1e+04"), as
+ * runtime/config prints values. */
+static void format_double(double v, char *buf, size_t size)
+{
+    if (v == floor(v) && fabs(v) < PLAIN_INTEGER_LIMIT) {
+        snprintf(buf, size, "%.0f", v);
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v || v != v)
+            return;
+    }
+}
+
+static int check_double(const char *key, double v, double lo, double hi, const char *unit, char *err, size_t errlen)
+{
+    if (v >= lo && v <= hi) /* false for NaN */
+        return 0;
+    char val[40], l[40], h[40];
+    format_double(v, val, sizeof val);
+    format_double(lo, l, sizeof l);
+    format_double(hi, h, sizeof h);
+    FAIL("%s: %s is outside %s..%s%s%s", key, val, l, h, unit[0] ? " " : "", unit);
+}
+
+static int check_bytes(const char *key, uint64_t v, uint64_t lo, uint64_t hi, const char *why, char *err,
+                       size_t errlen)
+{
+    if (v >= lo && v <= hi)
+        return 0;
+    char val[48], sized[40], l[40], h[40];
+    format_bytes(v, sized, sizeof sized);
+    if (strchr(sized, ' '))
+        snprintf(val, sizeof val, "%llu (%s)", (unsigned long long)v, sized);
+    else
+        snprintf(val, sizeof val, "%llu", (unsigned long long)v);
+    format_bytes(lo, l, sizeof l);
+    format_bytes(hi, h, sizeof h);
+    FAIL("%s: %s is outside %s..%s%s%s%s%s", key, val, l, h, strchr(h, ' ') ? "" : " bytes", why ? " (" : "",
+         why ? why : "", why ? ")" : "");
 }
 
 static int check_impl(const char *key, npu_tile_impl impl, char *err, size_t errlen)
@@ -186,13 +254,11 @@ static int check_impl(const char *key, npu_tile_impl impl, char *err, size_t err
 
 static int check_matmul(const npu_matmul_config *mm, char *err, size_t errlen)
 {
-    int64_t max_rows = isa_field_max(ISA_OP_MM, ISA_F(MM, M));
-    int64_t max_cols = isa_field_max(ISA_OP_MM, ISA_F(MM, N));
-    if (mm->rows < 1 || mm->rows > max_rows)
-        FAIL("npu.matmul.rows: %u is outside 1..%lld (the ISA's mm m field)", mm->rows, (long long)max_rows);
-    if (mm->cols < 1 || mm->cols > max_cols)
-        FAIL("npu.matmul.cols: %u is outside 1..%lld (the ISA's mm n field)", mm->cols, (long long)max_cols);
-    if (check_impl("npu.matmul.impl", mm->impl, err, errlen))
+    uint64_t max_rows = (uint64_t)isa_field_max(ISA_OP_MM, ISA_F(MM, M));
+    uint64_t max_cols = (uint64_t)isa_field_max(ISA_OP_MM, ISA_F(MM, N));
+    if (check_uint("npu.matmul.rows", mm->rows, 1, max_rows, "PEs", "the ISA's mm m field", err, errlen) ||
+        check_uint("npu.matmul.cols", mm->cols, 1, max_cols, "PEs", "the ISA's mm n field", err, errlen) ||
+        check_impl("npu.matmul.impl", mm->impl, err, errlen))
         return -1;
     if (mm->impl == NPU_IMPL_RTL && !rtl_matmul_built(mm->rows, mm->cols)) {
         char sizes[128];
@@ -205,12 +271,11 @@ static int check_matmul(const npu_matmul_config *mm, char *err, size_t errlen)
 
 static int check_softmax(const npu_softmax_config *sm, char *err, size_t errlen)
 {
-    int64_t max_len = isa_field_max(ISA_OP_SM, ISA_F(SM, LEN));
-    if (sm->lanes < 1)
-        FAIL("npu.softmax.lanes: must be at least 1");
-    if (sm->max_len < 1 || sm->max_len > max_len)
-        FAIL("npu.softmax.max_len: %u is outside 1..%lld (the ISA's sm len field)", sm->max_len,
-             (long long)max_len);
+    uint64_t max_len = (uint64_t)isa_field_max(ISA_OP_SM, ISA_F(SM, LEN));
+    if (check_uint("npu.softmax.lanes", sm->lanes, 1, max_len, "elements/cycle", "the ISA's sm len field", err,
+                   errlen) ||
+        check_uint("npu.softmax.max_len", sm->max_len, 1, max_len, "elements", "the ISA's sm len field", err, errlen))
+        return -1;
     if (sm->lanes > sm->max_len)
         FAIL("npu.softmax.lanes: %u exceeds npu.softmax.max_len (%u)", sm->lanes, sm->max_len);
     if (check_impl("npu.softmax.impl", sm->impl, err, errlen))
@@ -229,31 +294,28 @@ static int check_softmax(const npu_softmax_config *sm, char *err, size_t errlen)
 
 static int check_vector(const npu_vector_config *v, char *err, size_t errlen)
 {
-    if (v->lanes < 1)
-        FAIL("npu.vector.lanes: must be at least 1");
-    if (v->pipeline_cycles < 1)
-        FAIL("npu.vector.pipeline_cycles: must be at least 1");
-    if (v->simple_cycles < 1)
-        FAIL("npu.vector.simple_cycles: must be at least 1");
-    if (v->divsqrt_cycles < 1)
-        FAIL("npu.vector.divsqrt_cycles: must be at least 1");
-    if (v->transcendental_cycles < 1)
-        FAIL("npu.vector.transcendental_cycles: must be at least 1");
+    if (check_uint("npu.vector.lanes", v->lanes, 1, NPU_VECTOR_LANES_MAX, "elements/cycle", NULL, err, errlen) ||
+        check_uint("npu.vector.pipeline_cycles", v->pipeline_cycles, 1, NPU_UNIT_CYCLES_MAX, "cycles", NULL, err,
+                   errlen) ||
+        check_uint("npu.vector.simple_cycles", v->simple_cycles, 1, NPU_UNIT_CYCLES_MAX, "cycles", NULL, err, errlen) ||
+        check_uint("npu.vector.divsqrt_cycles", v->divsqrt_cycles, 1, NPU_UNIT_CYCLES_MAX, "cycles", NULL, err,
+                   errlen) ||
+        check_uint("npu.vector.transcendental_cycles", v->transcendental_cycles, 1, NPU_UNIT_CYCLES_MAX, "cycles",
+                   NULL, err, errlen))
+        return -1;
     return 0;
 }
 
 static int check_sram(const npu_sram_config *s, char *err, size_t errlen)
 {
-    uint64_t reach = isa_sram_reach_bytes();
-    if (s->size_bytes < 1)
-        FAIL("npu.sram.size_bytes: must be at least 1");
-    if (s->size_bytes > reach)
-        FAIL("npu.sram.size_bytes: %llu exceeds the %llu MiB the ISA's %u-bit SRAM addresses reach",
-             (unsigned long long)s->size_bytes, (unsigned long long)(reach / MIB_BYTES), isa_sram_address_bits());
-    if (s->banks < 1)
-        FAIL("npu.sram.banks: must be at least 1");
-    if (s->bank_width_bytes < 1)
-        FAIL("npu.sram.bank_width_bytes: must be at least 1");
+    char reach[64];
+    snprintf(reach, sizeof reach, "the ISA's %u-bit SRAM addresses", isa_sram_address_bits());
+    if (check_bytes("npu.sram.size_bytes", s->size_bytes, NPU_SRAM_MIN_BYTES, isa_sram_reach_bytes(), reach, err,
+                    errlen) ||
+        check_uint("npu.sram.banks", s->banks, 1, NPU_SRAM_BANKS_MAX, "banks", NULL, err, errlen) ||
+        check_uint("npu.sram.bank_width_bytes", s->bank_width_bytes, 1, NPU_SRAM_BANK_WIDTH_MAX_BYTES, "bytes", NULL,
+                   err, errlen))
+        return -1;
     uint64_t stripe = (uint64_t)s->banks * s->bank_width_bytes;
     if (s->size_bytes % stripe != 0)
         FAIL("npu.sram.size_bytes: %llu is not a multiple of banks * bank_width_bytes (%u * %u = %llu)",
@@ -263,25 +325,42 @@ static int check_sram(const npu_sram_config *s, char *err, size_t errlen)
 
 static int check_dma(const npu_dma_config *d, char *err, size_t errlen)
 {
-    uint32_t max = max_dma_channels();
-    if (d->channels < 1 || d->channels > max)
-        FAIL("npu.dma.channels: %u is outside 1..%u (the ISA's dma q field)", d->channels, max);
+    if (check_uint("npu.dma.channels", d->channels, 1, max_dma_channels(), "channels", "the ISA's dma q field", err,
+                   errlen) ||
+        check_uint("npu.dma.setup_cycles", d->setup_cycles, 0, NPU_DMA_SETUP_CYCLES_MAX, "cycles", NULL, err, errlen))
+        return -1;
     return 0;
 }
 
 static int check_dram(const npu_dram_config *d, char *err, size_t errlen)
 {
-    if (d->size_bytes < NPU_MIN_DRAM_BYTES)
-        FAIL("npu.dram.size_bytes: %llu is below the 1 MiB minimum (queue, firmware log and buffers)",
-             (unsigned long long)d->size_bytes);
-    if (!isfinite(d->bandwidth_gb_s) || !(d->bandwidth_gb_s > 0.0))
-        FAIL("npu.dram.bandwidth_gb_s: %g must be a finite number greater than 0", d->bandwidth_gb_s);
-    if (!isfinite(d->efficiency) || !(d->efficiency > 0.0) || d->efficiency > 1.0)
-        FAIL("npu.dram.efficiency: %g is outside (0, 1]", d->efficiency);
-    if (!isfinite(d->latency_ns) || !(d->latency_ns >= 0.0))
-        FAIL("npu.dram.latency_ns: %g must be a finite number, at least 0", d->latency_ns);
-    if (d->burst_bytes < 1 || (d->burst_bytes & (d->burst_bytes - 1)) != 0)
+    if (check_bytes("npu.dram.size_bytes", d->size_bytes, NPU_MIN_DRAM_BYTES, NPU_MAX_DRAM_BYTES, NULL, err,
+                    errlen) ||
+        check_double("npu.dram.bandwidth_gb_s", d->bandwidth_gb_s, NPU_DRAM_BANDWIDTH_GB_S_MIN,
+                     NPU_DRAM_BANDWIDTH_GB_S_MAX, "GB/s", err, errlen) ||
+        check_double("npu.dram.efficiency", d->efficiency, NPU_DRAM_EFFICIENCY_MIN, NPU_DRAM_EFFICIENCY_MAX, "", err,
+                     errlen) ||
+        check_double("npu.dram.latency_ns", d->latency_ns, 0.0, NPU_DRAM_LATENCY_NS_MAX, "ns", err, errlen) ||
+        check_uint("npu.dram.burst_bytes", d->burst_bytes, 1, NPU_DRAM_BURST_MAX_BYTES, "bytes", NULL, err, errlen))
+        return -1;
+    if ((d->burst_bytes & (d->burst_bytes - 1)) != 0)
         FAIL("npu.dram.burst_bytes: %u is not a power of two", d->burst_bytes);
+    return 0;
+}
+
+static int check_control(const npu_device_config *cfg, char *err, size_t errlen)
+{
+    if (check_double("npu.control.clock_mhz", cfg->control.clock_mhz, NPU_CLOCK_MHZ_MIN, NPU_CLOCK_MHZ_MAX, "MHz", err,
+                     errlen) ||
+        check_uint("npu.control.cycles_per_insn", cfg->control.cycles_per_insn, 0, NPU_CYCLES_PER_INSN_MAX, "cycles",
+                   NULL, err, errlen) ||
+        check_uint("npu.control.cycles_per_job", cfg->control.cycles_per_job, 0, NPU_CYCLES_PER_JOB_MAX, "cycles",
+                   NULL, err, errlen) ||
+        check_uint("npu.queue_depth", cfg->queue_depth, NPU_QUEUE_DEPTH_MIN, NPU_QUEUE_DEPTH_MAX, "instructions", NULL,
+                   err, errlen) ||
+        check_uint("npu.watchdog_cycles", cfg->watchdog_cycles, NPU_WATCHDOG_CYCLES_MIN, NPU_WATCHDOG_CYCLES_MAX,
+                   "cycles", NULL, err, errlen))
+        return -1;
     return 0;
 }
 
@@ -295,17 +374,45 @@ int npu_config_check(const npu_device_config *cfg, char *err, size_t errlen)
         FAIL("name: longer than %d bytes", NPU_CONFIG_NAME_LEN - 1);
     if (cfg->name[0] == '\0')
         FAIL("name: must not be empty");
-    if (check_clock("npu.clock_mhz", cfg->clock_mhz, err, errlen))
+    if (check_double("npu.clock_mhz", cfg->clock_mhz, NPU_CLOCK_MHZ_MIN, NPU_CLOCK_MHZ_MAX, "MHz", err, errlen))
         return -1;
     if (check_matmul(&cfg->matmul, err, errlen) || check_softmax(&cfg->softmax, err, errlen) ||
         check_vector(&cfg->vector, err, errlen) || check_sram(&cfg->sram, err, errlen) ||
-        check_dma(&cfg->dma, err, errlen) || check_dram(&cfg->dram, err, errlen))
+        check_dma(&cfg->dma, err, errlen) || check_dram(&cfg->dram, err, errlen) || check_control(cfg, err, errlen))
         return -1;
-    if (check_clock("npu.control.clock_mhz", cfg->control.clock_mhz, err, errlen))
+    return 0;
+}
+
+/* ---- the host */
+
+void *npu_dram_map(uint64_t size, char *err, size_t errlen)
+{
+    void *mem = size <= SIZE_MAX ? mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
+                                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+                                 : MAP_FAILED;
+    if (mem != MAP_FAILED)
+        return mem;
+    int why = size <= SIZE_MAX ? errno : ENOMEM;
+    char sized[40];
+    format_bytes(size, sized, sizeof sized);
+    fail(err, errlen,
+         "npu.dram.size_bytes: %s cannot be mapped on this host (%s); the device maps all of its DRAM when it "
+         "opens: lower it, or raise the host's limit (ulimit -v, vm.overcommit_memory)",
+         sized, strerror(why));
+    return NULL;
+}
+
+void npu_dram_unmap(void *mem, uint64_t size)
+{
+    if (mem)
+        munmap(mem, (size_t)size);
+}
+
+int npu_config_check_host(const npu_device_config *cfg, char *err, size_t errlen)
+{
+    void *mem = npu_dram_map(cfg->dram.size_bytes, err, errlen);
+    if (!mem)
         return -1;
-    if (cfg->queue_depth < 1)
-        FAIL("npu.queue_depth: must be at least 1");
-    if (cfg->watchdog_cycles < 1)
-        FAIL("npu.watchdog_cycles: must be at least 1");
+    npu_dram_unmap(mem, cfg->dram.size_bytes);
     return 0;
 }

@@ -19,6 +19,35 @@ extern "C" {
 #define NPU_MAX_DMA_CHANNELS 4
 #define NPU_CONFIG_NAME_LEN 64
 
+/* ---- the ranges npu_config_check accepts
+ *
+ * Each is a physically meaningful bound, so that a value that passes means something (a
+ * bandwidth of 1e-320 GB/s passed once, and a 2 KB copy took 268 M cycles). The schema of
+ * runtime/config states the same numbers in docs/configs.md and in its messages; the tile
+ * geometry, SRAM reach and DMA channels come from the ISA table (npu_config.c). */
+#define NPU_CLOCK_MHZ_MIN 1.0              /* 1 MHz .. 10 GHz: the NPU and the control core */
+#define NPU_CLOCK_MHZ_MAX 10000.0
+#define NPU_VECTOR_LANES_MAX 4096u         /* 4x the widest vector unit built (1024 lanes) */
+#define NPU_UNIT_CYCLES_MAX 10000u         /* one vector start-up or per-group step */
+#define NPU_SRAM_MIN_BYTES 1024ull         /* 1 KiB: room for one tile of operands */
+#define NPU_SRAM_BANKS_MAX 1024u
+#define NPU_SRAM_BANK_WIDTH_MAX_BYTES 1024u
+#define NPU_DMA_SETUP_CYCLES_MAX 100000u   /* 100 us at 1 GHz */
+#define NPU_MIN_DRAM_BYTES (1ull << 20)    /* 1 MiB: the command queue, the firmware log and a job */
+#define NPU_MAX_DRAM_BYTES (1ull << 40)    /* 1 TiB: 40x a 2024 phone; also mappable on this host */
+#define NPU_DRAM_BANDWIDTH_GB_S_MIN 0.1    /* 0.1 .. 10000 GB/s: an old SD card .. 3x HBM3E */
+#define NPU_DRAM_BANDWIDTH_GB_S_MAX 10000.0
+#define NPU_DRAM_EFFICIENCY_MIN 0.01       /* 1% .. 100% of the peak bandwidth */
+#define NPU_DRAM_EFFICIENCY_MAX 1.0
+#define NPU_DRAM_LATENCY_NS_MAX 10000.0    /* 0 .. 10 us first-byte latency */
+#define NPU_DRAM_BURST_MAX_BYTES 4096u     /* a power of two up to a page */
+#define NPU_CYCLES_PER_INSN_MAX 100000u    /* firmware cost of one instruction (control cycles) */
+#define NPU_CYCLES_PER_JOB_MAX 100000000u  /* ... of one job: 0.1 s at 1 GHz */
+#define NPU_QUEUE_DEPTH_MIN 1u
+#define NPU_QUEUE_DEPTH_MAX 4096u          /* instructions per unit queue */
+#define NPU_WATCHDOG_CYCLES_MIN 1000ull    /* above the firmware's dispatch gaps, or it fires falsely */
+#define NPU_WATCHDOG_CYCLES_MAX 10000000000000ull /* 1e13: hours at any clock */
+
 /* How a tile executes its instructions. */
 typedef enum npu_tile_impl {
     NPU_IMPL_FAST = 0, /* transaction-level: result in C, latency from the analytic formula */
@@ -87,8 +116,18 @@ typedef struct npu_device_config {
 void npu_config_defaults(npu_device_config *cfg);
 
 /* Check that the device can model cfg. On failure writes "KEY: reason" (KEY as in the YAML,
- * e.g. "npu.sram.size_bytes: must be a multiple of banks * bank_width_bytes") and returns -1. */
+ * e.g. "npu.dram.bandwidth_gb_s: 1e-320 is outside 0.1..10000 GB/s") and returns -1. */
 int npu_config_check(const npu_device_config *cfg, char *err, size_t errlen);
+
+/* Map size bytes of device memory as the device does when it opens (anonymous, private,
+ * MAP_NORESERVE: pages are only materialised when touched). NULL with "npu.dram.size_bytes:
+ * ... cannot be mapped on this host ..." in err when the host refuses (an address-space limit,
+ * strict overcommit). npu_dram_unmap releases it. */
+void *npu_dram_map(uint64_t size, char *err, size_t errlen);
+void npu_dram_unmap(void *mem, uint64_t size);
+/* Can this host open a device of cfg (its DRAM mapped, then released)? 0, or -1 with the
+ * message of npu_dram_map. What `m4npu config` checks so that it agrees with `m4npu exec`. */
+int npu_config_check_host(const npu_device_config *cfg, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -3,7 +3,6 @@
 // Unit execution is in units.cpp, the DRAM bandwidth model in dram.cpp.
 #include "device.h"
 
-#include <sys/mman.h>
 
 #include <cmath>
 #include <cstring>
@@ -57,7 +56,7 @@ Device::Device(sc_module_name name) : sc_module(name)
 Device::~Device()
 {
     if (dram_)
-        munmap(dram_, dram_mapped_);
+        npu_dram_unmap(dram_, dram_mapped_);
 }
 
 // ------------------------------------------------------------------ open / close
@@ -75,14 +74,13 @@ bool Device::open(const npu_device_config &cfg, std::string &err)
     }
     if (!open_rtl_tiles(cfg, err))
         return false;
-    void *mem = mmap(nullptr, cfg.dram.size_bytes, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (mem == MAP_FAILED) {
-        err = "cannot map " + std::to_string(cfg.dram.size_bytes) + " bytes of device memory";
+    void *mem = npu_dram_map(cfg.dram.size_bytes, msg, sizeof msg); // as npu_config_check_host does
+    if (!mem) {
+        err = msg;
         return false;
     }
     if (dram_)
-        munmap(dram_, dram_mapped_);
+        npu_dram_unmap(dram_, dram_mapped_);
     dram_ = static_cast<uint8_t *>(mem);
     dram_mapped_ = cfg.dram.size_bytes;
     cfg_ = cfg;
@@ -133,7 +131,7 @@ void Device::close()
     abort_units();
     settle(); // let the firmware and the units unwind
     if (dram_) {
-        munmap(dram_, dram_mapped_);
+        npu_dram_unmap(dram_, dram_mapped_);
         dram_ = nullptr;
         dram_mapped_ = 0;
     }

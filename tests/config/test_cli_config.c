@@ -53,7 +53,12 @@ static void test_overrides(void **state)
     assert_string_equal(out, "--set npu.matmul.rowz=32: npu.matmul.rowz: unknown key; expected one of: rows, cols, "
                              "impl (in npu.matmul)\n");
     assert_int_equal(test_run(out, sizeof out, "%s config %s --set npu.dma.channels=8", M4NPU_BIN, TEST_YAML), 1);
-    assert_string_equal(out, "--set npu.dma.channels=8: npu.dma.channels: 8 is outside 1..4 (the ISA's dma q field)\n");
+    assert_string_equal(out, "--set npu.dma.channels=8: npu.dma.channels: 8 is outside 1..4 channels\n");
+    /* regression (issue 9): passed, and then a 2 KB copy took 268 M cycles */
+    assert_int_equal(test_run(out, sizeof out, "%s config %s --set npu.dram.bandwidth_gb_s=1e-320", M4NPU_BIN, TEST_YAML),
+                     1);
+    assert_string_equal(out, "--set npu.dram.bandwidth_gb_s=1e-320: npu.dram.bandwidth_gb_s: 1e-320 is outside "
+                             "0.1..10000 GB/s\n");
     assert_int_equal(test_run(out, sizeof out, "%s config %s --set npu.dma.channels", M4NPU_BIN, TEST_YAML), 2);
     assert_string_equal(out, "m4npu config: --set npu.dma.channels: expected KEY=VALUE\n");
 }
@@ -69,6 +74,15 @@ static void test_invalid_file(void **state)
     char want[512];
     snprintf(want, sizeof want, "%s:%d:12: npu.sram.banks: expected an unsigned integer, got \"eight\"\n", path,
              cfgtest_line_of(text, "banks: eight"));
+    assert_string_equal(out, want);
+    free(text);
+
+    /* regression (issue 9): refused with "exceeds 4294967295" instead of the real range */
+    text = cfgtest_variant("    rows: 16\n", "    rows: 1e23\n");
+    test_write_file(path, text, strlen(text));
+    assert_int_equal(test_run(out, sizeof out, "%s config %s", M4NPU_BIN, path), 1);
+    snprintf(want, sizeof want, "%s:%d:11: npu.matmul.rows: 1e23 is outside 1..4095 PEs\n", path,
+             cfgtest_line_of(text, "rows: 1e23"));
     assert_string_equal(out, want);
     free(text);
 

@@ -168,24 +168,34 @@ static const error_case cases[] = {
      "expected a size in bytes (an integer, or with a binary suffix as in \"256 KiB\", \"8 MiB\", \"12 GiB\"), "
      "got \"lots\""},
     {"size_bytes: 64 MiB", "size_bytes: 9000000000 TiB", M4NPU_CONFIG_E_RANGE, "npu.dram.size_bytes",
-     "9000000000 TiB", 17, "\"9000000000 TiB\" is too large (the largest size is 9223372036854775807 bytes)"},
+     "9000000000 TiB", 17, "9000000000 TiB is outside 1 MiB..1 TiB"},
+    {"size_bytes: 64 MiB", "size_bytes: 2 TiB", M4NPU_CONFIG_E_RANGE, "npu.dram.size_bytes", "2 TiB", 17,
+     "2199023255552 (2 TiB) is outside 1 MiB..1 TiB"},
     {"name: test\n", "name: \"\"\n", M4NPU_CONFIG_E_RANGE, "name", "name: \"\"", 7, "must not be empty"},
     {"name: test\n", "name: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n", M4NPU_CONFIG_E_RANGE,
      "name", "name: xxx", 7, "is 64 bytes long; the maximum is 63"},
     {"name: test\n", "name: \"a\\0b\"\n", M4NPU_CONFIG_E_TYPE, "name", "name: \"a", 7, "contains a NUL character"},
-    /* impossible values: the loader's own ranges (cpu) and the device's check (npu) */
+    /* impossible values: every number's physical range, at the value, with the range and unit */
     {"    fp32: 50\n", "    fp32: -5\n", M4NPU_CONFIG_E_RANGE, "cpu.gflop_s.fp32", "fp32: -5", 11,
-     "-5 must be greater than 0"},
+     "-5 is outside 0.01..1000000 GFLOP/s"},
     {"    banks: 8\n", "    banks: -8\n", M4NPU_CONFIG_E_RANGE, "npu.sram.banks", "banks: -8", 12,
-     "must not be negative (got -8)"},
+     "-8 is outside 1..1024 banks"},
     {"    banks: 8\n", "    banks: 4294967296\n", M4NPU_CONFIG_E_RANGE, "npu.sram.banks", "banks: 4294967296", 12,
-     "4294967296 exceeds the maximum 4294967295"},
+     "4294967296 is outside 1..1024 banks"},
     {"    banks: 8\n", "    banks: 99999999999999999999999\n", M4NPU_CONFIG_E_RANGE, "npu.sram.banks", "banks: 999",
-     12, "\"99999999999999999999999\" exceeds the maximum 4294967295"},
-    {"size_bytes: 256 KiB", "size_bytes: 20 MiB", M4NPU_CONFIG_E_DEVICE, "npu.sram.size_bytes", "20 MiB", 17,
-     "20971520 exceeds the 16 MiB the ISA's 24-bit SRAM addresses reach"},
-    {"    efficiency: 1.0\n", "    efficiency: 0\n", M4NPU_CONFIG_E_DEVICE, "npu.dram.efficiency", "efficiency: 0",
-     17, "0 is outside (0, 1]"},
+     12, "99999999999999999999999 is outside 1..1024 banks"},
+    /* regression (issue 9): refused with "exceeds 4294967295" instead of the real range */
+    {"    rows: 16\n", "    rows: 1e23\n", M4NPU_CONFIG_E_RANGE, "npu.matmul.rows", "rows: 1e23", 11,
+     "1e23 is outside 1..4095 PEs"},
+    /* regression (issue 9): accepted, and a 2 KB copy then took 268 M cycles */
+    {"    bandwidth_gb_s: 16\n", "    bandwidth_gb_s: 1e-320\n", M4NPU_CONFIG_E_RANGE, "npu.dram.bandwidth_gb_s",
+     "bandwidth_gb_s: 1e-320", 21, "1e-320 is outside 0.1..10000 GB/s"},
+    {"size_bytes: 256 KiB", "size_bytes: 20 MiB", M4NPU_CONFIG_E_RANGE, "npu.sram.size_bytes", "20 MiB", 17,
+     "20971520 (20 MiB) is outside 1 KiB..16 MiB"},
+    {"    efficiency: 1.0\n", "    efficiency: 0\n", M4NPU_CONFIG_E_RANGE, "npu.dram.efficiency", "efficiency: 0",
+     17, "0 is outside 0.01..1"},
+    {"  npu_static_w: 0.05", "  npu_static_w: 1e6", M4NPU_CONFIG_E_RANGE, "energy.npu_static_w", "npu_static_w: 1e6",
+     17, "1000000 is outside 0..100 W"},
     {"    lanes: 4\n", "    lanes: 1024\n", M4NPU_CONFIG_E_DEVICE, "npu.softmax.lanes", "lanes: 1024", 12,
      "1024 exceeds npu.softmax.max_len (512)"},
     {"  idle_power_w: 0.1", "  idle_power_w: 2.5", M4NPU_CONFIG_E_DEVICE, "cpu.idle_power_w", "idle_power_w: 2.5",
@@ -377,7 +387,7 @@ static void test_failed_load_does_not_write_out(void **state)
     memset(&cfg, 0x5A, sizeof cfg);
     before = cfg;
     m4npu_config_error err;
-    char *text = cfgtest_variant("    efficiency: 1.0\n", "    efficiency: 2\n");
+    char *text = cfgtest_variant("    lanes: 4\n", "    lanes: 1024\n"); /* fails at the last step, the device check */
     assert_int_equal(m4npu_config_load_text(text, strlen(text), "x", &cfg, &err), M4NPU_CONFIG_E_DEVICE);
     assert_memory_equal(&cfg, &before, sizeof cfg);
     free(text);

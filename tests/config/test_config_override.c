@@ -64,14 +64,19 @@ static void test_unknown_keys_and_bad_values(void **state)
                      "npu.matmul.rows: expected an unsigned integer, got \"abc\"");
     cfgtest_expect_set_error("npu.matmul.rows", "", M4NPU_CONFIG_E_TYPE,
                      "npu.matmul.rows: expected an unsigned integer, got nothing");
-    cfgtest_expect_set_error("npu.matmul.rows", "-1", M4NPU_CONFIG_E_RANGE, "npu.matmul.rows: must not be negative (got -1)");
+    /* a number that cannot be stored is refused with the key's range at once */
+    cfgtest_expect_set_error("npu.matmul.rows", "-1", M4NPU_CONFIG_E_RANGE, "npu.matmul.rows: -1 is outside 1..4095 PEs");
+    cfgtest_expect_set_error("npu.matmul.rows", "1e23", M4NPU_CONFIG_E_RANGE,
+                             "npu.matmul.rows: 1e23 is outside 1..4095 PEs");
+    cfgtest_expect_set_error("npu.matmul.rows", "5000000000", M4NPU_CONFIG_E_RANGE,
+                             "npu.matmul.rows: 5000000000 is outside 1..4095 PEs");
+    cfgtest_expect_set_error("npu.matmul.rows", "16.5", M4NPU_CONFIG_E_TYPE,
+                             "npu.matmul.rows: expected an unsigned integer, got \"16.5\"");
     cfgtest_expect_set_error("npu.matmul.impl", "verilog", M4NPU_CONFIG_E_TYPE,
                      "npu.matmul.impl: expected one of fast, rtl, got \"verilog\"");
     cfgtest_expect_set_error("npu.sram.size_bytes", "4 MB", M4NPU_CONFIG_E_TYPE,
                      "npu.sram.size_bytes: \"4 MB\": use a binary suffix (B, KiB, MiB, GiB, TiB); decimal ones are "
                      "ambiguous");
-    cfgtest_expect_set_error("cpu.dispatch_overhead_us", "-0.5", M4NPU_CONFIG_E_RANGE,
-                     "cpu.dispatch_overhead_us: -0.5 must be at least 0");
     cfgtest_expect_set_error("name", "", M4NPU_CONFIG_E_RANGE, "name: must not be empty");
     cfgtest_expect_set_error("name", "\xc3\x28", M4NPU_CONFIG_E_TYPE, "name: is not valid UTF-8");
 
@@ -84,7 +89,8 @@ static void test_unknown_keys_and_bad_values(void **state)
     assert_string_equal(err.msg, "expected KEY=VALUE, got an empty key");
 }
 
-/* The device's limits are checked by validate (after all overrides), not by set. */
+/* Ranges and the device's limits are checked by validate (after all overrides), not by set: a
+ * value that can be stored is taken, then held to its range. */
 static void test_device_limits_apply_at_validation(void **state)
 {
     (void)state;
@@ -92,9 +98,18 @@ static void test_device_limits_apply_at_validation(void **state)
     m4npu_config_defaults(&cfg);
     m4npu_config_error err;
     set_ok(&cfg, "npu.sram.size_bytes", "20 MiB");
-    assert_int_equal(m4npu_config_validate(&cfg, &err), M4NPU_CONFIG_E_DEVICE);
-    assert_string_equal(err.msg, "npu.sram.size_bytes: 20971520 exceeds the 16 MiB the ISA's 24-bit SRAM addresses reach");
+    assert_int_equal(m4npu_config_validate(&cfg, &err), M4NPU_CONFIG_E_RANGE);
+    assert_string_equal(err.msg, "npu.sram.size_bytes: 20971520 (20 MiB) is outside 1 KiB..16 MiB");
     assert_string_equal(err.key, "npu.sram.size_bytes");
+    m4npu_config_defaults(&cfg);
+    set_ok(&cfg, "cpu.dispatch_overhead_us", "-0.5");
+    assert_int_equal(m4npu_config_validate(&cfg, &err), M4NPU_CONFIG_E_RANGE);
+    assert_string_equal(err.msg, "cpu.dispatch_overhead_us: -0.5 is outside 0..1000000 us");
+    /* regression (issue 9): a DRAM bandwidth of 1e-320 GB/s was accepted */
+    m4npu_config_defaults(&cfg);
+    set_ok(&cfg, "npu.dram.bandwidth_gb_s", "1e-320");
+    assert_int_equal(m4npu_config_validate(&cfg, &err), M4NPU_CONFIG_E_RANGE);
+    assert_string_equal(err.msg, "npu.dram.bandwidth_gb_s: 1e-320 is outside 0.1..10000 GB/s");
     /* two keys that are only valid together */
     m4npu_config_defaults(&cfg);
     set_ok(&cfg, "npu.softmax.lanes", "1024");
@@ -105,7 +120,7 @@ static void test_device_limits_apply_at_validation(void **state)
     m4npu_config_defaults(&cfg);
     cfg.cpu.gflop_s.fp16 = 0;
     assert_int_equal(m4npu_config_validate(&cfg, &err), M4NPU_CONFIG_E_RANGE);
-    assert_string_equal(err.msg, "cpu.gflop_s.fp16: 0 must be greater than 0");
+    assert_string_equal(err.msg, "cpu.gflop_s.fp16: 0 is outside 0.01..1000000 GFLOP/s");
     m4npu_config_defaults(&cfg);
     cfg.npu.matmul.impl = (npu_tile_impl)3;
     assert_int_equal(m4npu_config_validate(&cfg, &err), M4NPU_CONFIG_E_RANGE);
@@ -134,21 +149,23 @@ static void test_overrides_when_loading(void **state)
     char *text = cfgtest_variant("size_bytes: 256 KiB", "size_bytes: 20 MiB");
     test_path(path, sizeof path, "big-sram.yaml");
     test_write_file(path, text, strlen(text));
-    assert_int_equal(load_with(path, NULL, 0, &cfg, &err), M4NPU_CONFIG_E_DEVICE);
+    assert_int_equal(load_with(path, NULL, 0, &cfg, &err), M4NPU_CONFIG_E_RANGE);
     const char *fix[] = {"npu.sram.size_bytes=8 MiB"};
     assert_int_equal(load_with(path, fix, 1, &cfg, &err), M4NPU_CONFIG_OK);
     assert_int_equal(cfg.npu.sram.size_bytes, 8u << 20);
 
-    /* a device error about an overridden key names the override, not the file */
+    /* an error about an overridden key names the override, not the file */
     const char *bad[] = {"npu.dram.efficiency=1.5"};
-    assert_int_equal(load_with(TEST_YAML, bad, 1, &cfg, &err), M4NPU_CONFIG_E_DEVICE);
-    assert_string_equal(err.msg, "--set npu.dram.efficiency=1.5: npu.dram.efficiency: 1.5 is outside (0, 1]");
+    assert_int_equal(load_with(TEST_YAML, bad, 1, &cfg, &err), M4NPU_CONFIG_E_RANGE);
+    assert_string_equal(err.msg, "--set npu.dram.efficiency=1.5: npu.dram.efficiency: 1.5 is outside 0.01..1");
+    const char *both[] = {"npu.softmax.lanes=1024"};
+    assert_int_equal(load_with(TEST_YAML, both, 1, &cfg, &err), M4NPU_CONFIG_E_DEVICE);
+    assert_string_equal(err.msg, "--set npu.softmax.lanes=1024: npu.softmax.lanes: 1024 exceeds npu.softmax.max_len (512)");
     /* ... while one about a key from the file names its line */
     const char *other[] = {"npu.matmul.rows=16"};
-    assert_int_equal(load_with(path, other, 1, &cfg, &err), M4NPU_CONFIG_E_DEVICE);
+    assert_int_equal(load_with(path, other, 1, &cfg, &err), M4NPU_CONFIG_E_RANGE);
     char want[512];
-    snprintf(want, sizeof want,
-             "%s:%d:17: npu.sram.size_bytes: 20971520 exceeds the 16 MiB the ISA's 24-bit SRAM addresses reach", path,
+    snprintf(want, sizeof want, "%s:%d:17: npu.sram.size_bytes: 20971520 (20 MiB) is outside 1 KiB..16 MiB", path,
              cfgtest_line_of(text, "20 MiB"));
     assert_string_equal(err.msg, want);
 

@@ -43,7 +43,7 @@ static void test_presets_round_trip(void **state)
     }
 }
 
-/* A positive double with 1..17 significant digits, sometimes tiny or huge. */
+/* A double in [lo, hi] with 1..17 significant digits. */
 static double random_positive(test_rng *r, double lo, double hi)
 {
     double u = (double)(test_rng_next(r) >> 11) / 9007199254740992.0; /* [0, 1) */
@@ -84,39 +84,40 @@ static void randomise(test_rng *r, m4npu_config *c)
     memset(c->description, 0, sizeof c->description);
     random_string(r, c->npu.name, sizeof c->npu.name, 1);
     random_string(r, c->description, sizeof c->description, 0);
-    c->npu.clock_mhz = random_positive(r, 1e-3, 1e5);
+    c->npu.clock_mhz = random_positive(r, NPU_CLOCK_MHZ_MIN, NPU_CLOCK_MHZ_MAX);
     c->npu.matmul.rows = (uint32_t)test_rng_range(r, 1, 4095);
     c->npu.matmul.cols = (uint32_t)test_rng_range(r, 1, 4095);
     c->npu.softmax.max_len = (uint32_t)test_rng_range(r, 1, 16383);
     c->npu.softmax.lanes = (uint32_t)test_rng_range(r, 1, c->npu.softmax.max_len);
-    c->npu.vector.lanes = (uint32_t)test_rng_range(r, 1, UINT32_MAX);
+    c->npu.vector.lanes = (uint32_t)test_rng_range(r, 1, NPU_VECTOR_LANES_MAX);
     c->npu.vector.pipeline_cycles = (uint32_t)test_rng_range(r, 1, 1000);
     c->npu.sram.banks = (uint32_t)test_rng_range(r, 1, 64);
     c->npu.sram.bank_width_bytes = (uint32_t)test_rng_range(r, 1, 128);
     uint64_t stripe = (uint64_t)c->npu.sram.banks * c->npu.sram.bank_width_bytes;
-    c->npu.sram.size_bytes = stripe * (uint64_t)test_rng_range(r, 1, (int64_t)((16u << 20) / stripe));
+    c->npu.sram.size_bytes = stripe * (uint64_t)test_rng_range(r, (int64_t)((NPU_SRAM_MIN_BYTES + stripe - 1) / stripe),
+                                                                (int64_t)((16u << 20) / stripe));
     c->npu.dma.channels = (uint32_t)test_rng_range(r, 1, 4);
-    c->npu.dma.setup_cycles = (uint32_t)test_rng_range(r, 0, UINT32_MAX);
-    c->npu.dram.size_bytes = (uint64_t)test_rng_range(r, 1 << 20, INT64_MAX);
+    c->npu.dma.setup_cycles = (uint32_t)test_rng_range(r, 0, NPU_DMA_SETUP_CYCLES_MAX);
+    c->npu.dram.size_bytes = (uint64_t)test_rng_range(r, NPU_MIN_DRAM_BYTES, NPU_MAX_DRAM_BYTES);
     if (test_rng_range(r, 0, 1))
         c->npu.dram.size_bytes &= ~((1ull << 30) - 1); /* a whole number of GiB: printed with a suffix */
     if (c->npu.dram.size_bytes < (1u << 20))
         c->npu.dram.size_bytes = 1u << 20;
-    c->npu.dram.bandwidth_gb_s = random_positive(r, 1e-6, 1e6);
-    c->npu.dram.efficiency = random_positive(r, 0.0, 1.0);
+    c->npu.dram.bandwidth_gb_s = random_positive(r, NPU_DRAM_BANDWIDTH_GB_S_MIN, NPU_DRAM_BANDWIDTH_GB_S_MAX);
+    c->npu.dram.efficiency = random_positive(r, NPU_DRAM_EFFICIENCY_MIN, NPU_DRAM_EFFICIENCY_MAX);
     c->npu.dram.latency_ns = test_rng_range(r, 0, 4) ? random_positive(r, 0.0, 1e4) : 0.0;
-    c->npu.dram.burst_bytes = 1u << test_rng_range(r, 0, 31);
+    c->npu.dram.burst_bytes = 1u << test_rng_range(r, 0, 12);
     c->npu.control.clock_mhz = random_positive(r, 1.0, 5000.0);
     c->npu.control.cycles_per_insn = (uint32_t)test_rng_range(r, 0, 100);
-    c->npu.queue_depth = (uint32_t)test_rng_range(r, 1, 1 << 20);
-    c->npu.watchdog_cycles = (uint64_t)test_rng_range(r, 1, INT64_MAX);
+    c->npu.queue_depth = (uint32_t)test_rng_range(r, 1, NPU_QUEUE_DEPTH_MAX);
+    c->npu.watchdog_cycles = (uint64_t)test_rng_range(r, NPU_WATCHDOG_CYCLES_MIN, (int64_t)NPU_WATCHDOG_CYCLES_MAX);
     c->npu.matmul.impl = NPU_IMPL_FAST;
     c->cpu.cores = (uint32_t)test_rng_range(r, 1, 256);
-    c->cpu.gflop_s.fp32 = random_positive(r, 0.0, 1e4);
-    c->cpu.gflop_s.int8 = random_positive(r, 0.0, 1e5);
-    c->cpu.memory_bandwidth_gb_s = random_positive(r, 0.0, 1e3);
+    c->cpu.gflop_s.fp32 = random_positive(r, 0.01, 1e4);
+    c->cpu.gflop_s.int8 = random_positive(r, 0.01, 1e5);
+    c->cpu.memory_bandwidth_gb_s = random_positive(r, 0.1, 1e3);
     c->cpu.dispatch_overhead_us = random_positive(r, 0.0, 100.0);
-    c->cpu.active_power_w = random_positive(r, 0.0, 50.0);
+    c->cpu.active_power_w = random_positive(r, 0.001, 50.0);
     double idle_fraction = (double)test_rng_range(r, 0, 100) / 100.0;
     c->cpu.idle_power_w = fmin(c->cpu.active_power_w, c->cpu.active_power_w * idle_fraction);
 }

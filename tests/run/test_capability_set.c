@@ -147,17 +147,19 @@ static const ops_case cases[] = {
     {"ops:\n  Softmax: {max_axes: 3}", M4NPU_CONFIG_E_UNKNOWN_KEY, "ops.Softmax.max_axes", "max_axes", 13,
      "unknown key; expected one of: dtypes, max_rank, max_elements, max_axis, max_kernel, max_stride"},
     {"ops:\n  Softmax: {max_axis: 0}", M4NPU_CONFIG_E_RANGE, "ops.Softmax.max_axis", "max_axis", 23,
-     "0 is below the minimum 1 (leave the limit out for none)"},
+     "0 is outside 1..4294967295 elements (leave the limit out for none)"},
     {"ops:\n  Softmax: {max_axis: -4}", M4NPU_CONFIG_E_RANGE, "ops.Softmax.max_axis", "max_axis", 23,
-     "must not be negative (got -4)"},
+     "-4 is outside 1..4294967295 elements"},
     {"ops:\n  Softmax: {max_axis: 4096.5}", M4NPU_CONFIG_E_TYPE, "ops.Softmax.max_axis", "max_axis", 23,
      "expected an unsigned integer, got \"4096.5\""},
     {"ops:\n  Softmax: {max_axis: \"12\"}", M4NPU_CONFIG_E_TYPE, "ops.Softmax.max_axis", "max_axis", 23,
      "expected an unsigned integer, got the quoted string \"12\""},
     {"ops:\n  Softmax: {max_axis: 4294967296}", M4NPU_CONFIG_E_RANGE, "ops.Softmax.max_axis", "max_axis", 23,
-     "4294967296 exceeds the maximum 4294967295"},
+     "4294967296 is outside 1..4294967295 elements"},
     {"ops:\n  Softmax: {max_rank: 9}", M4NPU_CONFIG_E_RANGE, "ops.Softmax.max_rank", "max_rank", 23,
-     "9 exceeds the maximum 8"},
+     "9 is outside 1..8 dimensions"},
+    {"ops:\n  Conv: {max_kernel: 65536}", M4NPU_CONFIG_E_RANGE, "ops.Conv.max_kernel", "max_kernel", 22,
+     "65536 is outside 1..65535 elements"},
     {"ops:\n  Softmax: {max_axis: 8, max_axis: 9}", M4NPU_CONFIG_E_DUPLICATE_KEY, "ops.Softmax.max_axis", "max_axis",
      26, "duplicate key (first at line 45, column 13)"},
     {"ops:\n  Conv: {dtypes: [f32, f33]}", M4NPU_CONFIG_E_TYPE, "ops.Conv.dtypes", "dtypes", 24,
@@ -336,7 +338,8 @@ static void test_random_capability_sets_round_trip(void **state)
                     continue;
                 uint64_t v = l == M4NPU_LIMIT_RANK       ? (uint64_t)test_rng_range(&r, 1, RT_MAX_RANK)
                              : l == M4NPU_LIMIT_ELEMENTS ? (uint64_t)test_rng_range(&r, 1, RT_MAX_ELEMENTS)
-                                                         : (uint64_t)test_rng_range(&r, 1, UINT32_MAX);
+                             : l == M4NPU_LIMIT_AXIS     ? (uint64_t)test_rng_range(&r, 1, UINT32_MAX)
+                                                         : (uint64_t)test_rng_range(&r, 1, 65535); /* a window */
                 if (l == M4NPU_LIMIT_RANK)
                     c->max_rank = (uint32_t)v;
                 else if (l == M4NPU_LIMIT_ELEMENTS)
