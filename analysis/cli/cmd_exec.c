@@ -259,13 +259,19 @@ static int do_dumps(const exec_opts *o, npu_bo *data, rt_outputs *out)
 {
     for (size_t i = 0; i < o->ndumps; i++) {
         const transfer *t = &o->dumps[i];
-        if (t->addr > npu_bo_size(data) || t->len > npu_bo_size(data) - t->addr) {
-            fprintf(stderr, "m4npu exec: --dump 0x%" PRIx64 ":%" PRIu64 ": outside the %" PRIu64 "-byte data region\n",
-                    t->addr, t->len, npu_bo_size(data));
+        uint8_t *bytes = malloc(t->len);
+        if (!bytes) {
+            fprintf(stderr, "m4npu exec: --dump %s: out of memory\n", t->path);
             return CLI_FAIL;
         }
-        const uint8_t *bytes = (const uint8_t *)npu_bo_map(data) + t->addr;
+        if (npu_bo_read(data, t->addr, bytes, t->len) != NPU_DRV_OK) {
+            fprintf(stderr, "m4npu exec: --dump 0x%" PRIx64 ":%" PRIu64 ": outside the %" PRIu64 "-byte data region\n",
+                    t->addr, t->len, npu_bo_size(data));
+            free(bytes);
+            return CLI_FAIL;
+        }
         int rc = cli_outputs_add_data(out, t->path, bytes, t->len);
+        free(bytes);
         if (rc != CLI_OK)
             return rc;
     }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph.h"
 #include "m4npu_config.h"
 #include "trace.h"
 
@@ -336,7 +337,14 @@ static int cmd_timeline(int argc, char **argv)
         fprintf(stderr, "m4npu trace timeline: %s\n", e.msg);
         return exit_of(st);
     }
-    int rc = cli_write_file(out, json, len) == 0 ? CLI_OK : CLI_IO;
+    /* through an output set: whole or absent, and never over the trace it was made from */
+    rt_outputs *set = cli_outputs_new();
+    int rc = set ? cli_outputs_protect(set, in) : CLI_FAIL;
+    if (rc == CLI_OK)
+        rc = cli_outputs_add_data(set, out, json, len);
+    if (rc == CLI_OK)
+        rc = cli_outputs_commit(set);
+    cli_outputs_free(set);
     free(json);
     return rc;
 }
