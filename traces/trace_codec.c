@@ -563,6 +563,9 @@ static const struct {
     {NPU_REG_CQ_SIZE, "CQ_SIZE"},
     {NPU_REG_CQ_HEAD, "CQ_HEAD"},
     {NPU_REG_CQ_TAIL, "CQ_TAIL"},
+    {NPU_REG_CQ_RUNNING, "CQ_RUNNING"},
+    {NPU_REG_RUN_START_LO, "RUN_START_LO"},
+    {NPU_REG_RUN_START_HI, "RUN_START_HI"},
     {NPU_REG_IRQ_STATUS, "IRQ_STATUS"},
     {NPU_REG_IRQ_MASK, "IRQ_MASK"},
     {NPU_REG_IRQ_ACK, "IRQ_ACK"},
@@ -594,11 +597,18 @@ void trace_reg_name(uint32_t offset, char *buf, size_t cap)
                  (offset - NPU_REG_PERF_BASE) % 8 ? "hi" : "lo");
         return;
     }
+    if (offset >= NPU_REG_UNIT_STATE(0) && offset < NPU_REG_UNIT_STATE(NPU_UNIT_CTRL)) {
+        uint32_t u = (offset - NPU_REG_UNIT_BASE) / 8;
+        snprintf(buf, cap, "UNIT.%s.%s", npu_unit_str(u), (offset - NPU_REG_UNIT_BASE) % 8 ? "insn" : "state");
+        return;
+    }
     snprintf(buf, cap, "0x%03x", offset);
 }
 
 int trace_reg_timing_dependent(uint32_t offset)
 {
     return offset == NPU_REG_CYCLE_LO || offset == NPU_REG_CYCLE_HI || offset == NPU_REG_LOG_HEAD ||
+           offset == NPU_REG_RUN_START_LO || offset == NPU_REG_RUN_START_HI ||
+           (offset >= NPU_REG_UNIT_STATE(0) && offset < NPU_REG_UNIT_STATE(NPU_UNIT_CTRL)) ||
            (offset >= NPU_REG_PERF_BASE && offset < NPU_MMIO_BYTES);
 }

@@ -39,6 +39,8 @@ enum npu_reg {
     NPU_REG_CQ_HEAD = 0x02C,     /* fw: jobs consumed (free-running) */
     NPU_REG_CQ_TAIL = 0x030,     /* host: jobs submitted (free-running) */
     NPU_REG_CQ_RUNNING = 0x034,  /* fw: CQ_HEAD + 1 while the job at CQ_HEAD runs, else 0 (ABI 1.2) */
+    NPU_REG_RUN_START_LO = 0x038, /* fw: the NPU cycle that job started (ABI 1.2) */
+    NPU_REG_RUN_START_HI = 0x03C,
     NPU_REG_IRQ_STATUS = 0x040,  /* fw sets bits, host clears them through IRQ_ACK */
     NPU_REG_IRQ_MASK = 0x044,    /* host: the line is high while IRQ_STATUS & IRQ_MASK */
     NPU_REG_IRQ_ACK = 0x048,     /* host: write 1s to clear IRQ_STATUS bits */
@@ -163,7 +165,8 @@ enum npu_job_state {
     NPU_JOB_DONE = 1,
     NPU_JOB_FAILED = 2,
     NPU_JOB_ABORTED = 3, /* dropped by a device reset while it ran; not run again (ABI 1.2). fault
-                            is NPU_FAULT_NONE; start_cycle is when it started, end_cycle the reboot */
+                            is NPU_FAULT_NONE; start_cycle is when it started (RUN_START), end_cycle
+                            the reboot */
 };
 
 typedef struct npu_job_completion {

@@ -11,7 +11,6 @@
  */
 #include "fw.h"
 
-#include <stddef.h>
 #include <string.h>
 
 _Static_assert((int)ISA_UNIT_MM == (int)NPU_UNIT_MM && (int)ISA_UNIT_SM == (int)NPU_UNIT_SM &&
@@ -82,7 +81,7 @@ static hal_status halt(fw *f)
 }
 
 /* After a reset: the job that was running (CQ_RUNNING) is completed as aborted, not run again.
- * Its start cycle was recorded in its completion record when it started. */
+ * Its start cycle is in RUN_START, which the reset keeps too. */
 static void abort_interrupted_job(fw *f)
 {
     fw_hal *h = f->hal;
@@ -94,10 +93,8 @@ static void abort_interrupted_job(fw *f)
         hal_reg_write(h, NPU_REG_CQ_RUNNING, 0); /* the host rewrote the queue: nothing to complete */
         return;
     }
+    uint64_t start = reg64(h, NPU_REG_RUN_START_LO, NPU_REG_RUN_START_HI);
     npu_job_completion c;
-    if (hal_mem_read(h, d.completion_addr, &c, sizeof c) != 0)
-        memset(&c, 0, sizeof c);
-    uint64_t start = c.start_cycle;
     memset(&c, 0, sizeof c);
     c.job_id = d.job_id;
     c.state = NPU_JOB_ABORTED;
@@ -134,8 +131,9 @@ static hal_status serve_one(fw *f, uint32_t head)
         return halt(f);
     }
     /* from here until retire() a reset drops this job (abort_interrupted_job) */
+    hal_reg_write(h, NPU_REG_RUN_START_LO, (uint32_t)start);
+    hal_reg_write(h, NPU_REG_RUN_START_HI, (uint32_t)(start >> 32));
     hal_reg_write(h, NPU_REG_CQ_RUNNING, head + 1);
-    hal_mem_write(h, d.completion_addr + offsetof(npu_job_completion, start_cycle), &start, sizeof start);
     fw_log(f, "job %u: start (type %u, %u program bytes, %u buffers%s)", d.job_id, d.type, d.program_bytes,
            d.nbufs, (d.flags & NPU_JOB_F_TIMING_ONLY) ? ", timing only" : "");
     hal_status st = fw_job_run(f, &d, &r);

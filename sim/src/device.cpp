@@ -343,10 +343,12 @@ void Device::hardware_reset()
 {
     // Registers: everything clears but the queue and log configuration and the interrupt mask,
     // so jobs still in the queue run after the reset (npu_abi.h).
-    // CQ_RUNNING too: the rebooted firmware completes the job it names as aborted.
-    static const uint32_t kept[] = {NPU_REG_CQ_BASE_LO, NPU_REG_CQ_BASE_HI, NPU_REG_CQ_SIZE,    NPU_REG_CQ_HEAD,
-                                    NPU_REG_CQ_TAIL,    NPU_REG_CQ_RUNNING, NPU_REG_LOG_BASE_LO, NPU_REG_LOG_BASE_HI,
-                                    NPU_REG_LOG_SIZE,   NPU_REG_LOG_HEAD,   NPU_REG_IRQ_MASK};
+    // CQ_RUNNING and RUN_START too: the rebooted firmware completes the job they name as aborted.
+    static const uint32_t kept[] = {NPU_REG_CQ_BASE_LO,   NPU_REG_CQ_BASE_HI,   NPU_REG_CQ_SIZE,
+                                    NPU_REG_CQ_HEAD,      NPU_REG_CQ_TAIL,      NPU_REG_CQ_RUNNING,
+                                    NPU_REG_RUN_START_LO, NPU_REG_RUN_START_HI, NPU_REG_LOG_BASE_LO,
+                                    NPU_REG_LOG_BASE_HI,  NPU_REG_LOG_SIZE,     NPU_REG_LOG_HEAD,
+                                    NPU_REG_IRQ_MASK};
     std::array<uint32_t, NPU_MMIO_BYTES / 4> saved{};
     for (uint32_t r : kept)
         saved[r / 4] = regs_[r / 4];
