@@ -70,7 +70,7 @@ rt_status rt_read_file(const char *path, size_t max_bytes, const char *kind, uin
                        rt_error *e);
 
 /* Output sets: the files one command writes, all or nothing. Each file is written to a
- * temporary beside its target (".NAME.tmp-XXXXXX" in the target's directory); no target changes
+ * temporary beside its target (".NAME.tmp-PID-N" in the target's directory); no target changes
  * until rt_outputs_commit renames every temporary into place. If a write or a rename fails, or
  * the set is freed without a commit, every temporary, every target already renamed and every
  * directory rt_outputs_mkdir created are removed again: a failed command leaves none of its

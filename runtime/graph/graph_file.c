@@ -101,6 +101,7 @@ rt_status rt_read_file(const char *path, size_t max_bytes, const char *kind, uin
 #define SYMLINK_HOPS_MAX 40       /* as the kernel's own limit on a path's symbolic links */
 #define TMP_BASE_CHARS 64         /* of the target's name kept in its temporary's name */
 #define DEFAULT_FILE_MODE 0666    /* before the umask, as open(O_CREAT) gives a new file */
+#define TMP_ATTEMPTS 100          /* names tried before giving up (another process took them) */
 
 /* What a stream of rt_outputs_open writes to: its temporary's descriptor and the reason of the
  * first failed write (stdio keeps only a flag). */
@@ -234,14 +235,18 @@ rt_status rt_outputs_protect(rt_outputs *o, const char *input_path, rt_error *e)
     return RT_OK;
 }
 
-/* The mode of a new target: an existing target's permissions are kept, else the umask's. */
-static mode_t target_mode(const struct stat *existing)
+/* Create a new, unique temporary "DIR/.BASE.tmp-PID-N" (mode 0666 less the umask, as any new
+ * file). Returns its descriptor, or -1 with errno set. */
+static int create_temporary(const char *dir, const char *base, char *tmp, size_t size)
 {
-    if (existing)
-        return existing->st_mode & 07777;
-    mode_t mask = umask(0);
-    umask(mask);
-    return DEFAULT_FILE_MODE & ~mask;
+    for (int attempt = 0; attempt < TMP_ATTEMPTS; attempt++) { /* O_EXCL: a name in use is skipped */
+        snprintf(tmp, size, "%s/.%.*s.tmp-%ld-%d", dir, TMP_BASE_CHARS, base, (long)getpid(), attempt);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, DEFAULT_FILE_MODE);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
 }
 
 /* The output is an input of the command? */
@@ -323,20 +328,19 @@ static rt_status add_output(rt_outputs *o, const char *path, int *fd, rt_error *
                              path, target, dir, why);
         goto done;
     }
-    size_t tlen = strlen(dir) + TMP_BASE_CHARS + 32;
+    size_t tlen = strlen(dir) + TMP_BASE_CHARS + 64;
     tmp = malloc(tlen);
     name = strdup(path);
     if (!tmp || !name || grow_array((void **)&o->files, &o->cap, o->n + 1, sizeof *o->files) != 0) {
         s = rt_error_set(e, RT_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
-    snprintf(tmp, tlen, "%s/.%.*s.tmp-XXXXXX", dir, TMP_BASE_CHARS, base);
-    *fd = mkstemp(tmp);
+    *fd = create_temporary(dir, base, tmp, tlen);
     if (*fd < 0) {
         s = rt_error_set(e, RT_ERR_IO, "%s: cannot create a file in %s: %s", path, dir, strerror(errno));
         goto done;
     }
-    if (fchmod(*fd, target_mode(exists ? &st : NULL)) != 0) {
+    if (exists && fchmod(*fd, st.st_mode & 07777) != 0) { /* a replaced file keeps its mode */
         s = rt_error_set(e, RT_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
         close(*fd);
         *fd = -1;
@@ -439,6 +443,8 @@ rt_status rt_outputs_open(rt_outputs *o, const char *path, FILE **f, rt_error *e
 
 rt_status rt_outputs_mkdir(rt_outputs *o, const char *dir, rt_error *e)
 {
+    if (!dir || !*dir)
+        return rt_error_set(e, RT_ERR_ARG, "an output directory is empty");
     char *p = strdup(dir);
     if (!p)
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory");

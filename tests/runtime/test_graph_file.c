@@ -16,7 +16,7 @@
 /* Number of entries in dir whose name starts with prefix. */
 static int count_prefixed(const char *dir, const char *prefix);
 
-/* Temporaries of the output sets: ".NAME.tmp-XXXXXX". */
+/* Temporaries of the output sets: ".NAME.tmp-PID-N". */
 static int count_temporaries(const char *dir)
 {
     return count_prefixed(dir, ".") - 2; /* "." and ".." */
@@ -342,6 +342,9 @@ static void test_mkdir_is_undone_with_the_set(void **state)
     char want[2000];
     snprintf(want, sizeof want, "%s: %s is not a directory", in_way, file);
     assert_string_equal(e.msg, want);
+    /* an empty name would put the outputs in / */
+    assert_int_equal(rt_outputs_mkdir(o, "", &e), RT_ERR_ARG);
+    assert_string_equal(e.msg, "an output directory is empty");
     rt_outputs_free(o);
 }
 
