@@ -125,7 +125,8 @@ rt_status cpu_exec_set_input(cpu_exec *x, const char *name, const rt_tensor *val
     return RT_OK;
 }
 
-rt_status cpu_exec_node(const rt_graph *g, int node, rt_tensor **values, rt_error *e)
+rt_status cpu_exec_node_run(const rt_graph *g, int node, rt_tensor **values, const rt_body_runner *runner,
+                            rt_error *e)
 {
     const rt_node *n = &g->nodes[node];
     char lbl[300];
@@ -153,16 +154,104 @@ rt_status cpu_exec_node(const rt_graph *g, int node, rt_tensor **values, rt_erro
     rt_status s = ops_bind(g, node, values, &b, e);
     if (s != RT_OK)
         return s;
-    s = ops_infer(&b.ctx);
-    for (int o = 0; o < n->n_outputs && s == RT_OK; o++)
-        if (b.out[o]) {
-            s = rt_tensor_alloc(b.out[o], e);
-            if (s != RT_OK)
-                rt_error_prefix(e, "node %s", b.label);
-        }
+    b.ctx.runner = runner;
+    if (!ops_is_control(n->op)) { /* a control-flow kernel sizes its outputs itself */
+        s = ops_infer(&b.ctx);
+        for (int o = 0; o < n->n_outputs && s == RT_OK; o++)
+            if (b.out[o]) {
+                s = rt_tensor_alloc(b.out[o], e);
+                if (s != RT_OK)
+                    rt_error_prefix(e, "node %s", b.label);
+            }
+    }
     if (s == RT_OK)
         s = ops_run_kernel(&b.ctx);
     ops_unbind(&b);
+    return s;
+}
+
+rt_status cpu_exec_node(const rt_graph *g, int node, rt_tensor **values, rt_error *e)
+{
+    return cpu_exec_node_run(g, node, values, NULL, e);
+}
+
+rt_status cpu_exec_body(const rt_graph *body, rt_tensor *const *args, rt_tensor **results,
+                        const rt_body_runner *runner, rt_error *e)
+{
+    size_t nt = (size_t)body->n_tensors + 1;
+    rt_tensor **vals = calloc(nt, sizeof *vals);
+    bool *owned = calloc(nt, sizeof *owned), *keep = calloc(nt, sizeof *keep);
+    int *last_use = malloc(nt * sizeof *last_use);
+    rt_status s = RT_OK;
+    if (!vals || !owned || !keep || !last_use) {
+        s = rt_error_set(e, RT_ERR_NOMEM, "out of memory (subgraph '%s')", body->name);
+        goto out;
+    }
+    for (int t = 0; t < body->n_tensors; t++) {
+        last_use[t] = -1;
+        if (body->tensors[t]->kind == RT_TENSOR_CONSTANT)
+            vals[t] = body->tensors[t]; /* borrowed; a capture below takes the outer value instead */
+    }
+    for (int k = 0; k < body->n_inputs; k++)
+        vals[body->inputs[k]] = args[k];
+    for (int k = 0; k < body->n_captures; k++)
+        vals[body->captures[k]] = args[body->n_inputs + k];
+    for (int i = 0; i < body->n_nodes; i++)
+        for (int k = 0; k < body->nodes[i].n_inputs; k++)
+            if (body->nodes[i].inputs[k] >= 0)
+                last_use[body->nodes[i].inputs[k]] = i;
+    for (int k = 0; k < body->n_outputs; k++)
+        keep[body->outputs[k]] = true;
+    for (int i = 0; i < body->n_nodes && s == RT_OK; i++) {
+        const rt_node *n = &body->nodes[i];
+        for (int o = 0; o < n->n_outputs; o++)
+            if (n->outputs[o] >= 0) {
+                if (!owned[n->outputs[o]])
+                    vals[n->outputs[o]] = NULL; /* never free what is borrowed */
+                owned[n->outputs[o]] = true;
+            }
+        s = cpu_exec_node_run(body, i, vals, runner, e);
+        for (int k = 0; k < n->n_inputs && s == RT_OK; k++) {
+            int t = n->inputs[k];
+            if (t >= 0 && last_use[t] == i && owned[t] && !keep[t]) {
+                rt_tensor_free(vals[t]);
+                vals[t] = NULL;
+                owned[t] = false;
+            }
+        }
+    }
+    for (int k = 0; k < body->n_outputs; k++)
+        results[k] = NULL;
+    for (int k = 0; k < body->n_outputs && s == RT_OK; k++) {
+        int t = body->outputs[k];
+        if (!vals[t] || !vals[t]->data) {
+            s = rt_error_set(e, RT_ERR_NO_DATA, "subgraph '%s': output '%s' was not computed", body->name,
+                             body->tensors[t]->name);
+        } else if (owned[t]) {
+            results[k] = vals[t]; /* moved; a second output of the same tensor gets a copy */
+            owned[t] = false;
+        } else if (!(results[k] = rt_tensor_clone(vals[t]))) {
+            s = rt_error_set(e, RT_ERR_NOMEM, "out of memory (subgraph '%s')", body->name);
+        }
+    }
+    if (s != RT_OK)
+        for (int k = 0; k < body->n_outputs; k++) {
+            bool dup = false; /* a moved value may sit in two result slots' sources; free each once */
+            for (int j = 0; j < k && !dup; j++)
+                dup = results[j] == results[k];
+            if (!dup)
+                rt_tensor_free(results[k]);
+            results[k] = NULL;
+        }
+out:
+    if (vals && owned)
+        for (size_t t = 0; t < nt; t++)
+            if (owned[t])
+                rt_tensor_free(vals[t]);
+    free(vals);
+    free(owned);
+    free(keep);
+    free(last_use);
     return s;
 }
 

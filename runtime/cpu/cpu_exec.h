@@ -5,6 +5,7 @@
 #define M4NPU_RT_CPU_EXEC_H
 
 #include "graph.h"
+#include "ops.h"
 
 typedef struct cpu_exec cpu_exec;
 
@@ -32,5 +33,14 @@ int cpu_exec_blas_threads(void);
  * the input values, allocates them (replacing values[t] for each output t) and runs the
  * kernel. Input values must carry data. */
 rt_status cpu_exec_node(const rt_graph *g, int node, rt_tensor **values, rt_error *e);
+/* The same with a subgraph runner for If, Loop and Scan (NULL: cpu_exec_body). A control-flow
+ * node's outputs are sized and allocated by its kernel. */
+rt_status cpu_exec_node_run(const rt_graph *g, int node, rt_tensor **values, const rt_body_runner *runner,
+                            rt_error *e);
+/* Run a prepared subgraph (the default rt_body_runner): args are values for body's inputs, then
+ * its captures (borrowed, with data); results[k] receives a new value for output k (the caller
+ * frees it). Nested control-flow nodes use runner (NULL: this function again). */
+rt_status cpu_exec_body(const rt_graph *body, rt_tensor *const *args, rt_tensor **results,
+                        const rt_body_runner *runner, rt_error *e);
 
 #endif

@@ -101,6 +101,7 @@ void graph_attr_clear(rt_attr *a)
         free(a->strings[i]);
     free(a->strings);
     rt_tensor_free(a->t);
+    graph_free(a->g);
     memset(a, 0, sizeof *a);
 }
 
@@ -133,6 +134,12 @@ void graph_free(rt_graph *g)
         free(g->opsets[i].domain);
     free(g->opsets);
     free(g->name_index);
+    free(g->captures);
+    for (int i = 0; i < g->n_dim_params; i++) {
+        free(g->dim_params[i].tensor);
+        free(g->dim_params[i].name);
+    }
+    free(g->dim_params);
     free(g->name);
     free(g);
 }
@@ -569,6 +576,46 @@ int graph_find_node(const rt_graph *g, const char *name)
     return -1;
 }
 
+rt_status graph_set_dim_param(rt_graph *g, const char *tensor, int axis, const char *name)
+{
+    if (!tensor || !name || !*name || axis < 0 || axis >= RT_MAX_RANK)
+        return record(g, RT_ERR_ARG, "dim_param: bad tensor, axis %d or name", axis);
+    for (int i = 0; i < g->n_dim_params; i++) {
+        rt_dim_param *d = &g->dim_params[i];
+        if (d->axis == axis && strcmp(d->tensor, tensor) == 0) {
+            char *nm = strdup(name);
+            if (!nm)
+                return record(g, RT_ERR_NOMEM, "out of memory (dim_param)");
+            free(d->name);
+            d->name = nm;
+            return RT_OK;
+        }
+    }
+    rt_dim_param *d = realloc(g->dim_params, (size_t)(g->n_dim_params + 1) * sizeof *d);
+    if (!d)
+        return record(g, RT_ERR_NOMEM, "out of memory (dim_param)");
+    g->dim_params = d;
+    d = &d[g->n_dim_params];
+    d->tensor = strdup(tensor);
+    d->name = strdup(name);
+    d->axis = axis;
+    if (!d->tensor || !d->name) {
+        free(d->tensor);
+        free(d->name);
+        return record(g, RT_ERR_NOMEM, "out of memory (dim_param)");
+    }
+    g->n_dim_params++;
+    return RT_OK;
+}
+
+const char *graph_dim_param(const rt_graph *g, const char *tensor, int axis)
+{
+    for (int i = 0; i < g->n_dim_params; i++)
+        if (g->dim_params[i].axis == axis && strcmp(g->dim_params[i].tensor, tensor) == 0)
+            return g->dim_params[i].name;
+    return NULL;
+}
+
 const char *graph_node_label(const rt_graph *g, int node, char *buf, size_t size)
 {
     if (node < 0 || node >= g->n_nodes)
@@ -634,6 +681,12 @@ size_t rt_node_attr_ints(const rt_node *n, const char *name, const int64_t **val
         return 1;
     }
     return 0;
+}
+
+rt_graph *rt_node_attr_graph(const rt_node *n, const char *name)
+{
+    const rt_attr *a = rt_node_attr(n, name);
+    return a && a->type == RT_ATTR_GRAPH ? a->g : NULL;
 }
 
 size_t rt_node_attr_floats(const rt_node *n, const char *name, const float **vals)
@@ -710,6 +763,8 @@ rt_status graph_compact(rt_graph *g, const bool *remove_node, const bool *remove
             if (map[g->outputs[k]] >= 0)
                 g->outputs[wo++] = map[g->outputs[k]];
         g->n_outputs = wo;
+        for (int k = 0; k < g->n_captures; k++)
+            g->captures[k] = map[g->captures[k]]; /* kept: dead-node removal never removes them */
         free(map);
         if (graph_rebuild_index(g) != RT_OK)
             return RT_ERR_NOMEM;

@@ -216,6 +216,7 @@ typedef enum rt_attr_type {
     RT_ATTR_INT = 2,
     RT_ATTR_STRING = 3,
     RT_ATTR_TENSOR = 4,
+    RT_ATTR_GRAPH = 5, /* a subgraph: If's branches, Loop's and Scan's body */
     RT_ATTR_FLOATS = 6,
     RT_ATTR_INTS = 7,
     RT_ATTR_STRINGS = 8,
@@ -232,6 +233,7 @@ typedef struct rt_attr {
     int64_t *ints;
     char **strings;
     rt_tensor *t;     /* TENSOR */
+    struct rt_graph *g; /* GRAPH (owned; see "Subgraphs" below) */
 } rt_attr;
 
 #define RT_OP_NONE (-1)
@@ -247,6 +249,9 @@ typedef struct rt_node {
     int *outputs;   /* tensor indices; -1 for an unused optional output */
     int n_attrs;
     rt_attr *attrs;
+    /* The last n_captures inputs are the outer-scope tensors its subgraphs read (implicit
+     * inputs: not written to ONNX). 0 for a node without subgraphs. */
+    int n_captures;
 } rt_node;
 
 const rt_attr *rt_node_attr(const rt_node *n, const char *name);
@@ -256,6 +261,13 @@ const char *rt_node_attr_string(const rt_node *n, const char *name, const char *
 /* INTS (or a single INT) attribute; returns count (0 if absent) and sets *vals. */
 size_t rt_node_attr_ints(const rt_node *n, const char *name, const int64_t **vals);
 size_t rt_node_attr_floats(const rt_node *n, const char *name, const float **vals);
+/* A GRAPH attribute's subgraph, or NULL. */
+struct rt_graph *rt_node_attr_graph(const rt_node *n, const char *name);
+/* Inputs of the node that the ONNX file lists (n_inputs - n_captures). */
+static inline int rt_node_explicit_inputs(const rt_node *n)
+{
+    return n->n_inputs - n->n_captures;
+}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Graph                                                                                      */
@@ -267,6 +279,13 @@ typedef struct rt_opset {
 
 /* The default-domain opset that the builder assumes unless told otherwise. */
 #define RT_DEFAULT_OPSET 17
+
+/* A symbolic dimension of a graph input ("batch" for dimension 0 of 'x'). */
+typedef struct rt_dim_param {
+    char *tensor;
+    int axis;
+    char *name;
+} rt_dim_param;
 
 typedef struct rt_graph {
     char *name;
@@ -284,6 +303,12 @@ typedef struct rt_graph {
     int *name_index;        /* open-addressing hash of tensor names -> index (+1); 0 = empty */
     int name_index_cap;
     rt_error last_error;    /* first builder error; code RT_OK if none */
+    /* A subgraph only: its tensors bound from the enclosing scope, in the order of the owning
+     * node's capture inputs (input-kind tensors named like the outer ones, not in inputs[]). */
+    int *captures;
+    int n_captures;
+    rt_dim_param *dim_params; /* symbolic dimensions of the inputs, as the file named them */
+    int n_dim_params;
 } rt_graph;
 
 rt_graph *graph_create(const char *name);
@@ -338,13 +363,42 @@ rt_status graph_node_set_strings(rt_graph *g, int node, const char *attr, size_t
 /* Takes ownership of t. */
 rt_status graph_node_set_tensor(rt_graph *g, int node, const char *attr, rt_tensor *t);
 int graph_find_node(const rt_graph *g, const char *name);
+/* Symbolic dimension `axis` of input `tensor` is called `name` (the ONNX dim_param). */
+rt_status graph_set_dim_param(rt_graph *g, const char *tensor, int axis, const char *name);
+/* Its name, or NULL if the dimension has none. */
+const char *graph_dim_param(const rt_graph *g, const char *tensor, int axis);
 /* The printable name of a node: its name, or "#INDEX (OpType)" if it has none. */
 const char *graph_node_label(const rt_graph *g, int node, char *buf, size_t size);
 
 /* ---------------------------------------------------------------------------------------- */
+/* Subgraphs (graph_subgraph.c)                                                               */
+/*
+ * If, Loop and Scan carry subgraphs in GRAPH attributes. A subgraph is an rt_graph of its own:
+ * its inputs are the body's formal parameters (Loop: iteration number, condition, carried
+ * values; Scan: states, then one slice per scanned input; If: none) and its outputs what it
+ * returns. A name it reads but does not define comes from an enclosing graph (outer scope): the
+ * subgraph holds an input-kind tensor of that name, listed in its captures[], and the owning
+ * node reads the outer tensor as a capture input at the same position. Every pass that follows
+ * node inputs (sorting, dead-node removal, liveness, crossings, constness) therefore sees the
+ * dependency, and nesting works one level at a time: a subgraph's own control-flow nodes capture
+ * from it, and what they need from further out is one of its captures in turn.
+ */
+
+/* Attach `body` as GRAPH attribute `attr` of node `node` (taking ownership), then link the
+ * captures of every subgraph of the node: the names they read from outside, in first-use order
+ * (the then-branch's before the else-branch's), become the node's capture inputs (tensors of g,
+ * placeholders when not defined yet) and each subgraph's captures[] (a subgraph that does not
+ * read one of them gets an unused input-kind placeholder, so positions agree). Attach nested
+ * subgraphs first: a body's captures are computed when it is attached. */
+rt_status graph_node_set_graph(rt_graph *g, int node, const char *attr, rt_graph *body);
+/* Number of nodes in g and, recursively, in all its subgraphs. */
+int graph_count_nodes_deep(const rt_graph *g);
+
+/* ---------------------------------------------------------------------------------------- */
 /* Passes (runtime/graph/graph_*.c)                                                           */
 
-/* Structural checks: every op known (RT_ERR_UNKNOWN_OP names op and node), every input
+/* Structural checks: every op known, in g and in every subgraph (RT_ERR_UNKNOWN_OP lists every
+ * unknown op at once: its name, how many nodes use it and the first of them), every input
  * produced by a node, a graph input or a constant (RT_ERR_MISSING_INPUT names node and input),
  * no tensor produced twice, every graph output produced or given. */
 rt_status graph_validate(const rt_graph *g, rt_error *e);
@@ -365,8 +419,14 @@ rt_status graph_infer_shapes(rt_graph *g, rt_error *e);
 rt_status graph_fold_constants(rt_graph *g, uint64_t max_bytes, int *n_folded, rt_error *e);
 /* Remove nodes whose outputs reach no graph output, and tensors no longer referenced. */
 rt_status graph_remove_dead(rt_graph *g, int *n_removed, rt_error *e);
-/* validate + topo sort + infer + fold + dead-node removal + infer: what import and the module
- * builders call before running or costing a graph. */
+/* Replace every If whose condition is a constant with data by the nodes of the branch it
+ * selects (graph_inline.c): the branch's tensors join g (renamed only on a clash), its outputs
+ * become the If's outputs, its nested subgraphs come along. The graph must be sorted again. */
+rt_status graph_inline_constant_ifs(rt_graph *g, int *n_inlined, rt_error *e);
+/* validate + topo sort + fold + inline constant Ifs (repeated while any is inlined) + dead-node
+ * removal + infer: what import and the module builders call before running or costing a graph,
+ * and again after input dimensions were bound. Inference of If, Loop and Scan prepares their
+ * subgraphs for the types and shapes their inputs have. */
 rt_status graph_prepare(rt_graph *g, rt_error *e);
 
 /* Cost of one node from shapes alone (no data needed). */

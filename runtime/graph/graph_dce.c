@@ -1,6 +1,6 @@
 /* graph_dce.c -- dead-node removal: a node whose outputs reach no graph output is dropped,
- * then every constant or activation no kept node refers to. Graph inputs are kept (they are
- * the interface), even when unused. */
+ * then every constant or activation no kept node refers to. Graph inputs (and a subgraph's
+ * captures) are kept (they are the interface), even when unused. */
 #include <stdlib.h>
 
 #include "graph.h"
@@ -64,6 +64,8 @@ rt_status graph_remove_dead(rt_graph *g, int *n_removed, rt_error *e)
         }
     for (int k = 0; k < g->n_inputs; k++)
         live_t[g->inputs[k]] = true;
+    for (int k = 0; k < g->n_captures; k++)
+        live_t[g->captures[k]] = true; /* a subgraph's interface too: positions match the owner's inputs */
     bool any_t = false;
     for (int t = 0; t < g->n_tensors; t++)
         if (!live_t[t]) {

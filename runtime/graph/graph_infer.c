@@ -1,6 +1,7 @@
 /* graph_infer.c -- shape and type inference over the whole graph (each node's op inference
  * function, in topological order), and graph_prepare, the standard pipeline every imported or
- * built graph goes through before it is run, partitioned or costed. */
+ * built graph goes through before it is run, partitioned or costed (and again when its input
+ * dimensions are bound). */
 #include <stdio.h>
 
 #include "graph.h"
@@ -31,6 +32,14 @@ rt_status graph_prepare(rt_graph *g, rt_error *e)
     int n;
     if (s == RT_OK)
         s = graph_fold_constants(g, RT_FOLD_MAX_BYTES_DEFAULT, &n, e);
+    /* a branch inlined may fold further and make another condition constant */
+    for (int inlined = 1; s == RT_OK && inlined;) {
+        s = graph_inline_constant_ifs(g, &inlined, e);
+        if (s == RT_OK && inlined)
+            s = graph_topo_sort(g, e);
+        if (s == RT_OK && inlined)
+            s = graph_fold_constants(g, RT_FOLD_MAX_BYTES_DEFAULT, &n, e);
+    }
     if (s == RT_OK)
         s = graph_remove_dead(g, &n, e);
     if (s == RT_OK)

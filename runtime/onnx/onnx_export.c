@@ -1,6 +1,7 @@
 /* onnx_export.c -- graph IR -> ModelProto, packed with the same generated protobuf-c code the
  * importer uses. The messages point into the graph (names, data); only the message structs are
- * allocated, from a small arena freed after packing. */
+ * allocated, from a small arena freed after packing. Subgraphs are written as GRAPH attributes
+ * (their captures by name, as ONNX reads them) and symbolic input dimensions as dim_params. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,7 +45,7 @@ static void arena_free(arena *a)
     free(a->blocks);
 }
 
-static Onnx__ValueInfoProto *value_info(arena *a, const rt_tensor *t)
+static Onnx__ValueInfoProto *value_info(arena *a, const rt_graph *g, const rt_tensor *t)
 {
     Onnx__ValueInfoProto *vi = arena_alloc(a, sizeof *vi);
     Onnx__TypeProto *tp = arena_alloc(a, sizeof *tp);
@@ -75,15 +76,21 @@ static Onnx__ValueInfoProto *value_info(arena *a, const rt_tensor *t)
             if (!dims[i])
                 return NULL;
             onnx__tensor_shape_proto__dimension__init(dims[i]);
+            const char *param = graph_dim_param(g, t->name, i);
             if (t->dims[i] >= 0) {
                 dims[i]->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
                 dims[i]->dim_value = t->dims[i];
+            } else if (param) {
+                dims[i]->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+                dims[i]->dim_param = (char *)param;
             }
         }
         tt->shape = sp;
     }
     return vi;
 }
+
+static rt_status build_graph(arena *a, const rt_graph *g, Onnx__GraphProto *gp, rt_error *e);
 
 static rt_status export_attr(arena *a, const rt_attr *src, Onnx__AttributeProto *dst, rt_error *e)
 {
@@ -124,11 +131,104 @@ static rt_status export_attr(arena *a, const rt_attr *src, Onnx__AttributeProto 
         dst->t = tp;
         break;
     }
+    case RT_ATTR_GRAPH: {
+        Onnx__GraphProto *gp = arena_alloc(a, sizeof *gp);
+        if (!gp)
+            return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
+        rt_status s = build_graph(a, src->g, gp, e);
+        if (s != RT_OK)
+            return s;
+        dst->g = gp;
+        break;
+    }
     default:
         return rt_error_set(e, RT_ERR_UNSUPPORTED, "attribute '%s' of type %d cannot be exported", src->name,
                             (int)src->type);
     }
     return RT_OK;
+}
+
+static bool is_capture(const rt_graph *g, int t)
+{
+    for (int k = 0; k < g->n_captures; k++)
+        if (g->captures[k] == t)
+            return true;
+    return false;
+}
+
+/* A graph or a subgraph: a subgraph's captures are outer-scope names, not its own tensors. */
+static rt_status build_graph(arena *a, const rt_graph *g, Onnx__GraphProto *gp, rt_error *e)
+{
+    static char empty[] = "";
+    onnx__graph_proto__init(gp);
+    gp->name = g->name;
+    /* initializers: every constant with data */
+    gp->initializer = arena_alloc(a, (size_t)(g->n_tensors + 1) * sizeof *gp->initializer);
+    gp->input = arena_alloc(a, (size_t)(g->n_inputs + 1) * sizeof *gp->input);
+    gp->output = arena_alloc(a, (size_t)(g->n_outputs + 1) * sizeof *gp->output);
+    gp->value_info = arena_alloc(a, (size_t)(g->n_tensors + 1) * sizeof *gp->value_info);
+    gp->node = arena_alloc(a, (size_t)(g->n_nodes + 1) * sizeof *gp->node);
+    if (!gp->initializer || !gp->input || !gp->output || !gp->value_info || !gp->node)
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
+    for (int t = 0; t < g->n_tensors; t++) {
+        const rt_tensor *ts = g->tensors[t];
+        if (ts->kind != RT_TENSOR_CONSTANT || is_capture(g, t))
+            continue;
+        Onnx__TensorProto *tp = arena_alloc(a, sizeof *tp);
+        int64_t *dims = arena_alloc(a, RT_MAX_RANK * sizeof *dims);
+        if (!tp || !dims)
+            return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
+        rt_status s = onnx_tensor_to_proto(ts, tp, dims, e);
+        if (s != RT_OK)
+            return s;
+        gp->initializer[gp->n_initializer++] = tp;
+    }
+    for (int k = 0; k < g->n_inputs; k++)
+        if (!(gp->input[gp->n_input++] = value_info(a, g, g->tensors[g->inputs[k]])))
+            return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < g->n_outputs; k++)
+        if (!(gp->output[gp->n_output++] = value_info(a, g, g->tensors[g->outputs[k]])))
+            return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
+    for (int t = 0; t < g->n_tensors; t++) { /* intermediate types and shapes that are known */
+        const rt_tensor *ts = g->tensors[t];
+        if (ts->kind == RT_TENSOR_ACTIVATION && ts->dtype != RT_DT_UNDEFINED)
+            if (!(gp->value_info[gp->n_value_info++] = value_info(a, g, ts)))
+                return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const rt_node *n = &g->nodes[i];
+        Onnx__NodeProto *np = arena_alloc(a, sizeof *np);
+        char **ins = arena_alloc(a, (size_t)(n->n_inputs + 1) * sizeof *ins);
+        char **outs = arena_alloc(a, (size_t)(n->n_outputs + 1) * sizeof *outs);
+        Onnx__AttributeProto **attrs = arena_alloc(a, (size_t)(n->n_attrs + 1) * sizeof *attrs);
+        if (!np || !ins || !outs || !attrs)
+            return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
+        onnx__node_proto__init(np);
+        np->name = n->name;
+        np->op_type = n->op_type;
+        np->domain = n->domain;
+        int n_in = rt_node_explicit_inputs(n); /* captures are read by name inside the subgraphs */
+        for (int k = 0; k < n_in; k++)
+            ins[k] = n->inputs[k] >= 0 ? g->tensors[n->inputs[k]]->name : empty;
+        for (int k = 0; k < n->n_outputs; k++)
+            outs[k] = n->outputs[k] >= 0 ? g->tensors[n->outputs[k]]->name : empty;
+        np->n_input = (size_t)n_in;
+        np->input = ins;
+        np->n_output = (size_t)n->n_outputs;
+        np->output = outs;
+        for (int k = 0; k < n->n_attrs; k++) {
+            attrs[k] = arena_alloc(a, sizeof **attrs);
+            if (!attrs[k])
+                return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
+            rt_status s = export_attr(a, &n->attrs[k], attrs[k], e);
+            if (s != RT_OK)
+                return s;
+        }
+        np->n_attribute = (size_t)n->n_attrs;
+        np->attribute = attrs;
+        gp->node[gp->n_node++] = np;
+    }
+    return a->failed ? rt_error_set(e, RT_ERR_NOMEM, "out of memory") : RT_OK;
 }
 
 static rt_status build_model(arena *a, const rt_graph *g, Onnx__ModelProto *m, rt_error *e)
@@ -155,75 +255,8 @@ static rt_status build_model(arena *a, const rt_graph *g, Onnx__ModelProto *m, r
     }
     m->n_opset_import = (size_t)n_ops;
     m->opset_import = ops;
-    onnx__graph_proto__init(gp);
-    gp->name = g->name;
     m->graph = gp;
-    /* initializers: every constant with data */
-    gp->initializer = arena_alloc(a, (size_t)(g->n_tensors + 1) * sizeof *gp->initializer);
-    gp->input = arena_alloc(a, (size_t)(g->n_inputs + 1) * sizeof *gp->input);
-    gp->output = arena_alloc(a, (size_t)(g->n_outputs + 1) * sizeof *gp->output);
-    gp->value_info = arena_alloc(a, (size_t)(g->n_tensors + 1) * sizeof *gp->value_info);
-    gp->node = arena_alloc(a, (size_t)(g->n_nodes + 1) * sizeof *gp->node);
-    if (!gp->initializer || !gp->input || !gp->output || !gp->value_info || !gp->node)
-        return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
-    for (int t = 0; t < g->n_tensors; t++) {
-        const rt_tensor *ts = g->tensors[t];
-        if (ts->kind != RT_TENSOR_CONSTANT)
-            continue;
-        Onnx__TensorProto *tp = arena_alloc(a, sizeof *tp);
-        int64_t *dims = arena_alloc(a, RT_MAX_RANK * sizeof *dims);
-        if (!tp || !dims)
-            return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
-        rt_status s = onnx_tensor_to_proto(ts, tp, dims, e);
-        if (s != RT_OK)
-            return s;
-        gp->initializer[gp->n_initializer++] = tp;
-    }
-    for (int k = 0; k < g->n_inputs; k++)
-        if (!(gp->input[gp->n_input++] = value_info(a, g->tensors[g->inputs[k]])))
-            return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
-    for (int k = 0; k < g->n_outputs; k++)
-        if (!(gp->output[gp->n_output++] = value_info(a, g->tensors[g->outputs[k]])))
-            return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
-    for (int t = 0; t < g->n_tensors; t++) { /* intermediate types and shapes that are known */
-        const rt_tensor *ts = g->tensors[t];
-        if (ts->kind == RT_TENSOR_ACTIVATION && ts->dtype != RT_DT_UNDEFINED)
-            if (!(gp->value_info[gp->n_value_info++] = value_info(a, ts)))
-                return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
-    }
-    for (int i = 0; i < g->n_nodes; i++) {
-        const rt_node *n = &g->nodes[i];
-        Onnx__NodeProto *np = arena_alloc(a, sizeof *np);
-        char **ins = arena_alloc(a, (size_t)(n->n_inputs + 1) * sizeof *ins);
-        char **outs = arena_alloc(a, (size_t)(n->n_outputs + 1) * sizeof *outs);
-        Onnx__AttributeProto **attrs = arena_alloc(a, (size_t)(n->n_attrs + 1) * sizeof *attrs);
-        if (!np || !ins || !outs || !attrs)
-            return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
-        onnx__node_proto__init(np);
-        np->name = n->name;
-        np->op_type = n->op_type;
-        np->domain = n->domain;
-        for (int k = 0; k < n->n_inputs; k++)
-            ins[k] = n->inputs[k] >= 0 ? g->tensors[n->inputs[k]]->name : empty;
-        for (int k = 0; k < n->n_outputs; k++)
-            outs[k] = n->outputs[k] >= 0 ? g->tensors[n->outputs[k]]->name : empty;
-        np->n_input = (size_t)n->n_inputs;
-        np->input = ins;
-        np->n_output = (size_t)n->n_outputs;
-        np->output = outs;
-        for (int k = 0; k < n->n_attrs; k++) {
-            attrs[k] = arena_alloc(a, sizeof **attrs);
-            if (!attrs[k])
-                return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
-            rt_status s = export_attr(a, &n->attrs[k], attrs[k], e);
-            if (s != RT_OK)
-                return s;
-        }
-        np->n_attribute = (size_t)n->n_attrs;
-        np->attribute = attrs;
-        gp->node[gp->n_node++] = np;
-    }
-    return a->failed ? rt_error_set(e, RT_ERR_NOMEM, "out of memory") : RT_OK;
+    return build_graph(a, g, gp, e);
 }
 
 rt_status onnx_export_buffer(const rt_graph *g, uint8_t **buf, size_t *len, rt_error *e)

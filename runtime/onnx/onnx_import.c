@@ -1,18 +1,36 @@
 /* onnx_import.c -- ModelProto -> graph IR. Builds the graph with the builder API (which checks
- * names and shapes), turns Constant nodes into constant tensors, records opsets, then runs
- * graph_prepare. Every failure names the problem and the node or tensor. */
+ * names and shapes), turns Constant nodes into constant tensors, imports subgraphs (If, Loop,
+ * Scan bodies, nested) as graphs of their own linked to the scope around them, records opsets
+ * and symbolic dimensions, then runs graph_prepare. A file is mapped and skimmed (onnx_skim.c)
+ * so that large embedded tensor bytes are copied once, only when needed. Every failure names
+ * the problem and the node or tensor. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "onnx_internal.h"
 #include "ops.h"
 
 #define ONNX_IR_MIN_TYPED_ATTRS 2 /* from IR version 2 on, AttributeProto.type is mandatory */
 
+/* What every level of one import shares. */
+typedef struct import_ctx {
+    const Onnx__ModelProto *m;
+    const onnx_import_opts *opts;
+    onnx_data_src src;
+} import_ctx;
+
+static rt_status import_graph(const import_ctx *x, const Onnx__GraphProto *gp, bool subgraph, int depth, rt_graph **out,
+                              rt_error *e);
+
 /* The type and shape a ValueInfoProto declares. */
 static rt_status value_info_type(const Onnx__ValueInfoProto *vi, const char *what, rt_dtype *dt, int *rank,
-                                 int64_t *dims, rt_error *e)
+                                 int64_t *dims, const char **params, rt_error *e)
 {
     *dt = RT_DT_UNDEFINED;
     *rank = -1;
@@ -42,6 +60,9 @@ static rt_status value_info_type(const Onnx__ValueInfoProto *vi, const char *wha
             dims[i] = d->dim_value;
         } else {
             dims[i] = RT_DIM_UNKNOWN; /* symbolic or absent */
+            if (params && d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && d->dim_param &&
+                d->dim_param[0])
+                params[i] = d->dim_param;
         }
     }
     char label[300];
@@ -56,7 +77,8 @@ static rt_status from_builder(const rt_graph *g, rt_error *e)
 }
 
 /* Constant node -> a constant tensor named as its output. */
-static rt_status import_constant(rt_graph *g, const Onnx__NodeProto *np, const char *label, rt_error *e)
+static rt_status import_constant(const import_ctx *x, rt_graph *g, const Onnx__NodeProto *np, const char *label,
+                                 rt_error *e)
 {
     if (np->n_output != 1 || !np->output[0] || !np->output[0][0])
         return rt_error_set(e, RT_ERR_ATTR, "Constant node %s must have exactly one output", label);
@@ -71,7 +93,7 @@ static rt_status import_constant(rt_graph *g, const Onnx__NodeProto *np, const c
     char what[300];
     snprintf(what, sizeof what, "Constant node %.250s value", label);
     if (strcmp(an, "value") == 0 && a->t) {
-        s = onnx_tensor_from_proto(a->t, out, what, NULL, &t, e);
+        s = onnx_tensor_from_proto(a->t, out, what, &x->src, &t, e);
     } else if (strcmp(an, "value_float") == 0) {
         t = rt_tensor_new(out, RT_DT_F32, 0, NULL);
         if (t && rt_tensor_alloc(t, e) == RT_OK)
@@ -92,7 +114,7 @@ static rt_status import_constant(rt_graph *g, const Onnx__NodeProto *np, const c
     }
     if (s != RT_OK)
         return s;
-    if (!t || !t->data) {
+    if (!t || (!t->data && rt_tensor_nbytes(t) <= ONNX_WEIGHT_MIN_BYTES)) { /* a large one may be shape-only */
         rt_tensor_free(t);
         return rt_error_set(e, RT_ERR_NOMEM, "Constant node %s: out of memory", label);
     }
@@ -101,6 +123,10 @@ static rt_status import_constant(rt_graph *g, const Onnx__NodeProto *np, const c
         rt_tensor_free(t);
         return from_builder(g, e);
     }
+    if (!t->data) {
+        rt_tensor_free(t);
+        return RT_OK;
+    }
     s = graph_set_tensor_data_owned(g, ti, t->data, t->data_bytes, e);
     if (s == RT_OK)
         t->data = NULL;
@@ -108,7 +134,8 @@ static rt_status import_constant(rt_graph *g, const Onnx__NodeProto *np, const c
     return s;
 }
 
-static rt_status import_attr(rt_graph *g, int ni, const Onnx__AttributeProto *a, const char *label, rt_error *e)
+static rt_status import_attr(const import_ctx *x, rt_graph *g, int ni, const Onnx__AttributeProto *a, const char *label,
+                             int depth, rt_error *e)
 {
     const char *an = a->name ? a->name : "";
     if (!*an)
@@ -118,7 +145,8 @@ static rt_status import_attr(rt_graph *g, int ni, const Onnx__AttributeProto *a,
     int type = a->has_type ? (int)a->type : 0;
     if (type == 0) { /* IR version 1: infer the type from the field present */
         type = a->has_f ? RT_ATTR_FLOAT : a->has_i ? RT_ATTR_INT : a->has_s ? RT_ATTR_STRING : a->t ? RT_ATTR_TENSOR
-             : a->n_floats ? RT_ATTR_FLOATS : a->n_ints ? RT_ATTR_INTS : a->n_strings ? RT_ATTR_STRINGS : 0;
+             : a->g ? RT_ATTR_GRAPH : a->n_floats ? RT_ATTR_FLOATS : a->n_ints ? RT_ATTR_INTS
+             : a->n_strings ? RT_ATTR_STRINGS : 0;
     }
     rt_status s;
     switch (type) {
@@ -165,15 +193,26 @@ static rt_status import_attr(rt_graph *g, int ni, const Onnx__AttributeProto *a,
         rt_tensor *t;
         char what[300];
         snprintf(what, sizeof what, "node %.250s attribute", label);
-        s = onnx_tensor_from_proto(a->t, an, what, NULL, &t, e);
+        s = onnx_tensor_from_proto(a->t, an, what, &x->src, &t, e);
         if (s != RT_OK)
             return s;
         s = graph_node_set_tensor(g, ni, an, t);
         break;
     }
+    case RT_ATTR_GRAPH: {
+        if (!a->g)
+            return rt_error_set(e, RT_ERR_ATTR, "node %s: graph attribute '%s' has no graph", label, an);
+        rt_graph *body;
+        if ((s = import_graph(x, a->g, true, depth + 1, &body, e)) != RT_OK) {
+            rt_error_prefix(e, "node %s: %s", label, an);
+            return s;
+        }
+        s = graph_node_set_graph(g, ni, an, body);
+        break;
+    }
     default:
-        /* graphs (If/Loop/Scan bodies), sparse tensors, type protos: none of our kernels takes
-         * them; an op that needs them has no kernel and is reported as such. */
+        /* lists of graphs, sparse tensors, type protos: none of our kernels takes them; an op
+         * that needs them has no kernel and is reported as such. */
         if (g->nodes[ni].op != RT_OP_NONE)
             return rt_error_set(e, RT_ERR_UNSUPPORTED, "node %s: attribute '%s' of type %d is not supported", label, an,
                                 type);
@@ -182,7 +221,8 @@ static rt_status import_attr(rt_graph *g, int ni, const Onnx__AttributeProto *a,
     return s == RT_OK ? RT_OK : from_builder(g, e);
 }
 
-static rt_status import_node(rt_graph *g, const Onnx__NodeProto *np, size_t index, rt_error *e)
+static rt_status import_node(const import_ctx *x, rt_graph *g, const Onnx__NodeProto *np, size_t index, int depth,
+                             rt_error *e)
 {
     char label[300];
     const char *op = np->op_type ? np->op_type : "";
@@ -194,7 +234,7 @@ static rt_status import_node(rt_graph *g, const Onnx__NodeProto *np, size_t inde
         return rt_error_set(e, RT_ERR_PARSE, "node %s has no op_type", label);
     bool default_domain = !np->domain || !*np->domain || strcmp(np->domain, "ai.onnx") == 0;
     if (default_domain && strcmp(op, "Constant") == 0)
-        return import_constant(g, np, label, e);
+        return import_constant(x, g, np, label, e);
     for (size_t i = 0; i < np->n_input; i++)
         if (!np->input[i])
             return rt_error_set(e, RT_ERR_PARSE, "node %s: input %zu has no name", label, i);
@@ -205,7 +245,7 @@ static rt_status import_node(rt_graph *g, const Onnx__NodeProto *np, size_t inde
     if (ni < 0)
         return from_builder(g, e);
     for (size_t k = 0; k < np->n_attribute; k++) {
-        rt_status s = import_attr(g, ni, np->attribute[k], label, e);
+        rt_status s = import_attr(x, g, ni, np->attribute[k], label, depth, e);
         if (s != RT_OK)
             return s;
     }
@@ -244,19 +284,23 @@ static rt_status check_declared(const rt_graph *g, const declared_output *d, siz
     return RT_OK;
 }
 
-static rt_status import_model(const Onnx__ModelProto *m, const char *base_dir, const onnx_import_opts *opts,
-                              rt_graph **out, rt_error *e)
+/* A GraphProto -> a graph: the model's (checked against the declared outputs and prepared by
+ * the caller) or a subgraph's (inputs are its formal parameters; names it does not define are
+ * outer-scope names, linked when it is attached to its node). */
+static rt_status import_graph(const import_ctx *x, const Onnx__GraphProto *gp, bool subgraph, int depth, rt_graph **out,
+                              rt_error *e)
 {
-    const Onnx__GraphProto *gp = m->graph;
-    if (!gp)
-        return rt_error_set(e, RT_ERR_PARSE, "not an ONNX model: no graph");
-    rt_graph *g = graph_create(gp->name && *gp->name ? gp->name : "graph");
+    *out = NULL;
+    if (depth > ONNX_SKIM_MAX_DEPTH)
+        return rt_error_set(e, RT_ERR_LIMIT, "subgraphs nest deeper than %d levels", ONNX_SKIM_MAX_DEPTH);
+    rt_graph *g = graph_create(gp->name && *gp->name ? gp->name : subgraph ? "subgraph" : "graph");
     if (!g)
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
+    const Onnx__ModelProto *m = x->m;
     g->ir_version = m->has_ir_version ? m->ir_version : 0;
     rt_status s = RT_OK;
     bool have_default = false;
-    for (size_t i = 0; i < m->n_opset_import && s == RT_OK; i++) {
+    for (size_t i = 0; i < m->n_opset_import && s == RT_OK; i++) { /* subgraphs share the model's opsets */
         const Onnx__OperatorSetIdProto *o = m->opset_import[i];
         s = graph_set_opset(g, o->domain, o->has_version ? o->version : 1);
         if (!o->domain || !*o->domain || strcmp(o->domain, "ai.onnx") == 0)
@@ -282,14 +326,14 @@ static rt_status import_model(const Onnx__ModelProto *m, const char *base_dir, c
             break;
         }
         rt_tensor *t;
-        s = onnx_tensor_from_proto(tp, NULL, "initializer", base_dir, &t, e);
+        s = onnx_tensor_from_proto(tp, NULL, "initializer", &x->src, &t, e);
         if (s != RT_OK)
             break;
         int ti = graph_add_tensor(g, t->name, t->dtype, t->rank, t->dims, RT_TENSOR_CONSTANT);
         if (ti < 0)
             s = from_builder(g, e);
-        else if ((s = graph_set_tensor_data_owned(g, ti, t->data, t->data_bytes, e)) == RT_OK)
-            t->data = NULL;
+        else if (t->data && (s = graph_set_tensor_data_owned(g, ti, t->data, t->data_bytes, e)) == RT_OK)
+            t->data = NULL; /* without data: a timing-only import's weight */
         rt_tensor_free(t);
     }
     for (size_t i = 0; i < gp->n_input && s == RT_OK; i++) {
@@ -299,18 +343,22 @@ static rt_status import_model(const Onnx__ModelProto *m, const char *base_dir, c
             break;
         }
         int t = graph_find_tensor(g, vi->name);
-        if (t >= 0 && g->tensors[t]->kind == RT_TENSOR_CONSTANT)
+        if (!subgraph && t >= 0 && g->tensors[t]->kind == RT_TENSOR_CONSTANT)
             continue; /* an initializer also listed as an input (IR < 4): a constant with a default */
         rt_dtype dt;
         int rank;
         int64_t dims[RT_MAX_RANK];
-        if ((s = value_info_type(vi, "graph input", &dt, &rank, dims, e)) != RT_OK)
+        const char *params[RT_MAX_RANK] = {0};
+        if ((s = value_info_type(vi, "graph input", &dt, &rank, dims, params, e)) != RT_OK)
             break;
         if (graph_add_input(g, vi->name, dt, rank, dims) < 0)
             s = from_builder(g, e);
+        for (int d = 0; d < rank && s == RT_OK; d++)
+            if (params[d])
+                s = graph_set_dim_param(g, vi->name, d, params[d]);
     }
     for (size_t i = 0; i < gp->n_node && s == RT_OK; i++)
-        s = import_node(g, gp->node[i], i, e);
+        s = import_node(x, g, gp->node[i], i, depth, e);
     declared_output *decl = calloc(gp->n_output + 1, sizeof *decl);
     if (!decl && s == RT_OK)
         s = rt_error_set(e, RT_ERR_NOMEM, "out of memory");
@@ -320,12 +368,14 @@ static rt_status import_model(const Onnx__ModelProto *m, const char *base_dir, c
             s = rt_error_set(e, RT_ERR_PARSE, "graph output %zu has no name", i);
             break;
         }
-        int t = graph_find_tensor(g, vi->name);
+        /* a subgraph may return an outer-scope value: a placeholder, linked as a capture */
+        int t = subgraph ? graph_tensor_ref(g, vi->name) : graph_find_tensor(g, vi->name);
         if (t < 0) {
-            s = rt_error_set(e, RT_ERR_MISSING_INPUT, "graph output '%s' is not produced by any node", vi->name);
+            s = subgraph ? from_builder(g, e)
+                         : rt_error_set(e, RT_ERR_MISSING_INPUT, "graph output '%s' is not produced by any node", vi->name);
             break;
         }
-        if ((s = value_info_type(vi, "graph output", &decl[i].dtype, &decl[i].rank, decl[i].dims, e)) != RT_OK)
+        if ((s = value_info_type(vi, "graph output", &decl[i].dtype, &decl[i].rank, decl[i].dims, NULL, e)) != RT_OK)
             break;
         decl[i].tensor = t;
         if (graph_mark_output(g, t) != RT_OK)
@@ -333,8 +383,10 @@ static rt_status import_model(const Onnx__ModelProto *m, const char *base_dir, c
     }
     if (s == RT_OK && gp->n_output == 0)
         s = rt_error_set(e, RT_ERR_PARSE, "the graph has no outputs");
-    if (s == RT_OK && !(opts && opts->no_prepare)) {
-        if (opts && opts->allow_unknown_ops) {
+    if (s == RT_OK && subgraph)
+        s = graph_topo_sort(g, e); /* prepared when its node's inference binds its inputs */
+    if (s == RT_OK && !subgraph && !(x->opts && x->opts->no_prepare)) {
+        if (x->opts && x->opts->allow_unknown_ops) {
             s = graph_validate_structure(g, e);
             if (s == RT_OK)
                 s = graph_topo_sort(g, e);
@@ -349,6 +401,8 @@ static rt_status import_model(const Onnx__ModelProto *m, const char *base_dir, c
     }
     free(decl);
     if (s != RT_OK) {
+        if (subgraph)
+            rt_error_prefix(e, "subgraph '%s'", g->name);
         graph_free(g);
         return s;
     }
@@ -356,18 +410,57 @@ static rt_status import_model(const Onnx__ModelProto *m, const char *base_dir, c
     return RT_OK;
 }
 
-rt_status onnx_import_buffer(const uint8_t *buf, size_t len, const char *base_dir, const onnx_import_opts *opts,
-                             rt_graph **out, rt_error *e)
+/* Parse and import bytes[0..len): the skim first, so that large raw_data stays in bytes. */
+static rt_status import_bytes(const uint8_t *bytes, size_t len, const char *base_dir, const onnx_import_opts *opts,
+                              rt_graph **out, rt_error *e)
 {
     *out = NULL;
     if (len == 0)
         return rt_error_set(e, RT_ERR_PARSE, "not an ONNX model: the file is empty");
-    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, buf);
+    onnx_skim sk;
+    bool skimmed = onnx_skim_model(bytes, len, &sk);
+    Onnx__ModelProto *m = skimmed ? onnx__model_proto__unpack(NULL, sk.len, sk.bytes) : NULL;
+    if (skimmed)
+        free(sk.bytes);
+    if (!m) /* the skim gave up, or protobuf-c refuses its output: the original decides */
+        m = onnx__model_proto__unpack(NULL, len, bytes), skimmed = false;
     if (!m)
         return rt_error_set(e, RT_ERR_PARSE, "not an ONNX model: protobuf parse failed (truncated or corrupt file)");
-    rt_status s = import_model(m, base_dir, opts, out, e);
+    import_ctx x = {.m = m, .opts = opts,
+                    .src = {.base_dir = base_dir, .bytes = bytes, .len = len, .skimmed = skimmed,
+                            .no_weight_data = opts && opts->no_weight_data}};
+    rt_status s = m->graph ? import_graph(&x, m->graph, false, 0, out, e)
+                           : rt_error_set(e, RT_ERR_PARSE, "not an ONNX model: no graph");
     onnx__model_proto__free_unpacked(m, NULL);
     return s;
+}
+
+rt_status onnx_import_buffer(const uint8_t *buf, size_t len, const char *base_dir, const onnx_import_opts *opts,
+                             rt_graph **out, rt_error *e)
+{
+    return import_bytes(buf, len, base_dir, opts, out, e);
+}
+
+/* The file's bytes, mapped (only the pages read are resident: a timing-only import touches the
+ * weights' bytes never), or read when it cannot be mapped (a pipe). *mapped says which. */
+static rt_status model_bytes(const char *path, uint8_t **bytes, size_t *len, bool *mapped, rt_error *e)
+{
+    *mapped = false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size <= SIZE_MAX) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        close(fd);
+        if (p != MAP_FAILED) {
+            *bytes = p;
+            *len = (size_t)st.st_size;
+            *mapped = true;
+            return RT_OK;
+        }
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    return rt_read_file(path, 0, NULL, bytes, len, e);
 }
 
 rt_status onnx_import_file(const char *path, const onnx_import_opts *opts, rt_graph **out, rt_error *e)
@@ -375,7 +468,8 @@ rt_status onnx_import_file(const char *path, const onnx_import_opts *opts, rt_gr
     *out = NULL;
     uint8_t *buf;
     size_t len;
-    rt_status s = rt_read_file(path, 0, NULL, &buf, &len, e);
+    bool mapped;
+    rt_status s = model_bytes(path, &buf, &len, &mapped, e);
     if (s != RT_OK)
         return s;
     char dir[4096];
@@ -388,8 +482,11 @@ rt_status onnx_import_file(const char *path, const onnx_import_opts *opts, rt_gr
     } else {
         strcpy(dir, ".");
     }
-    s = onnx_import_buffer(buf, len, dir, opts, out, e);
-    free(buf);
+    s = import_bytes(buf, len, dir, opts, out, e);
+    if (mapped)
+        munmap(buf, len);
+    else
+        free(buf);
     if (s != RT_OK)
         rt_error_prefix(e, "%s", path);
     return s;

@@ -3,7 +3,9 @@
  *
  * Import reads initializers (raw_data or the typed fields, or external data files next to the
  * model), Constant nodes (turned into constant tensors), graph inputs/outputs with their
- * declared types, attributes and opset versions. Every malformed, truncated or inconsistent
+ * declared types and symbolic dimensions, attributes, subgraphs (If, Loop, Scan, nested) and
+ * opset versions. A file is mapped, not read: large embedded tensor bytes are skipped while
+ * parsing (onnx_skim.c) and copied from the file only when the tensor needs data. Every malformed, truncated or inconsistent
  * file gives an error naming the problem and, where there is one, the node or tensor; nothing
  * crashes. Export writes a graph back (constants as raw_data).
  */
@@ -15,12 +17,21 @@
 
 #include "graph.h"
 
+/* Initializers (and Constant values) larger than this are weights: a timing-only import gives
+ * them a shape and a type but no data, and never reads their bytes (embedded or external). The
+ * smaller ones -- shapes, axes, scales -- are read: inference needs them. */
+#define ONNX_WEIGHT_MIN_BYTES RT_FOLD_MAX_BYTES_DEFAULT
+
 typedef struct onnx_import_opts {
     /* Keep nodes whose op has no kernel (for listing and costing); only structural checks and
      * topological sorting are done then, not inference. */
     bool allow_unknown_ops;
     /* Skip graph_prepare (validate + sort + fold + dead-node removal + shape inference). */
     bool no_prepare;
+    /* Timing only: weights (tensors over ONNX_WEIGHT_MIN_BYTES) get no data; their bytes are
+     * never read (external data files are checked -- inside the model's directory, long enough
+     * -- but not read). */
+    bool no_weight_data;
 } onnx_import_opts;
 
 /* Messages are prefixed with the path. opts may be NULL (strict, prepared). */

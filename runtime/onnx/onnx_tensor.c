@@ -1,16 +1,27 @@
 /* onnx_tensor.c -- TensorProto <-> IR tensor: raw_data, every typed field, external data files
- * (resolved next to the model, never outside it), with the element count and byte size checked
- * against the shape before anything is copied. */
+ * (resolved next to the model, never outside it), raw_data the skim left in the model's bytes,
+ * with the element count and byte size checked against the shape before anything is copied. A
+ * timing-only import gives weights no data and reads none of their bytes. */
+#define _XOPEN_SOURCE 700 /* realpath (X/Open): external data must resolve inside the model's directory */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "onnx_internal.h"
 
-/* external data: location must be a relative path inside the model's directory */
-static rt_status read_external(const Onnx__TensorProto *p, const char *tname, const char *what, const char *base_dir,
+/* Does the tensor get data? Not a weight in a timing-only import. */
+static bool wants_data(const onnx_data_src *src, uint64_t bytes)
+{
+    return !(src && src->no_weight_data && bytes > ONNX_WEIGHT_MIN_BYTES);
+}
+
+/* external data: location must be a relative path inside the model's directory (after symbolic
+ * links are resolved), and the file must hold offset + the shape's bytes. */
+static rt_status read_external(const Onnx__TensorProto *p, const char *tname, const char *what, const onnx_data_src *src,
                                uint64_t want, void **data, rt_error *e)
 {
     const char *loc = NULL;
@@ -23,18 +34,20 @@ static rt_status read_external(const Onnx__TensorProto *p, const char *tname, co
         if (strcmp(kv->key, "location") == 0)
             loc = kv->value;
         else if (strcmp(kv->key, "offset") == 0) {
+            errno = 0;
             offset = strtoll(kv->value, &end, 10);
-            if (*end || offset < 0)
+            if (*end || !kv->value[0] || offset < 0 || errno)
                 return rt_error_set(e, RT_ERR_PARSE, "%s '%s': bad external data offset '%s'", what, tname, kv->value);
         } else if (strcmp(kv->key, "length") == 0) {
+            errno = 0;
             length = strtoll(kv->value, &end, 10);
-            if (*end || length < 0)
+            if (*end || !kv->value[0] || length < 0 || errno)
                 return rt_error_set(e, RT_ERR_PARSE, "%s '%s': bad external data length '%s'", what, tname, kv->value);
         }
     }
     if (!loc || !*loc)
         return rt_error_set(e, RT_ERR_PARSE, "%s '%s': external data without a location", what, tname);
-    if (!base_dir)
+    if (!src || !src->base_dir)
         return rt_error_set(e, RT_ERR_UNSUPPORTED,
                             "%s '%s': weights in an external data file ('%s') need the model's directory; load the model from a file",
                             what, tname, loc);
@@ -46,14 +59,35 @@ static rt_status read_external(const Onnx__TensorProto *p, const char *tname, co
         return rt_error_set(e, RT_ERR_DATA_SIZE, "%s '%s': external data length %lld, but the shape needs %llu bytes", what,
                             tname, (long long)length, (unsigned long long)want);
     char path[4096];
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", base_dir, loc) >= sizeof path)
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", src->base_dir, loc) >= sizeof path)
         return rt_error_set(e, RT_ERR_IO, "%s '%s': external data path too long", what, tname);
-    FILE *f = fopen(path, "rb");
+    char *real = realpath(path, NULL), *real_dir = realpath(src->base_dir, NULL);
+    rt_status s = RT_OK;
+    size_t dl = real_dir ? strlen(real_dir) : 0;
+    struct stat st;
+    if (!real || !real_dir)
+        s = rt_error_set(e, RT_ERR_IO, "%s '%s': cannot open external data file %s: %s", what, tname, path,
+                         strerror(errno));
+    else if (strncmp(real, real_dir, dl) != 0 || (real[dl] != '/' && strcmp(real_dir, "/") != 0))
+        s = rt_error_set(e, RT_ERR_UNSUPPORTED, "%s '%s': external data file %s resolves to %s, outside the model's directory",
+                         what, tname, path, real);
+    else if (stat(real, &st) != 0 || !S_ISREG(st.st_mode))
+        s = rt_error_set(e, RT_ERR_IO, "%s '%s': external data file %s is not a regular file", what, tname, path);
+    else if ((uint64_t)st.st_size < want || (uint64_t)offset > (uint64_t)st.st_size - want)
+        s = rt_error_set(e, RT_ERR_DATA_SIZE, "%s '%s': external data file %s has fewer than %llu bytes at offset %lld",
+                         what, tname, path, (unsigned long long)want, (long long)offset);
+    if (s != RT_OK || !wants_data(src, want)) { /* a timing-only weight: checked, never read */
+        free(real);
+        free(real_dir);
+        return s;
+    }
+    FILE *f = fopen(real, "rb");
+    free(real);
+    free(real_dir);
     if (!f)
         return rt_error_set(e, RT_ERR_IO, "%s '%s': cannot open external data file %s: %s", what, tname, path,
                             strerror(errno));
     void *buf = malloc(want ? want : 1);
-    rt_status s = RT_OK;
     if (!buf)
         s = rt_error_set(e, RT_ERR_NOMEM, "%s '%s': out of memory", what, tname);
     else if (fseeko(f, (off_t)offset, SEEK_SET) != 0 || fread(buf, 1, want, f) != want)
@@ -75,8 +109,8 @@ static rt_status count_mismatch(const char *what, const char *tname, const char 
                         got, field, (long long)want);
 }
 
-rt_status onnx_tensor_from_proto(const Onnx__TensorProto *p, const char *name, const char *what, const char *base_dir,
-                                 rt_tensor **out, rt_error *e)
+rt_status onnx_tensor_from_proto(const Onnx__TensorProto *p, const char *name, const char *what,
+                                 const onnx_data_src *src, rt_tensor **out, rt_error *e)
 {
     *out = NULL;
     const char *tname = name ? name : (p->name ? p->name : "");
@@ -114,12 +148,29 @@ rt_status onnx_tensor_from_proto(const Onnx__TensorProto *p, const char *name, c
                             (unsigned long long)bytes, (unsigned long long)RT_MAX_ALLOC_BYTES);
     }
     if (external) {
-        s = read_external(p, tname, what, base_dir, bytes, &t->data, e);
+        s = read_external(p, tname, what, src, bytes, &t->data, e);
         if (s != RT_OK) {
             rt_tensor_free(t);
             return s;
         }
-        t->data_bytes = bytes;
+        t->data_bytes = t->data ? bytes : 0;
+        *out = t;
+        return RT_OK;
+    }
+    uint64_t off, len;
+    if (src && src->skimmed && onnx_skim_marker(p, &off, &len)) { /* raw_data left in the model's bytes */
+        char sh[128];
+        if (len != bytes || off > src->len || len > src->len - off) {
+            s = rt_error_set(e, RT_ERR_DATA_SIZE, "%s '%s': %llu bytes of raw_data, but shape %s of %s needs %llu", what,
+                             tname, (unsigned long long)len, rt_shape_str(t, sh, sizeof sh), rt_dtype_name(t->dtype),
+                             (unsigned long long)bytes);
+        } else if (wants_data(src, bytes) && (s = rt_tensor_alloc(t, e)) == RT_OK) {
+            memcpy(t->data, src->bytes + off, bytes);
+        }
+        if (s != RT_OK) {
+            rt_tensor_free(t);
+            return s;
+        }
         *out = t;
         return RT_OK;
     }
@@ -131,6 +182,10 @@ rt_status onnx_tensor_from_proto(const Onnx__TensorProto *p, const char *name, c
                                         rt_dtype_name(t->dtype), (unsigned long long)bytes);
             rt_tensor_free(t);
             return st;
+        }
+        if (!wants_data(src, bytes)) { /* a weight of a timing-only import (left unskimmed) */
+            *out = t;
+            return RT_OK;
         }
         if ((s = rt_tensor_alloc(t, e)) != RT_OK) {
             rt_tensor_free(t);
@@ -213,6 +268,11 @@ rt_status onnx_tensor_from_proto(const Onnx__TensorProto *p, const char *name, c
             s = count_mismatch(what, tname, field, got, n, e);
         rt_tensor_free(t);
         return s;
+    }
+    if (!wants_data(src, bytes)) { /* a weight of a timing-only import, in typed fields */
+        free(t->data);
+        t->data = NULL;
+        t->data_bytes = 0;
     }
     *out = t;
     return RT_OK;

@@ -51,6 +51,11 @@ int ops_m4_count(void)
     return n;
 }
 
+bool ops_is_control(int op)
+{
+    return op == RT_OP_If || op == RT_OP_Loop || op == RT_OP_Scan;
+}
+
 rt_status ops_bind(const rt_graph *g, int node, rt_tensor *const *values, rt_op_binding *b, rt_error *e)
 {
     memset(b, 0, sizeof *b);
@@ -70,7 +75,7 @@ rt_status ops_bind(const rt_graph *g, int node, rt_tensor *const *values, rt_op_
     for (int i = 0; i < n->n_outputs; i++)
         b->out[i] = n->outputs[i] >= 0 ? values[n->outputs[i]] : NULL;
     graph_node_label(g, node, b->label, sizeof b->label);
-    b->ctx = (rt_op_ctx){n, b->label, graph_opset(g, n->domain), n->n_inputs, b->in, n->n_outputs, b->out, e};
+    b->ctx = (rt_op_ctx){n, b->label, graph_opset(g, n->domain), n->n_inputs, b->in, n->n_outputs, b->out, e, NULL};
     return RT_OK;
 }
 
@@ -116,7 +121,7 @@ rt_status ops_run_kernel(rt_op_ctx *c)
     for (int i = 0; i < c->n_in; i++)
         if (c->in[i] && !c->in[i]->data)
             return ops_err(c, RT_ERR_NO_DATA, "input %d ('%s') has no data", i, c->in[i]->name);
-    for (int i = 0; i < c->n_out; i++)
+    for (int i = 0; i < c->n_out && !ops_is_control(c->node->op); i++)
         if (c->out[i] && !c->out[i]->data)
             return ops_err(c, RT_ERR_NO_DATA, "output %d ('%s') is not allocated", i, c->out[i]->name);
     return d->kernel(c);

@@ -30,6 +30,8 @@ enum {
 #define RT_MOD_ALL ((1u << RT_MOD_COUNT) - 1)
 const char *ops_module_name(int bit_index); /* "IMG_enc", ... */
 
+struct rt_body_runner;
+
 /* What an op's functions see: the node, the opset of its domain, and input/output tensors.
  * For inference, inputs carry shapes/types and data where known; outputs get dtype and shape.
  * For kernels, every present input has data and every output is allocated to its shape. A
@@ -43,7 +45,19 @@ typedef struct rt_op_ctx {
     int n_out;
     rt_tensor *const *out;
     rt_error *err;
+    /* Kernels of If, Loop and Scan: how to run a subgraph (NULL: the CPU executor). */
+    const struct rt_body_runner *runner;
 } rt_op_ctx;
+
+/* How a control-flow kernel runs one of its subgraphs. args: values for the subgraph's inputs,
+ * then for its captures (borrowed); results: one new value per subgraph output (the caller owns
+ * them). runtime/cpu's executor is the default (cpu_exec_body); the run pipeline installs a
+ * runner that also accounts the modelled cost of what the subgraph runs. */
+typedef struct rt_body_runner {
+    rt_status (*run)(const struct rt_body_runner *self, const rt_graph *body, rt_tensor *const *args,
+                     rt_tensor **results, rt_error *e);
+    void *ctx;
+} rt_body_runner;
 
 typedef rt_status (*rt_infer_fn)(rt_op_ctx *c);
 typedef rt_status (*rt_kernel_fn)(rt_op_ctx *c);
@@ -70,6 +84,15 @@ int ops_count(void);
 const rt_op_def *ops_get(int id);              /* NULL if out of range */
 int ops_lookup(const char *domain, const char *op_type); /* RT_OP_NONE if unknown */
 int ops_m4_count(void);
+/* If, Loop, Scan: ops that run subgraphs. Their kernels size and allocate their own outputs
+ * (a Loop's scan outputs are only known when it ends); their own CPU cost is one dispatch, what
+ * their subgraphs run is costed where it runs (runtime/run). */
+bool ops_is_control(int op);
+/* A Loop's trip count from constants: M when it has data, exact when the loop's condition
+ * cannot end it early (no condition input or a constant true one, and a body that passes its
+ * condition through unchanged); -1 when M is absent or not a constant. m and cond are the node's
+ * inputs 0 and 1 (NULL when absent). */
+int64_t ops_loop_trips(const rt_node *n, const rt_tensor *m, const rt_tensor *cond, bool *exact);
 
 /* Run inference / a kernel / costing for one node with its tensors bound (used by the graph
  * passes, the executor and the partitioner). Messages are prefixed with the node label. */
