@@ -17,9 +17,10 @@
 
 static const char usage[] =
     "usage: m4npu run MODEL.onnx --config FILE [--set KEY=VALUE ...] [--input NAME=FILE.npy ...]\n"
-    "                 [--output-dir DIR] [--json] [--timeline FILE.json] [--seed N] [--weights int8|int4]\n"
-    "       m4npu run MODEL.onnx --reference-only [--input NAME=FILE.npy ...] [--output-dir DIR] [--json]\n"
-    "                 [--seed N]\n"
+    "                 [--dim NAME=VALUE ...] [--timing-only] [--output-dir DIR] [--json]\n"
+    "                 [--timeline FILE.json] [--seed N] [--weights int8|int4]\n"
+    "       m4npu run MODEL.onnx --reference-only [--input NAME=FILE.npy ...] [--dim NAME=VALUE ...]\n"
+    "                 [--output-dir DIR] [--json] [--seed N]\n"
     "\n"
     "Import MODEL (ONNX), compute the FP32 reference on the CPU kernels, calibrate int8 scales of the\n"
     "activations on the same input, partition the graph (the configuration's capability set `ops:` and\n"
@@ -29,11 +30,19 @@ static const char usage[] =
     "CPU-side energy, the host's own wall time apart, and the max absolute and relative error of every\n"
     "output against the FP32 reference (relative to the output's largest |reference value|).\n"
     "An input not given is generated: floats uniform in [-1, 1) from --seed, integers and bools 0.\n"
+    "Unknown input dimensions are bound from the given inputs and --dim, and shapes inferred again,\n"
+    "before anything runs. If, Loop and Scan run on the CPU; what their subgraphs run is partitioned\n"
+    "and costed like a graph (docs/run.md).\n"
     "\n"
     "  -c, --config FILE         the configuration (e.g. configs/mobile-default.yaml); required\n"
     "  -s, --set KEY=VALUE       override a key, e.g. --set ops.Softmax=off\n"
     "  -i, --input NAME=FILE.npy the value of graph input NAME (.npy, float inputs converted to the\n"
     "                            input's type); repeatable\n"
+    "  -d, --dim NAME=VALUE      a symbolic input dimension by its name in the model (--dim batch=1),\n"
+    "                            or an unnamed one as INPUT:AXIS (--dim x:2=224); repeatable\n"
+    "      --timing-only         placement, segments, latency and energy only: no reference, no numbers,\n"
+    "                            no input files (shapes from the model and --dim); weights are never\n"
+    "                            read, so host memory stays small for models of any size\n"
     "  -o, --output-dir DIR      write each output as DIR/NAME.npy (characters outside [A-Za-z0-9._-]\n"
     "                            become '_'); DIR is created if missing\n"
     "  -j, --json                one JSON object: inputs, counts, placement, segments, transfers,\n"
@@ -54,7 +63,7 @@ static const char usage[] =
     "Exit: 0 ran, 1 the model, an input or the configuration is invalid (the message names the\n"
     "problem and the node or tensor), 2 usage, 3 a file cannot be read or written.\n";
 
-enum { OPT_SEED = 256, OPT_WEIGHTS, OPT_TRACE, OPT_TRACE_LEVEL, OPT_REFERENCE_ONLY };
+enum { OPT_SEED = 256, OPT_WEIGHTS, OPT_TRACE, OPT_TRACE_LEVEL, OPT_REFERENCE_ONLY, OPT_TIMING_ONLY };
 
 typedef struct run_args {
     const char *model, *config, *outdir, *timeline, *trace, *trace_level;
@@ -63,10 +72,14 @@ typedef struct run_args {
     char **in_names;
     const char **in_files;
     int n_in;
+    run_dim *dims;
+    char **dim_names;
+    int n_dims;
     int json;
     int argc;
     char **argv;
     bool reference_only;
+    bool timing_only;
     uint64_t seed;
     npu_weight_type weights;
 } run_args;
@@ -84,10 +97,12 @@ static int parse_args(int argc, char **argv, run_args *a)
                                          {"trace", required_argument, NULL, OPT_TRACE},
                                          {"trace-level", required_argument, NULL, OPT_TRACE_LEVEL},
                                          {"reference-only", no_argument, NULL, OPT_REFERENCE_ONLY},
+                                         {"dim", required_argument, NULL, 'd'},
+                                         {"timing-only", no_argument, NULL, OPT_TIMING_ONLY},
                                          {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:s:i:o:jt:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:s:i:o:jt:d:", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             a->config = optarg;
@@ -113,6 +128,26 @@ static int parse_args(int argc, char **argv, run_args *a)
             a->in_files[a->n_in++] = eq + 1;
             break;
         }
+        case 'd': {
+            const char *eq = strchr(optarg, '=');
+            char *end;
+            errno = 0;
+            long long v = eq ? strtoll(eq + 1, &end, 10) : -1;
+            if (!eq || eq == optarg || !eq[1] || *end || errno || v < 1) {
+                fprintf(stderr, "m4npu run: --dim %s: expected NAME=VALUE with a positive integer VALUE\n", optarg);
+                return CLI_USAGE;
+            }
+            if (!(a->dim_names[a->n_dims] = strndup(optarg, (size_t)(eq - optarg)))) {
+                fprintf(stderr, "m4npu run: out of memory\n");
+                return CLI_FAIL;
+            }
+            a->dims[a->n_dims] = (run_dim){a->dim_names[a->n_dims], v};
+            a->n_dims++;
+            break;
+        }
+        case OPT_TIMING_ONLY:
+            a->timing_only = true;
+            break;
         case 'o':
             a->outdir = optarg;
             break;
@@ -167,10 +202,19 @@ static int parse_args(int argc, char **argv, run_args *a)
                     "m4npu run: --reference-only takes no --config, --set, --timeline or --trace (it runs no NPU)\n");
             return CLI_USAGE;
         }
+        if (a->timing_only) {
+            fprintf(stderr, "m4npu run: --reference-only computes values, --timing-only none: give one of them\n");
+            return CLI_USAGE;
+        }
         return CLI_OK;
     }
     if (!a->config) {
         fprintf(stderr, "m4npu run: --config FILE is required\n");
+        return CLI_USAGE;
+    }
+    if (a->timing_only && (a->n_in || a->outdir)) {
+        fprintf(stderr, "m4npu run: --timing-only computes no values: it takes no --input (give shapes with --dim) "
+                        "and writes no --output-dir\n");
         return CLI_USAGE;
     }
     return CLI_OK;
@@ -222,7 +266,8 @@ static int run(run_args *a)
         reuse_freed_memory();
     else if ((rc = cli_load_config(a->config, a->sets, a->nsets, cfg)) != CLI_OK)
         goto done;
-    rt_status s = onnx_import_file(a->model, NULL, &g, &e);
+    onnx_import_opts io = {.no_weight_data = a->timing_only}; /* timing only: weights are never read */
+    rt_status s = onnx_import_file(a->model, &io, &g, &e);
     if (s != RT_OK) {
         fprintf(stderr, "m4npu run: %s\n", e.msg);
         rc = exit_of(s);
@@ -236,7 +281,8 @@ static int run(run_args *a)
         }
         inputs[i] = (run_input){a->in_names[i], values[i]};
     }
-    run_options o = {.cfg = cfg, .inputs = inputs, .n_inputs = a->n_in, .seed = a->seed, .weights = a->weights};
+    run_options o = {.cfg = cfg, .inputs = inputs, .n_inputs = a->n_in, .seed = a->seed, .weights = a->weights,
+                     .dims = a->dims, .n_dims = a->n_dims, .timing_only = a->timing_only};
     if (a->reference_only) {
         s = run_reference(g, &o, &r, &e);
     } else {
@@ -305,8 +351,10 @@ int cmd_run(int argc, char **argv)
     a.sets = calloc((size_t)argc + 1, sizeof *a.sets);
     a.in_names = calloc((size_t)argc + 1, sizeof *a.in_names);
     a.in_files = calloc((size_t)argc + 1, sizeof *a.in_files);
+    a.dims = calloc((size_t)argc + 1, sizeof *a.dims);
+    a.dim_names = calloc((size_t)argc + 1, sizeof *a.dim_names);
     int rc;
-    if (!a.sets || !a.in_names || !a.in_files) {
+    if (!a.sets || !a.in_names || !a.in_files || !a.dims || !a.dim_names) {
         fprintf(stderr, "m4npu run: out of memory\n");
         rc = CLI_FAIL;
     } else {
@@ -322,6 +370,10 @@ int cmd_run(int argc, char **argv)
         free(a.in_names[i]);
     free(a.in_names);
     free(a.in_files);
+    for (int i = 0; a.dim_names && i < a.n_dims; i++)
+        free(a.dim_names[i]);
+    free(a.dim_names);
+    free(a.dims);
     free(a.sets);
     return rc;
 }

@@ -393,6 +393,9 @@ const char *graph_node_label(const rt_graph *g, int node, char *buf, size_t size
 rt_status graph_node_set_graph(rt_graph *g, int node, const char *attr, rt_graph *body);
 /* Number of nodes in g and, recursively, in all its subgraphs. */
 int graph_count_nodes_deep(const rt_graph *g);
+/* A deep copy of g (tensors with their data, nodes, attributes, subgraphs); NULL if out of
+ * memory. For work that must not change g, such as inferring a subgraph for one run's shapes. */
+rt_graph *graph_clone(const rt_graph *g);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Passes (runtime/graph/graph_*.c)                                                           */

@@ -142,3 +142,103 @@ int graph_count_nodes_deep(const rt_graph *g)
                 n += graph_count_nodes_deep(g->nodes[i].attrs[a].g);
     return n;
 }
+
+static bool copy_attr(rt_attr *d, const rt_attr *s)
+{
+    *d = *s;
+    d->name = NULL;
+    d->s = NULL;
+    d->floats = NULL;
+    d->ints = NULL;
+    d->strings = NULL;
+    d->t = NULL;
+    d->g = NULL;
+    if (!(d->name = strdup(s->name)))
+        return false;
+    if (s->s && !(d->s = strdup(s->s)))
+        return false;
+    if (s->floats && !(d->floats = malloc((s->n ? s->n : 1) * sizeof *d->floats)))
+        return false;
+    if (s->floats && s->n)
+        memcpy(d->floats, s->floats, s->n * sizeof *d->floats);
+    if (s->ints && !(d->ints = malloc((s->n ? s->n : 1) * sizeof *d->ints)))
+        return false;
+    if (s->ints && s->n)
+        memcpy(d->ints, s->ints, s->n * sizeof *d->ints);
+    if (s->strings) {
+        if (!(d->strings = calloc(s->n ? s->n : 1, sizeof *d->strings)))
+            return false;
+        for (size_t i = 0; i < s->n; i++)
+            if (!(d->strings[i] = strdup(s->strings[i])))
+                return false;
+    }
+    if (s->t && !(d->t = rt_tensor_clone(s->t)))
+        return false;
+    if (s->g && !(d->g = graph_clone(s->g)))
+        return false;
+    return true;
+}
+
+static int *copy_ints(const int *v, int n)
+{
+    int *c = malloc((size_t)(n ? n : 1) * sizeof *c);
+    if (c && n)
+        memcpy(c, v, (size_t)n * sizeof *c);
+    return c;
+}
+
+rt_graph *graph_clone(const rt_graph *g)
+{
+    rt_graph *c = graph_create(g->name);
+    if (!c)
+        return NULL;
+    bool ok = true;
+    c->ir_version = g->ir_version;
+    for (int i = 0; ok && i < g->n_opsets; i++)
+        ok = graph_set_opset(c, g->opsets[i].domain, g->opsets[i].version) == RT_OK;
+    for (int i = 0; ok && i < g->n_dim_params; i++)
+        ok = graph_set_dim_param(c, g->dim_params[i].tensor, g->dim_params[i].axis, g->dim_params[i].name) == RT_OK;
+    c->tensors = calloc((size_t)g->n_tensors + 1, sizeof *c->tensors);
+    c->nodes = calloc((size_t)g->n_nodes + 1, sizeof *c->nodes);
+    ok = ok && c->tensors && c->nodes;
+    if (ok) {
+        c->cap_tensors = g->n_tensors + 1;
+        c->cap_nodes = g->n_nodes + 1;
+    }
+    for (int t = 0; ok && t < g->n_tensors; t++)
+        ok = (c->tensors[c->n_tensors++] = rt_tensor_clone(g->tensors[t])) != NULL;
+    for (int i = 0; ok && i < g->n_nodes; i++) {
+        const rt_node *s = &g->nodes[i];
+        rt_node *d = &c->nodes[c->n_nodes++];
+        memset(d, 0, sizeof *d);
+        d->op = s->op;
+        d->n_captures = s->n_captures;
+        ok = (d->name = strdup(s->name)) && (d->op_type = strdup(s->op_type)) && (d->domain = strdup(s->domain)) &&
+             (d->inputs = copy_ints(s->inputs, s->n_inputs)) && (d->outputs = copy_ints(s->outputs, s->n_outputs)) &&
+             (d->attrs = calloc((size_t)s->n_attrs + 1, sizeof *d->attrs));
+        if (ok) {
+            d->n_inputs = s->n_inputs;
+            d->n_outputs = s->n_outputs;
+        }
+        for (int a = 0; ok && a < s->n_attrs; a++) {
+            ok = copy_attr(&d->attrs[a], &s->attrs[a]);
+            d->n_attrs++; /* a half-copied attribute is cleared with the rest */
+        }
+    }
+    if (ok) {
+        c->inputs = copy_ints(g->inputs, g->n_inputs);
+        c->outputs = copy_ints(g->outputs, g->n_outputs);
+        c->captures = g->n_captures ? copy_ints(g->captures, g->n_captures) : NULL;
+        ok = c->inputs && c->outputs && (c->captures || !g->n_captures);
+        if (ok) {
+            c->n_inputs = c->cap_inputs = g->n_inputs;
+            c->n_outputs = c->cap_outputs = g->n_outputs;
+            c->n_captures = g->n_captures;
+        }
+    }
+    if (!ok || graph_rebuild_index(c) != RT_OK) {
+        graph_free(c);
+        return NULL;
+    }
+    return c;
+}

@@ -178,21 +178,24 @@ rt_status infer_if(rt_op_ctx *c)
     if (rt_tensor_numel(cond) > 1 || (cond->rank >= 0 && rt_tensor_numel(cond) == 0))
         return ops_err(c, RT_ERR_SHAPE, "the condition must hold one value");
     static const char *const names[2] = {"then_branch", "else_branch"};
+    /* a constant condition: only the branch it selects must make sense (the other may not fit
+     * these shapes at all; graph_prepare inlines the taken one) */
+    int taken = cond->data ? (rt_tensor_get_f64(cond, 0) != 0 ? 0 : 1) : -1;
     for (int b = 0; b < 2; b++) {
+        if (taken >= 0 && b != taken)
+            continue;
         if ((s = bind_body(c, br[b], names[b], NULL, 0)) != RT_OK || (s = prepare(c, br[b], names[b])) != RT_OK)
             return s;
         if (br[b]->n_outputs != c->n_out)
             return ops_err(c, RT_ERR_ATTR, "%s has %d outputs, the node %d", names[b], br[b]->n_outputs, c->n_out);
     }
-    int taken = cond->data ? (rt_tensor_get_i64(cond, 0) != 0 ? 0 : 1) : -1;
     for (int k = 0; k < c->n_out; k++) {
-        const rt_tensor *t = body_output(br[0], k), *f = body_output(br[1], k);
+        const rt_tensor *t = body_output(br[taken == 1 ? 1 : 0], k), *f = body_output(br[taken == 0 ? 0 : 1], k);
         if (t->dtype != f->dtype)
             return ops_err(c, RT_ERR_DTYPE, "output %d is %s in then_branch but %s in else_branch", k,
                            rt_dtype_name(t->dtype), rt_dtype_name(f->dtype));
-        shape_of sh = shape_of_tensor(taken == 1 ? f : t);
-        if (taken < 0)
-            merge_shape(&sh, f);
+        shape_of sh = shape_of_tensor(t);
+        merge_shape(&sh, f);
         if ((s = ops_set_output(c, k, sh.dtype, sh.rank, sh.dims)) != RT_OK)
             return s;
     }

@@ -230,6 +230,21 @@ static rt_status reference_run(const rt_graph *g, rt_tensor **vals, rt_tensor **
     return s;
 }
 
+/* Tensors whose shape inference could not know (a Loop's scan outputs when its condition
+ * decides, data-dependent shapes) take the reference's: the partitioner prices by shape. */
+static void shapes_from_reference(rt_graph *g, rt_tensor *const *ref)
+{
+    for (int t = 0; t < g->n_tensors; t++) {
+        rt_tensor *gt = g->tensors[t];
+        if (rt_tensor_shape_known(gt) || !ref[t])
+            continue;
+        gt->rank = ref[t]->rank;
+        memcpy(gt->dims, ref[t]->dims, sizeof gt->dims);
+        if (gt->dtype == RT_DT_UNDEFINED)
+            gt->dtype = ref[t]->dtype;
+    }
+}
+
 /* ---- the firmware check for the partitioner */
 
 static bool backend_supports(void *ctx, const rt_graph *g, int node, char *why, size_t whylen)
@@ -263,6 +278,8 @@ typedef struct run_ctx {
     rt_tensor **vals;
     bool *owned;
     npu_segment **segs;
+    run_control *rc; /* the subgraphs of control-flow nodes */
+    npu_counters body_counters; /* their NPU work */
     int ev_cap;
     double t; /* the modelled clock */
     bool timing_only;
@@ -428,24 +445,42 @@ static rt_status run_cpu_node(run_ctx *c, int node, rt_error *e)
     for (int q = 0; q < n->n_outputs; q++)
         if (n->outputs[q] >= 0)
             c->owned[n->outputs[q]] = true; /* cpu_exec_node stores a fresh value there */
+    bool control = ops_is_control(n->op);
+    run_body_cost *body = control && !ni->constant ? &r->nodes[node].body : NULL;
     if (!c->timing_only) {
         double w0 = now_s();
-        rt_status st = cpu_exec_node(c->g, node, c->vals, e);
+        rt_status st = control ? run_control_exec(c->rc, c->g, node, c->vals, body, e)
+                               : cpu_exec_node(c->g, node, c->vals, e);
         r->nodes[node].host_wall_s = now_s() - w0;
         r->host_cpu_wall_s += r->nodes[node].host_wall_s;
+        if (st != RT_OK)
+            return st;
+    } else if (body) {
+        rt_status st = run_control_static(c->rc, c->g, node, body, e);
         if (st != RT_OK)
             return st;
     }
     r->nodes[node].start_s = c->t;
     if (ni->constant)
         return RT_OK; /* precomputed once: not part of an inference */
-    run_event ev = {.track = RUN_TRACK_CPU, .cat = ni->view ? "view" : "cpu", .start_s = c->t,
-                    .dur_s = ni->cpu.seconds, .node = node, .segment = -1, .tensor = -1};
+    double dur = ni->cpu.seconds + (body ? run_body_total_s(body) : 0);
+    run_event ev = {.track = RUN_TRACK_CPU, .cat = ni->view ? "view" : body ? "control" : "cpu", .start_s = c->t,
+                    .dur_s = dur, .node = node, .segment = -1, .tensor = -1};
     if (n->name && n->name[0])
         snprintf(ev.name, sizeof ev.name, "%s", n->name);
     else
         snprintf(ev.name, sizeof ev.name, "#%d (%s)", node, n->op_type);
-    c->t += ni->cpu.seconds;
+    if (body) {
+        part_node_info *wi = &r->plan->node[node];
+        snprintf(wi->why, sizeof wi->why, "control flow on the CPU; %.*s: %d nodes, %d on the NPU in %d segment%s",
+                 (int)(sizeof wi->why / 2), body->what, body->nodes, body->npu_nodes, body->segments,
+                 body->segments == 1 ? "" : "s");
+        r->npu_s += body->npu_s;
+        for (int u = 0; u < NPU_UNIT_COUNT; u++) /* the subgraphs' NPU work, for the energy */
+            for (int k = 0; k < NPU_CTR_COUNT; k++)
+                c->body_counters.v[u][k] += body->counters.v[u][k];
+    }
+    c->t += dur;
     return add_event(r, &c->ev_cap, &ev, e);
 }
 
@@ -504,23 +539,30 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
     *out = NULL;
     if (!o || !o->cfg)
         return rt_error_set(e, RT_ERR_ARG, "run: no configuration");
+    /* shapes first: the graph may change (re-prepared), and nothing expensive has run yet */
+    rt_status bst = run_bind_dims(g, o, e);
+    if (bst != RT_OK)
+        return bst;
     run_result *r = calloc(1, sizeof *r);
     size_t nt = (size_t)g->n_tensors + 1;
     rt_tensor **vals = calloc(nt, sizeof *vals), **ref = calloc(nt, sizeof *ref);
     bool *owned = calloc(nt, sizeof *owned);
     npu_backend *b = NULL;
     npu_segment **segs = NULL;
+    run_control *rc = NULL;
     rt_status st = RT_OK;
     if (!r || !vals || !ref || !owned || !(r->nodes = calloc((size_t)g->n_nodes + 1, sizeof *r->nodes))) {
         st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (run)");
         goto done;
     }
     r->seed = o->seed ? o->seed : RUN_DEFAULT_SEED;
+    r->timing_only = o->timing_only;
     if (!o->timing_only) {
         if ((st = run_bind_inputs(g, o, r, vals, owned, e)) != RT_OK)
             goto done;
         if ((st = reference_run(g, vals, ref, e)) != RT_OK)
             goto done;
+        shapes_from_reference(g, ref); /* shapes that depend on data (a Loop's scan outputs) */
         if ((st = npu_calibrate(g, ref, e)) != RT_OK) /* max |x| / 127 per tensor: the backend's formula */
             goto done;
     }
@@ -531,6 +573,10 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
     }
     if ((st = partition_graph(g, o->cfg, backend_supports, b, &r->plan, e)) != RT_OK)
         goto done;
+    if (!(rc = run_control_new(o->cfg, b, o->weights))) {
+        st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (run)");
+        goto done;
+    }
     waive_resident_crossings(r->plan, g, o);
     const part_plan *p = r->plan;
     segs = calloc((size_t)p->n_segments + 1, sizeof *segs);
@@ -550,7 +596,7 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
     for (int t = 0; t < g->n_tensors; t++)
         if (g->tensors[t]->kind == RT_TENSOR_CONSTANT)
             vals[t] = g->tensors[t]; /* borrowed; never written */
-    run_ctx c = {.g = g, .cfg = o->cfg, .r = r, .vals = vals, .owned = owned, .segs = segs,
+    run_ctx c = {.g = g, .cfg = o->cfg, .r = r, .vals = vals, .owned = owned, .segs = segs, .rc = rc,
                  .timing_only = o->timing_only};
     if ((st = execute(&c, e)) != RT_OK)
         goto done;
@@ -600,19 +646,29 @@ breakdown:
     r->cpu_s = p->cpu_s;
     r->transfer_s = p->crossing_s;
     r->submit_s = p->submit_s;
+    r->crossing_bytes = p->crossing_bytes;
+    for (int n = 0; n < g->n_nodes; n++) { /* what control-flow subgraphs ran (their NPU time is in npu_s) */
+        const run_body_cost *bc = &r->nodes[n].body;
+        r->cpu_s += bc->cpu_s;
+        r->transfer_s += bc->transfer_s;
+        r->submit_s += bc->submit_s;
+        r->crossing_bytes += bc->crossing_bytes;
+    }
     r->total_s = r->npu_s + r->cpu_s + r->transfer_s + r->submit_s;
     for (int s = 0; s < p->n_segments; s++)
         energy_add_npu(&r->energy, o->cfg, &r->segs[s].stats.counters);
+    energy_add_npu(&r->energy, o->cfg, &c.body_counters);
     energy_add_static(&r->energy, o->cfg, r->total_s);
     energy_add_cpu(&r->energy, o->cfg, r->cpu_s + r->submit_s, r->npu_s);
     /* energy_add_transfer charges each byte read once and written once; a crossing's bytes
      * already count the host bytes read plus the device bytes written */
-    energy_add_transfer(&r->energy, o->cfg, p->crossing_bytes / 2, p->crossing_s);
+    energy_add_transfer(&r->energy, o->cfg, r->crossing_bytes / 2, r->transfer_s);
 done:
     if (segs)
         for (int s = 0; r && r->plan && s < r->plan->n_segments; s++)
             npu_segment_free(segs[s]);
     free(segs);
+    run_control_free(rc);
     if (!o->backend)
         npu_backend_close(b);
     for (size_t t = 0; t < nt; t++) {

@@ -1,6 +1,8 @@
 /* run.h -- the run pipeline: one inference of a model, split between the simulated NPU and the
  * CPU, with numerics, a modelled latency and energy breakdown, and a timeline.
  *
+ *   shapes       unknown input dimensions bound from the given values and --dim, shapes
+ *                inferred again (run_dims.c)
  *   inputs       the given values, or for each input not given a fixed-seed random value
  *                (floats uniform in [-1, 1), integers and bools zero)
  *   reference    the whole graph on the FP32 CPU kernels (runtime/cpu), keeping every value
@@ -43,11 +45,20 @@ typedef struct run_input {
     const rt_tensor *value;
 } run_input;
 
+/* --dim NAME=VALUE: a symbolic input dimension by its name in the model ("batch"), or an
+ * unnamed one as INPUT:AXIS ("x:1"). */
+typedef struct run_dim {
+    const char *name;
+    int64_t value;
+} run_dim;
+
 typedef struct run_options {
     const m4npu_config *cfg;
     const run_input *inputs; /* by graph input name; floats are converted to the input's float type */
     int n_inputs;
     uint64_t seed;           /* for inputs not given; 0 means RUN_DEFAULT_SEED */
+    const run_dim *dims;     /* values of symbolic dimensions of inputs not given (run_dims.c) */
+    int n_dims;
     npu_weight_type weights;
     /* Timing only: no input, no reference, no calibration, no data anywhere (weights need none);
      * every NPU cycle and byte and every modelled CPU cost is still accounted. How the M4
@@ -87,9 +98,22 @@ typedef struct run_event {
     uint64_t insns;
 } run_event;
 
+/* What the subgraphs of one control-flow node (If, Loop, Scan) ran, modelled: each subgraph
+ * run is partitioned like a graph (its NPU segments simulated timing-only, its CPU nodes and
+ * crossings priced by runtime/cpumodel); nested control flow adds to its outermost node. */
+typedef struct run_body_cost {
+    int64_t runs;        /* subgraph runs: an If's branch, each iteration of a Loop or Scan, nested */
+    int nodes, npu_nodes, segments; /* of the first run's plan */
+    double npu_s, cpu_s, transfer_s, submit_s;
+    uint64_t crossing_bytes;
+    npu_counters counters;
+    char what[RUN_EVENT_NAME_BYTES]; /* "then_branch", "body x 7", "else_branch (worst case)" */
+} run_body_cost;
+
 typedef struct run_node_result {
     double start_s;     /* modelled start (CPU nodes; NPU nodes: their segment's job start) */
     double host_wall_s; /* real wall time of the CPU kernel on this host (CPU nodes) */
+    run_body_cost body; /* control-flow nodes: their subgraphs (zero for other nodes) */
 } run_node_result;
 
 typedef struct run_segment_result {
@@ -108,6 +132,7 @@ typedef struct run_output {
 } run_output;
 
 typedef struct run_result {
+    bool timing_only;           /* no reference, no outputs, no errors */
     part_plan *plan;
     run_node_result *nodes;     /* per graph node */
     run_segment_result *segs;   /* per plan segment */
@@ -116,8 +141,9 @@ typedef struct run_result {
     int n_generated;
     char **generated;           /* names of the inputs that were generated */
     uint64_t seed;
-    /* modelled latency (seconds) */
+    /* modelled latency (seconds), subgraphs of control-flow nodes included */
     double npu_s, cpu_s, transfer_s, submit_s, total_s;
+    uint64_t crossing_bytes;    /* the plan's and the subgraphs' */
     /* modelled energy (runtime/energy): the NPU's counters x the energy table, its static power
      * over total_s, the CPU active over cpu_s + submit_s and idle over npu_s, the crossings */
     energy_breakdown energy;
@@ -136,8 +162,16 @@ typedef struct run_result {
     int blas_threads;                       /* OpenBLAS threads the CPU kernels used */
 } run_result;
 
-/* Run g (prepared; calibration writes per-tensor scales into its tensors' quant). */
+/* Run g (prepared; calibration writes per-tensor scales into its tensors' quant). First the
+ * inputs' unknown dimensions are bound (from the given values and o->dims) and g is prepared
+ * again for them, so g may change (folded, If branches inlined); a dimension still unknown is an
+ * error naming the input, the dimension and the --dim that gives it, before any other work. */
 rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_error *e);
+
+/* Bind the unknown input dimensions of g (run_dims.c; run_model's first step): from the given
+ * inputs' shapes (which also fix the symbols they carry) and dims; then graph_prepare again if
+ * anything changed. In a timing-only run every shape must then be known. */
+rt_status run_bind_dims(rt_graph *g, const run_options *o, rt_error *e);
 void run_result_free(run_result *r);
 
 /* The FP32 reference alone (run_reference.c): the inputs as run_model binds them, the whole

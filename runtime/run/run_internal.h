@@ -1,5 +1,5 @@
-/* run_internal.h -- what the run pipeline's files share (run.c, run_reference.c); not for
- * callers outside runtime/run. */
+/* run_internal.h -- what the run pipeline's files share (run.c, run_reference.c, run_control.c);
+ * not for callers outside runtime/run. */
 #ifndef M4NPU_RUN_INTERNAL_H
 #define M4NPU_RUN_INTERNAL_H
 
@@ -10,5 +10,23 @@
  * generated inputs go to r->generated. */
 rt_status run_bind_inputs(const rt_graph *g, const run_options *o, run_result *r, rt_tensor **vals, bool *owned,
                           rt_error *e);
+
+/* ---- the costing of control-flow subgraphs (run_control.c) */
+
+/* The plans of the subgraphs run so far and the runner that accounts them. */
+typedef struct run_control run_control;
+
+run_control *run_control_new(const m4npu_config *cfg, npu_backend *b, npu_weight_type weights);
+void run_control_free(run_control *rc);
+/* Execute control-flow node `node` of g on the FP32 kernels (vals as cpu_exec_node takes them),
+ * adding the modelled cost of every subgraph run it makes to acc (NULL: cost nothing, e.g. a
+ * node computed from constants only). */
+rt_status run_control_exec(run_control *rc, const rt_graph *g, int node, rt_tensor **vals, run_body_cost *acc,
+                           rt_error *e);
+/* Without data: the modelled cost of control-flow node `node` from shapes alone (an If's
+ * costlier branch, a Loop's M iterations, a Scan's sequence length). */
+rt_status run_control_static(run_control *rc, rt_graph *g, int node, run_body_cost *acc, rt_error *e);
+/* npu + cpu + transfer + submission seconds. */
+double run_body_total_s(const run_body_cost *c);
 
 #endif

@@ -59,6 +59,9 @@ static rt_status execute(const rt_graph *g, rt_tensor **vals, run_result *r, rt_
 rt_status run_reference(rt_graph *g, const run_options *o, run_result **out, rt_error *e)
 {
     *out = NULL;
+    rt_status bs = run_bind_dims(g, o, e); /* symbolic dimensions first: g may be prepared again */
+    if (bs != RT_OK)
+        return bs;
     run_result *r = calloc(1, sizeof *r);
     size_t nt = (size_t)g->n_tensors + 1;
     rt_tensor **vals = calloc(nt, sizeof *vals);

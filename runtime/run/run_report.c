@@ -8,6 +8,7 @@
 
 #include "npy.h"
 #include "ops.h"
+#include "run_internal.h"
 
 #define US_PER_S 1e6
 #define KIB_BYTES 1024.0
@@ -36,7 +37,8 @@ void run_print_report(FILE *out, const rt_graph *g, const m4npu_config *cfg, con
 {
     const part_plan *p = r->plan;
     char lbl[300];
-    fprintf(out, "model %s on %s\n", g->name && g->name[0] ? g->name : "(unnamed)", cfg->npu.name);
+    fprintf(out, "model %s on %s%s\n", g->name && g->name[0] ? g->name : "(unnamed)", cfg->npu.name,
+            r->timing_only ? " (timing only: no reference, no values)" : "");
     if (r->n_generated) {
         fprintf(out, "inputs: generated (seed 0x%llx, uniform [-1, 1)) for", (unsigned long long)r->seed);
         for (int i = 0; i < r->n_generated; i++)
@@ -57,7 +59,7 @@ void run_print_report(FILE *out, const rt_graph *g, const m4npu_config *cfg, con
         if (ni->place == PART_NPU) {
             snprintf(seg, sizeof seg, "%d", ni->segment);
         } else {
-            snprintf(model, sizeof model, "%.3f", ni->cpu.seconds * US_PER_S);
+            snprintf(model, sizeof model, "%.3f", (ni->cpu.seconds + run_body_total_s(&r->nodes[n].body)) * US_PER_S);
             snprintf(host, sizeof host, "%.3f", r->nodes[n].host_wall_s * US_PER_S);
         }
         fprintf(out, "  %-4d %-28s %-20s %-8s %4s %10s %10s  %s\n", pos, node_name(g, n, lbl, sizeof lbl),
@@ -89,6 +91,10 @@ void run_print_report(FILE *out, const rt_graph *g, const m4npu_config *cfg, con
             en->cpu_j * US_PER_S, en->transfer_j * US_PER_S);
     fprintf(out, "host wall time (this machine, not a phone): CPU kernels %.3f ms, NPU simulation %.3f ms\n",
             r->host_cpu_wall_s * 1e3, r->host_npu_wall_s * 1e3);
+    if (r->timing_only) {
+        fprintf(out, "\ntiming only: no values were computed (no reference, no outputs, no errors)\n");
+        return;
+    }
     fprintf(out, "\nerror of the NPU path against the FP32 CPU reference (device vs the CPU twin of its kernels: max "
                  "abs difference %.6g%s):\n",
             r->twin_max_abs, r->twin_max_abs == 0 ? ", bit-exact: the error is quantisation only" : "");
@@ -124,6 +130,15 @@ static json_t *counters_json(const npu_counters *c)
     return o;
 }
 
+/* What a control-flow node's subgraphs ran (run_body_cost). */
+static json_t *body_json(const run_body_cost *b)
+{
+    return json_pack("{s:s, s:I, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:I}", "what", b->what, "runs", (json_int_t)b->runs,
+                     "nodes", b->nodes, "npu_nodes", b->npu_nodes, "segments", b->segments, "npu_s", b->npu_s, "cpu_s",
+                     b->cpu_s, "transfer_s", b->transfer_s, "submit_s", b->submit_s, "crossing_bytes",
+                     (json_int_t)b->crossing_bytes);
+}
+
 json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const run_result *r)
 {
     const part_plan *p = r->plan;
@@ -138,9 +153,13 @@ json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const run_re
         bad = !o || set(o, "node", json_string(node_name(g, n, lbl, sizeof lbl))) ||
               set(o, "op", json_string(g->nodes[n].op_type)) || set(o, "place", json_string(place_name(ni))) ||
               set(o, "segment", ni->segment >= 0 ? json_integer(ni->segment) : json_null()) ||
-              set(o, "why", json_string(ni->why)) || set(o, "model_s", json_real(ni->cpu.seconds)) ||
+              set(o, "why", json_string(ni->why)) ||
+              set(o, "model_s", json_real(ni->cpu.seconds + run_body_total_s(&r->nodes[n].body))) ||
               set(o, "energy_j", json_real(ni->cpu.energy_j)) ||
-              set(o, "host_s", json_real(r->nodes[n].host_wall_s)) || json_array_append_new(placement, o);
+              set(o, "host_s", json_real(r->nodes[n].host_wall_s)) ||
+              (ops_is_control(g->nodes[n].op) && !ni->constant &&
+               set(o, "subgraphs", body_json(&r->nodes[n].body))) ||
+              json_array_append_new(placement, o);
     }
     for (int s = 0; !bad && s < p->n_segments; s++) {
         const part_segment *sg = &p->segments[s];
@@ -195,7 +214,7 @@ json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const run_re
           set(brk, "total_s", json_real(r->total_s));
     bad = bad || set(energy, "table_version", json_integer(cfg->energy.version));
     bad = bad || set(xfer, "crossings", json_integer(p->n_crossings)) ||
-          set(xfer, "bytes", json_integer((json_int_t)p->crossing_bytes)) || set(xfer, "seconds", json_real(p->crossing_s)) ||
+          set(xfer, "bytes", json_integer((json_int_t)r->crossing_bytes)) || set(xfer, "seconds", json_real(r->transfer_s)) ||
           set(xfer, "npu_bytes_in", json_integer((json_int_t)r->npu_bytes_in)) ||
           set(xfer, "npu_bytes_out", json_integer((json_int_t)r->npu_bytes_out));
     bad = bad || set(host, "cpu_kernels_s", json_real(r->host_cpu_wall_s)) ||
@@ -205,8 +224,10 @@ json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const run_re
           set(root, "inputs", inputs) || set(root, "counts", counts) || set(root, "placement", placement) ||
           set(root, "segments", segs) || set(root, "transfers", xfer) || set(root, "breakdown", brk) ||
           set(root, "energy", energy) || set(root, "host", host) || set(root, "errors", errs) ||
-          set(root, "max_abs_error", json_real(r->max_abs)) || set(root, "max_rel_error", json_real(r->max_rel)) ||
-          set(root, "twin_max_abs_diff", json_real(r->twin_max_abs));
+          set(root, "timing_only", json_boolean(r->timing_only)) ||
+          set(root, "max_abs_error", r->timing_only ? json_null() : json_real(r->max_abs)) ||
+          set(root, "max_rel_error", r->timing_only ? json_null() : json_real(r->max_rel)) ||
+          set(root, "twin_max_abs_diff", r->timing_only ? json_null() : json_real(r->twin_max_abs));
     if (bad) {
         json_decref(root); /* whatever was attached goes with it; the rest leaks only on OOM paths */
         return NULL;
