@@ -152,6 +152,9 @@ static const bad_model bad_models[] = {
     {"huge_dims.onnx", "initializer 'W': element count overflows"},
     {"cycle.onnx", "cycle in graph through node 'relu_a' (Relu)"},
     {"unknown_op.onnx", "unknown op 'FancyOp' (node 'fancy1' (FancyOp)): no kernel"},
+    {"unknown_ops3.onnx", "3 unknown ops: 'FancyOp' (2 nodes, first 'fancy1' (FancyOp)), 'com.example.Frobnicate' "
+                          "(node 'frob' (Frobnicate)), 'Mystery' (node 'mystery' (Mystery) in then_branch of 'branch' "
+                          "(If)): no kernel"},
     {"missing_input.onnx", "missing input: node 'add_ghost' (Add) reads 'ghost'"},
 };
 

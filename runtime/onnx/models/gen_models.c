@@ -11,6 +11,8 @@
  *   huge_dims.onnx       initializer 'W' whose element count overflows
  *   cycle.onnx           nodes 'relu_a' and 'add_b' feeding each other
  *   unknown_op.onnx      node 'fancy1' of op 'FancyOp'
+ *   unknown_ops3.onnx    three ops without a kernel: FancyOp (two nodes), com.example's Frobnicate
+ *                        and, inside an If's then_branch, Mystery: one error names all three
  *   missing_input.onnx   node 'add_ghost' reading 'ghost', which nothing defines
  *
  * The corrupted files start from valid exports and are altered message by message with the
@@ -233,6 +235,29 @@ static rt_graph *unknown_op(void)
     return g;
 }
 
+/* three unknown ops, one of them in a subgraph */
+static rt_graph *unknown_ops3(void)
+{
+    rt_graph *g = graph_create("unknown_ops3");
+    graph_add_input(g, "x", RT_DT_F32, 1, (int64_t[]){4});
+    graph_add_input(g, "c", RT_DT_BOOL, 0, NULL);
+    graph_add_node(g, "FancyOp", "fancy1", 1, (const char *[]){"x"}, 1, (const char *[]){"f1"});
+    graph_add_node_domain(g, "com.example", "Frobnicate", "frob", 1, (const char *[]){"f1"}, 1, (const char *[]){"f2"});
+    graph_add_node(g, "FancyOp", "fancy2", 1, (const char *[]){"f2"}, 1, (const char *[]){"f3"});
+    rt_graph *then_b = graph_create("then_b"), *else_b = graph_create("else_b");
+    graph_add_node(then_b, "Mystery", "mystery", 1, (const char *[]){"f3"}, 1, (const char *[]){"t"});
+    graph_mark_output(then_b, graph_find_tensor(then_b, "t"));
+    graph_add_node(else_b, "Relu", "relu", 1, (const char *[]){"f3"}, 1, (const char *[]){"e"});
+    graph_mark_output(else_b, graph_find_tensor(else_b, "e"));
+    int n = graph_add_node(g, "If", "branch", 1, (const char *[]){"c"}, 1, (const char *[]){"y"});
+    graph_node_set_graph(g, n, "then_branch", then_b);
+    graph_node_set_graph(g, n, "else_branch", else_b);
+    graph_mark_output(g, graph_find_tensor(g, "y"));
+    graph_set_opset(g, "", RT_DEFAULT_OPSET);
+    graph_set_opset(g, "com.example", 1);
+    return g;
+}
+
 static rt_graph *missing_input(void)
 {
     rt_graph *g = graph_create("missing_input");
@@ -297,6 +322,7 @@ int main(int argc, char **argv)
     rc |= write_and_free("constant_nodes.onnx", constant_nodes());
     rc |= write_and_free("cycle.onnx", cycle());
     rc |= write_and_free("unknown_op.onnx", unknown_op());
+    rc |= write_and_free("unknown_ops3.onnx", unknown_ops3());
     rc |= write_and_free("missing_input.onnx", missing_input());
     return rc;
 }
