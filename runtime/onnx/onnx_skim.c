@@ -245,12 +245,15 @@ bool onnx_skim_marker(const Onnx__TensorProto *p, uint64_t *offset, uint64_t *le
     bool found = false;
     for (unsigned i = 0; i < p->base.n_unknown_fields; i++) {
         const ProtobufCMessageUnknownField *u = &p->base.unknown_fields[i];
-        if (u->tag != ONNX_SKIM_FIELD || u->wire_type != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED || u->len != MARKER_BYTES)
+        /* protobuf-c keeps a length-delimited unknown field's length prefix in its data */
+        if (u->tag != ONNX_SKIM_FIELD || u->wire_type != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED ||
+            u->len != 1 + MARKER_BYTES || u->data[0] != MARKER_BYTES)
             continue;
+        const uint8_t *d = u->data + 1;
         *offset = *length = 0;
         for (int k = 0; k < 8; k++) {
-            *offset |= (uint64_t)u->data[k] << (8 * k);
-            *length |= (uint64_t)u->data[8 + k] << (8 * k);
+            *offset |= (uint64_t)d[k] << (8 * k);
+            *length |= (uint64_t)d[8 + k] << (8 * k);
         }
         found = true; /* the skim writes at most one; the last wins like protobuf's own fields */
     }

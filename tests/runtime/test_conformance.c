@@ -53,6 +53,16 @@ static void test_all_node_tests(void **state)
         if (!o || geti(o, "passed") < 1)
             fail_msg("no passed test for %s", core[i]);
     }
+    /* control flow: If (test_if), Loop (test_loop11 and the Range expansions), Scan (Scan-8 and -9) */
+    const struct {
+        const char *op;
+        int min;
+    } control[] = {{"If", 1}, {"Loop", 1}, {"Scan", 2}, {"Range", 4}};
+    for (size_t i = 0; i < sizeof control / sizeof control[0]; i++) {
+        json_t *o = json_object_get(by_op, control[i].op);
+        if (!o || geti(o, "passed") < control[i].min)
+            fail_msg("fewer than %d passed tests for %s", control[i].min, control[i].op);
+    }
     /* every excluded test carries its reason */
     size_t i;
     json_t *test;

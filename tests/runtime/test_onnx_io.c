@@ -164,6 +164,78 @@ static void test_encoder_block_round_trip(void **state)
     graph_free(built);
 }
 
+/* y = Loop(M = 3, acc0 = x): acc = If(i > 0, acc + W, acc - W) with W of the main graph, a
+ * symbolic batch: exported, imported, run; the subgraphs, captures and dim_param survive */
+static rt_graph *control_flow_graph(void)
+{
+    rt_graph *g = graph_create("cf");
+    const float w[3] = {0.5f, -1, 2};
+    int64_t three = 3, zero = 0;
+    graph_add_input(g, "x", RT_DT_F32, 2, (int64_t[]){RT_DIM_UNKNOWN, 3});
+    graph_set_dim_param(g, "x", 0, "batch");
+    graph_add_constant(g, "W", RT_DT_F32, 1, (int64_t[]){3}, w, sizeof w);
+    graph_add_constant(g, "M", RT_DT_I64, 0, NULL, &three, sizeof three);
+    rt_graph *body = graph_create("body");
+    graph_add_input(body, "i", RT_DT_I64, 0, NULL);
+    graph_add_input(body, "cond", RT_DT_BOOL, 0, NULL);
+    graph_add_input(body, "acc_in", RT_DT_F32, 2, (int64_t[]){RT_DIM_UNKNOWN, 3});
+    graph_add_constant(body, "zero", RT_DT_I64, 0, NULL, &zero, sizeof zero);
+    graph_add_node(body, "Greater", "gt", 2, (const char *[]){"i", "zero"}, 1, (const char *[]){"later"});
+    rt_graph *t = graph_create("t"), *f = graph_create("f");
+    graph_add_node(t, "Add", "add", 2, (const char *[]){"acc_in", "W"}, 1, (const char *[]){"ta"});
+    graph_mark_output(t, graph_find_tensor(t, "ta"));
+    graph_add_node(f, "Sub", "sub", 2, (const char *[]){"acc_in", "W"}, 1, (const char *[]){"fa"});
+    graph_mark_output(f, graph_find_tensor(f, "fa"));
+    int ni = graph_add_node(body, "If", "inner", 1, (const char *[]){"later"}, 1, (const char *[]){"acc_out"});
+    graph_node_set_graph(body, ni, "then_branch", t);
+    graph_node_set_graph(body, ni, "else_branch", f);
+    graph_add_node(body, "Identity", "keep", 1, (const char *[]){"cond"}, 1, (const char *[]){"cond_out"});
+    graph_add_node(body, "Identity", "scan", 1, (const char *[]){"acc_out"}, 1, (const char *[]){"step"});
+    graph_mark_output(body, graph_find_tensor(body, "cond_out"));
+    graph_mark_output(body, graph_find_tensor(body, "acc_out"));
+    graph_mark_output(body, graph_find_tensor(body, "step"));
+    int nl = graph_add_node(g, "Loop", "loop", 3, (const char *[]){"M", "", "x"}, 2, (const char *[]){"y", "steps"});
+    graph_node_set_graph(g, nl, "body", body);
+    graph_mark_output(g, graph_find_tensor(g, "y"));
+    graph_mark_output(g, graph_find_tensor(g, "steps"));
+    return g;
+}
+
+static void test_control_flow_round_trip(void **state)
+{
+    (void)state;
+    rt_graph *built = control_flow_graph();
+    rt_error e;
+    if (graph_prepare(built, &e) != RT_OK)
+        fail_msg("%s", e.msg);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(onnx_export_buffer(built, &buf, &len, &e), RT_OK);
+    rt_graph *file;
+    if (onnx_import_buffer(buf, len, NULL, NULL, &file, &e) != RT_OK)
+        fail_msg("%s", e.msg);
+    assert_string_equal(graph_dim_param(file, "x", 0), "batch");
+    const rt_node *loop = &file->nodes[graph_find_node(file, "loop")];
+    assert_int_equal(rt_node_explicit_inputs(loop), 3); /* W is read by name, linked again */
+    assert_int_equal(loop->n_captures, 1);
+    const rt_tensor *steps = file->tensors[graph_find_tensor(file, "steps")];
+    assert_int_equal(steps->rank, 3);
+    assert_int_equal(steps->dims[0], 3);
+    const float xv[6] = {1, 2, 3, 4, 5, 6};
+    rt_tensor *in = tensor_f32("x", 2, (int64_t[]){2, 3}, xv);
+    rt_tensor *a = run(built, in, "steps"), *b = run(file, in, "steps");
+    assert_int_equal(a->data_bytes, 3 * 6 * 4);
+    assert_memory_equal(a->data, b->data, a->data_bytes);
+    assert_true(((float *)b->data)[0] == xv[0] - 0.5f);          /* step 0: acc - W */
+    assert_true(((float *)b->data)[12 + 2] == xv[2] - 2 + 2 + 2); /* step 2: - W + W + W */
+    rt_tensor_free(a);
+    rt_tensor_free(b);
+    rt_tensor_free(in);
+    free(buf);
+    graph_free(file);
+    graph_free(built);
+}
+
 static void test_export_refuses_shape_only_weights(void **state)
 {
     (void)state;
@@ -294,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_external_data_missing_file_names_the_tensor),
         cmocka_unit_test(test_constant_nodes),
         cmocka_unit_test(test_encoder_block_round_trip),
+        cmocka_unit_test(test_control_flow_round_trip),
         cmocka_unit_test(test_export_refuses_shape_only_weights),
         cmocka_unit_test(test_corrupted_files_exact_errors),
         cmocka_unit_test(test_truncations_and_bit_flips_never_crash),
