@@ -309,6 +309,11 @@ typedef struct rt_graph {
     int n_captures;
     rt_dim_param *dim_params; /* symbolic dimensions of the inputs, as the file named them */
     int n_dim_params;
+    /* A subgraph only: a digest of the input and capture types, shapes and constant values it was
+     * last prepared for by its node's inference (0: none), so that preparing it again for the same
+     * binding is skipped -- nested subgraphs would otherwise be prepared a power of their depth
+     * times. */
+    uint64_t prepared_for;
 } rt_graph;
 
 rt_graph *graph_create(const char *name);

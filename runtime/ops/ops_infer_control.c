@@ -43,6 +43,40 @@ static rt_graph *body_attr(const rt_op_ctx *c, const char *name, rt_status *s)
     return b;
 }
 
+#define DIGEST_SEED UINT64_C(1469598103934665603) /* FNV-1a 64 */
+#define DIGEST_PRIME UINT64_C(1099511628211)
+
+static uint64_t digest(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * DIGEST_PRIME;
+    return h;
+}
+
+/* The binding a subgraph would get: the formal inputs' types and shapes, the captures' types,
+ * shapes, constness and (for the small constants bind_body copies) values. Never 0. */
+static uint64_t binding_digest(const rt_op_ctx *c, const shape_of *formal, int n_formal)
+{
+    uint64_t h = digest(DIGEST_SEED, &n_formal, sizeof n_formal);
+    for (int k = 0; k < n_formal; k++) {
+        h = digest(h, &formal[k].dtype, sizeof formal[k].dtype);
+        h = digest(h, &formal[k].rank, sizeof formal[k].rank);
+        h = digest(h, formal[k].dims, (size_t)(formal[k].rank > 0 ? formal[k].rank : 0) * sizeof formal[k].dims[0]);
+    }
+    for (int k = rt_node_explicit_inputs(c->node); k < c->n_in; k++) {
+        const rt_tensor *o = c->in[k];
+        bool constant = o->kind == RT_TENSOR_CONSTANT;
+        h = digest(h, &o->dtype, sizeof o->dtype);
+        h = digest(h, &o->rank, sizeof o->rank);
+        h = digest(h, o->dims, (size_t)(o->rank > 0 ? o->rank : 0) * sizeof o->dims[0]);
+        h = digest(h, &constant, sizeof constant);
+        if (constant && o->data && o->data_bytes <= RT_FOLD_MAX_BYTES_DEFAULT)
+            h = digest(h, o->data, o->data_bytes);
+    }
+    return h ? h : 1;
+}
+
 /* Bind body's formal inputs to `formal` and its captures to the node's capture inputs. */
 static rt_status bind_body(const rt_op_ctx *c, rt_graph *body, const char *what, const shape_of *formal, int n_formal)
 {
@@ -136,6 +170,16 @@ static const rt_tensor *body_output(const rt_graph *body, int k)
 static rt_status carried_fixpoint(const rt_op_ctx *c, rt_graph *body, const char *what, shape_of *formal, int n_formal,
                                   int first, int n_carried, int out_first)
 {
+    uint64_t sig = binding_digest(c, formal, n_formal);
+    if (body->prepared_for == sig && body->n_inputs == n_formal) { /* as last time: its inputs hold the fixed point */
+        for (int k = 0; k < n_formal; k++)
+            formal[k] = shape_of_tensor(body->tensors[body->inputs[k]]);
+        return body->n_outputs >= out_first + n_carried
+                   ? RT_OK
+                   : ops_err(c, RT_ERR_ATTR, "%s has %d outputs, expected at least %d", what, body->n_outputs,
+                             out_first + n_carried);
+    }
+    body->prepared_for = 0;
     for (int round = 0;; round++) {
         rt_status s = bind_body(c, body, what, formal, n_formal);
         if (s == RT_OK)
@@ -159,7 +203,9 @@ static rt_status carried_fixpoint(const rt_op_ctx *c, rt_graph *body, const char
             return ops_err(c, RT_ERR_SHAPE, "%s: the carried values' shapes do not settle", what);
     }
     rt_status s = bind_body(c, body, what, formal, n_formal);
-    return s == RT_OK ? prepare(c, body, what) : s;
+    if (s == RT_OK && (s = prepare(c, body, what)) == RT_OK)
+        body->prepared_for = sig;
+    return s;
 }
 
 /* ---- If */
@@ -181,11 +227,15 @@ rt_status infer_if(rt_op_ctx *c)
     /* a constant condition: only the branch it selects must make sense (the other may not fit
      * these shapes at all; graph_prepare inlines the taken one) */
     int taken = cond->data ? (rt_tensor_get_f64(cond, 0) != 0 ? 0 : 1) : -1;
+    uint64_t sig = binding_digest(c, NULL, 0);
     for (int b = 0; b < 2; b++) {
         if (taken >= 0 && b != taken)
             continue;
-        if ((s = bind_body(c, br[b], names[b], NULL, 0)) != RT_OK || (s = prepare(c, br[b], names[b])) != RT_OK)
-            return s;
+        if (br[b]->prepared_for != sig) {
+            if ((s = bind_body(c, br[b], names[b], NULL, 0)) != RT_OK || (s = prepare(c, br[b], names[b])) != RT_OK)
+                return s;
+            br[b]->prepared_for = sig;
+        }
         if (br[b]->n_outputs != c->n_out)
             return ops_err(c, RT_ERR_ATTR, "%s has %d outputs, the node %d", names[b], br[b]->n_outputs, c->n_out);
     }

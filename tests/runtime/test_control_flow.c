@@ -372,6 +372,53 @@ static void test_scan8_sequence_lens(void **state)
     graph_free(g);
 }
 
+/* Ifs nested NEST_DEPTH deep, each level reading the main graph's input: preparing is linear in
+ * the depth (a subgraph prepared for the same binding is not prepared again) */
+#define NEST_DEPTH 40
+static void test_deep_nesting(void **state)
+{
+    (void)state;
+    rt_graph *inner = NULL;
+    for (int level = NEST_DEPTH; level >= 0; level--) {
+        rt_graph *g = graph_create(level ? "branch" : "main");
+        if (!level)
+            graph_add_input(g, "x", RT_DT_F32, 1, (int64_t[]){2});
+        char y[32];
+        snprintf(y, sizeof y, "y%d", level);
+        if (!inner) { /* the innermost: -x */
+            graph_add_node(g, "Neg", "neg", 1, (const char *[]){"x"}, 1, (const char *[]){y});
+        } else {
+            char c[32], cs[32];
+            snprintf(c, sizeof c, "c%d", level);
+            snprintf(cs, sizeof cs, "s%d", level);
+            graph_add_node(g, "ReduceSum", cs, 1, (const char *[]){"x"}, 1, (const char *[]){cs});
+            graph_node_set_int(g, g->n_nodes - 1, "keepdims", 0);
+            graph_add_node(g, "IsInf", c, 1, (const char *[]){cs}, 1, (const char *[]){c}); /* false */
+            rt_graph *other = graph_create("other");
+            char o[32];
+            snprintf(o, sizeof o, "o%d", level);
+            graph_add_node(other, "Abs", o, 1, (const char *[]){"x"}, 1, (const char *[]){o});
+            graph_mark_output(other, graph_find_tensor(other, o));
+            int n = graph_add_node(g, "If", "if", 1, (const char *[]){c}, 1, (const char *[]){y});
+            graph_node_set_graph(g, n, "then_branch", other);
+            graph_node_set_graph(g, n, "else_branch", inner);
+        }
+        graph_mark_output(g, graph_find_tensor(g, y));
+        assert_int_equal(graph_last_error(g)->code, RT_OK);
+        inner = g;
+    }
+    rt_error e;
+    check(graph_prepare(inner, &e), &e);
+    const float xv[2] = {1.5f, -2};
+    rt_tensor *in = f32("x", 1, (int64_t[]){2}, xv);
+    cpu_exec *x = run(inner, 1, &in);
+    const float *y = cpu_exec_output(x, "y0")->data;
+    assert_true(y[0] == -1.5f && y[1] == 2); /* every level took its else branch down to -x */
+    cpu_exec_free(x);
+    rt_tensor_free(in);
+    graph_free(inner);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -420,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_growing_carried_value),
         cmocka_unit_test(test_loop_zero_iterations),
         cmocka_unit_test(test_scan8_sequence_lens),
+        cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
