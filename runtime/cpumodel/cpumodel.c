@@ -70,6 +70,10 @@ rt_status cpumodel_node(const m4npu_cpu_config *cpu, const rt_graph *g, int node
         c->rate_flop_s = cpumodel_rate(cpu, compute_dtype(g, n));
         return RT_OK;
     }
+    if (ops_is_control(n->op)) { /* If, Loop, Scan: their subgraphs are costed where they run */
+        cpumodel_roofline(cpu, 0, 0, compute_dtype(g, n), true, c);
+        return RT_OK;
+    }
     rt_cost cost;
     rt_status s = graph_node_cost(g, node, &cost, e);
     if (s != RT_OK)

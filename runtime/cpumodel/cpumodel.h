@@ -11,7 +11,9 @@
  * flops and bytes come from runtime/ops' cost functions (shapes only, no data). The rate is
  * cpu.gflop_s by data type: fp32 for f32 (f64 at half of it), fp16 for f16/bf16, int8 for i8/u8;
  * other integer and bool types at the fp32 rate. View ops (Reshape, Squeeze, Unsqueeze, Flatten,
- * Identity, Dropout) only relabel their input and cost nothing.
+ * Identity, Dropout) only relabel their input and cost nothing. A control-flow node (If, Loop,
+ * Scan) costs one dispatch: what its subgraphs run is costed by the run pipeline, which knows
+ * which branch and how many iterations run (runtime/run/run_control.c).
  *
  * A tensor crossing the boundary is quantised (host f32 -> device int8) or dequantised on the
  * CPU: a copy that reads the host bytes and writes the device bytes (or the reverse), with

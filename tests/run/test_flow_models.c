@@ -24,6 +24,7 @@
 #define OUT_BYTES (1 << 20)
 #define FP32_TOLERANCE 1e-5 /* float32 kernels computing in double, rounded once per op */
 #define NPU_TOLERANCE 0.05  /* int8, docs/run.md */
+#define DISPATCH_S 5e-6     /* mobile-default's cpu.dispatch_overhead_us */
 
 static char out[OUT_BYTES];
 static char dir[512], cpu_yaml[600];
@@ -238,6 +239,11 @@ static void test_if_on_a_computed_scalar(void **state)
         assert_int_equal(json_integer_value(json_object_get(sub, "runs")), i == 0 ? 1 : 2);
         assert_true(json_real_value(json_object_get(sub, "npu_s")) > 0);
         model_s[i] = json_real_value(json_object_get(p, "model_s"));
+        /* the node itself is one dispatch; the rest is what its subgraphs ran */
+        double ran = json_real_value(json_object_get(sub, "npu_s")) + json_real_value(json_object_get(sub, "cpu_s")) +
+                     json_real_value(json_object_get(sub, "transfer_s")) +
+                     json_real_value(json_object_get(sub, "submit_s"));
+        assert_true(fabs(model_s[i] - ran - DISPATCH_S) < 1e-12);
         /* the subgraphs' time is in the breakdown */
         assert_true(total_s(j) > model_s[i]);
         json_decref(j);
