@@ -236,6 +236,50 @@ static void test_control_flow_round_trip(void **state)
     graph_free(built);
 }
 
+/* Every prefix and many corruptions of the control-flow model: an error or a graph that runs or
+ * fails cleanly, never a crash (subgraph import, the skim, inference through subgraphs). */
+static void test_control_flow_corruptions_never_crash(void **state)
+{
+    (void)state;
+    rt_graph *built = control_flow_graph();
+    uint8_t *buf;
+    size_t len;
+    rt_error e;
+    assert_int_equal(graph_prepare(built, &e), RT_OK);
+    assert_int_equal(onnx_export_buffer(built, &buf, &len, &e), RT_OK);
+    graph_free(built);
+    const float xv[6] = {1, 2, 3, 4, 5, 6};
+    rt_tensor *in = tensor_f32("x", 2, (int64_t[]){2, 3}, xv);
+    uint8_t *copy = malloc(len);
+    test_rng r = {0xf10c0de};
+    int ran = 0;
+    for (size_t round = 0; round < len + 2000; round++) {
+        size_t n = len;
+        memcpy(copy, buf, len);
+        if (round < len)
+            n = round; /* every prefix */
+        else
+            for (int k = 0; k < 3; k++)
+                copy[test_rng_range(&r, 0, (int64_t)len - 1)] = (uint8_t)test_rng_next(&r);
+        rt_graph *g;
+        if (onnx_import_buffer(copy, n, NULL, NULL, &g, &e) != RT_OK) {
+            assert_true(e.msg[0] != '\0');
+            continue;
+        }
+        cpu_exec *x;
+        if (cpu_exec_create(g, &x, &e) == RT_OK) {
+            if (cpu_exec_set_input(x, "x", in, &e) == RT_OK && cpu_exec_run(x, &e) == RT_OK)
+                ran++;
+            cpu_exec_free(x);
+        }
+        graph_free(g);
+    }
+    assert_true(ran > 0); /* some corruptions leave a runnable model (names, values) */
+    rt_tensor_free(in);
+    free(copy);
+    free(buf);
+}
+
 static void test_export_refuses_shape_only_weights(void **state)
 {
     (void)state;
@@ -367,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_constant_nodes),
         cmocka_unit_test(test_encoder_block_round_trip),
         cmocka_unit_test(test_control_flow_round_trip),
+        cmocka_unit_test(test_control_flow_corruptions_never_crash),
         cmocka_unit_test(test_export_refuses_shape_only_weights),
         cmocka_unit_test(test_corrupted_files_exact_errors),
         cmocka_unit_test(test_truncations_and_bit_flips_never_crash),
