@@ -2,7 +2,7 @@
  * SMALL_MIB and LARGE_MIB MiB of f32 weights (m4npu-gen-big-model; embedded raw_data, and the
  * large one again as external data) peak at the same resident set size within RSS_MARGIN_KIB,
  * and below RSS_LIMIT_KIB. The peak of each run is its own (wait4's rusage of that child).
- * The 1 GB measurement is a benchmark: scripts/bench_timing_only_rss.sh. */
+ * The 1 GB measurement is a benchmark: scripts/bench-timing-only-rss.sh. */
 #define _DEFAULT_SOURCE /* wait4: the rusage of one child */
 #include "test_util.h"
 

@@ -1,6 +1,6 @@
 /* gen_big_model.c -- m4npu-gen-big-model OUT.onnx MIB [--external]: a model with at least MIB
  * MiB of f32 weights, for measuring what a timing-only run costs in host memory (the test
- * test_timing_only_memory and the benchmark scripts/bench_timing_only_rss.sh). Nothing this
+ * test_timing_only_memory and the benchmark scripts/bench-timing-only-rss.sh). Nothing this
  * writes is committed.
  *
  * The model: x [batch, D] (batch symbolic) through BIG_LAYERS times MatMul by a [D, D] weight and

@@ -4,7 +4,7 @@
 # /usr/bin/time -v (maximum resident set size). Prints one line per model; the issue's bound is
 # 300 MB for >= 1 GB of weights. The models are written to a temporary directory (about 2 x MIB
 # MiB of disk) and removed at the end.
-# Usage: scripts/bench_timing_only_rss.sh [MIB]   Environment: BUILD_DIR (default build).
+# Usage: scripts/bench-timing-only-rss.sh [MIB]   Environment: BUILD_DIR (default build).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
