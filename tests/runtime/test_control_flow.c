@@ -372,6 +372,43 @@ static void test_scan8_sequence_lens(void **state)
     graph_free(g);
 }
 
+/* Scan-9: the scanned input on axis 1, the scan output reversed (scan_output_directions) on axis 0 */
+static void test_scan_output_reversed(void **state)
+{
+    (void)state;
+    rt_graph *g = graph_create("scan_rev");
+    graph_add_input(g, "s0", RT_DT_F32, 1, (int64_t[]){1});
+    graph_add_input(g, "x", RT_DT_F32, 2, (int64_t[]){1, 3});
+    rt_graph *b = graph_create("body");
+    graph_add_input(b, "s_in", RT_DT_F32, 1, (int64_t[]){1});
+    graph_add_input(b, "xt", RT_DT_F32, 1, (int64_t[]){1});
+    graph_add_node(b, "Add", "add", 2, (const char *[]){"s_in", "xt"}, 1, (const char *[]){"s_out"});
+    graph_add_node(b, "Identity", "copy", 1, (const char *[]){"s_out"}, 1, (const char *[]){"y"});
+    graph_mark_output(b, graph_find_tensor(b, "s_out"));
+    graph_mark_output(b, graph_find_tensor(b, "y"));
+    int n = graph_add_node(g, "Scan", "scan", 2, (const char *[]){"s0", "x"}, 2, (const char *[]){"s", "ys"});
+    graph_node_set_int(g, n, "num_scan_inputs", 1);
+    graph_node_set_ints(g, n, "scan_input_axes", 1, (int64_t[]){1});
+    graph_node_set_ints(g, n, "scan_output_directions", 1, (int64_t[]){1});
+    graph_node_set_graph(g, n, "body", b);
+    graph_mark_output(g, graph_find_tensor(g, "s"));
+    graph_mark_output(g, graph_find_tensor(g, "ys"));
+    rt_error e;
+    check(graph_prepare(g, &e), &e);
+    const rt_tensor *ys = g->tensors[graph_find_tensor(g, "ys")];
+    assert_int_equal(ys->rank, 2); /* [3 steps, 1] */
+    assert_int_equal(ys->dims[0], 3);
+    const float s0 = 10, xv[3] = {1, 2, 3};
+    rt_tensor *in[2] = {f32("s0", 1, (int64_t[]){1}, &s0), f32("x", 2, (int64_t[]){1, 3}, xv)};
+    cpu_exec *x = run(g, 2, in);
+    const float *y = cpu_exec_output(x, "ys")->data;
+    assert_true(y[0] == 16 && y[1] == 13 && y[2] == 11); /* steps 11, 13, 16 written last first */
+    cpu_exec_free(x);
+    rt_tensor_free(in[0]);
+    rt_tensor_free(in[1]);
+    graph_free(g);
+}
+
 /* Ifs nested NEST_DEPTH deep, each level reading the main graph's input: preparing is linear in
  * the depth (a subgraph prepared for the same binding is not prepared again) */
 #define NEST_DEPTH 40
@@ -467,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_growing_carried_value),
         cmocka_unit_test(test_loop_zero_iterations),
         cmocka_unit_test(test_scan8_sequence_lens),
+        cmocka_unit_test(test_scan_output_reversed),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_errors),
     };
