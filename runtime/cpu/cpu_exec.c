@@ -234,13 +234,9 @@ rt_status cpu_exec_body(const rt_graph *body, rt_tensor *const *args, rt_tensor 
             s = rt_error_set(e, RT_ERR_NOMEM, "out of memory (subgraph '%s')", body->name);
         }
     }
-    if (s != RT_OK)
+    if (s != RT_OK) /* each result is its own tensor (a second output of one tensor is a copy) */
         for (int k = 0; k < body->n_outputs; k++) {
-            bool dup = false; /* a moved value may sit in two result slots' sources; free each once */
-            for (int j = 0; j < k && !dup; j++)
-                dup = results[j] == results[k];
-            if (!dup)
-                rt_tensor_free(results[k]);
+            rt_tensor_free(results[k]);
             results[k] = NULL;
         }
 out:
