@@ -168,6 +168,11 @@ rt_status run_bind_dims(rt_graph *g, const run_options *o, rt_error *e)
             changed = true;
             continue;
         }
+        if (t->rank < 0) {
+            s = rt_error_set(e, RT_ERR_SHAPE, "input '%s' declares no shape (not even a rank): %sgive it with --input %s=FILE.npy",
+                             t->name, o->timing_only ? "run without --timing-only and " : "", t->name);
+            break;
+        }
         for (int d = 0; d < t->rank && s == RT_OK; d++) {
             if (t->dims[d] != RT_DIM_UNKNOWN)
                 continue;

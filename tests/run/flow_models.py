@@ -15,6 +15,7 @@
 #                   and x read from outside) and a Loop whose condition ends it (v halves until
 #                   max|v| < 0.05; its scan output's length depends on the data)
 #   scan.onnx       Scan (opset 16) over axis 1 in reverse, scan output on axis 1
+#   noshape.onnx    an input that declares a type but no shape (Relu)
 import sys
 
 import numpy as np
@@ -27,9 +28,10 @@ OPSET = 16
 SEED = 20240601
 
 
-def save(model, path):
+def save(model, path, check=True):
     model.ir_version = 8
-    onnx.checker.check_model(model, full_check=True)
+    if check:
+        onnx.checker.check_model(model, full_check=True)
     onnx.save(model, path)
 
 
@@ -219,11 +221,19 @@ def scan(out, rng):
     np.save(f"{out}/scan.ys.ref.npy", ys)
 
 
+def noshape(out, rng):
+    g = h.make_graph([h.make_node("Relu", ["x"], ["y"])], "noshape", [vi("x", None)], [vi("y", None)])
+    save(h.make_model(g, opset_imports=[h.make_opsetid("", OPSET)]), f"{out}/noshape.onnx", check=False)  # the checker wants the shape
+    x = rng.standard_normal((2, 5)).astype(np.float32)
+    np.save(f"{out}/noshape.x.npy", x)
+    np.save(f"{out}/noshape.y.npy", np.maximum(x.astype(np.float64), 0))
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: flow_models.py OUTDIR")
     rng = np.random.default_rng(SEED)
-    for make in (sym_dims, if_nested, if_const, loop, scan):
+    for make in (sym_dims, if_nested, if_const, loop, scan, noshape):
         make(sys.argv[1], rng)
 
 

@@ -210,6 +210,13 @@ static void test_unknown_dimension_errors(void **state)
     run_json(1, "%s --timing-only --dim height=3", m);
     assert_non_null(strstr(out, "--dim height: the model has no symbolic dimension 'height'"));
     assert_non_null(strstr(out, "(its symbolic dimensions: batch, width)"));
+    /* an input without a declared shape takes the given value's; without one it cannot run */
+    json_decref(run_and_check("noshape", "x=noshape.x.npy", "y=noshape.y.npy"));
+    run_json(1, "%s/noshape.onnx --config %s --timing-only", dir, MOBILE_YAML);
+    assert_non_null(strstr(out, "input 'x' declares no shape (not even a rank): run without --timing-only and give it "
+                                "with --input x=FILE.npy"));
+    run_json(1, "%s/noshape.onnx --config %s", dir, MOBILE_YAML);
+    assert_non_null(strstr(out, "input 'x' declares no shape (not even a rank): give it with --input x=FILE.npy"));
     /* usage: a timing-only run takes no input files and writes no outputs; VALUE is a number */
     run_json(2, "%s --timing-only --input x=%s/sym_dims.x.npy", m, dir);
     assert_non_null(strstr(out, "--timing-only computes no values"));
