@@ -193,6 +193,16 @@ static void test_symbolic_batch_and_width(void **state)
     assert_true(fabs(total_s(t) - total_s(j)) <= 1e-12 * total_s(j));
     json_decref(t);
     json_decref(j);
+    /* --reference-only binds the dimensions the same way (here from the input) */
+    char od[700];
+    snprintf(od, sizeof od, "%s/out-ref", dir);
+    mkdir(od, 0755);
+    json_decref(run_json(0, "%s/sym_dims.onnx --reference-only --input x=%s/sym_dims.x.npy --output-dir %s", dir, dir,
+                         od));
+    rt_tensor *got = load("out-ref/y.npy"), *want = load("sym_dims.y.npy");
+    assert_true(rel_error(got, want) <= FP32_TOLERANCE);
+    rt_tensor_free(got);
+    rt_tensor_free(want);
 }
 
 static void test_unknown_dimension_errors(void **state)
