@@ -450,7 +450,7 @@ int graph_add_node(rt_graph *g, const char *op_type, const char *name, int n_inp
     return graph_add_node_domain(g, "", op_type, name, n_inputs, inputs, n_outputs, outputs);
 }
 
-static rt_attr *attr_slot(rt_graph *g, int node, const char *name)
+rt_attr *graph_attr_slot(rt_graph *g, int node, const char *name)
 {
     if (node < 0 || node >= g->n_nodes || !name || !*name) {
         record(g, RT_ERR_ARG, "attribute '%s': bad node index %d", name ? name : "", node);
@@ -482,7 +482,7 @@ static rt_attr *attr_slot(rt_graph *g, int node, const char *name)
 
 rt_status graph_node_set_int(rt_graph *g, int node, const char *attr, int64_t v)
 {
-    rt_attr *a = attr_slot(g, node, attr);
+    rt_attr *a = graph_attr_slot(g, node, attr);
     if (!a)
         return g->last_error.code;
     a->type = RT_ATTR_INT;
@@ -492,7 +492,7 @@ rt_status graph_node_set_int(rt_graph *g, int node, const char *attr, int64_t v)
 
 rt_status graph_node_set_float(rt_graph *g, int node, const char *attr, float v)
 {
-    rt_attr *a = attr_slot(g, node, attr);
+    rt_attr *a = graph_attr_slot(g, node, attr);
     if (!a)
         return g->last_error.code;
     a->type = RT_ATTR_FLOAT;
@@ -502,7 +502,7 @@ rt_status graph_node_set_float(rt_graph *g, int node, const char *attr, float v)
 
 rt_status graph_node_set_string(rt_graph *g, int node, const char *attr, const char *v)
 {
-    rt_attr *a = attr_slot(g, node, attr);
+    rt_attr *a = graph_attr_slot(g, node, attr);
     if (!a)
         return g->last_error.code;
     a->type = RT_ATTR_STRING;
@@ -512,7 +512,7 @@ rt_status graph_node_set_string(rt_graph *g, int node, const char *attr, const c
 
 rt_status graph_node_set_ints(rt_graph *g, int node, const char *attr, size_t n, const int64_t *v)
 {
-    rt_attr *a = attr_slot(g, node, attr);
+    rt_attr *a = graph_attr_slot(g, node, attr);
     if (!a)
         return g->last_error.code;
     a->type = RT_ATTR_INTS;
@@ -527,7 +527,7 @@ rt_status graph_node_set_ints(rt_graph *g, int node, const char *attr, size_t n,
 
 rt_status graph_node_set_floats(rt_graph *g, int node, const char *attr, size_t n, const float *v)
 {
-    rt_attr *a = attr_slot(g, node, attr);
+    rt_attr *a = graph_attr_slot(g, node, attr);
     if (!a)
         return g->last_error.code;
     a->type = RT_ATTR_FLOATS;
@@ -542,7 +542,7 @@ rt_status graph_node_set_floats(rt_graph *g, int node, const char *attr, size_t 
 
 rt_status graph_node_set_strings(rt_graph *g, int node, const char *attr, size_t n, const char *const *v)
 {
-    rt_attr *a = attr_slot(g, node, attr);
+    rt_attr *a = graph_attr_slot(g, node, attr);
     if (!a)
         return g->last_error.code;
     a->type = RT_ATTR_STRINGS;
@@ -558,7 +558,7 @@ rt_status graph_node_set_strings(rt_graph *g, int node, const char *attr, size_t
 
 rt_status graph_node_set_tensor(rt_graph *g, int node, const char *attr, rt_tensor *t)
 {
-    rt_attr *a = attr_slot(g, node, attr);
+    rt_attr *a = graph_attr_slot(g, node, attr);
     if (!a) {
         rt_tensor_free(t);
         return g->last_error.code;

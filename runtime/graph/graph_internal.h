@@ -14,6 +14,9 @@ rt_status graph_compact(rt_graph *g, const bool *remove_node, const bool *remove
 /* Recompute every tensor's producer from the nodes. */
 void graph_relink_producers(rt_graph *g);
 void graph_node_clear(rt_node *n);
+/* The attribute `name` of node `node`, cleared for a new value (created if absent); NULL with the
+ * error recorded in the graph. */
+rt_attr *graph_attr_slot(rt_graph *g, int node, const char *name);
 void graph_attr_clear(rt_attr *a);
 
 #endif

@@ -112,18 +112,12 @@ rt_status graph_node_set_graph(rt_graph *g, int node, const char *attr, rt_graph
         rt_error_set(&e, RT_ERR_ARG, "graph attribute '%s': bad node index %d or no subgraph", attr ? attr : "",
                      node);
     } else {
-        /* take the attribute slot through the generic setter, then hang the graph on it */
-        rt_status s = graph_node_set_int(g, node, attr, 0);
-        if (s != RT_OK) {
+        rt_attr *a = graph_attr_slot(g, node, attr);
+        if (!a) {
             graph_free(body);
-            return s;
+            return g->last_error.code;
         }
-        rt_attr *a = NULL;
-        for (int i = 0; i < g->nodes[node].n_attrs; i++)
-            if (strcmp(g->nodes[node].attrs[i].name, attr) == 0)
-                a = &g->nodes[node].attrs[i];
         a->type = RT_ATTR_GRAPH;
-        a->i = 0;
         a->g = body;
         if (link_captures(g, node, &e) == RT_OK)
             return RT_OK;
