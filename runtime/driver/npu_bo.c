@@ -1,7 +1,10 @@
 /* npu_bo.c -- buffer objects: a first-fit allocator over device memory, with bounds-checked
  * access by copy (npu_sim_mem_write/read: the host holds no pointer into device memory, so an
- * observer sees every byte). Device memory is materialised lazily by the device model, so a BO
- * that is never written (the weights of a timing-only run) costs no host memory. */
+ * observer sees every byte). Free ranges are kept sorted by address and a freed range merges with
+ * both neighbours, so freeing every buffer gives back one block; the bytes and buffers in use are
+ * counted for npu_dev_mem_info() and for the message of a failed allocation. Device memory is
+ * materialised lazily by the device model, so a BO that is never written (the weights of a
+ * timing-only run) costs no host memory. */
 #include "npu_drv_internal.h"
 
 #include <stdlib.h>
@@ -16,6 +19,8 @@ int npu_mem_init(npu_dev *dev)
         return -1;
     }
     dev->nfree = 1;
+    dev->used_bytes = 0;
+    dev->live_bos = 0;
     dev->free[0].addr = NPU_DRV_RESERVED_BYTES;
     dev->free[0].size = npu_sim_dram_size(dev->sim) - NPU_DRV_RESERVED_BYTES;
     return 0;
@@ -32,13 +37,36 @@ void npu_mem_fini(npu_dev *dev)
     dev->queue_bo = dev->slots_bo = dev->log_bo = NULL;
 }
 
+static uint64_t aligned_size(uint64_t size) { return (size + NPU_DRV_BO_ALIGN - 1) / NPU_DRV_BO_ALIGN * NPU_DRV_BO_ALIGN; }
+
+static uint64_t largest_free(const npu_dev *dev)
+{
+    uint64_t largest = 0;
+    for (size_t i = 0; i < dev->nfree; i++)
+        largest = dev->free[i].size > largest ? dev->free[i].size : largest;
+    return largest;
+}
+
+void npu_dev_mem_info(const npu_dev *dev, npu_mem_info *out)
+{
+    memset(out, 0, sizeof *out);
+    out->total_bytes = npu_sim_dram_size(dev->sim) - NPU_DRV_RESERVED_BYTES;
+    out->used_bytes = dev->used_bytes;
+    out->free_bytes = out->total_bytes - dev->used_bytes;
+    out->largest_free_bytes = largest_free(dev);
+    out->live_bos = dev->live_bos;
+    const npu_bo *own[] = {dev->queue_bo, dev->slots_bo, dev->log_bo};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        out->driver_bytes += own[i] ? aligned_size(own[i]->size) : 0;
+}
+
 npu_bo *npu_bo_alloc(npu_dev *dev, uint64_t size)
 {
     if (size == 0 || size > UINT64_MAX - NPU_DRV_BO_ALIGN) {
         npu_dev_fail(dev, NPU_DRV_E_ARG, "buffer size %llu is not allocatable", (unsigned long long)size);
         return NULL;
     }
-    uint64_t need = (size + NPU_DRV_BO_ALIGN - 1) / NPU_DRV_BO_ALIGN * NPU_DRV_BO_ALIGN;
+    uint64_t need = aligned_size(size);
     for (size_t i = 0; i < dev->nfree; i++) {
         npu_range *r = &dev->free[i];
         if (r->size < need)
@@ -57,13 +85,18 @@ npu_bo *npu_bo_alloc(npu_dev *dev, uint64_t size)
             memmove(r, r + 1, (dev->nfree - i - 1) * sizeof *r);
             dev->nfree--;
         }
+        dev->used_bytes += need;
+        dev->live_bos++;
         return bo;
     }
-    uint64_t largest = 0;
-    for (size_t i = 0; i < dev->nfree; i++)
-        largest = dev->free[i].size > largest ? dev->free[i].size : largest;
-    npu_dev_fail(dev, NPU_DRV_E_NOMEM, "cannot allocate %llu bytes of device memory; the largest free block is %llu bytes",
-                 (unsigned long long)size, (unsigned long long)largest);
+    npu_mem_info mi;
+    npu_dev_mem_info(dev, &mi);
+    npu_dev_fail(dev, NPU_DRV_E_NOMEM,
+                 "cannot allocate %llu bytes of device memory: %llu of its %llu bytes are in %u buffers "
+                 "(%llu the driver's); %llu are free, the largest free block %llu bytes",
+                 (unsigned long long)size, (unsigned long long)mi.used_bytes, (unsigned long long)mi.total_bytes,
+                 mi.live_bos, (unsigned long long)mi.driver_bytes, (unsigned long long)mi.free_bytes,
+                 (unsigned long long)mi.largest_free_bytes);
     return NULL;
 }
 
@@ -72,7 +105,7 @@ void npu_bo_free(npu_bo *bo)
     if (!bo)
         return;
     npu_dev *dev = bo->dev;
-    uint64_t size = (bo->size + NPU_DRV_BO_ALIGN - 1) / NPU_DRV_BO_ALIGN * NPU_DRV_BO_ALIGN;
+    uint64_t size = aligned_size(bo->size);
     size_t i = 0;
     while (i < dev->nfree && dev->free[i].addr < bo->addr)
         i++;
@@ -91,7 +124,7 @@ void npu_bo_free(npu_bo *bo)
     } else {
         if (dev->nfree == dev->capfree) {
             npu_range *nf = realloc(dev->free, 2 * dev->capfree * sizeof *nf);
-            if (!nf) { /* keep going: the range is leaked to the allocator, not to the host */
+            if (!nf) { /* keep going: the range stays in use (lost to the allocator), the host loses nothing */
                 free(bo);
                 return;
             }
@@ -103,6 +136,8 @@ void npu_bo_free(npu_bo *bo)
         dev->free[i].size = size;
         dev->nfree++;
     }
+    dev->used_bytes -= size;
+    dev->live_bos--;
     free(bo);
 }
 

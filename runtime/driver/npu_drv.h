@@ -97,6 +97,18 @@ uint64_t npu_bo_size(const npu_bo *bo);
 npu_drv_status npu_bo_write(npu_bo *bo, uint64_t offset, const void *src, uint64_t len);
 npu_drv_status npu_bo_read(const npu_bo *bo, uint64_t offset, void *dst, uint64_t len);
 
+/* What device memory holds now (for reports, and for errors that say what is resident). Sizes
+ * are as allocated: rounded up to the allocator's 64-byte alignment. */
+typedef struct npu_mem_info {
+    uint64_t total_bytes;        /* the allocator's whole range (DRAM minus the reserved first page) */
+    uint64_t used_bytes;         /* in live buffer objects, the driver's own included */
+    uint64_t driver_bytes;       /* of those, the command queue, per-slot records and firmware log */
+    uint64_t free_bytes;         /* total_bytes - used_bytes */
+    uint64_t largest_free_bytes; /* the largest single allocation that would succeed */
+    uint32_t live_bos;           /* buffer objects allocated and not freed, the driver's included */
+} npu_mem_info;
+void npu_dev_mem_info(const npu_dev *dev, npu_mem_info *out);
+
 /* ---- jobs */
 typedef struct npu_buf_ref {
     const npu_bo *bo;

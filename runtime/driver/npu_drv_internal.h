@@ -38,6 +38,8 @@ struct npu_dev {
     /* device-memory allocator */
     npu_range *free;
     size_t nfree, capfree;
+    uint64_t used_bytes; /* in live buffer objects, rounded up to NPU_DRV_BO_ALIGN */
+    uint32_t live_bos;
     /* queue, per-slot records and log */
     npu_bo *queue_bo, *slots_bo, *log_bo;
     uint32_t tail; /* jobs submitted */

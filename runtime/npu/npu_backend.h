@@ -46,9 +46,11 @@ npu_dev *npu_backend_device(npu_backend *b);
 bool npu_backend_supports(const npu_backend *b, const rt_graph *g, int n, char *why, size_t whylen);
 
 /* Build a segment from nodes[0..n_nodes-1] of g: lower them, allocate device memory, and (unless
- * timing_only) quantise and upload the weights. g must outlive the segment. */
+ * timing_only) quantise and upload the weights. g must outlive the segment. The segment's device
+ * memory is its own (a memory plan of one segment, below). */
 npu_segment *npu_segment_build(npu_backend *b, rt_graph *g, const int *nodes, int n_nodes,
                                npu_weight_type weights, bool timing_only, rt_error *e);
+/* Frees a segment of npu_segment_build (a segment of a memory plan is freed with its plan). */
 void npu_segment_free(npu_segment *s);
 
 typedef struct npu_segment_stats {
@@ -68,6 +70,50 @@ typedef struct npu_segment_stats {
  * backend when NULL, freed by the caller with rt_tensor_free). For a timing-only segment values
  * may be NULL. */
 rt_status npu_segment_run(npu_segment *s, rt_tensor **values, npu_segment_stats *st, rt_error *e);
+
+/* ---- device memory of segments that run one after the other (runtime/npu/README.md)
+ *
+ * A memory plan holds the segments of one graph that run in sequence (a module) and places their
+ * device memory ahead of the first run, as a compiler's arena planner does: every segment's
+ * constants once, side by side (weights are uploaded once and stay); the resident tensors (a KV
+ * cache, which lives in device memory from one run to the next) once each, in their own region;
+ * the activations of each segment in one shared arena, each tensor at an offset planned from its
+ * lifetime (greedy by size), so that its bytes are reused as soon as it is dead and no gap a plan
+ * could avoid is left. A segment's activations are dead when its job ends (its outputs are read
+ * back), so the arena is as large as the largest segment's need. Four buffer objects in all, freed
+ * together: nothing is left behind between modules. */
+
+/* Tensors that stay in device memory from one run to the next (a KV cache); NULL: none. */
+typedef bool (*npu_resident_fn)(const rt_graph *g, int tensor, void *ctx);
+
+/* Device memory, in bytes as allocated (each region rounded up to 64 bytes). */
+typedef struct npu_mem_usage {
+    uint64_t weight_bytes;  /* constants: quantised weights, their scales, biases, norm parameters,
+                               padding buffers */
+    uint64_t kv_bytes;      /* resident tensors (the KV cache) */
+    uint64_t act_bytes;     /* activations at their peak */
+    uint64_t program_bytes; /* op descriptors */
+    uint64_t peak_bytes;    /* the sum: what is held while it runs */
+} npu_mem_usage;
+
+typedef struct npu_mem_plan npu_mem_plan;
+
+npu_mem_plan *npu_mem_plan_new(npu_backend *b, rt_graph *g, npu_resident_fn resident, void *resident_ctx,
+                               rt_error *e);
+/* Lower nodes[0..n_nodes-1] of the plan's graph into a segment of the plan (no device memory yet). */
+npu_segment *npu_mem_plan_segment(npu_mem_plan *p, const int *nodes, int n_nodes, npu_weight_type weights,
+                                  bool timing_only, rt_error *e);
+/* Allocate the plan's device memory and upload every segment's constants and descriptors. When
+ * the plan does not fit, the error says what it needs (weights, KV cache, activations,
+ * descriptors), what device memory already holds and how many bytes are missing. */
+rt_status npu_mem_plan_commit(npu_mem_plan *p, rt_error *e);
+/* The plan's device memory (computed before commit too). */
+void npu_mem_plan_usage(const npu_mem_plan *p, npu_mem_usage *u);
+/* A segment's own share: its constants, the resident tensors it touches, its activations' peak
+ * and its descriptors. */
+void npu_segment_mem_usage(const npu_segment *s, npu_mem_usage *u);
+/* Frees the plan's segments and device memory. */
+void npu_mem_plan_free(npu_mem_plan *p);
 
 /* ---- additions (runtime/npu/README.md says why) */
 

@@ -1,11 +1,14 @@
-/* npu_internal.h -- what the files of runtime/npu share: the backend and segment structures and
- * the lowering context. Not part of the API (npu_backend.h is).
+/* npu_internal.h -- what the files of runtime/npu share: the backend, segment and memory-plan
+ * structures and the lowering context. Not part of the API (npu_backend.h is).
  *
  * A segment's device memory is a handful of buffers (the ISA addresses at most 16 per job, and a
  * DMA reaches 4 GiB into one): buffer 0 holds the activations (placed by liveness, reused after
  * their last reader), buffer 1 the small constants (per-channel scales, biases, gamma/beta, f32
- * operands, zero-bordered padding buffers), buffers 2.. the quantised weights, as many 4 GiB
- * arenas as they need.
+ * operands, zero-bordered padding buffers), buffer 2 the resident tensors it touches (the KV
+ * cache: a window on the plan's resident region), buffers 3.. the quantised weights, as many
+ * 4 GiB arenas as they need. Each buffer is a window on one of the memory plan's buffer objects
+ * (npu_memplan.c): every segment's activations share one arena, the constants of all segments
+ * lie side by side in one region, the resident tensors in another.
  */
 #ifndef M4NPU_NPU_INTERNAL_H
 #define M4NPU_NPU_INTERNAL_H
@@ -17,7 +20,8 @@
 
 #define NPU_BUF_ACT 0u
 #define NPU_BUF_PARAM 1u
-#define NPU_BUF_WEIGHT0 2u
+#define NPU_BUF_RESIDENT 2u
+#define NPU_BUF_WEIGHT0 3u
 #define NPU_MAX_WEIGHT_ARENAS (NPU_MAX_BUFFERS - NPU_BUF_WEIGHT0)
 #define NPU_ARENA_ALIGN_BYTES 64u
 #define NPU_ARENA_MAX_BYTES ((UINT64_C(1) << 32) - NPU_ARENA_ALIGN_BYTES) /* a DMA's 32-bit offset */
@@ -41,6 +45,12 @@ void npu_memo_free(npu_backend *b);
 
 typedef enum npu_blob_kind { NPU_BLOB_PARAM = 0, NPU_BLOB_WEIGHT } npu_blob_kind;
 
+/* A window on one of the memory plan's buffer objects (not owned). */
+typedef struct npu_window {
+    npu_bo *bo;
+    uint64_t offset, bytes;
+} npu_window;
+
 /* A constant the segment uploads at build time (weights, scales, biases, padding buffers). */
 typedef struct npu_blob {
     npu_blob_kind kind;
@@ -58,7 +68,9 @@ typedef struct npu_tinfo {
     float scale;        /* at scale_root */
     float lo, hi;       /* at scale_root: the range a kernel accepts for the scale (softmax input) */
     int def, last;      /* first writer and last reader (segment positions), at root */
-    uint64_t offset;    /* in the activation buffer, at root */
+    bool resident;      /* at root: lives in the resident region (a KV cache), not the arena */
+    uint32_t buf;       /* at root: NPU_BUF_ACT or NPU_BUF_RESIDENT */
+    uint64_t offset;    /* in that buffer, at root */
 } npu_tinfo;
 
 struct npu_segment {
@@ -78,12 +90,60 @@ struct npu_segment {
     bool oom;             /* a descriptor could not be appended */
     uint64_t buf_bytes[NPU_MAX_BUFFERS];
     uint32_t nbufs;
-    npu_bo *bo[NPU_MAX_BUFFERS], *prog;
+    /* device memory (npu_memplan.c): each buffer a window on the plan's buffer objects, set when
+     * the plan is committed */
+    npu_mem_plan *plan;
+    bool owns_plan;       /* built alone (npu_segment_build): the plan is the segment's */
+    uint64_t const_off;   /* the segment's constants in the plan's constant region */
+    uint64_t buf_off[NPU_MAX_BUFFERS]; /* each constant buffer's offset from const_off */
+    uint64_t res_base;    /* the resident window: [res_base, res_base + buf_bytes[NPU_BUF_RESIDENT]) */
+    uint64_t prog_off;    /* the descriptors in the plan's program region */
+    npu_window win[NPU_MAX_BUFFERS], prog;
     uint8_t *param_host, **weight_host; /* build-time images (freed after upload) */
     int *ins, n_ins;      /* boundary inputs (storage roots) */
     int *outs, n_outs;    /* boundary outputs (graph tensors) */
     uint64_t weight_bytes;
 };
+
+/* ---------------------------------------------------------------- memory plans (npu_memplan.c) */
+
+struct npu_mem_plan {
+    npu_backend *b;
+    rt_graph *g;
+    npu_resident_fn resident;
+    void *resident_ctx;
+    npu_segment **segs;
+    int n_segs, cap_segs;
+    /* the resident region: graph tensor -> offset (NPU_MEMPLAN_UNPLACED until a segment places it) */
+    uint64_t *res_off;
+    uint64_t res_bytes, const_bytes, act_bytes, prog_bytes;
+    npu_bo *const_bo, *res_bo, *act_bo, *prog_bo;
+    bool committed;
+};
+#define NPU_MEMPLAN_UNPLACED UINT64_MAX
+
+/* A buffer to place in an arena: `bytes`, live from step `first` to step `last` (inclusive). */
+typedef struct npu_live_buf {
+    uint64_t bytes;
+    int first, last;
+} npu_live_buf;
+/* Offsets for bufs[0..n-1] such that no two buffers live at a common step overlap, each a
+ * multiple of `align`; greedy by size (largest first, each into the smallest gap that holds it
+ * among the buffers already placed that it meets in time, else above them). *peak: the arena's
+ * bytes. */
+rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64_t *offsets, uint64_t *peak,
+                         rt_error *e);
+/* Place resident tensor t (a storage root) in the plan's resident region (once); its offset. */
+uint64_t npu_mem_plan_resident(npu_mem_plan *p, int t, uint64_t bytes);
+/* Is graph tensor t resident (the plan's predicate)? */
+bool npu_mem_plan_is_resident(const npu_mem_plan *p, int t);
+
+/* npu_segment.c: a segment planned and emitted into p (no device memory yet), and its upload once
+ * the plan's buffer objects exist. */
+npu_segment *npu_segment_plan(npu_mem_plan *p, const int *nodes, int n_nodes, npu_weight_type weights,
+                              bool timing_only, rt_error *e);
+rt_status npu_segment_upload(npu_segment *s, rt_error *e);
+void npu_segment_destroy(npu_segment *s);
 
 /* ---------------------------------------------------------------- lowering (npu_lower.c) */
 

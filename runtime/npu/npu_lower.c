@@ -286,11 +286,12 @@ npu_tensor_ref nl_make_ref(uint32_t buf, uint32_t dtype, uint64_t offset, float 
     return r;
 }
 
-/* Activation t (int8 in buffer 0) seen with `dims`, from element `at` on. */
+/* Activation t (int8, in the arena or the resident window) seen with `dims`, from element `at` on. */
 npu_tensor_ref nl_act_ref_at(const npu_lower *L, int t, uint64_t at, int rank, const int64_t *dims)
 {
-    uint64_t off = L->s ? ti(L, root_of(L, t))->offset : 0;
-    return nl_make_ref(NPU_BUF_ACT, NPU_DT_I8, off + at, L->s ? scale_of(L, t) : 1.0f, rank, dims);
+    const npu_tinfo *r = L->s ? ti(L, root_of(L, t)) : NULL;
+    return nl_make_ref(r ? r->buf : NPU_BUF_ACT, NPU_DT_I8, (r ? r->offset : 0) + at, r ? scale_of(L, t) : 1.0f, rank,
+                       dims);
 }
 
 npu_tensor_ref nl_act_ref(const npu_lower *L, int t, int rank, const int64_t *dims)

@@ -1,8 +1,10 @@
 /* npu_segment.c -- building and running a segment: plan (lowering in PLAN mode), resolve the
- * activation scales, find the boundary, place activations by liveness and constants in their
- * buffers, emit the descriptors and constants (lowering in EMIT mode), upload; then per run:
- * quantise the inputs into device memory, one NPU_JOB_OPS job, dequantise the outputs, stats.
- * The twin run does the same on host copies with the CPU twin instead of the device.
+ * activation scales, find the boundary, place activations by liveness (npu_arena_plan) and
+ * resident tensors in the memory plan's resident region, lay out the constants in their
+ * buffers, emit the descriptors and constants (lowering in EMIT mode); the memory plan
+ * (npu_memplan.c) then allocates and the segment uploads. Per run: quantise the inputs into
+ * device memory, one NPU_JOB_OPS job, dequantise the outputs, stats. The twin run does the same
+ * on host copies with the CPU twin instead of the device.
  */
 #include <limits.h>
 #include <math.h>
@@ -17,13 +19,10 @@
 
 /* ---------------------------------------------------------------- build */
 
-static void seg_free(npu_segment *s)
+void npu_segment_destroy(npu_segment *s)
 {
     if (!s)
         return;
-    for (uint32_t i = 0; i < NPU_MAX_BUFFERS; i++)
-        npu_bo_free(s->bo[i]);
-    npu_bo_free(s->prog);
     free(s->param_host);
     if (s->weight_host)
         for (uint32_t i = 0; i < NPU_MAX_WEIGHT_ARENAS; i++)
@@ -41,7 +40,11 @@ static void seg_free(npu_segment *s)
     free(s);
 }
 
-void npu_segment_free(npu_segment *s) { seg_free(s); }
+void npu_segment_free(npu_segment *s)
+{
+    if (s && s->owns_plan)
+        npu_mem_plan_free(s->plan); /* destroys s */
+}
 
 static int lower_all(npu_segment *s, npu_lower_mode mode, rt_error *e)
 {
@@ -163,61 +166,77 @@ static rt_status find_boundary(npu_segment *s, rt_error *e)
     return RT_OK;
 }
 
-typedef struct live_range {
-    uint64_t off, end;
-} live_range;
+static uint64_t act_bytes(const npu_segment *s, int t)
+{
+    uint64_t n = (uint64_t)rt_tensor_numel(s->g->tensors[t]); /* int8 on the device */
+    return n ? n : 1;
+}
 
-/* Place the activation roots: allocated at their first writer, freed after their last reader. */
-static rt_status place_activations(npu_segment *s, rt_error *e)
+/* Resident tensors (the plan's predicate, e.g. a KV cache) go to the plan's resident region; the
+ * segment sees the ones it touches through one window, its buffer NPU_BUF_RESIDENT. */
+static rt_status place_resident(npu_segment *s, rt_error *e)
 {
     int nt = s->g->n_tensors;
-    live_range *live = malloc((size_t)(nt + 1) * sizeof *live);
-    int *owner = malloc((size_t)(nt + 1) * sizeof *owner), nlive = 0;
-    if (!live || !owner) {
-        free(live);
-        free(owner);
+    for (int t = 0; t < nt; t++)
+        if (s->t[t].used && npu_mem_plan_is_resident(s->plan, t))
+            s->t[root(s, t)].resident = true;
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (int t = 0; t < nt; t++) {
+        npu_tinfo *x = &s->t[t];
+        if (!x->used || x->root != t || !x->resident)
+            continue;
+        uint64_t bytes = act_bytes(s, t), at = npu_mem_plan_resident(s->plan, t, bytes);
+        x->buf = NPU_BUF_RESIDENT;
+        x->offset = at; /* rebased below */
+        lo = at < lo ? at : lo;
+        hi = at + bytes > hi ? at + bytes : hi;
+    }
+    if (hi == 0)
+        return RT_OK;
+    if (hi - lo > NPU_ARENA_MAX_BYTES)
+        return rt_error_set(e, RT_ERR_LIMIT, "the segment's resident tensors span %llu bytes; a job buffer is limited "
+                            "to %llu (split the segment)", (unsigned long long)(hi - lo),
+                            (unsigned long long)NPU_ARENA_MAX_BYTES);
+    for (int t = 0; t < nt; t++)
+        if (s->t[t].used && s->t[t].root == t && s->t[t].resident)
+            s->t[t].offset -= lo;
+    s->res_base = lo;
+    s->buf_bytes[NPU_BUF_RESIDENT] = hi - lo;
+    return RT_OK;
+}
+
+/* Every other activation root in the segment's arena, at an offset planned from its lifetime
+ * (first writer, or -1 for an input, to last reader, or past the end for an output). */
+static rt_status place_activations(npu_segment *s, rt_error *e)
+{
+    int nt = s->g->n_tensors, n = 0;
+    npu_live_buf *bufs = malloc((size_t)(nt + 1) * sizeof *bufs);
+    int *which = malloc((size_t)(nt + 1) * sizeof *which);
+    uint64_t *offsets = malloc((size_t)(nt + 1) * sizeof *offsets);
+    if (!bufs || !which || !offsets) {
+        free(bufs);
+        free(which);
+        free(offsets);
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (placement)");
     }
-    uint64_t top = 0;
-    for (int p = -1; p <= s->n_nodes; p++) {
-        for (int t = 0; t < nt; t++) {
-            npu_tinfo *x = &s->t[t];
-            if (!x->used || x->root != t || x->def != p)
-                continue;
-            uint64_t need = ((uint64_t)rt_tensor_numel(s->g->tensors[t]) + NPU_ARENA_ALIGN_BYTES - 1) /
-                            NPU_ARENA_ALIGN_BYTES * NPU_ARENA_ALIGN_BYTES; /* int8 on the device */
-            if (need == 0)
-                need = NPU_ARENA_ALIGN_BYTES;
-            uint64_t at = 0; /* first fit among the live ranges, kept sorted by offset */
-            int i = 0;
-            for (; i < nlive; i++) {
-                if (live[i].off >= at + need)
-                    break;
-                if (live[i].end > at)
-                    at = live[i].end;
-            }
-            memmove(live + i + 1, live + i, (size_t)(nlive - i) * sizeof *live);
-            memmove(owner + i + 1, owner + i, (size_t)(nlive - i) * sizeof *owner);
-            live[i].off = at;
-            live[i].end = at + need;
-            owner[i] = t;
-            nlive++;
-            x->offset = at;
-            if (at + need > top)
-                top = at + need;
-        }
-        for (int i = 0; i < nlive;) {
-            if (s->t[owner[i]].last <= p) {
-                memmove(live + i, live + i + 1, (size_t)(nlive - i - 1) * sizeof *live);
-                memmove(owner + i, owner + i + 1, (size_t)(nlive - i - 1) * sizeof *owner);
-                nlive--;
-            } else {
-                i++;
-            }
-        }
+    for (int t = 0; t < nt; t++) {
+        const npu_tinfo *x = &s->t[t];
+        if (!x->used || x->root != t || x->resident || x->def == INT_MAX)
+            continue;
+        bufs[n] = (npu_live_buf){act_bytes(s, t), x->def, x->last > x->def ? x->last : x->def};
+        which[n++] = t;
     }
-    free(live);
-    free(owner);
+    uint64_t top = 0;
+    rt_status st = npu_arena_plan(bufs, n, NPU_ARENA_ALIGN_BYTES, offsets, &top, e);
+    for (int i = 0; st == RT_OK && i < n; i++) {
+        s->t[which[i]].buf = NPU_BUF_ACT;
+        s->t[which[i]].offset = offsets[i];
+    }
+    free(bufs);
+    free(which);
+    free(offsets);
+    if (st != RT_OK)
+        return st;
     if (top > NPU_ARENA_MAX_BYTES)
         return rt_error_set(e, RT_ERR_LIMIT, "the segment's activations need %llu bytes at once; a job buffer is "
                             "limited to %llu (split the segment)",
@@ -281,24 +300,18 @@ static rt_status place_blobs(npu_segment *s, rt_error *e)
     return RT_OK;
 }
 
-static rt_status upload(npu_segment *s, rt_error *e)
+rt_status npu_segment_upload(npu_segment *s, rt_error *e)
 {
     npu_dev *dev = s->b->dev;
     for (uint32_t k = 0; k < s->nbufs; k++) {
-        uint64_t bytes = s->buf_bytes[k] ? s->buf_bytes[k] : NPU_ARENA_ALIGN_BYTES;
-        if (!(s->bo[k] = npu_bo_alloc(dev, bytes)))
-            return rt_error_set(e, RT_ERR_NOMEM, "device memory for buffer %u (%llu bytes): %s", k,
-                                (unsigned long long)bytes, npu_dev_error(dev));
         const uint8_t *img = k == NPU_BUF_PARAM       ? s->param_host
                              : k >= NPU_BUF_WEIGHT0 ? s->weight_host[k - NPU_BUF_WEIGHT0]
                                                     : NULL; /* activations: written per run */
-        if (img && s->buf_bytes[k] && npu_bo_write(s->bo[k], 0, img, s->buf_bytes[k]) != NPU_DRV_OK)
+        if (img && s->buf_bytes[k] && npu_bo_write(s->win[k].bo, s->win[k].offset, img, s->buf_bytes[k]) != NPU_DRV_OK)
             return rt_error_set(e, RT_ERR_IO, "uploading buffer %u: %s", k, npu_dev_error(dev));
     }
     uint64_t pbytes = (uint64_t)s->n_ops * sizeof *s->ops;
-    if (!(s->prog = npu_bo_alloc(dev, pbytes ? pbytes : NPU_ARENA_ALIGN_BYTES)))
-        return rt_error_set(e, RT_ERR_NOMEM, "device memory for %u op descriptors: %s", s->n_ops, npu_dev_error(dev));
-    if (pbytes && npu_bo_write(s->prog, 0, s->ops, pbytes) != NPU_DRV_OK)
+    if (pbytes && npu_bo_write(s->prog.bo, s->prog.offset, s->ops, pbytes) != NPU_DRV_OK)
         return rt_error_set(e, RT_ERR_IO, "uploading the op descriptors: %s", npu_dev_error(dev));
     /* the images are on the device now; the twin reads them back from there */
     free(s->param_host);
@@ -310,11 +323,12 @@ static rt_status upload(npu_segment *s, rt_error *e)
     return RT_OK;
 }
 
-npu_segment *npu_segment_build(npu_backend *b, rt_graph *g, const int *nodes, int n_nodes, npu_weight_type weights,
-                               bool timing_only, rt_error *e)
+npu_segment *npu_segment_plan(npu_mem_plan *mp, const int *nodes, int n_nodes, npu_weight_type weights,
+                              bool timing_only, rt_error *e)
 {
-    if (!b || !g || (!nodes && n_nodes) || n_nodes < 0) {
-        rt_error_set(e, RT_ERR_ARG, "npu_segment_build: no backend, graph or nodes");
+    rt_graph *g = mp->g;
+    if ((!nodes && n_nodes) || n_nodes < 0) {
+        rt_error_set(e, RT_ERR_ARG, "npu_segment_build: no nodes");
         return NULL;
     }
     npu_segment *s = calloc(1, sizeof *s);
@@ -327,12 +341,13 @@ npu_segment *npu_segment_build(npu_backend *b, rt_graph *g, const int *nodes, in
         s->weight_host = calloc(NPU_MAX_WEIGHT_ARENAS, sizeof *s->weight_host);
     }
     if (!s || !s->nodes || !s->pos || !s->fused || !s->t || !s->weight_host) {
-        seg_free(s);
+        npu_segment_destroy(s);
         rt_error_set(e, RT_ERR_NOMEM, "out of memory (segment)");
         return NULL;
     }
-    s->b = b;
+    s->b = mp->b;
     s->g = g;
+    s->plan = mp;
     s->n_nodes = n_nodes;
     s->timing_only = timing_only;
     s->wtype = weights;
@@ -341,7 +356,7 @@ npu_segment *npu_segment_build(npu_backend *b, rt_graph *g, const int *nodes, in
     for (int p = 0; p < n_nodes; p++) {
         if (nodes[p] < 0 || nodes[p] >= g->n_nodes || s->pos[nodes[p]] >= 0) {
             rt_error_set(e, RT_ERR_ARG, "npu_segment_build: node index %d is out of range or listed twice", nodes[p]);
-            seg_free(s);
+            npu_segment_destroy(s);
             return NULL;
         }
         s->nodes[p] = nodes[p];
@@ -355,14 +370,28 @@ npu_segment *npu_segment_build(npu_backend *b, rt_graph *g, const int *nodes, in
         s->t[t].hi = INFINITY;
     }
     if (lower_all(s, NPU_LOWER_PLAN, e) != 0 || resolve_scales(s, e) != RT_OK || find_boundary(s, e) != RT_OK ||
-        place_activations(s, e) != RT_OK || place_blobs(s, e) != RT_OK || lower_all(s, NPU_LOWER_EMIT, e) != 0) {
-        seg_free(s);
+        place_resident(s, e) != RT_OK || place_activations(s, e) != RT_OK || place_blobs(s, e) != RT_OK ||
+        lower_all(s, NPU_LOWER_EMIT, e) != 0) {
+        npu_segment_destroy(s);
         return NULL;
     }
-    if (upload(s, e) != RT_OK) {
-        seg_free(s);
+    return s;
+}
+
+npu_segment *npu_segment_build(npu_backend *b, rt_graph *g, const int *nodes, int n_nodes, npu_weight_type weights,
+                               bool timing_only, rt_error *e)
+{
+    if (!b || !g || (!nodes && n_nodes) || n_nodes < 0) {
+        rt_error_set(e, RT_ERR_ARG, "npu_segment_build: no backend, graph or nodes");
         return NULL;
     }
+    npu_mem_plan *p = npu_mem_plan_new(b, g, NULL, NULL, e);
+    npu_segment *s = p ? npu_mem_plan_segment(p, nodes, n_nodes, weights, timing_only, e) : NULL;
+    if (!s || npu_mem_plan_commit(p, e) != RT_OK) {
+        npu_mem_plan_free(p);
+        return NULL;
+    }
+    s->owns_plan = true;
     return s;
 }
 
@@ -388,9 +417,9 @@ static void store_at(rt_tensor *v, int64_t i, float x)
     }
 }
 
-/* Quantise the segment's inputs into the activation image (host memory, or the device's
- * buffer when img is NULL). */
-static rt_status put_inputs(npu_segment *s, rt_tensor **values, uint8_t *img, uint64_t *bytes, rt_error *e)
+/* Quantise the segment's inputs into their buffers: host images img[buffer] (the twin), or the
+ * device's buffers when img is NULL. */
+static rt_status put_inputs(npu_segment *s, rt_tensor **values, uint8_t *const *img, uint64_t *bytes, rt_error *e)
 {
     for (int k = 0; k < s->n_ins; k++) {
         int t = s->ins[k];
@@ -404,13 +433,15 @@ static rt_status put_inputs(npu_segment *s, rt_tensor **values, uint8_t *img, ui
             return rt_error_set(e, RT_ERR_NO_DATA, "segment input '%s': no f32/f16/bf16 value of %lld elements",
                                 decl->name, (long long)n);
         float scale = s->t[scale_root(s, t)].scale;
-        int8_t *q = img ? (int8_t *)img + s->t[t].offset : malloc((size_t)n);
+        const npu_tinfo *x = &s->t[t]; /* an input is a storage root */
+        int8_t *q = img ? (int8_t *)img[x->buf] + x->offset : malloc((size_t)n);
         if (!q)
             return rt_error_set(e, RT_ERR_NOMEM, "out of memory (input '%s')", decl->name);
         for (int64_t i = 0; i < n; i++)
             q[i] = npu_quantize(value_at(v, i), scale);
         if (!img) {
-            npu_drv_status st = npu_bo_write(s->bo[NPU_BUF_ACT], s->t[t].offset, q, (uint64_t)n);
+            const npu_window *w = &s->win[x->buf];
+            npu_drv_status st = npu_bo_write(w->bo, w->offset + x->offset, q, (uint64_t)n);
             free(q);
             if (st != NPU_DRV_OK)
                 return rt_error_set(e, RT_ERR_IO, "writing input '%s': %s", decl->name, npu_dev_error(s->b->dev));
@@ -419,7 +450,7 @@ static rt_status put_inputs(npu_segment *s, rt_tensor **values, uint8_t *img, ui
     return RT_OK;
 }
 
-static rt_status get_outputs(npu_segment *s, rt_tensor **values, const uint8_t *img, uint64_t *bytes, rt_error *e)
+static rt_status get_outputs(npu_segment *s, rt_tensor **values, uint8_t *const *img, uint64_t *bytes, rt_error *e)
 {
     for (int k = 0; k < s->n_outs; k++) {
         int t = s->outs[k];
@@ -440,11 +471,12 @@ static rt_status get_outputs(npu_segment *s, rt_tensor **values, const uint8_t *
             return rt_error_set(e, RT_ERR_ARG, "segment output '%s': the value given is not a float tensor of %lld "
                                 "elements", decl->name, (long long)n);
         }
-        uint64_t off = s->t[root(s, t)].offset;
-        int8_t *q = img ? (int8_t *)img + off : malloc((size_t)n);
+        const npu_tinfo *x = &s->t[root(s, t)];
+        const npu_window *w = &s->win[x->buf];
+        int8_t *q = img ? (int8_t *)img[x->buf] + x->offset : malloc((size_t)n);
         if (!q)
             return rt_error_set(e, RT_ERR_NOMEM, "out of memory (output '%s')", decl->name);
-        if (!img && npu_bo_read(s->bo[NPU_BUF_ACT], off, q, (uint64_t)n) != NPU_DRV_OK) {
+        if (!img && npu_bo_read(w->bo, w->offset + x->offset, q, (uint64_t)n) != NPU_DRV_OK) {
             free(q);
             return rt_error_set(e, RT_ERR_IO, "reading output '%s': %s", decl->name, npu_dev_error(s->b->dev));
         }
@@ -493,11 +525,10 @@ rt_status npu_segment_run(npu_segment *s, rt_tensor **values, npu_segment_stats 
         memset(&job, 0, sizeof job);
         job.type = NPU_JOB_OPS;
         job.flags = s->timing_only ? NPU_JOB_F_TIMING_ONLY : 0;
-        job.program.bo = s->prog;
-        job.program.size = (uint64_t)s->n_ops * sizeof *s->ops;
+        job.program = (npu_buf_ref){s->prog.bo, s->prog.offset, s->prog.bytes};
         job.nbufs = s->nbufs;
         for (uint32_t k = 0; k < s->nbufs; k++)
-            job.bufs[k].bo = s->bo[k];
+            job.bufs[k] = (npu_buf_ref){s->win[k].bo, s->win[k].offset, s->win[k].bytes};
         npu_counters c0, c1;
         npu_dev_read_counters(dev, &c0);
         npu_fence f;
@@ -534,16 +565,20 @@ rt_status npu_segment_run_twin(npu_segment *s, rt_tensor **values, rt_error *e)
         tb[k].data = calloc(1, tb[k].size ? tb[k].size : 1);
         if (!tb[k].data)
             rs = rt_error_set(e, RT_ERR_NOMEM, "out of memory (twin buffer %u)", k);
-        else if (k != NPU_BUF_ACT && tb[k].size && npu_bo_read(s->bo[k], 0, tb[k].data, tb[k].size) != NPU_DRV_OK)
+        else if (k != NPU_BUF_ACT && k != NPU_BUF_RESIDENT && tb[k].size &&
+                 npu_bo_read(s->win[k].bo, s->win[k].offset, tb[k].data, tb[k].size) != NPU_DRV_OK)
             rs = rt_error_set(e, RT_ERR_IO, "reading buffer %u: %s", k, npu_dev_error(s->b->dev));
     }
+    uint8_t *img[NPU_MAX_BUFFERS] = {NULL};
+    for (uint32_t k = 0; k < s->nbufs; k++)
+        img[k] = tb[k].data;
     uint64_t ignored = 0;
     if (rs == RT_OK)
-        rs = put_inputs(s, values, tb[NPU_BUF_ACT].data, &ignored, e);
+        rs = put_inputs(s, values, img, &ignored, e);
     if (rs == RT_OK)
         rs = npu_twin_run(s->ops, s->n_ops, tb, s->nbufs, e);
     if (rs == RT_OK)
-        rs = get_outputs(s, values, tb[NPU_BUF_ACT].data, &ignored, e);
+        rs = get_outputs(s, values, img, &ignored, e);
     for (uint32_t k = 0; k < s->nbufs; k++)
         free(tb[k].data);
     return rs;

@@ -550,6 +550,7 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
     npu_backend *b = NULL;
     npu_segment **segs = NULL;
     run_control *rc = NULL;
+    npu_mem_plan *mem = NULL;
     rt_status st = RT_OK;
     if (!r || !vals || !ref || !owned || !(r->nodes = calloc((size_t)g->n_nodes + 1, sizeof *r->nodes))) {
         st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (run)");
@@ -585,14 +586,23 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
         st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (segments)");
         goto done;
     }
+    /* every segment planned first, then the module's device memory at once (npu_backend.h) */
+    if (!(mem = npu_mem_plan_new(b, g, o->resident, o->resident_ctx, e))) {
+        st = e && e->code != RT_OK ? e->code : RT_ERR_NOMEM;
+        goto done;
+    }
     for (int s = 0; s < p->n_segments; s++) {
-        if (!(segs[s] = npu_segment_build(b, g, p->segments[s].nodes, p->segments[s].n_nodes, o->weights,
-                                          o->timing_only, e))) {
+        if (!(segs[s] = npu_mem_plan_segment(mem, p->segments[s].nodes, p->segments[s].n_nodes, o->weights,
+                                             o->timing_only, e))) {
             st = e && e->code != RT_OK ? e->code : RT_ERR_ARG;
             rt_error_prefix(e, "building NPU segment %d", s);
             goto done;
         }
+        npu_segment_mem_usage(segs[s], &r->segs[s].mem);
     }
+    npu_mem_plan_usage(mem, &r->mem);
+    if ((st = npu_mem_plan_commit(mem, e)) != RT_OK)
+        goto done;
     for (int t = 0; t < g->n_tensors; t++)
         if (g->tensors[t]->kind == RT_TENSOR_CONSTANT)
             vals[t] = g->tensors[t]; /* borrowed; never written */
@@ -664,9 +674,7 @@ breakdown:
      * already count the host bytes read plus the device bytes written */
     energy_add_transfer(&r->energy, o->cfg, r->crossing_bytes / 2, r->transfer_s);
 done:
-    if (segs)
-        for (int s = 0; r && r->plan && s < r->plan->n_segments; s++)
-            npu_segment_free(segs[s]);
+    npu_mem_plan_free(mem); /* the segments and all their device memory */
     free(segs);
     run_control_free(rc);
     if (!o->backend)

@@ -118,6 +118,7 @@ typedef struct run_node_result {
 
 typedef struct run_segment_result {
     npu_segment_stats stats;
+    npu_mem_usage mem;    /* its device memory: constants, resident tensors, activations, descriptors */
     double start_s;       /* modelled start of the segment's first crossing */
     double job_start_s;   /* of the NPU job */
     double host_wall_s;   /* real wall time of simulating it */
@@ -147,6 +148,8 @@ typedef struct run_result {
     /* modelled energy (runtime/energy): the NPU's counters x the energy table, its static power
      * over total_s, the CPU active over cpu_s + submit_s and idle over npu_s, the crossings */
     energy_breakdown energy;
+    /* the device memory of all segments, planned together (npu_mem_plan): held while the run lasts */
+    npu_mem_usage mem;
     /* backend-reported boundary bytes (npu_segment_stats) */
     uint64_t npu_bytes_in, npu_bytes_out, npu_weight_bytes;
     /* host wall time, not a phone time */

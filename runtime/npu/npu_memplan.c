@@ -1,0 +1,340 @@
+/* npu_memplan.c -- device memory planned ahead for the segments of one graph (npu_backend.h).
+ *
+ * Why: a module (LLaMA's 32 layers) is many segments that run one after the other. Allocating
+ * each segment's buffers for the module's whole run keeps every segment's activations in device
+ * memory at once, although only one segment runs at a time; at 2048 tokens that is gigabytes of
+ * dead attention scores. A plan instead places, before anything is allocated:
+ *   - the constants of every segment once, side by side in one region (weights stay resident);
+ *   - the resident tensors (a KV cache) once each, in their own region, in first-use order, so
+ *     that each segment sees the few it touches as one compact window (its buffer 2);
+ *   - the activations of every segment in one shared arena: within a segment each tensor gets an
+ *     offset from its lifetime (npu_arena_plan, greedy by size as TFLite's arena planner does),
+ *     and since a segment's activations are dead when its job ends, all segments start at offset
+ *     0 and the arena is as large as the largest segment needs.
+ * Commit then allocates four buffer objects (constants, resident, arena, descriptors), uploads,
+ * and binds every segment's buffer table to windows on them; freeing the plan gives all of it
+ * back at once, so nothing fragments device memory between modules.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "npu_internal.h"
+
+#define BYTES_PER_MIB (1024.0 * 1024.0)
+
+static uint64_t align_up(uint64_t bytes, uint64_t align) { return (bytes + align - 1) / align * align; }
+
+/* ---------------------------------------------------------------- the arena planner */
+
+typedef struct placed {
+    uint64_t off, end;
+    int first, last;
+} placed;
+
+typedef struct plan_ctx {
+    const npu_live_buf *bufs;
+} plan_ctx;
+
+/* Largest first; among equals the earlier birth, then the lower index: a total order, so the
+ * plan is the same on every run. */
+static int by_size_desc(const void *a, const void *b, void *ctx)
+{
+    const npu_live_buf *v = ((const plan_ctx *)ctx)->bufs;
+    int i = *(const int *)a, j = *(const int *)b;
+    if (v[i].bytes != v[j].bytes)
+        return v[i].bytes > v[j].bytes ? -1 : 1;
+    if (v[i].first != v[j].first)
+        return v[i].first < v[j].first ? -1 : 1;
+    return i < j ? -1 : i > j;
+}
+
+/* qsort has no context argument in C11: a small insertion-merge sort of the index array. */
+static void sort_indices(int *idx, int n, int *tmp, plan_ctx *ctx)
+{
+    for (int width = 1; width < n; width *= 2) {
+        for (int lo = 0; lo < n; lo += 2 * width) {
+            int mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            int a = lo, b = mid, k = lo;
+            while (a < mid && b < hi)
+                tmp[k++] = by_size_desc(&idx[a], &idx[b], ctx) <= 0 ? idx[a++] : idx[b++];
+            while (a < mid)
+                tmp[k++] = idx[a++];
+            while (b < hi)
+                tmp[k++] = idx[b++];
+        }
+        memcpy(idx, tmp, (size_t)n * sizeof *idx);
+    }
+}
+
+rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64_t *offsets, uint64_t *peak,
+                         rt_error *e)
+{
+    *peak = 0;
+    if (n <= 0)
+        return RT_OK;
+    if (align == 0)
+        align = 1;
+    int *order = malloc((size_t)n * sizeof *order), *tmp = malloc((size_t)n * sizeof *tmp);
+    placed *done = malloc((size_t)n * sizeof *done); /* sorted by offset */
+    if (!order || !tmp || !done) {
+        free(order);
+        free(tmp);
+        free(done);
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (arena plan of %d buffers)", n);
+    }
+    for (int i = 0; i < n; i++)
+        order[i] = i;
+    plan_ctx ctx = {bufs};
+    sort_indices(order, n, tmp, &ctx);
+    int ndone = 0;
+    for (int k = 0; k < n; k++) {
+        const npu_live_buf *b = &bufs[order[k]];
+        uint64_t need = align_up(b->bytes ? b->bytes : 1, align);
+        /* walk the placed buffers that meet b in time, lowest offset first: the smallest gap
+         * between them that holds b, else the top of the highest */
+        uint64_t top = 0, best = UINT64_MAX, best_gap = UINT64_MAX;
+        for (int i = 0; i < ndone; i++) {
+            const placed *p = &done[i];
+            if (p->last < b->first || p->first > b->last)
+                continue;
+            if (p->off >= top + need && p->off - top < best_gap) {
+                best_gap = p->off - top;
+                best = top;
+            }
+            if (p->end > top)
+                top = p->end;
+        }
+        uint64_t at = best != UINT64_MAX ? best : top;
+        offsets[order[k]] = at;
+        int pos = 0;
+        while (pos < ndone && done[pos].off <= at)
+            pos++;
+        memmove(done + pos + 1, done + pos, (size_t)(ndone - pos) * sizeof *done);
+        done[pos] = (placed){at, at + need, b->first, b->last};
+        ndone++;
+        if (at + need > *peak)
+            *peak = at + need;
+    }
+    free(order);
+    free(tmp);
+    free(done);
+    return RT_OK;
+}
+
+/* ---------------------------------------------------------------- the plan */
+
+npu_mem_plan *npu_mem_plan_new(npu_backend *b, rt_graph *g, npu_resident_fn resident, void *resident_ctx,
+                               rt_error *e)
+{
+    if (!b || !g) {
+        rt_error_set(e, RT_ERR_ARG, "npu_mem_plan_new: no backend or graph");
+        return NULL;
+    }
+    npu_mem_plan *p = calloc(1, sizeof *p);
+    if (p)
+        p->res_off = malloc(((size_t)g->n_tensors + 1) * sizeof *p->res_off);
+    if (!p || !p->res_off) {
+        free(p);
+        rt_error_set(e, RT_ERR_NOMEM, "out of memory (memory plan)");
+        return NULL;
+    }
+    for (int t = 0; t < g->n_tensors; t++)
+        p->res_off[t] = NPU_MEMPLAN_UNPLACED;
+    p->b = b;
+    p->g = g;
+    p->resident = resident;
+    p->resident_ctx = resident_ctx;
+    return p;
+}
+
+bool npu_mem_plan_is_resident(const npu_mem_plan *p, int t)
+{
+    return p->resident && p->resident(p->g, t, p->resident_ctx);
+}
+
+uint64_t npu_mem_plan_resident(npu_mem_plan *p, int t, uint64_t bytes)
+{
+    if (p->res_off[t] == NPU_MEMPLAN_UNPLACED) {
+        p->res_off[t] = p->res_bytes;
+        p->res_bytes += align_up(bytes ? bytes : 1, NPU_ARENA_ALIGN_BYTES);
+    }
+    return p->res_off[t];
+}
+
+npu_segment *npu_mem_plan_segment(npu_mem_plan *p, const int *nodes, int n_nodes, npu_weight_type weights,
+                                  bool timing_only, rt_error *e)
+{
+    if (!p) {
+        rt_error_set(e, RT_ERR_ARG, "npu_mem_plan_segment: no plan");
+        return NULL;
+    }
+    if (p->committed) {
+        rt_error_set(e, RT_ERR_ARG, "npu_mem_plan_segment: the plan's memory is already allocated");
+        return NULL;
+    }
+    if (p->n_segs == p->cap_segs) {
+        int cap = p->cap_segs ? 2 * p->cap_segs : 16;
+        npu_segment **s = realloc(p->segs, (size_t)cap * sizeof *s);
+        if (!s) {
+            rt_error_set(e, RT_ERR_NOMEM, "out of memory (memory plan)");
+            return NULL;
+        }
+        p->segs = s;
+        p->cap_segs = cap;
+    }
+    npu_segment *s = npu_segment_plan(p, nodes, n_nodes, weights, timing_only, e);
+    if (!s)
+        return NULL;
+    /* its constants and descriptors follow the previous segment's; its activations share the arena */
+    s->const_off = p->const_bytes;
+    uint64_t c = 0;
+    for (uint32_t k = 0; k < s->nbufs; k++) {
+        if (k == NPU_BUF_ACT || k == NPU_BUF_RESIDENT)
+            continue;
+        s->buf_off[k] = c;
+        c += align_up(s->buf_bytes[k] ? s->buf_bytes[k] : 1, NPU_ARENA_ALIGN_BYTES);
+    }
+    p->const_bytes += c;
+    s->prog_off = p->prog_bytes;
+    p->prog_bytes += align_up(s->n_ops ? (uint64_t)s->n_ops * sizeof *s->ops : 1, NPU_ARENA_ALIGN_BYTES);
+    if (s->buf_bytes[NPU_BUF_ACT] > p->act_bytes)
+        p->act_bytes = s->buf_bytes[NPU_BUF_ACT];
+    p->segs[p->n_segs++] = s;
+    return s;
+}
+
+void npu_mem_plan_usage(const npu_mem_plan *p, npu_mem_usage *u)
+{
+    memset(u, 0, sizeof *u);
+    if (!p)
+        return;
+    u->weight_bytes = p->const_bytes;
+    u->kv_bytes = p->res_bytes;
+    u->act_bytes = align_up(p->act_bytes, NPU_ARENA_ALIGN_BYTES);
+    u->program_bytes = p->prog_bytes;
+    u->peak_bytes = u->weight_bytes + u->kv_bytes + u->act_bytes + u->program_bytes;
+}
+
+void npu_segment_mem_usage(const npu_segment *s, npu_mem_usage *u)
+{
+    memset(u, 0, sizeof *u);
+    if (!s)
+        return;
+    for (uint32_t k = 0; k < s->nbufs; k++) {
+        uint64_t bytes = align_up(s->buf_bytes[k], NPU_ARENA_ALIGN_BYTES);
+        if (k == NPU_BUF_ACT)
+            u->act_bytes = bytes;
+        else if (k == NPU_BUF_RESIDENT)
+            u->kv_bytes = bytes;
+        else
+            u->weight_bytes += bytes;
+    }
+    u->program_bytes = align_up((uint64_t)s->n_ops * sizeof *s->ops, NPU_ARENA_ALIGN_BYTES);
+    u->peak_bytes = u->weight_bytes + u->kv_bytes + u->act_bytes + u->program_bytes;
+}
+
+static double mib(uint64_t bytes) { return (double)bytes / BYTES_PER_MIB; }
+
+/* The plan does not fit: what it needs (weights, KV cache, activations, descriptors), what
+ * device memory already holds, and how many bytes are missing; or, when enough bytes are free
+ * but not in one block, which region found no block. */
+static rt_status does_not_fit(const npu_mem_plan *p, const npu_mem_info *mi, const char *region, uint64_t region_bytes,
+                              rt_error *e)
+{
+    npu_mem_usage u;
+    npu_mem_plan_usage(p, &u);
+    uint64_t missing = u.peak_bytes > mi->free_bytes ? u.peak_bytes - mi->free_bytes : 0;
+    char tail[200];
+    if (missing)
+        snprintf(tail, sizeof tail, "%" PRIu64 " bytes (%.1f MiB) are missing", missing, mib(missing));
+    else
+        snprintf(tail, sizeof tail, "%s (%" PRIu64 " bytes) find no free block that large (the largest is %" PRIu64
+                 " bytes)", region, region_bytes, mi->largest_free_bytes);
+    return rt_error_set(e, RT_ERR_NOMEM,
+                        "device memory: the plan of %d segments needs %" PRIu64 " bytes (%.1f MiB: weights %.1f, "
+                        "KV cache %.1f, activations %.1f, descriptors %.1f); the device's %" PRIu64
+                        " bytes already hold %" PRIu64 " in %u buffers (%" PRIu64 " the driver's queue and log), "
+                        "%" PRIu64 " are free: %s",
+                        p->n_segs, u.peak_bytes, mib(u.peak_bytes), mib(u.weight_bytes), mib(u.kv_bytes),
+                        mib(u.act_bytes), mib(u.program_bytes), mi->total_bytes, mi->used_bytes, mi->live_bos,
+                        mi->driver_bytes, mi->free_bytes, tail);
+}
+
+static void release(npu_mem_plan *p)
+{
+    npu_bo_free(p->const_bo);
+    npu_bo_free(p->res_bo);
+    npu_bo_free(p->act_bo);
+    npu_bo_free(p->prog_bo);
+    p->const_bo = p->res_bo = p->act_bo = p->prog_bo = NULL;
+}
+
+static npu_window window(npu_bo *bo, uint64_t offset, uint64_t bytes)
+{
+    npu_window w = {bo, offset, bytes ? bytes : NPU_ARENA_ALIGN_BYTES};
+    return w;
+}
+
+rt_status npu_mem_plan_commit(npu_mem_plan *p, rt_error *e)
+{
+    if (!p)
+        return rt_error_set(e, RT_ERR_ARG, "npu_mem_plan_commit: no plan");
+    if (p->committed)
+        return RT_OK;
+    npu_dev *dev = p->b->dev;
+    npu_mem_info mi;
+    npu_dev_mem_info(dev, &mi);
+    npu_mem_usage u;
+    npu_mem_plan_usage(p, &u);
+    if (u.peak_bytes > mi.free_bytes)
+        return does_not_fit(p, &mi, "the plan", u.peak_bytes, e);
+    /* the largest and longest-lived first; every region at least one aligned unit, so that an
+     * empty one is still a valid buffer */
+    struct { npu_bo **bo; uint64_t bytes; const char *what; } regions[] = {
+        {&p->const_bo, u.weight_bytes, "its constants"},
+        {&p->res_bo, u.kv_bytes, "its resident tensors"},
+        {&p->act_bo, u.act_bytes, "its activation arena"},
+        {&p->prog_bo, u.program_bytes, "its descriptors"},
+    };
+    for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++) {
+        uint64_t bytes = regions[i].bytes ? regions[i].bytes : NPU_ARENA_ALIGN_BYTES;
+        if (!(*regions[i].bo = npu_bo_alloc(dev, bytes))) {
+            release(p);
+            return does_not_fit(p, &mi, regions[i].what, bytes, e);
+        }
+    }
+    for (int i = 0; i < p->n_segs; i++) {
+        npu_segment *s = p->segs[i];
+        for (uint32_t k = 0; k < s->nbufs; k++) {
+            if (k == NPU_BUF_ACT)
+                s->win[k] = window(p->act_bo, 0, s->buf_bytes[k]);
+            else if (k == NPU_BUF_RESIDENT)
+                s->win[k] = s->buf_bytes[k] ? window(p->res_bo, s->res_base, s->buf_bytes[k])
+                                            : window(p->act_bo, 0, 0); /* touches none: any valid window */
+            else
+                s->win[k] = window(p->const_bo, s->const_off + s->buf_off[k], s->buf_bytes[k]);
+        }
+        s->prog = window(p->prog_bo, s->prog_off, (uint64_t)s->n_ops * sizeof *s->ops);
+        rt_status st = npu_segment_upload(s, e);
+        if (st != RT_OK) {
+            release(p);
+            return st;
+        }
+    }
+    p->committed = true;
+    return RT_OK;
+}
+
+void npu_mem_plan_free(npu_mem_plan *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->n_segs; i++)
+        npu_segment_destroy(p->segs[i]);
+    release(p);
+    free(p->segs);
+    free(p->res_off);
+    free(p);
+}
