@@ -188,6 +188,9 @@ json_t *run_reference_json(const rt_graph *g, const run_result *r);
 /* Reports (run_report.c). */
 void run_print_report(FILE *out, const rt_graph *g, const m4npu_config *cfg, const run_result *r);
 json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const run_result *r);
+/* Device memory as {weights_bytes, kv_cache_bytes, activations_bytes, descriptors_bytes,
+ * peak_bytes} (NULL if out of memory); run_result_json and the what-if report use it. */
+json_t *run_mem_json(const npu_mem_usage *m);
 /* The Chrome/Perfetto trace-event JSON ({"traceEvents": [...]}). run_write_timeline adds it to the
  * output set `out` (runtime/graph's rt_outputs: the caller commits it with its other files), or
  * with out NULL writes it on its own, atomically. */

@@ -12,6 +12,7 @@
 
 #define US_PER_S 1e6
 #define KIB_BYTES 1024.0
+#define MIB_BYTES (1024.0 * 1024.0)
 #define TRACE_PID_HOST 1
 #define TRACE_PID_NPU 2
 
@@ -71,12 +72,20 @@ void run_print_report(FILE *out, const rt_graph *g, const m4npu_config *cfg, con
         const run_segment_result *sr = &r->segs[s];
         fprintf(out,
                 "  %d: %d ops, %llu cycles = %.3f us on the NPU, %u op descriptors, %llu instructions; "
-                "%d in (%llu B, %.3f us), %d out (%llu B, %.3f us), submit %.3f us\n",
+                "%d in (%llu B, %.3f us), %d out (%llu B, %.3f us), submit %.3f us; device memory %.1f KiB "
+                "(weights %.1f, KV cache %.1f, activations %.1f)\n",
                 s, sg->n_nodes, (unsigned long long)sr->stats.cycles, sr->stats.seconds * US_PER_S, sr->stats.ops,
                 (unsigned long long)sr->stats.insns, sg->n_in, (unsigned long long)sg->bytes_in,
                 sg->transfer_in_s * US_PER_S, sg->n_out, (unsigned long long)sg->bytes_out,
-                sg->transfer_out_s * US_PER_S, sg->submit_s * US_PER_S);
+                sg->transfer_out_s * US_PER_S, sg->submit_s * US_PER_S, (double)sr->mem.peak_bytes / KIB_BYTES,
+                (double)sr->mem.weight_bytes / KIB_BYTES, (double)sr->mem.kv_bytes / KIB_BYTES,
+                (double)sr->mem.act_bytes / KIB_BYTES);
     }
+    fprintf(out, "\ndevice memory (all segments, planned together): %.3f MiB at the peak = weights %.3f + KV cache "
+                 "%.3f + activations %.3f (one arena shared by the segments) + descriptors %.3f\n",
+            (double)r->mem.peak_bytes / MIB_BYTES, (double)r->mem.weight_bytes / MIB_BYTES,
+            (double)r->mem.kv_bytes / MIB_BYTES, (double)r->mem.act_bytes / MIB_BYTES,
+            (double)r->mem.program_bytes / MIB_BYTES);
     fprintf(out, "\ncrossings: %d tensors, %llu bytes (%.1f KiB host + device), %.3f us\n", p->n_crossings,
             (unsigned long long)p->crossing_bytes, (double)p->crossing_bytes / KIB_BYTES, p->crossing_s * US_PER_S);
     fprintf(out, "\nlatency (modelled): %.3f us = NPU %.3f + CPU %.3f + transfers %.3f + submission %.3f\n",
@@ -110,6 +119,20 @@ void run_print_report(FILE *out, const rt_graph *g, const m4npu_config *cfg, con
 static int set(json_t *obj, const char *key, json_t *v)
 {
     return v && json_object_set_new(obj, key, v) == 0 ? 0 : -1;
+}
+
+json_t *run_mem_json(const npu_mem_usage *m)
+{
+    json_t *o = json_object();
+    if (!o || set(o, "weights_bytes", json_integer((json_int_t)m->weight_bytes)) ||
+        set(o, "kv_cache_bytes", json_integer((json_int_t)m->kv_bytes)) ||
+        set(o, "activations_bytes", json_integer((json_int_t)m->act_bytes)) ||
+        set(o, "descriptors_bytes", json_integer((json_int_t)m->program_bytes)) ||
+        set(o, "peak_bytes", json_integer((json_int_t)m->peak_bytes))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 static json_t *counters_json(const npu_counters *c)
@@ -182,6 +205,7 @@ json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const run_re
               set(o, "npu_bytes_out", json_integer((json_int_t)sr->stats.bytes_out)) ||
               set(o, "weight_bytes", json_integer((json_int_t)sr->stats.weight_bytes)) ||
               set(o, "twin_max_abs_diff", json_real(sr->twin_max_abs)) ||
+              set(o, "device_memory", run_mem_json(&sr->mem)) ||
               set(o, "counters", counters_json(&sr->stats.counters)) || json_array_append_new(segs, o);
         if (bad && !o)
             json_decref(nodes);
@@ -224,6 +248,7 @@ json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const run_re
           set(root, "inputs", inputs) || set(root, "counts", counts) || set(root, "placement", placement) ||
           set(root, "segments", segs) || set(root, "transfers", xfer) || set(root, "breakdown", brk) ||
           set(root, "energy", energy) || set(root, "host", host) || set(root, "errors", errs) ||
+          set(root, "device_memory", run_mem_json(&r->mem)) ||
           set(root, "timing_only", json_boolean(r->timing_only)) ||
           set(root, "max_abs_error", r->timing_only ? json_null() : json_real(r->max_abs)) ||
           set(root, "max_rel_error", r->timing_only ? json_null() : json_real(r->max_rel)) ||

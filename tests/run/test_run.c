@@ -3,7 +3,9 @@
  * documented tolerance of the FP32 reference; the breakdown adds up and agrees with the
  * partitioner and the backend; the timeline is valid trace-event JSON on one serial clock;
  * changing the capability set moves placement, segments and latency the expected way; the run
- * is deterministic. */
+ * is deterministic. A timing-only module of many segments whose activations add up to more than
+ * the device holds runs (issue 17): its segments share one activation arena, its device memory is
+ * reported per segment and in all, and all of it is given back. */
 #include "test_util.h"
 
 #include <jansson.h>
@@ -371,6 +373,76 @@ static void test_bad_inputs(void **state)
     rt_tensor_free(shape);
 }
 
+/* SEGS + 1 segments (split by an Erf, which configs/test.yaml leaves to the CPU), each with 8 MiB
+ * of activations at its peak (an 8 MiB input dead before its 8 MiB output is born, so they share
+ * their bytes): 72 MiB together on a 64 MiB device. */
+static void test_segments_share_the_device_memory_of_a_module(void **state)
+{
+    (void)state;
+    enum { SEGS = 8 };
+    const int64_t rows = 2048, narrow = 16, wide = 4096;
+    rt_graph *g = graph_create("many segments");
+    assert_non_null(g);
+    int64_t xd[2] = {rows, narrow}, wa[2] = {narrow, wide}, wb[2] = {wide, narrow};
+    assert_true(graph_add_input(g, "a0", RT_DT_F32, 2, xd) >= 0);
+    char a[16], w[16], b[16], c[16], v[16];
+    for (int i = 0; i < SEGS; i++) { /* a_i -> b_i (8 MiB) -> Erf (CPU) -> c_i -> a_i+1 */
+        snprintf(a, sizeof a, "a%d", i);
+        snprintf(w, sizeof w, "wa%d", i);
+        snprintf(b, sizeof b, "b%d", i);
+        snprintf(c, sizeof c, "c%d", i);
+        snprintf(v, sizeof v, "wb%d", i);
+        assert_true(graph_add_weight(g, w, RT_DT_F32, 2, wa) >= 0);
+        assert_true(graph_add_weight(g, v, RT_DT_F32, 2, wb) >= 0);
+        assert_true(graph_add_node(g, "MatMul", NULL, 2, (const char *[]){a, w}, 1, (const char *[]){b}) >= 0);
+        assert_true(graph_add_node(g, "Erf", NULL, 1, (const char *[]){b}, 1, (const char *[]){c}) >= 0);
+        snprintf(a, sizeof a, "a%d", i + 1);
+        assert_true(graph_add_node(g, "MatMul", NULL, 2, (const char *[]){c, v}, 1, (const char *[]){a}) >= 0);
+    }
+    assert_int_equal(graph_mark_output(g, graph_find_tensor(g, a)), RT_OK);
+    rt_error e;
+    assert_int_equal(graph_prepare(g, &e), RT_OK);
+    m4npu_config cfg;
+    m4npu_config_defaults(&cfg); /* configs/test.yaml: 64 MiB of DRAM */
+    npu_backend *be = npu_backend_open(&cfg, &e);
+    assert_non_null(be);
+    npu_mem_info before;
+    npu_dev_mem_info(npu_backend_device(be), &before);
+    run_options o = {.cfg = &cfg, .timing_only = true, .backend = be};
+    run_result *r;
+    if (run_model(g, &o, &r, &e) != RT_OK)
+        fail_msg("%s", e.msg);
+    assert_int_equal(r->plan->n_segments, SEGS + 1);
+    uint64_t act_sum = 0, act_max = 0, weights = 0;
+    for (int s = 0; s < r->plan->n_segments; s++) {
+        const npu_mem_usage *m = &r->segs[s].mem;
+        assert_int_equal(m->peak_bytes, m->weight_bytes + m->kv_bytes + m->act_bytes + m->program_bytes);
+        act_sum += m->act_bytes;
+        act_max = m->act_bytes > act_max ? m->act_bytes : act_max;
+        weights += m->weight_bytes;
+    }
+    assert_true(act_sum > cfg.npu.dram.size_bytes); /* one arena per segment would not fit */
+    assert_int_equal(act_max, (uint64_t)(rows * wide + rows * narrow));
+    assert_int_equal(r->mem.act_bytes, act_max);
+    assert_int_equal(r->mem.weight_bytes, weights);
+    assert_true(r->mem.peak_bytes < cfg.npu.dram.size_bytes);
+    json_t *j = run_result_json(g, &cfg, r); /* the report says the same */
+    assert_non_null(j);
+    json_t *dm = json_object_get(j, "device_memory");
+    assert_int_equal(json_integer_value(json_object_get(dm, "activations_bytes")), (json_int_t)r->mem.act_bytes);
+    assert_int_equal(json_integer_value(json_object_get(dm, "peak_bytes")), (json_int_t)r->mem.peak_bytes);
+    json_t *s0 = json_object_get(json_array_get(json_object_get(j, "segments"), 0), "device_memory");
+    assert_int_equal(json_integer_value(json_object_get(s0, "weights_bytes")), (json_int_t)r->segs[0].mem.weight_bytes);
+    json_decref(j);
+    npu_mem_info after;
+    npu_dev_mem_info(npu_backend_device(be), &after);
+    assert_int_equal(after.used_bytes, before.used_bytes); /* all given back */
+    assert_int_equal(after.live_bos, before.live_bos);
+    run_result_free(r);
+    npu_backend_close(be);
+    graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_capability_changes_move_the_split),
         cmocka_unit_test(test_deterministic_and_given_inputs),
         cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_segments_share_the_device_memory_of_a_module),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

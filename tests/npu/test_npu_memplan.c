@@ -1,0 +1,315 @@
+/* The device-memory plan (runtime/npu/npu_memplan.c): the arena planner's offsets never let two
+ * buffers alive at the same step overlap and beat first-fit in time order where that fragments;
+ * the segments of a plan share one activation arena (a module whose segments' activations add
+ * up to more than the device holds fits, as long as the largest one does: the regression of
+ * issue 17), constants and resident tensors are placed once, all device memory comes back when
+ * the plan is freed, a plan that does not fit says what it needs and how much is missing, and
+ * segments run through a plan compute exactly what they compute alone. On configs/test.yaml's
+ * device (64 MiB of DRAM). */
+#include "npu_graph_bench.h"
+
+#include "m4npu_config.h"
+#include "npu_internal.h"
+
+#define MIB (1024ull * 1024ull)
+
+static npu_backend *BE;
+
+static int setup(void **state)
+{
+    (void)state;
+    m4npu_config cfg;
+    m4npu_config_defaults(&cfg);
+    rt_error e;
+    BE = npu_backend_open(&cfg, &e);
+    if (!BE)
+        fail_msg("npu_backend_open: %s", e.msg);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    npu_backend_close(BE);
+    return 0;
+}
+
+#define IN(...) ((const char *[]){__VA_ARGS__})
+
+/* ---------------------------------------------------------------- the arena planner */
+
+static void check_no_overlap(const npu_live_buf *b, int n, const uint64_t *off, uint64_t align, uint64_t peak)
+{
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(off[i] % align, 0);
+        assert_true(off[i] + b[i].bytes <= peak);
+        for (int j = i + 1; j < n; j++) {
+            bool meet = !(b[i].last < b[j].first || b[j].last < b[i].first);
+            bool share = off[i] < off[j] + b[j].bytes && off[j] < off[i] + b[i].bytes;
+            if (meet && share)
+                fail_msg("buffers %d [%d,%d] at %llu+%llu and %d [%d,%d] at %llu+%llu overlap", i, b[i].first,
+                         b[i].last, (unsigned long long)off[i], (unsigned long long)b[i].bytes, j, b[j].first,
+                         b[j].last, (unsigned long long)off[j], (unsigned long long)b[j].bytes);
+        }
+    }
+}
+
+/* First fit in time order puts A and B at step 0 (0..10, 10..20), frees A at step 1 and finds no
+ * room for C (20) in A's old hole: peak 40. Greedy by size places C first and reaches the lower
+ * bound, the most bytes alive at one step (B + C = 30). */
+static void test_arena_greedy_by_size_reaches_the_bound_first_fit_misses(void **state)
+{
+    (void)state;
+    const npu_live_buf b[3] = {{10, 0, 0}, {10, 0, 2}, {20, 1, 1}};
+    uint64_t off[3], peak;
+    rt_error e;
+    assert_int_equal(npu_arena_plan(b, 3, 1, off, &peak, &e), RT_OK);
+    check_no_overlap(b, 3, off, 1, peak);
+    assert_int_equal(peak, 30);
+}
+
+static void test_arena_random_plans_are_valid_and_deterministic(void **state)
+{
+    (void)state;
+    test_rng r = {2024};
+    enum { N = 60, ALIGN = 64 };
+    for (int round = 0; round < 200; round++) {
+        npu_live_buf b[N];
+        int n = (int)test_rng_range(&r, 1, N), steps = (int)test_rng_range(&r, 1, 40);
+        for (int i = 0; i < n; i++) {
+            int a = (int)test_rng_range(&r, -1, steps), c = (int)test_rng_range(&r, -1, steps);
+            b[i] = (npu_live_buf){(uint64_t)test_rng_range(&r, 1, 5000), a < c ? a : c, a < c ? c : a};
+        }
+        uint64_t off[N], off2[N], peak, peak2;
+        rt_error e;
+        assert_int_equal(npu_arena_plan(b, n, ALIGN, off, &peak, &e), RT_OK);
+        check_no_overlap(b, n, off, ALIGN, peak);
+        uint64_t bound = 0, total = 0; /* the most aligned bytes alive at one step; all of them */
+        for (int t = -1; t <= steps; t++) {
+            uint64_t live = 0;
+            for (int i = 0; i < n; i++)
+                if (b[i].first <= t && t <= b[i].last)
+                    live += (b[i].bytes + ALIGN - 1) / ALIGN * ALIGN;
+            bound = live > bound ? live : bound;
+        }
+        for (int i = 0; i < n; i++)
+            total += (b[i].bytes + ALIGN - 1) / ALIGN * ALIGN;
+        assert_true(peak >= bound && peak <= total);
+        assert_int_equal(npu_arena_plan(b, n, ALIGN, off2, &peak2, &e), RT_OK);
+        assert_int_equal(peak, peak2);
+        assert_memory_equal(off, off2, (size_t)n * sizeof off[0]);
+    }
+}
+
+/* ---------------------------------------------------------------- plans of segments */
+
+static uint64_t used_now(void)
+{
+    npu_mem_info mi;
+    npu_dev_mem_info(npu_backend_device(BE), &mi);
+    return mi.used_bytes;
+}
+
+/* n MatMuls of x [rows, k] by their own weight [k, cols], each its own graph output; timing-only
+ * (the weights have no data). */
+static rt_graph *fanout_graph(int n, int64_t rows, int64_t k, int64_t cols)
+{
+    rt_graph *g = graph_create("fanout");
+    assert_non_null(g);
+    int64_t xd[2] = {rows, k}, wd[2] = {k, cols};
+    assert_true(graph_add_input(g, "x", RT_DT_F32, 2, xd) >= 0);
+    for (int i = 0; i < n; i++) {
+        char w[16], y[16];
+        snprintf(w, sizeof w, "w%d", i);
+        snprintf(y, sizeof y, "y%d", i);
+        assert_true(graph_add_weight(g, w, RT_DT_F32, 2, wd) >= 0);
+        assert_true(graph_add_node(g, "MatMul", NULL, 2, IN("x", w), 1, IN(y)) >= 0);
+        assert_int_equal(graph_mark_output(g, graph_find_tensor(g, y)), RT_OK);
+    }
+    rt_error e;
+    if (graph_prepare(g, &e) != RT_OK)
+        fail_msg("graph_prepare: %s", e.msg);
+    return g;
+}
+
+/* Issue 17's regression: 8 segments of 8 MiB of activations each (64 MiB together, the whole
+ * device) used to hold all their buffers at once and ran out of device memory; planned together
+ * they share one arena of the largest segment's size, run, and give every byte back. */
+static void test_segments_share_one_arena_and_memory_comes_back(void **state)
+{
+    (void)state;
+    enum { SEGS = 8 };
+    const int64_t rows = 2048, k = 16, cols = 4096; /* out 8 MiB, in 32 KiB, weight 64 KiB per segment */
+    rt_graph *g = fanout_graph(SEGS, rows, k, cols);
+    uint64_t before = used_now();
+    rt_error e;
+    npu_mem_plan *p = npu_mem_plan_new(BE, g, NULL, NULL, &e);
+    assert_non_null(p);
+    npu_segment *segs[SEGS];
+    uint64_t act_sum = 0, const_sum = 0;
+    for (int i = 0; i < SEGS; i++) {
+        int node = i;
+        segs[i] = npu_mem_plan_segment(p, &node, 1, NPU_WEIGHTS_INT8, true, &e);
+        if (!segs[i])
+            fail_msg("segment %d: %s", i, e.msg);
+        npu_mem_usage su;
+        npu_segment_mem_usage(segs[i], &su);
+        assert_int_equal(su.act_bytes, (uint64_t)(rows * cols + rows * k));
+        act_sum += su.act_bytes;
+        const_sum += su.weight_bytes;
+    }
+    npu_mem_usage u;
+    npu_mem_plan_usage(p, &u);
+    assert_true(act_sum >= 64 * MIB); /* more than the device: one buffer per segment could not fit */
+    assert_int_equal(u.act_bytes, (uint64_t)(rows * cols + rows * k));
+    assert_int_equal(u.weight_bytes, const_sum);
+    assert_int_equal(u.kv_bytes, 0);
+    assert_int_equal(u.peak_bytes, u.weight_bytes + u.kv_bytes + u.act_bytes + u.program_bytes);
+    if (npu_mem_plan_commit(p, &e) != RT_OK)
+        fail_msg("commit: %s", e.msg);
+    assert_int_equal(used_now() - before, u.peak_bytes);
+    for (int i = 0; i < SEGS; i++) {
+        npu_segment_stats st;
+        if (npu_segment_run(segs[i], NULL, &st, &e) != RT_OK)
+            fail_msg("run %d: %s", i, e.msg);
+        assert_true(st.cycles > 0);
+    }
+    npu_mem_plan_free(p);
+    assert_int_equal(used_now(), before);
+    graph_free(g);
+}
+
+/* A plan larger than the device: the error says what it needs, what is held, and the bytes
+ * missing; nothing stays allocated. */
+static void test_plan_that_does_not_fit_says_how_much_is_missing(void **state)
+{
+    (void)state;
+    rt_graph *g = fanout_graph(1, 16, 8192, 8192); /* a 64 MiB weight on a 64 MiB device */
+    uint64_t before = used_now();
+    rt_error e;
+    npu_mem_plan *p = npu_mem_plan_new(BE, g, NULL, NULL, &e);
+    int node = 0;
+    assert_non_null(npu_mem_plan_segment(p, &node, 1, NPU_WEIGHTS_INT8, true, &e));
+    npu_mem_usage u;
+    npu_mem_plan_usage(p, &u);
+    npu_mem_info mi;
+    npu_dev_mem_info(npu_backend_device(BE), &mi);
+    assert_true(u.peak_bytes > mi.free_bytes);
+    assert_int_equal(npu_mem_plan_commit(p, &e), RT_ERR_NOMEM);
+    char want[160];
+    snprintf(want, sizeof want, "needs %llu bytes", (unsigned long long)u.peak_bytes);
+    assert_non_null(strstr(e.msg, want));
+    snprintf(want, sizeof want, "%llu bytes (", (unsigned long long)(u.peak_bytes - mi.free_bytes));
+    assert_non_null(strstr(e.msg, want));
+    assert_non_null(strstr(e.msg, "are missing"));
+    assert_non_null(strstr(e.msg, "weights 64.0"));
+    snprintf(want, sizeof want, "already hold %llu in %u buffers", (unsigned long long)mi.used_bytes, mi.live_bos);
+    assert_non_null(strstr(e.msg, want));
+    assert_int_equal(used_now(), before);
+    npu_mem_plan_free(p);
+    graph_free(g);
+}
+
+/* Resident tensors (a KV cache) live in their own region, once, whichever segments touch them. */
+static bool resident_kv(const rt_graph *g, int t, void *ctx)
+{
+    (void)ctx;
+    return strcmp(g->tensors[t]->name, "kv") == 0;
+}
+
+static void test_resident_tensors_are_placed_once(void **state)
+{
+    (void)state;
+    rt_graph *g = graph_create("kv");
+    int64_t d[2] = {64, 64};
+    assert_true(graph_add_input(g, "kv", RT_DT_F32, 2, d) >= 0);
+    assert_true(graph_add_input(g, "x", RT_DT_F32, 2, d) >= 0);
+    assert_true(graph_add_node(g, "Add", NULL, 2, IN("x", "kv"), 1, IN("a")) >= 0);
+    assert_true(graph_add_node(g, "Mul", NULL, 2, IN("x", "kv"), 1, IN("b")) >= 0);
+    assert_int_equal(graph_mark_output(g, graph_find_tensor(g, "a")), RT_OK);
+    assert_int_equal(graph_mark_output(g, graph_find_tensor(g, "b")), RT_OK);
+    rt_error e;
+    assert_int_equal(graph_prepare(g, &e), RT_OK);
+    npu_mem_plan *p = npu_mem_plan_new(BE, g, resident_kv, NULL, &e);
+    npu_segment *s[2];
+    for (int i = 0; i < 2; i++) {
+        s[i] = npu_mem_plan_segment(p, &i, 1, NPU_WEIGHTS_INT8, true, &e);
+        if (!s[i])
+            fail_msg("%s", e.msg);
+        uint32_t n;
+        const npu_op_desc *op = npu_segment_ops(s[i], &n);
+        assert_int_equal(n, 1);
+        assert_int_equal(op[0].in[1].buf, NPU_BUF_RESIDENT); /* kv */
+        assert_int_equal(op[0].in[0].buf, NPU_BUF_ACT);      /* x */
+        npu_mem_usage su;
+        npu_segment_mem_usage(s[i], &su);
+        assert_int_equal(su.kv_bytes, 64 * 64);
+        assert_int_equal(su.act_bytes, 2 * 64 * 64); /* x and the output */
+    }
+    npu_mem_usage u;
+    npu_mem_plan_usage(p, &u);
+    assert_int_equal(u.kv_bytes, 64 * 64); /* once, not once per segment */
+    assert_int_equal(npu_mem_plan_commit(p, &e), RT_OK);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(npu_segment_run(s[i], NULL, NULL, &e), RT_OK);
+    npu_mem_plan_free(p);
+    graph_free(g);
+}
+
+/* Two numeric segments of one plan (the second reads the first's output, which crosses through
+ * the host) share the arena and compute exactly what each computes when built alone. */
+static void test_plan_segments_compute_what_they_compute_alone(void **state)
+{
+    (void)state;
+    gb b;
+    gb_new(&b, "chain");
+    int64_t xd[2] = {24, 40}, w1d[2] = {40, 48}, w2d[2] = {48, 32};
+    gb_input(&b, "x", 2, xd);
+    gb_const(&b, "w1", 2, w1d, -0.5f, 0.5f);
+    gb_const(&b, "w2", 2, w2d, -0.5f, 0.5f);
+    gb_node(&b, "MatMul", 2, IN("x", "w1"), 1, IN("h"));
+    gb_node(&b, "MatMul", 2, IN("h", "w2"), 1, IN("y"));
+    gb_output(&b, "h");
+    gb_output(&b, "y");
+    rt_tensor **ref = gb_reference(&b, -1.0f, 1.0f);
+    rt_error e;
+    rt_tensor **planned = gb_inputs_of(&b, ref), **alone = gb_inputs_of(&b, ref);
+    npu_mem_plan *p = npu_mem_plan_new(BE, b.g, NULL, NULL, &e);
+    npu_segment *ps[2], *as[2];
+    for (int i = 0; i < 2; i++) {
+        ps[i] = npu_mem_plan_segment(p, &i, 1, NPU_WEIGHTS_INT8, false, &e);
+        as[i] = npu_segment_build(BE, b.g, &i, 1, NPU_WEIGHTS_INT8, false, &e);
+        assert_non_null(ps[i]);
+        assert_non_null(as[i]);
+    }
+    assert_int_equal(npu_mem_plan_commit(p, &e), RT_OK);
+    for (int i = 0; i < 2; i++) {
+        if (npu_segment_run(ps[i], planned, NULL, &e) != RT_OK || npu_segment_run(as[i], alone, NULL, &e) != RT_OK)
+            fail_msg("%s", e.msg);
+    }
+    for (int k = 0; k < b.g->n_outputs; k++) {
+        int t = b.g->outputs[k];
+        assert_non_null(planned[t]);
+        assert_memory_equal(planned[t]->data, alone[t]->data, rt_tensor_nbytes(alone[t]));
+    }
+    npu_mem_plan_free(p);
+    for (int i = 0; i < 2; i++)
+        npu_segment_free(as[i]);
+    gb_values_free(&b, ref);
+    gb_values_free(&b, planned);
+    gb_values_free(&b, alone);
+    gb_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arena_greedy_by_size_reaches_the_bound_first_fit_misses),
+        cmocka_unit_test(test_arena_random_plans_are_valid_and_deterministic),
+        cmocka_unit_test(test_segments_share_one_arena_and_memory_comes_back),
+        cmocka_unit_test(test_plan_that_does_not_fit_says_how_much_is_missing),
+        cmocka_unit_test(test_resident_tensors_are_placed_once),
+        cmocka_unit_test(test_plan_segments_compute_what_they_compute_alone),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
