@@ -279,7 +279,7 @@ static int run_tasks(whatif *w, const whatif_args *a, whatif_files *files)
         fprintf(stderr, "m4npu whatif: out of memory\n");
         return CLI_FAIL;
     }
-    int progress = !a->quiet && isatty(STDERR_FILENO) && n > 1;
+    int progress = !a->quiet && isatty(STDERR_FILENO) && n > 1, failed = 0;
     double t0 = now_s();
     for (int i = 0; i < n; i++) {
         const m4_task *t = m4_task_get(ids[i]);
@@ -291,12 +291,11 @@ static int run_tasks(whatif *w, const whatif_args *a, whatif_files *files)
             fflush(stderr);
         }
         rt_error e;
-        if (whatif_task(w, t, &a->opts, &res[i], &e) != RT_OK) {
+        if (whatif_task(w, t, &a->opts, &res[i], &e) != RT_OK) { /* reported in its row; go on */
             if (progress)
                 fputc('\n', stderr);
             fprintf(stderr, "m4npu whatif: T%d %s: %s\n", t->id, t->name, e.msg);
-            free(res);
-            return CLI_FAIL;
+            failed++;
         }
     }
     if (progress)
@@ -320,7 +319,16 @@ static int run_tasks(whatif *w, const whatif_args *a, whatif_files *files)
             fprintf(stderr, "simulated %d distinct module runs in %.1f s (%d reused, %llu segments from the memo)\n",
                     st.module_runs, st.host_s, st.module_hits, (unsigned long long)st.segment_memo_hits);
     }
-    int rc = write_files(cfg, res, n, a, files);
+    int rc;
+    if (a->timeline && res[0].failed) { /* nothing to draw: no file is written */
+        fprintf(stderr, "m4npu whatif: --timeline %s: T%d failed, so it has no timeline\n", a->timeline,
+                res[0].task->id);
+        rc = CLI_FAIL;
+    } else { /* --plot leaves failed tasks out */
+        rc = write_files(cfg, res, n, a, files);
+    }
+    if (rc == CLI_OK && failed)
+        rc = CLI_FAIL;
     free(res);
     return rc;
 }

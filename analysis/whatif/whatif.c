@@ -1,6 +1,7 @@
 /* whatif.c -- module runs (simulated once, cached) and their composition into tasks. */
 #include "whatif.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -139,25 +140,42 @@ rt_status whatif_module(whatif *w, m4_module_id id, const m4_module_params *p, c
     return RT_OK;
 }
 
+static rt_status task_failed(whatif_task_result *out, rt_status st, rt_error *e)
+{
+    out->failed = true;
+    snprintf(out->error, sizeof out->error, "%s", e && e->msg[0] ? e->msg : "failed");
+    return st;
+}
+
 rt_status whatif_task(whatif *w, const m4_task *t, const m4_task_options *o, whatif_task_result *out, rt_error *e)
 {
+    rt_error local;
+    if (!e)
+        e = &local;
+    memset(e, 0, sizeof *e);
     memset(out, 0, sizeof *out);
     out->task = t;
     out->options = *o;
+    out->mem_step = -1;
     m4_step steps[M4_PLAN_MAX_STEPS];
     rt_status st = m4_task_plan(t, o, steps, M4_PLAN_MAX_STEPS, &out->n_steps, e);
     if (st != RT_OK)
-        return st;
+        return task_failed(out, st, e);
     uint64_t decode_bytes = 0, head_bytes = 0;
     for (int i = 0; i < out->n_steps; i++) {
         const whatif_module_run *m;
         if ((st = whatif_module(w, steps[i].module, &steps[i].params, &m, e)) != RT_OK) {
             rt_error_prefix(e, "T%d %s", t->id, steps[i].role);
-            return st;
+            out->n_steps = i; /* the steps that ran */
+            return task_failed(out, st, e);
         }
         out->steps[i].step = steps[i];
         out->steps[i].run = m;
         const run_result *r = m->r;
+        if (out->mem_step < 0 || r->mem.peak_bytes > out->mem.peak_bytes) {
+            out->mem = r->mem;
+            out->mem_step = i;
+        }
         double times = steps[i].repeat;
         out->latency_s += r->total_s * times;
         out->npu_s += r->npu_s * times;
@@ -186,7 +204,7 @@ rt_status whatif_task(whatif *w, const m4_task *t, const m4_task_options *o, wha
     if (out->ts && out->ts->module != M4_MODULE_NONE &&
         (st = whatif_module(w, (m4_module_id)out->ts->module, &out->ts->params, &out->ts_run, e)) != RT_OK) {
         rt_error_prefix(e, "T%d TS-model %s", t->id, out->ts->paper);
-        return st;
+        return task_failed(out, st, e);
     }
     return RT_OK;
 }

@@ -35,10 +35,14 @@ typedef struct whatif_step_result {
     const whatif_module_run *run;
 } whatif_step_result;
 
-/* One task. Times in seconds, energy in joules, both per inference. */
+/* One task. Times in seconds, energy in joules, both per inference. A task whose plan or one of
+ * whose module runs failed has failed = true and the reason in error; its numbers are then not
+ * meaningful, and reports show the error instead. */
 typedef struct whatif_task_result {
     const m4_task *task;
     m4_task_options options;
+    bool failed;
+    char error[RT_ERROR_MSG_BYTES];
     int n_steps;
     whatif_step_result steps[M4_PLAN_MAX_STEPS];
     bool generates;          /* some step runs once per generated token */
@@ -57,6 +61,10 @@ typedef struct whatif_task_result {
      * NPU (ts_run NULL otherwise): the paper's M4-against-TS comparison */
     const m4_ts_model *ts;
     const whatif_module_run *ts_run;
+    /* the device memory of the step that needs the most (its module's plan: weights, KV cache,
+     * activations, descriptors); modules run one after the other, each freeing its memory */
+    npu_mem_usage mem;
+    int mem_step;            /* that step's index, -1 if none */
 } whatif_task_result;
 
 typedef struct whatif whatif;
@@ -69,7 +77,9 @@ const m4npu_config *whatif_config(const whatif *w);
 /* Simulate (or take from the cache) one module with these parameters. */
 rt_status whatif_module(whatif *w, m4_module_id id, const m4_module_params *p, const whatif_module_run **out,
                         rt_error *e);
-/* Plan and evaluate one task, and run its built-in TS-model (if any) on the same NPU. */
+/* Plan and evaluate one task, and run its built-in TS-model (if any) on the same NPU. On failure
+ * out->failed is set and out->error holds e's message (prefixed with the task and step), so that
+ * a caller can report the task and go on. */
 rt_status whatif_task(whatif *w, const m4_task *t, const m4_task_options *o, whatif_task_result *out, rt_error *e);
 
 /* Session statistics: distinct module runs simulated, cache hits, NPU segment memo hits. */

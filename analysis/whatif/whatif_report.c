@@ -11,6 +11,8 @@
 #define GNUPLOT_NOT_FOUND_STATUS 127 /* the shell's exit status for a command it cannot find */
 #define US_PER_S 1e6
 #define GIGA 1e9
+#define MIB_BYTES (1024.0 * 1024.0)
+#define GIB_BYTES (1024.0 * 1024.0 * 1024.0)
 
 /* ------------------------------------------------------------------ the table */
 
@@ -54,7 +56,7 @@ static ts_summary ts_summarise(const whatif_task_result *tasks, int n)
     ts_summary s = {0};
     for (int i = 0; i < n; i++) {
         const whatif_task_result *t = &tasks[i];
-        if (!t->ts_run)
+        if (!t->ts_run || t->failed)
             continue;
         s.n++;
         s.m4_lat += t->latency_s;
@@ -74,6 +76,26 @@ static const char *ts_energy_cell(const whatif_task_result *t, char *buf, size_t
     return buf;
 }
 
+#define MEM_CELL 16 /* "7.42 GiB", "310.0 MiB" */
+static const char *fmt_mem(uint64_t bytes, char *buf, size_t n)
+{
+    if (bytes == 0)
+        snprintf(buf, n, "-");
+    else if ((double)bytes >= GIB_BYTES)
+        snprintf(buf, n, "%.2f GiB", (double)bytes / GIB_BYTES);
+    else
+        snprintf(buf, n, "%.1f MiB", (double)bytes / MIB_BYTES);
+    return buf;
+}
+
+static int count_failed(const whatif_task_result *tasks, int n)
+{
+    int f = 0;
+    for (int i = 0; i < n; i++)
+        f += tasks[i].failed;
+    return f;
+}
+
 void whatif_print_table(FILE *out, const m4npu_config *cfg, const whatif_task_result *tasks, int n)
 {
     const npu_device_config *d = &cfg->npu;
@@ -81,23 +103,28 @@ void whatif_print_table(FILE *out, const m4npu_config *cfg, const whatif_task_re
                  "energy table v%u\n\n",
             d->name, d->matmul.rows, d->matmul.cols, d->clock_mhz, (double)d->sram.size_bytes / (1 << 20),
             d->dram.bandwidth_gb_s, d->dram.efficiency, cfg->energy.version);
-    fprintf(out, "%-4s %-34s %4s %10s %9s %10s %10s %5s %6s %21s %21s %10s  %-19s %10s %9s\n", "id",
-            "task (dataset)", "path", "latency", "energy", "1st token", "per token", "NPU%", "segs", "paper CPU",
-            "paper NPU*", "DRAM floor", "TS-model", "TS latency", "TS energy");
+    fprintf(out, "%-4s %-34s %4s %10s %9s %10s %10s %5s %6s %9s %21s %21s %10s  %-19s %10s %9s\n", "id",
+            "task (dataset)", "path", "latency", "energy", "1st token", "per token", "NPU%", "segs", "dev mem",
+            "paper CPU", "paper NPU*", "DRAM floor", "TS-model", "TS latency", "TS energy");
     double sum_lat = 0.0, sum_j = 0.0;
     ts_summary ts = ts_summarise(tasks, n);
+    int failed = count_failed(tasks, n), ran = n - failed;
     for (int i = 0; i < n; i++) {
         const whatif_task_result *t = &tasks[i];
-        char name[64], lat[TIME_CELL], ft[TIME_CELL], pt[TIME_CELL], pc[48], pn[48], fl[TIME_CELL];
+        char name[64], lat[TIME_CELL], ft[TIME_CELL], pt[TIME_CELL], pc[64], pn[64], fl[TIME_CELL], mem[MEM_CELL];
         snprintf(name, sizeof name, "%s (%s)", t->task->name, t->task->dataset);
+        if (t->failed) {
+            fprintf(out, "T%-3d %-34.34s %4d failed: %s\n", t->task->id, name, t->task->path, t->error);
+            continue;
+        }
         const m4_paper_latency *p = t->task->paper;
         char tsl[TIME_CELL], tse[TIME_CELL];
-        fprintf(out, "T%-3d %-34.34s %4d %10s %8.3fJ %10s %10s %4.0f%% %6llu %21s %21s %10s  %-19s %10s %9s\n",
+        fprintf(out, "T%-3d %-34.34s %4d %10s %8.3fJ %10s %10s %4.0f%% %6llu %9s %21s %21s %10s  %-19s %10s %9s\n",
                 t->task->id, name,
                 t->task->path, fmt_s(t->latency_s, lat, sizeof lat), energy_total(&t->energy),
                 t->generates ? fmt_s(t->first_token_s, ft, sizeof ft) : "-",
                 t->generates ? fmt_s(t->per_token_s, pt, sizeof pt) : "-", 100.0 * npu_fraction(t),
-                (unsigned long long)t->segments,
+                (unsigned long long)t->segments, fmt_mem(t->mem.peak_bytes, mem, sizeof mem),
                 p ? paper_cell(p->cpu_s, p->cpu_per_token_s, pc, sizeof pc) : "-",
                 p ? paper_cell(p->npu_est_s, p->npu_est_per_token_s, pn, sizeof pn) : "-",
                 t->dram_floor_per_token_s > 0 ? fmt_s(t->dram_floor_per_token_s, fl, sizeof fl) : "-",
@@ -106,33 +133,43 @@ void whatif_print_table(FILE *out, const m4npu_config *cfg, const whatif_task_re
         sum_lat += t->latency_s;
         sum_j += energy_total(&t->energy);
     }
-    if (n > 1)
+    if (ran > 1)
         fprintf(out, "\nmean over %d tasks: latency %.3f s, energy %.3f J (the paper's NPU-enabled M4 estimate: 0.48 s, "
                      "1.3 J)\n",
-                n, sum_lat / n, sum_j / n);
+                ran, sum_lat / ran, sum_j / ran);
+    if (failed)
+        fprintf(out, "%s%d of %d tasks failed (their rows say why)%s\n", ran > 1 ? "" : "\n", failed, n,
+                ran > 1 ? "; the mean is over the others" : "");
     if (ts.n > 0)
         fprintf(out, "on the %d tasks whose TS-model (paper Table 3) is built in: M4 %.3f s, %.3f J; the TS-models "
                      "%.4f s, %.4f J (M4 %.1fx the latency, %.1fx the energy)\n",
                 ts.n, ts.m4_lat / ts.n, ts.m4_j / ts.n, ts.ts_lat / ts.n, ts.ts_j / ts.n,
                 ts.ts_lat > 0 ? ts.m4_lat / ts.ts_lat : 0.0, ts.ts_j > 0 ? ts.m4_j / ts.ts_j : 0.0);
-    fprintf(out, "DRAM floor: the weight bytes one decode token streams (backbone + output head) / the DRAM's peak "
-                 "bandwidth; no per-token time can be below it. Columns: docs/whatif.md\n");
+    fprintf(out, "dev mem: the device memory of the task's largest module (weights, KV cache, activations). DRAM floor: "
+                 "the weight bytes one decode token streams (backbone + output head) / the DRAM's peak bandwidth; no "
+                 "per-token time can be below it. Columns: docs/whatif.md\n");
 }
 
 void whatif_print_task(FILE *out, const m4npu_config *cfg, const whatif_task_result *t)
 {
-    char a[32], b[32];
+    char a[48], b[48];
     fprintf(out, "T%d %s (%s), path %d, on %s\n", t->task->id, t->task->name, t->task->dataset, t->task->path,
             cfg->npu.name);
     fprintf(out, "  path: %s\n  inputs: %s\n\n", t->task->path_basis, t->task->inputs_basis);
-    fprintf(out, "  %-24s %-17s %6s %10s %9s %6s %6s %5s\n", "step", "module", "runs", "latency", "energy", "NPU%",
-            "segs", "CPU");
+    fprintf(out, "  %-24s %-17s %6s %10s %9s %6s %6s %5s %10s\n", "step", "module", "runs", "latency", "energy", "NPU%",
+            "segs", "CPU", "dev mem");
     for (int i = 0; i < t->n_steps; i++) {
         const whatif_step_result *s = &t->steps[i];
         const run_result *r = s->run->r;
-        fprintf(out, "  %-24s %-17s %5dx %10s %8.4fJ %5.0f%% %6d %5d\n", s->step.role, m4_module_get(s->step.module)->name,
-                s->step.repeat, fmt_s(r->total_s, a, sizeof a), energy_total(&r->energy),
-                r->total_s > 0 ? 100.0 * r->npu_s / r->total_s : 0.0, r->plan->n_segments, r->plan->n_cpu);
+        char mem[MEM_CELL];
+        fprintf(out, "  %-24s %-17s %5dx %10s %8.4fJ %5.0f%% %6d %5d %10s\n", s->step.role,
+                m4_module_get(s->step.module)->name, s->step.repeat, fmt_s(r->total_s, a, sizeof a),
+                energy_total(&r->energy), r->total_s > 0 ? 100.0 * r->npu_s / r->total_s : 0.0, r->plan->n_segments,
+                r->plan->n_cpu, fmt_mem(r->mem.peak_bytes, mem, sizeof mem));
+    }
+    if (t->failed) {
+        fprintf(out, "\n  failed: %s\n", t->error);
+        return;
     }
     fprintf(out, "\n  latency %s", fmt_s(t->latency_s, a, sizeof a));
     if (t->generates)
@@ -145,6 +182,12 @@ void whatif_print_task(FILE *out, const m4npu_config *cfg, const whatif_task_res
                  "CPU %.4f, transfers %.4f\n",
             energy_total(e), e->macs_j, e->vector_j, e->sram_j, e->dram_j, e->control_j, e->static_j, e->cpu_j,
             e->transfer_j);
+    if (t->mem_step >= 0)
+        fprintf(out, "  device memory at the peak (%s): %.1f MiB = weights %.1f + KV cache %.1f + activations %.1f + "
+                     "descriptors %.1f\n",
+                t->steps[t->mem_step].step.role, (double)t->mem.peak_bytes / MIB_BYTES,
+                (double)t->mem.weight_bytes / MIB_BYTES, (double)t->mem.kv_bytes / MIB_BYTES,
+                (double)t->mem.act_bytes / MIB_BYTES, (double)t->mem.program_bytes / MIB_BYTES);
     if (t->dram_floor_per_token_s > 0)
         fprintf(out, "  DRAM floor %s per token (%.3f GB of weights / %.1f GB/s peak)\n",
                 fmt_s(t->dram_floor_per_token_s, a, sizeof a), (double)t->floor_bytes / GIGA,
@@ -193,6 +236,7 @@ static json_t *step_json(const whatif_step_result *s)
     json_object_set_new(j, "tokens", json_integer(s->step.params.tokens));
     json_object_set_new(j, "kv_len", json_integer(s->step.params.kv_len));
     json_object_set_new(j, "format", json_string(m4_format_name(s->step.params.format)));
+    json_object_set_new(j, "device_memory", run_mem_json(&r->mem));
     return j;
 }
 
@@ -217,29 +261,40 @@ static json_t *ts_json(const whatif_task_result *t)
     return j;
 }
 
+/* A failed task keeps every key: its numbers are null, "status" is "failed" and "error" says why;
+ * "steps" lists the steps that ran before the failure. */
 static json_t *task_json(const whatif_task_result *t)
 {
     json_t *j = json_object(), *lat = json_object(), *bd = json_object(), *steps = json_array();
+    bool ok = !t->failed;
     json_object_set_new(j, "id", json_integer(t->task->id));
     json_object_set_new(j, "name", json_string(t->task->name));
     json_object_set_new(j, "dataset", json_string(t->task->dataset));
     json_object_set_new(j, "domain", json_string(m4_domain_name(t->task->domain)));
     json_object_set_new(j, "path", json_integer(t->task->path));
-    json_object_set_new(j, "latency_s", json_real(t->latency_s));
-    json_object_set_new(j, "energy_j", json_real(energy_total(&t->energy)));
-    json_object_set_new(j, "first_token_s", num_or_null(t->first_token_s, t->generates));
-    json_object_set_new(j, "per_token_s", num_or_null(t->per_token_s, t->generates));
+    json_object_set_new(j, "status", json_string(ok ? "ok" : "failed"));
+    json_object_set_new(j, "error", ok ? json_null() : json_string(t->error));
+    json_object_set_new(j, "latency_s", num_or_null(t->latency_s, ok));
+    json_object_set_new(j, "energy_j", num_or_null(energy_total(&t->energy), ok));
+    json_object_set_new(j, "first_token_s", num_or_null(t->first_token_s, ok && t->generates));
+    json_object_set_new(j, "per_token_s", num_or_null(t->per_token_s, ok && t->generates));
     json_object_set_new(j, "gen_tokens", json_integer(t->gen_tokens));
-    json_object_set_new(j, "npu_fraction", json_real(npu_fraction(t)));
-    json_object_set_new(j, "segments", json_integer((json_int_t)t->segments));
+    json_object_set_new(j, "npu_fraction", num_or_null(npu_fraction(t), ok));
+    json_object_set_new(j, "segments", ok ? json_integer((json_int_t)t->segments) : json_null());
     json_object_set_new(lat, "npu_s", json_real(t->npu_s));
     json_object_set_new(lat, "cpu_s", json_real(t->cpu_s));
     json_object_set_new(lat, "transfer_s", json_real(t->transfer_s));
     json_object_set_new(lat, "submit_s", json_real(t->submit_s));
     json_object_set_new(bd, "latency", lat);
     json_object_set_new(bd, "energy", energy_to_json(&t->energy));
-    json_object_set_new(j, "breakdown", bd);
-    json_object_set_new(j, "dram_floor_per_token_s", num_or_null(t->dram_floor_per_token_s, t->floor_bytes > 0));
+    if (ok) {
+        json_object_set_new(j, "breakdown", bd);
+    } else {
+        json_decref(bd);
+        json_object_set_new(j, "breakdown", json_null());
+    }
+    json_object_set_new(j, "device_memory", ok && t->mem_step >= 0 ? run_mem_json(&t->mem) : json_null());
+    json_object_set_new(j, "dram_floor_per_token_s", num_or_null(t->dram_floor_per_token_s, ok && t->floor_bytes > 0));
     json_object_set_new(j, "dram_floor_bytes", json_integer((json_int_t)t->floor_bytes));
     for (int i = 0; i < t->n_steps; i++)
         json_array_append_new(steps, step_json(&t->steps[i]));
@@ -269,15 +324,21 @@ json_t *whatif_tasks_json(const m4npu_config *cfg, const whatif_task_result *tas
     json_object_set_new(root, "config", m4npu_config_to_json(cfg));
     json_object_set_new(root, "energy_table_version", json_integer(cfg->energy.version));
     double lat = 0.0, j = 0.0;
+    int failed = count_failed(tasks, n), ran = n - failed;
     for (int i = 0; i < n; i++) {
         json_array_append_new(arr, task_json(&tasks[i]));
+        if (tasks[i].failed)
+            continue;
         lat += tasks[i].latency_s;
         j += energy_total(&tasks[i].energy);
     }
     json_object_set_new(root, "tasks", arr);
     json_object_set_new(sum, "tasks", json_integer(n));
-    json_object_set_new(sum, "mean_latency_s", json_real(n ? lat / n : 0.0));
-    json_object_set_new(sum, "mean_energy_j", json_real(n ? j / n : 0.0));
+    json_object_set_new(sum, "completed", json_integer(ran));
+    json_object_set_new(sum, "failed", json_integer(failed));
+    /* over the tasks that completed */
+    json_object_set_new(sum, "mean_latency_s", num_or_null(ran ? lat / ran : 0.0, ran > 0));
+    json_object_set_new(sum, "mean_energy_j", num_or_null(ran ? j / ran : 0.0, ran > 0));
     json_object_set_new(sum, "paper_mean_latency_s", json_real(0.48));
     json_object_set_new(sum, "paper_mean_energy_j", json_real(1.3));
     ts_summary ts = ts_summarise(tasks, n);
@@ -298,18 +359,45 @@ json_t *whatif_tasks_json(const m4npu_config *cfg, const whatif_task_result *tas
     return root;
 }
 
+/* A CSV field in double quotes (inner quotes doubled), as RFC 4180 has it. */
+static void csv_quoted(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+#define CSV_NUMERIC_COLUMNS 32 /* latency_s .. activations_bytes: empty in a failed task's row */
+
 void whatif_print_csv(FILE *out, const whatif_task_result *tasks, int n)
 {
     fprintf(out, "id,name,dataset,path,latency_s,energy_j,first_token_s,per_token_s,gen_tokens,npu_fraction,segments,"
                  "npu_s,cpu_s,transfer_s,submit_s,e_macs_j,e_vector_j,e_sram_j,e_dram_j,e_control_j,e_static_j,"
                  "e_cpu_j,e_transfer_j,dram_floor_per_token_s,paper_cpu_s,paper_cpu_per_token_s,paper_npu_s,"
-                 "paper_npu_per_token_s,ts_model,ts_module,ts_latency_s,ts_energy_j\n");
+                 "paper_npu_per_token_s,ts_model,ts_module,ts_latency_s,ts_energy_j,device_peak_bytes,weights_bytes,"
+                 "kv_cache_bytes,activations_bytes,status,error\n");
     for (int i = 0; i < n; i++) {
         const whatif_task_result *t = &tasks[i];
         const energy_breakdown *e = &t->energy;
         const m4_paper_latency *p = t->task->paper;
-        fprintf(out, "%d,\"%s\",\"%s\",%d,%.9g,%.9g,", t->task->id, t->task->name, t->task->dataset, t->task->path,
-                t->latency_s, energy_total(e));
+        fprintf(out, "%d,", t->task->id);
+        csv_quoted(out, t->task->name);
+        fputc(',', out);
+        csv_quoted(out, t->task->dataset);
+        fprintf(out, ",%d,", t->task->path);
+        if (t->failed) {
+            for (int k = 0; k < CSV_NUMERIC_COLUMNS; k++)
+                fputc(',', out);
+            fprintf(out, "failed,");
+            csv_quoted(out, t->error);
+            fputc('\n', out);
+            continue;
+        }
+        fprintf(out, "%.9g,%.9g,", t->latency_s, energy_total(e));
         if (t->generates)
             fprintf(out, "%.9g,%.9g,", t->first_token_s, t->per_token_s);
         else
@@ -327,14 +415,26 @@ void whatif_print_csv(FILE *out, const whatif_task_result *tasks, int n)
             fprintf(out, ",,,,");
         fprintf(out, "\"%s\",", t->ts ? t->ts->paper : "");
         if (t->ts_run)
-            fprintf(out, "%s,%.9g,%.9g\n", m4_module_get(t->ts_run->id)->name, t->ts_run->r->total_s,
+            fprintf(out, "%s,%.9g,%.9g,", m4_module_get(t->ts_run->id)->name, t->ts_run->r->total_s,
                     energy_total(&t->ts_run->r->energy));
         else
-            fprintf(out, ",,\n");
+            fprintf(out, ",,,");
+        fprintf(out, "%llu,%llu,%llu,%llu,ok,\n", (unsigned long long)t->mem.peak_bytes,
+                (unsigned long long)t->mem.weight_bytes, (unsigned long long)t->mem.kv_bytes,
+                (unsigned long long)t->mem.act_bytes);
     }
 }
 
 /* ------------------------------------------------------------------ one module */
+
+/* DRAM bytes a segment's job moved (every DMA channel, read and written). */
+static uint64_t segment_dram_bytes(const npu_segment_stats *st)
+{
+    uint64_t b = 0;
+    for (int u = NPU_UNIT_DMA0; u <= NPU_UNIT_DMA3; u++)
+        b += st->counters.v[u][NPU_CTR_DRAM_RD] + st->counters.v[u][NPU_CTR_DRAM_WR];
+    return b;
+}
 
 static void module_references(const whatif_module_run *m, json_t *arr, FILE *out)
 {
@@ -383,6 +483,18 @@ void whatif_print_module(FILE *out, const m4npu_config *cfg, const whatif_module
     fprintf(out, "  on %s: latency %s (NPU %.1f%%), %d segments, %d NPU / %d CPU nodes, energy %.4f J\n",
             cfg->npu.name, fmt_s(r->total_s, a, sizeof a), r->total_s > 0 ? 100.0 * r->npu_s / r->total_s : 0.0,
             r->plan->n_segments, r->plan->n_npu, r->plan->n_cpu, energy_total(&r->energy));
+    uint64_t seg_act = 0;
+    int largest = -1;
+    for (int i = 0; i < r->plan->n_segments; i++)
+        if (largest < 0 || r->segs[i].mem.act_bytes > seg_act) {
+            seg_act = r->segs[i].mem.act_bytes;
+            largest = i;
+        }
+    fprintf(out, "  device memory %.1f MiB at the peak: weights %.1f, KV cache %.1f, activations %.1f (one arena for "
+                 "its %d segments, as large as segment %d needs), descriptors %.1f\n",
+            (double)r->mem.peak_bytes / MIB_BYTES, (double)r->mem.weight_bytes / MIB_BYTES,
+            (double)r->mem.kv_bytes / MIB_BYTES, (double)r->mem.act_bytes / MIB_BYTES, r->plan->n_segments, largest,
+            (double)r->mem.program_bytes / MIB_BYTES);
 }
 
 json_t *whatif_module_json(const m4npu_config *cfg, const whatif_module_run *m)
@@ -413,6 +525,15 @@ json_t *whatif_module_json(const m4npu_config *cfg, const whatif_module_run *m)
     json_object_set_new(j, "segments", json_integer(r->plan->n_segments));
     json_object_set_new(j, "npu_nodes", json_integer(r->plan->n_npu));
     json_object_set_new(j, "cpu_nodes", json_integer(r->plan->n_cpu));
+    json_object_set_new(j, "device_memory", run_mem_json(&r->mem));
+    json_t *segs = json_array();
+    for (int i = 0; i < r->plan->n_segments; i++) {
+        json_t *sj = run_mem_json(&r->segs[i].mem);
+        json_object_set_new(sj, "cycles", json_integer((json_int_t)r->segs[i].stats.cycles));
+        json_object_set_new(sj, "dram_bytes", json_integer((json_int_t)segment_dram_bytes(&r->segs[i].stats)));
+        json_array_append_new(segs, sj);
+    }
+    json_object_set_new(j, "segment_list", segs);
     return j;
 }
 
@@ -488,6 +609,8 @@ rt_status whatif_write_plot(const m4npu_config *cfg, const whatif_task_result *t
     for (int i = 0; i < n; i++) {
         const whatif_task_result *t = &tasks[i];
         const energy_breakdown *en = &t->energy;
+        if (t->failed)
+            continue; /* no numbers to plot; the table and JSON say why */
         fprintf(f, "T%d %.9g %.9g %.9g %.9g %.9g %.9g %.9g %.9g %.9g %.9g %.9g %.9g\n", t->task->id, t->npu_s, t->cpu_s,
                 t->transfer_s, t->submit_s, en->macs_j, en->vector_j, en->sram_j, en->dram_j, en->control_j,
                 en->static_j, en->cpu_j, en->transfer_j);

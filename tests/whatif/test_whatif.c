@@ -1,8 +1,10 @@
 /* The what-if report (the main job): the default run's JSON has every documented key and 50
- * tasks with positive latency and energy; decode is never faster than its DRAM floor, on every
- * preset, with INT8 and INT4 weights; the modules' parameters and FLOPs agree with the published
- * figures (the TS-models' too); the TS-model column in the table, JSON and CSV; timeline, CSV,
- * plot; determinism; bad arguments. */
+ * tasks with positive latency and energy and their device memory; decode is never faster than
+ * its DRAM floor, on every preset, with INT8 and INT4 weights; LLaMA's whole 2048-token context
+ * (prefill, and decode at a KV length of 2047) fits on every phone preset; the modules' parameters
+ * and FLOPs agree with the published figures (the TS-models' too); the TS-model column in the
+ * table, JSON and CSV; timeline, CSV, plot; determinism; bad arguments; on the 64 MiB test device
+ * every task still gets a row, failed ones with their error, and the exit code is 1. */
 #include "test_util.h"
 
 #include <jansson.h>
@@ -34,8 +36,9 @@ static void test_default_report_has_every_task_and_key(void **state)
     assert_string_equal(json_string_value(json_object_get(json_object_get(j, "config"), "name")), "mobile-default");
     json_t *tasks = json_object_get(j, "tasks");
     assert_int_equal(json_array_size(tasks), 50);
-    static const char *const keys[] = {"id", "name", "path", "latency_s", "energy_j", "first_token_s", "per_token_s",
-                                       "npu_fraction", "segments", "breakdown"};
+    static const char *const keys[] = {"id",          "name",         "path",     "latency_s", "energy_j",
+                                       "first_token_s", "per_token_s", "npu_fraction", "segments", "breakdown",
+                                       "status",      "error",        "device_memory"};
     static const char *const energy_keys[] = {"macs", "sram", "dram", "static", "control", "cpu", "transfer", "vector"};
     int generating = 0;
     for (size_t i = 0; i < json_array_size(tasks); i++) {
@@ -44,6 +47,24 @@ static void test_default_report_has_every_task_and_key(void **state)
             if (!json_object_get(t, keys[k]))
                 fail_msg("task %zu has no '%s'", i, keys[k]);
         assert_int_equal(json_integer_value(json_object_get(t, "id")), (json_int_t)i + 1);
+        assert_string_equal(json_string_value(json_object_get(t, "status")), "ok");
+        assert_true(json_is_null(json_object_get(t, "error")));
+        /* device memory: the largest step's, its parts adding up, within the device */
+        json_t *dm = json_object_get(t, "device_memory");
+        json_int_t peak = json_integer_value(json_object_get(dm, "peak_bytes"));
+        assert_int_equal(peak, json_integer_value(json_object_get(dm, "weights_bytes")) +
+                                   json_integer_value(json_object_get(dm, "kv_cache_bytes")) +
+                                   json_integer_value(json_object_get(dm, "activations_bytes")) +
+                                   json_integer_value(json_object_get(dm, "descriptors_bytes")));
+        assert_true(peak > 0 && (double)peak < 12.0 * 1024 * 1024 * 1024);
+        json_t *steps = json_object_get(t, "steps");
+        for (size_t k = 0; k < json_array_size(steps); k++) {
+            json_t *st = json_array_get(steps, k), *sm = json_object_get(st, "device_memory");
+            assert_true(json_integer_value(json_object_get(sm, "peak_bytes")) <= peak);
+            const char *mod = json_string_value(json_object_get(st, "module"));
+            if (strncmp(mod, "backbone", 8) == 0) /* the KV cache is resident */
+                assert_true(json_integer_value(json_object_get(sm, "kv_cache_bytes")) > 0);
+        }
         double lat = json_real_value(json_object_get(t, "latency_s")), en = json_real_value(json_object_get(t, "energy_j"));
         if (!(lat > 0 && en > 0 && isfinite(lat) && isfinite(en)))
             fail_msg("T%zu: latency %g, energy %g", i + 1, lat, en);
@@ -361,6 +382,93 @@ static void test_coral_streams_weights_over_pcie(void **state)
         fail_msg("resnet152 on coral-edgetpu: NPU %.4f s, below its weights over the link %.4f s", r.ts_run->r->npu_s,
                  link_s);
     whatif_close(w);
+/* Issue 17: LLaMA's whole context on every preset: a 2048-token prefill and a decode step at a
+ * KV length of 2047, their device memory within the device's DRAM. */
+static void test_full_context_fits_on_every_preset(void **state)
+{
+    (void)state;
+    static const char *const presets[] = {PRESET("mobile-default"), PRESET("edge-tpu"), PRESET("flagship-2024")};
+    for (size_t p = 0; p < sizeof presets / sizeof presets[0]; p++) {
+        m4npu_config cfg;
+        m4npu_config_error ce;
+        if (m4npu_config_load(presets[p], &cfg, &ce) != M4NPU_CONFIG_OK)
+            fail_msg("%s", ce.msg);
+        rt_error e;
+        whatif *w = whatif_open(&cfg, &e);
+        if (!w)
+            fail_msg("%s", e.msg);
+        m4_module_params mp;
+        memset(&mp, 0, sizeof mp);
+        mp.tokens = M4_LLAMA_CONTEXT;
+        const whatif_module_run *pre, *dec;
+        if (whatif_module(w, M4_BACKBONE_PREFILL, &mp, &pre, &e) != RT_OK)
+            fail_msg("%s: prefill of %d tokens: %s", cfg.npu.name, M4_LLAMA_CONTEXT, e.msg);
+        memset(&mp, 0, sizeof mp);
+        mp.kv_len = M4_LLAMA_CONTEXT - 1;
+        if (whatif_module(w, M4_BACKBONE_DECODE, &mp, &dec, &e) != RT_OK)
+            fail_msg("%s: decode at KV length %d: %s", cfg.npu.name, M4_LLAMA_CONTEXT - 1, e.msg);
+        /* the prefill's KV cache: 32 layers x key and value x 2048 x 4096 int8 */
+        assert_int_equal(pre->r->mem.kv_bytes, (uint64_t)32 * 2 * M4_LLAMA_CONTEXT * 4096);
+        /* decode: the cache read (2047) and the one written (2048) */
+        assert_int_equal(dec->r->mem.kv_bytes, (uint64_t)32 * 2 * (2 * M4_LLAMA_CONTEXT - 1) * 4096);
+        assert_true(pre->r->mem.peak_bytes < cfg.npu.dram.size_bytes);
+        assert_true(dec->r->mem.peak_bytes < cfg.npu.dram.size_bytes);
+        assert_true(pre->r->total_s > 0 && dec->r->total_s > 0);
+        whatif_close(w);
+    }
+}
+
+/* configs/test.yaml has 64 MiB of DRAM: most modules do not fit. Every task still gets its row,
+ * a failed one with the error (what the plan needs and how much is missing), the completed ones
+ * with their numbers, and the exit code is 1. */
+static void test_failed_tasks_are_rows_and_exit_1(void **state)
+{
+    (void)state;
+    int rc = test_run(out, sizeof out, "%s whatif --config %s --json --quiet 2>/dev/null", M4NPU_BIN, PRESET("test"));
+    assert_int_equal(rc, 1);
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je);
+    if (!j)
+        fail_msg("not JSON: %s", je.text);
+    json_t *tasks = json_object_get(j, "tasks");
+    assert_int_equal(json_array_size(tasks), 50);
+    int failed = 0, ok = 0;
+    for (size_t i = 0; i < json_array_size(tasks); i++) {
+        json_t *t = json_array_get(tasks, i);
+        const char *status = json_string_value(json_object_get(t, "status"));
+        assert_non_null(status);
+        if (strcmp(status, "failed") == 0) {
+            failed++;
+            const char *err = json_string_value(json_object_get(t, "error"));
+            assert_non_null(err);
+            assert_non_null(strstr(err, "device memory"));
+            assert_non_null(strstr(err, "are missing"));
+            assert_true(json_is_null(json_object_get(t, "latency_s")));
+        } else {
+            assert_string_equal(status, "ok");
+            ok++;
+            assert_true(json_real_value(json_object_get(t, "latency_s")) > 0);
+            assert_true(json_integer_value(json_object_get(json_object_get(t, "device_memory"), "peak_bytes")) <
+                        64 * 1024 * 1024);
+        }
+    }
+    assert_true(failed > 0 && ok > 0); /* the backbone fails; the IMU encoder runs */
+    json_t *sum = json_object_get(j, "summary");
+    assert_int_equal(json_integer_value(json_object_get(sum, "failed")), failed);
+    assert_int_equal(json_integer_value(json_object_get(sum, "completed")), ok);
+    json_decref(j);
+    /* the table and CSV: a row for every task of path 3, failed ones with their error */
+    rc = test_run(out, sizeof out, "%s whatif --config %s --path 3 --quiet 2>/dev/null", M4NPU_BIN, PRESET("test"));
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "T14  object detection (COCO)               3 failed: T14 modality encoder: IMG_enc: "
+                                "device memory: the plan of"));
+    assert_non_null(strstr(out, "T38  human activity recognition"));
+    assert_non_null(strstr(out, " tasks failed (their rows say why)"));
+    rc = test_run(out, sizeof out, "%s whatif --config %s --path 3 --csv --quiet 2>/dev/null", M4NPU_BIN, PRESET("test"));
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, ",status,error\n"));
+    assert_non_null(strstr(out, "\n14,\"object detection\",\"COCO\",3,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,failed,\"T14 modality"));
+    assert_non_null(strstr(out, ",ok,\n"));
 }
 
 static void test_options_and_errors(void **state)
@@ -395,6 +503,8 @@ int main(void)
         cmocka_unit_test(test_ts_model_column),
         cmocka_unit_test(test_coral_streams_weights_over_pcie),
         cmocka_unit_test(test_options_and_errors),
+        cmocka_unit_test(test_full_context_fits_on_every_preset),
+        cmocka_unit_test(test_failed_tasks_are_rows_and_exit_1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
