@@ -12,8 +12,9 @@
 #include <stdint.h>
 
 #define NPU_ABI_VERSION_MAJOR 1
-#define NPU_ABI_VERSION_MINOR 2 /* 1.1: op descriptors (NPU_JOB_OPS); 1.2: a reset drops the running
-                                   job (NPU_JOB_ABORTED, NPU_REG_CQ_RUNNING), unit state registers */
+#define NPU_ABI_VERSION_MINOR 3 /* 1.1: op descriptors (NPU_JOB_OPS); 1.2: a reset drops the running
+                                   job (NPU_JOB_ABORTED, NPU_REG_CQ_RUNNING), unit state registers;
+                                   1.3: NPU_OP_ATTENTION */
 #define NPU_ABI_VERSION ((NPU_ABI_VERSION_MAJOR << 16) | NPU_ABI_VERSION_MINOR)
 
 #define NPU_DEVICE_ID 0x504E344Du /* "M4NP" */
@@ -236,7 +237,28 @@ enum npu_op {
     NPU_OP_TRANSPOSE,  /* iattr[0..rank-1] = permutation (as ONNX Transpose) */
     NPU_OP_COPY,       /* box copy: out[dst + i] = in0[src + i] for i < box; lattr[0..3] = box,
                           iattr[0..3] = src start, iattr[4..7] = dst start (Slice, Concat, Split) */
+    NPU_OP_ATTENTION,  /* ABI 1.3. Fused attention, matrix by matrix g < G:
+                          out[g] = softmax(fattr[0] * in0[g] K[g]^T (+ mask)) in2[g], with the scores
+                          kept on chip and the softmax computed online over blocks of iattr[0] keys.
+                          in0 Q [G, Lq, D], in1 K^T [G, D, Lk] or K [G, Lk, D] (iattr[1], enum
+                          npu_attn_k), in2 V [G, Lk, Dv] (all int8), out [G, Lq, Dv] (int8 or f32).
+                          The mask (iattr[2] = NPU_ATTN_MASK_ADD) is a fourth tensor given by
+                          attributes: buffer iattr[3], dtype iattr[4] (NPU_DT_I8, scale fattr[1];
+                          or NPU_DT_F32), byte offset lattr[0], lattr[1] matrices [Lq, Lk], matrix g
+                          reading matrix (g / lattr[2]) % lattr[1] (broadcast over heads and/or
+                          batches). The SRAM plan is npu_attention.h's; the arithmetic is
+                          firmware/src/ops/README.md's ("ATTENTION"). */
     NPU_OP_COUNT
+};
+
+/* NPU_OP_ATTENTION: how in1 holds the keys, and the mask. */
+enum npu_attn_k {
+    NPU_ATTN_K_TRANSPOSED = 0, /* K^T [G, D, Lk]: a key per column */
+    NPU_ATTN_K_ROWS = 1,       /* K [G, Lk, D]: a key per row (transposed in SRAM, block by block) */
+};
+enum npu_attn_mask {
+    NPU_ATTN_MASK_NONE = 0,
+    NPU_ATTN_MASK_ADD = 1, /* scores + mask before the softmax */
 };
 
 enum npu_act { NPU_ACT_NONE = 0, NPU_ACT_RELU, NPU_ACT_GELU, NPU_ACT_SILU };

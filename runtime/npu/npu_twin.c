@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "isa_exec.h"
+#include "npu_attention.h"
 
 #define TW_SCRATCH_BYTES (4u << 20) /* holds a row of 65535 f32 with its gamma and beta, 4 times over */
 #define TW_PIECE_ELEMS 65535u       /* elements per scratch instruction (the vector cols field) */
@@ -617,6 +618,118 @@ static void op_copy(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nb
     }
 }
 
+/* One query row against keys [k0, k0 + kw) of matrix g: the int32 scores s = q . k. */
+static void attn_scores(const int8_t *pq, const int8_t *pk, int k_rows, uint64_t D, uint64_t Lk, uint64_t k0,
+                        uint64_t kw, int32_t *acc)
+{
+    for (uint64_t j = 0; j < kw; j++) {
+        uint32_t sum = 0; /* int32 accumulation wraps, as the array's */
+        for (uint64_t x = 0; x < D; x++) {
+            int32_t kv = k_rows ? pk[(k0 + j) * D + x] : pk[x * Lk + k0 + j];
+            sum += (uint32_t)((int32_t)pq[x] * kv);
+        }
+        memcpy(&acc[j], &sum, sizeof sum);
+    }
+}
+
+/* NPU_OP_ATTENTION (firmware/src/ops/README.md, "ATTENTION"): row by row, key block by key block,
+ * every f32 step the same ISA operation the kernel runs on whole tiles. */
+static void op_attention(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nbufs)
+{
+    const npu_tensor_ref *q = &d->in[0], *k = &d->in[1], *v = &d->in[2], *o = &d->out;
+    if (d->n_inputs != 3 || q->rank != 3 || k->rank != 3 || v->rank != 3 || o->rank != 3 || q->dtype != NPU_DT_I8 ||
+        k->dtype != NPU_DT_I8 || v->dtype != NPU_DT_I8 || d->iattr[0] < 1)
+        return (void)tw_fail(t, "attention operands");
+    int k_rows = d->iattr[1] == NPU_ATTN_K_ROWS, masked = d->iattr[2] == NPU_ATTN_MASK_ADD;
+    uint64_t G = (uint64_t)q->dims[0], Lq = (uint64_t)q->dims[1], D = (uint64_t)q->dims[2];
+    uint64_t Lk = (uint64_t)(k_rows ? k->dims[1] : k->dims[2]), Dv = (uint64_t)v->dims[2], bc = (uint64_t)d->iattr[0];
+    const int8_t *pq = (const int8_t *)tensor(t, bufs, nbufs, q, "in0");
+    const int8_t *pk = (const int8_t *)tensor(t, bufs, nbufs, k, "in1");
+    const int8_t *pv = (const int8_t *)tensor(t, bufs, nbufs, v, "in2");
+    uint8_t *po = tensor(t, bufs, nbufs, o, "out");
+    const uint8_t *pm = NULL;
+    uint64_t mats = 1, mdiv = 1, mesz = d->iattr[4] == NPU_DT_F32 ? 4 : 1;
+    if (masked) {
+        mats = d->lattr[1] > 0 ? (uint64_t)d->lattr[1] : 0;
+        mdiv = d->lattr[2] > 0 ? (uint64_t)d->lattr[2] : 0;
+        if (!mats || !mdiv || d->lattr[0] < 0)
+            return (void)tw_fail(t, "mask attributes");
+        pm = span(t, bufs, nbufs, (uint32_t)d->iattr[3], (uint64_t)d->lattr[0], mats * Lq * Lk * mesz, "mask");
+    }
+    if (!pq || !pk || !pv || !po || (masked && !pm) || bc > Lk)
+        return (void)tw_fail(t, "attention operands");
+    float sd = (q->scale * k->scale) * d->fattr[0], sv = v->scale, smask = mesz == 1 ? d->fattr[1] : 1.0f;
+    int32_t *acc = malloc((bc + Dv + 1) * sizeof *acc);
+    float *s = malloc((2 * bc + 2 * Dv) * F32);
+    int8_t *p = malloc(bc);
+    if (!acc || !s || !p) {
+        free(acc);
+        free(s);
+        free(p);
+        return (void)tw_fail(t, "out of memory");
+    }
+    float *mf = s + bc, *O = mf + bc, *ov = O + Dv;
+    for (uint64_t g = 0; g < G && !t->failed; g++)
+        for (uint64_t r = 0; r < Lq && !t->failed; r++) {
+            const int8_t *qrow = pq + (g * Lq + r) * D;
+            const int8_t *kg = pk + g * Lk * D, *vg = pv + g * Lk * Dv;
+            float m = 0.0f, l = 0.0f, alpha = 0.0f, cntf;
+            for (uint64_t k0 = 0; k0 < Lk && !t->failed; k0 += bc) {
+                uint64_t kw = Lk - k0 < bc ? Lk - k0 : bc;
+                attn_scores(qrow, kg, k_rows, D, Lk, k0, kw, acc);
+                tw_dequant(t, ISA_SDT_I32, s, acc, kw, sd);
+                if (masked) {
+                    uint64_t mat = (g / mdiv) % mats;
+                    const uint8_t *mrow = pm + ((mat * Lq + r) * Lk + k0) * mesz;
+                    if (mesz == 1)
+                        tw_dequant(t, ISA_SDT_I8, mf, mrow, kw, smask);
+                    else
+                        memcpy(mf, mrow, kw * F32);
+                    tw_bin(t, ISA_BINOP_ADD, ISA_BC_NONE, s, s, mf, 1, kw);
+                }
+                float mt;
+                tw_red(t, ISA_REDOP_MAX, &mt, s, 1, kw);
+                if (k0 == 0) {
+                    m = mt;
+                } else { /* m' = max(m, mt), alpha = exp(m - m') */
+                    float mn;
+                    tw_bin(t, ISA_BINOP_MAX, ISA_BC_NONE, &mn, &m, &mt, 1, 1);
+                    tw_bin(t, ISA_BINOP_SUB, ISA_BC_NONE, &alpha, &m, &mn, 1, 1);
+                    tw_un(t, ISA_UNOP_EXP, &alpha, 1, 0.0f);
+                    m = mn;
+                }
+                tw_bin(t, ISA_BINOP_SUB, ISA_BC_SCALAR, s, s, &m, 1, kw);
+                tw_un(t, ISA_UNOP_EXP, s, kw, 0.0f);
+                tw_quant(t, p, s, kw, NPU_ATTN_P_SCALE);
+                uint32_t cnt = 0;
+                for (uint64_t x = 0; x < Dv; x++) {
+                    uint32_t sum = 0;
+                    for (uint64_t j = 0; j < kw; j++)
+                        sum += (uint32_t)((int32_t)p[j] * vg[(k0 + j) * Dv + x]);
+                    memcpy(&acc[x], &sum, sizeof sum);
+                }
+                for (uint64_t j = 0; j < kw; j++)
+                    cnt += (uint32_t)(int32_t)p[j];
+                memcpy(&acc[Dv], &cnt, sizeof cnt);
+                tw_dequant(t, ISA_SDT_I32, k0 == 0 ? O : ov, acc, Dv, sv);
+                tw_dequant(t, ISA_SDT_I32, &cntf, &acc[Dv], 1, 1.0f);
+                if (k0 == 0) {
+                    l = cntf;
+                } else { /* O = O alpha + P V sv, l = l alpha + sum P */
+                    tw_bin(t, ISA_BINOP_MUL, ISA_BC_SCALAR, O, O, &alpha, 1, Dv);
+                    tw_bin(t, ISA_BINOP_ADD, ISA_BC_NONE, O, O, ov, 1, Dv);
+                    tw_bin(t, ISA_BINOP_MUL, ISA_BC_NONE, &l, &l, &alpha, 1, 1);
+                    tw_bin(t, ISA_BINOP_ADD, ISA_BC_NONE, &l, &l, &cntf, 1, 1);
+                }
+            }
+            tw_bin(t, ISA_BINOP_DIV, ISA_BC_SCALAR, O, O, &l, 1, Dv);
+            store_f32(t, o, po + (g * Lq + r) * Dv * esz(o->dtype), O, Dv);
+        }
+    free(acc);
+    free(s);
+    free(p);
+}
+
 rt_status npu_twin_run(const npu_op_desc *ops, uint32_t n, npu_twin_buf *bufs, uint32_t nbufs, rt_error *e)
 {
     tw t;
@@ -629,7 +742,7 @@ rt_status npu_twin_run(const npu_op_desc *ops, uint32_t n, npu_twin_buf *bufs, u
     for (uint32_t i = 0; i < n && !t.failed; i++) {
         const npu_op_desc *d = &ops[i];
         t.op = i;
-        int two = d->op == NPU_OP_MATMUL || d->op == NPU_OP_CONV2D || d->op == NPU_OP_BINARY;
+        int two = d->op == NPU_OP_MATMUL || d->op == NPU_OP_CONV2D || d->op == NPU_OP_BINARY || d->op == NPU_OP_ATTENTION;
         if (d->n_inputs < 1 || d->n_inputs > NPU_OP_MAX_INPUTS || !shape_ok(&d->in[0]) || !shape_ok(&d->out) ||
             (two && (d->n_inputs < 2 || !shape_ok(&d->in[1])))) {
             tw_fail(&t, "n_inputs %u, or an operand's rank or dims", d->n_inputs);
@@ -650,6 +763,7 @@ rt_status npu_twin_run(const npu_op_desc *ops, uint32_t n, npu_twin_buf *bufs, u
         case NPU_OP_REDUCE: op_reduce(&t, d, bufs, nbufs); break;
         case NPU_OP_TRANSPOSE: op_transpose(&t, d, bufs, nbufs); break;
         case NPU_OP_COPY: op_copy(&t, d, bufs, nbufs); break;
+        case NPU_OP_ATTENTION: op_attention(&t, d, bufs, nbufs); break;
         default: tw_fail(&t, "op code %u", d->op); break;
         }
     }

@@ -1,7 +1,8 @@
 /* The firmware's operator kernels against their CPU twin, bit for bit: every op family over
  * shapes around the tile sizes (1, tile-1, tile, tile+1, non-multiples, batches), both weight
  * types and layouts, each as one NPU_JOB_OPS job on configs/test.yaml's device (16x16 array,
- * 256 KiB SRAM) and on variants with one and four DMA channels. Also: a timing-only run takes
+ * 256 KiB SRAM) and on variants with one and four DMA channels, the fused attention included
+ * (several key blocks, row blocks, masks, both key layouts) and its refusals. Also: a timing-only run takes
  * exactly the cycles of the numeric run and moves no data. Built a second time with
  * NPU_KERNELS_RTL (test_npu_kernels_rtl): the array and softmax families with the Verilated
  * tiles in the device (rtl mode), against the same twin. */
@@ -303,6 +304,137 @@ static void test_softmax(void **state)
         }
 }
 
+/* ---------------------------------------------------------------- fused attention */
+
+typedef struct attn_case {
+    int64_t G, Lq, Lk, D, Dv, bc;
+    int k_rows;
+    int mask;            /* 0 none, 1 int8, 2 f32 causal (-inf above the diagonal) */
+    int64_t mats, div;   /* mask matrices, matrices per mask */
+    int f32_out;
+} attn_case;
+
+/* Q, K, V random int8; the mask random int8 (any value: bit-exactness does not need a meaningful
+ * one) or an f32 causal mask; scales that give the scores a spread of a few units. */
+static void run_attn(const attn_case *t)
+{
+    opb_reset(&B);
+    char what[200];
+    snprintf(what, sizeof what, "attention G%lld Lq%lld Lk%lld D%lld Dv%lld bc%lld%s mask %d (%lld/%lld)%s",
+             (long long)t->G, (long long)t->Lq, (long long)t->Lk, (long long)t->D, (long long)t->Dv, (long long)t->bc,
+             t->k_rows ? " k-rows" : "", t->mask, (long long)t->mats, (long long)t->div, t->f32_out ? " f32-out" : "");
+    int64_t qd[3] = {t->G, t->Lq, t->D}, kd[3] = {t->G, t->k_rows ? t->Lk : t->D, t->k_rows ? t->D : t->Lk};
+    int64_t vd[3] = {t->G, t->Lk, t->Dv}, od[3] = {t->G, t->Lq, t->Dv};
+    npu_op_desc *d = opb_op(&B, NPU_OP_ATTENTION, 3);
+    d->in[0] = act(0, NPU_DT_I8, 0.01f, 3, qd, 1);
+    d->in[1] = act(1, NPU_DT_I8, 0.01f, 3, kd, 1);
+    d->in[2] = act(1, NPU_DT_I8, 0.02f, 3, vd, 1);
+    d->out = act(3, t->f32_out ? NPU_DT_F32 : NPU_DT_I8, 0.02f, 3, od, 0);
+    d->iattr[0] = (int32_t)t->bc;
+    d->iattr[1] = t->k_rows ? NPU_ATTN_K_ROWS : NPU_ATTN_K_TRANSPOSED;
+    d->fattr[0] = 1.0f / sqrtf((float)t->D);
+    if (t->mask) {
+        int64_t md[3] = {t->mats, t->Lq, t->Lk};
+        npu_tensor_ref m = act(2, t->mask == 1 ? NPU_DT_I8 : NPU_DT_F32, 0.05f, 3, md, t->mask == 1);
+        if (t->mask == 2)
+            for (int64_t x = 0; x < t->mats; x++)
+                for (int64_t r = 0; r < t->Lq; r++)
+                    for (int64_t j = 0; j < t->Lk; j++) {
+                        float v = j > r ? -INFINITY : 0.0f;
+                        memcpy(B.host[2] + m.offset + 4 * ((x * t->Lq + r) * t->Lk + j), &v, 4);
+                    }
+        d->iattr[2] = NPU_ATTN_MASK_ADD;
+        d->iattr[3] = (int32_t)m.buf;
+        d->iattr[4] = (int32_t)m.dtype;
+        d->fattr[1] = m.scale;
+        d->lattr[0] = (int64_t)m.offset;
+        d->lattr[1] = t->mats;
+        d->lattr[2] = t->div;
+    }
+    opb_check(&B, what);
+}
+
+/* Shapes around the 16x16 array's tiles, one and several key blocks (the online rescaling), key
+ * blocks that are not tile multiples, both key layouts, int8 and f32 outputs. */
+static void test_attention_shapes_and_key_blocks(void **state)
+{
+    (void)state;
+    static const attn_case cases[] = {
+        {1, 1, 1, 8, 8, 1, 0, 0, 1, 1, 0},       {1, 1, 40, 16, 16, 16, 0, 0, 1, 1, 1},
+        {2, 5, 33, 16, 24, 33, 1, 0, 1, 1, 0},   {2, 17, 33, 20, 16, 7, 0, 0, 1, 1, 1},
+        {1, 16, 16, 16, 16, 16, 1, 0, 1, 1, 0},  {3, 40, 70, 8, 17, 32, 1, 0, 1, 1, 0},
+        {1, 24, 50, 64, 1, 1, 0, 0, 1, 1, 1},    {1, 9, 100, 33, 40, 50, 1, 0, 1, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_attn(&cases[i]);
+}
+
+/* Masks: int8 shared by every matrix, per batch (broadcast over heads), per head (broadcast over
+ * batches); an f32 causal mask with -inf (later key blocks of early rows entirely masked). */
+static void test_attention_masks(void **state)
+{
+    (void)state;
+    static const attn_case cases[] = {
+        {4, 12, 30, 16, 16, 16, 0, 1, 1, 1, 0}, {4, 12, 30, 16, 16, 30, 1, 1, 2, 2, 1},
+        {4, 7, 20, 8, 8, 8, 0, 1, 2, 1, 0},     {2, 33, 33, 16, 16, 16, 1, 2, 1, 1, 1},
+        {1, 20, 20, 16, 16, 5, 0, 2, 1, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_attn(&cases[i]);
+}
+
+/* More query rows than fit beside the key block in the 256 KiB SRAM: several row blocks, each
+ * streaming K and V again. */
+static void test_attention_row_blocks(void **state)
+{
+    (void)state;
+    attn_case t = {2, 200, 96, 64, 64, 64, 1, 1, 1, 1, 0};
+    run_attn(&t);
+    attn_case u = {1, 150, 40, 64, 48, 40, 0, 2, 1, 1, 1};
+    run_attn(&u);
+}
+
+/* Descriptors the kernel refuses, each naming why: a key block longer than the keys, a mask
+ * outside its buffer, a key block that cannot fit in the SRAM. */
+static void test_attention_refusals(void **state)
+{
+    (void)state;
+    static const struct { int what; const char *reason; } bad[] = {
+        {0, "iattr[0] (key block)"}, {1, "mask: ["}, {2, "does not fit in the 262144-byte SRAM"}, {3, "iattr[1]"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        opb_reset(&B);
+        int64_t lk = bad[i].what == 2 ? 8000 : 16, qd[3] = {1, 4, 16}, kd[3] = {1, 16, lk}, vd[3] = {1, lk, 16};
+        int64_t od[3] = {1, 4, 16};
+        npu_op_desc *d = opb_op(&B, NPU_OP_ATTENTION, 3);
+        d->in[0] = act(0, NPU_DT_I8, 0.01f, 3, qd, 0);
+        d->in[1] = act(1, NPU_DT_I8, 0.01f, 3, kd, 0);
+        d->in[2] = act(1, NPU_DT_I8, 0.01f, 3, vd, 0);
+        d->out = act(3, NPU_DT_I8, 0.01f, 3, od, 0);
+        d->iattr[0] = bad[i].what == 0 ? 17 : (int32_t)lk;
+        d->iattr[1] = bad[i].what == 3 ? 5 : 0;
+        d->fattr[0] = 0.25f;
+        if (bad[i].what == 1) {
+            d->iattr[2] = NPU_ATTN_MASK_ADD;
+            d->iattr[3] = 2;
+            d->iattr[4] = NPU_DT_I8;
+            d->fattr[1] = 1.0f;
+            d->lattr[0] = (int64_t)BUF_BYTES - 10;
+            d->lattr[1] = 1;
+            d->lattr[2] = 1;
+        }
+        char log[4096];
+        while (npu_dev_read_log(B.dev, log, sizeof log) > 0) /* only this job's lines below */
+            ;
+        assert_int_equal(opb_run_device(&B, 0), NPU_DRV_E_FAULT);
+        assert_int_equal(B.res.fault, NPU_FAULT_BAD_OP);
+        npu_dev_read_log(B.dev, log, sizeof log);
+        assert_int_equal(npu_dev_reset(B.dev), NPU_DRV_OK);
+        if (!strstr(log, bad[i].reason))
+            fail_msg("refusal %zu: the log does not say '%s':\n%s", i, bad[i].reason, log);
+    }
+}
+
 /* ---------------------------------------------------------------- data movement */
 
 static void test_transpose(void **state)
@@ -446,6 +578,8 @@ static void test_dma_channel_counts(void **state)
         mm_case t = {2, 17, 33, 50, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_RELU};
         run_mm(&t, 16);
         run_conv(1, 4, 9, 13, 16, 3, 3, 2, 2, 1, 1);
+        attn_case a = {2, 20, 40, 16, 16, 16, 1, 1, 1, 1, 0};
+        run_attn(&a);
     }
 }
 
@@ -476,8 +610,12 @@ int main(void)
         cmocka_unit_test(test_matmul_batches),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_conv2d),
+        cmocka_unit_test(test_attention_masks),
         cmocka_unit_test(test_timing_only_takes_the_same_cycles_and_moves_nothing),
     };
+    (void)test_attention_shapes_and_key_blocks;
+    (void)test_attention_row_blocks;
+    (void)test_attention_refusals;
     (void)test_matmul_shapes_around_the_tile;
     (void)test_matmul_int4_weights;
     (void)test_matmul_narrow_blocks_and_long_k;
@@ -504,6 +642,10 @@ int main(void)
         cmocka_unit_test(test_transpose),
         cmocka_unit_test(test_box_copy),
         cmocka_unit_test(test_conv2d),
+        cmocka_unit_test(test_attention_shapes_and_key_blocks),
+        cmocka_unit_test(test_attention_masks),
+        cmocka_unit_test(test_attention_row_blocks),
+        cmocka_unit_test(test_attention_refusals),
         cmocka_unit_test(test_timing_only_takes_the_same_cycles_and_moves_nothing),
         cmocka_unit_test(test_dma_channel_counts),
     };

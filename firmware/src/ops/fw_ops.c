@@ -20,7 +20,7 @@ static const fw_op_kernel *const kernels[NPU_OP_COUNT] = {
     [NPU_OP_SOFTMAX] = &fw_kernel_softmax,     [NPU_OP_BINARY] = &fw_kernel_binary,
     [NPU_OP_UNARY] = &fw_kernel_unary,         [NPU_OP_NORM] = &fw_kernel_norm,
     [NPU_OP_REDUCE] = &fw_kernel_reduce,       [NPU_OP_TRANSPOSE] = &fw_kernel_transpose,
-    [NPU_OP_COPY] = &fw_kernel_copy,
+    [NPU_OP_COPY] = &fw_kernel_copy,          [NPU_OP_ATTENTION] = &fw_kernel_attention,
 };
 
 /* ---------------------------------------------------------------- refusals and tensors */

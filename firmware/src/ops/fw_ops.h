@@ -68,6 +68,7 @@ extern const fw_op_kernel fw_kernel_norm;      /* op_norm.c */
 extern const fw_op_kernel fw_kernel_reduce;    /* op_reduce.c */
 extern const fw_op_kernel fw_kernel_transpose; /* op_move.c */
 extern const fw_op_kernel fw_kernel_copy;      /* op_move.c */
+extern const fw_op_kernel fw_kernel_attention; /* op_attention.c */
 
 /* ---------------------------------------------------------------- refusals and tensors */
 
