@@ -43,6 +43,7 @@ typedef struct hal_device_info {
     uint64_t watchdog_cycles;  /* NPU cycles without progress before HAL_TIMEOUT */
     uint32_t cycles_per_insn;  /* control-core cycles to dispatch one instruction */
     uint32_t cycles_per_job;   /* control-core cycles to fetch, check and complete a job */
+    uint32_t fused_attention;  /* 1: this firmware runs NPU_OP_ATTENTION (npu.fused_attention) */
 } hal_device_info;
 
 enum hal_cmd_flags {

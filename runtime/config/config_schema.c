@@ -47,8 +47,10 @@
 #define ENERGY_STATIC_W_MAX 100.0
 
 static const char *const impl_names[] = {[NPU_IMPL_FAST] = "fast", [NPU_IMPL_RTL] = "rtl", NULL};
+static const char *const switch_names[] = {[NPU_OFF] = "off", [NPU_ON] = "on", NULL};
 
 _Static_assert(sizeof(npu_tile_impl) == sizeof(uint32_t), "enum keys are stored as 32-bit values");
+_Static_assert(sizeof(npu_switch) == sizeof(uint32_t), "enum keys are stored as 32-bit values");
 
 static const m4npu_cfg_key top_keys[] = {
     STR("name", npu.name, 1, "Short name of the configuration, shown in reports (npu_device_config.name)."),
@@ -122,6 +124,11 @@ static const m4npu_cfg_key npu_keys[] = {
     U64("npu.watchdog_cycles", npu.watchdog_cycles, NPU_WATCHDOG_CYCLES_MIN, NPU_WATCHDOG_CYCLES_MAX, "cycles",
         "A job whose units make no progress (every unit with work stalled in a wait) for this many NPU "
         "cycles faults. At least 1000: below that, the firmware's own gaps between dispatches trip it."),
+    ENUM("npu.fused_attention", npu.fused_attention, switch_names,
+         "on: the firmware has the fused attention kernel (NPU_OP_ATTENTION) and the runtime lowers "
+         "attention (MatMul(Q, K^T), a scale, a mask Add, Softmax, MatMul(P, V)) to it where the SRAM "
+         "holds a block of keys: the scores stay on chip, the softmax is computed online. off: each of "
+         "those ops is its own descriptor and the L x L scores go through DRAM."),
 };
 
 static const m4npu_cfg_key cpu_keys[] = {

@@ -58,6 +58,7 @@ bool npu_backend_supports(const npu_backend *b, const rt_graph *g, int n, char *
     memset(&L, 0, sizeof L);
     L.mode = NPU_LOWER_CHECK;
     L.dev = &b->cfg.npu;
+    L.cfg = &b->cfg;
     L.g = g;
     L.node = n;
     L.pos = 0;

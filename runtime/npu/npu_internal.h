@@ -78,7 +78,8 @@ struct npu_segment {
     rt_graph *g;
     int *nodes, n_nodes;
     int *pos;             /* graph node -> position in the segment, or -1 */
-    bool *fused;          /* position -> folded into an earlier node's descriptor */
+    bool *fused;          /* position -> folded into another node's descriptor */
+    bool *attention;      /* position -> the last node of a fused attention (NPU_OP_ATTENTION) */
     bool timing_only;
     npu_weight_type wtype;
     npu_tinfo *t;         /* per graph tensor */
@@ -156,6 +157,7 @@ typedef enum npu_lower_mode {
 typedef struct npu_lower {
     npu_lower_mode mode;
     const npu_device_config *dev;
+    const m4npu_config *cfg; /* the capability set, for patterns that fuse several nodes */
     const rt_graph *g;
     npu_segment *s;  /* NULL when checking */
     int node, pos;   /* graph node, its position in the segment */
@@ -166,6 +168,9 @@ typedef struct npu_lower {
 
 /* Lower node L->node; 0, or -1 with the reason in L->why. */
 int npu_lower_node(npu_lower *L);
+/* npu_lower_attn.c: mark the attention patterns wholly inside L->s that can run fused (their
+ * nodes fused, the last one lowering as NPU_OP_ATTENTION); runs before planning. */
+void npu_attn_fuse(npu_lower *L);
 
 /* ---------------------------------------------------------------- weights (npu_weights.c) */
 

@@ -382,7 +382,19 @@ bool nl_output_unused(const npu_lower *L, int t)
 
 /* ---------------------------------------------------------------- dispatch */
 
+static int lower_one(npu_lower *L);
+
 int npu_lower_node(npu_lower *L)
+{
+    if (L->s && L->s->attention[L->pos])
+        return npu_lower_attention(L);
+    int rc = lower_one(L);
+    if (rc != 0 && L->mode == NPU_LOWER_CHECK && npu_attn_member_fusable(L))
+        return 0; /* it runs inside the fused attention descriptor */
+    return rc;
+}
+
+static int lower_one(npu_lower *L)
 {
     const rt_node *n = nl_node(L);
     if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx") != 0)

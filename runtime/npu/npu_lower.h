@@ -96,5 +96,9 @@ int npu_lower_concat(npu_lower *L);
 int npu_lower_split(npu_lower *L);
 int npu_lower_gather(npu_lower *L);
 int npu_lower_slice(npu_lower *L);
+int npu_lower_attention(npu_lower *L); /* npu_lower_attn.c: the last MatMul of a fused attention */
+/* Is L->node part of an attention pattern that runs fused (CHECK: a node the kernels cannot run
+ * alone is still supported then)? On false L->why is left as it was. */
+bool npu_attn_member_fusable(npu_lower *L);
 
 #endif

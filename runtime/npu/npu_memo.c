@@ -36,6 +36,10 @@ static void normalise(const npu_op_desc *in, npu_op_desc *out, uint32_t n)
             refs[k]->scales_buf = refs[k]->scales_buf == NPU_NO_BUFFER ? NPU_NO_BUFFER : 0;
             refs[k]->scales_offset = 0;
         }
+        if (out[i].op == NPU_OP_ATTENTION) { /* the mask's place is in the attributes */
+            out[i].iattr[3] = 0;
+            out[i].lattr[0] = 0;
+        }
     }
 }
 

@@ -210,10 +210,12 @@ void npu_mem_plan_usage(const npu_mem_plan *p, npu_mem_usage *u)
     memset(u, 0, sizeof *u);
     if (!p)
         return;
+    /* as commit allocates: the arena and the descriptors always (an empty window points into the
+     * arena), the constant and resident regions when they hold anything */
     u->weight_bytes = p->const_bytes;
     u->kv_bytes = p->res_bytes;
-    u->act_bytes = align_up(p->act_bytes, NPU_ARENA_ALIGN_BYTES);
-    u->program_bytes = p->prog_bytes;
+    u->act_bytes = align_up(p->act_bytes ? p->act_bytes : 1, NPU_ARENA_ALIGN_BYTES);
+    u->program_bytes = p->prog_bytes ? p->prog_bytes : NPU_ARENA_ALIGN_BYTES;
     u->peak_bytes = u->weight_bytes + u->kv_bytes + u->act_bytes + u->program_bytes;
 }
 
@@ -290,8 +292,7 @@ rt_status npu_mem_plan_commit(npu_mem_plan *p, rt_error *e)
     npu_mem_plan_usage(p, &u);
     if (u.peak_bytes > mi.free_bytes)
         return does_not_fit(p, &mi, "the plan", u.peak_bytes, e);
-    /* the largest and longest-lived first; every region at least one aligned unit, so that an
-     * empty one is still a valid buffer */
+    /* the largest and longest-lived first */
     struct { npu_bo **bo; uint64_t bytes; const char *what; } regions[] = {
         {&p->const_bo, u.weight_bytes, "its constants"},
         {&p->res_bo, u.kv_bytes, "its resident tensors"},
@@ -299,8 +300,8 @@ rt_status npu_mem_plan_commit(npu_mem_plan *p, rt_error *e)
         {&p->prog_bo, u.program_bytes, "its descriptors"},
     };
     for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++) {
-        uint64_t bytes = regions[i].bytes ? regions[i].bytes : NPU_ARENA_ALIGN_BYTES;
-        if (!(*regions[i].bo = npu_bo_alloc(dev, bytes))) {
+        uint64_t bytes = regions[i].bytes;
+        if (bytes && !(*regions[i].bo = npu_bo_alloc(dev, bytes))) {
             release(p);
             return does_not_fit(p, &mi, regions[i].what, bytes, e);
         }

@@ -31,6 +31,7 @@ void npu_segment_destroy(npu_segment *s)
     free(s->nodes);
     free(s->pos);
     free(s->fused);
+    free(s->attention);
     free(s->t);
     free(s->blobs);
     free(s->ops);
@@ -53,6 +54,7 @@ static int lower_all(npu_segment *s, npu_lower_mode mode, rt_error *e)
     memset(&L, 0, sizeof L);
     L.mode = mode;
     L.dev = &s->b->cfg.npu;
+    L.cfg = &s->b->cfg;
     L.g = s->g;
     L.s = s;
     L.why = why;
@@ -82,6 +84,22 @@ static int lower_all(npu_segment *s, npu_lower_mode mode, rt_error *e)
         return -1;
     }
     return 0;
+}
+
+/* Attention patterns wholly inside the segment become one descriptor (npu_lower_attn.c). */
+static void fuse_attention(npu_segment *s)
+{
+    char why[RT_ERROR_MSG_BYTES / 2];
+    npu_lower L;
+    memset(&L, 0, sizeof L);
+    L.mode = NPU_LOWER_PLAN;
+    L.dev = &s->b->cfg.npu;
+    L.cfg = &s->b->cfg;
+    L.g = s->g;
+    L.s = s;
+    L.why = why;
+    L.whylen = sizeof why;
+    npu_attn_fuse(&L);
 }
 
 static bool read_outside(const npu_segment *s, int t)
@@ -337,10 +355,11 @@ npu_segment *npu_segment_plan(npu_mem_plan *mp, const int *nodes, int n_nodes, n
         s->nodes = malloc((size_t)(n_nodes + 1) * sizeof *s->nodes);
         s->pos = malloc((size_t)(g->n_nodes + 1) * sizeof *s->pos);
         s->fused = calloc((size_t)n_nodes + 1, sizeof *s->fused);
+        s->attention = calloc((size_t)n_nodes + 1, sizeof *s->attention);
         s->t = calloc((size_t)nt + 1, sizeof *s->t);
         s->weight_host = calloc(NPU_MAX_WEIGHT_ARENAS, sizeof *s->weight_host);
     }
-    if (!s || !s->nodes || !s->pos || !s->fused || !s->t || !s->weight_host) {
+    if (!s || !s->nodes || !s->pos || !s->fused || !s->attention || !s->t || !s->weight_host) {
         npu_segment_destroy(s);
         rt_error_set(e, RT_ERR_NOMEM, "out of memory (segment)");
         return NULL;
@@ -369,6 +388,7 @@ npu_segment *npu_segment_plan(npu_mem_plan *mp, const int *nodes, int n_nodes, n
         s->t[t].lo = 0.0f;
         s->t[t].hi = INFINITY;
     }
+    fuse_attention(s);
     if (lower_all(s, NPU_LOWER_PLAN, e) != 0 || resolve_scales(s, e) != RT_OK || find_boundary(s, e) != RT_OK ||
         place_resident(s, e) != RT_OK || place_activations(s, e) != RT_OK || place_blobs(s, e) != RT_OK ||
         lower_all(s, NPU_LOWER_EMIT, e) != 0) {

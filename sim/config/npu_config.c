@@ -159,6 +159,7 @@ void npu_config_defaults(npu_device_config *cfg)
     cfg->control.cycles_per_job = 200;
     cfg->queue_depth = 8;
     cfg->watchdog_cycles = 1000000;
+    cfg->fused_attention = NPU_ON;
 }
 
 /* ---- the check */
@@ -380,6 +381,8 @@ int npu_config_check(const npu_device_config *cfg, char *err, size_t errlen)
         check_vector(&cfg->vector, err, errlen) || check_sram(&cfg->sram, err, errlen) ||
         check_dma(&cfg->dma, err, errlen) || check_dram(&cfg->dram, err, errlen) || check_control(cfg, err, errlen))
         return -1;
+    if (cfg->fused_attention != NPU_OFF && cfg->fused_attention != NPU_ON)
+        FAIL("npu.fused_attention: %d is not a switch (expected on or off)", (int)cfg->fused_attention);
     return 0;
 }
 

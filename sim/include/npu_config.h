@@ -54,6 +54,12 @@ typedef enum npu_tile_impl {
     NPU_IMPL_RTL = 1,  /* the Verilated RTL tile, stepped cycle by cycle */
 } npu_tile_impl;
 
+/* A feature of the NPU's firmware that a configuration turns on or off. */
+typedef enum npu_switch {
+    NPU_OFF = 0,
+    NPU_ON = 1,
+} npu_switch;
+
 typedef struct npu_matmul_config {
     uint32_t rows, cols; /* systolic array geometry (PEs) */
     npu_tile_impl impl;
@@ -110,6 +116,7 @@ typedef struct npu_device_config {
     npu_control_config control;
     uint32_t queue_depth;     /* instructions each unit queue holds */
     uint64_t watchdog_cycles; /* a job whose units do not drain within this many cycles faults */
+    npu_switch fused_attention; /* the firmware's fused attention kernel (NPU_OP_ATTENTION) */
 } npu_device_config;
 
 /* A small, valid configuration (what configs/test.yaml holds); tests start from it. */

@@ -4,13 +4,21 @@
  * output's range (runtime/npu/README.md: 4% for one op, 8% for chains of quantised ops, 20%
  * with int4 weights). Also:
  * epilogue fusion, timing-only segments (no data, the same cycles), the boundary of a segment
- * inside a graph, what supports() refuses and why. */
+ * inside a graph, what supports() refuses and why. Attention fuses into one NPU_OP_ATTENTION
+ * descriptor in its variants (keys transposed or not, scale by Div or Mul, an activation or a
+ * constant -inf mask, casts around the softmax), within the chain tolerance of FP32 and bit for
+ * bit with the twin; turned off it runs op by op; on a long sequence the fused op moves a fraction
+ * of the DRAM bytes and needs no L x L buffer; supports() accepts a member the kernels cannot run
+ * alone (the mask Add of a long sequence) only while the pattern fuses. */
 #include "npu_graph_bench.h"
 
 #include "m4npu_config.h"
 
 #define TOL_ONE_OP 0.04
 #define TOL_CHAIN 0.08
+/* attention op by op: int8 scores into the softmax tile's Q0.7 probabilities, then int8 again into
+ * P V (measured up to 16% at one query row; fused, the scores stay f32: within TOL_ONE_OP, ~1%) */
+#define TOL_ATTENTION_OP_BY_OP 0.2
 
 static npu_backend *BE;
 
@@ -610,6 +618,199 @@ static void test_supports_names_the_rule(void **state)
     gb_free(&b);
 }
 
+/* ---------------------------------------------------------------- fused attention */
+
+typedef struct attn_graph {
+    int64_t B, H, Lq, Lk, D, Dv;
+    int transpose; /* K [.., Lk, D] through a Transpose (else K^T is the input) */
+    int mul_scale; /* Mul by 1/sqrt(D) instead of Div by sqrt(D) */
+    int mask;      /* 0 none, 1 an input [B or 1, 1, Lq, Lk], 2 a constant causal [Lq, Lk] with -inf */
+    int casts;     /* a float Cast before and after the softmax */
+} attn_graph;
+
+static int mk_attention(gb *b, const attn_graph *a)
+{
+    int64_t qd[4] = {a->B, a->H, a->Lq, a->D}, kd[4] = {a->B, a->H, a->Lk, a->D}, ktd[4] = {a->B, a->H, a->D, a->Lk};
+    int64_t vd[4] = {a->B, a->H, a->Lk, a->Dv}, md[4] = {a->B, 1, a->Lq, a->Lk}, cd[2] = {a->Lq, a->Lk};
+    gb_input(b, "q", 4, qd);
+    gb_input(b, "k", 4, a->transpose ? kd : ktd);
+    gb_input(b, "v", 4, vd);
+    if (a->transpose) {
+        int t = gb_node(b, "Transpose", 1, IN("k"), 1, IN("kt"));
+        graph_node_set_ints(b->g, t, "perm", 4, (const int64_t[]){0, 1, 3, 2});
+    } else {
+        gb_node(b, "Identity", 1, IN("k"), 1, IN("kt"));
+    }
+    gb_node(b, "MatMul", 2, IN("q", "kt"), 1, IN("s0"));
+    float c = a->mul_scale ? 1.0f / sqrtf((float)a->D) : sqrtf((float)a->D);
+    gb_const_vals(b, "c", 0, NULL, &c);
+    gb_node(b, a->mul_scale ? "Mul" : "Div", 2, a->mul_scale ? IN("c", "s0") : IN("s0", "c"), 1, IN("s1"));
+    const char *x = "s1";
+    if (a->mask == 1) {
+        gb_input(b, "mask", 4, md);
+        gb_node(b, "Add", 2, IN("s1", "mask"), 1, IN("s2"));
+        x = "s2";
+    } else if (a->mask == 2) {
+        float *m = malloc((size_t)(a->Lq * a->Lk) * sizeof *m);
+        for (int64_t r = 0; r < a->Lq; r++)
+            for (int64_t j = 0; j < a->Lk; j++)
+                m[r * a->Lk + j] = j > r ? -INFINITY : 0.0f;
+        gb_const_vals(b, "causal", 2, cd, m);
+        free(m);
+        gb_node(b, "Add", 2, IN("causal", "s1"), 1, IN("s2"));
+        x = "s2";
+    }
+    if (a->casts) {
+        int n = gb_node(b, "Cast", 1, (const char *[]){x}, 1, IN("s3"));
+        graph_node_set_int(b->g, n, "to", RT_DT_F32);
+        x = "s3";
+    }
+    int sm = gb_node(b, "Softmax", 1, (const char *[]){x}, 1, IN("p0"));
+    graph_node_set_int(b->g, sm, "axis", -1);
+    x = "p0";
+    if (a->casts) {
+        int n = gb_node(b, "Cast", 1, IN("p0"), 1, IN("p1"));
+        graph_node_set_int(b->g, n, "to", RT_DT_F32);
+        x = "p1";
+    }
+    gb_node(b, "MatMul", 2, (const char *[]){x, "v"}, 1, IN("o"));
+    gb_output(b, "o");
+    return sm;
+}
+
+/* Reopen BE with up to two keys overridden (NULL: none). One device per process (SystemC), so the
+ * backend is replaced, not added. */
+static void reopen2(const char *set, const char *set2)
+{
+    npu_backend_close(BE);
+    m4npu_config cfg;
+    m4npu_config_defaults(&cfg);
+    m4npu_config_error ce;
+    if ((set && m4npu_config_set_assignment(&cfg, set, &ce) != M4NPU_CONFIG_OK) ||
+        (set2 && m4npu_config_set_assignment(&cfg, set2, &ce) != M4NPU_CONFIG_OK))
+        fail_msg("%s", ce.msg);
+    rt_error e;
+    BE = npu_backend_open(&cfg, &e);
+    if (!BE)
+        fail_msg("%s", e.msg);
+}
+
+static void reopen(const char *set) { reopen2(set, NULL); }
+
+/* The defaults again whatever a test left (cmocka's teardown runs after a failure too). */
+static int restore(void **state)
+{
+    (void)state;
+    reopen(NULL);
+    return 0;
+}
+
+/* Every variant is one descriptor, bit-exact with the twin and within one op's tolerance of the
+ * FP32 reference; with the kernel off, the same graph runs op by op, within a wider tolerance
+ * (int8 scores into the softmax tile). A constant -inf mask has no int8 form: op by op only the
+ * fused path handles it. (The test device's capability set has no Cast; the casts around the
+ * softmax need it.) */
+static void test_attention_fuses_into_one_descriptor(void **state)
+{
+    (void)state;
+    static const attn_graph cases[] = {
+        {1, 2, 20, 24, 16, 8, 1, 0, 1, 1}, {2, 3, 7, 40, 16, 16, 0, 1, 0, 0}, {1, 2, 33, 33, 8, 24, 1, 1, 2, 1},
+        {1, 4, 1, 50, 16, 16, 1, 0, 0, 1}, {1, 1, 300, 300, 16, 16, 1, 0, 1, 0},
+    };
+    for (int off = 0; off < 2; off++) {
+        reopen2("ops.Cast=on", off ? "npu.fused_attention=off" : NULL);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            if (off && (cases[i].Lk > 64 || cases[i].mask == 2))
+                continue; /* op by op the mask Add would not run on the NPU, or not meaningfully */
+            gb b;
+            gb_new(&b, "attention");
+            mk_attention(&b, &cases[i]);
+            gb_check(&b, BE, NPU_WEIGHTS_INT8, -1.0f, 1.0f, off ? TOL_ATTENTION_OP_BY_OP : TOL_ONE_OP);
+            print_message("attention case %zu%s: max error %.4f of the output's range\n", i, off ? " op by op" : "",
+                          b.max_rel);
+            if (off) {
+                assert_true(b.ops >= 4);
+            } else {
+                if (b.ops != 1)
+                    fail_msg("attention case %zu: %u descriptors (expected one NPU_OP_ATTENTION)", i, b.ops);
+                uint32_t n;
+                npu_segment *s = gb_segment(&b, BE, NPU_WEIGHTS_INT8, true);
+                assert_int_equal(npu_segment_ops(s, &n)[0].op, NPU_OP_ATTENTION);
+                npu_segment_free(s);
+            }
+            gb_free(&b);
+        }
+    }
+}
+
+/* A 4-head attention at 512 tokens (timing-only): the fused descriptor moves a
+ * fraction of the DRAM bytes of the op-by-op path (which writes and reads the scores and the
+ * probabilities of every head), and its segment needs no L x L activation. */
+static void test_attention_fused_moves_fewer_dram_bytes(void **state)
+{
+    (void)state;
+    const attn_graph a = {1, 4, 512, 512, 64, 64, 1, 0, 0, 0}; /* no mask: op by op its Add could not run */
+    uint64_t dram[2], act[2], cycles[2];
+    for (int f = 0; f < 2; f++) { /* an SRAM that holds all 512 query rows beside a key block */
+        reopen2("npu.sram.size_bytes=8 MiB", f ? NULL : "npu.fused_attention=off");
+        gb b;
+        gb_new(&b, "long attention");
+        mk_attention(&b, &a);
+        rt_error e;
+        assert_int_equal(graph_prepare(b.g, &e), RT_OK);
+        npu_segment *s = gb_segment(&b, BE, NPU_WEIGHTS_INT8, true);
+        npu_segment_stats st;
+        assert_int_equal(npu_segment_run(s, NULL, &st, &e), RT_OK);
+        dram[f] = 0;
+        for (int u = NPU_UNIT_DMA0; u <= NPU_UNIT_DMA3; u++)
+            dram[f] += st.counters.v[u][NPU_CTR_DRAM_RD] + st.counters.v[u][NPU_CTR_DRAM_WR];
+        npu_mem_usage mu;
+        npu_segment_mem_usage(s, &mu);
+        act[f] = mu.act_bytes;
+        cycles[f] = st.cycles;
+        if (f) /* the softmax and vector work of the fused op shows in its counters */
+            assert_true(st.counters.v[NPU_UNIT_VEC][NPU_CTR_BUSY] > 0 && st.counters.v[NPU_UNIT_MM][NPU_CTR_MACS] > 0);
+        npu_segment_free(s);
+        gb_free(&b);
+    }
+    print_message("attention 4 x 512 x 512: DRAM %llu bytes fused, %llu op by op; activations %llu / %llu; cycles "
+                  "%llu / %llu\n", (unsigned long long)dram[1], (unsigned long long)dram[0], (unsigned long long)act[1],
+                  (unsigned long long)act[0], (unsigned long long)cycles[1], (unsigned long long)cycles[0]);
+    assert_true(dram[1] * 3 < dram[0]);
+    uint64_t scores = 4 * 512 * 512; /* int8 */
+    assert_true(act[0] >= scores && act[1] < scores);
+    assert_true(cycles[1] > 0);
+}
+
+/* supports(): the mask Add of a long sequence cannot run alone (rows beyond the vector unit's
+ * 65535) but is part of a fusable attention; with the kernel off or a member outside the
+ * capability set, the Add's own reason stands. */
+static void test_attention_supports_members_only_while_fused(void **state)
+{
+    (void)state;
+    const attn_graph a = {1, 2, 300, 300, 16, 16, 1, 0, 1, 0};
+    gb b;
+    gb_new(&b, "members");
+    mk_attention(&b, &a);
+    rt_error e;
+    assert_int_equal(graph_prepare(b.g, &e), RT_OK);
+    int add = -1;
+    for (int i = 0; i < b.g->n_nodes; i++)
+        if (b.g->nodes[i].op == RT_OP_Add)
+            add = i;
+    assert_true(add >= 0);
+    char why[256];
+    assert_true(npu_backend_supports(BE, b.g, add, why, sizeof why));
+    static const char *const breaks[] = {"npu.fused_attention=off", "ops.Softmax=off"};
+    for (int k = 0; k < 2; k++) {
+        reopen(breaks[k]);
+        assert_false(npu_backend_supports(BE, b.g, add, why, sizeof why));
+        if (!strstr(why, "exceed the vector unit's 65535"))
+            fail_msg("%s: the Add's reason is '%s'", breaks[k], why);
+    }
+    gb_free(&b);
+}
+
 /* ---------------------------------------------------------------- supports() vs the firmware */
 
 /* Whatever supports() accepts the firmware must run: random shapes per family, each node that is
@@ -737,6 +938,9 @@ int main(void)
         cmocka_unit_test(test_segment_inside_a_graph),
         cmocka_unit_test(test_supports_names_the_rule),
         cmocka_unit_test(test_supports_implies_the_firmware_runs_it),
+        cmocka_unit_test_teardown(test_attention_fuses_into_one_descriptor, restore),
+        cmocka_unit_test_teardown(test_attention_fused_moves_fewer_dram_bytes, restore),
+        cmocka_unit_test_teardown(test_attention_supports_members_only_while_fused, restore),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

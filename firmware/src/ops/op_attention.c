@@ -74,6 +74,8 @@ static int at_plan_make(const fw_op_ctx *c, const npu_op_desc *d, at_plan *p, ch
 {
     const npu_tensor_ref *q = &d->in[0], *k = &d->in[1], *v = &d->in[2], *o = &d->out;
     memset(p, 0, sizeof *p);
+    if (!c->info->fused_attention)
+        return fw_refuse(why, whylen, "the fused attention kernel is off in this configuration (npu.fused_attention)");
     if (d->n_inputs != 3)
         return fw_refuse(why, whylen, "needs 3 inputs (Q, K, V), has %u", d->n_inputs);
     if (check_3d(c, q, "in0 (Q)", 1, why, whylen) || check_3d(c, k, "in1 (K)", 1, why, whylen) ||
