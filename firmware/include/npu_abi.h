@@ -246,8 +246,11 @@ enum npu_op {
                           attributes: buffer iattr[3], dtype iattr[4] (NPU_DT_I8, scale fattr[1];
                           or NPU_DT_F32), byte offset lattr[0], lattr[1] matrices [Lq, Lk], matrix g
                           reading matrix (g / lattr[2]) % lattr[1] (broadcast over heads and/or
-                          batches). The SRAM plan is npu_attention.h's; the arithmetic is
-                          firmware/src/ops/README.md's ("ATTENTION"). */
+                          batches). iattr[5] (enum npu_attn_softmax): the online softmax on the
+                          vector unit, or (one key block holding every key) the softmax tile on
+                          the scores quantised to int8 with scale fattr[2]. The SRAM plan is
+                          npu_attention.h's; the arithmetic is firmware/src/ops/README.md's
+                          ("ATTENTION"). */
     NPU_OP_COUNT
 };
 
@@ -259,6 +262,10 @@ enum npu_attn_k {
 enum npu_attn_mask {
     NPU_ATTN_MASK_NONE = 0,
     NPU_ATTN_MASK_ADD = 1, /* scores + mask before the softmax */
+};
+enum npu_attn_softmax {
+    NPU_ATTN_SOFTMAX_ONLINE = 0, /* f32 on the vector unit, rescaled block by block (any key count) */
+    NPU_ATTN_SOFTMAX_TILE = 1,   /* the softmax tile on whole rows: one key block, Lk <= its row limit */
 };
 
 enum npu_act { NPU_ACT_NONE = 0, NPU_ACT_RELU, NPU_ACT_GELU, NPU_ACT_SILU };

@@ -23,16 +23,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "isa_exec.h"
 #include "npu_attention.h"
 #include "npu_lower.h"
 #include "partition.h"
 
 #define ATTN_MAX_MEMBERS 8 /* Transpose, MatMul, scale, Add, Cast, Softmax, Cast, MatMul */
+#define LOG2_E 1.4426950408889634
+#define NPU_INT8_LEVELS 127.0
+/* Below the row's maximum by more than this (natural units), the softmax tile's exp2 table gives 0:
+ * 2^-ISA_SM_EXP_FRAC_BITS = e^-9.7. */
+#define SM_TABLE_RANGE ((double)ISA_SM_EXP_FRAC_BITS / LOG2_E)
 
 typedef struct nl_attn {
     int nodes[ATTN_MAX_MEMBERS]; /* in graph order; the last is the P V MatMul */
     int n_nodes;
     int q, kt, k, v, mask, out;  /* tensors; k = the Transpose's input (keys as rows) or -1 */
+    int scores;                  /* the scaled scores before the mask */
+    int sm_in;                   /* the softmax's input (the scores after the mask) */
     float alpha;
     int64_t G, Lq, Lk, D, Dv;
     int64_t mask_mats, mask_div;
@@ -165,6 +173,7 @@ static bool match_at_softmax(const npu_lower *L, int sm, nl_attn *a)
     int x = smn->inputs[0];
     if (x < 0 || !rt_tensor_shape_known(T(g, x)))
         return false;
+    a->sm_in = x;
     int rank = T(g, x)->rank;
     int64_t axis = rt_node_attr_int(smn, "axis", graph_opset(g, smn->domain) < 13 ? 1 : -1);
     if ((axis < 0 ? axis + rank : axis) != rank - 1 || rank < 2)
@@ -187,9 +196,12 @@ static bool match_at_softmax(const npu_lower *L, int sm, nl_attn *a)
         if (side < 0)
             return false;
         a->mask = add->inputs[1 - side];
+        a->scores = add->inputs[side];
         chain[nc++] = p;
     } else if (!scores_source(L, x, chain[nc - 1], &scale, &mm, &a->alpha)) {
         return false;
+    } else {
+        a->scores = x;
     }
     if (scale >= 0)
         chain[nc++] = scale;
@@ -243,20 +255,83 @@ static bool match_at_softmax(const npu_lower *L, int sm, nl_attn *a)
     return true;
 }
 
-/* The key block for the SRAM, or 0 if not even one key with min(Lq, array rows) query rows fits. */
-static uint64_t key_block(const npu_lower *L, const nl_attn *a, bool k_rows)
+static bool fits(const npu_lower *L, const nl_attn *a, uint64_t bc)
 {
     const npu_device_config *dev = L->dev;
-    uint64_t nb = dev->matmul.cols, br = (uint64_t)a->Lq < dev->matmul.rows ? (uint64_t)a->Lq : dev->matmul.rows;
+    uint64_t br = (uint64_t)a->Lq < dev->matmul.rows ? (uint64_t)a->Lq : dev->matmul.rows;
+    npu_attn_shape sh = {(uint64_t)a->D, (uint64_t)a->Dv, bc, dev->matmul.cols, a->mask >= 0, a->k >= 0};
+    return npu_attn_sram_bytes(&sh, br) <= dev->sram.size_bytes;
+}
+
+/* The softmax tile takes whole rows: when the tile's rows hold every key and one block of all of
+ * them fits beside min(Lq, array rows) query rows. */
+static bool use_softmax_tile(const npu_lower *L, const nl_attn *a)
+{
+    return (uint64_t)a->Lk <= L->dev->softmax.max_len && fits(L, a, (uint64_t)a->Lk);
+}
+
+/* The online softmax's key block, or 0 if not even one key fits beside min(Lq, array rows)
+ * query rows. */
+static uint64_t key_block(const npu_lower *L, const nl_attn *a)
+{
+    uint64_t nb = L->dev->matmul.cols;
     uint64_t bc = (uint64_t)a->Lk < NPU_ATTN_KEY_BLOCK_PREFERRED ? (uint64_t)a->Lk : NPU_ATTN_KEY_BLOCK_PREFERRED;
     for (;;) {
-        npu_attn_shape sh = {(uint64_t)a->D, (uint64_t)a->Dv, bc, nb, a->mask >= 0, k_rows};
-        if (npu_attn_sram_bytes(&sh, br) <= dev->sram.size_bytes)
+        if (fits(L, a, bc))
             return bc;
         if (bc == 1)
             return 0;
         bc = bc > nb ? (bc / 2 > nb ? bc / 2 / nb * nb : nb) : bc / 2;
     }
+}
+
+/* A tensor's calibrated per-tensor scale, or 0 (none, or a timing-only segment). */
+static double calibrated_scale(const npu_lower *L, int t)
+{
+    const rt_quant *q = &T(L->g, t)->quant;
+    if (L->s && L->s->timing_only)
+        return 0.0;
+    return q->scheme == RT_QUANT_PER_TENSOR && q->count >= 1 && q->scales && q->scales[0] > 0.0f &&
+                   isfinite(q->scales[0])
+               ? (double)q->scales[0]
+               : 0.0;
+}
+
+/* The largest |value| a mask adds: a constant's own (inf with -inf entries), an activation's
+ * calibrated range; 0 when unknown. */
+static double mask_magnitude(const npu_lower *L, int t)
+{
+    int c = nl_csrc(L, t);
+    if (c >= 0 && T(L->g, c)->data) {
+        double m = 0.0;
+        for (int64_t i = 0; i < nl_numel(L, c); i++) {
+            double v = fabs(rt_tensor_get_f64(T(L->g, c), i));
+            m = v > m || isnan(v) ? v : m;
+        }
+        return m;
+    }
+    return calibrated_scale(L, t) * NPU_INT8_LEVELS;
+}
+
+/* The int8 scale of the scores for the softmax tile. The softmax input's calibrated scale, unless
+ * the mask reaches beyond what the tile can tell from zero (its exp2 table ends 14 binary orders
+ * below the row's maximum): such a mask only removes keys, and its huge values would leave the
+ * scores no resolution. Then the scale is the scores' own before the mask, just coarse enough
+ * that -128 (where masked entries saturate) lies below every row's maximum by the table's range:
+ * 128 s >= max|scores| + range. 1 in a timing-only segment or without a calibration; clamped to
+ * the tile's range as SOFTMAX's is. */
+static float scores_scale(const npu_lower *L, const nl_attn *a)
+{
+    double pre = calibrated_scale(L, a->scores), post = calibrated_scale(L, a->sm_in), s = post;
+    if (a->mask >= 0 && pre > 0.0 && mask_magnitude(L, a->mask) > pre * NPU_INT8_LEVELS + SM_TABLE_RANGE) {
+        double floor = (pre * NPU_INT8_LEVELS + SM_TABLE_RANGE) / (NPU_INT8_LEVELS + 1.0);
+        s = pre > floor ? pre : floor;
+    }
+    if (s <= 0.0)
+        s = 1.0;
+    double lo = (1.0 + 0.5) / ((double)(1 << ISA_SM_SCALE_FRAC_BITS) * LOG2_E);
+    double hi = (65535.0 - 0.5) / ((double)(1 << ISA_SM_SCALE_FRAC_BITS) * LOG2_E);
+    return (float)(s < lo ? lo : s > hi ? hi : s);
 }
 
 /* Can the pattern run fused? 0, or -1 with the reason. */
@@ -275,7 +350,7 @@ static int attn_feasible(npu_lower *L, const nl_attn *a)
         return nl_refuse(L, "attention: key width %lld exceeds the array's k of %u", (long long)a->D, MM_MAX_K);
     if (a->G * a->Lq * a->Lk <= 0 || a->Dv < 1)
         return nl_refuse(L, "attention: empty operands");
-    if (key_block(L, a, a->k >= 0) == 0)
+    if (!use_softmax_tile(L, a) && key_block(L, a) == 0)
         return nl_refuse(L, "attention: not even one key fits beside %lld query rows in the %llu-byte SRAM",
                          (long long)a->Lq, (unsigned long long)L->dev->sram.size_bytes);
     if (L->cfg)
@@ -360,8 +435,8 @@ int npu_lower_attention(npu_lower *L)
     nl_attn a;
     if (sm < 0 || !match_at_softmax(L, sm, &a) || a.nodes[a.n_nodes - 1] != L->node)
         return nl_refuse(L, "internal: the fused attention pattern changed after planning");
-    bool k_rows = a.k >= 0;
-    uint64_t bc = key_block(L, &a, k_rows);
+    bool k_rows = a.k >= 0, tile = use_softmax_tile(L, &a);
+    uint64_t bc = tile ? (uint64_t)a.Lk : key_block(L, &a);
     if (bc == 0)
         return nl_refuse(L, "internal: the attention's key block no longer fits");
     npu_op_desc scratch;
@@ -373,7 +448,9 @@ int npu_lower_attention(npu_lower *L)
     d->in[2] = nl_in_ref(L, a.v, 3, vd);
     d->iattr[0] = (int32_t)bc;
     d->iattr[1] = k_rows ? NPU_ATTN_K_ROWS : NPU_ATTN_K_TRANSPOSED;
+    d->iattr[5] = tile ? NPU_ATTN_SOFTMAX_TILE : NPU_ATTN_SOFTMAX_ONLINE;
     d->fattr[0] = a.alpha;
+    d->fattr[2] = tile ? scores_scale(L, &a) : 0.0f;
     if (a.mask >= 0) {
         /* an activation arrives as int8; a constant mask is uploaded as f32 (its -inf stays -inf) */
         npu_tensor_ref m = nl_is_const(L, a.mask) ? nl_const_ref(L, a.mask, 3, md) : nl_in_ref(L, a.mask, 3, md);

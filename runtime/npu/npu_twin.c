@@ -659,9 +659,14 @@ static void op_attention(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32
     if (!pq || !pk || !pv || !po || (masked && !pm) || bc > Lk)
         return (void)tw_fail(t, "attention operands");
     float sd = (q->scale * k->scale) * d->fattr[0], sv = v->scale, smask = mesz == 1 ? d->fattr[1] : 1.0f;
+    int tile = d->iattr[5] == NPU_ATTN_SOFTMAX_TILE; /* one block of every key, the softmax tile */
+    float s_out = sv * (1.0f / (float)(1 << ISA_SM_OUT_FRAC_BITS));
+    uint32_t scale_q = (uint32_t)((double)d->fattr[2] * 1.4426950408889634 * (double)(1 << ISA_SM_SCALE_FRAC_BITS) + 0.5);
+    if (tile && bc != Lk)
+        return (void)tw_fail(t, "attention: the softmax tile needs one key block");
     int32_t *acc = malloc((bc + Dv + 1) * sizeof *acc);
     float *s = malloc((2 * bc + 2 * Dv) * F32);
-    int8_t *p = malloc(bc);
+    int8_t *p = malloc(2 * bc);
     if (!acc || !s || !p) {
         free(acc);
         free(s);
@@ -686,6 +691,18 @@ static void op_attention(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32
                     else
                         memcpy(mf, mrow, kw * F32);
                     tw_bin(t, ISA_BINOP_ADD, ISA_BC_NONE, s, s, mf, 1, kw);
+                }
+                if (tile) { /* int8 scores, the tile's softmax (Q0.7), P V, x sv / 128 */
+                    tw_quant(t, p + bc, s, kw, d->fattr[2]);
+                    isa_sm_row(p + bc, p, (uint32_t)kw, (uint32_t)r, scale_q, 0, 0);
+                    for (uint64_t x = 0; x < Dv; x++) {
+                        uint32_t sum = 0;
+                        for (uint64_t j = 0; j < kw; j++)
+                            sum += (uint32_t)((int32_t)p[j] * vg[j * Dv + x]);
+                        memcpy(&acc[x], &sum, sizeof sum);
+                    }
+                    tw_dequant(t, ISA_SDT_I32, O, acc, Dv, s_out);
+                    continue;
                 }
                 float mt;
                 tw_red(t, ISA_REDOP_MAX, &mt, s, 1, kw);
@@ -722,7 +739,8 @@ static void op_attention(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32
                     tw_bin(t, ISA_BINOP_ADD, ISA_BC_NONE, &l, &l, &cntf, 1, 1);
                 }
             }
-            tw_bin(t, ISA_BINOP_DIV, ISA_BC_SCALAR, O, O, &l, 1, Dv);
+            if (!tile)
+                tw_bin(t, ISA_BINOP_DIV, ISA_BC_SCALAR, O, O, &l, 1, Dv);
             store_f32(t, o, po + (g * Lq + r) * Dv * esz(o->dtype), O, Dv);
         }
     free(acc);

@@ -312,6 +312,7 @@ typedef struct attn_case {
     int mask;            /* 0 none, 1 int8, 2 f32 causal (-inf above the diagonal) */
     int64_t mats, div;   /* mask matrices, matrices per mask */
     int f32_out;
+    int tile;            /* the softmax tile on whole rows (bc = Lk) */
 } attn_case;
 
 /* Q, K, V random int8; the mask random int8 (any value: bit-exactness does not need a meaningful
@@ -320,9 +321,10 @@ static void run_attn(const attn_case *t)
 {
     opb_reset(&B);
     char what[200];
-    snprintf(what, sizeof what, "attention G%lld Lq%lld Lk%lld D%lld Dv%lld bc%lld%s mask %d (%lld/%lld)%s",
+    snprintf(what, sizeof what, "attention G%lld Lq%lld Lk%lld D%lld Dv%lld bc%lld%s mask %d (%lld/%lld)%s%s",
              (long long)t->G, (long long)t->Lq, (long long)t->Lk, (long long)t->D, (long long)t->Dv, (long long)t->bc,
-             t->k_rows ? " k-rows" : "", t->mask, (long long)t->mats, (long long)t->div, t->f32_out ? " f32-out" : "");
+             t->k_rows ? " k-rows" : "", t->mask, (long long)t->mats, (long long)t->div, t->f32_out ? " f32-out" : "",
+             t->tile ? " softmax-tile" : "");
     int64_t qd[3] = {t->G, t->Lq, t->D}, kd[3] = {t->G, t->k_rows ? t->Lk : t->D, t->k_rows ? t->D : t->Lk};
     int64_t vd[3] = {t->G, t->Lk, t->Dv}, od[3] = {t->G, t->Lq, t->Dv};
     npu_op_desc *d = opb_op(&B, NPU_OP_ATTENTION, 3);
@@ -333,6 +335,10 @@ static void run_attn(const attn_case *t)
     d->iattr[0] = (int32_t)t->bc;
     d->iattr[1] = t->k_rows ? NPU_ATTN_K_ROWS : NPU_ATTN_K_TRANSPOSED;
     d->fattr[0] = 1.0f / sqrtf((float)t->D);
+    if (t->tile) {
+        d->iattr[5] = NPU_ATTN_SOFTMAX_TILE;
+        d->fattr[2] = 0.04f; /* the int8 scores' scale: about 5 units across */
+    }
     if (t->mask) {
         int64_t md[3] = {t->mats, t->Lq, t->Lk};
         npu_tensor_ref m = act(2, t->mask == 1 ? NPU_DT_I8 : NPU_DT_F32, 0.05f, 3, md, t->mask == 1);
@@ -360,10 +366,10 @@ static void test_attention_shapes_and_key_blocks(void **state)
 {
     (void)state;
     static const attn_case cases[] = {
-        {1, 1, 1, 8, 8, 1, 0, 0, 1, 1, 0},       {1, 1, 40, 16, 16, 16, 0, 0, 1, 1, 1},
-        {2, 5, 33, 16, 24, 33, 1, 0, 1, 1, 0},   {2, 17, 33, 20, 16, 7, 0, 0, 1, 1, 1},
-        {1, 16, 16, 16, 16, 16, 1, 0, 1, 1, 0},  {3, 40, 70, 8, 17, 32, 1, 0, 1, 1, 0},
-        {1, 24, 50, 64, 1, 1, 0, 0, 1, 1, 1},    {1, 9, 100, 33, 40, 50, 1, 0, 1, 1, 0},
+        {1, 1, 1, 8, 8, 1, 0, 0, 1, 1, 0, 0},       {1, 1, 40, 16, 16, 16, 0, 0, 1, 1, 1, 0},
+        {2, 5, 33, 16, 24, 33, 1, 0, 1, 1, 0, 0},   {2, 17, 33, 20, 16, 7, 0, 0, 1, 1, 1, 0},
+        {1, 16, 16, 16, 16, 16, 1, 0, 1, 1, 0, 0},  {3, 40, 70, 8, 17, 32, 1, 0, 1, 1, 0, 0},
+        {1, 24, 50, 64, 1, 1, 0, 0, 1, 1, 1, 0},    {1, 9, 100, 33, 40, 50, 1, 0, 1, 1, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_attn(&cases[i]);
@@ -375,9 +381,23 @@ static void test_attention_masks(void **state)
 {
     (void)state;
     static const attn_case cases[] = {
-        {4, 12, 30, 16, 16, 16, 0, 1, 1, 1, 0}, {4, 12, 30, 16, 16, 30, 1, 1, 2, 2, 1},
-        {4, 7, 20, 8, 8, 8, 0, 1, 2, 1, 0},     {2, 33, 33, 16, 16, 16, 1, 2, 1, 1, 1},
-        {1, 20, 20, 16, 16, 5, 0, 2, 1, 1, 0},
+        {4, 12, 30, 16, 16, 16, 0, 1, 1, 1, 0, 0}, {4, 12, 30, 16, 16, 30, 1, 1, 2, 2, 1, 0},
+        {4, 7, 20, 8, 8, 8, 0, 1, 2, 1, 0, 0},     {2, 33, 33, 16, 16, 16, 1, 2, 1, 1, 1, 0},
+        {1, 20, 20, 16, 16, 5, 0, 2, 1, 1, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_attn(&cases[i]);
+}
+
+/* The softmax tile on whole rows (one key block): shapes, masks (the f32 -inf one saturates to the
+ * int8 minimum), both key layouts, several row blocks. */
+static void test_attention_softmax_tile(void **state)
+{
+    (void)state;
+    static const attn_case cases[] = {
+        {1, 1, 1, 8, 8, 1, 0, 0, 1, 1, 0, 1},        {2, 17, 33, 20, 16, 33, 1, 0, 1, 1, 1, 1},
+        {4, 12, 30, 16, 24, 30, 0, 1, 2, 2, 0, 1},   {2, 33, 33, 16, 16, 33, 1, 2, 1, 1, 1, 1},
+        {1, 150, 200, 64, 48, 200, 0, 1, 1, 1, 0, 1}, {1, 40, 512, 16, 16, 512, 1, 0, 1, 1, 0, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_attn(&cases[i]);
@@ -388,9 +408,9 @@ static void test_attention_masks(void **state)
 static void test_attention_row_blocks(void **state)
 {
     (void)state;
-    attn_case t = {2, 200, 96, 64, 64, 64, 1, 1, 1, 1, 0};
+    attn_case t = {2, 200, 96, 64, 64, 64, 1, 1, 1, 1, 0, 0};
     run_attn(&t);
-    attn_case u = {1, 150, 40, 64, 48, 40, 0, 2, 1, 1, 1};
+    attn_case u = {1, 150, 40, 64, 48, 40, 0, 2, 1, 1, 1, 0};
     run_attn(&u);
 }
 
@@ -401,19 +421,26 @@ static void test_attention_refusals(void **state)
     (void)state;
     static const struct { int what; const char *reason; } bad[] = {
         {0, "iattr[0] (key block)"}, {1, "mask: ["}, {2, "does not fit in the 262144-byte SRAM"}, {3, "iattr[1]"},
+        {4, "the softmax tile needs one key block"}, {5, "exceed the softmax tile's 512"},
+        {6, "outside the softmax tile's range"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         opb_reset(&B);
-        int64_t lk = bad[i].what == 2 ? 8000 : 16, qd[3] = {1, 4, 16}, kd[3] = {1, 16, lk}, vd[3] = {1, lk, 16};
+        int64_t lk = bad[i].what == 2 ? 8000 : bad[i].what == 5 ? 600 : 16;
+        int64_t qd[3] = {1, 4, 16}, kd[3] = {1, 16, lk}, vd[3] = {1, lk, 16};
         int64_t od[3] = {1, 4, 16};
         npu_op_desc *d = opb_op(&B, NPU_OP_ATTENTION, 3);
         d->in[0] = act(0, NPU_DT_I8, 0.01f, 3, qd, 0);
         d->in[1] = act(1, NPU_DT_I8, 0.01f, 3, kd, 0);
         d->in[2] = act(1, NPU_DT_I8, 0.01f, 3, vd, 0);
         d->out = act(3, NPU_DT_I8, 0.01f, 3, od, 0);
-        d->iattr[0] = bad[i].what == 0 ? 17 : (int32_t)lk;
+        d->iattr[0] = bad[i].what == 0 ? 17 : bad[i].what == 4 ? 8 : (int32_t)lk;
         d->iattr[1] = bad[i].what == 3 ? 5 : 0;
         d->fattr[0] = 0.25f;
+        if (bad[i].what >= 4) {
+            d->iattr[5] = NPU_ATTN_SOFTMAX_TILE;
+            d->fattr[2] = bad[i].what == 6 ? 1e-9f : 0.05f;
+        }
         if (bad[i].what == 1) {
             d->iattr[2] = NPU_ATTN_MASK_ADD;
             d->iattr[3] = 2;
@@ -578,7 +605,10 @@ static void test_dma_channel_counts(void **state)
         mm_case t = {2, 17, 33, 50, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_RELU};
         run_mm(&t, 16);
         run_conv(1, 4, 9, 13, 16, 3, 3, 2, 2, 1, 1);
-        attn_case a = {2, 20, 40, 16, 16, 16, 1, 1, 1, 1, 0};
+        attn_case a = {2, 20, 40, 16, 16, 16, 1, 1, 1, 1, 0, 0};
+        run_attn(&a);
+        a.bc = a.Lk;
+        a.tile = 1;
         run_attn(&a);
     }
 }
@@ -611,6 +641,7 @@ int main(void)
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_conv2d),
         cmocka_unit_test(test_attention_masks),
+        cmocka_unit_test(test_attention_softmax_tile),
         cmocka_unit_test(test_timing_only_takes_the_same_cycles_and_moves_nothing),
     };
     (void)test_attention_shapes_and_key_blocks;
@@ -645,6 +676,7 @@ int main(void)
         cmocka_unit_test(test_attention_shapes_and_key_blocks),
         cmocka_unit_test(test_attention_masks),
         cmocka_unit_test(test_attention_row_blocks),
+        cmocka_unit_test(test_attention_softmax_tile),
         cmocka_unit_test(test_attention_refusals),
         cmocka_unit_test(test_timing_only_takes_the_same_cycles_and_moves_nothing),
         cmocka_unit_test(test_dma_channel_counts),

@@ -502,6 +502,10 @@ void fw_pipe_init(fw_op_ctx *c, fw_pipe *p, uint32_t nslots, uint32_t nstages, u
                   uint32_t total)
 {
     memset(p, 0, sizeof *p);
+    if (nstages < 1 || nstages > FW_PIPE_MAX_STAGES) {
+        bug(c, "a pipe of %u stages (at most %d)", nstages, FW_PIPE_MAX_STAGES);
+        return;
+    }
     if (nslots > total)
         nslots = total;
     if (nslots < 1)

@@ -26,7 +26,7 @@
 #define FW_SRAM_ALIGN_BYTES 64   /* every SRAM region starts on this boundary */
 #define FW_SEMAPHORES 32         /* the ISA's 5-bit semaphore index */
 #define FW_PIPE_MAX_SLOTS 4
-#define FW_PIPE_MAX_STAGES 4
+#define FW_PIPE_MAX_STAGES 5 /* the fused attention's blk pipe: DMA, mm, vec, sm, mm */
 /* Streaming kernels aim at slots of this size: few instructions per byte, short pipeline fill. */
 #define FW_CHUNK_TARGET_BYTES (1024u * 1024u)
 #define FW_STREAM_SLOTS 3 /* load, compute and store of three chunks overlap */

@@ -1,32 +1,41 @@
 /* op_attention.c -- NPU_OP_ATTENTION: out = softmax(alpha Q K^T (+ mask)) V with the scores on
- * chip, the softmax computed online over key blocks (flash attention's rescaling).
+ * chip, the softmax computed online over key blocks (flash attention's rescaling), or on the
+ * softmax tile when one block holds every key.
  *
  * For each matrix g, each block of `br` query rows, each block of `bc` keys (an "item"):
  *   mm   S = Q K^T in int32, one mm per array-wide key tile (and array-high row tile)
- *   vec  S -> f32 (x alpha sq sk), + mask, row maxima m' = max(m, max S), alpha = exp(m - m'),
- *        P = exp(S - m') quantised to int8 (1/127: the row's largest is 127)
- *   mm   [P V | P 1] in int32: the ones column gives P's exact row sums
- *   vec  O = O alpha + (P V) sv, l = l alpha + sum P (the first block of a row block sets them)
- * and after a row block's last key block O / l is quantised and stored. Scores, probabilities and
- * the running state never leave the SRAM: DRAM sees Q, K, V, the mask and the output only.
+ *   vec  S -> f32 (x alpha sq sk), + mask, then
+ *        online: row maxima m' = max(m, max S), alpha = exp(m - m'), P = exp(S - m') quantised to
+ *                int8 (1/127: the row's largest is 127)
+ *        tile:   S quantised to int8 and gathered into whole rows
+ *   sm   (tile) P = the tile's softmax of each row, int8 Q0.7
+ *   mm   online: [P V | P 1] in int32, tile by key tile (the ones column gives P's exact row
+ *        sums); tile: P V in one pass over every key
+ *   vec  online: O = O alpha + (P V) sv, l = l alpha + sum P (the first block of a row block sets
+ *        them)
+ * and after a row block's last key block O / l (online) or (P V) sv / 128 (tile) is quantised and
+ * stored. Scores, probabilities and the running state never leave the SRAM: DRAM sees Q, K, V,
+ * the mask and the output only.
  *
  * Each SRAM stage is a pipe (fw_ops.h) and the items are emitted skewed, so that the array
  * computes the next item's scores and this item's P V while the vector unit works on this one:
- * per item i the order is loads(i+1) [transpose(i+1)] QK(i+1) V1(i) PV(i) V2(i-1) [OUT]. The
- * regions and their sizes are npu_attention.h's plan (the host picks the key block with the same
- * formula; this kernel picks the query rows per block, as many as fit). Keys given as rows are
- * transposed in SRAM (v.mov) once per item. The exact arithmetic is README.md's ("ATTENTION").
+ * per item i the order is loads(i+1) [transpose(i+1)] QK(i+1) V1(i) [SM(i)] PV(i) V2(i-1) [OUT].
+ * The regions and their sizes are npu_attention.h's plan (the host picks the key block with the
+ * same formula; this kernel picks the query rows per block, as many as fit). Keys given as rows
+ * are transposed in SRAM (v.mov) once per item. The exact arithmetic is README.md's ("ATTENTION").
  */
 #include "fw_ops.h"
 
 #include <string.h>
 
+#include "isa_exec.h"
 #include "npu_attention.h"
 
 _Static_assert(NPU_ATTN_ALIGN_BYTES == FW_SRAM_ALIGN_BYTES, "the shared SRAM plan aligns as fw_sram_alloc does");
 
 #define F32_BYTES 4u
 #define FLT_MAX_F 3.402823466e38f
+#define LOG2_E 1.4426950408889634
 
 typedef struct at_plan {
     uint64_t G, Lq, Lk, D, Dv;
@@ -36,6 +45,10 @@ typedef struct at_plan {
     uint64_t vc, ndv;   /* value tile width (the array's columns), value tiles */
     uint64_t mt;        /* the array's rows */
     int k_rows, mask, qk_ws, pv_ws;
+    int tile;           /* the softmax tile on whole rows (one key block) */
+    float s_in;         /* tile: the int8 scores' scale */
+    uint32_t scale_q;   /* tile: the sm instruction's scale */
+    float s_out;        /* tile: P V -> f32, fl(sv * 1/128) */
     uint32_t mask_buf, mask_esz;
     uint64_t mask_off, mask_mats, mask_div;
     float sd, sv, smask;
@@ -120,6 +133,24 @@ static int at_plan_make(const fw_op_ctx *c, const npu_op_desc *d, at_plan *p, ch
     if (d->iattr[2] != NPU_ATTN_MASK_NONE && d->iattr[2] != NPU_ATTN_MASK_ADD)
         return fw_refuse(why, whylen, "iattr[2] (mask) = %d (expected 0 or 1)", d->iattr[2]);
     p->mask = d->iattr[2] == NPU_ATTN_MASK_ADD;
+    if (d->iattr[5] != NPU_ATTN_SOFTMAX_ONLINE && d->iattr[5] != NPU_ATTN_SOFTMAX_TILE)
+        return fw_refuse(why, whylen, "iattr[5] (softmax) = %d (expected 0 or 1)", d->iattr[5]);
+    p->tile = d->iattr[5] == NPU_ATTN_SOFTMAX_TILE;
+    if (p->tile) {
+        if (p->bc != p->Lk)
+            return fw_refuse(why, whylen, "the softmax tile needs one key block of all %llu keys (iattr[0] = %llu)",
+                             (unsigned long long)p->Lk, (unsigned long long)p->bc);
+        if (p->Lk > c->info->sm_max_len)
+            return fw_refuse(why, whylen, "rows of %llu keys exceed the softmax tile's %u", (unsigned long long)p->Lk,
+                             c->info->sm_max_len);
+        double sq = (double)d->fattr[2] * LOG2_E * (double)(1 << ISA_SM_SCALE_FRAC_BITS) + 0.5;
+        if (!finite_pos(d->fattr[2]) || !(sq >= 1.0 && sq < (double)FW_FIELD_MAX(SM, SCALE) + 1.0))
+            return fw_refuse(why, whylen, "fattr[2] (scores scale) = %g is outside the softmax tile's range",
+                             (double)d->fattr[2]);
+        p->s_in = d->fattr[2];
+        p->scale_q = (uint32_t)sq;
+        p->s_out = v->scale * (1.0f / (float)(1 << ISA_SM_OUT_FRAC_BITS));
+    }
     if (p->mask) {
         if (d->iattr[4] != NPU_DT_I8 && d->iattr[4] != NPU_DT_F32)
             return fw_refuse(why, whylen, "iattr[4] (mask dtype) = %d (expected i8 or f32)", d->iattr[4]);
@@ -184,10 +215,14 @@ typedef struct at_item {
     uint64_t k0, kw, nsub; /* keys, key tiles */
 } at_item;
 
+/* Pipes: q (DMA -> mm), k (DMA [-> vec transpose] -> mm), v (DMA -> mm), blk: the scores and the
+ * probabilities of an item ([DMA mask ->] mm QK -> vec [-> sm] -> mm PV), acc (mm -> vec), out
+ * (vec -> DMA store). At most 2 x (2 + 3 + 2 + 5 + 2 + 2) = 32 semaphores. */
 typedef struct at_state {
     const npu_op_desc *d;
     const at_plan *p;
-    fw_pipe q, k, v, s, pr, acc, out;
+    fw_pipe q, k, v, blk, acc, out;
+    uint32_t blk_qk, blk_vec, blk_pv; /* the blk pipe's stages */
     uint32_t ones, state;
     uint32_t qslot;   /* the current row block's Q */
     int cur;          /* which of the two m vectors holds the running maximum */
@@ -248,15 +283,15 @@ static void emit_loads(fw_op_ctx *c, at_state *s, const at_item *it)
                vtile_w(p, cv));
     fw_pipe_end(c, &s->v, 0, vq);
     if (p->mask) { /* the mask block, key tile by key tile, into the score slot's second half */
-        unsigned mq = fw_load_queue(c, fw_pipe_slot_index(&s->s, 0) + 3);
-        uint32_t ss = fw_pipe_begin(c, &s->s, 0, mq);
+        unsigned mq = fw_load_queue(c, fw_pipe_slot_index(&s->blk, 0) + 3);
+        uint32_t ss = fw_pipe_begin(c, &s->blk, 0, mq);
         uint32_t mk = ss + (uint32_t)(F32_BYTES * p->br * p->bc);
         uint64_t mat = (it->g / p->mask_div) % p->mask_mats, e = p->mask_esz;
         for (uint64_t j = 0; j < it->nsub; j++)
             fw_dma(c, 1, mq, p->mask_buf, mk + (uint32_t)(e * it->rows * j * p->nb),
                    p->mask_off + ((mat * p->Lq + it->r0) * p->Lk + it->k0 + j * p->nb) * e, it->rows,
                    tile_w(p, it, j) * e, p->Lk * e, tile_w(p, it, j) * e);
-        fw_pipe_end(c, &s->s, 0, mq);
+        fw_pipe_end(c, &s->blk, 0, mq);
     }
 }
 
@@ -275,8 +310,8 @@ static void emit_qk(fw_op_ctx *c, at_state *s, const at_item *it)
     const at_plan *p = s->p;
     if (it->t == 0)
         s->qslot = fw_pipe_begin(c, &s->q, 1, NPU_UNIT_MM);
-    uint32_t klast = p->k_rows ? 2 : 1, slast = p->mask ? 1 : 0;
-    uint32_t ks = fw_pipe_begin(c, &s->k, klast, NPU_UNIT_MM), ss = fw_pipe_begin(c, &s->s, slast, NPU_UNIT_MM);
+    uint32_t klast = p->k_rows ? 2 : 1;
+    uint32_t ks = fw_pipe_begin(c, &s->k, klast, NPU_UNIT_MM), ss = fw_pipe_begin(c, &s->blk, s->blk_qk, NPU_UNIT_MM);
     uint64_t step = p->qk_ws ? it->rows : p->mt;
     for (uint64_t j = 0; j < it->nsub; j++) {
         uint64_t w = tile_w(p, it, j);
@@ -286,18 +321,43 @@ static void emit_qk(fw_op_ctx *c, at_state *s, const at_item *it)
                   ks + (uint32_t)(p->D * j * p->nb), ss + (uint32_t)(F32_BYTES * (it->rows * j * p->nb + r * w)));
         }
     }
-    fw_pipe_end(c, &s->s, slast, NPU_UNIT_MM);
+    fw_pipe_end(c, &s->blk, s->blk_qk, NPU_UNIT_MM);
     fw_pipe_end(c, &s->k, klast, NPU_UNIT_MM);
     if (it->t == p->nkb - 1)
         fw_pipe_end(c, &s->q, 1, NPU_UNIT_MM);
 }
 
-/* Scores -> probabilities: dequantise, mask, row maxima, rescale factor, exp, quantise. */
+/* The probabilities' place in a blk slot: after the scores (and the mask). */
+static uint32_t p_area(const at_plan *p, uint32_t slot)
+{
+    return slot + (uint32_t)npu_attn_align((uint64_t)F32_BYTES * p->br * p->bc * (p->mask ? 2 : 1));
+}
+
+/* Tile mode: the scores quantised to the softmax tile's int8 and gathered from key tiles into whole
+ * rows; then the tile's softmax of every row, in place. */
+static void emit_tile_softmax(fw_op_ctx *c, at_state *s, const at_item *it, uint32_t ss)
+{
+    const at_plan *p = s->p;
+    uint32_t ps = p_area(p, ss);
+    fw_vquant(c, ss, ss, it->rows * it->kw, p->s_in); /* int8 over the start of the f32 scores */
+    for (uint64_t j = 0; j < it->nsub; j++)
+        fw_vmov(c, 0, 1, ps + (uint32_t)(j * p->nb), ss + (uint32_t)(it->rows * j * p->nb), it->rows, tile_w(p, it, j),
+                tile_w(p, it, j), it->kw);
+    fw_pipe_end(c, &s->blk, s->blk_vec, NPU_UNIT_VEC);
+    fw_pipe_begin(c, &s->blk, s->blk_vec + 1, NPU_UNIT_SM);
+    const uint64_t max_rows = FW_FIELD_MAX(SM, ROWS);
+    for (uint64_t r = 0; r < it->rows; r += max_rows)
+        fw_sm(c, 0, ps + (uint32_t)(r * it->kw), ps + (uint32_t)(r * it->kw), (uint32_t)it->kw,
+              (uint32_t)min_u64(max_rows, it->rows - r), p->scale_q, 0);
+    fw_pipe_end(c, &s->blk, s->blk_vec + 1, NPU_UNIT_SM);
+}
+
+/* Scores -> probabilities: dequantise, mask; then online: row maxima, rescale factor, exp,
+ * quantise; or on the softmax tile. */
 static void emit_softmax(fw_op_ctx *c, at_state *s, const at_item *it, uint64_t i)
 {
     const at_plan *p = s->p;
-    uint32_t ss = fw_pipe_begin(c, &s->s, p->mask ? 2 : 1, NPU_UNIT_VEC);
-    uint32_t ps = fw_pipe_begin(c, &s->pr, 0, NPU_UNIT_VEC);
+    uint32_t ss = fw_pipe_begin(c, &s->blk, s->blk_vec, NPU_UNIT_VEC), ps = p_area(p, ss);
     uint64_t n = it->rows * it->kw;
     fw_vdequant(c, ISA_SDT_I32, ss, ss, n, p->sd);
     if (p->mask) {
@@ -305,6 +365,10 @@ static void emit_softmax(fw_op_ctx *c, at_state *s, const at_item *it, uint64_t 
         if (p->mask_esz == 1)
             fw_vdequant(c, ISA_SDT_I8, mk, mk, n, p->smask);
         fw_vbin_flat(c, ISA_BINOP_ADD, 0, ss, ss, mk, n);
+    }
+    if (p->tile) {
+        emit_tile_softmax(c, s, it, ss);
+        return;
     }
     /* the block's row maxima into m_new (the running maximum itself for a row block's first) */
     uint32_t m_old = st_vec(s, ST_M0 + (uint64_t)s->cur), m_new = it->t == 0 ? m_old : st_vec(s, ST_M0 + (uint64_t)(1 - s->cur));
@@ -327,17 +391,25 @@ static void emit_softmax(fw_op_ctx *c, at_state *s, const at_item *it, uint64_t 
     }
     fw_vun(c, ISA_UNOP_EXP, ss, ss, n, 0.0f);
     fw_vquant(c, ps, ss, n, NPU_ATTN_P_SCALE);
-    fw_pipe_end(c, &s->pr, 0, NPU_UNIT_VEC);
-    fw_pipe_end(c, &s->s, p->mask ? 2 : 1, NPU_UNIT_VEC);
+    fw_pipe_end(c, &s->blk, s->blk_vec, NPU_UNIT_VEC);
 }
 
-/* [P V | P 1]: value tiles and the ones column, accumulated over the block's key tiles. */
+/* Online: [P V | P 1], value tiles and the ones column accumulated over the block's key tiles.
+ * Tile: P V, whole rows of P against whole value tiles (one mm per row tile and value tile). */
 static void emit_pv(fw_op_ctx *c, at_state *s, const at_item *it)
 {
     const at_plan *p = s->p;
-    uint32_t ps = fw_pipe_begin(c, &s->pr, 1, NPU_UNIT_MM), vs = fw_pipe_begin(c, &s->v, 1, NPU_UNIT_MM);
-    uint32_t as = fw_pipe_begin(c, &s->acc, 0, NPU_UNIT_MM);
-    for (uint64_t j = 0; j < it->nsub; j++) {
+    uint32_t ps = p_area(p, fw_pipe_begin(c, &s->blk, s->blk_pv, NPU_UNIT_MM));
+    uint32_t vs = fw_pipe_begin(c, &s->v, 1, NPU_UNIT_MM), as = fw_pipe_begin(c, &s->acc, 0, NPU_UNIT_MM);
+    for (uint64_t r = 0; p->tile && r < it->rows; r += p->mt) {
+        uint64_t m = min_u64(p->mt, it->rows - r);
+        for (uint64_t cv = 0; cv < p->ndv; cv++) {
+            uint64_t vw = vtile_w(p, cv);
+            fw_mm(c, 0, 0, 0, (uint32_t)m, (uint32_t)vw, (uint32_t)it->kw, ps + (uint32_t)(r * it->kw),
+                  vs + (uint32_t)(cv * p->bc * p->vc), as + (uint32_t)(F32_BYTES * (it->rows * cv * p->vc + r * vw)));
+        }
+    }
+    for (uint64_t j = 0; !p->tile && j < it->nsub; j++) {
         uint64_t w = tile_w(p, it, j);
         int ws = p->pv_ws && w <= p->mt;
         uint64_t step = ws ? it->rows : p->mt;
@@ -356,14 +428,20 @@ static void emit_pv(fw_op_ctx *c, at_state *s, const at_item *it)
     }
     fw_pipe_end(c, &s->acc, 0, NPU_UNIT_MM);
     fw_pipe_end(c, &s->v, 1, NPU_UNIT_MM);
-    fw_pipe_end(c, &s->pr, 1, NPU_UNIT_MM);
+    fw_pipe_end(c, &s->blk, s->blk_pv, NPU_UNIT_MM);
 }
 
-/* O = O alpha + (P V) sv, l = l alpha + sum P (set by a row block's first key block). */
+/* O = O alpha + (P V) sv, l = l alpha + sum P (set by a row block's first key block). Tile mode:
+ * O = (P V) sv / 128, the row block's only key block. */
 static void emit_update(fw_op_ctx *c, at_state *s, const at_item *it, uint64_t i)
 {
     const at_plan *p = s->p;
     uint32_t as = fw_pipe_begin(c, &s->acc, 1, NPU_UNIT_VEC);
+    if (p->tile) {
+        fw_vdequant(c, ISA_SDT_I32, st_o(s), as, it->rows * p->Dv, p->s_out);
+        fw_pipe_end(c, &s->acc, 1, NPU_UNIT_VEC);
+        return;
+    }
     uint64_t n = it->rows * p->Dv;
     uint32_t cnt = as + (uint32_t)(F32_BYTES * n), l = st_vec(s, ST_L);
     if (it->t == 0) {
@@ -390,11 +468,11 @@ static void emit_out(fw_op_ctx *c, at_state *s, const at_item *it)
     const at_plan *p = s->p;
     const npu_tensor_ref *o = &s->d->out;
     uint32_t os = fw_pipe_begin(c, &s->out, 0, NPU_UNIT_VEC);
-    for (uint64_t cv = 0; cv < p->ndv; cv++) {
+    for (uint64_t cv = 0; !p->tile && cv < p->ndv; cv++) {
         uint32_t off = (uint32_t)(F32_BYTES * it->rows * cv * p->vc);
         fw_vbin_rows(c, ISA_BINOP_DIV, ISA_BC_COL, os + off, st_o(s) + off, st_vec(s, ST_L), it->rows, vtile_w(p, cv));
     }
-    fw_from_f32(c, o, os, os, it->rows * p->Dv);
+    fw_from_f32(c, o, os, p->tile ? st_o(s) : os, it->rows * p->Dv);
     fw_pipe_end(c, &s->out, 0, NPU_UNIT_VEC);
     unsigned sq = fw_store_queue(c);
     fw_pipe_begin(c, &s->out, 1, sq);
@@ -421,8 +499,10 @@ static void at_emit(fw_op_ctx *c, const npu_op_desc *d)
     fw_pipe_init(c, &s.q, NPU_ATTN_SLOTS, 2, p.sram.q, blocks);
     fw_pipe_init(c, &s.k, NPU_ATTN_SLOTS, p.k_rows ? 3 : 2, p.sram.k, items);
     fw_pipe_init(c, &s.v, NPU_ATTN_SLOTS, 2, p.sram.v, items);
-    fw_pipe_init(c, &s.s, NPU_ATTN_SLOTS, p.mask ? 3 : 2, p.sram.s, items);
-    fw_pipe_init(c, &s.pr, NPU_ATTN_SLOTS, 2, p.sram.p, items);
+    s.blk_qk = p.mask ? 1 : 0; /* [DMA mask] -> mm QK -> vec [-> sm] -> mm PV */
+    s.blk_vec = s.blk_qk + 1;
+    s.blk_pv = s.blk_vec + (p.tile ? 2 : 1);
+    fw_pipe_init(c, &s.blk, NPU_ATTN_SLOTS, s.blk_pv + 1, p.sram.s + p.sram.p, items);
     fw_pipe_init(c, &s.acc, NPU_ATTN_SLOTS, 2, p.sram.acc, items);
     fw_pipe_init(c, &s.out, NPU_ATTN_SLOTS, 2, p.sram.out, blocks);
     s.ones = fw_sram_alloc(c, p.sram.ones);
@@ -438,15 +518,15 @@ static void at_emit(fw_op_ctx *c, const npu_op_desc *d)
         emit_transpose(c, &s, &first);
     emit_qk(c, &s, &first);
     for (uint64_t i = 0; i < items && !fw_stopped(c); i++) {
-        at_item it = item_at(&p, i);
-        if (i + 1 < items) {
-            at_item next = item_at(&p, i + 1);
+        at_item it = item_at(&p, i), next = item_at(&p, i + 1 < items ? i + 1 : i);
+        if (i + 1 < items)
             emit_loads(c, &s, &next);
+        emit_softmax(c, &s, &it, i);
+        if (i + 1 < items) {
             if (p.k_rows)
                 emit_transpose(c, &s, &next);
             emit_qk(c, &s, &next);
         }
-        emit_softmax(c, &s, &it, i);
         emit_pv(c, &s, &it);
         if (i > 0) {
             at_item prev = item_at(&p, i - 1);
