@@ -27,11 +27,12 @@
 #define NPU_ATTN_P_SCALE (1.0f / 127.0f)
 /* Query rows per block at most: enough that a long key sequence is streamed few times. */
 #define NPU_ATTN_MAX_QUERY_ROWS 1024u
-/* The key block the host prefers: long enough that rescaling (once per block) and the per-block
- * instructions cost little, short enough that many query rows fit beside it and that the next
- * block's loads and scores overlap this one's softmax. Measured on mobile-default at 2048 tokens
- * (npu-attention-bench): 128, 256, 512, 1024 keys give a prefill layer's attention 79.0, 75.7,
- * 77.5, 83.0 M cycles and a decode step's 0.81, 0.88, 1.00, 1.13 M. */
+/* The online softmax's key block the host prefers: long enough that rescaling (once per block) and
+ * the per-block instructions cost little, short enough that many query rows fit beside it and
+ * that the next block's loads and scores overlap this one's softmax. Measured on mobile-default
+ * with the online softmax (npu-attention-bench ... npu.softmax.max_len=64): 128, 256, 512, 1024
+ * keys give a 2048-token prefill layer's attention 77.6, 72.4, 73.2, 77.6 ms and a decode step's
+ * (2048 keys) 0.75, 0.83, 0.94, 1.06 ms. (With the softmax tile the block is every key.) */
 #define NPU_ATTN_KEY_BLOCK_PREFERRED 256u
 #define NPU_ATTN_F32_BYTES 4u
 /* State vectors of br f32 beside O: l, m (two, ping-pong), alpha (two, one per block in flight). */
