@@ -33,39 +33,21 @@ typedef struct placed {
     int first, last;
 } placed;
 
-typedef struct plan_ctx {
-    const npu_live_buf *bufs;
-} plan_ctx;
+/* The order buffers are placed in: largest first; among equals the earlier birth, then the lower
+ * index (a total order, so the plan is the same on every run). */
+typedef struct place_order {
+    uint64_t bytes;
+    int first, index;
+} place_order;
 
-/* Largest first; among equals the earlier birth, then the lower index: a total order, so the
- * plan is the same on every run. */
-static int by_size_desc(const void *a, const void *b, void *ctx)
+static int by_size_desc(const void *pa, const void *pb)
 {
-    const npu_live_buf *v = ((const plan_ctx *)ctx)->bufs;
-    int i = *(const int *)a, j = *(const int *)b;
-    if (v[i].bytes != v[j].bytes)
-        return v[i].bytes > v[j].bytes ? -1 : 1;
-    if (v[i].first != v[j].first)
-        return v[i].first < v[j].first ? -1 : 1;
-    return i < j ? -1 : i > j;
-}
-
-/* qsort has no context argument in C11: a small insertion-merge sort of the index array. */
-static void sort_indices(int *idx, int n, int *tmp, plan_ctx *ctx)
-{
-    for (int width = 1; width < n; width *= 2) {
-        for (int lo = 0; lo < n; lo += 2 * width) {
-            int mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
-            int a = lo, b = mid, k = lo;
-            while (a < mid && b < hi)
-                tmp[k++] = by_size_desc(&idx[a], &idx[b], ctx) <= 0 ? idx[a++] : idx[b++];
-            while (a < mid)
-                tmp[k++] = idx[a++];
-            while (b < hi)
-                tmp[k++] = idx[b++];
-        }
-        memcpy(idx, tmp, (size_t)n * sizeof *idx);
-    }
+    const place_order *a = pa, *b = pb;
+    if (a->bytes != b->bytes)
+        return a->bytes > b->bytes ? -1 : 1;
+    if (a->first != b->first)
+        return a->first < b->first ? -1 : 1;
+    return (a->index > b->index) - (a->index < b->index);
 }
 
 rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64_t *offsets, uint64_t *peak,
@@ -76,21 +58,19 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
         return RT_OK;
     if (align == 0)
         align = 1;
-    int *order = malloc((size_t)n * sizeof *order), *tmp = malloc((size_t)n * sizeof *tmp);
+    place_order *order = malloc((size_t)n * sizeof *order);
     placed *done = malloc((size_t)n * sizeof *done); /* sorted by offset */
-    if (!order || !tmp || !done) {
+    if (!order || !done) {
         free(order);
-        free(tmp);
         free(done);
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (arena plan of %d buffers)", n);
     }
     for (int i = 0; i < n; i++)
-        order[i] = i;
-    plan_ctx ctx = {bufs};
-    sort_indices(order, n, tmp, &ctx);
+        order[i] = (place_order){bufs[i].bytes, bufs[i].first, i};
+    qsort(order, (size_t)n, sizeof *order, by_size_desc);
     int ndone = 0;
     for (int k = 0; k < n; k++) {
-        const npu_live_buf *b = &bufs[order[k]];
+        const npu_live_buf *b = &bufs[order[k].index];
         uint64_t need = align_up(b->bytes ? b->bytes : 1, align);
         /* walk the placed buffers that meet b in time, lowest offset first: the smallest gap
          * between them that holds b, else the top of the highest */
@@ -107,7 +87,7 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
                 top = p->end;
         }
         uint64_t at = best != UINT64_MAX ? best : top;
-        offsets[order[k]] = at;
+        offsets[order[k].index] = at;
         int pos = 0;
         while (pos < ndone && done[pos].off <= at)
             pos++;
@@ -118,7 +98,6 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
             *peak = at + need;
     }
     free(order);
-    free(tmp);
     free(done);
     return RT_OK;
 }
