@@ -631,6 +631,14 @@ static void test_timing_only_takes_the_same_cycles_and_moves_nothing(void **stat
     assert_memory_equal(back, poison, sizeof poison);
     assert_true(B.diff.v[NPU_UNIT_MM][NPU_CTR_MACS] > 0);
     assert_true(B.diff.v[NPU_UNIT_DMA0][NPU_CTR_DRAM_RD] > 0);
+    /* the fused attention, both softmax modes: the same cycles without data */
+    for (int tile = 0; tile <= 1; tile++) {
+        attn_case a = {2, 20, 40, 16, 16, tile ? 40 : 16, 1, 1, 1, 1, 0, tile};
+        run_attn(&a);
+        numeric = opb_cycles(&B);
+        assert_int_equal(opb_run_device(&B, NPU_JOB_F_TIMING_ONLY), NPU_DRV_OK);
+        assert_int_equal(opb_cycles(&B), numeric);
+    }
 }
 
 int main(void)
