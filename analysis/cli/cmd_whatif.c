@@ -26,10 +26,12 @@ static const char usage[] =
     "every eAIBench task (T1..T50) on the default preset, as one table: latency and energy per task\n"
     "(time to first token and per token where the task generates), the NPU's share of the time, the\n"
     "NPU segments per inference, the paper's CPU measurement and NPU* estimate (Table 5) where it\n"
-    "gives one, the backbone's DRAM floor per token, and the task's task-specific model (the paper's\n"
-    "Table 3 baseline, where one is built in) on the same NPU. Every module runs in timing-only mode on the\n"
-    "simulated NPU (firmware, DMA, units), with the CPU fallback and boundary costs modelled.\n"
-    "docs/whatif.md explains every column and assumption.\n"
+    "gives one, the device memory of its largest module, the backbone's DRAM floor per token, and the\n"
+    "task's task-specific model (the paper's Table 3 baseline, where one is built in) on the same NPU.\n"
+    "Every module runs in timing-only mode on the simulated NPU (firmware, DMA, units), with the CPU\n"
+    "fallback and boundary costs modelled. A task that fails (a module that does not fit in device\n"
+    "memory ...) is a row with its error; the others still run. docs/whatif.md explains every column\n"
+    "and assumption.\n"
     "\n"
     "  --task ID          one task (1..50, or T12): its steps in detail\n"
     "  --path N           the tasks of execution path N (1..4)\n"
@@ -53,7 +55,8 @@ static const char usage[] =
     "  --trace FILE       record the driver/device traffic into FILE (m4npu trace --help)\n"
     "  --trace-level L    job (default) or insn: also every instruction per unit\n"
     "\n"
-    "Exit: 0 done, 1 a task or module failed, 2 usage, 3 a file could not be read or written.\n";
+    "Exit: 0 done, 1 a task or module failed (every other task is still reported), 2 usage, 3 a file\n"
+    "could not be read or written.\n";
 
 typedef struct whatif_args {
     const char *config, *module, *timeline, *plot, *trace, *trace_level;
