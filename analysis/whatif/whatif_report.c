@@ -371,15 +371,15 @@ static void csv_quoted(FILE *out, const char *s)
     fputc('"', out);
 }
 
-#define CSV_NUMERIC_COLUMNS 32 /* latency_s .. activations_bytes: empty in a failed task's row */
+#define CSV_NUMERIC_COLUMNS 28 /* latency_s .. activations_bytes: empty in a failed task's row */
 
 void whatif_print_csv(FILE *out, const whatif_task_result *tasks, int n)
 {
     fprintf(out, "id,name,dataset,path,latency_s,energy_j,first_token_s,per_token_s,gen_tokens,npu_fraction,segments,"
                  "npu_s,cpu_s,transfer_s,submit_s,e_macs_j,e_vector_j,e_sram_j,e_dram_j,e_control_j,e_static_j,"
                  "e_cpu_j,e_transfer_j,dram_floor_per_token_s,paper_cpu_s,paper_cpu_per_token_s,paper_npu_s,"
-                 "paper_npu_per_token_s,ts_model,ts_module,ts_latency_s,ts_energy_j,device_peak_bytes,weights_bytes,"
-                 "kv_cache_bytes,activations_bytes,status,error\n");
+                 "paper_npu_per_token_s,device_peak_bytes,weights_bytes,kv_cache_bytes,activations_bytes,status,error,"
+                 "ts_model,ts_module,ts_latency_s,ts_energy_j\n");
     for (int i = 0; i < n; i++) {
         const whatif_task_result *t = &tasks[i];
         const energy_breakdown *e = &t->energy;
@@ -394,7 +394,7 @@ void whatif_print_csv(FILE *out, const whatif_task_result *tasks, int n)
                 fputc(',', out);
             fprintf(out, "failed,");
             csv_quoted(out, t->error);
-            fputc('\n', out);
+            fprintf(out, ",\"%s\",,,\n", t->ts ? t->ts->paper : "");
             continue;
         }
         fprintf(out, "%.9g,%.9g,", t->latency_s, energy_total(e));
@@ -413,15 +413,15 @@ void whatif_print_csv(FILE *out, const whatif_task_result *tasks, int n)
             fprintf(out, "%.9g,%.9g,%.9g,%.9g,", p->cpu_s, p->cpu_per_token_s, p->npu_est_s, p->npu_est_per_token_s);
         else
             fprintf(out, ",,,,");
-        fprintf(out, "\"%s\",", t->ts ? t->ts->paper : "");
-        if (t->ts_run)
-            fprintf(out, "%s,%.9g,%.9g,", m4_module_get(t->ts_run->id)->name, t->ts_run->r->total_s,
-                    energy_total(&t->ts_run->r->energy));
-        else
-            fprintf(out, ",,,");
-        fprintf(out, "%llu,%llu,%llu,%llu,ok,\n", (unsigned long long)t->mem.peak_bytes,
+        fprintf(out, "%llu,%llu,%llu,%llu,ok,,", (unsigned long long)t->mem.peak_bytes,
                 (unsigned long long)t->mem.weight_bytes, (unsigned long long)t->mem.kv_bytes,
                 (unsigned long long)t->mem.act_bytes);
+        fprintf(out, "\"%s\",", t->ts ? t->ts->paper : "");
+        if (t->ts_run)
+            fprintf(out, "%s,%.9g,%.9g\n", m4_module_get(t->ts_run->id)->name, t->ts_run->r->total_s,
+                    energy_total(&t->ts_run->r->energy));
+        else
+            fprintf(out, ",,\n");
     }
 }
 
