@@ -176,6 +176,9 @@ static void test_segments_share_one_arena_and_memory_comes_back(void **state)
     }
     npu_mem_plan_free(p);
     assert_int_equal(used_now(), before);
+    npu_mem_info mi; /* and in one block again: the freed ranges merged with their neighbours */
+    npu_dev_mem_info(npu_backend_device(BE), &mi);
+    assert_int_equal(mi.largest_free_bytes, mi.free_bytes);
     graph_free(g);
 }
 
