@@ -90,7 +90,9 @@ static const m4npu_cfg_key npu_keys[] = {
     BYTES("npu.sram.size_bytes", npu.sram.size_bytes, NPU_SRAM_MIN_BYTES, ISA_SRAM_REACH_BYTES,
           "On-chip SRAM the ISA addresses (24-bit addresses reach 16 MiB). A multiple of "
           "npu.sram.banks * npu.sram.bank_width_bytes."),
-    U32("npu.sram.banks", npu.sram.banks, 1, NPU_SRAM_BANKS_MAX, "banks", "SRAM banks, accessed in parallel."),
+    U32("npu.sram.banks", npu.sram.banks, 1, NPU_SRAM_BANKS_MAX, "banks",
+        "SRAM banks, interleaved and accessed in parallel: the SRAM moves banks * bank_width_bytes bytes "
+        "per cycle, shared by the units and the DMA (sim/README.md, SRAM banks)."),
     U32("npu.sram.bank_width_bytes", npu.sram.bank_width_bytes, 1, NPU_SRAM_BANK_WIDTH_MAX_BYTES, "bytes",
         "Bytes one bank reads or writes per cycle."),
 

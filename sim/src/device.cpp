@@ -20,6 +20,7 @@ namespace {
 constexpr int kMaxSettleDeltas = 100000; // a zero-time loop this long is a model bug
 constexpr size_t kControlStackBytes = 8u << 20; // the firmware runs on this stack (ASan needs room)
 constexpr size_t kUnitStackBytes = 1u << 20;
+constexpr uint64_t kMaxSramBytesPerCycle = 1ull << 32; // 4 GiB per cycle: beyond any SRAM, no fixed-point overflow
 } // namespace
 
 uint64_t to_cycles(const sc_time &t) { return static_cast<uint64_t>(t.to_seconds() * 1e9 + 0.5); }
@@ -51,6 +52,11 @@ Device::Device(sc_module_name name) : sc_module(name)
     dram_opt.dont_initialize();
     dram_opt.set_sensitivity(&dram_model_.next_);
     sc_spawn([this] { dram_method(); }, "dram", &dram_opt);
+    sc_spawn_options sram_opt;
+    sram_opt.spawn_method();
+    sram_opt.dont_initialize();
+    sram_opt.set_sensitivity(&sram_model_.next_);
+    sc_spawn([this] { sram_method(); }, "sram", &sram_opt);
 }
 
 Device::~Device()
@@ -105,6 +111,11 @@ bool Device::open(const npu_device_config &cfg, std::string &err)
     double bytes_per_cycle = cfg.dram.bandwidth_gb_s * 1e9 * cfg.dram.efficiency / (cfg.clock_mhz * 1e6);
     uint64_t bw_fx = static_cast<uint64_t>(std::llround(bytes_per_cycle * (1 << DramModel::kFracBits)));
     dram_model_.configure(bw_fx ? bw_fx : 1, static_cast<uint64_t>(std::ceil(cfg.dram.latency_ns * cfg.clock_mhz / 1000.0)));
+    // SRAM: every bank moves bank_width_bytes per NPU cycle (clamped far above any real SRAM so
+    // that the fixed-point arithmetic cannot overflow).
+    uint64_t sram_bytes_per_cycle = std::min<uint64_t>(uint64_t(cfg.sram.banks) * cfg.sram.bank_width_bytes,
+                                                       kMaxSramBytesPerCycle);
+    sram_model_.configure(sram_bytes_per_cycle << SramModel::kFracBits);
     npu_khz_ = static_cast<uint64_t>(std::llround(cfg.clock_mhz * 1000.0));
     ctrl_khz_ = static_cast<uint64_t>(std::llround(cfg.control.clock_mhz * 1000.0));
     spend_carry_ = 0;
@@ -359,6 +370,7 @@ void Device::hardware_reset()
     update_irq();
     abort_units();
     dram_model_.clear();
+    sram_model_.clear();
     std::fill(sram_.begin(), sram_.end(), 0);
     mm_ctx_ = isa_exec_ctx{};
     doorbell_pending_ = false;

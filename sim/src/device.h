@@ -75,6 +75,43 @@ class DramModel {
     sc_core::sc_time last_;
 };
 
+// The SRAM banks' bandwidth shared by the units and the DMA (sram.cpp): max-min fair shares of
+// banks * bank_width_bytes per cycle, each request capped at the rate it would use alone.
+class SramModel {
+  public:
+    static constexpr int kFracBits = 16; // bandwidth in bytes/cycle << 16
+    struct Request {
+        uint64_t remaining_fx = 0; // bytes still to serve << 16
+        uint64_t cap_fx = 0;       // the most it would use per cycle
+        uint64_t rate_fx = 0;      // its current share
+        bool waiting = false;      // its owner waits in finish()
+        bool finished = true;
+        sc_core::sc_event done;
+    };
+    void configure(uint64_t bw_fx);
+    uint64_t bw_fx() const { return bw_fx_; }
+    // The rate (16.16 bytes/cycle, rounded up) at which `bytes` are served in `cycles_alone`.
+    static uint64_t cap_for(uint64_t bytes, uint64_t cycles_alone);
+    // Called from a thread: join the active requests with `bytes` to serve at most cap_fx per
+    // cycle (no bytes: finished at once). Then finish() waits until they are served (false if
+    // `abort` fired first: the request is withdrawn), or withdraw() drops the request.
+    void begin(Request &r, uint64_t bytes, uint64_t cap_fx);
+    bool finish(Request &r, const sc_core::sc_event &abort);
+    void withdraw(Request &r);
+    void method(); // SC_METHOD body, sensitive to next_
+    sc_core::sc_event next_;
+    void clear();
+
+  private:
+    void advance();
+    void reshare();
+    void schedule();
+    uint64_t bw_fx_ = 1;
+    std::vector<Request *> active_;
+    std::vector<Request *> order_; // reshare()'s scratch, kept to avoid an allocation per request
+    sc_core::sc_time last_;
+};
+
 // One unit queue and the state of the unit that serves it.
 struct Unit {
     std::deque<hal_cmd> queue;
@@ -127,6 +164,7 @@ class Device : public sc_core::sc_module {
     void control_thread();
     void unit_thread(unsigned u);
     void dram_method() { dram_model_.method(); }
+    void sram_method() { sram_model_.method(); }
     void hardware_reset();
     void update_irq();
     uint32_t unit_register(uint32_t off) const;
@@ -139,8 +177,13 @@ class Device : public sc_core::sc_module {
     bool exec_compute(unsigned u, const hal_cmd &cmd);
     bool busy_wait(unsigned u, uint64_t n); // time spent working; false on abort
     void report_insn(unsigned u, const hal_cmd &cmd, uint64_t issue_cycle, npu_sim_insn_outcome outcome);
+    // Wait (busy) until an SRAM request is served; false on abort (the request is withdrawn).
+    bool sram_wait(unsigned u, SramModel::Request &r);
+    uint64_t sram_bytes(const isa_insn &in, uint32_t mm_bias) const;
     void report_fault(unsigned u, uint32_t fault, uint64_t addr, uint32_t index);
     void count_sram(unsigned u, const isa_insn &in, uint32_t mm_bias);
+    // A compute instruction's time: its latency, stretched while its SRAM bytes wait for the banks.
+    bool compute_wait(unsigned u, const isa_insn &in, uint64_t latency);
 
     npu_device_config cfg_{};
     hal_device_info info_{};
@@ -153,6 +196,7 @@ class Device : public sc_core::sc_module {
     std::vector<uint8_t> sram_;
     isa_exec_ctx mm_ctx_{}; // matmul tile state (mm.cfg) and the SRAM it works on
     DramModel dram_model_;
+    SramModel sram_model_;
 
     // registers
     std::array<uint32_t, NPU_MMIO_BYTES / 4> regs_{};

@@ -8,6 +8,8 @@
 //   matmul, softmax: rtl/tile_cycles.h (the RTL tiles' own schedules)
 //   vector: vector_cycles() below
 //   DMA: setup_cycles + DRAM latency + ceil(bytes / bandwidth share), bytes = rows * whole bursts
+//   every instruction's SRAM bytes share the banks' bandwidth (sram.cpp): it completes when its
+//   latency has passed and its bytes have been served
 //   signal/wait: no time of their own (a wait stalls until its semaphore is positive)
 #include "device.h"
 
@@ -167,6 +169,29 @@ bool Device::busy_wait(unsigned u, uint64_t n)
     return epoch == abort_epoch_;
 }
 
+bool Device::sram_wait(unsigned u, SramModel::Request &r)
+{
+    if (r.finished)
+        return true;
+    uint64_t epoch = abort_epoch_;
+    sc_time t0 = sc_time_stamp();
+    bool served = sram_model_.finish(r, abort_ev_);
+    units_[u].ctr[NPU_CTR_BUSY] += to_cycles(sc_time_stamp() - t0);
+    return served && epoch == abort_epoch_;
+}
+
+bool Device::compute_wait(unsigned u, const isa_insn &in, uint64_t latency)
+{
+    SramModel::Request req;
+    uint64_t bytes = sram_bytes(in, mm_ctx_.mm_bias);
+    sram_model_.begin(req, bytes, SramModel::cap_for(bytes, latency));
+    if (!busy_wait(u, latency)) {
+        sram_model_.withdraw(req);
+        return false;
+    }
+    return sram_wait(u, req);
+}
+
 bool Device::exec_sync(unsigned u, const hal_cmd &cmd)
 {
     unsigned sem = static_cast<unsigned>(ISA_GET(&cmd.insn, SIGNAL, SEM));
@@ -214,10 +239,18 @@ bool Device::exec_dma(unsigned u, const hal_cmd &cmd)
     uint64_t epoch = abort_epoch_;
     if (!busy_wait(u, cfg_.dma.setup_cycles))
         return false;
+    // The SRAM side moves rows * cols bytes alongside the DRAM transfer, no faster than DRAM
+    // delivers (or takes) them.
+    SramModel::Request sram_req;
+    sram_model_.begin(sram_req, rows * cols, dram_model_.bw_fx());
     sc_time t0 = sc_time_stamp();
     bool served = dram_model_.transfer(charged, abort_ev_);
     units_[u].ctr[NPU_CTR_BUSY] += to_cycles(sc_time_stamp() - t0);
-    if (!served || epoch != abort_epoch_)
+    if (!served || epoch != abort_epoch_) {
+        sram_model_.withdraw(sram_req);
+        return false;
+    }
+    if (!sram_wait(u, sram_req))
         return false;
     auto &c = units_[u].ctr;
     c[load ? NPU_CTR_DRAM_RD : NPU_CTR_DRAM_WR] += charged;
@@ -241,6 +274,22 @@ void Device::count_sram(unsigned u, const isa_insn &in, uint32_t mm_bias)
     int n = isa_sram_ranges(&in, &mm_bias, r);
     for (int i = 0; i < n; i++)
         units_[u].ctr[r[i].write ? NPU_CTR_SRAM_WR : NPU_CTR_SRAM_RD] += r[i].len;
+}
+
+// Bytes an instruction moves through the SRAM's banks: its footprint, except that a strided
+// v.mov moves rows * cols elements each way, not the span its strides cover.
+uint64_t Device::sram_bytes(const isa_insn &in, uint32_t mm_bias) const
+{
+    if (in.op == ISA_OP_VMOV) {
+        uint64_t elem_bytes = uint64_t(1) << ISA_GET(&in, VMOV, ESZ);
+        return 2 * uint64_t(ISA_GET(&in, VMOV, ROWS)) * uint64_t(ISA_GET(&in, VMOV, COLS)) * elem_bytes;
+    }
+    isa_sram_range r[ISA_MAX_SRAM_RANGES];
+    int n = isa_sram_ranges(&in, &mm_bias, r);
+    uint64_t bytes = 0;
+    for (int i = 0; i < n; i++)
+        bytes += r[i].len;
+    return bytes;
 }
 
 bool Device::exec_compute(unsigned u, const hal_cmd &cmd)
@@ -284,9 +333,9 @@ bool Device::exec_compute(unsigned u, const hal_cmd &cmd)
             report_fault(u, st == TILE_RTL_E_SRAM ? NPU_FAULT_SRAM_OVERFLOW : NPU_FAULT_UNIT, 0, cmd.index);
             return false;
         }
-        return busy_wait(u, measured);
+        return compute_wait(u, in, measured);
     }
-    if (!busy_wait(u, latency))
+    if (!compute_wait(u, in, latency))
         return false;
     if ((cmd.flags & HAL_CMD_TIMING_ONLY) && in.op != ISA_OP_MM_CFG)
         return true;

@@ -1,7 +1,8 @@
 /* The fast models' timing, pinned to the cycle against the documented formulas (sim/README.md):
  * DMA = setup + latency + ceil(bytes / bandwidth); concurrent DMAs share the bandwidth; matmul,
  * softmax and vector latencies; the firmware's per-job and per-instruction costs; units overlap
- * unless the program's sync instructions order them. */
+ * unless the program's sync instructions order them; the SRAM banks bound a unit and make
+ * concurrent units and DMAs wait for each other. */
 #include "npu_test.h"
 
 #include "tile_cycles.h"
@@ -209,6 +210,64 @@ static void test_units_overlap_unless_synchronised(void **state)
     assert_int_equal(npu_test_cycles(&T), JOB + INSN + dma + INSN + mm);
 }
 
+/* The SRAM banks (sim/src/sram.cpp): S = banks * bank_width_bytes bytes per cycle, shared by
+ * max-min fairness between the instructions in flight, each asking at most for its bytes over its
+ * own latency (a DMA: at most the DRAM's bandwidth). */
+static void reopen_with_sram(uint32_t banks, uint32_t width)
+{
+    npu_test_close(&T);
+    npu_device_config c = config();
+    c.sram.banks = banks;
+    c.sram.bank_width_bytes = width;
+    npu_test_open(&T, &c);
+}
+
+static void test_sram_narrower_than_a_unit_bounds_it(void **state)
+{
+    (void)state;
+    /* relu over 64 i32: 4 + 64 / 16 = 8 cycles on the test SRAM (128 B/cycle, 64 B/cycle asked) */
+    run_ok("v.un relu, i32, 0x0, 0x1000, 1, 64, 0.0\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_VEC, NPU_CTR_BUSY), VEC_PIPE + 64 / VEC_LANES);
+    /* one bank one byte wide: 256 bytes read + 256 written at 1 byte per cycle */
+    reopen_with_sram(1, 1);
+    run_ok("v.un relu, i32, 0x0, 0x1000, 1, 64, 0.0\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_VEC, NPU_CTR_BUSY), 2 * 64 * 4);
+    /* a 16x16x64 matmul moves 1024 + 1024 + 1024 bytes: 3072 cycles instead of 111 */
+    run_ok("mm os, set, i8, nobias, i32, 16, 16, 64, 0x0, 0x2000, 0x4000\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_BUSY), 16 * 64 + 64 * 16 + 4 * 16 * 16);
+    /* a DMA's SRAM side: 4096 bytes at 4 B/cycle (one bank, 4 bytes wide) start with the transfer,
+     * after the setup, and outlast the DRAM's 100 + 256 cycles */
+    reopen_with_sram(1, 4);
+    run_ok("dma.ld 0, 0, 0x0, 0, 4, 1024, 1024, 1024\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_BUSY), DMA_SETUP + 4096 / 4);
+    assert_int_equal(npu_test_cycles(&T), JOB + INSN + DMA_SETUP + 4096 / 4);
+}
+
+static void test_sram_conflicts_between_dma_and_vector(void **state)
+{
+    (void)state;
+    /* The DMA (dispatched at 420) asks for 16 B/cycle of SRAM from 436 (after its setup); the relu
+     * over 4000 i32 (dispatched at 440) asks for 32000 bytes over its 4 + 250 = 254 cycles, about
+     * 126 B/cycle. Together 142 > 128 B/cycle: the DMA keeps its 16, the vector unit gets the other
+     * 112 B/cycle and needs ceil(32000 / 112) = 286 cycles instead of 254. The DRAM side is not
+     * slowed: the DMA still takes 16 + 100 + 16384 / 16 cycles. */
+    const char *prog = "dma.ld 0, 0, 0x0, 0, 16, 1024, 1024, 1024\n"
+                       "v.un relu, i32, 0x10000, 0x20000, 1, 4000, 0.0\n"
+                       "end\n";
+    run_ok(prog);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_VEC, NPU_CTR_BUSY), 286);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 1024);
+    assert_int_equal(npu_test_cycles(&T), JOB + INSN + DMA_SETUP + DRAM_LATENCY + 1024);
+    /* twice as many banks (256 B/cycle): no conflict, the formula's 254 cycles */
+    reopen_with_sram(16, 16);
+    run_ok(prog);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_VEC, NPU_CTR_BUSY), VEC_PIPE + 4000 / VEC_LANES);
+    /* the same bandwidth from 4 banks 64 bytes wide gives the same cycles as 16 x 16 */
+    reopen_with_sram(4, 64);
+    run_ok(prog);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_VEC, NPU_CTR_BUSY), VEC_PIPE + 4000 / VEC_LANES);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +278,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_softmax_and_vector_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_firmware_costs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_units_overlap_unless_synchronised, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sram_narrower_than_a_unit_bounds_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sram_conflicts_between_dma_and_vector, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
