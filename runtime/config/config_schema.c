@@ -34,7 +34,7 @@
 
 /* The CPU and the energy table: physically meaningful bounds (a phone CPU, and far beyond it). */
 #define CPU_CORES_MAX 1024u
-#define CPU_GFLOP_S_MIN 0.01            /* 10 MFLOP/s .. 1 PFLOP/s of a whole CPU */
+#define CPU_GFLOP_S_MIN 0.01            /* 10 MFLOP/s .. 1 PFLOP/s of one core */
 #define CPU_GFLOP_S_MAX 1e6
 #define CPU_BANDWIDTH_GB_S_MIN 0.1      /* as the NPU's DRAM */
 #define CPU_BANDWIDTH_GB_S_MAX 10000.0
@@ -134,12 +134,16 @@ static const m4npu_cfg_key npu_keys[] = {
 };
 
 static const m4npu_cfg_key cpu_keys[] = {
-    U32("cpu.cores", cpu.cores, 1, CPU_CORES_MAX, "cores", "CPU cores the runtime's fallback kernels use."),
+    U32("cpu.cores", cpu.cores, 1, CPU_CORES_MAX, "cores",
+        "CPU cores the runtime's fallback kernels use: the compute rates below are one core's; n cores "
+        "reach Amdahl's speedup 1 / (0.1 + 0.9 / n) of them (runtime/cpumodel; 3.08 at 4 cores)."),
     F64("cpu.gflop_s.fp32", cpu.gflop_s.fp32, CPU_GFLOP_S_MIN, CPU_GFLOP_S_MAX, "GFLOP/s",
-        "Sustained fp32 rate of the whole CPU on the runtime's kernels."),
-    F64("cpu.gflop_s.fp16", cpu.gflop_s.fp16, CPU_GFLOP_S_MIN, CPU_GFLOP_S_MAX, "GFLOP/s", "Sustained fp16 rate."),
+        "Sustained fp32 rate of one core on the runtime's kernels."),
+    F64("cpu.gflop_s.fp16", cpu.gflop_s.fp16, CPU_GFLOP_S_MIN, CPU_GFLOP_S_MAX, "GFLOP/s",
+        "Sustained fp16 rate of one core."),
     F64("cpu.gflop_s.int8", cpu.gflop_s.int8, CPU_GFLOP_S_MIN, CPU_GFLOP_S_MAX, "GOP/s",
-        "Sustained int8 rate (operations, a MAC is two)."),
+        "Sustained int8 rate of one core (operations, a MAC is two): int8 data, and MatMul, Gemm and Conv "
+        "with weight-only quantised (INT8/INT4) weights."),
     F64("cpu.memory_bandwidth_gb_s", cpu.memory_bandwidth_gb_s, CPU_BANDWIDTH_GB_S_MIN, CPU_BANDWIDTH_GB_S_MAX, "GB/s",
         "Sustained DRAM bandwidth the CPU reaches (1e9 bytes/s)."),
     F64("cpu.dispatch_overhead_us", cpu.dispatch_overhead_us, 0.0, CPU_OVERHEAD_US_MAX, "us",
@@ -225,7 +229,8 @@ static const m4npu_cfg_section sections[] = {
      ops_keys, COUNT_OF(ops_keys), ops_section_check},
     {"cpu", "cpu: the CPU fallback model",
      "The CPU that runs the operators the NPU cannot: each costs max(flops / rate, bytes / "
-     "bandwidth) plus the dispatch overhead, at active power.",
+     "bandwidth) plus the dispatch overhead, at active power; rate is one core's gflop_s times the "
+     "speedup of cpu.cores cores.",
      cpu_keys, COUNT_OF(cpu_keys), cpu_section_check},
     {"energy", "energy: the energy table",
      "Energy = the device's action counts (performance counters) x these costs + npu_static_w x time, "
@@ -357,7 +362,7 @@ void m4npu_config_defaults(m4npu_config *cfg)
     snprintf(cfg->description, sizeof cfg->description, "%s",
              "Small and fast, for tests: a 16x16 array, 256 KiB of SRAM, 64 MiB of DRAM.");
     /* member by member, so that padding stays zero (configurations compare with memcmp) */
-    cfg->cpu.cores = 4;
+    cfg->cpu.cores = 1;
     cfg->cpu.gflop_s.fp32 = 50.0;
     cfg->cpu.gflop_s.fp16 = 100.0;
     cfg->cpu.gflop_s.int8 = 200.0;

@@ -34,14 +34,16 @@ extern "C" {
 #define M4NPU_CONFIG_KEY_LEN 96     /* longest dotted key path, including the NUL */
 #define M4NPU_CONFIG_MAX_KEYS 256   /* schema rows over all sections */
 
-/* Sustained throughput of the whole CPU (all cores the runtime uses) per data type, on the
- * runtime's kernels: GFLOP/s for floating point, giga-operations/s for int8. */
+/* Sustained throughput of one core per data type, on the runtime's kernels: GFLOP/s for floating
+ * point, giga-operations/s for int8. The CPU's `cores` reach Amdahl's speedup of it
+ * (runtime/cpumodel). */
 typedef struct m4npu_cpu_gflop_s {
     double fp32, fp16, int8;
 } m4npu_cpu_gflop_s;
 
 /* The CPU fallback model (issue "Reference runtime"): each op the NPU cannot run costs
- * max(flops / rate, bytes / bandwidth) + dispatch overhead, at active power. */
+ * max(flops / rate, bytes / bandwidth) + dispatch overhead, at active power; rate is one core's
+ * gflop_s times the speedup of `cores` cores. */
 typedef struct m4npu_cpu_config {
     uint32_t cores;
     m4npu_cpu_gflop_s gflop_s;

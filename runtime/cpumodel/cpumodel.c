@@ -6,20 +6,62 @@
 #define F64_RATE_FRACTION 0.5 /* f64 SIMD lanes are half of f32's */
 #define BITS_PER_BYTE 8u
 
+double cpumodel_core_speedup(uint32_t cores)
+{
+    double n = cores ? (double)cores : 1.0;
+    return 1.0 / ((1.0 - CPUMODEL_PARALLEL_FRACTION) + CPUMODEL_PARALLEL_FRACTION / n);
+}
+
 double cpumodel_rate(const m4npu_cpu_config *cpu, rt_dtype t)
 {
+    double per_core;
     switch (t) {
     case RT_DT_F16:
     case RT_DT_BF16:
-        return cpu->gflop_s.fp16 * CPUMODEL_GIGA;
+        per_core = cpu->gflop_s.fp16;
+        break;
     case RT_DT_I8:
     case RT_DT_U8:
-        return cpu->gflop_s.int8 * CPUMODEL_GIGA;
+        per_core = cpu->gflop_s.int8;
+        break;
     case RT_DT_F64:
-        return cpu->gflop_s.fp32 * F64_RATE_FRACTION * CPUMODEL_GIGA;
+        per_core = cpu->gflop_s.fp32 * F64_RATE_FRACTION;
+        break;
     default:
-        return cpu->gflop_s.fp32 * CPUMODEL_GIGA;
+        per_core = cpu->gflop_s.fp32;
+        break;
     }
+    return per_core * cpumodel_core_speedup(cpu->cores) * CPUMODEL_GIGA;
+}
+
+/* Ops whose weights a CPU runtime keeps quantised and multiplies with integer kernels. */
+static bool has_integer_kernel(int op)
+{
+    return op == RT_OP_MatMul || op == RT_OP_Gemm || op == RT_OP_Conv;
+}
+
+int cpumodel_quantised_weights(const rt_graph *g, int node, uint64_t *saved_bytes)
+{
+    *saved_bytes = 0;
+    if (node < 0 || node >= g->n_nodes || !has_integer_kernel(g->nodes[node].op))
+        return 0;
+    const rt_node *n = &g->nodes[node];
+    int count = 0;
+    for (int k = 0; k < n->n_inputs; k++) {
+        if (n->inputs[k] < 0)
+            continue;
+        const rt_tensor *w = g->tensors[n->inputs[k]];
+        int p = w->producer;
+        if (p < 0 || g->nodes[p].op != RT_OP_Cast || g->nodes[p].n_inputs < 1 || g->nodes[p].inputs[0] < 0)
+            continue;
+        const rt_tensor *stored = g->tensors[g->nodes[p].inputs[0]];
+        if (stored->kind != RT_TENSOR_CONSTANT || !rt_dtype_is_int(stored->dtype) || !rt_dtype_is_float(w->dtype))
+            continue;
+        uint64_t dequantised = rt_tensor_nbytes(w), packed = rt_tensor_nbytes(stored);
+        *saved_bytes += dequantised > packed ? dequantised - packed : 0;
+        count++;
+    }
+    return count;
 }
 
 bool cpumodel_is_view(int op)
@@ -78,7 +120,11 @@ rt_status cpumodel_node(const m4npu_cpu_config *cpu, const rt_graph *g, int node
     rt_status s = graph_node_cost(g, node, &cost, e);
     if (s != RT_OK)
         return s;
-    cpumodel_roofline(cpu, cost.flops, cost.bytes_in + cost.bytes_out, compute_dtype(g, n), true, c);
+    uint64_t bytes = cost.bytes_in + cost.bytes_out, saved = 0;
+    bool integer = cpumodel_quantised_weights(g, node, &saved) > 0;
+    cpumodel_roofline(cpu, cost.flops, integer ? bytes - (saved < bytes ? saved : bytes) : bytes,
+                      integer ? RT_DT_I8 : compute_dtype(g, n), true, c);
+    c->integer_kernel = integer;
     return RT_OK;
 }
 

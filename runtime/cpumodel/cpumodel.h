@@ -8,12 +8,25 @@
  *     seconds = max(flops / rate(dtype), bytes / memory_bandwidth) + dispatch_overhead
  *     energy  = active_power x seconds
  *
- * flops and bytes come from runtime/ops' cost functions (shapes only, no data). The rate is
- * cpu.gflop_s by data type: fp32 for f32 (f64 at half of it), fp16 for f16/bf16, int8 for i8/u8;
- * other integer and bool types at the fp32 rate. View ops (Reshape, Squeeze, Unsqueeze, Flatten,
- * Identity, Dropout) only relabel their input and cost nothing. A control-flow node (If, Loop,
- * Scan) costs one dispatch: what its subgraphs run is costed by the run pipeline, which knows
- * which branch and how many iterations run (runtime/run/run_control.c).
+ * flops and bytes come from runtime/ops' cost functions (shapes only, no data). The rate is one
+ * core's cpu.gflop_s by data type times the speedup of cpu.cores cores: fp32 for f32 (f64 at half
+ * of it), fp16 for f16/bf16, int8 for i8/u8; other integer and bool types at the fp32 rate. View
+ * ops (Reshape, Squeeze, Unsqueeze, Flatten, Identity, Dropout) only relabel their input and cost
+ * nothing. A control-flow node (If, Loop, Scan) costs one dispatch: what its subgraphs run is
+ * costed by the run pipeline, which knows which branch and how many iterations run
+ * (runtime/run/run_control.c).
+ *
+ * Cores: n cores run an operator 1 / ((1 - p) + p / n) times faster than one (Amdahl's law, G.
+ * Amdahl, AFIPS 1967), with p = CPUMODEL_PARALLEL_FRACTION of its work split between the cores and
+ * the rest serial (splitting and joining the work, thread wake-up, the slowest core's share). The
+ * memory bandwidth is the whole CPU's and does not scale with cores.
+ *
+ * Quantised weights: a MatMul, Gemm or Conv whose weight is an integer constant dequantised by a
+ * Cast (weight-only INT8/INT4 quantisation, runtime/m4's convention) runs as an integer kernel,
+ * as CPU inference runtimes run such layers (activations quantised on the fly, integer dot
+ * products: llama.cpp's Q8_0 and Q4 kernels, XNNPACK's QD8 kernels): at the int8 rate, reading
+ * the weight at its stored size rather than as floats. The Cast itself is a constant (computed
+ * once at load, runtime/partition).
  *
  * A tensor crossing the boundary is quantised (host f32 -> device int8) or dequantised on the
  * CPU: a copy that reads the host bytes and writes the device bytes (or the reverse), with
@@ -36,6 +49,11 @@
 #define CPUMODEL_DEQUANT_FLOPS 1.0 /* per element: scale */
 #define CPUMODEL_US_S 1e-6         /* seconds per microsecond */
 #define CPUMODEL_GIGA 1e9          /* GFLOP/s and GB/s to per second */
+/* The parallel fraction p of Amdahl's law. est.: no phone measurement of the runtime's kernels is
+ * at hand; 0.9 makes 4 cores 3.1x and 8 cores 4.7x one core, between the ideal and the ~2.5-3x
+ * that multi-threaded mobile inference runtimes commonly gain from four big and middle cores
+ * (their little cores and the shared caches and memory hold them back). */
+#define CPUMODEL_PARALLEL_FRACTION 0.9
 
 typedef struct cpumodel_cost {
     double flops;       /* operations (runtime/ops cost: 2 per MAC, 1 per elementwise output ...) */
@@ -48,10 +66,17 @@ typedef struct cpumodel_cost {
     double energy_j;    /* active power x seconds */
     bool memory_bound;  /* memory_s > compute_s */
     bool view;          /* a view op: free */
+    bool integer_kernel; /* quantised weights: int8 rate, weights read at their stored size */
 } cpumodel_cost;
 
-/* Sustained operations per second of the whole CPU on data of type t. */
+/* Sustained operations per second of the whole CPU (cpu.cores cores) on data of type t. */
 double cpumodel_rate(const m4npu_cpu_config *cpu, rt_dtype t);
+/* How much faster `cores` cores run an operator than one (Amdahl, CPUMODEL_PARALLEL_FRACTION). */
+double cpumodel_core_speedup(uint32_t cores);
+/* The inputs of node `node` that are weight-only-quantised weights (a Cast of an integer
+ * constant to a float type) when the node has an integer kernel (MatMul, Gemm, Conv): how many,
+ * and in *saved_bytes how many fewer bytes reading them as stored costs than as floats. */
+int cpumodel_quantised_weights(const rt_graph *g, int node, uint64_t *saved_bytes);
 /* Is op id `op` a view (its output relabels its input's data)? */
 bool cpumodel_is_view(int op);
 /* The modelled cost of node `node` of g (shapes must be inferred). */

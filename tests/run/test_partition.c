@@ -18,11 +18,12 @@ static void assert_close(double got, double want)
         fail_msg("got %.17g, want %.17g", got, want);
 }
 
-/* configs/test.yaml: fp32 50 GFLOP/s, fp16 100, int8 200, 10 GB/s, 2 us dispatch, 2 W active,
- * 0.1 W idle, 20 us per NPU job, 2 us per crossing. */
+/* configs/test.yaml: one core, fp32 50 GFLOP/s, fp16 100, int8 200, 10 GB/s, 2 us dispatch, 2 W
+ * active, 0.1 W idle, 20 us per NPU job, 2 us per crossing. */
 static void test_config(m4npu_config *cfg)
 {
     m4npu_config_defaults(cfg);
+    assert_true(cfg->cpu.cores == 1);
     assert_true(cfg->cpu.gflop_s.fp32 == 50 && cfg->cpu.memory_bandwidth_gb_s == 10);
     assert_true(cfg->cpu.dispatch_overhead_us == 2 && cfg->cpu.active_power_w == 2);
     assert_true(cfg->cpu.npu_submit_overhead_us == 20 && cfg->cpu.npu_transfer_overhead_us == 2);
@@ -58,6 +59,14 @@ static void const_f32(rt_graph *g, const char *name, int rank, const int64_t *di
         v[i] = (float)(i % 7) * 0.125f;
     assert_true(graph_add_constant(g, name, RT_DT_F32, rank, dims, v, (uint64_t)n * sizeof *v) >= 0);
     free(v);
+}
+
+static int node_named(const rt_graph *g, const char *name)
+{
+    int n = graph_find_node(g, name);
+    if (n < 0)
+        fail_msg("no node %s", name);
+    return n;
 }
 
 /* ---- the CPU model */
@@ -105,6 +114,84 @@ static void test_roofline_of_nodes(void **state)
     assert_true(c.seconds == 0 && c.energy_j == 0);
 
     assert_int_equal(cpumodel_node(&cfg.cpu, g, 99, &c, &e), RT_ERR_ARG);
+    graph_free(g);
+}
+
+/* Cores speed up compute by Amdahl's law with p = 0.9, not memory traffic. */
+static void test_cores_speed_up_compute_not_memory(void **state)
+{
+    (void)state;
+    m4npu_config cfg;
+    test_config(&cfg);
+    assert_close(cpumodel_core_speedup(1), 1.0);
+    assert_close(cpumodel_core_speedup(4), 1.0 / (0.1 + 0.9 / 4));
+    assert_close(cpumodel_core_speedup(8), 1.0 / (0.1 + 0.9 / 8));
+    assert_true(cpumodel_core_speedup(1000) < 10.0); /* the serial tenth bounds it */
+    rt_graph *g = graph_create("cores");
+    graph_add_input(g, "x", RT_DT_F32, 2, (int64_t[]){128, 512});
+    const_f32(g, "W", 2, (int64_t[]){512, 128});
+    int mm = add2(g, "MatMul", "mm", "x", "W", "xw");
+    int add = add2(g, "Add", "add", "xw", "xw", "y");
+    graph_mark_output(g, graph_find_tensor(g, "y"));
+    prepare(g);
+    rt_error e;
+    cpumodel_cost one, four;
+    assert_int_equal(cpumodel_node(&cfg.cpu, g, mm, &one, &e), RT_OK);
+    cfg.cpu.cores = 4;
+    assert_close(cpumodel_rate(&cfg.cpu, RT_DT_F32), 50e9 / (0.1 + 0.9 / 4));
+    assert_int_equal(cpumodel_node(&cfg.cpu, g, mm, &four, &e), RT_OK);
+    /* 2 * 128 * 512 * 128 flops against 589824 bytes: compute-bound on one core and on four */
+    assert_false(one.memory_bound || four.memory_bound);
+    assert_close(four.compute_s, one.compute_s * (0.1 + 0.9 / 4));
+    assert_true(four.seconds < one.seconds);
+    /* the memory-bound Add takes as long on four cores as on one */
+    assert_int_equal(cpumodel_node(&cfg.cpu, g, add, &four, &e), RT_OK);
+    cfg.cpu.cores = 1;
+    assert_int_equal(cpumodel_node(&cfg.cpu, g, add, &one, &e), RT_OK);
+    assert_true(one.memory_bound && four.memory_bound);
+    assert_close(four.seconds, one.seconds);
+    graph_free(g);
+}
+
+/* A MatMul on the CPU whose weight is an INT8 constant dequantised by a Cast runs as an integer
+ * kernel: at the int8 rate, reading the weight's 1-byte elements rather than the f16 it becomes. */
+static void test_quantised_weights_run_at_the_int8_rate(void **state)
+{
+    (void)state;
+    m4npu_config cfg;
+    test_config(&cfg);
+    rt_graph *g = graph_create("int8 weights");
+    graph_add_input(g, "x", RT_DT_F16, 2, (int64_t[]){256, 128});
+    graph_add_weight(g, "w_q", RT_DT_I8, 2, (int64_t[]){128, 64});
+    int cast = graph_add_node(g, "Cast", "dequant", 1, (const char *[]){"w_q"}, 1, (const char *[]){"w"});
+    graph_node_set_int(g, cast, "to", RT_DT_F16);
+    int mm = add2(g, "MatMul", "mm", "x", "w", "y");
+    graph_add_input(g, "w_f", RT_DT_F16, 2, (int64_t[]){128, 64});
+    int mm_f = add2(g, "MatMul", "mm_f", "x", "w_f", "y_f");
+    graph_mark_output(g, graph_find_tensor(g, "y"));
+    graph_mark_output(g, graph_find_tensor(g, "y_f"));
+    prepare(g);
+    rt_error e;
+    uint64_t saved;
+    assert_int_equal(cpumodel_quantised_weights(g, node_named(g, "mm"), &saved), 1);
+    assert_int_equal(saved, 128 * 64); /* f16 (2 bytes) read as int8 (1 byte) */
+    assert_int_equal(cpumodel_quantised_weights(g, node_named(g, "mm_f"), &saved), 0);
+    assert_int_equal(cpumodel_quantised_weights(g, node_named(g, "dequant"), &saved), 0);
+    cpumodel_cost q, f;
+    assert_int_equal(cpumodel_node(&cfg.cpu, g, mm, &q, &e), RT_OK);
+    assert_int_equal(cpumodel_node(&cfg.cpu, g, mm_f, &f, &e), RT_OK);
+    /* 2 * 256 * 128 * 64 = 4194304 flops at 200 GOP/s (int8) against 100 GFLOP/s (f16) */
+    assert_true(q.integer_kernel && !f.integer_kernel);
+    assert_close(q.rate_flop_s, 200e9);
+    assert_close(f.rate_flop_s, 100e9);
+    assert_int_equal(q.bytes, 256 * 128 * 2 + 128 * 64 + 256 * 64 * 2);
+    assert_int_equal(f.bytes, 256 * 128 * 2 + 128 * 64 * 2 + 256 * 64 * 2);
+    assert_false(q.memory_bound);
+    assert_close(q.seconds, 4194304 / 200e9 + 2e-6);
+    /* so the int8 rate decides its time */
+    cfg.cpu.gflop_s.int8 = 1;
+    assert_int_equal(cpumodel_node(&cfg.cpu, g, mm, &q, &e), RT_OK);
+    assert_close(q.seconds, 4194304 / 1e9 + 2e-6);
     graph_free(g);
 }
 
@@ -182,13 +269,6 @@ static bool refuse_relu(void *ctx, const rt_graph *g, int node, char *why, size_
     return true;
 }
 
-static int node_named(const rt_graph *g, const char *name)
-{
-    int n = graph_find_node(g, name);
-    if (n < 0)
-        fail_msg("no node %s", name);
-    return n;
-}
 
 static void test_grouping_order_makes_one_segment(void **state)
 {
@@ -490,6 +570,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roofline_of_nodes),
         cmocka_unit_test(test_rates_and_transfers),
+        cmocka_unit_test(test_cores_speed_up_compute_not_memory),
+        cmocka_unit_test(test_quantised_weights_run_at_the_int8_rate),
         cmocka_unit_test(test_grouping_order_makes_one_segment),
         cmocka_unit_test(test_firmware_refusal_splits_the_segment),
         cmocka_unit_test(test_capability_changes_placement),
