@@ -22,6 +22,7 @@ static const cli_command commands[] = {
     {"ops", "list the ops, the M4 set and what the configured NPU runs: m4npu ops [--config FILE] [--json]", cmd_ops},
     {"run", "run an ONNX model split between the NPU and the CPU: m4npu run MODEL.onnx --config FILE", cmd_run},
     {"trace", "record, replay, diff, dump and draw traces of the driver/device boundary: m4npu trace --help", cmd_trace},
+    {"sweep", "design-space sweeps, local or on Slurm, and their report: m4npu sweep SPEC --out DIR", cmd_sweep},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -3,6 +3,7 @@
 #ifndef M4NPU_CONFIG_INTERNAL_H
 #define M4NPU_CONFIG_INTERNAL_H
 
+#include "config_yaml.h"
 #include "m4npu_config.h"
 
 /* The largest integer any key takes: sizes and cycle counts must fit a JSON integer (int64). */
@@ -50,28 +51,7 @@ void config_format_double(double v, char *buf, size_t size);
 /* Valid UTF-8 with no NUL? */
 int config_utf8_valid(const char *s, size_t len);
 
-/* ---- the YAML document as a tree (config_yaml.c) */
-
-#define CONFIG_MAX_DEPTH 32 /* nesting beyond this is refused (the schema needs 3) */
-
-typedef enum config_node_type { CONFIG_NODE_SCALAR, CONFIG_NODE_MAP, CONFIG_NODE_SEQ } config_node_type;
-
-typedef struct config_node {
-    config_node_type type;
-    int line, column;            /* 1-based start of the node */
-    char *text;                  /* scalar: its value (NUL-terminated; may hold NULs inside) */
-    size_t len;
-    int plain;                   /* scalar: written unquoted */
-    struct config_node **items;  /* map: key, value, key, value ...; seq: the items */
-    size_t n, cap;
-} config_node;
-
-/* Parse one YAML document. *root is NULL when the text holds no document. Anchors, aliases,
- * explicit tags, non-scalar keys, more than one document and nesting deeper than
- * CONFIG_MAX_DEPTH are errors (configs do not use them; aliases could expand without bound). */
-m4npu_config_status config_yaml_parse(const char *text, size_t len, const char *origin, config_node **root,
-                                      m4npu_config_error *err);
-void config_node_free(config_node *node);
+/* ---- the YAML document as a tree (config_yaml.c): config_yaml.h */
 
 /* ---- the capability set, `ops:` (config_ops.c) */
 

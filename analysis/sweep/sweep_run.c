@@ -1,0 +1,93 @@
+/* sweep_run.c -- one workload on one configuration: a module or a task simulated in timing-only
+ * mode through the what-if library (analysis/whatif), its latency, energy and their parts as the
+ * sweep's metrics. A workload that fails (an allocation that does not fit, a job that faults) is
+ * a result with its message: a sweep records it and goes on. */
+#include "sweep.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "whatif.h"
+
+static void set(sweep_result *r, sweep_metric m, double v)
+{
+    r->metric[m] = v;
+    r->has[m] = true;
+}
+
+static void set_energy(sweep_result *r, const energy_breakdown *en)
+{
+    set(r, SWEEP_M_ENERGY_J, energy_total(en));
+    set(r, SWEEP_M_E_MACS_J, en->macs_j);
+    set(r, SWEEP_M_E_VECTOR_J, en->vector_j);
+    set(r, SWEEP_M_E_SRAM_J, en->sram_j);
+    set(r, SWEEP_M_E_DRAM_J, en->dram_j);
+    set(r, SWEEP_M_E_CONTROL_J, en->control_j);
+    set(r, SWEEP_M_E_STATIC_J, en->static_j);
+    set(r, SWEEP_M_E_CPU_J, en->cpu_j);
+    set(r, SWEEP_M_E_TRANSFER_J, en->transfer_j);
+}
+
+static void set_times(sweep_result *r, double total, double npu, double cpu, double transfer, double submit)
+{
+    set(r, SWEEP_M_LATENCY_S, total);
+    set(r, SWEEP_M_NPU_S, npu);
+    set(r, SWEEP_M_CPU_S, cpu);
+    set(r, SWEEP_M_TRANSFER_S, transfer);
+    set(r, SWEEP_M_SUBMIT_S, submit);
+    set(r, SWEEP_M_NPU_FRACTION, total > 0 ? npu / total : 0.0);
+}
+
+void sweep_run_workload(whatif *w, const sweep_workload *wl, const sweep_area *area, sweep_result *r)
+{
+    memset(r, 0, sizeof *r);
+    double t0 = sweep_now_s();
+    rt_error e;
+    const m4npu_config *cfg = whatif_config(w);
+    set(r, SWEEP_M_AREA_MM2, sweep_derived_value(SWEEP_D_AREA_MM2, cfg, area));
+    if (wl->kind == SWEEP_WL_MODULE) {
+        const whatif_module_run *m;
+        if (whatif_module(w, wl->module, &wl->params, &m, &e) == RT_OK) {
+            const run_result *rr = m->r;
+            set_times(r, rr->total_s, rr->npu_s, rr->cpu_s, rr->transfer_s, rr->submit_s);
+            set_energy(r, &rr->energy);
+            set(r, SWEEP_M_SEGMENTS, (double)rr->plan->n_segments);
+            r->ok = true;
+        }
+    } else {
+        whatif_task_result *t = malloc(sizeof *t);
+        if (!t) {
+            rt_error_set(&e, RT_ERR_NOMEM, "out of memory (task result)");
+        } else if (whatif_task(w, m4_task_get(wl->task), &wl->options, t, &e) == RT_OK) {
+            set_times(r, t->latency_s, t->npu_s, t->cpu_s, t->transfer_s, t->submit_s);
+            set_energy(r, &t->energy);
+            set(r, SWEEP_M_SEGMENTS, (double)t->segments);
+            if (t->generates) {
+                set(r, SWEEP_M_FIRST_TOKEN_S, t->first_token_s);
+                set(r, SWEEP_M_PER_TOKEN_S, t->per_token_s);
+            }
+            r->ok = true;
+        }
+        free(t);
+    }
+    if (!r->ok) {
+        snprintf(r->error, sizeof r->error, "%s", e.msg);
+        for (int m = 0; m < SWEEP_METRIC_COUNT; m++)
+            r->has[m] = m == SWEEP_M_AREA_MM2;
+    }
+    r->wall_s = sweep_now_s() - t0;
+}
+
+void sweep_run_workload_on(const m4npu_config *cfg, const sweep_workload *wl, const sweep_area *area, sweep_result *r)
+{
+    rt_error e;
+    whatif *w = whatif_open(cfg, &e);
+    if (!w) {
+        memset(r, 0, sizeof *r);
+        snprintf(r->error, sizeof r->error, "%s", e.msg);
+        return;
+    }
+    sweep_run_workload(w, wl, area, r);
+    whatif_close(w);
+}
