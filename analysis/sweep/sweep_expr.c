@@ -209,8 +209,11 @@ static int parse_primary(parser *p)
             return fail(p, p->pos, "number out of range");
         p->pos = (size_t)(end - p->text);
         double scale = size_suffix(p);
-        if (scale == 1.0 && is_name_start(p->text[p->pos]))
-            return fail(p, p->pos, "unexpected text after a number (sizes take KiB, MiB or GiB)");
+        size_t next = p->pos;
+        while (isspace((unsigned char)p->text[next]))
+            next++;
+        if (scale == 1.0 && is_name_start(p->text[next]))
+            return fail(p, next, "unexpected text after a number (sizes take KiB, MiB or GiB)");
         return add_node(p, (expr_node){.kind = N_NUMBER, .number = v * scale});
     }
     if (is_name_start(c))

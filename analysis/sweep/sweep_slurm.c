@@ -68,14 +68,24 @@ static int count_done(const sweep_plan *pl, int *failed)
 }
 
 /* Merge one part file into the store and delete it. A part that is not there is no error (its
- * task died before writing anything, or it was merged already). */
+ * task died before writing anything, or it was merged already); one that cannot be merged (a
+ * task that died while creating it, a file that is not a part) is set aside as PATH.bad with a
+ * warning, and its points run again in the next round. */
 static rt_status merge_part(slurm_run *S, const char *path)
 {
     if (access(path, F_OK) != 0)
         return RT_OK;
-    rt_status r = sweep_store_merge(S->pl->store, path, S->e);
-    if (r != RT_OK)
-        return r;
+    rt_error me;
+    if (sweep_store_merge(S->pl->store, path, &me) != RT_OK) {
+        char bad[2 * SWEEP_PATH_BYTES + 8];
+        snprintf(bad, sizeof bad, "%s.bad", path);
+        if (S->bar.on)
+            fputc('\n', stderr);
+        fprintf(stderr, "m4npu sweep: cannot merge %s (%s); set aside as %s\n", path, me.msg, bad);
+        if (rename(path, bad) != 0)
+            return rt_error_set(S->e, RT_ERR_IO, "%s: cannot set aside: %s", path, strerror(errno));
+        return RT_OK;
+    }
     char journal[2 * SWEEP_PATH_BYTES];
     snprintf(journal, sizeof journal, "%s-journal", path);
     unlink(journal);
@@ -95,7 +105,7 @@ static rt_status merge_leftovers(slurm_run *S)
     char path[2 * SWEEP_PATH_BYTES];
     while (r == RT_OK && (de = readdir(d))) {
         size_t len = strlen(de->d_name);
-        if (len < 8 || strcmp(de->d_name + len - 7, ".sqlite") != 0)
+        if (len < 8 || strcmp(de->d_name + len - 7, ".sqlite") != 0) /* PATH.bad and journals stay */
             continue;
         snprintf(path, sizeof path, "%s/%s", S->parts, de->d_name);
         r = merge_part(S, path);
@@ -377,7 +387,6 @@ rt_status sweep_slurm(const sweep_options *o, sweep_summary *sum, rt_error *e)
             break;
         r = wait_job(&S, job, round, nchunks);
         S.o = o;
-        sum->ran += todo;
         if (r != RT_OK)
             break;
     }
@@ -386,6 +395,8 @@ end_bar:
     if (r == RT_OK)
         r = sweep_plan_refresh(&pl, e);
     sweep_plan_summary(&pl, sum);
+    int failed1;
+    sum->ran = count_done(&pl, &failed1) - done0;
 done:
     sum->wall_s = sweep_now_s() - t0;
     free(chunks);

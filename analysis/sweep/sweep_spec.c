@@ -184,16 +184,26 @@ static rt_status scalar_bool(spec_ctx *c, const config_node *v, const char *key,
 
 /* ---- configuration values: parsed by the schema's rules */
 
-/* Parse text as a value of key k into the scratch configuration (type and range checks). */
+/* Parse text as a value of key k (type and range checks): into the base configuration with only
+ * this key changed, validated, so that the device's own limits (npu_config_check) apply too. A
+ * problem the validation names under another key is a combination other axes may fix: it is left
+ * to the point, which then fails with its reason. */
 static rt_status config_value(spec_ctx *c, const config_node *at, const char *path, const m4npu_cfg_key *k,
                               const char *text, double *number)
 {
     m4npu_config_error err;
-    if (m4npu_config_set(&c->scratch, k->path, text, &err) != M4NPU_CONFIG_OK)
-        return spec_err(c, at, path, "%s", err.reason);
-    if (number && !sweep_key_number(k, &c->scratch, number))
+    m4npu_config *one = malloc(sizeof *one);
+    if (!one)
+        return rt_error_set(c->e, RT_ERR_NOMEM, "out of memory (sweep spec)");
+    memcpy(one, &c->scratch, sizeof *one);
+    rt_status st = RT_OK;
+    if (m4npu_config_set(one, k->path, text, &err) != M4NPU_CONFIG_OK ||
+        (m4npu_config_validate(one, &err) != M4NPU_CONFIG_OK && strcmp(err.key, k->path) == 0))
+        st = spec_err(c, at, path, "%s", err.reason);
+    else if (number && !sweep_key_number(k, one, number))
         *number = NAN;
-    return RT_OK;
+    free(one);
+    return st;
 }
 
 static bool key_is_integer(const m4npu_cfg_key *k)
@@ -484,6 +494,9 @@ static rt_status parse_base(spec_ctx *c, const config_node *map, const config_no
             return rt_error_set(c->e, RT_ERR_NOMEM, "out of memory (sweep spec)");
         snprintf(c->s->sets[c->s->n_sets++], len2, "%s=%s", name, v->text);
     }
+    m4npu_config_error err;
+    if (m4npu_config_validate(&c->scratch, &err) != M4NPU_CONFIG_OK)
+        return spec_err(c, set, "base.set", "the base configuration with these overrides: %s", err.msg);
     return RT_OK;
 }
 
