@@ -290,6 +290,8 @@ void sweep_report_group_key(const sweep_report *R, const report_row *row, int k,
             o += (size_t)snprintf(buf + o, size - o, "%s\x1f", row->knob_text[j]);
 }
 
+#define FLAT_SUMSQ 1e-20 /* per point: log-metric variation below this is rounding, not a trend */
+
 typedef struct fit_point {
     double x, y;
     int group;
@@ -331,8 +333,9 @@ static bool fit(fit_point *pt, int n, bool within, double *slope, double *r2)
     bool ok = gsl_fit_linear(x, 1, y, 1, (size_t)n, &c0, &c1, &cov00, &cov01, &cov11, &sumsq) == 0 && isfinite(c1);
     for (int i = 0; i < n; i++)
         sst += y[i] * y[i];
+    /* a metric that does not vary along the lines (its logs differ only by rounding) has no R^2 */
     *slope = c1;
-    *r2 = sst > 0 ? 1.0 - sumsq / sst : NAN;
+    *r2 = sst > FLAT_SUMSQ * n ? 1.0 - sumsq / sst : NAN;
     free(x);
     free(y);
     return ok;
