@@ -33,7 +33,8 @@ kill_leftovers() {
   for proc in /proc/[0-9]*; do
     local pid=${proc#/proc/}
     case "$ancestors" in *" $pid "*) continue ;; esac
-    if tr '\0' '\n' <"$proc/environ" 2>/dev/null |
+    [ -r "$proc/environ" ] || continue
+    if { tr '\0' '\n' <"$proc/environ"; } 2>/dev/null |
       grep -qxF -e "M4NPU_TEST_SLURM=$dir" -e "SLURM_CONF=$dir/slurm.conf"; then
       kill -KILL "$pid" 2>/dev/null || true
     fi
