@@ -320,17 +320,14 @@ static int run_sweep(int argc, char **argv)
     rt_error e;
     sweep_summary sum;
     rt_status st = slurm ? sweep_slurm(&o, &sum, &e) : sweep_local(&o, &sum, &e);
-    if (st != RT_OK) {
+    if (st != RT_OK)
         fprintf(stderr, "m4npu sweep: %s\n", e.msg);
-        if (e.code != RT_ERR_ARG || sum.points == 0)
-            return exit_code(&e);
-    }
-    if (!o.quiet)
+    if (sum.points > 0 && !o.quiet)
         printf("m4npu sweep: %d points in %s/%s: %d ok, %d failed, %d missing; this run: %d points in %.1f s "
                "(%.0f points/hour)\n",
                sum.points, o.out_dir, SWEEP_STORE_FILE, sum.ok, sum.failed, sum.missing, sum.ran, sum.wall_s,
                sum.wall_s > 0 ? sum.ran / sum.wall_s * SECONDS_PER_HOUR : 0.0);
-    if (sum.missing && !o.quiet)
+    if (sum.points > 0 && sum.missing && !o.quiet)
         fprintf(stderr, "m4npu sweep: %d points have no result: run the same command again to run them%s\n",
                 sum.missing, slurm ? " (or add --retry N)" : "");
     if (st != RT_OK)
