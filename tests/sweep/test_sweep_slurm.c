@@ -75,6 +75,8 @@ static int stop_cluster(void **state)
     for (int i = 0; i < 3; i++)
         if (daemon_pid[i] > 0 && kill(daemon_pid[i], 0) == 0)
             fail_msg("daemon %d is still running after the cluster was stopped", (int)daemon_pid[i]);
+    /* its state (munge key, logs, spool) goes with it */
+    assert_int_equal(test_run(out, sizeof out, "rm -rf %s", cluster), 0);
     return 0;
 }
 
