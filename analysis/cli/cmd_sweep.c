@@ -99,6 +99,12 @@ static int cmd_point(int argc, char **argv)
     const char *out = NULL;
     long index = -1, count = 1;
     sweep_point_options o = {.version = M4NPU_VERSION, .progress = stdout};
+    const char *abort_at = getenv("M4NPU_SWEEP_ABORT_AT"); /* a crash on purpose, for tests */
+    long at;
+    if (abort_at && *abort_at && parse_count(abort_at, 0, INT_MAX, &at) == 0) {
+        o.abort = true;
+        o.abort_at = (int)at;
+    }
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {

@@ -247,6 +247,10 @@ typedef struct sweep_point_options {
     bool rerun_failed;       /* also run points recorded as failed */
     const char *version;     /* the tool's version, kept in every row */
     FILE *progress;          /* "start I", "ok I", "failed I", "skip I" lines (NULL: none) */
+    /* abort() when point abort_at starts: a crash on purpose, to test how the backends handle a
+     * worker that crashes (M4NPU_SWEEP_ABORT_AT) */
+    bool abort;
+    int abort_at;
 } sweep_point_options;
 
 /* The per-point contract: run points first .. first+count-1 (clipped to the sweep) of the spec

@@ -82,6 +82,8 @@ rt_status sweep_run_points(const char *spec_path, const char *presets_dir, const
             continue;
         }
         progress(o->progress, "start", i);
+        if (o->abort && i == o->abort_at)
+            abort();
         run_point(s, p, i, base, cfg, rows);
         char hash[SWEEP_HASH_HEX];
         sweep_config_hash(cfg, hash);

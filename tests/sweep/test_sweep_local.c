@@ -269,6 +269,37 @@ static void test_failed_points_are_recorded(void **state)
     assert_string_equal(cmd_out, "skip 2\nskip 3\n");
 }
 
+/* A worker that crashes (here on purpose: M4NPU_SWEEP_ABORT_AT makes it abort when point 1
+ * starts) gets that point recorded as failed with the signal, the other points run, and a rerun
+ * does not crash on it again; --rerun-failed runs it again. */
+static void test_a_crashing_worker_fails_its_point(void **state)
+{
+    (void)state;
+    char spec[512], out[512], db[600], cmd_out[8192];
+    test_path(spec, sizeof spec, "crash.yaml");
+    test_path(out, sizeof out, "crash");
+    snprintf(db, sizeof db, "%s/%s", out, SWEEP_STORE_FILE);
+    static const char text[] = "base: {preset: mobile-default}\naxes:\n  npu.clock_mhz: [500, 700, 900]\n"
+                               "workloads: [{module: projection}, {module: IMU_enc}]\nmetrics: [latency_s]\n";
+    test_write_file(spec, text, strlen(text));
+    int rc = test_run(cmd_out, sizeof cmd_out, "M4NPU_SWEEP_ABORT_AT=1 %s sweep %s --out %s "
+                                               "--jobs 2 --chunk 1",
+                      M4NPU_BIN, spec, out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(cmd_out, "the worker for points 1..1 died of signal 6"));
+    assert_non_null(strstr(cmd_out, "its point is recorded as failed"));
+    assert_non_null(strstr(cmd_out, ": 2 ok, 1 failed, 0 missing"));
+    assert_int_equal(scalar(db, "SELECT count(*) FROM results WHERE point = 1 AND status = 'failed' AND error LIKE "
+                                "'the worker process died of signal 6%'"),
+                     2);
+    rc = test_run(cmd_out, sizeof cmd_out, "M4NPU_SWEEP_ABORT_AT=1 %s sweep %s --out %s", M4NPU_BIN, spec, out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(cmd_out, "this run: 0 points"));
+    rc = test_run(cmd_out, sizeof cmd_out, "%s sweep %s --out %s --rerun-failed", M4NPU_BIN, spec, out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(cmd_out, ": 3 ok, 0 failed, 0 missing"));
+}
+
 static void test_usage_and_exit_codes(void **state)
 {
     (void)state;
@@ -339,6 +370,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill_9_halfway_and_resume),
         cmocka_unit_test(test_failed_points_are_recorded),
+        cmocka_unit_test(test_a_crashing_worker_fails_its_point),
         cmocka_unit_test(test_usage_and_exit_codes),
         cmocka_unit_test(test_progress_only_on_a_terminal),
     };
