@@ -131,7 +131,9 @@ typedef struct sweep_axis {
 
 typedef enum sweep_sampling { SWEEP_SAMPLE_GRID = 0, SWEEP_SAMPLE_RANDOM, SWEEP_SAMPLE_LHS } sweep_sampling;
 
-typedef enum sweep_workload_kind { SWEEP_WL_MODULE = 0, SWEEP_WL_TASK } sweep_workload_kind;
+typedef enum sweep_workload_kind { SWEEP_WL_MODULE = 0, SWEEP_WL_TASK, SWEEP_WL_MODEL } sweep_workload_kind;
+
+#define SWEEP_MAX_DIMS 16 /* symbolic dimensions of a model workload */
 
 typedef struct sweep_workload {
     char name[SWEEP_NAME_BYTES]; /* unique within the spec: the store's workload column */
@@ -140,6 +142,11 @@ typedef struct sweep_workload {
     m4_module_params params;
     int task;                    /* SWEEP_WL_TASK: 1..M4_TASK_COUNT */
     m4_task_options options;
+    char model[SWEEP_PATH_BYTES]; /* SWEEP_WL_MODEL: an ONNX file (absolute), as `m4npu run --timing-only` */
+    char dim_name[SWEEP_MAX_DIMS][SWEEP_NAME_BYTES]; /* its symbolic dimensions (NAME or INPUT:AXIS) */
+    int64_t dim_value[SWEEP_MAX_DIMS];
+    int n_dims;
+    bool int4;                   /* NPU weights INT4 (default INT8), as run --weights */
 } sweep_workload;
 
 typedef struct sweep_spec {
@@ -205,8 +212,9 @@ typedef struct sweep_result {
     bool has[SWEEP_METRIC_COUNT]; /* false: does not apply (per-token times of a module) */
 } sweep_result;
 
-/* One workload on one configuration, simulated in timing-only mode (analysis/whatif). A failure
- * of the workload is a result with ok = false and its message, not an error. */
+/* One workload on one configuration, simulated in timing-only mode (analysis/whatif for modules
+ * and tasks, the run pipeline for ONNX models, on the session's device). A failure of the
+ * workload is a result with ok = false and its message, not an error. */
 struct whatif;
 void sweep_run_workload(struct whatif *w, const sweep_workload *wl, const sweep_area *area, sweep_result *r);
 /* The same with a session of its own. */

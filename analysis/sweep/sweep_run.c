@@ -1,6 +1,6 @@
 /* sweep_run.c -- one workload on one configuration: a module or a task simulated in timing-only
- * mode through the what-if library (analysis/whatif), its latency, energy and their parts as the
- * sweep's metrics. A workload that fails (an allocation that does not fit, a job that faults) is
+ * mode through the what-if library (analysis/whatif), or an ONNX model through the run pipeline
+ * as `m4npu run --timing-only` runs it, its latency, energy and their parts as the sweep's metrics. A workload that fails (an allocation that does not fit, a job that faults) is
  * a result with its message: a sweep records it and goes on. */
 #include "sweep.h"
 
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "onnx_io.h"
 #include "whatif.h"
 
 static void set(sweep_result *r, sweep_metric m, double v)
@@ -39,6 +40,30 @@ static void set_times(sweep_result *r, double total, double npu, double cpu, dou
     set(r, SWEEP_M_NPU_FRACTION, total > 0 ? npu / total : 0.0);
 }
 
+/* An ONNX model, as `m4npu run MODEL --timing-only`, on the session's device. */
+static bool run_onnx(whatif *w, const sweep_workload *wl, sweep_result *r, rt_error *e)
+{
+    rt_graph *g = NULL;
+    onnx_import_opts io = {.no_weight_data = true}; /* timing only: weights are never read */
+    if (onnx_import_file(wl->model, &io, &g, e) != RT_OK)
+        return false;
+    run_dim dims[SWEEP_MAX_DIMS];
+    for (int d = 0; d < wl->n_dims; d++)
+        dims[d] = (run_dim){wl->dim_name[d], wl->dim_value[d]};
+    run_options o = {.cfg = whatif_config(w), .dims = dims, .n_dims = wl->n_dims, .timing_only = true,
+                     .backend = whatif_backend(w), .weights = wl->int4 ? NPU_WEIGHTS_INT4 : NPU_WEIGHTS_INT8};
+    run_result *rr = NULL;
+    bool ok = run_model(g, &o, &rr, e) == RT_OK;
+    if (ok) {
+        set_times(r, rr->total_s, rr->npu_s, rr->cpu_s, rr->transfer_s, rr->submit_s);
+        set_energy(r, &rr->energy);
+        set(r, SWEEP_M_SEGMENTS, (double)rr->plan->n_segments);
+    }
+    run_result_free(rr);
+    graph_free(g);
+    return ok;
+}
+
 void sweep_run_workload(whatif *w, const sweep_workload *wl, const sweep_area *area, sweep_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -55,6 +80,8 @@ void sweep_run_workload(whatif *w, const sweep_workload *wl, const sweep_area *a
             set(r, SWEEP_M_SEGMENTS, (double)rr->plan->n_segments);
             r->ok = true;
         }
+    } else if (wl->kind == SWEEP_WL_MODEL) {
+        r->ok = run_onnx(w, wl, r, &e);
     } else {
         whatif_task_result *t = malloc(sizeof *t);
         if (!t) {

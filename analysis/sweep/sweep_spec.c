@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "config_yaml.h"
+#include "onnx_io.h"
 
 #define SPEC_MAX_FILE_BYTES (4u * 1024u * 1024u)
 #define DEFAULT_SEED 1u
@@ -57,9 +58,12 @@ typedef struct field {
     const config_node *key, *value; /* filled by walk_fields */
 } field;
 
+/* prefix.name, truncated (with its NUL) if it does not fit: it only names a key in a message */
 static void join(char *buf, size_t size, const char *prefix, const char *name)
 {
-    snprintf(buf, size, "%s%s%s", prefix, prefix[0] ? "." : "", name);
+    int n = snprintf(buf, size, "%s%s%s", prefix, prefix[0] ? "." : "", name);
+    if (n < 0 && size)
+        buf[0] = '\0';
 }
 
 static void printable(const config_node *key, char *buf, size_t size)
@@ -749,10 +753,75 @@ static rt_status parse_task(spec_ctx *c, sweep_workload *w, const config_node *m
     return workload_name(c, w, f[1].value, path, fallback);
 }
 
+/* An ONNX model, run as `m4npu run MODEL --timing-only [--dim NAME=VALUE ...] [--weights int4]`.
+ * It is imported once here (weights skipped), so that a file that is not a model fails now. */
+static rt_status parse_model(spec_ctx *c, sweep_workload *w, const config_node *map, const char *prefix)
+{
+    field f[] = {{"model", true, NULL, NULL}, {"name", false, NULL, NULL}, {"dims", false, NULL, NULL},
+                 {"weights", false, NULL, NULL}};
+    rt_status st = walk_fields(c, map, map, prefix, f, sizeof f / sizeof f[0]);
+    char path[128];
+    join(path, sizeof path, prefix, "model");
+    if (st != RT_OK || (st = want_scalar(c, f[0].value, path, "an ONNX file")) != RT_OK ||
+        (st = resolve_path(c, f[0].value, path, c->s->path, f[0].value->text, w->model)) != RT_OK)
+        return st;
+    w->kind = SWEEP_WL_MODEL;
+    w->n_dims = 0;
+    const config_node *dims = f[2].value;
+    join(path, sizeof path, prefix, "dims");
+    if (dims && dims->type != CONFIG_NODE_MAP)
+        return spec_err(c, dims, path, "expected a mapping from dimension names (or INPUT:AXIS) to sizes, got %s",
+                        node_kind(dims));
+    if (dims && (st = check_duplicates(c, dims, path)) != RT_OK)
+        return st;
+    for (size_t i = 0; dims && i + 1 < dims->n; i += 2) {
+        const config_node *k = dims->items[i], *v = dims->items[i + 1];
+        char name[SWEEP_NAME_BYTES + 8], dpath[256];
+        printable(k, name, sizeof name);
+        join(dpath, sizeof dpath, path, name);
+        long size;
+        if (w->n_dims == SWEEP_MAX_DIMS)
+            return spec_err(c, k, dpath, "more than %d dimensions", SWEEP_MAX_DIMS);
+        if (k->len == 0 || k->len >= SWEEP_NAME_BYTES)
+            return spec_err(c, k, dpath, "a dimension name of 1 to %d bytes", SWEEP_NAME_BYTES - 1);
+        if ((st = scalar_int(c, v, dpath, 1, INT_MAX, &size)) != RT_OK)
+            return st;
+        memcpy(w->dim_name[w->n_dims], k->text, k->len);
+        w->dim_name[w->n_dims][k->len] = '\0';
+        w->dim_value[w->n_dims++] = size;
+    }
+    w->int4 = false;
+    if (f[3].value) {
+        join(path, sizeof path, prefix, "weights");
+        if ((st = want_scalar(c, f[3].value, path, "int8 or int4")) != RT_OK)
+            return st;
+        if (strcmp(f[3].value->text, "int4") == 0)
+            w->int4 = true;
+        else if (strcmp(f[3].value->text, "int8") != 0)
+            return spec_err(c, f[3].value, path, "expected int8 or int4, got \"%s\"", f[3].value->text);
+    }
+    rt_graph *g = NULL;
+    rt_error re;
+    onnx_import_opts io = {.no_weight_data = true};
+    if (onnx_import_file(w->model, &io, &g, &re) != RT_OK)
+        return spec_err(c, f[0].value, prefix, "%s", re.msg);
+    graph_free(g);
+    /* the default name: the file's name without .onnx */
+    const char *base = strrchr(w->model, '/');
+    base = base ? base + 1 : w->model;
+    char fallback[SWEEP_NAME_BYTES];
+    size_t len = strlen(base);
+    if (len > 5 && strcmp(base + len - 5, ".onnx") == 0)
+        len -= 5;
+    snprintf(fallback, sizeof fallback, "%.*s", (int)(len < sizeof fallback ? len : sizeof fallback - 1), base);
+    join(path, sizeof path, prefix, "name");
+    return workload_name(c, w, f[1].value, path, fallback);
+}
+
 static rt_status parse_workloads(spec_ctx *c, const config_node *seq)
 {
     if (seq->type != CONFIG_NODE_SEQ || seq->n == 0)
-        return spec_err(c, seq, "workloads", "expected a list of workloads ({module: NAME} or {task: T2}), got %s",
+        return spec_err(c, seq, "workloads", "expected a list of workloads ({module: NAME}, {task: T2}, {model: FILE}), got %s",
                         seq->type == CONFIG_NODE_SEQ ? "an empty list" : node_kind(seq));
     if (seq->n > SWEEP_MAX_WORKLOADS)
         return spec_err(c, seq, "workloads", "more than %d workloads", SWEEP_MAX_WORKLOADS);
@@ -761,7 +830,7 @@ static rt_status parse_workloads(spec_ctx *c, const config_node *seq)
         char prefix[64];
         snprintf(prefix, sizeof prefix, "workloads[%zu]", i);
         if (m->type != CONFIG_NODE_MAP)
-            return spec_err(c, m, prefix, "expected a mapping ({module: NAME, ...} or {task: T2, ...}), got %s",
+            return spec_err(c, m, prefix, "expected a mapping ({module: NAME, ...}, {task: T2, ...}, {model: FILE}), got %s",
                             node_kind(m));
         rt_status st = check_duplicates(c, m, prefix);
         if (st != RT_OK)
@@ -774,12 +843,11 @@ static rt_status parse_workloads(spec_ctx *c, const config_node *seq)
         }
         sweep_workload *w = &c->s->workloads[c->s->n_workloads];
         if (!kind)
-            return spec_err(c, m, prefix, "a workload needs one of module (an M4 module) and task (T1..T50)");
-        if (strcmp(kind, "model") == 0)
             return spec_err(c, m, prefix,
-                            "ONNX models as workloads wait for `m4npu run --timing-only` (docs/sweep.md); use module "
-                            "or task");
-        st = strcmp(kind, "module") == 0 ? parse_module(c, w, m, prefix) : parse_task(c, w, m, prefix);
+                            "a workload needs one of module (an M4 module), task (T1..T50) and model (an ONNX file)");
+        st = strcmp(kind, "module") == 0 ? parse_module(c, w, m, prefix)
+             : strcmp(kind, "task") == 0 ? parse_task(c, w, m, prefix)
+                                         : parse_model(c, w, m, prefix);
         if (st != RT_OK)
             return st;
         for (int j = 0; j < c->s->n_workloads; j++)
@@ -802,6 +870,24 @@ static void fnv1a(uint64_t *h, const void *data, size_t len)
 }
 
 #define FNV_OFFSET_BASIS 0xcbf29ce484222325ull
+#define MODEL_HASH_BYTES (1u << 20) /* a model's identity: its size and its first MiB */
+
+/* A model file into the spec's identity: its size and its first MiB (a multi-GB model is not read
+ * whole at every worker's start; a change that keeps both is not noticed). */
+static void hash_model(uint64_t *h, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    unsigned char *buf = malloc(MODEL_HASH_BYTES);
+    size_t got = buf ? fread(buf, 1, MODEL_HASH_BYTES, f) : 0;
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    fclose(f);
+    fnv1a(h, &size, sizeof size);
+    if (buf)
+        fnv1a(h, buf, got);
+    free(buf);
+}
 
 static rt_status parse_root(spec_ctx *c, const config_node *root, const char *presets_dir)
 {
@@ -869,6 +955,9 @@ rt_status sweep_spec_load(const char *path, const char *presets_dir, sweep_spec 
     uint64_t h = FNV_OFFSET_BASIS;
     fnv1a(&h, s->text, strlen(s->text) + 1);
     fnv1a(&h, s->base_text, strlen(s->base_text) + 1);
+    for (int w = 0; w < s->n_workloads; w++)
+        if (s->workloads[w].kind == SWEEP_WL_MODEL)
+            hash_model(&h, s->workloads[w].model);
     snprintf(s->identity, sizeof s->identity, "%016llx", (unsigned long long)h);
 done:
     config_node_free(root);

@@ -59,6 +59,8 @@ void whatif_close(whatif *w)
 
 const m4npu_config *whatif_config(const whatif *w) { return &w->cfg; }
 
+npu_backend *whatif_backend(whatif *w) { return w->backend; }
+
 /* The KV cache stays in device memory from one token to the next: the decode graph's
  * past_key_values.* inputs, and the backbone's cache outputs (every output after the first,
  * runtime/m4's convention). Crossing the boundary costs them nothing. */

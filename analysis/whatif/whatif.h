@@ -73,6 +73,9 @@ typedef struct whatif whatif;
 whatif *whatif_open(const m4npu_config *cfg, rt_error *e);
 void whatif_close(whatif *w);
 const m4npu_config *whatif_config(const whatif *w);
+/* The session's open NPU backend, for runs of other graphs on the same device (a process has one
+ * device: analysis/sweep runs ONNX models beside the modules). */
+npu_backend *whatif_backend(whatif *w);
 
 /* Simulate (or take from the cache) one module with these parameters. */
 rt_status whatif_module(whatif *w, m4_module_id id, const m4_module_params *p, const whatif_module_run **out,

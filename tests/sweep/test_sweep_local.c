@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "sweep.h"
 
 #define PRESETS M4NPU_SOURCE_DIR "/configs"
@@ -300,6 +302,50 @@ static void test_a_crashing_worker_fails_its_point(void **state)
     assert_non_null(strstr(cmd_out, ": 3 ok, 0 failed, 0 missing"));
 }
 
+/* An ONNX model as a workload gives what `m4npu run --timing-only` gives, to the bit. */
+static void test_onnx_model_workload(void **state)
+{
+    (void)state;
+    char spec[512], out[512], db[600], cmd_out[65536];
+    test_path(spec, sizeof spec, "onnx.yaml");
+    test_path(out, sizeof out, "onnx");
+    snprintf(db, sizeof db, "%s/%s", out, SWEEP_STORE_FILE);
+    static const char text[] = "base: {preset: mobile-default}\naxes:\n  npu.dram.bandwidth_gb_s: [12.8, 51.2]\n"
+                               "workloads:\n  - model: " M4NPU_BINARY_DIR "/models/encoder_block.onnx\n"
+                               "metrics: [latency_s, energy_j, npu_s]\n";
+    test_write_file(spec, text, strlen(text));
+    int rc = test_run(cmd_out, sizeof cmd_out, "%s sweep %s --out %s --jobs 2", M4NPU_BIN, spec, out);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, cmd_out);
+    static const char *const bw[] = {"12.8", "51.2"};
+    for (int i = 0; i < 2; i++) {
+        rc = test_run(cmd_out, sizeof cmd_out,
+                      "%s run %s/models/encoder_block.onnx --config %s/configs/mobile-default.yaml --set "
+                      "npu.dram.bandwidth_gb_s=%s --timing-only --json 2>/dev/null",
+                      M4NPU_BIN, M4NPU_BINARY_DIR, M4NPU_SOURCE_DIR, bw[i]);
+        assert_int_equal(rc, 0);
+        json_error_t je;
+        json_t *j = json_loads(cmd_out, 0, &je);
+        assert_non_null(j);
+        double total = json_real_value(json_object_get(json_object_get(j, "breakdown"), "total_s"));
+        double energy = json_real_value(json_object_get(json_object_get(j, "energy"), "total"));
+        json_decref(j);
+        sqlite3 *h;
+        assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        sqlite3_stmt *q;
+        assert_int_equal(sqlite3_prepare_v2(h, "SELECT latency_s, energy_j FROM results WHERE point = ? AND workload = "
+                                               "'encoder_block' AND status = 'ok'",
+                                            -1, &q, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_int(q, 1, i);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_true(sqlite3_column_double(q, 0) == total);
+        assert_true(sqlite3_column_double(q, 1) == energy);
+        sqlite3_finalize(q);
+        sqlite3_close(h);
+    }
+}
+
 static void test_usage_and_exit_codes(void **state)
 {
     (void)state;
@@ -371,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_kill_9_halfway_and_resume),
         cmocka_unit_test(test_failed_points_are_recorded),
         cmocka_unit_test(test_a_crashing_worker_fails_its_point),
+        cmocka_unit_test(test_onnx_model_workload),
         cmocka_unit_test(test_usage_and_exit_codes),
         cmocka_unit_test(test_progress_only_on_a_terminal),
     };

@@ -118,9 +118,15 @@ static const error_case errors[] = {
      "transfer_s, submit_s, first_token_s, per_token_s, segments, npu_fraction, e_macs_j, e_vector_j, e_sram_j, "
      "e_dram_j, e_control_j, e_static_j, e_cpu_j, e_transfer_j"},
     {"[latency_s, energy_j]", "[energy_j, energy_j]", "10:21: metrics[1]: \"energy_j\" is listed twice"},
-    {"  - module: projection\n", "  - model: m.onnx\n",
-     "9:5: workloads[0]: ONNX models as workloads wait for `m4npu run --timing-only` (docs/sweep.md); use module or "
-     "task"},
+    {"  - module: projection\n", "  - model: nonesuch.onnx\n", "9:12: workloads[0].model: "},
+    {"  - module: projection\n", "  - model: " M4NPU_BINARY_DIR "/models/garbage.onnx\n",
+     "9:12: workloads[0]: " M4NPU_BINARY_DIR "/models/garbage.onnx: "},
+    {"  - module: projection\n", "  - model: " M4NPU_BINARY_DIR "/models/encoder_block.onnx\n    dims: [1]\n",
+     "10:11: workloads[0].dims: expected a mapping from dimension names (or INPUT:AXIS) to sizes, got a sequence"},
+    {"  - module: projection\n", "  - model: " M4NPU_BINARY_DIR "/models/encoder_block.onnx\n    dims: {batch: 0}\n",
+     "10:19: workloads[0].dims.batch: 0 is outside 1..2147483647"},
+    {"  - module: projection\n", "  - model: " M4NPU_BINARY_DIR "/models/encoder_block.onnx\n    weights: fp8\n",
+     "10:14: workloads[0].weights: expected int8 or int4, got \"fp8\""},
     {"  - module: projection\n", "  - module: projection\n  - module: projection\n",
      "10:5: workloads[1]: a second workload named \"projection\"; give each a distinct name:"},
     {"module: projection", "module: resnet",
@@ -133,7 +139,7 @@ static const error_case errors[] = {
     {"  - module: projection\n", "  - task: T2\n    int4: maybe\n",
      "10:11: workloads[0].int4: expected true or false, got \"maybe\""},
     {"  - module: projection\n", "  - {}\n",
-     "9:5: workloads[0]: a workload needs one of module (an M4 module) and task (T1..T50)"},
+     "9:5: workloads[0]: a workload needs one of module (an M4 module), task (T1..T50) and model (an ONNX file)"},
     {"preset: test", "preset: nonesuch", "2:11: base.preset: no preset nonesuch"},
     {"preset: test", "preset: ../test", "2:11: base.preset: \"../test\" is not a preset name (letters, digits, - and _)"},
     {"  preset: test\n", "  preset: test\n  file: x.yaml\n",
@@ -168,6 +174,23 @@ static void test_errors_name_file_line_column_and_key(void **state)
     rt_error e;
     assert_int_equal(sweep_spec_load("/nonexistent/spec.yaml", PRESETS, &s, &e), RT_ERR_IO);
     assert_non_null(strstr(e.msg, "/nonexistent/spec.yaml"));
+}
+
+/* An ONNX model as a workload: its path (relative to the spec), name, dimensions and weights. */
+static void test_model_workloads(void **state)
+{
+    (void)state;
+    write_variant("  - module: projection\n", "  - model: " M4NPU_BINARY_DIR "/models/encoder_block.onnx\n"
+                                             "    dims: {batch: 2, x:1: 8}\n    weights: int4\n");
+    sweep_spec *s = load_ok();
+    assert_int_equal(s->workloads[0].kind, SWEEP_WL_MODEL);
+    assert_string_equal(s->workloads[0].name, "encoder_block");
+    assert_int_equal(s->workloads[0].n_dims, 2);
+    assert_string_equal(s->workloads[0].dim_name[1], "x:1");
+    assert_int_equal(s->workloads[0].dim_value[1], 8);
+    assert_true(s->workloads[0].int4);
+    assert_non_null(strstr(s->workloads[0].model, "/models/encoder_block.onnx"));
+    sweep_spec_free(s);
 }
 
 static void test_axis_ranges(void **state)
@@ -418,6 +441,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_base_spec_and_examples_load),
         cmocka_unit_test(test_errors_name_file_line_column_and_key),
+        cmocka_unit_test(test_model_workloads),
         cmocka_unit_test(test_axis_ranges),
         cmocka_unit_test(test_grid_order_and_constraints),
         cmocka_unit_test(test_random_and_latin_hypercube),
