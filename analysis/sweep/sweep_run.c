@@ -1,7 +1,8 @@
 /* sweep_run.c -- one workload on one configuration: a module or a task simulated in timing-only
  * mode through the what-if library (analysis/whatif), or an ONNX model through the run pipeline
- * as `m4npu run --timing-only` runs it, its latency, energy and their parts as the sweep's metrics. A workload that fails (an allocation that does not fit, a job that faults) is
- * a result with its message: a sweep records it and goes on. */
+ * as `m4npu run --timing-only` runs it; its latency, energy and their parts as the sweep's
+ * metrics. A workload that fails (an allocation that does not fit, a job that faults) is a result
+ * with its message: a sweep records it and goes on. */
 #include "sweep.h"
 
 #include <stdio.h>
