@@ -12,9 +12,10 @@
 #include <stdint.h>
 
 #define NPU_ABI_VERSION_MAJOR 1
-#define NPU_ABI_VERSION_MINOR 3 /* 1.1: op descriptors (NPU_JOB_OPS); 1.2: a reset drops the running
+#define NPU_ABI_VERSION_MINOR 4 /* 1.1: op descriptors (NPU_JOB_OPS); 1.2: a reset drops the running
                                    job (NPU_JOB_ABORTED, NPU_REG_CQ_RUNNING), unit state registers;
-                                   1.3: NPU_OP_ATTENTION */
+                                   1.3: NPU_OP_ATTENTION; 1.4: per-op profile (profile_addr,
+                                   npu_op_profile) and per-op log lines (NPU_JOB_F_LOG_OPS) */
 #define NPU_ABI_VERSION ((NPU_ABI_VERSION_MAJOR << 16) | NPU_ABI_VERSION_MINOR)
 
 #define NPU_DEVICE_ID 0x504E344Du /* "M4NP" */
@@ -138,7 +139,11 @@ enum npu_job_type {
 
 enum npu_job_flags {
     NPU_JOB_F_TIMING_ONLY = 1u << 0, /* account every cycle and byte, move and compute no data */
+    NPU_JOB_F_LOG_OPS = 1u << 1,     /* ABI 1.4, NPU_JOB_OPS: one log line per op descriptor (its
+                                        kernel, its tiling, its cycles), at most NPU_LOG_OPS_PER_JOB
+                                        lines per job, then one line counting the rest */
 };
+#define NPU_LOG_OPS_PER_JOB 64
 
 /* One command-queue entry. */
 typedef struct npu_job_desc {
@@ -153,7 +158,9 @@ typedef struct npu_job_desc {
     uint32_t nbufs;           /* <= NPU_MAX_BUFFERS */
     uint32_t reserved0;
     uint64_t completion_addr; /* device address of an npu_job_completion */
-    uint64_t reserved1;
+    uint64_t profile_addr;    /* ABI 1.4, NPU_JOB_OPS: device address of one npu_op_profile per op
+                                 descriptor (program_bytes / sizeof(npu_op_desc) of them), or 0 for
+                                 none */
 } npu_job_desc;
 
 typedef struct npu_buf_entry {
@@ -304,7 +311,24 @@ typedef struct npu_op_desc {
     npu_tensor_ref out;
 } npu_op_desc;
 
+/* ABI 1.4: what one op descriptor of an NPU_JOB_OPS job did, as the firmware measured it (when the
+ * job's profile_addr is set). The span runs from the cycle the firmware began expanding the op to
+ * the cycle the op's last instruction completed; the units drain between ops, so the spans of a
+ * job's ops follow one another without overlap, and the job's cycles are their sum plus the
+ * firmware's own work before the first op and after the last. ctr holds the growth of every
+ * performance counter (NPU_REG_PERF, idle included) over the span: what the op moved, computed
+ * and kept each unit busy with. Record i is written when op i ends; a job that faults leaves the
+ * records from the faulting op on as they were. Reading the counters and writing the record cost
+ * no modelled time (a performance monitor's snapshot): a job's timing is the same with or without
+ * a profile. */
+typedef struct npu_op_profile {
+    uint64_t start_cycle;
+    uint64_t end_cycle;
+    uint64_t ctr[NPU_UNIT_COUNT][NPU_CTR_COUNT];
+} npu_op_profile;
+
 NPU_ABI_STATIC_ASSERT(sizeof(npu_tensor_ref) == 72, "npu_tensor_ref layout");
+NPU_ABI_STATIC_ASSERT(sizeof(npu_op_profile) == 16 + 8 * NPU_UNIT_COUNT * NPU_CTR_COUNT, "npu_op_profile layout");
 NPU_ABI_STATIC_ASSERT(sizeof(npu_op_desc) == 376, "npu_op_desc layout");
 
 /* ---------------------------------------------------------------- firmware log

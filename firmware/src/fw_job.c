@@ -166,6 +166,13 @@ static int check_descriptor(fw *f, const npu_job_desc *d, npu_buf_entry *bufs, f
             set_fault(r, NPU_FAULT_BAD_BUFFER, NPU_UNIT_CTRL, bufs[b].addr, b);
             return -1;
         }
+    uint64_t profile_bytes = (uint64_t)(d->program_bytes / sizeof(npu_op_desc)) * sizeof(npu_op_profile);
+    if (d->type == NPU_JOB_OPS && d->profile_addr && !in_dram(f, d->profile_addr, profile_bytes)) {
+        fw_log(f, "job %u: profile [0x%llx, +%llu) is outside device memory", d->job_id,
+               (unsigned long long)d->profile_addr, (unsigned long long)profile_bytes);
+        set_fault(r, NPU_FAULT_BAD_JOB, NPU_UNIT_CTRL, d->profile_addr, 0);
+        return -1;
+    }
     return 0;
 }
 

@@ -121,6 +121,10 @@ typedef struct npu_job {
     npu_buf_ref program;
     uint32_t nbufs;
     npu_buf_ref bufs[NPU_MAX_BUFFERS];
+    /* NPU_JOB_OPS: where the firmware writes one npu_op_profile per op descriptor (its span and
+     * counters, npu_abi.h), readable with npu_bo_read once the job is done; bo NULL: no profile.
+     * It must hold program size / sizeof(npu_op_desc) records. */
+    npu_buf_ref profile;
 } npu_job;
 
 typedef struct npu_job_result {

@@ -52,6 +52,17 @@ npu_drv_status npu_submit(npu_dev *dev, const npu_job *job, npu_fence *fence)
         snprintf(what, sizeof what, "buffer %u", i);
         st = resolve(dev, &job->bufs[i], what, &bufs[i]);
     }
+    npu_buf_entry profile = {0, 0};
+    if (st == NPU_DRV_OK && job->profile.bo) {
+        uint64_t need = job->type == NPU_JOB_OPS ? prog.size / sizeof(npu_op_desc) * sizeof(npu_op_profile) : 0;
+        st = job->type != NPU_JOB_OPS
+                 ? npu_dev_fail(dev, NPU_DRV_E_ARG, "a profile is for op jobs (NPU_JOB_OPS) only")
+                 : resolve(dev, &job->profile, "the profile", &profile);
+        if (st == NPU_DRV_OK && profile.size < need)
+            st = npu_dev_fail(dev, NPU_DRV_E_BOUNDS, "the profile holds %llu bytes; %llu op descriptors need %llu",
+                              (unsigned long long)profile.size, (unsigned long long)(prog.size / sizeof(npu_op_desc)),
+                              (unsigned long long)need);
+    }
     if (st != NPU_DRV_OK)
         return st;
     if (prog.size > UINT32_MAX)
@@ -75,6 +86,7 @@ npu_drv_status npu_submit(npu_dev *dev, const npu_job *job, npu_fence *fence)
     d.buftab_addr = slot_addr(dev, seq, offsetof(npu_slot, buftab));
     d.nbufs = job->nbufs;
     d.completion_addr = slot_addr(dev, seq, offsetof(npu_slot, completion));
+    d.profile_addr = profile.addr;
     if (dev->obs)
         dev->obs->submit(dev->obs_ctx, &d);
     dev->submitted[seq % NPU_DRV_QUEUE_ENTRIES] = d;

@@ -220,6 +220,58 @@ static int check_op(fw *f, const npu_job_desc *d, const npu_buf_entry *bufs, uin
     return -1;
 }
 
+/* ---------------------------------------------------------------- per-op profile and log */
+
+typedef uint64_t fw_perf[NPU_UNIT_COUNT][NPU_CTR_COUNT];
+
+/* Every performance counter (the device's registers, read as a performance monitor's snapshot:
+ * reading costs no modelled time). */
+static void read_perf(fw *f, fw_perf out)
+{
+    for (uint32_t u = 0; u < NPU_UNIT_COUNT; u++)
+        for (uint32_t k = 0; k < NPU_CTR_COUNT; k++)
+            out[u][k] = (uint64_t)hal_reg_read(f->hal, NPU_REG_PERF(u, k)) |
+                        (uint64_t)hal_reg_read(f->hal, NPU_REG_PERF(u, k) + 4) << 32;
+}
+
+/* What op i did: its span and the counters' growth over it, into the job's profile (if any). */
+static void write_profile(fw *f, const npu_job_desc *d, uint32_t i, uint64_t t0, uint64_t t1, fw_perf before,
+                          fw_perf after)
+{
+    npu_op_profile p;
+    memset(&p, 0, sizeof p);
+    p.start_cycle = t0;
+    p.end_cycle = t1;
+    for (uint32_t u = 0; u < NPU_UNIT_COUNT; u++)
+        for (uint32_t k = 0; k < NPU_CTR_COUNT; k++)
+            p.ctr[u][k] = after[u][k] - before[u][k];
+    if (hal_mem_write(f->hal, d->profile_addr + (uint64_t)i * sizeof p, &p, sizeof p) != 0)
+        fw_log(f, "job %u: op %u: the profile record is outside device memory", d->job_id, i);
+}
+
+/* One log line for op i: its kernel, its tiling, its cycles and instructions, and the units it
+ * kept busy (as a share of its span). */
+static void log_op(fw_op_ctx *c, const npu_op_desc *op, uint32_t i, uint64_t t0, uint64_t t1, fw_perf before,
+                   fw_perf after)
+{
+    char tiling[FW_DESCRIBE_BYTES] = "", busy[96] = "";
+    const fw_op_kernel *k = kernels[op->op];
+    if (k->describe)
+        k->describe(c, op, tiling, sizeof tiling);
+    uint64_t span = t1 - t0;
+    size_t n = 0;
+    for (uint32_t u = 0; u < NPU_UNIT_COUNT && span && n < sizeof busy; u++) {
+        uint64_t b = after[u][NPU_CTR_BUSY] - before[u][NPU_CTR_BUSY];
+        if (b * 100 >= span) /* at least 1% of the span */
+            n += (size_t)snprintf(busy + n, sizeof busy - n, "%s %s %llu%%", n ? "," : "", fw_unit_name(u),
+                                  (unsigned long long)(b * 100 / span));
+    }
+    fw_log(c->f, "op %u %s%s%s%s: %llu cycles, %llu instructions;%s", i, k->name, tiling[0] ? " (" : "", tiling,
+           tiling[0] ? ")" : "", (unsigned long long)span,
+           (unsigned long long)(after[NPU_UNIT_CTRL][NPU_CTR_INSNS] - before[NPU_UNIT_CTRL][NPU_CTR_INSNS]),
+           busy[0] ? busy : " no unit busy");
+}
+
 hal_status fw_ops_run(fw *f, const npu_job_desc *d, const npu_buf_entry *bufs, fw_job_result *r)
 {
     uint32_t count = d->program_bytes / (uint32_t)sizeof(npu_op_desc);
@@ -228,6 +280,11 @@ hal_status fw_ops_run(fw *f, const npu_job_desc *d, const npu_buf_entry *bufs, f
         if (read_op(f, d, i, &op, r) != 0 || check_op(f, d, bufs, i, &op, r) != 0)
             return HAL_OK;
 
+    int logging = (d->flags & NPU_JOB_F_LOG_OPS) != 0, measuring = logging || d->profile_addr != 0;
+    fw_perf perf[2];
+    uint64_t t0 = hal_now(f->hal);
+    if (measuring)
+        read_perf(f, perf[0]);
     for (uint32_t i = 0; i < count; i++) {
         if (read_op(f, d, i, &op, r) != 0)
             return HAL_OK;
@@ -248,6 +305,22 @@ hal_status fw_ops_run(fw *f, const npu_job_desc *d, const npu_buf_entry *bufs, f
         hal_status st = hal_drain(f->hal);
         if (st != HAL_OK)
             return fw_unit_failure(f, st, r);
+        if (!measuring)
+            continue;
+        /* the units are drained: everything op i issued has completed, and op i + 1 starts now */
+        uint64_t t1 = hal_now(f->hal);
+        fw_perf *before = &perf[i % 2], *after = &perf[(i + 1) % 2];
+        read_perf(f, *after);
+        if (d->profile_addr)
+            write_profile(f, d, i, t0, t1, *before, *after);
+        if (logging && i < NPU_LOG_OPS_PER_JOB) {
+            ctx_init(&c, f, d, bufs, i, r);
+            log_op(&c, &op, i, t0, t1, *before, *after);
+        }
+        t0 = t1;
     }
+    if (logging && count > NPU_LOG_OPS_PER_JOB)
+        fw_log(f, "job %u: %u more ops not logged (at most %d per job)", d->job_id, count - NPU_LOG_OPS_PER_JOB,
+               NPU_LOG_OPS_PER_JOB);
     return HAL_OK;
 }

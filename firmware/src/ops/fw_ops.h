@@ -56,7 +56,12 @@ typedef struct fw_op_kernel {
     int (*check)(fw_op_ctx *c, const npu_op_desc *d, char *why, size_t whylen);
     /* Expand d (already checked) into ISA. */
     void (*emit)(fw_op_ctx *c, const npu_op_desc *d);
+    /* Say in a few words how d (already checked) is tiled, for the job's per-op log lines
+     * (NPU_JOB_F_LOG_OPS), as NVDLA's engines dump their configuration; NULL: nothing to say. */
+    void (*describe)(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t len);
 } fw_op_kernel;
+
+#define FW_DESCRIBE_BYTES 160 /* a kernel's description of its tiling, in a log line */
 
 /* The kernels, one per family (one file each). */
 extern const fw_op_kernel fw_kernel_matmul;    /* op_matmul.c */

@@ -26,6 +26,7 @@
  */
 #include "fw_ops.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "isa_exec.h"
@@ -540,4 +541,17 @@ static void at_emit(fw_op_ctx *c, const npu_op_desc *d)
     emit_out(c, &s, &last);
 }
 
-const fw_op_kernel fw_kernel_attention = {"attention", at_check, at_emit};
+static void at_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t len)
+{
+    at_plan p;
+    char why[FW_WHY_BYTES];
+    if (at_plan_make(c, d, &p, why, sizeof why) != 0)
+        return;
+    snprintf(buf, len, "%llu matrices, %llu queries x %llu keys, d %llu, %s softmax, keys in %llu blocks of %llu, "
+             "queries in %llu blocks of %llu%s",
+             (unsigned long long)p.G, (unsigned long long)p.Lq, (unsigned long long)p.Lk, (unsigned long long)p.D,
+             p.tile ? "tile" : "online", (unsigned long long)p.nkb, (unsigned long long)p.bc,
+             (unsigned long long)p.nqb, (unsigned long long)p.br, p.mask ? ", masked" : "");
+}
+
+const fw_op_kernel fw_kernel_attention = {"attention", at_check, at_emit, at_describe};

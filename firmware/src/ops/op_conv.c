@@ -18,6 +18,7 @@
  */
 #include "fw_ops.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define CONV_PIPE_SLOTS 2
@@ -343,4 +344,18 @@ static void conv_emit(fw_op_ctx *c, const npu_op_desc *d)
     }
 }
 
-const fw_op_kernel fw_kernel_conv2d = {"conv2d", conv_check, conv_emit};
+static void conv_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t len)
+{
+    conv_plan p;
+    char why[FW_WHY_BYTES];
+    if (conv_plan_make(c, d, &p, why, sizeof why))
+        return;
+    snprintf(buf, len, "%llux%llux%llux%llu -> %llu channels, kernel %llux%llu stride %llux%llu%s, channels in blocks of "
+             "%llu, input channels in %llu chunk%s, %llu positions per segment",
+             (unsigned long long)p.n, (unsigned long long)p.c, (unsigned long long)p.h, (unsigned long long)p.w,
+             (unsigned long long)p.co, (unsigned long long)p.kh, (unsigned long long)p.kw, (unsigned long long)p.sh,
+             (unsigned long long)p.sw, p.flat ? " (1x1: flat)" : "", (unsigned long long)p.cb,
+             (unsigned long long)p.nchunks, p.nchunks == 1 ? "" : "s", (unsigned long long)p.nseg);
+}
+
+const fw_op_kernel fw_kernel_conv2d = {"conv2d", conv_check, conv_emit, conv_describe};

@@ -9,6 +9,7 @@
  */
 #include "fw_ops.h"
 
+#include <stdio.h>
 #include <string.h>
 
 enum bcast { BC_FULL, BC_ROW, BC_COL, BC_SCALAR };
@@ -112,7 +113,25 @@ static void unary_emit(fw_op_ctx *c, const npu_op_desc *d)
     }
 }
 
-const fw_op_kernel fw_kernel_unary = {"unary", unary_check, unary_emit};
+/* The streaming plan of either kernel, in words (binary: with in1's broadcast class). */
+static void ew_describe(const ew_plan *p, const char *fn, int binary, char *buf, size_t len)
+{
+    static const char *const bc_names[] = {"in1 same shape", "in1 a row", "in1 a column", "in1 a scalar"};
+    int by_rows = binary && (p->bc == BC_ROW || p->bc == BC_COL);
+    snprintf(buf, len, "%s, %llu elements%s%s, %llu %s per chunk, %u chunks", fn ? fn : "?",
+             (unsigned long long)p->numel, binary ? ", " : "", binary ? bc_names[p->bc] : "",
+             (unsigned long long)p->chunk, by_rows ? "rows" : "elements", p->items);
+}
+
+static void unary_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t len)
+{
+    ew_plan p;
+    char why[FW_WHY_BYTES];
+    if (unary_plan(c, d, &p, why, sizeof why) == 0)
+        ew_describe(&p, isa_enum_name(ISA_ENUMSET_UNOP, d->iattr[0]), 0, buf, len);
+}
+
+const fw_op_kernel fw_kernel_unary = {"unary", unary_check, unary_emit, unary_describe};
 
 /* ---------------------------------------------------------------- binary */
 
@@ -222,4 +241,12 @@ static void binary_emit(fw_op_ctx *c, const npu_op_desc *d)
     }
 }
 
-const fw_op_kernel fw_kernel_binary = {"binary", binary_check, binary_emit};
+static void binary_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t len)
+{
+    ew_plan p;
+    char why[FW_WHY_BYTES];
+    if (binary_plan(c, d, &p, why, sizeof why) == 0)
+        ew_describe(&p, isa_enum_name(ISA_ENUMSET_BINOP, d->iattr[0]), 1, buf, len);
+}
+
+const fw_op_kernel fw_kernel_binary = {"binary", binary_check, binary_emit, binary_describe};

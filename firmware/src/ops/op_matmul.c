@@ -15,6 +15,7 @@
  */
 #include "fw_ops.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* A B panel (one slot) aims at this size: big enough that a panel is one long DMA and few
@@ -500,4 +501,18 @@ static void mm_emit(fw_op_ctx *c, const npu_op_desc *d)
     walk(c, &s);
 }
 
-const fw_op_kernel fw_kernel_matmul = {"matmul", mm_check, mm_emit};
+static void mm_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t len)
+{
+    mm_plan p;
+    char why[FW_WHY_BYTES];
+    if (mm_plan_make(c, d, &p, why, sizeof why))
+        return;
+    snprintf(buf, len, "%s, %llux%llu x %llux%llu %s, %llu tiles of %llu columns in groups of %llu, rows in blocks of "
+             "%llu, k in %llu chunk%s of %llu, %u B slots",
+             p.ws ? "weight-stationary" : "output-stationary", (unsigned long long)p.rows, (unsigned long long)p.K,
+             (unsigned long long)p.K, (unsigned long long)p.N, p.int4 ? "int4" : "int8", (unsigned long long)p.ntiles,
+             (unsigned long long)p.nb, (unsigned long long)p.G, (unsigned long long)p.R, (unsigned long long)p.nk,
+             p.nk == 1 ? "" : "s", (unsigned long long)p.kc, p.b_slots);
+}
+
+const fw_op_kernel fw_kernel_matmul = {"matmul", mm_check, mm_emit, mm_describe};

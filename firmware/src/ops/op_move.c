@@ -11,6 +11,7 @@
  */
 #include "fw_ops.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define MV_MAX_OUTER 2
@@ -316,5 +317,31 @@ static void cp_emit(fw_op_ctx *c, const npu_op_desc *d)
         mv_emit(c, d, &p);
 }
 
-const fw_op_kernel fw_kernel_transpose = {"transpose", tr_check, tr_emit};
-const fw_op_kernel fw_kernel_copy = {"copy", cp_check, cp_emit};
+/* A move's blocks, in words. */
+static void mv_describe(const mv_plan *p, char *buf, size_t len)
+{
+    snprintf(buf, len, "%llu x %llu x %llu elements%s%s, blocks of %llu rows x %llu, %llu blocks",
+             (unsigned long long)(p->nouter > 0 ? p->outer[0].n * (p->nouter > 1 ? p->outer[1].n : 1) : 1),
+             (unsigned long long)p->row.n, (unsigned long long)p->inner.n, p->transpose ? ", transposed in SRAM" : "",
+             p->convert ? ", converted" : "", (unsigned long long)p->rr, (unsigned long long)p->lw,
+             (unsigned long long)p->items);
+}
+
+static void tr_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t len)
+{
+    mv_plan p;
+    char why[FW_WHY_BYTES];
+    if (tr_plan(c, d, &p, why, sizeof why) == 0)
+        mv_describe(&p, buf, len);
+}
+
+static void cp_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t len)
+{
+    mv_plan p;
+    char why[FW_WHY_BYTES];
+    if (cp_plan(c, d, &p, why, sizeof why) == 0)
+        mv_describe(&p, buf, len);
+}
+
+const fw_op_kernel fw_kernel_transpose = {"transpose", tr_check, tr_emit, tr_describe};
+const fw_op_kernel fw_kernel_copy = {"copy", cp_check, cp_emit, cp_describe};

@@ -9,6 +9,7 @@
  */
 #include "fw_ops.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* A chunk of group-norm rows covering several samples keeps this many gamma/beta copies at most. */
@@ -168,4 +169,16 @@ static void norm_emit(fw_op_ctx *c, const npu_op_desc *d)
     }
 }
 
-const fw_op_kernel fw_kernel_norm = {"norm", norm_check, norm_emit};
+static void norm_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t len)
+{
+    static const char *const kinds[] = {"layer", "rms", "group"};
+    norm_plan p;
+    char why[FW_WHY_BYTES];
+    if (norm_plan_make(c, d, &p, why, sizeof why))
+        return;
+    snprintf(buf, len, "%s norm, %llu rows of %llu, %llu rows per chunk, %llu chunks",
+             p.kind >= 0 && p.kind <= NPU_NORM_GROUP ? kinds[p.kind] : "?", (unsigned long long)p.rows,
+             (unsigned long long)p.cols, (unsigned long long)p.chunk, (unsigned long long)p.items);
+}
+
+const fw_op_kernel fw_kernel_norm = {"norm", norm_check, norm_emit, norm_describe};

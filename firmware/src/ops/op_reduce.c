@@ -5,6 +5,7 @@
  */
 #include "fw_ops.h"
 
+#include <stdio.h>
 #include <string.h>
 
 typedef struct red_plan {
@@ -71,4 +72,15 @@ static void red_emit(fw_op_ctx *c, const npu_op_desc *d)
     }
 }
 
-const fw_op_kernel fw_kernel_reduce = {"reduce", red_check, red_emit};
+static void red_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t len)
+{
+    red_plan p;
+    char why[FW_WHY_BYTES];
+    if (red_plan_make(c, d, &p, why, sizeof why))
+        return;
+    snprintf(buf, len, "%s, %llu rows of %llu, %llu rows per chunk, %llu chunks",
+             isa_enum_name(ISA_ENUMSET_REDOP, d->iattr[0]), (unsigned long long)p.rows, (unsigned long long)p.cols,
+             (unsigned long long)p.chunk, (unsigned long long)p.items);
+}
+
+const fw_op_kernel fw_kernel_reduce = {"reduce", red_check, red_emit, red_describe};

@@ -9,6 +9,7 @@
  */
 #include "fw_ops.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "isa_exec.h"
@@ -130,4 +131,15 @@ static void sm_emit(fw_op_ctx *c, const npu_op_desc *d)
                      d->iattr[1] + (int32_t)i);
 }
 
-const fw_op_kernel fw_kernel_softmax = {"softmax", sm_check, sm_emit};
+static void sm_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t len)
+{
+    sm_plan p;
+    char why[FW_WHY_BYTES];
+    if (sm_plan_make(c, d, &p, why, sizeof why))
+        return;
+    snprintf(buf, len, "%llu rows of %llu%s, %llu rows per chunk, %llu chunks", (unsigned long long)p.rows,
+             (unsigned long long)p.len, p.causal ? ", causal" : "", (unsigned long long)p.chunk,
+             (unsigned long long)p.items);
+}
+
+const fw_op_kernel fw_kernel_softmax = {"softmax", sm_check, sm_emit, sm_describe};
