@@ -135,5 +135,23 @@ rt_status npu_calibrate(rt_graph *g, rt_tensor *const *values, rt_error *e);
 /* The segment's op descriptors (owned by the segment) and the graph node each came from. */
 const npu_op_desc *npu_segment_ops(const npu_segment *s, uint32_t *n);
 int npu_segment_op_node(const npu_segment *s, uint32_t i);
+/* The graph node whose descriptors carry node's work: node itself, or the node it was fused into
+ * (an epilogue's MatMul, an attention's last MatMul); -1 if node is not in the segment. */
+int npu_segment_fused_into(const npu_segment *s, int node);
+
+/* What each descriptor did in the segment's last run, as the firmware measured it (ABI 1.4,
+ * npu_op_profile): one record per descriptor (npu_segment_ops' n), start and end cycles relative
+ * to the job's start; NULL before the first run. A timing-only segment taken from the memo has
+ * the memo's records. The spans follow one another (the units drain between descriptors), so
+ * the job's cycles are their sum plus the firmware's work before the first and after the last;
+ * the counters of all records add up to the job's, but for that work (docs/layers.md). */
+const npu_op_profile *npu_segment_profile(const npu_segment *s);
+
+/* Where the firmware log of every job the backend runs goes, job by job (text with '\n'-ended
+ * lines, possibly in several calls per job); NULL: nowhere. While set, jobs ask the firmware for
+ * a line per op descriptor (NPU_JOB_F_LOG_OPS: kernel, tiling, cycles). Segments taken from the
+ * memo do not run and log nothing. */
+typedef void (*npu_log_fn)(void *ctx, const char *text);
+void npu_backend_set_log(npu_backend *b, npu_log_fn fn, void *ctx);
 
 #endif

@@ -36,10 +36,13 @@ struct npu_backend {
     struct npu_memo_entry *memo;
     size_t memo_len, memo_cap;
     uint64_t memo_hits;
+    /* where the firmware log of each job goes (npu_backend_set_log); NULL: nowhere */
+    npu_log_fn log_fn;
+    void *log_ctx;
 };
 
 /* npu_memo.c */
-bool npu_memo_lookup(npu_backend *b, const npu_segment *s, npu_segment_stats *st);
+bool npu_memo_lookup(npu_backend *b, npu_segment *s, npu_segment_stats *st);
 void npu_memo_store(npu_backend *b, const npu_segment *s, const npu_segment_stats *st);
 void npu_memo_free(npu_backend *b);
 
@@ -79,6 +82,8 @@ struct npu_segment {
     int *nodes, n_nodes;
     int *pos;             /* graph node -> position in the segment, or -1 */
     bool *fused;          /* position -> folded into another node's descriptor */
+    int *into;            /* position -> the graph node whose descriptors carry its work (itself
+                             unless fused) */
     bool *attention;      /* position -> the last node of a fused attention (NPU_OP_ATTENTION) */
     bool timing_only;
     npu_weight_type wtype;
@@ -98,8 +103,9 @@ struct npu_segment {
     uint64_t const_off;   /* the segment's constants in the plan's constant region */
     uint64_t buf_off[NPU_MAX_BUFFERS]; /* each constant buffer's offset from const_off */
     uint64_t res_base;    /* the resident window: [res_base, res_base + buf_bytes[NPU_BUF_RESIDENT]) */
-    uint64_t prog_off;    /* the descriptors in the plan's program region */
-    npu_window win[NPU_MAX_BUFFERS], prog;
+    uint64_t prog_off;    /* the descriptors, then their profile records, in the plan's program region */
+    npu_window win[NPU_MAX_BUFFERS], prog, prof;
+    npu_op_profile *profile; /* per descriptor: the last run's (or the memo's), host copy; NULL before */
     uint8_t *param_host, **weight_host; /* build-time images (freed after upload) */
     int *ins, n_ins;      /* boundary inputs (storage roots) */
     int *outs, n_outs;    /* boundary outputs (graph tensors) */
@@ -139,6 +145,15 @@ uint64_t npu_mem_plan_resident(npu_mem_plan *p, int t, uint64_t bytes);
 /* Is graph tensor t resident (the plan's predicate)? */
 bool npu_mem_plan_is_resident(const npu_mem_plan *p, int t);
 
+/* Bytes a segment of n_ops descriptors takes in the plan's program region: the descriptors and
+ * the profile records the firmware writes for them (ABI 1.4), each rounded up to the alignment. */
+static inline uint64_t npu_program_region_bytes(uint32_t n_ops)
+{
+    uint64_t d = n_ops ? (uint64_t)n_ops * sizeof(npu_op_desc) : 1, p = (uint64_t)n_ops * sizeof(npu_op_profile);
+    return (d + NPU_ARENA_ALIGN_BYTES - 1) / NPU_ARENA_ALIGN_BYTES * NPU_ARENA_ALIGN_BYTES +
+           (p + NPU_ARENA_ALIGN_BYTES - 1) / NPU_ARENA_ALIGN_BYTES * NPU_ARENA_ALIGN_BYTES;
+}
+
 /* npu_segment.c: a segment planned and emitted into p (no device memory yet), and its upload once
  * the plan's buffer objects exist. */
 npu_segment *npu_segment_plan(npu_mem_plan *p, const int *nodes, int n_nodes, npu_weight_type weights,
@@ -165,6 +180,13 @@ typedef struct npu_lower {
     char *why;
     size_t whylen;
 } npu_lower;
+
+/* Node `node` of segment s is folded into the descriptors of node `into` (it gets none of its own). */
+static inline void npu_fuse_into(npu_segment *s, int node, int into)
+{
+    s->fused[s->pos[node]] = true;
+    s->into[s->pos[node]] = into;
+}
 
 /* Lower node L->node; 0, or -1 with the reason in L->why. */
 int npu_lower_node(npu_lower *L);

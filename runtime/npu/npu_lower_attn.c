@@ -422,7 +422,7 @@ void npu_attn_fuse(npu_lower *L)
         if (!inside || attn_feasible(L, &a) != 0)
             continue;
         for (int i = 0; i + 1 < a.n_nodes; i++)
-            s->fused[s->pos[a.nodes[i]]] = true;
+            npu_fuse_into(s, a.nodes[i], a.nodes[a.n_nodes - 1]);
         s->attention[s->pos[a.nodes[a.n_nodes - 1]]] = true;
     }
     if (L->why && L->whylen)

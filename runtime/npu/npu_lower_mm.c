@@ -83,13 +83,13 @@ static epilogue_fusion fuse_epilogue(npu_lower *L, int y, int64_t channels, int 
         (k = channel_operand(L, c, RT_OP_Mul, f.out, channels, out_rank, channel_axis)) >= 0) {
         f.scale = k;
         f.out = L->g->nodes[c].outputs[0];
-        L->s->fused[L->s->pos[c]] = true;
+        npu_fuse_into(L->s, c, L->node);
         c = sole_consumer(L, f.out);
     }
     if (c >= 0 && !have_bias && (k = channel_operand(L, c, RT_OP_Add, f.out, channels, out_rank, channel_axis)) >= 0) {
         f.bias = k;
         f.out = L->g->nodes[c].outputs[0];
-        L->s->fused[L->s->pos[c]] = true;
+        npu_fuse_into(L->s, c, L->node);
         c = sole_consumer(L, f.out);
     }
     if (c >= 0 && L->g->nodes[c].n_outputs >= 1 && L->g->nodes[c].outputs[0] >= 0 &&
@@ -103,7 +103,7 @@ static epilogue_fusion fuse_epilogue(npu_lower *L, int y, int64_t channels, int 
         if (act != NPU_ACT_NONE) {
             f.act = act;
             f.out = n->outputs[0];
-            L->s->fused[L->s->pos[c]] = true;
+            npu_fuse_into(L->s, c, L->node);
         }
     }
     return f;

@@ -5,8 +5,8 @@
  * data, and no model in sim/ depends on an address. So when a segment with the same descriptors
  * (buffer indices and offsets aside) runs again on the same backend — the 32 identical layers of
  * LLaMA-7B, the same encoder in two tasks — its stats are taken from the memo instead of
- * simulating it again. The result is identical by construction; tests/npu checks it anyway by
- * running segments with the memo on and off.
+ * simulating it again, with its per-op profile. The result is identical by construction;
+ * tests/npu checks it anyway by running segments with the memo on and off.
  */
 #include "npu_internal.h"
 
@@ -22,6 +22,7 @@ struct npu_memo_entry {
     uint32_t n_ops;
     npu_op_desc *key; /* the normalised descriptors */
     npu_segment_stats stats;
+    npu_op_profile *profile; /* per descriptor, cycles relative to the job's start */
 };
 
 /* The descriptors with everything that names a place in memory zeroed. */
@@ -54,8 +55,10 @@ static uint64_t fnv1a(const void *p, size_t n)
 
 void npu_memo_free(npu_backend *b)
 {
-    for (size_t i = 0; i < b->memo_len; i++)
+    for (size_t i = 0; i < b->memo_len; i++) {
         free(b->memo[i].key);
+        free(b->memo[i].profile);
+    }
     free(b->memo);
     b->memo = NULL;
     b->memo_len = b->memo_cap = 0;
@@ -72,7 +75,7 @@ static const struct npu_memo_entry *find(const npu_backend *b, uint64_t h, const
     return NULL;
 }
 
-bool npu_memo_lookup(npu_backend *b, const npu_segment *s, npu_segment_stats *st)
+bool npu_memo_lookup(npu_backend *b, npu_segment *s, npu_segment_stats *st)
 {
     if (!b->memo_on || !s->timing_only || s->n_ops == 0)
         return false;
@@ -84,6 +87,9 @@ bool npu_memo_lookup(npu_backend *b, const npu_segment *s, npu_segment_stats *st
     free(key);
     if (!m)
         return false;
+    if (!s->profile && !(s->profile = calloc(s->n_ops, sizeof *s->profile)))
+        return false; /* simulate it instead */
+    memcpy(s->profile, m->profile, (size_t)s->n_ops * sizeof *s->profile);
     st->cycles = m->stats.cycles;
     st->seconds = m->stats.seconds;
     st->counters = m->stats.counters;
@@ -105,10 +111,16 @@ void npu_memo_store(npu_backend *b, const npu_segment *s, const npu_segment_stat
         b->memo_cap = cap;
     }
     npu_op_desc *key = malloc((size_t)s->n_ops * sizeof *key);
-    if (!key)
+    npu_op_profile *profile = s->profile ? malloc((size_t)s->n_ops * sizeof *profile) : NULL;
+    if (!key || !profile) {
+        free(key);
+        free(profile);
         return;
+    }
     normalise(s->ops, key, s->n_ops);
+    memcpy(profile, s->profile, (size_t)s->n_ops * sizeof *profile);
     struct npu_memo_entry *m = &b->memo[b->memo_len++];
+    m->profile = profile;
     m->hash = fnv1a(key, (size_t)s->n_ops * sizeof *key);
     m->n_ops = s->n_ops;
     m->key = key;

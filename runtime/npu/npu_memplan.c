@@ -177,7 +177,7 @@ npu_segment *npu_mem_plan_segment(npu_mem_plan *p, const int *nodes, int n_nodes
     }
     p->const_bytes += c;
     s->prog_off = p->prog_bytes;
-    p->prog_bytes += align_up(s->n_ops ? (uint64_t)s->n_ops * sizeof *s->ops : 1, NPU_ARENA_ALIGN_BYTES);
+    p->prog_bytes += npu_program_region_bytes(s->n_ops);
     if (s->buf_bytes[NPU_BUF_ACT] > p->act_bytes)
         p->act_bytes = s->buf_bytes[NPU_BUF_ACT];
     p->segs[p->n_segs++] = s;
@@ -212,7 +212,7 @@ void npu_segment_mem_usage(const npu_segment *s, npu_mem_usage *u)
         else
             u->weight_bytes += bytes;
     }
-    u->program_bytes = align_up((uint64_t)s->n_ops * sizeof *s->ops, NPU_ARENA_ALIGN_BYTES);
+    u->program_bytes = s->n_ops ? npu_program_region_bytes(s->n_ops) : 0;
     u->peak_bytes = u->weight_bytes + u->kv_bytes + u->act_bytes + u->program_bytes;
 }
 
@@ -296,7 +296,10 @@ rt_status npu_mem_plan_commit(npu_mem_plan *p, rt_error *e)
             else
                 s->win[k] = window(p->const_bo, s->const_off + s->buf_off[k], s->buf_bytes[k]);
         }
-        s->prog = window(p->prog_bo, s->prog_off, (uint64_t)s->n_ops * sizeof *s->ops);
+        uint64_t desc_bytes = (uint64_t)s->n_ops * sizeof *s->ops;
+        s->prog = window(p->prog_bo, s->prog_off, desc_bytes);
+        s->prof = window(p->prog_bo, s->prog_off + align_up(desc_bytes, NPU_ARENA_ALIGN_BYTES),
+                         (uint64_t)s->n_ops * sizeof(npu_op_profile));
         rt_status st = npu_segment_upload(s, e);
         if (st != RT_OK) {
             release(p);

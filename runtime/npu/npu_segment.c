@@ -31,11 +31,13 @@ void npu_segment_destroy(npu_segment *s)
     free(s->nodes);
     free(s->pos);
     free(s->fused);
+    free(s->into);
     free(s->attention);
     free(s->t);
     free(s->blobs);
     free(s->ops);
     free(s->op_node);
+    free(s->profile);
     free(s->ins);
     free(s->outs);
     free(s);
@@ -355,11 +357,12 @@ npu_segment *npu_segment_plan(npu_mem_plan *mp, const int *nodes, int n_nodes, n
         s->nodes = malloc((size_t)(n_nodes + 1) * sizeof *s->nodes);
         s->pos = malloc((size_t)(g->n_nodes + 1) * sizeof *s->pos);
         s->fused = calloc((size_t)n_nodes + 1, sizeof *s->fused);
+        s->into = calloc((size_t)n_nodes + 1, sizeof *s->into);
         s->attention = calloc((size_t)n_nodes + 1, sizeof *s->attention);
         s->t = calloc((size_t)nt + 1, sizeof *s->t);
         s->weight_host = calloc(NPU_MAX_WEIGHT_ARENAS, sizeof *s->weight_host);
     }
-    if (!s || !s->nodes || !s->pos || !s->fused || !s->attention || !s->t || !s->weight_host) {
+    if (!s || !s->nodes || !s->pos || !s->fused || !s->into || !s->attention || !s->t || !s->weight_host) {
         npu_segment_destroy(s);
         rt_error_set(e, RT_ERR_NOMEM, "out of memory (segment)");
         return NULL;
@@ -379,6 +382,7 @@ npu_segment *npu_segment_plan(npu_mem_plan *mp, const int *nodes, int n_nodes, n
             return NULL;
         }
         s->nodes[p] = nodes[p];
+        s->into[p] = nodes[p];
         s->pos[nodes[p]] = p;
     }
     for (int t = 0; t < nt; t++) {
@@ -524,6 +528,29 @@ static rt_status job_fault(npu_segment *s, const npu_job_result *r, rt_error *e)
     return st;
 }
 
+/* The job's profile records, read back into the segment's host copy with their cycles made
+ * relative to the job's start (so that a memo entry is the same whatever the job's date). */
+static rt_status read_profile(npu_segment *s, uint64_t job_start, rt_error *e)
+{
+    if (!s->profile && !(s->profile = calloc(s->n_ops, sizeof *s->profile)))
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (op profile)");
+    if (npu_bo_read(s->prof.bo, s->prof.offset, s->profile, (uint64_t)s->n_ops * sizeof *s->profile) != NPU_DRV_OK)
+        return rt_error_set(e, RT_ERR_IO, "reading the op profile: %s", npu_dev_error(s->b->dev));
+    for (uint32_t i = 0; i < s->n_ops; i++) {
+        s->profile[i].start_cycle -= job_start;
+        s->profile[i].end_cycle -= job_start;
+    }
+    return RT_OK;
+}
+
+/* The firmware log of the job that just ran, to the backend's log sink. */
+static void forward_log(npu_segment *s)
+{
+    char text[NPU_FAULT_LOG_BYTES];
+    while (npu_dev_read_log(s->b->dev, text, sizeof text) > 0)
+        s->b->log_fn(s->b->log_ctx, text);
+}
+
 rt_status npu_segment_run(npu_segment *s, rt_tensor **values, npu_segment_stats *st, rt_error *e)
 {
     if (!s)
@@ -544,8 +571,9 @@ rt_status npu_segment_run(npu_segment *s, rt_tensor **values, npu_segment_stats 
         npu_job job;
         memset(&job, 0, sizeof job);
         job.type = NPU_JOB_OPS;
-        job.flags = s->timing_only ? NPU_JOB_F_TIMING_ONLY : 0;
+        job.flags = (s->timing_only ? NPU_JOB_F_TIMING_ONLY : 0) | (s->b->log_fn ? NPU_JOB_F_LOG_OPS : 0);
         job.program = (npu_buf_ref){s->prog.bo, s->prog.offset, s->prog.bytes};
+        job.profile = (npu_buf_ref){s->prof.bo, s->prof.offset, s->prof.bytes};
         job.nbufs = s->nbufs;
         for (uint32_t k = 0; k < s->nbufs; k++)
             job.bufs[k] = (npu_buf_ref){s->win[k].bo, s->win[k].offset, s->win[k].bytes};
@@ -566,6 +594,10 @@ rt_status npu_segment_run(npu_segment *s, rt_tensor **values, npu_segment_stats 
         st->cycles = r.end_cycle - r.start_cycle;
         st->insns = r.insns;
         st->seconds = (double)st->cycles / (s->b->cfg.npu.clock_mhz * 1e6);
+        if (s->b->log_fn)
+            forward_log(s);
+        if ((rs = read_profile(s, r.start_cycle, e)) != RT_OK)
+            return rs;
         npu_memo_store(s->b, s, st);
     }
     return get_outputs(s, values, NULL, &st->bytes_out, e);
@@ -611,3 +643,18 @@ const npu_op_desc *npu_segment_ops(const npu_segment *s, uint32_t *n)
 }
 
 int npu_segment_op_node(const npu_segment *s, uint32_t i) { return s && i < s->n_ops ? s->op_node[i] : -1; }
+
+const npu_op_profile *npu_segment_profile(const npu_segment *s) { return s ? s->profile : NULL; }
+
+int npu_segment_fused_into(const npu_segment *s, int node)
+{
+    if (!s || node < 0 || node >= s->g->n_nodes || s->pos[node] < 0)
+        return -1;
+    return s->into[s->pos[node]];
+}
+
+void npu_backend_set_log(npu_backend *b, npu_log_fn fn, void *ctx)
+{
+    b->log_fn = fn;
+    b->log_ctx = ctx;
+}
