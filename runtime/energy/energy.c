@@ -33,10 +33,10 @@ void energy_add_cpu(energy_breakdown *e, const m4npu_config *cfg, double active_
     e->cpu_j += cfg->cpu.active_power_w * active_s + cfg->cpu.idle_power_w * idle_s;
 }
 
-void energy_add_transfer(energy_breakdown *e, const m4npu_config *cfg, uint64_t bytes, double cpu_s)
+void energy_add_transfer(energy_breakdown *e, const m4npu_config *cfg, double bytes, double cpu_s)
 {
     const double read_and_write = 2.0;
-    e->transfer_j += pj((double)bytes * read_and_write * ENERGY_BITS_PER_BYTE, cfg->energy.dram_pj_per_bit) +
+    e->transfer_j += pj(bytes * read_and_write * ENERGY_BITS_PER_BYTE, cfg->energy.dram_pj_per_bit) +
                      cfg->cpu.active_power_w * cpu_s;
 }
 

@@ -29,8 +29,9 @@ void energy_add_npu(energy_breakdown *e, const m4npu_config *cfg, const npu_coun
 void energy_add_static(energy_breakdown *e, const m4npu_config *cfg, double seconds);
 /* The CPU: active_s running operators, idle_s waiting for the NPU. */
 void energy_add_cpu(energy_breakdown *e, const m4npu_config *cfg, double active_s, double idle_s);
-/* Boundary copies: `bytes` copied (each read once and written once in DRAM), taking cpu_s of CPU time. */
-void energy_add_transfer(energy_breakdown *e, const m4npu_config *cfg, uint64_t bytes, double cpu_s);
+/* Boundary copies: `bytes` copied (each read once and written once in DRAM), taking cpu_s of CPU time.
+ * A double, so that the copies of a run charged one by one add up to the run's exactly. */
+void energy_add_transfer(energy_breakdown *e, const m4npu_config *cfg, double bytes, double cpu_s);
 
 void energy_accumulate(energy_breakdown *into, const energy_breakdown *e, double times);
 double energy_total(const energy_breakdown *e);

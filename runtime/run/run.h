@@ -73,25 +73,28 @@ typedef struct run_options {
     npu_backend *backend;
 } run_options;
 
-/* Timeline tracks: the host CPU, the boundary copies, and one per NPU unit. */
+/* Timeline tracks: the host CPU, the boundary copies, the NPU's jobs and op descriptors, and one
+ * per NPU unit. */
 typedef enum run_track {
     RUN_TRACK_CPU = 0,
     RUN_TRACK_BOUNDARY,
-    RUN_TRACK_FIRMWARE, /* the control core */
+    RUN_TRACK_FIRMWARE, /* the control core: jobs */
     RUN_TRACK_DMA0,     /* ... DMA3 follow */
     RUN_TRACK_MM = RUN_TRACK_DMA0 + 4,
     RUN_TRACK_SM,
     RUN_TRACK_VEC,
+    RUN_TRACK_OPS,      /* the op descriptors of each job, one after the other */
     RUN_TRACK_COUNT
 } run_track;
 
 typedef struct run_event {
     run_track track;
     char name[RUN_EVENT_NAME_BYTES];
-    const char *cat;  /* "cpu", "view", "quantise", "dequantise", "submit", "segment", "unit" */
+    const char *cat;  /* "cpu", "view", "quantise", "dequantise", "submit", "segment", "op", "unit" */
     double start_s, dur_s;
     int node;         /* or -1 */
     int segment;      /* or -1 */
+    int op;           /* an op descriptor's index in its segment's job, or -1 */
     int tensor;       /* a crossing's tensor, or -1 */
     uint64_t bytes;   /* a crossing's bytes */
     uint64_t cycles;  /* NPU events: busy cycles of the unit, or the job's cycles */
@@ -112,12 +115,23 @@ typedef struct run_body_cost {
 
 typedef struct run_node_result {
     double start_s;     /* modelled start (CPU nodes; NPU nodes: their segment's job start) */
+    int into;           /* NPU nodes: the node whose op descriptors carry its work (itself, or the
+                           node it was fused into); -1 on the CPU */
     double host_wall_s; /* real wall time of the CPU kernel on this host (CPU nodes) */
     run_body_cost body; /* control-flow nodes: their subgraphs (zero for other nodes) */
 } run_node_result;
 
+/* One op descriptor of a segment's job, as the firmware measured it (npu_backend.h's profile). */
+typedef struct run_op {
+    int node;            /* the graph node it was lowered from */
+    uint32_t kind;       /* enum npu_op */
+    npu_op_profile prof; /* its span (cycles from the job's start) and its counters over the span */
+} run_op;
+
 typedef struct run_segment_result {
     npu_segment_stats stats;
+    run_op *ops;          /* per op descriptor, in job order (owned) */
+    uint32_t n_ops;
     npu_mem_usage mem;    /* its device memory: constants, resident tensors, activations, descriptors */
     double start_s;       /* modelled start of the segment's first crossing */
     double job_start_s;   /* of the NPU job */
@@ -195,6 +209,13 @@ json_t *run_mem_json(const npu_mem_usage *m);
  * output set `out` (runtime/graph's rt_outputs: the caller commits it with its other files), or
  * with out NULL writes it on its own, atomically. */
 json_t *run_timeline_json(const rt_graph *g, const m4npu_config *cfg, const run_result *r);
+/* The same in parts, for timelines that put several runs side by side (the what-if's tasks): the
+ * metadata events naming the host and NPU processes and their threads, and the run's events
+ * shifted by offset_s; with RUN_TIMELINE_JOBS without the op descriptors and units inside jobs. */
+typedef enum run_timeline_detail { RUN_TIMELINE_ALL = 0, RUN_TIMELINE_JOBS } run_timeline_detail;
+rt_status run_timeline_names(json_t *events, const m4npu_config *cfg);
+rt_status run_timeline_events(json_t *events, const rt_graph *g, const run_result *r, double offset_s,
+                              run_timeline_detail detail);
 rt_status run_write_timeline(const rt_graph *g, const m4npu_config *cfg, const run_result *r, const char *path,
                              rt_outputs *out, rt_error *e);
 /* Add each output as DIR/NAME.npy to the output set `out` (NAME: the output's name with every

@@ -9,6 +9,7 @@
 #include "npy.h"
 #include "ops.h"
 #include "run_internal.h"
+#include "run_layers.h"
 
 #define US_PER_S 1e6
 #define KIB_BYTES 1024.0
@@ -273,6 +274,7 @@ static const char *const track_names[RUN_TRACK_COUNT] = {
     [RUN_TRACK_MM] = "matmul array",
     [RUN_TRACK_SM] = "softmax tile",
     [RUN_TRACK_VEC] = "vector unit",
+    [RUN_TRACK_OPS] = "firmware: op descriptors",
 };
 
 static int track_pid(run_track t)
@@ -280,10 +282,14 @@ static int track_pid(run_track t)
     return t <= RUN_TRACK_BOUNDARY ? TRACE_PID_HOST : TRACE_PID_NPU;
 }
 
+/* A metadata event: a process's or thread's name, or (name NULL) its sort index (its pid or tid:
+ * the tracks stay in their order). */
 static json_t *meta(const char *what, int pid, int tid, const char *name)
 {
     json_t *m = json_object(), *args = json_object();
-    if (!m || !args || set(args, "name", json_string(name)) || set(m, "ph", json_string("M")) ||
+    if (!m || !args ||
+        (name ? set(args, "name", json_string(name)) : set(args, "sort_index", json_integer(tid >= 0 ? tid : pid))) ||
+        set(m, "ph", json_string("M")) ||
         set(m, "name", json_string(what)) || set(m, "pid", json_integer(pid)) ||
         (tid >= 0 && set(m, "tid", json_integer(tid))) || set(m, "args", args)) {
         json_decref(m);
@@ -292,27 +298,40 @@ static json_t *meta(const char *what, int pid, int tid, const char *name)
     return m;
 }
 
-json_t *run_timeline_json(const rt_graph *g, const m4npu_config *cfg, const run_result *r)
+rt_status run_timeline_names(json_t *evs, const m4npu_config *cfg)
 {
-    json_t *root = json_object(), *evs = json_array();
-    int bad = !root || !evs || set(root, "traceEvents", evs);
     char npu_name[96];
     snprintf(npu_name, sizeof npu_name, "NPU (%s)", cfg->npu.name);
-    bad = bad || json_array_append_new(evs, meta("process_name", TRACE_PID_HOST, -1, "host CPU")) ||
-          json_array_append_new(evs, meta("process_name", TRACE_PID_NPU, -1, npu_name));
+    int bad = json_array_append_new(evs, meta("process_name", TRACE_PID_HOST, -1, "host CPU")) ||
+              json_array_append_new(evs, meta("process_name", TRACE_PID_NPU, -1, npu_name)) ||
+              json_array_append_new(evs, meta("process_sort_index", TRACE_PID_HOST, -1, NULL)) ||
+              json_array_append_new(evs, meta("process_sort_index", TRACE_PID_NPU, -1, NULL));
     for (int t = 0; !bad && t < RUN_TRACK_COUNT; t++)
-        bad = json_array_append_new(evs, meta("thread_name", track_pid((run_track)t), t, track_names[t]));
+        bad = json_array_append_new(evs, meta("thread_name", track_pid((run_track)t), t, track_names[t])) ||
+              json_array_append_new(evs, meta("thread_sort_index", track_pid((run_track)t), t, NULL));
+    return bad ? RT_ERR_NOMEM : RT_OK;
+}
+
+rt_status run_timeline_events(json_t *evs, const rt_graph *g, const run_result *r, double offset_s,
+                              run_timeline_detail detail)
+{
+    int bad = 0;
     for (int i = 0; !bad && i < r->n_events; i++) {
         const run_event *ev = &r->events[i];
+        if (detail == RUN_TIMELINE_JOBS && (ev->track == RUN_TRACK_OPS || strcmp(ev->cat, "unit") == 0))
+            continue;
         json_t *o = json_object(), *args = json_object();
         bad = !o || !args || set(o, "name", json_string(ev->name)) || set(o, "cat", json_string(ev->cat)) ||
               set(o, "ph", json_string("X")) || set(o, "pid", json_integer(track_pid(ev->track))) ||
-              set(o, "tid", json_integer(ev->track)) || set(o, "ts", json_real(ev->start_s * US_PER_S)) ||
+              set(o, "tid", json_integer(ev->track)) || set(o, "ts", json_real((ev->start_s + offset_s) * US_PER_S)) ||
               set(o, "dur", json_real(ev->dur_s * US_PER_S));
         if (!bad && ev->node >= 0)
             bad = set(args, "op", json_string(g->nodes[ev->node].op_type));
         if (!bad && ev->segment >= 0)
             bad = set(args, "segment", json_integer(ev->segment));
+        if (!bad && ev->op >= 0)
+            bad = set(args, "op_descriptor", json_integer(ev->op)) ||
+                  set(args, "kernel", json_string(run_npu_op_name(r->segs[ev->segment].ops[ev->op].kind)));
         if (!bad && ev->tensor >= 0)
             bad = set(args, "tensor", json_string(g->tensors[ev->tensor]->name)) ||
                   set(args, "bytes", json_integer((json_int_t)ev->bytes));
@@ -327,6 +346,14 @@ json_t *run_timeline_json(const rt_graph *g, const m4npu_config *cfg, const run_
         else
             json_decref(args);
     }
+    return bad ? RT_ERR_NOMEM : RT_OK;
+}
+
+json_t *run_timeline_json(const rt_graph *g, const m4npu_config *cfg, const run_result *r)
+{
+    json_t *root = json_object(), *evs = json_array();
+    int bad = !root || !evs || set(root, "traceEvents", evs);
+    bad = bad || run_timeline_names(evs, cfg) != RT_OK || run_timeline_events(evs, g, r, 0.0, RUN_TIMELINE_ALL) != RT_OK;
     bad = bad || set(root, "displayTimeUnit", json_string("ns"));
     json_t *other = json_object();
     bad = bad || !other || set(other, "model", json_string(g->name ? g->name : "")) ||

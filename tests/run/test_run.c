@@ -160,9 +160,10 @@ static void test_timeline_is_trace_event_json(void **state)
     json_t *evs = json_object_get(j, "traceEvents");
     assert_true(json_is_array(evs));
     assert_string_equal(json_string_value(json_object_get(j, "displayTimeUnit")), "ns");
-    int thread_names = 0, process_names = 0, cpu_nodes = 0, crossings = 0, jobs = 0, units = 0;
+    int thread_names = 0, process_names = 0, sort_indices = 0, cpu_nodes = 0, crossings = 0, jobs = 0, units = 0,
+        ops = 0;
     bool tracks_seen[RUN_TRACK_COUNT] = {false};
-    double serial_end = 0, last_end = 0;
+    double serial_end = 0, last_end = 0, job_start = 0, job_end = 0, op_end = 0;
     for (size_t i = 0; i < json_array_size(evs); i++) {
         json_t *ev = json_array_get(evs, i);
         const char *ph = json_string_value(json_object_get(ev, "ph"));
@@ -170,6 +171,11 @@ static void test_timeline_is_trace_event_json(void **state)
         assert_true(json_is_integer(json_object_get(ev, "pid")));
         if (strcmp(ph, "M") == 0) {
             const char *what = json_string_value(json_object_get(ev, "name"));
+            if (strstr(what, "sort_index")) { /* keeps the tracks in their order */
+                assert_true(json_is_integer(json_object_get(json_object_get(ev, "args"), "sort_index")));
+                sort_indices++;
+                continue;
+            }
             assert_non_null(json_string_value(json_object_get(json_object_get(ev, "args"), "name")));
             if (strcmp(what, "thread_name") == 0) {
                 json_int_t tid = json_integer_value(json_object_get(ev, "tid"));
@@ -191,6 +197,15 @@ static void test_timeline_is_trace_event_json(void **state)
         assert_true(ts >= 0 && dur >= 0);
         const char *cat = json_string_value(json_object_get(ev, "cat"));
         json_int_t pid = json_integer_value(json_object_get(ev, "pid"));
+        if (strcmp(cat, "op") == 0) {
+            /* a job's op descriptors follow each other inside it (the units drain between them) */
+            ops++;
+            assert_int_equal(pid, 2);
+            assert_true(ts >= job_start - 1e-6 && ts + dur <= job_end + 1e-6 && ts >= op_end - 1e-6);
+            op_end = ts + dur;
+            assert_non_null(json_string_value(json_object_get(json_object_get(ev, "args"), "kernel")));
+            continue;
+        }
         if (strcmp(cat, "unit") != 0) {
             /* host events and NPU jobs form one serial chain: each starts where the last ended */
             assert_true(fabs(ts - serial_end) < 1e-6);
@@ -206,6 +221,8 @@ static void test_timeline_is_trace_event_json(void **state)
             assert_true(json_integer_value(json_object_get(json_object_get(ev, "args"), "bytes")) > 0);
         } else if (strcmp(cat, "segment") == 0) {
             jobs++;
+            job_start = op_end = ts;
+            job_end = ts + dur;
             assert_int_equal(pid, 2);
             assert_true(json_integer_value(json_object_get(json_object_get(ev, "args"), "cycles")) > 0);
         } else if (strcmp(cat, "unit") == 0) {
@@ -217,6 +234,11 @@ static void test_timeline_is_trace_event_json(void **state)
     }
     assert_int_equal(process_names, 2);
     assert_int_equal(thread_names, RUN_TRACK_COUNT);
+    assert_int_equal(sort_indices, 2 + RUN_TRACK_COUNT);
+    uint32_t descriptors = 0;
+    for (int s = 0; s < r->plan->n_segments; s++)
+        descriptors += r->segs[s].n_ops;
+    assert_int_equal(ops, descriptors);
     for (int t = 0; t < RUN_TRACK_COUNT; t++)
         assert_true(tracks_seen[t]);
     assert_int_equal(cpu_nodes, r->plan->n_cpu - r->plan->n_constant);
