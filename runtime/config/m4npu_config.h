@@ -184,6 +184,28 @@ json_t *m4npu_config_to_json(const m4npu_config *cfg);
 /* docs/configs.md: every key with its type, unit, range and meaning. */
 void m4npu_config_doc_write(FILE *out);
 
+/* ---- provenance (config_source.c): what a report says about the configuration it used */
+
+/* Where a configuration came from: a file (NULL: the built-in defaults) and the KEY=VALUE
+ * overrides applied after it, in order (as --set gave them). */
+typedef struct m4npu_config_source {
+    const char *path;
+    const char *const *overrides;
+    size_t n_overrides;
+} m4npu_config_source;
+
+#define M4NPU_CONFIG_HASH_HEX 17 /* 16 hex digits and the NUL */
+
+/* 64-bit FNV-1a of the configuration as m4npu_config_write_yaml prints it: two configurations
+ * hash alike iff they are the same, whatever file and overrides gave them (0 if out of memory). */
+uint64_t m4npu_config_hash(const m4npu_config *cfg);
+const char *m4npu_config_hash_hex(const m4npu_config *cfg, char out[M4NPU_CONFIG_HASH_HEX]);
+/* "NAME", or with overrides "NAME + 2 overrides: KEY=VALUE, KEY=VALUE" (src may be NULL). */
+const char *m4npu_config_label(const m4npu_config *cfg, const m4npu_config_source *src, char *buf, size_t size);
+/* {"name", "file" (or null), "hash" (16 hex digits), "overrides": ["KEY=VALUE", ...]}; NULL if out
+ * of memory. */
+json_t *m4npu_config_source_json(const m4npu_config *cfg, const m4npu_config_source *src);
+
 /* ---- the schema */
 
 typedef enum m4npu_cfg_kind {

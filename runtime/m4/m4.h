@@ -158,6 +158,18 @@ const char *m4_format_name(m4_format f); /* "default", "fp32", "fp16", "int8", "
 rt_status m4_module_params_resolve(m4_module_id id, const m4_module_params *p, m4_module_params *out,
                                    rt_error *e);
 
+/* The size parameters (m4_module_params' int fields but lora_rank), by index 0..count-1, for
+ * reports that say what a module run used: the name ("tokens", "kv_len" ...), whether module id
+ * takes it, and its value in p. */
+int m4_module_param_count(void);
+const char *m4_module_param_name(int i);
+bool m4_module_takes_param(m4_module_id id, int i);
+int m4_module_param_value(const m4_module_params *p, int i);
+/* Does the module take LoRA adapters (the paper adapts the backbone and the encoders)? */
+bool m4_module_takes_lora(m4_module_id id);
+/* "q,v" for M4_LORA_* bits, into buf. */
+const char *m4_lora_targets_str(unsigned targets, char *buf, size_t size);
+
 /* Build a module as a prepared graph; NULL on error (e says why). The caller frees it with
  * graph_free. */
 rt_graph *m4_module_build(const char *name, const m4_module_params *p, rt_error *e);
@@ -309,6 +321,14 @@ typedef struct m4_step {
 } m4_step;
 
 #define M4_PLAN_MAX_STEPS 8
+
+/* Tokens the task generates with these options (EOS included; the first one by the first-token
+ * steps, each next one by the per-token steps); 0 for a task that generates no text. */
+int m4_task_gen_tokens(const m4_task *t, const m4_task_options *o);
+/* Does the task run the backbone (Paths 1-2: --prompt-tokens and INT4 weights apply)? Does it run
+ * LoRA adapters (every path but 4)? */
+bool m4_task_runs_backbone(const m4_task *t);
+bool m4_task_takes_lora(const m4_task *t);
 
 /* Expand a task into the module runs of one inference. LoRA goes where the paper activates
  * it: the backbone on Paths 1-2, the encoders on Path 3, none on Path 4. */

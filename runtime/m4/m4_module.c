@@ -240,6 +240,33 @@ static int *field_ptr(m4_module_params *p, int f)
     return (int *)((char *)p + fields[f].offset);
 }
 
+int m4_module_param_count(void) { return F_COUNT; }
+const char *m4_module_param_name(int i) { return i >= 0 && i < F_COUNT ? fields[i].name : "?"; }
+
+bool m4_module_takes_param(m4_module_id id, int i)
+{
+    return (int)id >= 0 && id < M4_MODULE_COUNT && i >= 0 && i < F_COUNT && modules[id].f[i].used;
+}
+
+int m4_module_param_value(const m4_module_params *p, int i)
+{
+    return i >= 0 && i < F_COUNT ? *(const int *)((const char *)p + fields[i].offset) : 0;
+}
+
+bool m4_module_takes_lora(m4_module_id id) { return (int)id >= 0 && id < M4_MODULE_COUNT && modules[id].lora; }
+
+const char *m4_lora_targets_str(unsigned targets, char *buf, size_t size)
+{
+    static const struct { unsigned bit; const char *name; } names[] = {
+        {M4_LORA_Q, "q"}, {M4_LORA_K, "k"}, {M4_LORA_V, "v"}, {M4_LORA_O, "o"}};
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && n < size; i++)
+        if (targets & names[i].bit)
+            n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? "," : "", names[i].name);
+    return buf;
+}
+
 rt_status m4_module_params_resolve(m4_module_id id, const m4_module_params *p, m4_module_params *out,
                                    rt_error *e)
 {

@@ -74,6 +74,16 @@ static rt_status check_options(const m4_task *t, const m4_task_options *o, rt_er
     return RT_OK;
 }
 
+bool m4_task_runs_backbone(const m4_task *t) { return t && (t->path == 1 || t->path == 2); }
+bool m4_task_takes_lora(const m4_task *t) { return t && t->path != 4; }
+
+int m4_task_gen_tokens(const m4_task *t, const m4_task_options *o)
+{
+    if (!m4_task_runs_backbone(t) || t->generator != M4_GEN_DEC)
+        return 0;
+    return o && o->gen_tokens ? o->gen_tokens : t->gen_tokens;
+}
+
 rt_status m4_task_plan(const m4_task *t, const m4_task_options *o, m4_step *steps, int max_steps,
                        int *n_steps, rt_error *e)
 {
