@@ -1,6 +1,7 @@
 /* The backend's memo of timing-only segments (runtime/npu/npu_memo.c) is exact: two segments
- * with the same descriptors at different places in memory take the same stats, which equal the
- * stats of simulating them with the memo off; a different shape is not mistaken for it. */
+ * with the same descriptors at different places in memory take the same stats and per-op
+ * profile, which equal those of simulating them with the memo off; a different shape is not
+ * mistaken for it. */
 #include "npu_graph_bench.h"
 
 #include "m4npu_config.h"
@@ -30,8 +31,17 @@ static void build(gb *b)
     assert_int_equal(b->g->n_nodes, 12);
 }
 
-static void run_layer(npu_backend *be, gb *b, int layer, npu_segment_stats *st)
+#define MAX_LAYER_OPS 8
+
+typedef struct layer_run {
+    npu_segment_stats st;
+    uint32_t n_ops;
+    npu_op_profile prof[MAX_LAYER_OPS];
+} layer_run;
+
+static void run_layer(npu_backend *be, gb *b, int layer, layer_run *lr)
 {
+    npu_segment_stats *st = &lr->st;
     int nodes[4];
     for (int k = 0; k < 4; k++)
         nodes[k] = 4 * layer + k;
@@ -41,11 +51,18 @@ static void run_layer(npu_backend *be, gb *b, int layer, npu_segment_stats *st)
         fail_msg("npu_segment_build: %s", e.msg);
     if (npu_segment_run(s, NULL, st, &e) != RT_OK)
         fail_msg("npu_segment_run: %s", e.msg);
+    npu_segment_ops(s, &lr->n_ops);
+    assert_true(lr->n_ops > 0 && lr->n_ops <= MAX_LAYER_OPS);
+    assert_non_null(npu_segment_profile(s));
+    memcpy(lr->prof, npu_segment_profile(s), lr->n_ops * sizeof lr->prof[0]);
     npu_segment_free(s);
 }
 
-static void assert_same_timing(const npu_segment_stats *a, const npu_segment_stats *b)
+static void assert_same_timing(const layer_run *ra, const layer_run *rb)
 {
+    const npu_segment_stats *a = &ra->st, *b = &rb->st;
+    assert_int_equal(ra->n_ops, rb->n_ops);
+    assert_memory_equal(ra->prof, rb->prof, ra->n_ops * sizeof ra->prof[0]); /* the per-op profile too */
     assert_int_equal(a->cycles, b->cycles);
     assert_int_equal(a->insns, b->insns);
     for (int u = 0; u < NPU_UNIT_COUNT; u++)
@@ -68,12 +85,12 @@ static void test_memo_is_exact(void **state)
     build(&b);
     /* memo off: every layer simulated */
     npu_backend_set_memo(be, false);
-    npu_segment_stats off[3], on[3];
+    layer_run off[3], on[3];
     for (int l = 0; l < 3; l++)
         run_layer(be, &b, l, &off[l]);
     assert_int_equal(npu_backend_memo_hits(be), 0);
     assert_same_timing(&off[0], &off[1]); /* identical layers take identical time anyway */
-    assert_true(off[2].cycles != off[0].cycles);
+    assert_true(off[2].st.cycles != off[0].st.cycles);
     /* memo on: layer 2 is a hit, layer 3 (another width) is not */
     npu_backend_set_memo(be, true);
     run_layer(be, &b, 0, &on[0]);
@@ -84,7 +101,7 @@ static void test_memo_is_exact(void **state)
     assert_int_equal(npu_backend_memo_hits(be), 1);
     for (int l = 0; l < 3; l++)
         assert_same_timing(&on[l], &off[l]);
-    assert_true(on[0].cycles > 0);
+    assert_true(on[0].st.cycles > 0);
     gb_free(&b);
     npu_backend_close(be);
 }
