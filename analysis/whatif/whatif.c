@@ -48,6 +48,7 @@ void whatif_close(whatif *w)
     if (!w)
         return;
     for (int i = 0; i < w->cache.n; i++) {
+        free(w->cache.runs[i]->layers);
         run_result_free(w->cache.runs[i]->r);
         graph_free(w->cache.runs[i]->g);
         free(w->cache.runs[i]);
@@ -60,6 +61,7 @@ void whatif_close(whatif *w)
 const m4npu_config *whatif_config(const whatif *w) { return &w->cfg; }
 
 npu_backend *whatif_backend(whatif *w) { return w->backend; }
+void whatif_set_log(whatif *w, npu_log_fn fn, void *ctx) { npu_backend_set_log(w->backend, fn, ctx); }
 
 /* The KV cache stays in device memory from one token to the next: the decode graph's
  * past_key_values.* inputs, and the backbone's cache outputs (every output after the first,
@@ -189,15 +191,16 @@ rt_status whatif_task(whatif *w, const m4_task *t, const m4_task_options *o, wha
         if (steps[i].phase == M4_PHASE_ONCE) {
             out->first_token_s += r->total_s * times;
         } else {
-            out->generates = true;
             out->per_token_s += r->total_s;
             if (steps[i].module == M4_BACKBONE_DECODE)
                 decode_bytes = m->stats.weight_bytes_streamed;
             if (steps[i].module == M4_GEN_DEC)
                 head_bytes = m->stats.weight_bytes_streamed;
-            out->gen_tokens = steps[i].repeat + 1;
         }
     }
+    /* a task that generates one token has its first-token steps and no per-token step */
+    out->gen_tokens = m4_task_gen_tokens(t, o);
+    out->generates = out->gen_tokens > 0;
     if (decode_bytes) {
         out->floor_bytes = decode_bytes + head_bytes;
         out->dram_floor_per_token_s = (double)out->floor_bytes / (w->cfg.npu.dram.bandwidth_gb_s * 1e9);
@@ -208,6 +211,117 @@ rt_status whatif_task(whatif *w, const m4_task *t, const m4_task_options *o, wha
         rt_error_prefix(e, "T%d TS-model %s", t->id, out->ts->paper);
         return task_failed(out, st, e);
     }
+    return RT_OK;
+}
+
+rt_status whatif_module_layers(whatif *w, const whatif_module_run *m, const run_layer **rows, int *n, rt_error *e)
+{
+    whatif_module_run *own = NULL; /* the session's own run, found again to fill its cache */
+    for (int i = 0; i < w->cache.n && !own; i++)
+        if (w->cache.runs[i] == m)
+            own = w->cache.runs[i];
+    if (!own)
+        return rt_error_set(e, RT_ERR_ARG, "whatif_module_layers: not a module run of this session");
+    if (!own->layers) {
+        rt_status st = run_layers(own->g, &w->cfg, own->r, &own->layers, &own->n_layers, e);
+        if (st != RT_OK)
+            return st;
+    }
+    *rows = own->layers;
+    *n = own->n_layers;
+    return RT_OK;
+}
+
+/* ---- options */
+
+static const char *const lora_modules = "the encoders, backbone-prefill and backbone-decode";
+
+rt_status whatif_module_params(m4_module_id id, const whatif_options *o, m4_module_params *p, rt_error *e)
+{
+    const m4_module_info *mi = m4_module_get(id);
+    if (!mi)
+        return rt_error_set(e, RT_ERR_ARG, "module id %d is not a module", (int)id);
+    memset(p, 0, sizeof *p);
+    int tokens = -1, kv = -1;
+    for (int i = 0; i < m4_module_param_count(); i++) {
+        if (strcmp(m4_module_param_name(i), "tokens") == 0)
+            tokens = i;
+        if (strcmp(m4_module_param_name(i), "kv_len") == 0)
+            kv = i;
+    }
+    if (o->gen_tokens)
+        return rt_error_set(e, RT_ERR_ARG, "--gen-tokens applies to tasks that generate text; a --module run is one "
+                            "pass (for a decode step's cost at a given cache length use --module backbone-decode "
+                            "--kv-len C)");
+    if (o->kv_len && !m4_module_takes_param(id, kv))
+        return rt_error_set(e, RT_ERR_ARG, "--kv-len applies to --module backbone-decode (the KV cache it reads), not "
+                            "to %s", mi->name);
+    if (o->prompt_tokens && !m4_module_takes_param(id, tokens))
+        return rt_error_set(e, RT_ERR_ARG, "--prompt-tokens sets the token count of a module that takes one "
+                            "(backbone-prefill, GEN_dec, TXT_enc, AUD-I_enc, projection, the text TS-models); %s "
+                            "takes none", mi->name);
+    if (o->lora_rank && !m4_module_takes_lora(id))
+        return rt_error_set(e, RT_ERR_ARG, "--lora-rank applies to modules that take LoRA adapters (%s); %s takes "
+                            "none", lora_modules, mi->name);
+    if (o->int4 && id != M4_BACKBONE_PREFILL && id != M4_BACKBONE_DECODE && id != M4_GEN_DEC)
+        return rt_error_set(e, RT_ERR_ARG, "--int4 applies to the backbone (backbone-prefill, backbone-decode) and "
+                            "the output head (GEN_dec), not to %s", mi->name);
+    p->tokens = o->prompt_tokens;
+    p->kv_len = o->kv_len;
+    if (m4_module_takes_lora(id))
+        p->lora_rank = o->lora_rank == M4_LORA_NONE ? 0 : o->lora_rank ? o->lora_rank : M4_LORA_RANK_DEFAULT;
+    if (o->int4)
+        p->format = M4_FMT_INT4;
+    return RT_OK;
+}
+
+rt_status whatif_task_options(const int *ids, int n, const whatif_options *o, m4_task_options *to,
+                              int applied[WHATIF_OPT_COUNT], rt_error *e)
+{
+    memset(to, 0, sizeof *to);
+    memset(applied, 0, WHATIF_OPT_COUNT * sizeof applied[0]);
+    if (o->kv_len)
+        return rt_error_set(e, RT_ERR_ARG, "--kv-len applies to --module backbone-decode; a task's KV length follows "
+                            "from its prompt and generated tokens (--prompt-tokens, --gen-tokens)");
+    for (int i = 0; i < n; i++) {
+        const m4_task *t = m4_task_get(ids[i]);
+        applied[WHATIF_OPT_PROMPT] += m4_task_runs_backbone(t);
+        applied[WHATIF_OPT_INT4] += m4_task_runs_backbone(t);
+        applied[WHATIF_OPT_GEN] += m4_task_gen_tokens(t, NULL) > 0;
+        applied[WHATIF_OPT_LORA] += m4_task_takes_lora(t);
+    }
+    /* who the option does not apply to: the one task, or all of the selection */
+    char who[64];
+    if (n == 1)
+        snprintf(who, sizeof who, "T%d is a path-%d task", ids[0], m4_task_get(ids[0])->path);
+    else
+        snprintf(who, sizeof who, "none of the %d selected tasks is one", n);
+    if (o->prompt_tokens && !applied[WHATIF_OPT_PROMPT])
+        return rt_error_set(e, RT_ERR_ARG, "--prompt-tokens applies to tasks that run the backbone (paths 1 and 2); %s",
+                            who);
+    if (o->gen_tokens && !applied[WHATIF_OPT_GEN]) {
+        if (n == 1)
+            snprintf(who, sizeof who, "T%d generates no text (path %d)", ids[0], m4_task_get(ids[0])->path);
+        return rt_error_set(e, RT_ERR_ARG, "--gen-tokens applies to tasks that generate text (paths 1 and 2 with the "
+                            "output head); %s", who);
+    }
+    if (o->lora_rank && !applied[WHATIF_OPT_LORA])
+        return rt_error_set(e, RT_ERR_ARG, "--lora-rank applies to tasks with LoRA adapters (paths 1 to 3; path 4 runs "
+                            "the generator alone); %s", who);
+    if (o->int4 && !applied[WHATIF_OPT_INT4])
+        return rt_error_set(e, RT_ERR_ARG, "--int4 applies to tasks that run the backbone (paths 1 and 2); %s", who);
+    to->prompt_tokens = o->prompt_tokens;
+    to->gen_tokens = o->gen_tokens;
+    to->lora_rank = o->lora_rank;
+    to->backbone_format = o->int4 ? M4_FMT_INT4 : M4_FMT_DEFAULT;
+    if (!o->prompt_tokens)
+        applied[WHATIF_OPT_PROMPT] = 0;
+    if (!o->gen_tokens)
+        applied[WHATIF_OPT_GEN] = 0;
+    if (!o->lora_rank)
+        applied[WHATIF_OPT_LORA] = 0;
+    if (!o->int4)
+        applied[WHATIF_OPT_INT4] = 0;
     return RT_OK;
 }
 

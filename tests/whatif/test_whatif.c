@@ -228,18 +228,14 @@ static void test_task_timeline_csv_plot_and_determinism(void **state)
 /* The TS-model column (the paper's Table 3 baselines on the same NPU): in the table, the JSON and
  * the CSV, a latency and an energy for every task whose TS-model is built in, "-" / null / empty
  * for the others; one simulation, three forms. */
-static char *report_text(void (*print)(FILE *, const m4npu_config *, const whatif_task_result *, int),
-                         void (*csv)(FILE *, const whatif_task_result *, int), const m4npu_config *cfg,
-                         const whatif_task_result *res, int n)
+static char *report_text(void (*print)(FILE *, const whatif_view *, const whatif_task_result *, int),
+                         const whatif_view *v, const whatif_task_result *res, int n)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
-    if (print)
-        print(f, cfg, res, n);
-    else
-        csv(f, res, n);
+    print(f, v, res, n);
     fclose(f);
     return buf;
 }
@@ -291,9 +287,10 @@ static void test_ts_model_column(void **state)
     assert_true(res[22].ts_run->r->total_s < res[22].latency_s);
     assert_true(energy_total(&res[22].ts_run->r->energy) < energy_total(&res[22].energy));
 
-    char *table = report_text(whatif_print_table, NULL, &cfg, res, M4_TASK_COUNT);
-    char *csv = report_text(NULL, whatif_print_csv, &cfg, res, M4_TASK_COUNT);
-    json_t *j = whatif_tasks_json(&cfg, res, M4_TASK_COUNT, NULL);
+    whatif_view v = {.cfg = &cfg, .source = {PRESET("mobile-default"), NULL, 0}, .selected = M4_TASK_COUNT};
+    char *table = report_text(whatif_print_table, &v, res, M4_TASK_COUNT);
+    char *csv = report_text(whatif_print_csv, &v, res, M4_TASK_COUNT);
+    json_t *j = whatif_tasks_json(&v, res, M4_TASK_COUNT, NULL);
     assert_non_null(strstr(table, "TS-model"));
     assert_non_null(strstr(table, "TS latency"));
     assert_non_null(strstr(csv, ",ts_model,ts_module,ts_latency_s,ts_energy_j\n"));
@@ -478,7 +475,8 @@ static void test_failed_tasks_are_rows_and_exit_1(void **state)
     assert_non_null(strstr(out, " tasks failed (their rows say why)"));
     rc = test_run(out, sizeof out, "%s whatif --config %s --path 3 --csv --quiet 2>/dev/null", M4NPU_BIN, PRESET("test"));
     assert_int_equal(rc, 1);
-    assert_non_null(strstr(out, ",status,error,ts_model,"));
+    assert_non_null(strstr(out, ",status,error,prompt_tokens,lora_rank,backbone_format,config,config_hash,overrides,"
+                                "ts_model,"));
     assert_non_null(strstr(out, "\n14,\"object detection\",\"COCO\",3,,,,,,,,,,,,,,,,,,,,,,,,,,,,,failed,\"T14 modality"));
     assert_non_null(strstr(out, ",ok,,"));
 }
