@@ -1,6 +1,7 @@
 /* m4npu run: one inference of an ONNX model on the simulated NPU and the CPU, as a phone's
  * runtime would split it, with the numbers that say what the split costs (runtime/run). */
 #include "cli.h"
+#include "cli_common.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -14,11 +15,12 @@
 #include "npy.h"
 #include "onnx_io.h"
 #include "run.h"
+#include "run_layers.h"
 
 static const char usage[] =
     "usage: m4npu run MODEL.onnx --config FILE [--set KEY=VALUE ...] [--input NAME=FILE.npy ...]\n"
     "                 [--dim NAME=VALUE ...] [--timing-only] [--output-dir DIR] [--json]\n"
-    "                 [--timeline FILE.json] [--seed N] [--weights int8|int4]\n"
+    "                 [--timeline FILE.json] [--seed N] [--weights int8|int4] [--layers [--csv]] [--log]\n"
     "       m4npu run MODEL.onnx --reference-only [--input NAME=FILE.npy ...] [--dim NAME=VALUE ...]\n"
     "                 [--output-dir DIR] [--json] [--seed N]\n"
     "\n"
@@ -51,6 +53,13 @@ static const char usage[] =
     "                            track per NPU unit, DMA channel, the firmware, the CPU, boundary copies)\n"
     "      --seed N              seed of generated inputs (default 0x6d346e7075)\n"
     "      --weights int8|int4   NPU weight format (default int8, per output channel)\n"
+    "      --layers              per layer: every op descriptor of every NPU job, CPU node, boundary copy\n"
+    "                            and submission, with time, cycles, MACs, utilisation, bytes, bandwidth,\n"
+    "                            what bounds it and energy, adding up to the totals (docs/layers.md); a\n"
+    "                            table, or \"layers\" in --json, or with --csv one CSV row per layer\n"
+    "      --csv                 the --layers rows as CSV (with the configuration's name, hash, overrides)\n"
+    "      --log                 the firmware log on stderr: a line per op descriptor (kernel, tiling,\n"
+    "                            cycles) of every job\n"
     "      --trace FILE          record the driver/device traffic into FILE (m4npu trace --help)\n"
     "      --trace-level LEVEL   job (default) or insn: also every instruction per unit\n"
     "      --reference-only      only the FP32 reference on the CPU kernels (activations freed after\n"
@@ -63,19 +72,19 @@ static const char usage[] =
     "Exit: 0 ran, 1 the model, an input or the configuration is invalid (the message names the\n"
     "problem and the node or tensor), 2 usage, 3 a file cannot be read or written.\n";
 
-enum { OPT_SEED = 256, OPT_WEIGHTS, OPT_TRACE, OPT_TRACE_LEVEL, OPT_REFERENCE_ONLY, OPT_TIMING_ONLY };
+enum { OPT_SEED = 256, OPT_WEIGHTS, OPT_TRACE, OPT_TRACE_LEVEL, OPT_REFERENCE_ONLY, OPT_TIMING_ONLY, OPT_LAYERS,
+       OPT_LOG };
 
 typedef struct run_args {
+    cli_common common; /* --config, --set, --json, --csv */
     const char *model, *config, *outdir, *timeline, *trace, *trace_level;
-    const char **sets;
-    size_t nsets;
     char **in_names;
     const char **in_files;
     int n_in;
     run_dim *dims;
     char **dim_names;
     int n_dims;
-    int json;
+    int json, layers, log;
     int argc;
     char **argv;
     bool reference_only;
@@ -86,11 +95,14 @@ typedef struct run_args {
 
 static int parse_args(int argc, char **argv, run_args *a)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"set", required_argument, NULL, 's'},
+    static const struct option opts[] = {CLI_OPTION_CONFIG,
+                                         CLI_OPTION_SET,
                                          {"input", required_argument, NULL, 'i'},
                                          {"output-dir", required_argument, NULL, 'o'},
-                                         {"json", no_argument, NULL, 'j'},
+                                         CLI_OPTION_JSON,
+                                         CLI_OPTION_CSV,
+                                         {"layers", no_argument, NULL, OPT_LAYERS},
+                                         {"log", no_argument, NULL, OPT_LOG},
                                          {"timeline", required_argument, NULL, 't'},
                                          {"seed", required_argument, NULL, OPT_SEED},
                                          {"weights", required_argument, NULL, OPT_WEIGHTS},
@@ -102,17 +114,19 @@ static int parse_args(int argc, char **argv, run_args *a)
                                          {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
+    cli_common_init(&a->common, "run");
     while ((c = getopt_long(argc, argv, "c:s:i:o:jt:d:", opts, NULL)) != -1) {
+        int shared = cli_common_parse(&a->common, c, optarg);
+        if (shared < 0)
+            return CLI_USAGE;
+        if (shared > 0)
+            continue;
         switch (c) {
-        case 'c':
-            a->config = optarg;
+        case OPT_LAYERS:
+            a->layers = 1;
             break;
-        case 's':
-            if (!strchr(optarg, '=') || optarg[0] == '=') {
-                fprintf(stderr, "m4npu run: --set %s: expected KEY=VALUE\n", optarg);
-                return CLI_USAGE;
-            }
-            a->sets[a->nsets++] = optarg;
+        case OPT_LOG:
+            a->log = 1;
             break;
         case 'i': {
             const char *eq = strchr(optarg, '=');
@@ -150,9 +164,6 @@ static int parse_args(int argc, char **argv, run_args *a)
             break;
         case 'o':
             a->outdir = optarg;
-            break;
-        case 'j':
-            a->json = 1;
             break;
         case 't':
             a->timeline = optarg;
@@ -196,10 +207,19 @@ static int parse_args(int argc, char **argv, run_args *a)
         return CLI_USAGE;
     }
     a->model = argv[optind];
+    a->config = a->common.config;
+    a->json = a->common.json;
+    if (cli_common_check(&a->common) != 0)
+        return CLI_USAGE;
+    if (a->common.csv && !a->layers) {
+        fprintf(stderr, "m4npu run: --csv writes the per-layer rows: give --layers too (the report itself is a table "
+                        "or --json)\n");
+        return CLI_USAGE;
+    }
     if (a->reference_only) {
-        if (a->config || a->nsets || a->timeline || a->trace) {
-            fprintf(stderr,
-                    "m4npu run: --reference-only takes no --config, --set, --timeline or --trace (it runs no NPU)\n");
+        if (a->config || a->common.nsets || a->timeline || a->trace || a->layers || a->log) {
+            fprintf(stderr, "m4npu run: --reference-only takes no --config, --set, --timeline, --trace, --layers or "
+                            "--log (it runs no NPU)\n");
             return CLI_USAGE;
         }
         if (a->timing_only) {
@@ -246,6 +266,66 @@ static void reuse_freed_memory(void)
     mallopt(M_TRIM_THRESHOLD, INT_MAX);
 }
 
+/* The firmware log of every job, as it comes (--log). */
+static void log_to_stderr(void *ctx, const char *text)
+{
+    (void)ctx;
+    fputs(text, stderr);
+}
+
+/* --layers: with --csv the rows on stdout; with --json the report (into *report) with "layers" and
+ * "layer_sums"; as a table after the report (printed by the caller). */
+static int print_layers(const run_args *a, const rt_graph *g, const m4npu_config *cfg, const m4npu_config_source *src,
+                        const run_result *r, json_t **report)
+{
+    run_layer *rows;
+    int n;
+    rt_error e;
+    if (!a->common.csv && !a->json)
+        return CLI_OK;
+    if (run_layers(g, cfg, r, &rows, &n, &e) != RT_OK) {
+        fprintf(stderr, "m4npu run: --layers: %s\n", e.msg);
+        return CLI_FAIL;
+    }
+    char label[1024], hash[M4NPU_CONFIG_HASH_HEX];
+    m4npu_config_hash_hex(cfg, hash);
+    if (a->common.csv) {
+        run_layers_csv_header(stdout);
+        printf(",model,config,config_hash,overrides\n");
+        size_t k = 0;
+        label[0] = '\0';
+        for (size_t i = 0; i < src->n_overrides && k < sizeof label; i++)
+            k += (size_t)snprintf(label + k, sizeof label - k, "%s%s", i ? "; " : "", src->overrides[i]);
+        for (int i = 0; i < n; i++) {
+            run_layer_csv(stdout, g, r, &rows[i]);
+            putchar(',');
+            run_csv_quoted(stdout, a->model);
+            putchar(',');
+            run_csv_quoted(stdout, cfg->npu.name);
+            printf(",%s,", hash);
+            run_csv_quoted(stdout, label);
+            putchar('\n');
+        }
+    } else {
+        json_t *arr = json_array();
+        run_layer_totals t = {0};
+        run_layers_sum(rows, n, 1.0, &t);
+        *report = run_result_json(g, cfg, src, r);
+        for (int i = 0; arr && i < n; i++)
+            json_array_append_new(arr, run_layer_json(g, r, &rows[i]));
+        json_t *sums = json_pack("{s:f, s:f, s:f, s:f}", "seconds", t.seconds, "npu_cycles", t.cycles, "macs", t.macs,
+                                 "energy_j", energy_total(&t.energy));
+        if (!*report || !arr || !sums || json_object_set_new(*report, "layers", arr) != 0 ||
+            json_object_set_new(*report, "layer_sums", sums) != 0) {
+            free(rows);
+            fprintf(stderr, "m4npu run: out of memory\n");
+            return CLI_FAIL;
+        }
+    }
+    free(rows);
+    return CLI_OK;
+}
+
 static int run(run_args *a)
 {
     m4npu_config *cfg = malloc(sizeof *cfg);
@@ -264,7 +344,7 @@ static int run(run_args *a)
     }
     if (a->reference_only)
         reuse_freed_memory();
-    else if ((rc = cli_load_config(a->config, a->sets, a->nsets, cfg)) != CLI_OK)
+    else if ((rc = cli_common_load(&a->common, a->config, cfg)) != CLI_OK)
         goto done;
     onnx_import_opts io = {.no_weight_data = a->timing_only}; /* timing only: weights are never read */
     rt_status s = onnx_import_file(a->model, &io, &g, &e);
@@ -288,8 +368,16 @@ static int run(run_args *a)
     } else {
         if ((rc = cli_trace_begin(a->trace, a->trace_level, cfg, a->argc, a->argv)) != CLI_OK)
             goto done;
+        if (a->log && !(o.backend = npu_backend_open(cfg, &e))) { /* its own, to hear the firmware */
+            fprintf(stderr, "m4npu run: %s: %s\n", a->config, e.msg);
+            rc = cli_trace_end(CLI_FAIL);
+            goto done;
+        }
+        if (o.backend)
+            npu_backend_set_log(o.backend, log_to_stderr, NULL);
         s = run_model(g, &o, &r, &e);
-        rc = cli_trace_end(CLI_OK); /* run_model closed its device */
+        npu_backend_close(o.backend);
+        rc = cli_trace_end(CLI_OK); /* the device is closed */
         if (rc != CLI_OK)
             goto done;
     }
@@ -307,8 +395,14 @@ static int run(run_args *a)
         rc = exit_of(s);
         goto done;
     }
-    if (a->json) {
-        report = a->reference_only ? run_reference_json(g, r) : run_result_json(g, cfg, r);
+    m4npu_config_source src = cli_common_source(&a->common, a->config);
+    if (a->layers && (rc = print_layers(a, g, cfg, &src, r, &report)) != CLI_OK)
+        goto done;
+    if (a->common.csv) {
+        /* the rows were the output */
+    } else if (a->json) {
+        if (!report)
+            report = a->reference_only ? run_reference_json(g, r) : run_result_json(g, cfg, &src, r);
         if (!report || json_object_set(report, "outputs_written", written) != 0 ||
             json_object_set_new(report, "timeline", a->timeline ? json_string(a->timeline) : json_null()) != 0 ||
             json_dumpf(report, stdout, JSON_INDENT(2)) != 0) {
@@ -321,7 +415,16 @@ static int run(run_args *a)
         if (a->reference_only)
             run_reference_print(stdout, g, r);
         else
-            run_print_report(stdout, g, cfg, r);
+            run_print_report(stdout, g, cfg, &src, r);
+        if (a->layers) {
+            run_layer *rows;
+            int n;
+            if (run_layers(g, cfg, r, &rows, &n, &e) == RT_OK) {
+                printf("\nper layer (docs/layers.md):\n");
+                run_layers_print(stdout, g, r, rows, n);
+                free(rows);
+            }
+        }
         for (size_t i = 0; i < json_array_size(written); i++)
             printf("%s %s\n", i ? "      " : "wrote", json_string_value(json_array_get(written, i)));
         if (a->timeline)
@@ -348,13 +451,12 @@ int cmd_run(int argc, char **argv)
     if (cli_wants_help(argc, argv, usage))
         return CLI_OK;
     run_args a = {0};
-    a.sets = calloc((size_t)argc + 1, sizeof *a.sets);
     a.in_names = calloc((size_t)argc + 1, sizeof *a.in_names);
     a.in_files = calloc((size_t)argc + 1, sizeof *a.in_files);
     a.dims = calloc((size_t)argc + 1, sizeof *a.dims);
     a.dim_names = calloc((size_t)argc + 1, sizeof *a.dim_names);
     int rc;
-    if (!a.sets || !a.in_names || !a.in_files || !a.dims || !a.dim_names) {
+    if (!a.in_names || !a.in_files || !a.dims || !a.dim_names) {
         fprintf(stderr, "m4npu run: out of memory\n");
         rc = CLI_FAIL;
     } else {
@@ -374,6 +476,5 @@ int cmd_run(int argc, char **argv)
         free(a.dim_names[i]);
     free(a.dim_names);
     free(a.dims);
-    free(a.sets);
     return rc;
 }

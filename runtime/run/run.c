@@ -617,6 +617,7 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
         r->nodes[n].into = -1;
     r->seed = o->seed ? o->seed : RUN_DEFAULT_SEED;
     r->timing_only = o->timing_only;
+    r->weights = o->weights;
     if (!o->timing_only) {
         if ((st = run_bind_inputs(g, o, r, vals, owned, e)) != RT_OK)
             goto done;

@@ -148,6 +148,7 @@ typedef struct run_output {
 
 typedef struct run_result {
     bool timing_only;           /* no reference, no outputs, no errors */
+    npu_weight_type weights;    /* the NPU's weight format (run_options.weights) */
     part_plan *plan;
     run_node_result *nodes;     /* per graph node */
     run_segment_result *segs;   /* per plan segment */
@@ -200,8 +201,12 @@ void run_reference_print(FILE *out, const rt_graph *g, const run_result *r);
 json_t *run_reference_json(const rt_graph *g, const run_result *r);
 
 /* Reports (run_report.c). */
-void run_print_report(FILE *out, const rt_graph *g, const m4npu_config *cfg, const run_result *r);
-json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const run_result *r);
+/* src (may be NULL) says where the configuration came from: its file and the overrides applied,
+ * which the header and the JSON's "configuration" state with the configuration's hash. */
+void run_print_report(FILE *out, const rt_graph *g, const m4npu_config *cfg, const m4npu_config_source *src,
+                      const run_result *r);
+json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const m4npu_config_source *src,
+                        const run_result *r);
 /* Device memory as {weights_bytes, kv_cache_bytes, activations_bytes, descriptors_bytes,
  * peak_bytes} (NULL if out of memory); run_result_json and the what-if report use it. */
 json_t *run_mem_json(const npu_mem_usage *m);

@@ -35,12 +35,36 @@ static const char *place_name(const part_node_info *ni)
 
 /* ---- text */
 
-void run_print_report(FILE *out, const rt_graph *g, const m4npu_config *cfg, const run_result *r)
+/* The modelled seconds and energy of every node (an NPU node: its op descriptors', zero when it
+ * was fused into another node's; a CPU node: its own): from the per-layer rows, so that the
+ * placement and the layers agree. Arrays of g->n_nodes, zeroed by the caller. */
+static rt_status node_costs(const rt_graph *g, const m4npu_config *cfg, const run_result *r, double *secs,
+                            double *joules, rt_error *e)
+{
+    run_layer *rows;
+    int n;
+    rt_status st = run_layers(g, cfg, r, &rows, &n, e);
+    if (st != RT_OK)
+        return st;
+    for (int i = 0; i < n; i++)
+        if (rows[i].node >= 0 && (rows[i].kind == RUN_LAYER_OP || rows[i].kind == RUN_LAYER_CPU)) {
+            secs[rows[i].node] += rows[i].seconds;
+            joules[rows[i].node] += energy_total(&rows[i].energy);
+        }
+    free(rows);
+    return RT_OK;
+}
+
+void run_print_report(FILE *out, const rt_graph *g, const m4npu_config *cfg, const m4npu_config_source *src,
+                      const run_result *r)
 {
     const part_plan *p = r->plan;
-    char lbl[300];
-    fprintf(out, "model %s on %s%s\n", g->name && g->name[0] ? g->name : "(unnamed)", cfg->npu.name,
+    char lbl[300], label[1024], hash[M4NPU_CONFIG_HASH_HEX];
+    fprintf(out, "model %s on %s%s\n", g->name && g->name[0] ? g->name : "(unnamed)",
+            m4npu_config_label(cfg, src, label, sizeof label),
             r->timing_only ? " (timing only: no reference, no values)" : "");
+    fprintf(out, "configuration: %s (hash %s); NPU weights %s\n", src && src->path ? src->path : "built-in defaults",
+            m4npu_config_hash_hex(cfg, hash), r->weights == NPU_WEIGHTS_INT4 ? "int4" : "int8, per output channel");
     if (r->n_generated) {
         fprintf(out, "inputs: generated (seed 0x%llx, uniform [-1, 1)) for", (unsigned long long)r->seed);
         for (int i = 0; i < r->n_generated; i++)
@@ -53,20 +77,30 @@ void run_print_report(FILE *out, const rt_graph *g, const m4npu_config *cfg, con
         fprintf(out, ", of which %d free views and %d precomputed constants", p->n_view, p->n_constant);
     fprintf(out, "), in execution order:\n");
     fprintf(out, "  %-4s %-28s %-20s %-8s %4s %10s %10s  %s\n", "#", "node", "op", "place", "seg", "model us",
-            "host us", "why on the CPU");
+            "host us", "why on the CPU (NPU: fused into)");
+    double *secs = calloc((size_t)g->n_nodes + 1, sizeof *secs), *joules = calloc((size_t)g->n_nodes + 1, sizeof *joules);
+    rt_error e;
+    bool costed = secs && joules && node_costs(g, cfg, r, secs, joules, &e) == RT_OK;
     for (int pos = 0; pos < p->n_nodes; pos++) {
         int n = p->order[pos];
         const part_node_info *ni = &p->node[n];
-        char seg[16] = "-", model[32] = "-", host[32] = "-";
+        char seg[16] = "-", model[32] = "-", host[32] = "-", why[PART_WHY_BYTES + 320];
+        snprintf(why, sizeof why, "%s", ni->why);
+        if (costed && !ni->constant)
+            snprintf(model, sizeof model, "%.3f", secs[n] * US_PER_S);
         if (ni->place == PART_NPU) {
             snprintf(seg, sizeof seg, "%d", ni->segment);
+            int into = r->nodes[n].into;
+            if (into >= 0 && into != n)
+                snprintf(why, sizeof why, "fused into %s", node_name(g, into, lbl, sizeof lbl));
         } else {
-            snprintf(model, sizeof model, "%.3f", (ni->cpu.seconds + run_body_total_s(&r->nodes[n].body)) * US_PER_S);
             snprintf(host, sizeof host, "%.3f", r->nodes[n].host_wall_s * US_PER_S);
         }
         fprintf(out, "  %-4d %-28s %-20s %-8s %4s %10s %10s  %s\n", pos, node_name(g, n, lbl, sizeof lbl),
-                g->nodes[n].op_type, place_name(ni), seg, model, host, ni->why);
+                g->nodes[n].op_type, place_name(ni), seg, model, host, why);
     }
+    free(secs);
+    free(joules);
     fprintf(out, "\nsegments:\n");
     for (int s = 0; s < p->n_segments; s++) {
         const part_segment *sg = &p->segments[s];
@@ -163,23 +197,31 @@ static json_t *body_json(const run_body_cost *b)
                      (json_int_t)b->crossing_bytes);
 }
 
-json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const run_result *r)
+json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const m4npu_config_source *src,
+                        const run_result *r)
 {
     const part_plan *p = r->plan;
     json_t *root = json_object(), *placement = json_array(), *segs = json_array(), *errs = json_array();
     json_t *inputs = json_array();
-    int bad = !root || !placement || !segs || !errs || !inputs;
+    double *secs = calloc((size_t)g->n_nodes + 1, sizeof *secs), *joules = calloc((size_t)g->n_nodes + 1, sizeof *joules);
+    rt_error e;
+    int bad = !root || !placement || !segs || !errs || !inputs || !secs || !joules ||
+              node_costs(g, cfg, r, secs, joules, &e) != RT_OK;
     char lbl[300];
     for (int pos = 0; !bad && pos < p->n_nodes; pos++) {
         int n = p->order[pos];
         const part_node_info *ni = &p->node[n];
+        int into = r->nodes[n].into;
+        bool fused = ni->place == PART_NPU && into >= 0 && into != n;
         json_t *o = json_object();
+        /* a node's modelled time and energy: null when it is precomputed (a constant) */
         bad = !o || set(o, "node", json_string(node_name(g, n, lbl, sizeof lbl))) ||
               set(o, "op", json_string(g->nodes[n].op_type)) || set(o, "place", json_string(place_name(ni))) ||
               set(o, "segment", ni->segment >= 0 ? json_integer(ni->segment) : json_null()) ||
               set(o, "why", json_string(ni->why)) ||
-              set(o, "model_s", json_real(ni->cpu.seconds + run_body_total_s(&r->nodes[n].body))) ||
-              set(o, "energy_j", json_real(ni->cpu.energy_j)) ||
+              set(o, "fused_into", fused ? json_string(node_name(g, into, lbl, sizeof lbl)) : json_null()) ||
+              set(o, "model_s", ni->constant ? json_null() : json_real(secs[n])) ||
+              set(o, "energy_j", ni->constant ? json_null() : json_real(joules[n])) ||
               set(o, "host_s", json_real(r->nodes[n].host_wall_s)) ||
               (ops_is_control(g->nodes[n].op) && !ni->constant &&
                set(o, "subgraphs", body_json(&r->nodes[n].body))) ||
@@ -244,8 +286,13 @@ json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const run_re
           set(xfer, "npu_bytes_out", json_integer((json_int_t)r->npu_bytes_out));
     bad = bad || set(host, "cpu_kernels_s", json_real(r->host_cpu_wall_s)) ||
           set(host, "npu_simulation_s", json_real(r->host_npu_wall_s));
+    free(secs);
+    free(joules);
     bad = bad || set(root, "model", json_string(g->name ? g->name : "")) ||
-          set(root, "config", json_string(cfg->npu.name)) || set(root, "seed", json_integer((json_int_t)r->seed)) ||
+          set(root, "config", json_string(cfg->npu.name)) ||
+          set(root, "configuration", m4npu_config_source_json(cfg, src)) ||
+          set(root, "weights", json_string(r->weights == NPU_WEIGHTS_INT4 ? "int4" : "int8")) ||
+          set(root, "seed", json_integer((json_int_t)r->seed)) ||
           set(root, "inputs", inputs) || set(root, "counts", counts) || set(root, "placement", placement) ||
           set(root, "segments", segs) || set(root, "transfers", xfer) || set(root, "breakdown", brk) ||
           set(root, "energy", energy) || set(root, "host", host) || set(root, "errors", errs) ||

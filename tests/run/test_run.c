@@ -448,7 +448,7 @@ static void test_segments_share_the_device_memory_of_a_module(void **state)
     assert_int_equal(r->mem.act_bytes, act_max);
     assert_int_equal(r->mem.weight_bytes, weights);
     assert_true(r->mem.peak_bytes < cfg.npu.dram.size_bytes);
-    json_t *j = run_result_json(g, &cfg, r); /* the report says the same */
+    json_t *j = run_result_json(g, &cfg, NULL, r); /* the report says the same */
     assert_non_null(j);
     json_t *dm = json_object_get(j, "device_memory");
     assert_int_equal(json_integer_value(json_object_get(dm, "activations_bytes")), (json_int_t)r->mem.act_bytes);
