@@ -167,6 +167,11 @@ bool Device::open_rtl_tiles(const npu_device_config &cfg, std::string &err)
         mm_rtl_.reset();
         return false;
     }
+    /* a waveform's time is the device's: picoseconds of the NPU clock */
+    if (mm_rtl_)
+        mm_rtl_->set_clock(cfg.clock_mhz);
+    if (sm_rtl_)
+        sm_rtl_->set_clock(cfg.clock_mhz);
     return true;
 }
 

@@ -328,6 +328,7 @@ bool Device::exec_compute(unsigned u, const hal_cmd &cmd)
                                         : nullptr;
     if (rtl) {
         uint64_t measured = 0;
+        rtl->align(now_cycles()); /* its waveform starts at the device's cycle of issue */
         tile_rtl_status st = u == NPU_UNIT_MM ? mm_rtl_->execute(in, ctx, &measured) : sm_rtl_->execute(in, ctx, &measured);
         if (st != TILE_RTL_OK) {
             report_fault(u, st == TILE_RTL_E_SRAM ? NPU_FAULT_SRAM_OVERFLOW : NPU_FAULT_UNIT, 0, cmd.index);

@@ -59,8 +59,12 @@ tile_rtl_status tile_mm_rtl_run(tile_mm_rtl *t, const isa_insn *in, isa_exec_ctx
                                 char *err, size_t errlen);
 /* Dump the tile's signals into a VCD file from now on (closed by destroy, or by a call with
  * vcd_path NULL, which returns TILE_RTL_E_TRACE if a write failed meanwhile: a full disk, a
- * file-size limit). One file per handle; VCD time counts half cycles since the model was created. */
+ * file-size limit). One file per handle. VCD time is in picoseconds ($timescale 1ps) of a clock of
+ * TILE_RTL_DEFAULT_CLOCK_MHZ (or tile_*_rtl_set_clock's), from the model's creation, with two dumps
+ * per cycle (the low phase and the rising edge). */
+#define TILE_RTL_DEFAULT_CLOCK_MHZ 1000.0
 tile_rtl_status tile_mm_rtl_trace(tile_mm_rtl *t, const char *vcd_path, char *err, size_t errlen);
+void tile_mm_rtl_set_clock(tile_mm_rtl *t, double mhz);
 void tile_mm_rtl_set_stalls(tile_mm_rtl *t, const tile_rtl_stalls *stalls);
 
 /* ---- softmax tile: sm */
@@ -71,6 +75,7 @@ void tile_sm_rtl_destroy(tile_sm_rtl *t);
 tile_rtl_status tile_sm_rtl_run(tile_sm_rtl *t, const isa_insn *in, isa_exec_ctx *ctx, uint64_t *cycles,
                                 char *err, size_t errlen);
 tile_rtl_status tile_sm_rtl_trace(tile_sm_rtl *t, const char *vcd_path, char *err, size_t errlen);
+void tile_sm_rtl_set_clock(tile_sm_rtl *t, double mhz);
 void tile_sm_rtl_set_stalls(tile_sm_rtl *t, const tile_rtl_stalls *stalls);
 
 /* ---- the softmax tile's exponential unit (rtl/sm_exp2.sv) on its own, for testbenches:

@@ -25,8 +25,16 @@ public:
     const std::string &message() const { return message_; }
 
     /* Dump the tile's signals into a VCD file from now on (one file per driver; closed when the
-     * driver is destroyed). VCD time counts half cycles since the model was created. */
+     * driver is destroyed). VCD time is in picoseconds ($timescale 1ps) of the clock set_clock
+     * gives (default TILE_RTL_DEFAULT_CLOCK_MHZ), two value dumps per cycle (low phase, rising edge);
+     * cycle 0 is the model's creation, or what align() says. */
     virtual tile_rtl_status trace_vcd(const std::string &path) = 0;
+    /* The clock the VCD's time follows (MHz). */
+    virtual void set_clock(double mhz) = 0;
+    /* The next instruction starts at this cycle of the caller's clock (the device's cycle count):
+     * the VCD's time jumps there, so that a waveform lines up with the device's timeline. A cycle
+     * earlier than the tile's own time is ignored (time never runs backwards). */
+    virtual void align(uint64_t cycle) = 0;
     /* Stop the VCD and close its file: TILE_RTL_E_TRACE if a write failed since it started (a
      * full disk, a file-size limit: the file is incomplete; the run itself went on). */
     virtual tile_rtl_status trace_vcd_stop() = 0;

@@ -83,6 +83,8 @@ tile_rtl_status tile_mm_rtl_run(tile_mm_rtl *t, const isa_insn *in, isa_exec_ctx
     return run_insn(*t->drv, in, ctx, cycles, err, errlen);
 }
 
+void tile_mm_rtl_set_clock(tile_mm_rtl *t, double mhz) { t->drv->set_clock(mhz); }
+
 tile_rtl_status tile_mm_rtl_trace(tile_mm_rtl *t, const char *vcd_path, char *err, size_t errlen)
 {
     return trace_to(*t->drv, vcd_path, err, errlen);
@@ -105,6 +107,8 @@ tile_rtl_status tile_sm_rtl_run(tile_sm_rtl *t, const isa_insn *in, isa_exec_ctx
 {
     return run_insn(*t->drv, in, ctx, cycles, err, errlen);
 }
+
+void tile_sm_rtl_set_clock(tile_sm_rtl *t, double mhz) { t->drv->set_clock(mhz); }
 
 tile_rtl_status tile_sm_rtl_trace(tile_sm_rtl *t, const char *vcd_path, char *err, size_t errlen)
 {

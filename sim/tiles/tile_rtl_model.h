@@ -106,7 +106,7 @@ public:
         top_->clk = 0;
         top_->eval();
         if (tracing())
-            vcd_->dump(2 * cycles_);
+            vcd_->dump(picoseconds(2 * (cycles_ + offset_)));
     }
     /* Rising edge: one cycle. */
     void posedge()
@@ -114,8 +114,21 @@ public:
         top_->clk = 1;
         top_->eval();
         if (tracing())
-            vcd_->dump(2 * cycles_ + 1);
+            vcd_->dump(picoseconds(2 * (cycles_ + offset_) + 1));
         ++cycles_;
+    }
+
+    /* VCD time: the clock's period in picoseconds, and where cycle cycles_ sits on the caller's
+     * time (tile_rtl_base.h). */
+    void set_clock(double mhz)
+    {
+        if (mhz > 0)
+            ps_per_half_cycle_ = kPsPerUs / (2.0 * mhz);
+    }
+    void align(uint64_t cycle)
+    {
+        if (cycle > cycles_ + offset_)
+            offset_ = cycle - cycles_;
     }
 
     /* Start a VCD; returns an empty string or what went wrong. */
@@ -150,11 +163,21 @@ public:
     }
 
 private:
+    static constexpr double kPsPerUs = 1e6;
+    /* half cycles -> picoseconds, rounded: exact for clocks whose half period is whole picoseconds,
+     * otherwise within half a picosecond and never backwards */
+    uint64_t picoseconds(uint64_t half_cycles) const
+    {
+        return static_cast<uint64_t>(static_cast<double>(half_cycles) * ps_per_half_cycle_ + 0.5);
+    }
+
     std::unique_ptr<VerilatedContext> ctx_;
     std::unique_ptr<V> top_;
     std::unique_ptr<VcdSink> sink_; /* before vcd_: destroyed after it */
     std::unique_ptr<VerilatedVcdC> vcd_;
     uint64_t cycles_ = 0;
+    uint64_t offset_ = 0; /* the caller's cycle of the model's cycle 0 */
+    double ps_per_half_cycle_ = kPsPerUs / (2.0 * TILE_RTL_DEFAULT_CLOCK_MHZ);
 };
 
 /* A generous bound on an instruction's cycles, to stop a broken RTL from hanging the caller:
@@ -180,6 +203,8 @@ public:
         return why.empty() ? ok() : fail(TILE_RTL_E_TRACE, "mm tile VCD: %s", why.c_str());
     }
     uint64_t cycles_clocked() const override { return h_.cycles(); }
+    void set_clock(double mhz) override { h_.set_clock(mhz); }
+    void align(uint64_t cycle) override { h_.align(cycle); }
 
 protected:
     tile_rtl_status stream(const Job &job, int32_t *out, uint64_t *cycles) override
@@ -263,6 +288,8 @@ public:
         return why.empty() ? ok() : fail(TILE_RTL_E_TRACE, "sm tile VCD: %s", why.c_str());
     }
     uint64_t cycles_clocked() const override { return h_.cycles(); }
+    void set_clock(double mhz) override { h_.set_clock(mhz); }
+    void align(uint64_t cycle) override { h_.align(cycle); }
 
 protected:
     tile_rtl_status stream(Job &job, uint64_t *cycles) override

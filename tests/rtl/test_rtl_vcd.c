@@ -1,7 +1,10 @@
 /* VCD tracing of the RTL tiles: a trace started on a driver is written when the driver is
  * destroyed, holds the tile's hierarchy and signal names and value changes over the cycles
- * that ran; an unwritable path and a second trace on the same driver are clean errors. */
+ * that ran, in picoseconds of the tile's clock (two dumps a cycle); an unwritable path and a
+ * second trace on the same driver are clean errors. */
 #include "test_util.h"
+
+#include <math.h>
 
 #include "isa_exec.h"
 #include "tile_rtl.h"
@@ -61,6 +64,52 @@ static void test_mm_vcd(void **state)
             fail_msg("%s missing from the VCD", names[i]);
     /* two dumps per cycle over (at least) the instruction's cycles */
     assert_true(count_timestamps(vcd) >= 2 * (int)cycles);
+    /* picoseconds of the default clock: a half cycle is 500 ps */
+    assert_non_null(strstr(vcd, "$timescale 1ps $end"));
+    for (const char *p = vcd; (p = strstr(p, "\n#")) != NULL; p++)
+        assert_int_equal(atoll(p + 2) % 500, 0);
+    free(vcd);
+}
+
+/* At 1066 MHz a half cycle is 469.04 ps: each dump 469 or 470 ps after the last, never backwards,
+ * and the last at the instruction's cycles' worth of time. */
+static void test_vcd_follows_the_clock(void **state)
+{
+    (void)state;
+    static uint8_t sram[SRAM_BYTES];
+    isa_exec_ctx ctx = {.sram = sram, .sram_bytes = SRAM_BYTES};
+    tile_mm_rtl *t;
+    char err[256], path[256];
+    assert_int_equal(tile_mm_rtl_create(16, 16, &t, err, sizeof err), TILE_RTL_OK);
+    tile_mm_rtl_set_clock(t, 1066.0);
+    test_path(path, sizeof path, "clock.vcd");
+    assert_int_equal(tile_mm_rtl_trace(t, path, err, sizeof err), TILE_RTL_OK);
+    isa_insn in = isa_insn_make(ISA_OP_MM);
+    ISA_SET(&in, MM, M, 4);
+    ISA_SET(&in, MM, N, 4);
+    ISA_SET(&in, MM, K, 8);
+    ISA_SET(&in, MM, C, 1024);
+    uint64_t cycles = 0;
+    assert_int_equal(tile_mm_rtl_run(t, &in, &ctx, &cycles, err, sizeof err), TILE_RTL_OK);
+    tile_mm_rtl_destroy(t);
+    size_t len;
+    char *vcd = slurp(path, &len);
+    long long last = -1, first = -1;
+    int steps = 0;
+    for (const char *p = vcd; (p = strstr(p, "\n#")) != NULL; p++) {
+        long long ts = atoll(p + 2);
+        if (last >= 0) {
+            if (ts - last != 469 && ts - last != 470)
+                fail_msg("a half cycle of %lld ps at 1066 MHz", ts - last);
+            steps++;
+        } else {
+            first = ts;
+        }
+        last = ts;
+    }
+    assert_true(steps >= 2 * (int)cycles - 1);
+    double want = (double)steps * 1e6 / (2 * 1066.0);
+    assert_true(fabs((double)(last - first) - want) <= 1.0);
     free(vcd);
 }
 
@@ -135,6 +184,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mm_vcd),
         cmocka_unit_test(test_sm_vcd),
+        cmocka_unit_test(test_vcd_follows_the_clock),
         cmocka_unit_test(test_vcd_write_failure_is_reported_at_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
