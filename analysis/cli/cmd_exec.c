@@ -1,17 +1,20 @@
 /* m4npu exec: run one ISA program on the simulated NPU through the driver and report cycles,
  * per-unit activity, bytes moved and any fault. */
 #include "cli.h"
+#include "cli_common.h"
 
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "graph.h"
 #include "isa_asm.h"
 #include "m4npu_config.h"
 #include "npu_drv.h"
+#include "trace.h"
 
 static const char usage[] =
     "usage: m4npu exec PROGRAM.s|PROGRAM.bin --config FILE [options]\n"
@@ -31,11 +34,16 @@ static const char usage[] =
     "  --dump ADDR:LEN=FILE   write LEN bytes of the data region at ADDR to FILE after the run\n"
     "  --buffers N            buffers in the job's table (1..16, default 16)\n"
     "  --buffer-size BYTES    bytes per buffer (default 65536)\n"
-    "  --timing-only          account every cycle and byte but move and compute no data\n"
+    "  --timing-only          account every cycle and byte but move and compute no data (no --dump:\n"
+    "                         there would be nothing in it)\n"
     "  --timeout CYCLES       give up after this many device cycles (default 1e9)\n"
     "  --vcd FILE             dump the RTL tiles' waveforms (tiles with impl rtl): the matmul tile's\n"
     "                         to FILE, the softmax tile's too when it is the only rtl tile, else to\n"
-    "                         FILE with .sm before its extension\n"
+    "                         FILE with .sm before its extension (FILE.sm.vcd); time in picoseconds of\n"
+    "                         the NPU clock, from the device's cycle count (docs/traces.md)\n"
+    "  --timeline FILE        a Chrome/Perfetto timeline of the run: one slice per instruction on each\n"
+    "                         unit's track and the job's, from an insn-level trace (m4npu trace\n"
+    "                         timeline draws the same from a trace file)\n"
     "  --log                  print the firmware log on stderr\n"
     "  --trace FILE           record the driver/device traffic into FILE (m4npu trace --help)\n"
     "  --trace-level LEVEL    job (default) or insn: also every instruction per unit\n"
@@ -59,9 +67,8 @@ typedef struct transfer {
 } transfer;
 
 typedef struct exec_opts {
-    const char *program, *config, *vcd, *trace, *trace_level;
-    const char *sets[MAX_TRANSFERS];
-    size_t nsets;
+    cli_common common; /* --config, --set, --json */
+    const char *program, *config, *vcd, *trace, *trace_level, *timeline;
     transfer loads[MAX_TRANSFERS], dumps[MAX_TRANSFERS];
     size_t nloads, ndumps;
     uint32_t nbufs;
@@ -104,17 +111,19 @@ static int parse_transfer(const char *arg, int with_len, transfer *t)
 
 static int parse_args(int argc, char **argv, exec_opts *o)
 {
-    enum { O_CONFIG = 256, O_SET, O_LOAD, O_DUMP, O_BUFFERS, O_BUFSIZE, O_TIMING, O_TIMEOUT, O_VCD, O_LOG, O_JSON,
-           O_TRACE, O_TRACE_LEVEL };
+    enum { O_LOAD = 256, O_DUMP, O_BUFFERS, O_BUFSIZE, O_TIMING, O_TIMEOUT, O_VCD, O_LOG, O_TRACE, O_TRACE_LEVEL,
+           O_TIMELINE };
     static const struct option opts[] = {
-        {"config", required_argument, NULL, O_CONFIG},   {"set", required_argument, NULL, O_SET},
+        CLI_OPTION_CONFIG,                               CLI_OPTION_SET,
         {"load", required_argument, NULL, O_LOAD},       {"dump", required_argument, NULL, O_DUMP},
         {"buffers", required_argument, NULL, O_BUFFERS}, {"buffer-size", required_argument, NULL, O_BUFSIZE},
         {"timing-only", no_argument, NULL, O_TIMING},    {"timeout", required_argument, NULL, O_TIMEOUT},
         {"vcd", required_argument, NULL, O_VCD},         {"log", no_argument, NULL, O_LOG},
-        {"json", no_argument, NULL, O_JSON},             {"trace", required_argument, NULL, O_TRACE},
-        {"trace-level", required_argument, NULL, O_TRACE_LEVEL}, {NULL, 0, NULL, 0}};
+        CLI_OPTION_JSON,                                 {"trace", required_argument, NULL, O_TRACE},
+        {"trace-level", required_argument, NULL, O_TRACE_LEVEL}, {"timeline", required_argument, NULL, O_TIMELINE},
+        {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
+    cli_common_init(&o->common, "exec");
     o->nbufs = NPU_MAX_BUFFERS;
     o->buffer_size = DEFAULT_BUFFER_BYTES;
     o->timeout = DEFAULT_TIMEOUT_CYCLES;
@@ -122,13 +131,12 @@ static int parse_args(int argc, char **argv, exec_opts *o)
     uint64_t v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int shared = cli_common_parse(&o->common, c, optarg);
+        if (shared < 0)
+            return -1;
+        if (shared > 0)
+            continue;
         switch (c) {
-        case O_CONFIG: o->config = optarg; break;
-        case O_SET:
-            if (o->nsets == MAX_TRANSFERS)
-                goto bad;
-            o->sets[o->nsets++] = optarg;
-            break;
         case O_LOAD:
             if (o->nloads == MAX_TRANSFERS || parse_transfer(optarg, 0, &o->loads[o->nloads++]) != 0) {
                 fprintf(stderr, "m4npu exec: --load %s: expected ADDR=FILE\n", optarg);
@@ -163,14 +171,25 @@ static int parse_args(int argc, char **argv, exec_opts *o)
             break;
         case O_VCD: o->vcd = optarg; break;
         case O_LOG: o->log = 1; break;
-        case O_JSON: o->json = 1; break;
+        case O_TIMELINE: o->timeline = optarg; break;
         case O_TRACE: o->trace = optarg; break;
         case O_TRACE_LEVEL: o->trace_level = optarg; break;
         default: goto bad;
         }
     }
+    o->config = o->common.config;
+    o->json = o->common.json;
     if (optind != argc - 1 || !o->config) {
         fprintf(stderr, "m4npu exec: expected one PROGRAM and --config FILE\n");
+        return -1;
+    }
+    if (o->timing_only && o->ndumps) {
+        fprintf(stderr, "m4npu exec: --timing-only moves and computes no data, so --dump would write what was there "
+                        "before the run: run without --timing-only to dump results\n");
+        return -1;
+    }
+    if (o->timeline && o->trace && (!o->trace_level || strcmp(o->trace_level, "insn") != 0)) {
+        fprintf(stderr, "m4npu exec: --timeline draws every instruction: with --trace, give --trace-level insn\n");
         return -1;
     }
     o->program = argv[optind];
@@ -395,6 +414,21 @@ static void report_json(const exec_opts *o, const npu_device_config *cfg, size_t
     json_decref(root);
 }
 
+/* --timeline: the trace drawn (one slice per instruction per unit), into the output set. */
+static int add_timeline(const char *path, const char *trace, rt_outputs *out, int rc)
+{
+    char *json = NULL;
+    size_t len = 0;
+    trace_err e;
+    if (trace_timeline(trace, &json, &len, &e) != TRACE_OK) {
+        fprintf(stderr, "m4npu exec: --timeline %s: %s\n", path, e.msg);
+        return CLI_FAIL;
+    }
+    int wrc = cli_outputs_add_data(out, path, json, len);
+    free(json);
+    return wrc != CLI_OK ? wrc : rc;
+}
+
 int cmd_exec(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv, usage))
@@ -404,7 +438,7 @@ int cmd_exec(int argc, char **argv)
         return CLI_USAGE;
 
     m4npu_config cfg;
-    int rc = cli_load_config(o.config, o.sets, o.nsets, &cfg);
+    int rc = cli_common_load(&o.common, o.config, &cfg);
     if (rc != CLI_OK)
         return rc;
     uint8_t *prog;
@@ -435,7 +469,25 @@ int cmd_exec(int argc, char **argv)
         free(prog);
         return rc;
     }
-    if ((rc = cli_trace_begin(o.trace, o.trace_level, &cfg, argc, argv)) != CLI_OK) {
+    /* --timeline: the instructions come from an insn-level trace (--trace's, or a temporary one) */
+    char tmp_trace[64] = "";
+    const char *trace = o.trace, *level = o.trace_level;
+    if (o.timeline && !o.trace) {
+        snprintf(tmp_trace, sizeof tmp_trace, "/tmp/m4npu-exec-XXXXXX");
+        int fd = mkstemp(tmp_trace);
+        if (fd < 0) {
+            fprintf(stderr, "m4npu exec: --timeline: cannot create a temporary trace in /tmp\n");
+            cli_outputs_free(out);
+            free(prog);
+            return CLI_IO;
+        }
+        close(fd);
+        trace = tmp_trace;
+        level = "insn";
+    }
+    if ((rc = cli_trace_begin(trace, level, &cfg, argc, argv)) != CLI_OK) {
+        if (tmp_trace[0])
+            remove(tmp_trace);
         cli_outputs_free(out);
         free(prog);
         return rc;
@@ -512,16 +564,21 @@ int cmd_exec(int argc, char **argv)
         if (vrc != CLI_OK)
             rc = vrc;
     }
-    /* the files appear together: on success; after a fault the VCD alone (no dump was made),
-     * since it shows how the job failed */
+    npu_bo_free(prog_bo);
+    npu_bo_free(data);
+    npu_dev_close(dev);
+    free(prog);
+    rc = cli_trace_end(rc); /* the trace is whole once the device is closed */
+    if ((rc == CLI_OK || faulted) && o.timeline)
+        rc = add_timeline(o.timeline, trace, out, rc);
+    if (tmp_trace[0])
+        remove(tmp_trace);
+    /* the files appear together: on success; after a fault the VCD and the timeline alone (no dump
+     * was made), since they show how the job failed */
     if (rc == CLI_OK)
         rc = cli_outputs_commit(out);
     else if (faulted && cli_outputs_commit(out) != CLI_OK)
         rc = CLI_IO;
     cli_outputs_free(out);
-    npu_bo_free(prog_bo);
-    npu_bo_free(data);
-    npu_dev_close(dev);
-    free(prog);
-    return cli_trace_end(rc);
+    return rc;
 }

@@ -1,6 +1,7 @@
 /* `m4npu exec` end to end: every example runs and reports the documented JSON keys; the
  * attention example's output equals a C reference exactly; faults exit non-zero; random files
- * are rejected cleanly; two runs give identical cycles and bytes. */
+ * are rejected cleanly; two runs give identical cycles and bytes; --timeline draws every
+ * instruction on named tracks; --timing-only refuses --dump (it would write zeros). */
 #include "test_util.h"
 
 #include <dirent.h>
@@ -181,6 +182,48 @@ static void test_bad_files_are_rejected_cleanly(void **state)
     assert_int_equal(test_run(out, sizeof out, "%s exec --help", M4NPU_BIN), 0);
 }
 
+static void test_timeline_and_timing_only_dump(void **state)
+{
+    (void)state;
+    char tl[256], dump[256];
+    test_path(tl, sizeof tl, "exec.json");
+    test_path(dump, sizeof dump, "never.bin");
+    remove(dump);
+    assert_int_equal(test_run(out, sizeof out, "%s exec %s/examples/attention.s --config %s --timeline %s", M4NPU_BIN,
+                              M4NPU_SOURCE_DIR, CONFIG, tl),
+                     0);
+    json_error_t e;
+    json_t *j = json_load_file(tl, 0, &e);
+    if (!j)
+        fail_msg("--timeline: not JSON: %s", e.text);
+    json_t *evs = json_object_get(j, "traceEvents");
+    int insns = 0, jobs = 0, process_names = 0, thread_names = 0;
+    for (size_t i = 0; i < json_array_size(evs); i++) {
+        json_t *ev = json_array_get(evs, i);
+        const char *ph = json_string_value(json_object_get(ev, "ph")), *name = json_string_value(json_object_get(ev, "name"));
+        if (strcmp(ph, "M") == 0) {
+            process_names += strcmp(name, "process_name") == 0;
+            thread_names += strcmp(name, "thread_name") == 0;
+            continue;
+        }
+        const char *cat = json_string_value(json_object_get(ev, "cat"));
+        insns += strcmp(cat, "insn") == 0;
+        jobs += strcmp(cat, "job") == 0;
+    }
+    assert_int_equal(jobs, 1);
+    assert_true(insns >= 10); /* the example's instructions, each on its unit's track */
+    assert_int_equal(process_names, 1);
+    assert_true(thread_names >= 8);
+    json_decref(j);
+    /* --timing-only moves no data: a dump would hold zeros, so it is refused */
+    assert_int_equal(test_run(out, sizeof out, "%s exec %s/examples/attention.s --config %s --timing-only --dump 0:16=%s",
+                              M4NPU_BIN, M4NPU_SOURCE_DIR, CONFIG, dump),
+                     2);
+    assert_non_null(strstr(out, "--timing-only moves and computes no data"));
+    FILE *f = fopen(dump, "rb");
+    assert_null(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_attention_equals_reference_and_is_deterministic),
         cmocka_unit_test(test_faults_exit_non_zero),
         cmocka_unit_test(test_bad_files_are_rejected_cleanly),
+        cmocka_unit_test(test_timeline_and_timing_only_dump),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
