@@ -318,6 +318,63 @@ typedef struct op_tally {
     int count[4];
 } op_tally;
 
+/* ---- --op: an op that no test is about is a mistake, not an empty run */
+
+#define OP_NAME_BYTES 64
+#define CLOSE_NAME_DISTANCE 3 /* edits between a misspelt op and the names offered instead */
+#define CLOSE_NAMES_MAX 8
+
+/* Edit distance between two short names, case-insensitively (a name longer than the buffer is
+ * far from everything). */
+static int distance(const char *a, const char *b)
+{
+    char sa[OP_NAME_BYTES], sb[OP_NAME_BYTES];
+    squash(a, sa, sizeof sa);
+    squash(b, sb, sizeof sb);
+    size_t n = strlen(sa), m = strlen(sb);
+    int row[OP_NAME_BYTES + 1];
+    for (size_t j = 0; j <= m; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= n; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= m; j++) {
+            int up = row[j], best = diag + (sa[i - 1] != sb[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[m];
+}
+
+/* Is op a registry op, or the subject of a test in the directory (an op without a kernel)? If
+ * not, say so with the registry's names closest to it; 0 if it is known. */
+static int check_op(const char *op, char *const *tests, int nt)
+{
+    char want[OP_NAME_BYTES + 8], have[OP_NAME_BYTES + 8];
+    for (int i = 0; i < ops_count(); i++)
+        if (strcmp(ops_get(i)->name, op) == 0)
+            return 0;
+    squash(op, want, sizeof want);
+    for (int i = 0; i < nt; i++) { /* test_<op>[_...]: the op's tests, kernel or not */
+        squash(tests[i] + strlen("test_"), have, sizeof have);
+        if (strncmp(have, want, strlen(want)) == 0)
+            return 0;
+    }
+    fprintf(stderr, "m4npu conformance: --op %s: no such op (none in the op registry, no test about it)", op);
+    int shown = 0;
+    for (int d = 0; d <= CLOSE_NAME_DISTANCE && shown < CLOSE_NAMES_MAX; d++)
+        for (int i = 0; i < ops_count() && shown < CLOSE_NAMES_MAX; i++)
+            if (distance(ops_get(i)->name, op) == d)
+                fprintf(stderr, "%s %s", shown++ ? "," : "; did you mean", ops_get(i)->name);
+    fprintf(stderr, "%s\n", shown ? "?" : "; `m4npu ops` lists every op");
+    return -1;
+}
+
 int cmd_conformance(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv, usage))
@@ -349,6 +406,10 @@ int cmd_conformance(int argc, char **argv)
     if (nt < 0) {
         fprintf(stderr, "m4npu conformance: %s: cannot read the test directory\n", dir);
         return CLI_IO;
+    }
+    if (only_op && check_op(only_op, tests, nt) != 0) {
+        free_list(tests, nt);
+        return CLI_USAGE;
     }
     op_tally *tally = calloc((size_t)nt + 1, sizeof *tally);
     json_t *jtests = json_array();

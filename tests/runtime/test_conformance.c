@@ -92,6 +92,11 @@ static void test_usage_and_missing_dir(void **state)
     assert_int_equal(test_run(out, sizeof out, "%s conformance --dir /nonexistent/dir", M4NPU_BIN), 3);
     assert_non_null(strstr(out, "/nonexistent/dir: cannot read the test directory"));
     assert_int_equal(test_run(out, sizeof out, "%s conformance --bogus", M4NPU_BIN), 2);
+    /* an op no test is about is a usage error naming it and the close names (was: 0 tests, exit 0) */
+    assert_int_equal(test_run(out, sizeof out, "%s conformance --op NoSuchOp", M4NPU_BIN), 2);
+    assert_non_null(strstr(out, "--op NoSuchOp: no such op"));
+    assert_int_equal(test_run(out, sizeof out, "%s conformance --op Softmx", M4NPU_BIN), 2);
+    assert_non_null(strstr(out, "did you mean Softmax"));
     assert_int_equal(test_run(out, sizeof out, "%s conformance --help", M4NPU_BIN), 0);
     assert_non_null(strstr(out, "rtol 1e-3, atol 1e-7"));
 }
