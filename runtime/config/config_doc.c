@@ -131,11 +131,9 @@ void m4npu_config_doc_write(FILE *out)
                 config_ops_doc(&example, out);
         }
     }
-    fputs("\n## Sections still to come\n"
+    fputs("\n## Adding a section\n"
           "\n"
-          "- `energy:` the versioned energy table, issue \"M4 workloads\".\n"
-          "\n"
-          "It will be a member of `m4npu_config` and a table of rows in `runtime/config/config_schema.c`;\n"
-          "this page is regenerated from the rows.\n",
+          "A new section is a member of `m4npu_config` and a table of rows in `runtime/config/config_schema.c`;\n"
+          "this page is regenerated from the rows (`build/bin/config-doc > docs/configs.md`).\n",
           out);
 }
