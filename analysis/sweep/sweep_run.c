@@ -91,10 +91,10 @@ void sweep_run_workload(whatif *w, const sweep_workload *wl, const sweep_area *a
             set_times(r, t->latency_s, t->npu_s, t->cpu_s, t->transfer_s, t->submit_s);
             set_energy(r, &t->energy);
             set(r, SWEEP_M_SEGMENTS, (double)t->segments);
-            if (t->generates) {
+            if (t->generates) /* a task that generates one token has no per-token time */
                 set(r, SWEEP_M_FIRST_TOKEN_S, t->first_token_s);
+            if (t->gen_tokens > 1)
                 set(r, SWEEP_M_PER_TOKEN_S, t->per_token_s);
-            }
             r->ok = true;
         }
         free(t);

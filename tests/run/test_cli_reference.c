@@ -113,7 +113,7 @@ static void test_reference_only_usage(void **state)
     write_matmul(model);
     assert_int_equal(test_run(out, sizeof out, "%s run %s --reference-only --config %s", M4NPU_BIN, model, MOBILE_YAML),
                      2);
-    assert_non_null(strstr(out, "--reference-only takes no --config, --set, --timeline or --trace"));
+    assert_non_null(strstr(out, "--reference-only takes no --config, --set, --timeline, --trace, --layers or --log"));
     assert_int_equal(test_run(out, sizeof out, "%s run %s --reference-only --timeline t.json", M4NPU_BIN, model), 2);
     assert_int_equal(test_run(out, sizeof out, "%s run %s --reference-only --trace t.m4t", M4NPU_BIN, model), 2);
     assert_int_equal(test_run(out, sizeof out, "%s run --help", M4NPU_BIN), 0);
