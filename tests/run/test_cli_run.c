@@ -3,6 +3,7 @@
  * computed here); every corrupted model of build/models and every bad input gives a clear
  * message and a non-zero exit, and no crash (the sanitizer build runs the same tests). */
 #include "test_util.h"
+#include "layers_check.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -272,6 +273,53 @@ static void test_usage_and_output_errors(void **state)
     assert_non_null(strstr(out, "usage: m4npu run MODEL.onnx --config FILE"));
 }
 
+/* `m4npu run MODEL --layers --json`: per-layer rows whose cycles, seconds and energy add up to the
+ * run's; --layers --csv gives the same rows with the configuration and its overrides; the table
+ * ends with the totals. */
+static void test_layers_add_up(void **state)
+{
+    (void)state;
+    int rc = run("%s --config %s --layers --json", ENCODER, MOBILE_YAML);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, out);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_layers_add_up(j);
+    size_t rows = json_array_size(json_object_get(j, "layers"));
+    /* every NPU node has its op descriptors' time, or is fused into one that has, or is a view
+     * (metadata: no descriptor) */
+    size_t i;
+    json_t *p;
+    static const char *const views = " Reshape Flatten Squeeze Unsqueeze Identity Dropout Cast ";
+    json_array_foreach(json_object_get(j, "placement"), i, p)
+    {
+        if (strcmp(json_string_value(json_object_get(p, "place")), "npu") != 0)
+            continue;
+        char op[48];
+        snprintf(op, sizeof op, " %s ", json_string_value(json_object_get(p, "op")));
+        if (!(json_real_value(json_object_get(p, "model_s")) > 0 || json_is_string(json_object_get(p, "fused_into")) ||
+              strstr(views, op)))
+            fail_msg("NPU node %s: no time, not fused, not a view", json_string_value(json_object_get(p, "node")));
+    }
+    json_decref(j);
+    rc = run("%s --config %s --layers --csv --set ops.Erf=on", ENCODER, MOBILE_YAML);
+    assert_int_equal(rc, 0);
+    size_t lines = 0;
+    for (const char *c = out; *c; c++)
+        lines += *c == '\n';
+    assert_true(lines > 2);
+    assert_non_null(strstr(out, ",energy_j,"));
+    assert_non_null(strstr(out, ",\"mobile-default\","));
+    assert_non_null(strstr(out, ",\"ops.Erf=on\"\n"));
+    rc = run("%s --config %s --layers", ENCODER, MOBILE_YAML);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "per layer (docs/layers.md):"));
+    assert_non_null(strstr(out, "attention")); /* the fused attention's descriptor */
+    (void)rows;
+    /* --csv without --layers is a usage error */
+    assert_int_equal(run("%s --config %s --csv", ENCODER, MOBILE_YAML), 2);
+}
+
 /* Regression (issue 18, fixed with issue 9): --output-dir into a missing directory failed; it is
  * created, parents too. */
 static void test_output_dir_is_created(void **state)
@@ -324,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_corrupted_models),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_usage_and_output_errors),
+        cmocka_unit_test(test_layers_add_up),
         cmocka_unit_test(test_output_dir_is_created),
         cmocka_unit_test(test_a_failed_output_leaves_none),
     };

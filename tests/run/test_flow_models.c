@@ -11,6 +11,7 @@
  * time as the run with data, when the path does not depend on data), and the errors for a
  * dimension that is not known or given twice differently. */
 #include "test_util.h"
+#include "layers_check.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -128,7 +129,8 @@ static json_t *run_and_check(const char *model, const char *inputs, const char *
         char od[700];
         snprintf(od, sizeof od, "%s/out-%s-%d", dir, model, path);
         mkdir(od, 0755);
-        json_t *j = run_json(0, "%s/%s.onnx --config %s%s --output-dir %s", dir, model, cfg, ins, od);
+        json_t *j = run_json(0, "%s/%s.onnx --config %s%s --output-dir %s --layers", dir, model, cfg, ins, od);
+        assert_layers_add_up(j); /* control flow too: what its subgraphs ran is in its node's row */
         char ospec[1000];
         snprintf(ospec, sizeof ospec, "%s", outputs);
         char *save;
