@@ -15,7 +15,7 @@
 #include "isa_asm.h"
 #include "m4npu_config.h"
 #include "npu_drv.h"
-#include "tile_rtl.h"
+#include "npu_sim.h"
 
 static const char usage[] =
     "usage: m4npu bench [--config FILE] [--set KEY=VALUE ...] [--insns N] [--tiles | --scale] [--json]\n"
@@ -204,7 +204,7 @@ static size_t parse_sizes(const char *list, uint32_t *out, size_t max)
 static int bench_tiles(const m4npu_config *base, int json)
 {
     uint32_t mm[8], sm[8];
-    size_t nmm = parse_sizes(tile_rtl_mm_sizes(), mm, 8), nsm = parse_sizes(tile_rtl_sm_sizes(), sm, 8);
+    size_t nmm = parse_sizes(npu_sim_rtl_matmul_sizes(), mm, 8), nsm = parse_sizes(npu_sim_rtl_softmax_sizes(), sm, 8);
     tile_bench_row rows[16];
     size_t nrows = 0;
     char line[160];

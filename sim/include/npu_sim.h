@@ -82,6 +82,12 @@ typedef struct npu_sim_insn_event {
 typedef void (*npu_sim_insn_hook)(void *ctx, const npu_sim_insn_event *ev);
 void npu_sim_set_insn_hook(npu_sim *s, npu_sim_insn_hook hook, void *ctx);
 
+/* The RTL tile sizes Verilated into this build, which rtl mode can simulate (comma-separated):
+ * the matmul tile's "ROWSxCOLS" ("16x16") and the softmax tile's "LANES lanes/MAX_LEN"
+ * ("4 lanes/512"). A device configured with another size refuses to open, naming these. */
+const char *npu_sim_rtl_matmul_sizes(void);
+const char *npu_sim_rtl_softmax_sizes(void);
+
 /* The fast model's latency of one compute instruction (mm, mm.cfg, sm, v.*) under cfg: what a
  * fast unit waits (sim/README.md). `m4npu calibrate` compares it with the RTL tiles. */
 uint64_t npu_sim_fast_cycles(const isa_insn *in, const npu_device_config *cfg);

@@ -136,4 +136,7 @@ uint64_t npu_sim_fast_cycles(const isa_insn *in, const npu_device_config *cfg)
     return m4npu::fast_cycles(*in, *cfg);
 }
 
+const char *npu_sim_rtl_matmul_sizes(void) { return MmTileRtl::compiled_sizes(); }
+const char *npu_sim_rtl_softmax_sizes(void) { return SmTileRtl::compiled_sizes(); }
+
 } // extern "C"
