@@ -3,6 +3,7 @@
  * through the driver, and prints simulated instructions and cycles per second of host time.
  * A benchmark, not a test: it prints numbers, it asserts nothing about them. */
 #include "cli.h"
+#include "cli_common.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -37,7 +38,6 @@ static const char usage[] =
 
 #define DEFAULT_INSNS 200000u
 #define BLOCK_INSNS 19u
-#define MAX_SETS 32
 #define TIMEOUT_CYCLES (1ull << 62)
 
 /* One block per tile; slot s alternates so that loads of tile i+1 overlap work on tile i. */
@@ -277,30 +277,27 @@ int cmd_bench(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv, usage))
         return CLI_OK;
-    enum { O_CONFIG = 256, O_SET, O_INSNS, O_TILES, O_SCALE, O_JSON };
-    static const struct option opts[] = {{"config", required_argument, NULL, O_CONFIG},
-                                         {"set", required_argument, NULL, O_SET},
+    enum { O_INSNS = 256, O_TILES, O_SCALE };
+    static const struct option opts[] = {CLI_OPTION_CONFIG,
+                                         CLI_OPTION_SET,
                                          {"insns", required_argument, NULL, O_INSNS},
                                          {"tiles", no_argument, NULL, O_TILES},
                                          {"scale", no_argument, NULL, O_SCALE},
-                                         {"json", no_argument, NULL, O_JSON},
+                                         CLI_OPTION_JSON,
                                          {NULL, 0, NULL, 0}};
-    const char *config = NULL, *sets[MAX_SETS];
-    size_t nsets = 0;
+    cli_common common;
+    cli_common_init(&common, "bench");
     unsigned long insns = DEFAULT_INSNS;
-    int json = 0, tiles = 0, scale = 0, c;
+    int tiles = 0, scale = 0, c;
     char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int shared = cli_common_parse(&common, c, optarg);
+        if (shared < 0)
+            return CLI_USAGE;
+        if (shared > 0)
+            continue;
         switch (c) {
-        case O_CONFIG: config = optarg; break;
-        case O_SET:
-            if (nsets == MAX_SETS) {
-                fputs(usage, stderr);
-                return CLI_USAGE;
-            }
-            sets[nsets++] = optarg;
-            break;
         case O_INSNS:
             insns = strtoul(optarg, &end, 0);
             if (*end || insns < BLOCK_INSNS || insns > 50000000ul) {
@@ -308,7 +305,6 @@ int cmd_bench(int argc, char **argv)
                 return CLI_USAGE;
             }
             break;
-        case O_JSON: json = 1; break;
         case O_TILES: tiles = 1; break;
         case O_SCALE: scale = 1; break;
         default: fputs(usage, stderr); return CLI_USAGE;
@@ -318,10 +314,11 @@ int cmd_bench(int argc, char **argv)
         fputs(usage, stderr);
         return CLI_USAGE;
     }
+    int json = common.json;
     if (scale)
         return bench_scale(json);
     m4npu_config cfg;
-    int rc = cli_load_config(config, sets, nsets, &cfg);
+    int rc = cli_common_load(&common, common.config, &cfg);
     if (rc != CLI_OK)
         return rc;
     if (tiles)

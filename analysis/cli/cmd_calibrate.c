@@ -3,6 +3,7 @@
  * tile stepped cycle by cycle) from the same SRAM contents, and reports per tile the cycle error
  * and whether every result was bit-identical. Fails when the targets are missed. */
 #include "cli.h"
+#include "cli_common.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -37,7 +38,6 @@ static const char usage[] =
     "Exit: 0 targets met, 1 missed (or the RTL failed), 2 usage, 3 a file could not be read.\n";
 
 #define DEFAULT_CASES 500
-#define MAX_SETS 32
 #define TARGET_MEAN_PCT 0.2
 #define TARGET_MAX_PCT 1.0
 #define MAX_K 600      /* longest streamed dimension drawn (keeps a case fast on the RTL) */
@@ -262,28 +262,27 @@ int cmd_calibrate(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv, usage))
         return CLI_OK;
-    enum { O_CONFIG = 256, O_SET, O_CASES, O_SEED, O_JSON };
-    static const struct option opts[] = {{"config", required_argument, NULL, O_CONFIG},
-                                         {"set", required_argument, NULL, O_SET},
+    enum { O_CASES = 256, O_SEED };
+    static const struct option opts[] = {CLI_OPTION_CONFIG,
+                                         CLI_OPTION_SET,
                                          {"cases", required_argument, NULL, O_CASES},
                                          {"seed", required_argument, NULL, O_SEED},
-                                         {"json", no_argument, NULL, O_JSON},
+                                         CLI_OPTION_JSON,
                                          {NULL, 0, NULL, 0}};
-    const char *config = NULL, *sets[MAX_SETS];
-    size_t nsets = 0;
+    cli_common common;
+    cli_common_init(&common, "calibrate");
     unsigned long cases = DEFAULT_CASES;
     unsigned long long seed = 1;
-    int json = 0, c;
+    int c;
     char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int shared = cli_common_parse(&common, c, optarg);
+        if (shared < 0)
+            goto usage_error;
+        if (shared > 0)
+            continue;
         switch (c) {
-        case O_CONFIG: config = optarg; break;
-        case O_SET:
-            if (nsets == MAX_SETS)
-                goto usage_error;
-            sets[nsets++] = optarg;
-            break;
         case O_CASES:
             cases = strtoul(optarg, &end, 10);
             if (*end || cases < 1 || cases > 1000000) {
@@ -298,15 +297,15 @@ int cmd_calibrate(int argc, char **argv)
                 return CLI_USAGE;
             }
             break;
-        case O_JSON: json = 1; break;
         default: goto usage_error;
         }
     }
-    if (optind != argc || !config)
+    if (optind != argc || !common.config)
         goto usage_error;
+    int json = common.json;
 
     m4npu_config cfg;
-    int rc = cli_load_config(config, sets, nsets, &cfg);
+    int rc = cli_common_load(&common, common.config, &cfg);
     if (rc != CLI_OK)
         return rc;
     const npu_device_config *dev = &cfg.npu;

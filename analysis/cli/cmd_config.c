@@ -1,6 +1,7 @@
 /* m4npu config: validate a configuration file and print the effective configuration, so that a
  * preset or a sweep point can be checked before anything runs on it. */
 #include "cli.h"
+#include "cli_common.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -26,42 +27,29 @@ int cmd_config(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv, usage))
         return CLI_OK;
-    static const struct option opts[] = {
-        {"set", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
-    const char **sets = calloc((size_t)argc, sizeof *sets);
-    if (!sets) {
-        fprintf(stderr, "m4npu config: out of memory\n");
-        return CLI_FAIL;
-    }
-    size_t nsets = 0;
-    int json = 0, c;
+    static const struct option opts[] = {CLI_OPTION_SET, CLI_OPTION_JSON, {NULL, 0, NULL, 0}};
+    cli_common common;
+    cli_common_init(&common, "config");
+    int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "s:j", opts, NULL)) != -1) {
-        if (c == 's' && strchr(optarg, '=') && optarg[0] != '=') {
-            sets[nsets++] = optarg;
-        } else if (c == 's') {
-            fprintf(stderr, "m4npu config: --set %s: expected KEY=VALUE\n", optarg);
-            free(sets);
-            return CLI_USAGE;
-        } else if (c == 'j') {
-            json = 1;
-        } else {
-            fputs(usage, stderr);
-            free(sets);
+        int shared = cli_common_parse(&common, c, optarg);
+        if (shared <= 0) {
+            if (shared == 0)
+                fputs(usage, stderr);
             return CLI_USAGE;
         }
     }
     if (optind != argc - 1) {
         fprintf(stderr, "m4npu config: expected one configuration file\n%s", usage);
-        free(sets);
         return CLI_USAGE;
     }
     const char *path = argv[optind];
     m4npu_config cfg;
-    int rc = cli_load_config(path, (const char *const *)sets, nsets, &cfg);
-    free(sets);
+    int rc = cli_common_load(&common, path, &cfg);
     if (rc != CLI_OK)
         return rc;
+    int json = common.json;
     if (json) {
         json_t *obj = m4npu_config_to_json(&cfg);
         int bad = !obj || json_dumpf(obj, stdout, JSON_INDENT(2)) != 0;

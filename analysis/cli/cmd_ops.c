@@ -2,6 +2,7 @@
  * (and which M4 modules use it), and whether the configured NPU runs it (the capability set of
  * the configuration's `ops:` section, with its data types and limits). */
 #include "cli.h"
+#include "cli_common.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -165,59 +166,38 @@ int cmd_ops(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv, usage))
         return CLI_OK;
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"set", required_argument, NULL, 's'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {NULL, 0, NULL, 0}};
-    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    if (!sets) {
-        fprintf(stderr, "m4npu ops: out of memory\n");
-        return CLI_FAIL;
-    }
-    size_t nsets = 0;
-    const char *config = NULL;
-    int json = 0, c, rc = CLI_OK;
+    static const struct option opts[] = {CLI_OPTION_CONFIG, CLI_OPTION_SET, CLI_OPTION_JSON, {NULL, 0, NULL, 0}};
+    cli_common common;
+    cli_common_init(&common, "ops");
+    int c, rc = CLI_OK;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:s:j", opts, NULL)) != -1) {
-        if (c == 'c') {
-            config = optarg;
-        } else if (c == 's' && strchr(optarg, '=') && optarg[0] != '=') {
-            sets[nsets++] = optarg;
-        } else if (c == 's') {
-            fprintf(stderr, "m4npu ops: --set %s: expected KEY=VALUE\n", optarg);
+    while (rc == CLI_OK && (c = getopt_long(argc, argv, "c:s:j", opts, NULL)) != -1)
+        if (cli_common_parse(&common, c, optarg) <= 0)
             rc = CLI_USAGE;
-        } else if (c == 'j') {
-            json = 1;
-        } else {
-            rc = CLI_USAGE;
-        }
-    }
     if (rc == CLI_OK && optind != argc) {
         fprintf(stderr, "m4npu ops: unexpected argument '%s'\n", argv[optind]);
         rc = CLI_USAGE;
     }
-    if (rc == CLI_OK && nsets && !config) {
+    if (rc == CLI_OK && common.nsets && !common.config) {
         fprintf(stderr, "m4npu ops: --set needs --config\n");
         rc = CLI_USAGE;
     }
     if (rc == CLI_USAGE) {
         fputs(usage, stderr);
-        free(sets);
         return rc;
     }
     m4npu_config *cfg = NULL;
-    if (config) {
+    if (common.config) {
         cfg = malloc(sizeof *cfg);
         if (!cfg)
             fprintf(stderr, "m4npu ops: out of memory\n");
-        rc = cfg ? cli_load_config(config, sets, nsets, cfg) : CLI_FAIL;
+        rc = cfg ? cli_common_load(&common, common.config, cfg) : CLI_FAIL;
         if (rc != CLI_OK) {
             free(cfg);
-            free(sets);
             return rc;
         }
     }
-    free(sets);
+    int json = common.json;
     rc = json ? print_json(cfg) : print_table(cfg);
     free(cfg);
     return rc;

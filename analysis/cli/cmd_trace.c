@@ -3,6 +3,7 @@
  * `trace record -- m4npu COMMAND ...` runs COMMAND in this process with a recording requested,
  * and the command starts it once its configuration is loaded (the header holds it). */
 #include "cli.h"
+#include "cli_common.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -17,7 +18,6 @@
 #define M4NPU_VERSION "unknown"
 #endif
 
-#define MAX_SETS 64
 #define CMDLINE_BYTES 4096
 
 static const char usage[] =
@@ -194,28 +194,25 @@ static int cmd_record(int argc, char **argv)
 
 static int cmd_replay(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"set", required_argument, NULL, 's'},
-                                         {"retime", no_argument, NULL, 'r'},
+    static const struct option opts[] = {CLI_OPTION_CONFIG, CLI_OPTION_SET, {"retime", no_argument, NULL, 'r'},
                                          {NULL, 0, NULL, 0}};
-    const char *sets[MAX_SETS];
-    trace_replay_opts o = {NULL, sets, 0, 0};
-    int c;
+    cli_common common;
+    cli_common_init(&common, "trace replay");
+    int c, retime = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:s:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': o.config_path = optarg; break;
-        case 's':
-            if (o.nsets == MAX_SETS || !strchr(optarg, '=') || optarg[0] == '=') {
-                fprintf(stderr, "m4npu trace replay: --set %s: expected KEY=VALUE (at most %d)\n", optarg, MAX_SETS);
-                return CLI_USAGE;
-            }
-            sets[o.nsets++] = optarg;
-            break;
-        case 'r': o.retime = 1; break;
-        default: fputs(usage, stderr); return CLI_USAGE;
+        int shared = cli_common_parse(&common, c, optarg);
+        if (shared < 0)
+            return CLI_USAGE;
+        if (shared > 0)
+            continue;
+        if (c != 'r') {
+            fputs(usage, stderr);
+            return CLI_USAGE;
         }
+        retime = 1;
     }
+    trace_replay_opts o = {common.config, common.sets, common.nsets, retime};
     if (optind != argc - 1) {
         fprintf(stderr, "m4npu trace replay: expected one trace FILE\n");
         return CLI_USAGE;
