@@ -348,10 +348,15 @@ static uint64_t total(const npu_counters *d, int ctr)
     return s;
 }
 
-static void report_text(const exec_opts *o, const npu_device_config *cfg, size_t ninsns, uint64_t cycles,
+static void report_text(const exec_opts *o, const m4npu_config *whole, size_t ninsns, uint64_t cycles,
                         const npu_counters *d, const npu_job_result *res, npu_drv_status st, const char *err)
 {
-    printf("program   %s (%zu instructions) on %s\n", o->program, ninsns, cfg->name);
+    const npu_device_config *cfg = &whole->npu;
+    char label[1024], hash[M4NPU_CONFIG_HASH_HEX];
+    printf("program   %s (%zu instructions) on %s\n", o->program, ninsns,
+           cli_common_label(&o->common, o->config, whole, label, sizeof label));
+    printf("config    %s (hash %s)%s\n", o->config, m4npu_config_hash_hex(whole, hash),
+           o->timing_only ? "; timing only" : "");
     printf("status    %s\n", st == NPU_DRV_OK ? "ok" : "fault");
     if (st != NPU_DRV_OK)
         printf("fault     %s\n", err);
@@ -372,12 +377,16 @@ static void report_text(const exec_opts *o, const npu_device_config *cfg, size_t
     (void)res;
 }
 
-static void report_json(const exec_opts *o, const npu_device_config *cfg, size_t ninsns, uint64_t cycles,
+static void report_json(const exec_opts *o, const m4npu_config *whole, size_t ninsns, uint64_t cycles,
                         const npu_counters *d, const npu_job_result *res, npu_drv_status st, const char *err)
 {
+    const npu_device_config *cfg = &whole->npu;
     json_t *root = json_object(), *units = json_object();
+    m4npu_config_source src = cli_common_source(&o->common, o->config);
     json_object_set_new(root, "program", json_string(o->program));
     json_object_set_new(root, "config", json_string(cfg->name));
+    json_object_set_new(root, "configuration", m4npu_config_source_json(whole, &src));
+    json_object_set_new(root, "timing_only", json_boolean(o->timing_only));
     json_object_set_new(root, "instructions", json_integer((json_int_t)ninsns));
     json_object_set_new(root, "status", json_string(st == NPU_DRV_OK ? "ok" : "fault"));
     json_object_set_new(root, "cycles", json_integer((json_int_t)cycles));
@@ -541,9 +550,9 @@ int cmd_exec(int argc, char **argv)
         } else {
             snprintf(err, sizeof err, "%s", npu_dev_error(dev));
             if (o.json)
-                report_json(&o, &cfg.npu, prog_len / ISA_INSN_BYTES, cycles, &diff, &res, st, err);
+                report_json(&o, &cfg, prog_len / ISA_INSN_BYTES, cycles, &diff, &res, st, err);
             else
-                report_text(&o, &cfg.npu, prog_len / ISA_INSN_BYTES, cycles, &diff, &res, st, err);
+                report_text(&o, &cfg, prog_len / ISA_INSN_BYTES, cycles, &diff, &res, st, err);
             if (st != NPU_DRV_OK) {
                 fprintf(stderr, "m4npu exec: %s\n", err);
                 rc = CLI_FAIL;

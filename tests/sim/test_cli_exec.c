@@ -1,7 +1,8 @@
 /* `m4npu exec` end to end: every example runs and reports the documented JSON keys; the
  * attention example's output equals a C reference exactly; faults exit non-zero; random files
  * are rejected cleanly; two runs give identical cycles and bytes; --timeline draws every
- * instruction on named tracks; --timing-only refuses --dump (it would write zeros). */
+ * instruction on named tracks; --timing-only refuses --dump (it would write zeros); the report names
+ * the configuration with its overrides and hash. */
 #include "test_util.h"
 
 #include <dirent.h>
@@ -222,6 +223,16 @@ static void test_timeline_and_timing_only_dump(void **state)
     assert_non_null(strstr(out, "--timing-only moves and computes no data"));
     FILE *f = fopen(dump, "rb");
     assert_null(f);
+    /* the report names the configuration with its overrides and hash */
+    json_t *r = run_json("--set npu.dma.setup_cycles=40 " M4NPU_SOURCE_DIR "/examples/dma_copy.s", 0);
+    json_t *c = json_object_get(r, "configuration");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(c, "overrides"), 0)), "npu.dma.setup_cycles=40");
+    assert_int_equal(strlen(json_string_value(json_object_get(c, "hash"))), 16);
+    json_decref(r);
+    assert_int_equal(test_run(out, sizeof out, "%s exec %s/examples/dma_copy.s --config %s --set npu.dma.setup_cycles=40",
+                              M4NPU_BIN, M4NPU_SOURCE_DIR, CONFIG),
+                     0);
+    assert_non_null(strstr(out, "on test + 1 override: npu.dma.setup_cycles=40\n"));
 }
 
 int main(void)
