@@ -40,7 +40,7 @@ static const char usage[] =
     "  --vcd FILE             dump the RTL tiles' waveforms (tiles with impl rtl): the matmul tile's\n"
     "                         to FILE, the softmax tile's too when it is the only rtl tile, else to\n"
     "                         FILE with .sm before its extension (FILE.sm.vcd); time in picoseconds of\n"
-    "                         the NPU clock, from the device's cycle count (docs/traces.md)\n"
+    "                         the NPU clock, from the device's cycle count (sim/README.md)\n"
     "  --timeline FILE        a Chrome/Perfetto timeline of the run: one slice per instruction on each\n"
     "                         unit's track and the job's, from an insn-level trace (m4npu trace\n"
     "                         timeline draws the same from a trace file)\n"
