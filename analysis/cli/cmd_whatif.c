@@ -436,6 +436,8 @@ int cmd_whatif(int argc, char **argv)
     }
     if (a.log)
         whatif_set_log(w, log_to_stderr, NULL);
+    /* the per-op profile only where a report shows it: the table of every task holds less memory */
+    whatif_set_profile(w, a.layers || a.timeline || a.roofline);
     char selection[32];
     if (a.module)
         snprintf(selection, sizeof selection, "module %s", a.module);

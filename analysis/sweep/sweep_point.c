@@ -34,6 +34,8 @@ static void run_point(const sweep_spec *s, const sweep_points *p, int i, const m
         return;
     }
     whatif *w = whatif_open(cfg, &e);
+    if (w)
+        whatif_set_profile(w, false); /* a sweep's metrics are totals: no per-op profile to hold */
     for (int k = 0; k < s->n_workloads; k++) {
         if (w) {
             sweep_run_workload(w, &s->workloads[k], &s->area, &rows[k]);

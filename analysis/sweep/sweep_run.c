@@ -116,6 +116,7 @@ void sweep_run_workload_on(const m4npu_config *cfg, const sweep_workload *wl, co
         snprintf(r->error, sizeof r->error, "%s", e.msg);
         return;
     }
+    whatif_set_profile(w, false); /* a sweep's metrics are totals: no per-op profile to hold */
     sweep_run_workload(w, wl, area, r);
     whatif_close(w);
 }

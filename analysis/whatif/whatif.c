@@ -62,6 +62,7 @@ const m4npu_config *whatif_config(const whatif *w) { return &w->cfg; }
 
 npu_backend *whatif_backend(whatif *w) { return w->backend; }
 void whatif_set_log(whatif *w, npu_log_fn fn, void *ctx) { npu_backend_set_log(w->backend, fn, ctx); }
+void whatif_set_profile(whatif *w, bool on) { npu_backend_set_profile(w->backend, on); }
 
 /* The KV cache stays in device memory from one token to the next: the decode graph's
  * past_key_values.* inputs, and the backbone's cache outputs (every output after the first,

@@ -108,6 +108,11 @@ const m4npu_config *whatif_config(const whatif *w);
 npu_backend *whatif_backend(whatif *w);
 /* The firmware log of every job simulated from now on, job by job (npu_backend_set_log). */
 void whatif_set_log(whatif *w, npu_log_fn fn, void *ctx);
+/* Whether module runs keep the per-op profile the per-layer report, the roofline and the op
+ * tracks of timelines need (npu_backend_set_profile; on by default). A report of every task needs
+ * none and holds less memory without it. Set it before the first module run: a run cached
+ * without it has no layers (whatif_module_layers says so). */
+void whatif_set_profile(whatif *w, bool on);
 
 /* Simulate (or take from the cache) one module with these parameters. */
 rt_status whatif_module(whatif *w, m4_module_id id, const m4_module_params *p, const whatif_module_run **out,

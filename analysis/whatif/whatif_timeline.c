@@ -82,7 +82,7 @@ rt_status whatif_write_task_timeline(const whatif_view *v, const whatif_task_res
         const whatif_module_run *m = s->run;
         for (int k = 0; !bad && k < s->step.repeat; k++) {
             if (k < WHATIF_TIMELINE_DETAILED_RUNS)
-                bad = run_timeline_events(evs, m->g, m->r, t0, k == 0 ? RUN_TIMELINE_ALL : RUN_TIMELINE_JOBS) != RT_OK;
+                bad = run_timeline_events(evs, m->g, v->cfg, m->r, t0, k == 0 ? RUN_TIMELINE_ALL : RUN_TIMELINE_JOBS) != RT_OK;
             char ev_name[200];
             if (s->step.repeat > 1)
                 snprintf(ev_name, sizeof ev_name, "%s (run %d of %d)", s->step.role, k + 1, s->step.repeat);
@@ -109,7 +109,7 @@ rt_status whatif_write_module_timeline(const whatif_view *v, const whatif_module
     int bad = !evs || json_array_append_new(evs, meta("process_name", -1, name)) ||
               json_array_append_new(evs, meta("thread_name", TRACE_TID_STEPS, "the module run")) ||
               run_timeline_names(evs, v->cfg) != RT_OK ||
-              run_timeline_events(evs, m->g, m->r, 0.0, RUN_TIMELINE_ALL) != RT_OK ||
+              run_timeline_events(evs, m->g, v->cfg, m->r, 0.0, RUN_TIMELINE_ALL) != RT_OK ||
               json_array_append_new(evs, step_event(module, m, 0.0, 1, 1));
     if (bad) {
         json_decref(evs);

@@ -24,6 +24,7 @@ npu_backend *npu_backend_open(const m4npu_config *cfg, rt_error *e)
     }
     b->cfg = *cfg;
     b->memo_on = true;
+    b->profile_on = true;
     char err[RT_ERROR_MSG_BYTES / 2];
     b->dev = npu_dev_open(&cfg->npu, err, sizeof err);
     if (!b->dev) {

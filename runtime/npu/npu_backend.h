@@ -146,6 +146,10 @@ int npu_segment_fused_into(const npu_segment *s, int node);
  * the job's cycles are their sum plus the firmware's work before the first and after the last;
  * the counters of all records add up to the job's, but for that work (docs/layers.md). */
 const npu_op_profile *npu_segment_profile(const npu_segment *s);
+/* Whether jobs carry the per-op profile (on by default). Off, no profile is written or kept
+ * (npu_segment_profile stays NULL): for sessions that report no per-op figure and should not hold
+ * them (the what-if's table of every task). Cycles and counters are the same either way. */
+void npu_backend_set_profile(npu_backend *b, bool on);
 
 /* Where the firmware log of every job the backend runs goes, job by job (text with '\n'-ended
  * lines, possibly in several calls per job); NULL: nowhere. While set, jobs ask the firmware for

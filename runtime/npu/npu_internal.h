@@ -36,6 +36,8 @@ struct npu_backend {
     struct npu_memo_entry *memo;
     size_t memo_len, memo_cap;
     uint64_t memo_hits;
+    /* jobs carry a per-op profile (npu_backend_set_profile) */
+    bool profile_on;
     /* where the firmware log of each job goes (npu_backend_set_log); NULL: nowhere */
     npu_log_fn log_fn;
     void *log_ctx;

@@ -85,11 +85,13 @@ bool npu_memo_lookup(npu_backend *b, npu_segment *s, npu_segment_stats *st)
     normalise(s->ops, key, s->n_ops);
     const struct npu_memo_entry *m = find(b, fnv1a(key, (size_t)s->n_ops * sizeof *key), key, s->n_ops);
     free(key);
-    if (!m)
-        return false;
-    if (!s->profile && !(s->profile = calloc(s->n_ops, sizeof *s->profile)))
-        return false; /* simulate it instead */
-    memcpy(s->profile, m->profile, (size_t)s->n_ops * sizeof *s->profile);
+    if (!m || (b->profile_on && !m->profile))
+        return false; /* not remembered, or without the per-op profile now asked for */
+    if (b->profile_on) {
+        if (!s->profile && !(s->profile = calloc(s->n_ops, sizeof *s->profile)))
+            return false; /* simulate it instead */
+        memcpy(s->profile, m->profile, (size_t)s->n_ops * sizeof *s->profile);
+    }
     st->cycles = m->stats.cycles;
     st->seconds = m->stats.seconds;
     st->counters = m->stats.counters;
@@ -111,14 +113,16 @@ void npu_memo_store(npu_backend *b, const npu_segment *s, const npu_segment_stat
         b->memo_cap = cap;
     }
     npu_op_desc *key = malloc((size_t)s->n_ops * sizeof *key);
-    npu_op_profile *profile = s->profile ? malloc((size_t)s->n_ops * sizeof *profile) : NULL;
-    if (!key || !profile) {
+    bool keep = b->profile_on && s->profile; /* the profile too, when jobs carry one */
+    npu_op_profile *profile = keep ? malloc((size_t)s->n_ops * sizeof *profile) : NULL;
+    if (!key || (keep && !profile)) {
         free(key);
         free(profile);
         return;
     }
     normalise(s->ops, key, s->n_ops);
-    memcpy(profile, s->profile, (size_t)s->n_ops * sizeof *profile);
+    if (keep)
+        memcpy(profile, s->profile, (size_t)s->n_ops * sizeof *profile);
     struct npu_memo_entry *m = &b->memo[b->memo_len++];
     m->profile = profile;
     m->hash = fnv1a(key, (size_t)s->n_ops * sizeof *key);

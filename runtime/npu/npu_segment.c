@@ -573,7 +573,8 @@ rt_status npu_segment_run(npu_segment *s, rt_tensor **values, npu_segment_stats 
         job.type = NPU_JOB_OPS;
         job.flags = (s->timing_only ? NPU_JOB_F_TIMING_ONLY : 0) | (s->b->log_fn ? NPU_JOB_F_LOG_OPS : 0);
         job.program = (npu_buf_ref){s->prog.bo, s->prog.offset, s->prog.bytes};
-        job.profile = (npu_buf_ref){s->prof.bo, s->prof.offset, s->prof.bytes};
+        if (s->b->profile_on)
+            job.profile = (npu_buf_ref){s->prof.bo, s->prof.offset, s->prof.bytes};
         job.nbufs = s->nbufs;
         for (uint32_t k = 0; k < s->nbufs; k++)
             job.bufs[k] = (npu_buf_ref){s->win[k].bo, s->win[k].offset, s->win[k].bytes};
@@ -596,7 +597,7 @@ rt_status npu_segment_run(npu_segment *s, rt_tensor **values, npu_segment_stats 
         st->seconds = (double)st->cycles / (s->b->cfg.npu.clock_mhz * 1e6);
         if (s->b->log_fn)
             forward_log(s);
-        if ((rs = read_profile(s, r.start_cycle, e)) != RT_OK)
+        if (s->b->profile_on && (rs = read_profile(s, r.start_cycle, e)) != RT_OK)
             return rs;
         npu_memo_store(s->b, s, st);
     }
@@ -652,6 +653,8 @@ int npu_segment_fused_into(const npu_segment *s, int node)
         return -1;
     return s->into[s->pos[node]];
 }
+
+void npu_backend_set_profile(npu_backend *b, bool on) { b->profile_on = on; }
 
 void npu_backend_set_log(npu_backend *b, npu_log_fn fn, void *ctx)
 {

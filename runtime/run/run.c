@@ -294,7 +294,7 @@ static rt_status crossing_events(run_ctx *c, const part_segment *s, bool in, rt_
     for (int k = 0; k < n; k++) {
         const part_crossing *x = &p->crossings[first + k];
         run_event ev = {.track = RUN_TRACK_BOUNDARY, .cat = in ? "quantise" : "dequantise", .start_s = c->t,
-                        .dur_s = x->cost.seconds, .node = -1, .segment = x->segment, .op = -1, .tensor = x->tensor,
+                        .dur_s = x->cost.seconds, .node = -1, .segment = x->segment, .tensor = x->tensor,
                         .bytes = x->cost.bytes};
         snprintf(ev.name, sizeof ev.name, "%s %s", in ? "to NPU" : "from NPU", c->g->tensors[x->tensor]->name);
         rt_status st = add_event(c->r, &c->ev_cap, &ev, e);
@@ -304,12 +304,6 @@ static rt_status crossing_events(run_ctx *c, const part_segment *s, bool in, rt_
     }
     return RT_OK;
 }
-
-static const run_track unit_track[NPU_UNIT_COUNT] = {
-    [NPU_UNIT_DMA0] = RUN_TRACK_DMA0,     [NPU_UNIT_DMA1] = RUN_TRACK_DMA0 + 1, [NPU_UNIT_DMA2] = RUN_TRACK_DMA0 + 2,
-    [NPU_UNIT_DMA3] = RUN_TRACK_DMA0 + 3, [NPU_UNIT_MM] = RUN_TRACK_MM,         [NPU_UNIT_SM] = RUN_TRACK_SM,
-    [NPU_UNIT_VEC] = RUN_TRACK_VEC,       [NPU_UNIT_CTRL] = RUN_TRACK_FIRMWARE,
-};
 
 /* The same segment on the backend's CPU twin of the firmware's kernels, from the same host
  * inputs: the largest difference between the device's outputs and the twin's. 0 means the
@@ -367,10 +361,8 @@ static rt_status keep_ops(run_ctx *c, int si, rt_error *e)
     const npu_op_profile *prof = npu_segment_profile(c->segs[si]);
     for (int k = 0; k < s->n_nodes; k++)
         c->r->nodes[s->nodes[k]].into = npu_segment_fused_into(c->segs[si], s->nodes[k]);
-    if (n == 0)
-        return RT_OK;
-    if (!prof)
-        return rt_error_set(e, RT_ERR_ARG, "NPU segment %d: the job left no op profile", si);
+    if (n == 0 || !prof)
+        return RT_OK; /* no descriptor, or a backend whose jobs carry no profile */
     if (!(sr->ops = calloc(n, sizeof *sr->ops)))
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (op profile)");
     sr->n_ops = n;
@@ -378,42 +370,6 @@ static rt_status keep_ops(run_ctx *c, int si, rt_error *e)
         sr->ops[i].node = npu_segment_op_node(c->segs[si], i);
         sr->ops[i].kind = ops[i].op;
         sr->ops[i].prof = prof[i];
-    }
-    return RT_OK;
-}
-
-/* Each op descriptor of the job on its own track, and each unit's busy cycles within it on the
- * unit's track (from the op's start: the counters say how long, not when). */
-static rt_status op_events(run_ctx *c, int si, rt_error *e)
-{
-    run_result *r = c->r;
-    const run_segment_result *sr = &r->segs[si];
-    double clock_hz = c->cfg->npu.clock_mhz * 1e6;
-    for (uint32_t i = 0; i < sr->n_ops; i++) {
-        const run_op *o = &sr->ops[i];
-        double t0 = c->t + (double)o->prof.start_cycle / clock_hz;
-        uint64_t span = o->prof.end_cycle - o->prof.start_cycle;
-        run_event ev = {.track = RUN_TRACK_OPS, .cat = "op", .start_s = t0, .dur_s = (double)span / clock_hz,
-                        .node = o->node, .segment = si, .op = (int)i, .tensor = -1, .cycles = span,
-                        .insns = o->prof.ctr[NPU_UNIT_CTRL][NPU_CTR_INSNS]};
-        const rt_node *n = &c->g->nodes[o->node];
-        if (n->name && n->name[0])
-            snprintf(ev.name, sizeof ev.name, "%s", n->name);
-        else
-            snprintf(ev.name, sizeof ev.name, "#%d (%s)", o->node, n->op_type);
-        rt_status st = add_event(r, &c->ev_cap, &ev, e);
-        for (int u = 0; st == RT_OK && u < NPU_UNIT_COUNT; u++) {
-            uint64_t busy = o->prof.ctr[u][NPU_CTR_BUSY];
-            if (u == NPU_UNIT_CTRL || busy == 0)
-                continue;
-            run_event ue = {.track = unit_track[u], .cat = "unit", .start_s = t0, .dur_s = (double)busy / clock_hz,
-                            .node = o->node, .segment = si, .op = (int)i, .tensor = -1, .cycles = busy,
-                            .insns = o->prof.ctr[u][NPU_CTR_INSNS]};
-            snprintf(ue.name, sizeof ue.name, "%s: %s busy", ev.name, npu_unit_str((uint32_t)u));
-            st = add_event(r, &c->ev_cap, &ue, e);
-        }
-        if (st != RT_OK)
-            return st;
     }
     return RT_OK;
 }
@@ -474,19 +430,17 @@ static rt_status run_segment(run_ctx *c, int si, rt_error *e)
     if ((st = crossing_events(c, s, true, e)) != RT_OK)
         return st;
     run_event sub = {.track = RUN_TRACK_CPU, .cat = "submit", .start_s = c->t, .dur_s = s->submit_s, .node = -1,
-                     .segment = si, .op = -1, .tensor = -1};
+                     .segment = si, .tensor = -1};
     snprintf(sub.name, sizeof sub.name, "submit segment %d", si);
     if ((st = add_event(r, &c->ev_cap, &sub, e)) != RT_OK)
         return st;
     c->t += s->submit_s;
     sr->job_start_s = c->t;
     run_event job = {.track = RUN_TRACK_FIRMWARE, .cat = "segment", .start_s = c->t, .dur_s = sr->stats.seconds,
-                     .node = -1, .segment = si, .op = -1, .tensor = -1, .cycles = sr->stats.cycles,
+                     .node = -1, .segment = si, .tensor = -1, .cycles = sr->stats.cycles,
                      .insns = sr->stats.insns};
     snprintf(job.name, sizeof job.name, "segment %d (%d nodes, %u op descriptors)", si, s->n_nodes, sr->n_ops);
     if ((st = add_event(r, &c->ev_cap, &job, e)) != RT_OK)
-        return st;
-    if ((st = op_events(c, si, e)) != RT_OK)
         return st;
     for (int k = 0; k < s->n_nodes; k++)
         r->nodes[s->nodes[k]].start_s = c->t;
@@ -522,7 +476,7 @@ static rt_status run_cpu_node(run_ctx *c, int node, rt_error *e)
         return RT_OK; /* precomputed once: not part of an inference */
     double dur = ni->cpu.seconds + (body ? run_body_total_s(body) : 0);
     run_event ev = {.track = RUN_TRACK_CPU, .cat = ni->view ? "view" : body ? "control" : "cpu", .start_s = c->t,
-                    .dur_s = dur, .node = node, .segment = -1, .op = -1, .tensor = -1};
+                    .dur_s = dur, .node = node, .segment = -1, .tensor = -1};
     if (n->name && n->name[0])
         snprintf(ev.name, sizeof ev.name, "%s", n->name);
     else

@@ -90,11 +90,11 @@ typedef enum run_track {
 typedef struct run_event {
     run_track track;
     char name[RUN_EVENT_NAME_BYTES];
-    const char *cat;  /* "cpu", "view", "quantise", "dequantise", "submit", "segment", "op", "unit" */
+    const char *cat;  /* "cpu", "view", "control", "quantise", "dequantise", "submit", "segment" (a job:
+                         the timeline draws its op descriptors and units from the segment's ops) */
     double start_s, dur_s;
     int node;         /* or -1 */
     int segment;      /* or -1 */
-    int op;           /* an op descriptor's index in its segment's job, or -1 */
     int tensor;       /* a crossing's tensor, or -1 */
     uint64_t bytes;   /* a crossing's bytes */
     uint64_t cycles;  /* NPU events: busy cycles of the unit, or the job's cycles */
@@ -219,8 +219,8 @@ json_t *run_timeline_json(const rt_graph *g, const m4npu_config *cfg, const run_
  * shifted by offset_s; with RUN_TIMELINE_JOBS without the op descriptors and units inside jobs. */
 typedef enum run_timeline_detail { RUN_TIMELINE_ALL = 0, RUN_TIMELINE_JOBS } run_timeline_detail;
 rt_status run_timeline_names(json_t *events, const m4npu_config *cfg);
-rt_status run_timeline_events(json_t *events, const rt_graph *g, const run_result *r, double offset_s,
-                              run_timeline_detail detail);
+rt_status run_timeline_events(json_t *events, const rt_graph *g, const m4npu_config *cfg, const run_result *r,
+                              double offset_s, run_timeline_detail detail);
 rt_status run_write_timeline(const rt_graph *g, const m4npu_config *cfg, const run_result *r, const char *path,
                              rt_outputs *out, rt_error *e);
 /* Add each output as DIR/NAME.npy to the output set `out` (NAME: the output's name with every

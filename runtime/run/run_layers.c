@@ -253,6 +253,10 @@ rt_status run_layers(const rt_graph *g, const m4npu_config *cfg, const run_resul
     builder b = {.g = g, .cfg = cfg, .r = r, .e = e};
     run_roofs_get(cfg, &b.roofs);
     const part_plan *p = r->plan;
+    for (int s = 0; s < p->n_segments; s++)
+        if (r->segs[s].stats.ops > 0 && r->segs[s].n_ops == 0)
+            return rt_error_set(e, RT_ERR_ARG, "run_layers: NPU segment %d has no per-op profile (its backend ran "
+                                "with npu_backend_set_profile off)", s);
     rt_status st = RT_OK;
     for (int pos = 0; pos < p->n_nodes && st == RT_OK; pos++) {
         int node = p->order[pos];

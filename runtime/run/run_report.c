@@ -359,39 +359,93 @@ rt_status run_timeline_names(json_t *evs, const m4npu_config *cfg)
     return bad ? RT_ERR_NOMEM : RT_OK;
 }
 
-rt_status run_timeline_events(json_t *evs, const rt_graph *g, const run_result *r, double offset_s,
-                              run_timeline_detail detail)
+/* One "X" event; args may be NULL. */
+static int slice(json_t *evs, const char *name, const char *cat, run_track track, double ts_s, double dur_s,
+                 json_t *args)
+{
+    json_t *o = json_object();
+    if (!args)
+        args = json_object();
+    int bad = !o || !args || set(o, "name", json_string(name)) || set(o, "cat", json_string(cat)) ||
+              set(o, "ph", json_string("X")) || set(o, "pid", json_integer(track_pid(track))) ||
+              set(o, "tid", json_integer(track)) || set(o, "ts", json_real(ts_s * US_PER_S)) ||
+              set(o, "dur", json_real(dur_s * US_PER_S));
+    if (!bad) {
+        bad = set(o, "args", args);
+        args = NULL;
+    }
+    json_decref(args);
+    if (!bad)
+        return json_array_append_new(evs, o);
+    json_decref(o);
+    return -1;
+}
+
+static const run_track unit_tracks[NPU_UNIT_COUNT] = {
+    [NPU_UNIT_DMA0] = RUN_TRACK_DMA0,     [NPU_UNIT_DMA1] = RUN_TRACK_DMA0 + 1, [NPU_UNIT_DMA2] = RUN_TRACK_DMA0 + 2,
+    [NPU_UNIT_DMA3] = RUN_TRACK_DMA0 + 3, [NPU_UNIT_MM] = RUN_TRACK_MM,         [NPU_UNIT_SM] = RUN_TRACK_SM,
+    [NPU_UNIT_VEC] = RUN_TRACK_VEC,       [NPU_UNIT_CTRL] = RUN_TRACK_FIRMWARE,
+};
+
+/* A job's op descriptors one after the other on their track, from the firmware's profile (job_s:
+ * the job's start), and each unit's busy time within each on the unit's track (from the op's
+ * start: the counters say how long a unit worked, not when). */
+static int op_slices(json_t *evs, const rt_graph *g, const m4npu_config *cfg, const run_result *r, int si,
+                     double job_s)
+{
+    const run_segment_result *sr = &r->segs[si];
+    double hz = cfg->npu.clock_mhz * 1e6;
+    char name[RUN_EVENT_NAME_BYTES], lbl[RUN_EVENT_NAME_BYTES];
+    for (uint32_t i = 0; i < sr->n_ops; i++) {
+        const run_op *o = &sr->ops[i];
+        double t0 = job_s + (double)o->prof.start_cycle / hz;
+        uint64_t span = o->prof.end_cycle - o->prof.start_cycle;
+        snprintf(name, sizeof name, "%s", node_name(g, o->node, lbl, sizeof lbl));
+        json_t *args = json_pack("{s:s, s:s, s:i, s:i, s:I, s:I}", "op", g->nodes[o->node].op_type, "kernel",
+                                 run_npu_op_name(o->kind), "segment", si, "op_descriptor", (int)i, "cycles",
+                                 (json_int_t)span, "instructions", (json_int_t)o->prof.ctr[NPU_UNIT_CTRL][NPU_CTR_INSNS]);
+        if (!args || slice(evs, name, "op", RUN_TRACK_OPS, t0, (double)span / hz, args) != 0)
+            return -1;
+        for (int u = 0; u < NPU_UNIT_COUNT; u++) {
+            uint64_t busy = o->prof.ctr[u][NPU_CTR_BUSY];
+            if (u == NPU_UNIT_CTRL || busy == 0)
+                continue;
+            char uname[RUN_EVENT_NAME_BYTES + 32];
+            snprintf(uname, sizeof uname, "%s: %s busy", name, npu_unit_str((uint32_t)u));
+            json_t *ua = json_pack("{s:i, s:i, s:I, s:I}", "segment", si, "op_descriptor", (int)i, "cycles",
+                                   (json_int_t)busy, "instructions", (json_int_t)o->prof.ctr[u][NPU_CTR_INSNS]);
+            if (!ua || slice(evs, uname, "unit", unit_tracks[u], t0, (double)busy / hz, ua) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+rt_status run_timeline_events(json_t *evs, const rt_graph *g, const m4npu_config *cfg, const run_result *r,
+                              double offset_s, run_timeline_detail detail)
 {
     int bad = 0;
     for (int i = 0; !bad && i < r->n_events; i++) {
         const run_event *ev = &r->events[i];
-        if (detail == RUN_TIMELINE_JOBS && (ev->track == RUN_TRACK_OPS || strcmp(ev->cat, "unit") == 0))
-            continue;
-        json_t *o = json_object(), *args = json_object();
-        bad = !o || !args || set(o, "name", json_string(ev->name)) || set(o, "cat", json_string(ev->cat)) ||
-              set(o, "ph", json_string("X")) || set(o, "pid", json_integer(track_pid(ev->track))) ||
-              set(o, "tid", json_integer(ev->track)) || set(o, "ts", json_real((ev->start_s + offset_s) * US_PER_S)) ||
-              set(o, "dur", json_real(ev->dur_s * US_PER_S));
+        json_t *args = json_object();
+        bad = !args;
         if (!bad && ev->node >= 0)
             bad = set(args, "op", json_string(g->nodes[ev->node].op_type));
         if (!bad && ev->segment >= 0)
             bad = set(args, "segment", json_integer(ev->segment));
-        if (!bad && ev->op >= 0)
-            bad = set(args, "op_descriptor", json_integer(ev->op)) ||
-                  set(args, "kernel", json_string(run_npu_op_name(r->segs[ev->segment].ops[ev->op].kind)));
         if (!bad && ev->tensor >= 0)
             bad = set(args, "tensor", json_string(g->tensors[ev->tensor]->name)) ||
                   set(args, "bytes", json_integer((json_int_t)ev->bytes));
         if (!bad && ev->cycles)
             bad = set(args, "cycles", json_integer((json_int_t)ev->cycles)) ||
                   set(args, "instructions", json_integer((json_int_t)ev->insns));
-        bad = bad || set(o, "args", args);
-        if (!bad)
-            bad = json_array_append_new(evs, o);
-        else if (o)
-            json_decref(o);
-        else
+        if (bad) {
             json_decref(args);
+            break;
+        }
+        bad = slice(evs, ev->name, ev->cat, ev->track, ev->start_s + offset_s, ev->dur_s, args) != 0;
+        if (!bad && detail == RUN_TIMELINE_ALL && strcmp(ev->cat, "segment") == 0)
+            bad = op_slices(evs, g, cfg, r, ev->segment, ev->start_s + offset_s) != 0;
     }
     return bad ? RT_ERR_NOMEM : RT_OK;
 }
@@ -400,7 +454,7 @@ json_t *run_timeline_json(const rt_graph *g, const m4npu_config *cfg, const run_
 {
     json_t *root = json_object(), *evs = json_array();
     int bad = !root || !evs || set(root, "traceEvents", evs);
-    bad = bad || run_timeline_names(evs, cfg) != RT_OK || run_timeline_events(evs, g, r, 0.0, RUN_TIMELINE_ALL) != RT_OK;
+    bad = bad || run_timeline_names(evs, cfg) != RT_OK || run_timeline_events(evs, g, cfg, r, 0.0, RUN_TIMELINE_ALL) != RT_OK;
     bad = bad || set(root, "displayTimeUnit", json_string("ns"));
     json_t *other = json_object();
     bad = bad || !other || set(other, "model", json_string(g->name ? g->name : "")) ||
