@@ -104,7 +104,7 @@ static json_t *op_json(int id, const m4npu_config *cfg)
     return o;
 }
 
-static int print_json(const m4npu_config *cfg)
+static int print_json(const m4npu_config *cfg, const m4npu_config_source *src)
 {
     json_t *root = json_object(), *list = json_array();
     int bad = !root || !list || set(root, "ops", list);
@@ -119,6 +119,7 @@ static int print_json(const m4npu_config *cfg)
     }
     bad = bad || set(root, "ops_count", json_integer(ops_count())) || set(root, "m4_set", json_integer(m4)) ||
           set(root, "config", cfg ? json_string(cfg->npu.name) : json_null()) ||
+          set(root, "configuration", cfg ? m4npu_config_source_json(cfg, src) : json_null()) ||
           set(root, "m4_on_npu", cfg ? json_integer(m4_on) : json_null()) ||
           set(root, "m4_on_npu_fraction", cfg && m4 ? json_real((double)m4_on / m4) : json_null()) ||
           set(root, "npu_ops", cfg ? json_integer(on) : json_null());
@@ -132,7 +133,7 @@ static int print_json(const m4npu_config *cfg)
     return fflush(stdout) == 0 ? CLI_OK : CLI_IO;
 }
 
-static int print_table(const m4npu_config *cfg)
+static int print_table(const m4npu_config *cfg, const m4npu_config_source *src)
 {
     int m4 = 0, m4_on = 0, on = 0;
     if (cfg)
@@ -156,9 +157,10 @@ static int print_table(const m4npu_config *cfg)
         printf("%-24s %-7s %-5s %-40s %s\n", d->name, d->in_m4 ? "yes" : "no", c->npu ? "yes" : "no", cap, mods);
     }
     printf("\n%d ops have a kernel; %d are in the M4 operator set (docs/ops.md).\n", ops_count(), m4);
+    char label[1024];
     if (cfg)
-        printf("%s runs %d ops on the NPU, %d of the M4 set (%.0f%%); the rest run on the CPU.\n", cfg->npu.name, on,
-               m4_on, m4 ? PERCENT * m4_on / m4 : 0.0);
+        printf("%s runs %d ops on the NPU, %d of the M4 set (%.0f%%); the rest run on the CPU.\n",
+               m4npu_config_label(cfg, src, label, sizeof label), on, m4_on, m4 ? PERCENT * m4_on / m4 : 0.0);
     return fflush(stdout) == 0 ? CLI_OK : CLI_IO;
 }
 
@@ -198,7 +200,8 @@ int cmd_ops(int argc, char **argv)
         }
     }
     int json = common.json;
-    rc = json ? print_json(cfg) : print_table(cfg);
+    m4npu_config_source src = cli_common_source(&common, common.config);
+    rc = json ? print_json(cfg, &src) : print_table(cfg, &src);
     free(cfg);
     return rc;
 }

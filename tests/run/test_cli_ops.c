@@ -83,6 +83,10 @@ static void test_overrides_and_no_config(void **state)
     assert_int_equal(rc, 0);
     assert_int_equal(json_integer_value(json_object_get(j, "m4_on_npu")), 26); /* -Softmax +Where */
     assert_int_equal(json_integer_value(json_object_get(j, "npu_ops")), 27);   /* +Abs, outside M4 */
+    /* the report names the overrides it applied */
+    json_t *ov = json_object_get(json_object_get(j, "configuration"), "overrides");
+    assert_int_equal(json_array_size(ov), 3);
+    assert_string_equal(json_string_value(json_array_get(ov, 0)), "ops.Softmax=off");
     json_decref(j);
     j = run_json("", &rc);
     assert_int_equal(rc, 0);
