@@ -344,6 +344,8 @@ int cmd_bench(int argc, char **argv)
     if (json) {
         json_t *root = json_object();
         json_object_set_new(root, "config", json_string(cfg.npu.name));
+        m4npu_config_source src = cli_common_source(&common, common.config);
+        json_object_set_new(root, "configuration", m4npu_config_source_json(&cfg, &src));
         for (int i = 0; i < 2; i++) {
             json_t *j = json_object();
             json_object_set_new(j, "instructions", json_integer((json_int_t)rs[i]->insns));
@@ -358,7 +360,9 @@ int cmd_bench(int argc, char **argv)
         json_decref(root);
         return CLI_OK;
     }
-    printf("bench on %s: %" PRIu64 " instructions, %" PRIu64 " simulated cycles\n", cfg.npu.name, numeric.insns,
+    char label[1024];
+    printf("bench on %s: %" PRIu64 " instructions, %" PRIu64 " simulated cycles\n",
+           cli_common_label(&common, common.config, &cfg, label, sizeof label), numeric.insns,
            numeric.cycles);
     printf("%-12s %10s %16s %18s\n", "mode", "wall s", "insns/s", "sim cycles/s");
     for (int i = 0; i < 2; i++)

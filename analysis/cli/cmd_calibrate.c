@@ -335,13 +335,17 @@ int cmd_calibrate(int argc, char **argv)
         json_object_set_new(targets, "bit_exact", json_true());
         json_object_set_new(root, "targets", targets);
         json_object_set_new(root, "config", json_string(dev->name));
+        m4npu_config_source src = cli_common_source(&common, common.config);
+        json_object_set_new(root, "configuration", m4npu_config_source_json(&cfg, &src));
         json_object_set_new(root, "seed", json_integer((json_int_t)seed));
         json_object_set_new(root, "pass", json_boolean(pass));
         json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
         fputc('\n', stdout);
         json_decref(root);
     } else {
-        printf("calibrate on %s (matmul %ux%u, softmax %u lanes up to %u), seed %llu\n", dev->name, dev->matmul.rows,
+        char label[1024];
+        printf("calibrate on %s (matmul %ux%u, softmax %u lanes up to %u), seed %llu\n",
+               cli_common_label(&common, common.config, &cfg, label, sizeof label), dev->matmul.rows,
                dev->matmul.cols, dev->softmax.lanes, dev->softmax.max_len, seed);
         printf("%-8s %7s %12s %12s %10s %14s %14s\n", "tile", "cases", "mean err %", "max err %", "bit-exact",
                "rtl cycles", "fast cycles");
