@@ -472,6 +472,50 @@ static void test_reports_say_what_they_used(void **state)
     free(csv);
 }
 
+/* --module takes --timeline (its run, on named processes, spanning its latency) and --csv (one row
+ * with the parameters it ran with and the configuration). */
+static void test_module_timeline_and_csv(void **state)
+{
+    (void)state;
+    whatif_options o = {0};
+    const whatif_module_run *m = module(M4_IMG_ENC, &o);
+    whatif_view v = {.cfg = &CFG, .source = {PRESET("mobile-default"), NULL, 0}};
+    char *buf = NULL;
+    size_t len = 0;
+    rt_error e;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(whatif_write_module_timeline(&v, m, f, &e), RT_OK);
+    fclose(f);
+    json_t *j = json_loads(buf, 0, NULL);
+    free(buf);
+    assert_non_null(j);
+    double end = 0;
+    int ops = 0;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(json_object_get(j, "traceEvents"), i, ev)
+    {
+        if (strcmp(json_string_value(json_object_get(ev, "ph")), "X") != 0)
+            continue;
+        double t = json_number_value(json_object_get(ev, "ts")) + json_number_value(json_object_get(ev, "dur"));
+        end = t > end ? t : end;
+        ops += strcmp(json_string_value(json_object_get(ev, "cat")), "op") == 0;
+    }
+    assert_true(fabs(end - m->r->total_s * 1e6) <= 1e-6 * m->r->total_s * 1e6);
+    uint32_t descriptors = 0;
+    for (int s = 0; s < m->r->plan->n_segments; s++)
+        descriptors += m->r->segs[s].n_ops;
+    assert_int_equal(ops, descriptors);
+    json_decref(j);
+    f = open_memstream(&buf, &len);
+    whatif_print_module_csv(f, &v, m);
+    fclose(f);
+    assert_non_null(strstr(buf, "module,clips,frames,lora_rank,format,latency_s"));
+    assert_non_null(strstr(buf, "\nIMG_enc,1,1,4,fp16,"));
+    assert_non_null(strstr(buf, ",\"mobile-default\","));
+    free(buf);
+}
+
 /* A one-task plot keeps its bar as wide as among ten tasks, not across the whole panel. */
 static void test_one_task_plot_keeps_narrow_bars(void **state)
 {
@@ -503,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_module_lora_default_is_a_tasks),
         cmocka_unit_test(test_options_apply_or_are_errors),
         cmocka_unit_test(test_reports_say_what_they_used),
+        cmocka_unit_test(test_module_timeline_and_csv),
         cmocka_unit_test(test_one_task_plot_keeps_narrow_bars),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
