@@ -240,8 +240,8 @@ static int open_files(const whatif_args *a, whatif_files *f)
 
 static int file_failed(const char *option, const char *path, const rt_error *e)
 {
-    fprintf(stderr, "m4npu whatif: %s %s: %s\n", option, path, e->msg);
-    return e->code == RT_ERR_NOMEM ? CLI_FAIL : CLI_IO;
+    fprintf(stderr, "m4npu whatif: %s%s%s: %s\n", option, path[0] ? " " : "", path, e->msg);
+    return e->code == RT_ERR_IO ? CLI_IO : CLI_FAIL;
 }
 
 static int run_module(whatif *w, const whatif_args *a, const whatif_view *v, whatif_files *files)
