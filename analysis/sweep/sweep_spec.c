@@ -629,6 +629,7 @@ static const int_param module_params[] = {
     PARAM(in_dim),  PARAM(stack),    PARAM(lora_rank),
 };
 #define N_MODULE_PARAMS (sizeof module_params / sizeof module_params[0])
+#define SWEEP_LORA_RANK_MAX 1024 /* as whatif's --lora-rank */
 
 static rt_status workload_name(spec_ctx *c, sweep_workload *w, const config_node *name, const char *path,
                                const char *fallback)
@@ -692,11 +693,23 @@ static rt_status parse_module(spec_ctx *c, sweep_workload *w, const config_node 
             continue;
         long v;
         join(path, sizeof path, prefix, module_params[i].name);
-        if ((st = scalar_int(c, f[3 + i].value, path, 1, INT_MAX, &v)) != RT_OK)
+        bool lora = module_params[i].offset == offsetof(m4_module_params, lora_rank);
+        if ((st = scalar_int(c, f[3 + i].value, path, lora ? 0 : 1, lora ? SWEEP_LORA_RANK_MAX : INT_MAX, &v)) !=
+            RT_OK)
             return st;
+        if (lora && v > 0 && !m4_module_takes_lora(w->module))
+            return spec_err(c, f[3 + i].value, path, "%s takes no LoRA adapters; lora_rank must be 0 or absent",
+                            m4_module_get(w->module)->name);
         int iv = (int)v;
         memcpy((char *)&w->params + module_params[i].offset, &iv, sizeof iv);
     }
+    /* As `m4npu whatif --module`: a module that takes adapters has them at the default rank unless
+     * lora_rank says otherwise (0: none), so a sweep row and a whatif row of one module agree. */
+    bool lora_given = false;
+    for (size_t i = 0; i < N_MODULE_PARAMS; i++)
+        lora_given |= f[3 + i].value && module_params[i].offset == offsetof(m4_module_params, lora_rank);
+    if (!lora_given && m4_module_takes_lora(w->module))
+        w->params.lora_rank = M4_LORA_RANK_DEFAULT;
     m4_module_params resolved;
     rt_error re;
     if (m4_module_params_resolve(w->module, &w->params, &resolved, &re) != RT_OK)
@@ -731,7 +744,8 @@ static rt_status parse_task(spec_ctx *c, sweep_workload *w, const config_node *m
             continue;
         join(path, sizeof path, prefix, f[2 + i].name);
         bool lora = i == 2;
-        if ((st = scalar_int(c, f[2 + i].value, path, lora ? 0 : 1, lora ? 1024 : M4_LLAMA_CONTEXT, &v)) != RT_OK)
+        if ((st = scalar_int(c, f[2 + i].value, path, lora ? 0 : 1, lora ? SWEEP_LORA_RANK_MAX : M4_LLAMA_CONTEXT,
+                             &v)) != RT_OK)
             return st;
         *dst[i] = lora && v == 0 ? M4_LORA_NONE : (int)v;
     }

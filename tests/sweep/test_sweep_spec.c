@@ -193,6 +193,26 @@ static void test_model_workloads(void **state)
     sweep_spec_free(s);
 }
 
+/* A module that takes LoRA adapters has them at whatif --module's default rank unless lora_rank
+ * says otherwise, so a sweep row and a whatif row of one module describe the same work. */
+static void test_module_lora_rank_as_whatif(void **state)
+{
+    (void)state;
+    write_variant("  - module: projection\n", "  - module: IMG_enc\n  - module: IMG_enc\n    name: r0\n    lora_rank: 0\n"
+                                             "  - module: IMG_enc\n    name: r8\n    lora_rank: 8\n  - module: projection\n");
+    sweep_spec *s = load_ok();
+    assert_int_equal(s->workloads[0].params.lora_rank, M4_LORA_RANK_DEFAULT);
+    assert_int_equal(s->workloads[1].params.lora_rank, 0);
+    assert_int_equal(s->workloads[2].params.lora_rank, 8);
+    assert_int_equal(s->workloads[3].params.lora_rank, 0); /* the projection takes no adapters */
+    sweep_spec_free(s);
+    write_variant("  - module: projection\n", "  - module: projection\n    lora_rank: 4\n");
+    sweep_spec *bad = NULL;
+    rt_error e;
+    assert_int_equal(sweep_spec_load(spec_path, PRESETS, &bad, &e), RT_ERR_ARG);
+    assert_non_null(strstr(e.msg, "10:16: workloads[0].lora_rank: projection takes no LoRA adapters"));
+}
+
 static void test_axis_ranges(void **state)
 {
     (void)state;
@@ -442,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_base_spec_and_examples_load),
         cmocka_unit_test(test_errors_name_file_line_column_and_key),
         cmocka_unit_test(test_model_workloads),
+        cmocka_unit_test(test_module_lora_rank_as_whatif),
         cmocka_unit_test(test_axis_ranges),
         cmocka_unit_test(test_grid_order_and_constraints),
         cmocka_unit_test(test_random_and_latin_hypercube),
