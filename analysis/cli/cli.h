@@ -33,6 +33,7 @@ int cmd_ops(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_fit(int argc, char **argv);
 
 /* The command called name, or NULL (main.c's table). */
 const cli_command *cli_find_command(const char *name);

@@ -23,6 +23,7 @@ static const cli_command commands[] = {
     {"run", "run an ONNX model split between the NPU and the CPU: m4npu run MODEL.onnx --config FILE", cmd_run},
     {"trace", "record, replay, diff, dump and draw traces of the driver/device boundary: m4npu trace --help", cmd_trace},
     {"sweep", "design-space sweeps, local or on Slurm, and their report: m4npu sweep SPEC --out DIR", cmd_sweep},
+    {"fit", "calibrate presets to measured latencies and energies: m4npu fit --measurements FILE.csv", cmd_fit},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
