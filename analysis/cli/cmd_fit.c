@@ -169,12 +169,16 @@ static void print_keys(const fit_group *g)
     for (int j = 0; j < g->n_keys; j++) {
         const fit_key *k = g->keys[j];
         char sigma[32];
-        if (g->determined[j])
-            snprintf(sigma, sizeof sigma, "%.4g", g->sigma[j]);
-        else
+        if (!g->determined[j])
             snprintf(sigma, sizeof sigma, "undetermined");
+        else if (g->at_bound[j])
+            snprintf(sigma, sizeof sigma, "-"); /* the range, not the rows, holds it there */
+        else if (g->sigma[j] > k->hi - k->lo)
+            snprintf(sigma, sizeof sigma, "> range"); /* the rows hardly depend on it */
+        else
+            snprintf(sigma, sizeof sigma, "%.4g", g->sigma[j]);
         printf("  %-28s %12.4g %12.4g %12s  %g..%g%s\n", k->key, g->value_before[j], g->value_after[j], sigma, k->lo,
-               k->hi, g->at_bound[j] ? "  (at the end of its range)" : "");
+               k->hi, g->at_bound[j] ? "  (at the end of its range: the rows ask for more)" : "");
     }
     printf("  sum of squared log errors over the train rows: %.4g before, %.4g after\n\n", g->chi2_before,
            g->chi2_after);
@@ -225,7 +229,7 @@ static json_t *groups_json(const fit_group *g, int n)
         for (int j = 0; keys && j < g[i].n_keys; j++)
             json_array_append_new(keys, json_pack("{s:s, s:f, s:f, s:o, s:f, s:f, s:b}", "key", g[i].keys[j]->key,
                                                   "preset", g[i].value_before[j], "fitted", g[i].value_after[j],
-                                                  "sigma", g[i].determined[j] ? json_real(g[i].sigma[j]) : json_null(),
+                                                  "sigma", g[i].determined[j] && !g[i].at_bound[j] ? json_real(g[i].sigma[j]) : json_null(),
                                                   "lo", g[i].keys[j]->lo, "hi", g[i].keys[j]->hi, "at_bound",
                                                   g[i].at_bound[j]));
         json_array_append_new(a, json_pack("{s:s, s:b, s:o, s:i, s:i, s:i, s:i, s:f, s:f, s:f}", "preset",

@@ -2,7 +2,7 @@
  * the trust-region Levenberg-Marquardt method) on its train rows. Each residual is the log of
  * simulated over measured, so that a latency in ms, one in s and an energy in J weigh alike and an
  * error of x% counts the same whether too slow or too fast. Each key moves inside its physical
- * range through a logistic map of an unbounded variable, so no step can leave the range. The
+ * range through MINUIT's sine map of an unbounded variable, so no step can leave the range. The
  * Jacobian is taken by forward differences with a step far above the simulator's integer-cycle
  * resolution; evaluations at a point already simulated come from a small cache. */
 #include "fit.h"
@@ -27,7 +27,8 @@
 #define FIT_FTOL 0.0               /* not used by GSL 2.7's driver */
 #define FIT_DIFF_STEP 1e-2         /* forward-difference step of the unbounded variable (~0.25% of the
                                       range near its middle: far above integer-cycle resolution) */
-#define FIT_EDGE_FRACTION 1e-3     /* a start value is kept this far inside its range */
+#define FIT_EDGE_FRACTION 0.05     /* a start value is kept this far inside its range (a fraction of it):
+                                      at the ends the sine map is flat and no step would move it */
 #define FIT_BOUND_FRACTION 0.01    /* a fitted value this close to an end of its range pressed on it */
 #define FIT_DETERMINED_NORM 1e-6   /* a key whose Jacobian column is below this moves no train row */
 #define FIT_CACHE_SIZE 16          /* points remembered (the driver asks for f at a point more than once) */
@@ -103,7 +104,10 @@ typedef struct solve_ctx {
     double *values;             /* scratch: one per train row */
 } solve_ctx;
 
-static double key_value(const fit_key *k, double x) { return k->lo + (k->hi - k->lo) / (1.0 + exp(-x)); }
+/* MINUIT's map of a bounded parameter: value = lo + (hi - lo) (1 + sin x) / 2. Every x is inside
+ * the range, and a step that overshoots an end comes back instead of sticking there (a logistic
+ * map's flat tails trap the trust region at the first overshoot). */
+static double key_value(const fit_key *k, double x) { return k->lo + (k->hi - k->lo) * (1.0 + sin(x)) / 2.0; }
 
 static double key_variable(const fit_key *k, double v)
 {
@@ -112,15 +116,11 @@ static double key_variable(const fit_key *k, double v)
         v = k->lo + edge;
     if (v > k->hi - edge)
         v = k->hi - edge;
-    return log((v - k->lo) / (k->hi - v));
+    return asin(2.0 * (v - k->lo) / (k->hi - k->lo) - 1.0);
 }
 
-/* dvalue/dx of the logistic map at x */
-static double key_slope(const fit_key *k, double x)
-{
-    double s = 1.0 / (1.0 + exp(-x));
-    return (k->hi - k->lo) * s * (1.0 - s);
-}
+/* |dvalue/dx| at x */
+static double key_slope(const fit_key *k, double x) { return fabs((k->hi - k->lo) * cos(x) / 2.0); }
 
 static void config_at(const fit_group *g, const double *x, m4npu_config *cfg)
 {
@@ -217,10 +217,13 @@ static void uncertainties(fit_group *g, const gsl_matrix *J, const gsl_vector *x
         s2 = FIT_MEASUREMENT_SIGMA * FIT_MEASUREMENT_SIGMA;
     for (int j = 0; j < p; j++) {
         gsl_vector_const_view col = gsl_matrix_const_column(J, (size_t)j);
-        g->determined[j] = gsl_blas_dnrm2(&col.vector) > FIT_DETERMINED_NORM;
+        /* the change of the log errors over the key's whole range: a key no train row depends on
+         * has none (the slope divides out the map, which flattens at the range's ends) */
+        const fit_key *k = g->keys[j];
+        double slope = key_slope(k, gsl_vector_get(x, (size_t)j));
+        g->determined[j] = slope > 0 && gsl_blas_dnrm2(&col.vector) / slope * (k->hi - k->lo) > FIT_DETERMINED_NORM;
         double var = gsl_matrix_get(cov, (size_t)j, (size_t)j) * s2;
-        g->sigma[j] = g->determined[j] && var > 0 ? sqrt(var) * key_slope(g->keys[j], gsl_vector_get(x, (size_t)j))
-                                                  : 0.0;
+        g->sigma[j] = g->determined[j] && var > 0 ? sqrt(var) * slope : 0.0;
     }
     gsl_matrix_free(cov);
 }
