@@ -421,6 +421,38 @@ static void test_full_context_fits_on_every_preset(void **state)
     }
 }
 
+/* Issue 15, done-when 3: the whole whatif on coral-edgetpu (the preset with the least memory
+ * behind it) completes every task, exit 0, and every task whose TS-model is built in has its TS
+ * column (the other new presets, with 12 GiB, hold the full context: the test above). */
+static void test_coral_runs_every_task(void **state)
+{
+    (void)state;
+    int rc = test_run(out, sizeof out, "%s whatif --config %s --json --quiet 2>/dev/null", M4NPU_BIN,
+                      PRESET("coral-edgetpu"));
+    assert_int_equal(rc, 0);
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je);
+    if (!j)
+        fail_msg("not JSON: %s", je.text);
+    json_t *tasks = json_object_get(j, "tasks");
+    assert_int_equal(json_array_size(tasks), M4_TASK_COUNT);
+    int with_ts = 0;
+    for (size_t i = 0; i < json_array_size(tasks); i++) {
+        json_t *t = json_array_get(tasks, i);
+        if (strcmp(json_string_value(json_object_get(t, "status")), "ok") != 0)
+            fail_msg("T%zu: %s", i + 1, json_string_value(json_object_get(t, "error")));
+        json_t *ts = json_object_get(t, "ts_model");
+        if (json_is_object(ts) && json_is_string(json_object_get(ts, "module"))) {
+            with_ts++;
+            assert_true(json_real_value(json_object_get(ts, "latency_s")) > 0);
+            assert_true(json_real_value(json_object_get(ts, "energy_j")) > 0);
+        }
+    }
+    assert_true(with_ts > 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "summary"), "failed")), 0);
+    json_decref(j);
+}
+
 /* configs/test.yaml has 64 MiB of DRAM: most modules do not fit. Every task still gets its row,
  * a failed one with the error (what the plan needs and how much is missing), the completed ones
  * with their numbers, and the exit code is 1. */
@@ -506,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_task_timeline_csv_plot_and_determinism),
         cmocka_unit_test(test_ts_model_column),
         cmocka_unit_test(test_coral_streams_weights_over_pcie),
+        cmocka_unit_test(test_coral_runs_every_task),
         cmocka_unit_test(test_options_and_errors),
         cmocka_unit_test(test_full_context_fits_on_every_preset),
         cmocka_unit_test(test_failed_tasks_are_rows_and_exit_1),
