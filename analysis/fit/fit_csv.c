@@ -50,7 +50,7 @@ typedef struct reader {
     int n_rows, cap_rows;
     int line;          /* the line being fed */
     int row_start;     /* the line the row being read started on (0: none yet) */
-    bool too_many_fields, nomem;
+    bool too_many_fields, too_many_rows, nomem;
     int bad_line;      /* first row with too many fields */
 } reader;
 
@@ -86,11 +86,16 @@ static void on_row(int c, void *ctx)
     reader *r = ctx;
     r->cur.line = r->row_start;
     r->row_start = 0;
+    if (r->n_rows == FIT_MAX_ROWS + 1) { /* the header and FIT_MAX_ROWS rows */
+        r->too_many_rows = true;
+        raw_row_free(&r->cur);
+        return;
+    }
     if (r->n_rows == r->cap_rows) {
         int cap = r->cap_rows ? 2 * r->cap_rows : 32;
-        raw_row *rows = cap <= FIT_MAX_ROWS + 1 ? realloc(r->rows, (size_t)cap * sizeof *rows) : NULL;
+        raw_row *rows = realloc(r->rows, (size_t)cap * sizeof *rows);
         if (!rows) {
-            r->nomem = r->nomem || cap <= FIT_MAX_ROWS + 1;
+            r->nomem = true;
             raw_row_free(&r->cur);
             return;
         }
@@ -142,7 +147,7 @@ static rt_status tokenise(const char *text, size_t len, const char *origin, read
     csv_free(&p);
     if (st == RT_OK && r->nomem)
         st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (reading %s)", origin);
-    if (st == RT_OK && r->n_rows > FIT_MAX_ROWS + 1)
+    if (st == RT_OK && r->too_many_rows)
         st = rt_error_set(e, RT_ERR_LIMIT, "%s: more than %d rows", origin, FIT_MAX_ROWS);
     if (st == RT_OK && r->too_many_fields)
         st = rt_error_set(e, RT_ERR_PARSE, "%s:%d: more than %d columns", origin, r->bad_line, FIT_MAX_FIELDS);

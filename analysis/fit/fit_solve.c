@@ -156,6 +156,13 @@ static int residuals_at(solve_ctx *c, const double *x, gsl_vector *f)
     c->next_slot = (c->next_slot + 1) % FIT_CACHE_SIZE;
     memcpy(slot->x, x, (size_t)g->n_keys * sizeof *x);
     slot->used = true;
+    for (int k = 0; k < c->n_train; k++)
+        if (!(c->values[k] > 0)) {
+            const fit_row *row = &c->r->row[c->train[k]];
+            c->failed = rt_error_set(c->e, RT_ERR_ARG, "%s: line %d (%s): simulated %g, not a positive time or energy",
+                                     g->preset, row->line, row->workload, c->values[k]);
+            return GSL_EDOM;
+        }
     for (int k = 0; k < c->n_train; k++) {
         double resid = log(c->values[k] / c->r->row[c->train[k]].measured);
         slot->f[k] = resid;
