@@ -40,7 +40,7 @@ static const char usage[] =
     "                           columns), split (optional: train | test; without it the rule of\n"
     "                           docs/fit.md: per preset, its last K rows train, K its key count)\n"
     "  -k, --keys LIST          the keys to fit, comma-separated: KEY fits it on every preset,\n"
-    "                           PRESET:KEY on that one; a preset named in no entry keeps its default\n"
+    "                           PRESET:KEY on that one; a preset no entry applies to keeps its default\n"
     "                           keys (docs/fit.md). Keys fit may change and their ranges: docs/fit.md\n"
     "  -p, --presets DIR        where configs/<preset>.yaml are (default: the source tree's configs/)\n"
     "  -t, --tolerance PCT      a row whose error is beyond +-PCT% fails the check (default 25)\n"
