@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up m4npu on Debian 12: install the missing Debian packages (idempotent), then configure
 # (Release) and build into build/. Extra arguments are passed to cmake's configure step,
-# e.g. scripts/setup.sh -DM4NPU_WERROR=ON. Environment: BUILD_DIR (default build).
+# e.g. scripts/setup.sh -DM4NPU_WERROR=ON. Environment: BUILD_DIR (default build), BUILD_TARGET
+# (default all: the target to build, e.g. m4npu_fuzzers for scripts/fuzz.sh's tree).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${BUILD_DIR:-$top/build}
@@ -24,5 +25,9 @@ else
 fi
 
 cmake -S "$top" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release "$@"
-cmake --build "$build_dir" -j "$(nproc)"
-echo "setup: built $build_dir/bin/m4npu"
+cmake --build "$build_dir" -j "$(nproc)" --target "${BUILD_TARGET:-all}"
+if [ "${BUILD_TARGET:-all}" = all ]; then
+  echo "setup: built $build_dir/bin/m4npu"
+else
+  echo "setup: built ${BUILD_TARGET} in $build_dir"
+fi

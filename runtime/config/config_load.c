@@ -413,7 +413,14 @@ done:
 m4npu_config_status m4npu_config_load_text(const char *text, size_t len, const char *origin, m4npu_config *out,
                                            m4npu_config_error *err)
 {
-    return load(text, len, origin && origin[0] ? origin : "<text>", NULL, 0, out, err);
+    return m4npu_config_load_text_overrides(text, len, origin, NULL, 0, out, err);
+}
+
+m4npu_config_status m4npu_config_load_text_overrides(const char *text, size_t len, const char *origin,
+                                                     const char *const *assignments, size_t nassignments,
+                                                     m4npu_config *out, m4npu_config_error *err)
+{
+    return load(text, len, origin && origin[0] ? origin : "<text>", assignments, nassignments, out, err);
 }
 
 /* The whole file, or an E_IO (E_NOMEM) error naming it. */

@@ -158,6 +158,10 @@ m4npu_config_status m4npu_config_load_overrides(const char *path, const char *co
 /* Parse YAML text already in memory; `origin` names it in messages (NULL or "": "<text>"). */
 m4npu_config_status m4npu_config_load_text(const char *text, size_t len, const char *origin,
                                            m4npu_config *out, m4npu_config_error *err);
+/* The same with overrides applied before the checks, as m4npu_config_load_overrides does. */
+m4npu_config_status m4npu_config_load_text_overrides(const char *text, size_t len, const char *origin,
+                                                     const char *const *assignments, size_t nassignments,
+                                                     m4npu_config *out, m4npu_config_error *err);
 
 /* Set one key from its text form, as a YAML plain scalar would give it ("32", "8 MiB", "rtl").
  * Checks the value's type and range only; call m4npu_config_validate() after the last set.
