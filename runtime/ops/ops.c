@@ -121,7 +121,10 @@ rt_status ops_run_kernel(rt_op_ctx *c)
     for (int i = 0; i < c->n_in; i++)
         if (c->in[i] && !c->in[i]->data)
             return ops_err(c, RT_ERR_NO_DATA, "input %d ('%s') has no data", i, c->in[i]->name);
-    for (int i = 0; i < c->n_out && !ops_is_control(c->node->op); i++)
+    bool control = ops_is_control(c->node->op); /* a control-flow kernel sizes its outputs itself */
+    if (!control && (c->n_out < 1 || !c->out[0])) /* every op's first output is required; later ones may be absent */
+        return ops_err(c, RT_ERR_ARG, "output 0 is missing: the kernel has nothing to compute into");
+    for (int i = 0; i < c->n_out && !control; i++)
         if (c->out[i] && !c->out[i]->data)
             return ops_err(c, RT_ERR_NO_DATA, "output %d ('%s') is not allocated", i, c->out[i]->name);
     return d->kernel(c);

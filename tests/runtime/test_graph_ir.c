@@ -201,6 +201,44 @@ static void test_fold_shape_gather_concat_reshape_chain(void **state)
     graph_free(g);
 }
 
+/* Regression (fuzzing, tests/fuzz/corpus/onnx/fold-node-without-outputs.onnx): a node whose
+ * inputs are all constants but which has no output (or only empty ones) was folded, and its
+ * kernel wrote through a NULL output. It computes nothing anyone reads: dead-node removal drops it. */
+static void test_fold_skips_a_constant_node_without_outputs(void **state)
+{
+    (void)state;
+    rt_graph *g = graph_create("g");
+    float one = 1.0f;
+    graph_add_constant(g, "c", RT_DT_F32, 1, (int64_t[]){1}, &one, sizeof one);
+    graph_add_node(g, "Add", "no_outputs", 2, (const char *[]){"c", "c"}, 0, NULL);
+    graph_add_node(g, "Mul", "empty_output", 2, (const char *[]){"c", "c"}, 1, (const char *[]){""});
+    graph_add_node(g, "Identity", "id", 1, (const char *[]){"c"}, 1, (const char *[]){"y"});
+    graph_mark_output(g, graph_find_tensor(g, "y"));
+    rt_error e = {0};
+    assert_int_equal(graph_prepare(g, &e), RT_OK);
+    assert_int_equal(g->n_nodes, 1);
+    assert_string_equal(g->nodes[0].op_type, "Identity");
+    graph_free(g);
+}
+
+/* A kernel is never handed a missing first output: ops_run_kernel refuses, naming the node. */
+static void test_kernel_without_its_output_is_an_error(void **state)
+{
+    (void)state;
+    rt_graph *g = graph_create("g");
+    float one = 1.0f;
+    graph_add_constant(g, "c", RT_DT_F32, 1, (int64_t[]){1}, &one, sizeof one);
+    int n = graph_add_node(g, "Add", "add", 2, (const char *[]){"c", "c"}, 1, (const char *[]){""});
+    rt_error e = {0};
+    rt_op_binding b;
+    assert_int_equal(ops_bind(g, n, NULL, &b, &e), RT_OK);
+    assert_int_equal(ops_run_kernel(&b.ctx), RT_ERR_ARG);
+    assert_non_null(strstr(e.msg, "'add' (Add)"));
+    assert_non_null(strstr(e.msg, "output 0"));
+    ops_unbind(&b);
+    graph_free(g);
+}
+
 static void test_reshape_with_runtime_shape_leaves_dims_unknown(void **state)
 {
     (void)state;
@@ -332,6 +370,8 @@ int main(void)
         cmocka_unit_test(test_validate_names_missing_input_and_unknown_op),
         cmocka_unit_test(test_shape_inference_and_flops_without_data),
         cmocka_unit_test(test_fold_shape_gather_concat_reshape_chain),
+        cmocka_unit_test(test_fold_skips_a_constant_node_without_outputs),
+        cmocka_unit_test(test_kernel_without_its_output_is_an_error),
         cmocka_unit_test(test_reshape_with_runtime_shape_leaves_dims_unknown),
         cmocka_unit_test(test_flops_of_conv_and_gemm),
         cmocka_unit_test(test_registry_m4_set),
