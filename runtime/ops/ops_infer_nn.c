@@ -137,8 +137,15 @@ static rt_status conv_like(rt_op_ctx *c, const conv_operands *ops)
     int64_t k[RT_MAX_RANK];
     const int64_t *ks;
     size_t nk = rt_node_attr_ints(c->node, "kernel_shape", &ks);
-    for (int i = 0; i < nsp; i++)
-        k[i] = nk == (size_t)nsp ? ks[i] : w->dims[2 + i];
+    if (nk && nk != (size_t)nsp)
+        return ops_err(c, RT_ERR_ATTR, "kernel_shape has %zu values; X has %d spatial dims", nk, nsp);
+    for (int i = 0; i < nsp; i++) {
+        /* the kernels take the window from W: a kernel_shape that says otherwise is an error */
+        if (nk && w->dims[2 + i] >= 0 && ks[i] != w->dims[2 + i])
+            return ops_err(c, RT_ERR_ATTR, "kernel_shape[%d] = %lld, but W's spatial dim %d is %lld", i,
+                           (long long)ks[i], i, (long long)w->dims[2 + i]);
+        k[i] = nk ? ks[i] : w->dims[2 + i];
+    }
     for (int i = 0; i < nsp; i++)
         if (k[i] < 0)
             return ops_set_output(c, 0, out_dt, -1, NULL);

@@ -121,6 +121,27 @@ static void test_conv_2x2_ones(void **state)
     done(g, x);
 }
 
+static void conv_attrs_3x3(rt_graph *g, int n)
+{
+    graph_node_set_ints(g, n, "kernel_shape", 2, (int64_t[]){3, 3});
+}
+
+/* Regression (fuzzing, tests/fuzz/corpus/onnx/conv-kernel-shape-not-w.onnx): inference sized the
+ * output from kernel_shape, the kernel walked W's window, and wrote past the output. */
+static void test_conv_kernel_shape_must_match_w(void **state)
+{
+    (void)state;
+    rt_graph *g;
+    float img[35] = {0}, w[3] = {1, 1, 1};
+    in_spec ins[2] = {{"x", RT_DT_F32, 4, {1, 1, 7, 5}, img}, {"w", RT_DT_F32, 4, {1, 1, 1, 3}, w}};
+    cpu_exec *x = run_one(&g, "Conv", 2, ins, conv_attrs_3x3, RT_ERR_ATTR, "kernel_shape[0] = 3, but W's spatial dim 0 is 1");
+    done(g, x);
+    x = run_one(&g, "ConvTranspose", 2, ins, conv_attrs_3x3, RT_ERR_ATTR, "kernel_shape[0] = 3");
+    done(g, x);
+    x = run_one(&g, "Conv", 2, ins, conv_attrs, RT_ERR_ATTR, "kernel_shape[0] = 2");
+    done(g, x);
+}
+
 static void test_resize_nearest_upsample(void **state)
 {
     (void)state;
@@ -242,6 +263,7 @@ int main(void)
         cmocka_unit_test(test_matmul_2d_and_batched),
         cmocka_unit_test(test_softmax_and_layernorm),
         cmocka_unit_test(test_conv_2x2_ones),
+        cmocka_unit_test(test_conv_kernel_shape_must_match_w),
         cmocka_unit_test(test_resize_nearest_upsample),
         cmocka_unit_test(test_gather_slice_where),
         cmocka_unit_test(test_quantize_trilu_mod_cast),
