@@ -140,6 +140,7 @@ void graph_free(rt_graph *g)
         free(g->dim_params[i].name);
     }
     free(g->dim_params);
+    graph_users_drop(g);
     free(g->name);
     free(g);
 }
@@ -356,12 +357,12 @@ rt_status graph_mark_output(rt_graph *g, int t)
 {
     if (t < 0 || t >= g->n_tensors)
         return record(g, RT_ERR_ARG, "graph output: tensor index %d out of range", t);
-    for (int i = 0; i < g->n_outputs; i++)
-        if (g->outputs[i] == t)
-            return RT_OK;
+    if (g->tensors[t]->graph_output)
+        return RT_OK;
     if (grow((void **)&g->outputs, &g->cap_outputs, g->n_outputs + 1, sizeof *g->outputs) != 0)
         return record(g, RT_ERR_NOMEM, "out of memory (outputs)");
     g->outputs[g->n_outputs++] = t;
+    g->tensors[t]->graph_output = true;
     if (g->tensors[t]->kind == RT_TENSOR_ACTIVATION)
         g->tensors[t]->kind = RT_TENSOR_OUTPUT;
     return RT_OK;
@@ -391,6 +392,7 @@ int graph_add_node_domain(rt_graph *g, const char *domain, const char *op_type, 
         record(g, RT_ERR_NOMEM, "out of memory (nodes)");
         return -1;
     }
+    graph_users_drop(g);
     int ni = g->n_nodes;
     rt_node *n = &g->nodes[ni];
     memset(n, 0, sizeof *n);
@@ -719,6 +721,7 @@ void graph_relink_producers(rt_graph *g)
 
 rt_status graph_compact(rt_graph *g, const bool *remove_node, const bool *remove_tensor)
 {
+    graph_users_drop(g);
     if (remove_node) {
         int w = 0;
         for (int i = 0; i < g->n_nodes; i++) {

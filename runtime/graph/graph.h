@@ -183,6 +183,7 @@ typedef struct rt_tensor {
     void *data;                 /* NULL: no data (a shape-only weight, or not computed) */
     uint64_t data_bytes;        /* size of data when present */
     int producer;               /* index of the producing node, or -1 */
+    bool graph_output;          /* listed in its graph's outputs (graph_mark_output) */
 } rt_tensor;
 
 /* Element count of a fully known shape; -1 if rank or a dim is unknown; RT_MAX_ELEMENTS+1
@@ -302,6 +303,8 @@ typedef struct rt_graph {
     int64_t ir_version;     /* of the imported file; 0 if built */
     int *name_index;        /* open-addressing hash of tensor names -> index (+1); 0 = empty */
     int name_index_cap;
+    struct rt_graph_users *users; /* who reads each tensor (graph_tensor_users): a cache, built on
+                                     demand and dropped whenever nodes change */
     rt_error last_error;    /* first builder error; code RT_OK if none */
     /* A subgraph only: its tensors bound from the enclosing scope, in the order of the owning
      * node's capture inputs (input-kind tensors named like the outer ones, not in inputs[]). */
@@ -344,6 +347,13 @@ rt_status graph_set_quant(rt_graph *g, int t, int axis, int64_t count, const flo
                           const int32_t *zero_points, rt_error *e); /* axis -1: per tensor */
 rt_status graph_mark_output(rt_graph *g, int t);
 int graph_find_tensor(const rt_graph *g, const char *name);
+/* Is tensor t one of the graph's outputs? O(1). */
+bool graph_is_output(const rt_graph *g, int t);
+/* The nodes that read tensor t, each once and in node order, into *nodes (valid until the graph
+ * changes); returns their count, or -1 if out of memory. The index behind it is built for the
+ * whole graph on the first call, in O(nodes + tensors), and kept until a node is added, removed
+ * or moved, so a pass asks for every tensor's readers in linear time in all. */
+int graph_tensor_users(const rt_graph *g, int t, const int **nodes);
 /* Find or create (as a placeholder activation of unknown type and shape) a tensor by name. */
 int graph_tensor_ref(rt_graph *g, const char *name);
 

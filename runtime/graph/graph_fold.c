@@ -37,22 +37,18 @@ static bool foldable(const rt_graph *g, int i, uint64_t max_bytes)
         if (t < 0)
             continue;
         const rt_tensor *ts = g->tensors[t];
-        if (!rt_tensor_shape_known(ts) || rt_tensor_nbytes(ts) > max_bytes)
-            return false;
-        for (int k = 0; k < g->n_outputs; k++)
-            if (g->outputs[k] == t)
-                return false; /* keep graph outputs produced by nodes */
+        if (!rt_tensor_shape_known(ts) || rt_tensor_nbytes(ts) > max_bytes || ts->graph_output)
+            return false; /* (graph outputs produced by nodes are kept) */
     }
     return true;
 }
 
-/* Evaluate node i into fresh value tensors, then move the values into the graph. */
-static rt_status fold_node(rt_graph *g, int i, rt_error *e)
+/* Evaluate node i into fresh value tensors, then move the values into the graph. vals is a
+ * table of g->n_tensors NULLs, shared by every call of one pass (so folding n nodes stays O(n)),
+ * and left all NULL again. */
+static rt_status fold_node(rt_graph *g, int i, rt_tensor **vals, rt_error *e)
 {
     const rt_node *n = &g->nodes[i];
-    rt_tensor **vals = calloc((size_t)g->n_tensors, sizeof *vals);
-    if (!vals)
-        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (folding)");
     rt_status s = RT_OK;
     /* inputs: the graph's own tensors (read-only); Shape/Size inputs need no data */
     for (int k = 0; k < n->n_inputs; k++)
@@ -95,7 +91,12 @@ static rt_status fold_node(rt_graph *g, int i, rt_error *e)
         }
         rt_tensor_free(vals[t]);
     }
-    free(vals);
+    for (int k = 0; k < n->n_inputs; k++)
+        if (n->inputs[k] >= 0)
+            vals[n->inputs[k]] = NULL;
+    for (int o = 0; o < n->n_outputs; o++)
+        if (n->outputs[o] >= 0)
+            vals[n->outputs[o]] = NULL;
     return s;
 }
 
@@ -103,8 +104,12 @@ rt_status graph_fold_constants(rt_graph *g, uint64_t max_bytes, int *n_folded, r
 {
     *n_folded = 0;
     bool *remove = calloc((size_t)g->n_nodes + 1, sizeof *remove);
-    if (!remove)
+    rt_tensor **vals = calloc((size_t)g->n_tensors + 1, sizeof *vals);
+    if (!remove || !vals) {
+        free(remove);
+        free(vals);
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (folding)");
+    }
     rt_status s = RT_OK;
     for (int i = 0; i < g->n_nodes && s == RT_OK; i++) {
         if (g->nodes[i].op == RT_OP_NONE)
@@ -119,7 +124,7 @@ rt_status graph_fold_constants(rt_graph *g, uint64_t max_bytes, int *n_folded, r
             break;
         if (!foldable(g, i, max_bytes))
             continue;
-        s = fold_node(g, i, e);
+        s = fold_node(g, i, vals, e);
         if (s == RT_OK) {
             remove[i] = true;
             (*n_folded)++;
@@ -128,5 +133,6 @@ rt_status graph_fold_constants(rt_graph *g, uint64_t max_bytes, int *n_folded, r
     if (s == RT_OK && *n_folded)
         s = graph_compact(g, remove, NULL);
     free(remove);
+    free(vals);
     return s;
 }

@@ -1,5 +1,5 @@
 /* graph_internal.h -- what the graph passes share with the builder and nothing else may use:
- * the name index and graph compaction after nodes or tensors are removed. */
+ * the name index, the readers index and graph compaction after nodes or tensors are removed. */
 #ifndef M4NPU_RT_GRAPH_INTERNAL_H
 #define M4NPU_RT_GRAPH_INTERNAL_H
 
@@ -13,6 +13,8 @@ rt_status graph_rebuild_index(rt_graph *g);
 rt_status graph_compact(rt_graph *g, const bool *remove_node, const bool *remove_tensor);
 /* Recompute every tensor's producer from the nodes. */
 void graph_relink_producers(rt_graph *g);
+/* Forget the readers index (graph_users.c): every change to the nodes calls it. */
+void graph_users_drop(rt_graph *g);
 void graph_node_clear(rt_node *n);
 /* The attribute `name` of node `node`, cleared for a new value (created if absent); NULL with the
  * error recorded in the graph. */

@@ -228,6 +228,8 @@ rt_graph *graph_clone(const rt_graph *g)
             c->n_inputs = c->cap_inputs = g->n_inputs;
             c->n_outputs = c->cap_outputs = g->n_outputs;
             c->n_captures = g->n_captures;
+            for (int k = 0; k < c->n_outputs; k++)
+                c->tensors[c->outputs[k]]->graph_output = true; /* rt_tensor_clone copies values, not this */
         }
     }
     if (!ok || graph_rebuild_index(c) != RT_OK) {

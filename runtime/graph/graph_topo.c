@@ -161,6 +161,7 @@ rt_status graph_topo_sort(rt_graph *g, rt_error *e)
         for (int i = 0; i < (int)nn; i++)
             sorted[i] = g->nodes[order[i]];
         memcpy(g->nodes, sorted, nn * sizeof *sorted);
+        graph_users_drop(g); /* node indices changed */
         free(sorted);
         graph_relink_producers(g);
     }
