@@ -249,78 +249,117 @@ static void mark_constants(const rt_graph *g, part_plan *p)
     }
 }
 
+/* A min-heap of node indices: the ready nodes of one side. */
+typedef struct node_heap {
+    int *v;
+    int n;
+} node_heap;
+
+static void heap_push(node_heap *h, int x)
+{
+    int i = h->n++;
+    h->v[i] = x;
+    while (i > 0 && h->v[(i - 1) / 2] > h->v[i]) {
+        int p = (i - 1) / 2, t = h->v[p];
+        h->v[p] = h->v[i];
+        h->v[i] = t;
+        i = p;
+    }
+}
+
+static int heap_pop(node_heap *h)
+{
+    int top = h->v[0];
+    h->v[0] = h->v[--h->n];
+    for (int i = 0;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->n && h->v[l] < h->v[m])
+            m = l;
+        if (r < h->n && h->v[r] < h->v[m])
+            m = r;
+        if (m == i)
+            break;
+        int t = h->v[m];
+        h->v[m] = h->v[i];
+        h->v[i] = t;
+        i = m;
+    }
+    return top;
+}
+
 /* The execution order: Kahn's algorithm that stays on one side while it can. Ties go to the
- * lowest node index, so a graph with one side only keeps its order. */
+ * lowest node index, so a graph with one side only keeps its order. The ready nodes of each side
+ * wait in a min-heap: the next node is the smallest ready one of the current side, or, when that
+ * side has none, the smallest ready one of either; O(edges + nodes log nodes). */
 static rt_status order_nodes(const rt_graph *g, part_plan *p, rt_error *e)
 {
     int nn = g->n_nodes;
     int *indeg = calloc((size_t)nn + 1, sizeof *indeg);
-    bool *done = calloc((size_t)nn + 1, sizeof *done);
-    int **users = calloc((size_t)nn + 1, sizeof *users);
-    int *nusers = calloc((size_t)nn + 1, sizeof *nusers);
+    node_heap ready[2] = {{malloc(((size_t)nn + 1) * sizeof(int)), 0}, {malloc(((size_t)nn + 1) * sizeof(int)), 0}};
     rt_status st = RT_OK;
-    if (!indeg || !done || !users || !nusers) {
+    if (!indeg || !ready[0].v || !ready[1].v) {
         st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition order)");
         goto out;
     }
-    for (int i = 0; i < nn; i++) {
-        const rt_node *n = &g->nodes[i];
-        for (int k = 0; k < n->n_inputs; k++) {
-            int t = n->inputs[k];
-            int prod = t >= 0 ? g->tensors[t]->producer : -1;
-            if (prod < 0 || prod == i)
-                continue;
-            indeg[i]++;
-            int *u = realloc(users[prod], (size_t)(nusers[prod] + 1) * sizeof *u);
-            if (!u) {
-                st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition order)");
-                goto out;
-            }
-            users[prod] = u;
-            u[nusers[prod]++] = i;
+    /* in-degree: the tensors a node reads that another node produces (each once) */
+    for (int t = 0; t < g->n_tensors; t++) {
+        int prod = g->tensors[t]->producer;
+        if (prod < 0)
+            continue;
+        const int *users;
+        int nu = graph_tensor_users(g, t, &users);
+        if (nu < 0) {
+            st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition order)");
+            goto out;
         }
+        for (int u = 0; u < nu; u++)
+            indeg[users[u]] += users[u] != prod;
     }
+    for (int i = 0; i < nn; i++)
+        if (indeg[i] == 0)
+            heap_push(&ready[p->node[i].place], i);
     part_place side = PART_CPU;
     bool have_side = false;
     for (int pos = 0; pos < nn; pos++) {
-        int pick = -1, any = -1;
-        for (int i = 0; i < nn; i++) {
-            if (done[i] || indeg[i] != 0)
-                continue;
-            if (any < 0)
-                any = i;
-            if (have_side && p->node[i].place == side) {
-                pick = i;
-                break;
-            }
-        }
-        if (any < 0) {
+        node_heap *from = NULL;
+        if (have_side && ready[side].n > 0)
+            from = &ready[side];
+        else if (ready[PART_CPU].n > 0 || ready[PART_NPU].n > 0)
+            from = ready[PART_NPU].n == 0 || (ready[PART_CPU].n > 0 && ready[PART_CPU].v[0] < ready[PART_NPU].v[0])
+                       ? &ready[PART_CPU]
+                       : &ready[PART_NPU];
+        if (!from) {
             char lbl[300];
             for (int i = 0; i < nn; i++)
-                if (!done[i]) {
+                if (indeg[i] > 0) {
                     st = rt_error_set(e, RT_ERR_CYCLE, "partition: node %s is on a cycle",
                                       graph_node_label(g, i, lbl, sizeof lbl));
                     goto out;
                 }
+            st = rt_error_set(e, RT_ERR_CYCLE, "partition: a cycle among the nodes");
+            goto out;
         }
-        if (pick < 0)
-            pick = any;
+        int pick = heap_pop(from);
         side = p->node[pick].place;
         have_side = true;
-        done[pick] = true;
         p->order[pos] = pick;
         p->node[pick].position = pos;
-        for (int u = 0; u < nusers[pick]; u++)
-            indeg[users[pick][u]]--;
+        const rt_node *n = &g->nodes[pick];
+        for (int o = 0; o < n->n_outputs; o++) {
+            int t = n->outputs[o];
+            if (t < 0 || g->tensors[t]->producer != pick)
+                continue;
+            const int *users;
+            int nu = graph_tensor_users(g, t, &users); /* built above: cannot fail now */
+            for (int u = 0; u < nu; u++)
+                if (users[u] != pick && --indeg[users[u]] == 0)
+                    heap_push(&ready[p->node[users[u]].place], users[u]);
+        }
     }
 out:
-    if (users)
-        for (int i = 0; i < nn; i++)
-            free(users[i]);
-    free(users);
-    free(nusers);
+    free(ready[0].v);
+    free(ready[1].v);
     free(indeg);
-    free(done);
     return st;
 }
 
@@ -379,11 +418,10 @@ static rt_status form_segments(const rt_graph *g, const m4npu_config *cfg, part_
         }
         pos = end;
     }
-    bool *is_output = calloc((size_t)g->n_tensors + 1, sizeof *is_output);
-    if (!is_output)
+    /* crossed_in[t] = 1 + the last segment t was quantised into: each tensor once per segment */
+    int *crossed_in = calloc((size_t)g->n_tensors + 1, sizeof *crossed_in);
+    if (!crossed_in)
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition)");
-    for (int k = 0; k < g->n_outputs; k++)
-        is_output[g->outputs[k]] = true;
     rt_status st = RT_OK;
     for (int si = 0; si < p->n_segments && st == RT_OK; si++) {
         part_segment *s = &p->segments[si];
@@ -398,10 +436,10 @@ static rt_status form_segments(const rt_graph *g, const m4npu_config *cfg, part_
                 int prod = g->tensors[t]->producer;
                 if (prod >= 0 && (p->node[prod].segment == si || p->node[prod].constant))
                     continue; /* made inside, or a constant: uploaded with the weights, not per run */
-                bool seen = false;
-                for (int c = s->first_crossing; c < p->n_crossings && !seen; c++)
-                    seen = p->crossings[c].tensor == t;
-                if (!seen && (st = add_crossing(p, &ccap, t, si, CPUMODEL_TO_NPU, g, cfg, e)) == RT_OK)
+                if (crossed_in[t] == si + 1)
+                    continue;
+                crossed_in[t] = si + 1;
+                if ((st = add_crossing(p, &ccap, t, si, CPUMODEL_TO_NPU, g, cfg, e)) == RT_OK)
                     s->n_in++;
             }
         }
@@ -412,13 +450,15 @@ static rt_status form_segments(const rt_graph *g, const m4npu_config *cfg, part_
                 int t = n->outputs[q];
                 if (t < 0)
                     continue;
-                bool leaves = is_output[t];
-                for (int j = 0; j < g->n_nodes && !leaves; j++) {
-                    if (p->node[j].segment == si)
-                        continue;
-                    for (int r = 0; r < g->nodes[j].n_inputs && !leaves; r++)
-                        leaves = g->nodes[j].inputs[r] == t;
+                bool leaves = graph_is_output(g, t);
+                const int *users;
+                int nu = graph_tensor_users(g, t, &users);
+                if (nu < 0) {
+                    st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition)");
+                    break;
                 }
+                for (int u = 0; u < nu && !leaves; u++)
+                    leaves = p->node[users[u]].segment != si;
                 if (leaves && (st = add_crossing(p, &ccap, t, si, CPUMODEL_FROM_NPU, g, cfg, e)) == RT_OK)
                     s->n_out++;
             }
@@ -435,7 +475,7 @@ static rt_status form_segments(const rt_graph *g, const m4npu_config *cfg, part_
         }
         s->submit_s = cpumodel_submit_s(&cfg->cpu);
     }
-    free(is_output);
+    free(crossed_in);
     return st;
 }
 
