@@ -78,18 +78,30 @@ typedef struct npu_tinfo {
     uint64_t offset;    /* in that buffer, at root */
 } npu_tinfo;
 
+typedef struct npu_node_pos {
+    int node; /* graph node */
+    int pos;  /* its position in the segment */
+} npu_node_pos;
+
+/* A segment keeps what it knows per node and per tensor for its own nodes and tensors only (sorted
+ * by graph index, found by binary search), never in arrays the size of the graph: building every
+ * segment of a graph then costs O(graph log graph) in all, not O(graph x segments). */
 struct npu_segment {
     npu_backend *b;
     rt_graph *g;
     int *nodes, n_nodes;
-    int *pos;             /* graph node -> position in the segment, or -1 */
+    npu_node_pos *by_node; /* the nodes and their positions, by graph node index (npu_seg_pos) */
     bool *fused;          /* position -> folded into another node's descriptor */
     int *into;            /* position -> the graph node whose descriptors carry its work (itself
                              unless fused) */
     bool *attention;      /* position -> the last node of a fused attention (NPU_OP_ATTENTION) */
     bool timing_only;
     npu_weight_type wtype;
-    npu_tinfo *t;         /* per graph tensor */
+    npu_tinfo *t;         /* per tensor the segment's nodes read or write (npu_seg_tinfo) */
+    int *t_graph;         /* t[i] is graph tensor t_graph[i]; ascending */
+    int n_t;
+    npu_tinfo t_stray;    /* what a lookup of any other tensor gets (lowering never asks one) */
+    bool stray;           /* t_stray was handed out: an internal error, reported by the build */
     npu_blob *blobs;
     int n_blobs, cap_blobs;
     npu_op_desc *ops;
@@ -123,7 +135,8 @@ struct npu_mem_plan {
     void *resident_ctx;
     npu_segment **segs;
     int n_segs, cap_segs;
-    /* the resident region: graph tensor -> offset (NPU_MEMPLAN_UNPLACED until a segment places it) */
+    /* the resident region: graph tensor -> offset (NPU_MEMPLAN_UNPLACED until a segment places it);
+     * NULL without a resident predicate */
     uint64_t *res_off;
     uint64_t res_bytes, const_bytes, act_bytes, prog_bytes;
     npu_bo *const_bo, *res_bo, *act_bo, *prog_bo;
@@ -163,6 +176,11 @@ npu_segment *npu_segment_plan(npu_mem_plan *p, const int *nodes, int n_nodes, np
 rt_status npu_segment_upload(npu_segment *s, rt_error *e);
 void npu_segment_destroy(npu_segment *s);
 
+/* npu_segment.c: tensor t's entry (t_stray, flagged, if the segment's nodes do not touch t), and
+ * the position of graph node n in the segment (-1 if it is not one of its nodes). */
+npu_tinfo *npu_seg_tinfo(npu_segment *s, int t);
+int npu_seg_pos(const npu_segment *s, int node);
+
 /* ---------------------------------------------------------------- lowering (npu_lower.c) */
 
 typedef enum npu_lower_mode {
@@ -186,8 +204,9 @@ typedef struct npu_lower {
 /* Node `node` of segment s is folded into the descriptors of node `into` (it gets none of its own). */
 static inline void npu_fuse_into(npu_segment *s, int node, int into)
 {
-    s->fused[s->pos[node]] = true;
-    s->into[s->pos[node]] = into;
+    int pos = npu_seg_pos(s, node);
+    s->fused[pos] = true;
+    s->into[pos] = into;
 }
 
 /* Lower node L->node; 0, or -1 with the reason in L->why. */

@@ -145,7 +145,7 @@ float *nl_const_f32(const npu_lower *L, int t)
 
 /* ---------------------------------------------------------------- planning helpers */
 
-static npu_tinfo *ti(const npu_lower *L, int t) { return &L->s->t[t]; }
+static npu_tinfo *ti(const npu_lower *L, int t) { return npu_seg_tinfo(L->s, t); }
 
 static int root_of(const npu_lower *L, int t)
 {
@@ -370,14 +370,8 @@ bool nl_output_unused(const npu_lower *L, int t)
 {
     if (t < 0)
         return true;
-    for (int k = 0; k < L->g->n_outputs; k++)
-        if (L->g->outputs[k] == t)
-            return false;
-    for (int i = 0; i < L->g->n_nodes; i++)
-        for (int k = 0; k < L->g->nodes[i].n_inputs; k++)
-            if (L->g->nodes[i].inputs[k] == t)
-                return false;
-    return true;
+    const int *users;
+    return !graph_is_output(L->g, t) && graph_tensor_users(L->g, t, &users) == 0; /* (-1, no memory: used) */
 }
 
 /* ---------------------------------------------------------------- dispatch */

@@ -49,20 +49,10 @@ typedef struct nl_attn {
 /* The only node reading t (t no graph output), or -1. */
 static int only_reader(const rt_graph *g, int t)
 {
-    if (t < 0)
-        return -1;
-    for (int k = 0; k < g->n_outputs; k++)
-        if (g->outputs[k] == t)
-            return -1;
-    int found = -1;
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int k = 0; k < g->nodes[i].n_inputs; k++)
-            if (g->nodes[i].inputs[k] == t) {
-                if (found >= 0 && found != i)
-                    return -1;
-                found = i;
-            }
-    return found;
+    const int *users;
+    if (t < 0 || graph_is_output(g, t) || graph_tensor_users(g, t, &users) != 1)
+        return -1; /* (-1 from graph_tensor_users, no memory: no fusion) */
+    return users[0];
 }
 
 static const rt_tensor *T(const rt_graph *g, int t) { return g->tensors[t]; }
@@ -415,15 +405,18 @@ void npu_attn_fuse(npu_lower *L)
         if (L->g->nodes[sm].op != RT_OP_Softmax || !match_at_softmax(L, sm, &a))
             continue;
         bool inside = true;
-        for (int i = 0; i < a.n_nodes && inside; i++)
-            inside = s->pos[a.nodes[i]] >= 0 && !s->fused[s->pos[a.nodes[i]]] && !s->attention[s->pos[a.nodes[i]]];
+        int pos[ATTN_MAX_MEMBERS];
+        for (int i = 0; i < a.n_nodes && inside; i++) {
+            pos[i] = npu_seg_pos(s, a.nodes[i]);
+            inside = pos[i] >= 0 && !s->fused[pos[i]] && !s->attention[pos[i]];
+        }
         L->node = a.nodes[a.n_nodes - 1];
-        L->pos = s->pos[L->node];
+        L->pos = npu_seg_pos(s, L->node);
         if (!inside || attn_feasible(L, &a) != 0)
             continue;
         for (int i = 0; i + 1 < a.n_nodes; i++)
             npu_fuse_into(s, a.nodes[i], a.nodes[a.n_nodes - 1]);
-        s->attention[s->pos[a.nodes[a.n_nodes - 1]]] = true;
+        s->attention[pos[a.n_nodes - 1]] = true;
     }
     if (L->why && L->whylen)
         L->why[0] = '\0';

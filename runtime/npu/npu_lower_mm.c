@@ -16,19 +16,11 @@ static int sole_consumer(const npu_lower *L, int t)
 {
     if (!L->s)
         return -1;
-    const rt_graph *g = L->g;
-    for (int k = 0; k < g->n_outputs; k++)
-        if (g->outputs[k] == t)
-            return -1;
-    int found = -1;
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int k = 0; k < g->nodes[i].n_inputs; k++)
-            if (g->nodes[i].inputs[k] == t) {
-                if (found >= 0 && found != i)
-                    return -1;
-                found = i;
-            }
-    if (found < 0 || L->s->pos[found] <= L->pos)
+    const int *users;
+    if (graph_is_output(L->g, t) || graph_tensor_users(L->g, t, &users) != 1)
+        return -1;
+    int found = users[0];
+    if (npu_seg_pos(L->s, found) <= L->pos)
         return -1;
     return found;
 }

@@ -112,14 +112,16 @@ npu_mem_plan *npu_mem_plan_new(npu_backend *b, rt_graph *g, npu_resident_fn resi
         return NULL;
     }
     npu_mem_plan *p = calloc(1, sizeof *p);
-    if (p)
+    /* only a plan with resident tensors needs their offsets: a segment built alone
+     * (npu_segment_build, once per segment) must not cost the graph's size */
+    if (p && resident)
         p->res_off = malloc(((size_t)g->n_tensors + 1) * sizeof *p->res_off);
-    if (!p || !p->res_off) {
+    if (!p || (resident && !p->res_off)) {
         free(p);
         rt_error_set(e, RT_ERR_NOMEM, "out of memory (memory plan)");
         return NULL;
     }
-    for (int t = 0; t < g->n_tensors; t++)
+    for (int t = 0; resident && t < g->n_tensors; t++)
         p->res_off[t] = NPU_MEMPLAN_UNPLACED;
     p->b = b;
     p->g = g;

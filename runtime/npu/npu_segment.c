@@ -29,11 +29,12 @@ void npu_segment_destroy(npu_segment *s)
             free(s->weight_host[i]);
     free(s->weight_host);
     free(s->nodes);
-    free(s->pos);
+    free(s->by_node);
     free(s->fused);
     free(s->into);
     free(s->attention);
     free(s->t);
+    free(s->t_graph);
     free(s->blobs);
     free(s->ops);
     free(s->op_node);
@@ -104,44 +105,135 @@ static void fuse_attention(npu_segment *s)
     npu_attn_fuse(&L);
 }
 
-static bool read_outside(const npu_segment *s, int t)
+/* ---- the segment's own nodes and tensors */
+
+npu_tinfo *npu_seg_tinfo(npu_segment *s, int t)
+{
+    int lo = 0, hi = s->n_t - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (s->t_graph[mid] == t)
+            return &s->t[mid];
+        if (s->t_graph[mid] < t)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    s->stray = true;
+    return &s->t_stray;
+}
+
+int npu_seg_pos(const npu_segment *s, int node)
+{
+    int lo = 0, hi = s->n_nodes - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (s->by_node[mid].node == node)
+            return s->by_node[mid].pos;
+        if (s->by_node[mid].node < node)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_node_pos(const void *a, const void *b)
+{
+    return cmp_int(&((const npu_node_pos *)a)->node, &((const npu_node_pos *)b)->node);
+}
+
+/* by_node, and one entry per distinct tensor the nodes read or write, ascending. */
+static rt_status index_segment(npu_segment *s, rt_error *e)
 {
     const rt_graph *g = s->g;
-    for (int k = 0; k < g->n_outputs; k++)
-        if (g->outputs[k] == t)
-            return true;
-    for (int i = 0; i < g->n_nodes; i++) {
-        if (s->pos[i] >= 0)
-            continue;
-        for (int k = 0; k < g->nodes[i].n_inputs; k++)
-            if (g->nodes[i].inputs[k] == t)
-                return true;
+    size_t total = 0;
+    for (int p = 0; p < s->n_nodes; p++)
+        total += (size_t)g->nodes[s->nodes[p]].n_inputs + (size_t)g->nodes[s->nodes[p]].n_outputs;
+    s->by_node = malloc(((size_t)s->n_nodes + 1) * sizeof *s->by_node);
+    s->t_graph = malloc((total + 1) * sizeof *s->t_graph);
+    if (!s->by_node || !s->t_graph)
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (segment)");
+    for (int p = 0; p < s->n_nodes; p++)
+        s->by_node[p] = (npu_node_pos){s->nodes[p], p};
+    qsort(s->by_node, (size_t)s->n_nodes, sizeof *s->by_node, cmp_node_pos);
+    for (int i = 1; i < s->n_nodes; i++)
+        if (s->by_node[i].node == s->by_node[i - 1].node)
+            return rt_error_set(e, RT_ERR_ARG, "npu_segment_build: node %d is listed twice", s->by_node[i].node);
+    size_t n = 0;
+    for (int p = 0; p < s->n_nodes; p++) {
+        const rt_node *nd = &g->nodes[s->nodes[p]];
+        for (int k = 0; k < nd->n_inputs; k++)
+            if (nd->inputs[k] >= 0)
+                s->t_graph[n++] = nd->inputs[k];
+        for (int k = 0; k < nd->n_outputs; k++)
+            if (nd->outputs[k] >= 0)
+                s->t_graph[n++] = nd->outputs[k];
     }
+    qsort(s->t_graph, n, sizeof *s->t_graph, cmp_int);
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        if (w == 0 || s->t_graph[i] != s->t_graph[w - 1])
+            s->t_graph[w++] = s->t_graph[i];
+    s->n_t = (int)w;
+    if (!(s->t = calloc(w + 1, sizeof *s->t)))
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (segment)");
+    for (size_t i = 0; i <= w; i++) { /* (and t_stray, below) */
+        npu_tinfo *x = i < w ? &s->t[i] : &s->t_stray;
+        int t = i < w ? s->t_graph[i] : -1;
+        x->root = x->scale_root = t;
+        x->def = INT_MAX;
+        x->last = -1;
+        x->lo = 0.0f;
+        x->hi = INFINITY;
+    }
+    return RT_OK;
+}
+
+/* Is t a graph output, or read by a node outside the segment? */
+static bool read_outside(const npu_segment *s, int t)
+{
+    if (graph_is_output(s->g, t))
+        return true;
+    const int *users;
+    int nu = graph_tensor_users(s->g, t, &users);
+    if (nu < 0)
+        return true; /* (out of memory: keep the value) */
+    for (int u = 0; u < nu; u++)
+        if (npu_seg_pos(s, users[u]) < 0)
+            return true;
     return false;
 }
 
-static int root(const npu_segment *s, int t)
+static int root(npu_segment *s, int t)
 {
-    while (s->t[t].root != t)
-        t = s->t[t].root;
+    while (npu_seg_tinfo(s, t)->root != t)
+        t = npu_seg_tinfo(s, t)->root;
     return t;
 }
 
-static int scale_root(const npu_segment *s, int t)
+static int scale_root(npu_segment *s, int t)
 {
-    while (s->t[t].scale_root != t)
-        t = s->t[t].scale_root;
+    while (npu_seg_tinfo(s, t)->scale_root != t)
+        t = npu_seg_tinfo(s, t)->scale_root;
     return t;
 }
 
 static rt_status resolve_scales(npu_segment *s, rt_error *e)
 {
-    for (int t = 0; t < s->g->n_tensors; t++) {
-        if (!s->t[t].used)
+    for (int i = 0; i < s->n_t; i++) {
+        int t = s->t_graph[i];
+        if (!s->t[i].used)
             continue;
-        npu_tinfo *r = &s->t[scale_root(s, t)];
+        int sr = scale_root(s, t);
+        npu_tinfo *r = npu_seg_tinfo(s, sr);
         if (!r->scale_set) {
-            int sr = scale_root(s, t);
             const rt_quant *q = &s->g->tensors[sr]->quant;
             if (q->scheme == RT_QUANT_PER_TENSOR && q->count >= 1 && q->scales && q->scales[0] > 0.0f &&
                 isfinite(q->scales[0]))
@@ -165,13 +257,13 @@ static rt_status resolve_scales(npu_segment *s, rt_error *e)
 
 static rt_status find_boundary(npu_segment *s, rt_error *e)
 {
-    int nt = s->g->n_tensors;
-    s->ins = malloc((size_t)(nt + 1) * sizeof *s->ins);
-    s->outs = malloc((size_t)(nt + 1) * sizeof *s->outs);
+    s->ins = malloc(((size_t)s->n_t + 1) * sizeof *s->ins);
+    s->outs = malloc(((size_t)s->n_t + 1) * sizeof *s->outs);
     if (!s->ins || !s->outs)
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (segment boundary)");
-    for (int t = 0; t < nt; t++) {
-        npu_tinfo *x = &s->t[t];
+    for (int i = 0; i < s->n_t; i++) {
+        int t = s->t_graph[i];
+        npu_tinfo *x = &s->t[i];
         if (!x->used)
             continue;
         if (x->root == t && !x->produced) {
@@ -180,7 +272,7 @@ static rt_status find_boundary(npu_segment *s, rt_error *e)
         }
         if (x->produced && read_outside(s, t)) {
             s->outs[s->n_outs++] = t;
-            s->t[root(s, t)].last = s->n_nodes;
+            npu_seg_tinfo(s, root(s, t))->last = s->n_nodes;
         }
     }
     return RT_OK;
@@ -196,13 +288,14 @@ static uint64_t act_bytes(const npu_segment *s, int t)
  * segment sees the ones it touches through one window, its buffer NPU_BUF_RESIDENT. */
 static rt_status place_resident(npu_segment *s, rt_error *e)
 {
-    int nt = s->g->n_tensors;
-    for (int t = 0; t < nt; t++)
-        if (s->t[t].used && npu_mem_plan_is_resident(s->plan, t))
-            s->t[root(s, t)].resident = true;
+    int nt = s->n_t;
+    for (int i = 0; i < nt; i++)
+        if (s->t[i].used && npu_mem_plan_is_resident(s->plan, s->t_graph[i]))
+            npu_seg_tinfo(s, root(s, s->t_graph[i]))->resident = true;
     uint64_t lo = UINT64_MAX, hi = 0;
-    for (int t = 0; t < nt; t++) {
-        npu_tinfo *x = &s->t[t];
+    for (int i = 0; i < nt; i++) {
+        int t = s->t_graph[i];
+        npu_tinfo *x = &s->t[i];
         if (!x->used || x->root != t || !x->resident)
             continue;
         uint64_t bytes = act_bytes(s, t), at = npu_mem_plan_resident(s->plan, t, bytes);
@@ -217,9 +310,9 @@ static rt_status place_resident(npu_segment *s, rt_error *e)
         return rt_error_set(e, RT_ERR_LIMIT, "the segment's resident tensors span %llu bytes; a job buffer is limited "
                             "to %llu (split the segment)", (unsigned long long)(hi - lo),
                             (unsigned long long)NPU_ARENA_MAX_BYTES);
-    for (int t = 0; t < nt; t++)
-        if (s->t[t].used && s->t[t].root == t && s->t[t].resident)
-            s->t[t].offset -= lo;
+    for (int i = 0; i < nt; i++)
+        if (s->t[i].used && s->t[i].root == s->t_graph[i] && s->t[i].resident)
+            s->t[i].offset -= lo;
     s->res_base = lo;
     s->buf_bytes[NPU_BUF_RESIDENT] = hi - lo;
     return RT_OK;
@@ -229,7 +322,7 @@ static rt_status place_resident(npu_segment *s, rt_error *e)
  * (first writer, or -1 for an input, to last reader, or past the end for an output). */
 static rt_status place_activations(npu_segment *s, rt_error *e)
 {
-    int nt = s->g->n_tensors, n = 0;
+    int nt = s->n_t, n = 0;
     npu_live_buf *bufs = malloc((size_t)(nt + 1) * sizeof *bufs);
     int *which = malloc((size_t)(nt + 1) * sizeof *which);
     uint64_t *offsets = malloc((size_t)(nt + 1) * sizeof *offsets);
@@ -239,12 +332,13 @@ static rt_status place_activations(npu_segment *s, rt_error *e)
         free(offsets);
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (placement)");
     }
-    for (int t = 0; t < nt; t++) {
-        const npu_tinfo *x = &s->t[t];
+    for (int i = 0; i < nt; i++) {
+        const npu_tinfo *x = &s->t[i];
+        int t = s->t_graph[i];
         if (!x->used || x->root != t || x->resident || x->def == INT_MAX)
             continue;
         bufs[n] = (npu_live_buf){act_bytes(s, t), x->def, x->last > x->def ? x->last : x->def};
-        which[n++] = t;
+        which[n++] = i; /* an index into s->t */
     }
     uint64_t top = 0;
     rt_status st = npu_arena_plan(bufs, n, NPU_ARENA_ALIGN_BYTES, offsets, &top, e);
@@ -352,17 +446,14 @@ npu_segment *npu_segment_plan(npu_mem_plan *mp, const int *nodes, int n_nodes, n
         return NULL;
     }
     npu_segment *s = calloc(1, sizeof *s);
-    int nt = g->n_tensors;
     if (s) {
         s->nodes = malloc((size_t)(n_nodes + 1) * sizeof *s->nodes);
-        s->pos = malloc((size_t)(g->n_nodes + 1) * sizeof *s->pos);
         s->fused = calloc((size_t)n_nodes + 1, sizeof *s->fused);
         s->into = calloc((size_t)n_nodes + 1, sizeof *s->into);
         s->attention = calloc((size_t)n_nodes + 1, sizeof *s->attention);
-        s->t = calloc((size_t)nt + 1, sizeof *s->t);
         s->weight_host = calloc(NPU_MAX_WEIGHT_ARENAS, sizeof *s->weight_host);
     }
-    if (!s || !s->nodes || !s->pos || !s->fused || !s->into || !s->attention || !s->t || !s->weight_host) {
+    if (!s || !s->nodes || !s->fused || !s->into || !s->attention || !s->weight_host) {
         npu_segment_destroy(s);
         rt_error_set(e, RT_ERR_NOMEM, "out of memory (segment)");
         return NULL;
@@ -373,29 +464,28 @@ npu_segment *npu_segment_plan(npu_mem_plan *mp, const int *nodes, int n_nodes, n
     s->n_nodes = n_nodes;
     s->timing_only = timing_only;
     s->wtype = weights;
-    for (int i = 0; i < g->n_nodes; i++)
-        s->pos[i] = -1;
     for (int p = 0; p < n_nodes; p++) {
-        if (nodes[p] < 0 || nodes[p] >= g->n_nodes || s->pos[nodes[p]] >= 0) {
-            rt_error_set(e, RT_ERR_ARG, "npu_segment_build: node index %d is out of range or listed twice", nodes[p]);
+        if (nodes[p] < 0 || nodes[p] >= g->n_nodes) {
+            rt_error_set(e, RT_ERR_ARG, "npu_segment_build: node index %d is out of range", nodes[p]);
             npu_segment_destroy(s);
             return NULL;
         }
         s->nodes[p] = nodes[p];
         s->into[p] = nodes[p];
-        s->pos[nodes[p]] = p;
     }
-    for (int t = 0; t < nt; t++) {
-        s->t[t].root = s->t[t].scale_root = t;
-        s->t[t].def = INT_MAX;
-        s->t[t].last = -1;
-        s->t[t].lo = 0.0f;
-        s->t[t].hi = INFINITY;
+    if (index_segment(s, e) != RT_OK) {
+        npu_segment_destroy(s);
+        return NULL;
     }
     fuse_attention(s);
     if (lower_all(s, NPU_LOWER_PLAN, e) != 0 || resolve_scales(s, e) != RT_OK || find_boundary(s, e) != RT_OK ||
         place_resident(s, e) != RT_OK || place_activations(s, e) != RT_OK || place_blobs(s, e) != RT_OK ||
         lower_all(s, NPU_LOWER_EMIT, e) != 0) {
+        npu_segment_destroy(s);
+        return NULL;
+    }
+    if (s->stray) {
+        rt_error_set(e, RT_ERR_ARG, "internal: lowering touched a tensor none of the segment's nodes reads or writes");
         npu_segment_destroy(s);
         return NULL;
     }
@@ -456,8 +546,8 @@ static rt_status put_inputs(npu_segment *s, rt_tensor **values, uint8_t *const *
         if (!v || !v->data || !float_act(v->dtype) || rt_tensor_numel(v) != n)
             return rt_error_set(e, RT_ERR_NO_DATA, "segment input '%s': no f32/f16/bf16 value of %lld elements",
                                 decl->name, (long long)n);
-        float scale = s->t[scale_root(s, t)].scale;
-        const npu_tinfo *x = &s->t[t]; /* an input is a storage root */
+        float scale = npu_seg_tinfo(s, scale_root(s, t))->scale;
+        const npu_tinfo *x = npu_seg_tinfo(s, t); /* an input is a storage root */
         int8_t *q = img ? (int8_t *)img[x->buf] + x->offset : malloc((size_t)n);
         if (!q)
             return rt_error_set(e, RT_ERR_NOMEM, "out of memory (input '%s')", decl->name);
@@ -495,7 +585,7 @@ static rt_status get_outputs(npu_segment *s, rt_tensor **values, uint8_t *const 
             return rt_error_set(e, RT_ERR_ARG, "segment output '%s': the value given is not a float tensor of %lld "
                                 "elements", decl->name, (long long)n);
         }
-        const npu_tinfo *x = &s->t[root(s, t)];
+        const npu_tinfo *x = npu_seg_tinfo(s, root(s, t));
         const npu_window *w = &s->win[x->buf];
         int8_t *q = img ? (int8_t *)img[x->buf] + x->offset : malloc((size_t)n);
         if (!q)
@@ -504,7 +594,7 @@ static rt_status get_outputs(npu_segment *s, rt_tensor **values, uint8_t *const 
             free(q);
             return rt_error_set(e, RT_ERR_IO, "reading output '%s': %s", decl->name, npu_dev_error(s->b->dev));
         }
-        float scale = s->t[scale_root(s, t)].scale;
+        float scale = npu_seg_tinfo(s, scale_root(s, t))->scale;
         for (int64_t i = 0; i < n; i++)
             store_at(v, i, (float)q[i] * scale); /* v.dequant's arithmetic, then the tensor's type */
         if (!img)
@@ -649,9 +739,8 @@ const npu_op_profile *npu_segment_profile(const npu_segment *s) { return s ? s->
 
 int npu_segment_fused_into(const npu_segment *s, int node)
 {
-    if (!s || node < 0 || node >= s->g->n_nodes || s->pos[node] < 0)
-        return -1;
-    return s->into[s->pos[node]];
+    int pos = s && node >= 0 && node < s->g->n_nodes ? npu_seg_pos(s, node) : -1;
+    return pos < 0 ? -1 : s->into[pos];
 }
 
 void npu_backend_set_profile(npu_backend *b, bool on) { b->profile_on = on; }
