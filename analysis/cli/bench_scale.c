@@ -1,6 +1,6 @@
 /* bench_scale.c -- `m4npu bench --scale`: does the work on an input grow in proportion to the
  * input? Each measured step (assembling, disassembling, importing and partitioning an ONNX
- * graph ...) runs on generated inputs of 10k, 20k, 40k, 80k and 160k items, and the table shows
+ * graph, building its NPU segments) runs on generated inputs of 10k, 20k, 40k, 80k and 160k items, and the table shows
  * the time of each size and its ratio to the size before: about 2x per doubling is linear (or
  * n log n), 4x is quadratic. Issue 9's target is at most 2.3x per doubling up to 160k.
  *
@@ -16,7 +16,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "chain.h"
 #include "isa_asm.h"
+#include "m4npu_config.h"
+#include "npu_backend.h"
+#include "onnx_io.h"
+#include "partition.h"
 
 #define SCALE_SMALLEST 10000u
 #define SCALE_SIZES 5                  /* 10k, 20k, 40k, 80k, 160k */
@@ -24,6 +29,7 @@
 #define SCALE_MIN_SECONDS 0.5          /* repeat a size until this much time has passed ... */
 #define SCALE_MAX_REPEATS 50           /* ... or this many runs; the fastest run counts */
 #define ASM_LINE_BYTES 96              /* room for one generated line of assembly */
+#define ONNX_ACTIVATION_SCALE (1.0f / 127.0f) /* every activation's int8 scale: |x| <= 1 */
 
 /* CPU time of this process, so that other work on a shared machine does not count. */
 static double now_s(void)
@@ -141,18 +147,98 @@ static int scale_assembly(bench_scale_row *rows, size_t *nrows)
     return rc;
 }
 
-/* ---- ONNX: importing and partitioning a graph of n nodes
- *
- * Not measured yet: this is the place for the ONNX half of issue 9's benchmark (generate a
- * model of n nodes, time onnx import with graph preparation and partition_graph), which the
- * work on the ONNX importer and the partitioner fills in. It adds rows as scale_assembly does;
- * until then it adds none and says so. */
+/* ---- ONNX: a chain of n elementwise nodes (runtime/onnx/models/chain.c: Add, Relu, Sin, Mul
+ * repeated, one NPU segment per four nodes under configs/test.yaml's capability set) through what
+ * `m4npu run` does before it executes anything: import with graph preparation (validation, sort,
+ * folding, dead-node removal, inference) and partitioning with the firmware's check (step "onnx"),
+ * then building every NPU segment (step "segments"). */
+
+typedef struct onnx_work {
+    const m4npu_config *cfg;
+    npu_backend *b;
+    const uint8_t *file;
+    size_t len;
+    rt_graph *g;    /* imported and partitioned by the last onnx_once */
+    part_plan *plan;
+    rt_error e;
+} onnx_work;
+
+static bool backend_supports(void *ctx, const rt_graph *g, int node, char *why, size_t whylen)
+{
+    return npu_backend_supports(ctx, g, node, why, whylen);
+}
+
+static int onnx_once(void *arg)
+{
+    onnx_work *w = arg;
+    part_plan_free(w->plan);
+    graph_free(w->g);
+    w->plan = NULL;
+    if (onnx_import_buffer(w->file, w->len, NULL, NULL, &w->g, &w->e) != RT_OK)
+        return -1;
+    return partition_graph(w->g, w->cfg, backend_supports, w->b, &w->plan, &w->e) == RT_OK ? 0 : -1;
+}
+
+static int segments_once(void *arg)
+{
+    onnx_work *w = arg;
+    int rc = 0;
+    for (int s = 0; s < w->plan->n_segments && rc == 0; s++) {
+        const part_segment *ps = &w->plan->segments[s];
+        npu_segment *seg = npu_segment_build(w->b, w->g, ps->nodes, ps->n_nodes, NPU_WEIGHTS_INT8, false, &w->e);
+        rc = seg ? 0 : -1;
+        npu_segment_free(seg);
+    }
+    return rc;
+}
+
+/* Scales as calibration would give them (run derives them from its reference run). */
+static int calibrate(onnx_work *w)
+{
+    float scale = ONNX_ACTIVATION_SCALE;
+    for (int t = 0; t < w->g->n_tensors; t++)
+        if (rt_dtype_is_float(w->g->tensors[t]->dtype) && w->g->tensors[t]->kind != RT_TENSOR_CONSTANT &&
+            graph_set_quant(w->g, t, -1, 1, &scale, NULL, &w->e) != RT_OK)
+            return -1;
+    return 0;
+}
+
 static int scale_onnx(bench_scale_row *rows, size_t *nrows)
 {
-    (void)rows;
-    (void)nrows;
-    fprintf(stderr, "m4npu bench --scale: ONNX import and partitioning are not measured yet\n");
-    return 0;
+    m4npu_config cfg;
+    m4npu_config_defaults(&cfg);
+    onnx_work w = {.cfg = &cfg};
+    if (!(w.b = npu_backend_open(&cfg, &w.e))) {
+        fprintf(stderr, "m4npu bench --scale: %s\n", w.e.msg);
+        return -1;
+    }
+    int rc = 0;
+    for (int k = 0; k < SCALE_SIZES && rc == 0; k++) {
+        uint32_t nodes = SCALE_SMALLEST << k;
+        uint8_t *file = NULL;
+        rt_graph *built = model_elementwise_chain((int)nodes, &w.e);
+        bench_scale_row *on = &rows[(*nrows)++], *sg = &rows[(*nrows)++];
+        *on = (bench_scale_row){"onnx", "nodes", nodes, 0};
+        *sg = (bench_scale_row){"segments", "nodes", nodes, 0};
+        rc = built && onnx_export_buffer(built, &file, &w.len, &w.e) == RT_OK ? 0 : -1;
+        graph_free(built);
+        w.file = file;
+        if (rc == 0)
+            rc = fastest(onnx_once, &w, &on->seconds);
+        if (rc == 0)
+            rc = calibrate(&w);
+        if (rc == 0)
+            rc = fastest(segments_once, &w, &sg->seconds);
+        if (rc != 0)
+            fprintf(stderr, "m4npu bench --scale: the %u-node chain: %s\n", nodes, w.e.msg[0] ? w.e.msg : "out of memory");
+        part_plan_free(w.plan);
+        graph_free(w.g);
+        w.plan = NULL;
+        w.g = NULL;
+        free(file);
+    }
+    npu_backend_close(w.b);
+    return rc;
 }
 
 typedef int (*scale_step)(bench_scale_row *rows, size_t *nrows);
