@@ -282,6 +282,7 @@ typedef struct run_ctx {
     npu_segment **segs;
     run_control *rc; /* the subgraphs of control-flow nodes */
     npu_counters body_counters; /* their NPU work */
+    int *crossing_out_of; /* per tensor: 1 + the last segment run whose crossings out list it */
     int ev_cap;
     double t; /* the modelled clock */
     bool timing_only;
@@ -305,41 +306,63 @@ static rt_status crossing_events(run_ctx *c, const part_segment *s, bool in, rt_
     return RT_OK;
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
 /* The same segment on the backend's CPU twin of the firmware's kernels, from the same host
  * inputs: the largest difference between the device's outputs and the twin's. 0 means the
  * device computed exactly the specified int8 arithmetic, so the whole error against the FP32
- * reference is quantisation. */
+ * reference is quantisation. The twin writes into c->vals itself: the device's values of the
+ * segment's outputs are set aside, the twin's compared with them, freed, and the device's put back
+ * (O(segment), not O(graph), per segment). */
 static rt_status twin_check(run_ctx *c, int si, rt_error *e)
 {
     const part_segment *s = &c->r->plan->segments[si];
-    size_t nt = (size_t)c->g->n_tensors;
-    rt_tensor **tv = malloc(nt * sizeof *tv);
-    if (!tv)
+    int n_out = 0;
+    for (int k = 0; k < s->n_nodes; k++)
+        n_out += c->g->nodes[s->nodes[k]].n_outputs;
+    int *outs = malloc(((size_t)n_out + 1) * sizeof *outs);
+    rt_tensor **dev = malloc(((size_t)n_out + 1) * sizeof *dev);
+    if (!outs || !dev) {
+        free(outs);
+        free(dev);
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (twin run)");
-    memcpy(tv, c->vals, nt * sizeof *tv);
+    }
+    n_out = 0;
     for (int k = 0; k < s->n_nodes; k++) {
         const rt_node *n = &c->g->nodes[s->nodes[k]];
         for (int q = 0; q < n->n_outputs; q++)
             if (n->outputs[q] >= 0)
-                tv[n->outputs[q]] = NULL;
+                outs[n_out++] = n->outputs[q];
     }
-    rt_status st = npu_segment_run_twin(c->segs[si], tv, e);
+    qsort(outs, (size_t)n_out, sizeof *outs, cmp_int); /* the differences in tensor order, as ever */
+    for (int i = 0; i < n_out; i++) {
+        dev[i] = c->vals[outs[i]];
+        c->vals[outs[i]] = NULL;
+    }
+    rt_status st = npu_segment_run_twin(c->segs[si], c->vals, e);
     double diff = 0;
-    for (size_t t = 0; t < nt; t++) {
-        if (!tv[t] || tv[t] == c->vals[t])
+    for (int i = 0; i < n_out; i++) {
+        int t = outs[i];
+        rt_tensor *twin = c->vals[t];
+        c->vals[t] = dev[i];
+        if (!twin)
             continue;
-        const rt_tensor *dev = c->vals[t];
-        if (st == RT_OK && (!dev || rt_tensor_numel(dev) != rt_tensor_numel(tv[t])))
+        if (st == RT_OK && (!dev[i] || rt_tensor_numel(dev[i]) != rt_tensor_numel(twin)))
             st = rt_error_set(e, RT_ERR_MISMATCH, "NPU segment %d: the twin gave '%s', the device did not", si,
                               c->g->tensors[t]->name);
-        for (int64_t i = 0; st == RT_OK && i < rt_tensor_numel(tv[t]); i++) {
-            double d = fabs(rt_tensor_get_f64(dev, i) - rt_tensor_get_f64(tv[t], i));
+        for (int64_t j = 0; st == RT_OK && j < rt_tensor_numel(twin); j++) {
+            double d = fabs(rt_tensor_get_f64(dev[i], j) - rt_tensor_get_f64(twin, j));
             if (!(d <= diff))
                 diff = d;
         }
-        rt_tensor_free(tv[t]);
+        rt_tensor_free(twin);
     }
-    free(tv);
+    free(outs);
+    free(dev);
     if (st != RT_OK) {
         rt_error_prefix(e, "NPU segment %d (CPU twin)", si);
         return st;
@@ -400,15 +423,15 @@ static rt_status run_segment(run_ctx *c, int si, rt_error *e)
         rt_error_prefix(e, "NPU segment %d", si);
         return st;
     }
+    /* only tensors read outside the segment (its crossings out) must come back */
+    for (int x = s->first_crossing + s->n_in; x < s->first_crossing + s->n_in + s->n_out; x++)
+        c->crossing_out_of[r->plan->crossings[x].tensor] = si + 1;
     for (int k = 0; !c->timing_only && k < s->n_nodes; k++) {
         const rt_node *n = &c->g->nodes[s->nodes[k]];
         for (int q = 0; q < n->n_outputs; q++) {
             int t = n->outputs[q];
             if (t >= 0 && !c->vals[t] && c->r->plan->node[s->nodes[k]].segment == si) {
-                bool needed = false; /* only tensors read outside the segment must come back */
-                for (int x = s->first_crossing + s->n_in; x < s->first_crossing + s->n_in + s->n_out; x++)
-                    needed |= r->plan->crossings[x].tensor == t;
-                if (needed) {
+                if (c->crossing_out_of[t] == si + 1) {
                     char lbl[300];
                     return rt_error_set(e, RT_ERR_NO_DATA, "NPU segment %d: the backend returned no value for '%s' (node %s)",
                                         si, c->g->tensors[t]->name, graph_node_label(c->g, s->nodes[k], lbl, sizeof lbl));
@@ -558,12 +581,13 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
     size_t nt = (size_t)g->n_tensors + 1;
     rt_tensor **vals = calloc(nt, sizeof *vals), **ref = calloc(nt, sizeof *ref);
     bool *owned = calloc(nt, sizeof *owned);
+    int *crossing_out_of = calloc(nt, sizeof *crossing_out_of);
     npu_backend *b = NULL;
     npu_segment **segs = NULL;
     run_control *rc = NULL;
     npu_mem_plan *mem = NULL;
     rt_status st = RT_OK;
-    if (!r || !vals || !ref || !owned || !(r->nodes = calloc((size_t)g->n_nodes + 1, sizeof *r->nodes))) {
+    if (!r || !vals || !ref || !owned || !crossing_out_of || !(r->nodes = calloc((size_t)g->n_nodes + 1, sizeof *r->nodes))) {
         st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (run)");
         goto done;
     }
@@ -621,7 +645,7 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
         if (g->tensors[t]->kind == RT_TENSOR_CONSTANT)
             vals[t] = g->tensors[t]; /* borrowed; never written */
     run_ctx c = {.g = g, .cfg = o->cfg, .r = r, .vals = vals, .owned = owned, .segs = segs, .rc = rc,
-                 .timing_only = o->timing_only};
+                 .crossing_out_of = crossing_out_of, .timing_only = o->timing_only};
     if ((st = execute(&c, e)) != RT_OK)
         goto done;
     if (o->timing_only)
@@ -702,6 +726,7 @@ done:
     free(vals);
     free(ref);
     free(owned);
+    free(crossing_out_of);
     if (st != RT_OK) {
         run_result_free(r);
         return st;

@@ -260,11 +260,11 @@ json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const m4npu_
               set(o, "max_abs", json_real(ro->max_abs)) || set(o, "max_rel", json_real(ro->max_rel)) ||
               set(o, "ref_max_abs", json_real(ro->ref_max_abs)) || json_array_append_new(errs, o);
     }
-    for (int k = 0; !bad && k < g->n_inputs; k++) {
+    /* the generated inputs are a subsequence of the graph's inputs, in their order */
+    for (int k = 0, next_gen = 0; !bad && k < g->n_inputs; k++) {
         const char *name = g->tensors[g->inputs[k]]->name;
-        bool gen = false;
-        for (int i = 0; i < r->n_generated; i++)
-            gen |= strcmp(r->generated[i], name) == 0;
+        bool gen = next_gen < r->n_generated && strcmp(r->generated[next_gen], name) == 0;
+        next_gen += gen;
         json_t *o = json_object();
         bad = !o || set(o, "name", json_string(name)) || set(o, "source", json_string(gen ? "random" : "given")) ||
               json_array_append_new(inputs, o);
