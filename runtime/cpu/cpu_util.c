@@ -35,16 +35,8 @@ int64_t cpu_ldi(rt_dtype t, const void *p, int64_t i)
         int v = (i & 1) ? (b >> 4) : (b & 0xf);
         return v >= 8 ? v - 16 : v;
     }
-    default: {
-        double d = cpu_ld(t, p, i);
-        if (isnan(d))
-            return 0;
-        if (d >= 9.2233720368547758e18)
-            return INT64_MAX;
-        if (d <= -9.2233720368547758e18)
-            return INT64_MIN;
-        return (int64_t)d;
-    }
+    default:
+        return rt_f64_to_i64(cpu_ld(t, p, i));
     }
 }
 

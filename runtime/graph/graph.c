@@ -647,7 +647,7 @@ int64_t rt_node_attr_int(const rt_node *n, const char *name, int64_t dflt)
     if (a->type == RT_ATTR_INT)
         return a->i;
     if (a->type == RT_ATTR_FLOAT)
-        return (int64_t)a->f;
+        return rt_f64_to_i64(a->f);
     return dflt;
 }
 
@@ -669,8 +669,14 @@ const char *rt_node_attr_string(const rt_node *n, const char *name, const char *
     return a && a->type == RT_ATTR_STRING ? a->s : dflt;
 }
 
+/* What *vals points at when a list attribute is absent or empty: a valid pointer, so that a
+ * caller's memcpy of 0 values is defined. */
+static const int64_t no_ints[1];
+static const float no_floats[1];
+
 size_t rt_node_attr_ints(const rt_node *n, const char *name, const int64_t **vals)
 {
+    *vals = no_ints;
     const rt_attr *a = rt_node_attr(n, name);
     if (!a)
         return 0;
@@ -693,6 +699,7 @@ rt_graph *rt_node_attr_graph(const rt_node *n, const char *name)
 
 size_t rt_node_attr_floats(const rt_node *n, const char *name, const float **vals)
 {
+    *vals = no_floats;
     const rt_attr *a = rt_node_attr(n, name);
     if (!a)
         return 0;

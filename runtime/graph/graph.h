@@ -139,6 +139,10 @@ bool rt_dtype_is_signed(rt_dtype t);
 /* Bytes for n elements (rounded up for sub-byte types); UINT64_MAX on overflow. */
 uint64_t rt_dtype_bytes(rt_dtype t, uint64_t n);
 
+/* A float value as int64: truncated toward zero, saturated at INT64_MIN/INT64_MAX, NaN as 0
+ * (a plain cast of a NaN or an out-of-range value is undefined behaviour). */
+int64_t rt_f64_to_i64(double v);
+
 float rt_f16_to_f32(uint16_t h);
 uint16_t rt_f32_to_f16(float f); /* round to nearest even */
 float rt_bf16_to_f32(uint16_t h);
@@ -259,7 +263,8 @@ const rt_attr *rt_node_attr(const rt_node *n, const char *name);
 int64_t rt_node_attr_int(const rt_node *n, const char *name, int64_t dflt);
 float rt_node_attr_float(const rt_node *n, const char *name, float dflt);
 const char *rt_node_attr_string(const rt_node *n, const char *name, const char *dflt);
-/* INTS (or a single INT) attribute; returns count (0 if absent) and sets *vals. */
+/* INTS (or a single INT) attribute; returns count (0 if absent or of another type) and sets
+ * *vals (never NULL, also when the count is 0). */
 size_t rt_node_attr_ints(const rt_node *n, const char *name, const int64_t **vals);
 size_t rt_node_attr_floats(const rt_node *n, const char *name, const float **vals);
 /* A GRAPH attribute's subgraph, or NULL. */

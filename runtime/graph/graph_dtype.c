@@ -162,3 +162,16 @@ uint16_t rt_f32_to_bf16(float f)
     x += 0x7fff + lsb;
     return (uint16_t)(x >> 16);
 }
+
+#define I64_LIMIT 0x1p63 /* 2^63: the first double above INT64_MAX; -2^63 is INT64_MIN exactly */
+
+int64_t rt_f64_to_i64(double v)
+{
+    if (isnan(v))
+        return 0;
+    if (v >= I64_LIMIT)
+        return INT64_MAX;
+    if (v < -I64_LIMIT)
+        return INT64_MIN;
+    return (int64_t)v;
+}

@@ -186,10 +186,10 @@ int64_t rt_tensor_get_i64(const rt_tensor *t, int64_t i)
     case RT_DT_U16: return ((const uint16_t *)p)[i];
     case RT_DT_U32: return ((const uint32_t *)p)[i];
     case RT_DT_U64: return (int64_t)((const uint64_t *)p)[i];
-    case RT_DT_F32: return (int64_t)((const float *)p)[i];
-    case RT_DT_F64: return (int64_t)((const double *)p)[i];
-    case RT_DT_F16: return (int64_t)rt_f16_to_f32(((const uint16_t *)p)[i]);
-    case RT_DT_BF16: return (int64_t)rt_bf16_to_f32(((const uint16_t *)p)[i]);
+    case RT_DT_F32: return rt_f64_to_i64(((const float *)p)[i]);
+    case RT_DT_F64: return rt_f64_to_i64(((const double *)p)[i]);
+    case RT_DT_F16: return rt_f64_to_i64(rt_f16_to_f32(((const uint16_t *)p)[i]));
+    case RT_DT_BF16: return rt_f64_to_i64(rt_bf16_to_f32(((const uint16_t *)p)[i]));
     case RT_DT_I4: {
         uint8_t b = ((const uint8_t *)p)[i / 2];
         int v = (i & 1) ? (b >> 4) : (b & 0xf);

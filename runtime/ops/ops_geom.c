@@ -250,8 +250,11 @@ rt_status ops_axes(const rt_op_ctx *c, int in_idx, int64_t input_opset, int64_t 
     }
     const int64_t *v;
     size_t cnt = rt_node_attr_ints(c->node, "axes", &v);
-    if (!rt_node_attr(c->node, "axes"))
+    const rt_attr *a = rt_node_attr(c->node, "axes");
+    if (!a)
         return RT_OK;
+    if (a->type != RT_ATTR_INTS && a->type != RT_ATTR_INT)
+        return ops_err(c, RT_ERR_ATTR, "attribute 'axes' must be integers (it has type %d)", (int)a->type);
     if (cnt > RT_MAX_RANK)
         return ops_err(c, RT_ERR_ATTR, "more than %d axes", RT_MAX_RANK);
     memcpy(axes, v, cnt * sizeof *v);

@@ -1,6 +1,8 @@
 /* Tests of the graph IR: the builder, topological sort (out of order, cycles), shape inference
  * (including shape-only weights), folding of a Shape->Gather->Concat->Reshape chain, dead-node
  * removal and FLOP counting. */
+#include <math.h>
+
 #include "test_util.h"
 
 #include "cpu_exec.h"
@@ -239,6 +241,62 @@ static void test_kernel_without_its_output_is_an_error(void **state)
     graph_free(g);
 }
 
+/* Regression (fuzzing; UBSan float-cast-overflow): a FLOAT attribute read as an int, or a float
+ * tensor read as int64 (shapes, indices), was a plain cast -- undefined for NaN and for values
+ * beyond int64 (x86 gave INT64_MIN for both). Now truncation, saturated, NaN as 0. */
+static void test_float_to_int64_saturates(void **state)
+{
+    (void)state;
+    assert_int_equal(rt_f64_to_i64(NAN), 0);
+    assert_true(rt_f64_to_i64(1e30) == INT64_MAX);
+    assert_true(rt_f64_to_i64(INFINITY) == INT64_MAX);
+    assert_true(rt_f64_to_i64(-1e30) == INT64_MIN);
+    assert_true(rt_f64_to_i64(-0x1p63) == INT64_MIN);
+    assert_true(rt_f64_to_i64(0x1p62) == INT64_C(1) << 62);
+    assert_int_equal(rt_f64_to_i64(-2.75), -2);
+    rt_graph *g = graph_create("g");
+    int n = graph_add_node(g, "Flatten", "f", 1, (const char *[]){"x"}, 1, (const char *[]){"y"});
+    graph_node_set_float(g, n, "nan", NAN);
+    graph_node_set_float(g, n, "big", 1e30f);
+    graph_node_set_float(g, n, "small", -1e30f);
+    assert_int_equal(rt_node_attr_int(&g->nodes[n], "nan", 7), 0);
+    assert_true(rt_node_attr_int(&g->nodes[n], "big", 7) == INT64_MAX);
+    assert_true(rt_node_attr_int(&g->nodes[n], "small", 7) == INT64_MIN);
+    graph_free(g);
+    float v[4] = {NAN, 1e30f, -1e30f, -2.5f};
+    rt_tensor *t = rt_tensor_new("v", RT_DT_F32, 1, (int64_t[]){4});
+    assert_non_null(t);
+    assert_int_equal(rt_tensor_alloc(t, NULL), RT_OK);
+    memcpy(t->data, v, sizeof v);
+    assert_int_equal(rt_tensor_get_i64(t, 0), 0);
+    assert_true(rt_tensor_get_i64(t, 1) == INT64_MAX);
+    assert_true(rt_tensor_get_i64(t, 2) == INT64_MIN);
+    assert_int_equal(rt_tensor_get_i64(t, 3), -2);
+    rt_tensor_free(t);
+}
+
+/* Regression (fuzzing; UBSan: memcpy from NULL with length 0): an 'axes' attribute of another
+ * type than ints gave no list at all, which was copied from a NULL pointer; it is an error now,
+ * and a list attribute that is absent or empty always comes with a valid pointer. */
+static void test_axes_attribute_must_be_ints(void **state)
+{
+    (void)state;
+    rt_graph *g = graph_create("g");
+    graph_add_input(g, "x", RT_DT_F32, 2, (int64_t[]){2, 3});
+    int n = graph_add_node(g, "ReduceMean", "mean", 1, (const char *[]){"x"}, 1, (const char *[]){"y"});
+    graph_node_set_float(g, n, "axes", 1.0f);
+    graph_mark_output(g, graph_find_tensor(g, "y"));
+    const int64_t *v = NULL;
+    assert_int_equal(rt_node_attr_ints(&g->nodes[n], "axes", &v), 0);
+    assert_non_null(v);
+    assert_int_equal(rt_node_attr_ints(&g->nodes[n], "absent", &v), 0);
+    assert_non_null(v);
+    rt_error e = {0};
+    assert_int_equal(graph_prepare(g, &e), RT_ERR_ATTR);
+    assert_non_null(strstr(e.msg, "attribute 'axes' must be integers"));
+    graph_free(g);
+}
+
 static void test_reshape_with_runtime_shape_leaves_dims_unknown(void **state)
 {
     (void)state;
@@ -372,6 +430,8 @@ int main(void)
         cmocka_unit_test(test_fold_shape_gather_concat_reshape_chain),
         cmocka_unit_test(test_fold_skips_a_constant_node_without_outputs),
         cmocka_unit_test(test_kernel_without_its_output_is_an_error),
+        cmocka_unit_test(test_float_to_int64_saturates),
+        cmocka_unit_test(test_axes_attribute_must_be_ints),
         cmocka_unit_test(test_reshape_with_runtime_shape_leaves_dims_unknown),
         cmocka_unit_test(test_flops_of_conv_and_gemm),
         cmocka_unit_test(test_registry_m4_set),
