@@ -196,69 +196,16 @@ rt_status onnx_tensor_from_proto(const Onnx__TensorProto *p, const char *name, c
         *out = t;
         return RT_OK;
     }
-    if ((s = rt_tensor_alloc(t, e)) != RT_OK) {
-        rt_tensor_free(t);
-        return s;
-    }
+    /* the typed field that holds this type's values: its count must match before anything is
+     * allocated (a shape may claim gigabytes that the file does not have) */
     size_t got = 0;
     const char *field = "";
     switch (t->dtype) {
-    case RT_DT_F32:
-        got = p->n_float_data, field = "float_data";
-        if (got == (size_t)n && n > 0)
-            memcpy(t->data, p->float_data, (size_t)n * sizeof(float));
-        break;
-    case RT_DT_F64:
-        got = p->n_double_data, field = "double_data";
-        if (got == (size_t)n && n > 0)
-            memcpy(t->data, p->double_data, (size_t)n * sizeof(double));
-        break;
-    case RT_DT_I64:
-        got = p->n_int64_data, field = "int64_data";
-        if (got == (size_t)n && n > 0)
-            memcpy(t->data, p->int64_data, (size_t)n * sizeof(int64_t));
-        break;
-    case RT_DT_U32:
-    case RT_DT_U64:
-        got = p->n_uint64_data, field = "uint64_data";
-        if (got == (size_t)n)
-            for (int64_t i = 0; i < n; i++) {
-                if (t->dtype == RT_DT_U32)
-                    ((uint32_t *)t->data)[i] = (uint32_t)p->uint64_data[i];
-                else
-                    ((uint64_t *)t->data)[i] = p->uint64_data[i];
-            }
-        break;
-    case RT_DT_I4: /* two values per int32 entry are not used by ONNX 1.12; one per entry */
-    case RT_DT_I32:
-    case RT_DT_I16:
-    case RT_DT_I8:
-    case RT_DT_U16:
-    case RT_DT_U8:
-    case RT_DT_BOOL:
-    case RT_DT_F16:
-    case RT_DT_BF16:
-        got = p->n_int32_data, field = "int32_data";
-        if (got == (size_t)n)
-            for (int64_t i = 0; i < n; i++) {
-                int32_t v = p->int32_data[i];
-                switch (t->dtype) {
-                case RT_DT_I32: ((int32_t *)t->data)[i] = v; break;
-                case RT_DT_I16: ((int16_t *)t->data)[i] = (int16_t)v; break;
-                case RT_DT_I8: ((int8_t *)t->data)[i] = (int8_t)v; break;
-                case RT_DT_U16: case RT_DT_F16: case RT_DT_BF16: ((uint16_t *)t->data)[i] = (uint16_t)v; break;
-                case RT_DT_BOOL: ((uint8_t *)t->data)[i] = v != 0; break;
-                case RT_DT_I4: {
-                    uint8_t *b = (uint8_t *)t->data + i / 2, nib = (uint8_t)(v & 0xf);
-                    *b = (i & 1) ? (uint8_t)((*b & 0x0f) | (nib << 4)) : (uint8_t)((*b & 0xf0) | nib);
-                    break;
-                }
-                default: ((uint8_t *)t->data)[i] = (uint8_t)v; break;
-                }
-            }
-        break;
-    default:
-        break;
+    case RT_DT_F32: got = p->n_float_data, field = "float_data"; break;
+    case RT_DT_F64: got = p->n_double_data, field = "double_data"; break;
+    case RT_DT_I64: got = p->n_int64_data, field = "int64_data"; break;
+    case RT_DT_U32: case RT_DT_U64: got = p->n_uint64_data, field = "uint64_data"; break;
+    default: got = p->n_int32_data, field = "int32_data"; break;
     }
     if (got != (size_t)n) {
         if (got == 0 && n > 0)
@@ -269,10 +216,54 @@ rt_status onnx_tensor_from_proto(const Onnx__TensorProto *p, const char *name, c
         rt_tensor_free(t);
         return s;
     }
-    if (!wants_data(src, bytes)) { /* a weight of a timing-only import, in typed fields */
-        free(t->data);
-        t->data = NULL;
-        t->data_bytes = 0;
+    if (!wants_data(src, bytes)) { /* a weight of a timing-only import, in typed fields: never copied */
+        *out = t;
+        return RT_OK;
+    }
+    if ((s = rt_tensor_alloc(t, e)) != RT_OK) {
+        rt_tensor_free(t);
+        return s;
+    }
+    switch (t->dtype) {
+    case RT_DT_F32:
+        if (n > 0)
+            memcpy(t->data, p->float_data, (size_t)n * sizeof(float));
+        break;
+    case RT_DT_F64:
+        if (n > 0)
+            memcpy(t->data, p->double_data, (size_t)n * sizeof(double));
+        break;
+    case RT_DT_I64:
+        if (n > 0)
+            memcpy(t->data, p->int64_data, (size_t)n * sizeof(int64_t));
+        break;
+    case RT_DT_U32:
+    case RT_DT_U64:
+        for (int64_t i = 0; i < n; i++) {
+            if (t->dtype == RT_DT_U32)
+                ((uint32_t *)t->data)[i] = (uint32_t)p->uint64_data[i];
+            else
+                ((uint64_t *)t->data)[i] = p->uint64_data[i];
+        }
+        break;
+    default: /* i4 (one value per entry: ONNX 1.12 does not pack two), i32, i16, i8, u16, u8, bool, f16, bf16 */
+        for (int64_t i = 0; i < n; i++) {
+            int32_t v = p->int32_data[i];
+            switch (t->dtype) {
+            case RT_DT_I32: ((int32_t *)t->data)[i] = v; break;
+            case RT_DT_I16: ((int16_t *)t->data)[i] = (int16_t)v; break;
+            case RT_DT_I8: ((int8_t *)t->data)[i] = (int8_t)v; break;
+            case RT_DT_U16: case RT_DT_F16: case RT_DT_BF16: ((uint16_t *)t->data)[i] = (uint16_t)v; break;
+            case RT_DT_BOOL: ((uint8_t *)t->data)[i] = v != 0; break;
+            case RT_DT_I4: {
+                uint8_t *b = (uint8_t *)t->data + i / 2, nib = (uint8_t)(v & 0xf);
+                *b = (i & 1) ? (uint8_t)((*b & 0x0f) | (nib << 4)) : (uint8_t)((*b & 0xf0) | nib);
+                break;
+            }
+            default: ((uint8_t *)t->data)[i] = (uint8_t)v; break;
+            }
+        }
+        break;
     }
     *out = t;
     return RT_OK;

@@ -2,6 +2,8 @@
  * every corrupted file of build/models with its exact message, the export round trip, random
  * truncation and corruption (no crash), and the non-zero exit of the CLI on bad models. */
 #include <math.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "test_util.h"
 
@@ -104,6 +106,119 @@ static void test_external_data_missing_file_names_the_tensor(void **state)
     assert_int_equal(onnx_import_buffer(buf, len, NULL, NULL, &g, &e), RT_ERR_UNSUPPORTED);
     assert_non_null(strstr(e.msg, "initializer 'W': weights in an external data file ('external_data.bin')"));
     free(buf);
+}
+
+/* ---- protobuf bytes by hand, for files the generator does not write */
+
+typedef struct pb {
+    uint8_t b[512];
+    size_t n;
+} pb;
+
+static void pb_varint(pb *p, uint64_t v)
+{
+    do {
+        assert_true(p->n < sizeof p->b);
+        p->b[p->n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+}
+
+static void pb_int(pb *p, unsigned field, uint64_t v)
+{
+    pb_varint(p, (uint64_t)field << 3);
+    pb_varint(p, v);
+}
+
+static void pb_bytes(pb *p, unsigned field, const void *data, size_t len)
+{
+    pb_varint(p, (uint64_t)field << 3 | 2);
+    pb_varint(p, len);
+    assert_true(p->n + len <= sizeof p->b);
+    memcpy(p->b + p->n, data, len);
+    p->n += len;
+}
+
+/* onnx.proto field numbers */
+enum { TP_DIMS = 1, TP_DATA_TYPE = 2, TP_FLOAT_DATA = 4, TP_NAME = 8, TP_EXTERNAL_DATA = 13, TP_DATA_LOCATION = 14,
+       SS_KEY = 1, SS_VALUE = 2, GP_INITIALIZER = 5, MP_IR_VERSION = 1, MP_GRAPH = 7, MP_OPSET_IMPORT = 8,
+       OS_VERSION = 2 };
+#define HUGE_ELEMENTS (INT64_C(1) << 30) /* f32: 4 GiB, the most a tensor may hold */
+
+/* Where the address space ends for the calls between limit_address_space() and its undo: the
+ * current size plus 1 GiB, so that allocating a 4 GiB tensor fails with "out of memory" instead
+ * of succeeding lazily. Not under ASan, which reserves terabytes of shadow memory. */
+#define ADDRESS_HEADROOM_BYTES (UINT64_C(1) << 30)
+static bool limit_address_space(struct rlimit *saved)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    (void)saved;
+    return false;
+#else
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long pages = 0;
+    if (!f || fscanf(f, "%llu", &pages) != 1)
+        fail_msg("cannot read /proc/self/statm");
+    fclose(f);
+    assert_int_equal(getrlimit(RLIMIT_AS, saved), 0);
+    struct rlimit lim = *saved;
+    lim.rlim_cur = (rlim_t)(pages * (unsigned long long)sysconf(_SC_PAGESIZE) + ADDRESS_HEADROOM_BYTES);
+    assert_int_equal(setrlimit(RLIMIT_AS, &lim), 0);
+    return true;
+#endif
+}
+
+/* Regression (fuzzing): a TensorProto allocated its declared size (up to 4 GiB) before it looked
+ * at its data, so a 10-byte file claiming 2^30 floats allocated 4 GiB -- and where that much
+ * memory could not be had, reported "out of memory" instead of the missing data. The address
+ * space is limited here so that an early allocation fails visibly. */
+static void test_tensor_data_checked_before_allocation(void **state)
+{
+    (void)state;
+    pb none = {0}, few = {0};
+    pb_int(&none, TP_DIMS, (uint64_t)HUGE_ELEMENTS);
+    pb_int(&none, TP_DATA_TYPE, RT_DT_F32);
+    few = none;
+    float three[3] = {1, 2, 3};
+    pb_bytes(&few, TP_FLOAT_DATA, three, sizeof three);
+    /* a model whose initializer's 4 GiB are in a 16-byte external file */
+    char dir[256], bin[512], model[512];
+    test_path(dir, sizeof dir, "huge_external");
+    mkdir(dir, 0755);
+    snprintf(bin, sizeof bin, "%s/w.bin", dir);
+    snprintf(model, sizeof model, "%s/model.onnx", dir);
+    test_write_file(bin, "0123456789abcdef", 16);
+    pb loc = {0}, init = none, graph = {0}, opset = {0}, m = {0};
+    pb_bytes(&loc, SS_KEY, "location", 8);
+    pb_bytes(&loc, SS_VALUE, "w.bin", 5);
+    pb_bytes(&init, TP_NAME, "w", 1);
+    pb_bytes(&init, TP_EXTERNAL_DATA, loc.b, loc.n);
+    pb_int(&init, TP_DATA_LOCATION, 1);
+    pb_bytes(&graph, GP_INITIALIZER, init.b, init.n);
+    pb_int(&opset, OS_VERSION, RT_DEFAULT_OPSET);
+    pb_int(&m, MP_IR_VERSION, 8);
+    pb_bytes(&m, MP_OPSET_IMPORT, opset.b, opset.n);
+    pb_bytes(&m, MP_GRAPH, graph.b, graph.n);
+    test_write_file(model, m.b, m.n);
+
+    struct rlimit saved;
+    bool limited = limit_address_space(&saved);
+    rt_tensor *t = NULL;
+    rt_graph *g = NULL;
+    rt_error e1 = {0}, e2 = {0}, e3 = {0};
+    rt_status s1 = onnx_load_tensor_buffer(none.b, none.n, &t, &e1);
+    rt_status s2 = onnx_load_tensor_buffer(few.b, few.n, &t, &e2);
+    rt_status s3 = onnx_import_file(model, NULL, &g, &e3);
+    if (limited)
+        assert_int_equal(setrlimit(RLIMIT_AS, &saved), 0);
+    assert_null(t);
+    assert_null(g);
+    if (s1 != RT_ERR_DATA_SIZE || !strstr(e1.msg, "no data (neither raw_data nor float_data), shape has 1073741824"))
+        fail_msg("no data: %d %s", s1, e1.msg);
+    if (s2 != RT_ERR_DATA_SIZE || !strstr(e2.msg, "3 values in float_data, but the shape has 1073741824 elements"))
+        fail_msg("3 values: %d %s", s2, e2.msg);
+    if (s3 != RT_ERR_DATA_SIZE || !strstr(e3.msg, "w.bin has fewer than 4294967296 bytes at offset 0"))
+        fail_msg("external: %d %s", s3, e3.msg);
 }
 
 static void test_constant_nodes(void **state)
@@ -413,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_control_flow_round_trip),
         cmocka_unit_test(test_control_flow_corruptions_never_crash),
         cmocka_unit_test(test_export_refuses_shape_only_weights),
+        cmocka_unit_test(test_tensor_data_checked_before_allocation),
         cmocka_unit_test(test_corrupted_files_exact_errors),
         cmocka_unit_test(test_truncations_and_bit_flips_never_crash),
         cmocka_unit_test(test_cli_reports_corrupted_models),
