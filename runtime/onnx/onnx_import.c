@@ -17,6 +17,10 @@
 #include "ops.h"
 
 #define ONNX_IR_MIN_TYPED_ATTRS 2 /* from IR version 2 on, AttributeProto.type is mandatory */
+/* No ONNX op has more than a dozen attributes and no model imports more than a few opsets: these
+ * bounds keep the builder's by-name checks (a scan per attribute, per opset) linear in the file. */
+#define ONNX_MAX_NODE_ATTRS 64
+#define ONNX_MAX_OPSET_IMPORTS 64
 
 /* What every level of one import shares. */
 typedef struct import_ctx {
@@ -240,6 +244,9 @@ static rt_status import_node(const import_ctx *x, rt_graph *g, const Onnx__NodeP
             return rt_error_set(e, RT_ERR_PARSE, "node %s: input %zu has no name", label, i);
     if (np->n_input > INT32_MAX / 2 || np->n_output > INT32_MAX / 2)
         return rt_error_set(e, RT_ERR_LIMIT, "node %s: too many inputs or outputs", label);
+    if (np->n_attribute > ONNX_MAX_NODE_ATTRS)
+        return rt_error_set(e, RT_ERR_LIMIT, "node %s: %zu attributes; no op takes more than %d", label,
+                            np->n_attribute, ONNX_MAX_NODE_ATTRS);
     int ni = graph_add_node_domain(g, np->domain, op, np->name, (int)np->n_input, (const char *const *)np->input,
                                    (int)np->n_output, (const char *const *)np->output);
     if (ni < 0)
@@ -300,6 +307,9 @@ static rt_status import_graph(const import_ctx *x, const Onnx__GraphProto *gp, b
     g->ir_version = m->has_ir_version ? m->ir_version : 0;
     rt_status s = RT_OK;
     bool have_default = false;
+    if (m->n_opset_import > ONNX_MAX_OPSET_IMPORTS)
+        s = rt_error_set(e, RT_ERR_LIMIT, "the model imports %zu opsets; at most %d are accepted", m->n_opset_import,
+                         ONNX_MAX_OPSET_IMPORTS);
     for (size_t i = 0; i < m->n_opset_import && s == RT_OK; i++) { /* subgraphs share the model's opsets */
         const Onnx__OperatorSetIdProto *o = m->opset_import[i];
         s = graph_set_opset(g, o->domain, o->has_version ? o->version : 1);

@@ -111,7 +111,7 @@ static void test_external_data_missing_file_names_the_tensor(void **state)
 /* ---- protobuf bytes by hand, for files the generator does not write */
 
 typedef struct pb {
-    uint8_t b[512];
+    uint8_t b[2048];
     size_t n;
 } pb;
 
@@ -141,8 +141,9 @@ static void pb_bytes(pb *p, unsigned field, const void *data, size_t len)
 
 /* onnx.proto field numbers */
 enum { TP_DIMS = 1, TP_DATA_TYPE = 2, TP_FLOAT_DATA = 4, TP_NAME = 8, TP_EXTERNAL_DATA = 13, TP_DATA_LOCATION = 14,
-       SS_KEY = 1, SS_VALUE = 2, GP_INITIALIZER = 5, MP_IR_VERSION = 1, MP_GRAPH = 7, MP_OPSET_IMPORT = 8,
-       OS_VERSION = 2 };
+       SS_KEY = 1, SS_VALUE = 2, GP_NODE = 1, GP_INITIALIZER = 5, MP_IR_VERSION = 1, MP_GRAPH = 7,
+       MP_OPSET_IMPORT = 8, OS_VERSION = 2, NP_OUTPUT = 2, NP_OP_TYPE = 4, NP_ATTRIBUTE = 5, AP_NAME = 1, AP_I = 3,
+       AP_TYPE = 20 };
 #define HUGE_ELEMENTS (INT64_C(1) << 30) /* f32: 4 GiB, the most a tensor may hold */
 
 /* Where the address space ends for the calls between limit_address_space() and its undo: the
@@ -219,6 +220,43 @@ static void test_tensor_data_checked_before_allocation(void **state)
         fail_msg("3 values: %d %s", s2, e2.msg);
     if (s3 != RT_ERR_DATA_SIZE || !strstr(e3.msg, "w.bin has fewer than 4294967296 bytes at offset 0"))
         fail_msg("external: %d %s", s3, e3.msg);
+}
+
+/* The builder checks attribute and opset names one by one; the importer bounds how many a file
+ * may have, so that a file of 100,000 attributes on one node is refused at once instead of taking
+ * minutes (quadratic). */
+static void test_absurd_attribute_and_opset_counts_are_refused(void **state)
+{
+    (void)state;
+    pb node = {0}, graph = {0}, opset = {0}, m = {0};
+    pb_bytes(&node, NP_OUTPUT, "y", 1);
+    pb_bytes(&node, NP_OP_TYPE, "Relu", 4);
+    for (int i = 0; i < 65; i++) {
+        pb a = {0};
+        char name[8];
+        int len = snprintf(name, sizeof name, "a%d", i);
+        pb_bytes(&a, AP_NAME, name, (size_t)len);
+        pb_int(&a, AP_I, 1);
+        pb_int(&a, AP_TYPE, RT_ATTR_INT);
+        pb_bytes(&node, NP_ATTRIBUTE, a.b, a.n);
+    }
+    pb_bytes(&graph, GP_NODE, node.b, node.n);
+    pb_int(&opset, OS_VERSION, RT_DEFAULT_OPSET);
+    pb_int(&m, MP_IR_VERSION, 8);
+    pb_bytes(&m, MP_OPSET_IMPORT, opset.b, opset.n);
+    pb_bytes(&m, MP_GRAPH, graph.b, graph.n);
+    rt_graph *g;
+    rt_error e;
+    if (onnx_import_buffer(m.b, m.n, NULL, NULL, &g, &e) != RT_ERR_LIMIT)
+        fail_msg("%s", e.msg);
+    assert_non_null(strstr(e.msg, "node #0 (Relu): 65 attributes; no op takes more than 64"));
+    pb many = {0};
+    pb_int(&many, MP_IR_VERSION, 8);
+    for (int i = 0; i < 65; i++)
+        pb_bytes(&many, MP_OPSET_IMPORT, opset.b, opset.n);
+    pb_bytes(&many, MP_GRAPH, "", 0);
+    assert_int_equal(onnx_import_buffer(many.b, many.n, NULL, NULL, &g, &e), RT_ERR_LIMIT);
+    assert_non_null(strstr(e.msg, "the model imports 65 opsets; at most 64 are accepted"));
 }
 
 static void test_constant_nodes(void **state)
@@ -529,6 +567,7 @@ int main(void)
         cmocka_unit_test(test_control_flow_corruptions_never_crash),
         cmocka_unit_test(test_export_refuses_shape_only_weights),
         cmocka_unit_test(test_tensor_data_checked_before_allocation),
+        cmocka_unit_test(test_absurd_attribute_and_opset_counts_are_refused),
         cmocka_unit_test(test_corrupted_files_exact_errors),
         cmocka_unit_test(test_truncations_and_bit_flips_never_crash),
         cmocka_unit_test(test_cli_reports_corrupted_models),
