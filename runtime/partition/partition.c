@@ -392,7 +392,11 @@ static rt_status add_crossing(part_plan *p, int *cap, int tensor, int seg, cpumo
 /* Segments are maximal runs of NPU nodes in the execution order; then their crossings. */
 static rt_status form_segments(const rt_graph *g, const m4npu_config *cfg, part_plan *p, rt_error *e)
 {
-    int nn = g->n_nodes, ccap = 0;
+    int nn = g->n_nodes, ccap = 0, runs = 0;
+    for (int pos = 0; pos < nn; pos++) /* count the runs first: one allocation, not one per segment */
+        runs += p->node[p->order[pos]].place == PART_NPU && (pos == 0 || p->node[p->order[pos - 1]].place != PART_NPU);
+    if (!(p->segments = calloc((size_t)runs + 1, sizeof *p->segments)))
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition segments)");
     for (int pos = 0; pos < nn;) {
         if (p->node[p->order[pos]].place != PART_NPU) {
             pos++;
@@ -401,12 +405,7 @@ static rt_status form_segments(const rt_graph *g, const m4npu_config *cfg, part_
         int end = pos;
         while (end < nn && p->node[p->order[end]].place == PART_NPU)
             end++;
-        part_segment *segs = realloc(p->segments, (size_t)(p->n_segments + 1) * sizeof *segs);
-        if (!segs)
-            return rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition segments)");
-        p->segments = segs;
-        part_segment *s = &segs[p->n_segments];
-        memset(s, 0, sizeof *s);
+        part_segment *s = &p->segments[p->n_segments];
         s->n_nodes = end - pos;
         s->nodes = malloc((size_t)s->n_nodes * sizeof *s->nodes);
         if (!s->nodes)

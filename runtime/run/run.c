@@ -188,14 +188,14 @@ rt_status run_bind_inputs(const rt_graph *g, const run_options *o, run_result *r
         } else {
             if (!(v = random_input(decl, &state, e)))
                 return e ? e->code : RT_ERR_NOMEM;
-            char **gen = realloc(r->generated, (size_t)(r->n_generated + 1) * sizeof *gen);
-            if (!gen || !(gen[r->n_generated] = strdup(decl->name))) {
-                if (gen)
-                    r->generated = gen;
+            if (!r->generated && !(r->generated = calloc((size_t)g->n_inputs + 1, sizeof *r->generated))) {
                 rt_tensor_free(v);
                 return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
             }
-            r->generated = gen;
+            if (!(r->generated[r->n_generated] = strdup(decl->name))) {
+                rt_tensor_free(v);
+                return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
+            }
             r->n_generated++;
         }
         v->kind = RT_TENSOR_INPUT;
