@@ -119,7 +119,9 @@ npu_tinfo *npu_seg_tinfo(npu_segment *s, int t)
         else
             hi = mid - 1;
     }
+    /* (reset on every use: whatever a caller wrote into it, a chain of roots through it ends) */
     s->stray = true;
+    s->t_stray = (npu_tinfo){.root = -1, .scale_root = -1, .def = INT_MAX, .last = -1, .hi = INFINITY};
     return &s->t_stray;
 }
 
@@ -184,9 +186,9 @@ static rt_status index_segment(npu_segment *s, rt_error *e)
     s->n_t = (int)w;
     if (!(s->t = calloc(w + 1, sizeof *s->t)))
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (segment)");
-    for (size_t i = 0; i <= w; i++) { /* (and t_stray, below) */
-        npu_tinfo *x = i < w ? &s->t[i] : &s->t_stray;
-        int t = i < w ? s->t_graph[i] : -1;
+    for (size_t i = 0; i < w; i++) {
+        npu_tinfo *x = &s->t[i];
+        int t = s->t_graph[i];
         x->root = x->scale_root = t;
         x->def = INT_MAX;
         x->last = -1;
