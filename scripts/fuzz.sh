@@ -63,7 +63,7 @@ run_one() {
     echo "  reproduce: $exe $(ls -t "$art"/* 2>/dev/null | head -1)"
     return 1
   fi
-  printf 'fuzz: %-8s ok: %s runs in %s s (%s exec/s), corpus %s inputs\n' "$name" "${runs:-?}" "$seconds" \
+  printf 'fuzz: %-12s ok: %s runs in %s s (%s exec/s), corpus %s inputs\n' "$name" "${runs:-?}" "$seconds" \
     "${rate:-?}" "$(find "$work" -type f | wc -l)"
 }
 

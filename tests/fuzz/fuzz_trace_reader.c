@@ -8,14 +8,8 @@
  * or stop with an error that names a byte offset; nothing may crash, hang or leak.
  *
  * Linked into tests/traces/test_trace_corrupt.c, which feeds it the corruption cases as a cmocka
- * test. As a libFuzzer target (until tests/fuzz has its CMake helper, by hand, after a build):
- *   clang -O1 -g -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L -Itraces
- *     -Iruntime/driver -Ifirmware/include -Isim/include -Iisa -Iruntime/config -Ibuild/isa
- *     tests/fuzz/fuzz_trace_reader.c traces/trace_{reader,codec,writer,view}.c -Lbuild/lib
- *     -lm4npu_driver -lm4npu_config -lm4npu_graph -lm4npu_sim -lm4npu_tiles_rtl
- *     -lm4npu_rtl_models -lm4npu_isa -lm4npu_npu_config $(pkg-config --libs libzstd libxxhash
- *     yaml-0.1 jansson systemc) -lstdc++ -lm -o fuzz_trace_reader
- *   ./fuzz_trace_reader -max_total_time=60 CORPUS traces/golden   (the goldens are the seeds) */
+ * test; registered in tests/fuzz/CMakeLists.txt (the golden traces are its seeds), so ctest
+ * replays the goldens through it and scripts/fuzz.sh fuzzes it. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
