@@ -7,7 +7,7 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS]
 # Environment: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_JOBS, FUZZ_TIMEOUT (seconds one input
-# may take before it counts as a hang; default 10), FUZZ_ONLY (run only these harnesses, e.g.
+# may take before it counts as a hang; default 20), FUZZ_ONLY (run only these harnesses, e.g.
 # "onnx npy").
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +18,7 @@ if ! [[ $seconds =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
 fi
 build_dir=${FUZZ_BUILD_DIR:-$top/build-fuzz}
 jobs=${FUZZ_JOBS:-$(nproc)}
-timeout_s=${FUZZ_TIMEOUT:-10}
+timeout_s=${FUZZ_TIMEOUT:-20}
 rss_limit_mb=2048   # libFuzzer's default; a single allocation above it is reported too
 
 BUILD_DIR="$build_dir" BUILD_TARGET=m4npu_fuzzers "$top/scripts/setup.sh" \

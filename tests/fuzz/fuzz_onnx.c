@@ -24,8 +24,8 @@
 #include "partition.h"
 
 /* The CPU reference runs only on small graphs: the fuzzer looks for crashes, not for slow inputs. */
-#define FUZZ_CPU_MAX_TENSOR_BYTES (UINT64_C(4) << 20)
-#define FUZZ_CPU_MAX_FLOPS 5e7
+#define FUZZ_CPU_MAX_TENSOR_BYTES (UINT64_C(1) << 20)
+#define FUZZ_CPU_MAX_FLOPS 1e7
 /* The stand-in firmware refuses every node whose index is a multiple of this (when it is on). */
 #define FUZZ_FW_REFUSE_EVERY 3
 
