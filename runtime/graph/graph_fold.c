@@ -15,13 +15,16 @@ static bool is_const_with_data(const rt_tensor *t)
     return t->kind == RT_TENSOR_CONSTANT && t->data != NULL;
 }
 
-/* Can node i be evaluated now? Shape/Size only need a known input shape. A node without its
- * first output computes nothing anyone reads (dead-node removal drops it): never folded. */
+/* Can node i be evaluated now? Shape/Size only need a known input shape. A node without any
+ * output computes nothing anyone reads (dead-node removal drops it): never folded. */
 static bool foldable(const rt_graph *g, int i, uint64_t max_bytes)
 {
     const rt_node *n = &g->nodes[i];
     const rt_op_def *d = ops_get(n->op);
-    if (!d || !d->kernel || n->n_outputs < 1 || n->outputs[0] < 0)
+    bool any_out = false;
+    for (int o = 0; o < n->n_outputs; o++)
+        any_out |= n->outputs[o] >= 0;
+    if (!d || !d->kernel || !any_out)
         return false;
     bool shape_only = n->op == RT_OP_Shape || n->op == RT_OP_Size;
     for (int k = 0; k < n->n_inputs; k++) {

@@ -113,6 +113,12 @@ rt_status ops_infer(rt_op_ctx *c)
     return RT_OK;
 }
 
+/* Every op's first output is required, except the recurrent ops' Y: Y_h (and Y_c) alone is common. */
+static bool first_output_optional(int op)
+{
+    return op == RT_OP_RNN || op == RT_OP_GRU || op == RT_OP_LSTM;
+}
+
 rt_status ops_run_kernel(rt_op_ctx *c)
 {
     const rt_op_def *d = def_or_error(c);
@@ -122,7 +128,10 @@ rt_status ops_run_kernel(rt_op_ctx *c)
         if (c->in[i] && !c->in[i]->data)
             return ops_err(c, RT_ERR_NO_DATA, "input %d ('%s') has no data", i, c->in[i]->name);
     bool control = ops_is_control(c->node->op); /* a control-flow kernel sizes its outputs itself */
-    if (!control && (c->n_out < 1 || !c->out[0])) /* every op's first output is required; later ones may be absent */
+    bool any_out = false;
+    for (int i = 0; i < c->n_out; i++)
+        any_out |= c->out[i] != NULL;
+    if (!control && (!any_out || (!first_output_optional(c->node->op) && !c->out[0])))
         return ops_err(c, RT_ERR_ARG, "output 0 is missing: the kernel has nothing to compute into");
     for (int i = 0; i < c->n_out && !control; i++)
         if (c->out[i] && !c->out[i]->data)
