@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -38,9 +39,12 @@ __attribute__((target("avx,f16c"))) static int64_t f32_to_f16_f16c(const float *
     return i;
 }
 
+/* __builtin_cpu_supports knows "avx" in gcc and clang, "f16c" only in gcc and clang >= 15 (the
+ * fuzz build uses clang 14): cpuid leaf 1 says it (ECX bit_F16C) to both. */
 static bool have_f16c(void)
 {
-    return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+    unsigned eax, ebx, ecx, edx;
+    return __builtin_cpu_supports("avx") && __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
 }
 #endif
 
