@@ -286,7 +286,7 @@ static int64_t requantise(rt_dtype t, double v)
 {
     double lo = t == RT_DT_I8 ? INT8_MIN : 0, hi = t == RT_DT_I8 ? INT8_MAX : UINT8_MAX;
     v = nearbyint(v);
-    return (int64_t)(v < lo ? lo : v > hi ? hi : v);
+    return rt_f64_to_i64(v < lo ? lo : v > hi ? hi : v); /* NaN: 0 */
 }
 
 /* QLinearConv: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B. */

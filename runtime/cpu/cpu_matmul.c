@@ -224,7 +224,7 @@ static int64_t saturate(rt_dtype t, double v)
 {
     double lo = t == RT_DT_I8 ? INT8_MIN : 0, hi = t == RT_DT_I8 ? INT8_MAX : UINT8_MAX;
     v = nearbyint(v);
-    return (int64_t)(v < lo ? lo : v > hi ? hi : v);
+    return rt_f64_to_i64(v < lo ? lo : v > hi ? hi : v); /* NaN: 0 */
 }
 
 /* QLinearMatMul: a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point. */

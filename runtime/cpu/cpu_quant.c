@@ -5,6 +5,7 @@
 
 #include "cpu_util.h"
 
+/* (NaN stays NaN: the caller converts with rt_f64_to_i64, which makes it 0) */
 static double sat_round(rt_dtype t, double v)
 {
     double lo = t == RT_DT_I8 ? -128 : 0, hi = t == RT_DT_I8 ? 127 : 255;
@@ -64,7 +65,7 @@ rt_status cpu_quantize(rt_op_ctx *c)
         /* single precision division, as the ONNX reference rounds x / scale in float32 */
         float scale = (float)cpu_ld(sc->dtype, sc->data, ch), xv = (float)cpu_ld(x->dtype, x->data, i);
         double z = zp ? (double)cpu_ldi(zp->dtype, zp->data, ch) : 0;
-        cpu_sti(y->dtype, y->data, i, (int64_t)sat_round(y->dtype, nearbyintf(xv / scale) + z));
+        cpu_sti(y->dtype, y->data, i, rt_f64_to_i64(sat_round(y->dtype, nearbyintf(xv / scale) + z)));
     }
     return RT_OK;
 }
@@ -101,11 +102,11 @@ rt_status cpu_dynquant(rt_op_ctx *c)
     double zp = scale != 0 ? sat_round(RT_DT_U8, 0.0f - (float)lo / scale) : 0;
     for (int64_t i = 0; i < n; i++) {
         double q = scale != 0 ? sat_round(RT_DT_U8, nearbyintf((float)cpu_ld(x->dtype, x->data, i) / scale) + zp) : 0;
-        cpu_sti(RT_DT_U8, c->out[0]->data, i, (int64_t)q);
+        cpu_sti(RT_DT_U8, c->out[0]->data, i, rt_f64_to_i64(q));
     }
     if (c->n_out > 1 && c->out[1])
         *(float *)c->out[1]->data = scale;
     if (c->n_out > 2 && c->out[2])
-        *(uint8_t *)c->out[2]->data = (uint8_t)zp;
+        *(uint8_t *)c->out[2]->data = (uint8_t)rt_f64_to_i64(zp); /* (NaN, from infinite inputs: 0) */
     return RT_OK;
 }

@@ -60,7 +60,7 @@ static void axis_taps(int64_t x, int64_t in_len, double scale, const char *ctm, 
     double fl = floor(xo);
     bool integral = xo == fl;
     double ratio = integral ? 1.0 : xo - fl;
-    int64_t base = integral ? (int64_t)fl - 1 : (int64_t)fl;
+    int64_t base = rt_f64_to_i64(integral ? fl - 1 : fl);
     double coeff[RESIZE_MAX_TAPS];
     int n, first;
     if (mode == MODE_NEAREST) {

@@ -77,16 +77,7 @@ void cpu_st(rt_dtype t, void *p, int64_t i, double v)
         break;
     default: break;
     }
-    int64_t iv;
-    if (isnan(v))
-        iv = 0;
-    else if (v >= 9.2233720368547758e18)
-        iv = INT64_MAX;
-    else if (v <= -9.2233720368547758e18)
-        iv = INT64_MIN;
-    else
-        iv = (int64_t)v;
-    cpu_sti(t, p, i, iv);
+    cpu_sti(t, p, i, rt_f64_to_i64(v));
 }
 
 void cpu_strides(int rank, const int64_t *dims, int64_t *strides)

@@ -189,6 +189,34 @@ static void trilu_attrs(rt_graph *g, int n)
     (void)n; /* upper is the default */
 }
 
+/* Regression (fuzzing, tests/fuzz/corpus/onnx/quantize-nan.onnx; UBSan float-cast-overflow in the
+ * sanitizer pass): NaN and infinite values reached integer casts in the quantisation kernels.
+ * NaN quantises to the zero point's 0, infinities saturate; DynamicQuantizeLinear of [-inf, inf]
+ * (an infinite scale, a NaN zero point) gives zero point 0. */
+static void test_quantize_nan_and_infinities(void **state)
+{
+    (void)state;
+    rt_graph *g;
+    float v[3] = {NAN, INFINITY, -INFINITY}, scale = 1.0f;
+    uint8_t zp = 0;
+    in_spec q[3] = {{"x", RT_DT_F32, 1, {3}, v}, {"s", RT_DT_F32, 0, {0}, &scale}, {"z", RT_DT_U8, 0, {0}, &zp}};
+    cpu_exec *x = run_one(&g, "QuantizeLinear", 3, q, NULL, RT_OK, NULL);
+    assert_memory_equal(cpu_exec_output(x, "y")->data, ((uint8_t[]){0, 255, 0}), 3);
+    done(g, x);
+    float inf2[2] = {-INFINITY, INFINITY};
+    rt_graph *dg = graph_create("dq");
+    graph_add_constant(dg, "x", RT_DT_F32, 1, (int64_t[]){2}, inf2, sizeof inf2);
+    graph_add_node(dg, "DynamicQuantizeLinear", "dq", 1, (const char *[]){"x"}, 3, (const char *[]){"y", "ys", "yz"});
+    graph_add_node(dg, "Identity", "id", 1, (const char *[]){"yz"}, 1, (const char *[]){"out"});
+    graph_mark_output(dg, graph_find_tensor(dg, "out"));
+    rt_error e = {0};
+    assert_int_equal(graph_prepare(dg, &e), RT_OK); /* folded: the kernel ran */
+    const rt_tensor *yz = dg->tensors[graph_find_tensor(dg, "yz")];
+    assert_non_null(yz->data);
+    assert_int_equal(*(const uint8_t *)yz->data, 0);
+    graph_free(dg);
+}
+
 static void test_quantize_trilu_mod_cast(void **state)
 {
     (void)state;
@@ -266,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_conv_kernel_shape_must_match_w),
         cmocka_unit_test(test_resize_nearest_upsample),
         cmocka_unit_test(test_gather_slice_where),
+        cmocka_unit_test(test_quantize_nan_and_infinities),
         cmocka_unit_test(test_quantize_trilu_mod_cast),
         cmocka_unit_test(test_cast_rounds_to_half),
         cmocka_unit_test(test_erf_gelu_pieces),
