@@ -238,6 +238,13 @@ static void test_constant_if_is_inlined(void **state)
     rt_graph *c = graph_clone(g);
     assert_non_null(c);
     graph_free(g);
+    /* its outputs are outputs (folding and the partitioner ask the flag), each listed once */
+    int n_outputs = c->n_outputs;
+    for (int k = 0; k < n_outputs; k++) {
+        assert_true(graph_is_output(c, c->outputs[k]));
+        assert_int_equal(graph_mark_output(c, c->outputs[k]), RT_OK);
+    }
+    assert_int_equal(c->n_outputs, n_outputs);
     check(graph_prepare(c, &e), &e);
     graph_free(c);
 }
