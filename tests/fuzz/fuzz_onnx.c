@@ -8,7 +8,9 @@
  * device.
  *
  * A file refused only for an op without a kernel is imported again as `m4npu conformance` does
- * (unknown ops kept: validation of the structure and sorting only).
+ * (unknown ops kept: validation of the structure and sorting only). Every file is also imported
+ * as `m4npu run --timing-only` does (weights without data, their bytes never read), prepared and
+ * partitioned.
  *
  * Properties checked (a broken one aborts): a prepared graph is in topological order with
  * consistent producers and name index; a plan orders every node once, after its producers, with
@@ -186,6 +188,25 @@ static void export_and_reimport(const rt_graph *g)
     free(buf);
 }
 
+/* As `m4npu run --timing-only` imports: weights get no data, so folding and inference must do
+ * without their values. */
+static void timing_only_import(const uint8_t *data, size_t size, const m4npu_config *cfg)
+{
+    onnx_import_opts timing = {.no_weight_data = true};
+    rt_graph *g = NULL;
+    rt_error e = {0};
+    if (onnx_import_buffer(data, size, NULL, &timing, &g, &e) != RT_OK) {
+        FUZZ_CHECK(e.code != RT_OK && e.msg[0], "a timing-only import failed without a message");
+        return;
+    }
+    check_graph(g);
+    part_plan *p = NULL;
+    if (partition_graph(g, cfg, fw_refuses_some, NULL, &p, &e) == RT_OK)
+        check_plan(g, p);
+    part_plan_free(p);
+    graph_free(g);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static m4npu_config cfg;
@@ -194,6 +215,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         m4npu_config_defaults(&cfg); /* configs/test.yaml: a capability set of 30-odd ops */
         have_cfg = true;
     }
+    timing_only_import(data, size, &cfg);
     rt_graph *g = NULL;
     rt_error e = {0};
     if (onnx_import_buffer(data, size, NULL, NULL, &g, &e) != RT_OK) {
