@@ -28,11 +28,6 @@ static uint64_t align_up(uint64_t bytes, uint64_t align) { return (bytes + align
 
 /* ---------------------------------------------------------------- the arena planner */
 
-typedef struct placed {
-    uint64_t off, end;
-    int first, last;
-} placed;
-
 /* The order buffers are placed in: largest first; among equals the earlier birth, then the lower
  * index (a total order, so the plan is the same on every run). */
 typedef struct place_order {
@@ -50,6 +45,126 @@ static int by_size_desc(const void *pa, const void *pb)
     return (a->index > b->index) - (a->index < b->index);
 }
 
+static int cmp_int(const void *pa, const void *pb)
+{
+    int a = *(const int *)pa, b = *(const int *)pb;
+    return (a > b) - (a < b);
+}
+
+/* Which buffers meet a lifetime, without a walk over every buffer: the distinct first and last
+ * steps, ranked (two lifetimes meet exactly when their ranks do), are the leaves of a segment
+ * tree, and each buffer is listed at the O(log n) tree nodes that make up its lifetime. The
+ * buffers that meet [a, b] are those listed at the nodes over any leaf of [a, b]: about
+ * 2 (b - a + 1) + log n nodes. Built once, CSR, for every buffer (a query skips the unplaced). */
+typedef struct step_tree {
+    int *steps, n_steps; /* the distinct steps, ascending: leaf i is steps[i] */
+    int size;            /* leaves, a power of two; node k's children are 2k and 2k + 1 */
+    int *start, *item;   /* the buffers at node k: item[start[k] .. start[k + 1] - 1] */
+} step_tree;
+
+static int step_rank(const step_tree *st, int step)
+{
+    int lo = 0, hi = st->n_steps - 1;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (st->steps[mid] < step)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The canonical nodes of leaves [l, r] (fill: NULL counts them into start[k + 1]). */
+static void tree_cover(step_tree *st, int l, int r, int buf, int *fill)
+{
+    for (l += st->size, r += st->size + 1; l < r; l >>= 1, r >>= 1) {
+        if (l & 1) {
+            if (fill)
+                st->item[fill[l]++] = buf;
+            else
+                st->start[l + 1]++;
+            l++;
+        }
+        if (r & 1) {
+            r--;
+            if (fill)
+                st->item[fill[r]++] = buf;
+            else
+                st->start[r + 1]++;
+        }
+    }
+}
+
+static void tree_free(step_tree *st)
+{
+    free(st->steps);
+    free(st->start);
+    free(st->item);
+}
+
+/* A lifetime's leaves: the ranks of its first and last steps (one ending before it starts lives
+ * at its first step only). */
+static void lifetime_leaves(const step_tree *st, const npu_live_buf *b, int *l, int *r)
+{
+    *l = step_rank(st, b->first);
+    *r = step_rank(st, b->last);
+    if (*r < *l)
+        *r = *l;
+}
+
+static bool tree_build(step_tree *st, const npu_live_buf *bufs, int n)
+{
+    memset(st, 0, sizeof *st);
+    st->steps = malloc((size_t)(2 * n) * sizeof *st->steps);
+    if (!st->steps)
+        return false;
+    for (int i = 0; i < n; i++) {
+        st->steps[2 * i] = bufs[i].first;
+        st->steps[2 * i + 1] = bufs[i].last;
+    }
+    qsort(st->steps, (size_t)(2 * n), sizeof *st->steps, cmp_int);
+    for (int i = 0; i < 2 * n; i++)
+        if (st->n_steps == 0 || st->steps[i] != st->steps[st->n_steps - 1])
+            st->steps[st->n_steps++] = st->steps[i];
+    st->size = 1;
+    while (st->size < st->n_steps)
+        st->size *= 2;
+    size_t nodes = 2 * (size_t)st->size;
+    st->start = calloc(nodes + 1, sizeof *st->start);
+    int *fill = malloc(nodes * sizeof *fill); /* each node's next free slot while filling */
+    bool ok = st->start && fill;
+    for (int pass = 0; ok && pass < 2; pass++) {
+        for (int i = 0; i < n; i++) {
+            int l, r;
+            lifetime_leaves(st, &bufs[i], &l, &r);
+            tree_cover(st, l, r, i, pass ? fill : NULL);
+        }
+        if (pass == 0) {
+            for (size_t k = 0; k < nodes; k++)
+                st->start[k + 1] += st->start[k];
+            size_t listed = (size_t)st->start[nodes];
+            ok = (st->item = malloc((listed ? listed : 1) * sizeof *st->item)) != NULL;
+            if (ok)
+                memcpy(fill, st->start, nodes * sizeof *fill);
+        }
+    }
+    free(fill);
+    return ok;
+}
+
+typedef struct met {
+    uint64_t off, end;
+} met;
+
+static int by_offset(const void *pa, const void *pb)
+{
+    const met *a = pa, *b = pb;
+    if (a->off != b->off)
+        return a->off < b->off ? -1 : 1;
+    return (a->end > b->end) - (a->end < b->end);
+}
+
 rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64_t *offsets, uint64_t *peak,
                          rt_error *e)
 {
@@ -59,27 +174,49 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
     if (align == 0)
         align = 1;
     place_order *order = malloc((size_t)n * sizeof *order);
-    placed *done = malloc((size_t)n * sizeof *done); /* sorted by offset */
-    if (!order || !done) {
+    uint64_t *need = malloc((size_t)n * sizeof *need);
+    bool *placed = calloc((size_t)n, sizeof *placed);
+    int *seen = malloc((size_t)n * sizeof *seen); /* the last query that listed each buffer */
+    met *meets = malloc((size_t)n * sizeof *meets);
+    step_tree st;
+    bool ok = tree_build(&st, bufs, n) && order && need && placed && seen && meets;
+    if (!ok) {
         free(order);
-        free(done);
+        free(need);
+        free(placed);
+        free(seen);
+        free(meets);
+        tree_free(&st);
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (arena plan of %d buffers)", n);
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         order[i] = (place_order){bufs[i].bytes, bufs[i].first, i};
+        need[i] = align_up(bufs[i].bytes ? bufs[i].bytes : 1, align);
+        seen[i] = -1;
+    }
     qsort(order, (size_t)n, sizeof *order, by_size_desc);
-    int ndone = 0;
     for (int k = 0; k < n; k++) {
-        const npu_live_buf *b = &bufs[order[k].index];
-        uint64_t need = align_up(b->bytes ? b->bytes : 1, align);
-        /* walk the placed buffers that meet b in time, lowest offset first: the smallest gap
-         * between them that holds b, else the top of the highest */
+        int bi = order[k].index;
+        const npu_live_buf *b = &bufs[bi];
+        /* the placed buffers that meet b in time, lowest offset first (buffers at the same offset
+         * in any order: after the first of them, none can start a gap) */
+        int nm = 0, l, r;
+        lifetime_leaves(&st, b, &l, &r);
+        for (l += st.size, r += st.size; l >= 1; l >>= 1, r >>= 1) /* every node over a leaf of b's */
+            for (int node = l; node <= r; node++)
+                for (int j = st.start[node]; j < st.start[node + 1]; j++) {
+                    int p = st.item[j];
+                    if (placed[p] && seen[p] != k) {
+                        seen[p] = k;
+                        meets[nm++] = (met){offsets[p], offsets[p] + need[p]};
+                    }
+                }
+        qsort(meets, (size_t)nm, sizeof *meets, by_offset);
+        /* the smallest gap between them that holds b, else the top of the highest */
         uint64_t top = 0, best = UINT64_MAX, best_gap = UINT64_MAX;
-        for (int i = 0; i < ndone; i++) {
-            const placed *p = &done[i];
-            if (p->last < b->first || p->first > b->last)
-                continue;
-            if (p->off >= top + need && p->off - top < best_gap) {
+        for (int i = 0; i < nm; i++) {
+            const met *p = &meets[i];
+            if (p->off >= top + need[bi] && p->off - top < best_gap) {
                 best_gap = p->off - top;
                 best = top;
             }
@@ -87,18 +224,17 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
                 top = p->end;
         }
         uint64_t at = best != UINT64_MAX ? best : top;
-        offsets[order[k].index] = at;
-        int pos = 0;
-        while (pos < ndone && done[pos].off <= at)
-            pos++;
-        memmove(done + pos + 1, done + pos, (size_t)(ndone - pos) * sizeof *done);
-        done[pos] = (placed){at, at + need, b->first, b->last};
-        ndone++;
-        if (at + need > *peak)
-            *peak = at + need;
+        offsets[bi] = at;
+        placed[bi] = true;
+        if (at + need[bi] > *peak)
+            *peak = at + need[bi];
     }
     free(order);
-    free(done);
+    free(need);
+    free(placed);
+    free(seen);
+    free(meets);
+    tree_free(&st);
     return RT_OK;
 }
 

@@ -12,6 +12,7 @@
 #include "npu_internal.h"
 
 #define MIB (1024ull * 1024ull)
+#define N_REFERENCE_MAX 400 /* buffers in the planner's comparison with the reference walk */
 
 static npu_backend *BE;
 
@@ -98,6 +99,79 @@ static void test_arena_random_plans_are_valid_and_deterministic(void **state)
         assert_int_equal(npu_arena_plan(b, n, ALIGN, off2, &peak2, &e), RT_OK);
         assert_int_equal(peak, peak2);
         assert_memory_equal(off, off2, (size_t)n * sizeof off[0]);
+    }
+}
+
+/* The planner as first written: every placed buffer walked for each new one, O(n^2). The planner
+ * now finds the buffers that meet a lifetime through a tree over the steps (a segment of 80,000
+ * nodes took seconds); it must place every buffer exactly where this walk does. */
+static void reference_plan(const npu_live_buf *b, int n, uint64_t align, uint64_t *off, uint64_t *peak)
+{
+    int order[N_REFERENCE_MAX];
+    for (int i = 0; i < n; i++)
+        order[i] = i;
+    for (int i = 1; i < n; i++) /* largest first; then the earlier birth; then the lower index */
+        for (int j = i; j > 0; j--) {
+            const npu_live_buf *x = &b[order[j - 1]], *y = &b[order[j]];
+            bool swap = x->bytes < y->bytes || (x->bytes == y->bytes && x->first > y->first);
+            if (!swap)
+                break;
+            int t = order[j - 1];
+            order[j - 1] = order[j];
+            order[j] = t;
+        }
+    int placed[N_REFERENCE_MAX], nplaced = 0;
+    *peak = 0;
+    for (int k = 0; k < n; k++) {
+        const npu_live_buf *x = &b[order[k]];
+        uint64_t need = ((x->bytes ? x->bytes : 1) + align - 1) / align * align;
+        uint64_t top = 0, best = UINT64_MAX, best_gap = UINT64_MAX;
+        for (int i = 0; i < nplaced; i++) { /* placed[] is kept sorted by offset */
+            const npu_live_buf *p = &b[placed[i]];
+            uint64_t p_need = ((p->bytes ? p->bytes : 1) + align - 1) / align * align;
+            if (p->last < x->first || p->first > x->last)
+                continue;
+            if (off[placed[i]] >= top + need && off[placed[i]] - top < best_gap) {
+                best_gap = off[placed[i]] - top;
+                best = top;
+            }
+            if (off[placed[i]] + p_need > top)
+                top = off[placed[i]] + p_need;
+        }
+        uint64_t at = best != UINT64_MAX ? best : top;
+        off[order[k]] = at;
+        int pos = nplaced;
+        while (pos > 0 && off[placed[pos - 1]] > at) {
+            placed[pos] = placed[pos - 1];
+            pos--;
+        }
+        placed[pos] = order[k];
+        nplaced++;
+        if (at + need > *peak)
+            *peak = at + need;
+    }
+}
+
+static void test_arena_plan_matches_the_walk_over_every_buffer(void **state)
+{
+    (void)state;
+    test_rng r = {17};
+    for (int round = 0; round < 300; round++) {
+        npu_live_buf b[N_REFERENCE_MAX];
+        int n = (int)test_rng_range(&r, 1, N_REFERENCE_MAX), steps = (int)test_rng_range(&r, 1, 2 * N_REFERENCE_MAX);
+        uint64_t align = round % 3 == 0 ? 1 : 64, span = round % 2 ? 4 : (uint64_t)steps; /* short or any lifetimes */
+        for (int i = 0; i < n; i++) {
+            int a = (int)test_rng_range(&r, -1, steps), len = (int)test_rng_range(&r, 0, (int)span);
+            /* sizes from a few values, so that equal sizes (the tie-breaks) are common */
+            b[i] = (npu_live_buf){(uint64_t)test_rng_range(&r, 0, 4) * 1000 + (round % 5 ? 0 : (uint64_t)i % 7), a,
+                                  a + len};
+        }
+        uint64_t off[N_REFERENCE_MAX], want[N_REFERENCE_MAX], peak, want_peak;
+        rt_error e;
+        assert_int_equal(npu_arena_plan(b, n, align, off, &peak, &e), RT_OK);
+        reference_plan(b, n, align, want, &want_peak);
+        assert_int_equal(peak, want_peak);
+        assert_memory_equal(off, want, (size_t)n * sizeof off[0]);
     }
 }
 
@@ -309,6 +383,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena_greedy_by_size_reaches_the_bound_first_fit_misses),
         cmocka_unit_test(test_arena_random_plans_are_valid_and_deterministic),
+        cmocka_unit_test(test_arena_plan_matches_the_walk_over_every_buffer),
         cmocka_unit_test(test_segments_share_one_arena_and_memory_comes_back),
         cmocka_unit_test(test_plan_that_does_not_fit_says_how_much_is_missing),
         cmocka_unit_test(test_resident_tensors_are_placed_once),
