@@ -1,6 +1,7 @@
 /* bench_scale.c -- `m4npu bench --scale`: does the work on an input grow in proportion to the
  * input? Each measured step (assembling, disassembling, importing and partitioning an ONNX
- * graph, building its NPU segments) runs on generated inputs of 10k, 20k, 40k, 80k and 160k items, and the table shows
+ * graph, building its NPU segments, building one segment of the whole graph) runs on generated
+ * inputs of 10k, 20k, 40k, 80k and 160k items, and the table shows
  * the time of each size and its ratio to the size before: about 2x per doubling is linear (or
  * n log n), 4x is quadratic. Issue 9's target is at most 2.3x per doubling up to 160k.
  *
@@ -151,7 +152,9 @@ static int scale_assembly(bench_scale_row *rows, size_t *nrows)
  * repeated, one NPU segment per four nodes under configs/test.yaml's capability set) through what
  * `m4npu run` does before it executes anything: import with graph preparation (validation, sort,
  * folding, dead-node removal, inference) and partitioning with the firmware's check (step "onnx"),
- * then building every NPU segment (step "segments"). */
+ * then building every NPU segment (step "segments"), and one segment of every node (step
+ * "one-seg": the NPU runs Sin too; what the capability set leaves out is the partitioner's
+ * choice), where a segment's own passes -- liveness, the arena plan -- see the graph's size. */
 
 typedef struct onnx_work {
     const m4npu_config *cfg;
@@ -160,6 +163,7 @@ typedef struct onnx_work {
     size_t len;
     rt_graph *g;    /* imported and partitioned by the last onnx_once */
     part_plan *plan;
+    int *all_nodes; /* 0 .. g->n_nodes - 1, in the plan's order */
     rt_error e;
 } onnx_work;
 
@@ -192,6 +196,14 @@ static int segments_once(void *arg)
     return rc;
 }
 
+static int one_segment_once(void *arg)
+{
+    onnx_work *w = arg;
+    npu_segment *seg = npu_segment_build(w->b, w->g, w->all_nodes, w->g->n_nodes, NPU_WEIGHTS_INT8, false, &w->e);
+    npu_segment_free(seg);
+    return seg ? 0 : -1;
+}
+
 /* Scales as calibration would give them (run derives them from its reference run). */
 static int calibrate(onnx_work *w)
 {
@@ -217,9 +229,10 @@ static int scale_onnx(bench_scale_row *rows, size_t *nrows)
         uint32_t nodes = SCALE_SMALLEST << k;
         uint8_t *file = NULL;
         rt_graph *built = model_elementwise_chain((int)nodes, &w.e);
-        bench_scale_row *on = &rows[(*nrows)++], *sg = &rows[(*nrows)++];
+        bench_scale_row *on = &rows[(*nrows)++], *sg = &rows[(*nrows)++], *one = &rows[(*nrows)++];
         *on = (bench_scale_row){"onnx", "nodes", nodes, 0};
         *sg = (bench_scale_row){"segments", "nodes", nodes, 0};
+        *one = (bench_scale_row){"one-seg", "nodes", nodes, 0};
         rc = built && onnx_export_buffer(built, &file, &w.len, &w.e) == RT_OK ? 0 : -1;
         graph_free(built);
         w.file = file;
@@ -229,12 +242,20 @@ static int scale_onnx(bench_scale_row *rows, size_t *nrows)
             rc = calibrate(&w);
         if (rc == 0)
             rc = fastest(segments_once, &w, &sg->seconds);
+        if (rc == 0 && !(w.all_nodes = malloc((size_t)w.g->n_nodes * sizeof *w.all_nodes)))
+            rc = -1;
+        for (int pos = 0; rc == 0 && pos < w.g->n_nodes; pos++)
+            w.all_nodes[pos] = w.plan->order[pos];
+        if (rc == 0)
+            rc = fastest(one_segment_once, &w, &one->seconds);
         if (rc != 0)
             fprintf(stderr, "m4npu bench --scale: the %u-node chain: %s\n", nodes, w.e.msg[0] ? w.e.msg : "out of memory");
         part_plan_free(w.plan);
         graph_free(w.g);
+        free(w.all_nodes);
         w.plan = NULL;
         w.g = NULL;
+        w.all_nodes = NULL;
         free(file);
     }
     npu_backend_close(w.b);
@@ -247,7 +268,7 @@ static const scale_step steps[] = {scale_assembly, scale_onnx};
 int bench_scale_measure(bench_scale_row *rows, size_t max_rows, size_t *nrows)
 {
     *nrows = 0;
-    size_t per_step = 2 * SCALE_SIZES; /* a step fills at most two kinds of rows */
+    size_t per_step = 3 * SCALE_SIZES; /* a step fills at most three kinds of rows */
     for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
         if (*nrows + per_step > max_rows)
             return -1;
