@@ -140,6 +140,7 @@ void graph_free(rt_graph *g)
         free(g->dim_params[i].name);
     }
     free(g->dim_params);
+    free(g->dim_param_index);
     graph_users_drop(g);
     free(g->name);
     free(g);
@@ -578,26 +579,71 @@ int graph_find_node(const rt_graph *g, const char *name)
     return -1;
 }
 
+/* Symbolic dimensions are found through a hash of (tensor, axis), like tensors by name: a model
+ * may declare one for each of many thousands of inputs. */
+static uint32_t dim_param_hash(const char *tensor, int axis)
+{
+    return name_hash(tensor) ^ ((uint32_t)axis * 0x9E3779B9u);
+}
+
+static int dim_param_find(const rt_graph *g, const char *tensor, int axis)
+{
+    if (!g->dim_param_index)
+        return -1;
+    uint32_t mask = (uint32_t)g->dim_param_index_cap - 1, i = dim_param_hash(tensor, axis) & mask;
+    while (g->dim_param_index[i]) {
+        const rt_dim_param *d = &g->dim_params[g->dim_param_index[i] - 1];
+        if (d->axis == axis && strcmp(d->tensor, tensor) == 0)
+            return g->dim_param_index[i] - 1;
+        i = (i + 1) & mask;
+    }
+    return -1;
+}
+
+/* Room for one more symbolic dimension, in the array and its index (rebuilt when it grows). */
+static rt_status dim_param_reserve(rt_graph *g)
+{
+    if (grow((void **)&g->dim_params, &g->cap_dim_params, g->n_dim_params + 1, sizeof *g->dim_params) != 0)
+        return record(g, RT_ERR_NOMEM, "out of memory (dim_param)");
+    if (2 * (g->n_dim_params + 1) <= g->dim_param_index_cap)
+        return RT_OK;
+    int cap = INDEX_MIN_CAP;
+    while (cap < 2 * (g->n_dim_params + 1))
+        cap *= 2;
+    int *idx = calloc((size_t)cap, sizeof *idx);
+    if (!idx)
+        return record(g, RT_ERR_NOMEM, "out of memory (dim_param)");
+    free(g->dim_param_index);
+    g->dim_param_index = idx;
+    g->dim_param_index_cap = cap;
+    uint32_t mask = (uint32_t)cap - 1;
+    for (int k = 0; k < g->n_dim_params; k++) {
+        uint32_t i = dim_param_hash(g->dim_params[k].tensor, g->dim_params[k].axis) & mask;
+        while (idx[i])
+            i = (i + 1) & mask;
+        idx[i] = k + 1;
+    }
+    return RT_OK;
+}
+
 rt_status graph_set_dim_param(rt_graph *g, const char *tensor, int axis, const char *name)
 {
     if (!tensor || !name || !*name || axis < 0 || axis >= RT_MAX_RANK)
         return record(g, RT_ERR_ARG, "dim_param: bad tensor, axis %d or name", axis);
-    for (int i = 0; i < g->n_dim_params; i++) {
-        rt_dim_param *d = &g->dim_params[i];
-        if (d->axis == axis && strcmp(d->tensor, tensor) == 0) {
-            char *nm = strdup(name);
-            if (!nm)
-                return record(g, RT_ERR_NOMEM, "out of memory (dim_param)");
-            free(d->name);
-            d->name = nm;
-            return RT_OK;
-        }
+    int found = dim_param_find(g, tensor, axis);
+    if (found >= 0) {
+        rt_dim_param *d = &g->dim_params[found];
+        char *nm = strdup(name);
+        if (!nm)
+            return record(g, RT_ERR_NOMEM, "out of memory (dim_param)");
+        free(d->name);
+        d->name = nm;
+        return RT_OK;
     }
-    rt_dim_param *d = realloc(g->dim_params, (size_t)(g->n_dim_params + 1) * sizeof *d);
-    if (!d)
-        return record(g, RT_ERR_NOMEM, "out of memory (dim_param)");
-    g->dim_params = d;
-    d = &d[g->n_dim_params];
+    rt_status rs = dim_param_reserve(g);
+    if (rs != RT_OK)
+        return rs;
+    rt_dim_param *d = &g->dim_params[g->n_dim_params];
     d->tensor = strdup(tensor);
     d->name = strdup(name);
     d->axis = axis;
@@ -606,16 +652,17 @@ rt_status graph_set_dim_param(rt_graph *g, const char *tensor, int axis, const c
         free(d->name);
         return record(g, RT_ERR_NOMEM, "out of memory (dim_param)");
     }
-    g->n_dim_params++;
+    uint32_t mask = (uint32_t)g->dim_param_index_cap - 1, i = dim_param_hash(tensor, axis) & mask;
+    while (g->dim_param_index[i])
+        i = (i + 1) & mask;
+    g->dim_param_index[i] = ++g->n_dim_params;
     return RT_OK;
 }
 
 const char *graph_dim_param(const rt_graph *g, const char *tensor, int axis)
 {
-    for (int i = 0; i < g->n_dim_params; i++)
-        if (g->dim_params[i].axis == axis && strcmp(g->dim_params[i].tensor, tensor) == 0)
-            return g->dim_params[i].name;
-    return NULL;
+    int i = tensor ? dim_param_find(g, tensor, axis) : -1;
+    return i >= 0 ? g->dim_params[i].name : NULL;
 }
 
 const char *graph_node_label(const rt_graph *g, int node, char *buf, size_t size)

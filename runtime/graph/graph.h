@@ -316,7 +316,9 @@ typedef struct rt_graph {
     int *captures;
     int n_captures;
     rt_dim_param *dim_params; /* symbolic dimensions of the inputs, as the file named them */
-    int n_dim_params;
+    int n_dim_params, cap_dim_params;
+    int *dim_param_index;     /* open-addressing hash of (tensor, axis) -> dim_params index (+1) */
+    int dim_param_index_cap;
     /* A subgraph only: a digest of the input and capture types, shapes and constant values it was
      * last prepared for by its node's inference (0: none), so that preparing it again for the same
      * binding is skipped -- nested subgraphs would otherwise be prepared a power of their depth
