@@ -32,8 +32,11 @@ static const char usage[] =
     "                     tile size this build Verilated (configure with -DM4NPU_RTL_BENCH_SIZES=ON for\n"
     "                     8, 16 and 32), with simulated cycles per second of each and their ratio\n"
     "  --scale            instead: the host time of assembling and disassembling generated programs of\n"
-    "                     10k, 20k, 40k, 80k and 160k lines, with each size's ratio to the size before\n"
-    "                     (about 2x per doubling is linear; the target is at most 2.3x)\n"
+    "                     10k, 20k, 40k, 80k and 160k lines, of importing, preparing and partitioning\n"
+    "                     (onnx) an ONNX chain of as many elementwise nodes, building its NPU segments\n"
+    "                     (segments) and one NPU segment of the whole chain (one-seg), with each size's\n"
+    "                     ratio to the size before (about 2x per doubling is linear; the target is at\n"
+    "                     most 2.3x)\n"
     "  --json             print one JSON object\n";
 
 #define DEFAULT_INSNS 200000u
