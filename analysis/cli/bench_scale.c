@@ -31,6 +31,9 @@
 #define SCALE_MAX_REPEATS 50           /* ... or this many runs; the fastest run counts */
 #define ASM_LINE_BYTES 96              /* room for one generated line of assembly */
 #define ONNX_ACTIVATION_SCALE (1.0f / 127.0f) /* every activation's int8 scale: |x| <= 1 */
+/* Device memory for one segment of the 160k-node chain: its descriptors alone take about
+ * 1.1 KiB per node (177 MiB), more than configs' default 64 MiB. Mapped, touched only as used. */
+#define SCALE_DRAM_BYTES (1024ull * 1024 * 1024)
 
 /* CPU time of this process, so that other work on a shared machine does not count. */
 static double now_s(void)
@@ -219,6 +222,7 @@ static int scale_onnx(bench_scale_row *rows, size_t *nrows)
 {
     m4npu_config cfg;
     m4npu_config_defaults(&cfg);
+    cfg.npu.dram.size_bytes = SCALE_DRAM_BYTES; /* room for the one-seg step's plan */
     onnx_work w = {.cfg = &cfg};
     if (!(w.b = npu_backend_open(&cfg, &w.e))) {
         fprintf(stderr, "m4npu bench --scale: %s\n", w.e.msg);
