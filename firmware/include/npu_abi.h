@@ -12,10 +12,12 @@
 #include <stdint.h>
 
 #define NPU_ABI_VERSION_MAJOR 1
-#define NPU_ABI_VERSION_MINOR 4 /* 1.1: op descriptors (NPU_JOB_OPS); 1.2: a reset drops the running
+#define NPU_ABI_VERSION_MINOR 5 /* 1.1: op descriptors (NPU_JOB_OPS); 1.2: a reset drops the running
                                    job (NPU_JOB_ABORTED, NPU_REG_CQ_RUNNING), unit state registers;
                                    1.3: NPU_OP_ATTENTION; 1.4: per-op profile (profile_addr,
-                                   npu_op_profile) and per-op log lines (NPU_JOB_F_LOG_OPS) */
+                                   npu_op_profile) and per-op log lines (NPU_JOB_F_LOG_OPS);
+                                   1.5: the CNN ops (GROUP_CONV2D .. CHANNEL_AFFINE),
+                                   activations with parameters (CLIP ...) */
 #define NPU_ABI_VERSION ((NPU_ABI_VERSION_MAJOR << 16) | NPU_ABI_VERSION_MINOR)
 
 #define NPU_DEVICE_ID 0x504E344Du /* "M4NP" */
@@ -226,12 +228,14 @@ enum npu_dtype {
 
 enum npu_op {
     NPU_OP_MATMUL = 1, /* out[b,m,n] = sum_k in0[b,m,k] * in1[b',k,n] (+ in2[n]); in1 rank 2 is shared
-                          by every batch; iattr[0] = fused activation (enum npu_act),
+                          by every batch; iattr[0] = fused activation (enum npu_act, parameters in
+                          fattr[0..1]),
                           iattr[1] = storage of in1 (enum npu_layout: ROW_MAJOR or BLOCKED),
                           iattr[2] = block width in columns (BLOCKED) */
     NPU_OP_CONV2D,     /* in0 x[N,C,H,W], in1 w[CO,C,KH,KW], in2 bias[CO] (optional); out [N,CO,OH,OW];
                           iattr: 0 stride_h, 1 stride_w, 2 pad_top, 3 pad_left, 4 pad_bottom, 5 pad_right,
-                          6 fused activation (enum npu_act), 7 storage of in1 (enum npu_layout: OHWI) */
+                          6 fused activation (enum npu_act), 7 storage of in1 (enum npu_layout: OHWI);
+                          fattr[0..1] = the activation's parameters (ABI 1.3) */
     NPU_OP_SOFTMAX,    /* over the last axis; iattr[0] = causal mask (0/1), iattr[1] = mask diagonal offset */
     NPU_OP_BINARY,     /* out = f(in0, in1), iattr[0] = ISA binop (isa_table.def BINOP); in1 has in0's
                           shape, or is a row (last dim), a column (last dim 1) or a scalar;
@@ -258,6 +262,23 @@ enum npu_op {
                           the scores quantised to int8 with scale fattr[2]. The SRAM plan is
                           npu_attention.h's; the arithmetic is firmware/src/ops/README.md's
                           ("ATTENTION"). */
+    /* ABI 1.4: the operators of mobile CNNs (firmware/src/ops/README.md gives their arithmetic) */
+    NPU_OP_GROUP_CONV2D, /* grouped (and depthwise) convolution: as CONV2D, with lattr[0] = groups G;
+                            in1 w[CO, C/G, KH, KW] in OHWI storage (per group [CO][KH][KW][C/G]) */
+    NPU_OP_POOL,       /* in0 x[N,C,H,W] already padded; out [N,C,OH,OW]; iattr: 0 stride_h, 1 stride_w,
+                          2 kernel_h, 3 kernel_w, 4 enum npu_pool; AVG: fattr[0] = the divisor's reciprocal,
+                          or in1 = f32 [OH*OW] reciprocals per output position (optional) */
+    NPU_OP_PAD,        /* in0 x[B,H,W]; out [B,HO,WO]; iattr: 0 top, 1 left, 2 bottom, 3 right (>= 0),
+                          4 enum npu_pad_mode, 5 interior rows, 6 interior columns (CONSTANT only: the
+                          fill between elements); CONSTANT: in1 = the fill row, WO elements of out's type */
+    NPU_OP_RESIZE,     /* in0 x[B,H,W]; out [B,HO,WO]; iattr: 0 enum npu_resize_mode, 1 enum
+                          npu_resize_coord, 2 enum npu_resize_nearest; lattr[0], lattr[1] = the bits of
+                          the IEEE binary64 scales (output / input) along H and W */
+    NPU_OP_ACTIVATION, /* out = act(in0), iattr[0] = enum npu_act, fattr[0..1] its parameters; PRELU:
+                          in0 [R, S], in1 f32 [R, 1] (one slope per row) */
+    NPU_OP_CHANNEL_AFFINE, /* in0 x[R, S]; out = act(x * in1[r] + in2[r]), in1 and in2 f32 [R, 1] (a
+                          standalone BatchNormalization, channels repeated per image); iattr[0] = act,
+                          fattr[0..1] its parameters */
     NPU_OP_COUNT
 };
 
@@ -275,7 +296,28 @@ enum npu_attn_softmax {
     NPU_ATTN_SOFTMAX_TILE = 1,   /* the softmax tile on whole rows: one key block, Lk <= its row limit */
 };
 
-enum npu_act { NPU_ACT_NONE = 0, NPU_ACT_RELU, NPU_ACT_GELU, NPU_ACT_SILU };
+/* Activations: fused into MATMUL, CONV2D, GROUP_CONV2D and CHANNEL_AFFINE (iattr as each op says;
+ * their parameters in fattr[0..1]), or run alone by ACTIVATION. HARDSWISH and PRELU only alone. */
+enum npu_act {
+    NPU_ACT_NONE = 0, NPU_ACT_RELU, NPU_ACT_GELU, NPU_ACT_SILU,
+    NPU_ACT_CLIP,        /* ABI 1.4: min(max(x, fattr[0]), fattr[1]) (ReLU6: 0, 6) */
+    NPU_ACT_LEAKY,       /* x < 0 ? x * fattr[0] : x */
+    NPU_ACT_HARDSIGMOID, /* min(max(x * fattr[0] + fattr[1], 0), 1) */
+    NPU_ACT_HARDSWISH,   /* x * hardsigmoid(x) with 1/6, 1/2 */
+    NPU_ACT_PRELU,       /* x < 0 ? x * slope : x, the slope from the ACTIVATION's in1 */
+    NPU_ACT_COUNT
+};
+enum npu_pool { NPU_POOL_MAX = 0, NPU_POOL_AVG = 1 };
+enum npu_pad_mode { NPU_PAD_CONSTANT = 0, NPU_PAD_EDGE = 1, NPU_PAD_REFLECT = 2 };
+enum npu_resize_mode { NPU_RESIZE_NEAREST = 0, NPU_RESIZE_LINEAR = 1 };
+enum npu_resize_coord { /* ONNX coordinate_transformation_mode */
+    NPU_COORD_HALF_PIXEL = 0, NPU_COORD_ASYMMETRIC, NPU_COORD_ALIGN_CORNERS, NPU_COORD_PYTORCH_HALF_PIXEL,
+    NPU_COORD_TF_HALF_PIXEL_FOR_NN, NPU_COORD_COUNT
+};
+enum npu_resize_nearest { /* ONNX nearest_mode */
+    NPU_NEAREST_ROUND_PREFER_FLOOR = 0, NPU_NEAREST_ROUND_PREFER_CEIL, NPU_NEAREST_FLOOR, NPU_NEAREST_CEIL,
+    NPU_NEAREST_COUNT
+};
 
 /* How a weight tensor is stored (its dims stay the logical ones). Weights are packed once, at
  * build time, in the order the kernels stream them: long contiguous DMA rows, no burst waste. */

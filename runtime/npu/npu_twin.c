@@ -15,21 +15,12 @@
 
 #include "isa_exec.h"
 #include "npu_attention.h"
+#include "npu_twin_internal.h"
 
 #define TW_SCRATCH_BYTES (4u << 20) /* holds a row of 65535 f32 with its gamma and beta, 4 times over */
 #define TW_PIECE_ELEMS 65535u       /* elements per scratch instruction (the vector cols field) */
-#define F32 4u
 
-typedef struct tw {
-    isa_exec_ctx x;
-    rt_error *e;
-    uint32_t op;
-    int failed;
-    rt_status st;
-} tw;
-
-static int tw_fail(tw *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int tw_fail(tw *t, const char *fmt, ...)
+int tw_fail(tw *t, const char *fmt, ...)
 {
     if (!t->failed) {
         char msg[RT_ERROR_MSG_BYTES];
@@ -65,7 +56,7 @@ int8_t npu_quantize(float x, float scale)
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
-static void tw_un(tw *t, int64_t fn, float *x, uint64_t n, float imm)
+void tw_un(tw *t, int64_t fn, float *x, uint64_t n, float imm)
 {
     for (uint64_t i = 0; i < n && !t->failed; i += TW_PIECE_ELEMS) {
         uint64_t k = min_u64(TW_PIECE_ELEMS, n - i);
@@ -81,8 +72,7 @@ static void tw_un(tw *t, int64_t fn, float *x, uint64_t n, float imm)
 }
 
 /* dst = fn(a, b') over rows x cols; b' by bc (ISA_BC_*). */
-static void tw_bin(tw *t, int64_t fn, int64_t bc, float *dst, const float *a, const float *b, uint64_t rows,
-                   uint64_t cols)
+void tw_bin(tw *t, int64_t fn, int64_t bc, float *dst, const float *a, const float *b, uint64_t rows, uint64_t cols)
 {
     if (bc == ISA_BC_NONE || bc == ISA_BC_SCALAR) {
         uint64_t n = rows * cols;
@@ -119,7 +109,7 @@ static void tw_bin(tw *t, int64_t fn, int64_t bc, float *dst, const float *a, co
     }
 }
 
-static void tw_quant(tw *t, int8_t *dst, const float *src, uint64_t n, float scale)
+void tw_quant(tw *t, int8_t *dst, const float *src, uint64_t n, float scale)
 {
     for (uint64_t i = 0; i < n && !t->failed; i += TW_PIECE_ELEMS) {
         uint64_t k = min_u64(TW_PIECE_ELEMS, n - i);
@@ -134,7 +124,7 @@ static void tw_quant(tw *t, int8_t *dst, const float *src, uint64_t n, float sca
 }
 
 /* dst = (float)src * scale for int8 (sdt ISA_SDT_I8) or int32 sources. */
-static void tw_dequant(tw *t, int64_t sdt, float *dst, const void *src, uint64_t n, float scale)
+void tw_dequant(tw *t, int64_t sdt, float *dst, const void *src, uint64_t n, float scale)
 {
     uint64_t esz = sdt == ISA_SDT_I8 ? 1 : 4;
     for (uint64_t i = 0; i < n && !t->failed; i += TW_PIECE_ELEMS) {
@@ -262,16 +252,6 @@ static void store_f32(tw *t, const npu_tensor_ref *r, uint8_t *p, const float *v
         memcpy(p, v, n * F32);
 }
 
-static void activation(tw *t, int32_t act, float *v, uint64_t n)
-{
-    if (act == NPU_ACT_RELU)
-        tw_un(t, ISA_UNOP_RELU, v, n, 0.0f);
-    else if (act == NPU_ACT_GELU)
-        tw_un(t, ISA_UNOP_GELU, v, n, 0.0f);
-    else if (act == NPU_ACT_SILU)
-        tw_un(t, ISA_UNOP_SILU, v, n, 0.0f);
-}
-
 /* ---------------------------------------------------------------- ops */
 
 /* Weight element (k, n) of in1 for batch bi, as the layouts of npu_abi.h say. */
@@ -296,14 +276,14 @@ static int8_t weight(const uint8_t *w, int int4, int blocked, uint64_t nb, uint6
 /* The epilogue shared by matmul and conv: acc (n int32) -> out (n elements) at p. ws/bias index
  * is the channel of each element: chan(i) = i (row broadcast) for matmul rows. */
 static void epilogue_row(tw *t, const int32_t *acc, float *y, uint64_t n, float s_deq, const float *ws,
-                         const float *bias, int32_t act)
+                         const float *bias, int32_t act, const float *prm)
 {
     tw_dequant(t, ISA_SDT_I32, y, acc, n, s_deq);
     if (ws)
         tw_bin(t, ISA_BINOP_MUL, ISA_BC_ROW, y, y, ws, 1, n);
     if (bias)
         tw_bin(t, ISA_BINOP_ADD, ISA_BC_ROW, y, y, bias, 1, n);
-    activation(t, act, y, n);
+    tw_activation(t, act, prm, y, n);
 }
 
 static void op_matmul(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nbufs)
@@ -345,7 +325,7 @@ static void op_matmul(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t 
                 s += (uint32_t)((int32_t)ar[k] * weight(pb, int4, blocked, nb, K, N, bi, k, n));
             memcpy(&acc[n], &s, sizeof s);
         }
-        epilogue_row(t, acc, y, N, s_deq, ws, bias, d->iattr[0]);
+        epilogue_row(t, acc, y, N, s_deq, ws, bias, d->iattr[0], d->fattr);
         store_f32(t, o, po + r * N * esz(o->dtype), y, N);
     }
     if (!acc || !y)
@@ -392,12 +372,7 @@ static void op_conv(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nb
                     memcpy(&acc[oh * OW + ow], &s, sizeof s);
                 }
             /* channel co's scale and bias apply to its whole plane (a column broadcast on the device) */
-            tw_dequant(t, ISA_SDT_I32, y, acc, P, s_deq);
-            if (ws)
-                tw_bin(t, ISA_BINOP_MUL, ISA_BC_SCALAR, y, y, ws + co, 1, P);
-            if (bias)
-                tw_bin(t, ISA_BINOP_ADD, ISA_BC_SCALAR, y, y, bias + co, 1, P);
-            activation(t, d->iattr[6], y, P);
+            tw_channel_epilogue(t, acc, y, P, s_deq, ws ? ws + co : NULL, bias ? bias + co : NULL, d->iattr[6], d->fattr);
             store_f32(t, o, po + (img * CO + co) * P * esz(o->dtype), y, P);
         }
     if (!acc || !y)
@@ -782,9 +757,61 @@ rt_status npu_twin_run(const npu_op_desc *ops, uint32_t n, npu_twin_buf *bufs, u
         case NPU_OP_TRANSPOSE: op_transpose(&t, d, bufs, nbufs); break;
         case NPU_OP_COPY: op_copy(&t, d, bufs, nbufs); break;
         case NPU_OP_ATTENTION: op_attention(&t, d, bufs, nbufs); break;
+        case NPU_OP_GROUP_CONV2D: case NPU_OP_POOL: case NPU_OP_PAD: case NPU_OP_RESIZE: case NPU_OP_ACTIVATION:
+        case NPU_OP_CHANNEL_AFFINE:
+            npu_twin_cnn_op(&t, d, bufs, nbufs); /* npu_twin_cnn.c */
+            break;
         default: tw_fail(&t, "op code %u", d->op); break;
         }
     }
     free(t.x.sram);
     return t.failed ? t.st : RT_OK;
 }
+
+/* ---------------------------------------------------------------- for npu_twin_cnn.c */
+
+void tw_activation(tw *t, int32_t act, const float *prm, float *v, uint64_t n)
+{
+    switch (act) {
+    case NPU_ACT_RELU: tw_un(t, ISA_UNOP_RELU, v, n, 0.0f); break;
+    case NPU_ACT_GELU: tw_un(t, ISA_UNOP_GELU, v, n, 0.0f); break;
+    case NPU_ACT_SILU: tw_un(t, ISA_UNOP_SILU, v, n, 0.0f); break;
+    case NPU_ACT_CLIP:
+        tw_un(t, ISA_UNOP_MAXI, v, n, prm[0]);
+        tw_un(t, ISA_UNOP_MINI, v, n, prm[1]);
+        break;
+    case NPU_ACT_LEAKY: tw_un(t, ISA_UNOP_LEAKY, v, n, prm[0]); break;
+    case NPU_ACT_HARDSIGMOID:
+        tw_un(t, ISA_UNOP_MULI, v, n, prm[0]);
+        tw_un(t, ISA_UNOP_ADDI, v, n, prm[1]);
+        tw_un(t, ISA_UNOP_MAXI, v, n, 0.0f);
+        tw_un(t, ISA_UNOP_MINI, v, n, 1.0f);
+        break;
+    default: break;
+    }
+}
+
+void tw_channel_epilogue(tw *t, const int32_t *acc, float *y, uint64_t n, float s_deq, const float *ws,
+                         const float *bias, int32_t act, const float *prm)
+{
+    tw_dequant(t, ISA_SDT_I32, y, acc, n, s_deq);
+    if (ws)
+        tw_bin(t, ISA_BINOP_MUL, ISA_BC_SCALAR, y, y, ws, 1, n);
+    if (bias)
+        tw_bin(t, ISA_BINOP_ADD, ISA_BC_SCALAR, y, y, bias, 1, n);
+    tw_activation(t, act, prm, y, n);
+}
+
+uint64_t tw_numel(const npu_tensor_ref *r) { return numel(r); }
+uint32_t tw_esz(uint32_t dtype) { return esz(dtype); }
+uint8_t *tw_span(tw *t, npu_twin_buf *bufs, uint32_t nbufs, uint32_t buf, uint64_t offset, uint64_t bytes,
+                 const char *what)
+{
+    return span(t, bufs, nbufs, buf, offset, bytes, what);
+}
+uint8_t *tw_tensor(tw *t, npu_twin_buf *bufs, uint32_t nbufs, const npu_tensor_ref *r, const char *what)
+{
+    return tensor(t, bufs, nbufs, r, what);
+}
+float *tw_load_f32(tw *t, const npu_tensor_ref *r, const uint8_t *p) { return load_f32(t, r, p); }
+void tw_store_f32(tw *t, const npu_tensor_ref *r, uint8_t *p, const float *v, uint64_t n) { store_f32(t, r, p, v, n); }

@@ -97,6 +97,8 @@ static void run_mm(const mm_case *t, int64_t nb)
     float s_out = 0.05f * s_w * 74.0f * 74.0f * sqrtf((float)t->k) * 2.5f / 127.0f;
     d->out = opb_tensor(&B, 3, t->f32_out ? NPU_DT_F32 : NPU_DT_I8, s_out, 3, odims);
     d->iattr[0] = t->act;
+    d->fattr[0] = t->act == NPU_ACT_CLIP ? -0.5f : 0.25f; /* the activation's parameters (CLIP: bounds) */
+    d->fattr[1] = t->act == NPU_ACT_CLIP ? 0.75f : 0.5f;
     d->iattr[1] = t->blocked ? NPU_LAYOUT_BLOCKED : NPU_LAYOUT_ROW_MAJOR;
     d->iattr[2] = (int32_t)nb;
     opb_check(&B, what);
@@ -556,6 +558,231 @@ static void test_conv2d(void **state)
     run_conv(1, 1500, 5, 9, 18, 3, 3, 2, 2, 0, 1); /* chunks with the strided im2col */
 }
 
+/* ---------------------------------------------------------------- the CNN families (ABI 1.3) */
+
+/* A grouped convolution: OHWI weights [CO][KH][KW][C/G] with per-channel or per-tensor scales. */
+static void run_gconv(int64_t n, int64_t c, int64_t h, int64_t w, int64_t co, int64_t groups, int64_t kh, int64_t kw,
+                      int32_t sh, int32_t sw, int per_channel, int bias, int32_t fused, int f32_out)
+{
+    opb_reset(&B);
+    int64_t oh = (h - kh) / sh + 1, ow = (w - kw) / sw + 1;
+    int64_t xd[4] = {n, c, h, w}, wd[4] = {co, c / groups, kh, kw}, od[4] = {n, co, oh, ow};
+    npu_op_desc *d = opb_op(&B, NPU_OP_GROUP_CONV2D, bias ? 3 : 2);
+    d->in[0] = act(0, NPU_DT_I8, 0.05f, 4, xd, 1);
+    d->in[1] = act(1, NPU_DT_I8, 0.01f, 4, wd, 1);
+    if (per_channel)
+        opb_scales(&B, &d->in[1], 0, (uint64_t)co, 2, 0.005f, 0.015f);
+    if (bias) {
+        int64_t bd[1] = {co};
+        d->in[2] = act(2, NPU_DT_F32, 0, 1, bd, 1);
+    }
+    float s_out = 0.05f * 0.01f * 74.0f * 74.0f * sqrtf((float)(c / groups * kh * kw)) * 2.5f / 127.0f;
+    d->out = act(3, f32_out ? NPU_DT_F32 : NPU_DT_I8, s_out, 4, od, 0);
+    d->iattr[0] = sh;
+    d->iattr[1] = sw;
+    d->iattr[6] = fused;
+    d->iattr[7] = NPU_LAYOUT_OHWI;
+    d->lattr[0] = groups;
+    d->fattr[0] = fused == NPU_ACT_HARDSIGMOID ? 0.2f : fused == NPU_ACT_LEAKY ? 0.1f : -0.5f; /* clip bounds */
+    d->fattr[1] = fused == NPU_ACT_HARDSIGMOID ? 0.5f : 1.5f;
+    char what[160];
+    snprintf(what, sizeof what, "group conv %lldx%lldx%lldx%lld -> %lld, %lld groups, k %lldx%lld, stride %d,%d, act %d",
+             (long long)n, (long long)c, (long long)h, (long long)w, (long long)co, (long long)groups, (long long)kh,
+             (long long)kw, sh, sw, fused);
+    opb_check(&B, what);
+}
+
+static void test_group_conv(void **state)
+{
+    (void)state;
+    run_gconv(1, 8, 9, 10, 8, 8, 3, 3, 1, 1, 1, 1, NPU_ACT_CLIP, 0);      /* depthwise, one partial block */
+    run_gconv(1, 40, 11, 12, 40, 40, 3, 3, 2, 2, 1, 1, NPU_ACT_RELU, 0);  /* depthwise, stride 2, 3 blocks */
+    run_gconv(2, 6, 7, 30, 12, 6, 3, 3, 1, 1, 1, 0, NPU_ACT_NONE, 1);     /* multiplier 2, rows beyond the array */
+    run_gconv(1, 16, 8, 8, 32, 4, 3, 3, 1, 2, 0, 1, NPU_ACT_LEAKY, 0);    /* 4 input, 8 output channels per group */
+    run_gconv(1, 8, 6, 6, 40, 2, 3, 3, 1, 1, 1, 1, NPU_ACT_HARDSIGMOID, 0); /* wide groups: dense blocks */
+    run_gconv(1, 32, 5, 9, 32, 32, 1, 1, 1, 1, 1, 1, NPU_ACT_NONE, 0);    /* 1x1 depthwise: flat runs */
+    run_gconv(1, 24, 20, 20, 24, 24, 5, 5, 2, 1, 1, 1, NPU_ACT_CLIP, 0);  /* 5x5, mixed strides */
+}
+
+static void run_pool(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw, int32_t sh, int32_t sw,
+                     int kind, int map, int f32_out)
+{
+    opb_reset(&B);
+    int64_t oh = (h - kh) / sh + 1, ow = (w - kw) / sw + 1;
+    int64_t xd[4] = {n, c, h, w}, od[4] = {n, c, oh, ow}, md[1] = {oh * ow};
+    npu_op_desc *d = opb_op(&B, NPU_OP_POOL, map ? 2 : 1);
+    d->in[0] = act(0, NPU_DT_I8, 0.05f, 4, xd, 1);
+    if (map) {
+        d->in[1] = act(1, NPU_DT_F32, 0, 1, md, 0);
+        opb_fill_f32(&B, 1, d->in[1].offset, (uint64_t)(oh * ow), 0.1f, 1.0f);
+    }
+    d->out = act(2, f32_out ? NPU_DT_F32 : NPU_DT_I8, kind == NPU_POOL_MAX ? 0.05f : 0.02f, 4, od, 0);
+    d->iattr[0] = sh;
+    d->iattr[1] = sw;
+    d->iattr[2] = (int32_t)kh;
+    d->iattr[3] = (int32_t)kw;
+    d->iattr[4] = kind;
+    d->fattr[0] = 1.0f / (float)(kh * kw);
+    char what[120];
+    snprintf(what, sizeof what, "pool %d %lldx%lldx%lldx%lld, k %lldx%lld, stride %d,%d, map %d", kind, (long long)n,
+             (long long)c, (long long)h, (long long)w, (long long)kh, (long long)kw, sh, sw, map);
+    opb_check(&B, what);
+}
+
+static void test_pool(void **state)
+{
+    (void)state;
+    run_pool(1, 5, 11, 13, 3, 3, 2, 2, NPU_POOL_MAX, 0, 0);  /* ResNet's stem pool shape class */
+    run_pool(2, 3, 8, 8, 2, 2, 2, 2, NPU_POOL_AVG, 0, 1);
+    run_pool(1, 7, 9, 9, 3, 3, 1, 1, NPU_POOL_AVG, 1, 0);    /* divisors per position */
+    run_pool(1, 70, 7, 7, 7, 7, 1, 1, NPU_POOL_AVG, 0, 0);   /* a global window */
+    run_pool(1, 4, 6, 10, 1, 1, 1, 1, NPU_POOL_MAX, 0, 0);   /* 1x1: flat runs */
+    run_pool(1, 3, 10, 11, 2, 2, 3, 3, NPU_POOL_MAX, 0, 0);  /* stride beyond the window */
+    run_pool(1, 64, 40, 40, 3, 3, 2, 2, NPU_POOL_MAX, 0, 0); /* channel blocks in the SRAM */
+}
+
+static void run_pad(int64_t b, int64_t h, int64_t w, const int32_t *pads, int mode, int32_t ih, int32_t iw,
+                    uint32_t dt)
+{
+    opb_reset(&B);
+    int64_t ho = pads[0] + h + (h - 1) * ih + pads[2], wo = pads[1] + w + (w - 1) * iw + pads[3];
+    int64_t xd[3] = {b, h, w}, od[3] = {b, ho, wo}, fd[1] = {wo};
+    npu_op_desc *d = opb_op(&B, NPU_OP_PAD, mode == NPU_PAD_CONSTANT ? 2 : 1);
+    d->in[0] = act(0, dt, 0.1f, 3, xd, 1);
+    if (mode == NPU_PAD_CONSTANT)
+        d->in[1] = act(1, dt, 0.1f, 1, fd, 1);
+    d->out = act(2, dt, 0.1f, 3, od, 1);
+    for (int i = 0; i < 4; i++)
+        d->iattr[i] = pads[i];
+    d->iattr[4] = mode;
+    d->iattr[5] = ih;
+    d->iattr[6] = iw;
+    char what[120];
+    snprintf(what, sizeof what, "pad mode %d %lldx%lldx%lld pads %d,%d,%d,%d interior %d,%d", mode, (long long)b,
+             (long long)h, (long long)w, pads[0], pads[1], pads[2], pads[3], ih, iw);
+    opb_check(&B, what);
+}
+
+static void test_pad(void **state)
+{
+    (void)state;
+    static const int32_t p1[4] = {1, 2, 3, 0}, p0[4] = {0, 0, 0, 0}, p2[4] = {2, 2, 1, 1}, p3[4] = {2, 1, 2, 3};
+    for (int mode = NPU_PAD_CONSTANT; mode <= NPU_PAD_REFLECT; mode++) {
+        run_pad(3, 5, 7, p1, mode, 0, 0, NPU_DT_I8);
+        run_pad(2, 4, 6, p3, mode, 0, 0, NPU_DT_F32);
+        run_pad(1, 300, 290, p2, mode, 0, 0, NPU_DT_I8); /* planes beyond a slot: blocks of rows */
+    }
+    run_pad(2, 5, 6, p0, NPU_PAD_CONSTANT, 1, 1, NPU_DT_I8); /* a transposed convolution's zero insertion */
+    run_pad(2, 4, 3, p2, NPU_PAD_CONSTANT, 2, 1, NPU_DT_I8);
+    run_pad(1, 200, 150, p1, NPU_PAD_CONSTANT, 1, 0, NPU_DT_I8);
+}
+
+static void run_resize(int64_t b, int64_t h, int64_t w, int64_t ho, int64_t wo, int mode, int coord, int nearest,
+                       uint32_t out_dt)
+{
+    opb_reset(&B);
+    int64_t xd[3] = {b, h, w}, od[3] = {b, ho, wo};
+    npu_op_desc *d = opb_op(&B, NPU_OP_RESIZE, 1);
+    d->in[0] = act(0, NPU_DT_I8, 0.1f, 3, xd, 1);
+    d->out = act(1, out_dt, mode == NPU_RESIZE_NEAREST ? 0.1f : 0.07f, 3, od, 0);
+    d->iattr[0] = mode;
+    d->iattr[1] = coord;
+    d->iattr[2] = nearest;
+    double sh = (double)ho / (double)h, sw = (double)wo / (double)w;
+    memcpy(&d->lattr[0], &sh, sizeof sh);
+    memcpy(&d->lattr[1], &sw, sizeof sw);
+    char what[120];
+    snprintf(what, sizeof what, "resize mode %d coord %d nearest %d %lldx%lldx%lld -> %lldx%lld", mode, coord, nearest,
+             (long long)b, (long long)h, (long long)w, (long long)ho, (long long)wo);
+    opb_check(&B, what);
+}
+
+static void test_resize(void **state)
+{
+    (void)state;
+    for (int coord = 0; coord < NPU_COORD_COUNT; coord++) {
+        run_resize(3, 5, 7, 10, 14, NPU_RESIZE_NEAREST, coord, coord % NPU_NEAREST_COUNT, NPU_DT_I8);
+        run_resize(2, 9, 8, 4, 5, NPU_RESIZE_NEAREST, coord, (coord + 1) % NPU_NEAREST_COUNT, NPU_DT_I8);
+        run_resize(3, 5, 7, 9, 4, NPU_RESIZE_LINEAR, coord, 0, coord % 2 ? NPU_DT_F32 : NPU_DT_I8);
+        run_resize(2, 6, 6, 12, 12, NPU_RESIZE_LINEAR, coord, 0, NPU_DT_I8);
+    }
+    run_resize(16, 40, 40, 80, 80, NPU_RESIZE_LINEAR, NPU_COORD_HALF_PIXEL, 0, NPU_DT_I8); /* blocks of rows */
+    run_resize(8, 30, 50, 60, 100, NPU_RESIZE_NEAREST, NPU_COORD_ASYMMETRIC, NPU_NEAREST_FLOOR, NPU_DT_I8);
+}
+
+static void test_activation(void **state)
+{
+    (void)state;
+    static const int64_t shapes[][2] = {{1, 1}, {3, 17}, {64, 100}, {2, 70000}};
+    for (int32_t a = NPU_ACT_NONE; a < NPU_ACT_COUNT; a++)
+        for (size_t s = 0; s < 4; s++) {
+            if (s == 3 && a % 3)
+                continue; /* the long shape for a few activations only */
+            opb_reset(&B);
+            npu_op_desc *d = opb_op(&B, NPU_OP_ACTIVATION, a == NPU_ACT_PRELU ? 2 : 1);
+            d->in[0] = act(0, (a + (int)s) % 2 ? NPU_DT_F32 : NPU_DT_I8, 0.04f, 2, shapes[s], 1);
+            if (a == NPU_ACT_PRELU) {
+                int64_t sd[2] = {shapes[s][0], 1};
+                d->in[1] = act(1, NPU_DT_F32, 0, 2, sd, 1);
+            }
+            d->out = act(2, a % 3 ? NPU_DT_I8 : NPU_DT_F32, 0.03f, 2, shapes[s], 0);
+            d->iattr[0] = a;
+            d->fattr[0] = a == NPU_ACT_CLIP ? -1.0f : 0.3f;
+            d->fattr[1] = a == NPU_ACT_CLIP ? 2.0f : 0.4f;
+            char what[64];
+            snprintf(what, sizeof what, "activation %d on %lldx%lld", a, (long long)shapes[s][0], (long long)shapes[s][1]);
+            opb_check(&B, what);
+        }
+}
+
+static void test_channel_affine(void **state)
+{
+    (void)state;
+    static const int64_t shapes[][2] = {{1, 1}, {6, 49}, {64, 300}, {3, 30000}};
+    static const int32_t acts[] = {NPU_ACT_NONE, NPU_ACT_RELU, NPU_ACT_CLIP};
+    for (size_t s = 0; s < 4; s++)
+        for (size_t a = 0; a < 3; a++) {
+            opb_reset(&B);
+            int64_t cd[2] = {shapes[s][0], 1};
+            npu_op_desc *d = opb_op(&B, NPU_OP_CHANNEL_AFFINE, 3);
+            d->in[0] = act(0, (s + a) % 2 ? NPU_DT_F32 : NPU_DT_I8, 0.05f, 2, shapes[s], 1);
+            d->in[1] = act(1, NPU_DT_F32, 0, 2, cd, 1);
+            d->in[2] = act(1, NPU_DT_F32, 0, 2, cd, 1);
+            d->out = act(2, a == 1 ? NPU_DT_F32 : NPU_DT_I8, 0.1f, 2, shapes[s], 0);
+            d->iattr[0] = acts[a];
+            d->fattr[0] = 0.0f;
+            d->fattr[1] = 6.0f;
+            char what[64];
+            snprintf(what, sizeof what, "channel affine on %lldx%lld, act %d", (long long)shapes[s][0],
+                     (long long)shapes[s][1], acts[a]);
+            opb_check(&B, what);
+        }
+}
+
+static void test_fused_activations_with_parameters(void **state)
+{
+    (void)state;
+    /* ReLU6 (clip 0..6), leaky and hard sigmoid fused into the array ops' epilogues */
+    mm_case t = {1, 17, 33, 20, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_CLIP};
+    run_mm(&t, 16);
+    mm_case u = {2, 5, 17, 40, NPU_DT_I4, 1, 0, 1, 0, 0, NPU_ACT_HARDSIGMOID};
+    run_mm(&u, 16);
+    mm_case v = {1, 30, 20, 9, NPU_DT_I8, 0, 1, 0, 0, 1, NPU_ACT_LEAKY};
+    run_mm(&v, 16);
+    opb_reset(&B);
+    int64_t xd[4] = {1, 3, 8, 8}, wd[4] = {4, 3, 3, 3}, od[4] = {1, 4, 6, 6};
+    npu_op_desc *d = opb_op(&B, NPU_OP_CONV2D, 2);
+    d->in[0] = act(0, NPU_DT_I8, 0.05f, 4, xd, 1);
+    d->in[1] = act(1, NPU_DT_I8, 0.01f, 4, wd, 1);
+    d->out = act(3, NPU_DT_I8, 0.03f, 4, od, 0);
+    d->iattr[0] = d->iattr[1] = 1;
+    d->iattr[6] = NPU_ACT_CLIP;
+    d->iattr[7] = NPU_LAYOUT_OHWI;
+    d->fattr[0] = 0.0f;
+    d->fattr[1] = 6.0f;
+    opb_check(&B, "conv with ReLU6");
+}
+
 /* ---------------------------------------------------------------- channels and timing */
 
 static void chain_case(void)
@@ -650,6 +877,13 @@ int main(void)
         cmocka_unit_test(test_conv2d),
         cmocka_unit_test(test_attention_masks),
         cmocka_unit_test(test_attention_softmax_tile),
+        cmocka_unit_test(test_group_conv),
+        cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_pad),
+        cmocka_unit_test(test_resize),
+        cmocka_unit_test(test_activation),
+        cmocka_unit_test(test_channel_affine),
+        cmocka_unit_test(test_fused_activations_with_parameters),
         cmocka_unit_test(test_timing_only_takes_the_same_cycles_and_moves_nothing),
     };
     (void)test_attention_shapes_and_key_blocks;
@@ -686,6 +920,13 @@ int main(void)
         cmocka_unit_test(test_attention_row_blocks),
         cmocka_unit_test(test_attention_softmax_tile),
         cmocka_unit_test(test_attention_refusals),
+        cmocka_unit_test(test_group_conv),
+        cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_pad),
+        cmocka_unit_test(test_resize),
+        cmocka_unit_test(test_activation),
+        cmocka_unit_test(test_channel_affine),
+        cmocka_unit_test(test_fused_activations_with_parameters),
         cmocka_unit_test(test_timing_only_takes_the_same_cycles_and_moves_nothing),
         cmocka_unit_test(test_dma_channel_counts),
     };

@@ -486,16 +486,6 @@ void fw_from_f32(fw_op_ctx *c, const npu_tensor_ref *t, uint32_t dst, uint32_t s
         fw_vmov(c, 0, F32_BYTES, dst, src, 1, n, n, n);
 }
 
-void fw_activation(fw_op_ctx *c, int32_t act, uint32_t addr, uint64_t n)
-{
-    switch (act) {
-    case NPU_ACT_RELU: fw_vun(c, ISA_UNOP_RELU, addr, addr, n, 0.0f); break;
-    case NPU_ACT_GELU: fw_vun(c, ISA_UNOP_GELU, addr, addr, n, 0.0f); break;
-    case NPU_ACT_SILU: fw_vun(c, ISA_UNOP_SILU, addr, addr, n, 0.0f); break;
-    default: break;
-    }
-}
-
 /* ---------------------------------------------------------------- pipelines */
 
 void fw_pipe_init(fw_op_ctx *c, fw_pipe *p, uint32_t nslots, uint32_t nstages, uint64_t slot_bytes,

@@ -21,6 +21,9 @@ static const fw_op_kernel *const kernels[NPU_OP_COUNT] = {
     [NPU_OP_UNARY] = &fw_kernel_unary,         [NPU_OP_NORM] = &fw_kernel_norm,
     [NPU_OP_REDUCE] = &fw_kernel_reduce,       [NPU_OP_TRANSPOSE] = &fw_kernel_transpose,
     [NPU_OP_COPY] = &fw_kernel_copy,          [NPU_OP_ATTENTION] = &fw_kernel_attention,
+    [NPU_OP_GROUP_CONV2D] = &fw_kernel_group_conv2d, [NPU_OP_POOL] = &fw_kernel_pool,
+    [NPU_OP_PAD] = &fw_kernel_pad,             [NPU_OP_RESIZE] = &fw_kernel_resize,
+    [NPU_OP_ACTIVATION] = &fw_kernel_activation, [NPU_OP_CHANNEL_AFFINE] = &fw_kernel_channel_affine,
 };
 
 /* ---------------------------------------------------------------- refusals and tensors */

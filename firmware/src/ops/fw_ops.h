@@ -74,6 +74,12 @@ extern const fw_op_kernel fw_kernel_reduce;    /* op_reduce.c */
 extern const fw_op_kernel fw_kernel_transpose; /* op_move.c */
 extern const fw_op_kernel fw_kernel_copy;      /* op_move.c */
 extern const fw_op_kernel fw_kernel_attention; /* op_attention.c */
+extern const fw_op_kernel fw_kernel_group_conv2d;  /* op_gconv.c */
+extern const fw_op_kernel fw_kernel_pool;          /* op_pool.c */
+extern const fw_op_kernel fw_kernel_pad;           /* op_pad.c */
+extern const fw_op_kernel fw_kernel_resize;        /* op_resize.c */
+extern const fw_op_kernel fw_kernel_activation;    /* op_act.c */
+extern const fw_op_kernel fw_kernel_channel_affine; /* op_act.c */
 
 /* ---------------------------------------------------------------- refusals and tensors */
 
@@ -171,9 +177,6 @@ void fw_vzero(fw_op_ctx *c, uint32_t dst, uint64_t bytes);
  * dst != src. */
 void fw_to_f32(fw_op_ctx *c, const npu_tensor_ref *t, uint32_t dst, uint32_t src, uint64_t n);
 void fw_from_f32(fw_op_ctx *c, const npu_tensor_ref *t, uint32_t dst, uint32_t src, uint64_t n);
-/* The activation function of a fused epilogue, in place over n f32 elements. */
-void fw_activation(fw_op_ctx *c, int32_t act, uint32_t addr, uint64_t n);
-
 /* ---------------------------------------------------------------- pipelines
  * A pipe is a ring of SRAM slots that `total` items pass through in order, each item visiting
  * stages 0..nstages-1 (e.g. load -> compute -> store), each stage on one unit. Stage k of an
@@ -200,5 +203,59 @@ uint32_t fw_pipe_slot(const fw_pipe *p, uint32_t stage);
 uint32_t fw_pipe_slot_index(const fw_pipe *p, uint32_t stage);
 /* Stage `stage` of the current item is done on `unit`: emits its signal (unless nobody waits). */
 void fw_pipe_end(fw_op_ctx *c, fw_pipe *p, uint32_t stage, unsigned unit);
+
+/* ---------------------------------------------------------------- activations and epilogues
+ * (fw_epilogue.c) */
+
+/* A fused activation (enum npu_act: NONE .. HARDSIGMOID, in place, no temporary); 0, or -1 with the
+ * reason. */
+int fw_check_fused_act(int32_t act, char *why, size_t whylen);
+/* The activation act (a fused kind) in place over n f32 elements; prm = its parameters (fattr). */
+void fw_activation(fw_op_ctx *c, int32_t act, const float *prm, uint32_t addr, uint64_t n);
+
+/* The per-channel epilogue of the convolutions (CONV2D, GROUP_CONV2D) and of CHANNEL_AFFINE, over
+ * rows = channels x cols positions (README.md, "CONV2D"): load turns the products into f32 at dst,
+ * finish applies the per-channel scales (column broadcast at prm), the bias (at prm + bias_off),
+ * the activation and the conversion to the output's type, in place at dst. Two calls so that a
+ * kernel can free the products' slot between them. */
+typedef struct fw_epilogue {
+    float s_deq;            /* the products' scale: in0's (per-channel weights) or in0's x in1's */
+    int per_channel, bias;
+    uint32_t bias_off;      /* bytes from the scales to the bias in the parameter area */
+    int32_t act;
+    const float *act_prm;   /* the activation's parameters (the descriptor's fattr) */
+    const npu_tensor_ref *out;
+} fw_epilogue;
+/* sdt: ISA_SDT_I32 (int32 products) or ISA_SDT_I8 (an int8 tensor's values). */
+void fw_epilogue_load(fw_op_ctx *c, const fw_epilogue *ep, int64_t sdt, uint32_t dst, uint32_t src, uint64_t n);
+void fw_epilogue_finish(fw_op_ctx *c, const fw_epilogue *ep, uint32_t dst, uint32_t prm, uint64_t rows,
+                        uint64_t cols);
+
+/* ---------------------------------------------------------------- im2col (fw_im2col.c)
+ * The convolutions' and the pools' operand: for one segment of output positions (one output
+ * row's run, or any run of a 1x1 stride-1 window) and a range of input channels, the rows
+ * [(kh * KW + kw) * cc + c][n] of every window tap, built in SRAM by the DMA (stride 1: one
+ * strided DMA per tap; a horizontal stride s: runs of s times the length into a staging area,
+ * then one v.mov transpose per run that de-interleaves the s phases). */
+typedef struct fw_im2col {
+    const npu_tensor_ref *x;    /* i8 [N, C, H, W], already padded */
+    uint64_t c, h, w, kh, kw, sh, sw;
+    uint64_t qblocks;           /* sw > 1: kernel columns in blocks of sw phases */
+    int flat;                   /* a 1x1 stride-1 window: positions in any run */
+} fw_im2col;
+/* Fill in the geometry; flat when the window allows it and allow_flat. */
+void fw_im2col_init(fw_im2col *g, const npu_tensor_ref *x, uint64_t kh, uint64_t kw, uint64_t sh, uint64_t sw,
+                    int allow_flat);
+/* Bytes of one slot for cc channels and n positions (the rows, and the strided staging area). */
+uint64_t fw_im2col_slot_bytes(const fw_im2col *g, uint64_t cc, uint64_t n);
+/* Producer stages of the slot's pipe: 1 (DMA), or 2 (DMA, then the vector unit's de-interleave). */
+uint32_t fw_im2col_stages(const fw_im2col *g);
+/* The largest n a strided de-interleave of cc channels takes (UINT64_MAX when not strided). */
+uint64_t fw_im2col_max_positions(const fw_im2col *g, uint64_t cc);
+/* Build the segment (image img, output row oh, positions ow0 .. ow0 + n - 1; flat: positions ow0..
+ * of the whole plane) for channels [c0, c0 + cc) into the next slot of pipe b (its producer
+ * stages); returns the slot. */
+uint32_t fw_im2col_load(fw_op_ctx *c, const fw_im2col *g, fw_pipe *b, uint64_t img, uint64_t oh, uint64_t ow0,
+                        uint64_t n, uint64_t c0, uint64_t cc);
 
 #endif

@@ -3,14 +3,10 @@
  * With NCHW activations the weights are the A operand (rows = output channels, k = (kh, kw, c),
  * OHWI storage) and the im2col matrix B is built per segment of output positions (one output row
  * segment of at most `array columns` positions, or any run of positions for a 1x1 stride-1
- * convolution) straight into SRAM by the DMA: for stride 1, one strided DMA per (kh, kw) moves
- * the segment's input run of every channel into its rows. For a horizontal stride s > 1 one DMA
- * per (kh, kw block) moves s times longer runs into a staging area and one v.mov transpose per
- * run de-interleaves them into the s phases kw = q*s + phase (phases past KW spill into rows the
- * next transpose rewrites, or into slack after the last). The products of a segment are one mm
+ * convolution) straight into SRAM by the DMA (fw_im2col.c). The products of a segment are one mm
  * per tile of `array rows` output channels with k = KH*KW*C, whose int32 tiles stack into
- * [channels][positions]; the epilogue (per-channel
- * scales and bias as column broadcasts) and the store follow as in op_matmul.c. Weights stay
+ * [channels][positions]; the epilogue (fw_epilogue.c: per-channel scales and bias as column
+ * broadcasts, the activation) and the store follow as in op_matmul.c. Weights stay
  * resident per block of output channels. When k exceeds the array's k field (or the weights of
  * one channel tile the SRAM) the input channels go in chunks: weights and im2col per chunk,
  * products accumulated in int32. Padding is not done here: the runtime copies the input
@@ -31,8 +27,8 @@ typedef struct conv_plan {
     uint32_t osz;
     float s_deq;
     uint64_t mt, cb, nseg;       /* channel tile, channel block, positions per segment */
-    uint64_t qblocks;            /* strided: kw blocks of sw phases */
-    uint64_t a_bytes, b_bytes, t_bytes, c_bytes, o_bytes, p_bytes;
+    fw_im2col im2col;
+    uint64_t a_bytes, b_bytes, c_bytes, o_bytes, p_bytes;
     uint64_t segments, blocks;
 } conv_plan;
 
@@ -44,8 +40,7 @@ static uint64_t conv_sram(conv_plan *p)
     p->kc = p->kh * p->kw * p->cc;
     p->nchunks = ceil_div(p->c, p->cc);
     p->a_bytes = p->cb * p->kc;
-    p->t_bytes = p->sw > 1 ? p->kh * p->qblocks * p->cc * n * p->sw : 0;
-    p->b_bytes = p->kc * n + (p->sw > 1 ? fw_align((p->sw - 1) * p->cc * n) + p->t_bytes : 0);
+    p->b_bytes = fw_im2col_slot_bytes(&p->im2col, p->cc, n);
     p->c_bytes = 4 * p->cb * n;
     p->o_bytes = 4 * p->cb * n;
     p->p_bytes = 2 * 4 * p->cb;
@@ -130,21 +125,18 @@ static int conv_plan_make(const fw_op_ctx *c, const npu_op_desc *d, conv_plan *p
             return -1;
         p->bias = 1;
     }
-    if (d->iattr[6] < NPU_ACT_NONE || d->iattr[6] > NPU_ACT_SILU)
-        return fw_refuse(why, whylen, "activation %d is not an enum npu_act", d->iattr[6]);
+    if (fw_check_fused_act(d->iattr[6], why, whylen))
+        return -1;
     p->act = d->iattr[6];
     p->osz = osz;
     p->mt = c->info->mm_rows;
-    p->flat = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1;
+    fw_im2col_init(&p->im2col, x, p->kh, p->kw, p->sh, p->sw, 1);
+    p->flat = p->im2col.flat;
     p->nseg = c->info->mm_cols;
     if (!p->flat && p->nseg > p->ow)
         p->nseg = p->ow;
-    if (p->sw > 1) {
-        uint64_t lim = FW_FIELD_MAX(VMOV, DSTRIDE) / p->cc;
-        if (p->nseg > lim)
-            p->nseg = lim;
-        p->qblocks = ceil_div(p->kw, p->sw);
-    }
+    if (p->nseg > fw_im2col_max_positions(&p->im2col, p->cc))
+        p->nseg = fw_im2col_max_positions(&p->im2col, p->cc);
     if (p->nseg == 0)
         p->nseg = 1; /* the strided de-interleave then works a chunk of channels at a time */
     while (p->sw > 1 && p->cc > 1 && p->cc * p->nseg > FW_FIELD_MAX(VMOV, DSTRIDE))
@@ -180,49 +172,6 @@ typedef struct conv_state {
     fw_pipe a, b, cc, out, prm;
 } conv_state;
 
-/* im2col of one segment (image img, output row oh, positions ow0.. ow0+n-1; flat: positions
- * p0 = ow0 of the whole plane) for input channels [c0, c0 + cc) into the next B slot. */
-static uint32_t load_b(fw_op_ctx *c, conv_state *s, uint64_t img, uint64_t oh, uint64_t ow0, uint64_t n, uint64_t c0,
-                       uint64_t cc)
-{
-    const conv_plan *p = s->p;
-    const npu_tensor_ref *x = &s->d->in[0];
-    uint64_t plane = p->h * p->w, base = x->offset + (img * p->c + c0) * plane, kc = p->kh * p->kw * cc;
-    unsigned q = fw_load_queue(c, fw_pipe_slot_index(&s->b, 0));
-    uint32_t bs = fw_pipe_begin(c, &s->b, 0, q);
-    if (p->flat) {
-        fw_dma(c, 1, q, x->buf, bs, base + ow0, cc, n, plane, n);
-        fw_pipe_end(c, &s->b, 0, q);
-        return bs;
-    }
-    if (p->sw == 1) {
-        for (uint64_t i = 0; i < p->kh; i++)
-            for (uint64_t j = 0; j < p->kw; j++)
-                fw_dma(c, 1, q, x->buf, bs + (uint32_t)((i * p->kw + j) * cc * n),
-                       base + (oh * p->sh + i) * p->w + ow0 + j, cc, n, plane, n);
-        fw_pipe_end(c, &s->b, 0, q);
-        return bs;
-    }
-    /* stride > 1: runs of n * sw bytes per channel into the staging area ... */
-    uint64_t run = n * p->sw;
-    uint32_t t = bs + (uint32_t)(kc * n + fw_align((p->sw - 1) * cc * n));
-    for (uint64_t i = 0; i < p->kh; i++)
-        for (uint64_t qb = 0; qb < p->qblocks; qb++) {
-            uint64_t start = (ow0 + qb) * p->sw, cols = p->w - start < run ? p->w - start : run;
-            fw_dma(c, 1, q, x->buf, t + (uint32_t)((i * p->qblocks + qb) * cc * run),
-                   base + (oh * p->sh + i) * p->w + start, cc, cols, plane, run);
-        }
-    fw_pipe_end(c, &s->b, 0, q);
-    /* ... then [C*n][sw] -> [sw][C*n]: phase ph of block qb is kw = qb*sw + ph */
-    fw_pipe_begin(c, &s->b, 1, NPU_UNIT_VEC);
-    for (uint64_t i = 0; i < p->kh; i++)
-        for (uint64_t qb = 0; qb < p->qblocks; qb++)
-            fw_vmov(c, 1, 1, bs + (uint32_t)((i * p->kw + qb * p->sw) * cc * n),
-                    t + (uint32_t)((i * p->qblocks + qb) * cc * run), cc * n, p->sw, p->sw, cc * n);
-    fw_pipe_end(c, &s->b, 1, NPU_UNIT_VEC);
-    return bs;
-}
-
 /* The weights of output channels [co0, co0 + ncb) for input channels [c0, c0 + cc): rows of
  * KH*KW runs of cc channels (OHWI), into the next A slot, pitch KH*KW*cc. */
 static uint32_t load_a_chunk(fw_op_ctx *c, conv_state *s, uint64_t co0, uint64_t ncb, uint64_t c0, uint64_t cc)
@@ -244,14 +193,14 @@ static void segment(fw_op_ctx *c, conv_state *s, uint32_t aslot, uint32_t prm, u
 {
     const conv_plan *p = s->p;
     const npu_op_desc *d = s->d;
-    uint32_t bstage = p->sw > 1 && !p->flat ? 2 : 1;
+    uint32_t bstage = fw_im2col_stages(&p->im2col);
     uint32_t cs = 0;
     for (uint64_t ch = 0; ch < p->nchunks; ch++) {
         uint64_t c0 = ch * p->cc, cc = p->c - c0 < p->cc ? p->c - c0 : p->cc, kc = p->kh * p->kw * cc;
         uint32_t as = aslot;
         if (p->nchunks > 1) /* this chunk's weights: for each (kh, kw), the rows' run of cc channels */
             as = load_a_chunk(c, s, co0, ncb, c0, cc);
-        uint32_t bs = load_b(c, s, img, oh, ow0, n, c0, cc);
+        uint32_t bs = fw_im2col_load(c, &p->im2col, &s->b, img, oh, ow0, n, c0, cc);
         fw_pipe_begin(c, &s->b, bstage, NPU_UNIT_MM);
         if (ch == 0)
             cs = fw_pipe_begin(c, &s->cc, 0, NPU_UNIT_MM);
@@ -266,17 +215,12 @@ static void segment(fw_op_ctx *c, conv_state *s, uint32_t aslot, uint32_t prm, u
     }
     fw_pipe_end(c, &s->cc, 0, NPU_UNIT_MM);
 
-    uint64_t e = ncb * n;
+    fw_epilogue ep = {p->s_deq, p->per_channel, p->bias, (uint32_t)(4 * p->cb), p->act, d->fattr, &d->out};
     fw_pipe_begin(c, &s->cc, 1, NPU_UNIT_VEC);
     uint32_t o = fw_pipe_begin(c, &s->out, 0, NPU_UNIT_VEC);
-    fw_vdequant(c, ISA_SDT_I32, o, cs, e, p->s_deq);
+    fw_epilogue_load(c, &ep, ISA_SDT_I32, o, cs, ncb * n);
     fw_pipe_end(c, &s->cc, 1, NPU_UNIT_VEC);
-    if (p->per_channel)
-        fw_vbin_rows(c, ISA_BINOP_MUL, ISA_BC_COL, o, o, prm, ncb, n);
-    if (p->bias)
-        fw_vbin_rows(c, ISA_BINOP_ADD, ISA_BC_COL, o, o, prm + (uint32_t)(4 * p->cb), ncb, n);
-    fw_activation(c, p->act, o, e);
-    fw_from_f32(c, &d->out, o, o, e);
+    fw_epilogue_finish(c, &ep, o, prm, ncb, n);
     fw_pipe_end(c, &s->out, 0, NPU_UNIT_VEC);
     unsigned sq = fw_store_queue(c);
     uint64_t plane = p->oh * p->ow, p0 = p->flat ? ow0 : oh * p->ow + ow0;
@@ -299,7 +243,7 @@ static void conv_emit(fw_op_ctx *c, const npu_op_desc *d)
     int prm_used = p.per_channel || p.bias;
     uint32_t items = (uint32_t)(p.blocks * p.segments);
     fw_pipe_init(c, &s.a, CONV_PIPE_SLOTS, 2, p.a_bytes, (uint32_t)(p.nchunks > 1 ? items * p.nchunks : p.blocks));
-    fw_pipe_init(c, &s.b, CONV_PIPE_SLOTS, p.sw > 1 && !p.flat ? 3 : 2, p.b_bytes, (uint32_t)(items * p.nchunks));
+    fw_pipe_init(c, &s.b, CONV_PIPE_SLOTS, fw_im2col_stages(&p.im2col) + 1, p.b_bytes, (uint32_t)(items * p.nchunks));
     fw_pipe_init(c, &s.cc, CONV_PIPE_SLOTS, 2, p.c_bytes, items);
     fw_pipe_init(c, &s.out, CONV_PIPE_SLOTS, 2, p.o_bytes, items);
     if (prm_used)

@@ -233,8 +233,8 @@ static int mm_plan_make(const fw_op_ctx *c, const npu_op_desc *d, mm_plan *p, ch
         return fw_refuse(why, whylen, "out: %llu elements, last dim %lld (expected %llu x %llu)",
                          (unsigned long long)fw_numel(o), (long long)o->dims[o->rank - 1],
                          (unsigned long long)p->rows, (unsigned long long)p->N);
-    if (d->iattr[0] < NPU_ACT_NONE || d->iattr[0] > NPU_ACT_SILU)
-        return fw_refuse(why, whylen, "activation %d is not an enum npu_act", d->iattr[0]);
+    if (fw_check_fused_act(d->iattr[0], why, whylen))
+        return -1;
     p->act = d->iattr[0];
     p->osz = fw_dtype_bytes(o->dtype);
     if (plan_tiling(p, c->info->sram_bytes, why, whylen))
@@ -433,7 +433,7 @@ static void epilogue(fw_op_ctx *c, mm_state *s, uint64_t j0, uint64_t j1)
             fw_vbin_rows(c, ISA_BINOP_ADD, ISA_BC_ROW, o, o, prm + (uint32_t)(4 * p->G * p->nb), s->nrows, gw);
         fw_pipe_end(c, &s->prm, 1, NPU_UNIT_VEC);
     }
-    fw_activation(c, p->act, o, n);
+    fw_activation(c, p->act, d->fattr, o, n);
     fw_from_f32(c, &d->out, o, o, n);
     fw_pipe_end(c, &s->out, 0, NPU_UNIT_VEC);
     unsigned sq = fw_store_queue(c);

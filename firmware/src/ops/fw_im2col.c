@@ -1,0 +1,86 @@
+/* fw_im2col.c -- the window operand shared by the convolutions (op_conv.c, op_gconv.c) and the
+ * pools (op_pool.c): for one segment of output positions and a range of input channels, the
+ * rows [(kh * KW + kw) * cc + c][n] of every window tap, built in SRAM by the DMA from an input
+ * that is already padded (fw_ops.h). For stride 1, one strided DMA per tap moves the segment's
+ * input run of every channel into its rows. For a horizontal stride s > 1, one DMA per (kh,
+ * block of s kernel columns) moves s times longer runs into a staging area, and one v.mov
+ * transpose per run de-interleaves them into the s phases kw = q*s + phase (phases past KW spill
+ * into rows the next transpose rewrites, or into slack after the last). The instruction stream
+ * depends only on the geometry, never on data.
+ */
+#include "fw_ops.h"
+
+static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+void fw_im2col_init(fw_im2col *g, const npu_tensor_ref *x, uint64_t kh, uint64_t kw, uint64_t sh, uint64_t sw,
+                    int allow_flat)
+{
+    g->x = x;
+    g->c = (uint64_t)x->dims[1];
+    g->h = (uint64_t)x->dims[2];
+    g->w = (uint64_t)x->dims[3];
+    g->kh = kh;
+    g->kw = kw;
+    g->sh = sh;
+    g->sw = sw;
+    g->flat = allow_flat && kh == 1 && kw == 1 && sh == 1 && sw == 1;
+    g->qblocks = sw > 1 ? ceil_div(kw, sw) : 0;
+}
+
+uint64_t fw_im2col_slot_bytes(const fw_im2col *g, uint64_t cc, uint64_t n)
+{
+    uint64_t rows = g->kh * g->kw * cc * n;
+    if (g->sw <= 1 || g->flat)
+        return rows;
+    uint64_t staging = g->kh * g->qblocks * cc * n * g->sw;
+    return rows + fw_align((g->sw - 1) * cc * n) + staging;
+}
+
+uint32_t fw_im2col_stages(const fw_im2col *g) { return g->sw > 1 && !g->flat ? 2 : 1; }
+
+uint64_t fw_im2col_max_positions(const fw_im2col *g, uint64_t cc)
+{
+    if (g->sw <= 1 || g->flat)
+        return UINT64_MAX;
+    return FW_FIELD_MAX(VMOV, DSTRIDE) / (cc ? cc : 1);
+}
+
+uint32_t fw_im2col_load(fw_op_ctx *c, const fw_im2col *g, fw_pipe *b, uint64_t img, uint64_t oh, uint64_t ow0,
+                        uint64_t n, uint64_t c0, uint64_t cc)
+{
+    const npu_tensor_ref *x = g->x;
+    uint64_t plane = g->h * g->w, base = x->offset + (img * g->c + c0) * plane, kc = g->kh * g->kw * cc;
+    unsigned q = fw_load_queue(c, fw_pipe_slot_index(b, 0));
+    uint32_t bs = fw_pipe_begin(c, b, 0, q);
+    if (g->flat) {
+        fw_dma(c, 1, q, x->buf, bs, base + ow0, cc, n, plane, n);
+        fw_pipe_end(c, b, 0, q);
+        return bs;
+    }
+    if (g->sw == 1) {
+        for (uint64_t i = 0; i < g->kh; i++)
+            for (uint64_t j = 0; j < g->kw; j++)
+                fw_dma(c, 1, q, x->buf, bs + (uint32_t)((i * g->kw + j) * cc * n),
+                       base + (oh * g->sh + i) * g->w + ow0 + j, cc, n, plane, n);
+        fw_pipe_end(c, b, 0, q);
+        return bs;
+    }
+    /* stride > 1: runs of n * sw bytes per channel into the staging area ... */
+    uint64_t run = n * g->sw;
+    uint32_t t = bs + (uint32_t)(kc * n + fw_align((g->sw - 1) * cc * n));
+    for (uint64_t i = 0; i < g->kh; i++)
+        for (uint64_t qb = 0; qb < g->qblocks; qb++) {
+            uint64_t start = (ow0 + qb) * g->sw, cols = g->w - start < run ? g->w - start : run;
+            fw_dma(c, 1, q, x->buf, t + (uint32_t)((i * g->qblocks + qb) * cc * run),
+                   base + (oh * g->sh + i) * g->w + start, cc, cols, plane, run);
+        }
+    fw_pipe_end(c, b, 0, q);
+    /* ... then [C*n][sw] -> [sw][C*n]: phase ph of block qb is kw = qb*sw + ph */
+    fw_pipe_begin(c, b, 1, NPU_UNIT_VEC);
+    for (uint64_t i = 0; i < g->kh; i++)
+        for (uint64_t qb = 0; qb < g->qblocks; qb++)
+            fw_vmov(c, 1, 1, bs + (uint32_t)((i * g->kw + qb * g->sw) * cc * n),
+                    t + (uint32_t)((i * g->qblocks + qb) * cc * run), cc * n, g->sw, g->sw, cc * n);
+    fw_pipe_end(c, b, 1, NPU_UNIT_VEC);
+    return bs;
+}
