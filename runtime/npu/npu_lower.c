@@ -10,6 +10,7 @@
  *   EMIT   the descriptors, and (numeric segments) the constants' bytes: quantised weights,
  *          scales, biases.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -374,6 +375,77 @@ bool nl_output_unused(const npu_lower *L, int t)
     return !graph_is_output(L->g, t) && graph_tensor_users(L->g, t, &users) == 0; /* (-1, no memory: used) */
 }
 
+/* ---------------------------------------------------------------- shared by the families */
+
+npu_tensor_ref nl_bordered_input(npu_lower *L, npu_tensor_ref x, const int64_t *bd, int64_t top, int64_t left,
+                                 int8_t border)
+{
+    uint64_t bytes = (uint64_t)(bd[0] * bd[1] * bd[2] * bd[3]);
+    npu_cref pb = nl_blob(L, NPU_BLOB_PARAM, bytes);
+    npu_op_desc scratch;
+    npu_op_desc *cp = nl_new_op(L, NPU_OP_COPY, 1, &scratch);
+    cp->in[0] = x;
+    cp->out = nl_make_ref(pb.buf, NPU_DT_I8, pb.offset, x.scale, 4, bd);
+    for (int i = 0; i < 4; i++)
+        cp->lattr[i] = x.dims[i];
+    cp->iattr[NPU_MAX_RANK + 2] = (int32_t)top;
+    cp->iattr[NPU_MAX_RANK + 3] = (int32_t)left;
+    if (pb.host) /* uploaded once; the copy never writes the border */
+        memset(pb.host, (unsigned char)border, (size_t)bytes);
+    return cp->out;
+}
+
+/* Clip's bounds (attributes before opset 11, constant scalar inputs after; absent: unbounded);
+ * -1 if a bound is not a constant scalar with data. */
+int nl_clip_bounds(const npu_lower *L, int node, float *lo, float *hi)
+{
+    const rt_node *n = &L->g->nodes[node];
+    *lo = -INFINITY;
+    *hi = INFINITY;
+    if (graph_opset(L->g, n->domain) < 11) {
+        *lo = rt_node_attr_float(n, "min", -INFINITY);
+        *hi = rt_node_attr_float(n, "max", INFINITY);
+        return 0;
+    }
+    for (int k = 1; k <= 2; k++) {
+        int t = k < n->n_inputs ? n->inputs[k] : -1;
+        if (t < 0)
+            continue;
+        int c = nl_csrc(L, t);
+        if (c < 0 || nl_numel(L, t) != 1 || !nl_tensor(L, c)->data)
+            return -1;
+        float v = (float)rt_tensor_get_f64(nl_tensor(L, c), 0);
+        if (k == 1)
+            *lo = v;
+        else
+            *hi = v;
+    }
+    return 0;
+}
+
+/* HardSigmoid's defaults (ONNX): alpha 0.2, beta 0.5. */
+#define HARDSIGMOID_ALPHA_DEFAULT 0.2f
+#define HARDSIGMOID_BETA_DEFAULT 0.5f
+#define LEAKY_ALPHA_DEFAULT 0.01f
+
+int32_t nl_fused_act(const npu_lower *L, int c, float prm[2])
+{
+    const rt_node *n = &L->g->nodes[c];
+    prm[0] = prm[1] = 0.0f;
+    switch (n->op) {
+    case RT_OP_Relu: return NPU_ACT_RELU;
+    case RT_OP_Gelu:
+        return strcmp(rt_node_attr_string(n, "approximate", "none"), "none") == 0 ? NPU_ACT_GELU : NPU_ACT_NONE;
+    case RT_OP_Clip: return nl_clip_bounds(L, c, &prm[0], &prm[1]) == 0 ? NPU_ACT_CLIP : NPU_ACT_NONE;
+    case RT_OP_LeakyRelu: prm[0] = rt_node_attr_float(n, "alpha", LEAKY_ALPHA_DEFAULT); return NPU_ACT_LEAKY;
+    case RT_OP_HardSigmoid:
+        prm[0] = rt_node_attr_float(n, "alpha", HARDSIGMOID_ALPHA_DEFAULT);
+        prm[1] = rt_node_attr_float(n, "beta", HARDSIGMOID_BETA_DEFAULT);
+        return NPU_ACT_HARDSIGMOID;
+    default: return NPU_ACT_NONE;
+    }
+}
+
 /* ---------------------------------------------------------------- dispatch */
 
 static int lower_one(npu_lower *L);
@@ -401,14 +473,21 @@ static int lower_one(npu_lower *L)
     switch (n->op) {
     case RT_OP_MatMul: return npu_lower_matmul(L);
     case RT_OP_Gemm: return npu_lower_gemm(L);
-    case RT_OP_Conv: return npu_lower_conv(L);
+    case RT_OP_Conv: return rt_node_attr_int(n, "group", 1) != 1 ? npu_lower_group_conv(L) : npu_lower_conv(L);
+    case RT_OP_ConvTranspose: return npu_lower_conv_transpose(L);
+    case RT_OP_MaxPool: case RT_OP_AveragePool: return npu_lower_pool(L);
+    case RT_OP_GlobalAveragePool: case RT_OP_GlobalMaxPool: return npu_lower_global_pool(L);
+    case RT_OP_Pad: return npu_lower_pad(L);
+    case RT_OP_Resize: case RT_OP_Upsample: return npu_lower_resize(L);
+    case RT_OP_Clip: case RT_OP_HardSigmoid: case RT_OP_HardSwish: case RT_OP_PRelu: return npu_lower_activation(L);
+    case RT_OP_BatchNormalization: return npu_lower_batchnorm(L);
     case RT_OP_Softmax: return npu_lower_softmax(L);
     case RT_OP_Add: case RT_OP_Sub: case RT_OP_Mul: case RT_OP_Div: case RT_OP_Pow:
     case RT_OP_Max: case RT_OP_Min:
         return npu_lower_binary(L);
     case RT_OP_Relu: case RT_OP_Sigmoid: case RT_OP_Tanh: case RT_OP_Erf: case RT_OP_Gelu: case RT_OP_Sqrt:
     case RT_OP_Reciprocal: case RT_OP_Neg: case RT_OP_Exp: case RT_OP_Log: case RT_OP_Abs: case RT_OP_Sin:
-    case RT_OP_Cos: case RT_OP_LeakyRelu: case RT_OP_Clip:
+    case RT_OP_Cos: case RT_OP_LeakyRelu:
         return npu_lower_unary(L);
     case RT_OP_LayerNormalization: return npu_lower_layernorm(L);
     case RT_OP_GroupNormalization: case RT_OP_InstanceNormalization: return npu_lower_groupnorm(L);

@@ -80,6 +80,31 @@ npu_tensor_ref nl_param_vec(npu_lower *L, int64_t n, float **host);
 /* The next descriptor of the segment (EMIT), or `scratch` (CHECK, PLAN). */
 npu_op_desc *nl_new_op(npu_lower *L, uint32_t op, uint32_t n_inputs, npu_op_desc *scratch);
 
+/* ---- shared by the families */
+/* An i8 activation ref x [N, C, H, W] copied (NPU_OP_COPY) to (top, left) of a constant buffer of
+ * dims bd [N, C, HB, WB] whose other bytes hold `border` (written at build time, never at run
+ * time): how the window ops get their padding. Returns the buffer's ref (x's scale). */
+npu_tensor_ref nl_bordered_input(npu_lower *L, npu_tensor_ref x, const int64_t *bd, int64_t top, int64_t left,
+                                 int8_t border);
+/* Clip node's bounds (+-inf when absent); -1 if one is not a constant scalar with data. */
+int nl_clip_bounds(const npu_lower *L, int node, float *lo, float *hi);
+/* The activation node c computes, as a fused enum npu_act with its parameters (Relu, Gelu erf
+ * form, Clip with constant bounds, LeakyRelu, HardSigmoid), or NPU_ACT_NONE. */
+int32_t nl_fused_act(const npu_lower *L, int c, float prm[2]);
+
+/* What a MatMul/Gemm/Conv-like descriptor absorbs after it (npu_lower_mm.c). */
+typedef struct epilogue_fusion {
+    int out;       /* the tensor the fused descriptor writes */
+    int scale;     /* constant per-channel multiplier (weight-only quantisation's scales), or -1 */
+    int bias;      /* constant bias tensor, or -1 */
+    int32_t act;   /* enum npu_act */
+    float prm[2];  /* its parameters (fattr[0..1]) */
+} epilogue_fusion;
+/* Absorb Mul(y, scales) (when scale_ok and no bias yet), Add(y, bias) (when !have_bias), then an
+ * activation, each only where y has no other reader; marks the absorbed nodes fused (PLAN, EMIT). */
+epilogue_fusion nl_fuse_epilogue(npu_lower *L, int y, int64_t channels, int channel_axis, bool have_bias,
+                                 bool scale_ok);
+
 /* ---- the families */
 int npu_lower_matmul(npu_lower *L);    /* npu_lower_mm.c */
 int npu_lower_gemm(npu_lower *L);
@@ -100,5 +125,13 @@ int npu_lower_attention(npu_lower *L); /* npu_lower_attn.c: the last MatMul of a
 /* Is L->node part of an attention pattern that runs fused (CHECK: a node the kernels cannot run
  * alone is still supported then)? On false L->why is left as it was. */
 bool npu_attn_member_fusable(npu_lower *L);
+int npu_lower_group_conv(npu_lower *L);     /* npu_lower_cnn.c */
+int npu_lower_conv_transpose(npu_lower *L);
+int npu_lower_pool(npu_lower *L);
+int npu_lower_global_pool(npu_lower *L);
+int npu_lower_pad(npu_lower *L);
+int npu_lower_resize(npu_lower *L);
+int npu_lower_activation(npu_lower *L);
+int npu_lower_batchnorm(npu_lower *L);
 
 #endif

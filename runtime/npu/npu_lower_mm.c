@@ -25,13 +25,6 @@ static int sole_consumer(const npu_lower *L, int t)
     return found;
 }
 
-typedef struct epilogue_fusion {
-    int out;       /* the tensor the fused descriptor writes */
-    int scale;     /* constant per-channel multiplier (weight-only quantisation's scales), or -1 */
-    int bias;      /* constant bias tensor, or -1 */
-    int32_t act;   /* enum npu_act */
-} epilogue_fusion;
-
 /* A constant of `n` values along `axis` of a rank-r output (ones elsewhere), e.g. a bias [N] for
  * a MatMul, [CO, 1, 1] or [1, CO, 1, 1] for a Conv. */
 static bool is_channel_vector(const rt_tensor *c, int64_t n, int out_rank, int axis)
@@ -61,12 +54,12 @@ static int channel_operand(const npu_lower *L, int c, int op, int y, int64_t cha
     return other;
 }
 
-/* Absorb Mul(y, scales), then Add(y, bias), then Relu / Gelu after a MatMul/Gemm/Conv writing y,
- * each only where the intermediate has no other reader. */
-static epilogue_fusion fuse_epilogue(npu_lower *L, int y, int64_t channels, int channel_axis, bool have_bias,
-                                     bool scale_ok)
+/* Absorb Mul(y, scales), then Add(y, bias), then an activation (nl_fused_act) after a
+ * MatMul/Gemm/Conv writing y, each only where the intermediate has no other reader. */
+epilogue_fusion nl_fuse_epilogue(npu_lower *L, int y, int64_t channels, int channel_axis, bool have_bias,
+                                 bool scale_ok)
 {
-    epilogue_fusion f = {y, -1, -1, NPU_ACT_NONE};
+    epilogue_fusion f = {y, -1, -1, NPU_ACT_NONE, {0.0f, 0.0f}};
     if (L->mode == NPU_LOWER_CHECK)
         return f;
     int out_rank = nl_tensor(L, y)->rank;
@@ -87,13 +80,12 @@ static epilogue_fusion fuse_epilogue(npu_lower *L, int y, int64_t channels, int 
     if (c >= 0 && L->g->nodes[c].n_outputs >= 1 && L->g->nodes[c].outputs[0] >= 0 &&
         nl_float_act(nl_tensor(L, L->g->nodes[c].outputs[0])->dtype)) {
         const rt_node *n = &L->g->nodes[c];
-        int32_t act = NPU_ACT_NONE;
-        if (n->op == RT_OP_Relu)
-            act = NPU_ACT_RELU;
-        else if (n->op == RT_OP_Gelu && strcmp(rt_node_attr_string(n, "approximate", "none"), "none") == 0)
-            act = NPU_ACT_GELU;
+        float prm[2];
+        int32_t act = nl_fused_act(L, c, prm);
         if (act != NPU_ACT_NONE) {
             f.act = act;
+            f.prm[0] = prm[0];
+            f.prm[1] = prm[1];
             f.out = n->outputs[0];
             npu_fuse_into(L->s, c, L->node);
         }
@@ -209,7 +201,7 @@ static int lower_matmul_core(npu_lower *L, int a, int b, int y, bool trans_b, fl
     }
     if (L->mode == NPU_LOWER_CHECK)
         return 0;
-    epilogue_fusion f = fuse_epilogue(L, y, N, Y->rank - 1, bias_t >= 0, bconst);
+    epilogue_fusion f = nl_fuse_epilogue(L, y, N, Y->rank - 1, bias_t >= 0, bconst);
     if (f.bias >= 0) {
         bias_t = f.bias;
         beta = 1.0f;
@@ -238,6 +230,8 @@ static int lower_matmul_core(npu_lower *L, int a, int b, int y, bool trans_b, fl
         }
     }
     d->iattr[0] = f.act;
+    d->fattr[0] = f.prm[0];
+    d->fattr[1] = f.prm[1];
     d->out = nl_out_ref(L, f.out, 3, od);
     return 0;
 }
@@ -352,25 +346,13 @@ int npu_lower_conv(npu_lower *L)
     }
     if (L->mode == NPU_LOWER_CHECK)
         return 0;
-    epilogue_fusion f = fuse_epilogue(L, y, CO, 1, bt >= 0, true);
+    epilogue_fusion f = nl_fuse_epilogue(L, y, CO, 1, bt >= 0, true);
     if (f.bias >= 0)
         bt = f.bias;
     int64_t xd[4] = {N, C, H, Wd}, pd[4] = {N, C, HB, WB}, wd[4] = {CO, C, KH, KW}, od[4] = {N, CO, OH, OW};
     npu_tensor_ref xin = nl_in_ref(L, x, 4, xd);
-    if (pad) { /* copy into a zero-bordered buffer; the kernel reads pads of 0 */
-        npu_cref pb = nl_blob(L, NPU_BLOB_PARAM, (uint64_t)(N * C * HB * WB));
-        npu_op_desc scratch;
-        npu_op_desc *cp = nl_new_op(L, NPU_OP_COPY, 1, &scratch);
-        cp->in[0] = xin;
-        cp->out = nl_make_ref(pb.buf, NPU_DT_I8, pb.offset, xin.scale, 4, pd);
-        for (int i = 0; i < 4; i++)
-            cp->lattr[i] = xd[i];
-        cp->iattr[NPU_MAX_RANK + 2] = (int32_t)pt;
-        cp->iattr[NPU_MAX_RANK + 3] = (int32_t)pl;
-        xin = cp->out; /* bytes of the blob stay zero: uploaded zeroed, borders never written */
-        if (pb.host)
-            memset(pb.host, 0, (size_t)(N * C * HB * WB));
-    }
+    if (pad) /* copy into a zero-bordered buffer; the kernel reads pads of 0 */
+        xin = nl_bordered_input(L, xin, pd, pt, pl, 0);
     npu_cref sc = nl_blob(L, NPU_BLOB_PARAM, 4 * (uint64_t)CO);
     npu_cref wb = nl_blob(L, NPU_BLOB_WEIGHT, (uint64_t)(CO * K));
     if (wb.host && sc.host) {
@@ -408,6 +390,8 @@ int npu_lower_conv(npu_lower *L)
     d->iattr[1] = (int32_t)sw;
     d->iattr[6] = f.act;
     d->iattr[7] = NPU_LAYOUT_OHWI;
+    d->fattr[0] = f.prm[0];
+    d->fattr[1] = f.prm[1];
     d->out = nl_out_ref(L, f.out, 4, od);
     return 0;
 }

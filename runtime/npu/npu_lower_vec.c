@@ -286,33 +286,8 @@ int npu_lower_unary(npu_lower *L)
             return nl_refuse(L, "approximate = \"%s\"; the vector unit's gelu is the erf form",
                           rt_node_attr_string(n, "approximate", "none"));
         return unary_desc(L, x, y, ISA_UNOP_GELU, 0.0f);
-    default: break;
+    default: return nl_refuse(L, "no unary kernel for this op");
     }
-    /* Clip: max with the lower bound, then min with the upper, the second in place */
-    float lo = -INFINITY, hi = INFINITY;
-    if (graph_opset(L->g, n->domain) < 11) {
-        lo = rt_node_attr_float(n, "min", -INFINITY);
-        hi = rt_node_attr_float(n, "max", INFINITY);
-    } else {
-        for (int k = 1; k <= 2; k++) {
-            int t = nl_in(L, k);
-            if (t < 0)
-                continue;
-            if (!nl_is_const(L, t) || nl_numel(L, t) != 1 || !nl_tensor(L, nl_csrc(L, t))->data)
-                return nl_refuse(L, "a bound that is not a constant scalar");
-            float v = (float)rt_tensor_get_f64(nl_tensor(L, nl_csrc(L, t)), 0);
-            if (k == 1)
-                lo = v;
-            else
-                hi = v;
-        }
-    }
-    bool has_lo = lo > -INFINITY, has_hi = hi < INFINITY;
-    if (!has_lo && !has_hi)
-        return unary_desc(L, x, y, ISA_UNOP_MULI, 1.0f);
-    if (has_lo && unary_desc(L, x, y, ISA_UNOP_MAXI, lo))
-        return -1;
-    return has_hi ? unary_desc(L, has_lo ? y : x, y, ISA_UNOP_MINI, hi) : 0;
 }
 
 /* ---------------------------------------------------------------- norms and reductions */
@@ -435,18 +410,34 @@ int npu_lower_reduce(npu_lower *L)
     ops_unbind(&bind);
     if (st != RT_OK)
         return nl_refuse(L, "axes: %s", e.msg);
-    bool last_only = present ? na == 1 && (axes[0] == -1 || axes[0] == X->rank - 1) : X->rank == 1;
-    if (!last_only)
-        return nl_refuse(L, "reduces other axes than the last");
-    int64_t cols = X->dims[X->rank - 1];
+    /* the reduced axes must be the trailing ones (the last, or e.g. H and W of [N, C, H, W]): a
+     * row of the [rows, cols] view each */
+    bool seen[RT_MAX_RANK] = {false};
+    int first = X->rank;
+    for (int i = 0; present && i < na; i++) {
+        int64_t a = axes[i] < 0 ? axes[i] + X->rank : axes[i];
+        if (a < 0 || a >= X->rank)
+            return nl_refuse(L, "axis %lld out of range", (long long)axes[i]);
+        seen[a] = true;
+        first = (int)a < first ? (int)a : first;
+    }
+    if (!present && rt_node_attr_int(n, "noop_with_empty_axes", 0))
+        return nl_refuse(L, "no axes with noop_with_empty_axes (an identity)");
+    if (!present)
+        first = 0;
+    for (int a = first; present && a < X->rank; a++)
+        if (!seen[a])
+            return nl_refuse(L, "reduces axes that are not the trailing ones");
+    int64_t cols = 1;
+    for (int a = first; a < X->rank; a++)
+        cols *= X->dims[a];
     if (cols > (int64_t)VEC_MAX_COLS || !nl_sram_fits(L, STREAM_SLOTS, 4 * (uint64_t)cols + 4, 0))
         return nl_refuse(L, "rows of %lld elements exceed the vector unit or the SRAM", (long long)cols);
     if (L->mode == NPU_LOWER_CHECK)
         return 0;
     npu_op_desc scratch;
     npu_op_desc *d = nl_new_op(L, NPU_OP_REDUCE, 1, &scratch);
-    int64_t dd[2], od[2];
-    flat_dims(X, dd);
+    int64_t dd[2] = {rt_tensor_numel(X) / cols, cols}, od[2];
     od[0] = dd[0];
     od[1] = 1;
     d->in[0] = nl_in_ref(L, x, 2, dd);
