@@ -442,16 +442,20 @@ rt_status graph_infer_shapes(rt_graph *g, rt_error *e);
  * folded from a known shape even when its input has no data. */
 #define RT_FOLD_MAX_BYTES_DEFAULT (UINT64_C(64) << 10) /* 64 KiB: shape math, not weights */
 rt_status graph_fold_constants(rt_graph *g, uint64_t max_bytes, int *n_folded, rt_error *e);
+/* Fold each inference-mode BatchNormalization whose input only it reads, made by a Conv,
+ * ConvTranspose or Gemm with float constant weights, into that layer (weights and bias scaled
+ * per output channel; graph_bnfold.c says when exactly). */
+rt_status graph_fold_batchnorm(rt_graph *g, int *n_folded, rt_error *e);
 /* Remove nodes whose outputs reach no graph output, and tensors no longer referenced. */
 rt_status graph_remove_dead(rt_graph *g, int *n_removed, rt_error *e);
 /* Replace every If whose condition is a constant with data by the nodes of the branch it
  * selects (graph_inline.c): the branch's tensors join g (renamed only on a clash), its outputs
  * become the If's outputs, its nested subgraphs come along. The graph must be sorted again. */
 rt_status graph_inline_constant_ifs(rt_graph *g, int *n_inlined, rt_error *e);
-/* validate + topo sort + fold + inline constant Ifs (repeated while any is inlined) + dead-node
- * removal + infer: what import and the module builders call before running or costing a graph,
- * and again after input dimensions were bound. Inference of If, Loop and Scan prepares their
- * subgraphs for the types and shapes their inputs have. */
+/* validate + topo sort + fold + inline constant Ifs (repeated while any is inlined) +
+ * BatchNormalization folding + dead-node removal + infer: what import and the module builders
+ * call before running or costing a graph, and again after input dimensions were bound. Inference
+ * of If, Loop and Scan prepares their subgraphs for the types and shapes their inputs have. */
 rt_status graph_prepare(rt_graph *g, rt_error *e);
 
 /* Cost of one node from shapes alone (no data needed). */

@@ -41,6 +41,8 @@ rt_status graph_prepare(rt_graph *g, rt_error *e)
             s = graph_fold_constants(g, RT_FOLD_MAX_BYTES_DEFAULT, &n, e);
     }
     if (s == RT_OK)
+        s = graph_fold_batchnorm(g, &n, e);
+    if (s == RT_OK)
         s = graph_remove_dead(g, &n, e);
     if (s == RT_OK)
         s = graph_infer_shapes(g, e);
