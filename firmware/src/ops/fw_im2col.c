@@ -5,8 +5,11 @@
  * input run of every channel into its rows. For a horizontal stride s > 1, one DMA per (kh,
  * block of s kernel columns) moves s times longer runs into a staging area, and one v.mov
  * transpose per run de-interleaves them into the s phases kw = q*s + phase (phases past KW spill
- * into rows the next transpose rewrites, or into slack after the last). The instruction stream
- * depends only on the geometry, never on data.
+ * into rows the next transpose rewrites, or into slack after the last). A kernel may instead take
+ * the wide runs of a stride-1 window: positions across output rows in the input's width, so that
+ * a segment's DMAs move long runs rather than one short output row each, and a compaction drops
+ * the columns past the output's width before the store. The instruction stream depends only on
+ * the geometry, never on data.
  */
 #include "fw_ops.h"
 
@@ -25,6 +28,50 @@ void fw_im2col_init(fw_im2col *g, const npu_tensor_ref *x, uint64_t kh, uint64_t
     g->sw = sw;
     g->flat = allow_flat && kh == 1 && kw == 1 && sh == 1 && sw == 1;
     g->qblocks = sw > 1 ? ceil_div(kw, sw) : 0;
+    g->wide = 0;
+    g->oh = g->ow = 0;
+}
+
+void fw_im2col_allow_wide(fw_im2col *g, uint64_t oh, uint64_t ow)
+{
+    g->oh = oh;
+    g->ow = ow;
+    g->wide = !g->flat && g->sh == 1 && g->sw == 1;
+}
+
+uint64_t fw_im2col_positions(const fw_im2col *g)
+{
+    if (g->wide)
+        return (g->oh - 1) * g->w + g->ow;
+    return g->flat ? g->h * g->w : 0;
+}
+
+void fw_im2col_outputs(const fw_im2col *g, uint64_t p0, uint64_t n, uint64_t *first, uint64_t *count)
+{
+    if (!g->wide) {
+        *first = p0;
+        *count = n;
+        return;
+    }
+    /* valid positions before p: whole rows of OW, then the part of p's row below OW */
+    uint64_t a = p0 / g->w * g->ow + (p0 % g->w < g->ow ? p0 % g->w : g->ow);
+    uint64_t e = p0 + n, b = e / g->w * g->ow + (e % g->w < g->ow ? e % g->w : g->ow);
+    *first = a;
+    *count = b - a;
+}
+
+void fw_im2col_compact(fw_op_ctx *c, const fw_im2col *g, uint32_t esz, uint32_t dst, uint32_t src, uint64_t rows,
+                       uint64_t p0, uint64_t n)
+{
+    uint64_t first, count;
+    fw_im2col_outputs(g, p0, n, &first, &count);
+    for (uint64_t r = p0 / g->w; r * g->w < p0 + n; r++) { /* output rows the run touches */
+        uint64_t a = r * g->w > p0 ? r * g->w : p0, e = r * g->w + g->ow < p0 + n ? r * g->w + g->ow : p0 + n;
+        if (a >= e)
+            continue;
+        uint64_t o = r * g->ow + (a - r * g->w); /* its first output position */
+        fw_vmov(c, 0, esz, dst + (uint32_t)((o - first) * esz), src + (uint32_t)((a - p0) * esz), rows, e - a, n, count);
+    }
 }
 
 uint64_t fw_im2col_slot_bytes(const fw_im2col *g, uint64_t cc, uint64_t n)
@@ -54,6 +101,14 @@ uint32_t fw_im2col_load(fw_op_ctx *c, const fw_im2col *g, fw_pipe *b, uint64_t i
     uint32_t bs = fw_pipe_begin(c, b, 0, q);
     if (g->flat) {
         fw_dma(c, 1, q, x->buf, bs, base + ow0, cc, n, plane, n);
+        fw_pipe_end(c, b, 0, q);
+        return bs;
+    }
+    if (g->wide) { /* tap (kh, kw) of position p reads x[kh * W + kw + p]: one run per channel */
+        for (uint64_t i = 0; i < g->kh; i++)
+            for (uint64_t j = 0; j < g->kw; j++)
+                fw_dma(c, 1, q, x->buf, bs + (uint32_t)((i * g->kw + j) * cc * n), base + i * g->w + j + ow0, cc, n,
+                       plane, n);
         fw_pipe_end(c, b, 0, q);
         return bs;
     }

@@ -242,19 +242,36 @@ typedef struct fw_im2col {
     uint64_t c, h, w, kh, kw, sh, sw;
     uint64_t qblocks;           /* sw > 1: kernel columns in blocks of sw phases */
     int flat;                   /* a 1x1 stride-1 window: positions in any run */
+    /* wide: a stride-1 window whose positions run across output rows in the input's width: position
+     * p = oh * W + ow reads x[kh * W + kw + p], so one DMA per tap moves a long run of every
+     * channel; positions with ow >= OW are computed and dropped (fw_im2col_compact) */
+    int wide;
+    uint64_t oh, ow;
 } fw_im2col;
 /* Fill in the geometry; flat when the window allows it and allow_flat. */
 void fw_im2col_init(fw_im2col *g, const npu_tensor_ref *x, uint64_t kh, uint64_t kw, uint64_t sh, uint64_t sw,
                     int allow_flat);
+/* Use wide runs when the window has stride 1 (and is not flat), for an output of oh x ow. */
+void fw_im2col_allow_wide(fw_im2col *g, uint64_t oh, uint64_t ow);
+/* Flat and wide modes: the positions of one image, iterated in runs (flat: OH*OW; wide:
+ * (OH - 1) * W + OW). Row mode: 0. */
+uint64_t fw_im2col_positions(const fw_im2col *g);
+/* The output positions a run [p0, p0 + n) holds: a contiguous range [*first, *first + *count) of
+ * the output plane (wide runs drop their columns past OW). */
+void fw_im2col_outputs(const fw_im2col *g, uint64_t p0, uint64_t n, uint64_t *first, uint64_t *count);
+/* Wide runs: move the valid positions of rows x n elements (esz bytes, pitch n) at src to rows x
+ * count at dst (pitch count) with one v.mov per output row the run touches; dst must not overlap src. */
+void fw_im2col_compact(fw_op_ctx *c, const fw_im2col *g, uint32_t esz, uint32_t dst, uint32_t src, uint64_t rows,
+                       uint64_t p0, uint64_t n);
 /* Bytes of one slot for cc channels and n positions (the rows, and the strided staging area). */
 uint64_t fw_im2col_slot_bytes(const fw_im2col *g, uint64_t cc, uint64_t n);
 /* Producer stages of the slot's pipe: 1 (DMA), or 2 (DMA, then the vector unit's de-interleave). */
 uint32_t fw_im2col_stages(const fw_im2col *g);
 /* The largest n a strided de-interleave of cc channels takes (UINT64_MAX when not strided). */
 uint64_t fw_im2col_max_positions(const fw_im2col *g, uint64_t cc);
-/* Build the segment (image img, output row oh, positions ow0 .. ow0 + n - 1; flat: positions ow0..
- * of the whole plane) for channels [c0, c0 + cc) into the next slot of pipe b (its producer
- * stages); returns the slot. */
+/* Build the segment (image img, output row oh, positions ow0 .. ow0 + n - 1; flat and wide:
+ * positions ow0.. of fw_im2col_positions) for channels [c0, c0 + cc) into the next slot of pipe b
+ * (its producer stages); returns the slot. */
 uint32_t fw_im2col_load(fw_op_ctx *c, const fw_im2col *g, fw_pipe *b, uint64_t img, uint64_t oh, uint64_t ow0,
                         uint64_t n, uint64_t c0, uint64_t cc);
 

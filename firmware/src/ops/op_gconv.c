@@ -5,7 +5,8 @@
  * the array, so several groups share one mm: a block of gt groups is one [gt*CO/G x gt*K_g]
  * weight matrix that is block-diagonal (group j's weights in rows j*CO/G.., columns of its
  * input channels, zeros elsewhere), times the im2col of the block's gt*C/G input channels
- * (fw_im2col.c, rows (kh*KW + kw) * cc + c). Weights stay compact in DRAM (OHWI: per output
+ * (fw_im2col.c, rows (kh*KW + kw) * cc + c; a stride-1 window takes wide runs of positions across
+ * output rows, so that each DMA moves long rows even for a 7x7 map). Weights stay compact in DRAM (OHWI: per output
  * channel its KH*KW*C/G values); the firmware expands a block in SRAM once, with one v.mov per
  * (tap, output channel of a group) into a zeroed tile, and keeps it for all the block's
  * segments. Groups too wide to share a tile (CO/G above half the array's rows, or k or the
@@ -24,7 +25,7 @@
 typedef struct gc_plan {
     uint64_t n, c, h, w, co, kh, kw, sh, sw, oh, ow;
     uint64_t groups, cin_g, cout_g, kk;
-    int per_channel, bias, flat;
+    int per_channel, bias, runs; /* runs: flat or wide positions (fw_im2col), else output rows */
     int32_t act;
     uint32_t osz;
     float s_deq;
@@ -75,7 +76,7 @@ static uint64_t gc_sram(gc_plan *p)
     p->a_bytes = p->gt > 1 ? p->wc_off + p->rmax * p->kk * p->cin_g : p->rmax * p->kmax;
     p->b_bytes = fw_im2col_slot_bytes(&p->im2col, p->ccmax, n);
     p->c_bytes = 4 * p->rmax * n;
-    p->o_bytes = 4 * p->rmax * n;
+    p->o_bytes = fw_align(4 * p->rmax * n) + p->rmax * n * p->osz; /* the f32 epilogue, then a compacted copy */
     p->p_bytes = 2 * 4 * p->rmax;
     return GC_PIPE_SLOTS * (fw_align(p->a_bytes) + fw_align(p->b_bytes) + fw_align(p->c_bytes) +
                             fw_align(p->o_bytes) + fw_align(p->p_bytes));
@@ -184,11 +185,12 @@ static int gc_plan_make(const fw_op_ctx *c, const npu_op_desc *d, gc_plan *p, ch
     p->act = d->iattr[6];
     p->mt = c->info->mm_rows;
     fw_im2col_init(&p->im2col, x, p->kh, p->kw, p->sh, p->sw, 1);
-    p->flat = p->im2col.flat;
+    fw_im2col_allow_wide(&p->im2col, p->oh, p->ow);
+    p->runs = fw_im2col_positions(&p->im2col) > 0;
     p->gt = groups_per_block(p);
     p->cb = p->cout_g;
     p->nseg = c->info->mm_cols;
-    if (!p->flat && p->nseg > p->ow)
+    if (!p->runs && p->nseg > p->ow)
         p->nseg = p->ow;
     uint64_t sram = c->info->sram_bytes;
     for (;;) {
@@ -207,7 +209,8 @@ static int gc_plan_make(const fw_op_ctx *c, const npu_op_desc *d, gc_plan *p, ch
             return fw_refuse(why, whylen, "does not fit in the %llu-byte SRAM", (unsigned long long)sram);
         p->nseg = p->nseg ? p->nseg : 1;
     }
-    p->segments = p->flat ? p->n * ceil_div(p->oh * p->ow, p->nseg) : p->n * p->oh * ceil_div(p->ow, p->nseg);
+    p->segments = p->runs ? p->n * ceil_div(fw_im2col_positions(&p->im2col), p->nseg)
+                          : p->n * p->oh * ceil_div(p->ow, p->nseg);
     p->blocks = p->gt > 1 ? ceil_div(p->groups, p->gt) : p->groups * ceil_div(p->cout_g, p->cb);
     return 0;
 }
@@ -275,12 +278,20 @@ static void segment(fw_op_ctx *c, gc_state *s, const gc_block *blk, uint32_t as,
     fw_epilogue_load(c, &ep, ISA_SDT_I32, o, cs, blk->rows * n);
     fw_pipe_end(c, &s->cc, 1, NPU_UNIT_VEC);
     fw_epilogue_finish(c, &ep, o, prm, blk->rows, n);
+    uint64_t first = oh * p->ow + ow0, count = n; /* the output positions of the segment */
+    uint32_t res = o;
+    if (p->runs)
+        fw_im2col_outputs(&p->im2col, ow0, n, &first, &count);
+    if (count < n) { /* wide runs: drop the columns past the output's width */
+        res = o + (uint32_t)fw_align(blk->rows * n * p->osz);
+        fw_im2col_compact(c, &p->im2col, p->osz, res, o, blk->rows, ow0, n);
+    }
     fw_pipe_end(c, &s->out, 0, NPU_UNIT_VEC);
     unsigned sq = fw_store_queue(c);
-    uint64_t plane = p->oh * p->ow, p0 = p->flat ? ow0 : oh * p->ow + ow0;
+    uint64_t plane = p->oh * p->ow;
     fw_pipe_begin(c, &s->out, 1, sq);
-    fw_dma(c, 0, sq, d->out.buf, o, d->out.offset + ((img * p->co + blk->co0) * plane + p0) * p->osz, blk->rows,
-           n * p->osz, plane * p->osz, n * p->osz);
+    fw_dma(c, 0, sq, d->out.buf, res, d->out.offset + ((img * p->co + blk->co0) * plane + first) * p->osz, blk->rows,
+           count * p->osz, plane * p->osz, count * p->osz);
     fw_pipe_end(c, &s->out, 1, sq);
 }
 
@@ -319,10 +330,11 @@ static void gc_emit(fw_op_ctx *c, const npu_op_desc *d)
             fw_pipe_end(c, &s.prm, 0, pq);
             fw_pipe_begin(c, &s.prm, 1, NPU_UNIT_VEC);
         }
+        uint64_t positions = fw_im2col_positions(&p.im2col);
         for (uint64_t img = 0; img < p.n; img++) {
-            if (p.flat) {
-                for (uint64_t p0 = 0; p0 < p.oh * p.ow; p0 += p.nseg)
-                    segment(c, &s, &blk, as, prm, img, 0, p0, p.oh * p.ow - p0 < p.nseg ? p.oh * p.ow - p0 : p.nseg);
+            if (p.runs) {
+                for (uint64_t p0 = 0; p0 < positions; p0 += p.nseg)
+                    segment(c, &s, &blk, as, prm, img, 0, p0, positions - p0 < p.nseg ? positions - p0 : p.nseg);
                 continue;
             }
             for (uint64_t oh = 0; oh < p.oh; oh++)

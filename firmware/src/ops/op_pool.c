@@ -1,8 +1,8 @@
 /* op_pool.c -- NPU_OP_POOL: max and average pooling on the vector unit.
  *
- * The window taps of a segment (one output row's run of positions, a block of channels) come
- * from the convolutions' im2col (fw_im2col.c): rows [(kh*KW + kw) * cc + c][n] of int8 values
- * in SRAM. The vector unit turns tap 0 into f32 (exact integers), then folds every further tap
+ * The window taps of a segment (a block of channels; wide runs of positions across output rows
+ * for a stride-1 window, else one output row's run) come from the convolutions' im2col
+ * (fw_im2col.c): rows [(kh*KW + kw) * cc + c][n] of int8 values in SRAM. The vector unit turns tap 0 into f32 (exact integers), then folds every further tap
  * into it (v.dequant into a temporary, v.bin max or add), so that the window's maximum or sum
  * is exact; one multiply by the input's scale then gives real values, and for an average one
  * multiply by the divisor's reciprocal: a scalar, or (count_include_pad = 0 at the borders) one
@@ -20,7 +20,7 @@
 
 typedef struct pool_plan {
     uint64_t n, c, h, w, kh, kw, sh, sw, oh, ow, kk;
-    int kind, map, flat;
+    int kind, map, runs; /* runs: flat or wide positions (fw_im2col), else output rows */
     float recip;          /* AVG without a map */
     uint32_t osz;
     uint64_t cc, nseg;    /* channels per block, positions per segment */
@@ -88,9 +88,10 @@ static int pool_plan_make(const fw_op_ctx *c, const npu_op_desc *d, pool_plan *p
         return -1;
     p->recip = d->fattr[0];
     fw_im2col_init(&p->im2col, x, p->kh, p->kw, p->sh, p->sw, 1);
-    p->flat = p->im2col.flat;
+    fw_im2col_allow_wide(&p->im2col, p->oh, p->ow);
+    p->runs = fw_im2col_positions(&p->im2col) > 0;
     p->cc = p->c;
-    p->nseg = p->flat ? p->oh * p->ow : p->ow;
+    p->nseg = p->runs ? fw_im2col_positions(&p->im2col) : p->ow;
     uint64_t sram = c->info->sram_bytes;
     for (;;) {
         uint64_t lim = fw_im2col_max_positions(&p->im2col, p->cc);
@@ -105,7 +106,7 @@ static int pool_plan_make(const fw_op_ctx *c, const npu_op_desc *d, pool_plan *p
         else
             return fw_refuse(why, whylen, "does not fit in the %llu-byte SRAM", (unsigned long long)sram);
     }
-    p->segments = p->flat ? ceil_div(p->oh * p->ow, p->nseg) : p->oh * ceil_div(p->ow, p->nseg);
+    p->segments = p->runs ? ceil_div(fw_im2col_positions(&p->im2col), p->nseg) : p->oh * ceil_div(p->ow, p->nseg);
     p->blocks = p->n * ceil_div(p->c, p->cc);
     return 0;
 }
@@ -129,13 +130,15 @@ static void segment(fw_op_ctx *c, pool_state *s, uint64_t img, uint64_t c0, uint
 {
     const pool_plan *p = s->p;
     const npu_op_desc *d = s->d;
-    uint64_t p0 = p->flat ? ow0 : oh * p->ow + ow0, e = cc * n;
+    uint64_t e = cc * n, p0 = oh * p->ow + ow0, count = n; /* the output positions of the segment */
+    if (p->runs)
+        fw_im2col_outputs(&p->im2col, ow0, n, &p0, &count);
     uint32_t bs = fw_im2col_load(c, &p->im2col, &s->b, img, oh, ow0, n, c0, cc);
     uint32_t mp = 0;
     if (p->map) { /* this segment's divisor reciprocals */
         unsigned q = fw_load_queue(c, fw_pipe_slot_index(&s->map, 0) + 1);
         mp = fw_pipe_begin(c, &s->map, 0, q);
-        fw_dma_flat(c, 1, q, d->in[1].buf, mp, d->in[1].offset + 4 * p0, 4 * n);
+        fw_dma_flat(c, 1, q, d->in[1].buf, mp, d->in[1].offset + 4 * p0, 4 * count);
         fw_pipe_end(c, &s->map, 0, q);
     }
     uint32_t bstage = fw_im2col_stages(&p->im2col);
@@ -148,11 +151,16 @@ static void segment(fw_op_ctx *c, pool_state *s, uint64_t img, uint64_t c0, uint
         fw_vbin_flat(c, fold, 0, acc, acc, tmp, e);
     }
     fw_pipe_end(c, &s->b, bstage, NPU_UNIT_VEC);
+    if (count < n) { /* wide runs: only the positions inside the output's width go on */
+        fw_im2col_compact(c, &p->im2col, 4, tmp, acc, cc, ow0, n);
+        acc = tmp;
+        e = cc * count;
+    }
     fw_vun(c, ISA_UNOP_MULI, acc, acc, e, d->in[0].scale);
     if (p->kind == NPU_POOL_AVG) {
         if (p->map) {
             fw_pipe_begin(c, &s->map, 1, NPU_UNIT_VEC);
-            fw_vbin_rows(c, ISA_BINOP_MUL, ISA_BC_ROW, acc, acc, mp, cc, n);
+            fw_vbin_rows(c, ISA_BINOP_MUL, ISA_BC_ROW, acc, acc, mp, cc, count);
             fw_pipe_end(c, &s->map, 1, NPU_UNIT_VEC);
         } else {
             fw_vun(c, ISA_UNOP_MULI, acc, acc, e, p->recip);
@@ -163,8 +171,8 @@ static void segment(fw_op_ctx *c, pool_state *s, uint64_t img, uint64_t c0, uint
     unsigned sq = fw_store_queue(c);
     uint64_t plane = p->oh * p->ow;
     fw_pipe_begin(c, &s->out, 1, sq);
-    fw_dma(c, 0, sq, d->out.buf, acc, d->out.offset + ((img * p->c + c0) * plane + p0) * p->osz, cc, n * p->osz,
-           plane * p->osz, n * p->osz);
+    fw_dma(c, 0, sq, d->out.buf, acc, d->out.offset + ((img * p->c + c0) * plane + p0) * p->osz, cc, count * p->osz,
+           plane * p->osz, count * p->osz);
     fw_pipe_end(c, &s->out, 1, sq);
 }
 
@@ -186,9 +194,10 @@ static void pool_emit(fw_op_ctx *c, const npu_op_desc *d)
     for (uint64_t img = 0; img < p.n; img++)
         for (uint64_t c0 = 0; c0 < p.c; c0 += p.cc) {
             uint64_t cc = p.c - c0 < p.cc ? p.c - c0 : p.cc;
-            if (p.flat) {
-                for (uint64_t p0 = 0; p0 < p.oh * p.ow; p0 += p.nseg)
-                    segment(c, &s, img, c0, cc, 0, p0, p.oh * p.ow - p0 < p.nseg ? p.oh * p.ow - p0 : p.nseg);
+            uint64_t positions = fw_im2col_positions(&p.im2col);
+            if (p.runs) {
+                for (uint64_t p0 = 0; p0 < positions; p0 += p.nseg)
+                    segment(c, &s, img, c0, cc, 0, p0, positions - p0 < p.nseg ? positions - p0 : p.nseg);
                 continue;
             }
             for (uint64_t oh = 0; oh < p.oh; oh++)
