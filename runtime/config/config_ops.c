@@ -762,7 +762,12 @@ static const struct {
     {"InstanceNormalization", 0, 0, 0},            {"ReduceMean", 1024, 0, 0},
     {"Softmax", 512, 0, 0}, {"Reshape", 0, 0, 0},  {"Transpose", 0, 0, 0},
     {"Concat", 0, 0, 0},   {"Slice", 0, 0, 0},     {"Unsqueeze", 0, 0, 0},
-    {"Squeeze", 0, 0, 0},  {"Split", 0, 0, 0},
+    {"Squeeze", 0, 0, 0},  {"Split", 0, 0, 0},     {"Resize", 0, 0, 0},
+    {"Clip", 0, 0, 0},     {"LeakyRelu", 0, 0, 0}, {"HardSigmoid", 0, 0, 0},
+    {"HardSwish", 0, 0, 0}, {"PRelu", 0, 0, 0},    {"MaxPool", 0, 7, 4},
+    {"AveragePool", 0, 7, 4}, {"GlobalAveragePool", 0, 0, 0}, {"GlobalMaxPool", 0, 0, 0},
+    {"Flatten", 0, 0, 0},  {"Pad", 0, 0, 0},       {"ConvTranspose", 0, 7, 4},
+    {"BatchNormalization", 0, 0, 0},
 };
 
 void config_ops_defaults(m4npu_ops_config *ops)

@@ -1,6 +1,8 @@
 /* gen_models.c -- m4npu-gen-models OUTDIR: writes the test models at build time.
  *
  *   encoder_block.onnx   the transformer encoder block (encoder_block.h), fixed-seed weights
+ *   mobilenet_v2_bn.onnx a MobileNet-v2-class CNN with explicit BatchNormalization (cnn_models.h)
+ *   resnet_bn.onnx       a ResNet-class CNN with explicit BatchNormalization (cnn_models.h)
  *   typed_fields.onnx    valid; initializers in float_data / int64_data instead of raw_data
  *   constant_nodes.onnx  valid; constants as Constant nodes (value, value_float, value_ints)
  *   external_data.onnx   valid; a weight in external_data.bin beside it
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnn_models.h"
 #include "encoder_block.h"
 #include "onnx.pb-c.h"
 #include "onnx_io.h"
@@ -324,5 +327,9 @@ int main(int argc, char **argv)
     rc |= write_and_free("unknown_op.onnx", unknown_op());
     rc |= write_and_free("unknown_ops3.onnx", unknown_ops3());
     rc |= write_and_free("missing_input.onnx", missing_input());
+    rt_graph *cnn = model_mobilenet_v2_bn(true, &e);
+    rc |= cnn ? write_and_free("mobilenet_v2_bn.onnx", cnn) : fail("mobilenet_v2_bn.onnx", &e);
+    cnn = model_resnet_bn(true, &e);
+    rc |= cnn ? write_and_free("resnet_bn.onnx", cnn) : fail("resnet_bn.onnx", &e);
     return rc;
 }
