@@ -235,7 +235,7 @@ enum npu_op {
     NPU_OP_CONV2D,     /* in0 x[N,C,H,W], in1 w[CO,C,KH,KW], in2 bias[CO] (optional); out [N,CO,OH,OW];
                           iattr: 0 stride_h, 1 stride_w, 2 pad_top, 3 pad_left, 4 pad_bottom, 5 pad_right,
                           6 fused activation (enum npu_act), 7 storage of in1 (enum npu_layout: OHWI);
-                          fattr[0..1] = the activation's parameters (ABI 1.3) */
+                          fattr[0..1] = the activation's parameters (ABI 1.4) */
     NPU_OP_SOFTMAX,    /* over the last axis; iattr[0] = causal mask (0/1), iattr[1] = mask diagonal offset */
     NPU_OP_BINARY,     /* out = f(in0, in1), iattr[0] = ISA binop (isa_table.def BINOP); in1 has in0's
                           shape, or is a row (last dim), a column (last dim 1) or a scalar;
