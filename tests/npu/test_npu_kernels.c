@@ -708,6 +708,13 @@ static void test_resize(void **state)
     }
     run_resize(16, 40, 40, 80, 80, NPU_RESIZE_LINEAR, NPU_COORD_HALF_PIXEL, 0, NPU_DT_I8); /* blocks of rows */
     run_resize(8, 30, 50, 60, 100, NPU_RESIZE_NEAREST, NPU_COORD_ASYMMETRIC, NPU_NEAREST_FLOOR, NPU_DT_I8);
+    /* many small planes: loaded and stored by row (the cases above with fewer planes than rows go
+     * by plane) */
+    run_resize(40, 4, 4, 8, 8, NPU_RESIZE_NEAREST, NPU_COORD_ASYMMETRIC, NPU_NEAREST_FLOOR, NPU_DT_I8);
+    run_resize(40, 4, 4, 8, 8, NPU_RESIZE_LINEAR, NPU_COORD_HALF_PIXEL, 0, NPU_DT_I8);
+    /* output planes larger than a DMA's pitch (by plane, in blocks of rows) */
+    run_resize(2, 130, 140, 260, 280, NPU_RESIZE_NEAREST, NPU_COORD_HALF_PIXEL, NPU_NEAREST_ROUND_PREFER_FLOOR, NPU_DT_I8);
+    run_resize(1, 130, 140, 260, 280, NPU_RESIZE_LINEAR, NPU_COORD_ALIGN_CORNERS, 0, NPU_DT_I8);
 }
 
 static void test_activation(void **state)

@@ -7,13 +7,19 @@
  * index or weight table is needed. A block of planes and output rows is built in SRAM with
  * the rows h-major ([row][plane][column]), so that one output row of every plane of the block is
  * one contiguous vector:
- *   load        one DMA per input row the block uses: that row of every plane of the block
+ *   load        one DMA per input row the block uses (that row of every plane of the block), or
+ *               one per plane (its rows, scattered by the SRAM pitch), whichever needs fewer:
+ *               a DMA's DRAM pitch cannot span a large plane, and each DMA costs its setup and
+ *               the DRAM's latency
  *   horizontal  transpose to [column][row, plane] (v.mov), then per output column one v.mov of the
  *               source column (nearest; runs of consecutive columns in one) or muli, muli, add of
  *               its two source columns (linear), then transpose back
- *   vertical    nearest: nothing (the store picks the source row); linear: per output row muli,
+ *   vertical    nearest: nothing (the store picks the source row), or, when the store goes by
+ *               plane, each output row's source row transposed from Y^T (instead of all of
+ *               them back); linear: per output row muli,
  *               muli, add of its two source rows
- *   store       one DMA per output row: that row of every plane of the block
+ *   store       one DMA per output row (that row of every plane of the block), or one per plane,
+ *               whichever needs fewer
  * Nearest moves bytes unchanged (in0 and out share type and scale); linear computes in f32 and
  * converts to the output's type. Blocks go through two slots (load, vector, store overlap).
  * README.md ("RESIZE").
@@ -40,6 +46,7 @@ typedef struct rs_plan {
     uint32_t esz_in, esz_out, esz; /* esz: of the vector work (f32 for linear) */
     uint64_t nb, nro;              /* planes, output rows per block */
     uint64_t hmax;                 /* most input rows a block uses */
+    int store_planes;              /* the store goes by plane (dma_by_plane) */
     uint64_t x_off, xt_off, yt_off, t_off, y_off, z_off, slot_bytes;
     uint64_t items;
 } rs_plan;
@@ -106,16 +113,32 @@ static void rows_used(const rs_plan *p, uint64_t ro, uint64_t n, uint64_t *first
     *count = hi - lo + 1;
 }
 
+/* Whether moving `rows` rows of each of nb planes (rows of row_bytes, planes plane_bytes apart in
+ * DRAM, h-major in SRAM) takes fewer DMAs by plane (one each: the plane's rows are contiguous in
+ * DRAM, nb rows apart in SRAM) than by row (one each with nb rows at the plane pitch, or one per
+ * row and plane when that pitch exceeds the DMA's). */
+static int dma_by_plane(uint64_t nb, uint64_t rows, uint64_t row_bytes, uint64_t plane_bytes)
+{
+    const uint64_t max_pitch = FW_FIELD_MAX(DMA_LD, DSTRIDE);
+    if (nb * row_bytes > max_pitch)
+        return 0;
+    return nb < rows * (plane_bytes > max_pitch ? nb : 1);
+}
+
 static uint64_t rs_slot(rs_plan *p)
 {
     uint64_t r = p->hmax * p->nb, e = p->esz;
+    p->store_planes = dma_by_plane(p->nb, p->nro, p->wo * p->esz_out, p->ho * p->wo * p->esz_out);
     p->x_off = 0;
     p->xt_off = fw_align(r * p->w * e);                  /* X [hmax][nb][W] (f32 for linear) */
     p->yt_off = p->xt_off + fw_align(r * p->w * e);      /* X^T [W][r] */
     p->t_off = p->yt_off + fw_align(r * p->wo * e);      /* Y^T [WO][r] */
     p->y_off = p->t_off + (p->mode == NPU_RESIZE_LINEAR ? fw_align(r * F32_BYTES) : 0); /* temporary row */
     p->z_off = p->y_off + fw_align(r * p->wo * e);       /* Y [hmax][nb][WO] */
-    p->slot_bytes = p->z_off + (p->mode == NPU_RESIZE_LINEAR ? fw_align((p->nro + 1) * p->nb * p->wo * F32_BYTES) : 0);
+    /* Z [nro][nb][WO]: linear's output rows (and a temporary row), nearest's when stored by plane */
+    p->slot_bytes = p->z_off + (p->mode == NPU_RESIZE_LINEAR ? fw_align((p->nro + 1) * p->nb * p->wo * F32_BYTES)
+                                : p->store_planes        ? fw_align(p->nro * p->nb * p->wo * e)
+                                                         : 0);
     return p->slot_bytes;
 }
 
@@ -194,8 +217,9 @@ static int rs_check(fw_op_ctx *c, const npu_op_desc *d, char *why, size_t whylen
 
 /* ---------------------------------------------------------------- emission */
 
-/* The horizontal pass: X [r][W] at s -> Y [r][WO] (element size p->esz). */
-static void horizontal(fw_op_ctx *c, const rs_plan *p, uint32_t s, uint64_t r)
+/* The horizontal pass: X [r][W] at s -> Y^T [WO][r], then back to Y [r][WO] unless `back` is 0
+ * (element size p->esz). */
+static void horizontal(fw_op_ctx *c, const rs_plan *p, uint32_t s, uint64_t r, int back)
 {
     uint32_t e = p->esz, x = s + (uint32_t)p->x_off, xt = s + (uint32_t)p->xt_off, yt = s + (uint32_t)p->yt_off;
     fw_vmov(c, 1, e, xt, x, r, p->w, p->w, r);
@@ -215,7 +239,8 @@ static void horizontal(fw_op_ctx *c, const rs_plan *p, uint32_t s, uint64_t r)
         fw_vbin_flat(c, ISA_BINOP_ADD, 0, dst, dst, tmp, r);
         j++;
     }
-    fw_vmov(c, 1, e, s + (uint32_t)p->y_off, yt, p->wo, r, r, p->wo);
+    if (back)
+        fw_vmov(c, 1, e, s + (uint32_t)p->y_off, yt, p->wo, r, r, p->wo);
 }
 
 static void rs_emit(fw_op_ctx *c, const npu_op_desc *d)
@@ -238,14 +263,22 @@ static void rs_emit(fw_op_ctx *c, const npu_op_desc *d)
             /* load: input row h of every plane of the block -> X[h - first][plane] */
             unsigned q = fw_load_queue(c, fw_pipe_slot_index(&pipe, 0));
             uint32_t s = fw_pipe_begin(c, &pipe, 0, q);
-            for (uint64_t h = 0; h < nh; h++)
-                fw_dma(c, 1, q, x->buf, s + (uint32_t)(h * nb * in_row), x->offset + (b0 * p.h + first + h) * in_row, nb,
-                       in_row, p.h * in_row, in_row);
+            if (dma_by_plane(nb, nh, in_row, p.h * in_row))
+                for (uint64_t k = 0; k < nb; k++)
+                    fw_dma(c, 1, q, x->buf, s + (uint32_t)(k * in_row), x->offset + ((b0 + k) * p.h + first) * in_row, nh,
+                           in_row, in_row, nb * in_row);
+            else
+                for (uint64_t h = 0; h < nh; h++)
+                    fw_dma(c, 1, q, x->buf, s + (uint32_t)(h * nb * in_row), x->offset + (b0 * p.h + first + h) * in_row,
+                           nb, in_row, p.h * in_row, in_row);
             fw_pipe_end(c, &pipe, 0, q);
             fw_pipe_begin(c, &pipe, 1, NPU_UNIT_VEC);
             if (linear)
                 fw_to_f32(c, x, s, s, r * p.w);
-            horizontal(c, &p, s, r);
+            /* (nearest has Z only when the plan's blocks store by plane) */
+            int by_plane = (linear || p.store_planes) && dma_by_plane(nb, nro, p.wo * p.esz_out, p.ho * p.wo * p.esz_out);
+            int nearest_planes = !linear && by_plane;
+            horizontal(c, &p, s, r, !nearest_planes);
             uint32_t yb = s + (uint32_t)p.y_off, z = s + (uint32_t)p.z_off;
             uint64_t orow = nb * p.wo; /* one output row of every plane */
             if (linear) { /* Z[ro] = Y[i0] * w0 + Y[i1] * w1, then to the output's type */
@@ -259,11 +292,24 @@ static void rs_emit(fw_op_ctx *c, const npu_op_desc *d)
                 }
                 fw_from_f32(c, y, z, z, nro * orow);
             }
+            /* nearest by plane: Z[k] = Y[i0(k)], transposed straight from Y^T (its columns of row
+             * i0 of every plane; runs of consecutive source rows in one transpose) */
+            for (uint64_t k = 0; nearest_planes && k < nro;) {
+                uint64_t i0 = (uint64_t)tap_h(&p, ro0 + k).i0, run = 1;
+                while (k + run < nro && (uint64_t)tap_h(&p, ro0 + k + run).i0 == i0 + run)
+                    run++;
+                fw_vmov(c, 1, p.esz, z + (uint32_t)(k * orow * p.esz),
+                        s + (uint32_t)(p.yt_off + (i0 - first) * nb * p.esz), p.wo, run * nb, r, p.wo);
+                k += run;
+            }
             fw_pipe_end(c, &pipe, 1, NPU_UNIT_VEC);
-            /* store: output row ro of every plane of the block */
+            /* store: output row ro of every plane of the block (Z by plane, or the rows by row) */
             fw_pipe_begin(c, &pipe, 2, sq);
             uint64_t out_row = p.wo * p.esz_out;
-            for (uint64_t k = 0; k < nro; k++) {
+            for (uint64_t k = 0; by_plane && k < nb; k++)
+                fw_dma(c, 0, sq, y->buf, z + (uint32_t)(k * out_row), y->offset + ((b0 + k) * p.ho + ro0) * out_row, nro,
+                       out_row, out_row, nb * out_row);
+            for (uint64_t k = 0; !by_plane && k < nro; k++) {
                 uint32_t src = linear ? z + (uint32_t)(k * nb * out_row)
                                       : yb + (uint32_t)(((uint64_t)tap_h(&p, ro0 + k).i0 - first) * nb * out_row);
                 fw_dma(c, 0, sq, y->buf, src, y->offset + (b0 * p.ho + ro0 + k) * out_row, nb, out_row, p.ho * out_row,
