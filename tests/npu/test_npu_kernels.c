@@ -672,6 +672,12 @@ static void test_pad(void **state)
         run_pad(2, 4, 6, p3, mode, 0, 0, NPU_DT_F32);
         run_pad(1, 300, 290, p2, mode, 0, 0, NPU_DT_I8); /* planes beyond a slot: blocks of rows */
     }
+    /* constant mode, small planes gathered: several blocks (the last one partial), rows of planes
+     * beyond one v.mov, f32; larger planes per plane with the slots filled once (many blocks) */
+    run_pad(600, 7, 7, p2, NPU_PAD_CONSTANT, 0, 0, NPU_DT_I8);
+    run_pad(200, 30, 3, p1, NPU_PAD_CONSTANT, 0, 0, NPU_DT_I8);
+    run_pad(90, 6, 5, p3, NPU_PAD_CONSTANT, 0, 0, NPU_DT_F32);
+    run_pad(400, 40, 40, p2, NPU_PAD_CONSTANT, 0, 0, NPU_DT_I8);
     run_pad(2, 5, 6, p0, NPU_PAD_CONSTANT, 1, 1, NPU_DT_I8); /* a transposed convolution's zero insertion */
     run_pad(2, 4, 3, p2, NPU_PAD_CONSTANT, 2, 1, NPU_DT_I8);
     run_pad(1, 200, 150, p1, NPU_PAD_CONSTANT, 1, 0, NPU_DT_I8);

@@ -4,23 +4,43 @@
  *
  * Output rows are built in SRAM, a block at a time (whole planes when they fit, else rows of one
  * plane), and stored with one contiguous DMA. Constant mode fills the block from the fill row
- * (in1: WO elements of the pad value in the output's type) with one DMA whose DRAM pitch is 0,
- * then the DMA puts each input row at its place (interior rows: an SRAM pitch of (ih+1) rows);
+ * (in1: WO elements of the pad value in the output's type) with one DMA whose DRAM pitch is 0
+ * (whole planes: each slot once, at the start, see below), then the DMA puts each input row at its place (interior rows: an SRAM pitch of (ih+1) rows);
  * with interior columns the rows go to a staging area first and one v.mov per row scatters
  * them with a pitch of iw+1 elements. Edge and reflect modes load, for every output row, the
  * input row it copies (runs of consecutive rows, or of one repeated row, are one DMA each) into
  * a staging area; then one v.mov places the data columns and one v.mov per pad column copies
  * the input column it mirrors or repeats. Blocks stream through three slots (load, vector,
  * store). Bytes move unchanged: in0, out and the fill row share their type and scale.
+ *
+ * Small planes (a depthwise layer's 14x14 or 7x7 maps, hundreds of them), constant mode without
+ * interior padding, are gathered instead: a DMA per plane would cost more in setup and DRAM
+ * latency than it moves. A block of planes is loaded with one DMA, each row placed between the
+ * left and right pads of a staging area T [planes][h][wo] by one v.mov (rows of every plane at
+ * one pitch), and the planes of T placed between the top and bottom pad rows by a second v.mov
+ * (one row per plane), then stored with one DMA. The pads of the block and of T are filled
+ * once per slot at the start, as in every whole-plane block of constant mode (the fill row, then
+ * copies doubling the filled length): nothing but data lands on them afterwards.
  * README.md ("PAD").
  */
 #include "fw_ops.h"
 
 #include <string.h>
 
+/* Planes of at most this many input bytes are gathered (see above): a DMA costs ~100-200 NPU
+ * cycles of setup and DRAM latency on the presets, the vector unit places such a plane in fewer. */
+#define PAD_GATHER_MAX_PLANE_BYTES 1024u
+
+/* Blocks above which whole-plane constant padding fills its slots once rather than per block:
+ * FW_STREAM_SLOTS slots filled by the vector unit against a fill DMA per block (the DMA moves a
+ * block's bytes about as fast as the vector unit copies them on the presets). */
+#define PAD_FILL_ONCE_MIN_BLOCKS (2u * FW_STREAM_SLOTS)
+
 typedef struct pad_plan {
     uint64_t b, h, w, ho, wo, top, left, ih, iw;
-    int mode, fill, staging, vec;
+    int mode, fill, staging, vec, gather;
+    int fill_once; /* whole planes per block: each slot's pads are filled once (no input lands there) */
+    uint64_t t_off, s_off; /* gather: T and the loaded planes in the slot */
     uint32_t esz;
     uint64_t nb, nr;          /* planes per block; output rows per block (nr < ho: one plane) */
     uint64_t blk_bytes, slot_bytes;
@@ -48,6 +68,11 @@ static uint64_t pad_slot(pad_plan *p)
 {
     p->blk_bytes = fw_align(p->nb * p->nr * p->wo * p->esz);
     p->slot_bytes = p->blk_bytes + (p->staging ? p->nb * p->nr * p->w * p->esz : 0);
+    if (p->gather) { /* block [nb][ho][wo] | T [nb][h][wo] | planes [nb][h][w] */
+        p->t_off = p->blk_bytes;
+        p->s_off = p->t_off + fw_align(p->nb * p->h * p->wo * p->esz);
+        p->slot_bytes = p->s_off + p->nb * p->h * p->w * p->esz;
+    }
     return p->slot_bytes;
 }
 
@@ -109,11 +134,15 @@ static int pad_plan_make(const fw_op_ctx *c, const npu_op_desc *d, pad_plan *p, 
             return -1;
     }
     p->staging = !p->fill || p->iw > 0;
-    p->vec = p->staging;
+    p->gather = p->fill && p->ih == 0 && p->iw == 0 && p->h * p->w * p->esz <= PAD_GATHER_MAX_PLANE_BYTES &&
+                p->ho * p->wo <= FW_FIELD_MAX(VMOV, DSTRIDE);
+    p->vec = p->staging || p->gather;
     /* whole planes per block when one fits in a slot, else rows of one plane */
     uint64_t avail = c->info->sram_bytes / FW_STREAM_SLOTS;
     avail = avail > 2 * FW_SRAM_ALIGN_BYTES ? avail - 2 * FW_SRAM_ALIGN_BYTES : 0;
     uint64_t per_row = p->wo * p->esz + (p->staging ? p->w * p->esz : 0), per_plane = p->ho * per_row;
+    if (p->gather)
+        per_plane = (p->ho * p->wo + p->h * p->wo + p->h * p->w) * p->esz + 2 * FW_SRAM_ALIGN_BYTES;
     if (per_plane <= avail) {
         p->nr = p->ho;
         uint64_t target = avail < FW_CHUNK_TARGET_BYTES ? avail : FW_CHUNK_TARGET_BYTES;
@@ -128,6 +157,9 @@ static int pad_plan_make(const fw_op_ctx *c, const npu_op_desc *d, pad_plan *p, 
     }
     pad_slot(p);
     p->items = ceil_div(p->b, p->nb) * ceil_div(p->ho, p->nr);
+    /* filling the slots once (on the vector unit) pays off against a fill DMA per block only when
+     * there are several blocks per slot; gathering needs it (T's pads) */
+    p->fill_once = p->fill && p->nr == p->ho && (p->gather || p->items > PAD_FILL_ONCE_MIN_BLOCKS);
     return 0;
 }
 
@@ -148,7 +180,7 @@ static void load_block(fw_op_ctx *c, const npu_op_desc *d, const pad_plan *p, un
     const npu_tensor_ref *x = &d->in[0];
     uint64_t e = p->esz, in_row = p->w * e, out_row = p->wo * e;
     uint32_t st = s + (uint32_t)p->blk_bytes;
-    if (p->fill)
+    if (p->fill && !p->fill_once)
         fw_dma(c, 1, q, d->in[1].buf, s, d->in[1].offset, nb * nr, out_row, 0, out_row);
     for (uint64_t b = b0; b < b0 + nb; b++) {
         uint64_t plane = x->offset + b * p->h * in_row, blk = (b - b0) * nr;
@@ -191,6 +223,45 @@ static void load_block(fw_op_ctx *c, const npu_op_desc *d, const pad_plan *p, un
     }
 }
 
+/* Whole planes in constant mode: fill every slot's block (and T when gathering) with the fill row
+ * once, then doubling copies; only data lands there later, so the pads stay filled. */
+static void fill_slots(fw_op_ctx *c, const npu_op_desc *d, const pad_plan *p, const fw_pipe *pipe)
+{
+    uint64_t e = p->esz, n = p->nb * p->ho * p->wo, row = p->wo * e;
+    uint32_t sem = fw_sem_alloc(c);
+    unsigned q = fw_load_queue(c, 0);
+    for (uint32_t k = 0; k < pipe->nslots; k++)
+        fw_dma_flat(c, 1, q, d->in[1].buf, pipe->addr[k], d->in[1].offset, row);
+    fw_signal(c, q, sem);
+    fw_wait(c, NPU_UNIT_VEC, sem);
+    for (uint32_t k = 0; k < pipe->nslots; k++) {
+        uint32_t s = pipe->addr[k];
+        for (uint64_t have = p->wo; have < n;) {
+            uint64_t m = n - have < have ? n - have : have;
+            fw_vmov(c, 0, p->esz, s + (uint32_t)(have * e), s, m, 1, 1, 1); /* flat */
+            have += m;
+        }
+        if (p->gather)
+            fw_vmov(c, 0, p->esz, s + (uint32_t)p->t_off, s, p->nb * p->h * p->wo, 1, 1, 1);
+    }
+    if (!p->gather) { /* the loads put data into the blocks: after the fill (a signal per channel) */
+        uint32_t done = fw_sem_alloc(c), nq = fw_load_channels(c);
+        for (uint32_t i = 0; i < nq; i++)
+            fw_signal(c, NPU_UNIT_VEC, done);
+        for (uint32_t i = 0; i < nq; i++)
+            fw_wait(c, fw_load_queue(c, i), done);
+    }
+}
+
+/* Gather: nb planes at the slot's s_off -> T's data columns -> the block's data rows. */
+static void gather_block(fw_op_ctx *c, const pad_plan *p, uint32_t s, uint64_t nb)
+{
+    uint64_t e = p->esz;
+    uint32_t t = s + (uint32_t)p->t_off;
+    fw_vmov(c, 0, p->esz, t + (uint32_t)(p->left * e), s + (uint32_t)p->s_off, nb * p->h, p->w, p->w, p->wo);
+    fw_vmov(c, 0, p->esz, s + (uint32_t)(p->top * p->wo * e), t, nb, p->h * p->wo, p->h * p->wo, p->ho * p->wo);
+}
+
 /* The vector unit's part: interior columns scattered, or edge / reflect rows built from the
  * staging area. */
 static void build_block(fw_op_ctx *c, const pad_plan *p, uint32_t s, uint64_t nb, uint64_t r0, uint64_t nr)
@@ -227,17 +298,26 @@ static void pad_emit(fw_op_ctx *c, const npu_op_desc *d)
     fw_pipe pipe;
     uint32_t stages = p.vec ? 3 : 2;
     fw_pipe_init(c, &pipe, FW_STREAM_SLOTS, stages, p.slot_bytes, (uint32_t)p.items);
+    if (p.fill_once)
+        fill_slots(c, d, &p, &pipe);
     unsigned sq = fw_store_queue(c);
     for (uint64_t b0 = 0; b0 < p.b; b0 += p.nb)
         for (uint64_t r0 = 0; r0 < p.ho; r0 += p.nr) {
             uint64_t nb = p.b - b0 < p.nb ? p.b - b0 : p.nb, nr = p.ho - r0 < p.nr ? p.ho - r0 : p.nr;
             unsigned q = fw_load_queue(c, fw_pipe_slot_index(&pipe, 0));
             uint32_t s = fw_pipe_begin(c, &pipe, 0, q);
-            load_block(c, d, &p, q, s, b0, nb, r0, nr);
+            if (p.gather)
+                fw_dma_flat(c, 1, q, d->in[0].buf, s + (uint32_t)p.s_off, d->in[0].offset + b0 * p.h * p.w * p.esz,
+                            nb * p.h * p.w * p.esz);
+            else
+                load_block(c, d, &p, q, s, b0, nb, r0, nr);
             fw_pipe_end(c, &pipe, 0, q);
             if (p.vec) {
                 fw_pipe_begin(c, &pipe, 1, NPU_UNIT_VEC);
-                build_block(c, &p, s, nb, r0, nr);
+                if (p.gather)
+                    gather_block(c, &p, s, nb);
+                else
+                    build_block(c, &p, s, nb, r0, nr);
                 fw_pipe_end(c, &pipe, 1, NPU_UNIT_VEC);
             }
             fw_pipe_begin(c, &pipe, stages - 1, sq);

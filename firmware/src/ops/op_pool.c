@@ -166,9 +166,7 @@ static void load_block(fw_op_ctx *c, const pool_plan *p, const npu_tensor_ref *x
         uint32_t dst = s + (uint32_t)(ph * cc * p->nr * p->wl);
         if (p->sh == 1 && p->wl == p->w) { /* every channel's rows are one run */
             fw_dma(c, 1, q, x->buf, dst, base + first * p->w, cc, rows * p->w, plane, p->nr * p->wl);
-        } else if (cc <= rows || plane > FW_FIELD_MAX(DMA_LD, DSTRIDE)) {
-            /* per channel: its phase rows, a DRAM pitch of sh rows (also when a plane is too large
-             * a pitch for one DMA: per phase row would then be one DMA per row and channel) */
+        } else if (cc <= rows) { /* per channel: its phase rows, a DRAM pitch of sh rows */
             for (uint64_t k = 0; k < cc; k++)
                 fw_dma(c, 1, q, x->buf, dst + (uint32_t)(k * p->nr * p->wl), base + k * plane + first * p->w, rows, p->w,
                        p->sh * p->w, p->wl);
