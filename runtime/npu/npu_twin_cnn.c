@@ -3,6 +3,7 @@
  * tensors in plain loops, every f32 step through the vector unit's own semantics (npu_twin.c's
  * primitives run isa_exec), so that equal bytes mean the kernels' tiling lost nothing.
  */
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +93,8 @@ static void pool(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nbufs
         map = (const float *)tw_span(t, bufs, nbufs, d->in[1].buf, d->in[1].offset, 4 * P, "in1 (divisors)");
     if (!px || !po || x->dtype != NPU_DT_I8)
         return (void)tw_fail(t, "pool operands");
+    if (is_max && !(x->scale > 0.0f && x->scale <= FLT_MAX))
+        return (void)tw_fail(t, "a max pool's in0 scale (finite and > 0)");
     float *acc = alloc_f32(t, P);
     for (uint64_t plane = 0; plane < N * C && acc && !t->failed; plane++) {
         const int8_t *xp = px + plane * H * W;

@@ -641,6 +641,41 @@ static void test_pool(void **state)
     run_pool(1, 64, 40, 40, 3, 3, 2, 2, NPU_POOL_MAX, 0, 0); /* channel blocks in the SRAM */
 }
 
+/* A max pool dequantises with the input's scale before folding (exact only for a scale > 0): a
+ * descriptor with another scale is refused by the firmware (as every int8 scale) and the twin. */
+static void test_pool_refuses_a_max_pool_scale_not_positive(void **state)
+{
+    (void)state;
+    static const float bad[] = {-0.05f, 0.0f};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        opb_reset(&B);
+        int64_t xd[4] = {1, 2, 5, 5}, od[4] = {1, 2, 3, 3};
+        npu_op_desc *d = opb_op(&B, NPU_OP_POOL, 1);
+        d->in[0] = act(0, NPU_DT_I8, bad[i], 4, xd, 1);
+        d->out = act(2, NPU_DT_I8, 0.05f, 4, od, 0);
+        d->iattr[0] = d->iattr[1] = 1;
+        d->iattr[2] = d->iattr[3] = 3;
+        d->iattr[4] = NPU_POOL_MAX;
+        char log[4096];
+        while (npu_dev_read_log(B.dev, log, sizeof log) > 0) /* only this job's lines below */
+            ;
+        assert_int_equal(opb_run_device(&B, 0), NPU_DRV_E_FAULT);
+        assert_int_equal(B.res.fault, NPU_FAULT_BAD_OP);
+        npu_dev_read_log(B.dev, log, sizeof log);
+        assert_int_equal(npu_dev_reset(B.dev), NPU_DRV_OK);
+        if (!strstr(log, "(expected finite and > 0)"))
+            fail_msg("scale %g: the log does not say why:\n%s", (double)bad[i], log);
+        npu_twin_buf tb[OPB_BUFS];
+        for (int k = 0; k < OPB_BUFS; k++) {
+            tb[k].data = B.host[k];
+            tb[k].size = B.size[k];
+        }
+        rt_error e;
+        memset(&e, 0, sizeof e);
+        assert_int_not_equal(npu_twin_run(B.ops, B.nops, tb, OPB_BUFS, &e), RT_OK);
+    }
+}
+
 static void run_pad(int64_t b, int64_t h, int64_t w, const int32_t *pads, int mode, int32_t ih, int32_t iw,
                     uint32_t dt)
 {
@@ -902,6 +937,7 @@ int main(void)
     (void)test_attention_shapes_and_key_blocks;
     (void)test_attention_row_blocks;
     (void)test_attention_refusals;
+    (void)test_pool_refuses_a_max_pool_scale_not_positive;
     (void)test_matmul_shapes_around_the_tile;
     (void)test_matmul_int4_weights;
     (void)test_matmul_narrow_blocks_and_long_k;
@@ -935,6 +971,7 @@ int main(void)
         cmocka_unit_test(test_attention_refusals),
         cmocka_unit_test(test_group_conv),
         cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_pool_refuses_a_max_pool_scale_not_positive),
         cmocka_unit_test(test_pad),
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_activation),

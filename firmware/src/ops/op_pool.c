@@ -2,7 +2,10 @@
  * im2col.
  *
  * A block of channels and output rows is loaded once (each input row once, however many windows
- * it is in) and turned into f32 integers (v.dequant with scale 1: exact). A stride s along a
+ * it is in) and turned into f32 integers (v.dequant with scale 1: exact). A max pool dequantises
+ * with the input's scale instead and needs no scaling pass after the fold: x -> fl(x * sx) is
+ * monotonic (sx > 0, as fw_check_act requires of every int8 scale), so the largest product is
+ * the product of the largest value, bit for bit. A stride s along a
  * dimension is undone by splitting that dimension into s phases, so that every window tap
  * becomes a shifted contiguous view: rows by the DMA (phase pr gets input rows pr, pr + s, ...),
  * columns by one v.mov transpose of the whole block ([rows][Wq][s] -> [s][rows][Wq]). The window
@@ -10,10 +13,10 @@
  * (phase kw % sw, shifted by kw / sw) into one value per position; then across rows, the KH taps
  * of those (row phase kh % sh, shifted by kh / sh rows). Views run over the block's full width,
  * so positions past the output's width (and rows past the block) are computed and dropped by a
- * compaction (one v.mov per output row) before the scale, the divisors and the store. Max and sum
- * of integers are exact in f32 whatever the order, so the result is the README's (and the
+ * compaction (one v.mov per output row) before the scale (average), the divisors and the store.
+ * Max and sum of integers are exact in f32 whatever the order, so the result is the README's (and the
  * twin's) exactly. Blocks go through two slots (load, vector, store overlap). The input is padded
- * by the runtime (-128 for max, 0 for average). README.md ("POOL").
+ * by the runtime (a PAD descriptor: -128 for max, 0 for average). README.md ("POOL").
  */
 #include "fw_ops.h"
 
@@ -31,6 +34,7 @@ typedef struct pool_plan {
     uint64_t n, c, h, w, kh, kw, sh, sw, oh, ow;
     int kind, map;
     float recip;            /* AVG without a map */
+    float sx;               /* the input's scale */
     uint32_t osz;
     uint64_t pr, pw;        /* row and column phases in use: min(stride, kernel) */
     uint64_t qh, qw;        /* taps per phase (at most): ceil(kernel / stride) */
@@ -120,6 +124,7 @@ static int pool_plan_make(const fw_op_ctx *c, const npu_op_desc *d, pool_plan *p
     if (p->map && fw_check_f32_vec(c, &d->in[1], "in1 (divisors)", p->oh * p->ow, why, whylen))
         return -1;
     p->recip = d->fattr[0];
+    p->sx = x->scale;
     p->pr = p->sh < p->kh ? p->sh : p->kh;
     p->pw = p->sw < p->kw ? p->sw : p->kw;
     p->qh = ceil_div(p->kh, p->sh);
@@ -185,7 +190,7 @@ static uint32_t fold_block(fw_op_ctx *c, const pool_plan *p, uint32_t s, uint64_
     uint64_t rows = p->pr * cc * p->nr;                /* phase rows of the block */
     uint64_t xe = rows * p->wl, he = rows * p->wq, oe = cc * p->nr * p->wq; /* elements */
     uint32_t x = s + (uint32_t)p->x_off, xt = x, hb = s + (uint32_t)p->h_off, o = s + (uint32_t)p->o_off;
-    fw_vdequant(c, ISA_SDT_I8, x, x, xe, 1.0f); /* exact integers */
+    fw_vdequant(c, ISA_SDT_I8, x, x, xe, p->kind == NPU_POOL_MAX ? p->sx : 1.0f); /* (AVG: exact integers) */
     if (p->sw > 1) { /* [rows * wq][sw] -> [sw][rows * wq]: column phase pw at xt + pw * he */
         xt = s + (uint32_t)p->xt_off;
         fw_vmov(c, 1, F32_BYTES, xt, x, rows * p->wq, p->sw, p->sw, rows * p->wq);
@@ -247,8 +252,8 @@ static void pool_emit(fw_op_ctx *c, const npu_op_desc *d)
                 }
                 fw_pipe_begin(c, &pipe, 1, NPU_UNIT_VEC);
                 uint32_t res = fold_block(c, &p, s, cc, r);
-                fw_vun(c, ISA_UNOP_MULI, res, res, e, x->scale);
                 if (p.kind == NPU_POOL_AVG) {
+                    fw_vun(c, ISA_UNOP_MULI, res, res, e, x->scale);
                     if (p.map) {
                         fw_pipe_begin(c, &map, 1, NPU_UNIT_VEC);
                         fw_vbin_rows(c, ISA_BINOP_MUL, ISA_BC_ROW, res, res, mp, cc, r * p.ow);
