@@ -713,6 +713,12 @@ static void test_pad(void **state)
     run_pad(200, 30, 3, p1, NPU_PAD_CONSTANT, 0, 0, NPU_DT_I8);
     run_pad(90, 6, 5, p3, NPU_PAD_CONSTANT, 0, 0, NPU_DT_F32);
     run_pad(400, 40, 40, p2, NPU_PAD_CONSTANT, 0, 0, NPU_DT_I8);
+    /* whole planes by DMA: one per input row of every plane (a 1-D conv's rows), one per plane;
+     * gathered with no pad rows (straight into the block) */
+    static const int32_t side[4] = {0, 3, 0, 2};
+    run_pad(64, 1, 200, side, NPU_PAD_CONSTANT, 0, 0, NPU_DT_I8);
+    run_pad(2, 30, 100, p1, NPU_PAD_CONSTANT, 0, 0, NPU_DT_I8);
+    run_pad(50, 6, 5, side, NPU_PAD_CONSTANT, 0, 0, NPU_DT_I8);
     run_pad(2, 5, 6, p0, NPU_PAD_CONSTANT, 1, 1, NPU_DT_I8); /* a transposed convolution's zero insertion */
     run_pad(2, 4, 3, p2, NPU_PAD_CONSTANT, 2, 1, NPU_DT_I8);
     run_pad(1, 200, 150, p1, NPU_PAD_CONSTANT, 1, 0, NPU_DT_I8);

@@ -5,7 +5,9 @@
  * Output rows are built in SRAM, a block at a time (whole planes when they fit, else rows of one
  * plane), and stored with one contiguous DMA. Constant mode fills the block from the fill row
  * (in1: WO elements of the pad value in the output's type) with one DMA whose DRAM pitch is 0
- * (whole planes: each slot once, at the start, see below), then the DMA puts each input row at its place (interior rows: an SRAM pitch of (ih+1) rows);
+ * (or each slot once, at the start, see below), then the DMA puts each input row at its place
+ * (interior rows: an SRAM pitch of (ih+1) rows), a DMA per plane, or, for whole planes of fewer
+ * rows than the block has planes (a 1-D convolution's), a DMA per row of every plane;
  * with interior columns the rows go to a staging area first and one v.mov per row scatters
  * them with a pitch of iw+1 elements. Edge and reflect modes load, for every output row, the
  * input row it copies (runs of consecutive rows, or of one repeated row, are one DMA each) into
@@ -18,18 +20,21 @@
  * latency than it moves. A block of planes is loaded with one DMA, each row placed between the
  * left and right pads of a staging area T [planes][h][wo] by one v.mov (rows of every plane at
  * one pitch), and the planes of T placed between the top and bottom pad rows by a second v.mov
- * (one row per plane), then stored with one DMA. The pads of the block and of T are filled
- * once per slot at the start, as in every whole-plane block of constant mode (the fill row, then
- * copies doubling the filled length): nothing but data lands on them afterwards.
+ * (one row per plane; without pad rows T is the block itself), then stored with one DMA. The
+ * pads of the block and of T are filled once per slot at the start, as whole-plane constant
+ * padding does when it has many blocks (the fill row, then copies doubling the filled length):
+ * nothing but data lands on them afterwards.
  * README.md ("PAD").
  */
 #include "fw_ops.h"
 
 #include <string.h>
 
-/* Planes of at most this many input bytes are gathered (see above): a DMA costs ~100-200 NPU
- * cycles of setup and DRAM latency on the presets, the vector unit places such a plane in fewer. */
+/* Planes of at most this many input bytes, in rows shorter than a DRAM burst, are gathered (see
+ * above): a DMA costs ~100-200 NPU cycles of setup and DRAM latency on the presets and is charged
+ * whole bursts per row; the vector unit places such a plane in fewer. */
 #define PAD_GATHER_MAX_PLANE_BYTES 1024u
+#define PAD_GATHER_MAX_ROW_BYTES 64u
 
 /* Blocks above which whole-plane constant padding fills its slots once rather than per block:
  * FW_STREAM_SLOTS slots filled by the vector unit against a fill DMA per block (the DMA moves a
@@ -135,6 +140,7 @@ static int pad_plan_make(const fw_op_ctx *c, const npu_op_desc *d, pad_plan *p, 
     }
     p->staging = !p->fill || p->iw > 0;
     p->gather = p->fill && p->ih == 0 && p->iw == 0 && p->h * p->w * p->esz <= PAD_GATHER_MAX_PLANE_BYTES &&
+                p->w * p->esz < PAD_GATHER_MAX_ROW_BYTES &&
                 p->ho * p->wo <= FW_FIELD_MAX(VMOV, DSTRIDE);
     p->vec = p->staging || p->gather;
     /* whole planes per block when one fits in a slot, else rows of one plane */
@@ -182,6 +188,14 @@ static void load_block(fw_op_ctx *c, const npu_op_desc *d, const pad_plan *p, un
     uint32_t st = s + (uint32_t)p->blk_bytes;
     if (p->fill && !p->fill_once)
         fw_dma(c, 1, q, d->in[1].buf, s, d->in[1].offset, nb * nr, out_row, 0, out_row);
+    if (p->fill && p->ih == 0 && p->iw == 0 && nr == p->ho && p->h < nb && p->h * in_row <= FW_FIELD_MAX(DMA_LD, DSTRIDE) &&
+        p->ho * out_row <= FW_FIELD_MAX(DMA_LD, SSTRIDE)) {
+        /* whole planes, fewer rows than planes: one DMA per input row, that row of every plane */
+        for (uint64_t i = 0; i < p->h; i++)
+            fw_dma(c, 1, q, x->buf, s + (uint32_t)((p->top + i) * out_row + p->left * e),
+                   x->offset + (b0 * p->h + i) * in_row, nb, in_row, p->h * in_row, p->ho * out_row);
+        return;
+    }
     for (uint64_t b = b0; b < b0 + nb; b++) {
         uint64_t plane = x->offset + b * p->h * in_row, blk = (b - b0) * nr;
         if (p->fill) { /* the input rows whose output rows fall in [r0, r0 + nr), an arithmetic run */
@@ -258,8 +272,11 @@ static void gather_block(fw_op_ctx *c, const pad_plan *p, uint32_t s, uint64_t n
 {
     uint64_t e = p->esz;
     uint32_t t = s + (uint32_t)p->t_off;
+    if (p->ho == p->h) /* no pad rows: T is the block */
+        t = s;
     fw_vmov(c, 0, p->esz, t + (uint32_t)(p->left * e), s + (uint32_t)p->s_off, nb * p->h, p->w, p->w, p->wo);
-    fw_vmov(c, 0, p->esz, s + (uint32_t)(p->top * p->wo * e), t, nb, p->h * p->wo, p->h * p->wo, p->ho * p->wo);
+    if (t != s)
+        fw_vmov(c, 0, p->esz, s + (uint32_t)(p->top * p->wo * e), t, nb, p->h * p->wo, p->h * p->wo, p->ho * p->wo);
 }
 
 /* The vector unit's part: interior columns scattered, or edge / reflect rows built from the
