@@ -235,7 +235,7 @@ enum npu_op {
     NPU_OP_CONV2D,     /* in0 x[N,C,H,W], in1 w[CO,C,KH,KW], in2 bias[CO] (optional); out [N,CO,OH,OW];
                           iattr: 0 stride_h, 1 stride_w, 2 pad_top, 3 pad_left, 4 pad_bottom, 5 pad_right,
                           6 fused activation (enum npu_act), 7 storage of in1 (enum npu_layout: OHWI);
-                          fattr[0..1] = the activation's parameters (ABI 1.4) */
+                          fattr[0..1] = the activation's parameters (ABI 1.5) */
     NPU_OP_SOFTMAX,    /* over the last axis; iattr[0] = causal mask (0/1), iattr[1] = mask diagonal offset */
     NPU_OP_BINARY,     /* out = f(in0, in1), iattr[0] = ISA binop (isa_table.def BINOP); in1 has in0's
                           shape, or is a row (last dim), a column (last dim 1) or a scalar;
@@ -262,7 +262,7 @@ enum npu_op {
                           the scores quantised to int8 with scale fattr[2]. The SRAM plan is
                           npu_attention.h's; the arithmetic is firmware/src/ops/README.md's
                           ("ATTENTION"). */
-    /* ABI 1.4: the operators of mobile CNNs (firmware/src/ops/README.md gives their arithmetic) */
+    /* ABI 1.5: the operators of mobile CNNs (firmware/src/ops/README.md gives their arithmetic) */
     NPU_OP_GROUP_CONV2D, /* grouped (and depthwise) convolution: as CONV2D, with lattr[0] = groups G;
                             in1 w[CO, C/G, KH, KW] in OHWI storage (per group [CO][KH][KW][C/G]) */
     NPU_OP_POOL,       /* in0 x[N,C,H,W] already padded; out [N,C,OH,OW]; iattr: 0 stride_h, 1 stride_w,
@@ -300,7 +300,7 @@ enum npu_attn_softmax {
  * their parameters in fattr[0..1]), or run alone by ACTIVATION. HARDSWISH and PRELU only alone. */
 enum npu_act {
     NPU_ACT_NONE = 0, NPU_ACT_RELU, NPU_ACT_GELU, NPU_ACT_SILU,
-    NPU_ACT_CLIP,        /* ABI 1.4: min(max(x, fattr[0]), fattr[1]) (ReLU6: 0, 6) */
+    NPU_ACT_CLIP,        /* ABI 1.5: min(max(x, fattr[0]), fattr[1]) (ReLU6: 0, 6) */
     NPU_ACT_LEAKY,       /* x < 0 ? x * fattr[0] : x */
     NPU_ACT_HARDSIGMOID, /* min(max(x * fattr[0] + fattr[1], 0), 1) */
     NPU_ACT_HARDSWISH,   /* x * hardsigmoid(x) with 1/6, 1/2 */

@@ -1,4 +1,4 @@
-/* npu_lower_cnn.c -- lowering the operators of mobile CNNs (ABI 1.4 descriptors): grouped and
+/* npu_lower_cnn.c -- lowering the operators of mobile CNNs (ABI 1.5 descriptors): grouped and
  * depthwise Conv, ConvTranspose (zero insertion by PAD, then a stride-1 CONV2D with the kernel
  * flipped), MaxPool and AveragePool (padding by a bordered copy, divisors per position where
  * they vary), the global pools (a REDUCE over each channel's plane), Pad, Resize and Upsample,

@@ -1,4 +1,4 @@
-/* npu_twin_cnn.c -- the CPU twin of the CNN kernels (ABI 1.4): GROUP_CONV2D, POOL, PAD, RESIZE,
+/* npu_twin_cnn.c -- the CPU twin of the CNN kernels (ABI 1.5): GROUP_CONV2D, POOL, PAD, RESIZE,
  * ACTIVATION, CHANNEL_AFFINE, written from firmware/src/ops/README.md as npu_twin.c is: whole
  * tensors in plain loops, every f32 step through the vector unit's own semantics (npu_twin.c's
  * primitives run isa_exec), so that equal bytes mean the kernels' tiling lost nothing.

@@ -1,4 +1,4 @@
-/* The NPU backend on the operators of mobile CNNs (ABI 1.4 kernels): grouped and depthwise
+/* The NPU backend on the operators of mobile CNNs (ABI 1.5 kernels): grouped and depthwise
  * Conv (with ReLU6 fused), ConvTranspose, MaxPool, AveragePool (with divisors per position),
  * the global pools, Pad, Resize, HardSwish, HardSigmoid, PRelu, a BatchNormalization that import
  * cannot fold. Every graph runs as one segment on the default device, checked twice as in

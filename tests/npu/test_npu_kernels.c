@@ -558,7 +558,7 @@ static void test_conv2d(void **state)
     run_conv(1, 1500, 5, 9, 18, 3, 3, 2, 2, 0, 1); /* chunks with the strided im2col */
 }
 
-/* ---------------------------------------------------------------- the CNN families (ABI 1.4) */
+/* ---------------------------------------------------------------- the CNN families (ABI 1.5) */
 
 /* A grouped convolution: OHWI weights [CO][KH][KW][C/G] with per-channel or per-tensor scales. */
 static void run_gconv(int64_t n, int64_t c, int64_t h, int64_t w, int64_t co, int64_t groups, int64_t kh, int64_t kw,
