@@ -201,7 +201,26 @@ static void act_emit(fw_op_ctx *c, const npu_op_desc *d)
         stream(c, d, &p, act_compute_chunk);
 }
 
-const fw_op_kernel fw_kernel_activation = {"activation", act_check, act_emit};
+/* The tiling of an activation or a channel affine: flat chunks, or rows with per-row operands. */
+static void act_plan_describe(const act_plan *p, char *buf, size_t len)
+{
+    if (p->by_rows)
+        snprintf(buf, len, "%llu rows of %llu, %llu rows of %llu columns per slot", (unsigned long long)p->rows,
+                 (unsigned long long)p->cols, (unsigned long long)p->chunk, (unsigned long long)p->piece);
+    else
+        snprintf(buf, len, "%llu elements, %llu per slot", (unsigned long long)p->numel,
+                 (unsigned long long)p->chunk);
+}
+
+static void act_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t len)
+{
+    act_plan p;
+    char why[FW_WHY_BYTES];
+    if (!act_plan_make(c, d, &p, why, sizeof why))
+        act_plan_describe(&p, buf, len);
+}
+
+const fw_op_kernel fw_kernel_activation = {"activation", act_check, act_emit, act_describe};
 
 /* ---------------------------------------------------------------- channel affine */
 
@@ -243,4 +262,12 @@ static void aff_emit(fw_op_ctx *c, const npu_op_desc *d)
         stream(c, d, &p, aff_compute_chunk);
 }
 
-const fw_op_kernel fw_kernel_channel_affine = {"channel_affine", aff_check, aff_emit};
+static void aff_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t len)
+{
+    act_plan p;
+    char why[FW_WHY_BYTES];
+    if (!aff_plan_make(c, d, &p, why, sizeof why))
+        act_plan_describe(&p, buf, len);
+}
+
+const fw_op_kernel fw_kernel_channel_affine = {"channel_affine", aff_check, aff_emit, aff_describe};

@@ -347,4 +347,23 @@ static void gc_emit(fw_op_ctx *c, const npu_op_desc *d)
     }
 }
 
-const fw_op_kernel fw_kernel_group_conv2d = {"group_conv2d", gc_check, gc_emit};
+static void gc_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t len)
+{
+    gc_plan p;
+    char why[FW_WHY_BYTES];
+    if (gc_plan_make(c, d, &p, why, sizeof why))
+        return;
+    char per_block[64];
+    if (p.gt > 1)
+        snprintf(per_block, sizeof per_block, "%llu groups per block (block-diagonal)", (unsigned long long)p.gt);
+    else
+        snprintf(per_block, sizeof per_block, "one group per block, %llu channels", (unsigned long long)p.cb);
+    snprintf(buf, len, "%llux%llux%llux%llu -> %llu channels in %llu groups, kernel %llux%llu stride %llux%llu, %s, "
+             "%llu blocks, %llu positions per segment",
+             (unsigned long long)p.n, (unsigned long long)p.c, (unsigned long long)p.h, (unsigned long long)p.w,
+             (unsigned long long)p.co, (unsigned long long)p.groups, (unsigned long long)p.kh,
+             (unsigned long long)p.kw, (unsigned long long)p.sh, (unsigned long long)p.sw, per_block,
+             (unsigned long long)p.blocks, (unsigned long long)p.nseg);
+}
+
+const fw_op_kernel fw_kernel_group_conv2d = {"group_conv2d", gc_check, gc_emit, gc_describe};

@@ -343,4 +343,22 @@ static void pad_emit(fw_op_ctx *c, const npu_op_desc *d)
         }
 }
 
-const fw_op_kernel fw_kernel_pad = {"pad", pad_check, pad_emit};
+static void pad_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t len)
+{
+    pad_plan p;
+    char why[FW_WHY_BYTES];
+    if (pad_plan_make(c, d, &p, why, sizeof why))
+        return;
+    if (p.nr < p.ho)
+        snprintf(buf, len, "%llu planes %llux%llu -> %llux%llu, %llu output rows per block%s",
+                 (unsigned long long)p.b, (unsigned long long)p.h, (unsigned long long)p.w,
+                 (unsigned long long)p.ho, (unsigned long long)p.wo, (unsigned long long)p.nr,
+                 p.gather ? ", rows gathered" : "");
+    else
+        snprintf(buf, len, "%llu planes %llux%llu -> %llux%llu, %llu planes per block%s%s",
+                 (unsigned long long)p.b, (unsigned long long)p.h, (unsigned long long)p.w,
+                 (unsigned long long)p.ho, (unsigned long long)p.wo, (unsigned long long)p.nb,
+                 p.gather ? ", rows gathered" : "", p.fill_once ? ", pads filled once" : "");
+}
+
+const fw_op_kernel fw_kernel_pad = {"pad", pad_check, pad_emit, pad_describe};

@@ -271,4 +271,17 @@ static void pool_emit(fw_op_ctx *c, const npu_op_desc *d)
             }
 }
 
-const fw_op_kernel fw_kernel_pool = {"pool", pool_check, pool_emit};
+static void pool_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t len)
+{
+    pool_plan p;
+    char why[FW_WHY_BYTES];
+    if (pool_plan_make(c, d, &p, why, sizeof why))
+        return;
+    snprintf(buf, len, "%s %llux%llux%llux%llu, kernel %llux%llu stride %llux%llu, %llu channels and %llu output rows "
+             "per block",
+             p.kind == NPU_POOL_MAX ? "max" : "average", (unsigned long long)p.n, (unsigned long long)p.c,
+             (unsigned long long)p.h, (unsigned long long)p.w, (unsigned long long)p.kh, (unsigned long long)p.kw,
+             (unsigned long long)p.sh, (unsigned long long)p.sw, (unsigned long long)p.cc, (unsigned long long)p.r);
+}
+
+const fw_op_kernel fw_kernel_pool = {"pool", pool_check, pool_emit, pool_describe};

@@ -319,4 +319,16 @@ static void rs_emit(fw_op_ctx *c, const npu_op_desc *d)
         }
 }
 
-const fw_op_kernel fw_kernel_resize = {"resize", rs_check, rs_emit};
+static void rs_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t len)
+{
+    rs_plan p;
+    char why[FW_WHY_BYTES];
+    if (rs_plan_make(c, d, &p, why, sizeof why))
+        return;
+    snprintf(buf, len, "%s, %llu planes %llux%llu -> %llux%llu, %llu planes and %llu output rows per block%s",
+             p.mode == NPU_RESIZE_NEAREST ? "nearest" : "linear", (unsigned long long)p.b,
+             (unsigned long long)p.h, (unsigned long long)p.w, (unsigned long long)p.ho, (unsigned long long)p.wo,
+             (unsigned long long)p.nb, (unsigned long long)p.nro, p.store_planes ? ", stored by plane" : "");
+}
+
+const fw_op_kernel fw_kernel_resize = {"resize", rs_check, rs_emit, rs_describe};
