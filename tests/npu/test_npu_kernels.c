@@ -837,6 +837,54 @@ static void test_fused_activations_with_parameters(void **state)
     opb_check(&B, "conv with ReLU6");
 }
 
+/* Run B's ops again with the per-op log and find "op 0 KERNEL (TILING" in it: each CNN kernel
+ * describes its tiling (ABI 1.4's per-op log). */
+static void expect_logged_tiling(const char *kernel, const char *tiling)
+{
+    char log[8192], want[256];
+    while (npu_dev_read_log(B.dev, log, sizeof log) > 0) /* only this job's lines below */
+        ;
+    assert_int_equal(opb_run_device(&B, NPU_JOB_F_LOG_OPS), NPU_DRV_OK);
+    npu_dev_read_log(B.dev, log, sizeof log);
+    snprintf(want, sizeof want, "op 0 %s (%s", kernel, tiling);
+    if (!strstr(log, want))
+        fail_msg("no '%s' in the log:\n%s", want, log);
+}
+
+static void test_cnn_kernels_log_their_tiling(void **state)
+{
+    (void)state;
+    run_gconv(1, 40, 11, 12, 40, 40, 3, 3, 2, 2, 1, 1, NPU_ACT_RELU, 0);
+    expect_logged_tiling("group_conv2d", "1x40x11x12 -> 40 channels in 40 groups, kernel 3x3 stride 2x2, ");
+    run_pool(1, 5, 11, 13, 3, 3, 2, 2, NPU_POOL_MAX, 0, 0);
+    expect_logged_tiling("pool", "max 1x5x11x13, kernel 3x3 stride 2x2, 5 channels and ");
+    static const int32_t pads[4] = {1, 2, 3, 0};
+    run_pad(3, 5, 7, pads, NPU_PAD_CONSTANT, 0, 0, NPU_DT_I8);
+    expect_logged_tiling("pad", "3 planes 5x7 -> 9x9, ");
+    run_resize(3, 5, 7, 10, 14, NPU_RESIZE_NEAREST, NPU_COORD_ASYMMETRIC, NPU_NEAREST_FLOOR, NPU_DT_I8);
+    expect_logged_tiling("resize", "nearest, 3 planes 5x7 -> 10x14, ");
+    int64_t shape[2] = {3, 17}, slopes[2] = {3, 1};
+    for (int prelu = 0; prelu <= 1; prelu++) {
+        opb_reset(&B);
+        npu_op_desc *d = opb_op(&B, NPU_OP_ACTIVATION, prelu ? 2 : 1);
+        d->in[0] = act(0, NPU_DT_I8, 0.04f, 2, shape, 1);
+        if (prelu)
+            d->in[1] = act(1, NPU_DT_F32, 0, 2, slopes, 1);
+        d->out = act(2, NPU_DT_I8, 0.03f, 2, shape, 0);
+        d->iattr[0] = prelu ? NPU_ACT_PRELU : NPU_ACT_CLIP;
+        d->fattr[0] = 0.0f;
+        d->fattr[1] = 6.0f;
+        expect_logged_tiling("activation", prelu ? "3 rows of 17, " : "51 elements, ");
+    }
+    opb_reset(&B);
+    npu_op_desc *d = opb_op(&B, NPU_OP_CHANNEL_AFFINE, 3);
+    d->in[0] = act(0, NPU_DT_I8, 0.05f, 2, shape, 1);
+    d->in[1] = act(1, NPU_DT_F32, 0, 2, slopes, 1);
+    d->in[2] = act(1, NPU_DT_F32, 0, 2, slopes, 1);
+    d->out = act(2, NPU_DT_I8, 0.1f, 2, shape, 0);
+    expect_logged_tiling("channel_affine", "3 rows of 17, ");
+}
+
 /* ---------------------------------------------------------------- channels and timing */
 
 static void chain_case(void)
@@ -944,6 +992,7 @@ int main(void)
     (void)test_attention_row_blocks;
     (void)test_attention_refusals;
     (void)test_pool_refuses_a_max_pool_scale_not_positive;
+    (void)test_cnn_kernels_log_their_tiling;
     (void)test_matmul_shapes_around_the_tile;
     (void)test_matmul_int4_weights;
     (void)test_matmul_narrow_blocks_and_long_k;
@@ -983,6 +1032,7 @@ int main(void)
         cmocka_unit_test(test_activation),
         cmocka_unit_test(test_channel_affine),
         cmocka_unit_test(test_fused_activations_with_parameters),
+        cmocka_unit_test(test_cnn_kernels_log_their_tiling),
         cmocka_unit_test(test_timing_only_takes_the_same_cycles_and_moves_nothing),
         cmocka_unit_test(test_dma_channel_counts),
     };
