@@ -861,6 +861,11 @@ static void test_cnn_kernels_log_their_tiling(void **state)
     static const int32_t pads[4] = {1, 2, 3, 0};
     run_pad(3, 5, 7, pads, NPU_PAD_CONSTANT, 0, 0, NPU_DT_I8);
     expect_logged_tiling("pad", "3 planes 5x7 -> 9x9, ");
+    /* a 1-D convolution's padding: many planes of one row stream through several blocks (they
+     * overlap load, fill and store; one block of 512 planes ran them one after the other) */
+    static const int32_t sides[4] = {0, 2, 0, 2};
+    run_pad(512, 1, 566, sides, NPU_PAD_CONSTANT, 0, 0, NPU_DT_I8);
+    expect_logged_tiling("pad", "512 planes 1x566 -> 1x570, 64 planes per block, pads filled once");
     run_resize(3, 5, 7, 10, 14, NPU_RESIZE_NEAREST, NPU_COORD_ASYMMETRIC, NPU_NEAREST_FLOOR, NPU_DT_I8);
     expect_logged_tiling("resize", "nearest, 3 planes 5x7 -> 10x14, ");
     int64_t shape[2] = {3, 17}, slopes[2] = {3, 1};

@@ -41,6 +41,13 @@
  * block's bytes about as fast as the vector unit copies them on the presets). */
 #define PAD_FILL_ONCE_MIN_BLOCKS (2u * FW_STREAM_SLOTS)
 
+/* Whole planes per block: at least this many blocks when the planes allow (load, vector work and
+ * store of different blocks overlap only with several; one block of a 1-D convolution's 512
+ * planes ran its fill, load and store one after the other), but blocks of at least
+ * PAD_MIN_BLOCK_BYTES (a DMA's setup and DRAM latency amortised). */
+#define PAD_PIPE_MIN_BLOCKS (PAD_FILL_ONCE_MIN_BLOCKS + 2u)
+#define PAD_MIN_BLOCK_BYTES (16u * 1024u)
+
 typedef struct pad_plan {
     uint64_t b, h, w, ho, wo, top, left, ih, iw;
     int mode, fill, staging, vec, gather;
@@ -153,6 +160,9 @@ static int pad_plan_make(const fw_op_ctx *c, const npu_op_desc *d, pad_plan *p, 
         p->nr = p->ho;
         uint64_t target = avail < FW_CHUNK_TARGET_BYTES ? avail : FW_CHUNK_TARGET_BYTES;
         p->nb = target / per_plane;
+        uint64_t piped = ceil_div(p->b, PAD_PIPE_MIN_BLOCKS), amortised = ceil_div(PAD_MIN_BLOCK_BYTES, per_plane);
+        uint64_t cap = piped > amortised ? piped : amortised;
+        p->nb = p->nb > cap ? cap : p->nb;
         p->nb = p->nb < 1 ? 1 : p->nb > p->b ? p->b : p->nb;
     } else {
         p->nb = 1;
