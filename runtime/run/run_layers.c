@@ -30,7 +30,9 @@ static const char *const npu_op_names[NPU_OP_COUNT] = {
     [NPU_OP_MATMUL] = "matmul", [NPU_OP_CONV2D] = "conv2d",       [NPU_OP_SOFTMAX] = "softmax",
     [NPU_OP_BINARY] = "binary", [NPU_OP_UNARY] = "unary",         [NPU_OP_NORM] = "norm",
     [NPU_OP_REDUCE] = "reduce", [NPU_OP_TRANSPOSE] = "transpose", [NPU_OP_COPY] = "copy",
-    [NPU_OP_ATTENTION] = "attention",
+    [NPU_OP_ATTENTION] = "attention", [NPU_OP_GROUP_CONV2D] = "group_conv2d", [NPU_OP_POOL] = "pool",
+    [NPU_OP_PAD] = "pad", [NPU_OP_RESIZE] = "resize", [NPU_OP_ACTIVATION] = "activation",
+    [NPU_OP_CHANNEL_AFFINE] = "channel_affine",
 };
 
 const char *run_npu_op_name(uint32_t op)

@@ -8,6 +8,7 @@
  *     within CNN_TOLERANCE of the FP32 reference;
  *   - the built-in TS-models mobilenet-v2 and resnet50 (224x224, INT8 weights behind their
  *     Casts), timing-only as whatif runs them.
+ * Also: the per-layer report names the CNN ops' descriptors by kernel (they read "op").
  * "Nodes" are the nodes that run at inference: those computed from constants only (a quantised
  * weight's Cast, the reshape of its scales) are precomputed once and counted by neither side. */
 #include "test_util.h"
@@ -16,6 +17,7 @@
 #include "m4npu_config.h"
 #include "onnx_io.h"
 #include "run.h"
+#include "run_layers.h"
 
 #define MOBILE_YAML M4NPU_SOURCE_DIR "/configs/mobile-default.yaml"
 #define EDGE_YAML M4NPU_SOURCE_DIR "/configs/edge-tpu.yaml"
@@ -129,9 +131,29 @@ static void test_builtin_mobilenet_v2_and_resnet50(void **state)
     module_case("resnet50", EDGE_YAML);
 }
 
+/* The per-layer report and the timeline name every op descriptor's kernel (the CNN ops' rows
+ * read "op" before): as the firmware's kernel table does. */
+static void test_reports_name_every_op_descriptor_kind(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t op;
+        const char *name;
+    } cnn[] = {{NPU_OP_GROUP_CONV2D, "group_conv2d"}, {NPU_OP_POOL, "pool"},
+               {NPU_OP_PAD, "pad"},                   {NPU_OP_RESIZE, "resize"},
+               {NPU_OP_ACTIVATION, "activation"},     {NPU_OP_CHANNEL_AFFINE, "channel_affine"}};
+    for (size_t i = 0; i < sizeof cnn / sizeof cnn[0]; i++)
+        assert_string_equal(run_npu_op_name(cnn[i].op), cnn[i].name);
+    for (uint32_t op = NPU_OP_MATMUL; op < NPU_OP_COUNT; op++) /* 0 is no op */
+        if (strcmp(run_npu_op_name(op), "op") == 0)
+            fail_msg("op descriptor kind %u has no name in the reports", op);
+    assert_string_equal(run_npu_op_name(NPU_OP_COUNT), "op");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reports_name_every_op_descriptor_kind),
         cmocka_unit_test(test_onnx_mobilenet_v2_class),
         cmocka_unit_test(test_onnx_resnet_class),
         cmocka_unit_test(test_builtin_mobilenet_v2_and_resnet50),
