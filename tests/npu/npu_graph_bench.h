@@ -23,6 +23,7 @@ typedef struct gb {
     double max_rel;          /* worst max|npu - ref| / max|ref| over the outputs of the last run */
     npu_segment_stats st;    /* of the last device run */
     uint32_t ops;            /* descriptors of the last segment */
+    uint32_t first_op;       /* the kind of its first descriptor (enum npu_op; 0: none) */
 } gb;
 
 static inline void gb_new(gb *b, const char *name)
@@ -179,7 +180,8 @@ static inline npu_segment *gb_segment(gb *b, npu_backend *be, npu_weight_type w,
     free(nodes);
     if (!s)
         fail_msg("npu_segment_build: %s", e.msg);
-    npu_segment_ops(s, &b->ops);
+    const npu_op_desc *ops = npu_segment_ops(s, &b->ops);
+    b->first_op = b->ops ? ops[0].op : 0;
     return s;
 }
 
