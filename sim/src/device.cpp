@@ -23,7 +23,14 @@ constexpr size_t kUnitStackBytes = 1u << 20;
 constexpr uint64_t kMaxSramBytesPerCycle = 1ull << 32; // 4 GiB per cycle: beyond any SRAM, no fixed-point overflow
 } // namespace
 
-uint64_t to_cycles(const sc_time &t) { return static_cast<uint64_t>(t.to_seconds() * 1e9 + 0.5); }
+sc_time::value_type cycle_value()
+{
+    static const sc_time::value_type one = sc_time(1, SC_NS).value();
+    return one;
+}
+
+// Rounded to the nearest cycle, as the earlier double conversion did (times are whole cycles).
+uint64_t to_cycles(const sc_time &t) { return (t.value() + cycle_value() / 2) / cycle_value(); }
 
 // Run every delta cycle pending at the current time. A notification made by the host (outside
 // the kernel) wakes its waiter only in the delta after it, so one sc_start(SC_ZERO_TIME) is not
@@ -39,6 +46,9 @@ static void settle()
 
 Device::Device(sc_module_name name) : sc_module(name)
 {
+    progress_or_reset_ |= progress_;
+    progress_or_reset_ |= reset_ev_;
+    progress_or_reset_ |= watchdog_ev_;
     sc_spawn_options ctrl;
     ctrl.set_stack_size(kControlStackBytes);
     sc_spawn([this] { control_thread(); }, "control", &ctrl);
@@ -425,6 +435,27 @@ hal_status Device::wait_doorbell()
     return HAL_OK;
 }
 
+// Wait until some unit makes progress or reset_ev_ fires (true), or until `deadline` passes
+// without either (false). Equivalent to wait(deadline - now, progress_ | reset_ev_), but the timer
+// is the one watchdog notification: armed only when none is pending, and a notification that
+// fires before `deadline` (armed by an earlier wait) arms the next one. Its wake-ups change no
+// state, so the device behaves exactly as with a fresh timeout per wait.
+bool Device::wait_progress_or_deadline(sc_time deadline)
+{
+    for (;;) {
+        const sc_time now = sc_time_stamp();
+        if (watchdog_at_ <= now || watchdog_at_ > deadline) { // none pending, or one for a longer watchdog
+            watchdog_ev_.notify(deadline - now);
+            watchdog_at_ = deadline;
+        }
+        wait(progress_or_reset_);
+        if (!watchdog_ev_.triggered() || progress_.triggered() || reset_ev_.triggered())
+            return true;
+        if (sc_time_stamp() >= deadline)
+            return false;
+    }
+}
+
 // Wait until some unit makes progress. The watchdog: if nothing happens for watchdog_cycles
 // while every unit with work is stalled on a semaphore (none is computing or moving data), the
 // units are deadlocked and HAL_TIMEOUT is returned.
@@ -435,12 +466,12 @@ hal_status Device::wait_progress()
             return HAL_RESET;
         if (fault_pending_)
             return HAL_FAULT;
-        wait(cycles(cfg_.watchdog_cycles), progress_ | reset_ev_);
+        bool progressed = wait_progress_or_deadline(sc_time_stamp() + cycles(cfg_.watchdog_cycles));
         if (reset_pending_)
             return HAL_RESET;
         if (fault_pending_)
             return HAL_FAULT;
-        if (!timed_out())
+        if (progressed)
             return HAL_OK;
         bool working = false;
         for (unsigned u = 0; u < NPU_UNIT_CTRL; u++)

@@ -40,8 +40,17 @@ struct fw_hal {
 
 namespace m4npu {
 
-// Simulated time unit: one NPU cycle.
-inline sc_core::sc_time cycles(uint64_t n) { return sc_core::sc_time(static_cast<double>(n), sc_core::SC_NS); }
+// Simulated time unit: one NPU cycle (1 SystemC ns). Both conversions are integer arithmetic on
+// the kernel's time value (no double on the per-instruction path); cycle_value() is the value of
+// one cycle at the kernel's time resolution, fixed once the first sc_time exists.
+sc_core::sc_time::value_type cycle_value();
+inline sc_core::sc_time cycles(uint64_t n)
+{
+    constexpr uint64_t kExactDoubleLimit = 1ull << 53; // below it a double holds every integer
+    if (n < kExactDoubleLimit / cycle_value())
+        return sc_core::sc_time::from_value(n * cycle_value());
+    return sc_core::sc_time(static_cast<double>(n), sc_core::SC_NS); // run budgets: as SystemC converts (it saturates)
+}
 uint64_t to_cycles(const sc_core::sc_time &t);
 
 // Fast-model latency of a compute instruction (units.cpp; sim/README.md has the formulas).
@@ -169,6 +178,7 @@ class Device : public sc_core::sc_module {
     void update_irq();
     uint32_t unit_register(uint32_t off) const;
     hal_status wait_progress(); // watchdog-guarded wait for a unit event
+    bool wait_progress_or_deadline(sc_core::sc_time deadline); // false: the deadline passed
     bool resetting() const { return reset_pending_; }
 
     // Unit execution (units.cpp). Each returns false if the instruction was abandoned (abort).
@@ -208,6 +218,13 @@ class Device : public sc_core::sc_module {
     std::array<uint32_t, 32> sems_{};
     sc_core::sc_event sem_changed_;
     sc_core::sc_event progress_;   // a unit finished an instruction or freed queue space
+    // The watchdog's timer: one timed notification kept pending for the latest deadline, never
+    // re-armed per wait (a cancelled timed notification stays in SystemC's event queue until its
+    // time, so re-arming one per instruction filled the queue with watchdog_cycles' worth of
+    // dead entries). watchdog_at_ is the time it is pending for (in the past: none pending).
+    sc_core::sc_event watchdog_ev_;
+    sc_core::sc_time watchdog_at_;
+    sc_core::sc_event_or_list progress_or_reset_; // progress_ | reset_ev_ | watchdog_ev_, built once
     sc_core::sc_event abort_ev_;   // units drop their work
     uint64_t abort_epoch_ = 0;
     bool fault_pending_ = false;
