@@ -131,6 +131,36 @@ static void test_unit_that_never_finishes(void **state)
     assert_next_job_runs_after_reset();
 }
 
+/* Regression (issue 16): the watchdog keeps one timer pending across waits and jobs instead of
+ * a timeout per wait. A device reopened with a shorter watchdog_cycles than the timer left pending
+ * by its earlier configuration still faults that many cycles after the deadlock, at the very
+ * cycle a device without that history does. */
+#define LONG_WATCHDOG_CYCLES 10000000ull
+
+static void test_watchdog_shorter_than_the_pending_timer(void **state)
+{
+    (void)state;
+    static const char hang[] = "dma.ld 0, 0, 0x0, 0, 1, 64, 64, 64\nwait mm, 5\n"
+                               "mm os, set, i8, nobias, i32, 1, 1, 1, 0, 0x40, 0x80\nend\n";
+    expect_fault(hang, NPU_FAULT_WATCHDOG, NPU_UNIT_MM, 1, 0);
+    const uint64_t without_history = npu_test_cycles(&T);
+    npu_device_config c;
+    npu_config_defaults(&c);
+    c.sram.size_bytes = 256 * 1024;
+    const uint64_t short_cycles = 50000;
+    npu_test_close(&T);
+    c.watchdog_cycles = LONG_WATCHDOG_CYCLES;
+    npu_test_open(&T, &c);
+    assert_int_equal(npu_test_run(&T, copy_program, 0), NPU_DRV_OK); /* its timer stays pending */
+    npu_test_close(&T);
+    c.watchdog_cycles = short_cycles;
+    npu_test_open(&T, &c);
+    expect_fault(hang, NPU_FAULT_WATCHDOG, NPU_UNIT_MM, 1, 0);
+    assert_int_equal(npu_test_cycles(&T), without_history);
+    assert_true(npu_test_cycles(&T) < LONG_WATCHDOG_CYCLES);
+    assert_next_job_runs_after_reset();
+}
+
 static void test_device_limits(void **state)
 {
     (void)state;
@@ -282,6 +312,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dma_beyond_its_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sram_overflow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unit_that_never_finishes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watchdog_shorter_than_the_pending_timer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued_jobs_survive_a_fault, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_descriptors, setup, teardown),
