@@ -319,8 +319,15 @@ static m4npu_config_status not_an_integer(const m4npu_cfg_key *k, const char *s,
         buf[len] = '\0';
         double v = strtod(buf, NULL);
         if (!(v >= (double)k->min && v <= (double)k->max)) {
-            memcpy(shown, s, len);
-            shown[len < sizeof shown ? len : sizeof shown - 1] = '\0';
+            /* the number as written, its head and "..." if it is longer than shown holds */
+            if (len < sizeof shown) {
+                memcpy(shown, s, len);
+                shown[len] = '\0';
+            } else {
+                size_t head = sizeof shown - sizeof "...";
+                memcpy(shown, s, head);
+                memcpy(shown + head, "...", sizeof "...");
+            }
             return out_of_range(k, shown, r, rsize);
         }
     }

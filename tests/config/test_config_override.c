@@ -70,6 +70,12 @@ static void test_unknown_keys_and_bad_values(void **state)
                              "npu.matmul.rows: 1e23 is outside 1..4095 PEs");
     cfgtest_expect_set_error("npu.matmul.rows", "5000000000", M4NPU_CONFIG_E_RANGE,
                              "npu.matmul.rows: 5000000000 is outside 1..4095 PEs");
+    /* a long number is shown by its head (the fuzzer found a stack overflow here: 90 digits) */
+    cfgtest_expect_set_error("npu.matmul.rows",
+                             "320000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
+                             M4NPU_CONFIG_E_RANGE,
+                             "npu.matmul.rows: 320000000000000000000000000000000000000000000000000000000000... is "
+                             "outside 1..4095 PEs");
     cfgtest_expect_set_error("npu.matmul.rows", "16.5", M4NPU_CONFIG_E_TYPE,
                              "npu.matmul.rows: expected an unsigned integer, got \"16.5\"");
     cfgtest_expect_set_error("npu.matmul.impl", "verilog", M4NPU_CONFIG_E_TYPE,
