@@ -13,6 +13,9 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +32,12 @@
 #define SCALE_TARGET_RATIO 2.3         /* issue 9: at most this much more time per doubling */
 #define SCALE_MIN_SECONDS 0.5          /* repeat a size until this much time has passed ... */
 #define SCALE_MAX_REPEATS 50           /* ... or this many runs; the fastest run counts */
+/* glibc serves a block above its mmap threshold (at most 32 MiB) from fresh pages and returns
+ * them on free: a repeat of a size whose buffers cross it pays a page fault per 4 KiB every run,
+ * while a smaller size reuses warm heap. Raising the threshold for the measurement gives every
+ * size the same warm-heap repeats, so the ratios show the work's growth, not where the
+ * allocator's policy changes. */
+#define SCALE_MMAP_THRESHOLD_BYTES (1024 * 1024 * 1024)
 #define ASM_LINE_BYTES 96              /* room for one generated line of assembly */
 #define ONNX_ACTIVATION_SCALE (1.0f / 127.0f) /* every activation's int8 scale: |x| <= 1 */
 /* Device memory for one segment of the 160k-node chain: its descriptors alone take about
@@ -272,6 +281,10 @@ static const scale_step steps[] = {scale_assembly, scale_onnx};
 int bench_scale_measure(bench_scale_row *rows, size_t max_rows, size_t *nrows)
 {
     *nrows = 0;
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, SCALE_MMAP_THRESHOLD_BYTES);
+    mallopt(M_TRIM_THRESHOLD, SCALE_MMAP_THRESHOLD_BYTES);
+#endif
     size_t per_step = 3 * SCALE_SIZES; /* a step fills at most three kinds of rows */
     for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
         if (*nrows + per_step > max_rows)

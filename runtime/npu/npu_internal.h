@@ -78,19 +78,24 @@ typedef struct npu_tinfo {
     uint64_t offset;    /* in that buffer, at root */
 } npu_tinfo;
 
-typedef struct npu_node_pos {
-    int node; /* graph node */
-    int pos;  /* its position in the segment */
-} npu_node_pos;
+/* An open-addressing hash from a graph index (node or tensor) to a position in the segment's own
+ * arrays: a lookup is O(1) and touches one or two cache lines, where a binary search over a
+ * 100k-entry segment misses the cache at every step. Slots hold position + 1 (0: empty). */
+typedef struct npu_index {
+    int *key, *pos;
+    uint32_t mask; /* slot count - 1; the slot count is 2^bits, at least twice the entries */
+    unsigned bits;
+} npu_index;
 
-/* A segment keeps what it knows per node and per tensor for its own nodes and tensors only (sorted
- * by graph index, found by binary search), never in arrays the size of the graph: building every
- * segment of a graph then costs O(graph log graph) in all, not O(graph x segments). */
+/* A segment keeps what it knows per node and per tensor for its own nodes and tensors only (found
+ * through a hash of their graph indices), never in arrays the size of the graph: building every
+ * segment of a graph then costs O(graph log graph) in all (one sort of its tensors), not
+ * O(graph x segments). */
 struct npu_segment {
     npu_backend *b;
     rt_graph *g;
     int *nodes, n_nodes;
-    npu_node_pos *by_node; /* the nodes and their positions, by graph node index (npu_seg_pos) */
+    npu_index node_pos;   /* graph node index -> position in nodes (npu_seg_pos) */
     bool *fused;          /* position -> folded into another node's descriptor */
     int *into;            /* position -> the graph node whose descriptors carry its work (itself
                              unless fused) */
@@ -100,6 +105,7 @@ struct npu_segment {
     npu_tinfo *t;         /* per tensor the segment's nodes read or write (npu_seg_tinfo) */
     int *t_graph;         /* t[i] is graph tensor t_graph[i]; ascending */
     int n_t;
+    npu_index t_pos;      /* graph tensor index -> i (npu_seg_tinfo) */
     npu_tinfo t_stray;    /* what a lookup of any other tensor gets (lowering never asks one) */
     bool stray;           /* t_stray was handed out: an internal error, reported by the build */
     npu_blob *blobs;

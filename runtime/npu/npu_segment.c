@@ -19,6 +19,67 @@
 
 /* ---------------------------------------------------------------- build */
 
+/* npu_index: open addressing with linear probing over graph indices, which are distinct
+ * non-negative ints. Fibonacci hashing (the top bits of key times 2^32 / golden ratio) spreads
+ * any stride of indices over the slots, where the low bits alone would pile up a segment that
+ * holds every 8th tensor of its graph. */
+#define NPU_INDEX_HASH 0x9E3779B1u
+#define NPU_INDEX_MIN_BITS 4
+
+static uint32_t index_slot(const npu_index *x, int key) { return ((uint32_t)key * NPU_INDEX_HASH) >> (32 - x->bits); }
+
+static void npu_index_free(npu_index *x)
+{
+    free(x->key);
+    free(x->pos);
+    *x = (npu_index){0};
+}
+
+static int index_init(npu_index *x, int entries)
+{
+    unsigned bits = NPU_INDEX_MIN_BITS;
+    while (((size_t)1 << bits) < 2 * (size_t)entries)
+        bits++;
+    size_t slots = (size_t)1 << bits;
+    x->key = malloc(slots * sizeof *x->key);
+    x->pos = calloc(slots, sizeof *x->pos);
+    if (!x->key || !x->pos) {
+        npu_index_free(x);
+        return -1;
+    }
+    x->mask = (uint32_t)(slots - 1);
+    x->bits = bits;
+    return 0;
+}
+
+/* Add key -> pos; false if key is there already. */
+static bool index_add(npu_index *x, int key, int pos)
+{
+    for (uint32_t i = index_slot(x, key);; i = (i + 1) & x->mask) {
+        if (x->pos[i] == 0) {
+            x->key[i] = key;
+            x->pos[i] = pos + 1;
+            return true;
+        }
+        if (x->key[i] == key)
+            return false;
+    }
+}
+
+/* The position of key, or -1. */
+static int index_find(const npu_index *x, int key)
+{
+    if (!x->pos)
+        return -1;
+    for (uint32_t i = index_slot(x, key);; i = (i + 1) & x->mask) {
+        if (x->pos[i] == 0)
+            return -1;
+        if (x->key[i] == key)
+            return x->pos[i] - 1;
+    }
+}
+
+
 void npu_segment_destroy(npu_segment *s)
 {
     if (!s)
@@ -29,7 +90,8 @@ void npu_segment_destroy(npu_segment *s)
             free(s->weight_host[i]);
     free(s->weight_host);
     free(s->nodes);
-    free(s->by_node);
+    npu_index_free(&s->node_pos);
+    npu_index_free(&s->t_pos);
     free(s->fused);
     free(s->into);
     free(s->attention);
@@ -109,36 +171,16 @@ static void fuse_attention(npu_segment *s)
 
 npu_tinfo *npu_seg_tinfo(npu_segment *s, int t)
 {
-    int lo = 0, hi = s->n_t - 1;
-    while (lo <= hi) {
-        int mid = lo + (hi - lo) / 2;
-        if (s->t_graph[mid] == t)
-            return &s->t[mid];
-        if (s->t_graph[mid] < t)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
+    int i = index_find(&s->t_pos, t);
+    if (i >= 0)
+        return &s->t[i];
     /* (reset on every use: whatever a caller wrote into it, a chain of roots through it ends) */
     s->stray = true;
     s->t_stray = (npu_tinfo){.root = -1, .scale_root = -1, .def = INT_MAX, .last = -1, .hi = INFINITY};
     return &s->t_stray;
 }
 
-int npu_seg_pos(const npu_segment *s, int node)
-{
-    int lo = 0, hi = s->n_nodes - 1;
-    while (lo <= hi) {
-        int mid = lo + (hi - lo) / 2;
-        if (s->by_node[mid].node == node)
-            return s->by_node[mid].pos;
-        if (s->by_node[mid].node < node)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
-    return -1;
-}
+int npu_seg_pos(const npu_segment *s, int node) { return index_find(&s->node_pos, node); }
 
 static int cmp_int(const void *a, const void *b)
 {
@@ -146,28 +188,19 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int cmp_node_pos(const void *a, const void *b)
-{
-    return cmp_int(&((const npu_node_pos *)a)->node, &((const npu_node_pos *)b)->node);
-}
-
-/* by_node, and one entry per distinct tensor the nodes read or write, ascending. */
+/* node_pos, and one entry per distinct tensor the nodes read or write, ascending, with t_pos. */
 static rt_status index_segment(npu_segment *s, rt_error *e)
 {
     const rt_graph *g = s->g;
     size_t total = 0;
     for (int p = 0; p < s->n_nodes; p++)
         total += (size_t)g->nodes[s->nodes[p]].n_inputs + (size_t)g->nodes[s->nodes[p]].n_outputs;
-    s->by_node = malloc(((size_t)s->n_nodes + 1) * sizeof *s->by_node);
     s->t_graph = malloc((total + 1) * sizeof *s->t_graph);
-    if (!s->by_node || !s->t_graph)
+    if (!s->t_graph || index_init(&s->node_pos, s->n_nodes) != 0)
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (segment)");
     for (int p = 0; p < s->n_nodes; p++)
-        s->by_node[p] = (npu_node_pos){s->nodes[p], p};
-    qsort(s->by_node, (size_t)s->n_nodes, sizeof *s->by_node, cmp_node_pos);
-    for (int i = 1; i < s->n_nodes; i++)
-        if (s->by_node[i].node == s->by_node[i - 1].node)
-            return rt_error_set(e, RT_ERR_ARG, "npu_segment_build: node %d is listed twice", s->by_node[i].node);
+        if (!index_add(&s->node_pos, s->nodes[p], p))
+            return rt_error_set(e, RT_ERR_ARG, "npu_segment_build: node %d is listed twice", s->nodes[p]);
     size_t n = 0;
     for (int p = 0; p < s->n_nodes; p++) {
         const rt_node *nd = &g->nodes[s->nodes[p]];
@@ -184,9 +217,10 @@ static rt_status index_segment(npu_segment *s, rt_error *e)
         if (w == 0 || s->t_graph[i] != s->t_graph[w - 1])
             s->t_graph[w++] = s->t_graph[i];
     s->n_t = (int)w;
-    if (!(s->t = calloc(w + 1, sizeof *s->t)))
+    if (!(s->t = calloc(w + 1, sizeof *s->t)) || index_init(&s->t_pos, s->n_t) != 0)
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (segment)");
     for (size_t i = 0; i < w; i++) {
+        index_add(&s->t_pos, s->t_graph[i], (int)i); /* (distinct after the sort) */
         npu_tinfo *x = &s->t[i];
         int t = s->t_graph[i];
         x->root = x->scale_root = t;

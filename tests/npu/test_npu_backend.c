@@ -501,6 +501,10 @@ static void test_segment_inside_a_graph(void **state)
             nodes[k++] = i;
     assert_int_equal(k, 2);
     rt_error e;
+    int twice[3] = {nodes[0], nodes[1], nodes[0]}; /* a caller's bug, named */
+    assert_null(npu_segment_build(BE, b.g, twice, 3, NPU_WEIGHTS_INT8, false, &e));
+    if (!strstr(e.msg, "is listed twice"))
+        fail_msg("unexpected error: %s", e.msg);
     npu_segment *s = npu_segment_build(BE, b.g, nodes, 2, NPU_WEIGHTS_INT8, false, &e);
     if (!s)
         fail_msg("build: %s", e.msg);
