@@ -22,21 +22,16 @@
 #define FOLD_NAME_BYTES 256
 #define FOLD_NAME_TRIES 1000
 
-/* The only node reading tensor t (-1 if none, several, or t is a graph output). */
+/* The only node reading tensor t (-1 if none, several, or t is a graph output), from the graph's
+ * users index: folding leaves it right for every tensor asked about here, since a fold changes
+ * only the layer's weight inputs (new constants) and which node writes the BN's output, never who
+ * reads an activation; the index is dropped when the pass ends. */
 static int sole_reader(const rt_graph *g, int t)
 {
-    for (int k = 0; k < g->n_outputs; k++)
-        if (g->outputs[k] == t)
-            return -1;
-    int found = -1;
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int k = 0; k < g->nodes[i].n_inputs; k++)
-            if (g->nodes[i].inputs[k] == t) {
-                if (found >= 0 && found != i)
-                    return -1;
-                found = i;
-            }
-    return found;
+    if (graph_is_output(g, t))
+        return -1;
+    const int *users;
+    return graph_tensor_users(g, t, &users) == 1 ? users[0] : -1;
 }
 
 static bool is_float(rt_dtype t) { return t == RT_DT_F32 || t == RT_DT_F16 || t == RT_DT_BF16 || t == RT_DT_F64; }
@@ -210,11 +205,13 @@ static bool fold_one(rt_graph *g, int li, int bi)
     free(bv);
     if (!ok)
         return false;
-    int yb = g->nodes[bi].outputs[0];
+    int yb = g->nodes[bi].outputs[0], x = g->nodes[bi].inputs[0];
     if (!set_input(g, li, 1, nw) || !set_input(g, li, 2, nb))
         return false;
     g->nodes[li].outputs[0] = yb;
     g->nodes[bi].outputs[0] = -1; /* the BN is removed by the caller */
+    g->tensors[yb]->producer = li;
+    g->tensors[x]->producer = -1; /* the layer's old output, now read by the BN alone */
     return true;
 }
 
@@ -244,9 +241,9 @@ rt_status graph_fold_batchnorm(rt_graph *g, int *n_folded, rt_error *e)
             }
             remove[bi] = true;
             (*n_folded)++;
-            graph_relink_producers(g);
         }
     }
+    graph_users_drop(g); /* (a fold that failed half-way may have changed a layer's inputs) */
     rt_status s = *n_folded ? graph_compact(g, remove, NULL) : RT_OK;
     free(remove);
     if (s != RT_OK)
