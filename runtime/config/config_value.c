@@ -522,6 +522,13 @@ m4npu_config_status config_value_check(const m4npu_cfg_key *k, const m4npu_confi
 
 /* ---- format */
 
+/* The UTF-8 encoding of the C1 controls U+0080..U+009F: 0xc2 then 0x80..0x9f. */
+#define UTF8_C1_LEAD 0xc2
+#define UTF8_C1_FIRST 0x80
+#define UTF8_C1_LAST 0x9f
+
+/* s as a YAML double-quoted scalar: every character a YAML reader refuses raw (C0 and C1
+ * controls, DEL, U+FFFE and U+FFFF) is escaped. s is valid UTF-8 (check_string). */
 static int yaml_quote(const char *s, char *buf, size_t size)
 {
     static const char hex[] = "0123456789abcdef";
@@ -549,6 +556,22 @@ static int yaml_quote(const char *s, char *buf, size_t size)
             PUT('x');
             PUT(hex[c >> 4]);
             PUT(hex[c & 15]);
+        } else if (c == UTF8_C1_LEAD && p[1] >= UTF8_C1_FIRST && p[1] <= UTF8_C1_LAST) {
+            /* U+0080..U+009F: valid UTF-8 that a YAML stream may not carry raw */
+            PUT('\\');
+            PUT('x');
+            PUT(hex[p[1] >> 4]);
+            PUT(hex[p[1] & 15]);
+            p++;
+        } else if (c == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf)) {
+            /* U+FFFE, U+FFFF: noncharacters, likewise */
+            PUT('\\');
+            PUT('u');
+            PUT('f');
+            PUT('f');
+            PUT('f');
+            PUT(p[2] == 0xbe ? 'e' : 'f');
+            p += 2;
         } else {
             PUT((char)c);
         }

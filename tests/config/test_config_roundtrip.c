@@ -59,7 +59,10 @@ static double random_positive(test_rng *r, double lo, double hi)
 static void random_string(test_rng *r, char *buf, size_t cap, size_t minlen)
 {
     static const char *const pieces[] = {"a", "Z", " ", "\"", "\\", "\n", "\t", "\x01", "\x7f", ":", "#", "- ",
-                                         "'", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x99\x82", "{", "]", "&", "*"};
+                                         "'", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x99\x82", "{", "]", "&", "*",
+                                         /* C1 controls (U+0080, NEL, U+009F), U+00A0, BOM, U+FFFE, U+FFFF */
+                                         "\xc2\x80", "\xc2\x85", "\xc2\x9f", "\xc2\xa0", "\xef\xbb\xbf",
+                                         "\xef\xbf\xbe", "\xef\xbf\xbf"};
     size_t n = 0, want = (size_t)test_rng_range(r, (int64_t)minlen, (int64_t)cap - 1);
     buf[0] = '\0';
     while (n < want) {
