@@ -262,6 +262,8 @@ rt_status infer_unsqueeze(rt_op_ctx *c)
     if (s == RT_ERR_NO_DATA) {
         ops_clear_err(c);
         int n = vec_len(c->in[1]);
+        if (x->rank >= 0 && n >= 0 && x->rank + n > RT_MAX_RANK)
+            return ops_err(c, RT_ERR_LIMIT, "result rank %d exceeds %d", x->rank + n, RT_MAX_RANK);
         return ops_set_unknown_dims(c, 0, x->dtype, x->rank < 0 || n < 0 ? -1 : x->rank + n);
     }
     if (s != RT_OK)
@@ -301,7 +303,10 @@ rt_status infer_squeeze(rt_op_ctx *c)
     if (s == RT_ERR_NO_DATA) {
         ops_clear_err(c);
         int n = vec_len(c->in[1]);
-        return ops_set_unknown_dims(c, 0, x->dtype, x->rank < 0 || n < 0 ? -1 : x->rank - n);
+        if (x->rank >= 0 && n > x->rank)
+            return ops_err(c, RT_ERR_SHAPE, "%d axes to squeeze from a rank-%d input", n, x->rank);
+        /* (no axes squeeze every axis of size 1: how many is unknown too) */
+        return ops_set_unknown_dims(c, 0, x->dtype, x->rank < 0 || n <= 0 ? -1 : x->rank - n);
     }
     if (s != RT_OK)
         return s;

@@ -71,6 +71,8 @@ rt_status ops_set_output(const rt_op_ctx *c, int i, rt_dtype dt, int rank, const
     if (i >= c->n_out || !c->out[i])
         return RT_OK; /* optional output not requested */
     rt_tensor *t = c->out[i];
+    if (rank < -1) /* (an inference's arithmetic on counts it did not check; -1 is "unknown") */
+        return ops_err(c, RT_ERR_SHAPE, "output '%.200s' would have rank %d", t->name, rank);
     if (rank >= 0) {
         rt_error e;
         char what[256];

@@ -203,6 +203,34 @@ static void test_fold_shape_gather_concat_reshape_chain(void **state)
     graph_free(g);
 }
 
+/* Regression (fuzzing, tests/fuzz/corpus/onnx/squeeze-more-axes-than-rank.onnx): Squeeze and
+ * Unsqueeze with axes that are a graph input (known length, unknown values) gave the output a rank
+ * below zero or above RT_MAX_RANK; inference now names the node and the counts. */
+static void test_runtime_axes_beyond_the_rank(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *op;
+        int64_t n_axes;
+        const char *expected;
+    } cases[] = {
+        {"Squeeze", 5, "5 axes to squeeze from a rank-3 input"},
+        {"Unsqueeze", RT_MAX_RANK, "exceeds"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rt_graph *g = graph_create("g");
+        graph_add_input(g, "x", RT_DT_F32, 3, (int64_t[]){1, 4, 5});
+        graph_add_input(g, "axes", RT_DT_I64, 1, (int64_t[]){cases[i].n_axes});
+        graph_add_node(g, cases[i].op, "sq", 2, (const char *[]){"x", "axes"}, 1, (const char *[]){"y"});
+        graph_mark_output(g, graph_find_tensor(g, "y"));
+        rt_error e;
+        assert_int_not_equal(graph_prepare(g, &e), RT_OK);
+        if (!strstr(e.msg, cases[i].expected) || !strstr(e.msg, "sq"))
+            fail_msg("%s: unexpected error: %s", cases[i].op, e.msg);
+        graph_free(g);
+    }
+}
+
 /* Regression (fuzzing, tests/fuzz/corpus/onnx/fold-node-without-outputs.onnx): a node whose
  * inputs are all constants but which has no output (or only empty ones) was folded, and its
  * kernel wrote through a NULL output. It computes nothing anyone reads: dead-node removal drops it. */
@@ -429,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_shape_inference_and_flops_without_data),
         cmocka_unit_test(test_fold_shape_gather_concat_reshape_chain),
         cmocka_unit_test(test_fold_skips_a_constant_node_without_outputs),
+        cmocka_unit_test(test_runtime_axes_beyond_the_rank),
         cmocka_unit_test(test_kernel_without_its_output_is_an_error),
         cmocka_unit_test(test_float_to_int64_saturates),
         cmocka_unit_test(test_axes_attribute_must_be_ints),
