@@ -213,7 +213,7 @@ rt_status cpu_matmul_integer(rt_op_ctx *c)
     if (s == RT_OK) {
         int64_t n = rt_tensor_numel(y);
         for (int64_t i = 0; i < n; i++)
-            ((int32_t *)y->data)[i] = (int32_t)(uint32_t)(int64_t)acc[i];
+            ((int32_t *)y->data)[i] = (int32_t)(uint32_t)rt_f64_to_i64(acc[i]); /* (exact below 2^53) */
     }
     free(acc);
     mm_free(&g);

@@ -45,6 +45,29 @@ static rt_status matmul_shape(const rt_op_ctx *c, const rt_tensor *a, const rt_t
     return RT_OK;
 }
 
+static bool is_8bit(rt_dtype t)
+{
+    return t == RT_DT_U8 || t == RT_DT_I8;
+}
+
+/* The integer operators' zero points: each present input zp[k] has the type of input of[k]
+ * (ONNX: "same type as"); a u64 zero point of a u8 operand would reach the kernel's arithmetic. */
+static rt_status zero_points_typed(const rt_op_ctx *c, const int *zp, const int *of, int n)
+{
+    for (int k = 0; k < n; k++) {
+        if (!ops_has_input(c, zp[k]))
+            continue;
+        rt_status s = ops_need_typed(c, zp[k]);
+        if (s != RT_OK)
+            return s;
+        rt_dtype want = c->in[of[k]]->dtype, got = c->in[zp[k]]->dtype;
+        if (got != want)
+            return ops_err(c, RT_ERR_DTYPE, "input %d ('%s') is the zero point of input %d and must be %s (got %s)",
+                           zp[k], c->in[zp[k]]->name, of[k], rt_dtype_name(want), rt_dtype_name(got));
+    }
+    return RT_OK;
+}
+
 rt_status infer_matmul(rt_op_ctx *c)
 {
     rt_status s = ops_need_typed_n(c, 2);
@@ -57,8 +80,10 @@ rt_status infer_matmul(rt_op_ctx *c)
         return s;
     rt_dtype dt = c->in[0]->dtype;
     if (c->node->op == RT_OP_MatMulInteger) {
-        if ((dt != RT_DT_U8 && dt != RT_DT_I8) || (c->in[1]->dtype != RT_DT_U8 && c->in[1]->dtype != RT_DT_I8))
+        if (!is_8bit(dt) || !is_8bit(c->in[1]->dtype))
             return ops_err(c, RT_ERR_DTYPE, "MatMulInteger needs u8/i8 inputs");
+        if ((s = zero_points_typed(c, (const int[]){2, 3}, (const int[]){0, 1}, 2)) != RT_OK)
+            return s;
         dt = RT_DT_I32;
     } else if (c->in[1]->dtype != dt) {
         return ops_err(c, RT_ERR_DTYPE, "input types differ (%s and %s)", rt_dtype_name(dt),
@@ -76,6 +101,11 @@ rt_status infer_qlinearmatmul(rt_op_ctx *c)
     int64_t dims[RT_MAX_RANK + 2];
     s = matmul_shape(c, c->in[0], c->in[3], &rank, dims);
     if (s != RT_OK)
+        return s;
+    if (!is_8bit(c->in[0]->dtype) || !is_8bit(c->in[3]->dtype) || !is_8bit(c->in[7]->dtype))
+        return ops_err(c, RT_ERR_DTYPE, "a, b and y_zero_point must be u8 or i8 (got %s, %s and %s)",
+                       rt_dtype_name(c->in[0]->dtype), rt_dtype_name(c->in[3]->dtype), rt_dtype_name(c->in[7]->dtype));
+    if ((s = zero_points_typed(c, (const int[]){2, 5}, (const int[]){0, 3}, 2)) != RT_OK)
         return s;
     return ops_set_output(c, 0, c->in[7]->dtype, rank, dims);
 }
@@ -104,11 +134,6 @@ typedef struct conv_operands {
     int x, w, bias;
     rt_dtype out_dtype; /* RT_DT_UNDEFINED: X's type */
 } conv_operands;
-
-static bool is_8bit(rt_dtype t)
-{
-    return t == RT_DT_U8 || t == RT_DT_I8;
-}
 
 static rt_status conv_like(rt_op_ctx *c, const conv_operands *ops)
 {
@@ -186,6 +211,11 @@ rt_status infer_conv(rt_op_ctx *c)
 
 rt_status infer_conv_integer(rt_op_ctx *c)
 {
+    rt_status s = ops_need_typed_n(c, 2);
+    if (s == RT_OK)
+        s = zero_points_typed(c, (const int[]){2, 3}, (const int[]){0, 1}, 2);
+    if (s != RT_OK)
+        return s;
     const conv_operands ops = {.integer = true, .x = 0, .w = 1, .bias = -1, .out_dtype = RT_DT_I32};
     return conv_like(c, &ops);
 }
@@ -199,6 +229,8 @@ rt_status infer_qlinearconv(rt_op_ctx *c)
         return ops_err(c, RT_ERR_DTYPE, "y_zero_point must be u8 or i8 (got %s)", rt_dtype_name(c->in[7]->dtype));
     if (ops_has_input(c, 8) && c->in[8]->dtype != RT_DT_I32)
         return ops_err(c, RT_ERR_DTYPE, "B must be i32 (got %s)", rt_dtype_name(c->in[8]->dtype));
+    if ((s = zero_points_typed(c, (const int[]){2, 5}, (const int[]){0, 3}, 2)) != RT_OK)
+        return s;
     const conv_operands ops = {.integer = true, .x = 0, .w = 3, .bias = 8, .out_dtype = c->in[7]->dtype};
     return conv_like(c, &ops);
 }

@@ -231,6 +231,26 @@ static void test_runtime_axes_beyond_the_rank(void **state)
     }
 }
 
+/* Regression (fuzzing, tests/fuzz/corpus/onnx/matmulinteger-u64-zero-point.onnx): a zero point
+ * of another type than its operand (a u64 one of a u8 A) reached the kernel's arithmetic and an
+ * out-of-range float-to-int conversion; inference refuses it, naming the input and the types. */
+static void test_zero_point_of_another_type(void **state)
+{
+    (void)state;
+    rt_graph *g = graph_create("g");
+    graph_add_input(g, "A", RT_DT_U8, 2, (int64_t[]){4, 3});
+    graph_add_input(g, "B", RT_DT_U8, 2, (int64_t[]){3, 2});
+    graph_add_input(g, "a_zero_point", RT_DT_U64, 1, (int64_t[]){1});
+    graph_set_opset(g, "", 10);
+    graph_add_node(g, "MatMulInteger", "mmi", 3, (const char *[]){"A", "B", "a_zero_point"}, 1, (const char *[]){"Y"});
+    graph_mark_output(g, graph_find_tensor(g, "Y"));
+    rt_error e;
+    assert_int_not_equal(graph_prepare(g, &e), RT_OK);
+    if (!strstr(e.msg, "input 2 ('a_zero_point') is the zero point of input 0 and must be u8 (got u64)"))
+        fail_msg("unexpected error: %s", e.msg);
+    graph_free(g);
+}
+
 /* Regression (fuzzing, tests/fuzz/corpus/onnx/fold-node-without-outputs.onnx): a node whose
  * inputs are all constants but which has no output (or only empty ones) was folded, and its
  * kernel wrote through a NULL output. It computes nothing anyone reads: dead-node removal drops it. */
@@ -458,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_fold_shape_gather_concat_reshape_chain),
         cmocka_unit_test(test_fold_skips_a_constant_node_without_outputs),
         cmocka_unit_test(test_runtime_axes_beyond_the_rank),
+        cmocka_unit_test(test_zero_point_of_another_type),
         cmocka_unit_test(test_kernel_without_its_output_is_an_error),
         cmocka_unit_test(test_float_to_int64_saturates),
         cmocka_unit_test(test_axes_attribute_must_be_ints),
