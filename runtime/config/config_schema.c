@@ -113,6 +113,12 @@ static const m4npu_cfg_key npu_keys[] = {
         "First-byte latency of a transfer."),
     U32("npu.dram.burst_bytes", npu.dram.burst_bytes, 1, NPU_DRAM_BURST_MAX_BYTES, "bytes",
         "A power of two; each row of a 2-D transfer is rounded up to whole bursts."),
+    BYTES("npu.dram.onchip_bytes", npu.dram.onchip_bytes, 0, NPU_MAX_DRAM_BYTES / 2,
+          "On-chip memory mapped at the top of the device address space (at most half of `size_bytes`), "
+          "as an Edge TPU's parameter cache or a Hexagon TCM: a DMA there runs at the SRAM banks' rate, with "
+          "no DRAM latency, bandwidth or energy (it counts as SRAM bytes). The memory plan places the "
+          "activation arena there first, then the small constants, then as many weights as fit (the rest "
+          "stay behind the DRAM interface). 0: none, every buffer is in DRAM."),
 
     F64("npu.control.clock_mhz", npu.control.clock_mhz, NPU_CLOCK_MHZ_MIN, NPU_CLOCK_MHZ_MAX, "MHz",
         "Clock of the control core that runs the firmware."),
@@ -154,6 +160,10 @@ static const m4npu_cfg_key cpu_keys[] = {
     F64("cpu.npu_transfer_overhead_us", cpu.npu_transfer_overhead_us, 0.0, CPU_OVERHEAD_US_MAX, "us",
         "Host time per tensor crossing the CPU/NPU boundary (buffer mapping, cache maintenance), on top "
         "of its quantise/dequantise copy at cpu.memory_bandwidth_gb_s."),
+    F64("cpu.npu_op_overhead_us", cpu.npu_op_overhead_us, 0.0, CPU_OVERHEAD_US_MAX, "us",
+        "Host time per node of an NPU job, charged with its submission at active power: the per-operation "
+        "work of an inference runtime's NPU delegate that prepares, marshals or launches the job op by op "
+        "(a TFLite / NNAPI delegate). 0: the runtime submits a compiled graph as one job, as this one does."),
     F64("cpu.active_power_w", cpu.active_power_w, CPU_POWER_W_MIN, CPU_POWER_W_MAX, "W",
         "CPU power while running an operator."),
     F64("cpu.idle_power_w", cpu.idle_power_w, 0.0, CPU_POWER_W_MAX, "W",
@@ -185,6 +195,10 @@ static const m4npu_cfg_key energy_keys[] = {
         "The control core running firmware, per NPU cycle it is busy."),
     F64("energy.npu_static_w", energy.npu_static_w, 0.0, ENERGY_STATIC_W_MAX, "W",
         "Leakage and clock tree of the whole NPU, charged over the whole task time."),
+    F64("energy.platform_w", energy.platform_w, 0.0, ENERGY_STATIC_W_MAX, "W",
+        "The rest of the device while a task runs (SoC fabric and caches, DRAM background and refresh, power "
+        "delivery losses), charged over the whole task time with the static energy: what a whole-device "
+        "energy measurement includes. 0: the NPU and the CPU only (docs/energy.md)."),
 };
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -372,6 +386,7 @@ void m4npu_config_defaults(m4npu_config *cfg)
     cfg->cpu.idle_power_w = 0.1;
     cfg->cpu.npu_submit_overhead_us = 20.0;
     cfg->cpu.npu_transfer_overhead_us = 2.0;
+    cfg->cpu.npu_op_overhead_us = 0.0;
     config_ops_defaults(&cfg->ops);
     cfg->energy.version = M4NPU_ENERGY_TABLE_VERSION;
     cfg->energy.mac_int8_pj = 0.1;
@@ -382,6 +397,7 @@ void m4npu_config_defaults(m4npu_config *cfg)
     cfg->energy.softmax_pj_per_lane_cycle = 0.3;
     cfg->energy.control_pj_per_cycle = 15.0;
     cfg->energy.npu_static_w = 0.05;
+    cfg->energy.platform_w = 0.0;
 }
 
 /* ---- status names */

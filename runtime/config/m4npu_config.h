@@ -51,6 +51,7 @@ typedef struct m4npu_cpu_config {
     double dispatch_overhead_us;  /* per operator */
     double npu_submit_overhead_us;   /* host time per NPU job: driver call, doorbell, interrupt, wake-up */
     double npu_transfer_overhead_us; /* host time per tensor crossing the CPU/NPU boundary */
+    double npu_op_overhead_us;       /* host time per node of an NPU job: a delegate's per-op work */
     double active_power_w;        /* while running an operator */
     double idle_power_w;          /* while waiting for the NPU */
 } m4npu_cpu_config;
@@ -103,6 +104,9 @@ typedef struct m4npu_energy_config {
     double softmax_pj_per_lane_cycle; /* one softmax lane busy for one cycle */
     double control_pj_per_cycle;      /* the control core running firmware, per NPU cycle */
     double npu_static_w;              /* leakage and clock tree of the whole NPU while it is on */
+    double platform_w;                /* the rest of the device while a task runs (SoC fabric, DRAM
+                                       * background, power delivery): what a whole-device
+                                       * measurement includes; 0 counts the NPU and CPU only */
 } m4npu_energy_config;
 
 /* One configuration. The YAML key `name` is npu.name (the device carries its name). Loaded and

@@ -146,9 +146,9 @@ void cpumodel_transfer(const m4npu_cpu_config *cpu, int64_t elements, rt_dtype h
     out->energy_j = cpumodel_active_j(cpu, out->seconds);
 }
 
-double cpumodel_submit_s(const m4npu_cpu_config *cpu)
+double cpumodel_submit_s(const m4npu_cpu_config *cpu, int n_nodes)
 {
-    return cpu->npu_submit_overhead_us * CPUMODEL_US_S;
+    return (cpu->npu_submit_overhead_us + cpu->npu_op_overhead_us * n_nodes) * CPUMODEL_US_S;
 }
 
 double cpumodel_active_j(const m4npu_cpu_config *cpu, double seconds)

@@ -31,7 +31,8 @@
  * A tensor crossing the boundary is quantised (host f32 -> device int8) or dequantised on the
  * CPU: a copy that reads the host bytes and writes the device bytes (or the reverse), with
  * CPUMODEL_QUANT_FLOPS (or CPUMODEL_DEQUANT_FLOPS) per element, on the same roofline, plus
- * cpu.npu_transfer_overhead_us; each NPU job adds cpu.npu_submit_overhead_us. Both are at
+ * cpu.npu_transfer_overhead_us; each NPU job adds cpu.npu_submit_overhead_us and
+ * cpu.npu_op_overhead_us per node it runs. All are at
  * active power. While the NPU runs, the CPU idles at cpu.idle_power_w.
  *
  * Pure functions of their arguments; no state.
@@ -104,7 +105,8 @@ typedef struct cpumodel_transfer_cost {
 void cpumodel_transfer(const m4npu_cpu_config *cpu, int64_t elements, rt_dtype host, unsigned device_bits,
                        cpumodel_dir dir, cpumodel_transfer_cost *out);
 /* Host seconds to submit one NPU job and resume after it. */
-double cpumodel_submit_s(const m4npu_cpu_config *cpu);
+/* One NPU job of n_nodes graph nodes: cpu.npu_submit_overhead_us + n_nodes x cpu.npu_op_overhead_us. */
+double cpumodel_submit_s(const m4npu_cpu_config *cpu, int n_nodes);
 /* CPU energy over `seconds` at active / idle power. */
 double cpumodel_active_j(const m4npu_cpu_config *cpu, double seconds);
 double cpumodel_idle_j(const m4npu_cpu_config *cpu, double seconds);

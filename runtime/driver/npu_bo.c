@@ -7,6 +7,7 @@
  * timing-only run) costs no host memory. */
 #include "npu_drv_internal.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,14 +61,19 @@ void npu_dev_mem_info(const npu_dev *dev, npu_mem_info *out)
         out->driver_bytes += own[i] ? aligned_size(own[i]->size) : 0;
 }
 
-npu_bo *npu_bo_alloc(npu_dev *dev, uint64_t size)
+uint64_t npu_dev_onchip_bytes(const npu_dev *dev) { return npu_sim_onchip_bytes(dev->sim); }
+
+/* First fit from the lowest address, or (high) last fit from the highest: the BO takes the top
+ * of the highest free range that holds it. */
+static npu_bo *bo_alloc(npu_dev *dev, uint64_t size, bool high)
 {
     if (size == 0 || size > UINT64_MAX - NPU_DRV_BO_ALIGN) {
         npu_dev_fail(dev, NPU_DRV_E_ARG, "buffer size %llu is not allocatable", (unsigned long long)size);
         return NULL;
     }
     uint64_t need = aligned_size(size);
-    for (size_t i = 0; i < dev->nfree; i++) {
+    for (size_t n = 0; n < dev->nfree; n++) {
+        size_t i = high ? dev->nfree - 1 - n : n;
         npu_range *r = &dev->free[i];
         if (r->size < need)
             continue;
@@ -77,9 +83,13 @@ npu_bo *npu_bo_alloc(npu_dev *dev, uint64_t size)
             return NULL;
         }
         bo->dev = dev;
-        bo->addr = r->addr;
         bo->size = size;
-        r->addr += need;
+        if (high) {
+            bo->addr = r->addr + r->size - need;
+        } else {
+            bo->addr = r->addr;
+            r->addr += need;
+        }
         r->size -= need;
         if (r->size == 0) {
             memmove(r, r + 1, (dev->nfree - i - 1) * sizeof *r);
@@ -99,6 +109,10 @@ npu_bo *npu_bo_alloc(npu_dev *dev, uint64_t size)
                  (unsigned long long)mi.largest_free_bytes);
     return NULL;
 }
+
+npu_bo *npu_bo_alloc(npu_dev *dev, uint64_t size) { return bo_alloc(dev, size, false); }
+
+npu_bo *npu_bo_alloc_high(npu_dev *dev, uint64_t size) { return bo_alloc(dev, size, true); }
 
 void npu_bo_free(npu_bo *bo)
 {

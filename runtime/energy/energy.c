@@ -25,7 +25,7 @@ void energy_add_npu(energy_breakdown *e, const m4npu_config *cfg, const npu_coun
 
 void energy_add_static(energy_breakdown *e, const m4npu_config *cfg, double seconds)
 {
-    e->static_j += cfg->energy.npu_static_w * seconds;
+    e->static_j += (cfg->energy.npu_static_w + cfg->energy.platform_w) * seconds;
 }
 
 void energy_add_cpu(energy_breakdown *e, const m4npu_config *cfg, double active_s, double idle_s)

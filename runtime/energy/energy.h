@@ -18,14 +18,14 @@ typedef struct energy_breakdown {
     double sram_j;     /* bytes read and written in the on-chip SRAM by every unit */
     double dram_j;     /* bytes the DMA moved to and from device DRAM */
     double control_j;  /* the control core running firmware */
-    double static_j;   /* npu_static_w over the whole time */
+    double static_j;   /* npu_static_w + platform_w over the whole time */
     double cpu_j;      /* CPU fallback: active power while running operators, idle while waiting */
     double transfer_j; /* boundary copies: their DRAM traffic (read + write) and the CPU's time */
 } energy_breakdown;
 
 /* Dynamic device energy of a counter difference (npu_counters_diff). */
 void energy_add_npu(energy_breakdown *e, const m4npu_config *cfg, const npu_counters *diff);
-/* Static energy of the NPU over `seconds`. */
+/* Static energy over `seconds`: the NPU's (npu_static_w) and the rest of the device's (platform_w). */
 void energy_add_static(energy_breakdown *e, const m4npu_config *cfg, double seconds);
 /* The CPU: active_s running operators, idle_s waiting for the NPU. */
 void energy_add_cpu(energy_breakdown *e, const m4npu_config *cfg, double active_s, double idle_s);

@@ -48,7 +48,11 @@ bool npu_memo_lookup(npu_backend *b, npu_segment *s, npu_segment_stats *st);
 void npu_memo_store(npu_backend *b, const npu_segment *s, const npu_segment_stats *st);
 void npu_memo_free(npu_backend *b);
 
-typedef enum npu_blob_kind { NPU_BLOB_PARAM = 0, NPU_BLOB_WEIGHT } npu_blob_kind;
+/* PARAM: small constants (buffer 1); WEIGHT: quantised weights (buffers 3..); SCRATCH: a buffer a
+ * node's descriptors write whole and read back within that node (the padded copy a PAD writes
+ * before a Conv or pool reads it): an activation live at that node's step only, placed in the
+ * arena with the others, not a constant (it holds nothing between runs). */
+typedef enum npu_blob_kind { NPU_BLOB_PARAM = 0, NPU_BLOB_WEIGHT, NPU_BLOB_SCRATCH } npu_blob_kind;
 
 /* A window on one of the memory plan's buffer objects (not owned). */
 typedef struct npu_window {
@@ -61,6 +65,7 @@ typedef struct npu_blob {
     npu_blob_kind kind;
     uint32_t buf;
     uint64_t offset, bytes;
+    int pos; /* SCRATCH: the position of the node that writes and reads it */
 } npu_blob;
 
 /* Where a graph tensor the segment touches lives, and how it is quantised. */
@@ -145,7 +150,12 @@ struct npu_mem_plan {
      * NULL without a resident predicate */
     uint64_t *res_off;
     uint64_t res_bytes, const_bytes, act_bytes, prog_bytes;
-    npu_bo *const_bo, *res_bo, *act_bo, *prog_bo;
+    /* A device with on-chip memory (npu_dev_onchip_bytes): the segments' small constants (their
+     * NPU_BUF_PARAM: scales, biases, the padded copies written every run) get a region of their
+     * own, so that commit can place the arena, then them, then the weights in the on-chip memory */
+    bool onchip;
+    uint64_t param_bytes;
+    npu_bo *const_bo, *res_bo, *act_bo, *prog_bo, *param_bo;
     bool committed;
 };
 #define NPU_MEMPLAN_UNPLACED UINT64_MAX

@@ -259,6 +259,7 @@ npu_cref nl_blob(npu_lower *L, npu_blob_kind kind, uint64_t bytes)
         }
         s->blobs[s->n_blobs].kind = kind;
         s->blobs[s->n_blobs].bytes = bytes;
+        s->blobs[s->n_blobs].pos = L->pos;
         s->n_blobs++;
         return r;
     }
@@ -266,7 +267,7 @@ npu_cref nl_blob(npu_lower *L, npu_blob_kind kind, uint64_t bytes)
         return r;
     r.buf = s->blobs[i].buf;
     r.offset = s->blobs[i].offset;
-    if (!s->timing_only)
+    if (!s->timing_only && s->blobs[i].kind != NPU_BLOB_SCRATCH)
         r.host = (r.buf == NPU_BUF_PARAM ? s->param_host : s->weight_host[r.buf - NPU_BUF_WEIGHT0]) + r.offset;
     return r;
 }
@@ -400,8 +401,9 @@ npu_tensor_ref nl_bordered_input(npu_lower *L, npu_tensor_ref x, const int64_t *
         return cp->out;
     }
     /* a PAD of the planes [N*C, H, W] into [N*C, HB, WB], the border from a fill row: a box copy
-     * would move one plane per block (a 7x7 depthwise layer of 960 channels: ~1000 blocks) */
-    npu_cref pb = nl_blob(L, NPU_BLOB_PARAM, bytes), fb = nl_blob(L, NPU_BLOB_PARAM, (uint64_t)bd[3]);
+     * would move one plane per block (a 7x7 depthwise layer of 960 channels: ~1000 blocks). The
+     * PAD writes the whole buffer every run, so it is scratch in the arena, not a constant. */
+    npu_cref pb = nl_blob(L, NPU_BLOB_SCRATCH, bytes), fb = nl_blob(L, NPU_BLOB_PARAM, (uint64_t)bd[3]);
     if (fb.host)
         memset(fb.host, (unsigned char)border, (size_t)bd[3]);
     int64_t xd[3] = {x.dims[0] * x.dims[1], x.dims[2], x.dims[3]}, od[3] = {bd[0] * bd[1], bd[2], bd[3]}, fd[1] = {bd[3]};

@@ -278,8 +278,8 @@ int npu_lower_conv_transpose(npu_lower *L)
         bt = f.bias;
     int64_t N = X->dims[0], xd[3] = {N * C, H, Wd}, ud[3] = {N * C, HU, WU}, fd[1] = {WU};
     npu_tensor_ref xin = nl_in_ref(L, x, 3, xd);
-    /* the zero-inserted, bordered input: a constant buffer the PAD rewrites whole every run */
-    npu_cref ub = nl_blob(L, NPU_BLOB_PARAM, (uint64_t)(N * C * HU * WU));
+    /* the zero-inserted, bordered input: the PAD rewrites it whole every run (arena scratch) */
+    npu_cref ub = nl_blob(L, NPU_BLOB_SCRATCH, (uint64_t)(N * C * HU * WU));
     npu_cref zb = nl_blob(L, NPU_BLOB_PARAM, (uint64_t)WU);
     if (zb.host)
         memset(zb.host, 0, (size_t)WU);

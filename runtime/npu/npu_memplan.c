@@ -263,6 +263,7 @@ npu_mem_plan *npu_mem_plan_new(npu_backend *b, rt_graph *g, npu_resident_fn resi
     p->g = g;
     p->resident = resident;
     p->resident_ctx = resident_ctx;
+    p->onchip = npu_dev_onchip_bytes(b->dev) > 0;
     return p;
 }
 
@@ -310,6 +311,11 @@ npu_segment *npu_mem_plan_segment(npu_mem_plan *p, const int *nodes, int n_nodes
     for (uint32_t k = 0; k < s->nbufs; k++) {
         if (k == NPU_BUF_ACT || k == NPU_BUF_RESIDENT)
             continue;
+        if (k == NPU_BUF_PARAM && p->onchip) { /* an offset in the plan's own region of them */
+            s->buf_off[k] = p->param_bytes;
+            p->param_bytes += align_up(s->buf_bytes[k] ? s->buf_bytes[k] : 1, NPU_ARENA_ALIGN_BYTES);
+            continue;
+        }
         s->buf_off[k] = c;
         c += align_up(s->buf_bytes[k] ? s->buf_bytes[k] : 1, NPU_ARENA_ALIGN_BYTES);
     }
@@ -329,7 +335,7 @@ void npu_mem_plan_usage(const npu_mem_plan *p, npu_mem_usage *u)
         return;
     /* as commit allocates: the arena and the descriptors always (an empty window points into the
      * arena), the constant and resident regions when they hold anything */
-    u->weight_bytes = p->const_bytes;
+    u->weight_bytes = p->const_bytes + p->param_bytes;
     u->kv_bytes = p->res_bytes;
     u->act_bytes = align_up(p->act_bytes ? p->act_bytes : 1, NPU_ARENA_ALIGN_BYTES);
     u->program_bytes = p->prog_bytes ? p->prog_bytes : NPU_ARENA_ALIGN_BYTES;
@@ -387,7 +393,8 @@ static void release(npu_mem_plan *p)
     npu_bo_free(p->res_bo);
     npu_bo_free(p->act_bo);
     npu_bo_free(p->prog_bo);
-    p->const_bo = p->res_bo = p->act_bo = p->prog_bo = NULL;
+    npu_bo_free(p->param_bo);
+    p->const_bo = p->res_bo = p->act_bo = p->prog_bo = p->param_bo = NULL;
 }
 
 static npu_window window(npu_bo *bo, uint64_t offset, uint64_t bytes)
@@ -409,16 +416,22 @@ rt_status npu_mem_plan_commit(npu_mem_plan *p, rt_error *e)
     npu_mem_plan_usage(p, &u);
     if (u.peak_bytes > mi.free_bytes)
         return does_not_fit(p, &mi, "the plan", u.peak_bytes, e);
-    /* the largest and longest-lived first */
-    struct { npu_bo **bo; uint64_t bytes; const char *what; } regions[] = {
-        {&p->const_bo, u.weight_bytes, "its constants"},
-        {&p->res_bo, u.kv_bytes, "its resident tensors"},
-        {&p->act_bo, u.act_bytes, "its activation arena"},
-        {&p->prog_bo, u.program_bytes, "its descriptors"},
+    /* the largest and longest-lived first; on a device with on-chip memory at the top of its
+     * address space, from the top down (npu_bo_alloc_high) the arena, the small constants and the
+     * weights, so that they are on chip in that order as far as they fit: every inference reads and
+     * writes its activations and reads its constants; the weights that do not fit stream from DRAM
+     * (as the Edge TPU compiler caches parameters on chip and streams the rest) */
+    struct { npu_bo **bo; uint64_t bytes; const char *what; bool high; } regions[] = {
+        {&p->act_bo, p->onchip ? u.act_bytes : 0, "its activation arena", true},
+        {&p->param_bo, p->param_bytes, "its small constants", true},
+        {&p->const_bo, p->const_bytes, "its constants", p->onchip},
+        {&p->res_bo, u.kv_bytes, "its resident tensors", false},
+        {&p->act_bo, p->onchip ? 0 : u.act_bytes, "its activation arena", false},
+        {&p->prog_bo, u.program_bytes, "its descriptors", false},
     };
     for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++) {
         uint64_t bytes = regions[i].bytes;
-        if (bytes && !(*regions[i].bo = npu_bo_alloc(dev, bytes))) {
+        if (bytes && !(*regions[i].bo = regions[i].high ? npu_bo_alloc_high(dev, bytes) : npu_bo_alloc(dev, bytes))) {
             release(p);
             return does_not_fit(p, &mi, regions[i].what, bytes, e);
         }
@@ -428,6 +441,8 @@ rt_status npu_mem_plan_commit(npu_mem_plan *p, rt_error *e)
         for (uint32_t k = 0; k < s->nbufs; k++) {
             if (k == NPU_BUF_ACT)
                 s->win[k] = window(p->act_bo, 0, s->buf_bytes[k]);
+            else if (k == NPU_BUF_PARAM && p->onchip)
+                s->win[k] = window(p->param_bo, s->buf_off[k], s->buf_bytes[k]);
             else if (k == NPU_BUF_RESIDENT)
                 s->win[k] = s->buf_bytes[k] ? window(p->res_bo, s->res_base, s->buf_bytes[k])
                                             : window(p->act_bo, 0, 0); /* touches none: any valid window */

@@ -358,10 +358,10 @@ static rt_status place_resident(npu_segment *s, rt_error *e)
  * (first writer, or -1 for an input, to last reader, or past the end for an output). */
 static rt_status place_activations(npu_segment *s, rt_error *e)
 {
-    int nt = s->n_t, n = 0;
-    npu_live_buf *bufs = malloc((size_t)(nt + 1) * sizeof *bufs);
-    int *which = malloc((size_t)(nt + 1) * sizeof *which);
-    uint64_t *offsets = malloc((size_t)(nt + 1) * sizeof *offsets);
+    int nt = s->n_t, n = 0, nb = s->n_blobs;
+    npu_live_buf *bufs = malloc((size_t)(nt + nb + 1) * sizeof *bufs);
+    int *which = malloc((size_t)(nt + nb + 1) * sizeof *which);
+    uint64_t *offsets = malloc((size_t)(nt + nb + 1) * sizeof *offsets);
     if (!bufs || !which || !offsets) {
         free(bufs);
         free(which);
@@ -376,9 +376,20 @@ static rt_status place_activations(npu_segment *s, rt_error *e)
         bufs[n] = (npu_live_buf){act_bytes(s, t), x->def, x->last > x->def ? x->last : x->def};
         which[n++] = i; /* an index into s->t */
     }
+    int n_tensors = n;
+    for (int i = 0; i < nb; i++) /* scratch: live at its node's step only */
+        if (s->blobs[i].kind == NPU_BLOB_SCRATCH) {
+            bufs[n] = (npu_live_buf){s->blobs[i].bytes, s->blobs[i].pos, s->blobs[i].pos};
+            which[n++] = i; /* an index into s->blobs */
+        }
     uint64_t top = 0;
     rt_status st = npu_arena_plan(bufs, n, NPU_ARENA_ALIGN_BYTES, offsets, &top, e);
     for (int i = 0; st == RT_OK && i < n; i++) {
+        if (i >= n_tensors) {
+            s->blobs[which[i]].buf = NPU_BUF_ACT;
+            s->blobs[which[i]].offset = offsets[i];
+            continue;
+        }
         s->t[which[i]].buf = NPU_BUF_ACT;
         s->t[which[i]].offset = offsets[i];
     }
@@ -403,6 +414,8 @@ static rt_status place_blobs(npu_segment *s, rt_error *e)
     bool any_weight = false;
     for (int i = 0; i < s->n_blobs; i++) {
         npu_blob *b = &s->blobs[i];
+        if (b->kind == NPU_BLOB_SCRATCH)
+            continue; /* in the arena (place_activations) */
         uint64_t need = (b->bytes + NPU_ARENA_ALIGN_BYTES - 1) / NPU_ARENA_ALIGN_BYTES * NPU_ARENA_ALIGN_BYTES;
         if (need > NPU_ARENA_MAX_BYTES)
             return rt_error_set(e, RT_ERR_LIMIT, "a constant of %llu bytes exceeds a job buffer's %llu",
@@ -435,7 +448,7 @@ static rt_status place_blobs(npu_segment *s, rt_error *e)
         s->nbufs = NPU_BUF_WEIGHT0 + arena + 1;
     }
     for (int i = 0; i < s->n_blobs; i++)
-        s->weight_bytes += s->blobs[i].bytes;
+        s->weight_bytes += s->blobs[i].kind == NPU_BLOB_SCRATCH ? 0 : s->blobs[i].bytes;
     if (!s->timing_only) {
         s->param_host = calloc(1, param ? param : 1);
         if (!s->param_host)

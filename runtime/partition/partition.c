@@ -472,7 +472,7 @@ static rt_status form_segments(const rt_graph *g, const m4npu_config *cfg, part_
                 s->transfer_out_s += x->cost.seconds;
             }
         }
-        s->submit_s = cpumodel_submit_s(&cfg->cpu);
+        s->submit_s = cpumodel_submit_s(&cfg->cpu, s->n_nodes);
     }
     free(crossed_in);
     return st;

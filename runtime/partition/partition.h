@@ -65,7 +65,7 @@ typedef struct part_segment {
     int n_in, n_out;
     uint64_t bytes_in, bytes_out;   /* host + device bytes of its crossings */
     double transfer_in_s, transfer_out_s;
-    double submit_s;         /* cpu.npu_submit_overhead_us */
+    double submit_s;         /* cpu.npu_submit_overhead_us + n_nodes x cpu.npu_op_overhead_us */
 } part_segment;
 
 typedef struct part_plan {

@@ -342,7 +342,10 @@ static int check_dram(const npu_dram_config *d, char *err, size_t errlen)
         check_double("npu.dram.efficiency", d->efficiency, NPU_DRAM_EFFICIENCY_MIN, NPU_DRAM_EFFICIENCY_MAX, "", err,
                      errlen) ||
         check_double("npu.dram.latency_ns", d->latency_ns, 0.0, NPU_DRAM_LATENCY_NS_MAX, "ns", err, errlen) ||
-        check_uint("npu.dram.burst_bytes", d->burst_bytes, 1, NPU_DRAM_BURST_MAX_BYTES, "bytes", NULL, err, errlen))
+        check_uint("npu.dram.burst_bytes", d->burst_bytes, 1, NPU_DRAM_BURST_MAX_BYTES, "bytes", NULL, err, errlen) ||
+        check_bytes("npu.dram.onchip_bytes", d->onchip_bytes, 0, d->size_bytes / 2,
+                    "at most half of npu.dram.size_bytes: the rest is the memory behind the DRAM interface", err,
+                    errlen))
         return -1;
     if ((d->burst_bytes & (d->burst_bytes - 1)) != 0)
         FAIL("npu.dram.burst_bytes: %u is not a power of two", d->burst_bytes);

@@ -96,6 +96,9 @@ typedef struct npu_dram_config {
     double efficiency;     /* sustained fraction of peak, (0, 1] */
     double latency_ns;     /* first-byte latency of a transfer */
     uint32_t burst_bytes;  /* each row of a 2-D transfer is rounded up to whole bursts */
+    uint64_t onchip_bytes; /* the top onchip_bytes of the device address space are on-chip memory (an
+                            * Edge TPU's parameter cache, a TCM): a DMA there runs at the SRAM banks'
+                            * rate, with no DRAM latency, bandwidth or energy; 0: none */
 } npu_dram_config;
 
 typedef struct npu_control_config {

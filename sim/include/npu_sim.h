@@ -44,6 +44,8 @@ void npu_sim_mmio_write(npu_sim *s, uint32_t offset, uint32_t value);
 int npu_sim_mem_write(npu_sim *s, uint64_t addr, const void *src, uint64_t len);
 int npu_sim_mem_read(npu_sim *s, uint64_t addr, void *dst, uint64_t len);
 uint64_t npu_sim_dram_size(const npu_sim *s);
+/* The on-chip memory at the top of the address space: [dram_size - onchip, dram_size) (0: none). */
+uint64_t npu_sim_onchip_bytes(const npu_sim *s);
 
 /* Advance the device until its interrupt line is high or max_cycles have passed.
  * Returns 1 if the line is high, 0 if the budget ran out, -1 on an internal error. */

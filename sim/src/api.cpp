@@ -102,6 +102,7 @@ int npu_sim_mem_read(npu_sim *s, uint64_t addr, void *dst, uint64_t len)
 
 void npu_sim_set_insn_hook(npu_sim *s, npu_sim_insn_hook hook, void *ctx) { s->dev->set_insn_hook(hook, ctx); }
 uint64_t npu_sim_dram_size(const npu_sim *s) { return s->dev->dram_size(); }
+uint64_t npu_sim_onchip_bytes(const npu_sim *s) { return s->dev->onchip_bytes(); }
 
 int npu_sim_run(npu_sim *s, uint64_t max_cycles)
 {

@@ -144,6 +144,7 @@ class Device : public sc_core::sc_module {
     uint32_t mmio_read(uint32_t off);
     void mmio_write(uint32_t off, uint32_t value);
     uint64_t dram_size() const { return cfg_.dram.size_bytes; }
+    uint64_t onchip_bytes() const { return cfg_.dram.onchip_bytes; }
     uint64_t now_cycles() const;
     bool irq() const { return irq_; }
     bool run(uint64_t max_cycles); // true when the line is high

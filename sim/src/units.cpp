@@ -235,26 +235,46 @@ bool Device::exec_dma(unsigned u, const hal_cmd &cmd)
         }
     }
     const uint64_t burst = cfg_.dram.burst_bytes;
-    const uint64_t charged = rows * ceil_div(cols, burst) * burst;
+    // Rows that lie in the on-chip memory at the top of the address space (npu.dram.onchip_bytes)
+    // never reach the DRAM interface; a row that crosses into it is charged as DRAM.
+    const uint64_t onchip_base = cfg_.dram.size_bytes - cfg_.dram.onchip_bytes;
+    uint64_t onchip_rows = 0;
+    if (cfg_.dram.onchip_bytes) {
+        const uint64_t first = cmd.dram_base + off;
+        for (uint64_t r = 0; r < rows; r++)
+            onchip_rows += first + r * dstride >= onchip_base;
+    }
+    const uint64_t dram_rows = rows - onchip_rows;
+    const uint64_t charged = dram_rows * ceil_div(cols, burst) * burst;
     uint64_t epoch = abort_epoch_;
     if (!busy_wait(u, cfg_.dma.setup_cycles))
         return false;
     // The SRAM side moves rows * cols bytes alongside the DRAM transfer, no faster than DRAM
-    // delivers (or takes) them.
-    SramModel::Request sram_req;
-    sram_model_.begin(sram_req, rows * cols, dram_model_.bw_fx());
-    sc_time t0 = sc_time_stamp();
-    bool served = dram_model_.transfer(charged, abort_ev_);
-    units_[u].ctr[NPU_CTR_BUSY] += to_cycles(sc_time_stamp() - t0);
-    if (!served || epoch != abort_epoch_) {
-        sram_model_.withdraw(sram_req);
-        return false;
+    // delivers (or takes) them; the on-chip rows move at the SRAM banks' rate after them.
+    if (charged) {
+        SramModel::Request sram_req;
+        sram_model_.begin(sram_req, dram_rows * cols, dram_model_.bw_fx());
+        sc_time t0 = sc_time_stamp();
+        bool served = dram_model_.transfer(charged, abort_ev_);
+        units_[u].ctr[NPU_CTR_BUSY] += to_cycles(sc_time_stamp() - t0);
+        if (!served || epoch != abort_epoch_) {
+            sram_model_.withdraw(sram_req);
+            return false;
+        }
+        if (!sram_wait(u, sram_req))
+            return false;
     }
-    if (!sram_wait(u, sram_req))
-        return false;
+    if (onchip_rows) {
+        SramModel::Request onchip_req;
+        sram_model_.begin(onchip_req, onchip_rows * cols, sram_model_.bw_fx());
+        if (!sram_wait(u, onchip_req))
+            return false;
+    }
     auto &c = units_[u].ctr;
     c[load ? NPU_CTR_DRAM_RD : NPU_CTR_DRAM_WR] += charged;
     c[load ? NPU_CTR_SRAM_WR : NPU_CTR_SRAM_RD] += rows * cols;
+    // the on-chip memory's side of its rows (the energy model charges SRAM bytes for them)
+    c[load ? NPU_CTR_SRAM_RD : NPU_CTR_SRAM_WR] += onchip_rows * cols;
     if (cmd.flags & HAL_CMD_TIMING_ONLY)
         return true;
     for (uint64_t r = 0; r < rows; r++) {

@@ -227,7 +227,7 @@ static void test_rates_and_transfers(void **state)
     assert_int_equal(t.bytes, 8192);
     assert_close(t.copy_s, 8192 / 10e9);
 
-    assert_close(cpumodel_submit_s(&cfg.cpu), 20e-6);
+    assert_close(cpumodel_submit_s(&cfg.cpu, 3), 20e-6);
     assert_close(cpumodel_idle_j(&cfg.cpu, 2.0), 0.2);
     assert_close(cpumodel_active_j(&cfg.cpu, 2.0), 4.0);
 }
