@@ -213,7 +213,7 @@ static const error_case cases[] = {
      "unknown key; expected one of: name, description, npu, ops, cpu, energy"},
     {"  cores: 1\n", "  cores: 1\n  threads: 8\n", M4NPU_CONFIG_E_UNKNOWN_KEY, "cpu.threads", "threads: 8", 3,
      "unknown key; expected one of: cores, gflop_s, memory_bandwidth_gb_s, dispatch_overhead_us, "
-     "npu_submit_overhead_us, npu_transfer_overhead_us, active_power_w, idle_power_w"},
+     "npu_submit_overhead_us, npu_transfer_overhead_us, npu_op_overhead_us, active_power_w, idle_power_w"},
     {"    banks: 8\n", "    banks: 8\n    banks: 4\n", M4NPU_CONFIG_E_DUPLICATE_KEY, "npu.sram.banks", "banks: 4", 5,
      "duplicate key (first at line 24, column 5)"},
     {"    banks: 8\n", "", M4NPU_CONFIG_E_MISSING_KEY, "npu.sram.banks", "  sram:", 3,

@@ -51,6 +51,13 @@ static void test_static_cpu_transfer_and_totals(void **state)
     assert_close(e.static_j, 0.1);
     assert_close(e.cpu_j, 2.0 * 0.5 + 0.1 * 1.5);
     assert_close(e.transfer_j, 2e6 * 8 * 5.0 * 1e-12 + 2.0 * 0.001);
+    /* energy.platform_w: the rest of the device, with the static energy over the same time */
+    m4npu_config whole = cfg;
+    whole.energy.platform_w = 1.5;
+    energy_breakdown w;
+    memset(&w, 0, sizeof w);
+    energy_add_static(&w, &whole, 2.0);
+    assert_close(w.static_j, (0.05 + 1.5) * 2.0);
     energy_breakdown sum;
     memset(&sum, 0, sizeof sum);
     energy_accumulate(&sum, &e, 3.0);

@@ -256,6 +256,92 @@ static void test_segments_share_one_arena_and_memory_comes_back(void **state)
     graph_free(g);
 }
 
+/* x [1, C, H, W] through a 3x3 Conv with 1-pixel pads into the graph output y; timing-only. */
+static rt_graph *padded_conv_graph(int64_t c, int64_t hw, int64_t co)
+{
+    rt_graph *g = graph_create("padded_conv");
+    assert_non_null(g);
+    int64_t xd[4] = {1, c, hw, hw}, wd[4] = {co, c, 3, 3};
+    assert_true(graph_add_input(g, "x", RT_DT_F32, 4, xd) >= 0);
+    assert_true(graph_add_weight(g, "w", RT_DT_F32, 4, wd) >= 0);
+    int n = graph_add_node(g, "Conv", NULL, 2, IN("x", "w"), 1, IN("y"));
+    assert_true(n >= 0);
+    graph_node_set_ints(g, n, "pads", 4, (const int64_t[]){1, 1, 1, 1});
+    assert_int_equal(graph_mark_output(g, graph_find_tensor(g, "y")), RT_OK);
+    rt_error e;
+    if (graph_prepare(g, &e) != RT_OK)
+        fail_msg("graph_prepare: %s", e.msg);
+    return g;
+}
+
+/* One plan of the padded conv on backend b: its usage and one run's stats. */
+static void run_padded_conv(npu_backend *b, rt_graph *g, npu_mem_usage *u, npu_segment_stats *st)
+{
+    rt_error e;
+    npu_mem_plan *p = npu_mem_plan_new(b, g, NULL, NULL, &e);
+    assert_non_null(p);
+    int node = 0;
+    npu_segment *s = npu_mem_plan_segment(p, &node, 1, NPU_WEIGHTS_INT8, true, &e);
+    if (!s)
+        fail_msg("segment: %s", e.msg);
+    npu_mem_plan_usage(p, u);
+    if (npu_mem_plan_commit(p, &e) != RT_OK)
+        fail_msg("commit: %s", e.msg);
+    if (npu_segment_run(s, NULL, st, &e) != RT_OK)
+        fail_msg("run: %s", e.msg);
+    npu_mem_plan_free(p);
+}
+
+static uint64_t dram_bytes(const npu_segment_stats *st)
+{
+    uint64_t n = 0;
+    for (int u = 0; u < NPU_UNIT_COUNT; u++)
+        n += st->counters.v[u][NPU_CTR_DRAM_RD] + st->counters.v[u][NPU_CTR_DRAM_WR];
+    return n;
+}
+
+/* The padded copy a PAD writes before a Conv reads it holds nothing between runs: it is arena
+ * scratch at the conv's step (beside its input and output), not a constant (it used to be one: a
+ * plan's constants grew by every padded input of a CNN, and a device with on-chip memory would
+ * have held them there for good). On a device with on-chip memory (npu.dram.onchip_bytes) the
+ * arena, the small constants and the weights go there first: a conv whose data all fits moves no
+ * DRAM byte and takes fewer cycles than the same conv on DRAM. */
+static void test_padded_copy_is_scratch_and_onchip_memory_holds_the_plan(void **state)
+{
+    (void)state;
+    const int64_t c = 8, hw = 32, co = 16;
+    const uint64_t x_bytes = (uint64_t)(c * hw * hw), y_bytes = (uint64_t)(co * hw * hw);
+    const uint64_t padded_bytes = (uint64_t)(c * (hw + 2) * (hw + 2));
+    rt_graph *g = padded_conv_graph(c, hw, co);
+    npu_mem_usage u;
+    npu_segment_stats dram_st, onchip_st;
+    run_padded_conv(BE, g, &u, &dram_st);
+    assert_true(u.weight_bytes < padded_bytes);                   /* not a constant */
+    assert_true(u.act_bytes >= x_bytes + y_bytes + padded_bytes); /* all three live at the conv */
+    assert_true(dram_bytes(&dram_st) > 0);
+
+    /* one device per process (SystemC): the suite's, then one with on-chip memory, then the suite's again */
+    npu_backend_close(BE);
+    m4npu_config cfg;
+    m4npu_config_defaults(&cfg);
+    cfg.npu.dram.onchip_bytes = 1 * MIB;
+    rt_error e;
+    BE = npu_backend_open(&cfg, &e);
+    if (!BE)
+        fail_msg("npu_backend_open: %s", e.msg);
+    run_padded_conv(BE, g, &u, &onchip_st);
+    assert_int_equal(dram_bytes(&onchip_st), 0);
+    assert_true(onchip_st.cycles < dram_st.cycles);
+    /* the same work, on chip: as many MACs */
+    assert_int_equal(onchip_st.counters.v[NPU_UNIT_MM][NPU_CTR_MACS], dram_st.counters.v[NPU_UNIT_MM][NPU_CTR_MACS]);
+    npu_backend_close(BE);
+    m4npu_config_defaults(&cfg);
+    BE = npu_backend_open(&cfg, &e);
+    if (!BE)
+        fail_msg("npu_backend_open: %s", e.msg);
+    graph_free(g);
+}
+
 /* A plan larger than the device: the error says what it needs, what is held, and the bytes
  * missing; nothing stays allocated. */
 static void test_plan_that_does_not_fit_says_how_much_is_missing(void **state)
@@ -388,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_plan_that_does_not_fit_says_how_much_is_missing),
         cmocka_unit_test(test_resident_tensors_are_placed_once),
         cmocka_unit_test(test_plan_segments_compute_what_they_compute_alone),
+        cmocka_unit_test(test_padded_copy_is_scratch_and_onchip_memory_holds_the_plan),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

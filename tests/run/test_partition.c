@@ -228,6 +228,10 @@ static void test_rates_and_transfers(void **state)
     assert_close(t.copy_s, 8192 / 10e9);
 
     assert_close(cpumodel_submit_s(&cfg.cpu, 3), 20e-6);
+    /* a delegate's per-op host time: cpu.npu_op_overhead_us per node of the job */
+    m4npu_config per_op = cfg;
+    per_op.cpu.npu_op_overhead_us = 50.0;
+    assert_close(cpumodel_submit_s(&per_op.cpu, 3), 20e-6 + 3 * 50e-6);
     assert_close(cpumodel_idle_j(&cfg.cpu, 2.0), 0.2);
     assert_close(cpumodel_active_j(&cfg.cpu, 2.0), 4.0);
 }

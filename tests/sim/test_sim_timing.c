@@ -78,6 +78,38 @@ static void test_dma_latency_plus_bytes_over_bandwidth(void **state)
     assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA1, NPU_CTR_DRAM_WR), 384);
 }
 
+/* npu.dram.onchip_bytes: the top of the address space is on-chip memory. A DMA there moves its
+ * bytes at the SRAM banks' rate (8 x 16 = 128 B per cycle here) with no DRAM latency or burst
+ * rounding, and counts them as SRAM bytes on both sides; one below it is a DRAM transfer as before. */
+static void test_dma_to_onchip_memory_runs_at_the_sram_rate(void **state)
+{
+    (void)state;
+    npu_test_close(&T);
+    npu_device_config c = config();
+    c.dram.onchip_bytes = (uint64_t)NPU_TEST_BUF_BYTES * NPU_TEST_BUFS;
+    npu_test_open(&T, &c);
+    /* the data region at the bottom: DRAM, as without on-chip memory */
+    run_ok("dma.ld 0, 0, 0x0, 0, 4, 1024, 1024, 1024\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 256);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_DRAM_RD), 4096);
+    /* the data region from the top down: all of it in the on-chip memory */
+    npu_bo_free(T.data);
+    T.data = npu_bo_alloc_high(T.dev, (uint64_t)NPU_TEST_BUF_BYTES * NPU_TEST_BUFS);
+    assert_non_null(T.data);
+    assert_int_equal(npu_bo_addr(T.data), c.dram.size_bytes - c.dram.onchip_bytes);
+    assert_int_equal(npu_dev_onchip_bytes(T.dev), c.dram.onchip_bytes);
+    run_ok("dma.ld 0, 0, 0x0, 0, 4, 1024, 1024, 1024\nend\n");
+    const uint64_t sram_bytes_per_cycle = (uint64_t)c.sram.banks * c.sram.bank_width_bytes;
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_BUSY), DMA_SETUP + 4096 / sram_bytes_per_cycle);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_DRAM_RD), 0);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_SRAM_RD), 4096); /* the on-chip memory's side */
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_SRAM_WR), 4096); /* the SRAM's */
+    /* 3 x 100 bytes stored: no burst rounding on chip */
+    run_ok("dma.st 1, 1, 0x0, 0, 3, 100, 200, 100\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA1, NPU_CTR_BUSY), DMA_SETUP + (300 + sram_bytes_per_cycle - 1) / sram_bytes_per_cycle);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA1, NPU_CTR_DRAM_WR), 0);
+}
+
 static void test_dma_fractional_bandwidth_rounds_up(void **state)
 {
     (void)state;
@@ -280,6 +312,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_units_overlap_unless_synchronised, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sram_narrower_than_a_unit_bounds_it, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sram_conflicts_between_dma_and_vector, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dma_to_onchip_memory_runs_at_the_sram_rate, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

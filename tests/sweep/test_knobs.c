@@ -49,6 +49,7 @@ static const knob_case cases[] = {
     {"npu.dram.efficiency", "0.1", "projection", 0, {NULL}, NULL, "streaming the weights"},
     {"npu.dram.latency_ns", "10000", "projection", 0, {NULL}, NULL, "every transfer's first byte"},
     {"npu.dram.burst_bytes", "4096", "projection", 0, {NULL}, NULL, "rows rounded to whole bursts"},
+    {"npu.dram.onchip_bytes", "16 MiB", "projection", 0, {NULL}, NULL, "its weights and activations on chip"},
     {"npu.control.clock_mhz", "50", "projection", 0, {NULL}, NULL, "the firmware's time"},
     {"npu.control.cycles_per_insn", "1000", "projection", 0, {NULL}, NULL, "dispatching every instruction"},
     {"npu.control.cycles_per_job", "100000", "projection", 0, {NULL}, NULL, "every job's fetch and completion"},
@@ -63,6 +64,7 @@ static const knob_case cases[] = {
     {"cpu.dispatch_overhead_us", "1000", "IMU_enc", 0, {NULL}, NULL, "every CPU operator"},
     {"cpu.npu_submit_overhead_us", "1000", "IMU_enc", 0, {NULL}, NULL, "every NPU segment"},
     {"cpu.npu_transfer_overhead_us", "1000", "IMU_enc", 0, {NULL}, NULL, "every tensor crossing the boundary"},
+    {"cpu.npu_op_overhead_us", "1000", "IMU_enc", 0, {NULL}, NULL, "every node of an NPU segment"},
     {"cpu.active_power_w", "50", "IMU_enc", 0, {NULL}, NULL, "the CPU's energy while it computes"},
     {"cpu.idle_power_w", "0", "IMU_enc", 0, {NULL}, NULL, "the CPU's energy while the NPU runs"},
     {"energy.mac_int8_pj", "1", "projection", 0, {NULL}, NULL, "int8 MACs"},
@@ -73,6 +75,7 @@ static const knob_case cases[] = {
     {"energy.softmax_pj_per_lane_cycle", "5", "IMU_enc", 0, {NULL}, NULL, "softmax lane-cycles"},
     {"energy.control_pj_per_cycle", "1", "projection", 0, {NULL}, NULL, "the control core's cycles"},
     {"energy.npu_static_w", "1", "projection", 0, {NULL}, NULL, "static power over the time"},
+    {"energy.platform_w", "1", "projection", 0, {NULL}, NULL, "the rest of the device over the time"},
 };
 
 /* Numeric keys that are not knobs, and why. */
