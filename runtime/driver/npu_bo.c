@@ -63,6 +63,8 @@ void npu_dev_mem_info(const npu_dev *dev, npu_mem_info *out)
 
 uint64_t npu_dev_onchip_bytes(const npu_dev *dev) { return npu_sim_onchip_bytes(dev->sim); }
 
+uint64_t npu_dev_onchip_base(const npu_dev *dev) { return npu_sim_dram_size(dev->sim) - npu_sim_onchip_bytes(dev->sim); }
+
 /* First fit from the lowest address, or (high) last fit from the highest: the BO takes the top
  * of the highest free range that holds it. */
 static npu_bo *bo_alloc(npu_dev *dev, uint64_t size, bool high)

@@ -95,8 +95,10 @@ npu_bo *npu_bo_alloc(npu_dev *dev, uint64_t size); /* NULL: see npu_dev_error() 
  * is (npu.dram.onchip_bytes, the top of its address space), so that the buffers allocated this way
  * first are in it as far as they fit. */
 npu_bo *npu_bo_alloc_high(npu_dev *dev, uint64_t size);
-/* Bytes of on-chip memory at the top of device memory (0: none); see npu_bo_alloc_high. */
+/* Bytes of on-chip memory at the top of device memory (0: none), and the device address where it
+ * begins (the size of device memory when there is none); see npu_bo_alloc_high. */
 uint64_t npu_dev_onchip_bytes(const npu_dev *dev);
+uint64_t npu_dev_onchip_base(const npu_dev *dev);
 void npu_bo_free(npu_bo *bo);
 uint64_t npu_bo_addr(const npu_bo *bo); /* device address */
 uint64_t npu_bo_size(const npu_bo *bo);

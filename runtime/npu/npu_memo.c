@@ -2,7 +2,10 @@
  *
  * A timing-only job's cycles and counters are a function of its op descriptors and the device
  * configuration alone: the device starts every job drained and idle, timing never depends on
- * data, and no model in sim/ depends on an address. So when a segment with the same descriptors
+ * data, and no model in sim/ depends on an address but one: on a device with on-chip memory
+ * (npu.dram.onchip_bytes) a DMA is on chip or not by where it lands. So the key also holds, per
+ * job buffer, whether it is wholly on chip, wholly off, or split (then the offsets into it stay
+ * in the key: they decide which side a transfer is on). When a segment with the same descriptors
  * (buffer indices and offsets aside) runs again on the same backend — the 32 identical layers of
  * LLaMA-7B, the same encoder in two tasks — its stats are taken from the memo instead of
  * simulating it again, with its per-op profile. The result is identical by construction;
@@ -17,25 +20,58 @@
 #define NPU_MEMO_FNV_PRIME 0x100000001b3ull
 #define NPU_MEMO_INITIAL_SLOTS 64u
 
+/* Where a job buffer lies against the on-chip memory: wholly off chip, wholly on, or split at this
+ * offset into it (0 < split < its bytes). */
+#define NPU_MEMO_OFF_CHIP UINT64_MAX
+#define NPU_MEMO_ON_CHIP 0u
+
 struct npu_memo_entry {
     uint64_t hash;
     uint32_t n_ops;
+    uint64_t place[NPU_MAX_BUFFERS]; /* per job buffer: NPU_MEMO_OFF_CHIP, NPU_MEMO_ON_CHIP or a split */
     npu_op_desc *key; /* the normalised descriptors */
     npu_segment_stats stats;
     npu_op_profile *profile; /* per descriptor, cycles relative to the job's start */
 };
 
-/* The descriptors with everything that names a place in memory zeroed. */
-static void normalise(const npu_op_desc *in, npu_op_desc *out, uint32_t n)
+/* Each job buffer of the segment against the device's on-chip memory (all off chip without one). */
+static void placement(const npu_backend *b, const npu_segment *s, uint64_t place[NPU_MAX_BUFFERS])
+{
+    uint64_t onchip = npu_dev_onchip_bytes(b->dev), base = npu_dev_onchip_base(b->dev);
+    for (uint32_t k = 0; k < NPU_MAX_BUFFERS; k++) {
+        const npu_window *w = &s->win[k];
+        place[k] = NPU_MEMO_OFF_CHIP;
+        if (!onchip || k >= s->nbufs || !w->bo)
+            continue;
+        uint64_t at = npu_bo_addr(w->bo) + w->offset;
+        if (at >= base)
+            place[k] = NPU_MEMO_ON_CHIP;
+        else if (at + w->bytes > base)
+            place[k] = base - at;
+    }
+}
+
+static bool split_buffer(const uint64_t place[NPU_MAX_BUFFERS], uint32_t buf)
+{
+    return buf < NPU_MAX_BUFFERS && place[buf] != NPU_MEMO_OFF_CHIP && place[buf] != NPU_MEMO_ON_CHIP;
+}
+
+/* The descriptors with everything that names a place in memory zeroed, but the offsets into a
+ * buffer split by the on-chip memory's boundary. */
+static void normalise(const npu_op_desc *in, npu_op_desc *out, uint32_t n, const uint64_t place[NPU_MAX_BUFFERS])
 {
     memcpy(out, in, (size_t)n * sizeof *in);
     for (uint32_t i = 0; i < n; i++) {
         npu_tensor_ref *refs[NPU_OP_MAX_INPUTS + 1] = {&out[i].in[0], &out[i].in[1], &out[i].in[2], &out[i].out};
         for (int k = 0; k < NPU_OP_MAX_INPUTS + 1; k++) {
-            refs[k]->buf = refs[k]->buf == NPU_NO_BUFFER ? NPU_NO_BUFFER : 0;
-            refs[k]->offset = 0;
-            refs[k]->scales_buf = refs[k]->scales_buf == NPU_NO_BUFFER ? NPU_NO_BUFFER : 0;
-            refs[k]->scales_offset = 0;
+            if (!split_buffer(place, refs[k]->buf)) {
+                refs[k]->buf = refs[k]->buf == NPU_NO_BUFFER ? NPU_NO_BUFFER : 0;
+                refs[k]->offset = 0;
+            }
+            if (!split_buffer(place, refs[k]->scales_buf)) {
+                refs[k]->scales_buf = refs[k]->scales_buf == NPU_NO_BUFFER ? NPU_NO_BUFFER : 0;
+                refs[k]->scales_offset = 0;
+            }
         }
         if (out[i].op == NPU_OP_ATTENTION) { /* the mask's place is in the attributes */
             out[i].iattr[3] = 0;
@@ -64,12 +100,19 @@ void npu_memo_free(npu_backend *b)
     b->memo_len = b->memo_cap = 0;
 }
 
-/* Find the entry for normalised descriptors (hash h). */
-static const struct npu_memo_entry *find(const npu_backend *b, uint64_t h, const npu_op_desc *key, uint32_t n)
+static uint64_t key_hash(const npu_op_desc *key, uint32_t n, const uint64_t place[NPU_MAX_BUFFERS])
+{
+    return fnv1a(key, (size_t)n * sizeof *key) ^ fnv1a(place, NPU_MAX_BUFFERS * sizeof *place);
+}
+
+/* Find the entry for normalised descriptors (hash h) on buffers placed so. */
+static const struct npu_memo_entry *find(const npu_backend *b, uint64_t h, const npu_op_desc *key, uint32_t n,
+                                         const uint64_t place[NPU_MAX_BUFFERS])
 {
     for (size_t i = 0; i < b->memo_len; i++) {
         const struct npu_memo_entry *m = &b->memo[i];
-        if (m->hash == h && m->n_ops == n && memcmp(m->key, key, (size_t)n * sizeof *key) == 0)
+        if (m->hash == h && m->n_ops == n && memcmp(m->place, place, sizeof m->place) == 0 &&
+            memcmp(m->key, key, (size_t)n * sizeof *key) == 0)
             return m;
     }
     return NULL;
@@ -82,8 +125,10 @@ bool npu_memo_lookup(npu_backend *b, npu_segment *s, npu_segment_stats *st)
     npu_op_desc *key = malloc((size_t)s->n_ops * sizeof *key);
     if (!key)
         return false;
-    normalise(s->ops, key, s->n_ops);
-    const struct npu_memo_entry *m = find(b, fnv1a(key, (size_t)s->n_ops * sizeof *key), key, s->n_ops);
+    uint64_t place[NPU_MAX_BUFFERS];
+    placement(b, s, place);
+    normalise(s->ops, key, s->n_ops, place);
+    const struct npu_memo_entry *m = find(b, key_hash(key, s->n_ops, place), key, s->n_ops, place);
     free(key);
     if (!m || (b->profile_on && !m->profile))
         return false; /* not remembered, or without the per-op profile now asked for */
@@ -120,12 +165,13 @@ void npu_memo_store(npu_backend *b, const npu_segment *s, const npu_segment_stat
         free(profile);
         return;
     }
-    normalise(s->ops, key, s->n_ops);
+    struct npu_memo_entry *m = &b->memo[b->memo_len++];
+    placement(b, s, m->place);
+    normalise(s->ops, key, s->n_ops, m->place);
     if (keep)
         memcpy(profile, s->profile, (size_t)s->n_ops * sizeof *profile);
-    struct npu_memo_entry *m = &b->memo[b->memo_len++];
     m->profile = profile;
-    m->hash = fnv1a(key, (size_t)s->n_ops * sizeof *key);
+    m->hash = key_hash(key, s->n_ops, m->place);
     m->n_ops = s->n_ops;
     m->key = key;
     m->stats = *st;

@@ -239,10 +239,12 @@ bool Device::exec_dma(unsigned u, const hal_cmd &cmd)
     // never reach the DRAM interface; a row that crosses into it is charged as DRAM.
     const uint64_t onchip_base = cfg_.dram.size_bytes - cfg_.dram.onchip_bytes;
     uint64_t onchip_rows = 0;
-    if (cfg_.dram.onchip_bytes) {
-        const uint64_t first = cmd.dram_base + off;
-        for (uint64_t r = 0; r < rows; r++)
-            onchip_rows += first + r * dstride >= onchip_base;
+    if (cfg_.dram.onchip_bytes && rows) {
+        const uint64_t first = cmd.dram_base + off; // row r starts at first + r * dstride
+        if (first >= onchip_base)
+            onchip_rows = rows;
+        else if (dstride) // rows from ceil((onchip_base - first) / dstride) on
+            onchip_rows = rows - std::min(rows, ceil_div(onchip_base - first, dstride));
     }
     const uint64_t dram_rows = rows - onchip_rows;
     const uint64_t charged = dram_rows * ceil_div(cols, burst) * burst;

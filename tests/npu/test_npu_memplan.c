@@ -342,6 +342,57 @@ static void test_padded_copy_is_scratch_and_onchip_memory_holds_the_plan(void **
     graph_free(g);
 }
 
+/* The memo (npu_memo.c) takes a timing-only segment's stats from an earlier segment with the same
+ * descriptors. On a device with on-chip memory that is only right when their buffers lie alike
+ * against it: two identical MatMul segments whose weights are one on chip and one split by the
+ * boundary (the plan places the later segment's constants higher, so on chip first) take
+ * different times, and the memo must give each its own, as simulating each does. */
+static void test_memo_tells_on_chip_placements_apart(void **state)
+{
+    (void)state;
+    const int64_t rows = 64, k = 256, cols = 256; /* weights 64 KiB each, activations 48 KiB */
+    rt_graph *g = fanout_graph(2, rows, k, cols);
+    npu_backend_close(BE); /* one device per process (SystemC) */
+    m4npu_config cfg;
+    m4npu_config_defaults(&cfg);
+    cfg.npu.dram.onchip_bytes = 128 * 1024; /* the arena, the scales, one weight and part of the other */
+    rt_error e;
+    npu_segment_stats memo_st[2], alone_st[2];
+    for (int memo = 1; memo >= 0; memo--) {
+        BE = npu_backend_open(&cfg, &e);
+        if (!BE)
+            fail_msg("npu_backend_open: %s", e.msg);
+        npu_backend_set_memo(BE, memo);
+        npu_mem_plan *p = npu_mem_plan_new(BE, g, NULL, NULL, &e);
+        assert_non_null(p);
+        npu_segment *segs[2];
+        for (int i = 0; i < 2; i++) {
+            int node = i;
+            segs[i] = npu_mem_plan_segment(p, &node, 1, NPU_WEIGHTS_INT8, true, &e);
+            if (!segs[i])
+                fail_msg("segment %d: %s", i, e.msg);
+        }
+        if (npu_mem_plan_commit(p, &e) != RT_OK)
+            fail_msg("commit: %s", e.msg);
+        for (int i = 0; i < 2; i++)
+            if (npu_segment_run(segs[i], NULL, memo ? &memo_st[i] : &alone_st[i], &e) != RT_OK)
+                fail_msg("run %d: %s", i, e.msg);
+        npu_mem_plan_free(p);
+        npu_backend_close(BE);
+    }
+    assert_true(dram_bytes(&alone_st[0]) > dram_bytes(&alone_st[1])); /* segment 0's weights partly off chip */
+    assert_true(alone_st[0].cycles > alone_st[1].cycles);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(memo_st[i].cycles, alone_st[i].cycles);
+        assert_int_equal(dram_bytes(&memo_st[i]), dram_bytes(&alone_st[i]));
+    }
+    m4npu_config_defaults(&cfg);
+    BE = npu_backend_open(&cfg, &e);
+    if (!BE)
+        fail_msg("npu_backend_open: %s", e.msg);
+    graph_free(g);
+}
+
 /* A plan larger than the device: the error says what it needs, what is held, and the bytes
  * missing; nothing stays allocated. */
 static void test_plan_that_does_not_fit_says_how_much_is_missing(void **state)
@@ -475,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_resident_tensors_are_placed_once),
         cmocka_unit_test(test_plan_segments_compute_what_they_compute_alone),
         cmocka_unit_test(test_padded_copy_is_scratch_and_onchip_memory_holds_the_plan),
+        cmocka_unit_test(test_memo_tells_on_chip_placements_apart),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
