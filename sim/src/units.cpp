@@ -252,8 +252,9 @@ bool Device::exec_dma(unsigned u, const hal_cmd &cmd)
     if (!busy_wait(u, cfg_.dma.setup_cycles))
         return false;
     // The SRAM side moves rows * cols bytes alongside the DRAM transfer, no faster than DRAM
-    // delivers (or takes) them; the on-chip rows move at the SRAM banks' rate after them.
-    if (charged) {
+    // delivers (or takes) them; the on-chip rows move at the SRAM banks' rate after them (a
+    // transfer of no rows waits the DRAM's latency, as it always has).
+    if (dram_rows || !onchip_rows) {
         SramModel::Request sram_req;
         sram_model_.begin(sram_req, dram_rows * cols, dram_model_.bw_fx());
         sc_time t0 = sc_time_stamp();
