@@ -229,6 +229,11 @@ static void test_dma_dram_control(void **state)
     expect(&c, "npu.dram.burst_bytes: 0 is outside 1..4096 bytes");
     c.dram.burst_bytes = 1;
     expect(&c, NULL);
+    c.dram.onchip_bytes = c.dram.size_bytes / 2 + 1; /* the DRAM keeps at least half the address space */
+    expect(&c, "npu.dram.onchip_bytes: 33554433 is outside 0..32 MiB (at most half of npu.dram.size_bytes: the rest "
+               "is the memory behind the DRAM interface)");
+    c.dram.onchip_bytes = c.dram.size_bytes / 2;
+    expect(&c, NULL);
 
     npu_config_defaults(&c);
     c.queue_depth = 0;
