@@ -49,6 +49,17 @@ Device::Device(sc_module_name name) : sc_module(name)
     progress_or_reset_ |= progress_;
     progress_or_reset_ |= reset_ev_;
     progress_or_reset_ |= watchdog_ev_;
+    doorbell_or_reset_ |= doorbell_;
+    doorbell_or_reset_ |= reset_ev_;
+    for (unsigned u = 0; u < NPU_UNIT_CTRL; u++) {
+        Unit &U = units_[u];
+        U.dram_done_or_abort |= U.dram_done;
+        U.dram_done_or_abort |= abort_ev_;
+        U.sram_done_or_abort |= U.sram_done;
+        U.sram_done_or_abort |= abort_ev_;
+        U.sem_or_abort |= sem_changed_;
+        U.sem_or_abort |= abort_ev_;
+    }
     sc_spawn_options ctrl;
     ctrl.set_stack_size(kControlStackBytes);
     sc_spawn([this] { control_thread(); }, "control", &ctrl);
@@ -427,7 +438,7 @@ hal_status Device::wait_doorbell()
     while (!doorbell_pending_) {
         if (reset_pending_)
             return HAL_RESET;
-        wait(doorbell_ | reset_ev_);
+        wait(doorbell_or_reset_);
     }
     if (reset_pending_)
         return HAL_RESET;

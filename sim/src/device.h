@@ -64,8 +64,11 @@ class DramModel {
     uint64_t latency_cycles() const { return latency_cycles_; }
     uint64_t bw_fx() const { return bw_fx_; }
     // Called from a thread: wait for the first-byte latency, then for `bytes` to be served at the
-    // bandwidth share. Returns false if `abort` fired first (the request is withdrawn).
-    bool transfer(uint64_t bytes, const sc_core::sc_event &abort);
+    // bandwidth share. Returns false if `abort` fired first (the request is withdrawn). `done` is
+    // the caller's completion event and `done_or_abort` the list (done | abort), built once: no
+    // event and no event list is allocated per transfer.
+    bool transfer(uint64_t bytes, const sc_core::sc_event &abort, sc_core::sc_event &done,
+                  const sc_core::sc_event_or_list &done_or_abort);
     void method(); // SC_METHOD body, sensitive to next_
     sc_core::sc_event next_;
     void clear();
@@ -74,7 +77,7 @@ class DramModel {
     struct Request {
         uint64_t remaining_fx;
         bool finished;
-        sc_core::sc_event done;
+        sc_core::sc_event *done;
     };
     void advance();
     void schedule();
@@ -95,7 +98,8 @@ class SramModel {
         uint64_t rate_fx = 0;      // its current share
         bool waiting = false;      // its owner waits in finish()
         bool finished = true;
-        sc_core::sc_event done;
+        sc_core::sc_event *done = nullptr;               // its owner's, notified when served
+        const sc_core::sc_event_or_list *done_or_abort = nullptr; // (done | abort), built once
     };
     void configure(uint64_t bw_fx);
     uint64_t bw_fx() const { return bw_fx_; }
@@ -103,9 +107,10 @@ class SramModel {
     static uint64_t cap_for(uint64_t bytes, uint64_t cycles_alone);
     // Called from a thread: join the active requests with `bytes` to serve at most cap_fx per
     // cycle (no bytes: finished at once). Then finish() waits until they are served (false if
-    // `abort` fired first: the request is withdrawn), or withdraw() drops the request.
+    // the abort event of r.done_or_abort fired first: the request is withdrawn), or withdraw()
+    // drops the request. r.done and r.done_or_abort are the owner's, set before begin().
     void begin(Request &r, uint64_t bytes, uint64_t cap_fx);
-    bool finish(Request &r, const sc_core::sc_event &abort);
+    bool finish(Request &r);
     void withdraw(Request &r);
     void method(); // SC_METHOD body, sensitive to next_
     sc_core::sc_event next_;
@@ -129,6 +134,11 @@ struct Unit {
     uint32_t current = 0;     // its index
     std::array<uint64_t, NPU_CTR_COUNT> ctr{};
     sc_core::sc_event wake; // the queue got an entry
+    // Completion of the unit's DRAM transfer and SRAM request (one of each at most at a time),
+    // and the lists its waits use, built once (Device's constructor): an `a | b` per wait would
+    // allocate an event list, and an event per request would construct one, per instruction.
+    sc_core::sc_event dram_done, sram_done;
+    sc_core::sc_event_or_list dram_done_or_abort, sram_done_or_abort, sem_or_abort;
 };
 
 class Device : public sc_core::sc_module {
@@ -235,6 +245,7 @@ class Device : public sc_core::sc_module {
     sc_core::sc_event doorbell_;
     sc_core::sc_event open_ev_;
     sc_core::sc_event reset_ev_; // a reset or close: the firmware unwinds
+    sc_core::sc_event_or_list doorbell_or_reset_; // doorbell_ | reset_ev_, built once
     fw_hal hal_{this};
     bool doorbell_pending_ = false;
     bool reset_pending_ = false;

@@ -45,7 +45,7 @@ void DramModel::advance()
     for (Request *r : active_)
         if (r->remaining_fx == 0) {
             r->finished = true;
-            r->done.notify(SC_ZERO_TIME);
+            r->done->notify(SC_ZERO_TIME);
         }
     active_.erase(std::remove_if(active_.begin(), active_.end(), [](Request *r) { return r->finished; }),
                   active_.end());
@@ -70,19 +70,20 @@ void DramModel::method()
     schedule();
 }
 
-bool DramModel::transfer(uint64_t bytes, const sc_event &abort)
+bool DramModel::transfer(uint64_t bytes, const sc_event &abort, sc_event &done, const sc_event_or_list &done_or_abort)
 {
     if (latency_cycles_) {
         wait(cycles(latency_cycles_), abort);
         if (!timed_out())
             return false;
     }
-    Request r{bytes << kFracBits, false, sc_event()};
+    done.cancel(); // a notification left by the unit's previous transfer is not this one's
+    Request r{bytes << kFracBits, false, &done};
     advance();
     active_.push_back(&r);
     schedule();
     while (!r.finished) {
-        wait(r.done | abort);
+        wait(done_or_abort);
         if (!r.finished) { // aborted: withdraw
             advance();
             active_.erase(std::remove(active_.begin(), active_.end(), &r), active_.end());

@@ -53,7 +53,7 @@ void SramModel::advance()
             r->remaining_fx -= std::min(r->remaining_fx, r->rate_fx * dt);
         if (r->remaining_fx == 0) {
             r->finished = true;
-            r->done.notify(SC_ZERO_TIME);
+            r->done->notify(SC_ZERO_TIME);
         }
     }
     active_.erase(std::remove_if(active_.begin(), active_.end(), [](Request *r) { return r->finished; }),
@@ -108,6 +108,7 @@ void SramModel::begin(Request &r, uint64_t bytes, uint64_t cap_fx)
     r.rate_fx = 0;
     r.waiting = false;
     r.finished = bytes == 0;
+    r.done->cancel(); // a notification left by the owner's previous request is not this one's
     if (r.finished)
         return;
     advance();
@@ -128,7 +129,7 @@ void SramModel::withdraw(Request &r)
     schedule();
 }
 
-bool SramModel::finish(Request &r, const sc_event &abort)
+bool SramModel::finish(Request &r)
 {
     if (!r.finished) {
         advance(); // served by now, as it is when the banks kept up
@@ -139,7 +140,7 @@ bool SramModel::finish(Request &r, const sc_event &abort)
         }
     }
     while (!r.finished) {
-        wait(r.done | abort);
+        wait(*r.done_or_abort);
         if (!r.finished) { // aborted: withdraw
             withdraw(r);
             return false;

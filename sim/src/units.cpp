@@ -175,7 +175,7 @@ bool Device::sram_wait(unsigned u, SramModel::Request &r)
         return true;
     uint64_t epoch = abort_epoch_;
     sc_time t0 = sc_time_stamp();
-    bool served = sram_model_.finish(r, abort_ev_);
+    bool served = sram_model_.finish(r);
     units_[u].ctr[NPU_CTR_BUSY] += to_cycles(sc_time_stamp() - t0);
     return served && epoch == abort_epoch_;
 }
@@ -183,6 +183,8 @@ bool Device::sram_wait(unsigned u, SramModel::Request &r)
 bool Device::compute_wait(unsigned u, const isa_insn &in, uint64_t latency)
 {
     SramModel::Request req;
+    req.done = &units_[u].sram_done;
+    req.done_or_abort = &units_[u].sram_done_or_abort;
     uint64_t bytes = sram_bytes(in, mm_ctx_.mm_bias);
     sram_model_.begin(req, bytes, SramModel::cap_for(bytes, latency));
     if (!busy_wait(u, latency)) {
@@ -205,7 +207,7 @@ bool Device::exec_sync(unsigned u, const hal_cmd &cmd)
     while (sems_[sem] == 0) {
         U.stalled = true;
         sc_time t0 = sc_time_stamp();
-        wait(sem_changed_ | abort_ev_);
+        wait(U.sem_or_abort);
         U.ctr[NPU_CTR_STALL] += to_cycles(sc_time_stamp() - t0);
         if (epoch != abort_epoch_)
             return false;
@@ -256,9 +258,11 @@ bool Device::exec_dma(unsigned u, const hal_cmd &cmd)
     // transfer of no rows waits the DRAM's latency, as it always has).
     if (dram_rows || !onchip_rows) {
         SramModel::Request sram_req;
+        sram_req.done = &units_[u].sram_done;
+        sram_req.done_or_abort = &units_[u].sram_done_or_abort;
         sram_model_.begin(sram_req, dram_rows * cols, dram_model_.bw_fx());
         sc_time t0 = sc_time_stamp();
-        bool served = dram_model_.transfer(charged, abort_ev_);
+        bool served = dram_model_.transfer(charged, abort_ev_, units_[u].dram_done, units_[u].dram_done_or_abort);
         units_[u].ctr[NPU_CTR_BUSY] += to_cycles(sc_time_stamp() - t0);
         if (!served || epoch != abort_epoch_) {
             sram_model_.withdraw(sram_req);
@@ -269,6 +273,8 @@ bool Device::exec_dma(unsigned u, const hal_cmd &cmd)
     }
     if (onchip_rows) {
         SramModel::Request onchip_req;
+        onchip_req.done = &units_[u].sram_done;
+        onchip_req.done_or_abort = &units_[u].sram_done_or_abort;
         sram_model_.begin(onchip_req, onchip_rows * cols, sram_model_.bw_fx());
         if (!sram_wait(u, onchip_req))
             return false;
