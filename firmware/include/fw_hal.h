@@ -87,6 +87,10 @@ hal_status hal_wait_doorbell(fw_hal *h);
 /* Queue cmd on a unit (enum npu_unit, DMA0..VEC). Blocks while the queue is full. HAL_FAULT if
  * a unit has faulted, HAL_TIMEOUT if no unit completed anything for watchdog_cycles. */
 hal_status hal_push(fw_hal *h, unsigned unit, const hal_cmd *cmd);
+/* hal_spend(control_cycles), then, if it returned HAL_OK, hal_push(unit, cmd): the same times,
+ * counters and statuses (HAL_RESET may come from either part), in one call so that the port can
+ * spend the cycles while it waits for room in a full queue (one wait instead of two). */
+hal_status hal_spend_push(fw_hal *h, uint64_t control_cycles, unsigned unit, const hal_cmd *cmd);
 /* Block until every unit queue is empty and every unit idle; same failure statuses. */
 hal_status hal_drain(fw_hal *h);
 /* The first fault a unit reported since the last hal_abort(); 0 if none. */

@@ -206,14 +206,14 @@ hal_status fw_job_run(fw *f, const npu_job_desc *d, fw_job_result *r)
     for (uint32_t i = 0; i < end; i++) {
         if (fetch(f, d, i, &in, r) != 0)
             return HAL_OK;
-        if ((st = hal_spend(h, f->info->cycles_per_insn)) != HAL_OK)
-            return st;
-        r->insns++;
-        if (in.op == ISA_OP_NOP)
-            continue;
-        if (in.op == ISA_OP_END)
-            break;
-        if (in.op == ISA_OP_BARRIER) {
+        if (in.op == ISA_OP_NOP || in.op == ISA_OP_END || in.op == ISA_OP_BARRIER) {
+            if ((st = hal_spend(h, f->info->cycles_per_insn)) != HAL_OK)
+                return st;
+            r->insns++;
+            if (in.op == ISA_OP_NOP)
+                continue;
+            if (in.op == ISA_OP_END)
+                break;
             if ((st = hal_drain(h)) != HAL_OK)
                 return fw_unit_failure(f, st, r);
             continue;
@@ -227,7 +227,11 @@ hal_status fw_job_run(fw *f, const npu_job_desc *d, fw_job_result *r)
             cmd.dram_base = bufs[ISA_GET(&in, DMA_LD, BUF)].addr;
             cmd.dram_limit = bufs[ISA_GET(&in, DMA_LD, BUF)].size;
         }
-        if ((st = hal_push(h, fw_insn_unit(&in), &cmd)) != HAL_OK)
+        /* the dispatch cost, then the queue (one HAL call: the port may wait once for both) */
+        if ((st = hal_spend_push(h, f->info->cycles_per_insn, fw_insn_unit(&in), &cmd)) == HAL_RESET)
+            return st;
+        r->insns++;
+        if (st != HAL_OK)
             return fw_unit_failure(f, st, r);
     }
     if ((st = hal_drain(h)) != HAL_OK)

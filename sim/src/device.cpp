@@ -59,6 +59,10 @@ Device::Device(sc_module_name name) : sc_module(name)
         U.sram_done_or_abort |= abort_ev_;
         U.sem_or_abort |= sem_changed_;
         U.sem_or_abort |= abort_ev_;
+        U.push_wait |= U.space;
+        U.push_wait |= reset_ev_;
+        U.push_wait |= fault_ev_;
+        U.push_wait |= watchdog_ev_;
     }
     sc_spawn_options ctrl;
     ctrl.set_stack_size(kControlStackBytes);
@@ -414,14 +418,19 @@ void Device::control_thread()
     }
 }
 
+// Control-core cycles to NPU cycles, carrying the remainder so that rounding never drifts.
+uint64_t Device::npu_cycles_of(uint64_t control_cycles)
+{
+    uint64_t scaled = control_cycles * npu_khz_ + spend_carry_;
+    spend_carry_ = scaled % ctrl_khz_;
+    return scaled / ctrl_khz_;
+}
+
 hal_status Device::spend(uint64_t control_cycles)
 {
     if (reset_pending_)
         return HAL_RESET;
-    // control-core cycles to NPU cycles, carrying the remainder so that rounding never drifts
-    uint64_t scaled = control_cycles * npu_khz_ + spend_carry_;
-    uint64_t n = scaled / ctrl_khz_;
-    spend_carry_ = scaled % ctrl_khz_;
+    uint64_t n = npu_cycles_of(control_cycles);
     if (n == 0)
         return HAL_OK;
     sc_time t0 = sc_time_stamp();
@@ -446,19 +455,31 @@ hal_status Device::wait_doorbell()
     return HAL_OK;
 }
 
+// The watchdog's timer for `deadline`: armed only when none is pending or the pending one is
+// later; one that fires earlier (armed by an earlier wait) wakes its waiter, which re-arms.
+void Device::arm_watchdog(sc_time deadline)
+{
+    const sc_time now = sc_time_stamp();
+    if (watchdog_at_ <= now || watchdog_at_ > deadline) { // none pending, or one for a longer watchdog
+        watchdog_ev_.notify(deadline - now);
+        watchdog_at_ = deadline;
+    }
+}
+
+void Device::note_progress()
+{
+    last_progress_ = sc_time_stamp();
+    progress_.notify(SC_ZERO_TIME);
+}
+
 // Wait until some unit makes progress or reset_ev_ fires (true), or until `deadline` passes
 // without either (false). Equivalent to wait(deadline - now, progress_ | reset_ev_), but the timer
-// is the one watchdog notification: armed only when none is pending, and a notification that
-// fires before `deadline` (armed by an earlier wait) arms the next one. Its wake-ups change no
-// state, so the device behaves exactly as with a fresh timeout per wait.
+// is the one watchdog notification (arm_watchdog). Its wake-ups change no state, so the device
+// behaves exactly as with a fresh timeout per wait.
 bool Device::wait_progress_or_deadline(sc_time deadline)
 {
     for (;;) {
-        const sc_time now = sc_time_stamp();
-        if (watchdog_at_ <= now || watchdog_at_ > deadline) { // none pending, or one for a longer watchdog
-            watchdog_ev_.notify(deadline - now);
-            watchdog_at_ = deadline;
-        }
+        arm_watchdog(deadline);
         wait(progress_or_reset_);
         if (!watchdog_ev_.triggered() || progress_.triggered() || reset_ev_.triggered())
             return true;
@@ -512,6 +533,65 @@ hal_status Device::push(unsigned unit, const hal_cmd &cmd)
     u.wake.notify(SC_ZERO_TIME);
     units_[NPU_UNIT_CTRL].ctr[NPU_CTR_INSNS]++; // the control core's count: instructions dispatched
     return HAL_OK;
+}
+
+// spend(control_cycles), then push(unit, cmd), with the same times, counters and faults, in one
+// wait instead of two when the unit's queue is full: the control core then sleeps until the
+// queue has room (or a fault, a reset, the watchdog), not first until its cycles are spent and
+// then again for every unit event until the queue has room. Room that comes before the spend is
+// over: the rest of the spend, then the push, as after spend(). Room that comes after: the push
+// at once, in the delta the same unit event woke push()'s wait. The watchdog runs as push()'s
+// wait runs it: from the end of the spend, restarted by every unit event (last_progress_).
+hal_status Device::spend_push(uint64_t control_cycles, unsigned unit, const hal_cmd &cmd)
+{
+    if (unit >= NPU_UNIT_CTRL || reset_pending_ || fault_pending_ || units_[unit].queue.size() < cfg_.queue_depth) {
+        hal_status st = spend(control_cycles);
+        return st != HAL_OK ? st : push(unit, cmd);
+    }
+    uint64_t n = npu_cycles_of(control_cycles);
+    if (n == 0)
+        return push(unit, cmd);
+    Unit &U = units_[unit];
+    uint64_t &busy = units_[NPU_UNIT_CTRL].ctr[NPU_CTR_BUSY];
+    const sc_time t0 = sc_time_stamp(), end = t0 + cycles(n), watchdog = cycles(cfg_.watchdog_cycles);
+    sc_time watch_from = end; // push()'s first wait for progress starts when the spend is over
+    for (;;) {
+        if (last_progress_ > watch_from)
+            watch_from = last_progress_;
+        arm_watchdog(watch_from + watchdog);
+        wait(U.push_wait);
+        const sc_time now = sc_time_stamp();
+        if (reset_pending_) { // as spend() interrupted by the reset, or push() after it
+            busy += to_cycles(std::min(now, end) - t0);
+            return HAL_RESET;
+        }
+        const bool timer_only = watchdog_ev_.triggered() && !U.space.triggered() && !fault_ev_.triggered();
+        if (now < end) {
+            if (timer_only)
+                continue; // a timer armed by an earlier wait: still spending
+            wait(end - now, reset_ev_); // room or a fault during the spend: the rest of it
+            busy += to_cycles(sc_time_stamp() - t0);
+            if (reset_pending_)
+                return HAL_RESET;
+            return push(unit, cmd);
+        }
+        if (!timer_only) {
+            busy += n;
+            return push(unit, cmd);
+        }
+        if (last_progress_ > watch_from)
+            watch_from = last_progress_;
+        if (now < watch_from + watchdog)
+            continue;
+        bool working = false;
+        for (unsigned v = 0; v < NPU_UNIT_CTRL; v++)
+            working |= units_[v].has_current && !units_[v].stalled;
+        if (!working) {
+            busy += n;
+            return HAL_TIMEOUT;
+        }
+        watch_from = now; // units still compute: push()'s wait waits another watchdog period
+    }
 }
 
 hal_status Device::drain()
@@ -577,7 +657,8 @@ void Device::report_fault(unsigned u, uint32_t fault, uint64_t addr, uint32_t in
         fault_.addr = addr;
         fault_.index = index;
     }
-    progress_.notify(SC_ZERO_TIME);
+    note_progress();
+    fault_ev_.notify(SC_ZERO_TIME);
 }
 
 Device &device_instance()

@@ -139,6 +139,8 @@ struct Unit {
     // allocate an event list, and an event per request would construct one, per instruction.
     sc_core::sc_event dram_done, sram_done;
     sc_core::sc_event_or_list dram_done_or_abort, sram_done_or_abort, sem_or_abort;
+    sc_core::sc_event space; // an entry left the queue (notified with progress_)
+    sc_core::sc_event_or_list push_wait; // space | reset | fault | watchdog: spend_push's wait
 };
 
 class Device : public sc_core::sc_module {
@@ -175,6 +177,7 @@ class Device : public sc_core::sc_module {
     hal_status spend(uint64_t control_cycles);
     hal_status wait_doorbell();
     hal_status push(unsigned unit, const hal_cmd &cmd);
+    hal_status spend_push(uint64_t control_cycles, unsigned unit, const hal_cmd &cmd);
     hal_status drain();
     int unit_fault(hal_fault *out) const;
     unsigned stuck_unit(uint32_t *index) const;
@@ -189,6 +192,9 @@ class Device : public sc_core::sc_module {
     void update_irq();
     uint32_t unit_register(uint32_t off) const;
     hal_status wait_progress(); // watchdog-guarded wait for a unit event
+    void arm_watchdog(sc_core::sc_time deadline);
+    uint64_t npu_cycles_of(uint64_t control_cycles); // with the carried remainder
+    void note_progress(); // progress_.notify, and its time
     bool wait_progress_or_deadline(sc_core::sc_time deadline); // false: the deadline passed
     bool resetting() const { return reset_pending_; }
 
@@ -229,6 +235,8 @@ class Device : public sc_core::sc_module {
     std::array<uint32_t, 32> sems_{};
     sc_core::sc_event sem_changed_;
     sc_core::sc_event progress_;   // a unit finished an instruction or freed queue space
+    sc_core::sc_time last_progress_; // when progress_ was last notified
+    sc_core::sc_event fault_ev_;   // a unit reported a fault (notified with progress_)
     // The watchdog's timer: one timed notification kept pending for the latest deadline, never
     // re-armed per wait (a cancelled timed notification stays in SystemC's event queue until its
     // time, so re-arming one per instruction filled the queue with watchdog_cycles' worth of

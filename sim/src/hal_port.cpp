@@ -17,6 +17,10 @@ hal_status hal_spend(fw_hal *h, uint64_t control_cycles) { return h->dev->spend(
 uint64_t hal_now(fw_hal *h) { return h->dev->now_cycles(); }
 hal_status hal_wait_doorbell(fw_hal *h) { return h->dev->wait_doorbell(); }
 hal_status hal_push(fw_hal *h, unsigned unit, const hal_cmd *cmd) { return h->dev->push(unit, *cmd); }
+hal_status hal_spend_push(fw_hal *h, uint64_t control_cycles, unsigned unit, const hal_cmd *cmd)
+{
+    return h->dev->spend_push(control_cycles, unit, *cmd);
+}
 hal_status hal_drain(fw_hal *h) { return h->dev->drain(); }
 int hal_unit_fault(fw_hal *h, hal_fault *out) { return h->dev->unit_fault(out); }
 unsigned hal_stuck_unit(fw_hal *h, uint32_t *index) { return h->dev->stuck_unit(index); }

@@ -118,7 +118,8 @@ void Device::unit_thread(unsigned u)
         U.queue.pop_front();
         U.has_current = true;
         U.current = cmd.index;
-        progress_.notify(SC_ZERO_TIME); // queue space for the firmware
+        note_progress(); // queue space for the firmware
+        U.space.notify(SC_ZERO_TIME);
         const uint64_t issued = insn_hook_ ? now_cycles() : 0;
         uint64_t epoch = abort_epoch_;
         bool done;
@@ -133,7 +134,7 @@ void Device::unit_thread(unsigned u)
             U.ctr[NPU_CTR_INSNS]++;
             if (insn_hook_)
                 report_insn(u, cmd, issued, NPU_SIM_INSN_DONE);
-            progress_.notify(SC_ZERO_TIME);
+            note_progress();
         } else if (epoch == abort_epoch_) {
             if (insn_hook_)
                 report_insn(u, cmd, issued, NPU_SIM_INSN_FAULT);

@@ -121,12 +121,6 @@ void fw_emit(fw_op_ctx *c, const isa_insn *in)
         bug(c, "DMA reaches outside buffer %lld", (long long)ISA_GET(in, DMA_LD, BUF));
         return;
     }
-    hal_status st = hal_spend(c->f->hal, c->info->cycles_per_insn);
-    if (st != HAL_OK) {
-        c->st = st;
-        return;
-    }
-    c->res->insns++;
     hal_cmd cmd;
     memset(&cmd, 0, sizeof cmd);
     cmd.insn = *in;
@@ -136,7 +130,10 @@ void fw_emit(fw_op_ctx *c, const isa_insn *in)
         cmd.dram_base = c->bufs[ISA_GET(in, DMA_LD, BUF)].addr;
         cmd.dram_limit = c->bufs[ISA_GET(in, DMA_LD, BUF)].size;
     }
-    st = hal_push(c->f->hal, fw_insn_unit(in), &cmd);
+    /* the dispatch cost, then the queue (one HAL call: the port may wait once for both) */
+    hal_status st = hal_spend_push(c->f->hal, c->info->cycles_per_insn, fw_insn_unit(in), &cmd);
+    if (st != HAL_RESET) /* dispatched (a reset drops the job's result) */
+        c->res->insns++;
     if (st != HAL_OK)
         c->st = st;
 }
