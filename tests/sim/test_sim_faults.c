@@ -161,6 +161,53 @@ static void test_watchdog_shorter_than_the_pending_timer(void **state)
     assert_next_job_runs_after_reset();
 }
 
+/* A program whose control core blocks on a full matmul queue (the matmul waits on a semaphore
+ * nobody signals; queue_depth 8, ten more matmuls behind the wait) while a long load keeps dma0
+ * busy for its first few thousand cycles. */
+static char *full_queue_program(void)
+{
+    static char src[1024];
+    int n = snprintf(src, sizeof src, "dma.ld 0, 0, 0x0, 0, 64, 1024, 1024, 1024\nwait mm, 5\n");
+    for (int i = 0; i < 10; i++)
+        n += snprintf(src + n, sizeof src - (size_t)n, "mm os, set, i8, nobias, i32, 1, 1, 1, 0, 0x40, 0x80\n");
+    snprintf(src + n, sizeof src - (size_t)n, "end\n");
+    return src;
+}
+
+/* Regression (issue 16): the firmware spends its dispatch cycles while it waits for room in a
+ * full queue (hal_spend_push: one wait instead of a spend then a wait per unit event). The
+ * watchdog still counts from the last unit event (the load's end, not the start of the wait), and
+ * a reset still interrupts the push, at the cycles and with the counters that the separate spend
+ * and push gave (measured on the commit before hal_spend_push). */
+#define FULL_QUEUE_WATCHDOG_JOB_CYCLES 54632ull /* the load ends at 4632 */
+#define FULL_QUEUE_WATCHDOG_CTRL_BUSY 620ull
+#define FULL_QUEUE_DISPATCHED 10ull /* the load, the wait and the matmuls that found room */
+#define FULL_QUEUE_RESET_BUDGET_CYCLES 3000ull
+#define FULL_QUEUE_RESET_CTRL_BUSY 620ull
+
+static void test_full_queue_while_units_hang(void **state)
+{
+    (void)state;
+    expect_fault(full_queue_program(), NPU_FAULT_WATCHDOG, NPU_UNIT_MM, 1, 0);
+    assert_int_equal(npu_test_cycles(&T), FULL_QUEUE_WATCHDOG_JOB_CYCLES);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_CTRL, NPU_CTR_BUSY), FULL_QUEUE_WATCHDOG_CTRL_BUSY);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_CTRL, NPU_CTR_INSNS), FULL_QUEUE_DISPATCHED);
+    assert_int_equal(npu_dev_reset(T.dev), NPU_DRV_OK);
+    /* the host gives up while the push waits, and resets the device */
+    npu_counters before, after, diff;
+    npu_dev_read_counters(T.dev, &before);
+    npu_fence f = npu_test_submit(&T, full_queue_program(), 0);
+    npu_job_result res;
+    assert_int_equal(npu_wait(T.dev, f, FULL_QUEUE_RESET_BUDGET_CYCLES, &res), NPU_DRV_E_TIMEOUT);
+    assert_int_equal(npu_dev_reset(T.dev), NPU_DRV_OK);
+    assert_int_equal(npu_wait(T.dev, f, NPU_TEST_TIMEOUT, &res), NPU_DRV_E_ABORTED);
+    npu_dev_read_counters(T.dev, &after);
+    npu_counters_diff(&before, &after, &diff);
+    assert_int_equal(diff.v[NPU_UNIT_CTRL][NPU_CTR_BUSY], FULL_QUEUE_RESET_CTRL_BUSY);
+    assert_int_equal(diff.v[NPU_UNIT_CTRL][NPU_CTR_INSNS], FULL_QUEUE_DISPATCHED);
+    assert_int_equal(npu_test_run(&T, copy_program, 0), NPU_DRV_OK);
+}
+
 static void test_device_limits(void **state)
 {
     (void)state;
@@ -313,6 +360,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sram_overflow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unit_that_never_finishes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watchdog_shorter_than_the_pending_timer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_queue_while_units_hang, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued_jobs_survive_a_fault, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_descriptors, setup, teardown),
