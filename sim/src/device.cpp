@@ -23,15 +23,6 @@ constexpr size_t kUnitStackBytes = 1u << 20;
 constexpr uint64_t kMaxSramBytesPerCycle = 1ull << 32; // 4 GiB per cycle: beyond any SRAM, no fixed-point overflow
 } // namespace
 
-sc_time::value_type cycle_value()
-{
-    static const sc_time::value_type one = sc_time(1, SC_NS).value();
-    return one;
-}
-
-// Rounded to the nearest cycle, as the earlier double conversion did (times are whole cycles).
-uint64_t to_cycles(const sc_time &t) { return (t.value() + cycle_value() / 2) / cycle_value(); }
-
 // Run every delta cycle pending at the current time. A notification made by the host (outside
 // the kernel) wakes its waiter only in the delta after it, so one sc_start(SC_ZERO_TIME) is not
 // enough: loop until nothing is left to do at this time.

@@ -42,8 +42,13 @@ namespace m4npu {
 
 // Simulated time unit: one NPU cycle (1 SystemC ns). Both conversions are integer arithmetic on
 // the kernel's time value (no double on the per-instruction path); cycle_value() is the value of
-// one cycle at the kernel's time resolution, fixed once the first sc_time exists.
-sc_core::sc_time::value_type cycle_value();
+// one cycle at the kernel's time resolution, fixed once the first sc_time exists. Both are inline:
+// they run several times per instruction.
+inline sc_core::sc_time::value_type cycle_value()
+{
+    static const sc_core::sc_time::value_type one = sc_core::sc_time(1, sc_core::SC_NS).value();
+    return one;
+}
 inline sc_core::sc_time cycles(uint64_t n)
 {
     constexpr uint64_t kExactDoubleLimit = 1ull << 53; // below it a double holds every integer
@@ -51,7 +56,16 @@ inline sc_core::sc_time cycles(uint64_t n)
         return sc_core::sc_time::from_value(n * cycle_value());
     return sc_core::sc_time(static_cast<double>(n), sc_core::SC_NS); // run budgets: as SystemC converts (it saturates)
 }
-uint64_t to_cycles(const sc_core::sc_time &t);
+// Rounded to the nearest cycle (times are whole cycles). SystemC's default resolution, 1 ps, is
+// 1000 per cycle: a division by that constant compiles to a multiplication.
+inline uint64_t to_cycles(const sc_core::sc_time &t)
+{
+    constexpr sc_core::sc_time::value_type kPsPerNs = 1000;
+    const sc_core::sc_time::value_type one = cycle_value();
+    if (one == kPsPerNs)
+        return (t.value() + kPsPerNs / 2) / kPsPerNs;
+    return (t.value() + one / 2) / one;
+}
 
 // Fast-model latency of a compute instruction (units.cpp; sim/README.md has the formulas).
 uint64_t fast_cycles(const isa_insn &in, const npu_device_config &cfg);
