@@ -225,8 +225,14 @@ bool Device::exec_dma(unsigned u, const hal_cmd &cmd)
     const uint64_t rows = uint64_t(ISA_GET(&in, DMA_LD, ROWS)), cols = uint64_t(ISA_GET(&in, DMA_LD, COLS));
     const uint64_t off = uint64_t(ISA_GET(&in, DMA_LD, OFF)), dstride = uint64_t(ISA_GET(&in, DMA_LD, DSTRIDE));
     const uint64_t sram = uint64_t(ISA_GET(&in, DMA_LD, SRAM)), sstride = uint64_t(ISA_GET(&in, DMA_LD, SSTRIDE));
-    // The engine checks its own bounds too (the firmware has already): buffer, then DRAM.
-    for (uint64_t r = 0; r < rows; r++) {
+    // The engine checks its own bounds too (the firmware has already): buffer, then DRAM, row by
+    // row, the first row outside faults. The rows' starts only grow (the strides are unsigned), so
+    // when the last row is inside everything is: the loop runs only to find a fault's row.
+    const uint64_t last_start = off + (rows - 1) * dstride, last_sram = sram + (rows - 1) * sstride;
+    const bool all_inside = rows == 0 || (last_start + cols <= cmd.dram_limit &&
+                                          cmd.dram_base + last_start + cols <= cfg_.dram.size_bytes &&
+                                          last_sram + cols <= sram_.size());
+    for (uint64_t r = 0; !all_inside && r < rows; r++) {
         uint64_t start = off + r * dstride;
         if (start + cols > cmd.dram_limit || cmd.dram_base + start + cols > cfg_.dram.size_bytes) {
             report_fault(u, NPU_FAULT_DMA_OOB, cmd.dram_base + start, cmd.index);
