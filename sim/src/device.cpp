@@ -4,8 +4,11 @@
 #include "device.h"
 
 
+#include <cerrno>
 #include <cmath>
 #include <cstring>
+
+#include <sys/mman.h>
 
 extern "C" {
 #include "npu_config.h"
@@ -33,6 +36,33 @@ static void settle()
         if (!sc_pending_activity_at_current_time())
             return;
     }
+}
+
+bool ZeroedMemory::allocate(size_t bytes)
+{
+    release();
+    if (bytes == 0)
+        return true;
+    void *mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED)
+        return false;
+    mem_ = static_cast<uint8_t *>(mem);
+    bytes_ = bytes;
+    return true;
+}
+
+void ZeroedMemory::zero()
+{
+    if (mem_ && madvise(mem_, bytes_, MADV_DONTNEED) != 0)
+        std::memset(mem_, 0, bytes_); // cannot happen for a private anonymous mapping; stay correct anyway
+}
+
+void ZeroedMemory::release()
+{
+    if (mem_)
+        munmap(mem_, bytes_);
+    mem_ = nullptr;
+    bytes_ = 0;
 }
 
 Device::Device(sc_module_name name) : sc_module(name)
@@ -96,8 +126,14 @@ bool Device::open(const npu_device_config &cfg, std::string &err)
     }
     if (!open_rtl_tiles(cfg, err))
         return false;
+    if (!sram_.allocate(cfg.sram.size_bytes)) {
+        err = "npu.sram.size_bytes: " + std::to_string(cfg.sram.size_bytes) +
+              " bytes cannot be mapped on this host (" + std::strerror(errno) + ")";
+        return false;
+    }
     void *mem = npu_dram_map(cfg.dram.size_bytes, msg, sizeof msg); // as npu_config_check_host does
     if (!mem) {
+        sram_.release();
         err = msg;
         return false;
     }
@@ -106,7 +142,6 @@ bool Device::open(const npu_device_config &cfg, std::string &err)
     dram_ = static_cast<uint8_t *>(mem);
     dram_mapped_ = cfg.dram.size_bytes;
     cfg_ = cfg;
-    sram_.assign(cfg.sram.size_bytes, 0);
 
     info_ = hal_device_info{};
     info_.dram_bytes = cfg.dram.size_bytes;
@@ -163,8 +198,7 @@ void Device::close()
         dram_ = nullptr;
         dram_mapped_ = 0;
     }
-    sram_.clear();
-    sram_.shrink_to_fit();
+    sram_.release();
     mm_rtl_.reset();
     sm_rtl_.reset();
 }
@@ -392,7 +426,7 @@ void Device::hardware_reset()
     abort_units();
     dram_model_.clear();
     sram_model_.clear();
-    std::fill(sram_.begin(), sram_.end(), 0);
+    sram_.zero();
     mm_ctx_ = isa_exec_ctx{};
     doorbell_pending_ = false;
     reset_pending_ = false;

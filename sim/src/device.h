@@ -140,6 +140,27 @@ class SramModel {
     sc_core::sc_time last_;
 };
 
+// Memory that costs host memory only for the pages touched and clears in time proportional to
+// them: an anonymous private mapping, cleared by dropping its pages (a dropped page reads as
+// zero). The SRAM: a timing-only run never writes it, yet a std::vector cleared all of it at every
+// open and every reset (8 MiB on mobile-default, page faults included, before the first job).
+class ZeroedMemory {
+  public:
+    ZeroedMemory() = default;
+    ZeroedMemory(const ZeroedMemory &) = delete;
+    ZeroedMemory &operator=(const ZeroedMemory &) = delete;
+    ~ZeroedMemory() { release(); }
+    bool allocate(size_t bytes); // zeroed; false if the host refuses the mapping
+    void zero();
+    void release();
+    uint8_t *data() const { return mem_; }
+    size_t size() const { return bytes_; }
+
+  private:
+    uint8_t *mem_ = nullptr;
+    size_t bytes_ = 0;
+};
+
 // One unit queue and the state of the unit that serves it.
 struct Unit {
     std::deque<hal_cmd> queue;
@@ -234,7 +255,7 @@ class Device : public sc_core::sc_module {
     // memory
     uint8_t *dram_ = nullptr;
     size_t dram_mapped_ = 0;
-    std::vector<uint8_t> sram_;
+    ZeroedMemory sram_;
     isa_exec_ctx mm_ctx_{}; // matmul tile state (mm.cfg) and the SRAM it works on
     DramModel dram_model_;
     SramModel sram_model_;

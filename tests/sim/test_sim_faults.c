@@ -208,6 +208,27 @@ static void test_full_queue_while_units_hang(void **state)
     assert_int_equal(npu_test_run(&T, copy_program, 0), NPU_DRV_OK);
 }
 
+/* A reset clears the SRAM (npu_abi.h); between jobs it keeps its bytes. Regression (issue 16): the
+ * SRAM is cleared by dropping its pages, not by writing every byte. */
+static void test_reset_clears_the_sram(void **state)
+{
+    (void)state;
+    static const char load[] = "dma.ld 0, 0, 0x100, 0, 1, 256, 256, 256\nend\n";
+    static const char store[] = "dma.st 1, 2, 0x100, 0, 1, 256, 256, 256\nend\n";
+    uint8_t in[256], out[256], zeros[256] = {0};
+    for (int i = 0; i < 256; i++)
+        in[i] = (uint8_t)(i * 3 + 1);
+    assert_int_equal(npu_bo_write(T.data, 0, in, sizeof in), NPU_DRV_OK);
+    assert_int_equal(npu_test_run(&T, load, 0), NPU_DRV_OK);
+    assert_int_equal(npu_test_run(&T, store, 0), NPU_DRV_OK);
+    assert_int_equal(npu_bo_read(T.data, 2 * NPU_TEST_BUF_BYTES, out, sizeof out), NPU_DRV_OK);
+    assert_memory_equal(out, in, sizeof out); /* kept between jobs */
+    assert_int_equal(npu_dev_reset(T.dev), NPU_DRV_OK);
+    assert_int_equal(npu_test_run(&T, store, 0), NPU_DRV_OK);
+    assert_int_equal(npu_bo_read(T.data, 2 * NPU_TEST_BUF_BYTES, out, sizeof out), NPU_DRV_OK);
+    assert_memory_equal(out, zeros, sizeof out); /* cleared by the reset */
+}
+
 static void test_device_limits(void **state)
 {
     (void)state;
@@ -361,6 +382,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unit_that_never_finishes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watchdog_shorter_than_the_pending_timer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_queue_while_units_hang, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_clears_the_sram, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued_jobs_survive_a_fault, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_descriptors, setup, teardown),
