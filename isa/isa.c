@@ -32,7 +32,38 @@ static const isa_insn_desc insn_table[ISA_OP_COUNT] = {
     [ISA_OP_##ID].nfields = ISA_F(ID, FLD) + 1,
 #include "isa_table.def"
 };
+
+/* Each instruction with every field at its default (isa_insn_make): the minimum, 0.0 for an F
+ * field. Built at compile time like the descriptors: the firmware makes an instruction for every
+ * one it emits. */
+static const isa_insn insn_template[ISA_OP_COUNT] = {
+#define ISA_INSN(ID, MN, OPC, UNIT, CHECK, SEM) [ISA_OP_##ID].op = ISA_OP_##ID,
+#define ISA_FIELD(ID, FLD, NAME, LSB, W, KIND, ESET, U, MIN, MAX, AL, DOC)                          \
+    [ISA_OP_##ID].f[ISA_F(ID, FLD)] = ISA_KIND_##KIND == ISA_KIND_F ? 0 : (int64_t)(MIN),
+#include "isa_table.def"
+};
 #pragma GCC diagnostic pop
+
+/* Enum values are below ENUM_KEY_SPAN: enum_valid() keys a switch on set * span + value. */
+#define ENUM_KEY_SPAN 64
+#define ISA_ENUM(SET, NAME, VAL, STR, DOC)                                                          \
+    _Static_assert((VAL) >= 0 && (VAL) < ENUM_KEY_SPAN, "enum " #SET "." #NAME " beyond ENUM_KEY_SPAN");
+#include "isa_table.def"
+
+/* Is value one of set's? The check of every instruction's enum fields asks it; a switch the
+ * compiler turns into a table, not a scan of the whole enum table per field. */
+static int enum_valid(isa_enumset set, int64_t value)
+{
+    if (value < 0 || value >= ENUM_KEY_SPAN)
+        return 0;
+    switch ((int64_t)set * ENUM_KEY_SPAN + value) {
+#define ISA_ENUM(SET, NAME, VAL, STR, DOC) case (int64_t)ISA_ENUMSET_##SET * ENUM_KEY_SPAN + (VAL):
+#include "isa_table.def"
+        return 1;
+    default:
+        return 0;
+    }
+}
 
 /* Every field index is a compile-time constant that must fit the decoded form. */
 #define ISA_FIELD(ID, FLD, NAME, LSB, W, KIND, ESET, U, MIN, MAX, AL, DOC)                          \
@@ -172,13 +203,11 @@ static void ok(isa_error *err)
 
 isa_insn isa_insn_make(isa_op op)
 {
+    if (isa_desc(op))
+        return insn_template[op];
     isa_insn in;
     memset(&in, 0, sizeof in);
     in.op = op;
-    const isa_insn_desc *d = isa_desc(op);
-    if (d)
-        for (int i = 0; i < d->nfields; i++)
-            in.f[i] = d->fields[i].kind == ISA_KIND_F ? 0 : d->fields[i].min;
     return in;
 }
 
@@ -206,7 +235,7 @@ static isa_status check_field(const isa_insn_desc *d, int i, int64_t v, isa_erro
                             d->mnemonic, f->name, (long long)v);
         return ISA_OK;
     }
-    if (f->kind == ISA_KIND_E && !isa_enum_name(f->enumset, v)) {
+    if (f->kind == ISA_KIND_E && !enum_valid(f->enumset, v)) {
         char names[120] = "";
         size_t used = 0;
         for (int e = 0; e < isa_enum_count(); e++)
