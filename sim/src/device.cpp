@@ -174,7 +174,7 @@ bool Device::open(const npu_device_config &cfg, std::string &err)
     regs_.fill(0);
     for (Unit &u : units_)
         u.ctr.fill(0);
-    epoch_ = sc_time_stamp();
+    epoch_ = sim_now();
     open_ = true;
     reset_pending_ = true; // a firmware still running from an earlier open unwinds and reboots
     reset_ev_.notify(SC_ZERO_TIME);
@@ -225,7 +225,7 @@ bool Device::open_rtl_tiles(const npu_device_config &cfg, std::string &err)
     return true;
 }
 
-uint64_t Device::now_cycles() const { return to_cycles(sc_time_stamp() - epoch_); }
+uint64_t Device::now_cycles() const { return to_cycles(sim_now() - epoch_); }
 
 bool Device::run(uint64_t max_cycles)
 {
@@ -458,9 +458,9 @@ hal_status Device::spend(uint64_t control_cycles)
     uint64_t n = npu_cycles_of(control_cycles);
     if (n == 0)
         return HAL_OK;
-    sc_time t0 = sc_time_stamp();
+    sc_time t0 = sim_now();
     wait(cycles(n), reset_ev_);
-    units_[NPU_UNIT_CTRL].ctr[NPU_CTR_BUSY] += to_cycles(sc_time_stamp() - t0);
+    units_[NPU_UNIT_CTRL].ctr[NPU_CTR_BUSY] += to_cycles(sim_now() - t0);
     return reset_pending_ ? HAL_RESET : HAL_OK;
 }
 
@@ -484,7 +484,7 @@ hal_status Device::wait_doorbell()
 // later; one that fires earlier (armed by an earlier wait) wakes its waiter, which re-arms.
 void Device::arm_watchdog(sc_time deadline)
 {
-    const sc_time now = sc_time_stamp();
+    const sc_time now = sim_now();
     if (watchdog_at_ <= now || watchdog_at_ > deadline) { // none pending, or one for a longer watchdog
         watchdog_ev_.notify(deadline - now);
         watchdog_at_ = deadline;
@@ -493,7 +493,7 @@ void Device::arm_watchdog(sc_time deadline)
 
 void Device::note_progress()
 {
-    last_progress_ = sc_time_stamp();
+    last_progress_ = sim_now();
     progress_.notify(SC_ZERO_TIME);
 }
 
@@ -508,7 +508,7 @@ bool Device::wait_progress_or_deadline(sc_time deadline)
         wait(progress_or_reset_);
         if (!watchdog_ev_.triggered() || progress_.triggered() || reset_ev_.triggered())
             return true;
-        if (sc_time_stamp() >= deadline)
+        if (sim_now() >= deadline)
             return false;
     }
 }
@@ -523,7 +523,7 @@ hal_status Device::wait_progress()
             return HAL_RESET;
         if (fault_pending_)
             return HAL_FAULT;
-        bool progressed = wait_progress_or_deadline(sc_time_stamp() + cycles(cfg_.watchdog_cycles));
+        bool progressed = wait_progress_or_deadline(sim_now() + cycles(cfg_.watchdog_cycles));
         if (reset_pending_)
             return HAL_RESET;
         if (fault_pending_)
@@ -578,14 +578,14 @@ hal_status Device::spend_push(uint64_t control_cycles, unsigned unit, const hal_
         return push(unit, cmd);
     Unit &U = units_[unit];
     uint64_t &busy = units_[NPU_UNIT_CTRL].ctr[NPU_CTR_BUSY];
-    const sc_time t0 = sc_time_stamp(), end = t0 + cycles(n), watchdog = cycles(cfg_.watchdog_cycles);
+    const sc_time t0 = sim_now(), end = t0 + cycles(n), watchdog = cycles(cfg_.watchdog_cycles);
     sc_time watch_from = end; // push()'s first wait for progress starts when the spend is over
     for (;;) {
         if (last_progress_ > watch_from)
             watch_from = last_progress_;
         arm_watchdog(watch_from + watchdog);
         wait(U.push_wait);
-        const sc_time now = sc_time_stamp();
+        const sc_time now = sim_now();
         if (reset_pending_) { // as spend() interrupted by the reset, or push() after it
             busy += to_cycles(std::min(now, end) - t0);
             return HAL_RESET;
@@ -595,7 +595,7 @@ hal_status Device::spend_push(uint64_t control_cycles, unsigned unit, const hal_
             if (timer_only)
                 continue; // a timer armed by an earlier wait: still spending
             wait(end - now, reset_ev_); // room or a fault during the spend: the rest of it
-            busy += to_cycles(sc_time_stamp() - t0);
+            busy += to_cycles(sim_now() - t0);
             if (reset_pending_)
                 return HAL_RESET;
             return push(unit, cmd);

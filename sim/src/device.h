@@ -67,6 +67,10 @@ inline uint64_t to_cycles(const sc_core::sc_time &t)
     return (t.value() + one / 2) / one;
 }
 
+// The current simulated time, read inline: sc_time_stamp() is a call into the library (through
+// the PLT), made several times per instruction.
+inline const sc_core::sc_time &sim_now() { return sc_core::sc_get_curr_simcontext()->time_stamp(); }
+
 // Fast-model latency of a compute instruction (units.cpp; sim/README.md has the formulas).
 uint64_t fast_cycles(const isa_insn &in, const npu_device_config &cfg);
 

@@ -29,12 +29,12 @@ void DramModel::clear()
         r->finished = true; // their owners are being aborted; they will not look again
     active_.clear();
     next_.cancel();
-    last_ = sc_time_stamp();
+    last_ = sim_now();
 }
 
 void DramModel::advance()
 {
-    sc_time now = sc_time_stamp();
+    sc_time now = sim_now();
     uint64_t dt = to_cycles(now - last_);
     last_ = now;
     if (dt && !active_.empty()) {

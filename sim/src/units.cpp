@@ -164,9 +164,9 @@ bool Device::busy_wait(unsigned u, uint64_t n)
     if (n == 0)
         return true;
     uint64_t epoch = abort_epoch_;
-    sc_time t0 = sc_time_stamp();
+    sc_time t0 = sim_now();
     wait(cycles(n), abort_ev_);
-    units_[u].ctr[NPU_CTR_BUSY] += to_cycles(sc_time_stamp() - t0);
+    units_[u].ctr[NPU_CTR_BUSY] += to_cycles(sim_now() - t0);
     return epoch == abort_epoch_;
 }
 
@@ -175,9 +175,9 @@ bool Device::sram_wait(unsigned u, SramModel::Request &r)
     if (r.finished)
         return true;
     uint64_t epoch = abort_epoch_;
-    sc_time t0 = sc_time_stamp();
+    sc_time t0 = sim_now();
     bool served = sram_model_.finish(r);
-    units_[u].ctr[NPU_CTR_BUSY] += to_cycles(sc_time_stamp() - t0);
+    units_[u].ctr[NPU_CTR_BUSY] += to_cycles(sim_now() - t0);
     return served && epoch == abort_epoch_;
 }
 
@@ -207,9 +207,9 @@ bool Device::exec_sync(unsigned u, const hal_cmd &cmd)
     Unit &U = units_[u];
     while (sems_[sem] == 0) {
         U.stalled = true;
-        sc_time t0 = sc_time_stamp();
+        sc_time t0 = sim_now();
         wait(U.sem_or_abort);
-        U.ctr[NPU_CTR_STALL] += to_cycles(sc_time_stamp() - t0);
+        U.ctr[NPU_CTR_STALL] += to_cycles(sim_now() - t0);
         if (epoch != abort_epoch_)
             return false;
     }
@@ -268,9 +268,9 @@ bool Device::exec_dma(unsigned u, const hal_cmd &cmd)
         sram_req.done = &units_[u].sram_done;
         sram_req.done_or_abort = &units_[u].sram_done_or_abort;
         sram_model_.begin(sram_req, dram_rows * cols, dram_model_.bw_fx());
-        sc_time t0 = sc_time_stamp();
+        sc_time t0 = sim_now();
         bool served = dram_model_.transfer(charged, abort_ev_, units_[u].dram_done, units_[u].dram_done_or_abort);
-        units_[u].ctr[NPU_CTR_BUSY] += to_cycles(sc_time_stamp() - t0);
+        units_[u].ctr[NPU_CTR_BUSY] += to_cycles(sim_now() - t0);
         if (!served || epoch != abort_epoch_) {
             sram_model_.withdraw(sram_req);
             return false;
