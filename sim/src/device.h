@@ -13,7 +13,6 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -165,9 +164,44 @@ class ZeroedMemory {
     size_t bytes_ = 0;
 };
 
+// A unit's queue of instructions: a ring that grows to the deepest queue it has held and then
+// never allocates (a std::deque allocated a block every three entries: a hal_cmd is 160 bytes).
+class CmdQueue {
+  public:
+    bool empty() const { return count_ == 0; }
+    size_t size() const { return count_; }
+    const hal_cmd &front() const { return slots_[head_]; }
+    void pop_front()
+    {
+        head_ = (head_ + 1) & (slots_.size() - 1);
+        count_--;
+    }
+    void push_back(const hal_cmd &cmd)
+    {
+        if (count_ == slots_.size())
+            grow();
+        slots_[(head_ + count_) & (slots_.size() - 1)] = cmd;
+        count_++;
+    }
+    void clear() { head_ = count_ = 0; }
+
+  private:
+    void grow()
+    {
+        constexpr size_t kFirstSlots = 16; // a power of two, like every size after it
+        std::vector<hal_cmd> bigger(slots_.empty() ? kFirstSlots : 2 * slots_.size());
+        for (size_t i = 0; i < count_; i++)
+            bigger[i] = slots_[(head_ + i) & (slots_.size() - 1)];
+        slots_.swap(bigger);
+        head_ = 0;
+    }
+    std::vector<hal_cmd> slots_; // size 0 or a power of two
+    size_t head_ = 0, count_ = 0;
+};
+
 // One unit queue and the state of the unit that serves it.
 struct Unit {
-    std::deque<hal_cmd> queue;
+    CmdQueue queue;
     bool has_current = false; // an instruction has been taken from the queue and not finished
     bool stalled = false;     // in a `wait` on a semaphore
     uint32_t current = 0;     // its index

@@ -300,6 +300,50 @@ static void test_sram_conflicts_between_dma_and_vector(void **state)
     assert_int_equal(npu_test_ctr(&T, NPU_UNIT_VEC, NPU_CTR_BUSY), VEC_PIPE + 4000 / VEC_LANES);
 }
 
+/* A queue deeper than the first slots of its ring (16) keeps its instructions in order while it
+ * grows and wraps. Five groups of eight loads of different chunks into the same SRAM bytes, each
+ * group's last chunk stored by dma1 before the next group loads (semaphores 0 and 1), queued
+ * faster than dma0 serves them (20 cycles to dispatch one, 120 to serve it): every group stores
+ * its own last chunk, each load taking setup + latency + 64 B / 16 B per cycle. Regression
+ * (issue 16): the queues are rings. */
+#define DEEP_QUEUE 64
+#define DEEP_GROUPS 5
+#define DEEP_GROUP_LOADS 8
+#define CHUNK 64
+
+static void test_deep_queue_keeps_its_order(void **state)
+{
+    (void)state;
+    npu_test_close(&T);
+    npu_device_config c = config();
+    c.queue_depth = DEEP_QUEUE;
+    npu_test_open(&T, &c);
+    enum { LOADS = DEEP_GROUPS * DEEP_GROUP_LOADS };
+    uint8_t chunks[LOADS * CHUNK], out[DEEP_GROUPS * CHUNK];
+    for (int i = 0; i < LOADS * CHUNK; i++)
+        chunks[i] = (uint8_t)(i / CHUNK * 5 + i % CHUNK + 1);
+    assert_int_equal(npu_bo_write(T.data, 0, chunks, sizeof chunks), NPU_DRV_OK);
+    static char prog[16384];
+    int n = 0;
+    for (int g = 0; g < DEEP_GROUPS; g++) {
+        for (int i = 0; i < DEEP_GROUP_LOADS; i++)
+            n += snprintf(prog + n, sizeof prog - (size_t)n, "dma.ld 0, 0, 0x0, %d, 1, 64, 64, 64\n",
+                          (g * DEEP_GROUP_LOADS + i) * CHUNK);
+        n += snprintf(prog + n, sizeof prog - (size_t)n,
+                      "signal dma0, 0\nwait dma0, 1\nwait dma1, 0\ndma.st 1, 2, 0x0, %d, 1, 64, 64, 64\nsignal dma1, 1\n",
+                      g * CHUNK);
+    }
+    snprintf(prog + n, sizeof prog - (size_t)n, "end\n");
+    run_ok(prog);
+    assert_int_equal(npu_bo_read(T.data, 2 * NPU_TEST_BUF_BYTES, out, sizeof out), NPU_DRV_OK);
+    for (int g = 0; g < DEEP_GROUPS; g++)
+        assert_memory_equal(out + g * CHUNK, chunks + ((g + 1) * DEEP_GROUP_LOADS - 1) * CHUNK, CHUNK);
+    const uint64_t one_dma = DMA_SETUP + DRAM_LATENCY + CHUNK / DRAM_BW;
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_BUSY), LOADS * one_dma);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA1, NPU_CTR_BUSY), DEEP_GROUPS * one_dma);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_INSNS), LOADS + 2 * DEEP_GROUPS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +357,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sram_narrower_than_a_unit_bounds_it, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sram_conflicts_between_dma_and_vector, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dma_to_onchip_memory_runs_at_the_sram_rate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deep_queue_keeps_its_order, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
