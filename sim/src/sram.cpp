@@ -62,11 +62,18 @@ void SramModel::advance()
 
 // Water-filling: in order of increasing demand, each request gets the smaller of its demand and
 // an equal split of what is left. Ties keep arrival order, so the result never depends on more
-// than the requests themselves.
+// than the requests themselves. The order is an insertion sort (stable, like std::stable_sort,
+// which allocated a buffer per call): at most one request per unit is active.
 void SramModel::reshare()
 {
     order_.assign(active_.begin(), active_.end());
-    std::stable_sort(order_.begin(), order_.end(), [](const Request *a, const Request *b) { return a->cap_fx < b->cap_fx; });
+    for (size_t i = 1; i < order_.size(); i++) {
+        Request *r = order_[i];
+        size_t j = i;
+        for (; j > 0 && r->cap_fx < order_[j - 1]->cap_fx; j--)
+            order_[j] = order_[j - 1];
+        order_[j] = r;
+    }
     uint64_t left = bw_fx_;
     uint64_t n = order_.size();
     for (Request *r : order_) {
