@@ -254,23 +254,6 @@ static bool backend_supports(void *ctx, const rt_graph *g, int node, char *why, 
     return npu_backend_supports(ctx, g, node, why, whylen);
 }
 
-/* ---- errors */
-
-static void compare(run_output *o)
-{
-    o->max_abs = o->max_rel = o->ref_max_abs = 0;
-    int64_t n = rt_tensor_numel(o->reference);
-    for (int64_t i = 0; i < n; i++) {
-        double want = rt_tensor_get_f64(o->reference, i), got = rt_tensor_get_f64(o->value, i);
-        double d = fabs(got - want);
-        if (!(d <= o->max_abs)) /* NaN propagates */
-            o->max_abs = d;
-        if (fabs(want) > o->ref_max_abs)
-            o->ref_max_abs = fabs(want);
-    }
-    o->max_rel = o->ref_max_abs > 0 ? o->max_abs / o->ref_max_abs : (o->max_abs > 0 ? INFINITY : 0);
-}
-
 /* ---- execution and schedule */
 
 typedef struct run_ctx {
@@ -683,7 +666,7 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
                               rt_shape_str(ro->reference, s2, sizeof s2));
             goto done;
         }
-        compare(ro);
+        run_accuracy(ro, run_output_is_class_scores(g, o, t));
         if (!(ro->max_abs <= r->max_abs))
             r->max_abs = ro->max_abs;
         if (!(ro->max_rel <= r->max_rel))

@@ -71,6 +71,10 @@ typedef struct run_options {
     /* An open backend to run on (its memo of timing-only segments then spans runs); NULL: the
      * run opens and closes its own. */
     npu_backend *backend;
+    /* Outputs (by name) whose last axis is classes: their report adds argmax agreement. Outputs
+     * of a Softmax/LogSoftmax over the last axis are class scores without being named. */
+    const char *const *class_outputs;
+    int n_class_outputs;
 } run_options;
 
 /* Timeline tracks: the host CPU, the boundary copies, the NPU's jobs and op descriptors, and one
@@ -144,6 +148,11 @@ typedef struct run_output {
     rt_tensor *value;     /* the NPU path's result */
     rt_tensor *reference; /* the FP32 CPU reference */
     double max_abs, max_rel, ref_max_abs;
+    /* (run_accuracy.c) relative L2 error ||value - ref|| / ||ref||; SQNR = 10 log10(sum ref^2 /
+     * sum (value - ref)^2) in dB (+inf for an exact output) */
+    double rel_l2, sqnr_db;
+    bool class_scores;    /* last axis = classes: argmax agreement per row */
+    int64_t argmax_rows, argmax_agree;
 } run_output;
 
 typedef struct run_result {

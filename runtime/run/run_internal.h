@@ -11,6 +11,14 @@
 rt_status run_bind_inputs(const rt_graph *g, const run_options *o, run_result *r, rt_tensor **vals, bool *owned,
                           rt_error *e);
 
+/* ---- accuracy against the reference (run_accuracy.c) */
+
+/* Is graph output t class scores (named in o->class_outputs, or a last-axis Softmax/LogSoftmax
+ * through views), with a last axis of at least 2? */
+bool run_output_is_class_scores(const rt_graph *g, const run_options *o, int t);
+/* Fill o's error metrics from o->value against o->reference (same element count). */
+void run_accuracy(run_output *o, bool class_scores);
+
 /* ---- the costing of control-flow subgraphs (run_control.c) */
 
 /* The plans of the subgraphs run so far and the runner that accounts them. */

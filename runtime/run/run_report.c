@@ -142,11 +142,23 @@ void run_print_report(FILE *out, const rt_graph *g, const m4npu_config *cfg, con
     fprintf(out, "\nerror of the NPU path against the FP32 CPU reference (device vs the CPU twin of its kernels: max "
                  "abs difference %.6g%s):\n",
             r->twin_max_abs, r->twin_max_abs == 0 ? ", bit-exact: the error is quantisation only" : "");
+    fprintf(out, "  %-24s %12s %12s %12s %10s  %s\n", "output", "max abs", "max rel", "rel L2", "SQNR dB",
+            "argmax agreement");
     for (int i = 0; i < r->n_outputs; i++) {
         const run_output *o = &r->outputs[i];
-        fprintf(out, "  %s: max abs %.6g, max rel %.6g (of max |reference| %.6g)\n", g->tensors[o->tensor]->name,
-                o->max_abs, o->max_rel, o->ref_max_abs);
+        char sqnr[32], agree[64] = "-";
+        if (isinf(o->sqnr_db) && o->sqnr_db > 0)
+            snprintf(sqnr, sizeof sqnr, "exact");
+        else
+            snprintf(sqnr, sizeof sqnr, "%.2f", o->sqnr_db);
+        if (o->class_scores && o->argmax_rows)
+            snprintf(agree, sizeof agree, "%.2f%% (%lld of %lld rows)", 100.0 * (double)o->argmax_agree / (double)o->argmax_rows,
+                     (long long)o->argmax_agree, (long long)o->argmax_rows);
+        fprintf(out, "  %-24s %12.6g %12.6g %12.6g %10s  %s\n", g->tensors[o->tensor]->name, o->max_abs, o->max_rel,
+                o->rel_l2, sqnr, agree);
     }
+    fprintf(out, "  (max rel: of the output's max |reference|; rel L2: ||npu - ref|| / ||ref||; SQNR: 10 log10 of "
+                 "sum ref^2 / sum (npu - ref)^2)\n");
 }
 
 /* ---- JSON */
@@ -169,6 +181,9 @@ json_t *run_mem_json(const npu_mem_usage *m)
     }
     return o;
 }
+
+/* JSON has no infinities or NaN: null stands for them (an exact output's SQNR is infinite). */
+static json_t *real_or_null(double x) { return isfinite(x) ? json_real(x) : json_null(); }
 
 static json_t *counters_json(const npu_counters *c)
 {
@@ -258,7 +273,14 @@ json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const m4npu_
         json_t *o = json_object();
         bad = !o || set(o, "output", json_string(g->tensors[ro->tensor]->name)) ||
               set(o, "max_abs", json_real(ro->max_abs)) || set(o, "max_rel", json_real(ro->max_rel)) ||
-              set(o, "ref_max_abs", json_real(ro->ref_max_abs)) || json_array_append_new(errs, o);
+              set(o, "ref_max_abs", json_real(ro->ref_max_abs)) || set(o, "rel_l2", real_or_null(ro->rel_l2)) ||
+              set(o, "sqnr_db", real_or_null(ro->sqnr_db)) || set(o, "exact", json_boolean(ro->max_abs == 0)) ||
+              set(o, "class_scores", json_boolean(ro->class_scores)) ||
+              set(o, "argmax_rows", ro->class_scores ? json_integer(ro->argmax_rows) : json_null()) ||
+              set(o, "argmax_agreement",
+                  ro->class_scores && ro->argmax_rows ? json_real((double)ro->argmax_agree / (double)ro->argmax_rows)
+                                                      : json_null()) ||
+              json_array_append_new(errs, o);
     }
     /* the generated inputs are a subsequence of the graph's inputs, in their order */
     for (int k = 0, next_gen = 0; !bad && k < g->n_inputs; k++) {
