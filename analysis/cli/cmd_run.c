@@ -20,17 +20,20 @@
 static const char usage[] =
     "usage: m4npu run MODEL.onnx --config FILE [--set KEY=VALUE ...] [--input NAME=FILE.npy ...]\n"
     "                 [--dim NAME=VALUE ...] [--timing-only] [--output-dir DIR] [--json]\n"
-    "                 [--timeline FILE.json] [--seed N] [--weights int8|int4] [--layers [--csv]] [--log]\n"
+    "                 [--timeline FILE.json] [--seed N] [--weights int8|int4|f16] [--group-size G]\n"
+    "                 [--activations int8|int16|f16] [--calib DIR|N] [--calib-method max|percentile|mse]\n"
+    "                 [--calib-percentile P] [--class-scores OUTPUT ...] [--layers [--csv]] [--log]\n"
     "       m4npu run MODEL.onnx --reference-only [--input NAME=FILE.npy ...] [--dim NAME=VALUE ...]\n"
     "                 [--output-dir DIR] [--json] [--seed N]\n"
     "\n"
-    "Import MODEL (ONNX), compute the FP32 reference on the CPU kernels, calibrate int8 scales of the\n"
-    "activations on the same input, partition the graph (the configuration's capability set `ops:` and\n"
+    "Import MODEL (ONNX), compute the FP32 reference on the CPU kernels, calibrate the activations' ranges\n"
+    "(on the same input, or on a calibration set: --calib), partition the graph (the configuration's capability set `ops:` and\n"
     "what the firmware can run), and run it: CPU nodes on the CPU kernels, each NPU segment as one job\n"
     "on the simulated NPU. Prints per-node placement (and why a node is on the CPU), the segments, the\n"
     "modelled latency (NPU + CPU + boundary transfers + job submission; the CPU from the cpu section),\n"
-    "CPU-side energy, the host's own wall time apart, and the max absolute and relative error of every\n"
-    "output against the FP32 reference (relative to the output's largest |reference value|).\n"
+    "CPU-side energy, the host's own wall time apart, and the accuracy of every output against the FP32\n"
+    "reference: max absolute error, max relative error (of the largest |reference value|), relative L2\n"
+    "error, SQNR in dB and, for class scores (last axis = classes), argmax agreement.\n"
     "An input not given is generated: floats uniform in [-1, 1) from --seed, integers and bools 0.\n"
     "Unknown input dimensions are bound from the given inputs and --dim, and shapes inferred again,\n"
     "before anything runs. If, Loop and Scan run on the CPU; what their subgraphs run is partitioned\n"
@@ -52,7 +55,18 @@ static const char usage[] =
     "  -t, --timeline FILE.json  a Chrome/Perfetto trace-event timeline of the modelled schedule (a\n"
     "                            track per NPU unit, DMA channel, the firmware, the CPU, boundary copies)\n"
     "      --seed N              seed of generated inputs (default 0x6d346e7075)\n"
-    "      --weights int8|int4   NPU weight format (default int8, per output channel)\n"
+    "      --weights int8|int4|f16  NPU weight format (default int8, per output channel; f16 with f16\n"
+    "                            activations, where it is the default)\n"
+    "      --group-size G        int8/int4 weight scales per group of G rows along K (MatMul, Gemm)\n"
+    "                            instead of per output channel\n"
+    "      --activations int8|int16|f16  how activations live on the device (default int8, per tensor)\n"
+    "      --calib DIR|N         calibrate on a set: DIR/SAMPLE/INPUT.npy (or DIR/SAMPLE.npy for a\n"
+    "                            one-input model), or N generated samples (sample i from seed + 1 + i);\n"
+    "                            default: the run's own inputs\n"
+    "      --calib-method max|percentile|mse  the range of each activation (default max; docs/run.md)\n"
+    "      --calib-percentile P  percentile of |x| kept by --calib-method percentile (default 99.99)\n"
+    "      --class-scores OUTPUT the output's last axis is classes: report argmax agreement (outputs of a\n"
+    "                            last-axis Softmax/LogSoftmax are detected); repeatable\n"
     "      --layers              per layer: every op descriptor of every NPU job, CPU node, boundary copy\n"
     "                            and submission, with time, cycles, MACs, utilisation, bytes, bandwidth,\n"
     "                            what bounds it and energy, adding up to the totals (docs/layers.md); a\n"
@@ -72,8 +86,10 @@ static const char usage[] =
     "Exit: 0 ran, 1 the model, an input or the configuration is invalid (the message names the\n"
     "problem and the node or tensor), 2 usage, 3 a file cannot be read or written.\n";
 
-enum { OPT_SEED = 256, OPT_WEIGHTS, OPT_TRACE, OPT_TRACE_LEVEL, OPT_REFERENCE_ONLY, OPT_TIMING_ONLY, OPT_LAYERS,
-       OPT_LOG };
+enum {
+    OPT_SEED = 256, OPT_WEIGHTS, OPT_TRACE, OPT_TRACE_LEVEL, OPT_REFERENCE_ONLY, OPT_TIMING_ONLY, OPT_LAYERS,
+    OPT_LOG, OPT_GROUP_SIZE, OPT_ACTIVATIONS, OPT_CALIB, OPT_CALIB_METHOD, OPT_CALIB_PERCENTILE, OPT_CLASS_SCORES
+};
 
 typedef struct run_args {
     cli_common common; /* --config, --set, --json, --csv */
@@ -91,7 +107,23 @@ typedef struct run_args {
     bool timing_only;
     uint64_t seed;
     npu_weight_type weights;
+    bool weights_given;
+    uint32_t group_size;
+    npu_act_format activations;
+    run_calib_options calib;
+    bool calib_given;
+    const char **class_outputs;
+    int n_class_outputs;
 } run_args;
+
+/* A positive integer of at most max, or -1. */
+static long long positive_int(const char *s, long long max)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    return s[0] && !*end && !errno && v >= 1 && v <= max ? v : -1;
+}
 
 static int parse_args(int argc, char **argv, run_args *a)
 {
@@ -111,6 +143,12 @@ static int parse_args(int argc, char **argv, run_args *a)
                                          {"reference-only", no_argument, NULL, OPT_REFERENCE_ONLY},
                                          {"dim", required_argument, NULL, 'd'},
                                          {"timing-only", no_argument, NULL, OPT_TIMING_ONLY},
+                                         {"group-size", required_argument, NULL, OPT_GROUP_SIZE},
+                                         {"activations", required_argument, NULL, OPT_ACTIVATIONS},
+                                         {"calib", required_argument, NULL, OPT_CALIB},
+                                         {"calib-method", required_argument, NULL, OPT_CALIB_METHOD},
+                                         {"calib-percentile", required_argument, NULL, OPT_CALIB_PERCENTILE},
+                                         {"class-scores", required_argument, NULL, OPT_CLASS_SCORES},
                                          {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -190,10 +228,83 @@ static int parse_args(int argc, char **argv, run_args *a)
                 a->weights = NPU_WEIGHTS_INT8;
             } else if (strcmp(optarg, "int4") == 0) {
                 a->weights = NPU_WEIGHTS_INT4;
+            } else if (strcmp(optarg, "f16") == 0) {
+                a->weights = NPU_WEIGHTS_F16;
             } else {
-                fprintf(stderr, "m4npu run: --weights %s: expected int8 or int4\n", optarg);
+                fprintf(stderr, "m4npu run: --weights %s: expected int8, int4 or f16\n", optarg);
                 return CLI_USAGE;
             }
+            a->weights_given = true;
+            break;
+        case OPT_GROUP_SIZE: {
+            long long v = positive_int(optarg, RUN_MAX_GROUP_SIZE);
+            if (v < 0) {
+                fprintf(stderr, "m4npu run: --group-size %s: expected an integer in 1..%d\n", optarg,
+                        RUN_MAX_GROUP_SIZE);
+                return CLI_USAGE;
+            }
+            a->group_size = (uint32_t)v;
+            break;
+        }
+        case OPT_ACTIVATIONS:
+            if (strcmp(optarg, "int8") == 0) {
+                a->activations = NPU_ACTS_INT8;
+            } else if (strcmp(optarg, "int16") == 0) {
+                a->activations = NPU_ACTS_INT16;
+            } else if (strcmp(optarg, "f16") == 0) {
+                a->activations = NPU_ACTS_F16;
+            } else {
+                fprintf(stderr, "m4npu run: --activations %s: expected int8, int16 or f16\n", optarg);
+                return CLI_USAGE;
+            }
+            break;
+        case OPT_CALIB: {
+            bool digits = optarg[0] != '\0';
+            for (const char *p = optarg; *p; p++)
+                digits &= *p >= '0' && *p <= '9';
+            if (digits) {
+                long long v = positive_int(optarg, RUN_CALIB_MAX_SAMPLES);
+                if (v < 0) {
+                    fprintf(stderr, "m4npu run: --calib %s: a count of generated samples is 1..%d (a directory named "
+                                    "like a number: ./%s)\n", optarg, RUN_CALIB_MAX_SAMPLES, optarg);
+                    return CLI_USAGE;
+                }
+                a->calib.generated = (int)v;
+                a->calib.dir = NULL;
+            } else {
+                a->calib.dir = optarg;
+                a->calib.generated = 0;
+            }
+            a->calib_given = true;
+            break;
+        }
+        case OPT_CALIB_METHOD:
+            if (strcmp(optarg, "max") == 0) {
+                a->calib.method = RUN_CALIB_MAX;
+            } else if (strcmp(optarg, "percentile") == 0) {
+                a->calib.method = RUN_CALIB_PERCENTILE;
+            } else if (strcmp(optarg, "mse") == 0) {
+                a->calib.method = RUN_CALIB_MSE;
+            } else {
+                fprintf(stderr, "m4npu run: --calib-method %s: expected max, percentile or mse\n", optarg);
+                return CLI_USAGE;
+            }
+            a->calib_given = true;
+            break;
+        case OPT_CALIB_PERCENTILE: {
+            char *end;
+            errno = 0;
+            double v = strtod(optarg, &end);
+            if (!optarg[0] || *end || errno || !(v > 0 && v <= 100)) {
+                fprintf(stderr, "m4npu run: --calib-percentile %s: expected a number in (0, 100]\n", optarg);
+                return CLI_USAGE;
+            }
+            a->calib.percentile = v;
+            a->calib_given = true;
+            break;
+        }
+        case OPT_CLASS_SCORES:
+            a->class_outputs[a->n_class_outputs++] = optarg;
             break;
         case OPT_REFERENCE_ONLY:
             a->reference_only = true;
@@ -230,6 +341,24 @@ static int parse_args(int argc, char **argv, run_args *a)
     }
     if (!a->config) {
         fprintf(stderr, "m4npu run: --config FILE is required\n");
+        return CLI_USAGE;
+    }
+    if (a->calib.percentile > 0 && a->calib.method != RUN_CALIB_PERCENTILE) {
+        fprintf(stderr, "m4npu run: --calib-percentile is for --calib-method percentile\n");
+        return CLI_USAGE;
+    }
+    if (!a->weights_given && a->activations == NPU_ACTS_F16)
+        a->weights = NPU_WEIGHTS_F16;
+    if (a->weights == NPU_WEIGHTS_F16 && a->activations != NPU_ACTS_F16) {
+        fprintf(stderr, "m4npu run: --weights f16 needs --activations f16 (the array multiplies f16 by f16)\n");
+        return CLI_USAGE;
+    }
+    if (a->group_size && a->weights == NPU_WEIGHTS_F16) {
+        fprintf(stderr, "m4npu run: --group-size is for int8 and int4 weights\n");
+        return CLI_USAGE;
+    }
+    if (a->timing_only && a->calib_given) {
+        fprintf(stderr, "m4npu run: --timing-only computes no values: it takes no --calib options\n");
         return CLI_USAGE;
     }
     if (a->timing_only && (a->n_in || a->outdir)) {
@@ -362,7 +491,9 @@ static int run(run_args *a)
         inputs[i] = (run_input){a->in_names[i], values[i]};
     }
     run_options o = {.cfg = cfg, .inputs = inputs, .n_inputs = a->n_in, .seed = a->seed, .weights = a->weights,
-                     .dims = a->dims, .n_dims = a->n_dims, .timing_only = a->timing_only};
+                     .dims = a->dims, .n_dims = a->n_dims, .timing_only = a->timing_only,
+                     .class_outputs = a->class_outputs, .n_class_outputs = a->n_class_outputs, .calib = a->calib,
+                     .activations = a->activations, .group_size = a->group_size};
     if (a->reference_only) {
         s = run_reference(g, &o, &r, &e);
     } else {
@@ -455,8 +586,9 @@ int cmd_run(int argc, char **argv)
     a.in_files = calloc((size_t)argc + 1, sizeof *a.in_files);
     a.dims = calloc((size_t)argc + 1, sizeof *a.dims);
     a.dim_names = calloc((size_t)argc + 1, sizeof *a.dim_names);
+    a.class_outputs = calloc((size_t)argc + 1, sizeof *a.class_outputs);
     int rc;
-    if (!a.in_names || !a.in_files || !a.dims || !a.dim_names) {
+    if (!a.in_names || !a.in_files || !a.dims || !a.dim_names || !a.class_outputs) {
         fprintf(stderr, "m4npu run: out of memory\n");
         rc = CLI_FAIL;
     } else {
@@ -476,5 +608,6 @@ int cmd_run(int argc, char **argv)
         free(a.dim_names[i]);
     free(a.dim_names);
     free(a.dims);
+    free(a.class_outputs);
     return rc;
 }

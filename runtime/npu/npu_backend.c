@@ -88,3 +88,32 @@ rt_status npu_calibrate(rt_graph *g, rt_tensor *const *values, rt_error *e)
     }
     return RT_OK;
 }
+
+int npu_act_format_qmax(npu_act_format f)
+{
+    switch (f) {
+    case NPU_ACTS_INT8: return INT8_MAX;
+    case NPU_ACTS_INT16: return INT16_MAX;
+    default: return 0;
+    }
+}
+
+const char *npu_act_format_name(npu_act_format f)
+{
+    switch (f) {
+    case NPU_ACTS_INT8: return "int8";
+    case NPU_ACTS_INT16: return "int16";
+    case NPU_ACTS_F16: return "f16";
+    default: return "?";
+    }
+}
+
+const char *npu_weight_type_name(npu_weight_type w)
+{
+    switch (w) {
+    case NPU_WEIGHTS_INT8: return "int8";
+    case NPU_WEIGHTS_INT4: return "int4";
+    case NPU_WEIGHTS_F16: return "f16";
+    default: return "?";
+    }
+}

@@ -30,9 +30,22 @@ typedef struct npu_backend npu_backend;
 typedef struct npu_segment npu_segment;
 
 typedef enum npu_weight_type {
-    NPU_WEIGHTS_INT8 = 0, /* per output channel */
-    NPU_WEIGHTS_INT4 = 1, /* per output channel, packed */
+    NPU_WEIGHTS_INT8 = 0, /* per output channel (or per group of K rows: npu_backend_set_format) */
+    NPU_WEIGHTS_INT4 = 1, /* per output channel (or per group of K rows), packed */
+    NPU_WEIGHTS_F16 = 2,  /* IEEE binary16, normalised per output channel (f16 activations only) */
 } npu_weight_type;
+
+/* How activations live on the device (firmware/src/ops/README.md, "Activation formats"). */
+typedef enum npu_act_format {
+    NPU_ACTS_INT8 = 0,  /* symmetric int8, one scale per tensor (the default) */
+    NPU_ACTS_INT16 = 1, /* symmetric int16 per tensor: the array's 16x8 mode */
+    NPU_ACTS_F16 = 2,   /* IEEE binary16 (no scale): the array's f16 mode, f32 accumulation */
+} npu_act_format;
+
+/* The largest quantised magnitude of an integer activation format (127, 32767); 0 for f16. */
+int npu_act_format_qmax(npu_act_format f);
+const char *npu_act_format_name(npu_act_format f); /* "int8", "int16", "f16" */
+const char *npu_weight_type_name(npu_weight_type w); /* "int8", "int4", "f16" */
 
 /* Open the device described by cfg->npu. */
 npu_backend *npu_backend_open(const m4npu_config *cfg, rt_error *e);

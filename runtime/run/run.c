@@ -207,7 +207,7 @@ rt_status run_bind_inputs(const rt_graph *g, const run_options *o, run_result *r
 
 /* ---- reference and calibration */
 
-static rt_status reference_run(const rt_graph *g, rt_tensor **vals, rt_tensor **ref, rt_error *e)
+rt_status run_reference_values(const rt_graph *g, rt_tensor **vals, rt_tensor **ref, rt_error *e)
 {
     cpu_exec *x;
     rt_status s = cpu_exec_create(g, &x, e);
@@ -578,14 +578,16 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
         r->nodes[n].into = -1;
     r->seed = o->seed ? o->seed : RUN_DEFAULT_SEED;
     r->timing_only = o->timing_only;
+    r->activations = o->activations;
     r->weights = o->weights;
+    r->group_size = o->group_size;
     if (!o->timing_only) {
         if ((st = run_bind_inputs(g, o, r, vals, owned, e)) != RT_OK)
             goto done;
-        if ((st = reference_run(g, vals, ref, e)) != RT_OK)
+        if ((st = run_reference_values(g, vals, ref, e)) != RT_OK)
             goto done;
         shapes_from_reference(g, ref); /* shapes that depend on data (a Loop's scan outputs) */
-        if ((st = npu_calibrate(g, ref, e)) != RT_OK) /* max |x| / 127 per tensor: the backend's formula */
+        if ((st = run_calibrate(g, o, ref, r, e)) != RT_OK)
             goto done;
     }
     b = o->backend ? o->backend : npu_backend_open(o->cfg, e);

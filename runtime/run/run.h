@@ -52,6 +52,38 @@ typedef struct run_dim {
     int64_t value;
 } run_dim;
 
+/* Activation calibration (run_calib.c, docs/run.md "Calibration"): the clipping range of every
+ * floating-point activation, from the FP32 reference over a calibration set. */
+typedef enum run_calib_method {
+    RUN_CALIB_MAX = 0,        /* the largest |x| seen */
+    RUN_CALIB_PERCENTILE = 1, /* the percentile of |x| (percent kept unclipped) */
+    RUN_CALIB_MSE = 2,        /* the range whose quantisation + clipping error is smallest */
+} run_calib_method;
+
+#define RUN_CALIB_DEFAULT_PERCENTILE 99.99
+#define RUN_CALIB_BINS 2048 /* histogram bins of |x| over [0, max], per tensor */
+#define RUN_CALIB_MAX_SAMPLES 100000
+#define RUN_MAX_GROUP_SIZE 16384 /* per-group weight scales: at most the ISA's k */
+
+typedef struct run_calib_options {
+    run_calib_method method;
+    double percentile;  /* RUN_CALIB_PERCENTILE: in (0, 100]; 0 means RUN_CALIB_DEFAULT_PERCENTILE */
+    const char *dir;    /* the calibration set: DIR/SAMPLE/INPUT.npy, or DIR/SAMPLE.npy for a one-input model */
+    int generated;      /* or this many generated samples (sample i from seed + 1 + i); neither: the run's inputs */
+} run_calib_options;
+
+const char *run_calib_method_name(run_calib_method m); /* "max", "percentile", "mse" */
+
+/* What the calibration did (for the report). */
+typedef struct run_calib_info {
+    run_calib_method method;
+    double percentile;
+    int samples;        /* 0: no calibration (f16 activations need none; timing-only runs) */
+    const char *source; /* "run input", "directory", "generated" */
+    int tensors;        /* tensors given a range */
+    int clipped;        /* of which with a range below their largest |x| */
+} run_calib_info;
+
 typedef struct run_options {
     const m4npu_config *cfg;
     const run_input *inputs; /* by graph input name; floats are converted to the input's float type */
@@ -75,6 +107,11 @@ typedef struct run_options {
      * of a Softmax/LogSoftmax over the last axis are class scores without being named. */
     const char *const *class_outputs;
     int n_class_outputs;
+    /* Quantisation: how activations are calibrated and stored on the device, and the group size
+     * of per-group weight scales (0: per output channel). */
+    run_calib_options calib;
+    npu_act_format activations;
+    uint32_t group_size;
 } run_options;
 
 /* Timeline tracks: the host CPU, the boundary copies, the NPU's jobs and op descriptors, and one
@@ -157,7 +194,10 @@ typedef struct run_output {
 
 typedef struct run_result {
     bool timing_only;           /* no reference, no outputs, no errors */
+    run_calib_info calib;
+    npu_act_format activations;
     npu_weight_type weights;    /* the NPU's weight format (run_options.weights) */
+    uint32_t group_size;
     part_plan *plan;
     run_node_result *nodes;     /* per graph node */
     run_segment_result *segs;   /* per plan segment */

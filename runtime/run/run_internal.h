@@ -11,6 +11,20 @@
 rt_status run_bind_inputs(const rt_graph *g, const run_options *o, run_result *r, rt_tensor **vals, bool *owned,
                           rt_error *e);
 
+/* The whole graph on the FP32 CPU kernels from the inputs in vals, every non-constant value kept
+ * in ref[t] (clones the caller frees). */
+rt_status run_reference_values(const rt_graph *g, rt_tensor **vals, rt_tensor **ref, rt_error *e);
+
+/* A file name stem for a tensor name: characters outside [A-Za-z0-9._-] become '_'. */
+void run_file_stem(const char *name, char *buf, size_t size);
+
+/* ---- calibration (run_calib.c) */
+
+/* Give every non-constant float tensor of g its activation range (rt_quant: per tensor, scale =
+ * range / 127) by o->calib over the calibration set (or ref, the run's own reference values),
+ * for o->activations' integer range; f16 activations need none. Fills r->calib. */
+rt_status run_calibrate(rt_graph *g, const run_options *o, rt_tensor *const *ref, run_result *r, rt_error *e);
+
 /* ---- accuracy against the reference (run_accuracy.c) */
 
 /* Is graph output t class scores (named in o->class_outputs, or a last-axis Softmax/LogSoftmax

@@ -69,7 +69,27 @@ void run_print_report(FILE *out, const rt_graph *g, const m4npu_config *cfg, con
         fprintf(out, "inputs: generated (seed 0x%llx, uniform [-1, 1)) for", (unsigned long long)r->seed);
         for (int i = 0; i < r->n_generated; i++)
             fprintf(out, " %s", r->generated[i]);
-        fprintf(out, "; they are also the calibration input\n");
+        fprintf(out, "%s\n", r->calib.samples && strcmp(r->calib.source, "run input") == 0
+                                  ? "; they are also the calibration input" : "");
+    }
+    {
+        fprintf(out, "quantisation: %s activations, %s weights", npu_act_format_name(r->activations),
+                npu_weight_type_name(r->weights));
+        if (r->group_size)
+            fprintf(out, " (scales per group of %u along K)", r->group_size);
+        else if (r->weights != NPU_WEIGHTS_F16)
+            fprintf(out, " (scales per output channel)");
+        if (r->timing_only)
+            fprintf(out, "; no calibration (timing only)\n");
+        else if (r->calib.samples == 0)
+            fprintf(out, "; no activation calibration (f16 needs no scales)\n");
+        else {
+            fprintf(out, "; activation ranges by %s", run_calib_method_name(r->calib.method));
+            if (r->calib.method == RUN_CALIB_PERCENTILE)
+                fprintf(out, " (%g%% of |x| kept)", r->calib.percentile);
+            fprintf(out, " over %d sample%s (%s): %d tensors, %d clipped below their max |x|\n", r->calib.samples,
+                    r->calib.samples == 1 ? "" : "s", r->calib.source, r->calib.tensors, r->calib.clipped);
+        }
     }
     fprintf(out, "\nplacement (%d nodes: %d on the NPU in %d segment%s, %d on the CPU", p->n_nodes, p->n_npu,
             p->n_segments, p->n_segments == 1 ? "" : "s", p->n_cpu);
@@ -291,6 +311,18 @@ json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const m4npu_
         bad = !o || set(o, "name", json_string(name)) || set(o, "source", json_string(gen ? "random" : "given")) ||
               json_array_append_new(inputs, o);
     }
+    json_t *quant = json_object(), *calib = r->calib.samples ? json_object() : json_null();
+    bad = bad || !quant || !calib || set(quant, "activations", json_string(npu_act_format_name(r->activations))) ||
+          set(quant, "weights", json_string(npu_weight_type_name(r->weights))) ||
+          set(quant, "group_size", r->group_size ? json_integer(r->group_size) : json_null());
+    if (!bad && r->calib.samples)
+        bad = set(calib, "method", json_string(run_calib_method_name(r->calib.method))) ||
+              set(calib, "percentile",
+                  r->calib.method == RUN_CALIB_PERCENTILE ? json_real(r->calib.percentile) : json_null()) ||
+              set(calib, "samples", json_integer(r->calib.samples)) || set(calib, "source", json_string(r->calib.source)) ||
+              set(calib, "bins", r->calib.method == RUN_CALIB_MAX ? json_null() : json_integer(RUN_CALIB_BINS)) ||
+              set(calib, "tensors", json_integer(r->calib.tensors)) || set(calib, "clipped", json_integer(r->calib.clipped));
+    bad = bad || set(quant, "calibration", calib);
     json_t *counts = json_object(), *brk = json_object(), *energy = energy_to_json(&r->energy),
            *xfer = json_object(), *host = json_object();
     bad = bad || !counts || !brk || !energy || !xfer || !host;
@@ -313,9 +345,9 @@ json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const m4npu_
     bad = bad || set(root, "model", json_string(g->name ? g->name : "")) ||
           set(root, "config", json_string(cfg->npu.name)) ||
           set(root, "configuration", m4npu_config_source_json(cfg, src)) ||
-          set(root, "weights", json_string(r->weights == NPU_WEIGHTS_INT4 ? "int4" : "int8")) ||
-          set(root, "seed", json_integer((json_int_t)r->seed)) ||
-          set(root, "inputs", inputs) || set(root, "counts", counts) || set(root, "placement", placement) ||
+          set(root, "weights", json_string(npu_weight_type_name(r->weights))) ||
+          set(root, "seed", json_integer((json_int_t)r->seed)) || set(root, "inputs", inputs) ||
+          set(root, "quantisation", quant) || set(root, "counts", counts) || set(root, "placement", placement) ||
           set(root, "segments", segs) || set(root, "transfers", xfer) || set(root, "breakdown", brk) ||
           set(root, "energy", energy) || set(root, "host", host) || set(root, "errors", errs) ||
           set(root, "device_memory", run_mem_json(&r->mem)) ||
@@ -519,7 +551,7 @@ rt_status run_write_timeline(const rt_graph *g, const m4npu_config *cfg, const r
 
 /* ---- outputs */
 
-static void file_stem(const char *name, char *buf, size_t size)
+void run_file_stem(const char *name, char *buf, size_t size)
 {
     size_t o = 0;
     for (const char *c = name; *c && o + 1 < size; c++) {
@@ -543,7 +575,7 @@ rt_status run_write_outputs(const rt_graph *g, const run_result *r, const char *
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory");
     for (int i = 0; i < r->n_outputs && s == RT_OK; i++) {
         char base[100];
-        file_stem(g->tensors[r->outputs[i].tensor]->name, base, sizeof base);
+        run_file_stem(g->tensors[r->outputs[i].tensor]->name, base, sizeof base);
         snprintf(stems[i], sizeof stems[i], "%s", base);
         for (int k = 2;; k++) {
             bool clash = false;
