@@ -7,6 +7,7 @@
 #ifndef M4NPU_CLI_H
 #define M4NPU_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -71,6 +72,11 @@ int cli_load_config(const char *path, const char *const *sets, size_t nsets, str
  * not be written. */
 int cli_trace_begin(const char *path, const char *level, const struct m4npu_config *cfg, int argc, char **argv);
 int cli_trace_end(int rc);
+
+/* --partition cost|greedy and --objective latency|energy of run and whatif (cli_io.c): CLI_OK, or
+ * CLI_USAGE for another word. The objective is a part_objective (runtime/partition). */
+int cli_parse_partition(const char *word, bool *greedy);
+int cli_parse_objective(const char *word, int *objective);
 
 /* Is argv[i] --help or -h anywhere? Then print usage and return 1. */
 int cli_wants_help(int argc, char **argv, const char *usage);

@@ -8,6 +8,7 @@
 
 #include "graph.h"
 #include "m4npu_config.h"
+#include "partition.h"
 
 int cli_file_error(int code, const char *msg)
 {
@@ -86,4 +87,22 @@ int cli_wants_help(int argc, char **argv, const char *usage)
         }
     }
     return 0;
+}
+
+int cli_parse_partition(const char *word, bool *greedy)
+{
+    if (strcmp(word, "cost") == 0 || strcmp(word, "greedy") == 0) {
+        *greedy = word[0] == 'g';
+        return CLI_OK;
+    }
+    return CLI_USAGE;
+}
+
+int cli_parse_objective(const char *word, int *objective)
+{
+    if (strcmp(word, "latency") == 0 || strcmp(word, "energy") == 0) {
+        *objective = word[0] == 'e' ? PART_ENERGY : PART_LATENCY;
+        return CLI_OK;
+    }
+    return CLI_USAGE;
 }

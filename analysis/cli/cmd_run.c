@@ -22,7 +22,8 @@ static const char usage[] =
     "                 [--dim NAME=VALUE ...] [--timing-only] [--output-dir DIR] [--json]\n"
     "                 [--timeline FILE.json] [--seed N] [--weights int8|int4|f16] [--group-size G]\n"
     "                 [--activations int8|int16|f16] [--calib DIR|N] [--calib-method max|percentile|mse]\n"
-    "                 [--calib-percentile P] [--class-scores OUTPUT ...] [--layers [--csv]] [--log]\n"
+    "                 [--calib-percentile P] [--class-scores OUTPUT ...] [--partition cost|greedy]\n"
+    "                 [--objective latency|energy] [--layers [--csv]] [--log]\n"
     "       m4npu run MODEL.onnx --reference-only [--input NAME=FILE.npy ...] [--dim NAME=VALUE ...]\n"
     "                 [--output-dir DIR] [--json] [--seed N]\n"
     "\n"
@@ -65,6 +66,10 @@ static const char usage[] =
     "                            default: the run's own inputs\n"
     "      --calib-method max|percentile|mse  the range of each activation (default max; docs/run.md)\n"
     "      --calib-percentile P  percentile of |x| kept by --calib-method percentile (default 99.99)\n"
+    "      --partition cost|greedy  cost (default): a node goes to the NPU only where that lowers the\n"
+    "                            modelled objective, transfers and submissions included; greedy: every\n"
+    "                            node the NPU supports runs there\n"
+    "      --objective latency|energy  what the cost-aware partition minimises (default latency)\n"
     "      --class-scores OUTPUT the output's last axis is classes: report argmax agreement (outputs of a\n"
     "                            last-axis Softmax/LogSoftmax are detected); repeatable\n"
     "      --layers              per layer: every op descriptor of every NPU job, CPU node, boundary copy\n"
@@ -88,7 +93,8 @@ static const char usage[] =
 
 enum {
     OPT_SEED = 256, OPT_WEIGHTS, OPT_TRACE, OPT_TRACE_LEVEL, OPT_REFERENCE_ONLY, OPT_TIMING_ONLY, OPT_LAYERS,
-    OPT_LOG, OPT_GROUP_SIZE, OPT_ACTIVATIONS, OPT_CALIB, OPT_CALIB_METHOD, OPT_CALIB_PERCENTILE, OPT_CLASS_SCORES
+    OPT_LOG, OPT_GROUP_SIZE, OPT_ACTIVATIONS, OPT_CALIB, OPT_CALIB_METHOD, OPT_CALIB_PERCENTILE, OPT_CLASS_SCORES,
+    OPT_PARTITION, OPT_OBJECTIVE
 };
 
 typedef struct run_args {
@@ -114,6 +120,8 @@ typedef struct run_args {
     bool calib_given;
     const char **class_outputs;
     int n_class_outputs;
+    bool greedy_partition, objective_given;
+    part_objective objective;
 } run_args;
 
 /* A positive integer of at most max, or -1. */
@@ -149,6 +157,8 @@ static int parse_args(int argc, char **argv, run_args *a)
                                          {"calib-method", required_argument, NULL, OPT_CALIB_METHOD},
                                          {"calib-percentile", required_argument, NULL, OPT_CALIB_PERCENTILE},
                                          {"class-scores", required_argument, NULL, OPT_CLASS_SCORES},
+                                         {"partition", required_argument, NULL, OPT_PARTITION},
+                                         {"objective", required_argument, NULL, OPT_OBJECTIVE},
                                          {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -306,6 +316,22 @@ static int parse_args(int argc, char **argv, run_args *a)
         case OPT_CLASS_SCORES:
             a->class_outputs[a->n_class_outputs++] = optarg;
             break;
+        case OPT_PARTITION:
+            if (cli_parse_partition(optarg, &a->greedy_partition) != CLI_OK) {
+                fprintf(stderr, "m4npu run: --partition %s: expected cost or greedy\n", optarg);
+                return CLI_USAGE;
+            }
+            break;
+        case OPT_OBJECTIVE: {
+            int objective;
+            if (cli_parse_objective(optarg, &objective) != CLI_OK) {
+                fprintf(stderr, "m4npu run: --objective %s: expected latency or energy\n", optarg);
+                return CLI_USAGE;
+            }
+            a->objective = (part_objective)objective;
+            a->objective_given = true;
+            break;
+        }
         case OPT_REFERENCE_ONLY:
             a->reference_only = true;
             break;
@@ -345,6 +371,10 @@ static int parse_args(int argc, char **argv, run_args *a)
     }
     if (a->calib.percentile > 0 && a->calib.method != RUN_CALIB_PERCENTILE) {
         fprintf(stderr, "m4npu run: --calib-percentile is for --calib-method percentile\n");
+        return CLI_USAGE;
+    }
+    if (a->objective_given && a->greedy_partition) {
+        fprintf(stderr, "m4npu run: --objective is for --partition cost (greedy places by support alone)\n");
         return CLI_USAGE;
     }
     if (!a->weights_given && a->activations == NPU_ACTS_F16)
@@ -493,7 +523,8 @@ static int run(run_args *a)
     run_options o = {.cfg = cfg, .inputs = inputs, .n_inputs = a->n_in, .seed = a->seed, .weights = a->weights,
                      .dims = a->dims, .n_dims = a->n_dims, .timing_only = a->timing_only,
                      .class_outputs = a->class_outputs, .n_class_outputs = a->n_class_outputs, .calib = a->calib,
-                     .activations = a->activations, .group_size = a->group_size};
+                     .activations = a->activations, .group_size = a->group_size,
+                     .greedy_partition = a->greedy_partition, .objective = a->objective};
     if (a->reference_only) {
         s = run_reference(g, &o, &r, &e);
     } else {

@@ -20,7 +20,8 @@ static const char usage[] =
     "usage: m4npu whatif [--task ID | --path N | --module NAME] [--config FILE] [--set KEY=VALUE ...]\n"
     "                    [--prompt-tokens N] [--gen-tokens M] [--kv-len C] [--lora-rank R] [--int4]\n"
     "                    [--json | --csv] [--layers] [--timeline FILE] [--plot FILE.png]\n"
-    "                    [--roofline FILE.png] [--log] [--quiet]\n"
+    "                    [--roofline FILE.png] [--log] [--quiet] [--partition cost|greedy]\n"
+    "                    [--objective latency|energy]\n"
     "\n"
     "How fast, and at what energy, would the M4 foundation model run on this NPU? With no arguments,\n"
     "every eAIBench task (T1..T50) on the default preset, as one table: latency and energy per task\n"
@@ -51,6 +52,9 @@ static const char usage[] =
     "  --lora-rank R      LoRA rank (0: no adapters; default 4 on q and v, where the paper adapts: the\n"
     "                     backbone on paths 1-2, the encoders on path 3; a --module that takes adapters)\n"
     "  --int4             INT4 weights for the backbone and the output head (default INT8)\n"
+    "  --partition cost|greedy  cost (default): a module's node goes to the NPU only where that lowers\n"
+    "                     the modelled objective; greedy: every node the NPU supports runs there\n"
+    "  --objective latency|energy  what the cost-aware partition minimises (default latency)\n"
     "  --json, --csv      machine-readable output\n"
     "  --layers           per layer: every op descriptor, CPU node and boundary copy of a --module or a\n"
     "                     --task's steps, with time, cycles, MACs, utilisation, bytes, bandwidth, what\n"
@@ -71,13 +75,15 @@ static const char usage[] =
     "could not be read or written.\n";
 
 enum { O_TASK = 256, O_PATH, O_MODULE, O_PROMPT, O_GEN, O_KV, O_LORA, O_INT4, O_TIMELINE, O_PLOT, O_ROOFLINE,
-       O_LAYERS, O_LOG, O_QUIET, O_TRACE, O_TRACE_LEVEL };
+       O_LAYERS, O_LOG, O_QUIET, O_TRACE, O_TRACE_LEVEL, O_PARTITION, O_OBJECTIVE };
 
 typedef struct whatif_args {
     cli_common common;
     const char *config, *module, *timeline, *plot, *roofline, *trace, *trace_level;
     int task, path, quiet, layers, log;
     whatif_options opts;
+    bool greedy_partition;
+    int objective;
 } whatif_args;
 
 static int parse_int(const char *s, long lo, long hi, long *out)
@@ -142,6 +148,18 @@ static int parse_option(whatif_args *a, int c, const char *arg)
     case O_QUIET: a->quiet = 1; return 0;
     case O_TRACE: a->trace = arg; return 0;
     case O_TRACE_LEVEL: a->trace_level = arg; return 0;
+    case O_PARTITION:
+        if (cli_parse_partition(arg, &a->greedy_partition) != CLI_OK) {
+            fprintf(stderr, "m4npu whatif: --partition %s: expected cost or greedy\n", arg);
+            return -1;
+        }
+        return 0;
+    case O_OBJECTIVE:
+        if (cli_parse_objective(arg, &a->objective) != CLI_OK) {
+            fprintf(stderr, "m4npu whatif: --objective %s: expected latency or energy\n", arg);
+            return -1;
+        }
+        return 0;
     default: return -1;
     }
 }
@@ -180,6 +198,7 @@ static int parse_args(int argc, char **argv, whatif_args *a)
         {"plot", required_argument, NULL, O_PLOT},        {"roofline", required_argument, NULL, O_ROOFLINE},
         {"log", no_argument, NULL, O_LOG},                {"quiet", no_argument, NULL, O_QUIET},
         {"trace", required_argument, NULL, O_TRACE},      {"trace-level", required_argument, NULL, O_TRACE_LEVEL},
+        {"partition", required_argument, NULL, O_PARTITION}, {"objective", required_argument, NULL, O_OBJECTIVE},
         {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
     cli_common_init(&a->common, "whatif");
@@ -449,6 +468,7 @@ int cmd_whatif(int argc, char **argv)
         snprintf(selection, sizeof selection, "all %d tasks", M4_TASK_COUNT);
     whatif_view v = {.cfg = whatif_config(w), .source = cli_common_source(&a.common, a.config), .opts = &a.opts,
                      .selection = selection};
+    whatif_set_partition(w, a.greedy_partition, (part_objective)a.objective);
     rc = a.module ? run_module(w, &a, &v, &files) : run_tasks(w, &a, &v, &files);
     whatif_close(w);
     cli_outputs_free(files.set); /* undoes the files if they were not committed */

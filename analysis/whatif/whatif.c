@@ -19,6 +19,8 @@ struct whatif {
     module_cache cache;
     int hits;
     double host_s;
+    bool greedy_partition;   /* whatif_set_partition */
+    part_objective objective;
 };
 
 static double now_s(void)
@@ -26,6 +28,12 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void whatif_set_partition(whatif *w, bool greedy, part_objective objective)
+{
+    w->greedy_partition = greedy;
+    w->objective = objective;
 }
 
 whatif *whatif_open(const m4npu_config *cfg, rt_error *e)
@@ -132,6 +140,8 @@ rt_status whatif_module(whatif *w, m4_module_id id, const m4_module_params *p, c
     o.resident_ctx = m;
     o.backend = w->backend;
     o.weights = rp.format == M4_FMT_INT4 ? NPU_WEIGHTS_INT4 : NPU_WEIGHTS_INT8;
+    o.greedy_partition = w->greedy_partition;
+    o.objective = w->objective;
     if ((st = run_model(m->g, &o, &m->r, e)) != RT_OK) {
         rt_error_prefix(e, "%s", m4_module_get(id)->name);
         graph_free(m->g);

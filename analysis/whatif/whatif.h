@@ -114,6 +114,10 @@ void whatif_set_log(whatif *w, npu_log_fn fn, void *ctx);
  * without it has no layers (whatif_module_layers says so). */
 void whatif_set_profile(whatif *w, bool on);
 
+/* How the module runs are partitioned (before the first module runs): cost-aware by default
+ * (runtime/partition PART_COST, with this objective), or greedy. */
+void whatif_set_partition(whatif *w, bool greedy, part_objective objective);
+
 /* Simulate (or take from the cache) one module with these parameters. */
 rt_status whatif_module(whatif *w, m4_module_id id, const m4_module_params *p, const whatif_module_run **out,
                         rt_error *e);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "partition_internal.h"
 
 #define SOFTMAX_AXIS_OPSET 13 /* from opset 13 Softmax's axis defaults to -1 and no longer flattens */
 
@@ -384,7 +385,7 @@ static rt_status add_crossing(part_plan *p, int *cap, int tensor, int seg, cpumo
     c->segment = seg;
     c->dir = dir;
     c->elements = ne;
-    unsigned dev_bits = rt_dtype_is_float(t->dtype) ? PART_DEVICE_ACT_BITS : rt_dtype_bits(t->dtype);
+    unsigned dev_bits = rt_dtype_is_float(t->dtype) ? p->device_act_bits : rt_dtype_bits(t->dtype);
     cpumodel_transfer(&cfg->cpu, ne, t->dtype, dev_bits, dir, &c->cost);
     return RT_OK;
 }
@@ -478,55 +479,24 @@ static rt_status form_segments(const rt_graph *g, const m4npu_config *cfg, part_
     return st;
 }
 
-rt_status partition_graph(const rt_graph *g, const m4npu_config *cfg, part_fw_supports_fn fw, void *fw_ctx,
-                          part_plan **out, rt_error *e)
+/* Order, segments, crossings and totals of a plan whose placement is set (p->node[].place). */
+rt_status part_finish(const rt_graph *g, const m4npu_config *cfg, part_plan *p, rt_error *e)
 {
-    *out = NULL;
-    part_plan *p = calloc(1, sizeof *p);
-    if (!p)
-        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition)");
-    p->n_nodes = g->n_nodes;
-    p->order = calloc((size_t)g->n_nodes + 1, sizeof *p->order);
-    p->node = calloc((size_t)g->n_nodes + 1, sizeof *p->node);
-    if (!p->order || !p->node) {
-        part_plan_free(p);
-        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition)");
-    }
-    rt_status st = RT_OK;
-    mark_constants(g, p);
-    for (int i = 0; i < g->n_nodes && st == RT_OK; i++) {
-        part_node_info *ni = &p->node[i];
-        ni->segment = -1;
-        ni->place = PART_CPU;
-        if (ni->constant)
-            continue;
-        if (partition_config_allows(g, i, cfg, ni->why, sizeof ni->why)) {
-            char fwhy[PART_WHY_BYTES - sizeof "firmware: "] = "";
-            if (!fw || fw(fw_ctx, g, i, fwhy, sizeof fwhy)) {
-                ni->place = PART_NPU;
-                ni->why[0] = '\0';
-                continue;
-            }
-            snprintf(ni->why, sizeof ni->why, "firmware: %s", fwhy[0] ? fwhy : "cannot run this node");
-        }
-        if ((st = cpumodel_node(&cfg->cpu, g, i, &ni->cpu, e)) != RT_OK)
-            break;
-        ni->view = ni->cpu.view;
-    }
-    if (st == RT_OK)
-        st = order_nodes(g, p, e);
+    rt_status st = order_nodes(g, p, e);
     if (st == RT_OK)
         st = form_segments(g, cfg, p, e);
-    if (st != RT_OK) {
-        part_plan_free(p);
+    if (st != RT_OK)
         return st;
-    }
     for (int i = 0; i < g->n_nodes; i++) {
-        const part_node_info *ni = &p->node[i];
+        part_node_info *ni = &p->node[i];
+        ni->view = ni->place == PART_CPU && !ni->constant && ni->on_cpu.view;
         if (ni->place == PART_NPU) {
+            memset(&ni->cpu, 0, sizeof ni->cpu);
             p->n_npu++;
             continue;
         }
+        if (!ni->constant)
+            ni->cpu = ni->on_cpu;
         p->n_cpu++;
         p->n_constant += ni->constant;
         p->n_view += ni->view;
@@ -541,6 +511,67 @@ rt_status partition_graph(const rt_graph *g, const m4npu_config *cfg, part_fw_su
     for (int s = 0; s < p->n_segments; s++)
         p->submit_s += p->segments[s].submit_s;
     p->submit_j = cpumodel_active_j(&cfg->cpu, p->submit_s);
+    return RT_OK;
+}
+
+rt_status partition_graph_opts(const rt_graph *g, const m4npu_config *cfg, const part_options *o, part_plan **out,
+                               rt_error *e)
+{
+    *out = NULL;
+    part_options greedy = {0};
+    if (!o)
+        o = &greedy;
+    if (o->strategy == PART_COST && !o->segment_cost)
+        return rt_error_set(e, RT_ERR_ARG, "partition: the cost-aware strategy needs an NPU segment cost callback");
+    part_plan *p = calloc(1, sizeof *p);
+    if (!p)
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition)");
+    p->n_nodes = g->n_nodes;
+    p->strategy = o->strategy;
+    p->objective = o->objective;
+    p->device_act_bits = o->device_act_bits ? o->device_act_bits : PART_DEVICE_ACT_BITS;
+    p->order = calloc((size_t)g->n_nodes + 1, sizeof *p->order);
+    p->node = calloc((size_t)g->n_nodes + 1, sizeof *p->node);
+    if (!p->order || !p->node) {
+        part_plan_free(p);
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition)");
+    }
+    rt_status st = RT_OK;
+    mark_constants(g, p);
+    for (int i = 0; i < g->n_nodes && st == RT_OK; i++) {
+        part_node_info *ni = &p->node[i];
+        ni->segment = -1;
+        ni->place = PART_CPU;
+        if (ni->constant)
+            continue;
+        if ((st = cpumodel_node(&cfg->cpu, g, i, &ni->on_cpu, e)) != RT_OK)
+            break;
+        if (partition_config_allows(g, i, cfg, ni->why, sizeof ni->why)) {
+            char fwhy[PART_WHY_BYTES - sizeof "firmware: "] = "";
+            if (!o->fw || o->fw(o->fw_ctx, g, i, fwhy, sizeof fwhy)) {
+                ni->place = PART_NPU;
+                ni->supported = true;
+                ni->why[0] = '\0';
+                continue;
+            }
+            snprintf(ni->why, sizeof ni->why, "firmware: %s", fwhy[0] ? fwhy : "cannot run this node");
+        }
+    }
+    if (st == RT_OK)
+        st = part_finish(g, cfg, p, e);
+    if (st == RT_OK && o->strategy == PART_COST)
+        st = part_cost_refine(g, cfg, o, &p, e); /* partition_cost.c */
+    if (st != RT_OK) {
+        part_plan_free(p);
+        return st;
+    }
     *out = p;
     return RT_OK;
+}
+
+rt_status partition_graph(const rt_graph *g, const m4npu_config *cfg, part_fw_supports_fn fw, void *fw_ctx,
+                          part_plan **out, rt_error *e)
+{
+    part_options o = {.fw = fw, .fw_ctx = fw_ctx, .strategy = PART_GREEDY};
+    return partition_graph_opts(g, cfg, &o, out, e);
 }

@@ -40,6 +40,41 @@ typedef enum part_place {
 /* Can the firmware run node n of g? On false, write the rule into why. */
 typedef bool (*part_fw_supports_fn)(void *ctx, const rt_graph *g, int node, char *why, size_t whylen);
 
+/* How supported nodes are placed. */
+typedef enum part_strategy {
+    PART_GREEDY = 0, /* every node the NPU can run goes to it */
+    PART_COST = 1,   /* a node goes to the NPU only where that lowers the modelled objective
+                        (partition_cost.c): the default of `m4npu run` and `m4npu whatif` */
+} part_strategy;
+
+typedef enum part_objective {
+    PART_LATENCY = 0, /* modelled seconds: NPU + CPU + transfers + submissions */
+    PART_ENERGY = 1,  /* modelled joules (docs/run.md, "What the split costs") */
+} part_objective;
+
+/* What one NPU segment of nodes[0..n-1] (in execution order) costs on the device: its job's
+ * seconds and dynamic energy (the device's counters x the energy table). False if it cannot be
+ * built or run (the reason in e). */
+typedef struct part_npu_cost {
+    double seconds, dynamic_j;
+} part_npu_cost;
+typedef bool (*part_segment_cost_fn)(void *ctx, const rt_graph *g, const int *nodes, int n, part_npu_cost *c,
+                                     rt_error *e);
+/* Tensors that stay in device memory between runs (a KV cache): their crossings cost nothing. */
+typedef bool (*part_resident_fn)(void *ctx, const rt_graph *g, int tensor);
+
+typedef struct part_options {
+    part_fw_supports_fn fw;       /* NULL: the firmware runs whatever the configuration allows */
+    void *fw_ctx;
+    part_strategy strategy;
+    part_objective objective;
+    part_segment_cost_fn segment_cost; /* required by PART_COST */
+    void *cost_ctx;
+    part_resident_fn resident;    /* NULL: none */
+    void *resident_ctx;
+    unsigned device_act_bits;     /* bits of a float activation in device memory (0: 8, int8) */
+} part_options;
+
 typedef struct part_node_info {
     part_place place;
     int segment;             /* index into segments; -1 on the CPU */
@@ -48,6 +83,9 @@ typedef struct part_node_info {
     bool view;               /* a view op on the CPU: free */
     char why[PART_WHY_BYTES]; /* on the CPU: which rule sent it there ("" for a constant) */
     cpumodel_cost cpu;       /* the modelled CPU cost (zero for NPU, constant and view nodes) */
+    cpumodel_cost on_cpu;    /* what it would cost on the CPU (every non-constant node) */
+    bool supported;          /* the capability set and the firmware allow it on the NPU */
+    bool kept_on_cpu;        /* supported, but placed on the CPU by PART_COST (why says why) */
 } part_node_info;
 
 typedef struct part_crossing {
@@ -83,12 +121,27 @@ typedef struct part_plan {
     uint64_t crossing_bytes;
     double crossing_s, crossing_j;
     double submit_s, submit_j;
+    /* how it was placed */
+    part_strategy strategy;
+    part_objective objective;
+    unsigned device_act_bits;
+    /* PART_COST: the candidates' modelled objective (seconds or joules, resident crossings free)
+     * and which one was chosen: the cost-aware search, greedy, or everything on the CPU */
+    double cost_chosen, cost_greedy, cost_cpu, cost_search;
+    const char *chosen;      /* "cost-aware", "greedy", "all-cpu"; NULL for PART_GREEDY */
+    int n_kept_on_cpu;       /* supported nodes placed on the CPU */
+    int greedy_segments;     /* segments of the greedy plan */
+    int node_estimates;      /* nodes whose NPU cost was simulated alone */
 } part_plan;
 
 /* Partition a prepared graph (graph_prepare: sorted, shapes inferred). fw may be NULL (the
- * firmware is assumed to run whatever the configuration allows). */
+ * firmware is assumed to run whatever the configuration allows). Greedy. */
 rt_status partition_graph(const rt_graph *g, const m4npu_config *cfg, part_fw_supports_fn fw, void *fw_ctx,
                           part_plan **out, rt_error *e);
+/* The same with options (NULL: greedy, int8 activations). */
+rt_status partition_graph_opts(const rt_graph *g, const m4npu_config *cfg, const part_options *o, part_plan **out,
+                               rt_error *e);
+const char *part_objective_unit(part_objective o); /* "s" or "J" */
 void part_plan_free(part_plan *p);
 
 /* Does the configuration's capability set allow node n? On false, why says which rule. */

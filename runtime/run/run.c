@@ -247,11 +247,52 @@ static void shapes_from_reference(rt_graph *g, rt_tensor *const *ref)
     }
 }
 
-/* ---- the firmware check for the partitioner */
+/* ---- what the partitioner asks of the backend */
 
 static bool backend_supports(void *ctx, const rt_graph *g, int node, char *why, size_t whylen)
 {
     return npu_backend_supports(ctx, g, node, why, whylen);
+}
+
+/* A segment's device cost: built and run timing-only (the backend's memo answers repeats). */
+static bool backend_segment_cost(void *ctx, const rt_graph *g, const int *nodes, int n, part_npu_cost *c,
+                                 rt_error *e)
+{
+    const run_cost_ctx *cc = ctx;
+    npu_segment *s = npu_segment_build(cc->b, (rt_graph *)g, nodes, n, cc->weights, true, e);
+    if (!s)
+        return false;
+    npu_segment_stats st;
+    rt_status rs = npu_segment_run(s, NULL, &st, e);
+    npu_segment_free(s);
+    if (rs != RT_OK)
+        return false;
+    energy_breakdown eb;
+    memset(&eb, 0, sizeof eb);
+    energy_add_npu(&eb, cc->cfg, &st.counters);
+    c->seconds = st.seconds;
+    c->dynamic_j = energy_total(&eb);
+    return true;
+}
+
+static bool run_resident(void *ctx, const rt_graph *g, int tensor)
+{
+    const run_options *o = ctx;
+    return o->resident(g, tensor, o->resident_ctx);
+}
+
+void run_partition_options(const run_options *o, run_cost_ctx *cc, part_options *po)
+{
+    memset(po, 0, sizeof *po);
+    po->fw = backend_supports;
+    po->fw_ctx = cc->b;
+    po->strategy = o->greedy_partition ? PART_GREEDY : PART_COST;
+    po->objective = o->objective;
+    po->segment_cost = backend_segment_cost;
+    po->cost_ctx = cc;
+    po->resident = o->resident ? run_resident : NULL;
+    po->resident_ctx = (void *)o;
+    po->device_act_bits = o->activations == NPU_ACTS_INT8 ? PART_DEVICE_ACT_BITS : 2 * PART_DEVICE_ACT_BITS;
 }
 
 /* ---- execution and schedule */
@@ -595,9 +636,12 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
         st = e && e->code != RT_OK ? e->code : RT_ERR_ARG;
         goto done;
     }
-    if ((st = partition_graph(g, o->cfg, backend_supports, b, &r->plan, e)) != RT_OK)
+    run_cost_ctx cost_ctx = {.b = b, .cfg = o->cfg, .weights = o->weights};
+    part_options popts;
+    run_partition_options(o, &cost_ctx, &popts);
+    if ((st = partition_graph_opts(g, o->cfg, &popts, &r->plan, e)) != RT_OK)
         goto done;
-    if (!(rc = run_control_new(o->cfg, b, o->weights))) {
+    if (!(rc = run_control_new(o, b))) {
         st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (run)");
         goto done;
     }

@@ -112,6 +112,10 @@ typedef struct run_options {
     run_calib_options calib;
     npu_act_format activations;
     uint32_t group_size;
+    /* Partitioning: cost-aware (the default: a node goes to the NPU only where that lowers the
+     * modelled objective) or greedy (every supported node on the NPU). */
+    bool greedy_partition;
+    part_objective objective;
 } run_options;
 
 /* Timeline tracks: the host CPU, the boundary copies, the NPU's jobs and op descriptors, and one

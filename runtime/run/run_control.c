@@ -51,6 +51,8 @@ struct run_control {
     const m4npu_config *cfg;
     npu_backend *b;
     npu_weight_type weights;
+    run_cost_ctx cost_ctx;  /* the run's partition options, for every subgraph run */
+    part_options popts;
     body_plan *plans;
     int n_plans, cap_plans;
     rt_body_runner runner;
@@ -60,11 +62,6 @@ struct run_control {
     const rt_graph *first_body;
     int64_t top_runs;
 };
-
-static bool fw_supports(void *ctx, const rt_graph *g, int node, char *why, size_t whylen)
-{
-    return npu_backend_supports(ctx, g, node, why, whylen);
-}
 
 static void add_counters(npu_counters *d, const npu_counters *s, uint64_t times)
 {
@@ -93,7 +90,7 @@ double run_body_total_s(const run_body_cost *c)
 /* Partition gr and simulate its segments timing-only: the cost of one run. */
 static rt_status plan_cost(run_control *rc, rt_graph *gr, body_plan *bp, rt_error *e)
 {
-    rt_status s = partition_graph(gr, rc->cfg, fw_supports, rc->b, &bp->plan, e);
+    rt_status s = partition_graph_opts(gr, rc->cfg, &rc->popts, &bp->plan, e);
     if (s != RT_OK)
         return s;
     const part_plan *p = bp->plan;
@@ -222,14 +219,16 @@ static rt_status runner_run(const rt_body_runner *self, const rt_graph *body, rt
     return cpu_exec_body(body, args, results, self, e);
 }
 
-run_control *run_control_new(const m4npu_config *cfg, npu_backend *b, npu_weight_type weights)
+run_control *run_control_new(const run_options *o, npu_backend *b)
 {
     run_control *rc = calloc(1, sizeof *rc);
     if (!rc)
         return NULL;
-    rc->cfg = cfg;
+    rc->cfg = o->cfg;
     rc->b = b;
-    rc->weights = weights;
+    rc->weights = o->weights;
+    rc->cost_ctx = (run_cost_ctx){.b = b, .cfg = o->cfg, .weights = o->weights};
+    run_partition_options(o, &rc->cost_ctx, &rc->popts);
     rc->runner.run = runner_run;
     rc->runner.ctx = rc;
     return rc;

@@ -18,6 +18,18 @@ rt_status run_reference_values(const rt_graph *g, rt_tensor **vals, rt_tensor **
 /* A file name stem for a tensor name: characters outside [A-Za-z0-9._-] become '_'. */
 void run_file_stem(const char *name, char *buf, size_t size);
 
+/* ---- partitioning */
+
+/* What the partitioner's callbacks need (run.c). */
+typedef struct run_cost_ctx {
+    npu_backend *b;
+    const m4npu_config *cfg;
+    npu_weight_type weights;
+} run_cost_ctx;
+/* The partition options of a run: the firmware check, cost-aware or greedy, the objective, the
+ * segment cost (timing-only through the backend), residency, the activations' device bits. */
+void run_partition_options(const run_options *o, run_cost_ctx *cc, part_options *po);
+
 /* ---- calibration (run_calib.c) */
 
 /* Give every non-constant float tensor of g its activation range (rt_quant: per tensor, scale =
@@ -38,7 +50,8 @@ void run_accuracy(run_output *o, bool class_scores);
 /* The plans of the subgraphs run so far and the runner that accounts them. */
 typedef struct run_control run_control;
 
-run_control *run_control_new(const m4npu_config *cfg, npu_backend *b, npu_weight_type weights);
+/* o (its configuration, weights and partition options) must outlive the runner. */
+run_control *run_control_new(const run_options *o, npu_backend *b);
 void run_control_free(run_control *rc);
 /* Execute control-flow node `node` of g on the FP32 kernels (vals as cpu_exec_node takes them),
  * adding the modelled cost of every subgraph run it makes to acc (NULL: cost nothing, e.g. a

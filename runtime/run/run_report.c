@@ -121,6 +121,19 @@ void run_print_report(FILE *out, const rt_graph *g, const m4npu_config *cfg, con
     }
     free(secs);
     free(joules);
+    if (p->chosen) {
+        bool lat = p->objective == PART_LATENCY;
+        double k = US_PER_S;
+        const char *u = lat ? "us" : "uJ";
+        fprintf(out, "\npartitioning: cost-aware, %s objective: chose the %s plan, %.3f %s; greedy (every supported "
+                     "node on the NPU, %d segment%s) %.3f %s; everything on the CPU %.3f %s; %d supported node%s "
+                     "kept on the CPU (%d nodes simulated alone for their NPU cost)\n",
+                lat ? "latency" : "energy", p->chosen, p->cost_chosen * k, u, p->greedy_segments,
+                p->greedy_segments == 1 ? "" : "s", p->cost_greedy * k, u, p->cost_cpu * k, u, p->n_kept_on_cpu,
+                p->n_kept_on_cpu == 1 ? "" : "s", p->node_estimates);
+    } else {
+        fprintf(out, "\npartitioning: greedy (every supported node on the NPU)\n");
+    }
     fprintf(out, "\nsegments:\n");
     for (int s = 0; s < p->n_segments; s++) {
         const part_segment *sg = &p->segments[s];
@@ -253,7 +266,8 @@ json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const m4npu_
         bad = !o || set(o, "node", json_string(node_name(g, n, lbl, sizeof lbl))) ||
               set(o, "op", json_string(g->nodes[n].op_type)) || set(o, "place", json_string(place_name(ni))) ||
               set(o, "segment", ni->segment >= 0 ? json_integer(ni->segment) : json_null()) ||
-              set(o, "why", json_string(ni->why)) ||
+              set(o, "why", json_string(ni->why)) || set(o, "supported", json_boolean(ni->supported)) ||
+              set(o, "kept_on_cpu", json_boolean(ni->kept_on_cpu)) ||
               set(o, "fused_into", fused ? json_string(node_name(g, into, lbl, sizeof lbl)) : json_null()) ||
               set(o, "model_s", ni->constant ? json_null() : json_real(secs[n])) ||
               set(o, "energy_j", ni->constant ? json_null() : json_real(joules[n])) ||
@@ -311,6 +325,19 @@ json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const m4npu_
         bad = !o || set(o, "name", json_string(name)) || set(o, "source", json_string(gen ? "random" : "given")) ||
               json_array_append_new(inputs, o);
     }
+    json_t *part = json_object();
+    bad = bad || !part || set(part, "strategy", json_string(p->strategy == PART_COST ? "cost" : "greedy")) ||
+          set(part, "objective", json_string(p->objective == PART_ENERGY ? "energy" : "latency")) ||
+          set(part, "chosen", p->chosen ? json_string(p->chosen) : json_null()) ||
+          set(part, "kept_on_cpu", json_integer(p->n_kept_on_cpu));
+    if (!bad && p->chosen) /* in the objective's unit: seconds or joules */
+        bad = set(part, "unit", json_string(part_objective_unit(p->objective))) ||
+              set(part, "chosen_cost", real_or_null(p->cost_chosen)) ||
+              set(part, "greedy_cost", real_or_null(p->cost_greedy)) ||
+              set(part, "all_cpu_cost", real_or_null(p->cost_cpu)) ||
+              set(part, "search_cost", real_or_null(p->cost_search)) ||
+              set(part, "greedy_segments", json_integer(p->greedy_segments)) ||
+              set(part, "node_estimates", json_integer(p->node_estimates));
     json_t *quant = json_object(), *calib = r->calib.samples ? json_object() : json_null();
     bad = bad || !quant || !calib || set(quant, "activations", json_string(npu_act_format_name(r->activations))) ||
           set(quant, "weights", json_string(npu_weight_type_name(r->weights))) ||
@@ -347,7 +374,8 @@ json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const m4npu_
           set(root, "configuration", m4npu_config_source_json(cfg, src)) ||
           set(root, "weights", json_string(npu_weight_type_name(r->weights))) ||
           set(root, "seed", json_integer((json_int_t)r->seed)) || set(root, "inputs", inputs) ||
-          set(root, "quantisation", quant) || set(root, "counts", counts) || set(root, "placement", placement) ||
+          set(root, "quantisation", quant) || set(root, "partition", part) || set(root, "counts", counts) ||
+          set(root, "placement", placement) ||
           set(root, "segments", segs) || set(root, "transfers", xfer) || set(root, "breakdown", brk) ||
           set(root, "energy", energy) || set(root, "host", host) || set(root, "errors", errs) ||
           set(root, "device_memory", run_mem_json(&r->mem)) ||

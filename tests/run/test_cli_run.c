@@ -51,8 +51,8 @@ static void test_encoder_end_to_end(void **state)
     rt_tensor *x;
     write_input(in, &x);
     char args[2000];
-    snprintf(args, sizeof args, "%s --config %s --input x=%s --output-dir %s --timeline %s --json 2>&1", ENCODER,
-             MOBILE_YAML, in, dir, tl);
+    snprintf(args, sizeof args, "%s --config %s --partition greedy --input x=%s --output-dir %s --timeline %s --json 2>&1",
+             ENCODER, MOBILE_YAML, in, dir, tl);
     int rc = test_run(out, sizeof out, "%s run %s", M4NPU_BIN, args);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, out);
@@ -124,15 +124,17 @@ static void test_encoder_end_to_end(void **state)
 static void test_text_report_and_overrides(void **state)
 {
     (void)state;
-    int rc = run("%s --config %s", ENCODER, MOBILE_YAML);
+    int rc = run("%s --config %s --partition greedy", ENCODER, MOBILE_YAML);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "placement (33 nodes: 32 on the NPU in 2 segments, 1 on the CPU)"));
+    assert_non_null(strstr(out, "partitioning: greedy (every supported node on the NPU)"));
     assert_non_null(strstr(out, "mlp/gelu/Erf"));
     assert_non_null(strstr(out, "Erf: not in the NPU capability set"));
     assert_non_null(strstr(out, "latency (modelled): "));
     assert_non_null(strstr(out, "inputs: generated (seed 0x6d346e7075"));
-    assert_non_null(strstr(out, "y: max abs "));
-    rc = run("%s --config %s --set ops.Softmax=off", ENCODER, MOBILE_YAML);
+    assert_non_null(strstr(out, "output                        max abs      max rel       rel L2    SQNR dB  argmax agreement"));
+    assert_non_null(strstr(out, "\n  y    "));
+    rc = run("%s --config %s --partition greedy --set ops.Softmax=off", ENCODER, MOBILE_YAML);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "31 on the NPU in 3 segments, 2 on the CPU"));
     rc = run("%s --config %s --set ops.Bogus=on", ENCODER, MOBILE_YAML);

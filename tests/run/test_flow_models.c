@@ -20,6 +20,9 @@
 #include "npy.h"
 
 #define MOBILE_YAML M4NPU_SOURCE_DIR "/configs/mobile-default.yaml"
+/* the NPU path: every supported node on the NPU (the default cost-aware partition may keep small
+ * models on the CPU, and these tests check what the NPU path computes) */
+#define MOBILE_GREEDY MOBILE_YAML " --partition greedy"
 #define GENERATOR M4NPU_SOURCE_DIR "/tests/run/flow_models.py"
 #define PYTHON "/usr/bin/python3" /* Debian's python3-onnx works only with it */
 #define OUT_BYTES (1 << 20)
@@ -125,7 +128,7 @@ static json_t *run_and_check(const char *model, const char *inputs, const char *
     }
     json_t *npu = NULL;
     for (int path = 0; path < 2; path++) {
-        const char *cfg = path ? MOBILE_YAML : cpu_yaml;
+        const char *cfg = path ? MOBILE_GREEDY : cpu_yaml;
         char od[700];
         snprintf(od, sizeof od, "%s/out-%s-%d", dir, model, path);
         mkdir(od, 0755);
@@ -186,7 +189,7 @@ static void test_symbolic_batch_and_width(void **state)
     assert_null(placed(j, "Shape"));
     /* timing only, the same shapes from --dim (by name, and the width as INPUT:AXIS): the same
      * plan and the same modelled time, nothing computed */
-    json_t *t = run_json(0, "%s/sym_dims.onnx --config %s --timing-only --dim batch=2 --dim x:3=20", dir, MOBILE_YAML);
+    json_t *t = run_json(0, "%s/sym_dims.onnx --config %s --timing-only --dim batch=2 --dim x:3=20", dir, MOBILE_GREEDY);
     assert_true(json_is_true(json_object_get(t, "timing_only")));
     assert_true(json_is_null(json_object_get(t, "max_abs_error")));
     assert_int_equal(json_array_size(json_object_get(t, "errors")), 0);
@@ -211,7 +214,7 @@ static void test_unknown_dimension_errors(void **state)
 {
     (void)state;
     char m[700];
-    snprintf(m, sizeof m, "%s/sym_dims.onnx --config %s", dir, MOBILE_YAML);
+    snprintf(m, sizeof m, "%s/sym_dims.onnx --config %s", dir, MOBILE_GREEDY);
     run_json(1, "%s --timing-only --dim batch=2", m);
     assert_non_null(strstr(out, "input 'x': dimension 3 ('width') is not known: give it with --dim width=VALUE"));
     run_json(1, "%s", m); /* with data: the input may be given instead */
@@ -224,10 +227,10 @@ static void test_unknown_dimension_errors(void **state)
     assert_non_null(strstr(out, "(its symbolic dimensions: batch, width)"));
     /* an input without a declared shape takes the given value's; without one it cannot run */
     json_decref(run_and_check("noshape", "x=noshape.x.npy", "y=noshape.y.npy"));
-    run_json(1, "%s/noshape.onnx --config %s --timing-only", dir, MOBILE_YAML);
+    run_json(1, "%s/noshape.onnx --config %s --timing-only", dir, MOBILE_GREEDY);
     assert_non_null(strstr(out, "input 'x' declares no shape (not even a rank): run without --timing-only and give it "
                                 "with --input x=FILE.npy"));
-    run_json(1, "%s/noshape.onnx --config %s", dir, MOBILE_YAML);
+    run_json(1, "%s/noshape.onnx --config %s", dir, MOBILE_GREEDY);
     assert_non_null(strstr(out, "input 'x' declares no shape (not even a rank): give it with --input x=FILE.npy"));
     /* usage: a timing-only run takes no input files and writes no outputs; VALUE is a number */
     run_json(2, "%s --timing-only --input x=%s/sym_dims.x.npy", m, dir);
@@ -269,7 +272,7 @@ static void test_if_on_a_computed_scalar(void **state)
     }
     assert_true(model_s[1] != model_s[0] && model_s[2] != model_s[1]); /* each path costs what it ran */
     /* without data the condition is unknown: the costlier branch, said so */
-    json_t *t = run_json(0, "%s/if_nested.onnx --config %s --timing-only --dim batch=3", dir, MOBILE_YAML);
+    json_t *t = run_json(0, "%s/if_nested.onnx --config %s --timing-only --dim batch=3", dir, MOBILE_GREEDY);
     const char *what = json_string_value(json_object_get(json_object_get(placed(t, "If"), "subgraphs"), "what"));
     assert_non_null(strstr(what, "the costlier branch"));
     json_decref(t);
@@ -315,7 +318,7 @@ static void test_loop(void **state)
     assert_int_equal(loops, 2);
     json_decref(j);
     /* without data, the halving loop's length (and its scan output's shape) is not known */
-    run_json(1, "%s/loop.onnx --config %s --timing-only --dim steps=5 --dim batch=2", dir, MOBILE_YAML);
+    run_json(1, "%s/loop.onnx --config %s --timing-only --dim steps=5 --dim batch=2", dir, MOBILE_GREEDY);
     assert_non_null(strstr(out, "timing only: the shape [?,2,4] of 'vs' (output of node #1 (Loop)) depends on data"));
 }
 
@@ -326,7 +329,7 @@ static void test_scan(void **state)
     json_t *sub = json_object_get(placed(j, "Scan"), "subgraphs");
     assert_string_equal(json_string_value(json_object_get(sub, "what")), "ran body 6 times");
     /* timing only: 6 steps from the shapes, the same modelled time as the run with data */
-    json_t *t = run_json(0, "%s/scan.onnx --config %s --timing-only --dim batch=2 --dim steps=6", dir, MOBILE_YAML);
+    json_t *t = run_json(0, "%s/scan.onnx --config %s --timing-only --dim batch=2 --dim steps=6", dir, MOBILE_GREEDY);
     assert_string_equal(json_string_value(json_object_get(json_object_get(placed(t, "Scan"), "subgraphs"), "what")),
                         "body 6 times");
     assert_true(fabs(total_s(t) - total_s(j)) <= 1e-12 * total_s(j));

@@ -49,7 +49,8 @@ static json_t *run_json(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    int rc = test_run(out, sizeof out, "%s run %s --json 2>&1", M4NPU_BIN, args);
+    /* greedy: every supported node on the NPU, whose numbers these tests measure */
+    int rc = test_run(out, sizeof out, "%s run %s --partition greedy --json 2>&1", M4NPU_BIN, args);
     if (rc != 0)
         fail_msg("exit %d: m4npu run %s\n%s", rc, args, out);
     json_error_t jerr;

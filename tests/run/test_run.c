@@ -41,10 +41,11 @@ static rt_graph *encoder(void)
     return g;
 }
 
+/* The encoder block, greedy: every supported node on the NPU (what most tests here check). */
 static run_result *run_encoder(const m4npu_config *cfg, rt_graph **gout)
 {
     rt_graph *g = encoder();
-    run_options o = {.cfg = cfg};
+    run_options o = {.cfg = cfg, .greedy_partition = true};
     run_result *r;
     rt_error e;
     if (run_model(g, &o, &r, &e) != RT_OK)
@@ -334,7 +335,7 @@ static void test_deterministic_and_given_inputs(void **state)
     }
     rt_graph *g3 = encoder();
     run_input in = {"x", x};
-    run_options o = {.cfg = &cfg, .inputs = &in, .n_inputs = 1};
+    run_options o = {.cfg = &cfg, .inputs = &in, .n_inputs = 1, .greedy_partition = true};
     run_result *c;
     rt_error e;
     if (run_model(g3, &o, &c, &e) != RT_OK)
@@ -343,7 +344,7 @@ static void test_deterministic_and_given_inputs(void **state)
     assert_memory_equal(c->outputs[0].value->data, a->outputs[0].value->data, a->outputs[0].value->data_bytes);
     /* another seed: other values, same placement and cycles (timing never depends on data) */
     rt_graph *g4 = encoder();
-    run_options o4 = {.cfg = &cfg, .seed = 12345};
+    run_options o4 = {.cfg = &cfg, .seed = 12345, .greedy_partition = true};
     run_result *d;
     if (run_model(g4, &o4, &d, &e) != RT_OK)
         fail_msg("%s", e.msg);
