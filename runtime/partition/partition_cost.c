@@ -60,6 +60,7 @@ typedef struct search {
     int *seg_size;          /* nodes left in each segment */
     int *stamp, stamp_now;  /* per segment: dedup of a tensor's reading segments */
     double *npu_est;        /* node -> device cost alone (NAN: not simulated yet) */
+    double *run_cost;       /* segment -> exact device cost of its current run (INFINITY: cannot be built) */
     double *cpu_cost;       /* node -> CPU cost */
     double submit, job_overhead;
     int estimates;
@@ -165,7 +166,8 @@ static int node_tensors(const search *s, int v, int *ts, int cap)
 
 #define COST_NODE_TENSORS 64 /* inputs + outputs of a node considered per move (ONNX nodes have few) */
 
-/* Move node v (on the NPU, in segment seg[v]) to the CPU; the change of the objective. */
+/* Move node v (on the NPU, in segment seg[v]) to the CPU; the change of the objective except the
+ * node's own device cost (the caller knows it: an estimate, or the run's exact time). */
 static double move_to_cpu(search *s, int v)
 {
     int ts[COST_NODE_TENSORS];
@@ -178,7 +180,7 @@ static double move_to_cpu(search *s, int v)
     s->seg_size[sg]--;
     for (int i = 0; i < k; i++)
         after += tensor_cost(s, ts[i]);
-    double d = after - before + s->cpu_cost[v] - npu_estimate(s, v);
+    double d = after - before + s->cpu_cost[v];
     if (s->seg_size[sg] == 0)
         d -= s->submit;
     return d;
@@ -204,6 +206,7 @@ static void search_free(search *s)
     free(s->seg_size);
     free(s->stamp);
     free(s->npu_est);
+    free(s->run_cost);
     free(s->cpu_cost);
 }
 
@@ -220,9 +223,10 @@ static rt_status search_init(search *s, const part_plan *p)
     s->seg_size = calloc((size_t)p->n_segments + 1, sizeof *s->seg_size);
     s->stamp = calloc((size_t)p->n_segments + 1, sizeof *s->stamp);
     s->npu_est = malloc(((size_t)nn + 1) * sizeof *s->npu_est);
+    s->run_cost = calloc((size_t)p->n_segments + 1, sizeof *s->run_cost);
     s->cpu_cost = calloc((size_t)nn + 1, sizeof *s->cpu_cost);
     if (!s->rd_start || !s->is_output || !s->free_tensor || !s->in_cost || !s->out_cost || !s->seg || !s->seg_size ||
-        !s->stamp || !s->npu_est || !s->cpu_cost)
+        !s->stamp || !s->npu_est || !s->run_cost || !s->cpu_cost)
         return rt_error_set(s->e, RT_ERR_NOMEM, "out of memory (partition search)");
     /* readers, CSR: count, prefix sums, fill (a node reading t twice is one reader) */
     for (int v = 0; v < nn; v++) {
@@ -291,15 +295,18 @@ static rt_status search_init(search *s, const part_plan *p)
 
 /* ---- exact evaluation of a finished plan */
 
-static double plan_cost(search *s, const part_plan *p)
+/* (seg_costs: each segment's device cost, or NULL.) */
+static double plan_cost(search *s, const part_plan *p, double *seg_costs)
 {
     double c = 0.0;
     for (int i = 0; i < p->n_segments; i++) {
         double sc = segment_cost(s, p->segments[i].nodes, p->segments[i].n_nodes);
-        if (!isfinite(sc))
-            return INFINITY;
+        if (seg_costs)
+            seg_costs[i] = sc;
         c += sc + s->submit;
     }
+    if (!isfinite(c))
+        return INFINITY;
     for (int v = 0; v < s->nn; v++)
         if (p->node[v].place == PART_CPU && !p->node[v].constant)
             c += s->cpu_cost[v];
@@ -360,16 +367,22 @@ static void why_moved(const search *s, part_plan *p, const int *nodes, int n, do
                  n == 1 ? "" : "s moved together");
 }
 
-/* Move nodes[from .. to) (step +1) or nodes[to .. from) backwards (step -1) to the CPU one by one;
- * cum[i] = the objective's change after the first i moves, cpu[i] their CPU cost. */
-static void scan_moves(search *s, const int *nodes, int first, int count, int step, double *cum, double *cpu)
+/* Move nodes[first], nodes[first + step] ... (count of them) to the CPU one by one, each at its
+ * estimated device cost; cum[i] = the objective's change after the first i moves, cpu[i] their
+ * CPU cost. Stops early (returns how many moved) once the CPU cost alone exceeds `bound`: no
+ * longer run can gain then (see search_pass). */
+static int scan_moves(search *s, const int *nodes, int first, int count, int step, double bound, double *cum,
+                      double *cpu)
 {
     cum[0] = cpu[0] = 0.0;
     for (int i = 0; i < count; i++) {
         int v = nodes[first + step * i];
-        cum[i + 1] = cum[i] + move_to_cpu(s, v);
+        if (cpu[i] > bound)
+            return i;
+        cum[i + 1] = cum[i] + move_to_cpu(s, v) - npu_estimate(s, v);
         cpu[i + 1] = cpu[i] + s->cpu_cost[v];
     }
+    return count;
 }
 
 static void undo_moves(search *s, const int *nodes, int first, int count, int step, int sg)
@@ -378,10 +391,40 @@ static void undo_moves(search *s, const int *nodes, int first, int count, int st
         move_back(s, nodes[first + step * i], sg);
 }
 
-/* One pass over the segments. For each, the nodes still on the NPU form a run nodes[lo .. hi);
- * the candidates are: move a prefix, a suffix, both (each the best found alone), or the whole run
- * to the CPU. The best that improves is applied. Whether anything moved. Reasons go into
- * reasons' node infos. cum and cpu are scratch of n_nodes + 1 entries. */
+/* The best (most negative) cum[1 .. n], excluding the whole run of L; its length, 0 if none < 0. */
+static int best_part(const double *cum, int n, int L, double *best)
+{
+    int k = 0;
+    *best = 0.0;
+    for (int i = 1; i <= n && i < L; i++)
+        if (cum[i] < *best) {
+            *best = cum[i];
+            k = i;
+        }
+    return k;
+}
+
+/* What the crossings of the tensors that nodes[lo .. hi) touch cost now. */
+static double run_crossings(search *s, const int *nd, int lo, int hi)
+{
+    double c = 0.0;
+    int ts[COST_NODE_TENSORS];
+    for (int i = lo; i < hi; i++) {
+        int k = node_tensors(s, nd[i], ts, COST_NODE_TENSORS);
+        for (int j = 0; j < k; j++) /* a tensor shared by two nodes of the run counts twice: a bound */
+            c += tensor_cost(s, ts[j]);
+    }
+    return c;
+}
+
+/* One pass over the segments. For each, the nodes still on the NPU form a run nodes[lo .. hi) of
+ * exact device cost T (s->run_cost). Candidates: the whole run to the CPU (its exact change, with
+ * T), or the best prefix, the best suffix, or both (scanned node by node with each node's device
+ * cost simulated alone). A scan stops once the CPU cost of the nodes it moved exceeds T plus the
+ * submission plus the run's crossings: the device cost of a part is at most T and moving nodes
+ * saves at most those crossings, so no longer part can gain. The best candidate that improves is
+ * applied, and T of what is left is simulated again. Whether anything moved. cum and cpu are
+ * scratch of n_nodes + 1 entries. */
 static bool search_pass(search *s, const part_plan *greedy, part_plan *reasons, double eps, double *cum, double *cpu)
 {
     bool moved = false;
@@ -394,35 +437,33 @@ static bool search_pass(search *s, const part_plan *greedy, part_plan *reasons, 
         while (hi > lo && s->seg[nd[hi - 1]] != si)
             hi--;
         int L = hi - lo;
-        if (L <= 0)
+        double T = s->run_cost[si];
+        if (L <= 0 || !isfinite(T))
             continue;
-        /* prefixes: the whole run is the last; then suffixes (each scan from the same state) */
-        scan_moves(s, nd, lo, L, 1, cum, cpu);
+        double bound = T + s->submit + run_crossings(s, nd, lo, hi);
+        /* the whole run: exact */
+        double all_cpu = 0.0, all = -T;
+        for (int k = lo; k < hi; k++) {
+            all += move_to_cpu(s, nd[k]);
+            all_cpu += s->cpu_cost[nd[k]];
+        }
         undo_moves(s, nd, lo, L, 1, si);
-        double all = cum[L], all_cpu = cpu[L], pre = 0.0, pre_cpu = 0.0;
-        int np = 0;
-        for (int k = 1; k < L; k++)
-            if (cum[k] < pre) {
-                pre = cum[k];
-                pre_cpu = cpu[k];
-                np = k;
-            }
-        scan_moves(s, nd, hi - 1, L, -1, cum, cpu);
-        undo_moves(s, nd, hi - 1, L, -1, si);
-        double suf = 0.0, suf_cpu = 0.0;
-        int ns = 0;
-        for (int k = 1; k < L; k++)
-            if (cum[k] < suf) {
-                suf = cum[k];
-                suf_cpu = cpu[k];
-                ns = k;
-            }
+        /* the best prefix, then the best suffix, each from the same state */
+        int n = scan_moves(s, nd, lo, L, 1, bound, cum, cpu);
+        undo_moves(s, nd, lo, n, 1, si);
+        double pre, suf;
+        int np = best_part(cum, n, L, &pre);
+        double pre_cpu = cpu[np];
+        n = scan_moves(s, nd, hi - 1, L, -1, bound, cum, cpu);
+        undo_moves(s, nd, hi - 1, n, -1, si);
+        int ns = best_part(cum, n, L, &suf);
+        double suf_cpu = cpu[ns];
         /* both ends: the exact change of applying the two (they may share tensors) */
         double both = INFINITY, both_pre = 0.0, both_suf = 0.0;
         if (np && ns && np + ns < L) {
-            scan_moves(s, nd, lo, np, 1, cum, cpu);
+            scan_moves(s, nd, lo, np, 1, INFINITY, cum, cpu);
             both_pre = cum[np];
-            scan_moves(s, nd, hi - 1, ns, -1, cum, cpu);
+            scan_moves(s, nd, hi - 1, ns, -1, INFINITY, cum, cpu);
             both_suf = cum[ns];
             both = both_pre + both_suf;
             undo_moves(s, nd, hi - 1, ns, -1, si);
@@ -433,20 +474,22 @@ static bool search_pass(search *s, const part_plan *greedy, part_plan *reasons, 
             continue;
         moved = true;
         if (best == all) {
-            scan_moves(s, nd, lo, L, 1, cum, cpu);
+            for (int k = lo; k < hi; k++)
+                move_to_cpu(s, nd[k]);
             why_moved(s, reasons, nd + lo, L, all_cpu, -all);
-        } else if (best == both) {
-            scan_moves(s, nd, lo, np, 1, cum, cpu);
-            why_moved(s, reasons, nd + lo, np, cpu[np], -both_pre);
-            scan_moves(s, nd, hi - 1, ns, -1, cum, cpu);
-            why_moved(s, reasons, nd + hi - ns, ns, cpu[ns], -both_suf);
-        } else if (best == pre) {
-            scan_moves(s, nd, lo, np, 1, cum, cpu);
-            why_moved(s, reasons, nd + lo, np, pre_cpu, -pre);
-        } else {
-            scan_moves(s, nd, hi - 1, ns, -1, cum, cpu);
-            why_moved(s, reasons, nd + hi - ns, ns, suf_cpu, -suf);
+            continue;
         }
+        if (best == both || best == pre) {
+            scan_moves(s, nd, lo, np, 1, INFINITY, cum, cpu);
+            why_moved(s, reasons, nd + lo, np, pre_cpu, best == both ? -both_pre : -pre);
+            lo += np;
+        }
+        if (best == both || best == suf) {
+            scan_moves(s, nd, hi - 1, ns, -1, INFINITY, cum, cpu);
+            why_moved(s, reasons, nd + hi - ns, ns, suf_cpu, best == both ? -both_suf : -suf);
+            hi -= ns;
+        }
+        s->run_cost[si] = segment_cost(s, nd + lo, hi - lo); /* what is left, exactly */
     }
     return moved;
 }
@@ -465,7 +508,7 @@ rt_status part_cost_refine(const rt_graph *g, const m4npu_config *cfg, const par
     rt_status st = npu ? search_init(&s, greedy) : rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition)");
     if (st != RT_OK)
         goto out;
-    double c_greedy = plan_cost(&s, greedy);
+    double c_greedy = plan_cost(&s, greedy, s.run_cost);
     greedy->greedy_segments = greedy->n_segments;
     greedy->cost_greedy = c_greedy;
     /* the search, on a copy of the greedy plan's node infos (where the reasons go) */
@@ -488,7 +531,7 @@ rt_status part_cost_refine(const rt_graph *g, const m4npu_config *cfg, const par
     memset(npu, 0, (size_t)g->n_nodes * sizeof *npu);
     if ((st = replan(g, cfg, greedy, npu, &cpu_only, e)) != RT_OK)
         goto out;
-    double c_found = plan_cost(&s, found), c_cpu = plan_cost(&s, cpu_only);
+    double c_found = plan_cost(&s, found, NULL), c_cpu = plan_cost(&s, cpu_only, NULL);
     part_plan *pick = found;
     const char *name = "cost-aware";
     if (c_greedy < c_found && c_greedy <= c_cpu) {

@@ -431,7 +431,7 @@ static void test_segments_share_the_device_memory_of_a_module(void **state)
     assert_non_null(be);
     npu_mem_info before;
     npu_dev_mem_info(npu_backend_device(be), &before);
-    run_options o = {.cfg = &cfg, .timing_only = true, .backend = be};
+    run_options o = {.cfg = &cfg, .timing_only = true, .backend = be, .greedy_partition = true};
     run_result *r;
     if (run_model(g, &o, &r, &e) != RT_OK)
         fail_msg("%s", e.msg);
