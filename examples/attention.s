@@ -22,7 +22,7 @@ wait mm, 1
 
 ; scores: int32 Q K^T requantised to int8 as (x * 1 + 256) >> 9
 mm.cfg 0, 1, 9
-mm os, set, i8, nobias, rq, T, T, D, Q_SRAM, KT_SRAM, S_SRAM
+mm os, set, i8, nobias, rq, T, T, D, Q_SRAM, KT_SRAM, S_SRAM, i8, i8
 signal mm, 2
 wait sm, 2
 

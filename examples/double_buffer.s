@@ -16,7 +16,7 @@ dma.ld 0, 1, SLOT1, 16, 64, 16, 64, 16
 signal dma0, 1
 ; tile 0
 wait mm, 0
-mm os, set, i8, nobias, i32, 16, 16, 64, A_SRAM, SLOT0, C_SRAM
+mm os, set, i8, nobias, i32, 16, 16, 64, A_SRAM, SLOT0, C_SRAM, i8, i8
 signal mm, 2
 ; tile 2 into slot 0 once tile 0 is done with it
 wait dma0, 2
@@ -24,16 +24,16 @@ dma.ld 0, 1, SLOT0, 32, 64, 16, 64, 16
 signal dma0, 0
 ; tile 1
 wait mm, 1
-mm os, set, i8, nobias, i32, 16, 16, 64, A_SRAM, SLOT1, C_SRAM + 1024
+mm os, set, i8, nobias, i32, 16, 16, 64, A_SRAM, SLOT1, C_SRAM + 1024, i8, i8
 signal mm, 3
 wait dma0, 3
 dma.ld 0, 1, SLOT1, 48, 64, 16, 64, 16
 signal dma0, 1
 ; tiles 2 and 3
 wait mm, 0
-mm os, set, i8, nobias, i32, 16, 16, 64, A_SRAM, SLOT0, C_SRAM + 2048
+mm os, set, i8, nobias, i32, 16, 16, 64, A_SRAM, SLOT0, C_SRAM + 2048, i8, i8
 wait mm, 1
-mm os, set, i8, nobias, i32, 16, 16, 64, A_SRAM, SLOT1, C_SRAM + 3072
+mm os, set, i8, nobias, i32, 16, 16, 64, A_SRAM, SLOT1, C_SRAM + 3072, i8, i8
 signal mm, 5
 wait dma1, 5
 dma.st 1, 2, C_SRAM, 0, 1, 4096, 4096, 4096

@@ -12,7 +12,7 @@ dma.ld 0, 2, BIAS, 0, 1, 64, 64, 64
 signal dma0, 0
 wait mm, 0
 mm.cfg BIAS, 1, 0
-mm os, set, i8, bias, i32, 8, 16, 32, X, W, ACC
+mm os, set, i8, bias, i32, 8, 16, 32, X, W, ACC, i8, i8
 signal mm, 1
 wait vec, 1
 v.dequant i32, F, ACC, 128, 0.001

@@ -28,7 +28,7 @@ extern "C" {
 #define ISA_INSN_BYTES 16 /* every instruction is 128 bits */
 #define ISA_INSN_BITS 128
 #define ISA_OPCODE_BITS 8
-#define ISA_MAX_FIELDS 12 /* most fields any instruction has (mm: 11) */
+#define ISA_MAX_FIELDS 13 /* most fields any instruction has (mm: 13) */
 #define ISA_MAX_SRAM_RANGES 4
 
 /* The ops, in table order. */

@@ -38,9 +38,24 @@ isa_status isa_check_dma_st(const isa_insn *in, isa_error *err)
 
 isa_status isa_check_mm(const isa_insn *in, isa_error *err)
 {
-    if (ISA_GET(in, MM, WT) == ISA_WT_I4 && ISA_GET(in, MM, N) % 2 != 0)
+    int64_t at = ISA_GET(in, MM, AT), bt = ISA_GET(in, MM, BT);
+    int i4 = ISA_GET(in, MM, WT) == ISA_WT_I4;
+    if (i4 && ISA_GET(in, MM, N) % 2 != 0)
         return isa_fail(err, ISA_E_CONSTRAINT, ISA_F(MM, N),
                         "mm: n = %lld must be even with packed int4 weights", (long long)ISA_GET(in, MM, N));
+    if (i4 && bt != ISA_MMT_I8)
+        return isa_fail(err, ISA_E_CONSTRAINT, ISA_F(MM, WT), "mm: wt = i4 needs bt = i8 (int4 is an 8-bit-class B)");
+    if (at == ISA_MMT_F16 || bt == ISA_MMT_F16) {
+        if (at == ISA_MMT_I16 || bt == ISA_MMT_I16)
+            return isa_fail(err, ISA_E_CONSTRAINT, at == ISA_MMT_I16 ? ISA_F(MM, AT) : ISA_F(MM, BT),
+                            "mm: an i16 operand is not exact in f16: the float mode takes f16, i8 or i4");
+        if (ISA_GET(in, MM, BIAS) == ISA_BIAS_ON || ISA_GET(in, MM, RQ) == ISA_RQ_ON)
+            return isa_fail(err, ISA_E_CONSTRAINT, ISA_GET(in, MM, BIAS) == ISA_BIAS_ON ? ISA_F(MM, BIAS) : ISA_F(MM, RQ),
+                            "mm: bias and rq are integer output stages; the f16 mode writes f32");
+    } else if (at == ISA_MMT_I16 && bt == ISA_MMT_I16) {
+        return isa_fail(err, ISA_E_CONSTRAINT, ISA_F(MM, BT),
+                        "mm: at most one 16-bit integer operand (16 x 8 products stay exact in int32 sums)");
+    }
     return ISA_OK;
 }
 
@@ -138,6 +153,26 @@ isa_status isa_check_vmov(const isa_insn *in, isa_error *err)
     return ISA_OK;
 }
 
+static uint64_t cdt_bytes(int64_t t)
+{
+    return t == ISA_CDT_I8 ? 1 : t == ISA_CDT_I16 || t == ISA_CDT_F16 ? 2 : 4;
+}
+
+isa_status isa_check_vcvt(const isa_insn *in, isa_error *err)
+{
+    float s = isa_get_f32(in, ISA_F(VCVT, SCALE));
+    int to_f32 = ISA_GET(in, VCVT, DDT) == ISA_CDT_F32;
+    if (!isfinite(s) || (!to_f32 && !(s > 0.0f)))
+        return isa_fail(err, ISA_E_CONSTRAINT, ISA_F(VCVT, SCALE), "v.cvt: scale = %g must be finite%s", (double)s,
+                        to_f32 ? "" : " and positive (it divides)");
+    isa_sram_range r[ISA_MAX_SRAM_RANGES] = {{0}};
+    isa_sram_ranges(in, NULL, r);
+    if (r[0].addr != r[1].addr && overlap(&r[0], &r[1]))
+        return isa_fail(err, ISA_E_CONSTRAINT, ISA_F(VCVT, DST),
+                        "v.cvt: source and destination overlap (only dst = src converts in place)");
+    return ISA_OK;
+}
+
 /* ------------------------------------------------------------------ SRAM footprints */
 
 static int add(isa_sram_range *out, int n, int64_t addr, uint64_t len, int write)
@@ -163,8 +198,9 @@ int isa_sram_ranges(const isa_insn *in, const uint32_t *mm_bias_addr, isa_sram_r
         uint64_t m = (uint64_t)ISA_GET(in, MM, M), nn = (uint64_t)ISA_GET(in, MM, N);
         uint64_t k = (uint64_t)ISA_GET(in, MM, K);
         int acc = ISA_GET(in, MM, ACC) == ISA_ACC_ADD, rq = ISA_GET(in, MM, RQ) == ISA_RQ_ON;
-        n = add(out, n, ISA_GET(in, MM, A), m * k, 0);
-        n = add(out, n, ISA_GET(in, MM, B), k * (ISA_GET(in, MM, WT) == ISA_WT_I4 ? nn / 2 : nn), 0);
+        uint64_t ae = ISA_GET(in, MM, AT) == ISA_MMT_I8 ? 1 : 2, be = ISA_GET(in, MM, BT) == ISA_MMT_I8 ? 1 : 2;
+        n = add(out, n, ISA_GET(in, MM, A), m * k * ae, 0);
+        n = add(out, n, ISA_GET(in, MM, B), k * (ISA_GET(in, MM, WT) == ISA_WT_I4 ? nn / 2 : nn * be), 0);
         n = add(out, n, ISA_GET(in, MM, C), (acc || !rq) ? 4 * m * nn : m * nn, 1);
         if (ISA_GET(in, MM, BIAS) == ISA_BIAS_ON && mm_bias_addr)
             n = add(out, n, *mm_bias_addr, 4 * nn, 0);
@@ -232,6 +268,12 @@ int isa_sram_ranges(const isa_insn *in, const uint32_t *mm_bias_addr, isa_sram_r
         uint64_t drows = transpose ? cols : rows, dcols = transpose ? rows : cols;
         n = add(out, n, ISA_GET(in, VMOV, SRC), ((rows - 1) * ss + cols) * e, 0);
         n = add(out, n, ISA_GET(in, VMOV, DST), ((drows - 1) * ds + dcols) * e, 1);
+        break;
+    }
+    case ISA_OP_VCVT: {
+        uint64_t cnt = (uint64_t)ISA_GET(in, VCVT, N);
+        n = add(out, n, ISA_GET(in, VCVT, SRC), cdt_bytes(ISA_GET(in, VCVT, SDT)) * cnt, 0);
+        n = add(out, n, ISA_GET(in, VCVT, DST), cdt_bytes(ISA_GET(in, VCVT, DDT)) * cnt, 1);
         break;
     }
     default:

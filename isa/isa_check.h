@@ -19,5 +19,6 @@ isa_status isa_check_vnorm(const isa_insn *in, isa_error *err);
 isa_status isa_check_vquant(const isa_insn *in, isa_error *err);
 isa_status isa_check_vdequant(const isa_insn *in, isa_error *err);
 isa_status isa_check_vmov(const isa_insn *in, isa_error *err);
+isa_status isa_check_vcvt(const isa_insn *in, isa_error *err);
 
 #endif

@@ -75,6 +75,103 @@ static int8_t weight(const uint8_t *b, uint32_t n, int int4, uint32_t kk, uint32
     return (int8_t)(nib >= 8 ? (int)nib - 16 : (int)nib);
 }
 
+static uint16_t ld_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+static void st_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static int16_t ld_i16(const uint8_t *p)
+{
+    uint16_t u = ld_u16(p);
+    int16_t s;
+    memcpy(&s, &u, sizeof s);
+    return s;
+}
+
+#define F16_EXP_BIAS 15
+#define F16_FRAC_BITS 10
+#define F16_EXP_MAX 31
+#define F16_MAX_BITS 0x7bffu
+
+float isa_f16_to_f32(uint16_t h)
+{
+    int sign = h >> 15, e = (h >> F16_FRAC_BITS) & F16_EXP_MAX, f = h & 0x3ff;
+    float v;
+    if (e == 0)
+        v = ldexpf((float)f, 1 - F16_EXP_BIAS - F16_FRAC_BITS); /* zero and subnormals */
+    else if (e == F16_EXP_MAX) {
+        uint32_t bits = 0x7f800000u | ((uint32_t)f << 13); /* infinity, or NaN with its payload */
+        memcpy(&v, &bits, sizeof v);
+    } else
+        v = ldexpf((float)(f | 0x400), e - F16_EXP_BIAS - F16_FRAC_BITS);
+    return sign ? -v : v;
+}
+
+uint16_t isa_f32_to_f16_sat(float x)
+{
+    if (isnan(x))
+        return ISA_F16_QNAN;
+    uint16_t sign = signbit(x) ? 0x8000u : 0;
+    float a = fabsf(x);
+    if (a >= ISA_F16_MAX)
+        return sign | F16_MAX_BITS;
+    int e;
+    frexpf(a, &e); /* a = m * 2^e, m in [0.5, 1) */
+    int unbiased = e - 1;
+    /* the quantum at a's binade (subnormals share the smallest normal binade's) */
+    int q = (unbiased < 1 - F16_EXP_BIAS ? 1 - F16_EXP_BIAS : unbiased) - F16_FRAC_BITS;
+    float m = nearbyintf(ldexpf(a, -q)); /* exact scaling; rounds to nearest even */
+    uint32_t mi = (uint32_t)m;
+    if (a == 0.0f)
+        return sign;
+    if (unbiased < 1 - F16_EXP_BIAS) /* subnormal (may round up into the smallest normal: same encoding) */
+        return sign | (uint16_t)mi;
+    if (mi == 1u << (F16_FRAC_BITS + 1)) { /* rounded up into the next binade */
+        mi >>= 1;
+        unbiased++;
+    }
+    if (unbiased > F16_EXP_BIAS) /* above 65504 after rounding: saturate */
+        return sign | F16_MAX_BITS;
+    return sign | (uint16_t)((unbiased + F16_EXP_BIAS) << F16_FRAC_BITS) | (uint16_t)(mi & 0x3ffu);
+}
+
+float isa_f32_canon(float x)
+{
+    if (!isnan(x))
+        return x;
+    uint32_t bits = ISA_F32_QNAN_BITS;
+    float q;
+    memcpy(&q, &bits, sizeof q);
+    return q;
+}
+
+float isa_mm_f16_mac(float acc, float a, float b) { return isa_f32_canon(acc + isa_f32_canon(a * b)); }
+
+/* Element (i, kk) of A and (kk, j) of B, integer or as f32 (an integer converts exactly). */
+static int32_t mm_a_int(const uint8_t *a, int64_t at, uint32_t k, uint32_t i, uint32_t kk)
+{
+    size_t idx = (size_t)i * k + kk;
+    return at == ISA_MMT_I8 ? (int8_t)a[idx] : ld_i16(a + 2 * idx);
+}
+
+static int32_t mm_b_int(const uint8_t *b, int64_t bt, int int4, uint32_t n, uint32_t kk, uint32_t j)
+{
+    return bt == ISA_MMT_I8 ? weight(b, n, int4, kk, j) : ld_i16(b + 2 * ((size_t)kk * n + j));
+}
+
+static float mm_a_f32(const uint8_t *a, int64_t at, uint32_t k, uint32_t i, uint32_t kk)
+{
+    return at == ISA_MMT_F16 ? isa_f16_to_f32(ld_u16(a + 2 * ((size_t)i * k + kk))) : (float)mm_a_int(a, at, k, i, kk);
+}
+
+static float mm_b_f32(const uint8_t *b, int64_t bt, int int4, uint32_t n, uint32_t kk, uint32_t j)
+{
+    return bt == ISA_MMT_F16 ? isa_f16_to_f32(ld_u16(b + 2 * ((size_t)kk * n + j))) : (float)mm_b_int(b, bt, int4, n, kk, j);
+}
+
 static isa_status exec_mm(isa_exec_ctx *ctx, const isa_insn *in, isa_error *err)
 {
     uint32_t m = (uint32_t)ISA_GET(in, MM, M), n = (uint32_t)ISA_GET(in, MM, N), k = (uint32_t)ISA_GET(in, MM, K);
@@ -83,14 +180,25 @@ static isa_status exec_mm(isa_exec_ctx *ctx, const isa_insn *in, isa_error *err)
     uint8_t *c = ctx->sram + ISA_GET(in, MM, C);
     int acc = ISA_GET(in, MM, ACC) == ISA_ACC_ADD, rq = ISA_GET(in, MM, RQ) == ISA_RQ_ON;
     int bias = ISA_GET(in, MM, BIAS) == ISA_BIAS_ON, int4 = ISA_GET(in, MM, WT) == ISA_WT_I4;
+    int64_t at = ISA_GET(in, MM, AT), bt = ISA_GET(in, MM, BT);
+    int fmode = at == ISA_MMT_F16 || bt == ISA_MMT_F16;
     int32_t *out = malloc((size_t)m * n * sizeof *out); /* results first: C may overlap A or B */
     if (!out)
         return isa_fail(err, ISA_E_NOMEM, -1, "mm: out of memory");
     for (uint32_t i = 0; i < m; i++)
         for (uint32_t j = 0; j < n; j++) {
+            if (fmode) { /* the sum from +0 in k order, then C + sum */
+                float s = 0.0f;
+                for (uint32_t kk = 0; kk < k; kk++)
+                    s = isa_mm_f16_mac(s, mm_a_f32(a, at, k, i, kk), mm_b_f32(b, bt, int4, n, kk, j));
+                if (acc)
+                    s = isa_f32_canon(ld_f32(c + 4 * ((size_t)i * n + j)) + s);
+                memcpy(&out[(size_t)i * n + j], &s, sizeof s);
+                continue;
+            }
             int32_t s = acc ? ld_i32(c + 4 * ((size_t)i * n + j)) : 0;
             for (uint32_t kk = 0; kk < k; kk++)
-                s = wrap_add(s, (int32_t)(int8_t)a[(size_t)i * k + kk] * weight(b, n, int4, kk, j));
+                s = wrap_add(s, wrap_mul(mm_a_int(a, at, k, i, kk), mm_b_int(b, bt, int4, n, kk, j)));
             if (bias)
                 s = wrap_add(s, ld_i32(ctx->sram + ctx->mm_bias + 4 * j));
             out[(size_t)i * n + j] = s;
@@ -397,6 +505,59 @@ static isa_status exec_vdequant(isa_exec_ctx *ctx, const isa_insn *in)
     return ISA_OK;
 }
 
+static size_t cdt_size(int64_t t) { return t == ISA_CDT_I8 ? 1 : t == ISA_CDT_I16 || t == ISA_CDT_F16 ? 2 : 4; }
+
+/* A source element as the value v.cvt converts. */
+static float cvt_load(const uint8_t *p, int64_t t)
+{
+    switch (t) {
+    case ISA_CDT_I8: return (float)(int8_t)p[0];
+    case ISA_CDT_I16: return (float)ld_i16(p);
+    case ISA_CDT_I32: return (float)ld_i32(p);
+    case ISA_CDT_F16: return isa_f16_to_f32(ld_u16(p));
+    default: return ld_f32(p);
+    }
+}
+
+/* round_half_even(x) saturated to [lo, hi]; NaN to 0. */
+static int32_t cvt_int(float x, float lo, float hi)
+{
+    float q = nearbyintf(x);
+    if (isnan(q))
+        return 0;
+    if (q <= lo)
+        return (int32_t)lo;
+    return q >= hi ? (q >= 2147483647.0f ? INT32_MAX : (int32_t)hi) : (int32_t)q;
+}
+
+static void cvt_store(uint8_t *p, int64_t t, float x, float scale)
+{
+    switch (t) {
+    case ISA_CDT_I8: p[0] = (uint8_t)(int8_t)cvt_int(x / scale, -128.0f, 127.0f); break;
+    case ISA_CDT_I16: st_u16(p, (uint16_t)(int16_t)cvt_int(x / scale, -32768.0f, 32767.0f)); break;
+    case ISA_CDT_I32: st_i32(p, cvt_int(x / scale, -2147483648.0f, 2147483647.0f)); break;
+    case ISA_CDT_F16: st_u16(p, isa_f32_to_f16_sat(x / scale)); break;
+    default: st_f32(p, x * scale); break;
+    }
+}
+
+static isa_status exec_vcvt(isa_exec_ctx *ctx, const isa_insn *in)
+{
+    size_t n = (size_t)ISA_GET(in, VCVT, N);
+    int64_t sdt = ISA_GET(in, VCVT, SDT), ddt = ISA_GET(in, VCVT, DDT);
+    size_t se = cdt_size(sdt), de = cdt_size(ddt);
+    const uint8_t *s = ctx->sram + ISA_GET(in, VCVT, SRC);
+    uint8_t *d = ctx->sram + ISA_GET(in, VCVT, DST);
+    float scale = isa_get_f32(in, ISA_F(VCVT, SCALE));
+    if (de > se) /* widening in place: last first */
+        for (size_t i = n; i-- > 0;)
+            cvt_store(d + de * i, ddt, cvt_load(s + se * i, sdt), scale);
+    else
+        for (size_t i = 0; i < n; i++)
+            cvt_store(d + de * i, ddt, cvt_load(s + se * i, sdt), scale);
+    return ISA_OK;
+}
+
 static isa_status exec_vmov(isa_exec_ctx *ctx, const isa_insn *in)
 {
     uint32_t rows = (uint32_t)ISA_GET(in, VMOV, ROWS), cols = (uint32_t)ISA_GET(in, VMOV, COLS);
@@ -450,6 +611,7 @@ isa_status isa_exec(isa_exec_ctx *ctx, const isa_insn *in, isa_error *err)
     case ISA_OP_VQUANT: return exec_vquant(ctx, in);
     case ISA_OP_VDEQUANT: return exec_vdequant(ctx, in);
     case ISA_OP_VMOV: return exec_vmov(ctx, in);
+    case ISA_OP_VCVT: return exec_vcvt(ctx, in);
     default: return ISA_E_CONSTRAINT;
     }
 }

@@ -56,6 +56,21 @@ void isa_sm_row(const int8_t *x, int8_t *y, uint32_t len, uint32_t row, uint32_t
 /* Requantisation of one int32 accumulator (mm with rq). */
 int8_t isa_mm_requant(int32_t acc, uint32_t scale, uint32_t shift);
 
+/* ---- IEEE binary16 and the float mode of mm (the RTL array and the twins use these) */
+
+#define ISA_F16_MAX 65504.0f          /* the largest finite binary16 */
+#define ISA_F16_QNAN 0x7e00u          /* the NaN v.cvt writes */
+#define ISA_F32_QNAN_BITS 0x7fc00000u /* the NaN mm's float mode writes */
+
+/* binary16 bits to f32, exactly (subnormals, infinities and NaN payloads included). */
+float isa_f16_to_f32(uint16_t h);
+/* f32 to binary16, round to nearest (ties to even), saturated to +-65504; NaN to ISA_F16_QNAN. */
+uint16_t isa_f32_to_f16_sat(float x);
+/* Any NaN becomes the canonical 0x7fc00000; everything else is returned unchanged. */
+float isa_f32_canon(float x);
+/* One step of mm's float mode: canon(acc + canon(a * b)), a and b exact in f16 (so a * b is exact). */
+float isa_mm_f16_mac(float acc, float a, float b);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,18 +26,35 @@
  * last result leaves the bottom of column n-1 (row k-1) after m + k + n - 2 more cycles, the
  * columns deskewed so that each row of C leaves whole; one cycle of issue.
  *     T_ws = 1 + k + (m + k + n - 2) = 2k + m + n - 1
- * INT4 weights take the same cycles (they are unpacked at the array's edge). Bias, accumulation
+ * INT4 weights take the same cycles (they are unpacked at the array's edge); 16-bit operands
+ * twice the cycles per step (tile_mm_cycles_typed). Bias, accumulation
  * and requantisation are applied by the driver's output stage (sim/tiles/mm_tile_rtl.cpp) to the
  * rows the array emits: no cycles. mm.cfg only sets that stage's registers.
  */
 #define TILE_MM_ISSUE_CYCLES 1
 #define TILE_MM_CFG_CYCLES 1 /* mm.cfg writes the output stage's registers */
+#define TILE_MM_WIDE_CYCLES_PER_STEP 2 /* a 16-bit operand (int16, f16): the array steps every other cycle */
+
+/* The array's steps after issue (T - issue for 8-bit operands). */
+static inline uint64_t tile_mm_steps(int weight_stationary, uint64_t m, uint64_t n, uint64_t k)
+{
+    if (weight_stationary)
+        return k + (m + k + n - 2);
+    return (k + m + n - 2) + m;
+}
 
 static inline uint64_t tile_mm_cycles(int weight_stationary, uint64_t m, uint64_t n, uint64_t k)
 {
-    if (weight_stationary)
-        return TILE_MM_ISSUE_CYCLES + k + (m + k + n - 2);
-    return TILE_MM_ISSUE_CYCLES + (k + m + n - 2) + m;
+    return TILE_MM_ISSUE_CYCLES + tile_mm_steps(weight_stationary, m, n, k);
+}
+
+/* With a 16-bit operand (at or bt i16 or f16) every step takes two cycles: the 16 x 16 multiplier
+ * and the f32 adder of a PE are two-cycle paths, so the array runs at half rate:
+ *     T_wide = 1 + 2 * steps   (os: 2k + 4m + 2n - 3, ws: 4k + 2m + 2n - 3) */
+static inline uint64_t tile_mm_cycles_typed(int weight_stationary, int wide, uint64_t m, uint64_t n, uint64_t k)
+{
+    uint64_t per_step = wide ? TILE_MM_WIDE_CYCLES_PER_STEP : 1;
+    return TILE_MM_ISSUE_CYCLES + per_step * tile_mm_steps(weight_stationary, m, n, k);
 }
 
 /* ---- softmax tile: P lanes; instruction rows x len (see isa/ISA.md `sm`). rtl/sm_tile.sv.

@@ -59,7 +59,7 @@ static char *generate(uint32_t blocks, size_t *len)
                               "dma.ld 0, 1, 0x%x, 0, 64, 16, 16, 16\n"
                               "signal dma0, %u\n"
                               "wait mm, %u\n"
-                              "mm os, set, i8, nobias, rq, 16, 16, 64, 0x%x, 0x%x, 0x%x\n"
+                              "mm os, set, i8, nobias, rq, 16, 16, 64, 0x%x, 0x%x, 0x%x, i8, i8\n"
                               "signal mm, %u\n"
                               "wait sm, %u\n"
                               "sm nomask, 0x%x, 0x%x, 16, 16, 1000, 0\n"
@@ -214,7 +214,7 @@ static int bench_tiles(const m4npu_config *base, int json)
     for (size_t i = 0; i < nmm; i++) {
         m4npu_config cfg = *base;
         cfg.npu.matmul.rows = cfg.npu.matmul.cols = mm[i];
-        snprintf(line, sizeof line, "mm os, set, i8, nobias, i32, %u, %u, %u, 0x0, 0x10000, 0x20000\n", mm[i], mm[i],
+        snprintf(line, sizeof line, "mm os, set, i8, nobias, i32, %u, %u, %u, 0x0, 0x10000, 0x20000, i8, i8\n", mm[i], mm[i],
                  TILE_BENCH_K);
         if (bench_tile(cfg, "matmul", mm[i], line, &rows[nrows++]) != CLI_OK)
             return CLI_FAIL;

@@ -52,7 +52,7 @@ uint64_t vector_op_cycles(const npu_vector_config &v, int64_t unop_or_binop, boo
 
 // Vector unit latency. L = lanes, P = pipeline_cycles, c = cost class cycles (simple, divsqrt,
 // transcendental), E = elements:
-//   v.bin, v.un, v.quant, v.dequant:  P + ceil(E / L) * c
+//   v.bin, v.un, v.quant, v.dequant, v.cvt:  P + ceil(E / L) * c
 //   v.red:                            P + rows * ceil(cols / L) * simple
 //   v.norm layer:                     P + rows * (3 * ceil(cols / L) * simple + divsqrt)
 //   v.norm rms:                       P + rows * (2 * ceil(cols / L) * simple + divsqrt)
@@ -72,6 +72,7 @@ static uint64_t vector_cycles(const isa_insn &in, const npu_vector_config &v)
     }
     case ISA_OP_VQUANT: return P + ceil_div(uint64_t(ISA_GET(&in, VQUANT, N)), L) * s;
     case ISA_OP_VDEQUANT: return P + ceil_div(uint64_t(ISA_GET(&in, VDEQUANT, N)), L) * s;
+    case ISA_OP_VCVT: return P + ceil_div(uint64_t(ISA_GET(&in, VCVT, N)), L) * s;
     case ISA_OP_VRED:
         return P + uint64_t(ISA_GET(&in, VRED, ROWS)) * ceil_div(uint64_t(ISA_GET(&in, VRED, COLS)), L) * s;
     case ISA_OP_VNORM: {
@@ -93,9 +94,11 @@ static uint64_t vector_cycles(const isa_insn &in, const npu_vector_config &v)
 static uint64_t tile_cycles(const isa_insn &in, const npu_device_config &cfg)
 {
     switch (in.op) {
-    case ISA_OP_MM:
-        return tile_mm_cycles(ISA_GET(&in, MM, DF) == ISA_DF_WS, uint64_t(ISA_GET(&in, MM, M)),
-                              uint64_t(ISA_GET(&in, MM, N)), uint64_t(ISA_GET(&in, MM, K)));
+    case ISA_OP_MM: {
+        bool wide = ISA_GET(&in, MM, AT) != ISA_MMT_I8 || ISA_GET(&in, MM, BT) != ISA_MMT_I8;
+        return tile_mm_cycles_typed(ISA_GET(&in, MM, DF) == ISA_DF_WS, wide, uint64_t(ISA_GET(&in, MM, M)),
+                                    uint64_t(ISA_GET(&in, MM, N)), uint64_t(ISA_GET(&in, MM, K)));
+    }
     case ISA_OP_MM_CFG: return TILE_MM_CFG_CYCLES;
     case ISA_OP_SM:
         return tile_sm_cycles(uint64_t(ISA_GET(&in, SM, ROWS)), uint64_t(ISA_GET(&in, SM, LEN)), cfg.softmax.lanes);
@@ -352,6 +355,7 @@ bool Device::exec_compute(unsigned u, const hal_cmd &cmd)
     case ISA_OP_VNORM: c[NPU_CTR_ELEMS] += uint64_t(ISA_GET(&in, VNORM, ROWS)) * uint64_t(ISA_GET(&in, VNORM, COLS)); break;
     case ISA_OP_VQUANT: c[NPU_CTR_ELEMS] += uint64_t(ISA_GET(&in, VQUANT, N)); break;
     case ISA_OP_VDEQUANT: c[NPU_CTR_ELEMS] += uint64_t(ISA_GET(&in, VDEQUANT, N)); break;
+    case ISA_OP_VCVT: c[NPU_CTR_ELEMS] += uint64_t(ISA_GET(&in, VCVT, N)); break;
     case ISA_OP_VMOV: c[NPU_CTR_ELEMS] += uint64_t(ISA_GET(&in, VMOV, ROWS)) * uint64_t(ISA_GET(&in, VMOV, COLS)); break;
     default: break;
     }

@@ -28,7 +28,7 @@ static void test_asm_then_disasm_round_trip(void **state)
     test_path(bin, sizeof bin, "ok.bin");
     test_path(dis, sizeof dis, "ok.dis.s");
     test_path(bin2, sizeof bin2, "ok2.bin");
-    const char *text = ".equ A, 0x40\nmm ws, acc, i4, bias, rq, 100, 16, 16, A, 0x800, 0x1000\n"
+    const char *text = ".equ A, 0x40\nmm ws, acc, i4, bias, rq, 100, 16, 16, A, 0x800, 0x1000, i8, i8\n"
                        "v.quant 0, 0x100, 64, 0.0078125\nend\n";
     test_write_file(src, text, strlen(text));
     assert_int_equal(test_run(out, sizeof out, "%s asm %s -o %s", M4NPU_BIN, src, bin), 0);

@@ -85,7 +85,8 @@ static void test_field_index_macro_matches_table(void **state)
     assert_string_equal(mm->fields[ISA_F(MM, C)].name, "c");
     assert_string_equal(isa_desc(ISA_OP_DMA_ST)->fields[ISA_F(DMA_ST, SSTRIDE)].name, "sstride");
     assert_string_equal(isa_desc(ISA_OP_VUN)->fields[ISA_F(VUN, IMM)].name, "imm");
-    assert_int_equal(mm->nfields, 11);
+    assert_int_equal(mm->nfields, 13);
+    assert_string_equal(mm->fields[ISA_F(MM, BT)].name, "bt");
     assert_int_equal(isa_desc(ISA_OP_END)->nfields, 0);
 }
 

@@ -174,7 +174,7 @@ static void test_bad_files_are_rejected_cleanly(void **state)
     test_path(path, sizeof path, "bad.s");
     test_write_file(path, "nop\nmm os\n", 10);
     assert_int_equal(test_run(out, sizeof out, "%s exec %s --config %s", M4NPU_BIN, path, CONFIG), 1);
-    assert_non_null(strstr(out, "bad.s:2:1: error: 'mm' takes 11 operands"));
+    assert_non_null(strstr(out, "bad.s:2:1: error: 'mm' takes 13 operands"));
     /* usage and file errors */
     assert_int_equal(test_run(out, sizeof out, "%s exec %s", M4NPU_BIN, path), 2);
     assert_int_equal(test_run(out, sizeof out, "%s exec %s --config %s --load nonsense", M4NPU_BIN, path, CONFIG), 2);

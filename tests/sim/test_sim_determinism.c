@@ -7,7 +7,7 @@ static const char program[] =
     "dma.ld 1, 1, 0x400, 0, 64, 16, 16, 16\n"
     "signal dma0, 0\nsignal dma1, 1\nwait mm, 0\nwait mm, 1\n"
     "mm.cfg 0, 3, 8\n"
-    "mm os, set, i8, nobias, rq, 16, 16, 64, 0x0, 0x400, 0x800\n"
+    "mm os, set, i8, nobias, rq, 16, 16, 64, 0x0, 0x400, 0x800, i8, i8\n"
     "signal mm, 2\nwait sm, 2\n"
     "sm causal, 0x800, 0x900, 16, 16, 900, 0\n"
     "signal sm, 3\nwait vec, 3\n"

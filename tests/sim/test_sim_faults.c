@@ -116,7 +116,7 @@ static void test_sram_overflow(void **state)
     expect_fault("dma.ld 0, 0, 0x3ff00, 0, 1, 512, 512, 512\nend\n", NPU_FAULT_SRAM_OVERFLOW, NPU_UNIT_DMA0, 0, 0x40000);
     assert_next_job_runs_after_reset();
     /* a matmul whose int32 output lies wholly beyond the end */
-    expect_fault("nop\nnop\nnop\nmm os, set, i8, nobias, i32, 16, 16, 16, 0x0, 0x100, 0x50000\nend\n",
+    expect_fault("nop\nnop\nnop\nmm os, set, i8, nobias, i32, 16, 16, 16, 0x0, 0x100, 0x50000, i8, i8\nend\n",
                  NPU_FAULT_SRAM_OVERFLOW, NPU_UNIT_MM, 3, 0x50000);
     assert_next_job_runs_after_reset();
 }
@@ -125,7 +125,7 @@ static void test_unit_that_never_finishes(void **state)
 {
     (void)state;
     /* the matmul queue waits on a semaphore nobody signals: the watchdog names it */
-    expect_fault("dma.ld 0, 0, 0x0, 0, 1, 64, 64, 64\nwait mm, 5\nmm os, set, i8, nobias, i32, 1, 1, 1, 0, 0x40, 0x80\nend\n",
+    expect_fault("dma.ld 0, 0, 0x0, 0, 1, 64, 64, 64\nwait mm, 5\nmm os, set, i8, nobias, i32, 1, 1, 1, 0, 0x40, 0x80, i8, i8\nend\n",
                  NPU_FAULT_WATCHDOG, NPU_UNIT_MM, 1, 0);
     assert_true(npu_test_cycles(&T) >= 50000);
     assert_next_job_runs_after_reset();
@@ -233,9 +233,9 @@ static void test_device_limits(void **state)
 {
     (void)state;
     /* the test device has a 16 x 16 tile and 2 DMA channels */
-    expect_fault("mm os, set, i8, nobias, i32, 17, 16, 16, 0x0, 0x1000, 0x2000\nend\n", NPU_FAULT_LIMIT, NPU_UNIT_MM, 0, 0);
+    expect_fault("mm os, set, i8, nobias, i32, 17, 16, 16, 0x0, 0x1000, 0x2000, i8, i8\nend\n", NPU_FAULT_LIMIT, NPU_UNIT_MM, 0, 0);
     assert_non_null(strstr(npu_dev_error(T.dev), "at instruction 0, address 0x0 (`mm os, set, i8, nobias, i32, 17, 16, "
-                                                 "16, 0x0, 0x1000, 0x2000`): mm: m = 17 exceeds the 16-row matmul tile"));
+                                                 "16, 0x0, 0x1000, 0x2000, i8, i8`): mm: m = 17 exceeds the 16-row matmul tile"));
     assert_next_job_runs_after_reset();
     expect_fault("dma.ld 2, 0, 0x0, 0, 1, 64, 64, 64\nend\n", NPU_FAULT_LIMIT, NPU_UNIT_DMA2, 0, 0);
     assert_next_job_runs_after_reset();

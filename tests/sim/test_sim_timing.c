@@ -171,7 +171,7 @@ static void test_matmul_cycles_equal_formula(void **state)
     };
     char src[256];
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        snprintf(src, sizeof src, "mm %s, set, i8, nobias, i32, %d, %d, %d, 0x0, 0x20000, 0x30000\nend\n",
+        snprintf(src, sizeof src, "mm %s, set, i8, nobias, i32, %d, %d, %d, 0x0, 0x20000, 0x30000, i8, i8\nend\n",
                  shapes[i].ws ? "ws" : "os", shapes[i].m, shapes[i].n, shapes[i].k);
         run_ok(src);
         uint64_t expect = shapes[i].ws ? (uint64_t)(2 * shapes[i].k + shapes[i].m + shapes[i].n - 1)
@@ -222,7 +222,7 @@ static void test_units_overlap_unless_synchronised(void **state)
     const uint64_t dma = DMA_SETUP + DRAM_LATENCY + 256, mm = 64 + 2 * 16 + 16 - 1;
     /* no sync: the matmul (dispatched at 440) runs while the DMA (from 420) is in flight */
     run_ok("dma.ld 0, 0, 0x0, 0, 4, 1024, 1024, 1024\n"
-           "mm os, set, i8, nobias, i32, 16, 16, 64, 0x2000, 0x3000, 0x4000\n"
+           "mm os, set, i8, nobias, i32, 16, 16, 64, 0x2000, 0x3000, 0x4000, i8, i8\n"
            "end\n");
     assert_int_equal(npu_test_cycles(&T), JOB + INSN + dma); /* the longer of the two */
     assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_STALL), 0);
@@ -230,14 +230,14 @@ static void test_units_overlap_unless_synchronised(void **state)
     run_ok("dma.ld 0, 0, 0x0, 0, 4, 1024, 1024, 1024\n"
            "signal dma0, 0\n"
            "wait mm, 0\n"
-           "mm os, set, i8, nobias, i32, 16, 16, 64, 0x2000, 0x3000, 0x4000\n"
+           "mm os, set, i8, nobias, i32, 16, 16, 64, 0x2000, 0x3000, 0x4000, i8, i8\n"
            "end\n");
     assert_int_equal(npu_test_cycles(&T), JOB + INSN + dma + mm);
     assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_STALL), dma - 2 * INSN); /* wait dispatched at 460 */
     /* barrier: the control core stops dispatching until everything has drained */
     run_ok("dma.ld 0, 0, 0x0, 0, 4, 1024, 1024, 1024\n"
            "barrier\n"
-           "mm os, set, i8, nobias, i32, 16, 16, 64, 0x2000, 0x3000, 0x4000\n"
+           "mm os, set, i8, nobias, i32, 16, 16, 64, 0x2000, 0x3000, 0x4000, i8, i8\n"
            "end\n");
     assert_int_equal(npu_test_cycles(&T), JOB + INSN + dma + INSN + mm);
 }
