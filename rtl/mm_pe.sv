@@ -10,33 +10,38 @@
 //                                column shifts down one PE per step and the product uses the
 //                                weight arriving from above; afterwards acc = psum_in (the
 //                                partial sum of the PE above, 0 in row 0) + a_in * weight.
-// INT8 x INT8 products are exact in 16 bits; the INT32 accumulation wraps (two's complement),
-// as isa_exec.c specifies.
+// Operands are 16-bit lanes. Integer mode (fmode = 0): sign-extended integers (int8, int4 or
+// int16; the ISA allows at most one 16-bit operand, so every product fits 24 bits); products
+// exact, the INT32 accumulation wraps (two's complement), as isa_exec.c specifies. Float mode
+// (fmode = 1): binary16 lanes; the product is exact in binary32 (f16_mul) and the accumulation is
+// binary32, round to nearest even (fp32_add): acc = canon(acc + canon(a * b)), isa_mm_f16_mac.
 module mm_pe (
     input  logic        clk,
-    input  logic        clear,      // instruction issue: zero every register
+    input  logic        clear,      // instruction issue: zero every register (+0.0 in float mode)
     input  logic        step,       // the array advances this cycle (all PEs together)
     input  logic        ws,         // 1: weight-stationary dataflow
+    input  logic        fmode,      // 1: binary16 operands, binary32 accumulation
     input  logic        load_w,     // ws: the weights shift down this step
     input  logic        drain,      // os: shift the accumulators up one row this step
-    input  logic [7:0]  a_in,       // int8 from the left neighbour (or the array's left edge)
-    input  logic [7:0]  b_in,       // int8 from the PE above (or the array's top edge)
+    input  logic [15:0] a_in,       // from the left neighbour (or the array's left edge)
+    input  logic [15:0] b_in,       // from the PE above (or the array's top edge)
     input  logic [31:0] psum_in,    // ws: partial sum from the PE above
     input  logic [31:0] acc_below,  // os drain: accumulator of the PE below
-    output logic [7:0]  a_q,
-    output logic [7:0]  b_q,
+    output logic [15:0] a_q,
+    output logic [15:0] b_q,
     output logic [31:0] acc_q
 );
     logic        use_b_in;
-    logic [7:0]  mul_b;
-    logic [15:0] prod;
-    logic [31:0] base;
+    logic [15:0] mul_b;
+    logic [31:0] iprod, base, fprod, fsum;
 
     assign use_b_in = !ws || load_w;
     assign mul_b    = use_b_in ? b_in : b_q;
-    // Both operands sign-extended to 16 bits: the low 16 bits of the product are exact.
-    assign prod     = 16'($signed(a_in)) * 16'($signed(mul_b));
+    assign iprod    = 32'($signed(a_in)) * 32'($signed(mul_b));
     assign base     = ws ? psum_in : acc_q;
+
+    f16_mul mul (.a(a_in), .b(mul_b), .y(fprod));
+    fp32_add add (.a(base), .b(fprod), .y(fsum));
 
     always_ff @(posedge clk) begin
         if (clear) begin
@@ -47,7 +52,7 @@ module mm_pe (
             a_q <= a_in;
             if (use_b_in)
                 b_q <= b_in;
-            acc_q <= drain ? acc_below : base + {{16{prod[15]}}, prod};
+            acc_q <= drain ? acc_below : fmode ? fsum : base + iprod;
         end
     end
 endmodule

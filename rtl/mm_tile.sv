@@ -1,6 +1,8 @@
-// mm_tile.sv -- the matmul tile: a ROWS x COLS systolic array of mm_pe, INT8 x INT8 -> INT32,
-// with INT4 weights unpacked at the array's top edge, output-stationary or weight-stationary
-// per instruction.
+// mm_tile.sv -- the matmul tile: a ROWS x COLS systolic array of mm_pe, output-stationary or
+// weight-stationary per instruction, with operand types per instruction: INT8 x INT8 -> INT32
+// (INT4 weights unpacked at the array's top edge), 16 x 8 (one INT16 operand) -> INT32, and
+// binary16 x binary16 -> binary32 sums (an integer operand converted to binary16 at its edge).
+// A 16-bit operand halves the rate: the array steps every other cycle.
 //
 // Why it exists: it is the hardware whose cycle counts the simulator's fast model reproduces
 // (rtl/tile_cycles.h) and whose results must equal isa_exec() bit for bit. rtl/README.md has the
@@ -20,6 +22,9 @@
 // results stay correct. With no stalls the instruction takes exactly tile_mm_cycles().
 // Bias, accumulate-into-C and requantisation are not here: the C++ driver applies them to the
 // rows this tile emits (sim/tiles/mm_tile_rtl.cpp), which costs no cycles in the formula.
+// Operand types (isa/isa_table.def `mm`, enum MMT): 0 = 8-bit class (int8; B int4 with int4),
+// 1 = int16, 2 = binary16. Lanes are 16 bits; an 8-bit operand is in a lane's low byte (int4: the
+// packed byte j of a B row in lane j).
 module mm_tile #(
     parameter int ROWS = 16,
     parameter int COLS = 16
@@ -31,15 +36,17 @@ module mm_tile #(
     output logic        cmd_ready,
     input  logic        cmd_ws,       // 1: weight-stationary
     input  logic        cmd_int4,     // 1: B lanes carry packed int4 (even column in the low nibble)
+    input  logic [1:0]  cmd_at,       // type of A: 0 int8, 1 int16, 2 binary16
+    input  logic [1:0]  cmd_bt,       // type of B: 0 int8 (or int4), 1 int16, 2 binary16
     input  logic [11:0] cmd_m,
     input  logic [11:0] cmd_n,
     input  logic [13:0] cmd_k,
     // operand beats
     input  logic        in_valid,
     output logic        in_ready,
-    input  logic [7:0]  in_a [ROWS],
-    input  logic [7:0]  in_b [COLS],
-    // result rows (int32, lanes >= n are 0)
+    input  logic [15:0] in_a [ROWS],
+    input  logic [15:0] in_b [COLS],
+    // result rows (int32 or binary32, lanes >= n are 0)
     output logic        out_valid,
     input  logic        out_ready,
     output logic [31:0] out_c [COLS],
@@ -53,9 +60,11 @@ module mm_tile #(
 
     localparam int TW = 18;                          // step counter: k + 2m + n fits
     localparam int RW = ROWS > 1 ? $clog2(ROWS) : 1; // row index
+    localparam logic [1:0] T_I8 = 2'd0, T_I16 = 2'd1, T_F16 = 2'd2;
 
     // ---------------------------------------------------------------- command and step control
-    logic          ws_q, int4_q;
+    logic          ws_q, int4_q, fmode_q, wide_q, phase_q;
+    logic [1:0]    at_q, bt_q;
     logic [11:0]   m_q, n_q;
     logic [13:0]   k_q;
     logic [RW-1:0] krow_q;                           // ws: the array row where C leaves (k-1)
@@ -68,18 +77,26 @@ module mm_tile #(
     assign c_k = TW'(cmd_k);
     assign c_beats     = cmd_ws ? c_k + c_m - 1 : c_k;
     assign c_first_out = cmd_ws ? 2 * c_k + c_n - 2 : c_k + c_m + c_n - 2;
+    logic c_fmode;
+    assign c_fmode = cmd_at == T_F16 || cmd_bt == T_F16;
     assign cmd_bad = cmd_m == 0 || cmd_n == 0 || cmd_k == 0 || 32'(cmd_n) > COLS
                      || (cmd_ws ? 32'(cmd_k) > ROWS : 32'(cmd_m) > ROWS)
-                     || (cmd_int4 && cmd_n[0]);
+                     || (cmd_int4 && cmd_n[0])
+                     || cmd_at > T_F16 || cmd_bt > T_F16
+                     || (cmd_int4 && cmd_bt != T_I8)
+                     || (cmd_at == T_I16 && cmd_bt == T_I16)
+                     || (c_fmode && (cmd_at == T_I16 || cmd_bt == T_I16));
     assign cmd_ready = !busy;
     assign issue     = cmd_valid && cmd_ready && !cmd_bad;
 
-    logic in_need, out_due, step;
+    // go: the array may step this cycle (every cycle; every other one with a 16-bit operand)
+    logic in_need, out_due, step, go;
+    assign go        = !wide_q || phase_q;
     assign in_need   = busy && t_q < beats_q;
     assign out_due   = busy && t_q >= first_out_q;
-    assign step      = busy && (!in_need || in_valid) && (!out_due || out_ready);
-    assign in_ready  = busy && in_need && (!out_due || out_ready);
-    assign out_valid = out_due && (!in_need || in_valid);
+    assign step      = busy && go && (!in_need || in_valid) && (!out_due || out_ready);
+    assign in_ready  = busy && go && in_need && (!out_due || out_ready);
+    assign out_valid = go && out_due && (!in_need || in_valid);
     assign out_last  = out_due && t_q == last_out_q;
 
     always_ff @(posedge clk) begin
@@ -87,6 +104,7 @@ module mm_tile #(
             busy      <= 1'b0;
             cmd_error <= 1'b0;
             ws_q <= 1'b0; int4_q <= 1'b0; m_q <= '0; n_q <= '0; k_q <= '0; krow_q <= '0;
+            at_q <= T_I8; bt_q <= T_I8; fmode_q <= 1'b0; wide_q <= 1'b0; phase_q <= 1'b0;
             t_q <= '0; beats_q <= '0; first_out_q <= '0; last_out_q <= '0;
         end else if (cmd_valid && cmd_ready) begin
             cmd_error <= cmd_bad;
@@ -94,6 +112,11 @@ module mm_tile #(
                 busy        <= 1'b1;
                 ws_q        <= cmd_ws;
                 int4_q      <= cmd_int4;
+                at_q        <= cmd_at;
+                bt_q        <= cmd_bt;
+                fmode_q     <= c_fmode;
+                wide_q      <= cmd_at != T_I8 || cmd_bt != T_I8;
+                phase_q     <= 1'b0;
                 m_q         <= cmd_m;
                 n_q         <= cmd_n;
                 k_q         <= cmd_k;
@@ -103,10 +126,13 @@ module mm_tile #(
                 first_out_q <= c_first_out;
                 last_out_q  <= c_first_out + c_m - 1;
             end
-        end else if (step) begin
-            t_q <= t_q + 1;
-            if (out_due && t_q == last_out_q)
-                busy <= 1'b0;
+        end else if (busy) begin
+            phase_q <= !phase_q;
+            if (step) begin
+                t_q <= t_q + 1;
+                if (out_due && t_q == last_out_q)
+                    busy <= 1'b0;
+            end
         end
     end
 
@@ -118,39 +144,46 @@ module mm_tile #(
     assign load_w = ws_q && t_q < TW'(k_q);
     assign drain  = !ws_q && out_due;
 
-    logic [7:0]  edge_a [ROWS];   // into PE(r, 0), after the skew delay of r steps
-    logic [7:0]  edge_b [COLS];   // into PE(0, c)
-    logic [7:0]  pe_a   [ROWS][COLS];
-    logic [7:0]  pe_b   [ROWS][COLS];
+    logic [15:0] edge_a [ROWS];   // into PE(r, 0), after the skew delay of r steps
+    logic [15:0] edge_b [COLS];   // into PE(0, c)
+    logic [15:0] pe_a   [ROWS][COLS];
+    logic [15:0] pe_b   [ROWS][COLS];
     logic [31:0] pe_acc [ROWS][COLS];
 
-    // Left edge: lane r is A[r][t] (os) or A[i][r] (ws); row r is delayed r steps (skew).
+    // Left edge: lane r is A[r][t] (os) or A[i][r] (ws); row r is delayed r steps (skew). An int8
+    // lane is sign-extended, or in the float mode converted to binary16.
     for (genvar r = 0; r < ROWS; r++) begin : g_left
-        logic [7:0] lane;
-        assign lane = (a_act && 32'(r) < (ws_q ? 32'(k_q) : 32'(m_q))) ? in_a[r] : 8'd0;
+        logic [15:0] lane, val, as_f16;
+        i8_to_f16 conv (.v(in_a[r][7:0]), .h(as_f16));
+        assign val  = at_q != T_I8 ? in_a[r] : fmode_q ? as_f16 : {{8{in_a[r][7]}}, in_a[r][7:0]};
+        assign lane = (a_act && 32'(r) < (ws_q ? 32'(k_q) : 32'(m_q))) ? val : 16'd0;
         if (r == 0) begin : g_direct
             assign edge_a[r] = lane;
         end else begin : g_skew
-            tile_delay #(.WIDTH(8), .DEPTH(r)) skew (
+            tile_delay #(.WIDTH(16), .DEPTH(r)) skew (
                 .clk, .clear(issue), .en(step), .din(lane), .dout(edge_a[r]));
         end
     end
 
-    // Top edge: lane c is B[t][c] (int4: a nibble of byte c/2, sign-extended); os delays column c
-    // by c steps, ws loads the weights without skew.
+    // Top edge: lane c is B[t][c] (int4: a nibble of the byte in lane c/2, sign-extended); an
+    // 8-bit-class value is sign-extended, or in the float mode converted to binary16. os delays
+    // column c by c steps, ws loads the weights without skew.
     for (genvar c = 0; c < COLS; c++) begin : g_top
-        logic [7:0] byte_in, val, lane;
-        logic [3:0] nib;
-        assign byte_in = in_b[c / 2];
+        logic [15:0] val, lane, as_f16;
+        logic [7:0]  byte_in, narrow;
+        logic [3:0]  nib;
+        assign byte_in = in_b[c / 2][7:0];
         assign nib     = (c % 2 == 1) ? byte_in[7:4] : byte_in[3:0];
-        assign val     = int4_q ? {{4{nib[3]}}, nib} : in_b[c];
-        assign lane    = (b_act && 32'(c) < 32'(n_q)) ? val : 8'd0;
+        assign narrow  = int4_q ? {{4{nib[3]}}, nib} : in_b[c][7:0];
+        i8_to_f16 conv (.v(narrow), .h(as_f16));
+        assign val     = bt_q != T_I8 ? in_b[c] : fmode_q ? as_f16 : {{8{narrow[7]}}, narrow};
+        assign lane    = (b_act && 32'(c) < 32'(n_q)) ? val : 16'd0;
         if (c == 0) begin : g_direct
             assign edge_b[c] = lane;
         end else begin : g_skew
-            logic [7:0] skewed;
-            tile_delay #(.WIDTH(8), .DEPTH(c)) skew (
-                .clk, .clear(issue), .en(step), .din(ws_q ? 8'd0 : lane), .dout(skewed));
+            logic [15:0] skewed;
+            tile_delay #(.WIDTH(16), .DEPTH(c)) skew (
+                .clk, .clear(issue), .en(step), .din(ws_q ? 16'd0 : lane), .dout(skewed));
             assign edge_b[c] = ws_q ? lane : skewed;
         end
     end
@@ -158,14 +191,14 @@ module mm_tile #(
     // ---------------------------------------------------------------- the PE grid
     for (genvar r = 0; r < ROWS; r++) begin : g_row
         for (genvar c = 0; c < COLS; c++) begin : g_col
-            logic [7:0]  a_in, b_in;
+            logic [15:0] a_in, b_in;
             logic [31:0] psum_in, acc_below;
             assign a_in      = (c == 0) ? edge_a[r] : pe_a[r][(c == 0) ? 0 : c - 1];
             assign b_in      = (r == 0) ? edge_b[c] : pe_b[(r == 0) ? 0 : r - 1][c];
             assign psum_in   = (r == 0) ? 32'd0 : pe_acc[(r == 0) ? 0 : r - 1][c];
             assign acc_below = (r == ROWS - 1) ? 32'd0 : pe_acc[(r == ROWS - 1) ? r : r + 1][c];
             mm_pe pe (
-                .clk, .clear(issue), .step, .ws(ws_q), .load_w, .drain,
+                .clk, .clear(issue), .step, .ws(ws_q), .fmode(fmode_q), .load_w, .drain,
                 .a_in, .b_in, .psum_in, .acc_below,
                 .a_q(pe_a[r][c]), .b_q(pe_b[r][c]), .acc_q(pe_acc[r][c])
             );

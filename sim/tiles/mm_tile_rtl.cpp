@@ -32,6 +32,27 @@ void st_i32(uint8_t *p, int32_t s)
 
 int32_t wrap_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
 
+/* The binary32 whose bits are v, and back. */
+float as_f32(int32_t v)
+{
+    float f;
+    std::memcpy(&f, &v, sizeof f);
+    return f;
+}
+
+int32_t f32_bits(float f)
+{
+    int32_t v;
+    std::memcpy(&v, &f, sizeof v);
+    return v;
+}
+
+/* Element e of a row of 1- or 2-byte elements as a 16-bit lane (little-endian). */
+uint16_t lane(const uint8_t *row, uint32_t e, uint32_t esz)
+{
+    return esz == 1 ? row[e] : (uint16_t)(row[2 * e] | row[2 * e + 1] << 8);
+}
+
 } // namespace
 
 uint64_t MmTileRtl::run(const isa_insn &in, isa_exec_ctx &ctx)
@@ -77,27 +98,35 @@ void MmTileRtl::build_job(const isa_insn &in, const isa_exec_ctx &ctx, Job *job)
 {
     job->ws = ISA_GET(&in, MM, DF) == ISA_DF_WS;
     job->int4 = ISA_GET(&in, MM, WT) == ISA_WT_I4;
+    job->at = (uint32_t)ISA_GET(&in, MM, AT);
+    job->bt = (uint32_t)ISA_GET(&in, MM, BT);
     job->m = (uint32_t)ISA_GET(&in, MM, M);
     job->n = (uint32_t)ISA_GET(&in, MM, N);
     job->k = (uint32_t)ISA_GET(&in, MM, K);
     const uint32_t m = job->m, n = job->n, k = job->k;
     const uint8_t *a = ctx.sram + ISA_GET(&in, MM, A), *b = ctx.sram + ISA_GET(&in, MM, B);
-    const uint32_t b_pitch = job->int4 ? n / 2 : n; /* bytes per row of B */
+    const uint32_t ae = job->at == ISA_MMT_I8 ? 1 : 2, be = job->bt == ISA_MMT_I8 ? 1 : 2;
+    const uint32_t b_lanes = job->int4 ? n / 2 : n; /* lanes a row of B fills (int4: packed bytes) */
     job->beats = job->ws ? k + m - 1 : k;
     job->a.assign((size_t)job->beats * rows_, 0);
     job->b.assign((size_t)job->beats * cols_, 0);
+    auto b_row = [&](uint16_t *bl, uint32_t r) {
+        for (uint32_t j = 0; j < b_lanes; j++)
+            bl[j] = lane(b + (size_t)r * b_lanes * be, j, be);
+    };
     for (uint32_t s = 0; s < job->beats; s++) {
-        uint8_t *al = &job->a[(size_t)s * rows_], *bl = &job->b[(size_t)s * cols_];
+        uint16_t *al = &job->a[(size_t)s * rows_], *bl = &job->b[(size_t)s * cols_];
         if (!job->ws) {
             for (uint32_t i = 0; i < m; i++)
-                al[i] = a[(size_t)i * k + s];
-            std::memcpy(bl, b + (size_t)s * b_pitch, b_pitch);
+                al[i] = lane(a + (size_t)i * k * ae, s, ae);
+            b_row(bl, s);
             continue;
         }
         if (s < k)
-            std::memcpy(bl, b + (size_t)(k - 1 - s) * b_pitch, b_pitch);
+            b_row(bl, k - 1 - s);
         if (s + 1 >= k)
-            std::memcpy(al, a + (size_t)(s + 1 - k) * k, k);
+            for (uint32_t r = 0; r < k; r++)
+                al[r] = lane(a + (size_t)(s + 1 - k) * k * ae, r, ae);
     }
 }
 
@@ -128,10 +157,13 @@ tile_rtl_status MmTileRtl::execute(const isa_insn &in, isa_exec_ctx &ctx, uint64
         uint8_t *c = ctx.sram + ISA_GET(&in, MM, C);
         const uint8_t *bias = ctx.sram + ctx.mm_bias;
         bool acc = ISA_GET(&in, MM, ACC) == ISA_ACC_ADD, use_bias = ISA_GET(&in, MM, BIAS) == ISA_BIAS_ON;
+        bool fmode = job.at == ISA_MMT_F16 || job.bt == ISA_MMT_F16;
         for (uint32_t i = 0; i < m; i++)
             for (uint32_t j = 0; j < n; j++) {
                 int32_t &s = res[(size_t)i * n + j];
-                if (acc)
+                if (acc && fmode) /* C + the array's sum, as isa_exec(): one binary32 add */
+                    s = f32_bits(isa_f32_canon(as_f32(ld_i32(c + 4 * ((size_t)i * n + j))) + as_f32(s)));
+                else if (acc)
                     s = wrap_add(s, ld_i32(c + 4 * ((size_t)i * n + j)));
                 if (use_bias)
                     s = wrap_add(s, ld_i32(bias + 4 * (size_t)j));

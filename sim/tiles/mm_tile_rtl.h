@@ -3,10 +3,10 @@
  *
  * Why it exists: the simulator's rtl mode calls this from one SystemC thread (one timed wait per
  * instruction, of the returned cycles); the testbenches call it through tile_rtl.h. The tile
- * computes the int32 products A x B; this driver streams the operands in (one beat per cycle,
- * in the order rtl/README.md gives) and applies the output stage to the rows the tile emits:
- * + C (acc), + bias (mm.cfg's vector), requantisation (rq) -- the formula charges no cycles
- * for them. mm.cfg only sets ctx's mm_bias/mm_scale/mm_shift and takes TILE_MM_CFG_CYCLES.
+ * computes the int32 products A x B (binary32 sums in its f16 mode); this driver streams the
+ * operands in (one beat per step, in the order rtl/README.md gives) and applies the output stage
+ * to the rows the tile emits: + C (acc; in the f16 mode one more binary32 add), + bias (mm.cfg's
+ * vector), requantisation (rq) -- the formula charges no cycles for them. mm.cfg only sets ctx's mm_bias/mm_scale/mm_shift and takes TILE_MM_CFG_CYCLES.
  */
 #ifndef M4NPU_MM_TILE_RTL_H
 #define M4NPU_MM_TILE_RTL_H
@@ -38,10 +38,11 @@ protected:
     /* One instruction's operand stream, already laid out lane by lane. */
     struct Job {
         bool ws = false, int4 = false;
+        uint32_t at = 0, bt = 0; /* operand types (isa_table.def MMT) */
         uint32_t m = 0, n = 0, k = 0;
         uint32_t beats = 0;
-        std::vector<uint8_t> a; /* beats x rows(): left-edge lanes */
-        std::vector<uint8_t> b; /* beats x cols(): top-edge lanes */
+        std::vector<uint16_t> a; /* beats x rows(): left-edge lanes (an 8-bit value in the low byte) */
+        std::vector<uint16_t> b; /* beats x cols(): top-edge lanes (int4: packed byte j in lane j) */
     };
 
     MmTileRtl(uint32_t rows, uint32_t cols) : rows_(rows), cols_(cols) {}

@@ -84,6 +84,15 @@ void tile_sm_rtl_set_stalls(tile_sm_rtl *t, const tile_rtl_stalls *stalls);
 #define TILE_RTL_SM_EXP2_U_BITS 26
 tile_rtl_status tile_rtl_sm_exp2(const int32_t *u, uint32_t *e, size_t n, char *err, size_t errlen);
 
+/* ---- the matmul array's float units on their own, for testbenches (sim/tiles/fp_units_rtl.cpp):
+ * rtl/fp32_add.sv (y[i] = a[i] + b[i], binary32 bits), rtl/f16_mul.sv (y[i] = a[i] * b[i] of
+ * binary16 bits, exact in binary32) and rtl/i8_to_f16.sv (h[i] = the binary16 of int8 v[i]). */
+tile_rtl_status tile_rtl_fp32_add(const uint32_t *a, const uint32_t *b, uint32_t *y, size_t n, char *err,
+                                  size_t errlen);
+tile_rtl_status tile_rtl_f16_mul(const uint16_t *a, const uint16_t *b, uint32_t *y, size_t n, char *err,
+                                 size_t errlen);
+tile_rtl_status tile_rtl_i8_to_f16(const int8_t *v, uint16_t *h, size_t n, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

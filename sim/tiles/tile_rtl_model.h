@@ -213,6 +213,8 @@ protected:
         t.cmd_valid = 1;
         t.cmd_ws = job.ws;
         t.cmd_int4 = job.int4;
+        t.cmd_at = job.at;
+        t.cmd_bt = job.bt;
         t.cmd_m = job.m;
         t.cmd_n = job.n;
         t.cmd_k = job.k;
@@ -227,14 +229,16 @@ protected:
             return fail(TILE_RTL_E_RTL, "mm tile: refused m x n x k = %u x %u x %u (%s)", job.m, job.n, job.k,
                         job.ws ? "ws" : "os");
 
-        const uint64_t bound = tile_rtl_cycle_bound(tile_mm_cycles(job.ws, job.m, job.n, job.k), stalls_on());
+        const bool wide = job.at != ISA_MMT_I8 || job.bt != ISA_MMT_I8;
+        const uint64_t bound =
+            tile_rtl_cycle_bound(tile_mm_cycles_typed(job.ws, wide, job.m, job.n, job.k), stalls_on());
         uint64_t n_cycles = 1;
         uint32_t next_beat = 0, loaded_beat = UINT32_MAX, row = 0;
         for (;;) {
             bool offer = next_beat < job.beats && !stall_in();
             t.in_valid = offer;
             if (offer && loaded_beat != next_beat) {
-                const uint8_t *al = &job.a[(size_t)next_beat * rows()], *bl = &job.b[(size_t)next_beat * cols()];
+                const uint16_t *al = &job.a[(size_t)next_beat * rows()], *bl = &job.b[(size_t)next_beat * cols()];
                 for (uint32_t i = 0; i < rows(); i++)
                     t.in_a[i] = al[i];
                 for (uint32_t j = 0; j < cols(); j++)

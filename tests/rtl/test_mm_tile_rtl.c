@@ -1,9 +1,11 @@
 /* The matmul tile's self-checking testbench: random mm / mm.cfg instructions run on the
  * Verilated 16x16 array (sim/tiles, through tile_rtl.h) and on isa_exec(); the whole SRAM must be
  * byte-for-byte identical after every instruction and the measured cycles must equal
- * tile_mm_cycles(). Shapes include 1, size-1, size and random values, both dataflows, int4
- * weights, every acc/bias/rq combination and C overlapping A; a stalled run checks that the
- * handshakes never change results; the error paths name what was wrong and write nothing. */
+ * tile_mm_cycles_typed(). Shapes include 1, size-1, size and random values, both dataflows, int4
+ * weights, every acc/bias/rq combination, every operand-type pair (int8, the 16 x 8 modes, the
+ * f16 mode with f16 or integer operands; random SRAM bytes make f16 NaNs, infinities and
+ * subnormals too) and C overlapping A; a stalled run checks that the handshakes never change
+ * results; the error paths name what was wrong and write nothing. */
 #include "test_util.h"
 
 #include "isa_exec.h"
@@ -86,10 +88,23 @@ static uint32_t stream_dim(test_rng *r, uint32_t max)
     }
 }
 
+/* Operand-type pairs (at, bt) a random mm draws from; the first is drawn half of the time. */
+static const int type_pairs[][2] = {
+    {ISA_MMT_I8, ISA_MMT_I8},   {ISA_MMT_I16, ISA_MMT_I8}, {ISA_MMT_I8, ISA_MMT_I16},
+    {ISA_MMT_F16, ISA_MMT_F16}, {ISA_MMT_F16, ISA_MMT_I8}, {ISA_MMT_I8, ISA_MMT_F16},
+};
+#define TYPE_PAIRS (int)(sizeof type_pairs / sizeof type_pairs[0])
+
+static int is_wide(const isa_insn *in) { return ISA_GET(in, MM, AT) != ISA_MMT_I8 || ISA_GET(in, MM, BT) != ISA_MMT_I8; }
+
 static isa_insn random_mm(test_rng *r)
 {
     isa_insn in = isa_insn_make(ISA_OP_MM);
     int ws = (int)test_rng_range(r, 0, 1), i4 = (int)test_rng_range(r, 0, 2) == 0;
+    int pair = test_rng_range(r, 0, 1) ? 0 : (int)test_rng_range(r, 1, TYPE_PAIRS - 1);
+    if (i4 && type_pairs[pair][1] != ISA_MMT_I8)
+        pair = pair == 2 ? 1 : 4; /* int4 is an 8-bit-class B */
+    int fmode = type_pairs[pair][0] == ISA_MMT_F16 || type_pairs[pair][1] == ISA_MMT_F16;
     uint32_t n = tile_dim(r, TILE);
     if (i4 && n % 2)
         n = n == 1 ? 2 : n - 1;
@@ -98,8 +113,10 @@ static isa_insn random_mm(test_rng *r)
     ISA_SET(&in, MM, DF, ws ? ISA_DF_WS : ISA_DF_OS);
     ISA_SET(&in, MM, WT, i4 ? ISA_WT_I4 : ISA_WT_I8);
     ISA_SET(&in, MM, ACC, test_rng_range(r, 0, 1));
-    ISA_SET(&in, MM, BIAS, test_rng_range(r, 0, 1));
-    ISA_SET(&in, MM, RQ, test_rng_range(r, 0, 1));
+    ISA_SET(&in, MM, BIAS, fmode ? 0 : test_rng_range(r, 0, 1));
+    ISA_SET(&in, MM, RQ, fmode ? 0 : test_rng_range(r, 0, 1));
+    ISA_SET(&in, MM, AT, type_pairs[pair][0]);
+    ISA_SET(&in, MM, BT, type_pairs[pair][1]);
     ISA_SET(&in, MM, M, m);
     ISA_SET(&in, MM, N, n);
     ISA_SET(&in, MM, K, k);
@@ -147,8 +164,9 @@ static void run_both(bench *b, const isa_insn *in, int stalled, int case_no)
     assert_int_equal(b->ref_ctx.mm_shift, b->rtl_ctx.mm_shift);
     uint64_t want = in->op == ISA_OP_MM_CFG
                         ? TILE_MM_CFG_CYCLES
-                        : tile_mm_cycles(ISA_GET(in, MM, DF) == ISA_DF_WS, (uint64_t)ISA_GET(in, MM, M),
-                                         (uint64_t)ISA_GET(in, MM, N), (uint64_t)ISA_GET(in, MM, K));
+                        : tile_mm_cycles_typed(ISA_GET(in, MM, DF) == ISA_DF_WS, is_wide(in),
+                                               (uint64_t)ISA_GET(in, MM, M), (uint64_t)ISA_GET(in, MM, N),
+                                               (uint64_t)ISA_GET(in, MM, K));
     if (stalled ? cycles < want : cycles != want)
         fail_msg("case %d: %s: %llu cycles measured, tile_cycles.h says %llu", case_no, text,
                  (unsigned long long)cycles, (unsigned long long)want);
@@ -157,7 +175,7 @@ static void run_both(bench *b, const isa_insn *in, int stalled, int case_no)
 static void test_random_instructions(void **state)
 {
     bench *b = *state;
-    int seen[2][2] = {{0}}, combos[8] = {0}, cfgs = 0;
+    int seen[2][2] = {{0}}, combos[8] = {0}, cfgs = 0, types[3][3] = {{0}};
     for (int i = 0; i < RANDOM_CASES; i++) {
         if (i % 5 == 0) {
             isa_insn cfg = random_cfg(&b->rng);
@@ -167,6 +185,7 @@ static void test_random_instructions(void **state)
         isa_insn in = random_mm(&b->rng);
         run_both(b, &in, 0, i);
         seen[ISA_GET(&in, MM, DF)][ISA_GET(&in, MM, WT)]++;
+        types[ISA_GET(&in, MM, AT)][ISA_GET(&in, MM, BT)]++;
         combos[ISA_GET(&in, MM, ACC) * 4 + ISA_GET(&in, MM, BIAS) * 2 + ISA_GET(&in, MM, RQ)]++;
     }
     /* the generator really covered every dataflow x weight type and acc/bias/rq combination */
@@ -175,6 +194,8 @@ static void test_random_instructions(void **state)
             assert_true(seen[df][wt] > 20);
     for (int c = 0; c < 8; c++)
         assert_true(combos[c] > 20);
+    for (int p = 0; p < TYPE_PAIRS; p++)
+        assert_true(types[type_pairs[p][0]][type_pairs[p][1]] > 20);
     assert_true(cfgs >= RANDOM_CASES / 5);
 }
 
@@ -195,6 +216,32 @@ static void test_edge_shapes(void **state)
                     ISA_SET(&in, MM, K, ws ? dims[a] : streams[s]);
                     ISA_SET(&in, MM, N, dims[c]);
                     ISA_SET(&in, MM, WT, dims[c] % 2 == 0 && s % 2 ? ISA_WT_I4 : ISA_WT_I8);
+                    ISA_SET(&in, MM, A, A_ADDR);
+                    ISA_SET(&in, MM, B, B_ADDR);
+                    ISA_SET(&in, MM, C, C_ADDR);
+                    run_both(b, &in, 0, no++);
+                }
+}
+
+/* The typed modes on the edge shapes, with operands that make the float sums' order visible. */
+static void test_typed_edge_shapes(void **state)
+{
+    bench *b = *state;
+    const uint32_t dims[] = {1, TILE - 1, TILE};
+    const uint32_t streams[] = {1, TILE, TILE + 1, 2 * TILE + 3};
+    int no = 0;
+    for (int p = 1; p < TYPE_PAIRS; p++)
+        for (int ws = 0; ws < 2; ws++)
+            for (size_t a = 0; a < sizeof dims / sizeof dims[0]; a++)
+                for (size_t s = 0; s < sizeof streams / sizeof streams[0]; s++) {
+                    isa_insn in = isa_insn_make(ISA_OP_MM);
+                    ISA_SET(&in, MM, DF, ws);
+                    ISA_SET(&in, MM, M, ws ? streams[s] : dims[a]);
+                    ISA_SET(&in, MM, K, ws ? dims[a] : streams[s]);
+                    ISA_SET(&in, MM, N, dims[(a + s) % 3]);
+                    ISA_SET(&in, MM, ACC, (int)(s % 2));
+                    ISA_SET(&in, MM, AT, type_pairs[p][0]);
+                    ISA_SET(&in, MM, BT, type_pairs[p][1]);
                     ISA_SET(&in, MM, A, A_ADDR);
                     ISA_SET(&in, MM, B, B_ADDR);
                     ISA_SET(&in, MM, C, C_ADDR);
@@ -229,6 +276,10 @@ static void test_formula_by_hand(void **state)
     assert_int_equal(tile_mm_cycles(0, 16, 16, 64), 64 + 32 + 16 - 1);
     assert_int_equal(tile_mm_cycles(1, 1, 16, 16), 32 + 1 + 16 - 1);
     assert_int_equal(tile_mm_cycles(1, 100, 1, 1), 2 + 100 + 1 - 1);
+    /* a 16-bit operand: issue, then every step two cycles */
+    assert_int_equal(tile_mm_cycles_typed(0, 1, 1, 1, 1), 1 + 2 * 2);
+    assert_int_equal(tile_mm_cycles_typed(0, 0, 16, 16, 64), tile_mm_cycles(0, 16, 16, 64));
+    assert_int_equal(tile_mm_cycles_typed(1, 1, 1, 16, 16), 1 + 2 * (16 + 1 + 16 + 16 - 2));
 }
 
 static void test_errors_write_nothing(void **state)
@@ -296,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_formula_by_hand),
         cmocka_unit_test(test_geometry_not_compiled),
         cmocka_unit_test_setup_teardown(test_edge_shapes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_typed_edge_shapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_instructions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stalls_keep_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_write_nothing, setup, teardown),
