@@ -12,12 +12,14 @@
 #include <stdint.h>
 
 #define NPU_ABI_VERSION_MAJOR 1
-#define NPU_ABI_VERSION_MINOR 5 /* 1.1: op descriptors (NPU_JOB_OPS); 1.2: a reset drops the running
+#define NPU_ABI_VERSION_MINOR 6 /* 1.1: op descriptors (NPU_JOB_OPS); 1.2: a reset drops the running
                                    job (NPU_JOB_ABORTED, NPU_REG_CQ_RUNNING), unit state registers;
                                    1.3: NPU_OP_ATTENTION; 1.4: per-op profile (profile_addr,
                                    npu_op_profile) and per-op log lines (NPU_JOB_F_LOG_OPS);
                                    1.5: the CNN ops (GROUP_CONV2D .. CHANNEL_AFFINE),
-                                   activations with parameters (CLIP ...) */
+                                   activations with parameters (CLIP ...);
+                                   1.6: i16 and f16 tensors (NPU_DT_I16, NPU_DT_F16), per-group
+                                   weight scales (MATMUL iattr[3]) */
 #define NPU_ABI_VERSION ((NPU_ABI_VERSION_MAJOR << 16) | NPU_ABI_VERSION_MINOR)
 
 #define NPU_DEVICE_ID 0x504E344Du /* "M4NP" */
@@ -211,9 +213,10 @@ NPU_ABI_STATIC_ASSERT(sizeof(npu_job_completion) == 64, "npu_job_completion layo
  * Tensors live in the job's buffers, row-major, innermost dimension last. Quantised tensors are
  * symmetric: real = q * scale, zero point 0; a per-channel tensor has one f32 scale per index of
  * `scales_axis`, stored at (scales_buf, scales_offset). int4 is packed two per byte along the
- * innermost dimension, even index in the low nibble. The exact arithmetic of every op (order of
- * operations, rounding) is specified in firmware/src/ops/README.md; the runtime's CPU twins
- * compute the same bytes. */
+ * innermost dimension, even index in the low nibble. An i16 tensor is symmetric like an i8 one
+ * (its own scale); an f16 tensor (IEEE binary16) carries no scale (the field is ignored). The
+ * exact arithmetic of every op (order of operations, rounding) is specified in
+ * firmware/src/ops/README.md; the runtime's CPU twins compute the same bytes. */
 #define NPU_MAX_RANK 4
 #define NPU_OP_MAX_INPUTS 3
 #define NPU_NO_BUFFER 0xFFFFFFFFu
@@ -224,6 +227,8 @@ enum npu_dtype {
     NPU_DT_I4 = 2,  /* weights only */
     NPU_DT_I32 = 3,
     NPU_DT_F32 = 4,
+    NPU_DT_I16 = 5, /* ABI 1.6: activations (the array's 16 x 8 mode) */
+    NPU_DT_F16 = 6, /* ABI 1.6: activations and weights (the array's f16 mode) */
 };
 
 enum npu_op {
@@ -231,7 +236,9 @@ enum npu_op {
                           by every batch; iattr[0] = fused activation (enum npu_act, parameters in
                           fattr[0..1]),
                           iattr[1] = storage of in1 (enum npu_layout: ROW_MAJOR or BLOCKED),
-                          iattr[2] = block width in columns (BLOCKED) */
+                          iattr[2] = block width in columns (BLOCKED), iattr[3] = G > 0 (ABI 1.6):
+                          in1's scales are per group of G rows of K and per column, f32
+                          [ceil(K / G)][N] at in1's scales_buf (scales_axis = rank - 1) */
     NPU_OP_CONV2D,     /* in0 x[N,C,H,W], in1 w[CO,C,KH,KW], in2 bias[CO] (optional); out [N,CO,OH,OW];
                           iattr: 0 stride_h, 1 stride_w, 2 pad_top, 3 pad_left, 4 pad_bottom, 5 pad_right,
                           6 fused activation (enum npu_act), 7 storage of in1 (enum npu_layout: OHWI);

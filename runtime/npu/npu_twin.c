@@ -140,6 +140,26 @@ void tw_dequant(tw *t, int64_t sdt, float *dst, const void *src, uint64_t n, flo
     }
 }
 
+static uint64_t cdt_bytes(int64_t t) { return t == ISA_CDT_I8 ? 1 : t == ISA_CDT_I16 || t == ISA_CDT_F16 ? 2 : 4; }
+
+/* v.cvt of n elements from src (type sdt) to dst (type ddt): the device's conversions. */
+static void tw_cvt(tw *t, int64_t sdt, int64_t ddt, void *dst, const void *src, uint64_t n, float scale)
+{
+    uint64_t se = cdt_bytes(sdt), de = cdt_bytes(ddt);
+    for (uint64_t i = 0; i < n && !t->failed; i += TW_PIECE_ELEMS) {
+        uint64_t k = min_u64(TW_PIECE_ELEMS, n - i);
+        memcpy(t->x.sram, (const uint8_t *)src + i * se, k * se);
+        isa_insn in = isa_insn_make(ISA_OP_VCVT);
+        ISA_SET(&in, VCVT, SDT, sdt);
+        ISA_SET(&in, VCVT, DDT, ddt);
+        ISA_SET(&in, VCVT, DST, k * 4);
+        ISA_SET(&in, VCVT, N, k);
+        isa_set_f32(&in, ISA_F(VCVT, SCALE), scale);
+        tw_exec(t, &in);
+        memcpy((uint8_t *)dst + i * de, t->x.sram + k * 4, k * de);
+    }
+}
+
 /* In place, row by row; prm = gamma[cols] then beta[cols] (as aff needs). */
 static void tw_norm(tw *t, int64_t fn, int64_t aff, float *x, uint64_t rows, uint64_t cols, const float *gamma,
                     const float *beta, int eps)
@@ -205,7 +225,12 @@ static int shape_ok(const npu_tensor_ref *r)
     return 1;
 }
 
-static uint32_t esz(uint32_t dt) { return dt == NPU_DT_I8 ? 1 : 4; }
+static uint32_t esz(uint32_t dt) { return dt == NPU_DT_I8 ? 1 : dt == NPU_DT_I16 || dt == NPU_DT_F16 ? 2 : 4; }
+
+static int act_dtype(uint32_t dt)
+{
+    return dt == NPU_DT_I8 || dt == NPU_DT_F32 || dt == NPU_DT_I16 || dt == NPU_DT_F16;
+}
 
 /* The bytes [offset, offset + bytes) of buffer r->buf, or NULL (error set). */
 static uint8_t *span(tw *t, npu_twin_buf *bufs, uint32_t nbufs, uint32_t buf, uint64_t offset, uint64_t bytes,
@@ -221,7 +246,7 @@ static uint8_t *span(tw *t, npu_twin_buf *bufs, uint32_t nbufs, uint32_t buf, ui
 
 static uint8_t *tensor(tw *t, npu_twin_buf *bufs, uint32_t nbufs, const npu_tensor_ref *r, const char *what)
 {
-    if (r->rank < 1 || r->rank > NPU_MAX_RANK || (r->dtype != NPU_DT_I8 && r->dtype != NPU_DT_F32)) {
+    if (r->rank < 1 || r->rank > NPU_MAX_RANK || !act_dtype(r->dtype)) {
         tw_fail(t, "%s: rank %u dtype %u", what, r->rank, r->dtype);
         return NULL;
     }
@@ -239,6 +264,10 @@ static float *load_f32(tw *t, const npu_tensor_ref *r, const uint8_t *p)
     }
     if (r->dtype == NPU_DT_I8)
         tw_dequant(t, ISA_SDT_I8, v, p, n, r->scale);
+    else if (r->dtype == NPU_DT_I16)
+        tw_cvt(t, ISA_CDT_I16, ISA_CDT_F32, v, p, n, r->scale);
+    else if (r->dtype == NPU_DT_F16)
+        tw_cvt(t, ISA_CDT_F16, ISA_CDT_F32, v, p, n, 1.0f);
     else
         memcpy(v, p, n * F32);
     return v;
@@ -248,6 +277,10 @@ static void store_f32(tw *t, const npu_tensor_ref *r, uint8_t *p, const float *v
 {
     if (r->dtype == NPU_DT_I8)
         tw_quant(t, (int8_t *)p, v, n, r->scale);
+    else if (r->dtype == NPU_DT_I16)
+        tw_cvt(t, ISA_CDT_F32, ISA_CDT_I16, p, v, n, r->scale);
+    else if (r->dtype == NPU_DT_F16)
+        tw_cvt(t, ISA_CDT_F32, ISA_CDT_F16, p, v, n, 1.0f);
     else
         memcpy(p, v, n * F32);
 }
@@ -255,30 +288,60 @@ static void store_f32(tw *t, const npu_tensor_ref *r, uint8_t *p, const float *v
 /* ---------------------------------------------------------------- ops */
 
 /* Weight element (k, n) of in1 for batch bi, as the layouts of npu_abi.h say. */
-static int8_t weight(const uint8_t *w, int int4, int blocked, uint64_t nb, uint64_t K, uint64_t N, uint64_t bi,
-                     uint64_t k, uint64_t n)
+/* Storage index of element (k, n) of in1 for batch bi, as the layouts of npu_abi.h say. */
+static uint64_t weight_index(int int4, int blocked, uint64_t nb, uint64_t K, uint64_t N, uint64_t bi, uint64_t k,
+                             uint64_t n)
 {
-    uint64_t idx; /* element index in the layout */
-    if (blocked) {
-        uint64_t j = n / nb, wj = N - j * nb < nb ? N - j * nb : nb;
-        uint64_t width = int4 ? (wj + 1) / 2 * 2 : wj;
-        idx = j * K * nb + k * width + n % nb;
-    } else {
-        idx = bi * K * N + k * N + n;
-    }
-    if (!int4)
-        return (int8_t)w[idx];
-    uint8_t byte = w[idx / 2];
-    uint8_t nib = idx % 2 ? (uint8_t)(byte >> 4) : (uint8_t)(byte & 0xF);
-    return (int8_t)(nib >= 8 ? (int)nib - 16 : (int)nib);
+    if (!blocked)
+        return bi * K * N + k * N + n;
+    uint64_t j = n / nb, wj = N - j * nb < nb ? N - j * nb : nb;
+    uint64_t width = int4 ? (wj + 1) / 2 * 2 : wj;
+    return j * K * nb + k * width + n % nb;
 }
 
-/* The epilogue shared by matmul and conv: acc (n int32) -> out (n elements) at p. ws/bias index
- * is the channel of each element: chan(i) = i (row broadcast) for matmul rows. */
-static void epilogue_row(tw *t, const int32_t *acc, float *y, uint64_t n, float s_deq, const float *ws,
-                         const float *bias, int32_t act, const float *prm)
+static int16_t ld16(const uint8_t *p)
 {
-    tw_dequant(t, ISA_SDT_I32, y, acc, n, s_deq);
+    uint16_t u = (uint16_t)(p[0] | p[1] << 8);
+    int16_t v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+/* An integer operand element (i8, i4, i16) at storage index idx. */
+static int32_t int_elem(const uint8_t *w, uint32_t dtype, uint64_t idx)
+{
+    switch (dtype) {
+    case NPU_DT_I16: return ld16(w + 2 * idx);
+    case NPU_DT_I4: {
+        uint8_t byte = w[idx / 2];
+        uint8_t nib = idx % 2 ? (uint8_t)(byte >> 4) : (uint8_t)(byte & 0xF);
+        return nib >= 8 ? (int)nib - 16 : (int)nib;
+    }
+    default: return (int8_t)w[idx];
+    }
+}
+
+/* An operand element as the f16 mode sees it: f16 bits as f32, or an integer (exact). */
+static float float_elem(const uint8_t *w, uint32_t dtype, uint64_t idx)
+{
+    return dtype == NPU_DT_F16 ? isa_f16_to_f32((uint16_t)(w[2 * idx] | w[2 * idx + 1] << 8))
+                               : (float)int_elem(w, dtype, idx);
+}
+
+/* The array's products as f32 times s_deq (acc: n int32, or n f32 in the f16 mode), then the
+ * epilogue shared by matmul and conv: per-channel scales ws, bias, the activation (ws and bias
+ * indexed by the channel of each element: chan(i) = i, a row broadcast). */
+static void products_f32(tw *t, const int32_t *acc, float *y, uint64_t n, int fmode, float s_deq)
+{
+    if (fmode)
+        tw_cvt(t, ISA_CDT_F32, ISA_CDT_F32, y, acc, n, s_deq);
+    else
+        tw_dequant(t, ISA_SDT_I32, y, acc, n, s_deq);
+}
+
+static void epilogue_rest(tw *t, float *y, uint64_t n, const float *ws, const float *bias, int32_t act,
+                          const float *prm)
+{
     if (ws)
         tw_bin(t, ISA_BINOP_MUL, ISA_BC_ROW, y, y, ws, 1, n);
     if (bias)
@@ -286,12 +349,17 @@ static void epilogue_row(tw *t, const int32_t *acc, float *y, uint64_t n, float 
     tw_activation(t, act, prm, y, n);
 }
 
+/* The longest K a 16 x 8 int32 sum may have (firmware/src/ops/op_matmul.c, README.md). */
+#define TW_WIDE_INT_MAX_K 511
+
 static void op_matmul(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nbufs)
 {
     const npu_tensor_ref *a = &d->in[0], *b = &d->in[1], *o = &d->out;
     uint64_t K = dim_end(a, 1), M = dim_end(a, 2);
     uint64_t rows = numel(a) / K, N = dim_end(b, 1);
     int int4 = b->dtype == NPU_DT_I4, blocked = d->iattr[1] == NPU_LAYOUT_BLOCKED, batched = b->rank > 2;
+    int fmode = a->dtype == NPU_DT_F16 || b->dtype == NPU_DT_F16;
+    int wide_int = !fmode && (a->dtype == NPU_DT_I16 || b->dtype == NPU_DT_I16);
     uint64_t nb = blocked ? (uint64_t)d->iattr[2] : N, ntiles = (N + nb - 1) / nb;
     uint64_t welems; /* elements the layout spans */
     if (blocked) {
@@ -300,38 +368,69 @@ static void op_matmul(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t 
     } else {
         welems = numel(b);
     }
-    uint64_t wbytes = int4 ? (welems + 1) / 2 : welems;
+    uint64_t wbytes = int4 ? (welems + 1) / 2 : welems * esz(b->dtype);
     const uint8_t *pa = tensor(t, bufs, nbufs, a, "in0");
     const uint8_t *pb = span(t, bufs, nbufs, b->buf, b->offset, wbytes, "in1");
     uint8_t *po = tensor(t, bufs, nbufs, o, "out");
-    if (!pa || !pb || !po || nb == 0 || numel(o) != rows * N)
+    if (!pa || !pb || !po || nb == 0 || numel(o) != rows * N || d->iattr[3] < 0)
         return (void)tw_fail(t, "matmul operands");
-    const float *ws = NULL, *bias = NULL;
-    float s_deq = a->scale;
-    if (b->scales_axis >= 0)
-        ws = (const float *)span(t, bufs, nbufs, b->scales_buf, b->scales_offset, 4 * N, "in1 scales");
-    else
-        s_deq = a->scale * b->scale;
+    /* K chunks summed in f32 (the descriptor decides them): per-group scales, or a 16 x 8 sum
+     * longer than an int32 holds */
+    uint64_t group = (uint64_t)d->iattr[3], kacc = group ? (group < K ? group : K) : 0;
+    if (!group && wide_int && K > TW_WIDE_INT_MAX_K)
+        kacc = TW_WIDE_INT_MAX_K;
+    uint64_t nchunks = kacc ? (K + kacc - 1) / kacc : 1;
+    const float *ws = NULL, *gs = NULL, *bias = NULL;
+    float sa = a->dtype == NPU_DT_F16 ? 1.0f : a->scale, sb = b->dtype == NPU_DT_F16 ? 1.0f : b->scale;
+    float s_deq = sa;
+    if (b->scales_axis >= 0) {
+        const float *sc = (const float *)span(t, bufs, nbufs, b->scales_buf, b->scales_offset,
+                                              4 * N * (group ? nchunks : 1), "in1 scales");
+        if (group)
+            gs = sc;
+        else
+            ws = sc;
+    } else {
+        s_deq = sa * sb;
+    }
     if (d->n_inputs >= 3)
         bias = (const float *)span(t, bufs, nbufs, d->in[2].buf, d->in[2].offset, 4 * N, "in2");
     int32_t *acc = malloc(N * sizeof *acc);
-    float *y = malloc(N * F32);
-    for (uint64_t r = 0; r < rows && acc && y && !t->failed; r++) {
+    float *y = malloc(N * F32), *yc = malloc(N * F32);
+    for (uint64_t r = 0; r < rows && acc && y && yc && !t->failed; r++) {
         uint64_t bi = batched ? r / M : 0;
-        const int8_t *ar = (const int8_t *)pa + r * K;
-        for (uint64_t n = 0; n < N; n++) {
-            uint32_t s = 0; /* int32 accumulation wraps, as the array's */
-            for (uint64_t k = 0; k < K; k++)
-                s += (uint32_t)((int32_t)ar[k] * weight(pb, int4, blocked, nb, K, N, bi, k, n));
-            memcpy(&acc[n], &s, sizeof s);
+        for (uint64_t c = 0; c < nchunks && !t->failed; c++) {
+            uint64_t k0 = c * (kacc ? kacc : K), k1 = kacc && k0 + kacc < K ? k0 + kacc : K;
+            for (uint64_t n = 0; n < N; n++) {
+                if (fmode) { /* the array's f32 sum in k order, from +0 */
+                    float s = 0.0f;
+                    for (uint64_t k = k0; k < k1; k++)
+                        s = isa_mm_f16_mac(s, float_elem(pa, a->dtype, r * K + k),
+                                           float_elem(pb, b->dtype, weight_index(int4, blocked, nb, K, N, bi, k, n)));
+                    memcpy(&acc[n], &s, sizeof s);
+                    continue;
+                }
+                uint32_t s = 0; /* int32 accumulation wraps, as the array's */
+                for (uint64_t k = k0; k < k1; k++)
+                    s += (uint32_t)(int_elem(pa, a->dtype, r * K + k) *
+                                    int_elem(pb, b->dtype, weight_index(int4, blocked, nb, K, N, bi, k, n)));
+                memcpy(&acc[n], &s, sizeof s);
+            }
+            float *dst = c == 0 ? y : yc;
+            products_f32(t, acc, dst, N, fmode, s_deq);
+            if (gs)
+                tw_bin(t, ISA_BINOP_MUL, ISA_BC_ROW, dst, dst, gs + c * N, 1, N);
+            if (c > 0)
+                tw_bin(t, ISA_BINOP_ADD, ISA_BC_NONE, y, y, yc, 1, N);
         }
-        epilogue_row(t, acc, y, N, s_deq, ws, bias, d->iattr[0], d->fattr);
+        epilogue_rest(t, y, N, ws, bias, d->iattr[0], d->fattr);
         store_f32(t, o, po + r * N * esz(o->dtype), y, N);
     }
-    if (!acc || !y)
+    if (!acc || !y || !yc)
         tw_fail(t, "out of memory");
     free(acc);
     free(y);
+    free(yc);
 }
 
 static void op_conv(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nbufs)
@@ -341,17 +440,19 @@ static void op_conv(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nb
     uint64_t CO = (uint64_t)w->dims[0], KH = (uint64_t)w->dims[2], KW = (uint64_t)w->dims[3];
     uint64_t sh = (uint64_t)d->iattr[0], sw = (uint64_t)d->iattr[1];
     uint64_t OH = (uint64_t)o->dims[2], OW = (uint64_t)o->dims[3], K = KH * KW * C;
-    const int8_t *px = (const int8_t *)tensor(t, bufs, nbufs, x, "in0");
-    const int8_t *pw = (const int8_t *)span(t, bufs, nbufs, w->buf, w->offset, CO * K, "in1");
+    int fmode = x->dtype == NPU_DT_F16 || w->dtype == NPU_DT_F16;
+    const uint8_t *px = tensor(t, bufs, nbufs, x, "in0");
+    const uint8_t *pw = span(t, bufs, nbufs, w->buf, w->offset, CO * K * esz(w->dtype), "in1");
     uint8_t *po = tensor(t, bufs, nbufs, o, "out");
     if (!px || !pw || !po)
         return;
-    float s_deq = x->scale;
+    float sx = x->dtype == NPU_DT_F16 ? 1.0f : x->scale, sw_ = w->dtype == NPU_DT_F16 ? 1.0f : w->scale;
+    float s_deq = sx;
     const float *ws = NULL, *bias = NULL;
     if (w->scales_axis == 0)
         ws = (const float *)span(t, bufs, nbufs, w->scales_buf, w->scales_offset, 4 * CO, "in1 scales");
     else
-        s_deq = x->scale * w->scale;
+        s_deq = sx * sw_;
     if (d->n_inputs >= 3)
         bias = (const float *)span(t, bufs, nbufs, d->in[2].buf, d->in[2].offset, 4 * CO, "in2");
     uint64_t P = OH * OW;
@@ -361,18 +462,26 @@ static void op_conv(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nb
         for (uint64_t co = 0; co < CO && !t->failed; co++) {
             for (uint64_t oh = 0; oh < OH; oh++)
                 for (uint64_t ow = 0; ow < OW; ow++) {
-                    uint32_t s = 0;
+                    uint32_t s = 0;   /* integer: int32, wrapping */
+                    float f = 0.0f;   /* f16 mode: the array's f32 sum in k = (kh, kw, c) order */
                     for (uint64_t i = 0; i < KH; i++)
                         for (uint64_t j = 0; j < KW; j++)
                             for (uint64_t c = 0; c < C; c++) {
-                                int32_t xv = px[((img * C + c) * H + oh * sh + i) * W + ow * sw + j];
-                                int32_t wv = pw[co * K + (i * KW + j) * C + c];
-                                s += (uint32_t)(xv * wv);
+                                uint64_t xi = ((img * C + c) * H + oh * sh + i) * W + ow * sw + j;
+                                uint64_t wi = co * K + (i * KW + j) * C + c;
+                                if (fmode)
+                                    f = isa_mm_f16_mac(f, float_elem(pw, w->dtype, wi), float_elem(px, x->dtype, xi));
+                                else
+                                    s += (uint32_t)(int_elem(px, x->dtype, xi) * int_elem(pw, w->dtype, wi));
                             }
-                    memcpy(&acc[oh * OW + ow], &s, sizeof s);
+                    if (fmode)
+                        memcpy(&acc[oh * OW + ow], &f, sizeof f);
+                    else
+                        memcpy(&acc[oh * OW + ow], &s, sizeof s);
                 }
             /* channel co's scale and bias apply to its whole plane (a column broadcast on the device) */
-            tw_channel_epilogue(t, acc, y, P, s_deq, ws ? ws + co : NULL, bias ? bias + co : NULL, d->iattr[6], d->fattr);
+            products_f32(t, acc, y, P, fmode, s_deq);
+            tw_channel_epilogue_f32(t, y, P, ws ? ws + co : NULL, bias ? bias + co : NULL, d->iattr[6], d->fattr);
             store_f32(t, o, po + (img * CO + co) * P * esz(o->dtype), y, P);
         }
     if (!acc || !y)
@@ -381,25 +490,53 @@ static void op_conv(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nb
     free(y);
 }
 
+/* The vector unit's softmax of one f32 row in place over its first `valid` elements (the rest
+ * +0): max, x - max, exp, sum, e / sum (firmware/src/ops/README.md, "SOFTMAX"). */
+static void softmax_row_f32(tw *t, float *v, uint64_t len, uint64_t valid)
+{
+    float st;
+    if (valid > 0) {
+        tw_red(t, ISA_REDOP_MAX, &st, v, 1, valid);
+        tw_bin(t, ISA_BINOP_SUB, ISA_BC_SCALAR, v, v, &st, 1, valid);
+        tw_un(t, ISA_UNOP_EXP, v, valid, 0.0f);
+        tw_red(t, ISA_REDOP_SUM, &st, v, 1, valid);
+        tw_bin(t, ISA_BINOP_DIV, ISA_BC_SCALAR, v, v, &st, 1, valid);
+    }
+    memset(v + valid, 0, (len - valid) * F32);
+}
+
 static void op_softmax(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nbufs)
 {
     const npu_tensor_ref *x = &d->in[0], *o = &d->out;
     uint64_t len = dim_end(x, 1), rows = numel(x) / len;
     uint64_t mrows = dim_end(x, 2);
-    const int8_t *px = (const int8_t *)tensor(t, bufs, nbufs, x, "in0");
+    const uint8_t *px = tensor(t, bufs, nbufs, x, "in0");
     uint8_t *po = tensor(t, bufs, nbufs, o, "out");
     if (!px || !po)
         return;
+    int causal = d->iattr[0] == 1;
+    if (x->dtype != NPU_DT_I8) { /* the vector unit, in f32 */
+        float *v = load_f32(t, x, px);
+        for (uint64_t r = 0; v && r < rows && !t->failed; r++) {
+            int64_t last = causal ? (int64_t)(r % mrows) + d->iattr[1] : (int64_t)len - 1;
+            uint64_t valid = last < 0 ? 0 : (uint64_t)last + 1 >= len ? len : (uint64_t)last + 1;
+            softmax_row_f32(t, v + r * len, len, valid);
+        }
+        if (v)
+            store_f32(t, o, po, v, rows * len);
+        free(v);
+        return;
+    }
     uint32_t scale = (uint32_t)((double)x->scale * 1.4426950408889634 * (double)(1 << ISA_SM_SCALE_FRAC_BITS) + 0.5);
     int8_t *row = malloc(len);
     float *f = malloc(len * F32);
     for (uint64_t r = 0; r < rows && row && f && !t->failed; r++) {
-        isa_sm_row(px + r * len, row, (uint32_t)len, (uint32_t)(r % mrows), scale, d->iattr[0] == 1, d->iattr[1]);
+        isa_sm_row((const int8_t *)px + r * len, row, (uint32_t)len, (uint32_t)(r % mrows), scale, causal, d->iattr[1]);
         if (o->dtype == NPU_DT_I8) {
             memcpy(po + r * len, row, len);
-        } else {
+        } else { /* the tile's Q0.7 through f32 to the output's type */
             tw_dequant(t, ISA_SDT_I8, f, row, len, 1.0f / (float)(1 << ISA_SM_OUT_FRAC_BITS));
-            memcpy(po + r * len * F32, f, len * F32);
+            store_f32(t, o, po + r * len * esz(o->dtype), f, len);
         }
     }
     if (!row || !f)
@@ -571,7 +708,8 @@ static void op_copy(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nb
     strides(o, sout);
     for (uint32_t k = 0; k < x->rank; k++)
         box *= (uint64_t)d->lattr[k];
-    int convert = x->dtype != o->dtype || (x->dtype == NPU_DT_I8 && x->scale != o->scale);
+    int scaled = x->dtype == NPU_DT_I8 || x->dtype == NPU_DT_I16;
+    int convert = x->dtype != o->dtype || (scaled && x->scale != o->scale);
     for (uint64_t i = 0; i < box && !t->failed; i++) {
         uint64_t rem = i, src = 0, dst = 0;
         for (int k = (int)x->rank - 1; k >= 0; k--) {
@@ -584,12 +722,13 @@ static void op_copy(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nb
             memcpy(po + dst * esz(o->dtype), px + src * esz(x->dtype), esz(x->dtype));
             continue;
         }
-        float v;
-        if (x->dtype == NPU_DT_I8)
-            tw_dequant(t, ISA_SDT_I8, &v, px + src, 1, x->scale);
-        else
-            memcpy(&v, px + src * 4, 4);
-        store_f32(t, o, po + dst * esz(o->dtype), &v, 1);
+        npu_tensor_ref one = *x;
+        one.rank = 1;
+        one.dims[0] = 1;
+        float *v = load_f32(t, &one, px + src * esz(x->dtype));
+        if (v)
+            store_f32(t, o, po + dst * esz(o->dtype), v, 1);
+        free(v);
     }
 }
 
@@ -795,6 +934,12 @@ void tw_channel_epilogue(tw *t, const int32_t *acc, float *y, uint64_t n, float 
                          const float *bias, int32_t act, const float *prm)
 {
     tw_dequant(t, ISA_SDT_I32, y, acc, n, s_deq);
+    tw_channel_epilogue_f32(t, y, n, ws, bias, act, prm);
+}
+
+void tw_channel_epilogue_f32(tw *t, float *y, uint64_t n, const float *ws, const float *bias, int32_t act,
+                             const float *prm)
+{
     if (ws)
         tw_bin(t, ISA_BINOP_MUL, ISA_BC_SCALAR, y, y, ws, 1, n);
     if (bias)

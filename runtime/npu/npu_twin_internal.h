@@ -34,6 +34,10 @@ void tw_activation(tw *t, int32_t act, const float *prm, float *v, uint64_t n);
  * bias (or none), the activation. */
 void tw_channel_epilogue(tw *t, const int32_t *acc, float *y, uint64_t n, float s_deq, const float *ws,
                          const float *bias, int32_t act, const float *prm);
+/* The same from the products already in f32 (y, n: dequantised int32 sums or the f16 mode's f32
+ * sums times the scale). */
+void tw_channel_epilogue_f32(tw *t, float *y, uint64_t n, const float *ws, const float *bias, int32_t act,
+                             const float *prm);
 
 /* Tensors on the host buffers. */
 uint64_t tw_numel(const npu_tensor_ref *r);

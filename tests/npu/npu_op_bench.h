@@ -9,6 +9,7 @@
 
 #include <math.h>
 
+#include "isa_exec.h"
 #include "npu_drv.h"
 #include "npu_twin.h"
 
@@ -98,7 +99,10 @@ static inline npu_tensor_ref opb_tensor_bytes(opb *b, uint32_t buf, uint32_t dty
         t.dims[i] = dims[i];
     if (!bytes) {
         uint64_t n = opb_numel(&t);
-        bytes = dtype == NPU_DT_I4 ? (n + 1) / 2 : dtype == NPU_DT_I8 ? n : 4 * n;
+        bytes = dtype == NPU_DT_I4   ? (n + 1) / 2
+                : dtype == NPU_DT_I8 ? n
+                : dtype == NPU_DT_I16 || dtype == NPU_DT_F16 ? 2 * n
+                                                             : 4 * n;
     }
     t.offset = opb_alloc(b, buf, bytes);
     return t;
@@ -125,11 +129,26 @@ static inline void opb_fill_f32(opb *b, uint32_t buf, uint64_t off, uint64_t n, 
     }
 }
 
+/* f16 values uniform in [lo, hi] (rounded to binary16). */
+static inline void opb_fill_f16(opb *b, uint32_t buf, uint64_t off, uint64_t n, float lo, float hi)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        float v = lo + (hi - lo) * (float)(test_rng_next(&b->rng) >> 40) / (float)(1ull << 24);
+        uint16_t h = isa_f32_to_f16_sat(v);
+        memcpy(b->host[buf] + off + 2 * i, &h, 2);
+    }
+}
+
+/* Random contents: f32 and f16 values in [-4, 4], any bytes for the integer types. */
 static inline void opb_fill(opb *b, const npu_tensor_ref *t)
 {
     uint64_t n = opb_numel(t);
     if (t->dtype == NPU_DT_F32)
         opb_fill_f32(b, t->buf, t->offset, n, -4.0f, 4.0f);
+    else if (t->dtype == NPU_DT_F16)
+        opb_fill_f16(b, t->buf, t->offset, n, -4.0f, 4.0f);
+    else if (t->dtype == NPU_DT_I16)
+        opb_fill_bytes(b, t->buf, t->offset, 2 * n);
     else
         opb_fill_bytes(b, t->buf, t->offset, t->dtype == NPU_DT_I4 ? (n + 1) / 2 : n);
 }

@@ -92,7 +92,7 @@ static void test_refused_descriptors_name_their_index(void **state)
 
     d = three_ops();
     d->in[0].dtype = NPU_DT_I4;
-    expect_bad_op(1, "activations are i8 or f32");
+    expect_bad_op(1, "activations are i8, i16, f16 or f32");
 
     d = three_ops();
     d->in[0].scale = 0.0f;

@@ -48,7 +48,36 @@ typedef struct mm_case {
     uint32_t wtype;    /* NPU_DT_I8 / NPU_DT_I4 */
     int blocked, per_channel, bias, batched_b, f32_out;
     int32_t act;
+    uint32_t atype; /* in0: NPU_DT_I8 (0), NPU_DT_I16 or NPU_DT_F16 */
+    uint32_t otype; /* out: 0 = as f32_out says, else this dtype */
+    int32_t group;  /* iattr[3]: per-group weight scales (rows of K per group), 0 none */
 } mm_case;
+
+/* The spread (standard deviation) of random operand data of a dtype: random bytes for the
+ * integers (uniform over the type: 74 for i8, 18918 for i16; i4 counted as i8, which makes its
+ * outputs small), f16 uniform in [-4, 4] (2.31). */
+static float spread_of(uint32_t dt)
+{
+    return dt == NPU_DT_I16 ? 18918.0f : dt == NPU_DT_F16 ? 2.31f : 74.0f;
+}
+
+/* A scale that gives real values of about the i8 case's (0 for f16: no scale). */
+static float scale_like_i8(uint32_t dt, float s8)
+{
+    return dt == NPU_DT_F16 ? 0.0f : dt == NPU_DT_I16 ? s8 * 127.0f / 32767.0f : s8;
+}
+
+static const char *dt_name(uint32_t dt)
+{
+    switch (dt) {
+    case NPU_DT_I8: return "i8";
+    case NPU_DT_I4: return "i4";
+    case NPU_DT_I16: return "i16";
+    case NPU_DT_F16: return "f16";
+    case NPU_DT_F32: return "f32";
+    default: return "?";
+    }
+}
 
 /* Bytes of a BLOCKED [K, N] weight with block width nb. */
 static uint64_t blocked_bytes(int64_t k, int64_t n, int64_t nb, int int4)
@@ -63,26 +92,33 @@ static uint64_t blocked_bytes(int64_t k, int64_t n, int64_t nb, int int4)
 static void run_mm(const mm_case *t, int64_t nb)
 {
     opb_reset(&B);
-    char what[200];
-    snprintf(what, sizeof what, "matmul b%lld %lldx%lld @ %lldx%lld %s%s%s%s%s act %d", (long long)t->batch,
-             (long long)t->m, (long long)t->k, (long long)t->k, (long long)t->n, t->wtype == NPU_DT_I4 ? "i4" : "i8",
-             t->blocked ? " blocked" : "", t->per_channel ? " per-channel" : "", t->bias ? " bias" : "",
-             t->batched_b ? " batched-b" : "", t->act);
+    uint32_t at = t->atype ? t->atype : NPU_DT_I8;
+    uint32_t ot = t->otype ? t->otype : t->f32_out ? NPU_DT_F32 : NPU_DT_I8;
+    char what[240];
+    snprintf(what, sizeof what, "matmul b%lld %lldx%lld %s @ %lldx%lld %s%s%s%s%s act %d -> %s group %d",
+             (long long)t->batch, (long long)t->m, (long long)t->k, dt_name(at), (long long)t->k, (long long)t->n,
+             dt_name(t->wtype), t->blocked ? " blocked" : "", t->per_channel ? " per-channel" : "",
+             t->bias ? " bias" : "", t->batched_b ? " batched-b" : "", t->act, dt_name(ot), t->group);
     int64_t adims[3] = {t->batch, t->m, t->k}, odims[3] = {t->batch, t->m, t->n};
-    npu_tensor_ref a = opb_tensor(&B, 0, NPU_DT_I8, 0.05f, 3, adims);
+    float s_a = scale_like_i8(at, 0.05f), s_b = t->wtype == NPU_DT_F16 ? 0.0f : 0.02f;
+    npu_tensor_ref a = opb_tensor(&B, 0, at, s_a, 3, adims);
     npu_tensor_ref w;
     if (t->batched_b) {
         int64_t bd[3] = {t->batch, t->k, t->n};
-        w = opb_tensor(&B, 1, t->wtype, 0.02f, 3, bd);
+        w = opb_tensor(&B, 1, t->wtype, s_b, 3, bd);
     } else {
         int64_t bd[2] = {t->k, t->n};
-        w = t->blocked ? opb_tensor_bytes(&B, 1, t->wtype, 0.02f, 2, bd, blocked_bytes(t->k, t->n, nb, t->wtype == NPU_DT_I4))
-                       : opb_tensor(&B, 1, t->wtype, 0.02f, 2, bd);
+        w = t->blocked ? opb_tensor_bytes(&B, 1, t->wtype, s_b, 2, bd, blocked_bytes(t->k, t->n, nb, t->wtype == NPU_DT_I4))
+                       : opb_tensor(&B, 1, t->wtype, s_b, 2, bd);
     }
     opb_fill(&B, &a);
-    opb_fill_bytes(&B, 1, w.offset, B.used[1] - w.offset);
-    if (t->per_channel)
-        opb_scales(&B, &w, (int32_t)w.rank - 1, (uint64_t)t->n, 2, 0.001f, 0.05f);
+    if (t->wtype == NPU_DT_F16)
+        opb_fill_f16(&B, 1, w.offset, (B.used[1] - w.offset) / 2, -4.0f, 4.0f);
+    else
+        opb_fill_bytes(&B, 1, w.offset, B.used[1] - w.offset);
+    uint64_t groups = t->group ? (uint64_t)((t->k + t->group - 1) / t->group) : 1;
+    if (t->per_channel || t->group)
+        opb_scales(&B, &w, (int32_t)w.rank - 1, groups * (uint64_t)t->n, 2, 0.001f, 0.05f);
     npu_op_desc *d = opb_op(&B, NPU_OP_MATMUL, t->bias ? 3 : 2);
     d->in[0] = a;
     d->in[1] = w;
@@ -91,16 +127,18 @@ static void run_mm(const mm_case *t, int64_t nb)
         d->in[2] = opb_tensor(&B, 2, NPU_DT_F32, 0, 1, nd);
         opb_fill(&B, &d->in[2]);
     }
-    /* random int8 products: sum of K terms with a standard deviation of ~74 * 74 each; the output
-     * scale puts 2.5 standard deviations at 127 so that few results saturate */
-    float s_w = t->per_channel ? 0.025f : 0.02f;
-    float s_out = 0.05f * s_w * 74.0f * 74.0f * sqrtf((float)t->k) * 2.5f / 127.0f;
-    d->out = opb_tensor(&B, 3, t->f32_out ? NPU_DT_F32 : NPU_DT_I8, s_out, 3, odims);
+    /* random products: a sum of K terms with a standard deviation of spread_a * spread_b each;
+     * the output scale puts 2.5 standard deviations at 127 so that few results saturate */
+    float real_a = (s_a > 0 ? s_a : 1.0f) * spread_of(at);
+    float real_b = (t->per_channel || t->group ? 0.025f : s_b > 0 ? s_b : 1.0f) * spread_of(t->wtype);
+    float s_out = real_a * real_b * sqrtf((float)t->k) * 2.5f / 127.0f;
+    d->out = opb_tensor(&B, 3, ot, scale_like_i8(ot, s_out), 3, odims);
     d->iattr[0] = t->act;
     d->fattr[0] = t->act == NPU_ACT_CLIP ? -0.5f : 0.25f; /* the activation's parameters (CLIP: bounds) */
     d->fattr[1] = t->act == NPU_ACT_CLIP ? 0.75f : 0.5f;
     d->iattr[1] = t->blocked ? NPU_LAYOUT_BLOCKED : NPU_LAYOUT_ROW_MAJOR;
     d->iattr[2] = (int32_t)nb;
+    d->iattr[3] = t->group;
     opb_check(&B, what);
 }
 
@@ -112,7 +150,7 @@ static void test_matmul_shapes_around_the_tile(void **state)
         for (size_t j = 0; j < sizeof ks / sizeof *ks; j++)
             for (size_t l = 0; l < sizeof ns / sizeof *ns; l++) {
                 mm_case t = {1, ms[i], ks[j], ns[l], NPU_DT_I8, (int)((i + l) % 2), (int)(j % 2), (int)(l % 2), 0, 0,
-                             (int32_t)((i + j + l) % 4)};
+                             (int32_t)((i + j + l) % 4), 0, 0, 0};
                 run_mm(&t, 16);
             }
 }
@@ -125,9 +163,9 @@ static void test_matmul_int4_weights(void **state)
         for (int blocked = 0; blocked <= 1; blocked++) {
             if (!blocked && ns[l] % 2)
                 continue; /* row-major int4 needs even N */
-            mm_case t = {1, 17, 40, ns[l], NPU_DT_I4, blocked, 1, 1, 0, 0, NPU_ACT_NONE};
+            mm_case t = {1, 17, 40, ns[l], NPU_DT_I4, blocked, 1, 1, 0, 0, NPU_ACT_NONE, 0, 0, 0};
             run_mm(&t, 16);
-            mm_case u = {2, 5, 17, ns[l], NPU_DT_I4, blocked, 0, 0, 0, 1, NPU_ACT_RELU};
+            mm_case u = {2, 5, 17, ns[l], NPU_DT_I4, blocked, 0, 0, 0, 1, NPU_ACT_RELU, 0, 0, 0};
             run_mm(&u, 16);
         }
 }
@@ -136,21 +174,21 @@ static void test_matmul_batches(void **state)
 {
     (void)state;
     /* shared weights across batches, and per-batch activations (attention's QK^T and PV) */
-    mm_case shared = {3, 17, 20, 33, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_GELU};
+    mm_case shared = {3, 17, 20, 33, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_GELU, 0, 0, 0};
     run_mm(&shared, 16);
     /* more rows than one row block (8 array-row tiles): A streams through its two slots */
-    mm_case tall = {1, 300, 40, 50, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_RELU};
+    mm_case tall = {1, 300, 40, 50, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_RELU, 0, 0, 0};
     run_mm(&tall, 16);
-    mm_case tall4 = {2, 150, 33, 34, NPU_DT_I4, 1, 0, 1, 0, 1, NPU_ACT_NONE};
+    mm_case tall4 = {2, 150, 33, 34, NPU_DT_I4, 1, 0, 1, 0, 1, NPU_ACT_NONE, 0, 0, 0};
     run_mm(&tall4, 16);
     /* k within the array's rows: weight-stationary, rows streaming, per batch and across batches */
-    mm_case ws_batched = {4, 40, 12, 20, NPU_DT_I8, 0, 0, 0, 1, 0, NPU_ACT_NONE};
+    mm_case ws_batched = {4, 40, 12, 20, NPU_DT_I8, 0, 0, 0, 1, 0, NPU_ACT_NONE, 0, 0, 0};
     run_mm(&ws_batched, 16);
-    mm_case ws_shared = {3, 100, 16, 40, NPU_DT_I4, 1, 1, 1, 0, 0, NPU_ACT_GELU};
+    mm_case ws_shared = {3, 100, 16, 40, NPU_DT_I4, 1, 1, 1, 0, 0, NPU_ACT_GELU, 0, 0, 0};
     run_mm(&ws_shared, 16);
     static const int64_t ms[] = {1, 4, 16, 17}, ns[] = {1, 8, 16, 40};
     for (size_t i = 0; i < 4; i++) {
-        mm_case t = {6, ms[i], 24, ns[i], NPU_DT_I8, 0, 0, 0, 1, (int)(i % 2), NPU_ACT_NONE};
+        mm_case t = {6, ms[i], 24, ns[i], NPU_DT_I8, 0, 0, 0, 1, (int)(i % 2), NPU_ACT_NONE, 0, 0, 0};
         run_mm(&t, 16);
     }
 }
@@ -158,13 +196,61 @@ static void test_matmul_batches(void **state)
 static void test_matmul_narrow_blocks_and_long_k(void **state)
 {
     (void)state;
-    mm_case t = {1, 3, 50, 37, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_SILU};
+    mm_case t = {1, 3, 50, 37, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_SILU, 0, 0, 0};
     run_mm(&t, 8); /* blocks narrower than the array */
     /* K beyond the array's k field and the SRAM: k chunks with accumulation, A reloaded per group */
-    mm_case longk = {1, 2, 20000, 17, NPU_DT_I8, 1, 1, 0, 0, 0, NPU_ACT_NONE};
+    mm_case longk = {1, 2, 20000, 17, NPU_DT_I8, 1, 1, 0, 0, 0, NPU_ACT_NONE, 0, 0, 0};
     run_mm(&longk, 16);
-    mm_case longk4 = {1, 20, 5000, 40, NPU_DT_I4, 1, 1, 1, 0, 0, NPU_ACT_NONE};
+    mm_case longk4 = {1, 20, 5000, 40, NPU_DT_I4, 1, 1, 1, 0, 0, NPU_ACT_NONE, 0, 0, 0};
     run_mm(&longk4, 16);
+}
+
+/* The array's operand types (ABI 1.5): i16 activations (the 16 x 8 mode, K in int32 chunks of
+ * 511 beyond that), f16 activations with i8, i4 or f16 weights (the f16 mode, f32 sums in k
+ * order), i8 activations with i16 or f16 B, and outputs of every activation type. */
+static void test_matmul_operand_types(void **state)
+{
+    (void)state;
+    static const uint32_t pairs[][2] = {{NPU_DT_I16, NPU_DT_I8}, {NPU_DT_I16, NPU_DT_I4}, {NPU_DT_F16, NPU_DT_I8},
+                                        {NPU_DT_F16, NPU_DT_I4}, {NPU_DT_F16, NPU_DT_F16}, {NPU_DT_I8, NPU_DT_I16},
+                                        {NPU_DT_I8, NPU_DT_F16}};
+    static const uint32_t outs[] = {NPU_DT_I8, NPU_DT_I16, NPU_DT_F16, NPU_DT_F32};
+    static const int64_t shapes[][3] = {{1, 16, 1}, {17, 33, 18}, {40, 16, 50}, {3, 700, 20}};
+    for (size_t p = 0; p < sizeof pairs / sizeof *pairs; p++)
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+            int blocked = (int)((p + s) % 2);
+            if (pairs[p][1] == NPU_DT_I4 && !blocked && shapes[s][2] % 2)
+                blocked = 1; /* row-major int4 needs even N */
+            mm_case t = {1, shapes[s][0], shapes[s][1], shapes[s][2], pairs[p][1], blocked, (int)(s % 2),
+                         (int)((p + 1) % 2), 0, 0, (int32_t)((p + s) % 4), pairs[p][0], outs[(p + s) % 4], 0};
+            run_mm(&t, 16);
+        }
+    /* batches and a batched B; weight-stationary rows */
+    mm_case batched = {3, 17, 20, 33, NPU_DT_F16, 0, 0, 1, 1, 0, NPU_ACT_NONE, NPU_DT_F16, NPU_DT_F16, 0};
+    run_mm(&batched, 16);
+    mm_case ws = {2, 100, 16, 40, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_RELU, NPU_DT_I16, NPU_DT_I16, 0};
+    run_mm(&ws, 16);
+    /* i16 with a K of several int32 chunks, rows beyond one row block */
+    mm_case longk = {1, 150, 1200, 40, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_GELU, NPU_DT_I16, NPU_DT_F32, 0};
+    run_mm(&longk, 16);
+}
+
+/* Per-group weight scales (iattr[3] = G): K summed in f32 chunks of G rows, each chunk's products
+ * times its group's scales; G dividing K or not, larger than K, with every activation type. */
+static void test_matmul_group_scales(void **state)
+{
+    (void)state;
+    static const int32_t gs[] = {16, 32, 24, 100};
+    static const uint32_t acts[] = {NPU_DT_I8, NPU_DT_I16, NPU_DT_F16};
+    for (size_t g = 0; g < sizeof gs / sizeof *gs; g++)
+        for (size_t a = 0; a < sizeof acts / sizeof *acts; a++)
+            for (int w4 = 0; w4 <= 1; w4++) {
+                mm_case t = {1, 17 + (int64_t)g, 64, 34, w4 ? NPU_DT_I4 : NPU_DT_I8, (int)((g + a) % 2), 0,
+                             (int)(a % 2), 0, 0, NPU_ACT_NONE, acts[a], a == 2 ? NPU_DT_F16 : NPU_DT_I8, gs[g]};
+                run_mm(&t, 16);
+            }
+    mm_case longk = {1, 20, 3000, 40, NPU_DT_I4, 1, 0, 1, 0, 0, NPU_ACT_RELU, NPU_DT_I8, NPU_DT_F32, 128};
+    run_mm(&longk, 16);
 }
 
 /* ---------------------------------------------------------------- vector families */
@@ -517,31 +603,42 @@ static void test_box_copy(void **state)
 
 /* ---------------------------------------------------------------- conv */
 
-static void run_conv(int64_t n, int64_t c, int64_t h, int64_t w, int64_t co, int64_t kh, int64_t kw, int32_t sh,
-                     int32_t sw, int per_channel, int bias)
+static void run_conv_typed(int64_t n, int64_t c, int64_t h, int64_t w, int64_t co, int64_t kh, int64_t kw, int32_t sh,
+                           int32_t sw, int per_channel, int bias, uint32_t xt, uint32_t wt, uint32_t ot)
 {
     opb_reset(&B);
     int64_t oh = (h - kh) / sh + 1, ow = (w - kw) / sw + 1;
     int64_t xd[4] = {n, c, h, w}, wd[4] = {co, c, kh, kw}, od[4] = {n, co, oh, ow};
     npu_op_desc *d = opb_op(&B, NPU_OP_CONV2D, bias ? 3 : 2);
-    d->in[0] = act(0, NPU_DT_I8, 0.05f, 4, xd, 1);
-    d->in[1] = act(1, NPU_DT_I8, 0.01f, 4, wd, 1);
+    float s_x = scale_like_i8(xt, 0.05f), s_w = wt == NPU_DT_F16 ? 0.0f : 0.01f;
+    d->in[0] = act(0, xt, s_x, 4, xd, 1);
+    d->in[1] = act(1, wt, s_w, 4, wd, 1);
     if (per_channel)
         opb_scales(&B, &d->in[1], 0, (uint64_t)co, 2, 0.005f, 0.015f);
     if (bias) {
         int64_t bd[1] = {co};
         d->in[2] = act(2, NPU_DT_F32, 0, 1, bd, 1);
     }
-    float s_out = 0.05f * 0.01f * 74.0f * 74.0f * sqrtf((float)(c * kh * kw)) * 2.5f / 127.0f;
-    d->out = act(3, per_channel ? NPU_DT_I8 : NPU_DT_F32, s_out, 4, od, 0);
+    float real_x = (s_x > 0 ? s_x : 1.0f) * spread_of(xt), real_w = (s_w > 0 ? s_w : 1.0f) * spread_of(wt);
+    float s_out = real_x * real_w * sqrtf((float)(c * kh * kw)) * 2.5f / 127.0f;
+    if (!ot)
+        ot = per_channel ? NPU_DT_I8 : NPU_DT_F32;
+    d->out = act(3, ot, scale_like_i8(ot, s_out), 4, od, 0);
     d->iattr[0] = sh;
     d->iattr[1] = sw;
     d->iattr[6] = bias ? NPU_ACT_RELU : NPU_ACT_NONE;
     d->iattr[7] = NPU_LAYOUT_OHWI;
-    char what[120];
-    snprintf(what, sizeof what, "conv %lldx%lldx%lldx%lld -> %lld, k %lldx%lld, stride %d,%d", (long long)n,
-             (long long)c, (long long)h, (long long)w, (long long)co, (long long)kh, (long long)kw, sh, sw);
+    char what[160];
+    snprintf(what, sizeof what, "conv %lldx%lldx%lldx%lld %s -> %lld, k %lldx%lld %s, stride %d,%d -> %s",
+             (long long)n, (long long)c, (long long)h, (long long)w, dt_name(xt), (long long)co, (long long)kh,
+             (long long)kw, dt_name(wt), sh, sw, dt_name(ot));
     opb_check(&B, what);
+}
+
+static void run_conv(int64_t n, int64_t c, int64_t h, int64_t w, int64_t co, int64_t kh, int64_t kw, int32_t sh,
+                     int32_t sw, int per_channel, int bias)
+{
+    run_conv_typed(n, c, h, w, co, kh, kw, sh, sw, per_channel, bias, NPU_DT_I8, NPU_DT_I8, 0);
 }
 
 static void test_conv2d(void **state)
@@ -817,11 +914,11 @@ static void test_fused_activations_with_parameters(void **state)
 {
     (void)state;
     /* ReLU6 (clip 0..6), leaky and hard sigmoid fused into the array ops' epilogues */
-    mm_case t = {1, 17, 33, 20, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_CLIP};
+    mm_case t = {1, 17, 33, 20, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_CLIP, 0, 0, 0};
     run_mm(&t, 16);
-    mm_case u = {2, 5, 17, 40, NPU_DT_I4, 1, 0, 1, 0, 0, NPU_ACT_HARDSIGMOID};
+    mm_case u = {2, 5, 17, 40, NPU_DT_I4, 1, 0, 1, 0, 0, NPU_ACT_HARDSIGMOID, 0, 0, 0};
     run_mm(&u, 16);
-    mm_case v = {1, 30, 20, 9, NPU_DT_I8, 0, 1, 0, 0, 1, NPU_ACT_LEAKY};
+    mm_case v = {1, 30, 20, 9, NPU_DT_I8, 0, 1, 0, 0, 1, NPU_ACT_LEAKY, 0, 0, 0};
     run_mm(&v, 16);
     opb_reset(&B);
     int64_t xd[4] = {1, 3, 8, 8}, wd[4] = {4, 3, 3, 3}, od[4] = {1, 4, 6, 6};
@@ -890,6 +987,122 @@ static void test_cnn_kernels_log_their_tiling(void **state)
     expect_logged_tiling("channel_affine", "3 rows of 17, ");
 }
 
+/* Conv with 16-bit activations (i16: the 16 x 8 mode; f16 with i8 or f16 weights: the f16
+ * mode), every stride path, outputs of every type. */
+static void test_conv2d_operand_types(void **state)
+{
+    (void)state;
+    static const uint32_t pairs[][2] = {{NPU_DT_I16, NPU_DT_I8}, {NPU_DT_F16, NPU_DT_I8}, {NPU_DT_F16, NPU_DT_F16}};
+    static const uint32_t outs[] = {NPU_DT_I8, NPU_DT_I16, NPU_DT_F16, NPU_DT_F32};
+    for (size_t p = 0; p < 3; p++) {
+        run_conv_typed(1, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1, pairs[p][0], pairs[p][1], outs[p % 4]);
+        run_conv_typed(2, 5, 6, 20, 17, 1, 1, 1, 1, 1, 0, pairs[p][0], pairs[p][1], outs[(p + 1) % 4]);
+        run_conv_typed(1, 4, 9, 13, 16, 3, 3, 2, 2, 0, 1, pairs[p][0], pairs[p][1], outs[(p + 2) % 4]);
+        run_conv_typed(1, 6, 1, 50, 8, 1, 3, 1, 2, 1, 1, pairs[p][0], pairs[p][1], outs[(p + 3) % 4]);
+        run_conv_typed(1, 48, 5, 9, 40, 3, 3, 1, 1, 1, 1, pairs[p][0], pairs[p][1], NPU_DT_F32); /* k = 432 */
+    }
+}
+
+/* Softmax of i16 and f16 rows runs on the vector unit in f32 (the tile reads int8 only), with and
+ * without the causal mask, into every output type. */
+static void test_softmax_wide_inputs(void **state)
+{
+    (void)state;
+    static const int64_t shapes[][3] = {{1, 1, 1}, {2, 7, 16}, {4, 33, 100}, {1, 300, 700}};
+    static const uint32_t outs[] = {NPU_DT_I8, NPU_DT_I16, NPU_DT_F16, NPU_DT_F32};
+    for (size_t s = 0; s < 4; s++)
+        for (int mask = 0; mask <= 1; mask++)
+            for (uint32_t xt = NPU_DT_I16; xt <= NPU_DT_F16; xt++) {
+                opb_reset(&B);
+                npu_op_desc *d = opb_op(&B, NPU_OP_SOFTMAX, 1);
+                d->in[0] = act(0, xt, scale_like_i8(xt, 0.08f), 3, shapes[s], 1);
+                uint32_t ot = outs[(s + (size_t)mask) % 4];
+                d->out = act(1, ot, scale_like_i8(ot, 1.0f / 128), 3, shapes[s], 0);
+                d->iattr[0] = mask;
+                d->iattr[1] = (int32_t)s - 1;
+                char what[80];
+                snprintf(what, sizeof what, "softmax %zu %s mask %d -> %s", s, dt_name(xt), mask, dt_name(ot));
+                opb_check(&B, what);
+            }
+}
+
+/* The vector families, transposes and copies read and write i16 and f16 through v.cvt. */
+static void test_vector_ops_wide_types(void **state)
+{
+    (void)state;
+    static const uint32_t types[] = {NPU_DT_I8, NPU_DT_I16, NPU_DT_F16, NPU_DT_F32};
+    static const int64_t shape[2] = {33, 70}, big[2] = {2, 70000};
+    for (size_t i = 0; i < 4; i++)
+        for (size_t o = 0; o < 4; o++) {
+            uint32_t xt = types[i], yt = types[o];
+            if (xt != NPU_DT_I16 && xt != NPU_DT_F16 && yt != NPU_DT_I16 && yt != NPU_DT_F16)
+                continue; /* the other pairs are the tests above */
+            char what[80];
+            opb_reset(&B);
+            npu_op_desc *d = opb_op(&B, NPU_OP_UNARY, 1);
+            d->in[0] = act(0, xt, scale_like_i8(xt, 0.04f), 2, i == o ? big : shape, 1);
+            d->out = act(1, yt, scale_like_i8(yt, 0.03f), 2, i == o ? big : shape, 0);
+            d->iattr[0] = ISA_UNOP_TANH;
+            snprintf(what, sizeof what, "unary %s -> %s", dt_name(xt), dt_name(yt));
+            opb_check(&B, what);
+
+            opb_reset(&B);
+            int64_t bd[2] = {1, shape[1]};
+            d = opb_op(&B, NPU_OP_BINARY, 2);
+            d->in[0] = act(0, xt, scale_like_i8(xt, 0.05f), 2, shape, 1);
+            d->in[1] = act(1, yt, scale_like_i8(yt, 0.02f), 2, bd, 1);
+            d->out = act(2, yt, scale_like_i8(yt, 0.08f), 2, shape, 0);
+            d->iattr[0] = ISA_BINOP_ADD;
+            snprintf(what, sizeof what, "binary %s + %s", dt_name(xt), dt_name(yt));
+            opb_check(&B, what);
+
+            opb_reset(&B);
+            d = opb_op(&B, NPU_OP_NORM, 1);
+            d->in[0] = act(0, xt, scale_like_i8(xt, 0.05f), 2, shape, 1);
+            d->out = act(2, yt, scale_like_i8(yt, 0.04f), 2, shape, 0);
+            d->iattr[0] = NPU_NORM_LAYER;
+            d->fattr[0] = 1e-5f;
+            snprintf(what, sizeof what, "norm %s -> %s", dt_name(xt), dt_name(yt));
+            opb_check(&B, what);
+
+            opb_reset(&B);
+            int64_t rd[2] = {shape[0], 1};
+            d = opb_op(&B, NPU_OP_REDUCE, 1);
+            d->in[0] = act(0, xt, scale_like_i8(xt, 0.05f), 2, shape, 1);
+            d->out = act(1, yt, scale_like_i8(yt, 0.5f), 2, rd, 0);
+            d->iattr[0] = ISA_REDOP_SUM;
+            snprintf(what, sizeof what, "reduce %s -> %s", dt_name(xt), dt_name(yt));
+            opb_check(&B, what);
+
+            /* a converting box copy; a transpose keeps its type */
+            static const int64_t in4[4] = {2, 8, 10, 12}, box[4] = {1, 4, 3, 5};
+            static const int32_t src[4] = {1, 2, 7, 3}, dst[4] = {0, 1, 0, 6};
+            opb_reset(&B);
+            d = opb_op(&B, NPU_OP_COPY, 1);
+            d->in[0] = act(0, xt, scale_like_i8(xt, 0.1f), 4, in4, 1);
+            d->out = act(1, yt, scale_like_i8(yt, 0.07f), 4, in4, 1);
+            for (int k = 0; k < 4; k++) {
+                d->lattr[k] = box[k];
+                d->iattr[k] = src[k];
+                d->iattr[4 + k] = dst[k];
+            }
+            snprintf(what, sizeof what, "copy %s -> %s", dt_name(xt), dt_name(yt));
+            opb_check(&B, what);
+            if (xt == NPU_DT_I16 || xt == NPU_DT_F16) {
+                opb_reset(&B);
+                static const int64_t td[4] = {3, 40, 2, 64}, tod[4] = {40, 3, 64, 2};
+                static const int32_t perm[4] = {1, 0, 3, 2};
+                d = opb_op(&B, NPU_OP_TRANSPOSE, 1);
+                d->in[0] = act(0, xt, scale_like_i8(xt, 0.1f), 4, td, 1);
+                d->out = act(1, xt, scale_like_i8(xt, 0.1f), 4, tod, 0);
+                for (int k = 0; k < 4; k++)
+                    d->iattr[k] = perm[k];
+                snprintf(what, sizeof what, "transpose %s", dt_name(xt));
+                opb_check(&B, what);
+            }
+        }
+}
+
 /* ---------------------------------------------------------------- channels and timing */
 
 static void chain_case(void)
@@ -936,7 +1149,7 @@ static void test_dma_channel_counts(void **state)
         c.dma.channels = ch;
         opb_open(&B, &c, BUF_BYTES);
         chain_case();
-        mm_case t = {2, 17, 33, 50, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_RELU};
+        mm_case t = {2, 17, 33, 50, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_RELU, 0, 0, 0};
         run_mm(&t, 16);
         run_conv(1, 4, 9, 13, 16, 3, 3, 2, 2, 1, 1);
         attn_case a = {2, 20, 40, 16, 16, 16, 1, 1, 1, 1, 0, 0};
@@ -980,8 +1193,10 @@ int main(void)
 #ifdef NPU_KERNELS_RTL
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul_batches),
+        cmocka_unit_test(test_matmul_operand_types),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_conv2d),
+        cmocka_unit_test(test_conv2d_operand_types),
         cmocka_unit_test(test_attention_masks),
         cmocka_unit_test(test_attention_softmax_tile),
         cmocka_unit_test(test_group_conv),
@@ -1009,12 +1224,20 @@ int main(void)
     (void)test_transpose;
     (void)test_box_copy;
     (void)test_dma_channel_counts;
+    (void)test_matmul_group_scales;
+    (void)test_softmax_wide_inputs;
+    (void)test_vector_ops_wide_types;
 #else
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul_shapes_around_the_tile),
         cmocka_unit_test(test_matmul_int4_weights),
         cmocka_unit_test(test_matmul_batches),
         cmocka_unit_test(test_matmul_narrow_blocks_and_long_k),
+        cmocka_unit_test(test_matmul_operand_types),
+        cmocka_unit_test(test_matmul_group_scales),
+        cmocka_unit_test(test_conv2d_operand_types),
+        cmocka_unit_test(test_softmax_wide_inputs),
+        cmocka_unit_test(test_vector_ops_wide_types),
         cmocka_unit_test(test_unary_every_function),
         cmocka_unit_test(test_binary_broadcasts),
         cmocka_unit_test(test_norms),

@@ -232,7 +232,20 @@ void fw_dma_flat(fw_op_ctx *c, int load, unsigned q, uint32_t buf, uint32_t sram
 void fw_mm(fw_op_ctx *c, int ws, int acc, int int4, uint32_t m, uint32_t n, uint32_t k, uint32_t a, uint32_t b,
            uint32_t dst)
 {
+    fw_mm_typed(c, ws, acc, int4, ISA_MMT_I8, ISA_MMT_I8, m, n, k, a, b, dst);
+}
+
+int64_t fw_mm_type(uint32_t dtype)
+{
+    return dtype == NPU_DT_I16 ? ISA_MMT_I16 : dtype == NPU_DT_F16 ? ISA_MMT_F16 : ISA_MMT_I8;
+}
+
+void fw_mm_typed(fw_op_ctx *c, int ws, int acc, int int4, int64_t at, int64_t bt, uint32_t m, uint32_t n, uint32_t k,
+                 uint32_t a, uint32_t b, uint32_t dst)
+{
     isa_insn in = isa_insn_make(ISA_OP_MM);
+    ISA_SET(&in, MM, AT, at);
+    ISA_SET(&in, MM, BT, bt);
     ISA_SET(&in, MM, DF, ws ? ISA_DF_WS : ISA_DF_OS);
     ISA_SET(&in, MM, ACC, acc ? ISA_ACC_ADD : ISA_ACC_SET);
     ISA_SET(&in, MM, WT, int4 ? ISA_WT_I4 : ISA_WT_I8);
@@ -425,6 +438,32 @@ void fw_vdequant(fw_op_ctx *c, int64_t sdt, uint32_t dst, uint32_t src, uint64_t
     }
 }
 
+static uint64_t cdt_bytes(int64_t t)
+{
+    return t == ISA_CDT_I8 ? 1 : t == ISA_CDT_I16 || t == ISA_CDT_F16 ? 2 : F32_BYTES;
+}
+
+void fw_vcvt(fw_op_ctx *c, int64_t sdt, int64_t ddt, uint32_t dst, uint32_t src, uint64_t n, float scale)
+{
+    const uint64_t max_n = FW_FIELD_MAX(VCVT, N), se = cdt_bytes(sdt), de = cdt_bytes(ddt);
+    if (n == 0)
+        return;
+    /* in place and widening: the last piece first, as each instruction goes last first */
+    int backwards = de > se;
+    uint64_t pieces = (n + max_n - 1) / max_n;
+    for (uint64_t p = 0; p < pieces; p++) {
+        uint64_t i0 = (backwards ? pieces - 1 - p : p) * max_n;
+        isa_insn in = isa_insn_make(ISA_OP_VCVT);
+        ISA_SET(&in, VCVT, SDT, sdt);
+        ISA_SET(&in, VCVT, DDT, ddt);
+        ISA_SET(&in, VCVT, DST, dst + de * i0);
+        ISA_SET(&in, VCVT, SRC, src + se * i0);
+        ISA_SET(&in, VCVT, N, min_u64(max_n, n - i0));
+        isa_set_f32(&in, ISA_F(VCVT, SCALE), scale);
+        fw_emit(c, &in);
+    }
+}
+
 static void vmov_emit(fw_op_ctx *c, int transpose, uint32_t esz_bytes, uint32_t dst, uint32_t src, uint64_t rows,
                       uint64_t cols, uint64_t sstride, uint64_t dstride)
 {
@@ -471,6 +510,10 @@ void fw_to_f32(fw_op_ctx *c, const npu_tensor_ref *t, uint32_t dst, uint32_t src
 {
     if (t->dtype == NPU_DT_I8)
         fw_vdequant(c, ISA_SDT_I8, dst, src, n, t->scale);
+    else if (t->dtype == NPU_DT_I16)
+        fw_vcvt(c, ISA_CDT_I16, ISA_CDT_F32, dst, src, n, t->scale);
+    else if (t->dtype == NPU_DT_F16)
+        fw_vcvt(c, ISA_CDT_F16, ISA_CDT_F32, dst, src, n, 1.0f);
     else if (dst != src)
         fw_vmov(c, 0, F32_BYTES, dst, src, 1, n, n, n);
 }
@@ -479,6 +522,10 @@ void fw_from_f32(fw_op_ctx *c, const npu_tensor_ref *t, uint32_t dst, uint32_t s
 {
     if (t->dtype == NPU_DT_I8)
         fw_vquant(c, dst, src, n, t->scale);
+    else if (t->dtype == NPU_DT_I16)
+        fw_vcvt(c, ISA_CDT_F32, ISA_CDT_I16, dst, src, n, t->scale);
+    else if (t->dtype == NPU_DT_F16)
+        fw_vcvt(c, ISA_CDT_F32, ISA_CDT_F16, dst, src, n, 1.0f);
     else if (dst != src)
         fw_vmov(c, 0, F32_BYTES, dst, src, 1, n, n, n);
 }

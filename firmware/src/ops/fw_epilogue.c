@@ -44,7 +44,10 @@ void fw_activation(fw_op_ctx *c, int32_t act, const float *prm, uint32_t addr, u
 
 void fw_epilogue_load(fw_op_ctx *c, const fw_epilogue *ep, int64_t sdt, uint32_t dst, uint32_t src, uint64_t n)
 {
-    fw_vdequant(c, sdt, dst, src, n, ep->s_deq);
+    if (sdt == FW_EPILOGUE_F32_SUMS)
+        fw_vcvt(c, ISA_CDT_F32, ISA_CDT_F32, dst, src, n, ep->s_deq);
+    else
+        fw_vdequant(c, sdt, dst, src, n, ep->s_deq);
 }
 
 void fw_epilogue_finish(fw_op_ctx *c, const fw_epilogue *ep, uint32_t dst, uint32_t prm, uint64_t rows,

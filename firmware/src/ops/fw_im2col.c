@@ -19,6 +19,7 @@ void fw_im2col_init(fw_im2col *g, const npu_tensor_ref *x, uint64_t kh, uint64_t
                     int allow_flat)
 {
     g->x = x;
+    g->esz = fw_dtype_bytes(x->dtype);
     g->c = (uint64_t)x->dims[1];
     g->h = (uint64_t)x->dims[2];
     g->w = (uint64_t)x->dims[3];
@@ -76,11 +77,11 @@ void fw_im2col_compact(fw_op_ctx *c, const fw_im2col *g, uint32_t esz, uint32_t 
 
 uint64_t fw_im2col_slot_bytes(const fw_im2col *g, uint64_t cc, uint64_t n)
 {
-    uint64_t rows = g->kh * g->kw * cc * n;
+    uint64_t rows = g->kh * g->kw * cc * n * g->esz;
     if (g->sw <= 1 || g->flat)
         return rows;
-    uint64_t staging = g->kh * g->qblocks * cc * n * g->sw;
-    return rows + fw_align((g->sw - 1) * cc * n) + staging;
+    uint64_t staging = g->kh * g->qblocks * cc * n * g->sw * g->esz;
+    return rows + fw_align((g->sw - 1) * cc * n) * g->esz + staging;
 }
 
 uint32_t fw_im2col_stages(const fw_im2col *g) { return g->sw > 1 && !g->flat ? 2 : 1; }
@@ -96,46 +97,47 @@ uint32_t fw_im2col_load(fw_op_ctx *c, const fw_im2col *g, fw_pipe *b, uint64_t i
                         uint64_t n, uint64_t c0, uint64_t cc)
 {
     const npu_tensor_ref *x = g->x;
-    uint64_t plane = g->h * g->w, base = x->offset + (img * g->c + c0) * plane, kc = g->kh * g->kw * cc;
+    const uint64_t e = g->esz; /* bytes per element */
+    uint64_t plane = g->h * g->w, base = x->offset + (img * g->c + c0) * plane * e, kc = g->kh * g->kw * cc;
     unsigned q = fw_load_queue(c, fw_pipe_slot_index(b, 0));
     uint32_t bs = fw_pipe_begin(c, b, 0, q);
     if (g->flat) {
-        fw_dma(c, 1, q, x->buf, bs, base + ow0, cc, n, plane, n);
+        fw_dma(c, 1, q, x->buf, bs, base + ow0 * e, cc, n * e, plane * e, n * e);
         fw_pipe_end(c, b, 0, q);
         return bs;
     }
     if (g->wide) { /* tap (kh, kw) of position p reads x[kh * W + kw + p]: one run per channel */
         for (uint64_t i = 0; i < g->kh; i++)
             for (uint64_t j = 0; j < g->kw; j++)
-                fw_dma(c, 1, q, x->buf, bs + (uint32_t)((i * g->kw + j) * cc * n), base + i * g->w + j + ow0, cc, n,
-                       plane, n);
+                fw_dma(c, 1, q, x->buf, bs + (uint32_t)((i * g->kw + j) * cc * n * e), base + (i * g->w + j + ow0) * e,
+                       cc, n * e, plane * e, n * e);
         fw_pipe_end(c, b, 0, q);
         return bs;
     }
     if (g->sw == 1) {
         for (uint64_t i = 0; i < g->kh; i++)
             for (uint64_t j = 0; j < g->kw; j++)
-                fw_dma(c, 1, q, x->buf, bs + (uint32_t)((i * g->kw + j) * cc * n),
-                       base + (oh * g->sh + i) * g->w + ow0 + j, cc, n, plane, n);
+                fw_dma(c, 1, q, x->buf, bs + (uint32_t)((i * g->kw + j) * cc * n * e),
+                       base + ((oh * g->sh + i) * g->w + ow0 + j) * e, cc, n * e, plane * e, n * e);
         fw_pipe_end(c, b, 0, q);
         return bs;
     }
-    /* stride > 1: runs of n * sw bytes per channel into the staging area ... */
+    /* stride > 1: runs of n * sw elements per channel into the staging area ... */
     uint64_t run = n * g->sw;
-    uint32_t t = bs + (uint32_t)(kc * n + fw_align((g->sw - 1) * cc * n));
+    uint32_t t = bs + (uint32_t)((kc * n + fw_align((g->sw - 1) * cc * n)) * e);
     for (uint64_t i = 0; i < g->kh; i++)
         for (uint64_t qb = 0; qb < g->qblocks; qb++) {
             uint64_t start = (ow0 + qb) * g->sw, cols = g->w - start < run ? g->w - start : run;
-            fw_dma(c, 1, q, x->buf, t + (uint32_t)((i * g->qblocks + qb) * cc * run),
-                   base + (oh * g->sh + i) * g->w + start, cc, cols, plane, run);
+            fw_dma(c, 1, q, x->buf, t + (uint32_t)((i * g->qblocks + qb) * cc * run * e),
+                   base + ((oh * g->sh + i) * g->w + start) * e, cc, cols * e, plane * e, run * e);
         }
     fw_pipe_end(c, b, 0, q);
     /* ... then [C*n][sw] -> [sw][C*n]: phase ph of block qb is kw = qb*sw + ph */
     fw_pipe_begin(c, b, 1, NPU_UNIT_VEC);
     for (uint64_t i = 0; i < g->kh; i++)
         for (uint64_t qb = 0; qb < g->qblocks; qb++)
-            fw_vmov(c, 1, 1, bs + (uint32_t)((i * g->kw + qb * g->sw) * cc * n),
-                    t + (uint32_t)((i * g->qblocks + qb) * cc * run), cc * n, g->sw, g->sw, cc * n);
+            fw_vmov(c, 1, (uint32_t)e, bs + (uint32_t)((i * g->kw + qb * g->sw) * cc * n * e),
+                    t + (uint32_t)((i * g->qblocks + qb) * cc * run * e), cc * n, g->sw, g->sw, cc * n);
     fw_pipe_end(c, b, 1, NPU_UNIT_VEC);
     return bs;
 }

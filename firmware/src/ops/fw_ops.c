@@ -43,6 +43,7 @@ uint32_t fw_dtype_bytes(uint32_t dtype)
 {
     switch (dtype) {
     case NPU_DT_I8: return 1;
+    case NPU_DT_I16: case NPU_DT_F16: return 2;
     case NPU_DT_I32: case NPU_DT_F32: return 4;
     default: return 0;
     }
@@ -55,6 +56,8 @@ const char *fw_dtype_name(uint32_t dtype)
     case NPU_DT_I4: return "i4";
     case NPU_DT_I32: return "i32";
     case NPU_DT_F32: return "f32";
+    case NPU_DT_I16: return "i16";
+    case NPU_DT_F16: return "f16";
     default: return "?";
     }
 }
@@ -97,7 +100,8 @@ int fw_check_ref(const fw_op_ctx *c, const npu_tensor_ref *t, const char *what, 
 {
     if (fw_check_shape(t, what, why, whylen) != 0)
         return -1;
-    if (t->dtype != NPU_DT_I8 && t->dtype != NPU_DT_I4 && t->dtype != NPU_DT_I32 && t->dtype != NPU_DT_F32)
+    if (t->dtype != NPU_DT_I8 && t->dtype != NPU_DT_I4 && t->dtype != NPU_DT_I32 && t->dtype != NPU_DT_F32 &&
+        t->dtype != NPU_DT_I16 && t->dtype != NPU_DT_F16)
         return fw_refuse(why, whylen, "%s: dtype %u is not an enum npu_dtype", what, t->dtype);
     if (t->buf >= c->nbufs)
         return fw_refuse(why, whylen, "%s: buffer %u, but the job has %u buffers", what, t->buf, c->nbufs);
@@ -115,10 +119,12 @@ static int finite_positive(float x) { return x > 0.0f && x <= 3.402823466e38f; }
 
 int fw_check_act(const fw_op_ctx *c, const npu_tensor_ref *t, const char *what, char *why, size_t whylen)
 {
-    if (t->dtype != NPU_DT_I8 && t->dtype != NPU_DT_F32)
-        return fw_refuse(why, whylen, "%s: dtype %s (activations are i8 or f32)", what, fw_dtype_name(t->dtype));
-    if (t->dtype == NPU_DT_I8 && !finite_positive(t->scale))
-        return fw_refuse(why, whylen, "%s: i8 scale %g (expected finite and > 0)", what, (double)t->scale);
+    if (t->dtype != NPU_DT_I8 && t->dtype != NPU_DT_F32 && t->dtype != NPU_DT_I16 && t->dtype != NPU_DT_F16)
+        return fw_refuse(why, whylen, "%s: dtype %s (activations are i8, i16, f16 or f32)", what,
+                         fw_dtype_name(t->dtype));
+    if ((t->dtype == NPU_DT_I8 || t->dtype == NPU_DT_I16) && !finite_positive(t->scale))
+        return fw_refuse(why, whylen, "%s: %s scale %g (expected finite and > 0)", what, fw_dtype_name(t->dtype),
+                         (double)t->scale);
     if (t->scales_axis != -1)
         return fw_refuse(why, whylen, "%s: per-channel activation (axis %d); activations are per tensor", what,
                          t->scales_axis);

@@ -99,7 +99,7 @@ int fw_check_shape(const npu_tensor_ref *t, const char *what, char *why, size_t 
  * buffer and within reach of a DMA offset. `what` names the operand in the reason. */
 int fw_check_ref(const fw_op_ctx *c, const npu_tensor_ref *t, const char *what, uint64_t bytes, char *why,
                  size_t whylen);
-/* An activation: dtype i8 (with a finite scale > 0) or f32, row-major, checked as above. */
+/* An activation: dtype i8 or i16 (with a finite scale > 0), f16 or f32, row-major, checked as above. */
 int fw_check_act(const fw_op_ctx *c, const npu_tensor_ref *t, const char *what, char *why, size_t whylen);
 /* An f32 parameter vector of n elements (gamma, beta, bias). */
 int fw_check_f32_vec(const fw_op_ctx *c, const npu_tensor_ref *t, const char *what, uint64_t n, char *why,
@@ -154,6 +154,12 @@ uint32_t fw_dma_flat_count(uint64_t bytes);
  * rows, m streams). */
 void fw_mm(fw_op_ctx *c, int ws, int acc, int int4, uint32_t m, uint32_t n, uint32_t k, uint32_t a, uint32_t b,
            uint32_t dst);
+/* The same with operand types (isa_table.def MMT: ISA_MMT_I8, I16, F16) for A and B. */
+void fw_mm_typed(fw_op_ctx *c, int ws, int acc, int int4, int64_t at, int64_t bt, uint32_t m, uint32_t n, uint32_t k,
+                 uint32_t a, uint32_t b, uint32_t dst);
+/* The mm operand type of a tensor's dtype (i8 and i4: ISA_MMT_I8), and its bytes per element
+ * (i4: 0, packed). */
+int64_t fw_mm_type(uint32_t dtype);
 void fw_sm(fw_op_ctx *c, int causal, uint32_t src, uint32_t dst, uint32_t len, uint32_t rows, uint32_t scale,
            int32_t moff);
 /* Vector instructions on f32 data. Flat forms take n elements and split them to the field widths;
@@ -167,14 +173,16 @@ void fw_vnorm(fw_op_ctx *c, int64_t fn, int64_t aff, uint32_t dst, uint32_t src,
               uint64_t cols, int eps_exp);
 void fw_vquant(fw_op_ctx *c, uint32_t dst, uint32_t src, uint64_t n, float scale);
 void fw_vdequant(fw_op_ctx *c, int64_t sdt, uint32_t dst, uint32_t src, uint64_t n, float scale);
+/* v.cvt of n elements (isa_table.def CDT types), split to the n field; dst may equal src. */
+void fw_vcvt(fw_op_ctx *c, int64_t sdt, int64_t ddt, uint32_t dst, uint32_t src, uint64_t n, float scale);
 void fw_vmov(fw_op_ctx *c, int transpose, uint32_t esz_bytes, uint32_t dst, uint32_t src, uint64_t rows,
              uint64_t cols, uint64_t sstride, uint64_t dstride);
 /* Zero n bytes (a multiple of 4) at dst on the vector unit. */
 void fw_vzero(fw_op_ctx *c, uint32_t dst, uint64_t bytes);
 
-/* Convert n elements of tensor t's storage type at src into f32 at dst (dst may equal src: an
- * int8 source sits at the start of its f32 destination), and back. f32 data is copied only when
- * dst != src. */
+/* Convert n elements of tensor t's storage type at src into f32 at dst (dst may equal src: a
+ * narrower source sits at the start of its f32 destination), and back: i8 through v.dequant /
+ * v.quant, i16 and f16 through v.cvt (f16 with scale 1). f32 data is copied only when dst != src. */
 void fw_to_f32(fw_op_ctx *c, const npu_tensor_ref *t, uint32_t dst, uint32_t src, uint64_t n);
 void fw_from_f32(fw_op_ctx *c, const npu_tensor_ref *t, uint32_t dst, uint32_t src, uint64_t n);
 /* ---------------------------------------------------------------- pipelines
@@ -226,7 +234,9 @@ typedef struct fw_epilogue {
     const float *act_prm;   /* the activation's parameters (the descriptor's fattr) */
     const npu_tensor_ref *out;
 } fw_epilogue;
-/* sdt: ISA_SDT_I32 (int32 products) or ISA_SDT_I8 (an int8 tensor's values). */
+/* sdt: ISA_SDT_I32 (int32 products), ISA_SDT_I8 (an int8 tensor's values) or FW_EPILOGUE_F32_SUMS
+ * (the array's f16 mode: f32 sums, converted by v.cvt times s_deq). */
+#define FW_EPILOGUE_F32_SUMS (-1)
 void fw_epilogue_load(fw_op_ctx *c, const fw_epilogue *ep, int64_t sdt, uint32_t dst, uint32_t src, uint64_t n);
 void fw_epilogue_finish(fw_op_ctx *c, const fw_epilogue *ep, uint32_t dst, uint32_t prm, uint64_t rows,
                         uint64_t cols);
@@ -238,7 +248,8 @@ void fw_epilogue_finish(fw_op_ctx *c, const fw_epilogue *ep, uint32_t dst, uint3
  * strided DMA per tap; a horizontal stride s: runs of s times the length into a staging area,
  * then one v.mov transpose per run that de-interleaves the s phases). */
 typedef struct fw_im2col {
-    const npu_tensor_ref *x;    /* i8 [N, C, H, W], already padded */
+    const npu_tensor_ref *x;    /* i8, i16 or f16 [N, C, H, W], already padded */
+    uint32_t esz;               /* x's bytes per element: the rows and DMA runs are in elements */
     uint64_t c, h, w, kh, kw, sh, sw;
     uint64_t qblocks;           /* sw > 1: kernel columns in blocks of sw phases */
     int flat;                   /* a 1x1 stride-1 window: positions in any run */
@@ -263,7 +274,8 @@ void fw_im2col_outputs(const fw_im2col *g, uint64_t p0, uint64_t n, uint64_t *fi
  * count at dst (pitch count) with one v.mov per output row the run touches; dst must not overlap src. */
 void fw_im2col_compact(fw_op_ctx *c, const fw_im2col *g, uint32_t esz, uint32_t dst, uint32_t src, uint64_t rows,
                        uint64_t p0, uint64_t n);
-/* Bytes of one slot for cc channels and n positions (the rows, and the strided staging area). */
+/* Bytes of one slot for cc channels and n positions of esz-byte elements (the rows, and the
+ * strided staging area). */
 uint64_t fw_im2col_slot_bytes(const fw_im2col *g, uint64_t cc, uint64_t n);
 /* Producer stages of the slot's pipe: 1 (DMA), or 2 (DMA, then the vector unit's de-interleave). */
 uint32_t fw_im2col_stages(const fw_im2col *g);

@@ -11,6 +11,11 @@
  * one channel tile the SRAM) the input channels go in chunks: weights and im2col per chunk,
  * products accumulated in int32. Padding is not done here: the runtime copies the input
  * into a zero-bordered buffer (NPU_OP_COPY) and passes pads of 0. README.md ("CONV2D").
+ *
+ * Types: weights i8 or f16 (A), activations i8, i16 or f16 (B): an f16 operand selects the
+ * array's f16 mode, an i16 activation the 8 x 16 mode. With a 16-bit operand the channels are
+ * never chunked (the f16 mode's f32 sums follow k; a 16-bit integer sum of more than 511
+ * products could wrap), so k = KH*KW*C must fit one pass, and at most 511 with i16.
  */
 #include "fw_ops.h"
 
@@ -18,11 +23,15 @@
 #include <string.h>
 
 #define CONV_PIPE_SLOTS 2
+#define CONV_WIDE_INT_MAX_K 511 /* 8 x 16 products: 511 of them cannot wrap an int32 */
 
 typedef struct conv_plan {
     uint64_t n, c, h, w, co, kh, kw, sh, sw, oh, ow, k;
     uint64_t cc, nchunks, kc;    /* input channels per chunk, chunks, k of a chunk */
     int per_channel, bias, flat; /* flat: 1x1 stride 1, positions in any run */
+    int64_t at, bt;              /* mm operand types of the weights (A) and the activations (B) */
+    uint32_t we, xe;             /* their bytes per element */
+    int fmode, wide;             /* the f16 mode; a 16-bit operand (channels never chunked) */
     int32_t act;
     uint32_t osz;
     float s_deq;
@@ -39,7 +48,7 @@ static uint64_t conv_sram(conv_plan *p)
     uint64_t n = p->nseg;
     p->kc = p->kh * p->kw * p->cc;
     p->nchunks = ceil_div(p->c, p->cc);
-    p->a_bytes = p->cb * p->kc;
+    p->a_bytes = p->cb * p->kc * p->we;
     p->b_bytes = fw_im2col_slot_bytes(&p->im2col, p->cc, n);
     p->c_bytes = 4 * p->cb * n;
     p->o_bytes = 4 * p->cb * n;
@@ -57,14 +66,23 @@ static int conv_plan_make(const fw_op_ctx *c, const npu_op_desc *d, conv_plan *p
         return fw_refuse(why, whylen, "needs 2 or 3 inputs, has %u", d->n_inputs);
     if (fw_check_act(c, x, "in0", why, whylen) || fw_check_act(c, y, "out", why, whylen))
         return -1;
-    if (x->dtype != NPU_DT_I8 || x->rank != 4 || y->rank != 4)
-        return fw_refuse(why, whylen, "in0 %s rank %u, out rank %u (expected i8 [N,C,H,W] and [N,CO,OH,OW])",
+    if (x->dtype == NPU_DT_F32 || x->rank != 4 || y->rank != 4)
+        return fw_refuse(why, whylen, "in0 %s rank %u, out rank %u (expected i8, i16 or f16 [N,C,H,W] and [N,CO,OH,OW])",
                          fw_dtype_name(x->dtype), x->rank, y->rank);
     if (fw_check_shape(wt, "in1", why, whylen))
         return -1;
-    if (wt->rank != 4 || wt->dtype != NPU_DT_I8)
-        return fw_refuse(why, whylen, "in1: %s rank %u (expected i8 [CO,C,KH,KW]; the weights are the int8 A operand)",
+    if (wt->rank != 4 || (wt->dtype != NPU_DT_I8 && wt->dtype != NPU_DT_F16))
+        return fw_refuse(why, whylen,
+                         "in1: %s rank %u (expected i8 or f16 [CO,C,KH,KW]; the weights are the array's A operand)",
                          fw_dtype_name(wt->dtype), wt->rank);
+    p->at = fw_mm_type(wt->dtype);
+    p->bt = fw_mm_type(x->dtype);
+    p->fmode = p->at == ISA_MMT_F16 || p->bt == ISA_MMT_F16;
+    p->wide = p->at != ISA_MMT_I8 || p->bt != ISA_MMT_I8;
+    if (p->fmode && p->bt == ISA_MMT_I16)
+        return fw_refuse(why, whylen, "in0 i16 with f16 weights (the f16 mode takes f16, i8 or i4)");
+    p->we = fw_dtype_bytes(wt->dtype);
+    p->xe = fw_dtype_bytes(x->dtype);
     if (d->iattr[7] != NPU_LAYOUT_OHWI)
         return fw_refuse(why, whylen, "in1: layout %d (expected OHWI = %d)", d->iattr[7], NPU_LAYOUT_OHWI);
     for (int i = 2; i <= 5; i++)
@@ -102,20 +120,24 @@ static int conv_plan_make(const fw_op_ctx *c, const npu_op_desc *d, conv_plan *p
     p->cc = p->c; /* channels per chunk: all of them unless k or the SRAM says otherwise */
     if (p->k > FW_FIELD_MAX(MM, K))
         p->cc = FW_FIELD_MAX(MM, K) / (p->kh * p->kw);
+    if (p->wide && (p->cc < p->c || (!p->fmode && p->k > CONV_WIDE_INT_MAX_K)))
+        return fw_refuse(why, whylen, "k = %llu (KH*KW*C) with a 16-bit operand: at most %llu in one pass",
+                         (unsigned long long)p->k, (unsigned long long)(p->fmode ? FW_FIELD_MAX(MM, K) : CONV_WIDE_INT_MAX_K));
     uint32_t osz = fw_dtype_bytes(y->dtype);
-    if (p->h * p->w > FW_FIELD_MAX(DMA_LD, DSTRIDE) || p->oh * p->ow * osz > FW_FIELD_MAX(DMA_LD, DSTRIDE))
+    if (p->h * p->w * p->xe > FW_FIELD_MAX(DMA_LD, DSTRIDE) || p->oh * p->ow * osz > FW_FIELD_MAX(DMA_LD, DSTRIDE))
         return fw_refuse(why, whylen, "channel planes of %llu input / %llu output bytes exceed the DMA's %llu-byte pitch",
-                         (unsigned long long)(p->h * p->w), (unsigned long long)(p->oh * p->ow * osz),
+                         (unsigned long long)(p->h * p->w * p->xe), (unsigned long long)(p->oh * p->ow * osz),
                          (unsigned long long)FW_FIELD_MAX(DMA_LD, DSTRIDE));
-    if (fw_check_ref(c, wt, "in1", p->co * p->k, why, whylen))
+    if (fw_check_ref(c, wt, "in1", p->co * p->k * p->we, why, whylen))
         return -1;
+    float sx = x->dtype == NPU_DT_F16 ? 1.0f : x->scale, sw = wt->dtype == NPU_DT_F16 ? 1.0f : wt->scale;
     if (wt->scales_axis == 0) {
         if (fw_check_scales(c, wt, "in1", p->co, why, whylen))
             return -1;
         p->per_channel = 1;
-        p->s_deq = x->scale;
-    } else if (wt->scales_axis == -1 && wt->scale > 0.0f && wt->scale <= 3.402823466e38f) {
-        p->s_deq = x->scale * wt->scale;
+        p->s_deq = sx;
+    } else if (wt->scales_axis == -1 && sw > 0.0f && sw <= 3.402823466e38f) {
+        p->s_deq = sx * sw;
     } else {
         return fw_refuse(why, whylen, "in1: scales axis %d, scale %g (expected axis 0, or -1 with a scale > 0)",
                          wt->scales_axis, (double)wt->scale);
@@ -148,7 +170,7 @@ static int conv_plan_make(const fw_op_ctx *c, const npu_op_desc *d, conv_plan *p
             p->cb = (p->cb / 2 + p->mt - 1) / p->mt * p->mt;
         else if (p->nseg > 1)
             p->nseg = (p->nseg + 1) / 2;
-        else if (p->cc > 1)
+        else if (p->cc > 1 && !p->wide)
             p->cc = (p->cc + 1) / 2;
         else
             return fw_refuse(why, whylen, "does not fit in the %llu-byte SRAM", (unsigned long long)sram);
@@ -181,7 +203,7 @@ static uint32_t load_a_chunk(fw_op_ctx *c, conv_state *s, uint64_t co0, uint64_t
     uint64_t kc = p->kh * p->kw * cc;
     unsigned q = fw_load_queue(c, fw_pipe_slot_index(&s->a, 0) + 1);
     uint32_t as = fw_pipe_begin(c, &s->a, 0, q);
-    for (uint64_t r = 0; r < p->kh * p->kw; r++)
+    for (uint64_t r = 0; r < p->kh * p->kw; r++) /* int8 weights only: a 16-bit operand is never chunked */
         fw_dma(c, 1, q, wt->buf, as + (uint32_t)(r * cc), wt->offset + co0 * p->k + r * p->c + c0, ncb, cc, p->k, kc);
     fw_pipe_end(c, &s->a, 0, q);
     return fw_pipe_begin(c, &s->a, 1, NPU_UNIT_MM);
@@ -206,8 +228,8 @@ static void segment(fw_op_ctx *c, conv_state *s, uint32_t aslot, uint32_t prm, u
             cs = fw_pipe_begin(c, &s->cc, 0, NPU_UNIT_MM);
         for (uint64_t t = 0; t < ncb; t += p->mt) {
             uint64_t m = ncb - t < p->mt ? ncb - t : p->mt;
-            fw_mm(c, 0, ch > 0, 0, (uint32_t)m, (uint32_t)n, (uint32_t)kc, as + (uint32_t)(t * kc), bs,
-                  cs + (uint32_t)(4 * t * n));
+            fw_mm_typed(c, 0, ch > 0, 0, p->at, p->bt, (uint32_t)m, (uint32_t)n, (uint32_t)kc,
+                        as + (uint32_t)(t * kc * p->we), bs, cs + (uint32_t)(4 * t * n));
         }
         fw_pipe_end(c, &s->b, bstage, NPU_UNIT_MM);
         if (p->nchunks > 1)
@@ -218,7 +240,7 @@ static void segment(fw_op_ctx *c, conv_state *s, uint32_t aslot, uint32_t prm, u
     fw_epilogue ep = {p->s_deq, p->per_channel, p->bias, (uint32_t)(4 * p->cb), p->act, d->fattr, &d->out};
     fw_pipe_begin(c, &s->cc, 1, NPU_UNIT_VEC);
     uint32_t o = fw_pipe_begin(c, &s->out, 0, NPU_UNIT_VEC);
-    fw_epilogue_load(c, &ep, ISA_SDT_I32, o, cs, ncb * n);
+    fw_epilogue_load(c, &ep, p->fmode ? FW_EPILOGUE_F32_SUMS : ISA_SDT_I32, o, cs, ncb * n); /* f16 mode: f32 sums */
     fw_pipe_end(c, &s->cc, 1, NPU_UNIT_VEC);
     fw_epilogue_finish(c, &ep, o, prm, ncb, n);
     fw_pipe_end(c, &s->out, 0, NPU_UNIT_VEC);
@@ -255,7 +277,7 @@ static void conv_emit(fw_op_ctx *c, const npu_op_desc *d)
         if (p.nchunks == 1) { /* the block's weights stay for all its segments */
             unsigned q = fw_load_queue(c, fw_pipe_slot_index(&s.a, 0) + 1);
             aslot = fw_pipe_begin(c, &s.a, 0, q);
-            fw_dma_flat(c, 1, q, wt->buf, aslot, wt->offset + co0 * p.k, ncb * p.k);
+            fw_dma_flat(c, 1, q, wt->buf, aslot, wt->offset + co0 * p.k * p.we, ncb * p.k * p.we);
             fw_pipe_end(c, &s.a, 0, q);
         }
         uint32_t prm = 0;

@@ -11,6 +11,15 @@
  * array works on the previous one, C tiles through 2 slots so that the epilogue of one group
  * overlaps the products of the next, and outputs through 2 slots so that stores overlap too.
  * Weights in the BLOCKED layout make a panel of whole column tiles one contiguous DMA.
+ *
+ * Operand types: in0 i8, i16 or f16 (the array's A), in1 i8, i4, i16 or f16 (B); at most one
+ * 16-bit integer, and the f16 mode (an f16 operand) takes no i16. Two cases sum K in f32 chunks on
+ * the vector unit instead of the array's int32 accumulators: per-group weight scales (iattr[3] = G:
+ * chunks of G rows, each scaled by its group's scales) and a 16-bit integer operand with K > 511
+ * (16 x 8 products are up to 2^22, so 511 of them cannot wrap an int32: chunks of 511). Then each
+ * chunk is one pass of products (acc = set) into C, converted, scaled and added into an f32
+ * accumulator F (the output slot) in chunk order, and the epilogue starts from F. The f16 mode
+ * sums the whole K in one pass (the array's f32 sums are ordered by k), so it never splits K.
  * The exact arithmetic is specified in README.md ("MATMUL").
  */
 #include "fw_ops.h"
@@ -28,11 +37,18 @@
 #define MM_PIPE_SLOTS 2
 /* B items one panel may hold (bounds the state kept to issue its products). */
 #define MM_MAX_PANEL_ITEMS 64
+/* The longest K a 16 x 8 product sum may have in int32: 511 * 2^15 * 2^7 < 2^31. */
+#define MM_WIDE_INT_MAX_K 511
 
 typedef struct mm_plan {
     /* the problem */
     uint64_t batch, M, K, N, rows; /* rows = batch * M, the rows of in0 and out */
     int b_batched, int4, blocked, per_channel, bias;
+    int64_t at, bt;                /* operand types (isa_table.def MMT) */
+    uint32_t ae, be2;              /* bytes per A element; bytes per 2 B elements (int4: 1) */
+    int fmode;                     /* f16 mode: C is f32 */
+    uint64_t kacc;                 /* f32 accumulation over K chunks of this length (0: none) */
+    uint64_t group;                /* per-group weight scales: rows of K per group (0: none) */
     int32_t act;
     uint32_t osz;                  /* bytes per output element */
     uint64_t nb, ntiles;           /* column tile width, number of tiles */
@@ -41,7 +57,7 @@ typedef struct mm_plan {
     /* the tiling */
     uint64_t mt;                   /* m-tile rows (array rows) */
     uint64_t R, kc, nk, G;         /* row block, k chunk and count, tiles per group */
-    uint64_t a_bytes, b_slot, c_bytes, p_bytes, o_bytes;
+    uint64_t a_bytes, b_slot, c_bytes, p_bytes, o_bytes, t_bytes, g_bytes;
     uint32_t b_slots;
     int a_resident;                /* A loaded once per row block */
     int ws;                        /* weight-stationary: one mm per (batch's rows in a row block, tile) */
@@ -60,17 +76,20 @@ static uint64_t tile_width_eff(const mm_plan *p, uint64_t j)
     return p->int4 ? (w + 1) / 2 * 2 : w;
 }
 
-static uint64_t b_bytes(const mm_plan *p, uint64_t cols) { return p->int4 ? cols / 2 : cols; }
+static uint64_t b_bytes(const mm_plan *p, uint64_t cols) { return cols * p->be2 / 2; }
 
 static uint64_t sram_need(const mm_plan *p, uint64_t groups)
 {
     uint64_t a_items = p->a_resident ? (p->rows + p->R - 1) / p->R : 2;
     uint64_t n = fw_align(p->a_bytes) * (a_items > 1 ? MM_PIPE_SLOTS : 1);
     n += fw_align(p->b_slot) * p->b_slots;
-    n += fw_align(p->c_bytes) * (groups > 1 ? MM_PIPE_SLOTS : 1);
+    uint64_t c_items = p->kacc ? groups * p->nk : groups; /* f32 accumulation: a C item per chunk */
+    n += fw_align(p->c_bytes) * (c_items > 1 ? MM_PIPE_SLOTS : 1);
     n += fw_align(p->o_bytes) * (groups > 1 ? MM_PIPE_SLOTS : 1);
     if (p->per_channel || p->bias)
         n += fw_align(p->p_bytes) * (groups > 1 ? MM_PIPE_SLOTS : 1);
+    if (p->kacc)
+        n += fw_align(p->t_bytes) + (p->group ? fw_align(p->g_bytes) * (c_items > 1 ? MM_PIPE_SLOTS : 1) : 0);
     return n;
 }
 
@@ -79,10 +98,12 @@ static void plan_sizes(mm_plan *p)
     p->nk = (p->K + p->kc - 1) / p->kc;
     p->a_resident = p->nk == 1;
     uint64_t gw = p->G * p->nb, item = p->kc * b_bytes(p, p->nb);
-    p->a_bytes = p->R * p->kc;
+    p->a_bytes = p->R * p->kc * p->ae;
     p->c_bytes = 4 * p->R * gw;
     p->o_bytes = 4 * p->R * gw;
     p->p_bytes = 2 * 4 * gw;
+    p->t_bytes = 4 * p->R * gw;
+    p->g_bytes = 4 * gw;
     if (p->b_slot < item)
         p->b_slot = item;
 }
@@ -92,6 +113,8 @@ static int plan_tiling(mm_plan *p, uint64_t sram, char *why, size_t whylen)
 {
     const uint64_t max_cols = FW_FIELD_MAX(VBIN, COLS);
     p->kc = p->K < FW_FIELD_MAX(MM, K) ? p->K : FW_FIELD_MAX(MM, K);
+    if (p->kacc)
+        p->kc = p->kacc; /* the chunks of the f32 accumulation are fixed by the descriptor */
     p->R = p->rows <= p->mt ? p->rows : p->mt * MM_ROW_BLOCK_TILES;
     if (p->R > p->rows)
         p->R = p->rows;
@@ -119,10 +142,12 @@ static int plan_tiling(mm_plan *p, uint64_t sram, char *why, size_t whylen)
             p->R = p->R > p->mt ? (p->R / 2 + p->mt - 1) / p->mt * p->mt : (p->R + 1) / 2;
         } else if (p->G > 1) {
             p->G = (p->G + 1) / 2;
-        } else if (p->kc > 1) {
+        } else if (p->kc > 1 && !p->kacc && !p->fmode) {
             p->kc = (p->kc + 1) / 2;
         } else {
-            return fw_refuse(why, whylen, "does not fit in the %llu-byte SRAM", (unsigned long long)sram);
+            return fw_refuse(why, whylen, "does not fit in the %llu-byte SRAM%s", (unsigned long long)sram,
+                             p->fmode ? " (the f16 mode sums K in one pass)"
+                                      : p->kacc ? " (a K chunk of the f32 accumulation in one pass)" : "");
         }
         plan_sizes(p);
     }
@@ -150,8 +175,8 @@ static int mm_plan_make(const fw_op_ctx *c, const npu_op_desc *d, mm_plan *p, ch
         return fw_refuse(why, whylen, "needs 2 or 3 inputs, has %u", d->n_inputs);
     if (fw_check_act(c, a, "in0", why, whylen) || fw_check_act(c, o, "out", why, whylen))
         return -1;
-    if (a->dtype != NPU_DT_I8)
-        return fw_refuse(why, whylen, "in0: dtype %s (the array reads int8)", fw_dtype_name(a->dtype));
+    if (a->dtype != NPU_DT_I8 && a->dtype != NPU_DT_I16 && a->dtype != NPU_DT_F16)
+        return fw_refuse(why, whylen, "in0: dtype %s (the array reads i8, i16 or f16)", fw_dtype_name(a->dtype));
     if (fw_check_shape(b, "in1", why, whylen))
         return -1;
     if (b->rank < 2)
@@ -175,9 +200,18 @@ static int mm_plan_make(const fw_op_ctx *c, const npu_op_desc *d, mm_plan *p, ch
                              (unsigned long long)bb, (unsigned long long)p->batch);
         p->b_batched = 1;
     }
-    if (b->dtype != NPU_DT_I8 && b->dtype != NPU_DT_I4)
-        return fw_refuse(why, whylen, "in1: dtype %s (expected i8 or i4)", fw_dtype_name(b->dtype));
+    if (b->dtype != NPU_DT_I8 && b->dtype != NPU_DT_I4 && b->dtype != NPU_DT_I16 && b->dtype != NPU_DT_F16)
+        return fw_refuse(why, whylen, "in1: dtype %s (expected i8, i4, i16 or f16)", fw_dtype_name(b->dtype));
     p->int4 = b->dtype == NPU_DT_I4;
+    p->at = fw_mm_type(a->dtype);
+    p->bt = fw_mm_type(b->dtype);
+    p->fmode = p->at == ISA_MMT_F16 || p->bt == ISA_MMT_F16;
+    if (p->at == ISA_MMT_I16 && p->bt == ISA_MMT_I16)
+        return fw_refuse(why, whylen, "in0 and in1 are both i16 (the array multiplies 16 x 8)");
+    if (p->fmode && (p->at == ISA_MMT_I16 || p->bt == ISA_MMT_I16))
+        return fw_refuse(why, whylen, "an i16 operand with an f16 one (the f16 mode takes f16, i8 or i4)");
+    p->ae = fw_dtype_bytes(a->dtype);
+    p->be2 = p->int4 ? 1 : 2 * fw_dtype_bytes(b->dtype);
     if (d->iattr[1] != NPU_LAYOUT_ROW_MAJOR && d->iattr[1] != NPU_LAYOUT_BLOCKED)
         return fw_refuse(why, whylen, "in1: layout %d (expected ROW_MAJOR or BLOCKED)", d->iattr[1]);
     p->blocked = d->iattr[1] == NPU_LAYOUT_BLOCKED;
@@ -204,20 +238,26 @@ static int mm_plan_make(const fw_op_ctx *c, const npu_op_desc *d, mm_plan *p, ch
         bbytes = (p->ntiles - 1) * p->K * b_bytes(p, p->nb) + p->K * b_bytes(p, tile_width_eff(p, p->ntiles - 1));
     else
         bbytes = fw_tensor_bytes(b);
-    p->b_row_bytes = p->int4 ? p->N / 2 : p->N;
+    p->b_row_bytes = b_bytes(p, p->N);
     if (fw_check_ref(c, b, "in1", bbytes, why, whylen))
         return -1;
+    float sa = a->dtype == NPU_DT_F16 ? 1.0f : a->scale, sb = b->dtype == NPU_DT_F16 ? 1.0f : b->scale;
+    if (d->iattr[3] < 0 || (d->iattr[3] > 0 && b->scales_axis != (int32_t)b->rank - 1))
+        return fw_refuse(why, whylen, "iattr[3] = %d: per-group scales are G > 0 with in1's scales on its last axis",
+                         d->iattr[3]);
+    p->group = (uint64_t)d->iattr[3];
     if (b->scales_axis == (int32_t)b->rank - 1) {
         if (p->b_batched)
             return fw_refuse(why, whylen, "in1: per-channel scales on a batched operand");
-        if (fw_check_scales(c, b, "in1", p->N, why, whylen))
+        uint64_t groups = p->group ? (p->K + p->group - 1) / p->group : 1;
+        if (fw_check_scales(c, b, "in1", groups * p->N, why, whylen))
             return -1;
-        p->per_channel = 1;
-        p->s_deq = a->scale;
+        p->per_channel = !p->group;
+        p->s_deq = sa;
     } else if (b->scales_axis == -1) {
-        if (!(b->scale > 0.0f && b->scale <= 3.402823466e38f))
+        if (!(sb > 0.0f && sb <= 3.402823466e38f))
             return fw_refuse(why, whylen, "in1: scale %g (expected finite and > 0)", (double)b->scale);
-        p->s_deq = a->scale * b->scale;
+        p->s_deq = sa * sb;
         if (!(p->s_deq > 0.0f && p->s_deq <= 3.402823466e38f))
             return fw_refuse(why, whylen, "in0 scale x in1 scale = %g is not a finite positive f32",
                              (double)p->s_deq);
@@ -237,6 +277,19 @@ static int mm_plan_make(const fw_op_ctx *c, const npu_op_desc *d, mm_plan *p, ch
         return -1;
     p->act = d->iattr[0];
     p->osz = fw_dtype_bytes(o->dtype);
+    int wide_int = !p->fmode && (p->at == ISA_MMT_I16 || p->bt == ISA_MMT_I16);
+    if (p->group) {
+        if (p->group > FW_FIELD_MAX(MM, K) || (wide_int && p->group > MM_WIDE_INT_MAX_K))
+            return fw_refuse(why, whylen, "group size %llu (at most %llu%s)", (unsigned long long)p->group,
+                             (unsigned long long)(wide_int ? MM_WIDE_INT_MAX_K : FW_FIELD_MAX(MM, K)),
+                             wide_int ? " with an i16 operand" : "");
+        p->kacc = p->group < p->K ? p->group : p->K;
+    } else if (wide_int && p->K > MM_WIDE_INT_MAX_K) {
+        p->kacc = MM_WIDE_INT_MAX_K;
+    }
+    if (p->fmode && p->K > FW_FIELD_MAX(MM, K))
+        return fw_refuse(why, whylen, "K = %llu: the f16 mode sums K in one pass of at most %llu",
+                         (unsigned long long)p->K, (unsigned long long)FW_FIELD_MAX(MM, K));
     if (plan_tiling(p, c->info->sram_bytes, why, whylen))
         return -1;
     p->ws = choose_ws(p);
@@ -254,7 +307,8 @@ static int mm_check(fw_op_ctx *c, const npu_op_desc *d, char *why, size_t whylen
 typedef struct mm_state {
     const npu_op_desc *d;
     const mm_plan *p;
-    fw_pipe a, b, cc, prm, out;
+    fw_pipe a, b, cc, prm, out, gs;
+    uint32_t t_area;      /* f32 accumulation: a chunk's converted products before they are added */
     uint32_t a_slot;      /* current A slot (SRAM) */
     uint64_t a_k0;        /* first K column in the A slot */
     uint64_t kc_len;      /* columns of the current k chunk */
@@ -310,8 +364,9 @@ static void close_panel(fw_op_ctx *c, mm_state *s, uint64_t kc_index, uint32_t c
         for (uint64_t r = lo; r < hi; r += step) {
             uint64_t m = hi - r < step ? hi - r : step;
             uint64_t ro = r - s->r0;
-            fw_mm(c, p->ws, kc_index > 0, p->int4, (uint32_t)m, (uint32_t)we, (uint32_t)s->kc_len,
-                  s->a_slot + (uint32_t)(ro * s->kc_len), (uint32_t)it->sram, cblk + (uint32_t)(4 * ro * we));
+            fw_mm_typed(c, p->ws, !p->kacc && kc_index > 0, p->int4, p->at, p->bt, (uint32_t)m, (uint32_t)we,
+                        (uint32_t)s->kc_len, s->a_slot + (uint32_t)(ro * s->kc_len * p->ae), (uint32_t)it->sram,
+                        cblk + (uint32_t)(4 * ro * we));
         }
     }
     fw_pipe_end(c, &s->b, 1, NPU_UNIT_MM);
@@ -392,17 +447,52 @@ static void load_a(fw_op_ctx *c, mm_state *s, uint64_t k0)
     const npu_tensor_ref *a = &s->d->in[0];
     unsigned q = fw_load_queue(c, fw_pipe_slot_index(&s->a, 0) + 1);
     uint32_t slot = fw_pipe_begin(c, &s->a, 0, q);
-    fw_dma(c, 1, q, a->buf, slot, a->offset + s->r0 * p->K + k0, s->nrows, s->kc_len, p->K, s->kc_len);
+    fw_dma(c, 1, q, a->buf, slot, a->offset + (s->r0 * p->K + k0) * p->ae, s->nrows, s->kc_len * p->ae, p->K * p->ae,
+           s->kc_len * p->ae);
     fw_pipe_end(c, &s->a, 0, q);
     s->a_slot = fw_pipe_begin(c, &s->a, 1, NPU_UNIT_MM);
 }
 
-/* The epilogue of one (row block, group) on the vector unit, then its store. */
+/* Columns [n0, n0 + gw) of a group of tiles j0 .. j1 - 1. */
+static void group_cols(const mm_plan *p, uint64_t j0, uint64_t j1, uint64_t *n0, uint64_t *gw)
+{
+    *n0 = j0 * p->nb;
+    *gw = (j1 < p->ntiles ? j1 * p->nb : p->N) - *n0;
+}
+
+/* The products of one (row block, group) in the C slot as f32, row-major [rows][gw], at dst,
+ * times s_deq: column blocks are staged to rows first when they need it; int32 products through
+ * v.dequant, the f16 mode's f32 sums through v.cvt. */
+static void load_products(fw_op_ctx *c, const mm_state *s, uint64_t j0, uint64_t j1, uint32_t cslot, uint32_t dst)
+{
+    const mm_plan *p = s->p;
+    uint64_t n0, gw;
+    group_cols(p, j0, j1, &n0, &gw);
+    uint64_t n = s->nrows * gw;
+    uint32_t src = cslot;
+    int stage = s->nrows > 1 && (j1 - j0 > 1 || tile_width_eff(p, j1 - 1) != tile_width(p, j1 - 1));
+    if (stage) { /* column blocks -> row-major [rows][gw] */
+        for (uint64_t j = j0; j < j1; j++)
+            fw_vmov(c, 0, 4, dst + (uint32_t)(4 * (j - j0) * p->nb), cslot + (uint32_t)(4 * s->nrows * p->nb * (j - j0)),
+                    s->nrows, tile_width(p, j), tile_width_eff(p, j), gw);
+        src = dst;
+    }
+    if (p->fmode)
+        fw_vcvt(c, ISA_CDT_F32, ISA_CDT_F32, dst, src, n, p->s_deq);
+    else
+        fw_vdequant(c, ISA_SDT_I32, dst, src, n, p->s_deq);
+}
+
+/* The epilogue of one (row block, group) on the vector unit, then its store. Without f32
+ * accumulation the products come from the C slot into the output slot o; with it, o already
+ * holds their f32 sum (accumulate_chunk). */
 static void epilogue(fw_op_ctx *c, mm_state *s, uint64_t j0, uint64_t j1)
 {
     const mm_plan *p = s->p;
     const npu_op_desc *d = s->d;
-    uint64_t n0 = j0 * p->nb, gw = (j1 < p->ntiles ? j1 * p->nb : p->N) - n0, n = s->nrows * gw;
+    uint64_t n0, gw;
+    group_cols(p, j0, j1, &n0, &gw);
+    uint64_t n = s->nrows * gw;
     uint32_t prm = 0;
     if (p->per_channel || p->bias) { /* this group's scales and bias */
         unsigned q = fw_load_queue(c, fw_pipe_slot_index(&s->prm, 0) + 2);
@@ -413,18 +503,15 @@ static void epilogue(fw_op_ctx *c, mm_state *s, uint64_t j0, uint64_t j1)
             fw_dma_flat(c, 1, q, d->in[2].buf, prm + (uint32_t)(4 * p->G * p->nb), d->in[2].offset + 4 * n0, 4 * gw);
         fw_pipe_end(c, &s->prm, 0, q);
     }
-    uint32_t cslot = fw_pipe_begin(c, &s->cc, 1, NPU_UNIT_VEC);
-    uint32_t o = fw_pipe_begin(c, &s->out, 0, NPU_UNIT_VEC);
-    int stage = s->nrows > 1 && (j1 - j0 > 1 || tile_width_eff(p, j1 - 1) != tile_width(p, j1 - 1));
-    if (stage) { /* column blocks -> row-major [rows][gw] */
-        for (uint64_t j = j0; j < j1; j++)
-            fw_vmov(c, 0, 4, o + (uint32_t)(4 * (j - j0) * p->nb), cslot + (uint32_t)(4 * s->nrows * p->nb * (j - j0)),
-                    s->nrows, tile_width(p, j), tile_width_eff(p, j), gw);
-        fw_vdequant(c, ISA_SDT_I32, o, o, n, p->s_deq);
+    uint32_t o;
+    if (p->kacc) {
+        o = fw_pipe_slot(&s->out, 0); /* begun by the first chunk */
     } else {
-        fw_vdequant(c, ISA_SDT_I32, o, cslot, n, p->s_deq);
+        uint32_t cslot = fw_pipe_begin(c, &s->cc, 1, NPU_UNIT_VEC);
+        o = fw_pipe_begin(c, &s->out, 0, NPU_UNIT_VEC);
+        load_products(c, s, j0, j1, cslot, o);
+        fw_pipe_end(c, &s->cc, 1, NPU_UNIT_VEC);
     }
-    fw_pipe_end(c, &s->cc, 1, NPU_UNIT_VEC);
     if (p->per_channel || p->bias) {
         fw_pipe_begin(c, &s->prm, 1, NPU_UNIT_VEC);
         if (p->per_channel)
@@ -443,6 +530,36 @@ static void epilogue(fw_op_ctx *c, mm_state *s, uint64_t j0, uint64_t j1)
     fw_pipe_end(c, &s->out, 1, sq);
 }
 
+/* f32 accumulation: chunk kci's products (in the C slot) into the output slot F, in chunk order:
+ * F = y (first chunk) or F + y, y = the products times s_deq (times the group's scales). */
+static void accumulate_chunk(fw_op_ctx *c, mm_state *s, uint64_t j0, uint64_t j1, uint64_t kci)
+{
+    const mm_plan *p = s->p;
+    const npu_tensor_ref *b = &s->d->in[1];
+    uint64_t n0, gw;
+    group_cols(p, j0, j1, &n0, &gw);
+    uint64_t n = s->nrows * gw;
+    uint32_t g = 0;
+    if (p->group) { /* this chunk's group scales for the group's columns */
+        unsigned q = fw_load_queue(c, fw_pipe_slot_index(&s->gs, 0) + 2);
+        g = fw_pipe_begin(c, &s->gs, 0, q);
+        fw_dma_flat(c, 1, q, b->scales_buf, g, b->scales_offset + 4 * (kci * p->N + n0), 4 * gw);
+        fw_pipe_end(c, &s->gs, 0, q);
+    }
+    uint32_t f = kci == 0 ? fw_pipe_begin(c, &s->out, 0, NPU_UNIT_VEC) : fw_pipe_slot(&s->out, 0);
+    uint32_t y = kci == 0 ? f : s->t_area;
+    uint32_t cslot = fw_pipe_begin(c, &s->cc, 1, NPU_UNIT_VEC);
+    load_products(c, s, j0, j1, cslot, y);
+    fw_pipe_end(c, &s->cc, 1, NPU_UNIT_VEC);
+    if (p->group) {
+        fw_pipe_begin(c, &s->gs, 1, NPU_UNIT_VEC);
+        fw_vbin_rows(c, ISA_BINOP_MUL, ISA_BC_ROW, y, y, g, s->nrows, gw);
+        fw_pipe_end(c, &s->gs, 1, NPU_UNIT_VEC);
+    }
+    if (kci > 0)
+        fw_vbin_flat(c, ISA_BINOP_ADD, 0, f, f, y, n);
+}
+
 /* Walk the loop nest; with s->counting only the B panels are counted. */
 static void walk(fw_op_ctx *c, mm_state *s)
 {
@@ -455,19 +572,26 @@ static void walk(fw_op_ctx *c, mm_state *s)
         }
         for (uint64_t j0 = 0; j0 < p->ntiles; j0 += p->G) {
             uint64_t j1 = j0 + p->G < p->ntiles ? j0 + p->G : p->ntiles;
-            uint32_t cslot = s->counting ? 0 : fw_pipe_begin(c, &s->cc, 0, NPU_UNIT_MM);
+            uint32_t cslot = s->counting || p->kacc ? 0 : fw_pipe_begin(c, &s->cc, 0, NPU_UNIT_MM);
             for (uint64_t kci = 0; kci < p->nk; kci++) {
                 uint64_t k0 = kci * p->kc;
                 s->kc_len = p->K - k0 < p->kc ? p->K - k0 : p->kc;
+                if (p->kacc && !s->counting) /* each chunk's products in a C slot of their own */
+                    cslot = fw_pipe_begin(c, &s->cc, 0, NPU_UNIT_MM);
                 if (!p->a_resident && !s->counting)
                     load_a(c, s, k0);
                 stream_b(c, s, j0, j1, k0, kci, cslot);
                 if (!p->a_resident && !s->counting)
                     fw_pipe_end(c, &s->a, 1, NPU_UNIT_MM);
+                if (p->kacc && !s->counting) {
+                    fw_pipe_end(c, &s->cc, 0, NPU_UNIT_MM);
+                    accumulate_chunk(c, s, j0, j1, kci);
+                }
             }
             if (s->counting)
                 continue;
-            fw_pipe_end(c, &s->cc, 0, NPU_UNIT_MM);
+            if (!p->kacc)
+                fw_pipe_end(c, &s->cc, 0, NPU_UNIT_MM);
             epilogue(c, s, j0, j1);
         }
         if (p->a_resident && !s->counting)
@@ -492,10 +616,16 @@ static void mm_emit(fw_op_ctx *c, const npu_op_desc *d)
     uint32_t a_items = (uint32_t)(p.a_resident ? row_blocks : groups * p.nk);
     fw_pipe_init(c, &s.a, MM_PIPE_SLOTS, 2, p.a_bytes, a_items);
     fw_pipe_init(c, &s.b, p.b_slots, 2, p.b_slot, panels);
-    fw_pipe_init(c, &s.cc, MM_PIPE_SLOTS, 2, p.c_bytes, (uint32_t)groups);
+    uint32_t chunks = (uint32_t)(p.kacc ? groups * p.nk : groups);
+    fw_pipe_init(c, &s.cc, MM_PIPE_SLOTS, 2, p.c_bytes, chunks);
     fw_pipe_init(c, &s.out, MM_PIPE_SLOTS, 2, p.o_bytes, (uint32_t)groups);
     if (p.per_channel || p.bias)
         fw_pipe_init(c, &s.prm, MM_PIPE_SLOTS, 2, p.p_bytes, (uint32_t)groups);
+    if (p.kacc) {
+        s.t_area = fw_sram_alloc(c, p.t_bytes);
+        if (p.group)
+            fw_pipe_init(c, &s.gs, MM_PIPE_SLOTS, 2, p.g_bytes, chunks);
+    }
     s.counting = 0;
     s.panels = 0;
     walk(c, &s);

@@ -104,13 +104,16 @@ static int mv_canonical(mv_plan *p, mv_dim *dims, int n, char *why, size_t whyle
 
 /* ---------------------------------------------------------------- transpose */
 
+/* Does the dtype's scale mean something (i8, i16)? Then moving bytes between two scales converts. */
+static int scaled(uint32_t dtype) { return dtype == NPU_DT_I8 || dtype == NPU_DT_I16; }
+
 static int tr_plan(const fw_op_ctx *c, const npu_op_desc *d, mv_plan *p, char *why, size_t whylen)
 {
     const npu_tensor_ref *x = &d->in[0], *y = &d->out;
     memset(p, 0, sizeof *p);
     if (fw_check_act(c, x, "in0", why, whylen) || fw_check_act(c, y, "out", why, whylen))
         return -1;
-    if (x->dtype != y->dtype || (x->dtype == NPU_DT_I8 && x->scale != y->scale))
+    if (x->dtype != y->dtype || (scaled(x->dtype) && x->scale != y->scale))
         return fw_refuse(why, whylen, "out: %s scale %g, in0 %s scale %g (a transpose moves data unchanged)",
                          fw_dtype_name(y->dtype), (double)y->scale, fw_dtype_name(x->dtype), (double)x->scale);
     if (y->rank != x->rank)
@@ -223,7 +226,7 @@ static int cp_plan(const fw_op_ctx *c, const npu_op_desc *d, mv_plan *p, char *w
     }
     p->esz_in = fw_dtype_bytes(x->dtype);
     p->esz_out = fw_dtype_bytes(y->dtype);
-    p->convert = x->dtype != y->dtype || (x->dtype == NPU_DT_I8 && x->scale != y->scale);
+    p->convert = x->dtype != y->dtype || (scaled(x->dtype) && x->scale != y->scale);
     if (mv_canonical(p, dims, r, why, whylen))
         return -1;
     if (p->inner.sin != 1 || p->inner.sout != 1) { /* the box's innermost dim has extent 1 */
