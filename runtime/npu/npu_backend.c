@@ -46,6 +46,21 @@ void npu_backend_close(npu_backend *b)
 
 npu_dev *npu_backend_device(npu_backend *b) { return b ? b->dev : NULL; }
 
+void npu_backend_set_format(npu_backend *b, npu_act_format acts, uint32_t group_size)
+{
+    if (!b)
+        return;
+    b->act_format = acts;
+    b->group_size = group_size;
+}
+
+uint32_t npu_act_format_bytes(npu_act_format f) { return f == NPU_ACTS_INT8 ? 1 : 2; }
+
+uint32_t npu_act_format_dtype(npu_act_format f)
+{
+    return f == NPU_ACTS_INT16 ? NPU_DT_I16 : f == NPU_ACTS_F16 ? NPU_DT_F16 : NPU_DT_I8;
+}
+
 bool npu_backend_supports(const npu_backend *b, const rt_graph *g, int n, char *why, size_t whylen)
 {
     if (why && whylen)
@@ -60,6 +75,8 @@ bool npu_backend_supports(const npu_backend *b, const rt_graph *g, int n, char *
     L.mode = NPU_LOWER_CHECK;
     L.dev = &b->cfg.npu;
     L.cfg = &b->cfg;
+    L.afmt = b->act_format;
+    L.group = b->group_size;
     L.g = g;
     L.node = n;
     L.pos = 0;

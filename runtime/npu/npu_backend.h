@@ -47,10 +47,20 @@ int npu_act_format_qmax(npu_act_format f);
 const char *npu_act_format_name(npu_act_format f); /* "int8", "int16", "f16" */
 const char *npu_weight_type_name(npu_weight_type w); /* "int8", "int4", "f16" */
 
+/* The device's bytes per element of an activation format (1 or 2), and its enum npu_dtype. */
+uint32_t npu_act_format_bytes(npu_act_format f);
+uint32_t npu_act_format_dtype(npu_act_format f);
+
 /* Open the device described by cfg->npu. */
 npu_backend *npu_backend_open(const m4npu_config *cfg, rt_error *e);
 void npu_backend_close(npu_backend *b);
 npu_dev *npu_backend_device(npu_backend *b);
+
+/* The format of activations on the device and the weights' group size (rows of K per scale, 0:
+ * per output channel) for the segments built from now on, and for npu_backend_supports (some
+ * kernels take only int8 activations: the fused attention, a MatMul of two int16 activations).
+ * The default: int8 per tensor, per-channel weight scales. */
+void npu_backend_set_format(npu_backend *b, npu_act_format acts, uint32_t group_size);
 
 /* Can this firmware's kernels run node `n` (its op, data types, shapes and attributes)? Shapes
  * must be inferred. On false, `why` says which rule (e.g. "Conv: dilation 2; the NPU kernel

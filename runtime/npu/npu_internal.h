@@ -31,6 +31,8 @@ struct npu_memo_entry;
 struct npu_backend {
     m4npu_config cfg;
     npu_dev *dev;
+    npu_act_format act_format; /* npu_backend_set_format */
+    uint32_t group_size;
     /* timing-only segment results by their descriptors (npu_memo.c) */
     bool memo_on;
     struct npu_memo_entry *memo;
@@ -107,6 +109,8 @@ struct npu_segment {
     bool *attention;      /* position -> the last node of a fused attention (NPU_OP_ATTENTION) */
     bool timing_only;
     npu_weight_type wtype;
+    npu_act_format afmt;  /* the activations' format (the backend's when the segment was planned) */
+    uint32_t group;       /* per-group weight scales: rows of K per group (0: per channel) */
     npu_tinfo *t;         /* per tensor the segment's nodes read or write (npu_seg_tinfo) */
     int *t_graph;         /* t[i] is graph tensor t_graph[i]; ascending */
     int n_t;
@@ -213,6 +217,8 @@ typedef struct npu_lower {
     npu_segment *s;  /* NULL when checking */
     int node, pos;   /* graph node, its position in the segment */
     int blob_next;   /* constants are numbered in lowering order, the same in PLAN and EMIT */
+    npu_act_format afmt; /* the activations' format (the backend's) */
+    uint32_t group;      /* per-group weight scales (the backend's group size), 0: per channel */
     char *why;
     size_t whylen;
 } npu_lower;
@@ -225,6 +231,10 @@ static inline void npu_fuse_into(npu_segment *s, int node, int into)
     s->into[pos] = into;
 }
 
+/* The device scale of an activation whose int8 scale (the calibrated range / 127) is s8: s8 for
+ * int8, s8 * 127 / 32767 for int16, 1 for f16 (which has none). */
+float npu_act_device_scale(npu_act_format f, float s8);
+
 /* Lower node L->node; 0, or -1 with the reason in L->why. */
 int npu_lower_node(npu_lower *L);
 /* npu_lower_attn.c: mark the attention patterns wholly inside L->s that can run fused (their
@@ -235,12 +245,15 @@ void npu_attn_fuse(npu_lower *L);
 
 /* Bytes of a BLOCKED [K, N] weight with block width nb. */
 uint64_t npu_blocked_bytes(uint64_t k, uint64_t n, uint64_t nb, bool int4);
-/* Quantise w (element (k, n) at w[k * ks + n * ns], times alpha) per column n into the BLOCKED
- * layout at dst (npu_blocked_bytes), scales[N] = max|w| / qmax (1 for an all-zero column). */
+/* Quantise w (element (k, n) at w[k * ks + n * ns], times alpha) into the BLOCKED layout at dst
+ * (npu_blocked_bytes; twice that for f16): int8 or int4 per column n, scales[N] = max|w| / qmax
+ * (1 for an all-zero column), or with group > 0 per group of `group` rows of K and column,
+ * scales[ceil(K / group)][N]; f16 as w / max|w| of the column, scales[N] = max|w| (no groups). */
 void npu_pack_blocked(const float *w, int64_t ks, int64_t ns, uint64_t k, uint64_t n, float alpha, uint64_t nb,
-                      bool int4, uint8_t *dst, float *scales);
-/* Conv weights [CO, C, KH, KW] -> OHWI int8 with scales[CO]. */
-void npu_pack_ohwi(const float *w, uint64_t co, uint64_t c, uint64_t kh, uint64_t kw, uint8_t *dst, float *scales);
+                      npu_weight_type wt, uint64_t group, uint8_t *dst, float *scales);
+/* Conv weights [CO, C, KH, KW] -> OHWI int8 (or f16, normalised) with scales[CO]. */
+void npu_pack_ohwi(const float *w, uint64_t co, uint64_t c, uint64_t kh, uint64_t kw, bool f16, uint8_t *dst,
+                   float *scales);
 /* Already quantised weights (an i8 or packed i4 rt_tensor with data): the same layouts, values
  * unchanged (int4 into int8 for conv, whose weights are the array's int8 A operand). */
 void npu_pack_blocked_int(const rt_tensor *w, uint64_t k, uint64_t n, uint64_t nb, bool int4, uint8_t *dst);

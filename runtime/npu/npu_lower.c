@@ -288,12 +288,19 @@ npu_tensor_ref nl_make_ref(uint32_t buf, uint32_t dtype, uint64_t offset, float 
     return r;
 }
 
-/* Activation t (int8, in the arena or the resident window) seen with `dims`, from element `at` on. */
+float npu_act_device_scale(npu_act_format f, float s8)
+{
+    return f == NPU_ACTS_INT16 ? s8 * (float)INT8_MAX / (float)INT16_MAX : f == NPU_ACTS_F16 ? 1.0f : s8;
+}
+
+/* Activation t (in the segment's format, in the arena or the resident window) seen with `dims`,
+ * from element `at` on. Its scale is the planned int8 scale in the format's terms. */
 npu_tensor_ref nl_act_ref_at(const npu_lower *L, int t, uint64_t at, int rank, const int64_t *dims)
 {
     const npu_tinfo *r = L->s ? ti(L, root_of(L, t)) : NULL;
-    return nl_make_ref(r ? r->buf : NPU_BUF_ACT, NPU_DT_I8, (r ? r->offset : 0) + at, r ? scale_of(L, t) : 1.0f, rank,
-                       dims);
+    uint64_t esz = npu_act_format_bytes(L->afmt);
+    return nl_make_ref(r ? r->buf : NPU_BUF_ACT, npu_act_format_dtype(L->afmt), (r ? r->offset : 0) + at * esz,
+                       npu_act_device_scale(L->afmt, r ? scale_of(L, t) : 1.0f), rank, dims);
 }
 
 npu_tensor_ref nl_act_ref(const npu_lower *L, int t, int rank, const int64_t *dims)
@@ -381,7 +388,12 @@ bool nl_output_unused(const npu_lower *L, int t)
 npu_tensor_ref nl_bordered_input(npu_lower *L, npu_tensor_ref x, const int64_t *bd, int64_t top, int64_t left,
                                  int8_t border)
 {
-    uint64_t bytes = (uint64_t)(bd[0] * bd[1] * bd[2] * bd[3]);
+    /* an i16 or f16 input (16-bit activation formats) has 2-byte elements; its border is 0 */
+    int wide = x.dtype == NPU_DT_I16 || x.dtype == NPU_DT_F16;
+    uint32_t bdt = wide ? x.dtype : NPU_DT_I8; /* the buffer's type */
+    uint64_t esz = wide ? 2 : 1;
+    unsigned char fill = esz == 1 ? (unsigned char)border : 0;
+    uint64_t bytes = (uint64_t)(bd[0] * bd[1] * bd[2] * bd[3]) * esz;
     npu_op_desc scratch;
     if (bd[2] == 1) {
         /* one-row planes (a 1-D convolution's [N, C, 1, L]): a box COPY into a buffer uploaded
@@ -391,32 +403,32 @@ npu_tensor_ref nl_bordered_input(npu_lower *L, npu_tensor_ref x, const int64_t *
         npu_cref pb = nl_blob(L, NPU_BLOB_PARAM, bytes);
         npu_op_desc *cp = nl_new_op(L, NPU_OP_COPY, 1, &scratch);
         cp->in[0] = x;
-        cp->out = nl_make_ref(pb.buf, NPU_DT_I8, pb.offset, x.scale, 4, bd);
+        cp->out = nl_make_ref(pb.buf, bdt, pb.offset, x.scale, 4, bd);
         for (int i = 0; i < 4; i++)
             cp->lattr[i] = x.dims[i];
         cp->iattr[NPU_MAX_RANK + 2] = (int32_t)top;
         cp->iattr[NPU_MAX_RANK + 3] = (int32_t)left;
         if (pb.host)
-            memset(pb.host, (unsigned char)border, (size_t)bytes);
+            memset(pb.host, fill, (size_t)bytes);
         return cp->out;
     }
     /* a PAD of the planes [N*C, H, W] into [N*C, HB, WB], the border from a fill row: a box copy
      * would move one plane per block (a 7x7 depthwise layer of 960 channels: ~1000 blocks). The
      * PAD writes the whole buffer every run, so it is scratch in the arena, not a constant. */
-    npu_cref pb = nl_blob(L, NPU_BLOB_SCRATCH, bytes), fb = nl_blob(L, NPU_BLOB_PARAM, (uint64_t)bd[3]);
+    npu_cref pb = nl_blob(L, NPU_BLOB_SCRATCH, bytes), fb = nl_blob(L, NPU_BLOB_PARAM, (uint64_t)bd[3] * esz);
     if (fb.host)
-        memset(fb.host, (unsigned char)border, (size_t)bd[3]);
+        memset(fb.host, fill, (size_t)bd[3] * esz);
     int64_t xd[3] = {x.dims[0] * x.dims[1], x.dims[2], x.dims[3]}, od[3] = {bd[0] * bd[1], bd[2], bd[3]}, fd[1] = {bd[3]};
     npu_op_desc *pd = nl_new_op(L, NPU_OP_PAD, 2, &scratch);
     pd->in[0] = nl_make_ref(x.buf, x.dtype, x.offset, x.scale, 3, xd);
-    pd->in[1] = nl_make_ref(fb.buf, NPU_DT_I8, fb.offset, x.scale, 1, fd);
-    pd->out = nl_make_ref(pb.buf, NPU_DT_I8, pb.offset, x.scale, 3, od);
+    pd->in[1] = nl_make_ref(fb.buf, bdt, fb.offset, x.scale, 1, fd);
+    pd->out = nl_make_ref(pb.buf, bdt, pb.offset, x.scale, 3, od);
     pd->iattr[0] = (int32_t)top;
     pd->iattr[1] = (int32_t)left;
     pd->iattr[2] = (int32_t)(bd[2] - x.dims[2] - top);
     pd->iattr[3] = (int32_t)(bd[3] - x.dims[3] - left);
     pd->iattr[4] = NPU_PAD_CONSTANT;
-    return nl_make_ref(pb.buf, NPU_DT_I8, pb.offset, x.scale, 4, bd);
+    return nl_make_ref(pb.buf, bdt, pb.offset, x.scale, 4, bd);
 }
 
 /* Clip's bounds (attributes before opset 11, constant scalar inputs after; absent: unbounded);

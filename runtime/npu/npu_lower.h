@@ -81,9 +81,10 @@ npu_tensor_ref nl_param_vec(npu_lower *L, int64_t n, float **host);
 npu_op_desc *nl_new_op(npu_lower *L, uint32_t op, uint32_t n_inputs, npu_op_desc *scratch);
 
 /* ---- shared by the families */
-/* An i8 activation ref x [N, C, H, W] copied (NPU_OP_COPY) to (top, left) of a constant buffer of
+/* An activation ref x [N, C, H, W] copied (NPU_OP_COPY) to (top, left) of a constant buffer of
  * dims bd [N, C, HB, WB] whose other bytes hold `border` (written at build time, never at run
- * time): how the window ops get their padding. Returns the buffer's ref (x's scale). */
+ * time): how the window ops get their padding. Returns the buffer's ref (x's type and scale).
+ * x is i8, or i16 / f16 (the 16-bit activation formats' conv input) with a border of 0. */
 npu_tensor_ref nl_bordered_input(npu_lower *L, npu_tensor_ref x, const int64_t *bd, int64_t top, int64_t left,
                                  int8_t border);
 /* Clip node's bounds (+-inf when absent); -1 if one is not a constant scalar with data. */

@@ -329,6 +329,8 @@ static int attn_feasible(npu_lower *L, const nl_attn *a)
 {
     if (L->dev->fused_attention != NPU_ON)
         return nl_refuse(L, "fused attention is off in this configuration (npu.fused_attention)");
+    if (L->afmt != NPU_ACTS_INT8)
+        return nl_refuse(L, "fused attention takes int8 activations (these are %s)", npu_act_format_name(L->afmt));
     if (nl_need_act(L, a->q, "Q") || nl_need_act(L, a->kt, "K^T") || nl_need_act(L, a->v, "V") ||
         nl_need_data(L, a->out, "output"))
         return -1;

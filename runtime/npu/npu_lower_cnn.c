@@ -177,7 +177,7 @@ int npu_lower_group_conv(npu_lower *L)
         } else {
             float *wv = nl_const_f32(L, w);
             if (wv)
-                npu_pack_ohwi(wv, (uint64_t)CO, (uint64_t)cin_g, (uint64_t)g.KH, (uint64_t)g.KW, wb.host, scales);
+                npu_pack_ohwi(wv, (uint64_t)CO, (uint64_t)cin_g, (uint64_t)g.KH, (uint64_t)g.KW, false, wb.host, scales);
             free(wv);
         }
         if (f.scale >= 0) {
@@ -308,7 +308,7 @@ int npu_lower_conv_transpose(npu_lower *L)
                         for (int64_t j = 0; j < KW; j++)
                             flip[((co * C + ci) * KH + i) * KW + j] =
                                 wv[((ci * CO + co) * KH + (KH - 1 - i)) * KW + (KW - 1 - j)];
-            npu_pack_ohwi(flip, (uint64_t)CO, (uint64_t)C, (uint64_t)KH, (uint64_t)KW, wb.host, (float *)sc.host);
+            npu_pack_ohwi(flip, (uint64_t)CO, (uint64_t)C, (uint64_t)KH, (uint64_t)KW, false, wb.host, (float *)sc.host);
         }
         free(wv);
         free(flip);

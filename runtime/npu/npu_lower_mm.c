@@ -112,19 +112,31 @@ static uint32_t block_width(const npu_lower *L, bool int4)
     return int4 && nb % 2 ? nb - 1 : nb;
 }
 
+/* The weights' group size for a K of k: the segment's, unless it spans K (then per channel). */
+static uint64_t weight_group(const npu_lower *L, int64_t k)
+{
+    return L->group && (int64_t)L->group < k && !(L->s && L->s->wtype == NPU_WEIGHTS_F16) ? L->group : 0;
+}
+
 /* The weight operand, BLOCKED: from a float constant [K, N] (trans: stored [N, K]) times alpha,
- * quantised here per output channel; or from an already quantised int8/int4 constant (`iw`,
+ * quantised here in the segment's weight type, per output channel or per group of K rows
+ * (*group, the descriptor's iattr[3]); or from an already quantised int8/int4 constant (`iw`,
  * [K, N]) whose per-channel scales are the fused multiplier. */
 static npu_tensor_ref weight_ref(npu_lower *L, int t, int iw, int64_t k, int64_t n, bool trans, float alpha,
-                                 int scale_t)
+                                 int scale_t, int32_t *group)
 {
-    bool int4 = iw >= 0 ? nl_tensor(L, iw)->dtype == RT_DT_I4 : L->s && L->s->wtype == NPU_WEIGHTS_INT4;
+    npu_weight_type wt = iw >= 0 ? (nl_tensor(L, iw)->dtype == RT_DT_I4 ? NPU_WEIGHTS_INT4 : NPU_WEIGHTS_INT8)
+                         : L->s ? L->s->wtype
+                                : NPU_WEIGHTS_INT8;
+    bool int4 = wt == NPU_WEIGHTS_INT4, f16 = wt == NPU_WEIGHTS_F16;
+    uint64_t g = iw >= 0 ? 0 : weight_group(L, k), ngroups = g ? ((uint64_t)k + g - 1) / g : 1;
+    *group = (int32_t)g;
     uint32_t nb = block_width(L, int4);
-    uint64_t bytes = npu_blocked_bytes((uint64_t)k, (uint64_t)n, nb, int4);
-    npu_cref sc = nl_blob(L, NPU_BLOB_PARAM, 4 * (uint64_t)n);
+    uint64_t bytes = npu_blocked_bytes((uint64_t)k, (uint64_t)n, nb, int4) * (f16 ? 2 : 1);
+    npu_cref sc = nl_blob(L, NPU_BLOB_PARAM, 4 * (uint64_t)n * ngroups);
     npu_cref w = nl_blob(L, NPU_BLOB_WEIGHT, bytes);
     if (w.host && sc.host) {
-        float *scales = malloc((size_t)n * sizeof *scales);
+        float *scales = malloc((size_t)(n * (int64_t)ngroups) * sizeof *scales);
         if (scales && iw >= 0) {
             npu_pack_blocked_int(nl_tensor(L, iw), (uint64_t)k, (uint64_t)n, nb, int4, w.host);
             for (int64_t i = 0; i < n; i++)
@@ -132,22 +144,51 @@ static npu_tensor_ref weight_ref(npu_lower *L, int t, int iw, int64_t k, int64_t
         } else if (scales) {
             float *v = nl_const_f32(L, t);
             if (v)
-                npu_pack_blocked(v, trans ? 1 : n, trans ? k : 1, (uint64_t)k, (uint64_t)n, alpha, nb, int4, w.host,
+                npu_pack_blocked(v, trans ? 1 : n, trans ? k : 1, (uint64_t)k, (uint64_t)n, alpha, nb, wt, g, w.host,
                                  scales);
             free(v);
         }
         if (scales) {
-            apply_channel_scale(L, scale_t, scales, n);
-            memcpy(sc.host, scales, (size_t)n * sizeof *scales);
+            for (uint64_t gi = 0; gi < ngroups; gi++)
+                apply_channel_scale(L, scale_t, scales + gi * (uint64_t)n, n);
+            memcpy(sc.host, scales, (size_t)(n * (int64_t)ngroups) * sizeof *scales);
         }
         free(scales);
     }
     int64_t d[2] = {k, n};
-    npu_tensor_ref r = nl_make_ref(w.buf, int4 ? NPU_DT_I4 : NPU_DT_I8, w.offset, 0.0f, 2, d);
+    npu_tensor_ref r = nl_make_ref(w.buf, int4 ? NPU_DT_I4 : f16 ? NPU_DT_F16 : NPU_DT_I8, w.offset, 0.0f, 2, d);
     r.scales_axis = 1;
     r.scales_buf = sc.buf;
     r.scales_offset = sc.offset;
     return r;
+}
+
+/* The array's limits on 16-bit activations (firmware/src/ops/op_matmul.c, op_conv.c): a 16 x 8
+ * int32 sum holds 511 products; the f16 mode sums K in one pass, and neither multiplies two
+ * int16 operands. */
+#define WIDE_INT_MAX_K 511u
+
+/* Does a MatMul of K (B an activation or not) fit the formats' rules and, in the f16 mode, the
+ * SRAM with K in one pass (two A rows, two B tiles of the array's width, all 16-bit)? */
+static int check_wide_matmul(npu_lower *L, int64_t K, bool bconst)
+{
+    bool f16 = L->afmt == NPU_ACTS_F16, i16 = L->afmt == NPU_ACTS_INT16;
+    if (i16 && !bconst)
+        return nl_refuse(L, "a MatMul of two int16 activations (the array multiplies 16 x 8)");
+    uint64_t g = weight_group(L, K);
+    if (g && g > (i16 ? WIDE_INT_MAX_K : MM_MAX_K))
+        return nl_refuse(L, "weight group size %llu with %s activations (at most %u)", (unsigned long long)g,
+                         npu_act_format_name(L->afmt), i16 ? WIDE_INT_MAX_K : MM_MAX_K);
+    if (f16) {
+        if (K > (int64_t)MM_MAX_K)
+            return nl_refuse(L, "K = %lld with f16 activations: the f16 mode sums K in one pass of at most %u",
+                             (long long)K, MM_MAX_K);
+        uint64_t cols = L->dev->matmul.cols, need = 2 * 2 * (uint64_t)K * (1 + cols) + SRAM_SLACK_BYTES;
+        if (need > L->dev->sram.size_bytes)
+            return nl_refuse(L, "K = %lld in one f16 pass needs %llu bytes of SRAM; the device has %llu", (long long)K,
+                             (unsigned long long)need, (unsigned long long)L->dev->sram.size_bytes);
+    }
+    return 0;
 }
 
 /* y = a @ b (+ bias) with a [.., M, K] an activation and b a constant [K, N] (or an activation). */
@@ -193,6 +234,8 @@ static int lower_matmul_core(npu_lower *L, int a, int b, int y, bool trans_b, fl
     if (rt_tensor_numel(Y) != batch * M * N)
         return nl_refuse(L, "output of %lld elements (expected %lld)", (long long)rt_tensor_numel(Y),
                       (long long)(batch * M * N));
+    if (check_wide_matmul(L, K, bconst))
+        return -1;
     if (bias_t >= 0) {
         if (nl_need_const(L, bias_t, "C (bias)"))
             return -1;
@@ -211,7 +254,7 @@ static int lower_matmul_core(npu_lower *L, int a, int b, int y, bool trans_b, fl
     int64_t ad[3] = {batch, M, K}, od[3] = {batch, M, N};
     d->in[0] = nl_in_ref(L, a, 3, ad);
     if (bconst) {
-        d->in[1] = weight_ref(L, b, iw, K, N, trans_b, alpha, f.scale);
+        d->in[1] = weight_ref(L, b, iw, K, N, trans_b, alpha, f.scale, &d->iattr[3]);
         d->iattr[1] = NPU_LAYOUT_BLOCKED;
         d->iattr[2] = (int32_t)block_width(L, d->in[1].dtype == NPU_DT_I4);
     } else {
@@ -337,6 +380,21 @@ int npu_lower_conv(npu_lower *L)
     if (need > L->dev->sram.size_bytes)
         return nl_refuse(L, "its smallest tiling needs %llu bytes of SRAM; the device has %llu", (unsigned long long)need,
                       (unsigned long long)L->dev->sram.size_bytes);
+    bool wide = L->afmt != NPU_ACTS_INT8; /* a 16-bit operand: the channels are never chunked */
+    bool f16w = iw < 0 && L->s && L->s->wtype == NPU_WEIGHTS_F16;
+    if (wide) {
+        uint64_t kmax = L->afmt == NPU_ACTS_INT16 ? WIDE_INT_MAX_K : MM_MAX_K;
+        if ((uint64_t)K > kmax)
+            return nl_refuse(L, "k = %lld (C*KH*KW) with %s activations: at most %llu in one pass", (long long)K,
+                             npu_act_format_name(L->afmt), (unsigned long long)kmax);
+        uint64_t wneed = 2 * (mt * (uint64_t)K * 2) + 2 * (uint64_t)K * 2 + 48 * mt + SRAM_SLACK_BYTES;
+        if (wneed > L->dev->sram.size_bytes)
+            return nl_refuse(L, "k = %lld in one 16-bit pass needs %llu bytes of SRAM; the device has %llu", (long long)K,
+                             (unsigned long long)wneed, (unsigned long long)L->dev->sram.size_bytes);
+        if ((uint64_t)(HB * WB) * 2 > DMA_MAX_PITCH)
+            return nl_refuse(L, "channel planes of %lld 16-bit elements exceed the DMA's %u-byte row pitch",
+                             (long long)(HB * WB), DMA_MAX_PITCH);
+    }
     if (bt >= 0) {
         if (nl_need_const(L, bt, "B"))
             return -1;
@@ -354,7 +412,7 @@ int npu_lower_conv(npu_lower *L)
     if (pad) /* copy into a zero-bordered buffer; the kernel reads pads of 0 */
         xin = nl_bordered_input(L, xin, pd, pt, pl, 0);
     npu_cref sc = nl_blob(L, NPU_BLOB_PARAM, 4 * (uint64_t)CO);
-    npu_cref wb = nl_blob(L, NPU_BLOB_WEIGHT, (uint64_t)(CO * K));
+    npu_cref wb = nl_blob(L, NPU_BLOB_WEIGHT, (uint64_t)(CO * K) * (f16w ? 2 : 1));
     if (wb.host && sc.host) {
         float *scales = (float *)sc.host;
         if (iw >= 0) {
@@ -364,7 +422,7 @@ int npu_lower_conv(npu_lower *L)
         } else {
             float *wv = nl_const_f32(L, w);
             if (wv)
-                npu_pack_ohwi(wv, (uint64_t)CO, (uint64_t)C, (uint64_t)KH, (uint64_t)KW, wb.host, scales);
+                npu_pack_ohwi(wv, (uint64_t)CO, (uint64_t)C, (uint64_t)KH, (uint64_t)KW, f16w, wb.host, scales);
             free(wv);
         }
         apply_channel_scale(L, f.scale, scales, CO);
@@ -372,7 +430,7 @@ int npu_lower_conv(npu_lower *L)
     npu_op_desc scratch;
     npu_op_desc *d = nl_new_op(L, NPU_OP_CONV2D, bt >= 0 ? 3 : 2, &scratch);
     d->in[0] = xin;
-    d->in[1] = nl_make_ref(wb.buf, NPU_DT_I8, wb.offset, 0.0f, 4, wd);
+    d->in[1] = nl_make_ref(wb.buf, f16w ? NPU_DT_F16 : NPU_DT_I8, wb.offset, 0.0f, 4, wd);
     d->in[1].scales_axis = 0;
     d->in[1].scales_buf = sc.buf;
     d->in[1].scales_offset = sc.offset;

@@ -18,6 +18,7 @@
 #define SM_SCALE_MIN ((1.0 + 0.5) / (4096.0 * LOG2_E))
 #define SM_SCALE_MAX ((65535.0 - 0.5) / (4096.0 * LOG2_E))
 #define SM_OUT_SCALE (1.0f / (float)(1 << ISA_SM_OUT_FRAC_BITS))
+#define F32_BYTES 4u
 #define NPU_MAX_COL_SLICES 64 /* a per-channel operand over at most this many images: one op each */
 
 /* ---------------------------------------------------------------- softmax */
@@ -36,14 +37,18 @@ int npu_lower_softmax(npu_lower *L)
         return nl_refuse(L, "axis %lld of a rank-%d tensor; the softmax tile works on the last axis", (long long)axis,
                       X->rank);
     int64_t len = X->dims[X->rank - 1], rows = rt_tensor_numel(X) / len;
-    if (len > (int64_t)L->dev->softmax.max_len)
+    bool tile = L->afmt == NPU_ACTS_INT8; /* 16-bit rows run on the vector unit in f32 */
+    if (tile && len > (int64_t)L->dev->softmax.max_len)
         return nl_refuse(L, "rows of %lld elements exceed the softmax tile's %u", (long long)len, L->dev->softmax.max_len);
-    if (!nl_sram_fits(L, STREAM_SLOTS, (uint64_t)len, 0))
+    if (!tile && len > (int64_t)VEC_MAX_COLS)
+        return nl_refuse(L, "rows of %lld elements exceed the vector unit's %u", (long long)len, VEC_MAX_COLS);
+    if (!nl_sram_fits(L, STREAM_SLOTS, (uint64_t)len * (tile ? 1 : F32_BYTES) + (tile ? 0 : F32_BYTES), 0))
         return nl_refuse(L, "a row of %lld elements does not fit in the SRAM", (long long)len);
     if (L->mode == NPU_LOWER_CHECK)
         return 0;
     nl_force_scale(L, y, SM_OUT_SCALE);
-    nl_clamp_scale(L, x, (float)SM_SCALE_MIN, (float)SM_SCALE_MAX);
+    if (tile)
+        nl_clamp_scale(L, x, (float)SM_SCALE_MIN, (float)SM_SCALE_MAX);
     npu_op_desc scratch;
     npu_op_desc *d = nl_new_op(L, NPU_OP_SOFTMAX, 1, &scratch);
     int64_t dd[2] = {rows, len};

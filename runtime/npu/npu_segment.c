@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "isa_exec.h"
 #include "npu_internal.h"
 #include "npu_twin.h"
 
@@ -120,6 +121,8 @@ static int lower_all(npu_segment *s, npu_lower_mode mode, rt_error *e)
     L.mode = mode;
     L.dev = &s->b->cfg.npu;
     L.cfg = &s->b->cfg;
+    L.afmt = s->afmt;
+    L.group = s->group;
     L.g = s->g;
     L.s = s;
     L.why = why;
@@ -160,6 +163,8 @@ static void fuse_attention(npu_segment *s)
     L.mode = NPU_LOWER_PLAN;
     L.dev = &s->b->cfg.npu;
     L.cfg = &s->b->cfg;
+    L.afmt = s->afmt;
+    L.group = s->group;
     L.g = s->g;
     L.s = s;
     L.why = why;
@@ -274,7 +279,7 @@ static rt_status resolve_scales(npu_segment *s, rt_error *e)
             if (q->scheme == RT_QUANT_PER_TENSOR && q->count >= 1 && q->scales && q->scales[0] > 0.0f &&
                 isfinite(q->scales[0]))
                 r->scale = q->scales[0];
-            else if (s->timing_only)
+            else if (s->timing_only || s->afmt == NPU_ACTS_F16) /* f16 activations carry no scale */
                 r->scale = 1.0f;
             else
                 return rt_error_set(e, RT_ERR_ARG,
@@ -316,7 +321,7 @@ static rt_status find_boundary(npu_segment *s, rt_error *e)
 
 static uint64_t act_bytes(const npu_segment *s, int t)
 {
-    uint64_t n = (uint64_t)rt_tensor_numel(s->g->tensors[t]); /* int8 on the device */
+    uint64_t n = (uint64_t)rt_tensor_numel(s->g->tensors[t]) * npu_act_format_bytes(s->afmt);
     return n ? n : 1;
 }
 
@@ -513,6 +518,8 @@ npu_segment *npu_segment_plan(npu_mem_plan *mp, const int *nodes, int n_nodes, n
     s->n_nodes = n_nodes;
     s->timing_only = timing_only;
     s->wtype = weights;
+    s->afmt = mp->b->act_format;
+    s->group = mp->b->group_size;
     for (int p = 0; p < n_nodes; p++) {
         if (nodes[p] < 0 || nodes[p] >= g->n_nodes) {
             rt_error_set(e, RT_ERR_ARG, "npu_segment_build: node index %d is out of range", nodes[p]);
@@ -580,31 +587,65 @@ static void store_at(rt_tensor *v, int64_t i, float x)
     }
 }
 
+/* Element i of an activation in the device's format at p: quantised from x (int8, int16 with the
+ * device scale, f16), as the device's v.quant / v.cvt do. */
+static void put_elem(npu_act_format f, uint8_t *p, int64_t i, float x, float dscale)
+{
+    if (f == NPU_ACTS_INT8) {
+        p[i] = (uint8_t)npu_quantize(x, dscale);
+        return;
+    }
+    uint16_t u;
+    if (f == NPU_ACTS_F16) {
+        u = isa_f32_to_f16_sat(x);
+    } else {
+        float q = nearbyintf(x / dscale); /* round half to even, saturate, NaN -> 0 */
+        int16_t v = isnan(q) ? 0 : q < (float)INT16_MIN ? INT16_MIN : q > (float)INT16_MAX ? INT16_MAX : (int16_t)q;
+        memcpy(&u, &v, sizeof u);
+    }
+    p[2 * i] = (uint8_t)(u & 0xFF);
+    p[2 * i + 1] = (uint8_t)(u >> 8);
+}
+
+/* The value of element i at p (v.dequant / v.cvt to f32). */
+static float get_elem(npu_act_format f, const uint8_t *p, int64_t i, float dscale)
+{
+    if (f == NPU_ACTS_INT8)
+        return (float)(int8_t)p[i] * dscale;
+    uint16_t u = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
+    if (f == NPU_ACTS_F16)
+        return isa_f16_to_f32(u);
+    int16_t v;
+    memcpy(&v, &u, sizeof v);
+    return (float)v * dscale;
+}
+
 /* Quantise the segment's inputs into their buffers: host images img[buffer] (the twin), or the
  * device's buffers when img is NULL. */
 static rt_status put_inputs(npu_segment *s, rt_tensor **values, uint8_t *const *img, uint64_t *bytes, rt_error *e)
 {
+    const uint64_t esz = npu_act_format_bytes(s->afmt);
     for (int k = 0; k < s->n_ins; k++) {
         int t = s->ins[k];
         const rt_tensor *decl = s->g->tensors[t];
         int64_t n = rt_tensor_numel(decl);
-        *bytes += (uint64_t)n;
+        *bytes += (uint64_t)n * esz;
         if (s->timing_only)
             continue;
         const rt_tensor *v = values ? values[t] : NULL;
         if (!v || !v->data || !float_act(v->dtype) || rt_tensor_numel(v) != n)
             return rt_error_set(e, RT_ERR_NO_DATA, "segment input '%s': no f32/f16/bf16 value of %lld elements",
                                 decl->name, (long long)n);
-        float scale = npu_seg_tinfo(s, scale_root(s, t))->scale;
+        float scale = npu_act_device_scale(s->afmt, npu_seg_tinfo(s, scale_root(s, t))->scale);
         const npu_tinfo *x = npu_seg_tinfo(s, t); /* an input is a storage root */
-        int8_t *q = img ? (int8_t *)img[x->buf] + x->offset : malloc((size_t)n);
+        uint8_t *q = img ? img[x->buf] + x->offset : malloc((size_t)n * esz);
         if (!q)
             return rt_error_set(e, RT_ERR_NOMEM, "out of memory (input '%s')", decl->name);
         for (int64_t i = 0; i < n; i++)
-            q[i] = npu_quantize(value_at(v, i), scale);
+            put_elem(s->afmt, q, i, value_at(v, i), scale);
         if (!img) {
             const npu_window *w = &s->win[x->buf];
-            npu_drv_status st = npu_bo_write(w->bo, w->offset + x->offset, q, (uint64_t)n);
+            npu_drv_status st = npu_bo_write(w->bo, w->offset + x->offset, q, (uint64_t)n * esz);
             free(q);
             if (st != NPU_DRV_OK)
                 return rt_error_set(e, RT_ERR_IO, "writing input '%s': %s", decl->name, npu_dev_error(s->b->dev));
@@ -615,11 +656,12 @@ static rt_status put_inputs(npu_segment *s, rt_tensor **values, uint8_t *const *
 
 static rt_status get_outputs(npu_segment *s, rt_tensor **values, uint8_t *const *img, uint64_t *bytes, rt_error *e)
 {
+    const uint64_t esz = npu_act_format_bytes(s->afmt);
     for (int k = 0; k < s->n_outs; k++) {
         int t = s->outs[k];
         const rt_tensor *decl = s->g->tensors[t];
         int64_t n = rt_tensor_numel(decl);
-        *bytes += (uint64_t)n;
+        *bytes += (uint64_t)n * esz;
         if (s->timing_only || !values)
             continue;
         rt_tensor *v = values[t];
@@ -636,16 +678,16 @@ static rt_status get_outputs(npu_segment *s, rt_tensor **values, uint8_t *const 
         }
         const npu_tinfo *x = npu_seg_tinfo(s, root(s, t));
         const npu_window *w = &s->win[x->buf];
-        int8_t *q = img ? (int8_t *)img[x->buf] + x->offset : malloc((size_t)n);
+        uint8_t *q = img ? img[x->buf] + x->offset : malloc((size_t)n * esz);
         if (!q)
             return rt_error_set(e, RT_ERR_NOMEM, "out of memory (output '%s')", decl->name);
-        if (!img && npu_bo_read(w->bo, w->offset + x->offset, q, (uint64_t)n) != NPU_DRV_OK) {
+        if (!img && npu_bo_read(w->bo, w->offset + x->offset, q, (uint64_t)n * esz) != NPU_DRV_OK) {
             free(q);
             return rt_error_set(e, RT_ERR_IO, "reading output '%s': %s", decl->name, npu_dev_error(s->b->dev));
         }
-        float scale = npu_seg_tinfo(s, scale_root(s, t))->scale;
+        float scale = npu_act_device_scale(s->afmt, npu_seg_tinfo(s, scale_root(s, t))->scale);
         for (int64_t i = 0; i < n; i++)
-            store_at(v, i, (float)q[i] * scale); /* v.dequant's arithmetic, then the tensor's type */
+            store_at(v, i, get_elem(s->afmt, q, i, scale)); /* the device's dequantisation, then the tensor's type */
         if (!img)
             free(q);
     }

@@ -1,16 +1,19 @@
 /* npu_weights.c -- build-time quantisation and packing of weights: symmetric per output
- * channel, int8 (levels -127..127) or int4 (-7..7, packed two per byte, even index in the low
- * nibble), in the storage layouts the firmware streams (npu_abi.h: BLOCKED for matmul, OHWI for
+ * channel (or per group of K rows and output channel), int8 (levels -127..127) or int4 (-7..7,
+ * packed two per byte, even index in the low nibble), or f16 normalised per output channel
+ * (w / max|w| in binary16, the scale max|w|), in the storage layouts the firmware streams (npu_abi.h: BLOCKED for matmul, OHWI for
  * conv). The scale of a channel is max|w| / qmax, so its largest weight maps to +-qmax.
  */
 #include <math.h>
 #include <string.h>
 
+#include "isa_exec.h"
 #include "npu_internal.h"
 #include "npu_twin.h"
 
 #define NPU_INT8_QMAX 127.0f
 #define NPU_INT4_QMAX 7.0f
+#define NPU_F16_NORM 1.0f /* f16 weights are stored as w / max|w| of their channel: within [-1, 1] */
 
 uint64_t npu_blocked_bytes(uint64_t k, uint64_t n, uint64_t nb, bool int4)
 {
@@ -29,27 +32,40 @@ static int8_t quantize_weight(float w, float scale, float qmax)
     return (int8_t)(q > qmax ? (int)qmax : q < -qmax ? -(int)qmax : q);
 }
 
+/* The f16 bits of w / scale (round to nearest even, saturated: the device's conversion). */
+static uint16_t f16_weight(float w, float scale) { return isa_f32_to_f16_sat(w / scale); }
+
 void npu_pack_blocked(const float *w, int64_t ks, int64_t ns, uint64_t k, uint64_t n, float alpha, uint64_t nb,
-                      bool int4, uint8_t *dst, float *scales)
+                      npu_weight_type wt, uint64_t group, uint8_t *dst, float *scales)
 {
-    float qmax = int4 ? NPU_INT4_QMAX : NPU_INT8_QMAX;
-    memset(dst, 0, npu_blocked_bytes(k, n, nb, int4));
-    for (uint64_t j = 0; j < n; j++) {
-        float amax = 0.0f;
-        for (uint64_t i = 0; i < k; i++) {
-            float v = fabsf(w[(int64_t)i * ks + (int64_t)j * ns] * alpha);
-            if (v > amax)
-                amax = v;
+    bool int4 = wt == NPU_WEIGHTS_INT4, f16 = wt == NPU_WEIGHTS_F16;
+    float qmax = int4 ? NPU_INT4_QMAX : f16 ? NPU_F16_NORM : NPU_INT8_QMAX;
+    uint64_t g = group && !f16 && group < k ? group : k, ngroups = (k + g - 1) / g;
+    memset(dst, 0, npu_blocked_bytes(k, n, nb, int4) * (f16 ? 2 : 1));
+    for (uint64_t gi = 0; gi < ngroups; gi++)
+        for (uint64_t j = 0; j < n; j++) {
+            float amax = 0.0f;
+            for (uint64_t i = gi * g; i < k && i < (gi + 1) * g; i++) {
+                float v = fabsf(w[(int64_t)i * ks + (int64_t)j * ns] * alpha);
+                if (v > amax)
+                    amax = v;
+            }
+            scales[gi * n + j] = channel_scale(amax, qmax);
         }
-        scales[j] = channel_scale(amax, qmax);
-    }
     for (uint64_t j = 0; j < n; j++) {
         uint64_t blk = j / nb, col = j % nb, width = n - blk * nb < nb ? n - blk * nb : nb;
         if (int4)
             width = (width + 1) / 2 * 2;
         for (uint64_t i = 0; i < k; i++) {
-            int8_t q = quantize_weight(w[(int64_t)i * ks + (int64_t)j * ns] * alpha, scales[j], qmax);
+            float x = w[(int64_t)i * ks + (int64_t)j * ns] * alpha, sc = scales[(i / g) * n + j];
             uint64_t e = blk * k * nb + i * width + col;
+            if (f16) {
+                uint16_t h = f16_weight(x, sc);
+                dst[2 * e] = (uint8_t)(h & 0xFF);
+                dst[2 * e + 1] = (uint8_t)(h >> 8);
+                continue;
+            }
+            int8_t q = quantize_weight(x, sc, qmax);
             if (!int4) {
                 dst[e] = (uint8_t)q;
                 continue;
@@ -60,20 +76,30 @@ void npu_pack_blocked(const float *w, int64_t ks, int64_t ns, uint64_t k, uint64
     }
 }
 
-void npu_pack_ohwi(const float *w, uint64_t co, uint64_t c, uint64_t kh, uint64_t kw, uint8_t *dst, float *scales)
+void npu_pack_ohwi(const float *w, uint64_t co, uint64_t c, uint64_t kh, uint64_t kw, bool f16, uint8_t *dst,
+                   float *scales)
 {
     uint64_t k = c * kh * kw;
+    float qmax = f16 ? NPU_F16_NORM : NPU_INT8_QMAX;
     for (uint64_t o = 0; o < co; o++) {
         float amax = 0.0f;
         for (uint64_t i = 0; i < k; i++)
             if (fabsf(w[o * k + i]) > amax)
                 amax = fabsf(w[o * k + i]);
-        scales[o] = channel_scale(amax, NPU_INT8_QMAX);
+        scales[o] = channel_scale(amax, qmax);
         for (uint64_t ci = 0; ci < c; ci++)
             for (uint64_t y = 0; y < kh; y++)
-                for (uint64_t x = 0; x < kw; x++)
-                    dst[o * k + (y * kw + x) * c + ci] =
-                        (uint8_t)quantize_weight(w[((o * c + ci) * kh + y) * kw + x], scales[o], NPU_INT8_QMAX);
+                for (uint64_t x = 0; x < kw; x++) {
+                    float v = w[((o * c + ci) * kh + y) * kw + x];
+                    uint64_t e = o * k + (y * kw + x) * c + ci;
+                    if (f16) {
+                        uint16_t h = f16_weight(v, scales[o]);
+                        dst[2 * e] = (uint8_t)(h & 0xFF);
+                        dst[2 * e + 1] = (uint8_t)(h >> 8);
+                    } else {
+                        dst[e] = (uint8_t)quantize_weight(v, scales[o], NPU_INT8_QMAX);
+                    }
+                }
     }
 }
 

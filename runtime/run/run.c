@@ -636,6 +636,7 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
         st = e && e->code != RT_OK ? e->code : RT_ERR_ARG;
         goto done;
     }
+    npu_backend_set_format(b, o->activations, o->group_size); /* what CHECK and every segment see */
     run_cost_ctx cost_ctx = {.b = b, .cfg = o->cfg, .weights = o->weights};
     part_options popts;
     run_partition_options(o, &cost_ctx, &popts);
