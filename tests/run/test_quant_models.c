@@ -241,6 +241,77 @@ static void test_class_scores_and_metrics(void **state)
     json_decref(j);
 }
 
+/* ---- activation and weight formats */
+
+/* Every output's SQNR of a run (at most 4 outputs); the twin agreed bit for bit. */
+static int all_sqnr(json_t *j, double *out_db, int max)
+{
+    assert_true(json_number_value(json_object_get(j, "twin_max_abs_diff")) == 0.0);
+    json_t *errs = json_object_get(j, "errors"), *e;
+    size_t i;
+    int n = 0;
+    json_array_foreach(errs, i, e) {
+        assert_true(n < max);
+        out_db[n++] = json_number_value(json_object_get(e, "sqnr_db"));
+    }
+    assert_true(n > 0);
+    return n;
+}
+
+/* The smallest SQNR over a model's outputs with these options. */
+static double min_sqnr(const char *model, const char *opts)
+{
+    json_t *j = run_json("%s --config %s %s", model, MOBILE_YAML, opts);
+    double db[4], m = INFINITY;
+    int n = all_sqnr(j, db, 4);
+    for (int k = 0; k < n; k++)
+        m = db[k] < m ? db[k] : m;
+    json_decref(j);
+    return m;
+}
+
+/* issue 13, done when 1: f16 activations give at least 40 dB on every output of the project's
+ * CNN, transformer block and recurrent model; int16 is better than int8 on each. */
+static void test_f16_activations_on_every_model_family(void **state)
+{
+    (void)state;
+    char cnn[600], rnn[600];
+    snprintf(cnn, sizeof cnn, "%s/small_cnn.onnx", dir);
+    snprintf(rnn, sizeof rnn, "%s/rnn_unrolled.onnx", dir);
+    const char *models[] = {cnn, ENCODER, rnn};
+    for (size_t m = 0; m < 3; m++) {
+        double s8 = min_sqnr(models[m], "--activations int8");
+        double s16 = min_sqnr(models[m], "--activations int16");
+        double sf = min_sqnr(models[m], "--activations f16");
+        print_message("%s: min SQNR int8 %.1f dB, int16 %.1f dB, f16 %.1f dB\n", models[m], s8, s16, sf);
+        assert_true(sf >= F16_MIN_SQNR_DB);
+        assert_true(s16 > s8);
+    }
+    /* f16 activations take f16 weights by default, and say so */
+    json_t *j = run_json("%s --config %s --activations f16", cnn, MOBILE_YAML);
+    json_t *q = json_object_get(j, "quantisation");
+    assert_string_equal(json_string_value(json_object_get(q, "activations")), "f16");
+    assert_string_equal(json_string_value(json_object_get(q, "weights")), "f16");
+    json_decref(j);
+}
+
+/* Per-group int4 weights are better than per-channel int4 on a long K; per-group int8 too
+ * against per-channel int8 (finer scales never lose here). */
+static void test_group_scales_beat_per_channel(void **state)
+{
+    (void)state;
+    char gemm[600];
+    snprintf(gemm, sizeof gemm, "%s/gemm_k256.onnx", dir);
+    double pc4 = min_sqnr(gemm, "--weights int4"), g4 = min_sqnr(gemm, "--weights int4 --group-size 32");
+    double pc8 = min_sqnr(gemm, "--weights int8"), g8 = min_sqnr(gemm, "--weights int8 --group-size 32");
+    print_message("gemm_k256: int4 per channel %.2f dB, per group of 32 %.2f dB; int8 %.2f / %.2f dB\n", pc4, g4,
+                  pc8, g8);
+    assert_true(g4 >= pc4 + 3.0);
+    assert_true(g8 > pc8);
+    /* with f16 activations too (the f16 mode with int4 weights) */
+    assert_true(min_sqnr(gemm, "--activations f16 --weights int4 --group-size 32") >= g4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +319,8 @@ int main(void)
         cmocka_unit_test(test_calibration_set_forms),
         cmocka_unit_test(test_calibration_set_errors),
         cmocka_unit_test(test_class_scores_and_metrics),
+        cmocka_unit_test(test_f16_activations_on_every_model_family),
+        cmocka_unit_test(test_group_scales_beat_per_channel),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
