@@ -155,6 +155,60 @@ static void test_refusals_from_device_limits(void **state)
     expect_bad_op(1, "pre-padded input");
 }
 
+/* The operand type rules of the array (ABI 1.x: i16 and f16 operands, per-group scales). */
+static void test_refused_operand_types(void **state)
+{
+    (void)state;
+    int64_t ad[2] = {4, 600}, wd[2] = {600, 8}, od[2] = {4, 8};
+    npu_op_desc *d = three_ops();
+    d->op = NPU_OP_MATMUL;
+    d->n_inputs = 2;
+    d->in[0] = opb_tensor(&B, 2, NPU_DT_I16, 0.1f, 2, ad);
+    d->in[1] = opb_tensor(&B, 2, NPU_DT_I16, 0.1f, 2, wd);
+    d->out = opb_tensor(&B, 3, NPU_DT_I8, 0.1f, 2, od);
+    expect_bad_op(1, "both i16");
+
+    d = three_ops();
+    d->op = NPU_OP_MATMUL;
+    d->n_inputs = 2;
+    d->in[0] = opb_tensor(&B, 2, NPU_DT_F16, 0, 2, ad);
+    d->in[1] = opb_tensor(&B, 2, NPU_DT_I16, 0.1f, 2, wd);
+    d->out = opb_tensor(&B, 3, NPU_DT_F16, 0, 2, od);
+    expect_bad_op(1, "an i16 operand with an f16 one");
+
+    /* per-group scales need in1's scales on its last axis; an i16 operand takes groups <= 511 */
+    d = three_ops();
+    d->op = NPU_OP_MATMUL;
+    d->n_inputs = 2;
+    d->in[0] = opb_tensor(&B, 2, NPU_DT_I16, 0.1f, 2, ad);
+    d->in[1] = opb_tensor(&B, 2, NPU_DT_I8, 0.1f, 2, wd);
+    d->out = opb_tensor(&B, 3, NPU_DT_I8, 0.1f, 2, od);
+    d->iattr[3] = 32;
+    expect_bad_op(1, "per-group scales are G > 0");
+
+    d = three_ops();
+    d->op = NPU_OP_MATMUL;
+    d->n_inputs = 2;
+    d->in[0] = opb_tensor(&B, 2, NPU_DT_I16, 0.1f, 2, ad);
+    d->in[1] = opb_tensor(&B, 2, NPU_DT_I8, 0.1f, 2, wd);
+    opb_scales(&B, &d->in[1], 1, 8, 2, 0.01f, 0.02f);
+    d->out = opb_tensor(&B, 3, NPU_DT_I8, 0.1f, 2, od);
+    d->iattr[3] = 600;
+    expect_bad_op(1, "group size 600 (at most 511 with an i16 operand)");
+
+    /* a conv with an i16 input whose k = C*KH*KW exceeds one 16 x 8 pass */
+    d = three_ops();
+    int64_t xd[4] = {1, 64, 5, 5}, kd[4] = {3, 64, 3, 3}, yd[4] = {1, 3, 3, 3};
+    d->op = NPU_OP_CONV2D;
+    d->n_inputs = 2;
+    d->in[0] = opb_tensor(&B, 2, NPU_DT_I16, 0.1f, 4, xd);
+    d->in[1] = opb_tensor(&B, 2, NPU_DT_I8, 0.1f, 4, kd);
+    d->out = opb_tensor(&B, 3, NPU_DT_I8, 0.1f, 4, yd);
+    d->iattr[0] = d->iattr[1] = 1;
+    d->iattr[7] = NPU_LAYOUT_OHWI;
+    expect_bad_op(1, "with a 16-bit operand: at most 511");
+}
+
 static void test_timing_only_jobs_are_refused_alike(void **state)
 {
     (void)state;
@@ -199,6 +253,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refused_descriptors_name_their_index),
         cmocka_unit_test(test_refusals_from_device_limits),
+        cmocka_unit_test(test_refused_operand_types),
         cmocka_unit_test(test_timing_only_jobs_are_refused_alike),
         cmocka_unit_test(test_program_not_whole_descriptors_is_bad_job),
     };

@@ -287,6 +287,18 @@ static void test_f16_activations_on_every_model_family(void **state)
         assert_true(sf >= F16_MIN_SQNR_DB);
         assert_true(s16 > s8);
     }
+    /* what the kernels cannot run in a 16-bit format stays on the CPU with the reason: with
+     * int16 the attention's two activation MatMuls (the array multiplies 16 x 8) */
+    json_t *p16 = run_json("%s --config %s --activations int16", ENCODER, MOBILE_YAML);
+    json_t *n;
+    size_t i;
+    int refused = 0;
+    json_array_foreach(json_object_get(p16, "placement"), i, n) {
+        const char *why = json_string_value(json_object_get(n, "why"));
+        refused += why && strstr(why, "a MatMul of two int16 activations") != NULL;
+    }
+    assert_int_equal(refused, 2);
+    json_decref(p16);
     /* f16 activations take f16 weights by default, and say so */
     json_t *j = run_json("%s --config %s --activations f16", cnn, MOBILE_YAML);
     json_t *q = json_object_get(j, "quantisation");
