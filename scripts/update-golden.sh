@@ -26,13 +26,15 @@ record() {
 for prog in examples/*.s; do
   record "$(basename "$prog" .s)" exec "$prog" --config "$config"
 done
-# the encoder block through the run pipeline (the model is generated at build time)
+# the encoder block through the run pipeline (the model is generated at build time). Both it and
+# the module place greedily: the cost-aware partitioner (the default) runs timing-only candidate
+# jobs on the device while it decides, and the goldens record the inference's own traffic.
 ln -sf "$build/models/encoder_block.onnx" "$work/encoder_block.onnx"
 ln -sf "$top/configs" "$work/configs"
-(cd "$work" && "$m4npu" run encoder_block.onnx --config "$config" --trace encoder_block.trc --trace-level insn \
+(cd "$work" && "$m4npu" run encoder_block.onnx --config "$config" --partition greedy --trace encoder_block.trc --trace-level insn \
    > encoder_block.out 2>&1) || { echo "update-golden: encoder_block: run failed" >&2; cat "$work/encoder_block.out" >&2; exit 1; }
 # one whatif module, timing-only
-record IMG_enc whatif --module IMG_enc --config "$config"
+record IMG_enc whatif --module IMG_enc --config "$config" --partition greedy
 
 mkdir -p "$golden"
 changed=0
