@@ -34,8 +34,14 @@ static void run_point(const sweep_spec *s, const sweep_points *p, int i, const m
         return;
     }
     whatif *w = whatif_open(cfg, &e);
-    if (w)
+    if (w) {
         whatif_set_profile(w, false); /* a sweep's metrics are totals: no per-op profile to hold */
+        /* Greedy placement: a sweep measures the NPU at each design point, so every node the NPU
+         * supports runs there (the cost-aware default of run and whatif would move work to the CPU
+         * where this point's NPU is slower, or all of it where the point cannot hold the model,
+         * and the point would describe the CPU instead). */
+        whatif_set_partition(w, true, PART_LATENCY);
+    }
     for (int k = 0; k < s->n_workloads; k++) {
         if (w) {
             sweep_run_workload(w, &s->workloads[k], &s->area, &rows[k]);

@@ -52,7 +52,8 @@ static bool run_onnx(whatif *w, const sweep_workload *wl, sweep_result *r, rt_er
     for (int d = 0; d < wl->n_dims; d++)
         dims[d] = (run_dim){wl->dim_name[d], wl->dim_value[d]};
     run_options o = {.cfg = whatif_config(w), .dims = dims, .n_dims = wl->n_dims, .timing_only = true,
-                     .backend = whatif_backend(w), .weights = wl->int4 ? NPU_WEIGHTS_INT4 : NPU_WEIGHTS_INT8};
+                     .backend = whatif_backend(w), .weights = wl->int4 ? NPU_WEIGHTS_INT4 : NPU_WEIGHTS_INT8,
+                     .greedy_partition = true /* greedy placement, as every sweep point (sweep_point.c says why) */};
     run_result *rr = NULL;
     bool ok = run_model(g, &o, &rr, e) == RT_OK;
     if (ok) {
@@ -117,6 +118,7 @@ void sweep_run_workload_on(const m4npu_config *cfg, const sweep_workload *wl, co
         return;
     }
     whatif_set_profile(w, false); /* a sweep's metrics are totals: no per-op profile to hold */
+    whatif_set_partition(w, true, PART_LATENCY); /* greedy placement, as every sweep point (sweep_point.c says why) */
     sweep_run_workload(w, wl, area, r);
     whatif_close(w);
 }

@@ -265,7 +265,7 @@ static void test_sram_narrower_than_a_unit_bounds_it(void **state)
     run_ok("v.un relu, i32, 0x0, 0x1000, 1, 64, 0.0\nend\n");
     assert_int_equal(npu_test_ctr(&T, NPU_UNIT_VEC, NPU_CTR_BUSY), 2 * 64 * 4);
     /* a 16x16x64 matmul moves 1024 + 1024 + 1024 bytes: 3072 cycles instead of 111 */
-    run_ok("mm os, set, i8, nobias, i32, 16, 16, 64, 0x0, 0x2000, 0x4000\nend\n");
+    run_ok("mm os, set, i8, nobias, i32, 16, 16, 64, 0x0, 0x2000, 0x4000, i8, i8\nend\n");
     assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_BUSY), 16 * 64 + 64 * 16 + 4 * 16 * 16);
     /* a DMA's SRAM side: 4096 bytes at 4 B/cycle (one bank, 4 bytes wide) start with the transfer,
      * after the setup, and outlast the DRAM's 100 + 256 cycles */

@@ -25,7 +25,7 @@ typedef struct knob_case {
 /* A program whose matmul waits on a semaphore that nothing signals: the watchdog ends it. */
 static const char deadlock[] = "dma.ld 0, 0, 0x0, 0, 1, 64, 64, 64\n"
                                "wait mm, 5\n"
-                               "mm os, set, i8, nobias, i32, 1, 1, 1, 0, 0x40, 0x80\n"
+                               "mm os, set, i8, nobias, i32, 1, 1, 1, 0, 0x40, 0x80, i8, i8\n"
                                "end\n";
 
 static const knob_case cases[] = {
