@@ -54,6 +54,10 @@ static rt_status simulate_rows(const m4npu_config *cfg, const fit_rows *r, const
     if (!w)
         return e ? e->code : RT_ERR_ARG;
     whatif_set_profile(w, false); /* totals only: no per-op profile to hold */
+    /* greedy placement: the fit calibrates the NPU's parameters, so every node the NPU supports
+     * runs there whatever the trial parameters (the cost-aware default would move work to the CPU
+     * as they change, and the modelled figure would jump between placements) */
+    whatif_set_partition(w, true, PART_LATENCY);
     rt_status st = RT_OK;
     for (int i = 0; i < n && st == RT_OK; i++) {
         const fit_row *row = &r->row[idx[i]];
