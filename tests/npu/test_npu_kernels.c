@@ -205,7 +205,7 @@ static void test_matmul_narrow_blocks_and_long_k(void **state)
     run_mm(&longk4, 16);
 }
 
-/* The array's operand types (ABI 1.5): i16 activations (the 16 x 8 mode, K in int32 chunks of
+/* The array's operand types (ABI 1.6): i16 activations (the 16 x 8 mode, K in int32 chunks of
  * 511 beyond that), f16 activations with i8, i4 or f16 weights (the f16 mode, f32 sums in k
  * order), i8 activations with i16 or f16 B, and outputs of every activation type. */
 static void test_matmul_operand_types(void **state)
