@@ -69,7 +69,7 @@ static void onnx_case(const char *file, const char *config, int bn_left)
     assert_int_equal(count_op(g, "BatchNormalization"), bn_left);
     m4npu_config cfg;
     load(config, &cfg);
-    run_options o = {.cfg = &cfg};
+    run_options o = {.cfg = &cfg, .greedy_partition = true}; /* every supported node on the NPU */
     run_result *r;
     if (run_model(g, &o, &r, &e) != RT_OK)
         fail_msg("%s on %s: %s", file, config, e.msg);
@@ -110,7 +110,7 @@ static void module_case(const char *module, const char *config)
         fail_msg("%s: %s", module, e.msg);
     m4npu_config cfg;
     load(config, &cfg);
-    run_options o = {.cfg = &cfg, .timing_only = true};
+    run_options o = {.cfg = &cfg, .timing_only = true, .greedy_partition = true};
     run_result *r;
     if (run_model(g, &o, &r, &e) != RT_OK)
         fail_msg("%s on %s: %s", module, config, e.msg);

@@ -141,7 +141,7 @@ static void test_watchdog_shorter_than_the_pending_timer(void **state)
 {
     (void)state;
     static const char hang[] = "dma.ld 0, 0, 0x0, 0, 1, 64, 64, 64\nwait mm, 5\n"
-                               "mm os, set, i8, nobias, i32, 1, 1, 1, 0, 0x40, 0x80\nend\n";
+                               "mm os, set, i8, nobias, i32, 1, 1, 1, 0, 0x40, 0x80, i8, i8\nend\n";
     expect_fault(hang, NPU_FAULT_WATCHDOG, NPU_UNIT_MM, 1, 0);
     const uint64_t without_history = npu_test_cycles(&T);
     npu_device_config c;
