@@ -130,6 +130,9 @@ npu_segment *npu_mem_plan_segment(npu_mem_plan *p, const int *nodes, int n_nodes
  * the plan does not fit, the error says what it needs (weights, KV cache, activations,
  * descriptors), what device memory already holds and how many bytes are missing. */
 rt_status npu_mem_plan_commit(npu_mem_plan *p, rt_error *e);
+/* Whether the plan fits in the device memory free now: commit's check, with its error, and
+ * nothing allocated. */
+rt_status npu_mem_plan_check(const npu_mem_plan *p, rt_error *e);
 /* The plan's device memory (computed before commit too). */
 void npu_mem_plan_usage(const npu_mem_plan *p, npu_mem_usage *u);
 /* A segment's own share: its constants, the resident tensors it touches, its activations' peak
@@ -173,6 +176,7 @@ const npu_op_profile *npu_segment_profile(const npu_segment *s);
  * (npu_segment_profile stays NULL): for sessions that report no per-op figure and should not hold
  * them (the what-if's table of every task). Cycles and counters are the same either way. */
 void npu_backend_set_profile(npu_backend *b, bool on);
+bool npu_backend_profile(const npu_backend *b);
 
 /* Where the firmware log of every job the backend runs goes, job by job (text with '\n'-ended
  * lines, possibly in several calls per job); NULL: nowhere. While set, jobs ask the firmware for

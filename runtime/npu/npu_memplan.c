@@ -403,19 +403,31 @@ static npu_window window(npu_bo *bo, uint64_t offset, uint64_t bytes)
     return w;
 }
 
+rt_status npu_mem_plan_check(const npu_mem_plan *p, rt_error *e)
+{
+    if (!p)
+        return rt_error_set(e, RT_ERR_ARG, "npu_mem_plan_check: no plan");
+    npu_mem_info mi;
+    npu_dev_mem_info(p->b->dev, &mi);
+    npu_mem_usage u;
+    npu_mem_plan_usage(p, &u);
+    return u.peak_bytes > mi.free_bytes ? does_not_fit(p, &mi, "the plan", u.peak_bytes, e) : RT_OK;
+}
+
 rt_status npu_mem_plan_commit(npu_mem_plan *p, rt_error *e)
 {
     if (!p)
         return rt_error_set(e, RT_ERR_ARG, "npu_mem_plan_commit: no plan");
     if (p->committed)
         return RT_OK;
+    rt_status fit = npu_mem_plan_check(p, e);
+    if (fit != RT_OK)
+        return fit;
     npu_dev *dev = p->b->dev;
     npu_mem_info mi;
     npu_dev_mem_info(dev, &mi);
     npu_mem_usage u;
     npu_mem_plan_usage(p, &u);
-    if (u.peak_bytes > mi.free_bytes)
-        return does_not_fit(p, &mi, "the plan", u.peak_bytes, e);
     /* the largest and longest-lived first; on a device with on-chip memory at the top of its
      * address space, from the top down (npu_bo_alloc_high) the arena, the small constants and the
      * weights, so that they are on chip in that order as far as they fit: every inference reads and

@@ -835,6 +835,7 @@ int npu_segment_fused_into(const npu_segment *s, int node)
 }
 
 void npu_backend_set_profile(npu_backend *b, bool on) { b->profile_on = on; }
+bool npu_backend_profile(const npu_backend *b) { return b->profile_on; }
 
 void npu_backend_set_log(npu_backend *b, npu_log_fn fn, void *ctx)
 {

@@ -53,13 +53,19 @@ typedef enum part_objective {
 } part_objective;
 
 /* What one NPU segment of nodes[0..n-1] (in execution order) costs on the device: its job's
- * seconds and dynamic energy (the device's counters x the energy table). False if it cannot be
- * built or run (the reason in e). */
+ * seconds and dynamic energy (the device's counters x the energy table). When per_node is not
+ * NULL, per_node[i] is nodes[i]'s share of it: the time and energy of the work lowered from that
+ * node (zero for a node fused into another, whose work is its host's); the rest of c (the
+ * firmware's work before the first and after the last op) is the job's own. False if it cannot
+ * be built or run (the reason in e). */
 typedef struct part_npu_cost {
     double seconds, dynamic_j;
 } part_npu_cost;
 typedef bool (*part_segment_cost_fn)(void *ctx, const rt_graph *g, const int *nodes, int n, part_npu_cost *c,
-                                     rt_error *e);
+                                     part_npu_cost *per_node, rt_error *e);
+/* Whether plan p's segments fit in device memory; false with the reason in e. */
+typedef struct part_plan part_plan;
+typedef bool (*part_plan_fits_fn)(void *ctx, const rt_graph *g, const part_plan *p, rt_error *e);
 /* Tensors that stay in device memory between runs (a KV cache): their crossings cost nothing. */
 typedef bool (*part_resident_fn)(void *ctx, const rt_graph *g, int tensor);
 
@@ -70,6 +76,11 @@ typedef struct part_options {
     part_objective objective;
     part_segment_cost_fn segment_cost; /* required by PART_COST */
     void *cost_ctx;
+    part_plan_fits_fn fits;       /* PART_COST: NULL, or checked on the greedy plan before anything is
+                                     simulated; a greedy plan that does not fit fails with its error,
+                                     as under PART_GREEDY (the search moves nodes for time or energy,
+                                     not to make a module fit) */
+    void *fits_ctx;
     part_resident_fn resident;    /* NULL: none */
     void *resident_ctx;
     unsigned device_act_bits;     /* bits of a float activation in device memory (0: 8, int8) */
@@ -106,7 +117,7 @@ typedef struct part_segment {
     double submit_s;         /* cpu.npu_submit_overhead_us + n_nodes x cpu.npu_op_overhead_us */
 } part_segment;
 
-typedef struct part_plan {
+struct part_plan {
     int n_nodes;
     int *order;              /* every node once, in execution order */
     part_node_info *node;    /* indexed by graph node */
@@ -131,8 +142,9 @@ typedef struct part_plan {
     const char *chosen;      /* "cost-aware", "greedy", "all-cpu"; NULL for PART_GREEDY */
     int n_kept_on_cpu;       /* supported nodes placed on the CPU */
     int greedy_segments;     /* segments of the greedy plan */
-    int node_estimates;      /* nodes whose NPU cost was simulated alone */
-} part_plan;
+    int segment_evaluations; /* segments the search had the device cost (timing-only jobs; repeats
+                                come from the backend's memo) */
+};
 
 /* Partition a prepared graph (graph_prepare: sorted, shapes inferred). fw may be NULL (the
  * firmware is assumed to run whatever the configuration allows). Greedy. */

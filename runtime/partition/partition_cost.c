@@ -20,15 +20,22 @@
  *     delta(v) = cpu(v) - npu(v) + (crossing cost of v's tensors after - before) [- submission
  *                when the segment empties]
  *
- * with npu(v) the node's device cost simulated alone (memoised by the backend for repeated
- * shapes), and each crossing recomputed exactly from the readers of the tensor (a tensor is
- * quantised into each segment that reads it and is made outside it, and dequantised once when a
- * segment makes it and anything outside reads it). The best prefix (possibly the whole segment)
- * and then the best suffix are kept, and passes repeat until nothing improves. Every step is
- * O(degree x readers), so a pass is linear in the graph. The placement is then regrouped (the
- * order may merge runs), and three candidates are evaluated exactly: the search's result, the
- * greedy plan and everything on the CPU; the cheapest wins (ties to the search). So the chosen
- * plan is never modelled slower than greedy or than the CPU alone.
+ * with npu(v) the node's share of its greedy segment's simulated job (the callback's per-node
+ * costs: the spans of the op descriptors lowered from v, which follow one another on the device),
+ * and each crossing recomputed exactly from the readers of the tensor (a tensor is quantised into
+ * each segment that reads it and is made outside it, and dequantised once when a segment makes
+ * it and anything outside reads it). What is left of a segment is priced analytically too: its
+ * job's cost less the shares of the nodes that left. That is exact where descriptors do not
+ * interact (the device drains between descriptors); it misses what a cut changes in lowering (an
+ * epilogue no longer fused, a tensor now written out), which the exact evaluation below catches.
+ * So the search simulates nothing beyond the greedy plan's segments. The best prefix (possibly
+ * the whole segment) and then the best suffix are kept, a trim only where it gains at least
+ * COST_MIN_TRIM_SHARE of the segment, and passes repeat until nothing improves.
+ * Every step is O(degree x readers), so a pass is linear in the graph. The placement is then
+ * regrouped (the order may merge runs), and three candidates are evaluated exactly (their
+ * segments simulated, repeats from the backend's memo, which the run then reuses): the search's
+ * result, the greedy plan and everything on the CPU; the cheapest wins (ties to the search). So
+ * the chosen plan is never modelled slower than greedy or than the CPU alone.
  *
  * Every supported node the plan leaves on the CPU says why, with the numbers of the run of
  * nodes it moved with ("cheaper on the CPU: 12.0 us here against 71.5 us on the NPU, transfers
@@ -43,6 +50,12 @@
 
 #define COST_MAX_PASSES 4
 #define COST_REL_EPS 1e-12      /* improvements smaller than this share of the greedy cost are noise */
+/* A segment's ends move only for a modelled gain of at least this share of its device cost. Below
+ * that the shares' error can turn the gain into a loss (a cut changes lowering: moving rotary
+ * nodes off LLaMA-7B's prefill segment was modelled at -24 us and simulated at +550 us, 0.25% of
+ * it), and checking it costs a whole simulation of the trimmed segment; with the threshold the
+ * default what-if of every task takes ~1.2x the time of greedy placement instead of ~1.7x. */
+#define COST_MIN_TRIM_SHARE 0.01
 #define COST_PJ_TO_J 1e-12
 #define COST_BITS_PER_BYTE 8.0
 #define COST_US 1e6             /* seconds -> microseconds (and J -> uJ) in the reasons */
@@ -59,11 +72,13 @@ typedef struct search {
     int *seg;               /* node -> segment in the search, or -1 (CPU) */
     int *seg_size;          /* nodes left in each segment */
     int *stamp, stamp_now;  /* per segment: dedup of a tensor's reading segments */
-    double *npu_est;        /* node -> device cost alone (NAN: not simulated yet) */
-    double *run_cost;       /* segment -> exact device cost of its current run (INFINITY: cannot be built) */
+    double *npu_share;      /* node -> its share of its greedy segment's device cost (0 on the CPU) */
+    part_npu_cost *per_node; /* scratch for the callback's shares: one per node of a segment */
+    double *run_cost;       /* segment -> device cost of its current run: exact for the greedy
+                               segment, less the shares of nodes moved since (INFINITY: cannot be built) */
     double *cpu_cost;       /* node -> CPU cost */
-    double submit, job_overhead;
-    int estimates;
+    double submit;
+    int evaluations;
 } search;
 
 const char *part_objective_unit(part_objective o) { return o == PART_ENERGY ? "J" : "s"; }
@@ -100,26 +115,18 @@ static double submit_cost(const search *s)
     return s->o->objective == PART_LATENCY ? t : cpumodel_active_j(&s->cfg->cpu, t) + static_w(s) * t;
 }
 
-/* The device cost of nodes[0..n-1] as one segment; INFINITY if it cannot be built. */
-static double segment_cost(search *s, const int *nodes, int n)
+/* The device cost of nodes[0..n-1] as one segment; INFINITY if it cannot be built. With
+ * shares, each node's share of it goes to s->npu_share. */
+static double segment_cost(search *s, const int *nodes, int n, bool shares)
 {
     part_npu_cost c = {0, 0};
     rt_error local = {0};
-    if (!s->o->segment_cost(s->o->cost_ctx, s->g, nodes, n, &c, &local))
+    s->evaluations++;
+    if (!s->o->segment_cost(s->o->cost_ctx, s->g, nodes, n, &c, shares ? s->per_node : NULL, &local))
         return INFINITY;
+    for (int i = 0; shares && i < n; i++)
+        s->npu_share[nodes[i]] = npu_part_cost(s, &s->per_node[i]);
     return npu_part_cost(s, &c);
-}
-
-/* A node's device cost inside a segment: alone, less the job's own overhead. A node that cannot
- * be built alone (it may need its neighbours) is taken as free: the exact evaluation decides. */
-static double npu_estimate(search *s, int v)
-{
-    if (isnan(s->npu_est[v])) {
-        double c = segment_cost(s, &v, 1);
-        s->estimates++;
-        s->npu_est[v] = isfinite(c) ? fmax(0.0, c - s->job_overhead) : 0.0;
-    }
-    return s->npu_est[v];
 }
 
 /* What tensor t's crossings cost under the current placement. */
@@ -205,7 +212,8 @@ static void search_free(search *s)
     free(s->seg);
     free(s->seg_size);
     free(s->stamp);
-    free(s->npu_est);
+    free(s->npu_share);
+    free(s->per_node);
     free(s->run_cost);
     free(s->cpu_cost);
 }
@@ -222,11 +230,12 @@ static rt_status search_init(search *s, const part_plan *p)
     s->seg = malloc(((size_t)nn + 1) * sizeof *s->seg);
     s->seg_size = calloc((size_t)p->n_segments + 1, sizeof *s->seg_size);
     s->stamp = calloc((size_t)p->n_segments + 1, sizeof *s->stamp);
-    s->npu_est = malloc(((size_t)nn + 1) * sizeof *s->npu_est);
+    s->npu_share = calloc((size_t)nn + 1, sizeof *s->npu_share);
+    s->per_node = calloc((size_t)nn + 1, sizeof *s->per_node);
     s->run_cost = calloc((size_t)p->n_segments + 1, sizeof *s->run_cost);
     s->cpu_cost = calloc((size_t)nn + 1, sizeof *s->cpu_cost);
     if (!s->rd_start || !s->is_output || !s->free_tensor || !s->in_cost || !s->out_cost || !s->seg || !s->seg_size ||
-        !s->stamp || !s->npu_est || !s->run_cost || !s->cpu_cost)
+        !s->stamp || !s->npu_share || !s->per_node || !s->run_cost || !s->cpu_cost)
         return rt_error_set(s->e, RT_ERR_NOMEM, "out of memory (partition search)");
     /* readers, CSR: count, prefix sums, fill (a node reading t twice is one reader) */
     for (int v = 0; v < nn; v++) {
@@ -280,27 +289,22 @@ static rt_status search_init(search *s, const part_plan *p)
     }
     for (int v = 0; v < nn; v++) {
         s->seg[v] = p->node[v].place == PART_NPU ? p->node[v].segment : -1;
-        s->npu_est[v] = NAN;
         s->cpu_cost[v] = p->node[v].constant ? 0.0 : cpu_node_cost(s, &p->node[v].on_cpu);
     }
     for (int i = 0; i < p->n_segments; i++)
         s->seg_size[i] = p->segments[i].n_nodes;
     s->submit = submit_cost(s);
-    double overhead_s = (double)s->cfg->npu.control.cycles_per_job / (s->cfg->npu.control.clock_mhz * 1e6);
-    s->job_overhead = s->o->objective == PART_LATENCY
-                          ? overhead_s
-                          : (s->cfg->cpu.idle_power_w + static_w(s)) * overhead_s;
     return RT_OK;
 }
 
 /* ---- exact evaluation of a finished plan */
 
-/* (seg_costs: each segment's device cost, or NULL.) */
+/* (seg_costs: each segment's device cost, and each node's share of it in s->npu_share; or NULL.) */
 static double plan_cost(search *s, const part_plan *p, double *seg_costs)
 {
     double c = 0.0;
     for (int i = 0; i < p->n_segments; i++) {
-        double sc = segment_cost(s, p->segments[i].nodes, p->segments[i].n_nodes);
+        double sc = segment_cost(s, p->segments[i].nodes, p->segments[i].n_nodes, seg_costs != NULL);
         if (seg_costs)
             seg_costs[i] = sc;
         c += sc + s->submit;
@@ -368,7 +372,7 @@ static void why_moved(const search *s, part_plan *p, const int *nodes, int n, do
 }
 
 /* Move nodes[first], nodes[first + step] ... (count of them) to the CPU one by one, each at its
- * estimated device cost; cum[i] = the objective's change after the first i moves, cpu[i] their
+ * share of the segment's device cost; cum[i] = the objective's change after the first i moves, cpu[i] their
  * CPU cost. Stops early (returns how many moved) once the CPU cost alone exceeds `bound`: no
  * longer run can gain then (see search_pass). */
 static int scan_moves(search *s, const int *nodes, int first, int count, int step, double bound, double *cum,
@@ -379,7 +383,7 @@ static int scan_moves(search *s, const int *nodes, int first, int count, int ste
         int v = nodes[first + step * i];
         if (cpu[i] > bound)
             return i;
-        cum[i + 1] = cum[i] + move_to_cpu(s, v) - npu_estimate(s, v);
+        cum[i + 1] = cum[i] + move_to_cpu(s, v) - s->npu_share[v];
         cpu[i + 1] = cpu[i] + s->cpu_cost[v];
     }
     return count;
@@ -417,13 +421,22 @@ static double run_crossings(search *s, const int *nd, int lo, int hi)
     return c;
 }
 
+/* The shares of nodes[first], nodes[first + step] ... (count of them). */
+static double shares(const search *s, const int *nodes, int first, int count, int step)
+{
+    double c = 0.0;
+    for (int i = 0; i < count; i++)
+        c += s->npu_share[nodes[first + step * i]];
+    return c;
+}
+
 /* One pass over the segments. For each, the nodes still on the NPU form a run nodes[lo .. hi) of
- * exact device cost T (s->run_cost). Candidates: the whole run to the CPU (its exact change, with
- * T), or the best prefix, the best suffix, or both (scanned node by node with each node's device
- * cost simulated alone). A scan stops once the CPU cost of the nodes it moved exceeds T plus the
- * submission plus the run's crossings: the device cost of a part is at most T and moving nodes
- * saves at most those crossings, so no longer part can gain. The best candidate that improves is
- * applied, and T of what is left is simulated again. Whether anything moved. cum and cpu are
+ * device cost T (s->run_cost). Candidates: the whole run to the CPU (its change, with T), or the
+ * best prefix, the best suffix, or both (scanned node by node with each node's share). A scan
+ * stops once the CPU cost of the nodes it moved exceeds T plus the submission plus the run's
+ * crossings: the device cost of a part is at most T and moving nodes saves at most those
+ * crossings, so no longer part can gain. The best candidate that improves is applied, and T of
+ * what is left loses the shares of the nodes that left. Whether anything moved. cum and cpu are
  * scratch of n_nodes + 1 entries. */
 static bool search_pass(search *s, const part_plan *greedy, part_plan *reasons, double eps, double *cum, double *cpu)
 {
@@ -469,6 +482,8 @@ static bool search_pass(search *s, const part_plan *greedy, part_plan *reasons, 
             undo_moves(s, nd, hi - 1, ns, -1, si);
             undo_moves(s, nd, lo, np, 1, si);
         }
+        if (!(fmin(both, fmin(pre, suf)) < -fmax(eps, COST_MIN_TRIM_SHARE * T)))
+            pre = suf = both = INFINITY; /* a trim not worth its uncertainty (no whole run: no simulation) */
         double best = fmin(fmin(all, both), fmin(pre, suf));
         if (!(best < -eps))
             continue;
@@ -482,14 +497,15 @@ static bool search_pass(search *s, const part_plan *greedy, part_plan *reasons, 
         if (best == both || best == pre) {
             scan_moves(s, nd, lo, np, 1, INFINITY, cum, cpu);
             why_moved(s, reasons, nd + lo, np, pre_cpu, best == both ? -both_pre : -pre);
+            s->run_cost[si] -= shares(s, nd, lo, np, 1);
             lo += np;
         }
         if (best == both || best == suf) {
             scan_moves(s, nd, hi - 1, ns, -1, INFINITY, cum, cpu);
             why_moved(s, reasons, nd + hi - ns, ns, suf_cpu, best == both ? -both_suf : -suf);
+            s->run_cost[si] -= shares(s, nd, hi - 1, ns, -1);
             hi -= ns;
         }
-        s->run_cost[si] = segment_cost(s, nd + lo, hi - lo); /* what is left, exactly */
     }
     return moved;
 }
@@ -508,6 +524,10 @@ rt_status part_cost_refine(const rt_graph *g, const m4npu_config *cfg, const par
     rt_status st = npu ? search_init(&s, greedy) : rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition)");
     if (st != RT_OK)
         goto out;
+    if (o->fits && greedy->n_segments > 0 && !o->fits(o->fits_ctx, g, greedy, e)) {
+        st = e && e->code != RT_OK ? e->code : RT_ERR_NOMEM;
+        goto out;
+    }
     double c_greedy = plan_cost(&s, greedy, s.run_cost);
     greedy->greedy_segments = greedy->n_segments;
     greedy->cost_greedy = c_greedy;
@@ -558,7 +578,7 @@ rt_status part_cost_refine(const rt_graph *g, const m4npu_config *cfg, const par
     pick->cost_chosen = pick == greedy ? c_greedy : pick == cpu_only ? c_cpu : c_found;
     pick->chosen = name;
     pick->greedy_segments = greedy->n_segments;
-    pick->node_estimates = s.estimates;
+    pick->segment_evaluations = s.evaluations;
     pick->n_kept_on_cpu = 0;
     for (int v = 0; v < g->n_nodes; v++) {
         part_node_info *ni = &pick->node[v];

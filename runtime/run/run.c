@@ -254,16 +254,57 @@ static bool backend_supports(void *ctx, const rt_graph *g, int node, char *why, 
     return npu_backend_supports(ctx, g, node, why, whylen);
 }
 
-/* A segment's device cost: built and run timing-only (the backend's memo answers repeats). */
+/* Each node's share of a segment's job from its per-op profile: the spans and counters of the
+ * descriptors lowered from it (the spans follow one another, npu_segment_profile). */
+static rt_status node_shares(const run_cost_ctx *cc, const rt_graph *g, npu_segment *s, const int *nodes, int n,
+                             part_npu_cost *per_node, rt_error *e)
+{
+    uint32_t n_ops = 0;
+    npu_segment_ops(s, &n_ops);
+    const npu_op_profile *prof = npu_segment_profile(s);
+    int *pos = malloc(((size_t)g->n_nodes + 1) * sizeof *pos);
+    if (!pos)
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (segment cost)");
+    for (int v = 0; v < g->n_nodes; v++)
+        pos[v] = -1;
+    for (int i = 0; i < n; i++) {
+        pos[nodes[i]] = i;
+        per_node[i] = (part_npu_cost){0, 0};
+    }
+    double hz = cc->cfg->npu.clock_mhz * 1e6;
+    for (uint32_t k = 0; prof && k < n_ops; k++) {
+        int v = npu_segment_op_node(s, k);
+        if (v < 0 || v >= g->n_nodes || pos[v] < 0)
+            continue;
+        npu_counters c;
+        memset(&c, 0, sizeof c);
+        memcpy(c.v, prof[k].ctr, sizeof c.v);
+        energy_breakdown eb;
+        memset(&eb, 0, sizeof eb);
+        energy_add_npu(&eb, cc->cfg, &c);
+        per_node[pos[v]].seconds += (double)(prof[k].end_cycle - prof[k].start_cycle) / hz;
+        per_node[pos[v]].dynamic_j += energy_total(&eb);
+    }
+    free(pos);
+    return prof || n_ops == 0 ? RT_OK : rt_error_set(e, RT_ERR_ARG, "segment cost: the job has no per-op profile");
+}
+
+/* A segment's device cost: built and run timing-only (the backend's memo answers repeats); with
+ * per_node, with its per-op profile (switched on for this job) to share it among the nodes. */
 static bool backend_segment_cost(void *ctx, const rt_graph *g, const int *nodes, int n, part_npu_cost *c,
-                                 rt_error *e)
+                                 part_npu_cost *per_node, rt_error *e)
 {
     const run_cost_ctx *cc = ctx;
     npu_segment *s = npu_segment_build(cc->b, (rt_graph *)g, nodes, n, cc->weights, true, e);
     if (!s)
         return false;
+    bool profile_was = npu_backend_profile(cc->b);
+    npu_backend_set_profile(cc->b, profile_was || per_node);
     npu_segment_stats st;
     rt_status rs = npu_segment_run(s, NULL, &st, e);
+    npu_backend_set_profile(cc->b, profile_was);
+    if (rs == RT_OK && per_node)
+        rs = node_shares(cc, g, s, nodes, n, per_node, e);
     npu_segment_free(s);
     if (rs != RT_OK)
         return false;
@@ -273,6 +314,28 @@ static bool backend_segment_cost(void *ctx, const rt_graph *g, const int *nodes,
     c->seconds = st.seconds;
     c->dynamic_j = energy_total(&eb);
     return true;
+}
+
+/* Whether a plan's segments fit in device memory, planned as the run plans them (nothing is
+ * allocated). A segment that cannot be built is not a memory question: the exact evaluation
+ * prices it. */
+static bool backend_plan_fits(void *ctx, const rt_graph *g, const part_plan *p, rt_error *e)
+{
+    const run_cost_ctx *cc = ctx;
+    npu_mem_plan *mem = npu_mem_plan_new(cc->b, (rt_graph *)g, cc->o->resident, cc->o->resident_ctx, e);
+    if (!mem)
+        return false;
+    for (int s = 0; s < p->n_segments; s++) {
+        rt_error ignored = {0};
+        if (!npu_mem_plan_segment(mem, p->segments[s].nodes, p->segments[s].n_nodes, cc->weights, cc->o->timing_only,
+                                  &ignored)) {
+            npu_mem_plan_free(mem);
+            return true;
+        }
+    }
+    bool fits = npu_mem_plan_check(mem, e) == RT_OK;
+    npu_mem_plan_free(mem);
+    return fits;
 }
 
 static bool run_resident(void *ctx, const rt_graph *g, int tensor)
@@ -290,6 +353,9 @@ void run_partition_options(const run_options *o, run_cost_ctx *cc, part_options 
     po->objective = o->objective;
     po->segment_cost = backend_segment_cost;
     po->cost_ctx = cc;
+    cc->o = o;
+    po->fits = backend_plan_fits;
+    po->fits_ctx = cc;
     po->resident = o->resident ? run_resident : NULL;
     po->resident_ctx = (void *)o;
     po->device_act_bits = o->activations == NPU_ACTS_INT8 ? PART_DEVICE_ACT_BITS : 2 * PART_DEVICE_ACT_BITS;

@@ -25,6 +25,7 @@ typedef struct run_cost_ctx {
     npu_backend *b;
     const m4npu_config *cfg;
     npu_weight_type weights;
+    const run_options *o;   /* set by run_partition_options */
 } run_cost_ctx;
 /* The partition options of a run: the firmware check, cost-aware or greedy, the objective, the
  * segment cost (timing-only through the backend), residency, the activations' device bits. */

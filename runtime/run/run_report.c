@@ -127,10 +127,10 @@ void run_print_report(FILE *out, const rt_graph *g, const m4npu_config *cfg, con
         const char *u = lat ? "us" : "uJ";
         fprintf(out, "\npartitioning: cost-aware, %s objective: chose the %s plan, %.3f %s; greedy (every supported "
                      "node on the NPU, %d segment%s) %.3f %s; everything on the CPU %.3f %s; %d supported node%s "
-                     "kept on the CPU (%d nodes simulated alone for their NPU cost)\n",
+                     "kept on the CPU (%d segment%s simulated or taken from the memo)\n",
                 lat ? "latency" : "energy", p->chosen, p->cost_chosen * k, u, p->greedy_segments,
                 p->greedy_segments == 1 ? "" : "s", p->cost_greedy * k, u, p->cost_cpu * k, u, p->n_kept_on_cpu,
-                p->n_kept_on_cpu == 1 ? "" : "s", p->node_estimates);
+                p->n_kept_on_cpu == 1 ? "" : "s", p->segment_evaluations, p->segment_evaluations == 1 ? "" : "s");
     } else {
         fprintf(out, "\npartitioning: greedy (every supported node on the NPU)\n");
     }
@@ -337,7 +337,7 @@ json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const m4npu_
               set(part, "all_cpu_cost", real_or_null(p->cost_cpu)) ||
               set(part, "search_cost", real_or_null(p->cost_search)) ||
               set(part, "greedy_segments", json_integer(p->greedy_segments)) ||
-              set(part, "node_estimates", json_integer(p->node_estimates));
+              set(part, "segment_evaluations", json_integer(p->segment_evaluations));
     json_t *quant = json_object(), *calib = r->calib.samples ? json_object() : json_null();
     bad = bad || !quant || !calib || set(quant, "activations", json_string(npu_act_format_name(r->activations))) ||
           set(quant, "weights", json_string(npu_weight_type_name(r->weights))) ||

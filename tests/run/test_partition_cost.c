@@ -24,7 +24,8 @@ typedef struct fake_npu {
     int fail_over;
 } fake_npu;
 
-static bool fake_segment_cost(void *ctx, const rt_graph *g, const int *nodes, int n, part_npu_cost *c, rt_error *e)
+static bool fake_segment_cost(void *ctx, const rt_graph *g, const int *nodes, int n, part_npu_cost *c,
+                              part_npu_cost *per_node, rt_error *e)
 {
     (void)g;
     fake_npu *f = ctx;
@@ -38,6 +39,8 @@ static bool fake_segment_cost(void *ctx, const rt_graph *g, const int *nodes, in
     for (int i = 0; i < n; i++) {
         c->seconds += f->npu_s[nodes[i]];
         c->dynamic_j += f->dyn_j[nodes[i]];
+        if (per_node)
+            per_node[i] = (part_npu_cost){f->npu_s[nodes[i]], f->dyn_j[nodes[i]]};
     }
     return true;
 }
@@ -92,7 +95,7 @@ static double latency_of(const part_plan *p, fake_npu *f, const rt_graph *g)
     double t = p->cpu_s + p->crossing_s + p->submit_s;
     for (int s = 0; s < p->n_segments; s++) {
         part_npu_cost c = {0, 0};
-        assert_true(fake_segment_cost(f, g, p->segments[s].nodes, p->segments[s].n_nodes, &c, NULL));
+        assert_true(fake_segment_cost(f, g, p->segments[s].nodes, p->segments[s].n_nodes, &c, NULL, NULL));
         t += c.seconds;
     }
     return t;
