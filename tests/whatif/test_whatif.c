@@ -492,6 +492,12 @@ static void test_failed_tasks_are_rows_and_exit_1(void **state)
         }
     }
     assert_true(failed > 0 && ok > 0); /* the backbone fails; the IMU encoder runs */
+    /* the cost-aware default fails a module whose greedy plan does not fit as greedy does, before
+     * simulating anything (it used to simulate the VAE's segments for seconds, then run it on the
+     * CPU) */
+    rc = test_run(out, sizeof out, "%s whatif --config %s --module IMG_dec-vae --quiet 2>&1", M4NPU_BIN, PRESET("test"));
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "IMG_dec-vae: device memory: the plan of"));
     json_t *sum = json_object_get(j, "summary");
     assert_int_equal(json_integer_value(json_object_get(sum, "failed")), failed);
     assert_int_equal(json_integer_value(json_object_get(sum, "completed")), ok);
