@@ -3,9 +3,11 @@
  * task-specific model of `m4npu whatif --module`. Each runs three ways on mobile-default: the
  * default (cost-aware), --partition greedy, and a copy of the preset whose capability set is
  * empty (everything on the CPU). The cost-aware plan is never modelled slower than either, and
- * on the encoder block, where greedy is slower than the CPU alone (an Erf splits it: two jobs and
- * their transfers), it is strictly faster than greedy. Three generated models also run with 16-bit
- * activations (their segments cost differently and their crossings move 2 bytes per element). */
+ * on the encoder block and the ResNet-class CNN, where greedy is slower than the CPU alone (an Erf
+ * splits the encoder: two jobs and their transfers; the ResNet's first Conv takes 155 us on the
+ * device against 36 us on the CPU), it is strictly faster than greedy. Three generated models also
+ * run with 16-bit activations (their segments cost differently and their crossings move 2 bytes
+ * per element). */
 #include "test_util.h"
 
 #include <jansson.h>
@@ -115,13 +117,15 @@ static void check(const char *what, three t)
 static void test_onnx_models(void **state)
 {
     (void)state;
-    static const char *const built[] = {"encoder_block", "constant_nodes", "typed_fields", "external_data"};
+    static const char *const built[] = {"encoder_block", "constant_nodes", "typed_fields",
+                                        "external_data", "mobilenet_v2_bn", "resnet_bn"};
     for (size_t i = 0; i < sizeof built / sizeof *built; i++) {
         char m[600];
         snprintf(m, sizeof m, "%s/%s.onnx", M4NPU_MODELS_DIR, built[i]);
         three t = run_three(m, "");
         check(built[i], t);
-        if (strcmp(built[i], "encoder_block") == 0) { /* the case: the split loses to the CPU */
+        if (strcmp(built[i], "encoder_block") == 0 || strcmp(built[i], "resnet_bn") == 0) {
+            /* the case: the split loses to the CPU (the ResNet: 394 us against 335 us) */
             assert_true(t.greedy > t.cpu);
             assert_true(t.cost < t.greedy);
         }
@@ -149,7 +153,7 @@ static void test_onnx_models(void **state)
         snprintf(a, sizeof a, generated[i].args, dir, dir, dir);
         char what[80];
         snprintf(what, sizeof what, "%s%s%.20s", generated[i].model, generated[i].args[0] == '-' ? " " : "",
-                 generated[i].args[0] == '-' ? generated[i].args + 2 : "");
+                 generated[i].args[0] == '-' ? generated[i].args + 2 : ""); /* the format, not the paths */
         check(what, run_three(m, a));
     }
 }
