@@ -167,7 +167,12 @@ static void test_trims_the_ends_of_a_segment(void **state)
     prepare(g);
     f.npu_s[mm] = 10 * US;                 /* the CPU needs 2*128*256*256 / 50e9 = 671 us */
     f.npu_s[pre] = f.npu_s[post] = 400 * US; /* a stand-in whose elementwise ops are very slow */
+    f.calls = 0;
     part_plan *p = plan(g, &cfg, &f, PART_COST, PART_LATENCY);
+    /* two jobs: the greedy segment (its shares price the moves) and the trimmed one, exactly; no
+     * node is simulated alone and the trimmed run is not simulated again during the search */
+    assert_int_equal(f.calls, 2);
+    assert_int_equal(p->segment_evaluations, 2);
     assert_int_equal(p->n_segments, 1);
     assert_int_equal(p->segments[0].n_nodes, 1);
     assert_int_equal(p->segments[0].nodes[0], mm);
@@ -177,7 +182,17 @@ static void test_trims_the_ends_of_a_segment(void **state)
     assert_int_equal(p->n_kept_on_cpu, 2);
     assert_close(p->cost_chosen, latency_of(p, &f, g));
     assert_true(p->cost_chosen < p->cost_greedy && p->cost_chosen < p->cost_cpu);
+    /* a trim that gains less than 1% of its segment is not made: the shares are not that exact */
+    f.npu_s[mm] = 200 * US; /* the segment: ~260 us, the whole graph on the CPU ~390 us */
+    f.npu_s[pre] = p->node[pre].on_cpu.seconds + 1 * US; /* either end gains 1 us */
+    f.npu_s[post] = p->node[post].on_cpu.seconds + 1 * US;
     part_plan_free(p);
+    p = plan(g, &cfg, &f, PART_COST, PART_LATENCY);
+    assert_int_equal(p->n_segments, 1);
+    assert_int_equal(p->segments[0].n_nodes, 3);
+    assert_int_equal(p->n_kept_on_cpu, 0);
+    part_plan_free(p);
+    f.npu_s[mm] = 10 * US;
     /* with fast elementwise ops the whole chain stays: moving an end only adds crossings */
     f.npu_s[pre] = f.npu_s[post] = 0.5 * US;
     p = plan(g, &cfg, &f, PART_COST, PART_LATENCY);
