@@ -80,6 +80,29 @@ static inline void test_write_file(const char *path, const void *data, size_t le
     assert_int_equal(fclose(f), 0);
 }
 
+/* A copy of the configuration at src whose capability set is empty (`ops: {}`): everything on
+ * the CPU. Written to dst. */
+static inline void test_write_cpu_only_config(const char *src, const char *dst)
+{
+    char *text = test_read_file(src, NULL);
+    FILE *f = fopen(dst, "w");
+    assert_non_null(f);
+    int in_ops = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strncmp(line, "ops:", 4) == 0) {
+            in_ops = 1;
+            fputs("ops: {}\n", f);
+            continue;
+        }
+        if (in_ops && line[0] != ' ' && line[0] != '#')
+            in_ops = 0;
+        if (!in_ops)
+            fprintf(f, "%s\n", line);
+    }
+    assert_int_equal(fclose(f), 0);
+    free(text);
+}
+
 /* Run a shell command; captures stdout+stderr (up to cap-1 bytes) and returns the exit code
  * (or -1 if it did not exit normally, e.g. it crashed). */
 static inline int test_run(char *out, size_t cap, const char *fmt, ...)

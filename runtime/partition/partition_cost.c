@@ -218,6 +218,17 @@ static void search_free(search *s)
     free(s->cpu_cost);
 }
 
+/* Whether n's input i is a tensor it has not read at an earlier input (a node reading t twice
+ * is one reader of t). */
+static bool first_read(const rt_node *n, int i)
+{
+    int t = n->inputs[i];
+    bool dup = t < 0;
+    for (int j = 0; j < i && !dup; j++)
+        dup = n->inputs[j] == t;
+    return !dup;
+}
+
 static rt_status search_init(search *s, const part_plan *p)
 {
     const rt_graph *g = s->g;
@@ -238,17 +249,10 @@ static rt_status search_init(search *s, const part_plan *p)
         !s->stamp || !s->npu_share || !s->per_node || !s->run_cost || !s->cpu_cost)
         return rt_error_set(s->e, RT_ERR_NOMEM, "out of memory (partition search)");
     /* readers, CSR: count, prefix sums, fill (a node reading t twice is one reader) */
-    for (int v = 0; v < nn; v++) {
-        const rt_node *n = &g->nodes[v];
-        for (int i = 0; i < n->n_inputs; i++) {
-            int t = n->inputs[i];
-            bool dup = t < 0;
-            for (int j = 0; j < i && !dup; j++)
-                dup = n->inputs[j] == t;
-            if (!dup)
-                s->rd_start[t + 1]++;
-        }
-    }
+    for (int v = 0; v < nn; v++)
+        for (int i = 0; i < g->nodes[v].n_inputs; i++)
+            if (first_read(&g->nodes[v], i))
+                s->rd_start[g->nodes[v].inputs[i] + 1]++;
     for (int t = 0; t < nt; t++)
         s->rd_start[t + 1] += s->rd_start[t];
     int *fill = malloc(((size_t)nt + 1) * sizeof *fill);
@@ -258,17 +262,10 @@ static rt_status search_init(search *s, const part_plan *p)
         return rt_error_set(s->e, RT_ERR_NOMEM, "out of memory (partition search)");
     }
     memcpy(fill, s->rd_start, (size_t)nt * sizeof *fill);
-    for (int v = 0; v < nn; v++) {
-        const rt_node *n = &g->nodes[v];
-        for (int i = 0; i < n->n_inputs; i++) {
-            int t = n->inputs[i];
-            bool dup = t < 0;
-            for (int j = 0; j < i && !dup; j++)
-                dup = n->inputs[j] == t;
-            if (!dup)
-                s->rd[fill[t]++] = v;
-        }
-    }
+    for (int v = 0; v < nn; v++)
+        for (int i = 0; i < g->nodes[v].n_inputs; i++)
+            if (first_read(&g->nodes[v], i))
+                s->rd[fill[g->nodes[v].inputs[i]]++] = v;
     free(fill);
     for (int k = 0; k < g->n_outputs; k++)
         s->is_output[g->outputs[k]] = true;

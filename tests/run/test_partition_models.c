@@ -23,27 +23,11 @@
 static char out[OUT_BYTES];
 static char dir[512], cpu_yaml[600];
 
-/* A copy of mobile-default.yaml whose capability set is empty. */
+/* A copy of mobile-default.yaml whose capability set is empty: everything on the CPU. */
 static void write_cpu_config(void)
 {
-    char *text = test_read_file(MOBILE_YAML, NULL);
     snprintf(cpu_yaml, sizeof cpu_yaml, "%s/cpu-only.yaml", dir);
-    FILE *f = fopen(cpu_yaml, "w");
-    assert_non_null(f);
-    bool in_ops = false;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        if (strncmp(line, "ops:", 4) == 0) {
-            in_ops = true;
-            fputs("ops: {}\n", f);
-            continue;
-        }
-        if (in_ops && line[0] != ' ' && line[0] != '#')
-            in_ops = false;
-        if (!in_ops)
-            fprintf(f, "%s\n", line);
-    }
-    fclose(f);
-    free(text);
+    test_write_cpu_only_config(MOBILE_YAML, cpu_yaml);
 }
 
 static int setup(void **state)
