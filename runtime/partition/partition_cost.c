@@ -8,7 +8,7 @@
  *            job of its nodes, firmware and job overhead included)
  *          + sum over CPU nodes of their runtime/cpumodel cost
  *          + sum over crossings (quantise in / dequantise out, priced by runtime/cpumodel)
- *          + one submission per segment
+ *          + one submission per segment (a job's overhead plus one per node)
  *
  * in seconds, or in joules (the NPU's dynamic energy plus static power and the CPU idling over
  * its time; CPU nodes, crossings and submissions at active power plus the NPU's static power;
@@ -17,8 +17,9 @@
  * The search moves nodes from the NPU to the CPU at the ends of segments. Within a segment (a run
  * of the fixed execution order) it scans every prefix and then every suffix: moving node v costs
  *
- *     delta(v) = cpu(v) - npu(v) + (crossing cost of v's tensors after - before) [- submission
- *                when the segment empties]
+ *     delta(v) = cpu(v) - npu(v) + (crossing cost of v's tensors after - before) - the node's
+ *                share of the submission (cpu.npu_op_overhead_us) [- the job's submission when
+ *                the segment empties]
  *
  * with npu(v) the node's share of its greedy segment's simulated job (the callback's per-node
  * costs: the spans of the op descriptors lowered from v, which follow one another on the device),
@@ -77,7 +78,8 @@ typedef struct search {
     double *run_cost;       /* segment -> device cost of its current run: exact for the greedy
                                segment, less the shares of nodes moved since (INFINITY: cannot be built) */
     double *cpu_cost;       /* node -> CPU cost */
-    double submit;
+    double submit;          /* a job's submission: cpu.npu_submit_overhead_us */
+    double op_submit;       /* and each of its nodes': cpu.npu_op_overhead_us */
     int evaluations;
 } search;
 
@@ -109,9 +111,10 @@ static double crossing_cost(const search *s, const cpumodel_transfer_cost *c)
            (double)c->bytes * COST_BITS_PER_BYTE * s->cfg->energy.dram_pj_per_bit * COST_PJ_TO_J;
 }
 
-static double submit_cost(const search *s)
+/* Submitting one job of n_nodes nodes. */
+static double submit_cost(const search *s, int n_nodes)
 {
-    double t = cpumodel_submit_s(&s->cfg->cpu);
+    double t = cpumodel_submit_s(&s->cfg->cpu, n_nodes);
     return s->o->objective == PART_LATENCY ? t : cpumodel_active_j(&s->cfg->cpu, t) + static_w(s) * t;
 }
 
@@ -190,6 +193,7 @@ static double move_to_cpu(search *s, int v)
     double d = after - before + s->cpu_cost[v];
     if (s->seg_size[sg] == 0)
         d -= s->submit;
+    d -= s->op_submit;
     return d;
 }
 
@@ -290,7 +294,8 @@ static rt_status search_init(search *s, const part_plan *p)
     }
     for (int i = 0; i < p->n_segments; i++)
         s->seg_size[i] = p->segments[i].n_nodes;
-    s->submit = submit_cost(s);
+    s->submit = submit_cost(s, 0);
+    s->op_submit = submit_cost(s, 1) - s->submit;
     return RT_OK;
 }
 
@@ -304,7 +309,7 @@ static double plan_cost(search *s, const part_plan *p, double *seg_costs)
         double sc = segment_cost(s, p->segments[i].nodes, p->segments[i].n_nodes, seg_costs != NULL);
         if (seg_costs)
             seg_costs[i] = sc;
-        c += sc + s->submit;
+        c += sc + submit_cost(s, p->segments[i].n_nodes);
     }
     if (!isfinite(c))
         return INFINITY;
@@ -450,7 +455,7 @@ static bool search_pass(search *s, const part_plan *greedy, part_plan *reasons, 
         double T = s->run_cost[si];
         if (L <= 0 || !isfinite(T))
             continue;
-        double bound = T + s->submit + run_crossings(s, nd, lo, hi);
+        double bound = T + s->submit + L * s->op_submit + run_crossings(s, nd, lo, hi);
         /* the whole run: exact */
         double all_cpu = 0.0, all = -T;
         for (int k = lo; k < hi; k++) {
