@@ -169,7 +169,7 @@ static char *full_queue_program(void)
     static char src[1024];
     int n = snprintf(src, sizeof src, "dma.ld 0, 0, 0x0, 0, 64, 1024, 1024, 1024\nwait mm, 5\n");
     for (int i = 0; i < 10; i++)
-        n += snprintf(src + n, sizeof src - (size_t)n, "mm os, set, i8, nobias, i32, 1, 1, 1, 0, 0x40, 0x80\n");
+        n += snprintf(src + n, sizeof src - (size_t)n, "mm os, set, i8, nobias, i32, 1, 1, 1, 0, 0x40, 0x80, i8, i8\n");
     snprintf(src + n, sizeof src - (size_t)n, "end\n");
     return src;
 }
