@@ -494,7 +494,8 @@ void Device::arm_watchdog(sc_time deadline)
 void Device::note_progress()
 {
     last_progress_ = sim_now();
-    progress_.notify(SC_ZERO_TIME);
+    if (waits_progress_)
+        progress_.notify(SC_ZERO_TIME);
 }
 
 // Wait until some unit makes progress or reset_ev_ fires (true), or until `deadline` passes
@@ -505,7 +506,9 @@ bool Device::wait_progress_or_deadline(sc_time deadline)
 {
     for (;;) {
         arm_watchdog(deadline);
+        waits_progress_ = true;
         wait(progress_or_reset_);
+        waits_progress_ = false;
         if (!watchdog_ev_.triggered() || progress_.triggered() || reset_ev_.triggered())
             return true;
         if (sim_now() >= deadline)
@@ -555,7 +558,8 @@ hal_status Device::push(unsigned unit, const hal_cmd &cmd)
             return st;
     }
     u.queue.push_back(cmd);
-    u.wake.notify(SC_ZERO_TIME);
+    if (u.waits_wake)
+        u.wake.notify(SC_ZERO_TIME);
     units_[NPU_UNIT_CTRL].ctr[NPU_CTR_INSNS]++; // the control core's count: instructions dispatched
     return HAL_OK;
 }
@@ -584,7 +588,9 @@ hal_status Device::spend_push(uint64_t control_cycles, unsigned unit, const hal_
         if (last_progress_ > watch_from)
             watch_from = last_progress_;
         arm_watchdog(watch_from + watchdog);
+        U.waits_space = true;
         wait(U.push_wait);
+        U.waits_space = false;
         const sc_time now = sim_now();
         if (reset_pending_) { // as spend() interrupted by the reset, or push() after it
             busy += to_cycles(std::min(now, end) - t0);

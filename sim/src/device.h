@@ -206,14 +206,16 @@ struct Unit {
     bool stalled = false;     // in a `wait` on a semaphore
     uint32_t current = 0;     // its index
     std::array<uint64_t, NPU_CTR_COUNT> ctr{};
-    sc_core::sc_event wake; // the queue got an entry
+    sc_core::sc_event wake; // the queue got an entry (notified only while the unit waits for it)
+    bool waits_wake = false; // the unit thread waits for `wake` (its queue is empty)
     // Completion of the unit's DRAM transfer and SRAM request (one of each at most at a time),
     // and the lists its waits use, built once (Device's constructor): an `a | b` per wait would
     // allocate an event list, and an event per request would construct one, per instruction.
     sc_core::sc_event dram_done, sram_done;
     sc_core::sc_event_or_list dram_done_or_abort, sram_done_or_abort, sem_or_abort;
-    sc_core::sc_event space; // an entry left the queue (notified with progress_)
+    sc_core::sc_event space; // an entry left the queue (notified only while spend_push waits for it)
     sc_core::sc_event_or_list push_wait; // space | reset | fault | watchdog: spend_push's wait
+    bool waits_space = false; // the control core waits in push_wait for this queue's room
 };
 
 class Device : public sc_core::sc_module {
@@ -306,8 +308,13 @@ class Device : public sc_core::sc_module {
     // units and synchronisation
     std::array<Unit, NPU_UNIT_COUNT> units_;
     std::array<uint32_t, 32> sems_{};
-    sc_core::sc_event sem_changed_;
-    sc_core::sc_event progress_;   // a unit finished an instruction or freed queue space
+    sc_core::sc_event sem_changed_; // a semaphore was signalled (notified only while a unit waits for one)
+    unsigned sem_waiters_ = 0;      // units in a `wait` on a semaphore
+    // A unit finished an instruction or freed queue space. Notified only while the control core
+    // waits for it (waits_progress_): a notification nobody waits for changes nothing, and every
+    // waiter checks the state it waits for before it waits, in the same process run.
+    sc_core::sc_event progress_;
+    bool waits_progress_ = false;
     sc_core::sc_time last_progress_; // when progress_ was last notified
     sc_core::sc_event fault_ev_;   // a unit reported a fault (notified with progress_)
     // The watchdog's timer: one timed notification kept pending for the latest deadline, never

@@ -115,14 +115,18 @@ void Device::unit_thread(unsigned u)
 {
     Unit &U = units_[u];
     for (;;) {
-        while (U.queue.empty())
+        while (U.queue.empty()) {
+            U.waits_wake = true;
             wait(U.wake);
+            U.waits_wake = false;
+        }
         hal_cmd cmd = U.queue.front();
         U.queue.pop_front();
         U.has_current = true;
         U.current = cmd.index;
         note_progress(); // queue space for the firmware
-        U.space.notify(SC_ZERO_TIME);
+        if (U.waits_space)
+            U.space.notify(SC_ZERO_TIME);
         const uint64_t issued = insn_hook_ ? now_cycles() : 0;
         uint64_t epoch = abort_epoch_;
         bool done;
@@ -203,7 +207,8 @@ bool Device::exec_sync(unsigned u, const hal_cmd &cmd)
     unsigned sem = static_cast<unsigned>(ISA_GET(&cmd.insn, SIGNAL, SEM));
     if (cmd.insn.op == ISA_OP_SIGNAL) {
         sems_[sem]++;
-        sem_changed_.notify(SC_ZERO_TIME);
+        if (sem_waiters_)
+            sem_changed_.notify(SC_ZERO_TIME);
         return true;
     }
     uint64_t epoch = abort_epoch_;
@@ -211,7 +216,9 @@ bool Device::exec_sync(unsigned u, const hal_cmd &cmd)
     while (sems_[sem] == 0) {
         U.stalled = true;
         sc_time t0 = sim_now();
+        sem_waiters_++;
         wait(U.sem_or_abort);
+        sem_waiters_--;
         U.ctr[NPU_CTR_STALL] += to_cycles(sim_now() - t0);
         if (epoch != abort_epoch_)
             return false;
