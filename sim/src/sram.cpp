@@ -53,7 +53,8 @@ void SramModel::advance()
             r->remaining_fx -= std::min(r->remaining_fx, r->rate_fx * dt);
         if (r->remaining_fx == 0) {
             r->finished = true;
-            r->done->notify(SC_ZERO_TIME);
+            if (r->waiting) // an owner not waiting yet finds it finished in finish(): no event
+                r->done->notify(SC_ZERO_TIME);
         }
     }
     active_.erase(std::remove_if(active_.begin(), active_.end(), [](Request *r) { return r->finished; }),
