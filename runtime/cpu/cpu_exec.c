@@ -161,7 +161,7 @@ rt_status cpu_exec_node_run(const rt_graph *g, int node, rt_tensor **values, con
             if (b.out[o]) {
                 s = rt_tensor_alloc(b.out[o], e);
                 if (s != RT_OK)
-                    rt_error_prefix(e, "node %s", b.label);
+                    rt_error_prefix(e, "node %s", ops_node_label(&b.ctx));
             }
     }
     if (s == RT_OK)

@@ -74,9 +74,25 @@ rt_status ops_bind(const rt_graph *g, int node, rt_tensor *const *values, rt_op_
         b->in[i] = n->inputs[i] >= 0 ? values[n->inputs[i]] : NULL;
     for (int i = 0; i < n->n_outputs; i++)
         b->out[i] = n->outputs[i] >= 0 ? values[n->outputs[i]] : NULL;
-    graph_node_label(g, node, b->label, sizeof b->label);
-    b->ctx = (rt_op_ctx){n, b->label, graph_opset(g, n->domain), n->n_inputs, b->in, n->n_outputs, b->out, e, NULL};
+    b->ctx = (rt_op_ctx){.node = n,
+                         .node_label = b->label, /* empty: formatted by ops_node_label */
+                         .graph = g,
+                         .node_index = node,
+                         .opset = graph_opset(g, n->domain),
+                         .n_in = n->n_inputs,
+                         .in = b->in,
+                         .n_out = n->n_outputs,
+                         .out = b->out,
+                         .err = e,
+                         .runner = NULL};
     return RT_OK;
+}
+
+const char *ops_node_label(const rt_op_ctx *c)
+{
+    if (!c->node_label[0])
+        graph_node_label(c->graph, c->node_index, c->node_label, RT_OP_LABEL_BYTES);
+    return c->node_label;
 }
 
 void ops_unbind(rt_op_binding *b)
@@ -91,7 +107,7 @@ static const rt_op_def *def_or_error(const rt_op_ctx *c)
     const rt_op_def *d = ops_get(c->node->op);
     if (!d)
         rt_error_set(c->err, RT_ERR_UNKNOWN_OP, "unknown op '%s%s%s' (node %s): no kernel", c->node->domain,
-                     c->node->domain[0] ? "." : "", c->node->op_type, c->node_label);
+                     c->node->domain[0] ? "." : "", c->node->op_type, ops_node_label(c));
     return d;
 }
 

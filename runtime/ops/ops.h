@@ -38,7 +38,12 @@ struct rt_body_runner;
  * missing optional input or output is NULL. */
 typedef struct rt_op_ctx {
     const rt_node *node;
-    const char *node_label; /* for messages */
+    /* The node's label for messages (ops_node_label): formatted into this buffer of
+     * RT_OP_LABEL_BYTES on first use, "" until then. Every pass binds every node, and a label
+     * is needed only for an error: formatting it at every bind cost a snprintf per node. */
+    char *node_label;
+    const rt_graph *graph; /* the node's graph and index, for its label */
+    int node_index;
     int64_t opset;
     int n_in;
     rt_tensor *const *in;
@@ -101,17 +106,21 @@ rt_status ops_run_kernel(rt_op_ctx *c);
 rt_status ops_cost(const rt_op_ctx *c, rt_cost *cost);
 
 /* A node bound to a tensor table (the graph's own tensors, or an executor's values). */
+enum { RT_OP_LABEL_BYTES = 200 };
 typedef struct rt_op_binding {
     rt_op_ctx ctx;
     rt_tensor **in;
     rt_tensor **out;
-    char label[200];
+    char label[RT_OP_LABEL_BYTES]; /* ctx.node_label's buffer */
 } rt_op_binding;
 
 /* Bind node `node` of g to `values` (indexed like g->tensors; NULL means g->tensors). */
 rt_status ops_bind(const rt_graph *g, int node, rt_tensor *const *values, rt_op_binding *b,
                    rt_error *e);
 void ops_unbind(rt_op_binding *b);
+/* The bound node's label for messages ("'name' (OpType)" or "#index (OpType)"), formatted on
+ * first use. */
+const char *ops_node_label(const rt_op_ctx *c);
 
 /* Helpers for inference functions and kernels (ops_util.c). */
 rt_status ops_err(const rt_op_ctx *c, rt_status code, const char *fmt, ...)

@@ -13,7 +13,7 @@ rt_status ops_err(const rt_op_ctx *c, rt_status code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(body, sizeof body, fmt, ap);
     va_end(ap);
-    return rt_error_set(c->err, code, "node %.200s: %.300s", c->node_label, body);
+    return rt_error_set(c->err, code, "node %.200s: %.300s", ops_node_label(c), body);
 }
 
 rt_status ops_axis(const rt_op_ctx *c, int64_t axis, int rank, const char *what, int *out)

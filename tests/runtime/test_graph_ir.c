@@ -289,6 +289,31 @@ static void test_kernel_without_its_output_is_an_error(void **state)
     graph_free(g);
 }
 
+/* A binding's node label is formatted when a message needs it, not at every bind: empty after
+ * ops_bind, then the node's name or, for an unnamed node, its index (#n) with its op type, in
+ * the error and from ops_node_label. */
+static void test_node_label_is_formatted_on_first_use(void **state)
+{
+    (void)state;
+    rt_graph *g = graph_create("g");
+    float one = 1.0f;
+    graph_add_constant(g, "c", RT_DT_F32, 1, (int64_t[]){1}, &one, sizeof one);
+    graph_add_node(g, "Add", "named", 2, (const char *[]){"c", "c"}, 1, (const char *[]){"y"});
+    int n = graph_add_node(g, "Add", "", 2, (const char *[]){"c", "c"}, 1, (const char *[]){""});
+    rt_error e = {0};
+    rt_op_binding b;
+    assert_int_equal(ops_bind(g, n, NULL, &b, &e), RT_OK);
+    assert_string_equal(b.ctx.node_label, "");
+    assert_int_equal(ops_run_kernel(&b.ctx), RT_ERR_ARG);
+    assert_non_null(strstr(e.msg, "node #1 (Add): output 0"));
+    assert_string_equal(ops_node_label(&b.ctx), "#1 (Add)");
+    ops_unbind(&b);
+    assert_int_equal(ops_bind(g, 0, NULL, &b, &e), RT_OK);
+    assert_string_equal(ops_node_label(&b.ctx), "'named' (Add)");
+    ops_unbind(&b);
+    graph_free(g);
+}
+
 /* Regression (fuzzing; UBSan float-cast-overflow): a FLOAT attribute read as an int, or a float
  * tensor read as int64 (shapes, indices), was a plain cast -- undefined for NaN and for values
  * beyond int64 (x86 gave INT64_MIN for both). Now truncation, saturated, NaN as 0. */
@@ -480,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_runtime_axes_beyond_the_rank),
         cmocka_unit_test(test_zero_point_of_another_type),
         cmocka_unit_test(test_kernel_without_its_output_is_an_error),
+        cmocka_unit_test(test_node_label_is_formatted_on_first_use),
         cmocka_unit_test(test_float_to_int64_saturates),
         cmocka_unit_test(test_axes_attribute_must_be_ints),
         cmocka_unit_test(test_reshape_with_runtime_shape_leaves_dims_unknown),
