@@ -9,6 +9,7 @@
 #include "m4npu_config.h"
 #include "ops.h"
 #include "partition.h"
+#include "test_graph_build.h"
 
 #define REL_EPS 1e-12
 
@@ -27,25 +28,6 @@ static void test_config(m4npu_config *cfg)
     assert_true(cfg->cpu.gflop_s.fp32 == 50 && cfg->cpu.memory_bandwidth_gb_s == 10);
     assert_true(cfg->cpu.dispatch_overhead_us == 2 && cfg->cpu.active_power_w == 2);
     assert_true(cfg->cpu.npu_submit_overhead_us == 20 && cfg->cpu.npu_transfer_overhead_us == 2);
-}
-
-static void prepare(rt_graph *g)
-{
-    rt_error e;
-    if (graph_last_error(g)->code != RT_OK)
-        fail_msg("builder: %s", graph_last_error(g)->msg);
-    if (graph_topo_sort(g, &e) != RT_OK || graph_infer_shapes(g, &e) != RT_OK)
-        fail_msg("%s", e.msg);
-}
-
-static int add1(rt_graph *g, const char *op, const char *name, const char *a, const char *y)
-{
-    return graph_add_node(g, op, name, 1, (const char *[]){a}, 1, (const char *[]){y});
-}
-
-static int add2(rt_graph *g, const char *op, const char *name, const char *a, const char *b, const char *y)
-{
-    return graph_add_node(g, op, name, 2, (const char *[]){a, b}, 1, (const char *[]){y});
 }
 
 static void const_f32(rt_graph *g, const char *name, int rank, const int64_t *dims)

@@ -9,6 +9,7 @@
 
 #include "m4npu_config.h"
 #include "partition.h"
+#include "test_graph_build.h"
 
 #define REL_EPS 1e-9
 #define US 1e-6
@@ -50,25 +51,6 @@ static void config(m4npu_config *cfg, fake_npu *f)
     m4npu_config_defaults(cfg);
     memset(f, 0, sizeof *f);
     f->job_s = (double)cfg->npu.control.cycles_per_job / (cfg->npu.control.clock_mhz * 1e6);
-}
-
-static void prepare(rt_graph *g)
-{
-    rt_error e;
-    if (graph_last_error(g)->code != RT_OK)
-        fail_msg("builder: %s", graph_last_error(g)->msg);
-    if (graph_topo_sort(g, &e) != RT_OK || graph_infer_shapes(g, &e) != RT_OK)
-        fail_msg("%s", e.msg);
-}
-
-static int add1(rt_graph *g, const char *op, const char *name, const char *a, const char *y)
-{
-    return graph_add_node(g, op, name, 1, (const char *[]){a}, 1, (const char *[]){y});
-}
-
-static int add2(rt_graph *g, const char *op, const char *name, const char *a, const char *b, const char *y)
-{
-    return graph_add_node(g, op, name, 2, (const char *[]){a, b}, 1, (const char *[]){y});
 }
 
 static void weight(rt_graph *g, const char *name, int64_t k, int64_t n)
