@@ -30,7 +30,7 @@
 #define SCALE_SMALLEST 10000u
 #define SCALE_SIZES 5                  /* 10k, 20k, 40k, 80k, 160k */
 #define SCALE_TARGET_RATIO 2.3         /* issue 9: at most this much more time per doubling */
-#define SCALE_MIN_SECONDS 0.5          /* repeat a size until this much time has passed ... */
+#define SCALE_MIN_SECONDS 2.0          /* repeat a size until this much time has passed ... */
 #define SCALE_MAX_REPEATS 50           /* ... or this many runs; the fastest run counts */
 /* glibc serves a block above its mmap threshold (at most 32 MiB) from fresh pages and returns
  * them on free: a repeat of a size whose buffers cross it pays a page fault per 4 KiB every run,
