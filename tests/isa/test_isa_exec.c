@@ -4,32 +4,7 @@
 
 #include <math.h>
 
-#include "isa_exec.h"
-
-#define SRAM_BYTES 65536
-static uint8_t sram[SRAM_BYTES];
-
-static isa_exec_ctx ctx(void)
-{
-    isa_exec_ctx c = {.sram = sram, .sram_bytes = SRAM_BYTES};
-    return c;
-}
-
-static int32_t rd_i32(uint32_t addr)
-{
-    int32_t v;
-    memcpy(&v, sram + addr, 4);
-    return v;
-}
-
-static void wr_i32(uint32_t addr, int32_t v) { memcpy(sram + addr, &v, 4); }
-static float rd_f32(uint32_t addr)
-{
-    float v;
-    memcpy(&v, sram + addr, 4);
-    return v;
-}
-static void wr_f32(uint32_t addr, float v) { memcpy(sram + addr, &v, 4); }
+#include "isa_test_sram.h"
 
 static isa_insn mm_insn(int ws, int acc, int i4, int bias, int rq, int m, int n, int k, int a, int b, int c)
 {

@@ -6,48 +6,9 @@
 
 #include <math.h>
 
-#include "isa_exec.h"
+#include "isa_test_sram.h"
 
-#define SRAM_BYTES 65536
 #define F16_COUNT 65536
-static uint8_t sram[SRAM_BYTES];
-
-static isa_exec_ctx ctx(void)
-{
-    isa_exec_ctx c = {.sram = sram, .sram_bytes = SRAM_BYTES};
-    return c;
-}
-
-static int32_t rd_i32(uint32_t addr)
-{
-    int32_t v;
-    memcpy(&v, sram + addr, 4);
-    return v;
-}
-
-static float rd_f32(uint32_t addr)
-{
-    float v;
-    memcpy(&v, sram + addr, 4);
-    return v;
-}
-
-static uint32_t rd_bits(uint32_t addr)
-{
-    uint32_t v;
-    memcpy(&v, sram + addr, 4);
-    return v;
-}
-
-static void wr_f32(uint32_t addr, float v) { memcpy(sram + addr, &v, 4); }
-static void wr_i16(uint32_t addr, int16_t v) { memcpy(sram + addr, &v, 2); }
-static void wr_u16(uint32_t addr, uint16_t v) { memcpy(sram + addr, &v, 2); }
-static uint16_t rd_u16(uint32_t addr)
-{
-    uint16_t v;
-    memcpy(&v, sram + addr, 2);
-    return v;
-}
 
 static isa_insn mm_typed(int at, int bt, int i4, int acc, int m, int n, int k, int a, int b, int c)
 {
