@@ -13,6 +13,9 @@ rt_status graph_rebuild_index(rt_graph *g);
 rt_status graph_compact(rt_graph *g, const bool *remove_node, const bool *remove_tensor);
 /* Recompute every tensor's producer from the nodes. */
 void graph_relink_producers(rt_graph *g);
+/* Does every node come after the producers of its inputs (producers linked)? A node reading its
+ * own output is not in order. graph_topo.c. */
+bool graph_is_sorted(const rt_graph *g);
 /* Forget the readers index (graph_users.c): every change to the nodes calls it. */
 void graph_users_drop(rt_graph *g);
 void graph_node_clear(rt_node *n);

@@ -93,6 +93,84 @@ static void test_topo_sort_names_a_node_on_the_cycle(void **state)
     graph_free(g);
 }
 
+/* A node that reads its own output is a cycle, also for the check that skips sorting a graph
+ * already in order: its input's producer is the node itself, not an earlier one. */
+static void test_topo_sort_refuses_a_node_reading_its_own_output(void **state)
+{
+    (void)state;
+    rt_graph *g = graph_create("g");
+    graph_add_input(g, "x", RT_DT_F32, 1, (int64_t[]){4});
+    graph_add_node(g, "Abs", "first", 1, (const char *[]){"x"}, 1, (const char *[]){"a"});
+    graph_add_node(g, "Add", "self", 2, (const char *[]){"a", "s"}, 1, (const char *[]){"s"});
+    graph_mark_output(g, graph_find_tensor(g, "s"));
+    rt_error e;
+    assert_int_equal(graph_topo_sort(g, &e), RT_ERR_CYCLE);
+    assert_non_null(strstr(e.msg, "'self' (Add)"));
+    graph_free(g);
+}
+
+/* Dead-node removal sweeps a sorted graph from its last node and walks an unsorted one from its
+ * outputs through producers: the same graph given in both orders keeps the same nodes and
+ * tensors (a live chain with a node whose output two kept nodes read, a dead chain fed by live
+ * tensors, a dead node reading a dead one, an unused constant, an unused graph input). */
+typedef struct dce_node {
+    const char *op, *name, *in0, *in1, *out;
+} dce_node;
+
+static const dce_node dce_nodes[] = { /* in topological order */
+    {"Abs", "live_a", "x", NULL, "a"},
+    {"Neg", "dead_b", "a", NULL, "b"},
+    {"Relu", "live_c", "a", NULL, "c"},
+    {"Add", "dead_d", "b", "k", "d"},
+    {"Add", "live_e", "a", "c", "e"},
+    {"Neg", "dead_f", "d", NULL, "f"},
+    {"Mul", "live_y", "e", "k", "y"},
+};
+#define DCE_NODES (sizeof dce_nodes / sizeof dce_nodes[0])
+
+static rt_graph *dce_graph(bool reversed)
+{
+    static const float k[4] = {1, 2, 3, 4}, unused[4] = {0};
+    rt_graph *g = graph_create("g");
+    graph_add_input(g, "x", RT_DT_F32, 1, (int64_t[]){4});
+    graph_add_input(g, "spare", RT_DT_F32, 1, (int64_t[]){4});
+    graph_add_constant(g, "k", RT_DT_F32, 1, (int64_t[]){4}, k, sizeof k);
+    graph_add_constant(g, "unused", RT_DT_F32, 1, (int64_t[]){4}, unused, sizeof unused);
+    for (size_t i = 0; i < DCE_NODES; i++) {
+        const dce_node *d = &dce_nodes[reversed ? DCE_NODES - 1 - i : i];
+        const char *in[2] = {d->in0, d->in1};
+        graph_add_node(g, d->op, d->name, d->in1 ? 2 : 1, in, 1, (const char *[]){d->out});
+    }
+    graph_mark_output(g, graph_find_tensor(g, "y"));
+    assert_int_equal(graph_last_error(g)->code, RT_OK);
+    return g;
+}
+
+static void test_remove_dead_sorted_and_unsorted_agree(void **state)
+{
+    (void)state;
+    static const char *const kept_nodes[] = {"live_a", "live_c", "live_e", "live_y"};
+    static const char *const kept_tensors[] = {"x", "spare", "k", "a", "c", "e", "y"};
+    static const char *const gone_tensors[] = {"unused", "b", "d", "f"};
+    for (int reversed = 0; reversed <= 1; reversed++) {
+        rt_graph *g = dce_graph(reversed);
+        rt_error e;
+        int removed;
+        assert_int_equal(graph_remove_dead(g, &removed, &e), RT_OK);
+        assert_int_equal(removed, 3);
+        assert_int_equal(g->n_nodes, 4);
+        for (int i = 0; i < g->n_nodes; i++) /* the order the graph was given in stays */
+            assert_string_equal(g->nodes[i].name, kept_nodes[reversed ? 3 - i : i]);
+        assert_int_equal(g->n_tensors, (int)(sizeof kept_tensors / sizeof kept_tensors[0]));
+        for (size_t t = 0; t < sizeof kept_tensors / sizeof kept_tensors[0]; t++)
+            assert_true(graph_find_tensor(g, kept_tensors[t]) >= 0);
+        for (size_t t = 0; t < sizeof gone_tensors / sizeof gone_tensors[0]; t++)
+            assert_int_equal(graph_find_tensor(g, gone_tensors[t]), -1);
+        assert_int_equal(g->tensors[graph_find_tensor(g, "c")]->producer, reversed ? 2 : 1);
+        graph_free(g);
+    }
+}
+
 static void test_validate_names_missing_input_and_unknown_op(void **state)
 {
     (void)state;
@@ -498,6 +576,8 @@ int main(void)
         cmocka_unit_test(test_shape_only_weight_has_bytes_but_no_data),
         cmocka_unit_test(test_topo_sort_out_of_order),
         cmocka_unit_test(test_topo_sort_names_a_node_on_the_cycle),
+        cmocka_unit_test(test_topo_sort_refuses_a_node_reading_its_own_output),
+        cmocka_unit_test(test_remove_dead_sorted_and_unsorted_agree),
         cmocka_unit_test(test_validate_names_missing_input_and_unknown_op),
         cmocka_unit_test(test_shape_inference_and_flops_without_data),
         cmocka_unit_test(test_fold_shape_gather_concat_reshape_chain),
