@@ -39,27 +39,55 @@ static uint32_t name_hash(const char *s)
     return h;
 }
 
-static void index_insert(rt_graph *g, int t)
+static void index_insert_hashed(rt_name_slot *idx, int cap, int t, uint32_t hash)
 {
-    uint32_t mask = (uint32_t)g->name_index_cap - 1, i = name_hash(g->tensors[t]->name) & mask;
-    while (g->name_index[i])
+    uint32_t mask = (uint32_t)cap - 1, i = hash & mask;
+    while (idx[i].tensor_plus_1)
         i = (i + 1) & mask;
-    g->name_index[i] = t + 1;
+    idx[i] = (rt_name_slot){t + 1, hash};
+}
+
+static rt_name_slot *index_alloc(rt_graph *g, int n_tensors, int *cap)
+{
+    *cap = INDEX_MIN_CAP;
+    while (*cap < 2 * (n_tensors + 1))
+        *cap *= 2;
+    rt_name_slot *idx = calloc((size_t)*cap, sizeof *idx);
+    if (!idx)
+        record(g, RT_ERR_NOMEM, "out of memory (name index)");
+    return idx;
 }
 
 rt_status graph_rebuild_index(rt_graph *g)
 {
-    int cap = INDEX_MIN_CAP;
-    while (cap < 2 * (g->n_tensors + 1))
-        cap *= 2;
-    int *idx = calloc((size_t)cap, sizeof *idx);
+    int cap;
+    rt_name_slot *idx = index_alloc(g, g->n_tensors, &cap);
     if (!idx)
-        return record(g, RT_ERR_NOMEM, "out of memory (name index)");
+        return RT_ERR_NOMEM;
     free(g->name_index);
     g->name_index = idx;
     g->name_index_cap = cap;
     for (int t = 0; t < g->n_tensors; t++)
-        index_insert(g, t);
+        index_insert_hashed(idx, cap, t, name_hash(g->tensors[t]->name));
+    return RT_OK;
+}
+
+/* Room in the index for n_tensors names: a larger table filled from the old one's slots (their
+ * hashes are kept, so no name is read). */
+static rt_status index_reserve(rt_graph *g, int n_tensors)
+{
+    if (2 * (n_tensors + 1) <= g->name_index_cap)
+        return RT_OK;
+    int cap;
+    rt_name_slot *idx = index_alloc(g, n_tensors, &cap);
+    if (!idx)
+        return RT_ERR_NOMEM;
+    for (int i = 0; i < g->name_index_cap; i++)
+        if (g->name_index[i].tensor_plus_1)
+            index_insert_hashed(idx, cap, g->name_index[i].tensor_plus_1 - 1, g->name_index[i].hash);
+    free(g->name_index);
+    g->name_index = idx;
+    g->name_index_cap = cap;
     return RT_OK;
 }
 
@@ -67,10 +95,10 @@ int graph_find_tensor(const rt_graph *g, const char *name)
 {
     if (!name || !g->name_index)
         return -1;
-    uint32_t mask = (uint32_t)g->name_index_cap - 1, i = name_hash(name) & mask;
-    while (g->name_index[i]) {
-        int t = g->name_index[i] - 1;
-        if (strcmp(g->tensors[t]->name, name) == 0)
+    uint32_t hash = name_hash(name), mask = (uint32_t)g->name_index_cap - 1, i = hash & mask;
+    while (g->name_index[i].tensor_plus_1) {
+        int t = g->name_index[i].tensor_plus_1 - 1;
+        if (g->name_index[i].hash == hash && strcmp(g->tensors[t]->name, name) == 0)
             return t;
         i = (i + 1) & mask;
     }
@@ -194,6 +222,16 @@ static int grow(void **arr, int *cap, int need, size_t elem)
     return 0;
 }
 
+rt_status graph_reserve(rt_graph *g, int n_tensors, int n_nodes)
+{
+    if (n_tensors < 0 || n_nodes < 0)
+        return record(g, RT_ERR_ARG, "graph_reserve: %d tensors, %d nodes", n_tensors, n_nodes);
+    if (grow((void **)&g->tensors, &g->cap_tensors, n_tensors, sizeof *g->tensors) != 0 ||
+        grow((void **)&g->nodes, &g->cap_nodes, n_nodes, sizeof *g->nodes) != 0)
+        return record(g, RT_ERR_NOMEM, "out of memory (%d tensors, %d nodes)", n_tensors, n_nodes);
+    return index_reserve(g, n_tensors);
+}
+
 int graph_add_tensor(rt_graph *g, const char *name, rt_dtype dtype, int rank, const int64_t *dims,
                      rt_tensor_kind kind)
 {
@@ -228,17 +266,13 @@ int graph_add_tensor(rt_graph *g, const char *name, rt_dtype dtype, int rank, co
     }
     t->rank = rank;
     t->kind = kind;
+    if (index_reserve(g, g->n_tensors + 1) != RT_OK) {
+        rt_tensor_free(t);
+        return -1;
+    }
     int idx = g->n_tensors++;
     g->tensors[idx] = t;
-    if (2 * (g->n_tensors + 1) > g->name_index_cap) {
-        if (graph_rebuild_index(g) != RT_OK) {
-            g->n_tensors--;
-            rt_tensor_free(t);
-            return -1;
-        }
-    } else {
-        index_insert(g, idx);
-    }
+    index_insert_hashed(g->name_index, g->name_index_cap, idx, name_hash(name));
     return idx;
 }
 

@@ -293,6 +293,14 @@ typedef struct rt_dim_param {
     char *name;
 } rt_dim_param;
 
+/* A slot of the tensor-name index: the tensor's index + 1 (0: empty) and its name's hash, kept so
+ * that a probe passes other names without reading them and the index grows without rehashing
+ * every name (each a cache miss in a large graph). */
+typedef struct rt_name_slot {
+    int tensor_plus_1;
+    uint32_t hash;
+} rt_name_slot;
+
 typedef struct rt_graph {
     char *name;
     rt_tensor **tensors;
@@ -306,7 +314,7 @@ typedef struct rt_graph {
     rt_opset *opsets;
     int n_opsets;
     int64_t ir_version;     /* of the imported file; 0 if built */
-    int *name_index;        /* open-addressing hash of tensor names -> index (+1); 0 = empty */
+    rt_name_slot *name_index; /* open-addressing hash of tensor names -> index */
     int name_index_cap;
     struct rt_graph_users *users; /* who reads each tensor (graph_tensor_users): a cache, built on
                                      demand and dropped whenever nodes change */
@@ -335,6 +343,11 @@ rt_status graph_set_opset(rt_graph *g, const char *domain, int64_t version);
 /* Version for a domain ("" or "ai.onnx" = default); RT_DEFAULT_OPSET for the default domain
  * if none was set; 0 for another domain that was not set. */
 int64_t graph_opset(const rt_graph *g, const char *domain);
+
+/* Room for n_tensors tensors and n_nodes nodes in all, so that a builder that knows its size (the
+ * importer) adds them without growing the arrays and the name index step by step. Only a hint:
+ * more may be added. RT_OK, or the error (also recorded in the graph). */
+rt_status graph_reserve(rt_graph *g, int n_tensors, int n_nodes);
 
 /* Tensors. Each returns the new tensor's index, or -1 (error in graph_last_error). Names must
  * be unique; dims are copied. */

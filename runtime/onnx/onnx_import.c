@@ -21,6 +21,9 @@
  * bounds keep the builder's by-name checks (a scan per attribute, per opset) linear in the file. */
 #define ONNX_MAX_NODE_ATTRS 64
 #define ONNX_MAX_OPSET_IMPORTS 64
+/* A graph's tensors and nodes are reserved up front up to this many (beyond it, an index would
+ * overflow an int: such a graph fails in the builder, as before, not in the reservation). */
+#define ONNX_MAX_RESERVED (INT32_MAX / 4)
 
 /* What every level of one import shares. */
 typedef struct import_ctx {
@@ -325,6 +328,13 @@ static rt_status import_graph(const import_ctx *x, const Onnx__GraphProto *gp, b
         s = rt_error_set(e, RT_ERR_PARSE, "the model imports no opset of the default ONNX domain");
     if (s == RT_OK && !have_default) /* IR versions before 3 had no opset_import: opset 1 */
         s = graph_set_opset(g, "", 1);
+    /* every initializer, input and node output is a tensor: make room for them at once */
+    size_t want_tensors = gp->n_initializer + gp->n_input;
+    for (size_t i = 0; i < gp->n_node; i++)
+        want_tensors += gp->node[i]->n_output;
+    if (s == RT_OK && want_tensors <= ONNX_MAX_RESERVED && gp->n_node <= ONNX_MAX_RESERVED &&
+        graph_reserve(g, (int)want_tensors, (int)gp->n_node) != RT_OK)
+        s = from_builder(g, e);
     if (s == RT_OK && gp->n_sparse_initializer)
         s = rt_error_set(e, RT_ERR_UNSUPPORTED, "sparse initializer '%s' is not supported",
                          gp->sparse_initializer[0]->values && gp->sparse_initializer[0]->values->name

@@ -171,6 +171,60 @@ static void test_remove_dead_sorted_and_unsorted_agree(void **state)
     }
 }
 
+/* The name index keeps each name's hash: it grows from a reservation without reading the names
+ * again, and every tensor is still found by name (and no other name is) after growing past the
+ * reservation, after a reservation larger than the graph, and after dead tensors are compacted
+ * away (which renumbers the rest). */
+#define INDEX_TEST_TENSORS 3000
+#define INDEX_TEST_RESERVED 10
+
+static void check_index(const rt_graph *g, int first, int step)
+{
+    char name[32];
+    for (int i = 0; i < INDEX_TEST_TENSORS; i++) {
+        snprintf(name, sizeof name, "w%d", i);
+        int t = graph_find_tensor(g, name);
+        if (i < first || (i - first) % step) {
+            assert_int_equal(t, -1);
+            continue;
+        }
+        assert_true(t >= 0);
+        assert_string_equal(g->tensors[t]->name, name);
+    }
+    assert_int_equal(graph_find_tensor(g, "w"), -1);
+    assert_int_equal(graph_find_tensor(g, "w3000"), -1);
+}
+
+static void test_name_index_grows_from_a_reservation_and_survives_compaction(void **state)
+{
+    (void)state;
+    for (int reserved = INDEX_TEST_RESERVED; reserved <= 4 * INDEX_TEST_TENSORS; reserved *= 20) {
+        rt_graph *g = graph_create("g");
+        assert_int_equal(graph_reserve(g, reserved, 1), RT_OK);
+        char name[32];
+        for (int i = 0; i < INDEX_TEST_TENSORS; i++) {
+            snprintf(name, sizeof name, "w%d", i);
+            assert_int_equal(graph_add_weight(g, name, RT_DT_F32, 1, (int64_t[]){4}), i);
+        }
+        assert_int_equal(graph_add_weight(g, "w7", RT_DT_F32, 1, (int64_t[]){4}), -1); /* still unique */
+        check_index(g, 0, 1);
+        /* keep every third weight: an Identity reads it and a graph output is made of it */
+        for (int i = 0; i < INDEX_TEST_TENSORS; i += 3) {
+            char out[32];
+            snprintf(name, sizeof name, "w%d", i);
+            snprintf(out, sizeof out, "o%d", i);
+            graph_add_node(g, "Identity", NULL, 1, (const char *[]){name}, 1, (const char *[]){out});
+            graph_mark_output(g, graph_find_tensor(g, out));
+        }
+        rt_error e;
+        int removed;
+        assert_int_equal(graph_remove_dead(g, &removed, &e), RT_OK);
+        assert_int_equal(removed, 0);
+        check_index(g, 0, 3);
+        graph_free(g);
+    }
+}
+
 static void test_validate_names_missing_input_and_unknown_op(void **state)
 {
     (void)state;
@@ -578,6 +632,7 @@ int main(void)
         cmocka_unit_test(test_topo_sort_names_a_node_on_the_cycle),
         cmocka_unit_test(test_topo_sort_refuses_a_node_reading_its_own_output),
         cmocka_unit_test(test_remove_dead_sorted_and_unsorted_agree),
+        cmocka_unit_test(test_name_index_grows_from_a_reservation_and_survives_compaction),
         cmocka_unit_test(test_validate_names_missing_input_and_unknown_op),
         cmocka_unit_test(test_shape_inference_and_flops_without_data),
         cmocka_unit_test(test_fold_shape_gather_concat_reshape_chain),
