@@ -250,6 +250,18 @@ static void mark_constants(const rt_graph *g, part_plan *p)
     }
 }
 
+/* What ordering and segmenting read and write of each node, copied out of the plan's per-node
+ * records (part_node_info: hundreds of bytes each, mostly the CPU costs and the reason text) into
+ * twelve bytes a node: the passes below visit every node and its readers several times, and on a
+ * graph of 100k nodes the records are far larger than the cache, so reading them there would
+ * fetch a cache line per node per pass. Written back once, with the totals. */
+typedef struct node_state {
+    int8_t place;   /* part_place */
+    bool constant;
+    int segment;    /* -1 outside the NPU segments */
+    int position;   /* in the execution order */
+} node_state;
+
 /* A min-heap of node indices: the ready nodes of one side. */
 typedef struct node_heap {
     int *v;
@@ -292,7 +304,7 @@ static int heap_pop(node_heap *h)
  * lowest node index, so a graph with one side only keeps its order. The ready nodes of each side
  * wait in a min-heap: the next node is the smallest ready one of the current side, or, when that
  * side has none, the smallest ready one of either; O(edges + nodes log nodes). */
-static rt_status order_nodes(const rt_graph *g, part_plan *p, rt_error *e)
+static rt_status order_nodes(const rt_graph *g, const node_state *ns, int *order, rt_error *e)
 {
     int nn = g->n_nodes;
     int *indeg = calloc((size_t)nn + 1, sizeof *indeg);
@@ -318,7 +330,7 @@ static rt_status order_nodes(const rt_graph *g, part_plan *p, rt_error *e)
     }
     for (int i = 0; i < nn; i++)
         if (indeg[i] == 0)
-            heap_push(&ready[p->node[i].place], i);
+            heap_push(&ready[ns[i].place], i);
     part_place side = PART_CPU;
     bool have_side = false;
     for (int pos = 0; pos < nn; pos++) {
@@ -341,10 +353,9 @@ static rt_status order_nodes(const rt_graph *g, part_plan *p, rt_error *e)
             goto out;
         }
         int pick = heap_pop(from);
-        side = p->node[pick].place;
+        side = ns[pick].place;
         have_side = true;
-        p->order[pos] = pick;
-        p->node[pick].position = pos;
+        order[pos] = pick;
         const rt_node *n = &g->nodes[pick];
         for (int o = 0; o < n->n_outputs; o++) {
             int t = n->outputs[o];
@@ -354,7 +365,7 @@ static rt_status order_nodes(const rt_graph *g, part_plan *p, rt_error *e)
             int nu = graph_tensor_users(g, t, &users); /* built above: cannot fail now */
             for (int u = 0; u < nu; u++)
                 if (users[u] != pick && --indeg[users[u]] == 0)
-                    heap_push(&ready[p->node[users[u]].place], users[u]);
+                    heap_push(&ready[ns[users[u]].place], users[u]);
         }
     }
 out:
@@ -391,20 +402,20 @@ static rt_status add_crossing(part_plan *p, int *cap, int tensor, int seg, cpumo
 }
 
 /* Segments are maximal runs of NPU nodes in the execution order; then their crossings. */
-static rt_status form_segments(const rt_graph *g, const m4npu_config *cfg, part_plan *p, rt_error *e)
+static rt_status form_segments(const rt_graph *g, const m4npu_config *cfg, part_plan *p, node_state *ns, rt_error *e)
 {
     int nn = g->n_nodes, ccap = 0, runs = 0;
     for (int pos = 0; pos < nn; pos++) /* count the runs first: one allocation, not one per segment */
-        runs += p->node[p->order[pos]].place == PART_NPU && (pos == 0 || p->node[p->order[pos - 1]].place != PART_NPU);
+        runs += ns[p->order[pos]].place == PART_NPU && (pos == 0 || ns[p->order[pos - 1]].place != PART_NPU);
     if (!(p->segments = calloc((size_t)runs + 1, sizeof *p->segments)))
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition segments)");
     for (int pos = 0; pos < nn;) {
-        if (p->node[p->order[pos]].place != PART_NPU) {
+        if (ns[p->order[pos]].place != PART_NPU) {
             pos++;
             continue;
         }
         int end = pos;
-        while (end < nn && p->node[p->order[end]].place == PART_NPU)
+        while (end < nn && ns[p->order[end]].place == PART_NPU)
             end++;
         part_segment *s = &p->segments[p->n_segments];
         s->n_nodes = end - pos;
@@ -414,7 +425,7 @@ static rt_status form_segments(const rt_graph *g, const m4npu_config *cfg, part_
         int id = p->n_segments++;
         for (int k = 0; k < s->n_nodes; k++) {
             s->nodes[k] = p->order[pos + k];
-            p->node[s->nodes[k]].segment = id;
+            ns[s->nodes[k]].segment = id;
         }
         pos = end;
     }
@@ -434,7 +445,7 @@ static rt_status form_segments(const rt_graph *g, const m4npu_config *cfg, part_
                 if (t < 0 || g->tensors[t]->kind == RT_TENSOR_CONSTANT)
                     continue;
                 int prod = g->tensors[t]->producer;
-                if (prod >= 0 && (p->node[prod].segment == si || p->node[prod].constant))
+                if (prod >= 0 && (ns[prod].segment == si || ns[prod].constant))
                     continue; /* made inside, or a constant: uploaded with the weights, not per run */
                 if (crossed_in[t] == si + 1)
                     continue;
@@ -458,7 +469,7 @@ static rt_status form_segments(const rt_graph *g, const m4npu_config *cfg, part_
                     break;
                 }
                 for (int u = 0; u < nu && !leaves; u++)
-                    leaves = p->node[users[u]].segment != si;
+                    leaves = ns[users[u]].segment != si;
                 if (leaves && (st = add_crossing(p, &ccap, t, si, CPUMODEL_FROM_NPU, g, cfg, e)) == RT_OK)
                     s->n_out++;
             }
@@ -482,13 +493,20 @@ static rt_status form_segments(const rt_graph *g, const m4npu_config *cfg, part_
 /* Order, segments, crossings and totals of a plan whose placement is set (p->node[].place). */
 rt_status part_finish(const rt_graph *g, const m4npu_config *cfg, part_plan *p, rt_error *e)
 {
-    rt_status st = order_nodes(g, p, e);
+    node_state *ns = malloc(((size_t)g->n_nodes + 1) * sizeof *ns);
+    if (!ns)
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition)");
+    for (int i = 0; i < g->n_nodes; i++)
+        ns[i] = (node_state){(int8_t)p->node[i].place, p->node[i].constant, -1, 0};
+    rt_status st = order_nodes(g, ns, p->order, e);
+    for (int pos = 0; st == RT_OK && pos < g->n_nodes; pos++)
+        ns[p->order[pos]].position = pos;
     if (st == RT_OK)
-        st = form_segments(g, cfg, p, e);
-    if (st != RT_OK)
-        return st;
-    for (int i = 0; i < g->n_nodes; i++) {
+        st = form_segments(g, cfg, p, ns, e);
+    for (int i = 0; st == RT_OK && i < g->n_nodes; i++) {
         part_node_info *ni = &p->node[i];
+        ni->segment = ns[i].segment;
+        ni->position = ns[i].position;
         ni->view = ni->place == PART_CPU && !ni->constant && ni->on_cpu.view;
         if (ni->place == PART_NPU) {
             memset(&ni->cpu, 0, sizeof ni->cpu);
@@ -503,6 +521,9 @@ rt_status part_finish(const rt_graph *g, const m4npu_config *cfg, part_plan *p, 
         p->cpu_s += ni->cpu.seconds;
         p->cpu_j += ni->cpu.energy_j;
     }
+    free(ns);
+    if (st != RT_OK)
+        return st;
     for (int c = 0; c < p->n_crossings; c++) {
         p->crossing_bytes += p->crossings[c].cost.bytes;
         p->crossing_s += p->crossings[c].cost.seconds;
