@@ -105,6 +105,12 @@ int graph_find_tensor(const rt_graph *g, const char *name)
     return -1;
 }
 
+void graph_prefetch_name(const rt_graph *g, const char *name)
+{
+    if (name && g->name_index)
+        __builtin_prefetch(&g->name_index[name_hash(name) & ((uint32_t)g->name_index_cap - 1)]);
+}
+
 rt_graph *graph_create(const char *name)
 {
     rt_graph *g = calloc(1, sizeof *g);

@@ -367,6 +367,11 @@ rt_status graph_set_quant(rt_graph *g, int t, int axis, int64_t count, const flo
                           const int32_t *zero_points, rt_error *e); /* axis -1: per tensor */
 rt_status graph_mark_output(rt_graph *g, int t);
 int graph_find_tensor(const rt_graph *g, const char *name);
+/* A hint, no effect on the graph: start loading the name index's slot for `name` into the cache.
+ * The index of a large graph is larger than the cache and each new name lands in a random slot,
+ * so a builder that knows the names it will look up a few nodes ahead (the ONNX importer) names
+ * them here and the cache misses overlap instead of coming one after another. */
+void graph_prefetch_name(const rt_graph *g, const char *name);
 /* Is tensor t one of the graph's outputs? O(1). */
 bool graph_is_output(const rt_graph *g, int t);
 /* The nodes that read tensor t, each once and in node order, into *nodes (valid until the graph

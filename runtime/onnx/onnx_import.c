@@ -24,6 +24,10 @@
 /* A graph's tensors and nodes are reserved up front up to this many (beyond it, an index would
  * overflow an int: such a graph fails in the builder, as before, not in the reservation). */
 #define ONNX_MAX_RESERVED (INT32_MAX / 4)
+/* Names are prefetched this many nodes before the node that looks them up (enough to cover a
+ * memory latency with the work of the nodes between), at most this many inputs and outputs each. */
+#define ONNX_PREFETCH_NODES_AHEAD 8
+#define ONNX_PREFETCH_NAMES_PER_NODE 4
 
 /* What every level of one import shares. */
 typedef struct import_ctx {
@@ -262,6 +266,16 @@ static rt_status import_node(const import_ctx *x, rt_graph *g, const Onnx__NodeP
     return RT_OK;
 }
 
+/* The name index slots a node's inputs and outputs will be looked up in: a model of 100k nodes
+ * has an index larger than the cache, and a new name's slot is a cache miss. */
+static void prefetch_node_names(const rt_graph *g, const Onnx__NodeProto *np)
+{
+    for (size_t k = 0; k < np->n_input && k < ONNX_PREFETCH_NAMES_PER_NODE; k++)
+        graph_prefetch_name(g, np->input[k]);
+    for (size_t k = 0; k < np->n_output && k < ONNX_PREFETCH_NAMES_PER_NODE; k++)
+        graph_prefetch_name(g, np->output[k]);
+}
+
 typedef struct declared_output {
     int tensor;
     rt_dtype dtype;
@@ -377,8 +391,11 @@ static rt_status import_graph(const import_ctx *x, const Onnx__GraphProto *gp, b
             if (params[d])
                 s = graph_set_dim_param(g, vi->name, d, params[d]);
     }
-    for (size_t i = 0; i < gp->n_node && s == RT_OK; i++)
+    for (size_t i = 0; i < gp->n_node && s == RT_OK; i++) {
+        if (i + ONNX_PREFETCH_NODES_AHEAD < gp->n_node)
+            prefetch_node_names(g, gp->node[i + ONNX_PREFETCH_NODES_AHEAD]);
         s = import_node(x, g, gp->node[i], i, depth, e);
+    }
     declared_output *decl = calloc(gp->n_output + 1, sizeof *decl);
     if (!decl && s == RT_OK)
         s = rt_error_set(e, RT_ERR_NOMEM, "out of memory");
