@@ -34,6 +34,10 @@
  * instead, a small size got ~50 runs and 160k ~8, so under noise the small sizes' minimum came
  * from more samples and the ratios per doubling were biased upwards. */
 #define SCALE_RUNS 10
+/* Before its timed runs every size runs untimed for at least this long: an idle core starts at a
+ * low clock, and the first (smallest) size's 10 runs of half a millisecond each came out twice as
+ * slow as the next size's. */
+#define SCALE_WARMUP_SECONDS 0.25
 /* glibc serves a block above its mmap threshold (at most 32 MiB) from fresh pages and returns
  * them on free: a repeat of a size whose buffers cross it pays a page fault per 4 KiB every run,
  * while a smaller size reuses warm heap. Raising the threshold for the measurement gives every
@@ -92,12 +96,16 @@ static char *generate_assembly(uint32_t lines, size_t *len)
     return src;
 }
 
-/* CPU time of one call of fn(arg), the fastest of SCALE_RUNS runs. */
+/* CPU time of one call of fn(arg), the fastest of SCALE_RUNS runs after a warm-up. */
 typedef int (*scale_work)(void *arg);
 
 static int fastest(scale_work fn, void *arg, double *seconds)
 {
-    double best = 0;
+    double best = 0, start = now_s();
+    do {
+        if (fn(arg) != 0)
+            return -1;
+    } while (now_s() - start < SCALE_WARMUP_SECONDS);
     for (int r = 0; r < SCALE_RUNS; r++) {
         double t0 = now_s();
         if (fn(arg) != 0)
