@@ -78,7 +78,7 @@ Device::Device(sc_module_name name) : sc_module(name)
         U.dram_done_or_abort |= abort_ev_;
         U.sram_done_or_abort |= U.sram_done;
         U.sram_done_or_abort |= abort_ev_;
-        U.sem_or_abort |= sem_changed_;
+        U.sem_or_abort |= U.sem_signalled;
         U.sem_or_abort |= abort_ev_;
         U.push_wait |= U.space;
         U.push_wait |= reset_ev_;

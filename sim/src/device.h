@@ -213,6 +213,13 @@ struct Unit {
     // allocate an event list, and an event per request would construct one, per instruction.
     sc_core::sc_event dram_done, sram_done;
     sc_core::sc_event_or_list dram_done_or_abort, sram_done_or_abort, sem_or_abort;
+    // The semaphore the unit stalls on in a `wait` (kNoSemaphore: none), and the event a
+    // `signal` of that semaphore notifies: a signal wakes only the units that wait for it (one
+    // event shared by every semaphore woke every stalled unit at every signal, and two in three
+    // of those wake-ups found their own semaphore still zero).
+    static constexpr unsigned kNoSemaphore = ~0u;
+    unsigned waits_sem = kNoSemaphore;
+    sc_core::sc_event sem_signalled;
     sc_core::sc_event space; // an entry left the queue (notified only while spend_push waits for it)
     sc_core::sc_event_or_list push_wait; // space | reset | fault | watchdog: spend_push's wait
     bool waits_space = false; // the control core waits in push_wait for this queue's room
@@ -308,8 +315,7 @@ class Device : public sc_core::sc_module {
     // units and synchronisation
     std::array<Unit, NPU_UNIT_COUNT> units_;
     std::array<uint32_t, 32> sems_{};
-    sc_core::sc_event sem_changed_; // a semaphore was signalled (notified only while a unit waits for one)
-    unsigned sem_waiters_ = 0;      // units in a `wait` on a semaphore
+    unsigned sem_waiters_ = 0; // units in a `wait` on a semaphore (Unit::waits_sem names it)
     // A unit finished an instruction or freed queue space. Notified only while the control core
     // waits for it (waits_progress_): a notification nobody waits for changes nothing, and every
     // waiter checks the state it waits for before it waits, in the same process run.

@@ -207,8 +207,9 @@ bool Device::exec_sync(unsigned u, const hal_cmd &cmd)
     unsigned sem = static_cast<unsigned>(ISA_GET(&cmd.insn, SIGNAL, SEM));
     if (cmd.insn.op == ISA_OP_SIGNAL) {
         sems_[sem]++;
-        if (sem_waiters_)
-            sem_changed_.notify(SC_ZERO_TIME);
+        for (unsigned w = 0; sem_waiters_ && w < NPU_UNIT_CTRL; w++)
+            if (units_[w].waits_sem == sem)
+                units_[w].sem_signalled.notify(SC_ZERO_TIME);
         return true;
     }
     uint64_t epoch = abort_epoch_;
@@ -217,7 +218,9 @@ bool Device::exec_sync(unsigned u, const hal_cmd &cmd)
         U.stalled = true;
         sc_time t0 = sim_now();
         sem_waiters_++;
+        U.waits_sem = sem;
         wait(U.sem_or_abort);
+        U.waits_sem = Unit::kNoSemaphore;
         sem_waiters_--;
         U.ctr[NPU_CTR_STALL] += to_cycles(sim_now() - t0);
         if (epoch != abort_epoch_)
