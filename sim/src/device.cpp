@@ -177,7 +177,7 @@ bool Device::open(const npu_device_config &cfg, std::string &err)
     epoch_ = sim_now();
     open_ = true;
     reset_pending_ = true; // a firmware still running from an earlier open unwinds and reboots
-    reset_ev_.notify(SC_ZERO_TIME);
+    notify_reset();
     open_ev_.notify(SC_ZERO_TIME);
     settle(); // boot: the firmware runs until it waits for the doorbell
     return true;
@@ -190,7 +190,7 @@ void Device::close()
     open_ = false;
     insn_hook_ = nullptr; // the units unwind below; nobody listens any more
     reset_pending_ = true;
-    reset_ev_.notify(SC_ZERO_TIME);
+    notify_reset();
     abort_units();
     settle(); // let the firmware and the units unwind
     if (dram_) {
@@ -341,8 +341,8 @@ void Device::mmio_write(uint32_t off, uint32_t value)
         if (value != NPU_RESET_MAGIC)
             return;
         reset_pending_ = true;
-        reset_ev_.notify(SC_ZERO_TIME);
-        abort_ev_.notify(SC_ZERO_TIME);
+        notify_reset();
+        notify_abort();
         return;
     case NPU_REG_CQ_BASE_LO: case NPU_REG_CQ_BASE_HI: case NPU_REG_CQ_SIZE: case NPU_REG_CQ_TAIL:
     case NPU_REG_LOG_BASE_LO: case NPU_REG_LOG_BASE_HI: case NPU_REG_LOG_SIZE:
@@ -459,7 +459,7 @@ hal_status Device::spend(uint64_t control_cycles)
     if (n == 0)
         return HAL_OK;
     sc_time t0 = sim_now();
-    wait(cycles(n), reset_ev_);
+    ctrl_wait(cycles(n));
     units_[NPU_UNIT_CTRL].ctr[NPU_CTR_BUSY] += to_cycles(sim_now() - t0);
     return reset_pending_ ? HAL_RESET : HAL_OK;
 }
@@ -600,7 +600,7 @@ hal_status Device::spend_push(uint64_t control_cycles, unsigned unit, const hal_
         if (now < end) {
             if (timer_only)
                 continue; // a timer armed by an earlier wait: still spending
-            wait(end - now, reset_ev_); // room or a fault during the spend: the rest of it
+            ctrl_wait(end - now); // room or a fault during the spend: the rest of it
             busy += to_cycles(sim_now() - t0);
             if (reset_pending_)
                 return HAL_RESET;
@@ -676,7 +676,31 @@ void Device::abort_units()
     sems_.fill(0);
     fault_pending_ = false;
     fault_ = hal_fault{};
+    notify_abort();
+}
+
+void Device::notify_reset()
+{
+    reset_ev_.notify(SC_ZERO_TIME);
+    if (ctrl_waits_timer_)
+        ctrl_timer_.notify(SC_ZERO_TIME); // a delta notification overrides the pending timed one
+}
+
+void Device::notify_abort()
+{
     abort_ev_.notify(SC_ZERO_TIME);
+    for (unsigned u = 0; u < NPU_UNIT_CTRL; u++)
+        if (units_[u].waits_timer)
+            units_[u].timer.notify(SC_ZERO_TIME);
+}
+
+bool Device::ctrl_wait(sc_time t)
+{
+    ctrl_waits_timer_ = true;
+    ctrl_timer_.notify(t);
+    wait(ctrl_timer_);
+    ctrl_waits_timer_ = false;
+    return !reset_pending_;
 }
 
 void Device::report_fault(unsigned u, uint32_t fault, uint64_t addr, uint32_t index)

@@ -80,12 +80,12 @@ class DramModel {
     void configure(uint64_t bw_fx, uint64_t latency_cycles);
     uint64_t latency_cycles() const { return latency_cycles_; }
     uint64_t bw_fx() const { return bw_fx_; }
-    // Called from a thread: wait for the first-byte latency, then for `bytes` to be served at the
-    // bandwidth share. Returns false if `abort` fired first (the request is withdrawn). `done` is
-    // the caller's completion event and `done_or_abort` the list (done | abort), built once: no
-    // event and no event list is allocated per transfer.
-    bool transfer(uint64_t bytes, const sc_core::sc_event &abort, sc_core::sc_event &done,
-                  const sc_core::sc_event_or_list &done_or_abort);
+    // Called from a thread after its first-byte latency (latency_cycles(), waited by the caller):
+    // wait for `bytes` to be served at the bandwidth share. Returns false if the abort event of
+    // `done_or_abort` fired first (the request is withdrawn). `done` is the caller's completion
+    // event and `done_or_abort` the list (done | abort), built once: no event and no event list
+    // is allocated per transfer.
+    bool transfer(uint64_t bytes, sc_core::sc_event &done, const sc_core::sc_event_or_list &done_or_abort);
     void method(); // SC_METHOD body, sensitive to next_
     sc_core::sc_event next_;
     void clear();
@@ -220,6 +220,12 @@ struct Unit {
     static constexpr unsigned kNoSemaphore = ~0u;
     unsigned waits_sem = kNoSemaphore;
     sc_core::sc_event sem_signalled;
+    // The unit's timed waits (an instruction's latency, a DMA's setup and DRAM latency) wait for
+    // this one event alone; an abort notifies it at once while the unit waits (waits_timer).
+    // wait(t, abort_ev_) made every such wait sensitive to a second event, added to and removed
+    // from that event's waiters at each of the millions of waits.
+    sc_core::sc_event timer;
+    bool waits_timer = false;
     sc_core::sc_event space; // an entry left the queue (notified only while spend_push waits for it)
     sc_core::sc_event_or_list push_wait; // space | reset | fault | watchdog: spend_push's wait
     bool waits_space = false; // the control core waits in push_wait for this queue's room
@@ -279,6 +285,11 @@ class Device : public sc_core::sc_module {
     void note_progress(); // progress_.notify, and its time
     bool wait_progress_or_deadline(sc_core::sc_time deadline); // false: the deadline passed
     bool resetting() const { return reset_pending_; }
+    void notify_reset(); // reset_ev_, and the control core's timer while it waits for it
+    void notify_abort(); // abort_ev_, and the timer of every unit that waits for its own
+    // The control core waits n cycles (a spend): for ctrl_timer_ alone, which notify_reset()
+    // notifies at once; false if a reset came first.
+    bool ctrl_wait(sc_core::sc_time t);
 
     // Unit execution (units.cpp). Each returns false if the instruction was abandoned (abort).
     bool exec_sync(unsigned u, const hal_cmd &cmd);
@@ -339,6 +350,8 @@ class Device : public sc_core::sc_module {
     sc_core::sc_event doorbell_;
     sc_core::sc_event open_ev_;
     sc_core::sc_event reset_ev_; // a reset or close: the firmware unwinds
+    sc_core::sc_event ctrl_timer_; // the control core's timed waits (ctrl_wait)
+    bool ctrl_waits_timer_ = false;
     sc_core::sc_event_or_list doorbell_or_reset_; // doorbell_ | reset_ev_, built once
     fw_hal hal_{this};
     bool doorbell_pending_ = false;

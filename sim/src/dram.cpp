@@ -1,7 +1,7 @@
 // dram.cpp -- device DRAM bandwidth, latency and contention.
 //
 // Every transfer first waits the configured first-byte latency (latency does not consume
-// bandwidth: requests are pipelined), then joins the set of active transfers, which share the
+// bandwidth: requests are pipelined; the unit waits it on its own timer before transfer()), then joins the set of active transfers, which share the
 // sustained bandwidth equally (processor sharing). With n transfers active, each advances by
 // bw / n bytes per cycle; whenever a transfer starts or ends the shares are recomputed. So a lone
 // transfer of B bytes takes latency + ceil(B / bw) cycles and two identical concurrent ones
@@ -70,13 +70,8 @@ void DramModel::method()
     schedule();
 }
 
-bool DramModel::transfer(uint64_t bytes, const sc_event &abort, sc_event &done, const sc_event_or_list &done_or_abort)
+bool DramModel::transfer(uint64_t bytes, sc_event &done, const sc_event_or_list &done_or_abort)
 {
-    if (latency_cycles_) {
-        wait(cycles(latency_cycles_), abort);
-        if (!timed_out())
-            return false;
-    }
     done.cancel(); // a notification left by the unit's previous transfer is not this one's
     Request r{bytes << kFracBits, false, &done};
     advance();

@@ -171,9 +171,13 @@ bool Device::busy_wait(unsigned u, uint64_t n)
     if (n == 0)
         return true;
     uint64_t epoch = abort_epoch_;
+    Unit &U = units_[u];
     sc_time t0 = sim_now();
-    wait(cycles(n), abort_ev_);
-    units_[u].ctr[NPU_CTR_BUSY] += to_cycles(sim_now() - t0);
+    U.waits_timer = true;
+    U.timer.notify(cycles(n));
+    wait(U.timer);
+    U.waits_timer = false;
+    U.ctr[NPU_CTR_BUSY] += to_cycles(sim_now() - t0);
     return epoch == abort_epoch_;
 }
 
@@ -281,8 +285,12 @@ bool Device::exec_dma(unsigned u, const hal_cmd &cmd)
         sram_req.done = &units_[u].sram_done;
         sram_req.done_or_abort = &units_[u].sram_done_or_abort;
         sram_model_.begin(sram_req, dram_rows * cols, dram_model_.bw_fx());
+        if (!busy_wait(u, dram_model_.latency_cycles())) { // the first-byte latency
+            sram_model_.withdraw(sram_req);
+            return false;
+        }
         sc_time t0 = sim_now();
-        bool served = dram_model_.transfer(charged, abort_ev_, units_[u].dram_done, units_[u].dram_done_or_abort);
+        bool served = dram_model_.transfer(charged, units_[u].dram_done, units_[u].dram_done_or_abort);
         units_[u].ctr[NPU_CTR_BUSY] += to_cycles(sim_now() - t0);
         if (!served || epoch != abort_epoch_) {
             sram_model_.withdraw(sram_req);
