@@ -142,8 +142,9 @@ struct part_plan {
     const char *chosen;      /* "cost-aware", "greedy", "all-cpu"; NULL for PART_GREEDY */
     int n_kept_on_cpu;       /* supported nodes placed on the CPU */
     int greedy_segments;     /* segments of the greedy plan */
-    int segment_evaluations; /* segments the search had the device cost (timing-only jobs; repeats
-                                come from the backend's memo) */
+    int segment_evaluations; /* segments the search had the device cost (timing-only jobs; a
+                                greedy segment is asked once, other repeats come from the
+                                backend's memo) */
 };
 
 /* Partition a prepared graph (graph_prepare: sorted, shapes inferred). fw may be NULL (the

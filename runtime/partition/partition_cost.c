@@ -34,7 +34,8 @@
  * COST_MIN_TRIM_SHARE of the segment, and passes repeat until nothing improves.
  * Every step is O(degree x readers), so a pass is linear in the graph. The placement is then
  * regrouped (the order may merge runs), and three candidates are evaluated exactly (their
- * segments simulated, repeats from the backend's memo, which the run then reuses): the search's
+ * segments simulated; a segment of the greedy plan's nodes costs what the greedy plan's run
+ * gave, other repeats come from the backend's memo, which the run then reuses): the search's
  * result, the greedy plan and everything on the CPU; the cheapest wins (ties to the search). So
  * the chosen plan is never modelled slower than greedy or than the CPU alone.
  *
@@ -78,6 +79,11 @@ typedef struct search {
     double *run_cost;       /* segment -> device cost of its current run: exact for the greedy
                                segment, less the shares of nodes moved since (INFINITY: cannot be built) */
     double *cpu_cost;       /* node -> CPU cost */
+    /* The greedy plan's segments and their exact device costs, as plan_cost evaluated them: a
+     * later plan's segment with the same nodes costs the same (the backend's memo would answer it,
+     * after building the segment again: on the default what-if a sixth of the CPU time). */
+    const part_plan *greedy;
+    double *greedy_cost;
     double submit;          /* a job's submission: cpu.npu_submit_overhead_us */
     double op_submit;       /* and each of its nodes': cpu.npu_op_overhead_us */
     int evaluations;
@@ -122,6 +128,11 @@ static double submit_cost(const search *s, int n_nodes)
  * shares, each node's share of it goes to s->npu_share. */
 static double segment_cost(search *s, const int *nodes, int n, bool shares)
 {
+    for (int i = 0; !shares && s->greedy_cost && i < s->greedy->n_segments; i++) {
+        const part_segment *g = &s->greedy->segments[i];
+        if (g->n_nodes == n && memcmp(g->nodes, nodes, (size_t)n * sizeof *nodes) == 0)
+            return s->greedy_cost[i];
+    }
     part_npu_cost c = {0, 0};
     rt_error local = {0};
     s->evaluations++;
@@ -220,6 +231,7 @@ static void search_free(search *s)
     free(s->per_node);
     free(s->run_cost);
     free(s->cpu_cost);
+    free(s->greedy_cost);
 }
 
 /* Whether n's input i is a tensor it has not read at an earlier input (a node reading t twice
@@ -531,6 +543,12 @@ rt_status part_cost_refine(const rt_graph *g, const m4npu_config *cfg, const par
         goto out;
     }
     double c_greedy = plan_cost(&s, greedy, s.run_cost);
+    if ((s.greedy_cost = malloc(((size_t)greedy->n_segments + 1) * sizeof *s.greedy_cost)) == NULL) {
+        st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (partition search)");
+        goto out;
+    }
+    memcpy(s.greedy_cost, s.run_cost, (size_t)greedy->n_segments * sizeof *s.greedy_cost);
+    s.greedy = greedy;
     greedy->greedy_segments = greedy->n_segments;
     greedy->cost_greedy = c_greedy;
     /* the search, on a copy of the greedy plan's node infos (where the reasons go) */

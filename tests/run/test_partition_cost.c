@@ -177,11 +177,16 @@ static void test_trims_the_ends_of_a_segment(void **state)
     f.npu_s[mm] = 10 * US;
     /* with fast elementwise ops the whole chain stays: moving an end only adds crossings */
     f.npu_s[pre] = f.npu_s[post] = 0.5 * US;
+    f.calls = 0;
     p = plan(g, &cfg, &f, PART_COST, PART_LATENCY);
     assert_int_equal(p->n_segments, 1);
     assert_int_equal(p->segments[0].n_nodes, 3);
     assert_int_equal(p->n_kept_on_cpu, 0);
     assert_close(p->cost_chosen, p->cost_greedy);
+    /* the search's plan has the greedy segment: its exact evaluation reuses the greedy run's
+     * cost, the device is asked once */
+    assert_int_equal(f.calls, 1);
+    assert_int_equal(p->segment_evaluations, 1);
     part_plan_free(p);
     graph_free(g);
 }
