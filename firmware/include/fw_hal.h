@@ -72,6 +72,10 @@ const hal_device_info *hal_info(fw_hal *h);
 uint32_t hal_reg_read(fw_hal *h, uint32_t reg);
 void hal_reg_write(fw_hal *h, uint32_t reg, uint32_t value);
 void hal_irq_raise(fw_hal *h, uint32_t bits); /* sets IRQ_STATUS bits */
+/* Every performance counter at once: out[u][c] is what NPU_REG_PERF(u, c) and its high word read
+ * now through hal_reg_read (the per-op profile reads them all at every op's end: 2 x units x
+ * counters register reads). */
+void hal_perf_read(fw_hal *h, uint64_t out[NPU_UNIT_COUNT][NPU_CTR_COUNT]);
 
 /* Device memory; -1 if [addr, addr + len) is not inside it. */
 int hal_mem_read(fw_hal *h, uint64_t addr, void *dst, size_t len);

@@ -292,16 +292,27 @@ uint32_t Device::mmio_read(uint32_t off)
     if (off >= NPU_REG_UNIT_STATE(0) && off < NPU_REG_UNIT_STATE(NPU_UNIT_CTRL))
         return unit_register(off);
     if (off >= NPU_REG_PERF_BASE) {
-        uint32_t idx = (off - NPU_REG_PERF_BASE) / 8, unit = idx / NPU_CTR_COUNT, ctr = idx % NPU_CTR_COUNT;
-        const auto &c = units_[unit].ctr;
-        uint64_t v = c[ctr];
-        if (ctr == NPU_CTR_IDLE) {
-            uint64_t used = c[NPU_CTR_BUSY] + c[NPU_CTR_STALL], now = now_cycles();
-            v = now > used ? now - used : 0;
-        }
+        uint32_t idx = (off - NPU_REG_PERF_BASE) / 8;
+        uint64_t v = perf_counter(idx / NPU_CTR_COUNT, idx % NPU_CTR_COUNT);
         return (off - NPU_REG_PERF_BASE) % 8 ? static_cast<uint32_t>(v >> 32) : static_cast<uint32_t>(v);
     }
     return regs_[off / 4];
+}
+
+uint64_t Device::perf_counter(uint32_t unit, uint32_t ctr) const
+{
+    const auto &c = units_[unit].ctr;
+    if (ctr != NPU_CTR_IDLE)
+        return c[ctr];
+    uint64_t used = c[NPU_CTR_BUSY] + c[NPU_CTR_STALL], now = now_cycles();
+    return now > used ? now - used : 0;
+}
+
+void Device::perf_read(uint64_t out[NPU_UNIT_COUNT][NPU_CTR_COUNT]) const
+{
+    for (uint32_t u = 0; u < NPU_UNIT_COUNT; u++)
+        for (uint32_t k = 0; k < NPU_CTR_COUNT; k++)
+            out[u][k] = perf_counter(u, k);
 }
 
 // NPU_REG_UNIT_STATE / NPU_REG_UNIT_INSN of a unit, from its live state.

@@ -260,6 +260,8 @@ class Device : public sc_core::sc_module {
     uint32_t fw_reg_read(uint32_t reg);
     void fw_reg_write(uint32_t reg, uint32_t value);
     void irq_raise(uint32_t bits);
+    uint64_t perf_counter(uint32_t unit, uint32_t ctr) const; // NPU_REG_PERF(unit, ctr)'s value now
+    void perf_read(uint64_t out[NPU_UNIT_COUNT][NPU_CTR_COUNT]) const;
     int mem_read(uint64_t addr, void *dst, size_t len);
     int mem_write(uint64_t addr, const void *src, size_t len);
     hal_status spend(uint64_t control_cycles);

@@ -11,6 +11,7 @@ const hal_device_info *hal_info(fw_hal *h) { return &h->dev->info(); }
 uint32_t hal_reg_read(fw_hal *h, uint32_t reg) { return h->dev->fw_reg_read(reg); }
 void hal_reg_write(fw_hal *h, uint32_t reg, uint32_t value) { h->dev->fw_reg_write(reg, value); }
 void hal_irq_raise(fw_hal *h, uint32_t bits) { h->dev->irq_raise(bits); }
+void hal_perf_read(fw_hal *h, uint64_t out[NPU_UNIT_COUNT][NPU_CTR_COUNT]) { h->dev->perf_read(out); }
 int hal_mem_read(fw_hal *h, uint64_t addr, void *dst, size_t len) { return h->dev->mem_read(addr, dst, len); }
 int hal_mem_write(fw_hal *h, uint64_t addr, const void *src, size_t len) { return h->dev->mem_write(addr, src, len); }
 hal_status hal_spend(fw_hal *h, uint64_t control_cycles) { return h->dev->spend(control_cycles); }

@@ -112,6 +112,12 @@ static void test_spans_and_counters_make_up_the_job(void **state)
     }
     assert_true(p[2].end_cycle <= B.res.end_cycle);
     assert_true(spans < job && job - spans < job / 10); /* the job's own work is small */
+    /* the snapshots are of one instant each: every unit's idle, busy and stalled cycles over an
+     * op make up its span exactly */
+    for (int i = 0; i < 3; i++)
+        for (int u = 0; u < NPU_UNIT_COUNT; u++)
+            assert_int_equal(p[i].ctr[u][NPU_CTR_IDLE] + p[i].ctr[u][NPU_CTR_BUSY] + p[i].ctr[u][NPU_CTR_STALL],
+                             p[i].end_cycle - p[i].start_cycle);
     /* everything the units did happened inside an op: the counters add up exactly */
     static const int inside[] = {NPU_CTR_BUSY, NPU_CTR_STALL, NPU_CTR_MACS, NPU_CTR_ELEMS, NPU_CTR_DRAM_RD,
                                  NPU_CTR_DRAM_WR, NPU_CTR_SRAM_RD, NPU_CTR_SRAM_WR, NPU_CTR_INSNS};

@@ -234,14 +234,8 @@ static int check_op(fw *f, const npu_job_desc *d, const npu_buf_entry *bufs, uin
 typedef uint64_t fw_perf[NPU_UNIT_COUNT][NPU_CTR_COUNT];
 
 /* Every performance counter (the device's registers, read as a performance monitor's snapshot:
- * reading costs no modelled time). */
-static void read_perf(fw *f, fw_perf out)
-{
-    for (uint32_t u = 0; u < NPU_UNIT_COUNT; u++)
-        for (uint32_t k = 0; k < NPU_CTR_COUNT; k++)
-            out[u][k] = (uint64_t)hal_reg_read(f->hal, NPU_REG_PERF(u, k)) |
-                        (uint64_t)hal_reg_read(f->hal, NPU_REG_PERF(u, k) + 4) << 32;
-}
+ * reading costs no modelled time), in one HAL call. */
+static void read_perf(fw *f, fw_perf out) { hal_perf_read(f->hal, out); }
 
 /* What op i did: its span and the counters' growth over it, into the job's profile (if any). */
 static void write_profile(fw *f, const npu_job_desc *d, uint32_t i, uint64_t t0, uint64_t t1, fw_perf before,
