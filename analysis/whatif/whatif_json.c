@@ -238,6 +238,19 @@ static json_t *module_references_json(const whatif_module_run *m)
     return arr;
 }
 
+/* Busy cycles of each unit over the module's segments: which unit bounds the NPU's time. */
+static json_t *unit_busy_json(const run_result *r)
+{
+    json_t *u = json_object();
+    for (uint32_t unit = 0; unit < NPU_UNIT_COUNT; unit++) {
+        uint64_t busy = 0;
+        for (int i = 0; i < r->plan->n_segments; i++)
+            busy += r->segs[i].stats.counters.v[unit][NPU_CTR_BUSY];
+        json_object_set_new(u, npu_unit_str(unit), json_integer((json_int_t)busy));
+    }
+    return u;
+}
+
 json_t *whatif_module_json(const whatif_view *v, const whatif_module_run *m)
 {
     const m4_module_stats *s = &m->stats;
@@ -279,5 +292,6 @@ json_t *whatif_module_json(const whatif_view *v, const whatif_module_run *m)
     }
     json_object_set_new(j, "segment_list", segs);
     json_object_set_new(j, "npu_cycles", json_integer((json_int_t)cycles));
+    json_object_set_new(j, "unit_busy_cycles", unit_busy_json(r));
     return j;
 }
