@@ -418,6 +418,14 @@ isa_status isa_validate(const isa_insn *in, const isa_limits *lim, isa_error *er
                             (long long)ISA_GET(in, MM, N), lim->mm_cols);
         break;
     }
+    case ISA_OP_MM_OUT: {
+        uint32_t records = lim->mm_rows > lim->mm_cols ? lim->mm_rows : lim->mm_cols;
+        if (records && ISA_GET(in, MM_OUT, N) > records)
+            return isa_fail(err, ISA_E_LIMIT, ISA_F(MM_OUT, N),
+                            "mm.out: n = %lld exceeds the output stage's %u records (max of the tile's rows and "
+                            "columns)", (long long)ISA_GET(in, MM_OUT, N), records);
+        break;
+    }
     case ISA_OP_SM:
         if (lim->sm_max_len && ISA_GET(in, SM, LEN) > lim->sm_max_len)
             return isa_fail(err, ISA_E_LIMIT, ISA_F(SM, LEN),

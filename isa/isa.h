@@ -22,14 +22,19 @@ extern "C" {
 #endif
 
 #define ISA_VERSION_MAJOR 1
-#define ISA_VERSION_MINOR 0
-#define ISA_VERSION_STRING "1.0"
+#define ISA_VERSION_MINOR 1 /* 1.1: mm.out, the output stage's per-channel form */
+#define ISA_VERSION_STRING "1.1"
 
 #define ISA_INSN_BYTES 16 /* every instruction is 128 bits */
 #define ISA_INSN_BITS 128
 #define ISA_OPCODE_BITS 8
 #define ISA_MAX_FIELDS 13 /* most fields any instruction has (mm: 13) */
 #define ISA_MAX_SRAM_RANGES 4
+/* The matmul tile's output stage (mm.out): a record is int32 bias, int32 mult, int32 shift; the
+ * stage holds up to the n field's maximum of them, and a 256-entry int8 table. */
+#define ISA_MM_OUT_RECORD_BYTES 12
+#define ISA_MM_OUT_MAX_RECORDS 4095
+#define ISA_MM_OUT_LUT_ENTRIES 256
 
 /* The ops, in table order. */
 typedef enum isa_op {

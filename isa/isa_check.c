@@ -59,6 +59,14 @@ isa_status isa_check_mm(const isa_insn *in, isa_error *err)
     return ISA_OK;
 }
 
+isa_status isa_check_mm_out(const isa_insn *in, isa_error *err)
+{
+    if (ISA_GET(in, MM_OUT, LO) > ISA_GET(in, MM_OUT, HI))
+        return isa_fail(err, ISA_E_CONSTRAINT, ISA_F(MM_OUT, HI), "mm.out: hi = %lld is below lo = %lld",
+                        (long long)ISA_GET(in, MM_OUT, HI), (long long)ISA_GET(in, MM_OUT, LO));
+    return ISA_OK;
+}
+
 isa_status isa_check_sm(const isa_insn *in, isa_error *err)
 {
     (void)in;
@@ -206,6 +214,11 @@ int isa_sram_ranges(const isa_insn *in, const uint32_t *mm_bias_addr, isa_sram_r
             n = add(out, n, *mm_bias_addr, 4 * nn, 0);
         break;
     }
+    case ISA_OP_MM_OUT:
+        n = add(out, n, ISA_GET(in, MM_OUT, PRM), ISA_MM_OUT_RECORD_BYTES * (uint64_t)ISA_GET(in, MM_OUT, N), 0);
+        if (ISA_GET(in, MM_OUT, LUT) == ISA_LUT_ON)
+            n = add(out, n, ISA_GET(in, MM_OUT, TAB), ISA_MM_OUT_LUT_ENTRIES, 0);
+        break;
     case ISA_OP_SM: {
         uint64_t len = (uint64_t)ISA_GET(in, SM, LEN) * (uint64_t)ISA_GET(in, SM, ROWS);
         n = add(out, n, ISA_GET(in, SM, SRC), len, 0);

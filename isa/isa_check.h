@@ -11,6 +11,7 @@ isa_status isa_fail(isa_error *err, isa_status st, int field, const char *fmt, .
 isa_status isa_check_dma_ld(const isa_insn *in, isa_error *err);
 isa_status isa_check_dma_st(const isa_insn *in, isa_error *err);
 isa_status isa_check_mm(const isa_insn *in, isa_error *err);
+isa_status isa_check_mm_out(const isa_insn *in, isa_error *err);
 isa_status isa_check_sm(const isa_insn *in, isa_error *err);
 isa_status isa_check_vbin(const isa_insn *in, isa_error *err);
 isa_status isa_check_vun(const isa_insn *in, isa_error *err);

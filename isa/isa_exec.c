@@ -54,7 +54,7 @@ static int32_t wrap_mul(int32_t a, int32_t b) { return (int32_t)((uint32_t)a * (
 static int64_t asr64(int64_t v, unsigned s) { return v >= 0 ? v >> s : ~((~v) >> s); }
 static int32_t asr32(int32_t v, unsigned s) { return v >= 0 ? v >> s : ~((~v) >> s); }
 
-static int8_t sat8(int64_t v) { return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v); }
+static int8_t sat8(int64_t v) { return (int8_t)(v < INT8_MIN ? INT8_MIN : v > INT8_MAX ? INT8_MAX : v); }
 
 /* ------------------------------------------------------------------ matmul tile */
 
@@ -64,6 +64,47 @@ int8_t isa_mm_requant(int32_t acc, uint32_t scale, uint32_t shift)
     if (shift)
         v += (int64_t)1 << (shift - 1);
     return sat8(asr64(v, shift));
+}
+
+/* The shift amount is the low 6 bits of the record's third word. */
+#define MM_OUT_SHIFT_MASK 63u
+
+isa_mm_out_record isa_mm_out_record_at(const uint8_t *p)
+{
+    isa_mm_out_record r;
+    r.bias = ld_i32(p);
+    r.mult = ld_i32(p + 4);
+    r.shift = (uint32_t)ld_i32(p + 8) & MM_OUT_SHIFT_MASK;
+    return r;
+}
+
+void isa_mm_out_load(isa_mm_stage *st, const isa_insn *in, const uint8_t *sram)
+{
+    uint32_t n = (uint32_t)ISA_GET(in, MM_OUT, N);
+    const uint8_t *prm = sram + ISA_GET(in, MM_OUT, PRM);
+    memset(st->rec, 0, sizeof st->rec);
+    for (uint32_t r = 0; r < n && r < ISA_MM_OUT_MAX_RECORDS; r++)
+        st->rec[r] = isa_mm_out_record_at(prm + (size_t)ISA_MM_OUT_RECORD_BYTES * r);
+    st->per_channel = 1;
+    st->axis = (uint32_t)ISA_GET(in, MM_OUT, AXIS);
+    st->lut = (uint32_t)ISA_GET(in, MM_OUT, LUT);
+    st->lo = (int32_t)ISA_GET(in, MM_OUT, LO);
+    st->hi = (int32_t)ISA_GET(in, MM_OUT, HI);
+    if (st->lut == ISA_LUT_ON)
+        memcpy(st->tab, sram + ISA_GET(in, MM_OUT, TAB), sizeof st->tab);
+    else
+        memset(st->tab, 0, sizeof st->tab);
+}
+
+int8_t isa_mm_out_apply(const isa_mm_out_record *r, int32_t x, int32_t lo, int32_t hi, const int8_t *tab)
+{
+    int64_t p = (int64_t)wrap_add(x, r->bias) * (int64_t)r->mult; /* |p| <= 2^62: exact */
+    int64_t y = p;
+    if (r->shift)
+        y = asr64(p, r->shift) + (asr64(p, r->shift - 1) & 1); /* half up, without an add that could overflow */
+    int32_t v = sat8(y);
+    v = v < lo ? lo : v > hi ? hi : v;
+    return tab ? tab[v - INT8_MIN] : (int8_t)v;
 }
 
 static int8_t weight(const uint8_t *b, uint32_t n, int int4, uint32_t kk, uint32_t j)
@@ -203,8 +244,13 @@ static isa_status exec_mm(isa_exec_ctx *ctx, const isa_insn *in, isa_error *err)
                 s = wrap_add(s, ld_i32(ctx->sram + ctx->mm_bias + 4 * j));
             out[(size_t)i * n + j] = s;
         }
+    const isa_mm_stage *st = &ctx->mm_out;
+    const int8_t *tab = st->lut == ISA_LUT_ON ? st->tab : NULL;
     for (size_t i = 0; i < (size_t)m * n; i++) {
-        if (rq)
+        if (rq && st->per_channel)
+            c[i] = (uint8_t)isa_mm_out_apply(&st->rec[st->axis == ISA_AXIS_ROW ? i / n : i % n], out[i], st->lo,
+                                             st->hi, tab);
+        else if (rq)
             c[i] = (uint8_t)isa_mm_requant(out[i], ctx->mm_scale, ctx->mm_shift);
         else
             st_i32(c + 4 * i, out[i]);
@@ -602,6 +648,10 @@ isa_status isa_exec(isa_exec_ctx *ctx, const isa_insn *in, isa_error *err)
         ctx->mm_bias = (uint32_t)ISA_GET(in, MM_CFG, BIAS);
         ctx->mm_scale = (uint32_t)ISA_GET(in, MM_CFG, SCALE);
         ctx->mm_shift = (uint32_t)ISA_GET(in, MM_CFG, SHIFT);
+        ctx->mm_out.per_channel = 0;
+        return ISA_OK;
+    case ISA_OP_MM_OUT:
+        isa_mm_out_load(&ctx->mm_out, in, ctx->sram);
         return ISA_OK;
     case ISA_OP_SM: return exec_sm(ctx, in, err);
     case ISA_OP_VBIN: return exec_vbin(ctx, in);

@@ -26,6 +26,22 @@ extern "C" {
 #define ISA_SM_RECIP_BITS 40       /* reciprocal = floor(2^40 / sum) */
 #define ISA_SM_OUT_FRAC_BITS 7     /* output is Q0.7: 1.0 saturates to 127 */
 
+/* One record of the matmul tile's output stage (mm.out). */
+typedef struct isa_mm_out_record {
+    int32_t bias, mult;
+    uint32_t shift; /* 0..63 (the low 6 bits of the record's word) */
+} isa_mm_out_record;
+
+/* The output stage's registers: which form rq takes, and mm.out's records and table. */
+typedef struct isa_mm_stage {
+    uint32_t per_channel; /* 0: mm.cfg's per-tensor scale and shift; 1: the records below */
+    uint32_t axis;        /* ISA_AXIS_COL or ISA_AXIS_ROW */
+    uint32_t lut;         /* ISA_LUT_OFF or ISA_LUT_ON */
+    int32_t lo, hi;       /* clamp bounds */
+    isa_mm_out_record rec[ISA_MM_OUT_MAX_RECORDS]; /* records past mm.out's n are zero */
+    int8_t tab[ISA_MM_OUT_LUT_ENTRIES];
+} isa_mm_stage;
+
 /* The state a compute unit keeps between instructions plus the memory it works on. */
 typedef struct isa_exec_ctx {
     uint8_t *sram;
@@ -34,6 +50,8 @@ typedef struct isa_exec_ctx {
     uint32_t mm_bias;
     uint32_t mm_scale;
     uint32_t mm_shift;
+    /* and by mm.out (a zeroed ctx is the per-tensor form with scale 0) */
+    isa_mm_stage mm_out;
 } isa_exec_ctx;
 
 /* Execute one mm, mm.cfg, sm or v.* instruction on ctx->sram. Every SRAM byte the instruction
@@ -53,7 +71,7 @@ uint32_t isa_sm_lut(int i);
  * mask && j > row + moff. */
 void isa_sm_row(const int8_t *x, int8_t *y, uint32_t len, uint32_t row, uint32_t scale, int mask, int32_t moff);
 
-/* Requantisation of one int32 accumulator (mm with rq). */
+/* Requantisation of one int32 accumulator (mm with rq, per-tensor form of mm.cfg). */
 int8_t isa_mm_requant(int32_t acc, uint32_t scale, uint32_t shift);
 
 /* ---- IEEE binary16 and the float mode of mm (the RTL array and the twins use these) */
@@ -70,6 +88,17 @@ uint16_t isa_f32_to_f16_sat(float x);
 float isa_f32_canon(float x);
 /* One step of mm's float mode: canon(acc + canon(a * b)), a and b exact in f16 (so a * b is exact). */
 float isa_mm_f16_mac(float acc, float a, float b);
+
+/* ---- the output stage's per-channel form (mm.out), for the RTL drivers and the runtime's twin */
+
+/* Load mm.out's records (and table) from sram into st, as the instruction does; the instruction
+ * must have passed isa_check() and its SRAM ranges must lie inside the SRAM. */
+void isa_mm_out_load(isa_mm_stage *st, const isa_insn *in, const uint8_t *sram);
+/* One record read from 12 little-endian bytes (shift keeps its low 6 bits). */
+isa_mm_out_record isa_mm_out_record_at(const uint8_t *p);
+/* y = x + bias, rounded x * mult / 2^shift (half up), saturated to int8, clamped to [lo, hi]
+ * (and through tab when given: NULL for no table), exactly as mm.out specifies. */
+int8_t isa_mm_out_apply(const isa_mm_out_record *r, int32_t x, int32_t lo, int32_t hi, const int8_t *tab);
 
 #ifdef __cplusplus
 }

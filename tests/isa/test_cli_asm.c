@@ -68,7 +68,7 @@ static void test_usage_errors_and_help(void **state)
     assert_int_equal(test_run(out, sizeof out, "%s asm /nonexistent/x.s -o /tmp/x.bin", M4NPU_BIN), 3);
     assert_non_null(strstr(out, "/nonexistent/x.s: cannot open"));
     assert_int_equal(test_run(out, sizeof out, "%s --version", M4NPU_BIN), 0);
-    assert_non_null(strstr(out, "(ISA 1.0)"));
+    assert_non_null(strstr(out, "(ISA 1.1)"));
 }
 
 int main(void)

@@ -287,6 +287,8 @@ static void test_constraints_name_the_operand(void **state)
                      "t.s:1:33: error: mm: n = 3 must be even with packed int4 weights");
     expect_asm_error("v.un exp, i32, 0, 64, 1, 4, 0\n", ISA_E_CONSTRAINT, 1, 11,
                      "t.s:1:11: error: v.un: exp needs dt = f32");
+    expect_asm_error("mm.out col, nolut, 0, 4, 5, 3, 0\n", ISA_E_CONSTRAINT, 1, 29,
+                     "t.s:1:29: error: mm.out: hi = 3 is below lo = 5");
 }
 
 static void test_validate_against_device_limits(void **state)
@@ -319,6 +321,14 @@ static void test_validate_against_device_limits(void **state)
     ISA_SET(&sm, SM, LEN, 257);
     assert_int_equal(isa_validate(&sm, &lim, &err), ISA_E_LIMIT);
     assert_int_equal(err.field, ISA_F(SM, LEN));
+
+    isa_insn out = isa_insn_make(ISA_OP_MM_OUT); /* the stage holds max(rows, cols) records */
+    ISA_SET(&out, MM_OUT, N, 17);
+    assert_int_equal(isa_validate(&out, &lim, &err), ISA_E_LIMIT);
+    assert_string_equal(err.msg,
+                        "mm.out: n = 17 exceeds the output stage's 16 records (max of the tile's rows and columns)");
+    ISA_SET(&out, MM_OUT, N, 16);
+    assert_int_equal(isa_validate(&out, &lim, &err), ISA_OK);
 
     isa_insn sig = isa_insn_make(ISA_OP_WAIT);
     ISA_SET(&sig, WAIT, UNIT, ISA_UNIT_DMA3);

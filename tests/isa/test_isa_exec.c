@@ -1,5 +1,6 @@
 /* The functional semantics (isa_exec.c) on hand-checked cases: matmul with int4, bias,
- * accumulation and requantisation; the fixed-point softmax against float; vector ops. */
+ * accumulation and requantisation; the output stage's per-channel form (mm.out: records by column
+ * and by row, rounding, clamp, table); the fixed-point softmax against float; vector ops. */
 #include "test_util.h"
 
 #include <math.h>
@@ -71,6 +72,98 @@ static void test_mm_int4_bias_requant(void **state)
     assert_int_equal(isa_mm_requant(-1000, 1, 0), -128);
     assert_int_equal(isa_mm_requant(6, 1, 2), 2);   /* 1.5 rounds up */
     assert_int_equal(isa_mm_requant(-6, 1, 2), -1); /* -1.5 rounds up to -1 */
+}
+
+static void put_record(uint32_t addr, int32_t bias, int32_t mult, int32_t shift)
+{
+    wr_i32(addr, bias);
+    wr_i32(addr + 4, mult);
+    wr_i32(addr + 8, shift);
+}
+
+static isa_insn mm_out_insn(int axis, int lut, int prm, int n, int lo, int hi, int tab)
+{
+    isa_insn in = isa_insn_make(ISA_OP_MM_OUT);
+    ISA_SET(&in, MM_OUT, AXIS, axis);
+    ISA_SET(&in, MM_OUT, LUT, lut);
+    ISA_SET(&in, MM_OUT, PRM, prm);
+    ISA_SET(&in, MM_OUT, N, n);
+    ISA_SET(&in, MM_OUT, LO, lo);
+    ISA_SET(&in, MM_OUT, HI, hi);
+    ISA_SET(&in, MM_OUT, TAB, tab);
+    return in;
+}
+
+static void test_mm_out_per_channel(void **state)
+{
+    (void)state;
+    memset(sram, 0, sizeof sram);
+    /* A = [[10], [-7]] (2x1), B = [[1, 2, 3]]: products [[10, 20, 30], [-7, -14, -21]] */
+    int8_t a[] = {10, -7}, b[] = {1, 2, 3};
+    memcpy(sram + 0, a, sizeof a);
+    memcpy(sram + 16, b, sizeof b);
+    put_record(512, 5, 1 << 30, 31); /* (x + 5) / 2 */
+    put_record(524, 0, 3, 0);        /* 3x */
+    put_record(536, -1, 1, 1 | 64);  /* (x - 1) / 2; only the low 6 bits of the shift count */
+    for (int i = 0; i < 256; i++)    /* table: y -> y / 2 (toward zero) */
+        sram[1024 + i] = (uint8_t)(int8_t)((i - 128) / 2);
+    isa_exec_ctx c = ctx();
+    isa_insn out = mm_out_insn(ISA_AXIS_COL, ISA_LUT_OFF, 512, 3, -128, 127, 0);
+    assert_int_equal(isa_exec(&c, &out, NULL), ISA_OK);
+    isa_insn mm = mm_insn(0, 0, 0, 0, 1, 2, 3, 1, 0, 16, 64);
+    assert_int_equal(isa_exec(&c, &mm, NULL), ISA_OK);
+    /* 15/2 = 7.5 -> 8 (half up); -2/2 = -1; 60; -42; 29/2 = 14.5 -> 15; -22/2 = -11 */
+    int8_t want[] = {8, 60, 15, -1, -42, -11};
+    assert_memory_equal(sram + 64, want, sizeof want);
+    /* relu bounds and the table; two records: the third column's record is zero */
+    out = mm_out_insn(ISA_AXIS_COL, ISA_LUT_ON, 512, 2, 0, 127, 1024);
+    assert_int_equal(isa_exec(&c, &out, NULL), ISA_OK);
+    assert_int_equal(isa_exec(&c, &mm, NULL), ISA_OK);
+    int8_t want_relu_table[] = {4, 30, 0, 0, 0, 0};
+    assert_memory_equal(sram + 64, want_relu_table, sizeof want_relu_table);
+    /* records by row: row 0 takes record 0 for all its columns, row 1 record 1 */
+    out = mm_out_insn(ISA_AXIS_ROW, ISA_LUT_OFF, 512, 2, -128, 127, 0);
+    assert_int_equal(isa_exec(&c, &out, NULL), ISA_OK);
+    assert_int_equal(isa_exec(&c, &mm, NULL), ISA_OK);
+    int8_t want_rows[] = {8, 13, 18, -21, -42, -63}; /* (10+5)/2, (20+5)/2 = 12.5 -> 13, 17.5 -> 18; 3x */
+    assert_memory_equal(sram + 64, want_rows, sizeof want_rows);
+    /* mm.cfg returns the stage to its per-tensor form */
+    isa_insn cfg = isa_insn_make(ISA_OP_MM_CFG);
+    ISA_SET(&cfg, MM_CFG, SCALE, 1);
+    ISA_SET(&cfg, MM_CFG, SHIFT, 0);
+    assert_int_equal(isa_exec(&c, &cfg, NULL), ISA_OK);
+    assert_int_equal(isa_exec(&c, &mm, NULL), ISA_OK);
+    int8_t want_plain[] = {10, 20, 30, -7, -14, -21};
+    assert_memory_equal(sram + 64, want_plain, sizeof want_plain);
+    /* mm.out reads its records and table (n * 12 + 256 bytes) from the SRAM: inside it or refused */
+    out = mm_out_insn(ISA_AXIS_COL, ISA_LUT_ON, 512, 3, -128, 127, SRAM_BYTES - 255);
+    assert_int_equal(isa_exec(&c, &out, NULL), ISA_E_LIMIT);
+}
+
+/* The rounding at the edges, and the per-tensor form as a record (0, scale, shift). */
+static void test_mm_out_rounding(void **state)
+{
+    (void)state;
+    isa_mm_out_record r = {0, 1, 1};
+    assert_int_equal(isa_mm_out_apply(&r, 3, -128, 127, NULL), 2);   /* 1.5 -> 2 */
+    assert_int_equal(isa_mm_out_apply(&r, -3, -128, 127, NULL), -1); /* -1.5 -> -1 (half up) */
+    assert_int_equal(isa_mm_out_apply(&r, -5, -128, 127, NULL), -2); /* -2.5 -> -2 */
+    r = (isa_mm_out_record){0, INT32_MAX, 63};                       /* |p| < 2^62: rounds to 0 or 1 */
+    assert_int_equal(isa_mm_out_apply(&r, INT32_MAX, -128, 127, NULL), 0);
+    r = (isa_mm_out_record){INT32_MAX, 2, 0}; /* the bias add wraps like int32 */
+    assert_int_equal(isa_mm_out_apply(&r, 1, -128, 127, NULL), -128);
+    r = (isa_mm_out_record){0, -1, 0};
+    assert_int_equal(isa_mm_out_apply(&r, 5, -3, 2, NULL), -3);       /* clamped */
+    uint64_t z = 7;
+    for (int i = 0; i < 20000; i++) {
+        z = z * 6364136223846793005ull + 1442695040888963407ull;
+        int32_t x = (int32_t)(z >> 32);
+        uint32_t scale = (uint32_t)(z >> 8) & 0xFFFF, shift = (uint32_t)(z >> 3) % 48;
+        isa_mm_out_record t = {0, (int32_t)scale, shift};
+        if (isa_mm_out_apply(&t, x, INT8_MIN, INT8_MAX, NULL) != isa_mm_requant(x, scale, shift))
+            fail_msg("x %d scale %u shift %u: per-channel %d, per-tensor %d", x, scale, shift,
+                     isa_mm_out_apply(&t, x, INT8_MIN, INT8_MAX, NULL), isa_mm_requant(x, scale, shift));
+    }
 }
 
 static void test_sm_exp2_accuracy(void **state)
@@ -227,6 +320,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mm_int8_and_accumulate),
         cmocka_unit_test(test_mm_int4_bias_requant),
+        cmocka_unit_test(test_mm_out_per_channel),
+        cmocka_unit_test(test_mm_out_rounding),
         cmocka_unit_test(test_sm_exp2_accuracy),
         cmocka_unit_test(test_sm_rows_and_mask),
         cmocka_unit_test(test_vector_ops),
