@@ -27,13 +27,23 @@
  * columns deskewed so that each row of C leaves whole; one cycle of issue.
  *     T_ws = 1 + k + (m + k + n - 2) = 2k + m + n - 1
  * INT4 weights take the same cycles (they are unpacked at the array's edge); 16-bit operands
- * twice the cycles per step (tile_mm_cycles_typed). Bias, accumulation
- * and requantisation are applied by the driver's output stage (sim/tiles/mm_tile_rtl.cpp) to the
- * rows the array emits: no cycles. mm.cfg only sets that stage's registers.
+ * twice the cycles per step (tile_mm_cycles_typed).
+ *
+ * The output stage (rtl/mm_out_stage.sv, P lanes) takes each result row as it leaves the array.
+ * Accumulation into C and the bias vector are added at the array's full width (no cycles); with
+ * rq the row is requantised P columns per step while the array waits, so each of the m rows
+ * stays ceil(n / P) steps instead of one:
+ *     T_rq = T_os or T_ws + m * (ceil(n / P) - 1)       (no term when P >= n)
+ * (with a 16-bit operand every one of those steps is two cycles, as the array's). The float mode
+ * (an f16 operand) has no rq, and its accumulation into C (an f32 add) is the driver's.
+ * mm.cfg writes the stage's per-tensor registers in its issue cycle. mm.out loads n records, P
+ * per cycle, then with lut the 256-entry table, P entries per cycle:
+ *     T_out = 1 + ceil(n / P) + (lut ? ceil(256 / P) : 0)
  */
 #define TILE_MM_ISSUE_CYCLES 1
 #define TILE_MM_CFG_CYCLES 1 /* mm.cfg writes the output stage's registers */
 #define TILE_MM_WIDE_CYCLES_PER_STEP 2 /* a 16-bit operand (int16, f16): the array steps every other cycle */
+#define TILE_MM_OUT_TABLE_ENTRIES 256
 
 /* The array's steps after issue (T - issue for 8-bit operands). */
 static inline uint64_t tile_mm_steps(int weight_stationary, uint64_t m, uint64_t n, uint64_t k)
@@ -55,6 +65,30 @@ static inline uint64_t tile_mm_cycles_typed(int weight_stationary, int wide, uin
 {
     uint64_t per_step = wide ? TILE_MM_WIDE_CYCLES_PER_STEP : 1;
     return TILE_MM_ISSUE_CYCLES + per_step * tile_mm_steps(weight_stationary, m, n, k);
+}
+
+/* An mm whose results go through the output stage's requantisation (lanes = P), or not (lanes 0),
+ * with a 16-bit operand (wide) or not. */
+static inline uint64_t tile_mm_rq_cycles_typed(int weight_stationary, int wide, uint64_t m, uint64_t n, uint64_t k,
+                                               uint64_t lanes)
+{
+    uint64_t per_step = wide ? TILE_MM_WIDE_CYCLES_PER_STEP : 1;
+    uint64_t steps = tile_mm_steps(weight_stationary, m, n, k);
+    if (lanes)
+        steps += m * ((n + lanes - 1) / lanes - 1);
+    return TILE_MM_ISSUE_CYCLES + per_step * steps;
+}
+
+/* The same with 8-bit operands. */
+static inline uint64_t tile_mm_rq_cycles(int weight_stationary, uint64_t m, uint64_t n, uint64_t k, uint64_t lanes)
+{
+    return tile_mm_rq_cycles_typed(weight_stationary, 0, m, n, k, lanes);
+}
+
+static inline uint64_t tile_mm_out_cycles(uint64_t n, int lut, uint64_t lanes)
+{
+    return TILE_MM_ISSUE_CYCLES + (n + lanes - 1) / lanes +
+           (lut ? (TILE_MM_OUT_TABLE_ENTRIES + lanes - 1) / lanes : 0);
 }
 
 /* ---- softmax tile: P lanes; instruction rows x len (see isa/ISA.md `sm`). rtl/sm_tile.sv.

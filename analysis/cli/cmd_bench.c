@@ -30,7 +30,8 @@ static const char usage[] =
     "  --insns N          approximate program length in instructions (default 200000)\n"
     "  --tiles            instead: the same matmul (and softmax) program in fast and rtl mode at every\n"
     "                     tile size this build Verilated (configure with -DM4NPU_RTL_BENCH_SIZES=ON for\n"
-    "                     8, 16 and 32), with simulated cycles per second of each and their ratio\n"
+    "                     8, 16 and 32), with simulated cycles per second of each and their ratio;\n"
+    "                     --insns N sets the instructions per program (default 400)\n"
     "  --scale            instead: the host time of assembling and disassembling generated programs of\n"
     "                     10k, 20k, 40k, 80k and 160k lines, of importing, preparing and partitioning\n"
     "                     (onnx) an ONNX chain of as many elementwise nodes, building its NPU segments\n"
@@ -166,11 +167,12 @@ static char *repeat(const char *line, int times)
 }
 
 /* One row: the same program with the tile fast, then rtl. */
-static int bench_tile(m4npu_config cfg, const char *tile, uint32_t size, const char *line, tile_bench_row *row)
+static int bench_tile(m4npu_config cfg, const char *tile, uint32_t size, const char *line, int insns,
+                      tile_bench_row *row)
 {
     snprintf(row->tile, sizeof row->tile, "%s", tile);
     row->size = size;
-    char *src = repeat(line, TILE_BENCH_INSNS);
+    char *src = repeat(line, insns);
     if (!src)
         return CLI_FAIL;
     int rc = run_text(&cfg, src, &row->fast);
@@ -184,7 +186,26 @@ static int bench_tile(m4npu_config cfg, const char *tile, uint32_t size, const c
     return rc;
 }
 
-/* The sizes in a list such as "8x8, 16x16" or "4 lanes/512, 8 lanes/512": the leading numbers. */
+/* The matmul sizes in a list such as "16x16/8, 64x64/64": rows, cols, output-stage lanes. */
+static size_t parse_mm_sizes(const char *list, uint32_t (*out)[3], size_t max)
+{
+    size_t n = 0;
+    for (const char *p = list; p && *p && n < max;) {
+        unsigned r, c, l;
+        if (sscanf(p, " %ux%u/%u", &r, &c, &l) == 3) {
+            out[n][0] = r;
+            out[n][1] = c;
+            out[n][2] = l;
+            n++;
+        }
+        p = strchr(p, ',');
+        if (p)
+            p++;
+    }
+    return n;
+}
+
+/* The sizes in a list such as "4 lanes/512, 8 lanes/512": the leading numbers. */
 static size_t parse_sizes(const char *list, uint32_t *out, size_t max)
 {
     size_t n = 0;
@@ -204,26 +225,28 @@ static size_t parse_sizes(const char *list, uint32_t *out, size_t max)
     return n;
 }
 
-static int bench_tiles(const m4npu_config *base, int json)
+static int bench_tiles(const m4npu_config *base, int insns, int json)
 {
-    uint32_t mm[8], sm[8];
-    size_t nmm = parse_sizes(npu_sim_rtl_matmul_sizes(), mm, 8), nsm = parse_sizes(npu_sim_rtl_softmax_sizes(), sm, 8);
+    uint32_t mm[8][3], sm[8];
+    size_t nmm = parse_mm_sizes(npu_sim_rtl_matmul_sizes(), mm, 8), nsm = parse_sizes(npu_sim_rtl_softmax_sizes(), sm, 8);
     tile_bench_row rows[16];
     size_t nrows = 0;
     char line[160];
     for (size_t i = 0; i < nmm; i++) {
         m4npu_config cfg = *base;
-        cfg.npu.matmul.rows = cfg.npu.matmul.cols = mm[i];
-        snprintf(line, sizeof line, "mm os, set, i8, nobias, i32, %u, %u, %u, 0x0, 0x10000, 0x20000, i8, i8\n", mm[i], mm[i],
-                 TILE_BENCH_K);
-        if (bench_tile(cfg, "matmul", mm[i], line, &rows[nrows++]) != CLI_OK)
+        cfg.npu.matmul.rows = mm[i][0];
+        cfg.npu.matmul.cols = mm[i][1];
+        cfg.npu.matmul.output_stage.lanes = mm[i][2];
+        snprintf(line, sizeof line, "mm os, set, i8, nobias, i32, %u, %u, %u, 0x0, 0x10000, 0x20000, i8, i8\n",
+                 mm[i][0], mm[i][1], TILE_BENCH_K);
+        if (bench_tile(cfg, "matmul", mm[i][0], line, insns, &rows[nrows++]) != CLI_OK)
             return CLI_FAIL;
     }
     for (size_t i = 0; i < nsm; i++) {
         m4npu_config cfg = *base;
         cfg.npu.softmax.lanes = sm[i];
         snprintf(line, sizeof line, "sm causal, 0x0, 0x10000, %u, 8, 1000, 0\n", cfg.npu.softmax.max_len);
-        if (bench_tile(cfg, "softmax", sm[i], line, &rows[nrows++]) != CLI_OK)
+        if (bench_tile(cfg, "softmax", sm[i], line, insns, &rows[nrows++]) != CLI_OK)
             return CLI_FAIL;
     }
     if (json) {
@@ -245,8 +268,8 @@ static int bench_tiles(const m4npu_config *base, int json)
         json_decref(root);
         return CLI_OK;
     }
-    printf("%d instructions per program (matmul m = n = size, k = %d; softmax 8 rows of max_len)\n",
-           TILE_BENCH_INSNS, TILE_BENCH_K);
+    printf("%d instructions per program (matmul m = n = size, k = %d; softmax 8 rows of max_len)\n", insns,
+           TILE_BENCH_K);
     printf("%-8s %5s %12s %16s %16s %10s %8s\n", "tile", "size", "sim cycles", "fast cycles/s", "rtl cycles/s",
            "fast/rtl", "same");
     for (size_t i = 0; i < nrows; i++)
@@ -291,7 +314,7 @@ int cmd_bench(int argc, char **argv)
     cli_common common;
     cli_common_init(&common, "bench");
     unsigned long insns = DEFAULT_INSNS;
-    int tiles = 0, scale = 0, c;
+    int tiles = 0, scale = 0, insns_given = 0, c;
     char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -303,6 +326,7 @@ int cmd_bench(int argc, char **argv)
         switch (c) {
         case O_INSNS:
             insns = strtoul(optarg, &end, 0);
+            insns_given = 1;
             if (*end || insns < BLOCK_INSNS || insns > 50000000ul) {
                 fprintf(stderr, "m4npu bench: --insns %s: expected %u..50000000\n", optarg, BLOCK_INSNS);
                 return CLI_USAGE;
@@ -325,7 +349,7 @@ int cmd_bench(int argc, char **argv)
     if (rc != CLI_OK)
         return rc;
     if (tiles)
-        return bench_tiles(&cfg, json);
+        return bench_tiles(&cfg, insns_given ? (int)insns : TILE_BENCH_INSNS, json);
     size_t src_len;
     char *src = generate((uint32_t)(insns / BLOCK_INSNS), &src_len);
     isa_asm_result prog;

@@ -1,7 +1,9 @@
 /* m4npu calibrate: the fast model against the RTL tiles. Runs random instructions on both (the
  * fast model: isa_exec's result and the simulator's analytic latency; the RTL: the Verilated
  * tile stepped cycle by cycle) from the same SRAM contents, and reports per tile the cycle error
- * and whether every result was bit-identical. Fails when the targets are missed. */
+ * and whether every result was bit-identical. The matmul tile's configuration (mm.cfg, mm.out)
+ * goes through both as instructions too, so each keeps its own state as a device would. Fails
+ * when the targets are missed. */
 #include "cli.h"
 #include "cli_common.h"
 
@@ -21,15 +23,18 @@ static const char usage[] =
     "usage: m4npu calibrate --config FILE [--set KEY=VALUE ...] [--cases N] [--seed S] [--json]\n"
     "\n"
     "Run N random instructions per tile on the fast model and on the Verilated RTL tile of the\n"
-    "configured geometry (npu.matmul rows x cols; npu.softmax lanes and max_len), from the same SRAM\n"
-    "contents, and print per tile the mean and maximum absolute cycle error (percent of the RTL's\n"
-    "cycles) and whether every result was bit-identical. Shapes include 1, tile size - 1, tile size,\n"
-    "tile size + 1 in the streaming dimension, non-multiples of the lane count, both dataflows,\n"
-    "int4 weights, accumulate/bias/requantise, masked and unmasked rows.\n"
+    "configured geometry (npu.matmul rows x cols and output_stage.lanes; npu.softmax lanes and\n"
+    "max_len), from the same SRAM contents, and print per tile the mean and maximum absolute cycle\n"
+    "error (percent of the RTL's cycles) and whether every result was bit-identical. Shapes include\n"
+    "1, tile size - 1, tile size, tile size + 1 in the streaming dimension, non-multiples of the lane\n"
+    "counts, both dataflows, int4 weights, accumulate/bias/requantise in both forms of the output\n"
+    "stage (mm.cfg per tensor, mm.out per channel by column or row, with its table), masked and\n"
+    "unmasked rows.\n"
     "\n"
     "  --config FILE    configuration (its tile geometry must have been Verilated in this build)\n"
     "  --set KEY=VALUE  override a configuration key (repeatable)\n"
-    "  --cases N        instructions per tile (default 500; for the matmul tile one in ten is an mm.cfg)\n"
+    "  --cases N        cases per tile (default 500; a matmul case is a configuration instruction,\n"
+    "                   mm.cfg or mm.out, then an mm: two instructions)\n"
     "  --seed S         random seed (default 1)\n"
     "  --json           {\"tiles\": {\"matmul\": {\"cases\", \"mean_abs_err_pct\", \"max_abs_err_pct\",\n"
     "                   \"bit_exact\"}, \"softmax\": {...}}, \"targets\": {...}, \"pass\"}\n"
@@ -42,7 +47,6 @@ static const char usage[] =
 #define TARGET_MAX_PCT 1.0
 #define MAX_K 600      /* longest streamed dimension drawn (keeps a case fast on the RTL) */
 #define MAX_SM_ROWS 8
-#define MM_CFG_EVERY 10 /* one matmul case in this many is the configuration instruction (mm.cfg) itself */
 
 typedef struct rng {
     uint64_t s;
@@ -101,32 +105,38 @@ static void record(tile_stats *t, uint64_t rtl, uint64_t fast, int same_bytes)
         t->mismatched_results++;
 }
 
+/* The two sides of the comparison: each keeps its own unit state (the matmul tile's mm.cfg and
+ * mm.out registers) across instructions and works on its own copy of the SRAM. */
+typedef struct sides {
+    isa_exec_ctx fast, rtl;
+    const uint8_t *base; /* the SRAM contents every instruction starts from */
+} sides;
+
 /* Compare one instruction: the fast model on one copy of the SRAM, the RTL on another. */
-static int compare(tile_stats *t, const isa_insn *in, const isa_exec_ctx *base, const npu_device_config *dev,
-                   uint8_t *fast_sram, uint8_t *rtl_sram, tile_mm_rtl *mm, tile_sm_rtl *sm)
+static int compare(tile_stats *t, const isa_insn *in, sides *sd, const npu_device_config *dev, tile_mm_rtl *mm,
+                   tile_sm_rtl *sm)
 {
-    isa_exec_ctx f = *base, r = *base;
-    memcpy(fast_sram, base->sram, base->sram_bytes);
-    memcpy(rtl_sram, base->sram, base->sram_bytes);
-    f.sram = fast_sram;
-    r.sram = rtl_sram;
+    isa_exec_ctx *f = &sd->fast, *r = &sd->rtl;
+    memcpy(f->sram, sd->base, f->sram_bytes);
+    memcpy(r->sram, sd->base, r->sram_bytes);
     isa_error err;
-    if (isa_exec(&f, in, &err) != ISA_OK) {
+    if (isa_exec(f, in, &err) != ISA_OK) {
         fprintf(stderr, "m4npu calibrate: the fast model refused an instruction: %s\n", err.msg);
         return -1;
     }
     uint64_t fast = npu_sim_fast_cycles(in, dev), rtl = 0;
     char msg[256];
-    tile_rtl_status st = mm ? tile_mm_rtl_run(mm, in, &r, &rtl, msg, sizeof msg)
-                            : tile_sm_rtl_run(sm, in, &r, &rtl, msg, sizeof msg);
+    tile_rtl_status st = mm ? tile_mm_rtl_run(mm, in, r, &rtl, msg, sizeof msg)
+                            : tile_sm_rtl_run(sm, in, r, &rtl, msg, sizeof msg);
     if (st != TILE_RTL_OK) {
         char text[256];
         isa_format(in, text, sizeof text);
         fprintf(stderr, "m4npu calibrate: the RTL failed on `%s`: %s\n", text, msg);
         return -1;
     }
-    int same = memcmp(fast_sram, rtl_sram, base->sram_bytes) == 0 && f.mm_bias == r.mm_bias &&
-               f.mm_scale == r.mm_scale && f.mm_shift == r.mm_shift;
+    int same = memcmp(f->sram, r->sram, f->sram_bytes) == 0 && f->mm_bias == r->mm_bias &&
+               f->mm_scale == r->mm_scale && f->mm_shift == r->mm_shift &&
+               memcmp(&f->mm_out, &r->mm_out, sizeof f->mm_out) == 0;
     record(t, rtl, fast, same);
     return 0;
 }
@@ -137,28 +147,58 @@ static void fill_random(rng *r, uint8_t *p, size_t n)
         p[i] = (uint8_t)next(r);
 }
 
-static int calibrate_matmul(const npu_device_config *dev, uint32_t cases, rng *r, uint8_t *sram, uint8_t *a,
-                            uint8_t *b, tile_stats *t)
+/* Records and a table for mm.out at prm: random bytes (saturating results, any shift) or, half the
+ * time, multipliers around 2^30 with shifts 28..40 and small biases (results spread over int8). */
+static void random_records(rng *r, uint8_t *prm, uint32_t n)
+{
+    if (next(r) % 2)
+        return; /* the SRAM is already random */
+    for (uint32_t i = 0; i < n; i++) {
+        int32_t w[3] = {(int32_t)pick(r, 0, 2000) - 1000, (int32_t)pick(r, 1u << 29, 1u << 30), (int32_t)pick(r, 28, 40)};
+        memcpy(prm + ISA_MM_OUT_RECORD_BYTES * i, w, sizeof w);
+    }
+}
+
+/* The instruction that configures the output stage before a case: mm.cfg (per tensor) or mm.out
+ * (per channel, by column or row, with or without its table), its operands laid out at cfg_at. */
+static isa_insn random_stage_config(rng *r, uint8_t *sram, uint32_t cfg_at, uint32_t bias_at, uint32_t records)
+{
+    if (next(r) % 3 == 0) {
+        isa_insn cfg = isa_insn_make(ISA_OP_MM_CFG);
+        ISA_SET(&cfg, MM_CFG, BIAS, bias_at);
+        ISA_SET(&cfg, MM_CFG, SCALE, pick(r, 0, 65535));
+        ISA_SET(&cfg, MM_CFG, SHIFT, pick(r, 0, 47));
+        return cfg;
+    }
+    uint32_t n = bounded_dim(r, records);
+    int lo = next(r) % 4 == 0 ? (int)pick(r, 0, 255) - 128 : INT8_MIN;
+    int hi = lo + (int)pick(r, 0, (uint32_t)(INT8_MAX - lo));
+    random_records(r, sram + cfg_at, n);
+    isa_insn out = isa_insn_make(ISA_OP_MM_OUT);
+    ISA_SET(&out, MM_OUT, AXIS, next(r) % 2);
+    ISA_SET(&out, MM_OUT, LUT, next(r) % 2);
+    ISA_SET(&out, MM_OUT, PRM, cfg_at);
+    ISA_SET(&out, MM_OUT, N, n);
+    ISA_SET(&out, MM_OUT, LO, lo);
+    ISA_SET(&out, MM_OUT, HI, hi);
+    ISA_SET(&out, MM_OUT, TAB, cfg_at + ISA_MM_OUT_RECORD_BYTES * records);
+    return out;
+}
+
+static int calibrate_matmul(const npu_device_config *dev, uint32_t cases, rng *r, sides *sd, uint8_t *sram,
+                            tile_stats *t)
 {
     char msg[256];
     tile_mm_rtl *mm;
-    if (tile_mm_rtl_create(dev->matmul.rows, dev->matmul.cols, &mm, msg, sizeof msg) != TILE_RTL_OK) {
+    if (tile_mm_rtl_create_lanes(dev->matmul.rows, dev->matmul.cols, dev->matmul.output_stage.lanes, &mm, msg,
+                                 sizeof msg) != TILE_RTL_OK) {
         fprintf(stderr, "m4npu calibrate: npu.matmul: %s\n", msg);
         return -1;
     }
     const uint32_t R = dev->matmul.rows, C = dev->matmul.cols, bytes = (uint32_t)dev->sram.size_bytes;
-    isa_exec_ctx base = {.sram = sram, .sram_bytes = bytes};
+    const uint32_t records = R > C ? R : C;
     int rc = 0;
     for (uint32_t i = 0; i < cases && rc == 0; i++) {
-        if (i % MM_CFG_EVERY == MM_CFG_EVERY - 1) { /* the configuration instruction itself */
-            fill_random(r, sram, bytes);
-            isa_insn cfg = isa_insn_make(ISA_OP_MM_CFG);
-            ISA_SET(&cfg, MM_CFG, BIAS, pick(r, 0, bytes - 1));
-            ISA_SET(&cfg, MM_CFG, SCALE, pick(r, 0, 65535));
-            ISA_SET(&cfg, MM_CFG, SHIFT, pick(r, 0, 47));
-            rc = compare(t, &cfg, &base, dev, a, b, mm, NULL);
-            continue;
-        }
         int ws = (int)(next(r) % 2), int4 = C >= 2 && next(r) % 2;
         uint32_t n = bounded_dim(r, C);
         if (int4 && n % 2)
@@ -166,9 +206,11 @@ static int calibrate_matmul(const npu_device_config *dev, uint32_t cases, rng *r
         if (n == 0)
             n = 2;
         uint32_t m = ws ? streamed_dim(r, R) : bounded_dim(r, R), k = ws ? bounded_dim(r, R) : streamed_dim(r, R);
-        /* lay the operands out one after another; shrink the streamed dimension until they fit */
+        /* lay the operands out one after another, then mm.out's records and table; shrink the
+         * streamed dimension until they fit */
+        uint64_t prm = ISA_MM_OUT_RECORD_BYTES * (uint64_t)records + ISA_MM_OUT_LUT_ENTRIES;
         for (;;) {
-            uint64_t need = (uint64_t)m * k + (uint64_t)k * n + 4ull * m * n + 4ull * n;
+            uint64_t need = (uint64_t)m * k + (uint64_t)k * n + 4ull * m * n + 4ull * n + prm;
             if (need <= bytes)
                 break;
             if (ws)
@@ -176,31 +218,31 @@ static int calibrate_matmul(const npu_device_config *dev, uint32_t cases, rng *r
             else
                 k = k > 1 ? k / 2 : 1;
         }
-        uint32_t A = 0, B = m * k, Cc = B + (int4 ? k * n / 2 : k * n), bias = Cc + 4 * m * n;
+        uint32_t A = 0, B = m * k, Cc = B + (int4 ? k * n / 2 : k * n), bias = Cc + 4 * m * n, cfg_at = bias + 4 * n;
         fill_random(r, sram, bytes);
-        base.mm_bias = bias;
-        base.mm_scale = pick(r, 1, 65535);
-        base.mm_shift = pick(r, 0, 40);
+        isa_insn cfg = random_stage_config(r, sram, cfg_at, bias, records);
+        rc = compare(t, &cfg, sd, dev, mm, NULL);
         isa_insn in = isa_insn_make(ISA_OP_MM);
         ISA_SET(&in, MM, DF, ws ? ISA_DF_WS : ISA_DF_OS);
         ISA_SET(&in, MM, ACC, next(r) % 2);
         ISA_SET(&in, MM, WT, int4 ? ISA_WT_I4 : ISA_WT_I8);
         ISA_SET(&in, MM, BIAS, next(r) % 2);
-        ISA_SET(&in, MM, RQ, next(r) % 2);
+        ISA_SET(&in, MM, RQ, next(r) % 3 != 0);
         ISA_SET(&in, MM, M, m);
         ISA_SET(&in, MM, N, n);
         ISA_SET(&in, MM, K, k);
         ISA_SET(&in, MM, A, A);
         ISA_SET(&in, MM, B, B);
         ISA_SET(&in, MM, C, Cc);
-        rc = compare(t, &in, &base, dev, a, b, mm, NULL);
+        if (rc == 0)
+            rc = compare(t, &in, sd, dev, mm, NULL);
     }
     tile_mm_rtl_destroy(mm);
     return rc;
 }
 
-static int calibrate_softmax(const npu_device_config *dev, uint32_t cases, rng *r, uint8_t *sram, uint8_t *a,
-                             uint8_t *b, tile_stats *t)
+static int calibrate_softmax(const npu_device_config *dev, uint32_t cases, rng *r, sides *sd, uint8_t *sram,
+                             tile_stats *t)
 {
     char msg[256];
     tile_sm_rtl *sm;
@@ -209,7 +251,6 @@ static int calibrate_softmax(const npu_device_config *dev, uint32_t cases, rng *
         return -1;
     }
     const uint32_t P = dev->softmax.lanes, L = dev->softmax.max_len, bytes = (uint32_t)dev->sram.size_bytes;
-    isa_exec_ctx base = {.sram = sram, .sram_bytes = bytes};
     int rc = 0;
     for (uint32_t i = 0; i < cases && rc == 0; i++) {
         uint32_t len;
@@ -233,7 +274,7 @@ static int calibrate_softmax(const npu_device_config *dev, uint32_t cases, rng *
         ISA_SET(&in, SM, ROWS, rows);
         ISA_SET(&in, SM, SCALE, pick(r, 1, 65535));
         ISA_SET(&in, SM, MOFF, (int32_t)pick(r, 0, 2 * len + 4) - (int32_t)len - 2);
-        rc = compare(t, &in, &base, dev, a, b, NULL, sm);
+        rc = compare(t, &in, sd, dev, NULL, sm);
     }
     tile_sm_rtl_destroy(sm);
     return rc;
@@ -311,17 +352,22 @@ int cmd_calibrate(int argc, char **argv)
     const npu_device_config *dev = &cfg.npu;
     size_t bytes = dev->sram.size_bytes;
     uint8_t *sram = malloc(bytes), *a = malloc(bytes), *b = malloc(bytes);
-    if (!sram || !a || !b) {
+    sides *sd = calloc(1, sizeof *sd);
+    if (!sram || !a || !b || !sd) {
         fprintf(stderr, "m4npu calibrate: out of memory\n");
-        free(sram), free(a), free(b);
+        free(sram), free(a), free(b), free(sd);
         return CLI_FAIL;
     }
+    sd->base = sram;
+    sd->fast.sram = a;
+    sd->rtl.sram = b;
+    sd->fast.sram_bytes = sd->rtl.sram_bytes = (uint32_t)bytes;
     rng r = {seed};
     tile_stats mm = {.name = "matmul"}, sm = {.name = "softmax"};
-    rc = calibrate_matmul(dev, (uint32_t)cases, &r, sram, a, b, &mm);
+    rc = calibrate_matmul(dev, (uint32_t)cases, &r, sd, sram, &mm);
     if (rc == 0)
-        rc = calibrate_softmax(dev, (uint32_t)cases, &r, sram, a, b, &sm);
-    free(sram), free(a), free(b);
+        rc = calibrate_softmax(dev, (uint32_t)cases, &r, sd, sram, &sm);
+    free(sram), free(a), free(b), free(sd);
     if (rc != 0)
         return CLI_FAIL;
     int pass = met(&mm) && met(&sm);
@@ -344,9 +390,9 @@ int cmd_calibrate(int argc, char **argv)
         json_decref(root);
     } else {
         char label[1024];
-        printf("calibrate on %s (matmul %ux%u, softmax %u lanes up to %u), seed %llu\n",
-               cli_common_label(&common, common.config, &cfg, label, sizeof label), dev->matmul.rows,
-               dev->matmul.cols, dev->softmax.lanes, dev->softmax.max_len, seed);
+        printf("calibrate on %s (matmul %ux%u, output stage of %u lanes, softmax %u lanes up to %u), seed %llu\n",
+               cli_common_label(&common, common.config, &cfg, label, sizeof label), dev->matmul.rows, dev->matmul.cols, dev->matmul.output_stage.lanes, dev->softmax.lanes,
+               dev->softmax.max_len, seed);
         printf("%-8s %7s %12s %12s %10s %14s %14s\n", "tile", "cases", "mean err %", "max err %", "bit-exact",
                "rtl cycles", "fast cycles");
         const tile_stats *ts[2] = {&mm, &sm};

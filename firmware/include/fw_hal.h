@@ -37,6 +37,8 @@ typedef struct hal_device_info {
     uint32_t sram_bytes;
     uint32_t dma_channels;
     uint32_t mm_rows, mm_cols;
+    uint32_t mm_out_stage;     /* 1: MATMUL/CONV2D may use the matmul tile's output stage (mm.out) */
+    uint32_t mm_out_lanes;     /* elements per cycle the output stage requantises */
     uint32_t sm_lanes, sm_max_len;
     uint32_t vec_lanes;
     uint32_t queue_depth;

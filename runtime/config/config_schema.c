@@ -67,14 +67,22 @@ static const m4npu_cfg_key npu_keys[] = {
         "Columns of the systolic array (the largest n of one `mm`)."),
     ENUM("npu.matmul.impl", npu.matmul.impl, impl_names,
          "fast: transaction-level model with the analytic latency; rtl: the Verilated tile, only "
-         "for array sizes rtl/ builds (16x16 for now)."),
+         "for the sizes rtl/ builds (16x16 with an 8-lane output stage and 64x64/64 by default)."),
+    ENUM("npu.matmul.output_stage.enabled", npu.matmul.output_stage.enabled, switch_names,
+         "on: MATMUL and CONV2D requantise, add their bias and apply ReLU/GELU/SiLU in the matmul tile's "
+         "output stage (mm.out); off: their epilogue runs on the vector unit in f32, as on an NPU without "
+         "one. The stage always runs `mm ... rq` of raw ISA programs."),
+    U32("npu.matmul.output_stage.lanes", npu.matmul.output_stage.lanes, 1, ISA_TILE_DIM_MAX, "elements/cycle",
+        "Results the output stage requantises per cycle. Fewer than the array's columns stall the array "
+        "while a row drains: an mm with rq takes m * (ceil(n / lanes) - 1) cycles more."),
 
     U32("npu.softmax.lanes", npu.softmax.lanes, 1, ISA_SM_LEN_MAX, "elements/cycle",
         "Elements per cycle in each of the three passes over a row. At most npu.softmax.max_len."),
     U32("npu.softmax.max_len", npu.softmax.max_len, 1, ISA_SM_LEN_MAX, "elements",
         "Longest row one `sm` instruction accepts."),
     ENUM("npu.softmax.impl", npu.softmax.impl, impl_names,
-         "fast or rtl (rtl only for lane counts rtl/ builds: 4 for now)."),
+         "fast or rtl (rtl only for the lane counts and row lengths rtl/ builds: 4 lanes up to 512 and 64 up to "
+        "4096 by default)."),
 
     U32("npu.vector.lanes", npu.vector.lanes, 1, NPU_VECTOR_LANES_MAX, "elements/cycle",
         "f32/i32 elements the vector unit processes per cycle."),
@@ -191,6 +199,9 @@ static const m4npu_cfg_key energy_keys[] = {
         "One vector lane busy for one cycle (a transcendental op costs more cycles, so more energy)."),
     F64("energy.softmax_pj_per_lane_cycle", energy.softmax_pj_per_lane_cycle, 0.0, ENERGY_PJ_MAX, "pJ",
         "One softmax-tile lane busy for one cycle."),
+    F64("energy.output_stage_pj_per_elem", energy.output_stage_pj_per_elem, 0.0, ENERGY_PJ_MAX, "pJ",
+        "One result through the matmul tile's output stage (bias add, 32 x 32-bit multiply, rounding shift, "
+        "clamp, table read): the matmul tile's element counter (mm with rq)."),
     F64("energy.control_pj_per_cycle", energy.control_pj_per_cycle, 0.0, ENERGY_CONTROL_PJ_MAX, "pJ",
         "The control core running firmware, per NPU cycle it is busy."),
     F64("energy.npu_static_w", energy.npu_static_w, 0.0, ENERGY_STATIC_W_MAX, "W",
@@ -395,6 +406,7 @@ void m4npu_config_defaults(m4npu_config *cfg)
     cfg->energy.dram_pj_per_bit = 5.0;
     cfg->energy.vector_pj_per_lane_cycle = 0.5;
     cfg->energy.softmax_pj_per_lane_cycle = 0.3;
+    cfg->energy.output_stage_pj_per_elem = 0.8;
     cfg->energy.control_pj_per_cycle = 15.0;
     cfg->energy.npu_static_w = 0.05;
     cfg->energy.platform_w = 0.0;

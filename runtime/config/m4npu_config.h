@@ -93,7 +93,7 @@ typedef enum m4npu_op_limit {
 /* The energy table (issue "M4 workloads"): energy = action counts x these costs + static power x
  * time, plus the CPU's own energy (cpu section). Versioned: a report states the version it used;
  * docs/energy.md keeps the sources and the history. */
-#define M4NPU_ENERGY_TABLE_VERSION 1
+#define M4NPU_ENERGY_TABLE_VERSION 2 /* 2: output_stage_pj_per_elem */
 typedef struct m4npu_energy_config {
     uint32_t version;                 /* M4NPU_ENERGY_TABLE_VERSION */
     double mac_int8_pj;               /* one int8 x int8 multiply-accumulate */
@@ -102,6 +102,7 @@ typedef struct m4npu_energy_config {
     double dram_pj_per_bit;           /* one bit moved to or from device DRAM */
     double vector_pj_per_lane_cycle;  /* one vector lane busy for one cycle */
     double softmax_pj_per_lane_cycle; /* one softmax lane busy for one cycle */
+    double output_stage_pj_per_elem;  /* one result requantised by the matmul tile's output stage */
     double control_pj_per_cycle;      /* the control core running firmware, per NPU cycle */
     double npu_static_w;              /* leakage and clock tree of the whole NPU while it is on */
     double platform_w;                /* the rest of the device while a task runs (SoC fabric, DRAM

@@ -12,7 +12,8 @@ void energy_add_npu(energy_breakdown *e, const m4npu_config *cfg, const npu_coun
     double int4 = (double)mm[NPU_CTR_MACS_INT4], int8 = (double)mm[NPU_CTR_MACS] - int4;
     e->macs_j += pj(int8, t->mac_int8_pj) + pj(int4, t->mac_int4_pj);
     e->vector_j += pj((double)vec[NPU_CTR_BUSY] * cfg->npu.vector.lanes, t->vector_pj_per_lane_cycle) +
-                   pj((double)sm[NPU_CTR_BUSY] * cfg->npu.softmax.lanes, t->softmax_pj_per_lane_cycle);
+                   pj((double)sm[NPU_CTR_BUSY] * cfg->npu.softmax.lanes, t->softmax_pj_per_lane_cycle) +
+                   pj((double)mm[NPU_CTR_ELEMS], t->output_stage_pj_per_elem);
     double sram = 0.0, dram = 0.0;
     for (int u = 0; u < NPU_UNIT_COUNT; u++) {
         sram += (double)d->v[u][NPU_CTR_SRAM_RD] + (double)d->v[u][NPU_CTR_SRAM_WR];

@@ -14,7 +14,8 @@
 
 typedef struct energy_breakdown {
     double macs_j;     /* the matmul array: int8 and int4-weight MACs */
-    double vector_j;   /* the vector unit and the softmax tile, by lane-cycles */
+    double vector_j;   /* the element-wise units: the vector unit and the softmax tile by lane-cycles,
+                          the matmul tile's output stage by elements */
     double sram_j;     /* bytes read and written in the on-chip SRAM by every unit */
     double dram_j;     /* bytes the DMA moved to and from device DRAM */
     double control_j;  /* the control core running firmware */

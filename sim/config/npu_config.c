@@ -31,74 +31,79 @@
 /* ---- the RTL tiles that can be built
  *
  * rtl/CMakeLists.txt generates a header (its path in NPU_RTL_TILES_HEADER) made of
- * NPU_RTL_MATMUL(ROWS, COLS) and NPU_RTL_SOFTMAX(LANES) rows for the sizes it Verilates, and
- * states the softmax tiles' longest row in NPU_RTL_SM_MAX_LEN. Without it (this file built on its
- * own) the defaults are the sizes rtl/ builds for the tests: a 16x16 array, a 4-lane softmax. */
-#ifndef NPU_RTL_SM_MAX_LEN
-#define NPU_RTL_SM_MAX_LEN 512
-#endif
+ * NPU_RTL_MATMUL(ROWS, COLS, LANES) and NPU_RTL_SOFTMAX(LANES, MAX_LEN) rows for the sizes it
+ * Verilates. Without it (this file built on its own) the defaults are the sizes rtl/ builds for
+ * the tests: a 16x16 array with an 8-lane output stage, a 4-lane softmax with rows up to 512. */
 typedef struct npu_rtl_matmul_size {
-    uint32_t rows, cols;
+    uint32_t rows, cols, lanes;
 } npu_rtl_matmul_size;
+
+typedef struct npu_rtl_softmax_size {
+    uint32_t lanes, max_len;
+} npu_rtl_softmax_size;
 
 static const npu_rtl_matmul_size rtl_matmul_sizes[] = {
 #ifdef NPU_RTL_TILES_HEADER
-#define NPU_RTL_MATMUL(ROWS, COLS) {ROWS, COLS},
-#define NPU_RTL_SOFTMAX(LANES)
+#define NPU_RTL_MATMUL(ROWS, COLS, LANES) {ROWS, COLS, LANES},
+#define NPU_RTL_SOFTMAX(LANES, MAX_LEN)
 #include NPU_RTL_TILES_HEADER
 #undef NPU_RTL_MATMUL
 #undef NPU_RTL_SOFTMAX
 #else
-    {16, 16},
+    {16, 16, 8},
 #endif
 };
 
-static const uint32_t rtl_softmax_lanes[] = {
+static const npu_rtl_softmax_size rtl_softmax_sizes[] = {
 #ifdef NPU_RTL_TILES_HEADER
-#define NPU_RTL_MATMUL(ROWS, COLS)
-#define NPU_RTL_SOFTMAX(LANES) LANES,
+#define NPU_RTL_MATMUL(ROWS, COLS, LANES)
+#define NPU_RTL_SOFTMAX(LANES, MAX_LEN) {LANES, MAX_LEN},
 #include NPU_RTL_TILES_HEADER
 #undef NPU_RTL_MATMUL
 #undef NPU_RTL_SOFTMAX
 #else
-    4,
+    {4, 512},
 #endif
 };
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-static int rtl_matmul_built(uint32_t rows, uint32_t cols)
+static int rtl_matmul_built(uint32_t rows, uint32_t cols, uint32_t lanes)
 {
     for (size_t i = 0; i < COUNT_OF(rtl_matmul_sizes); i++)
-        if (rtl_matmul_sizes[i].rows == rows && rtl_matmul_sizes[i].cols == cols)
+        if (rtl_matmul_sizes[i].rows == rows && rtl_matmul_sizes[i].cols == cols &&
+            rtl_matmul_sizes[i].lanes == lanes)
             return 1;
     return 0;
 }
 
-static int rtl_softmax_built(uint32_t lanes)
+/* A tile built for rows at least max_len long serves it (rtl/CMakeLists.txt). */
+static int rtl_softmax_built(uint32_t lanes, uint32_t max_len)
 {
-    for (size_t i = 0; i < COUNT_OF(rtl_softmax_lanes); i++)
-        if (rtl_softmax_lanes[i] == lanes)
+    for (size_t i = 0; i < COUNT_OF(rtl_softmax_sizes); i++)
+        if (rtl_softmax_sizes[i].lanes == lanes && rtl_softmax_sizes[i].max_len >= max_len)
             return 1;
     return 0;
 }
 
-/* "16x16, 32x32" */
+/* "16x16/8, 64x64/64" */
 static void rtl_matmul_list(char *buf, size_t size)
 {
     size_t n = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < COUNT_OF(rtl_matmul_sizes) && n < size; i++)
-        n += (size_t)snprintf(buf + n, size - n, "%s%ux%u", i ? ", " : "", rtl_matmul_sizes[i].rows,
-                              rtl_matmul_sizes[i].cols);
+        n += (size_t)snprintf(buf + n, size - n, "%s%ux%u/%u", i ? ", " : "", rtl_matmul_sizes[i].rows,
+                              rtl_matmul_sizes[i].cols, rtl_matmul_sizes[i].lanes);
 }
 
+/* "4 lanes up to 512, 64 lanes up to 4096" */
 static void rtl_softmax_list(char *buf, size_t size)
 {
     size_t n = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < COUNT_OF(rtl_softmax_lanes) && n < size; i++)
-        n += (size_t)snprintf(buf + n, size - n, "%s%u", i ? ", " : "", rtl_softmax_lanes[i]);
+    for (size_t i = 0; i < COUNT_OF(rtl_softmax_sizes) && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%u lanes up to %u", i ? ", " : "", rtl_softmax_sizes[i].lanes,
+                              rtl_softmax_sizes[i].max_len);
 }
 
 /* ---- limits taken from the ISA table */
@@ -136,6 +141,8 @@ void npu_config_defaults(npu_device_config *cfg)
     cfg->matmul.rows = 16;
     cfg->matmul.cols = 16;
     cfg->matmul.impl = NPU_IMPL_FAST;
+    cfg->matmul.output_stage.enabled = NPU_ON;
+    cfg->matmul.output_stage.lanes = 8;
     cfg->softmax.lanes = 4;
     cfg->softmax.max_len = 512;
     cfg->softmax.impl = NPU_IMPL_FAST;
@@ -261,11 +268,16 @@ static int check_matmul(const npu_matmul_config *mm, char *err, size_t errlen)
         check_uint("npu.matmul.cols", mm->cols, 1, max_cols, "PEs", "the ISA's mm n field", err, errlen) ||
         check_impl("npu.matmul.impl", mm->impl, err, errlen))
         return -1;
-    if (mm->impl == NPU_IMPL_RTL && !rtl_matmul_built(mm->rows, mm->cols)) {
-        char sizes[128];
+    if (mm->output_stage.enabled != NPU_OFF && mm->output_stage.enabled != NPU_ON)
+        FAIL("npu.matmul.output_stage.enabled: %d is not a switch (expected on or off)", (int)mm->output_stage.enabled);
+    if (check_uint("npu.matmul.output_stage.lanes", mm->output_stage.lanes, 1, max_cols, "elements/cycle",
+                   "the ISA's mm n field", err, errlen))
+        return -1;
+    if (mm->impl == NPU_IMPL_RTL && !rtl_matmul_built(mm->rows, mm->cols, mm->output_stage.lanes)) {
+        char sizes[256];
         rtl_matmul_list(sizes, sizeof sizes);
-        FAIL("npu.matmul.impl: no rtl tile is built for a %ux%u array (built: %s); use fast",
-             mm->rows, mm->cols, sizes);
+        FAIL("npu.matmul.impl: no rtl tile is built for a %ux%u array with an output stage of %u lanes (built: %s; "
+             "rows x cols / lanes); use fast", mm->rows, mm->cols, mm->output_stage.lanes, sizes);
     }
     return 0;
 }
@@ -281,14 +293,11 @@ static int check_softmax(const npu_softmax_config *sm, char *err, size_t errlen)
         FAIL("npu.softmax.lanes: %u exceeds npu.softmax.max_len (%u)", sm->lanes, sm->max_len);
     if (check_impl("npu.softmax.impl", sm->impl, err, errlen))
         return -1;
-    if (sm->impl == NPU_IMPL_RTL && !rtl_softmax_built(sm->lanes)) {
-        char lanes[128];
-        rtl_softmax_list(lanes, sizeof lanes);
-        FAIL("npu.softmax.impl: no rtl tile is built with %u lanes (built: %s); use fast", sm->lanes, lanes);
-    }
-    if (sm->impl == NPU_IMPL_RTL && sm->max_len > NPU_RTL_SM_MAX_LEN) {
-        FAIL("npu.softmax.max_len: %u exceeds the %u-element rows the rtl softmax tiles are built for",
-             sm->max_len, (unsigned)NPU_RTL_SM_MAX_LEN);
+    if (sm->impl == NPU_IMPL_RTL && !rtl_softmax_built(sm->lanes, sm->max_len)) {
+        char built[256];
+        rtl_softmax_list(built, sizeof built);
+        FAIL("npu.softmax.impl: no rtl tile is built with %u lanes and rows of %u (built: %s); use fast", sm->lanes,
+             sm->max_len, built);
     }
     return 0;
 }

@@ -60,9 +60,19 @@ typedef enum npu_switch {
     NPU_ON = 1,
 } npu_switch;
 
+/* The matmul tile's output stage (rtl/mm_out_stage.sv): bias, requantisation and activation of
+ * the array's int32 results on their way to the SRAM. */
+typedef struct npu_output_stage_config {
+    npu_switch enabled; /* on: the firmware's MATMUL and CONV2D epilogues use it (the runtime lowers
+                           them to its parameters); off: they run on the vector unit, as without one.
+                           The stage itself always executes rq for raw ISA programs. */
+    uint32_t lanes;     /* elements it requantises per cycle */
+} npu_output_stage_config;
+
 typedef struct npu_matmul_config {
     uint32_t rows, cols; /* systolic array geometry (PEs) */
     npu_tile_impl impl;
+    npu_output_stage_config output_stage;
 } npu_matmul_config;
 
 typedef struct npu_softmax_config {

@@ -149,6 +149,8 @@ bool Device::open(const npu_device_config &cfg, std::string &err)
     info_.dma_channels = cfg.dma.channels;
     info_.mm_rows = cfg.matmul.rows;
     info_.mm_cols = cfg.matmul.cols;
+    info_.mm_out_stage = cfg.matmul.output_stage.enabled;
+    info_.mm_out_lanes = cfg.matmul.output_stage.lanes;
     info_.sm_lanes = cfg.softmax.lanes;
     info_.sm_max_len = cfg.softmax.max_len;
     info_.vec_lanes = cfg.vector.lanes;
@@ -208,7 +210,8 @@ bool Device::open_rtl_tiles(const npu_device_config &cfg, std::string &err)
     mm_rtl_.reset();
     sm_rtl_.reset();
     std::string msg;
-    if (cfg.matmul.impl == NPU_IMPL_RTL && !(mm_rtl_ = MmTileRtl::create(cfg.matmul.rows, cfg.matmul.cols, &msg))) {
+    const npu_matmul_config &mm = cfg.matmul;
+    if (mm.impl == NPU_IMPL_RTL && !(mm_rtl_ = MmTileRtl::create(mm.rows, mm.cols, mm.output_stage.lanes, &msg))) {
         err = "npu.matmul.impl: " + msg;
         return false;
     }
@@ -439,6 +442,8 @@ void Device::hardware_reset()
     sram_model_.clear();
     sram_.zero();
     mm_ctx_ = isa_exec_ctx{};
+    if (mm_rtl_)
+        mm_rtl_->reset(); // its output-stage registers, which mm_ctx_ mirrors
     doorbell_pending_ = false;
     reset_pending_ = false;
 }

@@ -316,7 +316,8 @@ class Device : public sc_core::sc_module {
     uint8_t *dram_ = nullptr;
     size_t dram_mapped_ = 0;
     ZeroedMemory sram_;
-    isa_exec_ctx mm_ctx_{}; // matmul tile state (mm.cfg) and the SRAM it works on
+    isa_exec_ctx mm_ctx_{};   // matmul tile state (mm.cfg, mm.out) and the SRAM it works on
+    isa_exec_ctx unit_ctx_{}; // the other units': the SRAM only (kept, not rebuilt: it is large)
     DramModel dram_model_;
     SramModel sram_model_;
 

@@ -5,7 +5,8 @@
 // waits its setup, then its DRAM transfer, then copies the bytes. Effects happen when an
 // instruction completes, so a correctly synchronised program sees exactly the ISA's semantics.
 // Latency formulas (sim/README.md documents each):
-//   matmul, softmax: rtl/tile_cycles.h (the RTL tiles' own schedules)
+//   matmul, softmax: rtl/tile_cycles.h (the RTL tiles' own schedules; mm with rq adds the output
+//   stage's term when its lanes are fewer than n)
 //   vector: vector_cycles() below
 //   DMA: setup_cycles + DRAM latency + ceil(bytes / bandwidth share), bytes = rows * whole bursts
 //   every instruction's SRAM bytes share the banks' bandwidth (sram.cpp): it completes when its
@@ -96,10 +97,14 @@ static uint64_t tile_cycles(const isa_insn &in, const npu_device_config &cfg)
     switch (in.op) {
     case ISA_OP_MM: {
         bool wide = ISA_GET(&in, MM, AT) != ISA_MMT_I8 || ISA_GET(&in, MM, BT) != ISA_MMT_I8;
-        return tile_mm_cycles_typed(ISA_GET(&in, MM, DF) == ISA_DF_WS, wide, uint64_t(ISA_GET(&in, MM, M)),
-                                    uint64_t(ISA_GET(&in, MM, N)), uint64_t(ISA_GET(&in, MM, K)));
+        uint64_t stage_lanes = ISA_GET(&in, MM, RQ) == ISA_RQ_ON ? cfg.matmul.output_stage.lanes : 0;
+        return tile_mm_rq_cycles_typed(ISA_GET(&in, MM, DF) == ISA_DF_WS, wide, uint64_t(ISA_GET(&in, MM, M)),
+                                       uint64_t(ISA_GET(&in, MM, N)), uint64_t(ISA_GET(&in, MM, K)), stage_lanes);
     }
     case ISA_OP_MM_CFG: return TILE_MM_CFG_CYCLES;
+    case ISA_OP_MM_OUT:
+        return tile_mm_out_cycles(uint64_t(ISA_GET(&in, MM_OUT, N)), ISA_GET(&in, MM_OUT, LUT) == ISA_LUT_ON,
+                                  cfg.matmul.output_stage.lanes);
     case ISA_OP_SM:
         return tile_sm_cycles(uint64_t(ISA_GET(&in, SM, ROWS)), uint64_t(ISA_GET(&in, SM, LEN)), cfg.softmax.lanes);
     default: return 0;
@@ -354,8 +359,7 @@ bool Device::exec_compute(unsigned u, const hal_cmd &cmd)
     const isa_insn &in = cmd.insn;
     uint64_t latency = fast_cycles(in, cfg_);
     auto &c = units_[u].ctr;
-    isa_exec_ctx plain{};
-    isa_exec_ctx &ctx = u == NPU_UNIT_MM ? mm_ctx_ : plain;
+    isa_exec_ctx &ctx = u == NPU_UNIT_MM ? mm_ctx_ : unit_ctx_; // only the matmul tile keeps state
     ctx.sram = sram_.data();
     ctx.sram_bytes = static_cast<uint32_t>(sram_.size());
     switch (in.op) {
@@ -364,6 +368,8 @@ bool Device::exec_compute(unsigned u, const hal_cmd &cmd)
         c[NPU_CTR_MACS] += macs;
         if (ISA_GET(&in, MM, WT) == ISA_WT_I4)
             c[NPU_CTR_MACS_INT4] += macs;
+        if (ISA_GET(&in, MM, RQ) == ISA_RQ_ON) // the output stage's elements
+            c[NPU_CTR_ELEMS] += uint64_t(ISA_GET(&in, MM, M)) * uint64_t(ISA_GET(&in, MM, N));
         break;
     }
     case ISA_OP_SM: c[NPU_CTR_ELEMS] += uint64_t(ISA_GET(&in, SM, ROWS)) * uint64_t(ISA_GET(&in, SM, LEN)); break;

@@ -1,7 +1,7 @@
 /* mm_tile_rtl.cpp -- the matmul driver's model-independent half: checking an instruction,
- * laying out its operand beats, and the output stage (acc, bias, requantisation) applied to the
- * int32 rows the RTL returns. The cycle loop itself is in tile_rtl_model.h (one instantiation
- * per compiled array size). */
+ * laying out its operand beats and the output stage's operands (C's previous rows, the bias
+ * vector, mm.out's records and table), and writing back what the tile emits. The cycle loops are
+ * in tile_rtl_model.h (one instantiation per compiled size). */
 #include "mm_tile_rtl.h"
 
 #include <cinttypes>
@@ -29,8 +29,6 @@ void st_i32(uint8_t *p, int32_t s)
     p[2] = (uint8_t)(v >> 16);
     p[3] = (uint8_t)(v >> 24);
 }
-
-int32_t wrap_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
 
 /* The binary32 whose bits are v, and back. */
 float as_f32(int32_t v)
@@ -63,9 +61,9 @@ uint64_t MmTileRtl::run(const isa_insn &in, isa_exec_ctx &ctx)
 
 tile_rtl_status MmTileRtl::check(const isa_insn &in, const isa_exec_ctx &ctx)
 {
-    if (in.op != ISA_OP_MM && in.op != ISA_OP_MM_CFG) {
+    if (in.op != ISA_OP_MM && in.op != ISA_OP_MM_CFG && in.op != ISA_OP_MM_OUT) {
         const isa_insn_desc *d = isa_desc(in.op);
-        return fail(TILE_RTL_E_INSN, "%s is not a matmul tile instruction (expected mm or mm.cfg)",
+        return fail(TILE_RTL_E_INSN, "%s is not a matmul tile instruction (expected mm, mm.cfg or mm.out)",
                     d ? d->mnemonic : "an unknown op");
     }
     isa_error e;
@@ -81,6 +79,10 @@ tile_rtl_status MmTileRtl::check(const isa_insn &in, const isa_exec_ctx &ctx)
             return fail(TILE_RTL_E_SHAPE, "mm: n = %" PRId64 " exceeds the %u-column matmul tile",
                         ISA_GET(&in, MM, N), cols_);
     }
+    uint32_t records = rows_ > cols_ ? rows_ : cols_;
+    if (in.op == ISA_OP_MM_OUT && ISA_GET(&in, MM_OUT, N) > (int64_t)records)
+        return fail(TILE_RTL_E_SHAPE, "mm.out: n = %" PRId64 " exceeds the output stage's %u records",
+                    ISA_GET(&in, MM_OUT, N), records);
     isa_sram_range r[ISA_MAX_SRAM_RANGES];
     int nr = isa_sram_ranges(&in, &ctx.mm_bias, r);
     for (int i = 0; i < nr; i++)
@@ -98,8 +100,13 @@ void MmTileRtl::build_job(const isa_insn &in, const isa_exec_ctx &ctx, Job *job)
 {
     job->ws = ISA_GET(&in, MM, DF) == ISA_DF_WS;
     job->int4 = ISA_GET(&in, MM, WT) == ISA_WT_I4;
+    job->acc = ISA_GET(&in, MM, ACC) == ISA_ACC_ADD;
+    job->bias = ISA_GET(&in, MM, BIAS) == ISA_BIAS_ON;
+    job->rq = ISA_GET(&in, MM, RQ) == ISA_RQ_ON;
     job->at = (uint32_t)ISA_GET(&in, MM, AT);
     job->bt = (uint32_t)ISA_GET(&in, MM, BT);
+    job->fmode = job->at == ISA_MMT_F16 || job->bt == ISA_MMT_F16;
+    job->acc = job->acc && !job->fmode; /* the f16 mode's C + sum is the driver's binary32 add */
     job->m = (uint32_t)ISA_GET(&in, MM, M);
     job->n = (uint32_t)ISA_GET(&in, MM, N);
     job->k = (uint32_t)ISA_GET(&in, MM, K);
@@ -128,6 +135,57 @@ void MmTileRtl::build_job(const isa_insn &in, const isa_exec_ctx &ctx, Job *job)
             for (uint32_t r = 0; r < k; r++)
                 al[r] = lane(a + (size_t)(s + 1 - k) * k * ae, r, ae);
     }
+    const uint8_t *c = ctx.sram + ISA_GET(&in, MM, C);
+    if (job->acc) {
+        job->c_old.resize((size_t)m * n);
+        for (size_t i = 0; i < job->c_old.size(); i++)
+            job->c_old[i] = ld_i32(c + 4 * i);
+    }
+    if (job->bias) {
+        job->bias_v.resize(n);
+        for (uint32_t j = 0; j < n; j++)
+            job->bias_v[j] = ld_i32(ctx.sram + ctx.mm_bias + 4 * (size_t)j);
+    }
+}
+
+/* mm.cfg and mm.out through the tile's command port (and mm.out's load beats). */
+tile_rtl_status MmTileRtl::run_config(const isa_insn &in, isa_exec_ctx &ctx, uint64_t *cycles)
+{
+    Config cfg;
+    if (in.op == ISA_OP_MM_CFG) {
+        cfg.per_tensor = true;
+        cfg.scale = (uint32_t)ISA_GET(&in, MM_CFG, SCALE);
+        cfg.shift = (uint32_t)ISA_GET(&in, MM_CFG, SHIFT);
+    } else {
+        cfg.per_tensor = false;
+        cfg.n = (uint32_t)ISA_GET(&in, MM_OUT, N);
+        cfg.axis_row = ISA_GET(&in, MM_OUT, AXIS) == ISA_AXIS_ROW;
+        cfg.lut = ISA_GET(&in, MM_OUT, LUT) == ISA_LUT_ON;
+        cfg.lo = (int32_t)ISA_GET(&in, MM_OUT, LO);
+        cfg.hi = (int32_t)ISA_GET(&in, MM_OUT, HI);
+        const uint8_t *prm = ctx.sram + ISA_GET(&in, MM_OUT, PRM);
+        cfg.records.resize(cfg.n);
+        for (uint32_t r = 0; r < cfg.n; r++)
+            cfg.records[r] = isa_mm_out_record_at(prm + (size_t)ISA_MM_OUT_RECORD_BYTES * r);
+        if (cfg.lut) {
+            const int8_t *tab = (const int8_t *)(ctx.sram + ISA_GET(&in, MM_OUT, TAB));
+            cfg.table.assign(tab, tab + ISA_MM_OUT_LUT_ENTRIES);
+        }
+    }
+    tile_rtl_status st = configure(cfg, cycles);
+    if (st != TILE_RTL_OK) {
+        *cycles = 0;
+        return st;
+    }
+    if (in.op == ISA_OP_MM_CFG) {
+        ctx.mm_bias = (uint32_t)ISA_GET(&in, MM_CFG, BIAS);
+        ctx.mm_scale = cfg.scale;
+        ctx.mm_shift = cfg.shift;
+        ctx.mm_out.per_channel = 0;
+    } else {
+        isa_mm_out_load(&ctx.mm_out, &in, ctx.sram);
+    }
+    return ok();
 }
 
 tile_rtl_status MmTileRtl::execute(const isa_insn &in, isa_exec_ctx &ctx, uint64_t *cycles)
@@ -136,49 +194,33 @@ tile_rtl_status MmTileRtl::execute(const isa_insn &in, isa_exec_ctx &ctx, uint64
     tile_rtl_status st = check(in, ctx);
     if (st != TILE_RTL_OK)
         return st;
-    if (in.op == ISA_OP_MM_CFG) {
-        ctx.mm_bias = (uint32_t)ISA_GET(&in, MM_CFG, BIAS);
-        ctx.mm_scale = (uint32_t)ISA_GET(&in, MM_CFG, SCALE);
-        ctx.mm_shift = (uint32_t)ISA_GET(&in, MM_CFG, SHIFT);
-        *cycles = TILE_MM_CFG_CYCLES;
-        return ok();
-    }
     try {
+        if (in.op != ISA_OP_MM)
+            return run_config(in, ctx, cycles);
         Job job;
         build_job(in, ctx, &job);
         const uint32_t m = job.m, n = job.n;
-        std::vector<int32_t> res((size_t)m * n);
-        st = stream(job, res.data(), cycles);
+        std::vector<int32_t> res32(job.rq ? 0 : (size_t)m * n);
+        std::vector<int8_t> res8(job.rq ? (size_t)m * n : 0);
+        st = stream(job, res32.data(), res8.data(), cycles);
         if (st != TILE_RTL_OK) {
             *cycles = 0;
             return st;
         }
-        /* The output stage, in isa_exec()'s order: all results first (C may overlap A or B). */
+        /* All results at the end, as isa_exec() writes them (C may overlap A or B). In the f16
+         * mode the tile does not accumulate: C + the array's sum is one binary32 add here. */
         uint8_t *c = ctx.sram + ISA_GET(&in, MM, C);
-        const uint8_t *bias = ctx.sram + ctx.mm_bias;
-        bool acc = ISA_GET(&in, MM, ACC) == ISA_ACC_ADD, use_bias = ISA_GET(&in, MM, BIAS) == ISA_BIAS_ON;
-        bool fmode = job.at == ISA_MMT_F16 || job.bt == ISA_MMT_F16;
-        for (uint32_t i = 0; i < m; i++)
-            for (uint32_t j = 0; j < n; j++) {
-                int32_t &s = res[(size_t)i * n + j];
-                if (acc && fmode) /* C + the array's sum, as isa_exec(): one binary32 add */
-                    s = f32_bits(isa_f32_canon(as_f32(ld_i32(c + 4 * ((size_t)i * n + j))) + as_f32(s)));
-                else if (acc)
-                    s = wrap_add(s, ld_i32(c + 4 * ((size_t)i * n + j)));
-                if (use_bias)
-                    s = wrap_add(s, ld_i32(bias + 4 * (size_t)j));
-            }
-        bool rq = ISA_GET(&in, MM, RQ) == ISA_RQ_ON;
-        for (size_t i = 0; i < res.size(); i++) {
-            if (rq)
-                c[i] = (uint8_t)isa_mm_requant(res[i], ctx.mm_scale, ctx.mm_shift);
-            else
-                st_i32(c + 4 * i, res[i]);
-        }
+        if (job.fmode && ISA_GET(&in, MM, ACC) == ISA_ACC_ADD)
+            for (size_t i = 0; i < res32.size(); i++)
+                res32[i] = f32_bits(isa_f32_canon(as_f32(ld_i32(c + 4 * i)) + as_f32(res32[i])));
+        if (job.rq)
+            std::memcpy(c, res8.data(), res8.size());
+        else
+            for (size_t i = 0; i < res32.size(); i++)
+                st_i32(c + 4 * i, res32[i]);
     } catch (const std::bad_alloc &) {
         *cycles = 0;
-        return fail(TILE_RTL_E_NOMEM, "mm: out of memory for the operand beats of m x n x k = %" PRId64
-                    " x %" PRId64 " x %" PRId64, ISA_GET(&in, MM, M), ISA_GET(&in, MM, N), ISA_GET(&in, MM, K));
+        return fail(TILE_RTL_E_NOMEM, "%s: out of memory for the tile's operands", isa_desc(in.op)->mnemonic);
     }
     return ok();
 }

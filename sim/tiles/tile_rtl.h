@@ -42,18 +42,24 @@ typedef struct tile_rtl_stalls {
     uint64_t seed;
 } tile_rtl_stalls;
 
-/* Comma-separated sizes compiled into this build: "16x16" and "4 lanes/512". */
+/* Comma-separated sizes compiled into this build: "16x16/8" (rows x cols / output-stage lanes) and
+ * "4 lanes/512" (softmax lanes / longest row). */
 const char *tile_rtl_mm_sizes(void);
 const char *tile_rtl_sm_sizes(void);
 
-/* ---- matmul tile: mm and mm.cfg */
+/* ---- matmul tile: mm, mm.cfg and mm.out */
 typedef struct tile_mm_rtl tile_mm_rtl;
 
-/* err (may be NULL) receives a message naming the sizes that were compiled. */
+/* A rows x cols tile with the first output-stage lane count compiled for it. err (may be NULL)
+ * receives a message naming the sizes that were compiled. */
 tile_rtl_status tile_mm_rtl_create(uint32_t rows, uint32_t cols, tile_mm_rtl **out, char *err, size_t errlen);
+/* The same with an output stage of exactly `lanes` elements per cycle. */
+tile_rtl_status tile_mm_rtl_create_lanes(uint32_t rows, uint32_t cols, uint32_t lanes, tile_mm_rtl **out, char *err,
+                                         size_t errlen);
+uint32_t tile_mm_rtl_lanes(const tile_mm_rtl *t);
 void tile_mm_rtl_destroy(tile_mm_rtl *t);
 /* Run one instruction: on success *cycles is the measured cycle count and ctx->sram (and for
- * mm.cfg the ctx's mm_* fields) changed exactly as isa_exec() would change them; on failure
+ * mm.cfg / mm.out the ctx's mm_* fields) changed exactly as isa_exec() would change them; on failure
  * nothing was written and err says why. */
 tile_rtl_status tile_mm_rtl_run(tile_mm_rtl *t, const isa_insn *in, isa_exec_ctx *ctx, uint64_t *cycles,
                                 char *err, size_t errlen);
@@ -70,6 +76,8 @@ void tile_mm_rtl_set_stalls(tile_mm_rtl *t, const tile_rtl_stalls *stalls);
 /* ---- softmax tile: sm */
 typedef struct tile_sm_rtl tile_sm_rtl;
 
+/* A tile of `lanes` lanes refusing rows longer than max_len: the compiled tile of that lane count
+ * with the shortest rows that hold max_len. */
 tile_rtl_status tile_sm_rtl_create(uint32_t lanes, uint32_t max_len, tile_sm_rtl **out, char *err, size_t errlen);
 void tile_sm_rtl_destroy(tile_sm_rtl *t);
 tile_rtl_status tile_sm_rtl_run(tile_sm_rtl *t, const isa_insn *in, isa_exec_ctx *ctx, uint64_t *cycles,

@@ -75,6 +75,17 @@ tile_rtl_status tile_mm_rtl_create(uint32_t rows, uint32_t cols, tile_mm_rtl **o
     return create_handle(std::move(drv), st, why, out, err, errlen);
 }
 
+tile_rtl_status tile_mm_rtl_create_lanes(uint32_t rows, uint32_t cols, uint32_t lanes, tile_mm_rtl **out, char *err,
+                                         size_t errlen)
+{
+    std::string why;
+    tile_rtl_status st = TILE_RTL_OK;
+    std::unique_ptr<MmTileRtl> drv = MmTileRtl::create(rows, cols, lanes ? lanes : UINT32_MAX, &why, &st);
+    return create_handle(std::move(drv), st, why, out, err, errlen);
+}
+
+uint32_t tile_mm_rtl_lanes(const tile_mm_rtl *t) { return t->drv->lanes(); }
+
 void tile_mm_rtl_destroy(tile_mm_rtl *t) { delete t; }
 
 tile_rtl_status tile_mm_rtl_run(tile_mm_rtl *t, const isa_insn *in, isa_exec_ctx *ctx, uint64_t *cycles,

@@ -16,9 +16,12 @@
 
 #include <cerrno>
 #include <cinttypes>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -76,7 +79,10 @@ public:
     static constexpr int kResetCycles = 2;
     static constexpr int kTraceDepth = 99; /* every level of the hierarchy */
 
-    explicit TileHarness(const char *name) : ctx_(new VerilatedContext), top_(new V{ctx_.get(), name})
+    explicit TileHarness(const char *name) : ctx_(new VerilatedContext), top_(new V{ctx_.get(), name}) { reset(); }
+
+    /* Hold rst for kResetCycles cycles. */
+    void reset()
     {
         top_->rst = 1;
         for (int i = 0; i < kResetCycles; i++) {
@@ -134,18 +140,10 @@ public:
     /* Start a VCD; returns an empty string or what went wrong. */
     std::string trace(const std::string &path)
     {
-        if (vcd_)
-            return "tracing is already on for this tile";
-        ctx_->traceEverOn(true);
-        std::unique_ptr<VcdSink> sink(new VcdSink);
-        std::unique_ptr<VerilatedVcdC> vcd(new VerilatedVcdC(sink.get()));
-        top_->trace(vcd.get(), kTraceDepth);
-        vcd->open(path.c_str());
-        if (!vcd->isOpen())
-            return "cannot open " + path + " for writing: " + std::strerror(sink->error() ? sink->error() : EIO);
-        sink_ = std::move(sink);
-        vcd_ = std::move(vcd);
-        return "";
+        if constexpr (!kHasTrace)
+            return "this model was Verilated without VCD support (rtl/CMakeLists.txt: M4NPU_RTL_VCD_MAX_PES)";
+        else
+            return start_trace(path);
     }
 
     /* Stop the VCD: write out what is buffered and close the file. Returns an empty string, or
@@ -163,6 +161,29 @@ public:
     }
 
 private:
+    /* Models Verilated with --trace have trace(); the largest are built without it. */
+    template <class M, class = void> struct HasTrace : std::false_type {};
+    template <class M>
+    struct HasTrace<M, std::void_t<decltype(std::declval<M &>().trace(static_cast<VerilatedVcdC *>(nullptr), 0))>>
+        : std::true_type {};
+    static constexpr bool kHasTrace = HasTrace<V>::value;
+
+    std::string start_trace(const std::string &path)
+    {
+        if (vcd_)
+            return "tracing is already on for this tile";
+        ctx_->traceEverOn(true);
+        std::unique_ptr<VcdSink> sink(new VcdSink);
+        std::unique_ptr<VerilatedVcdC> vcd(new VerilatedVcdC(sink.get()));
+        top_->trace(vcd.get(), kTraceDepth);
+        vcd->open(path.c_str());
+        if (!vcd->isOpen())
+            return "cannot open " + path + " for writing: " + std::strerror(sink->error() ? sink->error() : EIO);
+        sink_ = std::move(sink);
+        vcd_ = std::move(vcd);
+        return "";
+    }
+
     static constexpr double kPsPerUs = 1e6;
     /* half cycles -> picoseconds, rounded: exact for clocks whose half period is whole picoseconds,
      * otherwise within half a picosecond and never backwards */
@@ -190,7 +211,7 @@ inline uint64_t tile_rtl_cycle_bound(uint64_t formula, bool stalls)
 
 template <class V> class MmTileModel final : public MmTileRtl {
 public:
-    MmTileModel(uint32_t rows, uint32_t cols) : MmTileRtl(rows, cols), h_("mm_tile") {}
+    MmTileModel(uint32_t rows, uint32_t cols, uint32_t lanes) : MmTileRtl(rows, cols, lanes), h_("mm_tile") {}
 
     tile_rtl_status trace_vcd(const std::string &path) override
     {
@@ -205,35 +226,111 @@ public:
     uint64_t cycles_clocked() const override { return h_.cycles(); }
     void set_clock(double mhz) override { h_.set_clock(mhz); }
     void align(uint64_t cycle) override { h_.align(cycle); }
+    void reset() override { h_.reset(); }
 
 protected:
-    tile_rtl_status stream(const Job &job, int32_t *out, uint64_t *cycles) override
+    static constexpr uint8_t kOpMm = 0, kOpCfg = 1, kOpOut = 2; /* cmd_op, as mm_tile.sv */
+
+    /* Present a command and take the rising edge that accepts it: the instruction's first cycle. */
+    tile_rtl_status issue(const char *what)
     {
         V &t = h_.top();
         t.cmd_valid = 1;
+        t.in_valid = 0;
+        t.ld_valid = 0;
+        t.out_ready = 0;
+        h_.settle();
+        if (!t.cmd_ready)
+            return fail(TILE_RTL_E_RTL, "mm tile: not idle at %s", what);
+        h_.posedge();
+        t.cmd_valid = 0;
+        if (t.cmd_error)
+            return fail(TILE_RTL_E_RTL, "mm tile: refused %s", what);
+        return ok();
+    }
+
+    tile_rtl_status configure(const Config &cfg, uint64_t *cycles) override
+    {
+        V &t = h_.top();
+        t.cmd_op = cfg.per_tensor ? kOpCfg : kOpOut;
+        t.cmd_scale = (uint16_t)cfg.scale;
+        t.cmd_shift = (uint8_t)cfg.shift;
+        t.cmd_n = (uint16_t)cfg.n;
+        t.cmd_axis = cfg.axis_row;
+        t.cmd_lut = cfg.lut;
+        t.cmd_lo = (uint8_t)cfg.lo;
+        t.cmd_hi = (uint8_t)cfg.hi;
+        tile_rtl_status st = issue(cfg.per_tensor ? "mm.cfg" : "mm.out");
+        if (st != TILE_RTL_OK)
+            return st;
+        uint64_t n_cycles = 1;
+        if (cfg.per_tensor) {
+            *cycles = n_cycles;
+            return ok();
+        }
+        const uint32_t L = lanes(), rec_beats = (cfg.n + L - 1) / L;
+        const uint32_t beats = rec_beats + (cfg.lut ? (ISA_MM_OUT_LUT_ENTRIES + L - 1) / L : 0);
+        const uint64_t bound = tile_rtl_cycle_bound(tile_mm_out_cycles(cfg.n, cfg.lut, L), stalls_on());
+        for (uint32_t beat = 0; beat < beats;) {
+            bool offer = !stall_in();
+            t.ld_valid = offer;
+            for (uint32_t l = 0; l < L; l++) {
+                uint32_t e = (beat < rec_beats ? beat : beat - rec_beats) * L + l;
+                isa_mm_out_record r{};
+                if (beat < rec_beats && e < cfg.n)
+                    r = cfg.records[e];
+                t.ld_bias[l] = (uint32_t)r.bias;
+                t.ld_mult[l] = (uint32_t)r.mult;
+                t.ld_shift[l] = (uint8_t)r.shift;
+                t.ld_entry[l] = beat >= rec_beats && e < ISA_MM_OUT_LUT_ENTRIES ? (uint8_t)cfg.table[e] : 0;
+            }
+            h_.settle();
+            bool fire = offer && t.ld_ready;
+            if (!t.ld_ready)
+                return fail(TILE_RTL_E_RTL, "mm tile: stopped taking mm.out beats at %u of %u", beat, beats);
+            h_.posedge();
+            n_cycles++;
+            if (fire)
+                beat++;
+            if (n_cycles > bound)
+                return fail(TILE_RTL_E_RTL, "mm tile: mm.out not loaded after %" PRIu64 " cycles", n_cycles);
+        }
+        t.ld_valid = 0;
+        h_.settle();
+        if (t.ld_ready || !t.cmd_ready)
+            return fail(TILE_RTL_E_RTL, "mm tile: still loading after mm.out's %u beats", beats);
+        *cycles = n_cycles;
+        return ok();
+    }
+
+    tile_rtl_status stream(const Job &job, int32_t *out32, int8_t *out8, uint64_t *cycles) override
+    {
+        V &t = h_.top();
+        t.cmd_op = kOpMm;
         t.cmd_ws = job.ws;
         t.cmd_int4 = job.int4;
         t.cmd_at = job.at;
         t.cmd_bt = job.bt;
+        t.cmd_acc = job.acc;
+        t.cmd_bias = job.bias;
+        t.cmd_rq = job.rq;
         t.cmd_m = job.m;
         t.cmd_n = job.n;
         t.cmd_k = job.k;
-        t.in_valid = 0;
-        t.out_ready = 0;
-        h_.settle();
-        if (!t.cmd_ready)
-            return fail(TILE_RTL_E_RTL, "mm tile: not idle at issue");
-        h_.posedge();
-        t.cmd_valid = 0;
-        if (t.cmd_error)
-            return fail(TILE_RTL_E_RTL, "mm tile: refused m x n x k = %u x %u x %u (%s)", job.m, job.n, job.k,
-                        job.ws ? "ws" : "os");
+        for (uint32_t j = 0; j < cols(); j++)
+            t.in_bias[j] = job.bias && j < job.n ? (uint32_t)job.bias_v[j] : 0;
+        char what[64];
+        std::snprintf(what, sizeof what, "m x n x k = %u x %u x %u (%s)", job.m, job.n, job.k, job.ws ? "ws" : "os");
+        tile_rtl_status st = issue(what);
+        if (st != TILE_RTL_OK)
+            return st;
 
+        const uint32_t L = lanes(), chunks = job.rq ? (job.n + L - 1) / L : 1;
         const bool wide = job.at != ISA_MMT_I8 || job.bt != ISA_MMT_I8;
-        const uint64_t bound =
-            tile_rtl_cycle_bound(tile_mm_cycles_typed(job.ws, wide, job.m, job.n, job.k), stalls_on());
+        const uint64_t bound = tile_rtl_cycle_bound(
+            tile_mm_rq_cycles_typed(job.ws, wide, job.m, job.n, job.k, job.rq ? L : 0), stalls_on());
         uint64_t n_cycles = 1;
-        uint32_t next_beat = 0, loaded_beat = UINT32_MAX, row = 0;
+        uint32_t next_beat = 0, loaded_beat = UINT32_MAX, row = 0, chunk = 0, acc_row = UINT32_MAX;
         for (;;) {
             bool offer = next_beat < job.beats && !stall_in();
             t.in_valid = offer;
@@ -245,6 +342,11 @@ protected:
                     t.in_b[j] = bl[j];
                 loaded_beat = next_beat;
             }
+            if (job.acc && row < job.m && acc_row != row) { /* C's previous row, for the row at the port */
+                for (uint32_t j = 0; j < cols(); j++)
+                    t.in_acc[j] = j < job.n ? (uint32_t)job.c_old[(size_t)row * job.n + j] : 0;
+                acc_row = row;
+            }
             t.out_ready = !stall_out();
             h_.settle();
             bool in_fire = offer && t.in_ready;
@@ -253,9 +355,18 @@ protected:
             if (out_fire) {
                 if (row >= job.m)
                     return fail(TILE_RTL_E_RTL, "mm tile: more than m = %u result rows", job.m);
-                for (uint32_t j = 0; j < job.n; j++)
-                    out[(size_t)row * job.n + j] = (int32_t)t.out_c[j];
-                row++;
+                if (job.rq) {
+                    for (uint32_t l = 0; l < L && chunk * L + l < job.n; l++)
+                        out8[(size_t)row * job.n + chunk * L + l] = (int8_t)t.out_q[l];
+                    if (++chunk == chunks) {
+                        chunk = 0;
+                        row++;
+                    }
+                } else {
+                    for (uint32_t j = 0; j < job.n; j++)
+                        out32[(size_t)row * job.n + j] = (int32_t)t.out_c[j];
+                    row++;
+                }
             }
             h_.posedge();
             n_cycles++;

@@ -203,9 +203,10 @@ static const error_case cases[] = {
      "1024 exceeds npu.softmax.max_len (512)"},
     {"  idle_power_w: 0.1", "  idle_power_w: 2.5", M4NPU_CONFIG_E_DEVICE, "cpu.idle_power_w", "idle_power_w: 2.5",
      17, "2.5 exceeds cpu.active_power_w (2)"},
-    {"    rows: 16\n    cols: 16\n    impl: fast\n", "    rows: 32\n    cols: 32\n    impl: rtl\n",
-     M4NPU_CONFIG_E_DEVICE, "npu.matmul.impl", "impl: rtl", 11,
-     "no rtl tile is built for a 32x32 array (built: 16x16); use fast"},
+    {"      enabled: on\n", "      enabled: yes\n", M4NPU_CONFIG_E_TYPE, "npu.matmul.output_stage.enabled",
+     "enabled: yes", 16, "expected one of off, on, got \"yes\""},
+    {"      lanes: 8\n", "      lanes: 0\n", M4NPU_CONFIG_E_DEVICE, "npu.matmul.output_stage.lanes", "lanes: 0", 14,
+     "0 is outside 1..4095 elements/cycle (the ISA's mm n field)"},
     /* unknown, duplicate and missing keys */
     {"    banks: 8\n", "    bank: 8\n", M4NPU_CONFIG_E_UNKNOWN_KEY, "npu.sram.bank", "bank: 8", 5,
      "unknown key; expected one of: size_bytes, banks, bank_width_bytes"},
@@ -215,7 +216,7 @@ static const error_case cases[] = {
      "unknown key; expected one of: cores, gflop_s, memory_bandwidth_gb_s, dispatch_overhead_us, "
      "npu_submit_overhead_us, npu_transfer_overhead_us, npu_op_overhead_us, active_power_w, idle_power_w"},
     {"    banks: 8\n", "    banks: 8\n    banks: 4\n", M4NPU_CONFIG_E_DUPLICATE_KEY, "npu.sram.banks", "banks: 4", 5,
-     "duplicate key (first at line 24, column 5)"},
+     "duplicate key (first at line 27, column 5)"},
     {"    banks: 8\n", "", M4NPU_CONFIG_E_MISSING_KEY, "npu.sram.banks", "  sram:", 3,
      "missing key (required in npu.sram)"},
     {"  idle_power_w: 0.1\n", "", M4NPU_CONFIG_E_MISSING_KEY, "cpu.idle_power_w", "cpu:", 1,
@@ -235,7 +236,7 @@ static const error_case cases[] = {
      "a key must be a scalar, not a mapping or sequence"},
     /* malformed YAML (libyaml's words) */
     {"    banks: 8\n", "    banks: [8\n", M4NPU_CONFIG_E_SYNTAX, "npu.sram.banks[1]", "bank_width_bytes", 21,
-     "malformed YAML: did not find expected ',' or ']' while parsing a flow sequence (line 24, column 12)"},
+     "malformed YAML: did not find expected ',' or ']' while parsing a flow sequence (line 27, column 12)"},
     {"    banks: 8\n", "   banks: 8\n", M4NPU_CONFIG_E_SYNTAX, "npu", "   banks: 8", 4,
      "malformed YAML: did not find expected key while parsing a block mapping (line 7, column 3)"},
     {"name: test\n", "name: test\n\tx: 1\n", M4NPU_CONFIG_E_SYNTAX, "name", "\tx: 1", 1,
@@ -275,6 +276,24 @@ static void test_error_messages(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_error_case(&cases[i]);
+}
+
+/* An rtl tile that was not built: the message lists what was (the list depends on the build). */
+static void test_rtl_size_not_built(void **state)
+{
+    (void)state;
+    char *text = cfgtest_variant("    rows: 16\n    cols: 16\n    impl: fast\n", "    rows: 32\n    cols: 32\n    impl: rtl\n");
+    char path[256];
+    m4npu_config cfg;
+    m4npu_config_error err;
+    assert_int_equal(cfgtest_load_text_file("case.yaml", text, path, sizeof path, &cfg, &err), M4NPU_CONFIG_E_DEVICE);
+    assert_string_equal(err.key, "npu.matmul.impl");
+    assert_int_equal(err.line, cfgtest_line_of(text, "impl: rtl"));
+    const char *want = "no rtl tile is built for a 32x32 array with an output stage of 8 lanes (built: ";
+    if (strncmp(err.reason, want, strlen(want)) != 0 || !strstr(err.reason, "16x16/8") ||
+        !strstr(err.reason, "; rows x cols / lanes); use fast"))
+        fail_msg("got %s", err.reason);
+    free(text);
 }
 
 static void expect_whole_file_error(const char *text, size_t len, m4npu_config_status status, int line, int column,
@@ -404,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_presets_load_and_cite_every_value),
         cmocka_unit_test(test_new_presets_key_values),
         cmocka_unit_test(test_error_messages),
+        cmocka_unit_test(test_rtl_size_not_built),
         cmocka_unit_test(test_empty_and_non_mapping_documents),
         cmocka_unit_test(test_reader_errors_have_positions),
         cmocka_unit_test(test_nesting_is_bounded),

@@ -25,6 +25,16 @@ static void expect(const npu_device_config *cfg, const char *msg)
     assert_string_equal(err, msg);
 }
 
+/* A message that lists what this build compiled: its fixed start, and the default sizes in it. */
+static void expect_listing(const npu_device_config *cfg, const char *start, const char *listed, const char *end)
+{
+    char err[512];
+    assert_int_equal(npu_config_check(cfg, err, sizeof err), -1);
+    if (strncmp(err, start, strlen(start)) != 0 || !strstr(err, listed) ||
+        strcmp(err + strlen(err) - strlen(end), end) != 0)
+        fail_msg("got: %s\nwant: %s...%s...%s", err, start, listed, end);
+}
+
 static void test_defaults_are_test_yaml_values(void **state)
 {
     (void)state;
@@ -36,6 +46,8 @@ static void test_defaults_are_test_yaml_values(void **state)
     assert_int_equal(c.matmul.rows, 16);
     assert_int_equal(c.matmul.cols, 16);
     assert_int_equal(c.matmul.impl, NPU_IMPL_FAST);
+    assert_int_equal(c.matmul.output_stage.enabled, NPU_ON);
+    assert_int_equal(c.matmul.output_stage.lanes, 8);
     assert_int_equal(c.softmax.lanes, 4);
     assert_int_equal(c.softmax.max_len, 512);
     assert_int_equal(c.vector.lanes, 16);
@@ -96,9 +108,24 @@ static void test_matmul(void **state)
     expect(&c, NULL);
     c.matmul.rows = 32;
     c.matmul.cols = 32;
-    expect(&c, "npu.matmul.impl: no rtl tile is built for a 32x32 array (built: 16x16); use fast");
+    expect_listing(&c, "npu.matmul.impl: no rtl tile is built for a 32x32 array with an output stage of 8 lanes (built: ",
+                   "16x16/8", "; rows x cols / lanes); use fast");
+    c.matmul.rows = c.matmul.cols = 16;
+    c.matmul.output_stage.lanes = 16; /* the geometry is built, with another stage */
+    expect_listing(&c, "npu.matmul.impl: no rtl tile is built for a 16x16 array with an output stage of 16 lanes",
+                   "16x16/8", "use fast");
     c.matmul.impl = (npu_tile_impl)7;
     expect(&c, "npu.matmul.impl: 7 is not a tile implementation (expected fast or rtl)");
+    /* the output stage */
+    npu_config_defaults(&c);
+    c.matmul.output_stage.enabled = (npu_switch)2;
+    expect(&c, "npu.matmul.output_stage.enabled: 2 is not a switch (expected on or off)");
+    c.matmul.output_stage.enabled = NPU_OFF;
+    expect(&c, NULL);
+    c.matmul.output_stage.lanes = 0;
+    expect(&c, "npu.matmul.output_stage.lanes: 0 is outside 1..4095 elements/cycle (the ISA's mm n field)");
+    c.matmul.output_stage.lanes = 4096;
+    expect(&c, "npu.matmul.output_stage.lanes: 4096 is outside 1..4095 elements/cycle (the ISA's mm n field)");
 }
 
 static void test_softmax(void **state)
@@ -122,9 +149,15 @@ static void test_softmax(void **state)
     expect(&c, NULL);
     c.softmax.impl = NPU_IMPL_RTL;
     expect(&c, NULL);
+    c.softmax.max_len = 512; /* a tile built for rows of 512 serves any max_len up to it */
+    expect(&c, NULL);
+    c.softmax.max_len = 513;
+    expect_listing(&c, "npu.softmax.impl: no rtl tile is built with 4 lanes and rows of 513 (built: ",
+                   "4 lanes up to 512", "); use fast");
     c.softmax.max_len = 64;
     c.softmax.lanes = 8;
-    expect(&c, "npu.softmax.impl: no rtl tile is built with 8 lanes (built: 4); use fast");
+    expect_listing(&c, "npu.softmax.impl: no rtl tile is built with 8 lanes and rows of 64 (built: ",
+                   "4 lanes up to 512", "); use fast");
 }
 
 static void test_vector(void **state)

@@ -22,6 +22,7 @@ static void test_npu_terms(void **state)
     d.v[NPU_UNIT_MM][NPU_CTR_MACS_INT4] = 400000;
     d.v[NPU_UNIT_VEC][NPU_CTR_BUSY] = 1000;
     d.v[NPU_UNIT_SM][NPU_CTR_BUSY] = 500;
+    d.v[NPU_UNIT_MM][NPU_CTR_ELEMS] = 2500; /* results through the matmul tile's output stage */
     d.v[NPU_UNIT_DMA0][NPU_CTR_DRAM_RD] = 4096;
     d.v[NPU_UNIT_DMA1][NPU_CTR_DRAM_WR] = 1024;
     d.v[NPU_UNIT_DMA0][NPU_CTR_SRAM_WR] = 4096;
@@ -31,7 +32,7 @@ static void test_npu_terms(void **state)
     memset(&e, 0, sizeof e);
     energy_add_npu(&e, &cfg, &d);
     assert_close(e.macs_j, (600000 * 0.1 + 400000 * 0.05) * 1e-12);
-    assert_close(e.vector_j, (1000 * 16 * 0.5 + 500 * 4 * 0.3) * 1e-12);
+    assert_close(e.vector_j, (1000 * 16 * 0.5 + 500 * 4 * 0.3 + 2500 * 0.8) * 1e-12);
     assert_close(e.sram_j, 7096 * 5.0 * 1e-12);
     assert_close(e.dram_j, 5120 * 8 * 5.0 * 1e-12);
     assert_close(e.control_j, 2000 * 15.0 * 1e-12);

@@ -1,9 +1,12 @@
-/* The matmul tile's self-checking testbench: random mm / mm.cfg instructions run on the
- * Verilated 16x16 array (sim/tiles, through tile_rtl.h) and on isa_exec(); the whole SRAM must be
- * byte-for-byte identical after every instruction and the measured cycles must equal
- * tile_mm_cycles_typed(). Shapes include 1, size-1, size and random values, both dataflows, int4
- * weights, every acc/bias/rq combination, every operand-type pair (int8, the 16 x 8 modes, the
- * f16 mode with f16 or integer operands; random SRAM bytes make f16 NaNs, infinities and
+/* The matmul tile's self-checking testbench: random mm / mm.cfg / mm.out instructions run on the
+ * Verilated 16x16 array with its 8-lane output stage (sim/tiles, through tile_rtl.h) and on
+ * isa_exec(); the whole SRAM must be byte-for-byte identical after every instruction and the
+ * measured cycles must equal tile_cycles.h's (tile_mm_rq_cycles_typed, tile_mm_out_cycles).
+ * Shapes include 1, size-1, size and random values, both dataflows, int4 weights, every
+ * acc/bias/rq combination in both forms of the output stage (per tensor, per channel by column
+ * and by row, with and without its table; random records, so rounding, clamping and saturation
+ * all occur), rows wider than the stage's lanes, every operand-type pair (int8, the 16 x 8 modes,
+ * the f16 mode with f16 or integer operands; random SRAM bytes make f16 NaNs, infinities and
  * subnormals too) and C overlapping A; a stalled run checks that the handshakes never change
  * results; the error paths name what was wrong and write nothing. */
 #include "test_util.h"
@@ -13,11 +16,13 @@
 #include "tile_rtl.h"
 
 #define TILE 16                      /* the size configs/test.yaml uses, always compiled */
+#define LANES 8                      /* its output stage (npu.matmul.output_stage.lanes) */
 #define SRAM_BYTES (1u << 20)        /* room for k = 16383 (os) and m = 4095 (ws) */
 #define A_ADDR 0x00000u              /* A: up to 16 x 16383 bytes */
 #define B_ADDR 0x40000u              /* B: up to 16383 x 16 bytes */
 #define C_ADDR 0x80000u              /* C: up to 4095 x 16 int32 */
 #define BIAS_REGION 0xC0000u         /* mm.cfg bias vectors land in [BIAS_REGION, + 64 KiB) */
+#define PRM_REGION 0xD0000u          /* mm.out records and tables land in [PRM_REGION, + 64 KiB) */
 #define RANDOM_CASES 600
 #define STALL_CASES 120
 #define MAX_K 16383
@@ -35,7 +40,8 @@ static int setup(void **state)
     bench *b = calloc(1, sizeof *b);
     assert_non_null(b);
     char err[256];
-    assert_int_equal(tile_mm_rtl_create(TILE, TILE, &b->tile, err, sizeof err), TILE_RTL_OK);
+    assert_int_equal(tile_mm_rtl_create_lanes(TILE, TILE, LANES, &b->tile, err, sizeof err), TILE_RTL_OK);
+    assert_int_equal(tile_mm_rtl_lanes(b->tile), LANES);
     b->ref = malloc(SRAM_BYTES);
     b->rtl = malloc(SRAM_BYTES);
     assert_non_null(b->ref);
@@ -44,10 +50,11 @@ static int setup(void **state)
     for (uint32_t i = 0; i < SRAM_BYTES; i++)
         b->ref[i] = (uint8_t)test_rng_next(&b->rng);
     memcpy(b->rtl, b->ref, SRAM_BYTES);
-    isa_exec_ctx c = {.sram = b->ref, .sram_bytes = SRAM_BYTES};
-    b->ref_ctx = c;
-    c.sram = b->rtl;
-    b->rtl_ctx = c;
+    memset(&b->ref_ctx, 0, sizeof b->ref_ctx);
+    b->ref_ctx.sram = b->ref;
+    b->ref_ctx.sram_bytes = SRAM_BYTES;
+    b->rtl_ctx = b->ref_ctx;
+    b->rtl_ctx.sram = b->rtl;
     *state = b;
     return 0;
 }
@@ -137,6 +144,47 @@ static isa_insn random_cfg(test_rng *r)
     return in;
 }
 
+/* Records from the random SRAM (any bias and multiplier, any shift) or, now and then, tame ones
+ * whose results are not all saturated. */
+static isa_insn random_out(bench *b)
+{
+    test_rng *r = &b->rng;
+    isa_insn in = isa_insn_make(ISA_OP_MM_OUT);
+    uint32_t n = tile_dim(r, TILE), prm = PRM_REGION + (uint32_t)test_rng_range(r, 0, 4096);
+    int lo = (int)test_rng_range(r, 0, 3) == 0 ? (int)test_rng_range(r, -128, 127) : -128;
+    int hi = lo + (int)test_rng_range(r, 0, 127 - lo);
+    ISA_SET(&in, MM_OUT, AXIS, test_rng_range(r, 0, 1));
+    ISA_SET(&in, MM_OUT, LUT, test_rng_range(r, 0, 1));
+    ISA_SET(&in, MM_OUT, PRM, prm);
+    ISA_SET(&in, MM_OUT, N, n);
+    ISA_SET(&in, MM_OUT, LO, lo);
+    ISA_SET(&in, MM_OUT, HI, hi);
+    ISA_SET(&in, MM_OUT, TAB, PRM_REGION + 0x8000 + test_rng_range(r, 0, 4096));
+    if (test_rng_range(r, 0, 1)) /* tame: mult ~2^30 with shifts 28..40, small biases */
+        for (uint32_t i = 0; i < n; i++) {
+            int32_t v[3] = {(int32_t)test_rng_range(r, -1000, 1000), (int32_t)test_rng_range(r, 1 << 29, 1 << 30),
+                            (int32_t)test_rng_range(r, 28, 40)};
+            for (int w = 0; w < 3; w++) {
+                memcpy(b->ref + prm + ISA_MM_OUT_RECORD_BYTES * i + 4 * w, &v[w], 4);
+                memcpy(b->rtl + prm + ISA_MM_OUT_RECORD_BYTES * i + 4 * w, &v[w], 4);
+            }
+        }
+    return in;
+}
+
+static uint64_t formula(const isa_insn *in)
+{
+    switch (in->op) {
+    case ISA_OP_MM_CFG: return TILE_MM_CFG_CYCLES;
+    case ISA_OP_MM_OUT:
+        return tile_mm_out_cycles((uint64_t)ISA_GET(in, MM_OUT, N), ISA_GET(in, MM_OUT, LUT) == ISA_LUT_ON, LANES);
+    default:
+        return tile_mm_rq_cycles_typed(ISA_GET(in, MM, DF) == ISA_DF_WS, is_wide(in), (uint64_t)ISA_GET(in, MM, M),
+                                       (uint64_t)ISA_GET(in, MM, N), (uint64_t)ISA_GET(in, MM, K),
+                                       ISA_GET(in, MM, RQ) == ISA_RQ_ON ? LANES : 0);
+    }
+}
+
 static void describe(const isa_insn *in, char *buf, size_t size) { isa_format(in, buf, size); }
 
 /* Run one instruction on both; compare SRAM, ctx and (unless stalled) cycles. */
@@ -162,11 +210,8 @@ static void run_both(bench *b, const isa_insn *in, int stalled, int case_no)
     assert_int_equal(b->ref_ctx.mm_bias, b->rtl_ctx.mm_bias);
     assert_int_equal(b->ref_ctx.mm_scale, b->rtl_ctx.mm_scale);
     assert_int_equal(b->ref_ctx.mm_shift, b->rtl_ctx.mm_shift);
-    uint64_t want = in->op == ISA_OP_MM_CFG
-                        ? TILE_MM_CFG_CYCLES
-                        : tile_mm_cycles_typed(ISA_GET(in, MM, DF) == ISA_DF_WS, is_wide(in),
-                                               (uint64_t)ISA_GET(in, MM, M), (uint64_t)ISA_GET(in, MM, N),
-                                               (uint64_t)ISA_GET(in, MM, K));
+    assert_memory_equal(&b->ref_ctx.mm_out, &b->rtl_ctx.mm_out, sizeof b->ref_ctx.mm_out);
+    uint64_t want = formula(in);
     if (stalled ? cycles < want : cycles != want)
         fail_msg("case %d: %s: %llu cycles measured, tile_cycles.h says %llu", case_no, text,
                  (unsigned long long)cycles, (unsigned long long)want);
@@ -175,20 +220,32 @@ static void run_both(bench *b, const isa_insn *in, int stalled, int case_no)
 static void test_random_instructions(void **state)
 {
     bench *b = *state;
-    int seen[2][2] = {{0}}, combos[8] = {0}, cfgs = 0, types[3][3] = {{0}};
+    int seen[2][2] = {{0}}, combos[8] = {0}, cfgs = 0, outs[2][2] = {{0}}, forms[2] = {0}, wide = 0;
+    int types[3][3] = {{0}};
     for (int i = 0; i < RANDOM_CASES; i++) {
-        if (i % 5 == 0) {
-            isa_insn cfg = random_cfg(&b->rng);
-            run_both(b, &cfg, 0, i);
-            cfgs++;
+        if (i % 5 == 0) { /* reconfigure: the per-tensor form, or the per-channel one */
+            if (test_rng_range(&b->rng, 0, 1)) {
+                isa_insn cfg = random_cfg(&b->rng);
+                run_both(b, &cfg, 0, i);
+                cfgs++;
+            } else {
+                isa_insn out = random_out(b);
+                run_both(b, &out, 0, i);
+                outs[ISA_GET(&out, MM_OUT, AXIS)][ISA_GET(&out, MM_OUT, LUT)]++;
+            }
         }
         isa_insn in = random_mm(&b->rng);
         run_both(b, &in, 0, i);
         seen[ISA_GET(&in, MM, DF)][ISA_GET(&in, MM, WT)]++;
         types[ISA_GET(&in, MM, AT)][ISA_GET(&in, MM, BT)]++;
         combos[ISA_GET(&in, MM, ACC) * 4 + ISA_GET(&in, MM, BIAS) * 2 + ISA_GET(&in, MM, RQ)]++;
+        if (ISA_GET(&in, MM, RQ) == ISA_RQ_ON) {
+            forms[b->ref_ctx.mm_out.per_channel]++;
+            wide += ISA_GET(&in, MM, N) > LANES;
+        }
     }
-    /* the generator really covered every dataflow x weight type and acc/bias/rq combination */
+    /* the generator really covered every dataflow x weight type and acc/bias/rq combination, both
+     * forms of the stage, every mm.out kind, and rows the stage takes in more than one beat */
     for (int df = 0; df < 2; df++)
         for (int wt = 0; wt < 2; wt++)
             assert_true(seen[df][wt] > 20);
@@ -196,7 +253,12 @@ static void test_random_instructions(void **state)
         assert_true(combos[c] > 20);
     for (int p = 0; p < TYPE_PAIRS; p++)
         assert_true(types[type_pairs[p][0]][type_pairs[p][1]] > 20);
-    assert_true(cfgs >= RANDOM_CASES / 5);
+    assert_true(cfgs >= RANDOM_CASES / 20);
+    for (int ax = 0; ax < 2; ax++)
+        for (int lut = 0; lut < 2; lut++)
+            assert_true(outs[ax][lut] >= 5);
+    assert_true(forms[0] > 20 && forms[1] > 20);
+    assert_true(wide > 20);
 }
 
 /* Every edge shape exactly once per dataflow, so that none depends on the random draw. */
@@ -221,6 +283,35 @@ static void test_edge_shapes(void **state)
                     ISA_SET(&in, MM, C, C_ADDR);
                     run_both(b, &in, 0, no++);
                 }
+    /* the output stage at the lane boundary: n = lanes - 1, lanes, lanes + 1, 2 lanes, in both
+     * record axes, with acc and bias feeding it */
+    const uint32_t widths[] = {LANES - 1, LANES, LANES + 1, 2 * LANES};
+    for (int axis = 0; axis < 2; axis++) {
+        isa_insn out = isa_insn_make(ISA_OP_MM_OUT);
+        ISA_SET(&out, MM_OUT, AXIS, axis);
+        ISA_SET(&out, MM_OUT, LUT, axis);
+        ISA_SET(&out, MM_OUT, PRM, PRM_REGION);
+        ISA_SET(&out, MM_OUT, N, TILE);
+        ISA_SET(&out, MM_OUT, LO, -100);
+        ISA_SET(&out, MM_OUT, HI, 100);
+        ISA_SET(&out, MM_OUT, TAB, PRM_REGION + 0x8000);
+        run_both(b, &out, 0, no++);
+        for (int ws = 0; ws < 2; ws++)
+            for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+                isa_insn in = isa_insn_make(ISA_OP_MM);
+                ISA_SET(&in, MM, DF, ws);
+                ISA_SET(&in, MM, ACC, ISA_ACC_ADD);
+                ISA_SET(&in, MM, BIAS, ISA_BIAS_ON);
+                ISA_SET(&in, MM, RQ, ISA_RQ_ON);
+                ISA_SET(&in, MM, M, ws ? 37 : TILE);
+                ISA_SET(&in, MM, K, ws ? TILE : 37);
+                ISA_SET(&in, MM, N, widths[w]);
+                ISA_SET(&in, MM, A, A_ADDR);
+                ISA_SET(&in, MM, B, B_ADDR);
+                ISA_SET(&in, MM, C, C_ADDR);
+                run_both(b, &in, 0, no++);
+            }
+    }
 }
 
 /* The typed modes on the edge shapes, with operands that make the float sums' order visible. */
@@ -255,6 +346,10 @@ static void test_stalls_keep_results(void **state)
     tile_rtl_stalls stalls = {.in_per_mille = 300, .out_per_mille = 400, .seed = 42};
     tile_mm_rtl_set_stalls(b->tile, &stalls);
     for (int i = 0; i < STALL_CASES; i++) {
+        if (i % 4 == 0) { /* mm.out's beats stall too */
+            isa_insn out = random_out(b);
+            run_both(b, &out, 1, i);
+        }
         isa_insn in = random_mm(&b->rng);
         if (ISA_GET(&in, MM, K) > 600) /* stalls make cycles slow: keep the streams short */
             ISA_SET(&in, MM, K, 77);
@@ -280,6 +375,17 @@ static void test_formula_by_hand(void **state)
     assert_int_equal(tile_mm_cycles_typed(0, 1, 1, 1, 1), 1 + 2 * 2);
     assert_int_equal(tile_mm_cycles_typed(0, 0, 16, 16, 64), tile_mm_cycles(0, 16, 16, 64));
     assert_int_equal(tile_mm_cycles_typed(1, 1, 1, 16, 16), 1 + 2 * (16 + 1 + 16 + 16 - 2));
+    /* the output stage: rows of n <= lanes leave in one cycle; a row of 16 takes two 8-lane beats
+     * (one stalled cycle per row); mm.out is issue, the record beats, then 256 / lanes table beats */
+    assert_int_equal(tile_mm_rq_cycles(0, 2, 8, 3, 8), tile_mm_cycles(0, 2, 8, 3));
+    assert_int_equal(tile_mm_rq_cycles(0, 2, 16, 3, 8), tile_mm_cycles(0, 2, 16, 3) + 2);
+    assert_int_equal(tile_mm_rq_cycles(1, 100, 9, 4, 8), tile_mm_cycles(1, 100, 9, 4) + 100);
+    assert_int_equal(tile_mm_rq_cycles(0, 16, 16, 64, 0), tile_mm_cycles(0, 16, 16, 64));
+    assert_int_equal(tile_mm_out_cycles(16, 1, 8), 1 + 2 + 32);
+    assert_int_equal(tile_mm_out_cycles(5, 0, 8), 2);
+    /* the stage with a 16-bit operand: its extra steps are two cycles each, as the array's */
+    assert_int_equal(tile_mm_rq_cycles_typed(0, 1, 2, 16, 3, 8), tile_mm_cycles_typed(0, 1, 2, 16, 3) + 2 * 2);
+    assert_int_equal(tile_mm_rq_cycles_typed(0, 1, 2, 8, 3, 8), tile_mm_cycles_typed(0, 1, 2, 8, 3));
 }
 
 static void test_errors_write_nothing(void **state)
@@ -323,7 +429,12 @@ static void test_errors_write_nothing(void **state)
 
     isa_insn sm = isa_insn_make(ISA_OP_SM);
     assert_int_equal(tile_mm_rtl_run(b->tile, &sm, &b->rtl_ctx, &cycles, err, sizeof err), TILE_RTL_E_INSN);
-    assert_string_equal(err, "sm is not a matmul tile instruction (expected mm or mm.cfg)");
+    assert_string_equal(err, "sm is not a matmul tile instruction (expected mm, mm.cfg or mm.out)");
+
+    isa_insn many = isa_insn_make(ISA_OP_MM_OUT);
+    ISA_SET(&many, MM_OUT, N, TILE + 1);
+    assert_int_equal(tile_mm_rtl_run(b->tile, &many, &b->rtl_ctx, &cycles, err, sizeof err), TILE_RTL_E_SHAPE);
+    assert_string_equal(err, "mm.out: n = 17 exceeds the output stage's 16 records");
 
     /* none of the failures touched the SRAM */
     assert_memory_equal(b->ref, b->rtl, SRAM_BYTES);
@@ -337,8 +448,10 @@ static void test_geometry_not_compiled(void **state)
     assert_int_equal(tile_mm_rtl_create(7, 7, &t, err, sizeof err), TILE_RTL_E_GEOMETRY);
     assert_null(t);
     assert_non_null(strstr(err, "no 7x7 matmul tile RTL in this build (compiled: "));
-    assert_non_null(strstr(err, "16x16"));
-    assert_non_null(strstr(tile_rtl_mm_sizes(), "16x16"));
+    assert_non_null(strstr(err, "16x16/8"));
+    assert_non_null(strstr(tile_rtl_mm_sizes(), "16x16/8"));
+    assert_int_equal(tile_mm_rtl_create_lanes(TILE, TILE, LANES + 1, &t, err, sizeof err), TILE_RTL_E_GEOMETRY);
+    assert_non_null(strstr(err, "no 16x16/9 matmul tile RTL in this build"));
 }
 
 int main(void)

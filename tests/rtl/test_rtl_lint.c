@@ -7,8 +7,9 @@
 #define OUT_CAP 8192
 
 static const char *const mm_sources = M4NPU_RTL_DIR "/mm_tile.sv " M4NPU_RTL_DIR "/mm_pe.sv " M4NPU_RTL_DIR
-                                      "/tile_delay.sv " M4NPU_RTL_DIR "/tile_shift.sv " M4NPU_RTL_DIR
-                                      "/fp32_add.sv " M4NPU_RTL_DIR "/f16_mul.sv " M4NPU_RTL_DIR "/i8_to_f16.sv";
+                                      "/mm_out_stage.sv " M4NPU_RTL_DIR "/tile_delay.sv " M4NPU_RTL_DIR
+                                      "/tile_shift.sv " M4NPU_RTL_DIR "/fp32_add.sv " M4NPU_RTL_DIR "/f16_mul.sv "
+                                      M4NPU_RTL_DIR "/i8_to_f16.sv";
 static const char *const sm_sources = M4NPU_RTL_DIR "/sm_tile.sv " M4NPU_RTL_DIR "/sm_exp2.sv";
 
 static void lint_clean(const char *top, const char *params, const char *sources)
@@ -23,8 +24,10 @@ static void lint_clean(const char *top, const char *params, const char *sources)
 static void test_mm_tile_lint(void **state)
 {
     (void)state;
-    const char *params[] = {"-GROWS=1 -GCOLS=1", "-GROWS=2 -GCOLS=2", "-GROWS=5 -GCOLS=3", "-GROWS=3 -GCOLS=6",
-                            "-GROWS=8 -GCOLS=8", "-GROWS=16 -GCOLS=16"}; /* 32x32: 16 s of CPU with the float units */
+    /* LANES (the output stage's) below, equal to and above the columns, and not dividing them; 32x32:
+     * 16 s of CPU with the float units */
+    const char *params[] = {"-GROWS=1 -GCOLS=1", "-GROWS=2 -GCOLS=2 -GLANES=1", "-GROWS=5 -GCOLS=3 -GLANES=2",
+                            "-GROWS=3 -GCOLS=6 -GLANES=9", "-GROWS=8 -GCOLS=8", "-GROWS=16 -GCOLS=16 -GLANES=5"};
     for (size_t i = 0; i < sizeof params / sizeof params[0]; i++)
         lint_clean("mm_tile", params[i], mm_sources);
 }

@@ -263,7 +263,7 @@ static void test_errors_write_nothing(void **state)
     tile_sm_rtl *t = (tile_sm_rtl *)1;
     assert_int_equal(tile_sm_rtl_create(LANES, 1000, &t, err, sizeof err), TILE_RTL_E_GEOMETRY);
     assert_null(t);
-    assert_non_null(strstr(err, "no softmax tile RTL with 4 lanes and max_len 1000 in this build (compiled: "));
+    assert_non_null(strstr(err, "no softmax tile RTL with 4 lanes and rows of 1000 in this build (compiled: "));
     assert_non_null(strstr(err, "4 lanes/512"));
 }
 

@@ -1,8 +1,9 @@
 /* The fast models' timing, pinned to the cycle against the documented formulas (sim/README.md):
- * DMA = setup + latency + ceil(bytes / bandwidth); concurrent DMAs share the bandwidth; matmul,
- * softmax and vector latencies; the firmware's per-job and per-instruction costs; units overlap
- * unless the program's sync instructions order them; the SRAM banks bound a unit and make
- * concurrent units and DMAs wait for each other. */
+ * DMA = setup + latency + ceil(bytes / bandwidth); concurrent DMAs share the bandwidth; matmul
+ * (with the output stage's term when it is the bottleneck, and mm.out), softmax and vector
+ * latencies; the firmware's per-job and per-instruction costs; units overlap unless the program's
+ * sync instructions order them; the SRAM banks bound a unit and make concurrent units and DMAs
+ * wait for each other. */
 #include "npu_test.h"
 
 #include "tile_cycles.h"
@@ -17,6 +18,7 @@
 #define INSN 20          /* 10 control cycles per dispatched instruction */
 #define VEC_LANES 16
 #define VEC_PIPE 4
+#define OS_LANES 8       /* the matmul tile's output stage: results per cycle */
 
 static npu_device_config config(void)
 {
@@ -32,6 +34,7 @@ static npu_device_config config(void)
     c.control.cycles_per_job = 200;
     c.control.cycles_per_insn = 10;
     c.matmul.rows = c.matmul.cols = 16;
+    c.matmul.output_stage.lanes = OS_LANES;
     c.softmax.lanes = 4;
     c.vector.lanes = VEC_LANES;
     c.vector.pipeline_cycles = VEC_PIPE;
@@ -183,6 +186,48 @@ static void test_matmul_cycles_equal_formula(void **state)
         assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_MACS),
                          (uint64_t)shapes[i].m * shapes[i].n * shapes[i].k);
     }
+}
+
+/* The output stage requantises OS_LANES results per cycle: a row of n results stays ceil(n / 8)
+ * cycles at the array's edge instead of one, so an mm with rq takes m * (ceil(n / 8) - 1) more
+ * cycles than the array alone (none for n <= 8, and none for int32 results, which leave at the
+ * array's width). mm.out: issue, ceil(n / 8) record beats, 256 / 8 table beats. */
+static void test_output_stage_cycles(void **state)
+{
+    (void)state;
+    static const struct { int ws, rq, m, n, k; uint64_t cycles; } cases[] = {
+        {0, 1, 16, 16, 64, 64 + 2 * 16 + 16 - 1 + 16 * 1}, /* two beats per row: 16 stalled cycles */
+        {0, 0, 16, 16, 64, 64 + 2 * 16 + 16 - 1},          /* int32: no stage term */
+        {0, 1, 16, 8, 64, 64 + 2 * 16 + 8 - 1},            /* n = lanes: keeps pace */
+        {1, 1, 100, 9, 4, 2 * 4 + 100 + 9 - 1 + 100 * 1},
+        {0, 1, 3, 16, 1000, 1000 + 2 * 3 + 16 - 1 + 3 * 1},
+    };
+    char src[256];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(src, sizeof src, "mm %s, set, i8, nobias, %s, %d, %d, %d, 0x0, 0x20000, 0x30000\nend\n",
+                 cases[i].ws ? "ws" : "os", cases[i].rq ? "rq" : "i32", cases[i].m, cases[i].n, cases[i].k);
+        run_ok(src);
+        assert_int_equal(cases[i].cycles, tile_mm_rq_cycles(cases[i].ws, (uint64_t)cases[i].m, (uint64_t)cases[i].n,
+                                                             (uint64_t)cases[i].k, cases[i].rq ? OS_LANES : 0));
+        if (npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_BUSY) != cases[i].cycles)
+            fail_msg("%s: %llu cycles, formula %llu", src,
+                     (unsigned long long)npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_BUSY),
+                     (unsigned long long)cases[i].cycles);
+        /* the stage's element counter (energy: output_stage_pj_per_elem) */
+        assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_ELEMS), cases[i].rq ? (uint64_t)cases[i].m * cases[i].n : 0);
+    }
+    run_ok("mm.out col, nolut, 0x8000, 16, -128, 127, 0\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_BUSY), 1 + 2);
+    run_ok("mm.out row, lut, 0x8000, 5, 0, 127, 0x9000\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_BUSY), 1 + 1 + 256 / OS_LANES);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_SRAM_RD), 5 * 12 + 256); /* records and table */
+    /* a wider stage removes the term */
+    npu_test_close(&T);
+    npu_device_config c = config();
+    c.matmul.output_stage.lanes = 16;
+    npu_test_open(&T, &c);
+    run_ok("mm os, set, i8, nobias, rq, 16, 16, 64, 0x0, 0x20000, 0x30000\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_BUSY), 64 + 2 * 16 + 16 - 1);
 }
 
 static void test_softmax_and_vector_cycles(void **state)
@@ -351,6 +396,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dma_fractional_bandwidth_rounds_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_concurrent_dmas_share_bandwidth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_matmul_cycles_equal_formula, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_output_stage_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_softmax_and_vector_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_firmware_costs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_units_overlap_unless_synchronised, setup, teardown),
