@@ -12,14 +12,16 @@
 #include <stdint.h>
 
 #define NPU_ABI_VERSION_MAJOR 1
-#define NPU_ABI_VERSION_MINOR 6 /* 1.1: op descriptors (NPU_JOB_OPS); 1.2: a reset drops the running
+#define NPU_ABI_VERSION_MINOR 7 /* 1.1: op descriptors (NPU_JOB_OPS); 1.2: a reset drops the running
                                    job (NPU_JOB_ABORTED, NPU_REG_CQ_RUNNING), unit state registers;
                                    1.3: NPU_OP_ATTENTION; 1.4: per-op profile (profile_addr,
                                    npu_op_profile) and per-op log lines (NPU_JOB_F_LOG_OPS);
                                    1.5: the CNN ops (GROUP_CONV2D .. CHANNEL_AFFINE),
                                    activations with parameters (CLIP ...);
                                    1.6: i16 and f16 tensors (NPU_DT_I16, NPU_DT_F16), per-group
-                                   weight scales (MATMUL iattr[3]) */
+                                   weight scales (MATMUL iattr[3]);
+                                   1.7: output-stage epilogues (MATMUL and CONV2D in2 of dtype
+                                   NPU_DT_I32) */
 #define NPU_ABI_VERSION ((NPU_ABI_VERSION_MAJOR << 16) | NPU_ABI_VERSION_MINOR)
 
 #define NPU_DEVICE_ID 0x504E344Du /* "M4NP" */
@@ -238,11 +240,16 @@ enum npu_op {
                           iattr[1] = storage of in1 (enum npu_layout: ROW_MAJOR or BLOCKED),
                           iattr[2] = block width in columns (BLOCKED), iattr[3] = G > 0 (ABI 1.6):
                           in1's scales are per group of G rows of K and per column, f32
-                          [ceil(K / G)][N] at in1's scales_buf (scales_axis = rank - 1) */
+                          [ceil(K / G)][N] at in1's scales_buf (scales_axis = rank - 1).
+                          ABI 1.7: in2 of dtype NPU_DT_I32 is the matmul tile's output-stage
+                          parameters instead of an f32 bias (N records, then the activation's
+                          table unless it is none or relu; integer operands, G = 0, out i8): see
+                          firmware/src/ops/README.md, "Output stage" */
     NPU_OP_CONV2D,     /* in0 x[N,C,H,W], in1 w[CO,C,KH,KW], in2 bias[CO] (optional); out [N,CO,OH,OW];
                           iattr: 0 stride_h, 1 stride_w, 2 pad_top, 3 pad_left, 4 pad_bottom, 5 pad_right,
                           6 fused activation (enum npu_act), 7 storage of in1 (enum npu_layout: OHWI);
-                          fattr[0..1] = the activation's parameters (ABI 1.5) */
+                          fattr[0..1] = the activation's parameters (ABI 1.5).
+                          ABI 1.7: in2 of dtype NPU_DT_I32 as MATMUL's (CO records) */
     NPU_OP_SOFTMAX,    /* over the last axis; iattr[0] = causal mask (0/1), iattr[1] = mask diagonal offset */
     NPU_OP_BINARY,     /* out = f(in0, in1), iattr[0] = ISA binop (isa_table.def BINOP); in1 has in0's
                           shape, or is a row (last dim), a column (last dim 1) or a scalar;

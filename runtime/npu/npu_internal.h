@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "isa_exec.h"
 #include "npu_backend.h"
 
 #define NPU_BUF_ACT 0u
@@ -258,5 +259,21 @@ void npu_pack_ohwi(const float *w, uint64_t co, uint64_t c, uint64_t kh, uint64_
  * unchanged (int4 into int8 for conv, whose weights are the array's int8 A operand). */
 void npu_pack_blocked_int(const rt_tensor *w, uint64_t k, uint64_t n, uint64_t nb, bool int4, uint8_t *dst);
 void npu_pack_ohwi_int(const rt_tensor *w, uint64_t co, uint64_t c, uint64_t kh, uint64_t kw, uint8_t *dst);
+
+/* ---------------------------------------------------------------- output stage (npu_out_stage.c)
+ * The records and table of mm.out (firmware/src/ops/README.md, "Output stage"). */
+
+/* One channel: the int32 accumulator has scale acc_scale, the int8 result out_scale; bias is the
+ * channel's f32 bias (0 without one) and k the products summed per result. false when the stage
+ * cannot express it (then the op keeps the vector unit's epilogue). */
+bool npu_out_stage_channel(double acc_scale, double out_scale, double bias, uint64_t k, isa_mm_out_record *r);
+/* The record's 12 bytes (little-endian bias, mult, shift) at dst. */
+void npu_out_stage_put(uint8_t *dst, const isa_mm_out_record *r);
+/* The table of a fused activation act other than none and relu (its parameters prm, the
+ * descriptor's fattr): entry i maps the int8 i - 128 at in_scale to the int8
+ * round_half_even(act(x) / out_scale), in double. */
+void npu_out_stage_table(int8_t tab[ISA_MM_OUT_LUT_ENTRIES], int32_t act, const float prm[2], double in_scale,
+                         double out_scale);
+bool npu_out_stage_uses_table(int32_t act);
 
 #endif

@@ -96,6 +96,7 @@ int32_t nl_fused_act(const npu_lower *L, int c, float prm[2]);
 /* What a MatMul/Gemm/Conv-like descriptor absorbs after it (npu_lower_mm.c). */
 typedef struct epilogue_fusion {
     int out;       /* the tensor the fused descriptor writes */
+    int pre;       /* the tensor the fused activation reads (its scale is the table's input), or -1 */
     int scale;     /* constant per-channel multiplier (weight-only quantisation's scales), or -1 */
     int bias;      /* constant bias tensor, or -1 */
     int32_t act;   /* enum npu_act */

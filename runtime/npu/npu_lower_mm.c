@@ -1,9 +1,12 @@
 /* npu_lower_mm.c -- lowering MatMul, Gemm and Conv: the array's ops. Weights are packed here
  * (float weights quantised per output channel in the segment's format; int8/int4 weights read
  * through their Cast as they are), and a following Mul by per-channel scales, Add of a bias and
- * Relu/Gelu fold into the same descriptor when nothing else reads the intermediate. Conv padding
+ * Relu/Gelu fold into the same descriptor when nothing else reads the intermediate. With the
+ * output stage switched on (npu.matmul.output_stage.enabled) the epilogue becomes its records and
+ * table (npu_out_stage.c) in in2; else in2 is the f32 bias for the vector unit. Conv padding
  * becomes a box copy into a zero-bordered buffer; a 3-D kernel spanning the depth becomes 2-D.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,7 +62,7 @@ static int channel_operand(const npu_lower *L, int c, int op, int y, int64_t cha
 epilogue_fusion nl_fuse_epilogue(npu_lower *L, int y, int64_t channels, int channel_axis, bool have_bias,
                                  bool scale_ok)
 {
-    epilogue_fusion f = {y, -1, -1, NPU_ACT_NONE, {0.0f, 0.0f}};
+    epilogue_fusion f = {y, -1, -1, -1, NPU_ACT_NONE, {0.0f, 0.0f}};
     if (L->mode == NPU_LOWER_CHECK)
         return f;
     int out_rank = nl_tensor(L, y)->rank;
@@ -86,6 +89,7 @@ epilogue_fusion nl_fuse_epilogue(npu_lower *L, int y, int64_t channels, int chan
             f.act = act;
             f.prm[0] = prm[0];
             f.prm[1] = prm[1];
+            f.pre = f.out;
             f.out = n->outputs[0];
             npu_fuse_into(L->s, c, L->node);
         }
@@ -102,6 +106,74 @@ static void apply_channel_scale(const npu_lower *L, int scale_t, float *scales, 
     for (int64_t i = 0; m && i < n; i++)
         scales[i] *= m[i];
     free(m);
+}
+
+/* ---------------------------------------------------------------- the output stage */
+
+/* A tensor's calibrated per-tensor scale, or `fallback`. */
+static double calibrated_scale(const npu_lower *L, int t, double fallback)
+{
+    const rt_quant *q = t >= 0 ? &nl_tensor(L, t)->quant : NULL;
+    if (q && q->scheme == RT_QUANT_PER_TENSOR && q->count >= 1 && q->scales && q->scales[0] > 0.0f &&
+        isfinite(q->scales[0]))
+        return q->scales[0];
+    return fallback;
+}
+
+/* The epilogue of d (its act in `act`, its output already set) as output-stage parameters in in2:
+ * `channels` records and, for a table activation, the table, in one parameter blob. The records
+ * need the accumulator's scale per channel: in0's scale times the weight scale (w_scales[channel],
+ * or w_scale for all); bias (f32, or NULL) is the channel's bias. In a numeric segment a channel
+ * the stage cannot express makes the descriptor keep the vector epilogue instead (in2 the f32 bias
+ * in the same blob, or no in2): the choice is made per op, from the values, and said in
+ * runtime/npu/README.md. */
+static void lower_out_stage(npu_lower *L, npu_op_desc *d, int32_t act, const float prm[2], int64_t channels,
+                            uint64_t k, const float *w_scales, float w_scale, const float *bias, int pre)
+{
+    bool table = npu_out_stage_uses_table(act);
+    uint64_t rec_bytes = ISA_MM_OUT_RECORD_BYTES * (uint64_t)channels;
+    npu_cref c = nl_blob(L, NPU_BLOB_PARAM, rec_bytes + (table ? ISA_MM_OUT_LUT_ENTRIES : 0));
+    int64_t words = (int64_t)((rec_bytes + (table ? ISA_MM_OUT_LUT_ENTRIES : 0)) / 4);
+    d->n_inputs = 3;
+    d->in[2] = nl_make_ref(c.buf, NPU_DT_I32, c.offset, 0.0f, 1, &words);
+    if (!c.host)
+        return; /* planning, or a timing-only segment: the place is all it needs */
+    double sa = d->in[0].scale, so = d->out.scale;
+    double s_in = table ? calibrated_scale(L, pre, so) : so; /* the requantised value the table reads */
+    bool ok = true;
+    for (int64_t i = 0; i < channels && ok; i++) {
+        isa_mm_out_record r;
+        ok = npu_out_stage_channel(sa * (double)(w_scales ? w_scales[i] : w_scale), s_in, bias ? bias[i] : 0.0,
+                                   k, &r);
+        npu_out_stage_put(c.host + ISA_MM_OUT_RECORD_BYTES * (uint64_t)i, &r);
+    }
+    if (ok && table)
+        npu_out_stage_table((int8_t *)c.host + rec_bytes, act, prm, s_in, so);
+    if (ok)
+        return;
+    if (bias) { /* the vector epilogue: the f32 bias where the records were */
+        memcpy(c.host, bias, (size_t)channels * sizeof *bias);
+        d->in[2] = nl_make_ref(c.buf, NPU_DT_F32, c.offset, 0.0f, 1, &channels);
+    } else {
+        d->n_inputs = 2;
+        d->in[2].buf = NPU_NO_BUFFER;
+    }
+}
+
+/* Can d's epilogue go to the output stage: switched on, int32 products of integer operands summed
+ * in one pass (no per-group weight scales), an int8 output? (firmware/src/ops/fw_epilogue.c.) */
+static bool stage_applies(const npu_lower *L, const npu_op_desc *d, int32_t group)
+{
+    bool int_ops = d->in[0].dtype != NPU_DT_F16 && d->in[1].dtype != NPU_DT_F16 && d->in[0].dtype != NPU_DT_I16;
+    return L->dev->matmul.output_stage.enabled && int_ops && group == 0 && d->out.dtype == NPU_DT_I8;
+}
+
+/* The host bytes of a parameter-buffer constant a descriptor already refers to (numeric EMIT). */
+static const float *param_host(const npu_lower *L, uint32_t buf, uint64_t offset)
+{
+    if (L->mode != NPU_LOWER_EMIT || !L->s || L->s->timing_only || buf != NPU_BUF_PARAM || !L->s->param_host)
+        return NULL;
+    return (const float *)(L->s->param_host + offset);
 }
 
 /* ---------------------------------------------------------------- matmul and gemm */
@@ -262,20 +334,26 @@ static int lower_matmul_core(npu_lower *L, int a, int b, int y, bool trans_b, fl
         d->in[1] = batched ? nl_in_ref(L, b, 3, bd3) : nl_in_ref(L, b, 2, bd2);
         d->iattr[1] = NPU_LAYOUT_ROW_MAJOR;
     }
-    if (bias_t >= 0) {
-        float *h;
-        d->in[2] = nl_param_vec(L, N, &h);
-        if (h) {
-            float *v = nl_const_f32(L, bias_t);
-            for (int64_t i = 0; v && i < N; i++)
-                h[i] = v[i] * beta;
-            free(v);
-        }
-    }
     d->iattr[0] = f.act;
     d->fattr[0] = f.prm[0];
     d->fattr[1] = f.prm[1];
     d->out = nl_out_ref(L, f.out, 3, od);
+    float *bias = NULL;
+    if (bias_t >= 0 && L->mode == NPU_LOWER_EMIT && !L->s->timing_only) {
+        bias = nl_const_f32(L, bias_t);
+        for (int64_t i = 0; bias && i < N; i++)
+            bias[i] *= beta;
+    }
+    if (stage_applies(L, d, d->iattr[3])) {
+        const float *ws = d->in[1].scales_axis >= 0 ? param_host(L, d->in[1].scales_buf, d->in[1].scales_offset) : NULL;
+        lower_out_stage(L, d, f.act, f.prm, N, (uint64_t)K, ws, d->in[1].scale, bias, f.pre);
+    } else if (bias_t >= 0) {
+        float *h;
+        d->in[2] = nl_param_vec(L, N, &h);
+        if (h && bias)
+            memcpy(h, bias, (size_t)N * sizeof *h);
+    }
+    free(bias);
     return 0;
 }
 
@@ -434,16 +512,6 @@ int npu_lower_conv(npu_lower *L)
     d->in[1].scales_axis = 0;
     d->in[1].scales_buf = sc.buf;
     d->in[1].scales_offset = sc.offset;
-    if (bt >= 0) {
-        float *h;
-        d->in[2] = nl_param_vec(L, CO, &h);
-        if (h) {
-            float *bv = nl_const_f32(L, bt);
-            if (bv)
-                memcpy(h, bv, (size_t)CO * sizeof *h);
-            free(bv);
-        }
-    }
     d->iattr[0] = (int32_t)sh;
     d->iattr[1] = (int32_t)sw;
     d->iattr[6] = f.act;
@@ -451,5 +519,15 @@ int npu_lower_conv(npu_lower *L)
     d->fattr[0] = f.prm[0];
     d->fattr[1] = f.prm[1];
     d->out = nl_out_ref(L, f.out, 4, od);
+    float *bias = bt >= 0 && L->mode == NPU_LOWER_EMIT && !L->s->timing_only ? nl_const_f32(L, bt) : NULL;
+    if (stage_applies(L, d, 0)) {
+        lower_out_stage(L, d, f.act, f.prm, CO, (uint64_t)K, (const float *)sc.host, 0.0f, bias, f.pre);
+    } else if (bt >= 0) {
+        float *h;
+        d->in[2] = nl_param_vec(L, CO, &h);
+        if (h && bias)
+            memcpy(h, bias, (size_t)CO * sizeof *h);
+    }
+    free(bias);
     return 0;
 }

@@ -328,6 +328,39 @@ static float float_elem(const uint8_t *w, uint32_t dtype, uint64_t idx)
                                : (float)int_elem(w, dtype, idx);
 }
 
+/* The output stage's form of the epilogue (in2 of dtype i32): `channels` records, then the table
+ * for an activation other than none and relu; the clamp from the activation (relu: lo 0). -1
+ * (error set) if in2 is short or the output is not i8. */
+typedef struct tw_stage {
+    const uint8_t *rec;
+    const int8_t *tab;
+    int32_t lo, hi;
+} tw_stage;
+
+static int stage_of(tw *t, const npu_op_desc *d, int32_t act, uint64_t channels, npu_twin_buf *bufs, uint32_t nbufs,
+                    tw_stage *st)
+{
+    int table = act != NPU_ACT_NONE && act != NPU_ACT_RELU;
+    uint64_t rec_bytes = ISA_MM_OUT_RECORD_BYTES * channels;
+    const uint8_t *p = span(t, bufs, nbufs, d->in[2].buf, d->in[2].offset,
+                            rec_bytes + (table ? ISA_MM_OUT_LUT_ENTRIES : 0), "in2 (output-stage parameters)");
+    if (!p)
+        return -1;
+    if (d->out.dtype != NPU_DT_I8)
+        return tw_fail(t, "the output stage writes i8, out is dtype %u", d->out.dtype);
+    st->rec = p;
+    st->tab = table ? (const int8_t *)(p + rec_bytes) : NULL;
+    st->lo = act == NPU_ACT_RELU ? 0 : INT8_MIN;
+    st->hi = INT8_MAX;
+    return 0;
+}
+
+static int8_t stage_apply(const tw_stage *st, uint64_t channel, int32_t acc)
+{
+    isa_mm_out_record r = isa_mm_out_record_at(st->rec + ISA_MM_OUT_RECORD_BYTES * channel);
+    return isa_mm_out_apply(&r, acc, st->lo, st->hi, st->tab);
+}
+
 /* The array's products as f32 times s_deq (acc: n int32, or n f32 in the f16 mode), then the
  * epilogue shared by matmul and conv: per-channel scales ws, bias, the activation (ws and bias
  * indexed by the channel of each element: chan(i) = i, a row broadcast). */
@@ -393,7 +426,13 @@ static void op_matmul(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t 
     } else {
         s_deq = sa * sb;
     }
-    if (d->n_inputs >= 3)
+    tw_stage st = {0};
+    int stage = d->n_inputs >= 3 && d->in[2].dtype == NPU_DT_I32;
+    if (stage && (kacc || fmode))
+        return (void)tw_fail(t, "output-stage parameters with K summed in f32 chunks or the f16 mode");
+    if (stage && stage_of(t, d, d->iattr[0], N, bufs, nbufs, &st))
+        return;
+    if (d->n_inputs >= 3 && !stage)
         bias = (const float *)span(t, bufs, nbufs, d->in[2].buf, d->in[2].offset, 4 * N, "in2");
     int32_t *acc = malloc(N * sizeof *acc);
     float *y = malloc(N * F32), *yc = malloc(N * F32);
@@ -423,6 +462,11 @@ static void op_matmul(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t 
             if (c > 0)
                 tw_bin(t, ISA_BINOP_ADD, ISA_BC_NONE, y, y, yc, 1, N);
         }
+        if (stage) { /* the int32 sums (one chunk) through the records */
+            for (uint64_t n = 0; n < N; n++)
+                po[r * N + n] = (uint8_t)stage_apply(&st, n, acc[n]);
+            continue;
+        }
         epilogue_rest(t, y, N, ws, bias, d->iattr[0], d->fattr);
         store_f32(t, o, po + r * N * esz(o->dtype), y, N);
     }
@@ -449,11 +493,17 @@ static void op_conv(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nb
     float sx = x->dtype == NPU_DT_F16 ? 1.0f : x->scale, sw_ = w->dtype == NPU_DT_F16 ? 1.0f : w->scale;
     float s_deq = sx;
     const float *ws = NULL, *bias = NULL;
+    tw_stage st = {0};
+    int stage = d->n_inputs >= 3 && d->in[2].dtype == NPU_DT_I32;
+    if (stage && fmode)
+        return (void)tw_fail(t, "output-stage parameters in the f16 mode");
+    if (stage && stage_of(t, d, d->iattr[6], CO, bufs, nbufs, &st))
+        return;
     if (w->scales_axis == 0)
         ws = (const float *)span(t, bufs, nbufs, w->scales_buf, w->scales_offset, 4 * CO, "in1 scales");
     else
         s_deq = sx * sw_;
-    if (d->n_inputs >= 3)
+    if (d->n_inputs >= 3 && !stage)
         bias = (const float *)span(t, bufs, nbufs, d->in[2].buf, d->in[2].offset, 4 * CO, "in2");
     uint64_t P = OH * OW;
     int32_t *acc = malloc(P * sizeof *acc);
@@ -479,6 +529,11 @@ static void op_conv(tw *t, const npu_op_desc *d, npu_twin_buf *bufs, uint32_t nb
                     else
                         memcpy(&acc[oh * OW + ow], &s, sizeof s);
                 }
+            if (stage) { /* channel co's record, for its whole plane */
+                for (uint64_t i = 0; i < P; i++)
+                    po[(img * CO + co) * P + i] = (uint8_t)stage_apply(&st, co, acc[i]);
+                continue;
+            }
             /* channel co's scale and bias apply to its whole plane (a column broadcast on the device) */
             products_f32(t, acc, y, P, fmode, s_deq);
             tw_channel_epilogue_f32(t, y, P, ws ? ws + co : NULL, bias ? bias + co : NULL, d->iattr[6], d->fattr);

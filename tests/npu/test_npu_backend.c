@@ -431,12 +431,61 @@ static void test_chain_as_one_segment(void **state)
     assert_int_equal(b.ops, 3); /* the Gelu folds into the first matmul */
     assert_int_equal(b.st.bytes_in, 12 * 48);
     assert_int_equal(b.st.bytes_out, 12 * 24);
-    /* int8 weights, f32 per-channel scales, gamma and beta */
-    assert_int_equal(b.st.weight_bytes, 48 * 64 + 64 * 24 + 4 * (64 + 24) + 2 * 4 * 64);
+    /* int8 weights, f32 per-channel scales, the output stage's records (12 bytes per output
+     * channel) and the Gelu's table (256 bytes), gamma and beta */
+    assert_int_equal(b.st.weight_bytes, 48 * 64 + 64 * 24 + 4 * (64 + 24) + 12 * (64 + 24) + 256 + 2 * 4 * 64);
     assert_true(b.st.insns > b.ops);
     assert_true(b.st.seconds > 0);
     assert_true(b.st.counters.v[NPU_UNIT_MM][NPU_CTR_MACS] >= 12 * 48 * 64 + 12 * 64 * 24);
     gb_free(&b);
+}
+
+/* npu.matmul.output_stage.enabled: on, the chain's matmuls carry output-stage records in in2 (and
+ * the fused Gelu its table) and the vector unit runs no epilogue; off, the descriptors are the
+ * vector epilogue's. Both are bit-exact with the twin and within the chain's tolerance. */
+static void test_output_stage_switch(void **state)
+{
+    uint64_t vec_elems[2], mm_elems[2];
+    teardown(state); /* one device per process: this test opens its own two */
+    for (int on = 0; on < 2; on++) {
+        m4npu_config cfg;
+        m4npu_config_defaults(&cfg);
+        cfg.npu.matmul.output_stage.enabled = (uint32_t)on;
+        rt_error e;
+        npu_backend *be = npu_backend_open(&cfg, &e);
+        if (!be)
+            fail_msg("npu_backend_open: %s", e.msg);
+        gb b;
+        chain_graph(&b, true);
+        gb_check(&b, be, NPU_WEIGHTS_INT8, -1.0f, 1.0f, TOL_CHAIN); /* calibrates the graph, too */
+        print_message("output stage %s: max error %.4f of the range\n", on ? "on" : "off", b.max_rel);
+        vec_elems[on] = b.st.counters.v[NPU_UNIT_VEC][NPU_CTR_ELEMS];
+        mm_elems[on] = b.st.counters.v[NPU_UNIT_MM][NPU_CTR_ELEMS];
+        npu_segment *s = gb_segment(&b, be, NPU_WEIGHTS_INT8, false);
+        uint32_t n;
+        const npu_op_desc *d = npu_segment_ops(s, &n);
+        assert_int_equal(n, 3);
+        assert_int_equal(d[0].op, NPU_OP_MATMUL);
+        assert_int_equal(d[0].iattr[0], NPU_ACT_GELU);
+        assert_int_equal(d[2].op, NPU_OP_MATMUL);
+        if (on) { /* 64 records and the table; 24 records */
+            assert_int_equal(d[0].n_inputs, 3);
+            assert_int_equal(d[0].in[2].dtype, NPU_DT_I32);
+            assert_int_equal(d[0].in[2].dims[0], 3 * 64 + 256 / 4);
+            assert_int_equal(d[2].in[2].dtype, NPU_DT_I32);
+            assert_int_equal(d[2].in[2].dims[0], 3 * 24);
+        } else {
+            assert_int_equal(d[0].n_inputs, 2);
+            assert_int_equal(d[2].n_inputs, 2);
+        }
+        npu_segment_free(s);
+        gb_free(&b);
+        npu_backend_close(be);
+    }
+    assert_int_equal(mm_elems[0], 0);
+    assert_int_equal(mm_elems[1], 12 * 64 + 12 * 24); /* every result of both matmuls, once */
+    assert_true(vec_elems[1] < vec_elems[0]);
+    setup(state);
 }
 
 static void test_timing_only_equals_numeric_cycles(void **state)
@@ -948,6 +997,7 @@ int main(void)
         cmocka_unit_test(test_transpose_concat_slice_split),
         cmocka_unit_test(test_conv),
         cmocka_unit_test(test_chain_as_one_segment),
+        cmocka_unit_test(test_output_stage_switch),
         cmocka_unit_test(test_timing_only_equals_numeric_cycles),
         cmocka_unit_test(test_segment_inside_a_graph),
         cmocka_unit_test(test_supports_names_the_rule),

@@ -209,6 +209,50 @@ static void test_refused_operand_types(void **state)
     expect_bad_op(1, "with a 16-bit operand: at most 511");
 }
 
+/* A matmul whose epilogue is output-stage parameters (in2 of dtype i32). */
+static npu_op_desc *stage_matmul(uint64_t words, uint32_t out_dtype, int32_t act)
+{
+    npu_op_desc *d = three_ops();
+    int64_t ad[2] = {4, 16}, wd[2] = {16, 8}, od[2] = {4, 8}, pd[1] = {(int64_t)words};
+    d->op = NPU_OP_MATMUL;
+    d->n_inputs = 3;
+    d->in[0] = opb_tensor(&B, 2, NPU_DT_I8, 0.1f, 2, ad);
+    d->in[1] = opb_tensor(&B, 2, NPU_DT_I8, 0.1f, 2, wd);
+    d->in[2] = opb_tensor(&B, 2, NPU_DT_I32, 0, 1, pd);
+    d->out = opb_tensor(&B, 3, out_dtype, 0.1f, 2, od);
+    d->iattr[0] = act;
+    return d;
+}
+
+static void test_output_stage_descriptors(void **state)
+{
+    (void)state;
+    /* 8 records of 3 words; gelu needs the 256-byte table (64 words) after them */
+    stage_matmul(3 * 8, NPU_DT_I8, NPU_ACT_GELU);
+    expect_bad_op(1, "in2 (output-stage parameters): 24 i32 words (expected 88: 8 records of 3 and a 256-byte table)");
+    stage_matmul(3 * 8 + 64, NPU_DT_F32, NPU_ACT_GELU);
+    expect_bad_op(1, "out: dtype f32 (the output stage writes i8)");
+    /* the stage takes int32 sums of one pass: no f16 operand, no per-group scales */
+    npu_op_desc *d = stage_matmul(3 * 8, NPU_DT_I8, NPU_ACT_RELU);
+    int64_t ad[2] = {4, 16};
+    d->in[0] = opb_tensor(&B, 2, NPU_DT_F16, 0, 2, ad);
+    expect_bad_op(1, "output-stage parameters with an f16 operand");
+    d = stage_matmul(3 * 8, NPU_DT_I8, NPU_ACT_RELU);
+    opb_scales(&B, &d->in[1], 1, 8, 2, 0.01f, 0.02f);
+    d->iattr[3] = 8;
+    expect_bad_op(1, "K is summed in f32 chunks (per-group scales)");
+    stage_matmul(3 * 8, NPU_DT_I8, NPU_ACT_RELU);
+    assert_int_equal(opb_run_device(&B, 0), NPU_DRV_OK);
+    /* a device whose output stage is switched off refuses them, naming the key */
+    opb_close(&B);
+    npu_device_config c;
+    npu_config_defaults(&c);
+    c.matmul.output_stage.enabled = 0;
+    opb_open(&B, &c, BUF_BYTES);
+    stage_matmul(3 * 8, NPU_DT_I8, NPU_ACT_RELU);
+    expect_bad_op(1, "output stage is switched off (npu.matmul.output_stage.enabled)");
+}
+
 static void test_timing_only_jobs_are_refused_alike(void **state)
 {
     (void)state;
@@ -254,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_refused_descriptors_name_their_index),
         cmocka_unit_test(test_refusals_from_device_limits),
         cmocka_unit_test(test_refused_operand_types),
+        cmocka_unit_test(test_output_stage_descriptors),
         cmocka_unit_test(test_timing_only_jobs_are_refused_alike),
         cmocka_unit_test(test_program_not_whole_descriptors_is_bad_job),
     };

@@ -1,14 +1,17 @@
 /* The firmware's operator kernels against their CPU twin, bit for bit: every op family over
  * shapes around the tile sizes (1, tile-1, tile, tile+1, non-multiples, batches), both weight
- * types and layouts, each as one NPU_JOB_OPS job on configs/test.yaml's device (16x16 array,
- * 256 KiB SRAM) and on variants with one and four DMA channels, the fused attention included
- * (several key blocks, row blocks, masks, both key layouts) and its refusals. Also: a timing-only run takes
- * exactly the cycles of the numeric run and moves no data. Built a second time with
- * NPU_KERNELS_RTL (test_npu_kernels_rtl): the array and softmax families with the Verilated
- * tiles in the device (rtl mode), against the same twin. */
+ * types and layouts, each as one NPU_JOB_OPS job on configs/test.yaml's device (16x16 array with
+ * an 8-lane output stage, 256 KiB SRAM) and on variants with one and four DMA channels, the fused
+ * attention included (several key blocks, row blocks, masks, both key layouts) and its refusals.
+ * MATMUL and CONV2D run both epilogues: the vector unit's (f32 bias) and the output stage's (in2
+ * of records and a table, as runtime/npu computes them), every activation, k in one and in several
+ * chunks. Also: a timing-only run takes exactly the cycles of the numeric run and moves no data.
+ * Built a second time with NPU_KERNELS_RTL (test_npu_kernels_rtl): the array and softmax
+ * families with the Verilated tiles in the device (rtl mode), against the same twin. */
 #include "npu_op_bench.h"
 
 #include "isa.h"
+#include "npu_internal.h"
 
 #define BUF_BYTES (2u << 20)
 
@@ -51,6 +54,7 @@ typedef struct mm_case {
     uint32_t atype; /* in0: NPU_DT_I8 (0), NPU_DT_I16 or NPU_DT_F16 */
     uint32_t otype; /* out: 0 = as f32_out says, else this dtype */
     int32_t group;  /* iattr[3]: per-group weight scales (rows of K per group), 0 none */
+    int stage;      /* the epilogue in the output stage */
 } mm_case;
 
 /* The spread (standard deviation) of random operand data of a dtype: random bytes for the
@@ -79,6 +83,28 @@ static const char *dt_name(uint32_t dt)
     }
 }
 
+/* in2 of d (its in0, out and act set) as output-stage parameters: records from the accumulator's
+ * scale per channel (in0's times ws[c], or sw) and a random bias, as runtime/npu lowers them. */
+static void stage_params(npu_op_desc *d, int32_t act, int64_t channels, uint64_t k, const float *ws, float sw,
+                         int bias)
+{
+    int table = npu_out_stage_uses_table(act);
+    uint64_t rec = ISA_MM_OUT_RECORD_BYTES * (uint64_t)channels, bytes = rec + (table ? ISA_MM_OUT_LUT_ENTRIES : 0);
+    int64_t words = (int64_t)(bytes / 4);
+    d->n_inputs = 3;
+    d->in[2] = opb_tensor_bytes(&B, 2, NPU_DT_I32, 0, 1, &words, bytes);
+    uint8_t *p = B.host[2] + d->in[2].offset;
+    for (int64_t c = 0; c < channels; c++) {
+        float b = bias ? (float)test_rng_range(&B.rng, -400, 400) / 100.0f : 0.0f;
+        isa_mm_out_record r;
+        if (!npu_out_stage_channel((double)d->in[0].scale * (ws ? ws[c] : sw), d->out.scale, b, k, &r))
+            fail_msg("channel %lld: the output stage cannot express it", (long long)c);
+        npu_out_stage_put(p + ISA_MM_OUT_RECORD_BYTES * (uint64_t)c, &r);
+    }
+    if (table)
+        npu_out_stage_table((int8_t *)(p + rec), act, d->fattr, d->out.scale, d->out.scale);
+}
+
 /* Bytes of a BLOCKED [K, N] weight with block width nb. */
 static uint64_t blocked_bytes(int64_t k, int64_t n, int64_t nb, int int4)
 {
@@ -95,10 +121,11 @@ static void run_mm(const mm_case *t, int64_t nb)
     uint32_t at = t->atype ? t->atype : NPU_DT_I8;
     uint32_t ot = t->otype ? t->otype : t->f32_out ? NPU_DT_F32 : NPU_DT_I8;
     char what[240];
-    snprintf(what, sizeof what, "matmul b%lld %lldx%lld %s @ %lldx%lld %s%s%s%s%s act %d -> %s group %d",
+    snprintf(what, sizeof what, "matmul b%lld %lldx%lld %s @ %lldx%lld %s%s%s%s%s act %d -> %s group %d%s",
              (long long)t->batch, (long long)t->m, (long long)t->k, dt_name(at), (long long)t->k, (long long)t->n,
              dt_name(t->wtype), t->blocked ? " blocked" : "", t->per_channel ? " per-channel" : "",
-             t->bias ? " bias" : "", t->batched_b ? " batched-b" : "", t->act, dt_name(ot), t->group);
+             t->bias ? " bias" : "", t->batched_b ? " batched-b" : "", t->act, dt_name(ot), t->group,
+             t->stage ? " output-stage" : "");
     int64_t adims[3] = {t->batch, t->m, t->k}, odims[3] = {t->batch, t->m, t->n};
     float s_a = scale_like_i8(at, 0.05f), s_b = t->wtype == NPU_DT_F16 ? 0.0f : 0.02f;
     npu_tensor_ref a = opb_tensor(&B, 0, at, s_a, 3, adims);
@@ -136,6 +163,10 @@ static void run_mm(const mm_case *t, int64_t nb)
     d->iattr[0] = t->act;
     d->fattr[0] = t->act == NPU_ACT_CLIP ? -0.5f : 0.25f; /* the activation's parameters (CLIP: bounds) */
     d->fattr[1] = t->act == NPU_ACT_CLIP ? 0.75f : 0.5f;
+    if (t->stage) { /* replaces the f32 bias */
+        const float *ws = t->per_channel ? (const float *)(B.host[2] + w.scales_offset) : NULL;
+        stage_params(d, t->act, t->n, (uint64_t)t->k, ws, w.scale, t->bias);
+    }
     d->iattr[1] = t->blocked ? NPU_LAYOUT_BLOCKED : NPU_LAYOUT_ROW_MAJOR;
     d->iattr[2] = (int32_t)nb;
     d->iattr[3] = t->group;
@@ -153,6 +184,42 @@ static void test_matmul_shapes_around_the_tile(void **state)
                              (int32_t)((i + j + l) % 4), 0, 0, 0};
                 run_mm(&t, 16);
             }
+}
+
+/* The output stage's epilogue: rows narrower and wider than its 8 lanes, every activation, per
+ * channel and per tensor, int4, batched B (attention), k in one mm and in several k chunks (the
+ * int8 results land where the int32 partial sums were), weight-stationary row blocks. */
+static void test_matmul_output_stage(void **state)
+{
+    (void)state;
+    static const int64_t ms[] = {1, 16, 17, 40}, ns[] = {1, 7, 8, 9, 16, 17, 50};
+    int no = 0;
+    for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
+        for (size_t l = 0; l < sizeof ns / sizeof *ns; l++, no++) {
+            mm_case t = {1, ms[i], no % 3 ? 33 : 16, ns[l], NPU_DT_I8, no % 2, (no / 2) % 2, (no / 3) % 2, 0, 0,
+                         (int32_t)(no % 4), 0, 0, 0, 1};
+            run_mm(&t, 16);
+        }
+    mm_case i4 = {1, 20, 48, 34, NPU_DT_I4, 1, 1, 1, 0, 0, NPU_ACT_GELU, 0, 0, 0, 1};
+    run_mm(&i4, 16);
+    mm_case odd4 = {1, 5, 16, 18, NPU_DT_I4, 1, 1, 0, 0, 0, NPU_ACT_SILU, 0, 0, 0, 1}; /* a padded int4 column */
+    run_mm(&odd4, 16);
+    mm_case batched = {3, 9, 12, 20, NPU_DT_I8, 0, 0, 0, 1, 0, NPU_ACT_NONE, 0, 0, 0, 1};
+    run_mm(&batched, 16);
+    mm_case long_k = {1, 3, 16390, 5, NPU_DT_I8, 0, 1, 1, 0, 0, NPU_ACT_RELU, 0, 0, 0, 1}; /* two k chunks */
+    run_mm(&long_k, 16);
+    mm_case long_k_rows = {1, 40, 16500, 20, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_GELU, 0, 0, 0, 1};
+    run_mm(&long_k_rows, 16);
+    /* the activations with parameters are tables too */
+    mm_case clip = {1, 17, 33, 20, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_CLIP, 0, 0, 0, 1};
+    run_mm(&clip, 16);
+    mm_case hsig = {2, 5, 17, 40, NPU_DT_I4, 1, 0, 1, 0, 0, NPU_ACT_HARDSIGMOID, 0, 0, 0, 1};
+    run_mm(&hsig, 16);
+    mm_case leaky = {1, 30, 20, 9, NPU_DT_I8, 0, 1, 0, 0, 1, NPU_ACT_LEAKY, 0, 0, 0, 1};
+    run_mm(&leaky, 16);
+    /* an i16 activation (the 16 x 8 mode, one int32 sum) requantised by the stage */
+    mm_case wide = {1, 9, 40, 24, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_RELU, NPU_DT_I16, NPU_DT_I8, 0, 1};
+    run_mm(&wide, 16);
 }
 
 static void test_matmul_int4_weights(void **state)
@@ -603,8 +670,9 @@ static void test_box_copy(void **state)
 
 /* ---------------------------------------------------------------- conv */
 
-static void run_conv_typed(int64_t n, int64_t c, int64_t h, int64_t w, int64_t co, int64_t kh, int64_t kw, int32_t sh,
-                           int32_t sw, int per_channel, int bias, uint32_t xt, uint32_t wt, uint32_t ot)
+static void run_conv_full(int64_t n, int64_t c, int64_t h, int64_t w, int64_t co, int64_t kh, int64_t kw, int32_t sh,
+                          int32_t sw, int per_channel, int bias, uint32_t xt, uint32_t wt, uint32_t ot, int stage,
+                          int32_t activation)
 {
     opb_reset(&B);
     int64_t oh = (h - kh) / sh + 1, ow = (w - kw) / sw + 1;
@@ -622,23 +690,40 @@ static void run_conv_typed(int64_t n, int64_t c, int64_t h, int64_t w, int64_t c
     float real_x = (s_x > 0 ? s_x : 1.0f) * spread_of(xt), real_w = (s_w > 0 ? s_w : 1.0f) * spread_of(wt);
     float s_out = real_x * real_w * sqrtf((float)(c * kh * kw)) * 2.5f / 127.0f;
     if (!ot)
-        ot = per_channel ? NPU_DT_I8 : NPU_DT_F32;
+        ot = per_channel || stage ? NPU_DT_I8 : NPU_DT_F32;
     d->out = act(3, ot, scale_like_i8(ot, s_out), 4, od, 0);
     d->iattr[0] = sh;
     d->iattr[1] = sw;
-    d->iattr[6] = bias ? NPU_ACT_RELU : NPU_ACT_NONE;
+    d->iattr[6] = activation < 0 ? (bias ? NPU_ACT_RELU : NPU_ACT_NONE) : activation;
+    d->fattr[0] = activation == NPU_ACT_CLIP ? 0.0f : 0.2f; /* ReLU6's bounds; hard sigmoid's slope */
+    d->fattr[1] = activation == NPU_ACT_CLIP ? 6.0f : 0.5f;
     d->iattr[7] = NPU_LAYOUT_OHWI;
-    char what[160];
-    snprintf(what, sizeof what, "conv %lldx%lldx%lldx%lld %s -> %lld, k %lldx%lld %s, stride %d,%d -> %s",
+    if (stage)
+        stage_params(d, d->iattr[6], co, (uint64_t)(c * kh * kw),
+                     per_channel ? (const float *)(B.host[2] + d->in[1].scales_offset) : NULL, d->in[1].scale, bias);
+    char what[180];
+    snprintf(what, sizeof what, "conv %lldx%lldx%lldx%lld %s -> %lld, k %lldx%lld %s, stride %d,%d -> %s%s act %d",
              (long long)n, (long long)c, (long long)h, (long long)w, dt_name(xt), (long long)co, (long long)kh,
-             (long long)kw, dt_name(wt), sh, sw, dt_name(ot));
+             (long long)kw, dt_name(wt), sh, sw, dt_name(ot), stage ? " output-stage" : "", d->iattr[6]);
     opb_check(&B, what);
+}
+
+static void run_conv_typed(int64_t n, int64_t c, int64_t h, int64_t w, int64_t co, int64_t kh, int64_t kw, int32_t sh,
+                           int32_t sw, int per_channel, int bias, uint32_t xt, uint32_t wt, uint32_t ot)
+{
+    run_conv_full(n, c, h, w, co, kh, kw, sh, sw, per_channel, bias, xt, wt, ot, 0, -1);
+}
+
+static void run_conv_act(int64_t n, int64_t c, int64_t h, int64_t w, int64_t co, int64_t kh, int64_t kw, int32_t sh,
+                         int32_t sw, int per_channel, int bias, int stage, int32_t activation)
+{
+    run_conv_full(n, c, h, w, co, kh, kw, sh, sw, per_channel, bias, NPU_DT_I8, NPU_DT_I8, 0, stage, activation);
 }
 
 static void run_conv(int64_t n, int64_t c, int64_t h, int64_t w, int64_t co, int64_t kh, int64_t kw, int32_t sh,
                      int32_t sw, int per_channel, int bias)
 {
-    run_conv_typed(n, c, h, w, co, kh, kw, sh, sw, per_channel, bias, NPU_DT_I8, NPU_DT_I8, 0);
+    run_conv_full(n, c, h, w, co, kh, kw, sh, sw, per_channel, bias, NPU_DT_I8, NPU_DT_I8, 0, 0, -1);
 }
 
 static void test_conv2d(void **state)
@@ -1101,6 +1186,23 @@ static void test_vector_ops_wide_types(void **state)
                 opb_check(&B, what);
             }
         }
+
+/* The output stage's epilogue by rows (a convolution's output channels are the rows of C): channel
+ * tiles of the array's rows and fewer, every activation, input-channel chunks (int8 results where
+ * the int32 partial sums were), strides. */
+static void test_conv2d_output_stage(void **state)
+{
+    (void)state;
+    run_conv_act(1, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, NPU_ACT_RELU);
+    run_conv_act(2, 5, 6, 20, 17, 1, 1, 1, 1, 1, 0, 1, NPU_ACT_NONE);
+    run_conv_act(1, 8, 9, 40, 33, 3, 3, 1, 1, 0, 1, 1, NPU_ACT_GELU);
+    run_conv_act(1, 4, 9, 13, 16, 3, 3, 2, 2, 1, 1, 1, NPU_ACT_SILU);
+    run_conv_act(1, 64, 6, 6, 300, 3, 3, 1, 1, 1, 1, 1, NPU_ACT_RELU);
+    run_conv_act(1, 2000, 4, 4, 20, 3, 3, 1, 1, 1, 1, 1, NPU_ACT_GELU);
+    run_conv_act(1, 1500, 5, 9, 18, 3, 3, 2, 2, 0, 1, 1, NPU_ACT_NONE);
+    run_conv_act(1, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, NPU_ACT_CLIP);
+    run_conv_act(1, 4, 9, 13, 16, 3, 3, 2, 2, 1, 1, 1, NPU_ACT_HARDSIGMOID);
+    run_conv_full(1, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1, NPU_DT_I16, NPU_DT_I8, NPU_DT_I8, 1, NPU_ACT_RELU);
 }
 
 /* ---------------------------------------------------------------- channels and timing */
@@ -1149,7 +1251,9 @@ static void test_dma_channel_counts(void **state)
         c.dma.channels = ch;
         opb_open(&B, &c, BUF_BYTES);
         chain_case();
-        mm_case t = {2, 17, 33, 50, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_RELU, 0, 0, 0};
+        mm_case t = {2, 17, 33, 50, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_RELU, 0, 0, 0, 0};
+        run_mm(&t, 16);
+        t.stage = 1;
         run_mm(&t, 16);
         run_conv(1, 4, 9, 13, 16, 3, 3, 2, 2, 1, 1);
         attn_case a = {2, 20, 40, 16, 16, 16, 1, 1, 1, 1, 0, 0};
@@ -1157,6 +1261,7 @@ static void test_dma_channel_counts(void **state)
         a.bc = a.Lk;
         a.tile = 1;
         run_attn(&a);
+        run_conv_act(1, 4, 9, 13, 16, 3, 3, 2, 2, 1, 1, 1, NPU_ACT_GELU);
     }
 }
 
@@ -1206,6 +1311,8 @@ int main(void)
         cmocka_unit_test(test_activation),
         cmocka_unit_test(test_channel_affine),
         cmocka_unit_test(test_fused_activations_with_parameters),
+        cmocka_unit_test(test_matmul_output_stage),
+        cmocka_unit_test(test_conv2d_output_stage),
         cmocka_unit_test(test_timing_only_takes_the_same_cycles_and_moves_nothing),
     };
     (void)test_attention_shapes_and_key_blocks;
@@ -1261,6 +1368,8 @@ int main(void)
         cmocka_unit_test(test_channel_affine),
         cmocka_unit_test(test_fused_activations_with_parameters),
         cmocka_unit_test(test_cnn_kernels_log_their_tiling),
+        cmocka_unit_test(test_matmul_output_stage),
+        cmocka_unit_test(test_conv2d_output_stage),
         cmocka_unit_test(test_timing_only_takes_the_same_cycles_and_moves_nothing),
         cmocka_unit_test(test_dma_channel_counts),
     };

@@ -240,8 +240,8 @@ int64_t fw_mm_type(uint32_t dtype)
     return dtype == NPU_DT_I16 ? ISA_MMT_I16 : dtype == NPU_DT_F16 ? ISA_MMT_F16 : ISA_MMT_I8;
 }
 
-void fw_mm_typed(fw_op_ctx *c, int ws, int acc, int int4, int64_t at, int64_t bt, uint32_t m, uint32_t n, uint32_t k,
-                 uint32_t a, uint32_t b, uint32_t dst)
+static void mm_insn(fw_op_ctx *c, int ws, int acc, int int4, int64_t at, int64_t bt, int rq, uint32_t m, uint32_t n,
+                    uint32_t k, uint32_t a, uint32_t b, uint32_t dst)
 {
     isa_insn in = isa_insn_make(ISA_OP_MM);
     ISA_SET(&in, MM, AT, at);
@@ -250,13 +250,38 @@ void fw_mm_typed(fw_op_ctx *c, int ws, int acc, int int4, int64_t at, int64_t bt
     ISA_SET(&in, MM, ACC, acc ? ISA_ACC_ADD : ISA_ACC_SET);
     ISA_SET(&in, MM, WT, int4 ? ISA_WT_I4 : ISA_WT_I8);
     ISA_SET(&in, MM, BIAS, ISA_BIAS_OFF);
-    ISA_SET(&in, MM, RQ, ISA_RQ_OFF);
+    ISA_SET(&in, MM, RQ, rq ? ISA_RQ_ON : ISA_RQ_OFF);
     ISA_SET(&in, MM, M, m);
     ISA_SET(&in, MM, N, n);
     ISA_SET(&in, MM, K, k);
     ISA_SET(&in, MM, A, a);
     ISA_SET(&in, MM, B, b);
     ISA_SET(&in, MM, C, dst);
+    fw_emit(c, &in);
+}
+
+void fw_mm_typed(fw_op_ctx *c, int ws, int acc, int int4, int64_t at, int64_t bt, uint32_t m, uint32_t n, uint32_t k,
+                 uint32_t a, uint32_t b, uint32_t dst)
+{
+    mm_insn(c, ws, acc, int4, at, bt, 0, m, n, k, a, b, dst);
+}
+
+void fw_mm_rq(fw_op_ctx *c, int ws, int acc, int int4, int64_t at, int64_t bt, uint32_t m, uint32_t n, uint32_t k,
+              uint32_t a, uint32_t b, uint32_t dst)
+{
+    mm_insn(c, ws, acc, int4, at, bt, 1, m, n, k, a, b, dst);
+}
+
+void fw_mm_out(fw_op_ctx *c, const fw_out_stage *st, int axis_row, uint32_t prm, uint32_t n, uint32_t tab)
+{
+    isa_insn in = isa_insn_make(ISA_OP_MM_OUT);
+    ISA_SET(&in, MM_OUT, AXIS, axis_row ? ISA_AXIS_ROW : ISA_AXIS_COL);
+    ISA_SET(&in, MM_OUT, LUT, st->lut ? ISA_LUT_ON : ISA_LUT_OFF);
+    ISA_SET(&in, MM_OUT, PRM, prm);
+    ISA_SET(&in, MM_OUT, N, n);
+    ISA_SET(&in, MM_OUT, LO, st->lo);
+    ISA_SET(&in, MM_OUT, HI, st->hi);
+    ISA_SET(&in, MM_OUT, TAB, st->lut ? tab : 0);
     fw_emit(c, &in);
 }
 

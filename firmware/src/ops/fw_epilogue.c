@@ -2,10 +2,13 @@
  * vocabulary (enum npu_act), fused into MATMUL, CONV2D, GROUP_CONV2D and CHANNEL_AFFINE or run
  * alone by ACTIVATION, and the per-channel epilogue of the convolutions (products to f32,
  * per-channel scales and bias as column broadcasts, activation, conversion to the output's
- * type). One place, so that the convolutions cannot drift apart and a later epilogue on the
- * matmul tile replaces one function. The arithmetic is specified in README.md.
+ * type), and its other form in the matmul tile's output stage (mm.out's records and table, read
+ * from in2: MATMUL and CONV2D). One place, so that the kernels cannot drift apart. The arithmetic
+ * is specified in README.md.
  */
 #include "fw_ops.h"
+
+#include <string.h>
 
 /* HardSigmoid's output range [0, 1]. */
 #define HARD_SIGMOID_LO 0.0f
@@ -59,4 +62,45 @@ void fw_epilogue_finish(fw_op_ctx *c, const fw_epilogue *ep, uint32_t dst, uint3
         fw_vbin_rows(c, ISA_BINOP_ADD, ISA_BC_COL, dst, dst, prm + ep->bias_off, rows, cols);
     fw_activation(c, ep->act, ep->act_prm, dst, rows * cols);
     fw_from_f32(c, ep->out, dst, dst, rows * cols);
+}
+
+/* ---------------------------------------------------------------- the output-stage form */
+
+int fw_check_out_stage(const fw_op_ctx *c, const npu_op_desc *d, uint64_t channels, int32_t act, fw_out_stage *st,
+                       char *why, size_t whylen)
+{
+    memset(st, 0, sizeof *st);
+    if (d->n_inputs < 3 || d->in[2].dtype != NPU_DT_I32)
+        return 0;
+    const npu_tensor_ref *p = &d->in[2];
+    st->on = 1;
+    st->lut = act != NPU_ACT_NONE && act != NPU_ACT_RELU; /* relu is the clamp; any other is its table */
+    st->lo = act == NPU_ACT_RELU ? 0 : INT8_MIN;
+    st->hi = INT8_MAX;
+    uint64_t rec_bytes = ISA_MM_OUT_RECORD_BYTES * channels, bytes = rec_bytes + (st->lut ? ISA_MM_OUT_LUT_ENTRIES : 0);
+    st->tab_off = p->offset + rec_bytes;
+    if (!c->info->mm_out_stage)
+        return fw_refuse(why, whylen, "in2: output-stage parameters, but this device's output stage is switched off "
+                                      "(npu.matmul.output_stage.enabled)");
+    if (d->in[0].dtype == NPU_DT_F16 || d->in[1].dtype == NPU_DT_F16)
+        return fw_refuse(why, whylen, "in2: output-stage parameters with an f16 operand (the f16 mode writes f32 sums)");
+    if (d->out.dtype != NPU_DT_I8)
+        return fw_refuse(why, whylen, "out: dtype %s (the output stage writes i8)", fw_dtype_name(d->out.dtype));
+    if (fw_check_shape(p, "in2 (output-stage parameters)", why, whylen))
+        return -1;
+    if (p->rank != 1 || fw_numel(p) * 4 != bytes)
+        return fw_refuse(why, whylen, "in2 (output-stage parameters): %llu i32 words (expected %llu: %llu records of 3%s)",
+                         (unsigned long long)fw_numel(p), (unsigned long long)(bytes / 4), (unsigned long long)channels,
+                         st->lut ? " and a 256-byte table" : "");
+    return fw_check_ref(c, p, "in2 (output-stage parameters)", bytes, why, whylen);
+}
+
+uint32_t fw_load_table(fw_op_ctx *c, fw_pipe *tab, const npu_op_desc *d, const fw_out_stage *st)
+{
+    fw_pipe_init(c, tab, 1, 2, ISA_MM_OUT_LUT_ENTRIES, 1);
+    unsigned q = fw_load_queue(c, 0);
+    uint32_t slot = fw_pipe_begin(c, tab, 0, q);
+    fw_dma_flat(c, 1, q, d->in[2].buf, slot, st->tab_off, ISA_MM_OUT_LUT_ENTRIES);
+    fw_pipe_end(c, tab, 0, q);
+    return fw_pipe_begin(c, tab, 1, NPU_UNIT_MM);
 }

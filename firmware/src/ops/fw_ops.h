@@ -110,6 +110,7 @@ int fw_check_scales(const fw_op_ctx *c, const npu_tensor_ref *t, const char *wha
 /* Map epsilon to the ISA's 10^-e exponent; -1 if it is not a power of ten the ISA can express. */
 int fw_eps_exponent(float eps);
 
+
 /* ---------------------------------------------------------------- SRAM and semaphores */
 
 /* Round up to FW_SRAM_ALIGN_BYTES. */
@@ -160,6 +161,13 @@ void fw_mm_typed(fw_op_ctx *c, int ws, int acc, int int4, int64_t at, int64_t bt
 /* The mm operand type of a tensor's dtype (i8 and i4: ISA_MMT_I8), and its bytes per element
  * (i4: 0, packed). */
 int64_t fw_mm_type(uint32_t dtype);
+typedef struct fw_out_stage fw_out_stage; /* an epilogue in the output stage (below) */
+/* The same with rq: the output stage requantises as the last mm.out loaded it (int8 C, pitch n); an
+ * integer mode (at, bt not F16). */
+void fw_mm_rq(fw_op_ctx *c, int ws, int acc, int int4, int64_t at, int64_t bt, uint32_t m, uint32_t n, uint32_t k,
+              uint32_t a, uint32_t b, uint32_t dst);
+/* Load the output stage: n records at prm (axis_row: they serve rows), the clamp and the table. */
+void fw_mm_out(fw_op_ctx *c, const fw_out_stage *st, int axis_row, uint32_t prm, uint32_t n, uint32_t tab);
 void fw_sm(fw_op_ctx *c, int causal, uint32_t src, uint32_t dst, uint32_t len, uint32_t rows, uint32_t scale,
            int32_t moff);
 /* Vector instructions on f32 data. Flat forms take n elements and split them to the field widths;
@@ -201,6 +209,7 @@ typedef struct fw_pipe {
     uint32_t count[FW_PIPE_MAX_STAGES]; /* items that entered each stage */
 } fw_pipe;
 
+
 /* nslots is clamped to total (at least 1). Allocates the slots and the semaphores. */
 void fw_pipe_init(fw_op_ctx *c, fw_pipe *p, uint32_t nslots, uint32_t nstages, uint64_t slot_bytes,
                   uint32_t total);
@@ -240,6 +249,28 @@ typedef struct fw_epilogue {
 void fw_epilogue_load(fw_op_ctx *c, const fw_epilogue *ep, int64_t sdt, uint32_t dst, uint32_t src, uint64_t n);
 void fw_epilogue_finish(fw_op_ctx *c, const fw_epilogue *ep, uint32_t dst, uint32_t prm, uint64_t rows,
                         uint64_t cols);
+
+/* The other form of a MATMUL's or CONV2D's epilogue (ABI 1.7), on the matmul tile instead of the
+ * vector unit: in2 of dtype i32 holds `channels` mm.out records (12 bytes: int32 bias, mult, shift)
+ * and, for an activation other than none and relu (relu is the clamp), the 256-entry int8 table after them
+ * (npu_abi.h, README.md "Output stage"). The kernel then loads a tile's records, emits mm.out
+ * before the tile's last products, makes those `mm ... rq`, and stores the int8 results from the C
+ * slot; load and finish above are not used. */
+struct fw_out_stage {
+    int on;             /* in2 is output-stage parameters (else the vector unit's f32 epilogue) */
+    int lut;            /* the activation is the table (any but none and relu) */
+    int32_t lo, hi;     /* clamp bounds: relu 0..127, else -128..127 */
+    uint64_t tab_off;   /* the table's offset in in2's buffer */
+};
+/* Read d's epilogue form; with output-stage parameters, check them (the device's stage is switched
+ * on, integer products (no f16 operand), the output is i8, in2 has exactly the records and table).
+ * 0 or -1 with the reason. */
+int fw_check_out_stage(const fw_op_ctx *c, const npu_op_desc *d, uint64_t channels, int32_t act, fw_out_stage *st,
+                       char *why, size_t whylen);
+/* The output stage's table (the 256 bytes after in2's records) into a one-item pipe `tab`: loaded
+ * once per op; the matmul tile waits for it here. Returns its SRAM address; the caller ends stage
+ * 1 on NPU_UNIT_MM after the op's last mm.out. */
+uint32_t fw_load_table(fw_op_ctx *c, fw_pipe *tab, const npu_op_desc *d, const fw_out_stage *st);
 
 /* ---------------------------------------------------------------- im2col (fw_im2col.c)
  * The convolutions' and the pools' operand: for one segment of output positions (one output

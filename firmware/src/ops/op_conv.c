@@ -11,6 +11,10 @@
  * one channel tile the SRAM) the input channels go in chunks: weights and im2col per chunk,
  * products accumulated in int32. Padding is not done here: the runtime copies the input
  * into a zero-bordered buffer (NPU_OP_COPY) and passes pads of 0. README.md ("CONV2D").
+ * With output-stage parameters (in2 of dtype i32, fw_epilogue.c's other form) the epilogue is the
+ * matmul tile's output stage: before each channel tile's last products an mm.out loads that
+ * tile's records by row (the rows of C are the output channels), the mm requantises, and the int8
+ * results are stored straight from the C slot.
  *
  * Types: weights i8 or f16 (A), activations i8, i16 or f16 (B): an f16 operand selects the
  * array's f16 mode, an i16 activation the 8 x 16 mode. With a 16-bit operand the channels are
@@ -33,6 +37,7 @@ typedef struct conv_plan {
     uint32_t we, xe;             /* their bytes per element */
     int fmode, wide;             /* the f16 mode; a 16-bit operand (channels never chunked) */
     int32_t act;
+    fw_out_stage os;             /* the output stage's epilogue (os.on), or the vector unit's */
     uint32_t osz;
     float s_deq;
     uint64_t mt, cb, nseg;       /* channel tile, channel block, positions per segment */
@@ -50,12 +55,13 @@ static uint64_t conv_sram(conv_plan *p)
     p->nchunks = ceil_div(p->c, p->cc);
     p->a_bytes = p->cb * p->kc * p->we;
     p->b_bytes = fw_im2col_slot_bytes(&p->im2col, p->cc, n);
-    p->c_bytes = 4 * p->cb * n;
-    p->o_bytes = 4 * p->cb * n;
-    p->p_bytes = 2 * 4 * p->cb;
+    /* the output stage writes int8 results where the int32 products were and needs no f32 slot */
+    p->c_bytes = (p->os.on && p->nchunks == 1 ? 1 : 4) * p->cb * n;
+    p->o_bytes = p->os.on ? 0 : 4 * p->cb * n;
+    p->p_bytes = p->os.on ? ISA_MM_OUT_RECORD_BYTES * p->cb : 2 * 4 * p->cb;
     return fw_align(p->a_bytes) * CONV_PIPE_SLOTS + fw_align(p->b_bytes) * CONV_PIPE_SLOTS +
            fw_align(p->c_bytes) * CONV_PIPE_SLOTS + fw_align(p->o_bytes) * CONV_PIPE_SLOTS +
-           fw_align(p->p_bytes) * CONV_PIPE_SLOTS;
+           fw_align(p->p_bytes) * CONV_PIPE_SLOTS + (p->os.lut ? fw_align(ISA_MM_OUT_LUT_ENTRIES) : 0);
 }
 
 static int conv_plan_make(const fw_op_ctx *c, const npu_op_desc *d, conv_plan *p, char *why, size_t whylen)
@@ -142,14 +148,16 @@ static int conv_plan_make(const fw_op_ctx *c, const npu_op_desc *d, conv_plan *p
         return fw_refuse(why, whylen, "in1: scales axis %d, scale %g (expected axis 0, or -1 with a scale > 0)",
                          wt->scales_axis, (double)wt->scale);
     }
-    if (d->n_inputs >= 3) {
+    if (fw_check_fused_act(d->iattr[6], why, whylen))
+        return -1;
+    p->act = d->iattr[6];
+    if (fw_check_out_stage(c, d, p->co, p->act, &p->os, why, whylen))
+        return -1;
+    if (d->n_inputs >= 3 && !p->os.on) {
         if (fw_check_f32_vec(c, &d->in[2], "in2 (bias)", p->co, why, whylen))
             return -1;
         p->bias = 1;
     }
-    if (fw_check_fused_act(d->iattr[6], why, whylen))
-        return -1;
-    p->act = d->iattr[6];
     p->osz = osz;
     p->mt = c->info->mm_rows;
     fw_im2col_init(&p->im2col, x, p->kh, p->kw, p->sh, p->sw, 1);
@@ -191,7 +199,8 @@ static int conv_check(fw_op_ctx *c, const npu_op_desc *d, char *why, size_t whyl
 typedef struct conv_state {
     const npu_op_desc *d;
     const conv_plan *p;
-    fw_pipe a, b, cc, out, prm;
+    fw_pipe a, b, cc, out, prm, tab;
+    uint32_t tab_slot; /* output stage: the table */
 } conv_state;
 
 /* The weights of output channels [co0, co0 + ncb) for input channels [c0, c0 + cc): rows of
@@ -217,6 +226,7 @@ static void segment(fw_op_ctx *c, conv_state *s, uint32_t aslot, uint32_t prm, u
     const npu_op_desc *d = s->d;
     uint32_t bstage = fw_im2col_stages(&p->im2col);
     uint32_t cs = 0;
+    uint64_t esz = p->os.on && p->nchunks == 1 ? 1 : 4; /* bytes per element in the C slot */
     for (uint64_t ch = 0; ch < p->nchunks; ch++) {
         uint64_t c0 = ch * p->cc, cc = p->c - c0 < p->cc ? p->c - c0 : p->cc, kc = p->kh * p->kw * cc;
         uint32_t as = aslot;
@@ -226,16 +236,31 @@ static void segment(fw_op_ctx *c, conv_state *s, uint32_t aslot, uint32_t prm, u
         fw_pipe_begin(c, &s->b, bstage, NPU_UNIT_MM);
         if (ch == 0)
             cs = fw_pipe_begin(c, &s->cc, 0, NPU_UNIT_MM);
+        int rq = p->os.on && ch + 1 == p->nchunks; /* the last products go through the output stage */
         for (uint64_t t = 0; t < ncb; t += p->mt) {
             uint64_t m = ncb - t < p->mt ? ncb - t : p->mt;
-            fw_mm_typed(c, 0, ch > 0, 0, p->at, p->bt, (uint32_t)m, (uint32_t)n, (uint32_t)kc,
-                        as + (uint32_t)(t * kc * p->we), bs, cs + (uint32_t)(4 * t * n));
+            if (rq) /* the tile's output channels are the rows of C */
+                fw_mm_out(c, &p->os, 1, prm + (uint32_t)(ISA_MM_OUT_RECORD_BYTES * t), (uint32_t)m, s->tab_slot);
+            (rq ? fw_mm_rq : fw_mm_typed)(c, 0, ch > 0, 0, p->at, p->bt, (uint32_t)m, (uint32_t)n, (uint32_t)kc,
+                                          as + (uint32_t)(t * kc * p->we), bs, cs + (uint32_t)(esz * t * n));
         }
         fw_pipe_end(c, &s->b, bstage, NPU_UNIT_MM);
         if (p->nchunks > 1)
             fw_pipe_end(c, &s->a, 1, NPU_UNIT_MM);
     }
     fw_pipe_end(c, &s->cc, 0, NPU_UNIT_MM);
+    uint64_t plane = p->oh * p->ow, p0 = p->flat ? ow0 : oh * p->ow + ow0;
+    if (p->os.on) { /* int8 results in the C slot: [ncb][n], or per tile where its partial sums were */
+        unsigned sq = fw_store_queue(c);
+        fw_pipe_begin(c, &s->cc, 1, sq);
+        uint64_t base = d->out.offset + (img * p->co + co0) * plane + p0;
+        for (uint64_t t = 0; t < ncb; t += (p->nchunks == 1 ? ncb : p->mt)) {
+            uint64_t m = p->nchunks == 1 ? ncb : (ncb - t < p->mt ? ncb - t : p->mt);
+            fw_dma(c, 0, sq, d->out.buf, cs + (uint32_t)(esz * t * n), base + t * plane, m, n, plane, n);
+        }
+        fw_pipe_end(c, &s->cc, 1, sq);
+        return;
+    }
 
     fw_epilogue ep = {p->s_deq, p->per_channel, p->bias, (uint32_t)(4 * p->cb), p->act, d->fattr, &d->out};
     fw_pipe_begin(c, &s->cc, 1, NPU_UNIT_VEC);
@@ -245,7 +270,6 @@ static void segment(fw_op_ctx *c, conv_state *s, uint32_t aslot, uint32_t prm, u
     fw_epilogue_finish(c, &ep, o, prm, ncb, n);
     fw_pipe_end(c, &s->out, 0, NPU_UNIT_VEC);
     unsigned sq = fw_store_queue(c);
-    uint64_t plane = p->oh * p->ow, p0 = p->flat ? ow0 : oh * p->ow + ow0;
     fw_pipe_begin(c, &s->out, 1, sq);
     fw_dma(c, 0, sq, d->out.buf, o, d->out.offset + ((img * p->co + co0) * plane + p0) * p->osz, ncb, n * p->osz,
            plane * p->osz, n * p->osz);
@@ -262,14 +286,18 @@ static void conv_emit(fw_op_ctx *c, const npu_op_desc *d)
     memset(&s, 0, sizeof s);
     s.d = d;
     s.p = &p;
-    int prm_used = p.per_channel || p.bias;
+    int prm_used = p.per_channel || p.bias || p.os.on;
+    unsigned prm_unit = p.os.on ? NPU_UNIT_MM : NPU_UNIT_VEC; /* who reads the block's parameters */
     uint32_t items = (uint32_t)(p.blocks * p.segments);
     fw_pipe_init(c, &s.a, CONV_PIPE_SLOTS, 2, p.a_bytes, (uint32_t)(p.nchunks > 1 ? items * p.nchunks : p.blocks));
     fw_pipe_init(c, &s.b, CONV_PIPE_SLOTS, fw_im2col_stages(&p.im2col) + 1, p.b_bytes, (uint32_t)(items * p.nchunks));
     fw_pipe_init(c, &s.cc, CONV_PIPE_SLOTS, 2, p.c_bytes, items);
-    fw_pipe_init(c, &s.out, CONV_PIPE_SLOTS, 2, p.o_bytes, items);
+    if (!p.os.on)
+        fw_pipe_init(c, &s.out, CONV_PIPE_SLOTS, 2, p.o_bytes, items);
     if (prm_used)
         fw_pipe_init(c, &s.prm, CONV_PIPE_SLOTS, 2, p.p_bytes, (uint32_t)p.blocks);
+    if (p.os.lut) /* the table, once for the op */
+        s.tab_slot = fw_load_table(c, &s.tab, d, &p.os);
     const npu_tensor_ref *wt = &d->in[1];
     for (uint64_t blk = 0; blk < p.blocks; blk++) {
         uint64_t co0 = blk * p.cb, ncb = p.co - co0 < p.cb ? p.co - co0 : p.cb;
@@ -284,12 +312,15 @@ static void conv_emit(fw_op_ctx *c, const npu_op_desc *d)
         if (prm_used) {
             unsigned pq = fw_load_queue(c, fw_pipe_slot_index(&s.prm, 0) + 2);
             prm = fw_pipe_begin(c, &s.prm, 0, pq);
-            if (p.per_channel)
+            if (p.os.on)
+                fw_dma_flat(c, 1, pq, d->in[2].buf, prm, d->in[2].offset + ISA_MM_OUT_RECORD_BYTES * co0,
+                            ISA_MM_OUT_RECORD_BYTES * ncb);
+            if (p.per_channel && !p.os.on)
                 fw_dma_flat(c, 1, pq, wt->scales_buf, prm, wt->scales_offset + 4 * co0, 4 * ncb);
             if (p.bias)
                 fw_dma_flat(c, 1, pq, d->in[2].buf, prm + (uint32_t)(4 * p.cb), d->in[2].offset + 4 * co0, 4 * ncb);
             fw_pipe_end(c, &s.prm, 0, pq);
-            fw_pipe_begin(c, &s.prm, 1, NPU_UNIT_VEC);
+            fw_pipe_begin(c, &s.prm, 1, prm_unit);
         }
         if (p.nchunks == 1)
             fw_pipe_begin(c, &s.a, 1, NPU_UNIT_MM);
@@ -306,8 +337,10 @@ static void conv_emit(fw_op_ctx *c, const npu_op_desc *d)
         if (p.nchunks == 1)
             fw_pipe_end(c, &s.a, 1, NPU_UNIT_MM);
         if (prm_used)
-            fw_pipe_end(c, &s.prm, 1, NPU_UNIT_VEC);
+            fw_pipe_end(c, &s.prm, 1, prm_unit);
     }
+    if (p.os.lut)
+        fw_pipe_end(c, &s.tab, 1, NPU_UNIT_MM);
 }
 
 static void conv_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t len)
@@ -322,6 +355,8 @@ static void conv_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t 
              (unsigned long long)p.co, (unsigned long long)p.kh, (unsigned long long)p.kw, (unsigned long long)p.sh,
              (unsigned long long)p.sw, p.flat ? " (1x1: flat)" : "", (unsigned long long)p.cb,
              (unsigned long long)p.nchunks, p.nchunks == 1 ? "" : "s", (unsigned long long)p.nseg);
+    if (p.os.on)
+        snprintf(buf + strlen(buf), len - strlen(buf), ", epilogue in the output stage%s", p.os.lut ? " (table)" : "");
 }
 
 const fw_op_kernel fw_kernel_conv2d = {"conv2d", conv_check, conv_emit, conv_describe};

@@ -10,6 +10,9 @@
  * Every SRAM stage is a pipe of slots (fw_ops.h): B panels stream through 2-3 slots while the
  * array works on the previous one, C tiles through 2 slots so that the epilogue of one group
  * overlaps the products of the next, and outputs through 2 slots so that stores overlap too.
+ * With output-stage parameters (in2 of dtype i32) there is no vector epilogue: each column tile's
+ * last products are `mm ... rq` after an mm.out that loads the tile's records, the int8 results
+ * land in the C slot and are stored from there, tile by tile (README.md, "Output stage").
  * Weights in the BLOCKED layout make a panel of whole column tiles one contiguous DMA.
  *
  * Operand types: in0 i8, i16 or f16 (the array's A), in1 i8, i4, i16 or f16 (B); at most one
@@ -50,6 +53,7 @@ typedef struct mm_plan {
     uint64_t kacc;                 /* f32 accumulation over K chunks of this length (0: none) */
     uint64_t group;                /* per-group weight scales: rows of K per group (0: none) */
     int32_t act;
+    fw_out_stage os;               /* the output stage's epilogue (os.on), or the vector unit's */
     uint32_t osz;                  /* bytes per output element */
     uint64_t nb, ntiles;           /* column tile width, number of tiles */
     uint64_t b_row_bytes;          /* row-major in1: bytes per row */
@@ -86,10 +90,12 @@ static uint64_t sram_need(const mm_plan *p, uint64_t groups)
     uint64_t c_items = p->kacc ? groups * p->nk : groups; /* f32 accumulation: a C item per chunk */
     n += fw_align(p->c_bytes) * (c_items > 1 ? MM_PIPE_SLOTS : 1);
     n += fw_align(p->o_bytes) * (groups > 1 ? MM_PIPE_SLOTS : 1);
-    if (p->per_channel || p->bias)
+    if (p->per_channel || p->bias || p->os.on)
         n += fw_align(p->p_bytes) * (groups > 1 ? MM_PIPE_SLOTS : 1);
     if (p->kacc)
         n += fw_align(p->t_bytes) + (p->group ? fw_align(p->g_bytes) * (c_items > 1 ? MM_PIPE_SLOTS : 1) : 0);
+    if (p->os.lut)
+        n += fw_align(ISA_MM_OUT_LUT_ENTRIES);
     return n;
 }
 
@@ -99,9 +105,11 @@ static void plan_sizes(mm_plan *p)
     p->a_resident = p->nk == 1;
     uint64_t gw = p->G * p->nb, item = p->kc * b_bytes(p, p->nb);
     p->a_bytes = p->R * p->kc * p->ae;
-    p->c_bytes = 4 * p->R * gw;
-    p->o_bytes = 4 * p->R * gw;
-    p->p_bytes = 2 * 4 * gw;
+    /* the output stage writes int8 results where the int32 products were (int8 pitch when one
+     * mm makes them, else in place of the partial sums) and needs no f32 slot */
+    p->c_bytes = (p->os.on && p->nk == 1 ? 1 : 4) * p->R * gw;
+    p->o_bytes = p->os.on ? 0 : 4 * p->R * gw;
+    p->p_bytes = p->os.on ? ISA_MM_OUT_RECORD_BYTES * gw : 2 * 4 * gw;
     p->t_bytes = 4 * p->R * gw;
     p->g_bytes = 4 * gw;
     if (p->b_slot < item)
@@ -264,11 +272,6 @@ static int mm_plan_make(const fw_op_ctx *c, const npu_op_desc *d, mm_plan *p, ch
     } else {
         return fw_refuse(why, whylen, "in1: scales axis %d (expected -1 or %u)", b->scales_axis, b->rank - 1);
     }
-    if (d->n_inputs >= 3) {
-        if (fw_check_f32_vec(c, &d->in[2], "in2 (bias)", p->N, why, whylen))
-            return -1;
-        p->bias = 1;
-    }
     if (fw_numel(o) != p->rows * p->N || (uint64_t)o->dims[o->rank - 1] != p->N)
         return fw_refuse(why, whylen, "out: %llu elements, last dim %lld (expected %llu x %llu)",
                          (unsigned long long)fw_numel(o), (long long)o->dims[o->rank - 1],
@@ -276,6 +279,13 @@ static int mm_plan_make(const fw_op_ctx *c, const npu_op_desc *d, mm_plan *p, ch
     if (fw_check_fused_act(d->iattr[0], why, whylen))
         return -1;
     p->act = d->iattr[0];
+    if (fw_check_out_stage(c, d, p->N, p->act, &p->os, why, whylen))
+        return -1;
+    if (d->n_inputs >= 3 && !p->os.on) {
+        if (fw_check_f32_vec(c, &d->in[2], "in2 (bias)", p->N, why, whylen))
+            return -1;
+        p->bias = 1;
+    }
     p->osz = fw_dtype_bytes(o->dtype);
     int wide_int = !p->fmode && (p->at == ISA_MMT_I16 || p->bt == ISA_MMT_I16);
     if (p->group) {
@@ -287,6 +297,9 @@ static int mm_plan_make(const fw_op_ctx *c, const npu_op_desc *d, mm_plan *p, ch
     } else if (wide_int && p->K > MM_WIDE_INT_MAX_K) {
         p->kacc = MM_WIDE_INT_MAX_K;
     }
+    if (p->os.on && p->kacc)
+        return fw_refuse(why, whylen, "in2: output-stage parameters, but K is summed in f32 chunks (%s): the stage "
+                         "takes int32 sums", p->group ? "per-group scales" : "an i16 operand with K > 511");
     if (p->fmode && p->K > FW_FIELD_MAX(MM, K))
         return fw_refuse(why, whylen, "K = %llu: the f16 mode sums K in one pass of at most %llu",
                          (unsigned long long)p->K, (unsigned long long)FW_FIELD_MAX(MM, K));
@@ -307,9 +320,11 @@ static int mm_check(fw_op_ctx *c, const npu_op_desc *d, char *why, size_t whylen
 typedef struct mm_state {
     const npu_op_desc *d;
     const mm_plan *p;
-    fw_pipe a, b, cc, prm, out, gs;
+    fw_pipe a, b, cc, prm, out, gs, tab;
     uint32_t t_area;      /* f32 accumulation: a chunk's converted products before they are added */
     uint32_t a_slot;      /* current A slot (SRAM) */
+    uint32_t prm_slot;    /* output stage: the group's records */
+    uint32_t tab_slot;    /* output stage: the table */
     uint64_t a_k0;        /* first K column in the A slot */
     uint64_t kc_len;      /* columns of the current k chunk */
     /* the row block */
@@ -349,10 +364,15 @@ static void close_panel(fw_op_ctx *c, mm_state *s, uint64_t kc_index, uint32_t c
     const mm_plan *p = s->p;
     fw_pipe_end(c, &s->b, 0, s->bq);
     fw_pipe_begin(c, &s->b, 1, NPU_UNIT_MM);
+    int rq = p->os.on && kc_index + 1 == p->nk; /* the last products go through the output stage */
+    uint64_t esz = p->os.on && p->nk == 1 ? 1 : 4;
     for (uint32_t i = 0; i < s->nitems; i++) {
         const struct mm_item *it = &s->items[i];
         uint64_t we = tile_width_eff(p, it->j);
-        uint32_t cblk = cslot + (uint32_t)(4 * s->nrows * p->nb * (it->j - n0_tile));
+        uint32_t cblk = cslot + (uint32_t)(esz * s->nrows * p->nb * (it->j - n0_tile));
+        if (rq) /* the tile's records (columns past its width get zero records) */
+            fw_mm_out(c, &p->os, 0, s->prm_slot + (uint32_t)(ISA_MM_OUT_RECORD_BYTES * p->nb * (it->j - n0_tile)),
+                      (uint32_t)tile_width(p, it->j), s->tab_slot);
         /* the m-tiles of this item: rows of its batch inside the row block (all rows if shared) */
         uint64_t lo = s->r0, hi = s->r0 + s->nrows;
         if (p->b_batched) {
@@ -364,9 +384,14 @@ static void close_panel(fw_op_ctx *c, mm_state *s, uint64_t kc_index, uint32_t c
         for (uint64_t r = lo; r < hi; r += step) {
             uint64_t m = hi - r < step ? hi - r : step;
             uint64_t ro = r - s->r0;
-            fw_mm_typed(c, p->ws, !p->kacc && kc_index > 0, p->int4, p->at, p->bt, (uint32_t)m, (uint32_t)we,
-                        (uint32_t)s->kc_len, s->a_slot + (uint32_t)(ro * s->kc_len * p->ae), (uint32_t)it->sram,
-                        cblk + (uint32_t)(4 * ro * we));
+            if (rq)
+                fw_mm_rq(c, p->ws, kc_index > 0, p->int4, p->at, p->bt, (uint32_t)m, (uint32_t)we,
+                         (uint32_t)s->kc_len, s->a_slot + (uint32_t)(ro * s->kc_len * p->ae), (uint32_t)it->sram,
+                         cblk + (uint32_t)(esz * ro * we));
+            else
+                fw_mm_typed(c, p->ws, !p->kacc && kc_index > 0, p->int4, p->at, p->bt, (uint32_t)m, (uint32_t)we,
+                            (uint32_t)s->kc_len, s->a_slot + (uint32_t)(ro * s->kc_len * p->ae), (uint32_t)it->sram,
+                            cblk + (uint32_t)(esz * ro * we));
         }
     }
     fw_pipe_end(c, &s->b, 1, NPU_UNIT_MM);
@@ -560,6 +585,63 @@ static void accumulate_chunk(fw_op_ctx *c, mm_state *s, uint64_t j0, uint64_t j1
         fw_vbin_flat(c, ISA_BINOP_ADD, 0, f, f, y, n);
 }
 
+/* Output stage: the records of columns [n0, n0 + width of the group) into the next prm slot; the
+ * matmul tile waits for them before the group's first product. */
+static void load_records(fw_op_ctx *c, mm_state *s, uint64_t j0, uint64_t j1)
+{
+    const mm_plan *p = s->p;
+    const npu_tensor_ref *prm = &s->d->in[2];
+    uint64_t n0 = j0 * p->nb, gw = (j1 < p->ntiles ? j1 * p->nb : p->N) - n0;
+    unsigned q = fw_load_queue(c, fw_pipe_slot_index(&s->prm, 0) + 2);
+    uint32_t slot = fw_pipe_begin(c, &s->prm, 0, q);
+    fw_dma_flat(c, 1, q, prm->buf, slot, prm->offset + ISA_MM_OUT_RECORD_BYTES * n0, ISA_MM_OUT_RECORD_BYTES * gw);
+    fw_pipe_end(c, &s->prm, 0, q);
+    s->prm_slot = fw_pipe_begin(c, &s->prm, 1, NPU_UNIT_MM);
+}
+
+/* Output stage: store the group's int8 results from the C slot. One row (a GEMV) lies whole in the
+ * slot, tile after tile: one DMA. Otherwise a column tile at a time (one DMA per tile when one mm
+ * made each m-tile, else one per m-tile: they sit where their int32 partial sums were). */
+static void store_tiles(fw_op_ctx *c, mm_state *s, uint64_t j0, uint64_t j1, uint32_t cslot)
+{
+    const mm_plan *p = s->p;
+    const npu_tensor_ref *o = &s->d->out;
+    unsigned sq = fw_store_queue(c);
+    fw_pipe_begin(c, &s->cc, 1, sq);
+    if (p->nk == 1 && s->nrows == 1) {
+        uint64_t n0 = j0 * p->nb, gw = (j1 < p->ntiles ? j1 * p->nb : p->N) - n0;
+        fw_dma_flat(c, 0, sq, o->buf, cslot, o->offset + s->r0 * p->N + n0, gw);
+        fw_pipe_end(c, &s->cc, 1, sq);
+        return;
+    }
+    for (uint64_t j = j0; j < j1; j++) {
+        uint64_t tw = tile_width(p, j), we = tile_width_eff(p, j), n0 = j * p->nb;
+        if (p->nk == 1) {
+            fw_dma(c, 0, sq, o->buf, cslot + (uint32_t)(s->nrows * p->nb * (j - j0)), o->offset + s->r0 * p->N + n0,
+                   s->nrows, tw, p->N, we);
+            continue;
+        }
+        uint32_t blk = cslot + (uint32_t)(4 * s->nrows * p->nb * (j - j0));
+        uint64_t b_lo = 0, b_hi = 1, step = p->ws ? FW_FIELD_MAX(MM, M) : p->mt;
+        if (p->b_batched) {
+            b_lo = s->r0 / p->M;
+            b_hi = (s->r0 + s->nrows - 1) / p->M + 1;
+        }
+        for (uint64_t bi = b_lo; bi < b_hi; bi++) { /* the m-tiles close_panel made */
+            uint64_t lo = s->r0, hi = s->r0 + s->nrows;
+            if (p->b_batched) {
+                lo = lo > bi * p->M ? lo : bi * p->M;
+                hi = hi < (bi + 1) * p->M ? hi : (bi + 1) * p->M;
+            }
+            for (uint64_t r = lo; r < hi; r += step) {
+                uint64_t m = hi - r < step ? hi - r : step, ro = r - s->r0;
+                fw_dma(c, 0, sq, o->buf, blk + (uint32_t)(4 * ro * we), o->offset + r * p->N + n0, m, tw, p->N, we);
+            }
+        }
+    }
+    fw_pipe_end(c, &s->cc, 1, sq);
+}
+
 /* Walk the loop nest; with s->counting only the B panels are counted. */
 static void walk(fw_op_ctx *c, mm_state *s)
 {
@@ -572,6 +654,8 @@ static void walk(fw_op_ctx *c, mm_state *s)
         }
         for (uint64_t j0 = 0; j0 < p->ntiles; j0 += p->G) {
             uint64_t j1 = j0 + p->G < p->ntiles ? j0 + p->G : p->ntiles;
+            if (p->os.on && !s->counting)
+                load_records(c, s, j0, j1);
             uint32_t cslot = s->counting || p->kacc ? 0 : fw_pipe_begin(c, &s->cc, 0, NPU_UNIT_MM);
             for (uint64_t kci = 0; kci < p->nk; kci++) {
                 uint64_t k0 = kci * p->kc;
@@ -592,7 +676,12 @@ static void walk(fw_op_ctx *c, mm_state *s)
                 continue;
             if (!p->kacc)
                 fw_pipe_end(c, &s->cc, 0, NPU_UNIT_MM);
-            epilogue(c, s, j0, j1);
+            if (p->os.on) {
+                fw_pipe_end(c, &s->prm, 1, NPU_UNIT_MM);
+                store_tiles(c, s, j0, j1, cslot);
+            } else {
+                epilogue(c, s, j0, j1);
+            }
         }
         if (p->a_resident && !s->counting)
             fw_pipe_end(c, &s->a, 1, NPU_UNIT_MM);
@@ -618,17 +707,22 @@ static void mm_emit(fw_op_ctx *c, const npu_op_desc *d)
     fw_pipe_init(c, &s.b, p.b_slots, 2, p.b_slot, panels);
     uint32_t chunks = (uint32_t)(p.kacc ? groups * p.nk : groups);
     fw_pipe_init(c, &s.cc, MM_PIPE_SLOTS, 2, p.c_bytes, chunks);
-    fw_pipe_init(c, &s.out, MM_PIPE_SLOTS, 2, p.o_bytes, (uint32_t)groups);
-    if (p.per_channel || p.bias)
+    if (!p.os.on)
+        fw_pipe_init(c, &s.out, MM_PIPE_SLOTS, 2, p.o_bytes, (uint32_t)groups);
+    if (p.per_channel || p.bias || p.os.on)
         fw_pipe_init(c, &s.prm, MM_PIPE_SLOTS, 2, p.p_bytes, (uint32_t)groups);
     if (p.kacc) {
         s.t_area = fw_sram_alloc(c, p.t_bytes);
         if (p.group)
             fw_pipe_init(c, &s.gs, MM_PIPE_SLOTS, 2, p.g_bytes, chunks);
     }
+    if (p.os.lut) /* the table, once for the op; the tile waits for it before its first mm.out */
+        s.tab_slot = fw_load_table(c, &s.tab, d, &p.os);
     s.counting = 0;
     s.panels = 0;
     walk(c, &s);
+    if (p.os.lut)
+        fw_pipe_end(c, &s.tab, 1, NPU_UNIT_MM);
 }
 
 static void mm_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t len)
@@ -643,6 +737,8 @@ static void mm_describe(fw_op_ctx *c, const npu_op_desc *d, char *buf, size_t le
              (unsigned long long)p.K, (unsigned long long)p.N, p.int4 ? "int4" : "int8", (unsigned long long)p.ntiles,
              (unsigned long long)p.nb, (unsigned long long)p.G, (unsigned long long)p.R, (unsigned long long)p.nk,
              p.nk == 1 ? "" : "s", (unsigned long long)p.kc, p.b_slots);
+    if (p.os.on)
+        snprintf(buf + strlen(buf), len - strlen(buf), ", epilogue in the output stage%s", p.os.lut ? " (table)" : "");
 }
 
 const fw_op_kernel fw_kernel_matmul = {"matmul", mm_check, mm_emit, mm_describe};
