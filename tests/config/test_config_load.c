@@ -205,8 +205,8 @@ static const error_case cases[] = {
      17, "2.5 exceeds cpu.active_power_w (2)"},
     {"      enabled: on\n", "      enabled: yes\n", M4NPU_CONFIG_E_TYPE, "npu.matmul.output_stage.enabled",
      "enabled: yes", 16, "expected one of off, on, got \"yes\""},
-    {"      lanes: 8\n", "      lanes: 0\n", M4NPU_CONFIG_E_DEVICE, "npu.matmul.output_stage.lanes", "lanes: 0", 14,
-     "0 is outside 1..4095 elements/cycle (the ISA's mm n field)"},
+    {"      lanes: 8\n", "      lanes: 0\n", M4NPU_CONFIG_E_RANGE, "npu.matmul.output_stage.lanes", "lanes: 0", 14,
+     "0 is outside 1..4095 elements/cycle"},
     /* unknown, duplicate and missing keys */
     {"    banks: 8\n", "    bank: 8\n", M4NPU_CONFIG_E_UNKNOWN_KEY, "npu.sram.bank", "bank: 8", 5,
      "unknown key; expected one of: size_bytes, banks, bank_width_bytes"},

@@ -450,7 +450,7 @@ static void test_output_stage_switch(void **state)
     for (int on = 0; on < 2; on++) {
         m4npu_config cfg;
         m4npu_config_defaults(&cfg);
-        cfg.npu.matmul.output_stage.enabled = (uint32_t)on;
+        cfg.npu.matmul.output_stage.enabled = on ? NPU_ON : NPU_OFF;
         rt_error e;
         npu_backend *be = npu_backend_open(&cfg, &e);
         if (!be)

@@ -247,7 +247,7 @@ static void test_output_stage_descriptors(void **state)
     opb_close(&B);
     npu_device_config c;
     npu_config_defaults(&c);
-    c.matmul.output_stage.enabled = 0;
+    c.matmul.output_stage.enabled = NPU_OFF;
     opb_open(&B, &c, BUF_BYTES);
     stage_matmul(3 * 8, NPU_DT_I8, NPU_ACT_RELU);
     expect_bad_op(1, "output stage is switched off (npu.matmul.output_stage.enabled)");
