@@ -17,6 +17,7 @@
 
 #define VEC_MAX_COLS 65535u   /* the vector instructions' cols field */
 #define MM_MAX_K 16383u       /* the mm instruction's k field */
+#define MM_INT4_MIN_COLS 2u   /* an int4 tile pairs columns (two weights per byte) */
 #define DMA_MAX_PITCH 65535u  /* the DMA's row pitch */
 #define STREAM_SLOTS 3u       /* the streaming kernels' slots (firmware/src/ops) */
 /* Alignment slack the kernels' SRAM plans may lose: one aligned region per slot and resident area. */

@@ -178,10 +178,28 @@ static const float *param_host(const npu_lower *L, uint32_t buf, uint64_t offset
 
 /* ---------------------------------------------------------------- matmul and gemm */
 
+/* SRAM bytes the firmware's smallest matmul tiling (one row, one k per chunk, one tile per group:
+ * op_matmul.c's plan_tiling at its end) takes with column tiles of `nb`, two slots of every stage,
+ * each region aligned, the output stage's records (12 bytes per column, more than the 8 of the
+ * vector epilogue's scale and bias) and its table. */
+static uint64_t mm_min_sram(uint64_t nb)
+{
+    const uint64_t al = NPU_ARENA_ALIGN_BYTES, slots = 2, record_bytes = 12, table_bytes = 256;
+#define MM_ALIGN(x) (((x) + al - 1) / al * al)
+    uint64_t need = slots * (MM_ALIGN(1) + MM_ALIGN(nb) + 2 * MM_ALIGN(4 * nb) + MM_ALIGN(record_bytes * nb));
+#undef MM_ALIGN
+    return need + table_bytes;
+}
+
+/* The width of a BLOCKED weight's column tiles: the array's columns, or fewer when the SRAM is
+ * too small for the firmware's smallest tiling at that width (it cannot narrow a block itself;
+ * the array's other columns then idle). */
 static uint32_t block_width(const npu_lower *L, bool int4)
 {
     uint32_t nb = L->dev->matmul.cols;
-    return int4 && nb % 2 ? nb - 1 : nb;
+    while (nb > MM_INT4_MIN_COLS && mm_min_sram(nb) > L->dev->sram.size_bytes)
+        nb = (nb + 1) / 2;
+    return int4 && nb % 2 ? nb - 1 : nb; /* int4: even (weight_ref keeps int4 off below 2 columns) */
 }
 
 /* The weights' group size for a K of k: the segment's, unless it spans K (then per channel). */
@@ -200,6 +218,9 @@ static npu_tensor_ref weight_ref(npu_lower *L, int t, int iw, int64_t k, int64_t
     npu_weight_type wt = iw >= 0 ? (nl_tensor(L, iw)->dtype == RT_DT_I4 ? NPU_WEIGHTS_INT4 : NPU_WEIGHTS_INT8)
                          : L->s ? L->s->wtype
                                 : NPU_WEIGHTS_INT8;
+    /* int4 pairs columns: a 1-column array takes the segment's int4 weights as int8 instead */
+    if (iw < 0 && wt == NPU_WEIGHTS_INT4 && L->dev->matmul.cols < MM_INT4_MIN_COLS)
+        wt = NPU_WEIGHTS_INT8;
     bool int4 = wt == NPU_WEIGHTS_INT4, f16 = wt == NPU_WEIGHTS_F16;
     uint64_t g = iw >= 0 ? 0 : weight_group(L, k), ngroups = g ? ((uint64_t)k + g - 1) / g : 1;
     *group = (int32_t)g;
@@ -287,6 +308,8 @@ static int lower_matmul_core(npu_lower *L, int a, int b, int y, bool trans_b, fl
                           nl_tensor(L, iw)->name);
         if (iw < 0 && nl_need_const(L, b, "B"))
             return -1;
+        if (iw >= 0 && nl_tensor(L, iw)->dtype == RT_DT_I4 && L->dev->matmul.cols < MM_INT4_MIN_COLS)
+            return nl_refuse(L, "an int4 weight on a %u-column array (int4 tiles pair columns)", L->dev->matmul.cols);
     } else {
         if (trans_b || alpha != 1.0f)
             return nl_refuse(L, "an activation B with transB or alpha (only weights are transformed)");

@@ -160,8 +160,16 @@ static int plan_tiling(mm_plan *p, uint64_t sram, char *why, size_t whylen)
             p->R = p->R > p->mt ? (p->R / 2 + p->mt - 1) / p->mt * p->mt : (p->R + 1) / 2;
         } else if (p->G > 1) {
             p->G = (p->G + 1) / 2;
+        } else if (p->R > 1) { /* fewer rows than columns per tile (a wide array): fewer rows first */
+            p->R = p->R > p->mt ? (p->R / 2 + p->mt - 1) / p->mt * p->mt : (p->R + 1) / 2;
         } else if (p->kc > 1 && !p->kacc && !p->fmode) {
             p->kc = (p->kc + 1) / 2;
+        } else if (!p->blocked && p->nb > (p->int4 ? 2u : 1u)) {
+            /* narrower column tiles than the array (its other columns idle); a BLOCKED weight's
+             * tiles are the host's block width, which the host sizes to the SRAM */
+            p->nb = p->int4 ? (p->nb / 2 + 1) / 2 * 2 : (p->nb + 1) / 2;
+            p->ntiles = (p->N + p->nb - 1) / p->nb;
+            p->b_slot = 0;
         } else {
             return fw_refuse(why, whylen, "does not fit in the %llu-byte SRAM%s", (unsigned long long)sram,
                              p->fmode ? " (the f16 mode sums K in one pass)"
