@@ -23,7 +23,9 @@ static const char usage[] =
     "\n"
     "Run a long generated program (double-buffered DMA, matmul, softmax and vector work on every\n"
     "unit) twice, with numerics and in timing-only mode, and print simulated instructions per\n"
-    "second and simulated cycles per second of host wall time for each.\n"
+    "second and simulated cycles per second of host wall time for each. The program adapts to the\n"
+    "configuration: tiles of 16 x 16 x 64 shrink to the array's rows and columns, the softmax tile's\n"
+    "row length and the SRAM (two slots); stores use the last DMA channel (the only one, if one).\n"
     "\n"
     "  --config FILE      NPU configuration (default configs/test.yaml values)\n"
     "  --set KEY=VALUE    override a configuration key (repeatable)\n"
@@ -44,37 +46,84 @@ static const char usage[] =
 #define BLOCK_INSNS 19u
 #define TIMEOUT_CYCLES (1ull << 62)
 
-/* One block per tile; slot s alternates so that loads of tile i+1 overlap work on tile i. */
-static char *generate(uint32_t blocks, size_t *len)
+/* The program's sizes, adapted to the configuration: square tiles of t x t (at most the array's
+ * rows and columns and the softmax tile's row length), k deep, two slots that fit in the SRAM,
+ * stores on the last DMA channel (the loads' channel when there is only one). */
+#define BENCH_TILE 16u
+#define BENCH_K 64u
+#define BENCH_SLOTS 2u
+#define BENCH_ALIGN_BYTES 64u
+
+typedef struct bench_shape {
+    uint32_t t, k, slot_bytes, store_q;
+} bench_shape;
+
+static uint32_t align_up(uint32_t x) { return (x + BENCH_ALIGN_BYTES - 1) / BENCH_ALIGN_BYTES * BENCH_ALIGN_BYTES; }
+
+/* Bytes of one slot: A [t][k], B [k][t], C int8 [t][t], the probabilities [t][t], f32 [t][t]. */
+static uint32_t slot_bytes(uint32_t t, uint32_t k)
+{
+    return align_up(t * k) + align_up(k * t) + align_up(t * t) + align_up(t * t) + align_up(4 * t * t);
+}
+
+static bench_shape shape_for(const npu_device_config *d)
+{
+    bench_shape b;
+    b.t = BENCH_TILE;
+    if (b.t > d->matmul.rows)
+        b.t = d->matmul.rows;
+    if (b.t > d->matmul.cols)
+        b.t = d->matmul.cols;
+    if (b.t > d->softmax.max_len)
+        b.t = d->softmax.max_len;
+    b.k = BENCH_K;
+    while (BENCH_SLOTS * slot_bytes(b.t, b.k) > d->sram.size_bytes && (b.k > 1 || b.t > 1)) {
+        if (b.k > b.t || b.t == 1)
+            b.k = (b.k + 1) / 2;
+        else
+            b.t = (b.t + 1) / 2;
+    }
+    b.slot_bytes = slot_bytes(b.t, b.k);
+    b.store_q = d->dma.channels > 1 ? d->dma.channels - 1 : 0;
+    return b;
+}
+
+/* One block per tile; slot s alternates so that loads of tile i+1 overlap work on tile i. The
+ * semaphores: 0..1 loaded (dma0 -> mm), 2..3 slot free (store -> loads), 4..5 products (mm -> sm),
+ * 6..7 probabilities (sm -> vec), 8..9 results (vec -> store). */
+static char *generate(const bench_shape *b, uint32_t blocks, size_t *len)
 {
     size_t cap = (size_t)blocks * 1024 + 256, n = 0;
     char *src = malloc(cap);
     if (!src)
         return NULL;
-    n += (size_t)snprintf(src + n, cap - n, "signal dma1, 2\nsignal dma1, 3\nmm.cfg 0, 1, 8\n");
+    unsigned t = b->t, k = b->k, sq = b->store_q;
+    n += (size_t)snprintf(src + n, cap - n, "signal dma%u, 2\nsignal dma%u, 3\nmm.cfg 0, 1, 8\n", sq, sq);
     for (uint32_t i = 0; i < blocks; i++) {
-        unsigned s = i % 2, base = s * 0x4000;
+        unsigned s = i % 2, base = s * b->slot_bytes;
+        unsigned a = base, bb = a + align_up(t * k), cm = bb + align_up(k * t), pr = cm + align_up(t * t),
+                 f = pr + align_up(t * t);
         n += (size_t)snprintf(src + n, cap - n,
                               "wait dma0, %u\n"
-                              "dma.ld 0, 0, 0x%x, 0, 16, 64, 64, 64\n"
-                              "dma.ld 0, 1, 0x%x, 0, 64, 16, 16, 16\n"
+                              "dma.ld 0, 0, 0x%x, 0, %u, %u, %u, %u\n"
+                              "dma.ld 0, 1, 0x%x, 0, %u, %u, %u, %u\n"
                               "signal dma0, %u\n"
                               "wait mm, %u\n"
-                              "mm os, set, i8, nobias, rq, 16, 16, 64, 0x%x, 0x%x, 0x%x, i8, i8\n"
+                              "mm os, set, i8, nobias, rq, %u, %u, %u, 0x%x, 0x%x, 0x%x, i8, i8\n"
                               "signal mm, %u\n"
                               "wait sm, %u\n"
-                              "sm nomask, 0x%x, 0x%x, 16, 16, 1000, 0\n"
+                              "sm nomask, 0x%x, 0x%x, %u, %u, 1000, 0\n"
                               "signal sm, %u\n"
                               "wait vec, %u\n"
-                              "v.dequant i8, 0x%x, 0x%x, 256, 0.0078125\n"
-                              "v.un gelu, f32, 0x%x, 0x%x, 16, 16, 0.0\n"
+                              "v.dequant i8, 0x%x, 0x%x, %u, 0.0078125\n"
+                              "v.un gelu, f32, 0x%x, 0x%x, %u, %u, 0.0\n"
                               "signal vec, %u\n"
-                              "wait dma1, %u\n"
-                              "dma.st 1, 2, 0x%x, 0, 16, 64, 64, 64\n"
-                              "signal dma1, %u\n",
-                              2 + s, base, base + 0x400, s, s, base, base + 0x400, base + 0x800, 4 + s, 4 + s,
-                              base + 0x800, base + 0x900, 6 + s, 6 + s, base + 0x1000, base + 0x900, base + 0x1000,
-                              base + 0x1000, 8 + s, 8 + s, base + 0x1000, 2 + s);
+                              "wait dma%u, %u\n"
+                              "dma.st %u, 2, 0x%x, 0, %u, %u, %u, %u\n"
+                              "signal dma%u, %u\n",
+                              2 + s, a, t, k, k, k, bb, k, t, t, t, s, s, t, t, k, a, bb, cm, 4 + s, 4 + s, cm, pr, t, t,
+                              6 + s, 6 + s, f, pr, t * t, f, f, t, t, 8 + s, sq, 8 + s, sq, f, t, 4 * t, 4 * t, 4 * t,
+                              sq, 2 + s);
     }
     n += (size_t)snprintf(src + n, cap - n, "end\n");
     *len = n;
@@ -351,7 +400,8 @@ int cmd_bench(int argc, char **argv)
     if (tiles)
         return bench_tiles(&cfg, insns_given ? (int)insns : TILE_BENCH_INSNS, json);
     size_t src_len;
-    char *src = generate((uint32_t)(insns / BLOCK_INSNS), &src_len);
+    bench_shape shape = shape_for(&cfg.npu);
+    char *src = generate(&shape, (uint32_t)(insns / BLOCK_INSNS), &src_len);
     isa_asm_result prog;
     if (!src || isa_assemble(src, src_len, "bench.s", &prog) != ISA_OK) {
         fprintf(stderr, "m4npu bench: cannot generate the program\n");
