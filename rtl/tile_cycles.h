@@ -85,6 +85,38 @@ static inline uint64_t tile_mm_rq_cycles(int weight_stationary, uint64_t m, uint
     return tile_mm_rq_cycles_typed(weight_stationary, 0, m, n, k, lanes);
 }
 
+/* ---- the fast model's full-array GEMV (npu.matmul.full_array_gemv; no RTL tile builds it).
+ * An os mm of m rows on an array of R rows, m < R, splits k into s = min(floor(R / m), k) slices:
+ * row group g (rows g*m .. g*m + m - 1) is fed columns of A and rows of B of slice g at its own
+ * edge, so the groups run side by side, each over ceil(k / s) beats with the skew of m rows and
+ * n columns; then the s partial sums of each result are added down the columns by an adder tree
+ * (ceil(log2 s) cycles) and the m rows leave as in T_os. Idle: the R - m*s rows below the last
+ * group and the C - n columns right of n (they cost no cycles, as in the rtl tile).
+ *     T_split = 1 + (ceil(k / s) + m + n - 2) + ceil(log2 s) + m     (T_os when s = 1)
+ * With rq the output stage's term is unchanged; with a 16-bit operand every step is two cycles. */
+static inline uint64_t tile_mm_split_groups(uint64_t m, uint64_t k, uint64_t array_rows)
+{
+    uint64_t s = m < array_rows ? array_rows / m : 1;
+    return s < k ? s : k;
+}
+
+static inline uint64_t tile_mm_split_rq_cycles_typed(int wide, uint64_t m, uint64_t n, uint64_t k, uint64_t array_rows,
+                                                     uint64_t lanes)
+{
+    uint64_t s = tile_mm_split_groups(m, k, array_rows), tree = 0;
+    while ((UINT64_C(1) << tree) < s)
+        tree++;
+    uint64_t steps = ((k + s - 1) / s + m + n - 2) + tree + m;
+    if (lanes)
+        steps += m * ((n + lanes - 1) / lanes - 1);
+    return TILE_MM_ISSUE_CYCLES + (wide ? TILE_MM_WIDE_CYCLES_PER_STEP : 1) * steps;
+}
+
+static inline uint64_t tile_mm_split_rq_cycles(uint64_t m, uint64_t n, uint64_t k, uint64_t array_rows, uint64_t lanes)
+{
+    return tile_mm_split_rq_cycles_typed(0, m, n, k, array_rows, lanes);
+}
+
 static inline uint64_t tile_mm_out_cycles(uint64_t n, int lut, uint64_t lanes)
 {
     return TILE_MM_ISSUE_CYCLES + (n + lanes - 1) / lanes +

@@ -75,6 +75,12 @@ static const m4npu_cfg_key npu_keys[] = {
     U32("npu.matmul.output_stage.lanes", npu.matmul.output_stage.lanes, 1, ISA_TILE_DIM_MAX, "elements/cycle",
         "Results the output stage requantises per cycle. Fewer than the array's columns stall the array "
         "while a row drains: an mm with rq takes m * (ceil(n / lanes) - 1) cycles more."),
+    ENUM("npu.matmul.full_array_gemv", npu.matmul.full_array_gemv, switch_names,
+         "on: an output-stationary mm of m rows, fewer than the array's R, splits k over s = min(floor(R / m), k) "
+         "groups of m rows, each fed its own slice of A and B, and adds the s partial sums down the columns: "
+         "ceil(k / s) + 2m + n - 1 + ceil(log2 s) cycles instead of k + 2m + n - 1, so a GEMV (decode) takes in "
+         "up to R * n weight bytes per cycle instead of n. The R - m * s other rows and the C - n columns past "
+         "n idle. Fast model only (the rtl tile has no k split). off: one row group, as the rtl tile."),
 
     U32("npu.softmax.lanes", npu.softmax.lanes, 1, ISA_SM_LEN_MAX, "elements/cycle",
         "Elements per cycle in each of the three passes over a row. At most npu.softmax.max_len."),

@@ -143,6 +143,7 @@ void npu_config_defaults(npu_device_config *cfg)
     cfg->matmul.impl = NPU_IMPL_FAST;
     cfg->matmul.output_stage.enabled = NPU_ON;
     cfg->matmul.output_stage.lanes = 8;
+    cfg->matmul.full_array_gemv = NPU_OFF;
     cfg->softmax.lanes = 4;
     cfg->softmax.max_len = 512;
     cfg->softmax.impl = NPU_IMPL_FAST;
@@ -273,6 +274,10 @@ static int check_matmul(const npu_matmul_config *mm, char *err, size_t errlen)
     if (check_uint("npu.matmul.output_stage.lanes", mm->output_stage.lanes, 1, max_cols, "elements/cycle",
                    "the ISA's mm n field", err, errlen))
         return -1;
+    if (mm->full_array_gemv != NPU_OFF && mm->full_array_gemv != NPU_ON)
+        FAIL("npu.matmul.full_array_gemv: %d is not a switch (expected on or off)", (int)mm->full_array_gemv);
+    if (mm->impl == NPU_IMPL_RTL && mm->full_array_gemv == NPU_ON)
+        FAIL("npu.matmul.full_array_gemv: on needs npu.matmul.impl fast (the rtl tile does not split k over its rows)");
     if (mm->impl == NPU_IMPL_RTL && !rtl_matmul_built(mm->rows, mm->cols, mm->output_stage.lanes)) {
         char sizes[256];
         rtl_matmul_list(sizes, sizeof sizes);

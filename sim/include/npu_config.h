@@ -73,6 +73,8 @@ typedef struct npu_matmul_config {
     uint32_t rows, cols; /* systolic array geometry (PEs) */
     npu_tile_impl impl;
     npu_output_stage_config output_stage;
+    npu_switch full_array_gemv; /* on: an os mm of fewer rows than the array splits k over its idle
+                                   rows (tile_mm_split_cycles, rtl/tile_cycles.h); fast model only */
 } npu_matmul_config;
 
 typedef struct npu_softmax_config {

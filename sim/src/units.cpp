@@ -98,6 +98,9 @@ static uint64_t tile_cycles(const isa_insn &in, const npu_device_config &cfg)
     case ISA_OP_MM: {
         bool wide = ISA_GET(&in, MM, AT) != ISA_MMT_I8 || ISA_GET(&in, MM, BT) != ISA_MMT_I8;
         uint64_t stage_lanes = ISA_GET(&in, MM, RQ) == ISA_RQ_ON ? cfg.matmul.output_stage.lanes : 0;
+        if (cfg.matmul.full_array_gemv == NPU_ON && ISA_GET(&in, MM, DF) == ISA_DF_OS)
+            return tile_mm_split_rq_cycles_typed(wide, uint64_t(ISA_GET(&in, MM, M)), uint64_t(ISA_GET(&in, MM, N)),
+                                                 uint64_t(ISA_GET(&in, MM, K)), cfg.matmul.rows, stage_lanes);
         return tile_mm_rq_cycles_typed(ISA_GET(&in, MM, DF) == ISA_DF_WS, wide, uint64_t(ISA_GET(&in, MM, M)),
                                        uint64_t(ISA_GET(&in, MM, N)), uint64_t(ISA_GET(&in, MM, K)), stage_lanes);
     }

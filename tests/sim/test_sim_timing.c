@@ -192,6 +192,41 @@ static void test_matmul_cycles_equal_formula(void **state)
  * cycles at the array's edge instead of one, so an mm with rq takes m * (ceil(n / 8) - 1) more
  * cycles than the array alone (none for n <= 8, and none for int32 results, which leave at the
  * array's width). mm.out: issue, ceil(n / 8) record beats, 256 / 8 table beats. */
+/* npu.matmul.full_array_gemv: an os mm of m < 16 rows on the 16-row array splits k over
+ * s = min(16 / m, k) row groups and adds their partial sums in ceil(log2 s) cycles; m >= 16 and
+ * ws are unchanged. Hand-computed: a GEMV 1 x 16 x 1024 takes 1 + 64 + 15 + 4 + 1 = 85 cycles
+ * instead of 1024 + 2 + 16 - 1 = 1041. */
+static void test_full_array_gemv_cycles(void **state)
+{
+    (void)state;
+    static const struct { int ws, rq, m, n, k; uint64_t off, on; } cases[] = {
+        {0, 0, 1, 16, 1024, 1041, 85},                           /* s = 16: ceil(1024/16) = 64, tree 4 */
+        {0, 0, 5, 16, 100, 100 + 10 + 15, 1 + 34 + 5 + 14 + 2 + 5}, /* s = 3: ceil(100/3) = 34, tree 2 */
+        {0, 0, 1, 3, 4, 4 + 2 + 2, 1 + 1 + 1 + 1 + 2 + 1},       /* s = k = 4: one beat each, tree 2 */
+        {0, 0, 16, 16, 64, 64 + 32 + 15, 64 + 32 + 15},          /* a full tile: s = 1 */
+        {1, 0, 1, 16, 16, 32 + 1 + 15, 32 + 1 + 15},             /* ws: unchanged */
+        {0, 1, 2, 16, 64, 64 + 4 + 15 + 2, 1 + 8 + 2 + 14 + 3 + 2 + 2}, /* rq (8 lanes): + m */
+    };
+    char src[256];
+    for (int on = 0; on <= 1; on++) {
+        npu_test_close(&T);
+        npu_device_config c = config();
+        c.matmul.full_array_gemv = on ? NPU_ON : NPU_OFF;
+        npu_test_open(&T, &c);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            snprintf(src, sizeof src, "mm %s, set, i8, nobias, %s, %d, %d, %d, 0x0, 0x20000, 0x30000\nend\n",
+                     cases[i].ws ? "ws" : "os", cases[i].rq ? "rq" : "i32", cases[i].m, cases[i].n, cases[i].k);
+            run_ok(src);
+            uint64_t expect = on ? cases[i].on : cases[i].off;
+            if (npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_BUSY) != expect)
+                fail_msg("full_array_gemv %s: %s: %llu cycles, expected %llu", on ? "on" : "off", src,
+                         (unsigned long long)npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_BUSY), (unsigned long long)expect);
+            assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_MACS),
+                             (uint64_t)cases[i].m * cases[i].n * cases[i].k);
+        }
+    }
+}
+
 static void test_output_stage_cycles(void **state)
 {
     (void)state;
@@ -399,6 +434,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_output_stage_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_softmax_and_vector_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_firmware_costs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_array_gemv_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_units_overlap_unless_synchronised, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sram_narrower_than_a_unit_bounds_it, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sram_conflicts_between_dma_and_vector, setup, teardown),
