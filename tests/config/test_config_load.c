@@ -216,7 +216,7 @@ static const error_case cases[] = {
      "unknown key; expected one of: cores, gflop_s, memory_bandwidth_gb_s, dispatch_overhead_us, "
      "npu_submit_overhead_us, npu_transfer_overhead_us, npu_op_overhead_us, active_power_w, idle_power_w"},
     {"    banks: 8\n", "    banks: 8\n    banks: 4\n", M4NPU_CONFIG_E_DUPLICATE_KEY, "npu.sram.banks", "banks: 4", 5,
-     "duplicate key (first at line 27, column 5)"},
+     "duplicate key (first at line 28, column 5)"},
     {"    banks: 8\n", "", M4NPU_CONFIG_E_MISSING_KEY, "npu.sram.banks", "  sram:", 3,
      "missing key (required in npu.sram)"},
     {"  idle_power_w: 0.1\n", "", M4NPU_CONFIG_E_MISSING_KEY, "cpu.idle_power_w", "cpu:", 1,
@@ -236,7 +236,7 @@ static const error_case cases[] = {
      "a key must be a scalar, not a mapping or sequence"},
     /* malformed YAML (libyaml's words) */
     {"    banks: 8\n", "    banks: [8\n", M4NPU_CONFIG_E_SYNTAX, "npu.sram.banks[1]", "bank_width_bytes", 21,
-     "malformed YAML: did not find expected ',' or ']' while parsing a flow sequence (line 27, column 12)"},
+     "malformed YAML: did not find expected ',' or ']' while parsing a flow sequence (line 28, column 12)"},
     {"    banks: 8\n", "   banks: 8\n", M4NPU_CONFIG_E_SYNTAX, "npu", "   banks: 8", 4,
      "malformed YAML: did not find expected key while parsing a block mapping (line 7, column 3)"},
     {"name: test\n", "name: test\n\tx: 1\n", M4NPU_CONFIG_E_SYNTAX, "name", "\tx: 1", 1,

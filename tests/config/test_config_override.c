@@ -52,7 +52,7 @@ static void test_unknown_keys_and_bad_values(void **state)
 {
     (void)state;
     cfgtest_expect_set_error("npu.matmul.row", "32", M4NPU_CONFIG_E_UNKNOWN_KEY,
-                     "npu.matmul.row: unknown key; expected one of: rows, cols, impl, output_stage (in npu.matmul)");
+                     "npu.matmul.row: unknown key; expected one of: rows, cols, impl, output_stage, full_array_gemv (in npu.matmul)");
     cfgtest_expect_set_error("npu.bogus.deeper", "1", M4NPU_CONFIG_E_UNKNOWN_KEY,
                      "npu.bogus.deeper: unknown key; expected one of: clock_mhz, matmul, softmax, vector, sram, "
                      "dma, dram, control, queue_depth, watchdog_cycles, fused_attention (in npu)");

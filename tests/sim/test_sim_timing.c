@@ -195,7 +195,10 @@ static void test_matmul_cycles_equal_formula(void **state)
 /* npu.matmul.full_array_gemv: an os mm of m < 16 rows on the 16-row array splits k over
  * s = min(16 / m, k) row groups and adds their partial sums in ceil(log2 s) cycles; m >= 16 and
  * ws are unchanged. Hand-computed: a GEMV 1 x 16 x 1024 takes 1 + 64 + 15 + 4 + 1 = 85 cycles
- * instead of 1024 + 2 + 16 - 1 = 1041. */
+ * instead of 1024 + 2 + 16 - 1 = 1041. The SRAM is widened to 64 banks (1 KiB per cycle) so that
+ * the array, not the SRAM, bounds every case; at the default 8 banks of 16 bytes the same GEMV
+ * reads its 17408 operand bytes in 136 cycles and takes 137: the split moves the bound to the SRAM. */
+#define SPLIT_TEST_BANKS 64
 static void test_full_array_gemv_cycles(void **state)
 {
     (void)state;
@@ -212,6 +215,7 @@ static void test_full_array_gemv_cycles(void **state)
         npu_test_close(&T);
         npu_device_config c = config();
         c.matmul.full_array_gemv = on ? NPU_ON : NPU_OFF;
+        c.sram.banks = SPLIT_TEST_BANKS;
         npu_test_open(&T, &c);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             snprintf(src, sizeof src, "mm %s, set, i8, nobias, %s, %d, %d, %d, 0x0, 0x20000, 0x30000\nend\n",
@@ -225,6 +229,12 @@ static void test_full_array_gemv_cycles(void **state)
                              (uint64_t)cases[i].m * cases[i].n * cases[i].k);
         }
     }
+    npu_test_close(&T);
+    npu_device_config c = config();
+    c.matmul.full_array_gemv = NPU_ON;
+    npu_test_open(&T, &c);
+    run_ok("mm os, set, i8, nobias, i32, 1, 16, 1024, 0x0, 0x20000, 0x30000\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_BUSY), 137); /* SRAM-bound, above */
 }
 
 static void test_output_stage_cycles(void **state)
