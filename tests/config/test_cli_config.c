@@ -51,7 +51,7 @@ static void test_overrides(void **state)
 
     assert_int_equal(test_run(out, sizeof out, "%s config %s --set npu.matmul.rowz=32", M4NPU_BIN, TEST_YAML), 1);
     assert_string_equal(out, "--set npu.matmul.rowz=32: npu.matmul.rowz: unknown key; expected one of: rows, cols, "
-                             "impl, output_stage (in npu.matmul)\n");
+                             "impl, output_stage, full_array_gemv (in npu.matmul)\n");
     assert_int_equal(test_run(out, sizeof out, "%s config %s --set npu.dma.channels=8", M4NPU_BIN, TEST_YAML), 1);
     assert_string_equal(out, "--set npu.dma.channels=8: npu.dma.channels: 8 is outside 1..4 channels\n");
     /* regression (issue 9): passed, and then a 2 KB copy took 268 M cycles */
