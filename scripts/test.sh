@@ -13,13 +13,13 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
 
 BUILD_DIR="$top/build" "$top/scripts/setup.sh" -DM4NPU_WERROR=ON -DM4NPU_SANITIZE=OFF
-ctest --test-dir "$top/build" --output-on-failure -j "$jobs"
+ctest --test-dir "$top/build" --output-on-failure -j "$jobs" -LE slow
 
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
   BUILD_DIR="$top/build-sanitize" "$top/scripts/setup.sh" -DM4NPU_WERROR=ON -DM4NPU_SANITIZE=ON \
     -DM4NPU_RTL_MM_SIZES=16x16/8 -DM4NPU_RTL_SM_LANES=4:512
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir "$top/build-sanitize" --output-on-failure -j "$jobs" -LE no-sanitize
+    ctest --test-dir "$top/build-sanitize" --output-on-failure -j "$jobs" -LE 'no-sanitize|slow'
 fi
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then
   "$top/scripts/fuzz.sh" "${FUZZ_SECONDS:-60}"
