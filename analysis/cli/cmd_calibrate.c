@@ -391,8 +391,8 @@ int cmd_calibrate(int argc, char **argv)
     } else {
         char label[1024];
         printf("calibrate on %s (matmul %ux%u, output stage of %u lanes, softmax %u lanes up to %u), seed %llu\n",
-               cli_common_label(&common, common.config, &cfg, label, sizeof label), dev->matmul.rows, dev->matmul.cols, dev->matmul.output_stage.lanes, dev->softmax.lanes,
-               dev->softmax.max_len, seed);
+               cli_common_label(&common, common.config, &cfg, label, sizeof label), dev->matmul.rows,
+               dev->matmul.cols, dev->matmul.output_stage.lanes, dev->softmax.lanes, dev->softmax.max_len, seed);
         printf("%-8s %7s %12s %12s %10s %14s %14s\n", "tile", "cases", "mean err %", "max err %", "bit-exact",
                "rtl cycles", "fast cycles");
         const tile_stats *ts[2] = {&mm, &sm};
