@@ -181,7 +181,7 @@ static void test_matmul_shapes_around_the_tile(void **state)
         for (size_t j = 0; j < sizeof ks / sizeof *ks; j++)
             for (size_t l = 0; l < sizeof ns / sizeof *ns; l++) {
                 mm_case t = {1, ms[i], ks[j], ns[l], NPU_DT_I8, (int)((i + l) % 2), (int)(j % 2), (int)(l % 2), 0, 0,
-                             (int32_t)((i + j + l) % 4), 0, 0, 0};
+                             (int32_t)((i + j + l) % 4), 0, 0, 0, 0};
                 run_mm(&t, 16);
             }
 }
@@ -230,9 +230,9 @@ static void test_matmul_int4_weights(void **state)
         for (int blocked = 0; blocked <= 1; blocked++) {
             if (!blocked && ns[l] % 2)
                 continue; /* row-major int4 needs even N */
-            mm_case t = {1, 17, 40, ns[l], NPU_DT_I4, blocked, 1, 1, 0, 0, NPU_ACT_NONE, 0, 0, 0};
+            mm_case t = {1, 17, 40, ns[l], NPU_DT_I4, blocked, 1, 1, 0, 0, NPU_ACT_NONE, 0, 0, 0, 0};
             run_mm(&t, 16);
-            mm_case u = {2, 5, 17, ns[l], NPU_DT_I4, blocked, 0, 0, 0, 1, NPU_ACT_RELU, 0, 0, 0};
+            mm_case u = {2, 5, 17, ns[l], NPU_DT_I4, blocked, 0, 0, 0, 1, NPU_ACT_RELU, 0, 0, 0, 0};
             run_mm(&u, 16);
         }
 }
@@ -241,21 +241,21 @@ static void test_matmul_batches(void **state)
 {
     (void)state;
     /* shared weights across batches, and per-batch activations (attention's QK^T and PV) */
-    mm_case shared = {3, 17, 20, 33, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_GELU, 0, 0, 0};
+    mm_case shared = {3, 17, 20, 33, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_GELU, 0, 0, 0, 0};
     run_mm(&shared, 16);
     /* more rows than one row block (8 array-row tiles): A streams through its two slots */
-    mm_case tall = {1, 300, 40, 50, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_RELU, 0, 0, 0};
+    mm_case tall = {1, 300, 40, 50, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_RELU, 0, 0, 0, 0};
     run_mm(&tall, 16);
-    mm_case tall4 = {2, 150, 33, 34, NPU_DT_I4, 1, 0, 1, 0, 1, NPU_ACT_NONE, 0, 0, 0};
+    mm_case tall4 = {2, 150, 33, 34, NPU_DT_I4, 1, 0, 1, 0, 1, NPU_ACT_NONE, 0, 0, 0, 0};
     run_mm(&tall4, 16);
     /* k within the array's rows: weight-stationary, rows streaming, per batch and across batches */
-    mm_case ws_batched = {4, 40, 12, 20, NPU_DT_I8, 0, 0, 0, 1, 0, NPU_ACT_NONE, 0, 0, 0};
+    mm_case ws_batched = {4, 40, 12, 20, NPU_DT_I8, 0, 0, 0, 1, 0, NPU_ACT_NONE, 0, 0, 0, 0};
     run_mm(&ws_batched, 16);
-    mm_case ws_shared = {3, 100, 16, 40, NPU_DT_I4, 1, 1, 1, 0, 0, NPU_ACT_GELU, 0, 0, 0};
+    mm_case ws_shared = {3, 100, 16, 40, NPU_DT_I4, 1, 1, 1, 0, 0, NPU_ACT_GELU, 0, 0, 0, 0};
     run_mm(&ws_shared, 16);
     static const int64_t ms[] = {1, 4, 16, 17}, ns[] = {1, 8, 16, 40};
     for (size_t i = 0; i < 4; i++) {
-        mm_case t = {6, ms[i], 24, ns[i], NPU_DT_I8, 0, 0, 0, 1, (int)(i % 2), NPU_ACT_NONE, 0, 0, 0};
+        mm_case t = {6, ms[i], 24, ns[i], NPU_DT_I8, 0, 0, 0, 1, (int)(i % 2), NPU_ACT_NONE, 0, 0, 0, 0};
         run_mm(&t, 16);
     }
 }
@@ -263,12 +263,12 @@ static void test_matmul_batches(void **state)
 static void test_matmul_narrow_blocks_and_long_k(void **state)
 {
     (void)state;
-    mm_case t = {1, 3, 50, 37, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_SILU, 0, 0, 0};
+    mm_case t = {1, 3, 50, 37, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_SILU, 0, 0, 0, 0};
     run_mm(&t, 8); /* blocks narrower than the array */
     /* K beyond the array's k field and the SRAM: k chunks with accumulation, A reloaded per group */
-    mm_case longk = {1, 2, 20000, 17, NPU_DT_I8, 1, 1, 0, 0, 0, NPU_ACT_NONE, 0, 0, 0};
+    mm_case longk = {1, 2, 20000, 17, NPU_DT_I8, 1, 1, 0, 0, 0, NPU_ACT_NONE, 0, 0, 0, 0};
     run_mm(&longk, 16);
-    mm_case longk4 = {1, 20, 5000, 40, NPU_DT_I4, 1, 1, 1, 0, 0, NPU_ACT_NONE, 0, 0, 0};
+    mm_case longk4 = {1, 20, 5000, 40, NPU_DT_I4, 1, 1, 1, 0, 0, NPU_ACT_NONE, 0, 0, 0, 0};
     run_mm(&longk4, 16);
 }
 
@@ -289,16 +289,16 @@ static void test_matmul_operand_types(void **state)
             if (pairs[p][1] == NPU_DT_I4 && !blocked && shapes[s][2] % 2)
                 blocked = 1; /* row-major int4 needs even N */
             mm_case t = {1, shapes[s][0], shapes[s][1], shapes[s][2], pairs[p][1], blocked, (int)(s % 2),
-                         (int)((p + 1) % 2), 0, 0, (int32_t)((p + s) % 4), pairs[p][0], outs[(p + s) % 4], 0};
+                         (int)((p + 1) % 2), 0, 0, (int32_t)((p + s) % 4), pairs[p][0], outs[(p + s) % 4], 0, 0};
             run_mm(&t, 16);
         }
     /* batches and a batched B; weight-stationary rows */
-    mm_case batched = {3, 17, 20, 33, NPU_DT_F16, 0, 0, 1, 1, 0, NPU_ACT_NONE, NPU_DT_F16, NPU_DT_F16, 0};
+    mm_case batched = {3, 17, 20, 33, NPU_DT_F16, 0, 0, 1, 1, 0, NPU_ACT_NONE, NPU_DT_F16, NPU_DT_F16, 0, 0};
     run_mm(&batched, 16);
-    mm_case ws = {2, 100, 16, 40, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_RELU, NPU_DT_I16, NPU_DT_I16, 0};
+    mm_case ws = {2, 100, 16, 40, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_RELU, NPU_DT_I16, NPU_DT_I16, 0, 0};
     run_mm(&ws, 16);
     /* i16 with a K of several int32 chunks, rows beyond one row block */
-    mm_case longk = {1, 150, 1200, 40, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_GELU, NPU_DT_I16, NPU_DT_F32, 0};
+    mm_case longk = {1, 150, 1200, 40, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_GELU, NPU_DT_I16, NPU_DT_F32, 0, 0};
     run_mm(&longk, 16);
 }
 
@@ -313,10 +313,10 @@ static void test_matmul_group_scales(void **state)
         for (size_t a = 0; a < sizeof acts / sizeof *acts; a++)
             for (int w4 = 0; w4 <= 1; w4++) {
                 mm_case t = {1, 17 + (int64_t)g, 64, 34, w4 ? NPU_DT_I4 : NPU_DT_I8, (int)((g + a) % 2), 0,
-                             (int)(a % 2), 0, 0, NPU_ACT_NONE, acts[a], a == 2 ? NPU_DT_F16 : NPU_DT_I8, gs[g]};
+                             (int)(a % 2), 0, 0, NPU_ACT_NONE, acts[a], a == 2 ? NPU_DT_F16 : NPU_DT_I8, gs[g], 0};
                 run_mm(&t, 16);
             }
-    mm_case longk = {1, 20, 3000, 40, NPU_DT_I4, 1, 0, 1, 0, 0, NPU_ACT_RELU, NPU_DT_I8, NPU_DT_F32, 128};
+    mm_case longk = {1, 20, 3000, 40, NPU_DT_I4, 1, 0, 1, 0, 0, NPU_ACT_RELU, NPU_DT_I8, NPU_DT_F32, 128, 0};
     run_mm(&longk, 16);
 }
 
@@ -999,11 +999,11 @@ static void test_fused_activations_with_parameters(void **state)
 {
     (void)state;
     /* ReLU6 (clip 0..6), leaky and hard sigmoid fused into the array ops' epilogues */
-    mm_case t = {1, 17, 33, 20, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_CLIP, 0, 0, 0};
+    mm_case t = {1, 17, 33, 20, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_CLIP, 0, 0, 0, 0};
     run_mm(&t, 16);
-    mm_case u = {2, 5, 17, 40, NPU_DT_I4, 1, 0, 1, 0, 0, NPU_ACT_HARDSIGMOID, 0, 0, 0};
+    mm_case u = {2, 5, 17, 40, NPU_DT_I4, 1, 0, 1, 0, 0, NPU_ACT_HARDSIGMOID, 0, 0, 0, 0};
     run_mm(&u, 16);
-    mm_case v = {1, 30, 20, 9, NPU_DT_I8, 0, 1, 0, 0, 1, NPU_ACT_LEAKY, 0, 0, 0};
+    mm_case v = {1, 30, 20, 9, NPU_DT_I8, 0, 1, 0, 0, 1, NPU_ACT_LEAKY, 0, 0, 0, 0};
     run_mm(&v, 16);
     opb_reset(&B);
     int64_t xd[4] = {1, 3, 8, 8}, wd[4] = {4, 3, 3, 3}, od[4] = {1, 4, 6, 6};
@@ -1186,6 +1186,7 @@ static void test_vector_ops_wide_types(void **state)
                 opb_check(&B, what);
             }
         }
+}
 
 /* The output stage's epilogue by rows (a convolution's output channels are the rows of C): channel
  * tiles of the array's rows and fewer, every activation, input-channel chunks (int8 results where
