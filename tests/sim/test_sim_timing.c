@@ -218,7 +218,7 @@ static void test_full_array_gemv_cycles(void **state)
         c.sram.banks = SPLIT_TEST_BANKS;
         npu_test_open(&T, &c);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-            snprintf(src, sizeof src, "mm %s, set, i8, nobias, %s, %d, %d, %d, 0x0, 0x20000, 0x30000\nend\n",
+            snprintf(src, sizeof src, "mm %s, set, i8, nobias, %s, %d, %d, %d, 0x0, 0x20000, 0x30000, i8, i8\nend\n",
                      cases[i].ws ? "ws" : "os", cases[i].rq ? "rq" : "i32", cases[i].m, cases[i].n, cases[i].k);
             run_ok(src);
             uint64_t expect = on ? cases[i].on : cases[i].off;
@@ -233,7 +233,7 @@ static void test_full_array_gemv_cycles(void **state)
     npu_device_config c = config();
     c.matmul.full_array_gemv = NPU_ON;
     npu_test_open(&T, &c);
-    run_ok("mm os, set, i8, nobias, i32, 1, 16, 1024, 0x0, 0x20000, 0x30000\nend\n");
+    run_ok("mm os, set, i8, nobias, i32, 1, 16, 1024, 0x0, 0x20000, 0x30000, i8, i8\nend\n");
     assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_BUSY), 137); /* SRAM-bound, above */
 }
 
@@ -249,7 +249,7 @@ static void test_output_stage_cycles(void **state)
     };
     char src[256];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        snprintf(src, sizeof src, "mm %s, set, i8, nobias, %s, %d, %d, %d, 0x0, 0x20000, 0x30000\nend\n",
+        snprintf(src, sizeof src, "mm %s, set, i8, nobias, %s, %d, %d, %d, 0x0, 0x20000, 0x30000, i8, i8\nend\n",
                  cases[i].ws ? "ws" : "os", cases[i].rq ? "rq" : "i32", cases[i].m, cases[i].n, cases[i].k);
         run_ok(src);
         assert_int_equal(cases[i].cycles, tile_mm_rq_cycles(cases[i].ws, (uint64_t)cases[i].m, (uint64_t)cases[i].n,
@@ -261,6 +261,10 @@ static void test_output_stage_cycles(void **state)
         /* the stage's element counter (energy: output_stage_pj_per_elem) */
         assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_ELEMS), cases[i].rq ? (uint64_t)cases[i].m * cases[i].n : 0);
     }
+    /* a 16-bit operand: every step two cycles, the stage's extra beats included (1 + 2 * (21 + 2)) */
+    run_ok("mm os, set, i8, nobias, rq, 2, 16, 3, 0x0, 0x20000, 0x30000, i16, i8\nend\n");
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_BUSY), 1 + 2 * ((3 + 2 + 16 - 2 + 2) + 2 * (16 / OS_LANES - 1)));
+    assert_int_equal(tile_mm_rq_cycles_typed(0, 1, 2, 16, 3, OS_LANES), 47);
     run_ok("mm.out col, nolut, 0x8000, 16, -128, 127, 0\nend\n");
     assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_BUSY), 1 + 2);
     run_ok("mm.out row, lut, 0x8000, 5, 0, 127, 0x9000\nend\n");
@@ -271,7 +275,7 @@ static void test_output_stage_cycles(void **state)
     npu_device_config c = config();
     c.matmul.output_stage.lanes = 16;
     npu_test_open(&T, &c);
-    run_ok("mm os, set, i8, nobias, rq, 16, 16, 64, 0x0, 0x20000, 0x30000\nend\n");
+    run_ok("mm os, set, i8, nobias, rq, 16, 16, 64, 0x0, 0x20000, 0x30000, i8, i8\nend\n");
     assert_int_equal(npu_test_ctr(&T, NPU_UNIT_MM, NPU_CTR_BUSY), 64 + 2 * 16 + 16 - 1);
 }
 
