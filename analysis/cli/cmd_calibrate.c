@@ -33,8 +33,8 @@ static const char usage[] =
     "\n"
     "  --config FILE    configuration (its tile geometry must have been Verilated in this build)\n"
     "  --set KEY=VALUE  override a configuration key (repeatable)\n"
-    "  --cases N        cases per tile (default 500; a matmul case is a configuration instruction,\n"
-    "                   mm.cfg or mm.out, then an mm: two instructions)\n"
+    "  --cases N        instructions per tile (default 500; for the matmul tile every other one\n"
+    "                   configures its output stage: mm.cfg or mm.out, then an mm)\n"
     "  --seed S         random seed (default 1)\n"
     "  --json           {\"tiles\": {\"matmul\": {\"cases\", \"mean_abs_err_pct\", \"max_abs_err_pct\",\n"
     "                   \"bit_exact\"}, \"softmax\": {...}}, \"targets\": {...}, \"pass\"}\n"
@@ -198,7 +198,8 @@ static int calibrate_matmul(const npu_device_config *dev, uint32_t cases, rng *r
     const uint32_t R = dev->matmul.rows, C = dev->matmul.cols, bytes = (uint32_t)dev->sram.size_bytes;
     const uint32_t records = R > C ? R : C;
     int rc = 0;
-    for (uint32_t i = 0; i < cases && rc == 0; i++) {
+    /* instruction i configures the stage when i is even, and i + 1 is the mm that uses it */
+    for (uint32_t i = 0; i < cases && rc == 0; i += 2) {
         int ws = (int)(next(r) % 2), int4 = C >= 2 && next(r) % 2;
         uint32_t n = bounded_dim(r, C);
         if (int4 && n % 2)
@@ -234,7 +235,7 @@ static int calibrate_matmul(const npu_device_config *dev, uint32_t cases, rng *r
         ISA_SET(&in, MM, A, A);
         ISA_SET(&in, MM, B, B);
         ISA_SET(&in, MM, C, Cc);
-        if (rc == 0)
+        if (rc == 0 && i + 1 < cases)
             rc = compare(t, &in, sd, dev, mm, NULL);
     }
     tile_mm_rtl_destroy(mm);
