@@ -215,7 +215,7 @@ static void test_matmul_output_stage(void **state)
     run_mm(&clip, 16);
     mm_case hsig = {2, 5, 17, 40, NPU_DT_I4, 1, 0, 1, 0, 0, NPU_ACT_HARDSIGMOID, 0, 0, 0, 1};
     run_mm(&hsig, 16);
-    mm_case leaky = {1, 30, 20, 9, NPU_DT_I8, 0, 1, 0, 0, 1, NPU_ACT_LEAKY, 0, 0, 0, 1};
+    mm_case leaky = {1, 30, 20, 9, NPU_DT_I8, 0, 1, 0, 0, 0, NPU_ACT_LEAKY, 0, 0, 0, 1};
     run_mm(&leaky, 16);
     /* an i16 activation (the 16 x 8 mode, one int32 sum) requantised by the stage */
     mm_case wide = {1, 9, 40, 24, NPU_DT_I8, 1, 1, 1, 0, 0, NPU_ACT_RELU, NPU_DT_I16, NPU_DT_I8, 0, 1};
