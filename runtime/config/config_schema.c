@@ -67,7 +67,7 @@ static const m4npu_cfg_key npu_keys[] = {
         "Columns of the systolic array (the largest n of one `mm`)."),
     ENUM("npu.matmul.impl", npu.matmul.impl, impl_names,
          "fast: transaction-level model with the analytic latency; rtl: the Verilated tile, only "
-         "for the sizes rtl/ builds (16x16 with an 8-lane output stage and 64x64/64 by default)."),
+         "for the sizes rtl/ builds (16x16 with an 8-lane output stage by default, the presets' sizes opt-in)."),
     ENUM("npu.matmul.output_stage.enabled", npu.matmul.output_stage.enabled, switch_names,
          "on: MATMUL and CONV2D requantise, add their bias and apply ReLU/GELU/SiLU in the matmul tile's "
          "output stage (mm.out); off: their epilogue runs on the vector unit in f32, as on an NPU without "
@@ -87,8 +87,8 @@ static const m4npu_cfg_key npu_keys[] = {
     U32("npu.softmax.max_len", npu.softmax.max_len, 1, ISA_SM_LEN_MAX, "elements",
         "Longest row one `sm` instruction accepts."),
     ENUM("npu.softmax.impl", npu.softmax.impl, impl_names,
-         "fast or rtl (rtl only for the lane counts and row lengths rtl/ builds: 4 lanes up to 512 and 64 up to "
-        "4096 by default)."),
+         "fast or rtl (rtl only for the lane counts and row lengths rtl/ builds: 4 lanes up to 512 by default, the "
+        "presets' sizes opt-in)."),
 
     U32("npu.vector.lanes", npu.vector.lanes, 1, NPU_VECTOR_LANES_MAX, "elements/cycle",
         "f32/i32 elements the vector unit processes per cycle."),
