@@ -71,10 +71,17 @@ static void note_failure(corner_log *log, const char *fmt, ...)
 }
 
 /* Partners that keep a corner valid: the softmax tile's lanes are at most its row length, an
- * SRAM is a whole number of bank rows. */
+ * SRAM is a whole number of bank rows, on-chip memory is at most half of the device's DRAM (the
+ * schema's 512 GiB end is half of the largest npu.dram.size_bytes, which is left out: the top
+ * corner is half of the preset's). */
 static void set_partners(m4npu_config *cfg, const char *path, const char *value)
 {
     m4npu_config_error err;
+    if (strcmp(path, "npu.dram.onchip_bytes") == 0 && cfg->npu.dram.onchip_bytes > cfg->npu.dram.size_bytes / 2) {
+        char half[32];
+        snprintf(half, sizeof half, "%llu", (unsigned long long)(cfg->npu.dram.size_bytes / 2));
+        m4npu_config_set(cfg, "npu.dram.onchip_bytes", half, &err);
+    }
     if (strcmp(path, "npu.softmax.max_len") == 0 && strcmp(value, "1") == 0)
         m4npu_config_set(cfg, "npu.softmax.lanes", "1", &err);
     if (strcmp(path, "npu.softmax.lanes") == 0 && cfg->npu.softmax.max_len < cfg->npu.softmax.lanes)
