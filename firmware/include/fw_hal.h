@@ -46,6 +46,7 @@ typedef struct hal_device_info {
     uint32_t cycles_per_insn;  /* control-core cycles to dispatch one instruction */
     uint32_t cycles_per_job;   /* control-core cycles to fetch, check and complete a job */
     uint32_t fused_attention;  /* 1: this firmware runs NPU_OP_ATTENTION (npu.fused_attention) */
+    uint32_t overlap_ops;      /* 1: an op's instructions are queued while earlier ops run (npu.overlap) */
 } hal_device_info;
 
 enum hal_cmd_flags {

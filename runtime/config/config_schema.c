@@ -151,6 +151,12 @@ static const m4npu_cfg_key npu_keys[] = {
          "attention (MatMul(Q, K^T), a scale, a mask Add, Softmax, MatMul(P, V)) to it where the SRAM "
          "holds a block of keys: the scores stay on chip, the softmax is computed online. off: each of "
          "those ops is its own descriptor and the L x L scores go through DRAM."),
+    ENUM("npu.overlap", npu.overlap, switch_names,
+         "on: the firmware queues each op's instructions while earlier ops still run (the next op's "
+         "loads under this op's compute), each op in the half of the SRAM the previous op left alone "
+         "when it fits there, fenced only where it touches what an earlier op still uses (SRAM, DRAM "
+         "it writes or reads, semaphores); the runtime overlaps CPU fallback ops with an NPU segment "
+         "they neither feed nor depend on. off: the units drain between ops, CPU and NPU take turns."),
 };
 
 static const m4npu_cfg_key cpu_keys[] = {

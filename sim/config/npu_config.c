@@ -168,6 +168,7 @@ void npu_config_defaults(npu_device_config *cfg)
     cfg->queue_depth = 8;
     cfg->watchdog_cycles = 1000000;
     cfg->fused_attention = NPU_ON;
+    cfg->overlap = NPU_OFF;
 }
 
 /* ---- the check */
@@ -400,6 +401,8 @@ int npu_config_check(const npu_device_config *cfg, char *err, size_t errlen)
         return -1;
     if (cfg->fused_attention != NPU_OFF && cfg->fused_attention != NPU_ON)
         FAIL("npu.fused_attention: %d is not a switch (expected on or off)", (int)cfg->fused_attention);
+    if (cfg->overlap != NPU_OFF && cfg->overlap != NPU_ON)
+        FAIL("npu.overlap: %d is not a switch (expected on or off)", (int)cfg->overlap);
     return 0;
 }
 

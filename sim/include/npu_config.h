@@ -132,6 +132,7 @@ typedef struct npu_device_config {
     uint32_t queue_depth;     /* instructions each unit queue holds */
     uint64_t watchdog_cycles; /* a job whose units do not drain within this many cycles faults */
     npu_switch fused_attention; /* the firmware's fused attention kernel (NPU_OP_ATTENTION) */
+    npu_switch overlap;         /* the firmware queues an op while earlier ops run (fences, not drains) */
 } npu_device_config;
 
 /* A small, valid configuration (what configs/test.yaml holds); tests start from it. */

@@ -159,6 +159,7 @@ bool Device::open(const npu_device_config &cfg, std::string &err)
     info_.cycles_per_insn = cfg.control.cycles_per_insn;
     info_.cycles_per_job = cfg.control.cycles_per_job;
     info_.fused_attention = cfg.fused_attention == NPU_ON ? 1u : 0u;
+    info_.overlap_ops = cfg.overlap == NPU_ON ? 1u : 0u;
 
     // DRAM: sustained bytes per NPU cycle in 16.16 fixed point; latency rounded up to cycles.
     double bytes_per_cycle = cfg.dram.bandwidth_gb_s * 1e9 * cfg.dram.efficiency / (cfg.clock_mhz * 1e6);

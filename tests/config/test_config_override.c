@@ -55,7 +55,7 @@ static void test_unknown_keys_and_bad_values(void **state)
                      "npu.matmul.row: unknown key; expected one of: rows, cols, impl, output_stage, full_array_gemv (in npu.matmul)");
     cfgtest_expect_set_error("npu.bogus.deeper", "1", M4NPU_CONFIG_E_UNKNOWN_KEY,
                      "npu.bogus.deeper: unknown key; expected one of: clock_mhz, matmul, softmax, vector, sram, "
-                     "dma, dram, control, queue_depth, watchdog_cycles, fused_attention (in npu)");
+                     "dma, dram, control, queue_depth, watchdog_cycles, fused_attention, overlap (in npu)");
     cfgtest_expect_set_error("gpu.cores", "1", M4NPU_CONFIG_E_UNKNOWN_KEY,
                      "gpu.cores: unknown key; expected one of: name, description, npu, ops, cpu, energy");
     cfgtest_expect_set_error("npu.sram", "1", M4NPU_CONFIG_E_TYPE,

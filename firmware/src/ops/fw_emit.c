@@ -26,7 +26,8 @@ static void bug(fw_op_ctx *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fw_log(c->f, "op %u: kernel bug: %s", c->index, msg);
+    if (!c->dry) /* a trial's bug recurs when the op is emitted */
+        fw_log(c->f, "op %u: kernel bug: %s", c->index, msg);
     c->bug = 1;
 }
 
@@ -44,7 +45,7 @@ uint32_t fw_sram_alloc(fw_op_ctx *c, uint64_t bytes)
             c->info->sram_bytes);
         return 0;
     }
-    uint32_t at = c->sram_used;
+    uint32_t at = c->sram_base + c->sram_used; /* the op's region (npu.overlap), else from 0 */
     c->sram_used += (uint32_t)need;
     return at;
 }
@@ -66,11 +67,13 @@ uint64_t fw_chunk_rows(uint64_t avail, uint32_t nslots, uint64_t row_bytes, uint
 
 uint32_t fw_sem_alloc(fw_op_ctx *c)
 {
-    if (c->sems_used >= FW_SEMAPHORES) {
-        bug(c, "more than %d semaphores", FW_SEMAPHORES);
+    /* with npu.overlap the last FW_OVL_FENCE_SEMS order ops, and kernels' semaphores rotate */
+    uint32_t limit = c->ovl ? FW_OVL_KERNEL_SEMS : FW_SEMAPHORES;
+    if (c->sems_used >= limit) {
+        bug(c, "more than %u semaphores", limit);
         return 0;
     }
-    return c->sems_used++;
+    return (c->sem_base + c->sems_used++) % limit;
 }
 
 uint32_t fw_load_channels(const fw_op_ctx *c)
@@ -110,16 +113,23 @@ void fw_emit(fw_op_ctx *c, const isa_insn *in)
         c->mm_bias = (uint32_t)ISA_GET(in, MM_CFG, BIAS);
     isa_sram_range r[ISA_MAX_SRAM_RANGES];
     int n = isa_sram_ranges(in, &c->mm_bias, r);
-    for (int i = 0; i < n; i++)
-        if ((uint64_t)r[i].addr + r[i].len > c->info->sram_bytes) {
-            bug(c, "%s touches SRAM [0x%x, 0x%llx) beyond its %u bytes", isa_desc(in->op)->mnemonic, r[i].addr,
-                (unsigned long long)(r[i].addr + r[i].len), c->info->sram_bytes);
+    for (int i = 0; i < n; i++) /* inside the op's region (npu.overlap), else the SRAM */
+        if (r[i].addr < c->sram_base || (uint64_t)r[i].addr + r[i].len > (uint64_t)c->sram_base + c->info->sram_bytes) {
+            bug(c, "%s touches SRAM [0x%x, 0x%llx) outside [0x%x, +%u)", isa_desc(in->op)->mnemonic, r[i].addr,
+                (unsigned long long)(r[i].addr + r[i].len), c->sram_base, c->info->sram_bytes);
             return;
         }
     int dma = in->op == ISA_OP_DMA_LD || in->op == ISA_OP_DMA_ST;
     if (dma && !dma_inside(c, in)) {
         bug(c, "DMA reaches outside buffer %lld", (long long)ISA_GET(in, DMA_LD, BUF));
         return;
+    }
+    if (c->dry) /* a trial emission (fw_overlap.c): the plan, not the instructions */
+        return;
+    if (c->ovl && !c->fencing) {
+        fw_overlap_order(c, in, fw_insn_unit(in)); /* after earlier ops' conflicting work */
+        if (fw_stopped(c))
+            return;
     }
     hal_cmd cmd;
     memset(&cmd, 0, sizeof cmd);

@@ -200,6 +200,8 @@ static int read_op(fw *f, const npu_job_desc *d, uint32_t i, npu_op_desc *op, fw
     return -1;
 }
 
+const fw_op_kernel *fw_ops_kernel(uint32_t op) { return kernels[op]; }
+
 static const char *op_name(uint32_t op)
 {
     return op < NPU_OP_COUNT && kernels[op] ? kernels[op]->name : "unknown op";
@@ -284,6 +286,11 @@ hal_status fw_ops_run(fw *f, const npu_job_desc *d, const npu_buf_entry *bufs, f
             return HAL_OK;
 
     int logging = (d->flags & NPU_JOB_F_LOG_OPS) != 0, measuring = logging || d->profile_addr != 0;
+    /* npu.overlap: on: no drain between ops, fences where they conflict (fw_overlap.c) */
+    fw_overlap ovl; /* about 13 KiB: the control core runs on a large stack (sim/src/device.cpp) */
+    int overlap = f->info->overlap_ops != 0;
+    if (overlap)
+        fw_overlap_init(&ovl, f);
     fw_perf perf[2];
     uint64_t t0 = hal_now(f->hal);
     if (measuring)
@@ -293,7 +300,10 @@ hal_status fw_ops_run(fw *f, const npu_job_desc *d, const npu_buf_entry *bufs, f
             return HAL_OK;
         fw_op_ctx c;
         ctx_init(&c, f, d, bufs, i, r);
-        kernels[op.op]->emit(&c, &op);
+        if (overlap)
+            fw_overlap_begin_op(&ovl, &c, &op);
+        if (c.st == HAL_OK)
+            kernels[op.op]->emit(&c, &op);
         if (c.st != HAL_OK)
             return fw_unit_failure(f, c.st, r);
         if (c.bug) {
@@ -305,23 +315,33 @@ hal_status fw_ops_run(fw *f, const npu_job_desc *d, const npu_buf_entry *bufs, f
             r->index = i;
             return HAL_OK;
         }
-        hal_status st = hal_drain(f->hal);
+        /* overlap: op i's span ends when its last instruction is queued (the last op's at the
+         * drain); off: the units are drained, everything op i issued has completed */
+        hal_status st = overlap ? fw_overlap_end_op(&ovl, &c) : HAL_OK;
+        if (st == HAL_OK && (!overlap || i + 1 == count))
+            st = hal_drain(f->hal);
         if (st != HAL_OK)
             return fw_unit_failure(f, st, r);
         if (!measuring)
             continue;
-        /* the units are drained: everything op i issued has completed, and op i + 1 starts now */
+        /* op i + 1 starts now */
         uint64_t t1 = hal_now(f->hal);
         fw_perf *before = &perf[i % 2], *after = &perf[(i + 1) % 2];
         read_perf(f, *after);
         if (d->profile_addr)
             write_profile(f, d, i, t0, t1, *before, *after);
         if (logging && i < NPU_LOG_OPS_PER_JOB) {
+            const hal_device_info *region = c.info; /* overlap: the op's SRAM region */
             ctx_init(&c, f, d, bufs, i, r);
+            c.info = region;
             log_op(&c, &op, i, t0, t1, *before, *after);
         }
         t0 = t1;
     }
+    if (logging && overlap)
+        fw_log(f, "job %u: overlap across ops: %llu fences, %llu drains, %llu of %u ops in half the SRAM, %llu alone",
+               d->job_id, (unsigned long long)ovl.fences, (unsigned long long)ovl.drains,
+               (unsigned long long)ovl.regions, count, (unsigned long long)ovl.exclusives);
     if (logging && count > NPU_LOG_OPS_PER_JOB)
         fw_log(f, "job %u: %u more ops not logged (at most %d per job)", d->job_id, count - NPU_LOG_OPS_PER_JOB,
                NPU_LOG_OPS_PER_JOB);

@@ -34,6 +34,8 @@
 /* The largest value of an ISA field, read from the table (never restated here). */
 #define FW_FIELD_MAX(ID, FLD) ((uint64_t)isa_desc(ISA_OP_##ID)->fields[ISA_F(ID, FLD)].max)
 
+struct fw_overlap;
+
 /* The state of one op while it is checked or expanded. */
 typedef struct fw_op_ctx {
     fw *f;
@@ -48,6 +50,12 @@ typedef struct fw_op_ctx {
     uint32_t mm_bias;     /* bias address of the last mm.cfg, for SRAM footprint checks */
     hal_status st;        /* first HAL failure while emitting */
     int bug;              /* a kernel emitted an instruction that does not validate */
+    /* npu.overlap: on (fw_overlap.c); all zero when off */
+    struct fw_overlap *ovl; /* the job's cross-op state */
+    uint32_t sram_base;     /* the op's SRAM region starts here (info->sram_bytes long) */
+    uint32_t sem_base;      /* the op's first semaphore (kernel semaphores rotate) */
+    int fencing;            /* emitting a fence: no footprint, no ordering */
+    int dry;                /* a trial emission: validate and plan, push nothing */
 } fw_op_ctx;
 
 typedef struct fw_op_kernel {
@@ -80,6 +88,58 @@ extern const fw_op_kernel fw_kernel_pad;           /* op_pad.c */
 extern const fw_op_kernel fw_kernel_resize;        /* op_resize.c */
 extern const fw_op_kernel fw_kernel_activation;    /* op_act.c */
 extern const fw_op_kernel fw_kernel_channel_affine; /* op_act.c */
+
+/* The kernel of an op code already checked by fw_ops_run (fw_ops.c). */
+const fw_op_kernel *fw_ops_kernel(uint32_t op);
+
+/* ---------------------------------------------------------------- overlap across ops
+ * (fw_overlap.c; npu.overlap: on). Footprint of the instructions one unit was given by one op
+ * (or by several merged): SRAM bytes [sram_lo, sram_hi), DRAM spans read and written (device
+ * addresses), semaphores used. */
+#define FW_OVL_SPANS 8        /* DRAM spans kept apart per footprint; more are merged (wider) */
+#define FW_OVL_FENCE_SEMS 6   /* semaphores kept for fences between ops, one per (unit, unit) pair */
+#define FW_OVL_KERNEL_SEMS (FW_SEMAPHORES - FW_OVL_FENCE_SEMS)
+#define FW_QUEUE_UNITS NPU_UNIT_CTRL /* DMA0 .. VEC: the units with queues */
+#define FW_OVL_HISTORY 4      /* earlier ops whose footprints are kept apart; older ones merged */
+typedef struct fw_span {
+    uint64_t lo, hi;
+} fw_span;
+typedef struct fw_footprint {
+    int used;
+    uint32_t last_op; /* the latest op merged in */
+    uint64_t sram_lo, sram_hi;
+    uint32_t sems; /* bit s: semaphore s */
+    uint32_t nrd, nwr;
+    fw_span rd[FW_OVL_SPANS], wr[FW_OVL_SPANS];
+} fw_footprint;
+typedef struct fw_overlap {
+    fw *f;
+    hal_device_info info; /* what the current op's kernel sees (its SRAM region's size) */
+    int64_t op;           /* the op being emitted */
+    fw_footprint cur[FW_QUEUE_UNITS];
+    fw_footprint hist[FW_OVL_HISTORY][FW_QUEUE_UNITS]; /* op k at k % FW_OVL_HISTORY */
+    fw_footprint old[FW_QUEUE_UNITS];                  /* every op before those, merged */
+    /* synced[u][v]: every instruction of ops <= synced[u][v] on unit v completes before the next
+     * instruction pushed to unit u runs */
+    int64_t synced[FW_QUEUE_UNITS][FW_QUEUE_UNITS];
+    int8_t fence_sem[FW_QUEUE_UNITS][FW_QUEUE_UNITS]; /* [v][u]: orders v before u; -1 none yet */
+    uint32_t fence_sems_used;
+    uint32_t sem_next;        /* the next op's first kernel semaphore */
+    uint64_t prev_lo, prev_hi; /* SRAM the previous op touched */
+    int exclusive;        /* the current op needs more than FW_OVL_KERNEL_SEMS: drained before and after */
+    uint64_t fences, drains, regions, exclusives; /* fences emitted, drains for want of a fence semaphore,
+                                                     ops in half the SRAM, ops run alone */
+} fw_overlap;
+void fw_overlap_init(fw_overlap *o, fw *f);
+/* Choose op's SRAM region and first semaphore (a trial emission says whether the op fits in half
+ * the SRAM and how many semaphores it needs); points c at them. An op that needs more semaphores
+ * than kernels may use while others run is run alone: the units are drained first (a failure is
+ * in c->st). */
+void fw_overlap_begin_op(fw_overlap *o, fw_op_ctx *c, const npu_op_desc *op);
+/* Op c->index is emitted: its footprints become history (an op run alone: drained). */
+hal_status fw_overlap_end_op(fw_overlap *o, fw_op_ctx *c);
+/* Before `in` goes to unit u: fence it after every earlier op's conflicting work; record it. */
+void fw_overlap_order(fw_op_ctx *c, const isa_insn *in, unsigned u);
 
 /* ---------------------------------------------------------------- refusals and tensors */
 
