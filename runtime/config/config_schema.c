@@ -155,8 +155,8 @@ static const m4npu_cfg_key npu_keys[] = {
          "on: the firmware queues each op's instructions while earlier ops still run (the next op's "
          "loads under this op's compute), each op in the half of the SRAM the previous op left alone "
          "when it fits there, fenced only where it touches what an earlier op still uses (SRAM, DRAM "
-         "it writes or reads, semaphores); the runtime overlaps CPU fallback ops with an NPU segment "
-         "they neither feed nor depend on. off: the units drain between ops, CPU and NPU take turns."),
+         "it writes or reads, semaphores); a per-op profile then covers the op's dispatch, not its "
+         "execution (firmware/src/ops/README.md). off: the units drain between ops."),
 };
 
 static const m4npu_cfg_key cpu_keys[] = {

@@ -128,7 +128,7 @@ static const ops_case cases[] = {
     {"ops:\n  softmax: on", M4NPU_CONFIG_E_UNKNOWN_KEY, "ops.softmax", "softmax", 3,
      "unknown op; not in the runtime/ops registry (did you mean Softmax?)"},
     {"ops:\n  MatMul: on\n  MatMul: off", M4NPU_CONFIG_E_DUPLICATE_KEY, "ops.MatMul", "MatMul: off", 3,
-     "duplicate key (first at line 51, column 3)"},
+     "duplicate key (first at line 52, column 3)"},
     {"ops:\n  MatMul: yes", M4NPU_CONFIG_E_TYPE, "ops.MatMul", "yes", 11,
      "expected on, off or a mapping with keys dtypes, max_rank, max_elements, max_axis, max_kernel, max_stride, "
      "got \"yes\""},
@@ -162,7 +162,7 @@ static const ops_case cases[] = {
     {"ops:\n  Conv: {max_kernel: 65536}", M4NPU_CONFIG_E_RANGE, "ops.Conv.max_kernel", "max_kernel", 22,
      "65536 is outside 1..65535 elements"},
     {"ops:\n  Softmax: {max_axis: 8, max_axis: 9}", M4NPU_CONFIG_E_DUPLICATE_KEY, "ops.Softmax.max_axis", "max_axis",
-     26, "duplicate key (first at line 51, column 13)"},
+     26, "duplicate key (first at line 52, column 13)"},
     {"ops:\n  Conv: {dtypes: [f32, f33]}", M4NPU_CONFIG_E_TYPE, "ops.Conv.dtypes", "dtypes", 24,
      "unknown data type \"f33\"; expected one of f32, f16, bf16, f64, i8, u8, i16, u16, i32, i64, bool"},
     {"ops:\n  Conv: {dtypes: [f32, f32]}", M4NPU_CONFIG_E_DUPLICATE_KEY, "ops.Conv.dtypes", "dtypes", 24,
