@@ -8,7 +8,8 @@
  * in the key: they decide which side a transfer is on). When a segment with the same descriptors
  * (buffer indices and offsets aside) runs again on the same backend — the 32 identical layers of
  * LLaMA-7B, the same encoder in two tasks — its stats are taken from the memo instead of
- * simulating it again, with its per-op profile. The result is identical by construction;
+ * simulating it again, with its per-op profile (with npu.overlap on, only a segment whose tensors
+ * lie at the same places: see normalise()). The result is identical by construction;
  * tests/npu checks it anyway by running segments with the memo on and off.
  */
 #include "npu_internal.h"
@@ -57,10 +58,15 @@ static bool split_buffer(const uint64_t place[NPU_MAX_BUFFERS], uint32_t buf)
 }
 
 /* The descriptors with everything that names a place in memory zeroed, but the offsets into a
- * buffer split by the on-chip memory's boundary. */
-static void normalise(const npu_op_desc *in, npu_op_desc *out, uint32_t n, const uint64_t place[NPU_MAX_BUFFERS])
+ * buffer split by the on-chip memory's boundary. With npu.overlap on nothing is zeroed: the
+ * firmware then fences an op after an earlier one where their DRAM ranges meet, so the timing
+ * depends on where tensors lie against each other. */
+static void normalise(const npu_backend *b, const npu_op_desc *in, npu_op_desc *out, uint32_t n,
+                      const uint64_t place[NPU_MAX_BUFFERS])
 {
     memcpy(out, in, (size_t)n * sizeof *in);
+    if (b->cfg.npu.overlap == NPU_ON)
+        return;
     for (uint32_t i = 0; i < n; i++) {
         npu_tensor_ref *refs[NPU_OP_MAX_INPUTS + 1] = {&out[i].in[0], &out[i].in[1], &out[i].in[2], &out[i].out};
         for (int k = 0; k < NPU_OP_MAX_INPUTS + 1; k++) {
@@ -127,7 +133,7 @@ bool npu_memo_lookup(npu_backend *b, npu_segment *s, npu_segment_stats *st)
         return false;
     uint64_t place[NPU_MAX_BUFFERS];
     placement(b, s, place);
-    normalise(s->ops, key, s->n_ops, place);
+    normalise(b, s->ops, key, s->n_ops, place);
     const struct npu_memo_entry *m = find(b, key_hash(key, s->n_ops, place), key, s->n_ops, place);
     free(key);
     if (!m || (b->profile_on && !m->profile))
@@ -167,7 +173,7 @@ void npu_memo_store(npu_backend *b, const npu_segment *s, const npu_segment_stat
     }
     struct npu_memo_entry *m = &b->memo[b->memo_len++];
     placement(b, s, m->place);
-    normalise(s->ops, key, s->n_ops, m->place);
+    normalise(b, s->ops, key, s->n_ops, m->place);
     if (keep)
         memcpy(profile, s->profile, (size_t)s->n_ops * sizeof *profile);
     m->profile = profile;

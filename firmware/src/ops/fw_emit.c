@@ -124,8 +124,12 @@ void fw_emit(fw_op_ctx *c, const isa_insn *in)
         bug(c, "DMA reaches outside buffer %lld", (long long)ISA_GET(in, DMA_LD, BUF));
         return;
     }
-    if (c->dry) /* a trial emission (fw_overlap.c): the plan, not the instructions */
+    if (c->dry) { /* a trial emission (fw_overlap.c): the plan, not the instructions */
+        c->dry_insns++;
+        if (dma)
+            c->dry_dram_bytes += (uint64_t)ISA_GET(in, DMA_LD, ROWS) * (uint64_t)ISA_GET(in, DMA_LD, COLS);
         return;
+    }
     if (c->ovl && !c->fencing) {
         fw_overlap_order(c, in, fw_insn_unit(in)); /* after earlier ops' conflicting work */
         if (fw_stopped(c))

@@ -56,6 +56,7 @@ typedef struct fw_op_ctx {
     uint32_t sem_base;      /* the op's first semaphore (kernel semaphores rotate) */
     int fencing;            /* emitting a fence: no footprint, no ordering */
     int dry;                /* a trial emission: validate and plan, push nothing */
+    uint64_t dry_insns, dry_dram_bytes; /* what a trial would have dispatched and moved */
 } fw_op_ctx;
 
 typedef struct fw_op_kernel {
@@ -101,6 +102,10 @@ const fw_op_kernel *fw_ops_kernel(uint32_t op);
 #define FW_OVL_KERNEL_SEMS (FW_SEMAPHORES - FW_OVL_FENCE_SEMS)
 #define FW_QUEUE_UNITS NPU_UNIT_CTRL /* DMA0 .. VEC: the units with queues */
 #define FW_OVL_HISTORY 4      /* earlier ops whose footprints are kept apart; older ones merged */
+/* An op takes half the SRAM only if its plan there dispatches at most NUM/DEN times the
+ * instructions of its plan in the whole SRAM (and moves no more DRAM bytes). */
+#define FW_OVL_HALF_INSNS_NUM 5
+#define FW_OVL_HALF_INSNS_DEN 4
 typedef struct fw_span {
     uint64_t lo, hi;
 } fw_span;

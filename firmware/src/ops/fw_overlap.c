@@ -169,11 +169,17 @@ void fw_overlap_init(fw_overlap *o, fw *f)
     forget_all(o); /* op 0 follows nothing */
 }
 
-/* Emit op into nothing with the region [base, base + size): 0 if the plan fits, with the
- * semaphores it takes in *sems. */
-static int trial(fw_overlap *o, const fw_op_ctx *c, const npu_op_desc *op, uint32_t base, uint32_t size,
-                 uint32_t *sems)
+/* What a trial emission of an op in a region of the SRAM gives. */
+typedef struct trial_plan {
+    int fits;
+    uint32_t sems;
+    uint64_t insns, dram_bytes;
+} trial_plan;
+
+/* Emit op into nothing with the region [base, base + size). */
+static trial_plan trial(fw_overlap *o, const fw_op_ctx *c, const npu_op_desc *op, uint32_t base, uint32_t size)
 {
+    trial_plan p = {0, 0, 0, 0};
     o->info = *c->f->info;
     o->info.sram_bytes = size;
     fw_op_ctx t = *c;
@@ -183,10 +189,13 @@ static int trial(fw_overlap *o, const fw_op_ctx *c, const npu_op_desc *op, uint3
     t.ovl = NULL; /* every semaphore may be counted */
     char why[FW_WHY_BYTES];
     if (size < c->f->info->sram_bytes && fw_ops_kernel(op->op)->check(&t, op, why, sizeof why) != 0)
-        return -1;
+        return p;
     fw_ops_kernel(op->op)->emit(&t, op);
-    *sems = t.sems_used;
-    return t.bug || t.st != HAL_OK ? -1 : 0;
+    p.fits = !t.bug && t.st == HAL_OK;
+    p.sems = t.sems_used;
+    p.insns = t.dry_insns;
+    p.dram_bytes = t.dry_dram_bytes;
+    return p;
 }
 
 void fw_overlap_begin_op(fw_overlap *o, fw_op_ctx *c, const npu_op_desc *op)
@@ -198,13 +207,19 @@ void fw_overlap_begin_op(fw_overlap *o, fw_op_ctx *c, const npu_op_desc *op)
     /* the half op j - 1 left alone (the lower one if it touched neither or both) */
     int lower_free = o->prev_lo >= o->prev_hi || o->prev_lo >= half;
     int upper_free = o->prev_lo >= o->prev_hi || o->prev_hi <= half;
-    uint32_t base = 0, size = full, sems = 0;
-    if (half && (lower_free || upper_free) && trial(o, c, op, lower_free ? 0 : half, half, &sems) == 0) {
+    uint32_t base = 0, size = full;
+    trial_plan whole = trial(o, c, op, 0, full), part = {0, 0, 0, 0};
+    if (half && (lower_free || upper_free))
+        part = trial(o, c, op, lower_free ? 0 : half, half);
+    /* half the SRAM when the op's plan there moves no more DRAM bytes and dispatches at most
+     * FW_OVL_HALF_INSNS_SLACK more instructions: smaller tiles that re-read operands would cost
+     * more than the overlap gives */
+    if (part.fits && (!whole.fits || (part.dram_bytes <= whole.dram_bytes &&
+                                      part.insns * FW_OVL_HALF_INSNS_DEN <= whole.insns * FW_OVL_HALF_INSNS_NUM))) {
         base = lower_free ? 0 : half;
         size = half;
-    } else if (trial(o, c, op, 0, full, &sems) != 0) {
-        sems = 0; /* a kernel bug: the real emission reports it */
     }
+    uint32_t sems = size == full ? (whole.fits ? whole.sems : 0) : part.sems; /* a bug: the emission reports it */
     o->info = *c->f->info;
     o->info.sram_bytes = size;
     c->info = &o->info;
