@@ -9,7 +9,7 @@
  * (buffer indices and offsets aside) runs again on the same backend — the 32 identical layers of
  * LLaMA-7B, the same encoder in two tasks — its stats are taken from the memo instead of
  * simulating it again, with its per-op profile (with npu.overlap on, only a segment whose tensors
- * lie at the same places: see normalise()). The result is identical by construction;
+ * lie at the same offsets in their buffers, whose buffers share bytes alike: see normalise()). The result is identical by construction;
  * tests/npu checks it anyway by running segments with the memo on and off.
  */
 #include "npu_internal.h"
@@ -26,10 +26,18 @@
 #define NPU_MEMO_OFF_CHIP UINT64_MAX
 #define NPU_MEMO_ON_CHIP 0u
 
+/* With npu.overlap on, which of a job's buffer windows share bytes: alias[k][l] (k < l) is l's
+ * start minus k's when they meet, NPU_MEMO_APART when not (always, with overlap off). */
+#define NPU_MEMO_APART INT64_MIN
+typedef struct npu_memo_alias {
+    int64_t d[NPU_MAX_BUFFERS][NPU_MAX_BUFFERS];
+} npu_memo_alias;
+
 struct npu_memo_entry {
     uint64_t hash;
     uint32_t n_ops;
     uint64_t place[NPU_MAX_BUFFERS]; /* per job buffer: NPU_MEMO_OFF_CHIP, NPU_MEMO_ON_CHIP or a split */
+    npu_memo_alias alias; /* npu.overlap on: which job buffers share bytes */
     npu_op_desc *key; /* the normalised descriptors */
     npu_segment_stats stats;
     npu_op_profile *profile; /* per descriptor, cycles relative to the job's start */
@@ -52,6 +60,27 @@ static void placement(const npu_backend *b, const npu_segment *s, uint64_t place
     }
 }
 
+/* The firmware's fences then depend on which buffers share bytes (and on where tensors lie in
+ * their buffers, which normalise() keeps), not on the distance between buffers
+ * (firmware/src/ops/fw_overlap.c). */
+static void aliasing(const npu_backend *b, const npu_segment *s, npu_memo_alias *a)
+{
+    for (uint32_t k = 0; k < NPU_MAX_BUFFERS; k++)
+        for (uint32_t l = 0; l < NPU_MAX_BUFFERS; l++)
+            a->d[k][l] = NPU_MEMO_APART;
+    if (b->cfg.npu.overlap != NPU_ON)
+        return;
+    for (uint32_t k = 0; k < s->nbufs && k < NPU_MAX_BUFFERS; k++)
+        for (uint32_t l = k + 1; l < s->nbufs && l < NPU_MAX_BUFFERS; l++) {
+            const npu_window *wk = &s->win[k], *wl = &s->win[l];
+            if (!wk->bo || !wl->bo)
+                continue;
+            uint64_t ak = npu_bo_addr(wk->bo) + wk->offset, al = npu_bo_addr(wl->bo) + wl->offset;
+            if (ak < al + wl->bytes && al < ak + wk->bytes)
+                a->d[k][l] = (int64_t)(al - ak);
+        }
+}
+
 static bool split_buffer(const uint64_t place[NPU_MAX_BUFFERS], uint32_t buf)
 {
     return buf < NPU_MAX_BUFFERS && place[buf] != NPU_MEMO_OFF_CHIP && place[buf] != NPU_MEMO_ON_CHIP;
@@ -60,7 +89,7 @@ static bool split_buffer(const uint64_t place[NPU_MAX_BUFFERS], uint32_t buf)
 /* The descriptors with everything that names a place in memory zeroed, but the offsets into a
  * buffer split by the on-chip memory's boundary. With npu.overlap on nothing is zeroed: the
  * firmware then fences an op after an earlier one where their DRAM ranges meet, so the timing
- * depends on where tensors lie against each other. */
+ * depends on where tensors lie within their buffers (and on which buffers share bytes: aliasing()). */
 static void normalise(const npu_backend *b, const npu_op_desc *in, npu_op_desc *out, uint32_t n,
                       const uint64_t place[NPU_MAX_BUFFERS])
 {
@@ -106,18 +135,21 @@ void npu_memo_free(npu_backend *b)
     b->memo_len = b->memo_cap = 0;
 }
 
-static uint64_t key_hash(const npu_op_desc *key, uint32_t n, const uint64_t place[NPU_MAX_BUFFERS])
+static uint64_t key_hash(const npu_op_desc *key, uint32_t n, const uint64_t place[NPU_MAX_BUFFERS],
+                         const npu_memo_alias *alias)
 {
-    return fnv1a(key, (size_t)n * sizeof *key) ^ fnv1a(place, NPU_MAX_BUFFERS * sizeof *place);
+    return fnv1a(key, (size_t)n * sizeof *key) ^ fnv1a(place, NPU_MAX_BUFFERS * sizeof *place) ^
+           fnv1a(alias, sizeof *alias);
 }
 
 /* Find the entry for normalised descriptors (hash h) on buffers placed so. */
 static const struct npu_memo_entry *find(const npu_backend *b, uint64_t h, const npu_op_desc *key, uint32_t n,
-                                         const uint64_t place[NPU_MAX_BUFFERS])
+                                         const uint64_t place[NPU_MAX_BUFFERS], const npu_memo_alias *alias)
 {
     for (size_t i = 0; i < b->memo_len; i++) {
         const struct npu_memo_entry *m = &b->memo[i];
         if (m->hash == h && m->n_ops == n && memcmp(m->place, place, sizeof m->place) == 0 &&
+            memcmp(&m->alias, alias, sizeof *alias) == 0 &&
             memcmp(m->key, key, (size_t)n * sizeof *key) == 0)
             return m;
     }
@@ -134,7 +166,9 @@ bool npu_memo_lookup(npu_backend *b, npu_segment *s, npu_segment_stats *st)
     uint64_t place[NPU_MAX_BUFFERS];
     placement(b, s, place);
     normalise(b, s->ops, key, s->n_ops, place);
-    const struct npu_memo_entry *m = find(b, key_hash(key, s->n_ops, place), key, s->n_ops, place);
+    npu_memo_alias alias;
+    aliasing(b, s, &alias);
+    const struct npu_memo_entry *m = find(b, key_hash(key, s->n_ops, place, &alias), key, s->n_ops, place, &alias);
     free(key);
     if (!m || (b->profile_on && !m->profile))
         return false; /* not remembered, or without the per-op profile now asked for */
@@ -174,10 +208,11 @@ void npu_memo_store(npu_backend *b, const npu_segment *s, const npu_segment_stat
     struct npu_memo_entry *m = &b->memo[b->memo_len++];
     placement(b, s, m->place);
     normalise(b, s->ops, key, s->n_ops, m->place);
+    aliasing(b, s, &m->alias);
     if (keep)
         memcpy(profile, s->profile, (size_t)s->n_ops * sizeof *profile);
     m->profile = profile;
-    m->hash = key_hash(key, s->n_ops, m->place);
+    m->hash = key_hash(key, s->n_ops, m->place, &m->alias);
     m->n_ops = s->n_ops;
     m->key = key;
     m->stats = *st;

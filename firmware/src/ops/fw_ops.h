@@ -108,6 +108,7 @@ const fw_op_kernel *fw_ops_kernel(uint32_t op);
 #define FW_OVL_HALF_INSNS_DEN 4
 typedef struct fw_span {
     uint64_t lo, hi;
+    uint32_t buf; /* the job's buffer entry the span lies in */
 } fw_span;
 typedef struct fw_footprint {
     int used;
@@ -115,6 +116,7 @@ typedef struct fw_footprint {
     uint64_t sram_lo, sram_hi;
     uint32_t sems; /* bit s: semaphore s */
     uint32_t nrd, nwr;
+    int dram_all; /* spans of some buffer did not fit: the reads and writes cover all DRAM */
     fw_span rd[FW_OVL_SPANS], wr[FW_OVL_SPANS];
 } fw_footprint;
 typedef struct fw_overlap {

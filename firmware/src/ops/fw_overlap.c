@@ -30,29 +30,39 @@ static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
 /* ---------------------------------------------------------------- footprints */
 
-static void spans_add(fw_span *s, uint32_t *n, uint64_t lo, uint64_t hi)
+/* Add [lo, hi) of buffer entry buf (device addresses). Spans of one buffer that meet are joined
+ * (their exact union). When the list is full the new span widens the nearest span of the same
+ * buffer, or, with none, the footprint covers all DRAM: so what conflicts depends only on where
+ * tensors lie within their buffers and on which buffers share bytes, never on the distance
+ * between buffers (the backend's memo keys on exactly that: runtime/npu/npu_memo.c). */
+static void spans_add(fw_footprint *p, fw_span *s, uint32_t *n, uint64_t lo, uint64_t hi, uint32_t buf)
 {
     if (lo >= hi)
         return;
     for (uint32_t i = 0; i < *n; i++)
-        if (lo <= s[i].hi && s[i].lo <= hi) { /* overlapping or adjacent: widen it */
+        if (s[i].buf == buf && lo <= s[i].hi && s[i].lo <= hi) {
             s[i].lo = min_u64(s[i].lo, lo);
             s[i].hi = max_u64(s[i].hi, hi);
             return;
         }
     if (*n < FW_OVL_SPANS) {
-        s[(*n)++] = (fw_span){lo, hi};
+        s[(*n)++] = (fw_span){lo, hi, buf};
         return;
     }
-    /* full: widen the span nearest to the new one (a larger footprint is still sound) */
-    uint32_t best = 0;
+    uint32_t best = FW_OVL_SPANS;
     uint64_t best_gap = UINT64_MAX;
     for (uint32_t i = 0; i < *n; i++) {
+        if (s[i].buf != buf)
+            continue;
         uint64_t gap = hi < s[i].lo ? s[i].lo - hi : lo - s[i].hi;
         if (gap < best_gap) {
             best_gap = gap;
             best = i;
         }
+    }
+    if (best == FW_OVL_SPANS) {
+        p->dram_all = 1;
+        return;
     }
     s[best].lo = min_u64(s[best].lo, lo);
     s[best].hi = max_u64(s[best].hi, hi);
@@ -78,10 +88,11 @@ static void footprint_merge(fw_footprint *into, const fw_footprint *from)
     into->sram_lo = min_u64(into->sram_lo, from->sram_lo);
     into->sram_hi = max_u64(into->sram_hi, from->sram_hi);
     into->sems |= from->sems;
+    into->dram_all |= from->dram_all;
     for (uint32_t i = 0; i < from->nrd; i++)
-        spans_add(into->rd, &into->nrd, from->rd[i].lo, from->rd[i].hi);
+        spans_add(into, into->rd, &into->nrd, from->rd[i].lo, from->rd[i].hi, from->rd[i].buf);
     for (uint32_t i = 0; i < from->nwr; i++)
-        spans_add(into->wr, &into->nwr, from->wr[i].lo, from->wr[i].hi);
+        spans_add(into, into->wr, &into->nwr, from->wr[i].lo, from->wr[i].hi, from->wr[i].buf);
 }
 
 /* What instruction `in` touches: SRAM ranges, its DRAM span (device addresses) and semaphore. */
@@ -90,6 +101,7 @@ typedef struct insn_reach {
     int nsram;
     int dram; /* 0 none, 1 read (dma.ld), 2 write (dma.st) */
     uint64_t dram_lo, dram_hi;
+    uint32_t buf;
     int sem; /* -1: none */
 } insn_reach;
 
@@ -105,6 +117,7 @@ static void reach_of(const fw_op_ctx *c, const isa_insn *in, insn_reach *r)
         r->dram = in->op == ISA_OP_DMA_LD ? 1 : 2;
         r->dram_lo = base + first;
         r->dram_hi = base + end;
+        r->buf = (uint32_t)ISA_GET(in, DMA_LD, BUF);
     } else if (in->op == ISA_OP_SIGNAL || in->op == ISA_OP_WAIT) {
         r->sem = (int)ISA_GET(in, SIGNAL, SEM);
     }
@@ -115,6 +128,8 @@ static int conflicts(const insn_reach *r, const fw_footprint *p)
     for (int i = 0; i < r->nsram; i++)
         if (r->sram[i].addr < p->sram_hi && p->sram_lo < (uint64_t)r->sram[i].addr + r->sram[i].len)
             return 1;
+    if (r->dram && p->dram_all)
+        return 1; /* a footprint too scattered to keep: it reads and writes all DRAM */
     if (r->dram == 1 && spans_meet(p->wr, p->nwr, r->dram_lo, r->dram_hi))
         return 1; /* read after write */
     if (r->dram == 2 &&
@@ -138,9 +153,9 @@ static void note(fw_footprint *p, uint32_t op, const insn_reach *r)
         p->sram_hi = max_u64(p->sram_hi, (uint64_t)r->sram[i].addr + r->sram[i].len);
     }
     if (r->dram == 1)
-        spans_add(p->rd, &p->nrd, r->dram_lo, r->dram_hi);
+        spans_add(p, p->rd, &p->nrd, r->dram_lo, r->dram_hi, r->buf);
     else if (r->dram == 2)
-        spans_add(p->wr, &p->nwr, r->dram_lo, r->dram_hi);
+        spans_add(p, p->wr, &p->nwr, r->dram_lo, r->dram_hi, r->buf);
     if (r->sem >= 0)
         p->sems |= 1u << r->sem;
 }
