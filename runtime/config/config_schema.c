@@ -156,7 +156,9 @@ static const m4npu_cfg_key npu_keys[] = {
          "loads under this op's compute), each op in the half of the SRAM the previous op left alone "
          "when it fits there, fenced only where it touches what an earlier op still uses (SRAM, DRAM "
          "it writes or reads, semaphores); a per-op profile then covers the op's dispatch, not its "
-         "execution (firmware/src/ops/README.md). off: the units drain between ops."),
+         "execution (firmware/src/ops/README.md). The runtime's modelled latency also lets CPU work "
+         "run beside an NPU job it neither feeds nor follows (docs/run.md). off: the units drain "
+         "between ops, CPU and NPU take turns."),
 };
 
 static const m4npu_cfg_key cpu_keys[] = {

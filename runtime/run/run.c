@@ -363,6 +363,10 @@ void run_partition_options(const run_options *o, run_cost_ctx *cc, part_options 
 
 /* ---- execution and schedule */
 
+typedef struct run_busy {
+    double start_s, end_s;
+} run_busy;
+
 typedef struct run_ctx {
     rt_graph *g;
     const m4npu_config *cfg;
@@ -374,24 +378,134 @@ typedef struct run_ctx {
     npu_counters body_counters; /* their NPU work */
     int *crossing_out_of; /* per tensor: 1 + the last segment run whose crossings out list it */
     int ev_cap;
-    double t; /* the modelled clock */
+    double t; /* the modelled clock (npu.overlap off: one serial clock for CPU and NPU) */
     bool timing_only;
+    /* npu.overlap on: a list schedule instead of the serial clock. Each CPU step (a node, a
+     * crossing, a submission) takes the earliest gap of the CPU's timeline at or after the moment
+     * its inputs are ready; each job starts when its submission is done and the NPU is free. */
+    bool overlap;
+    double *ready;       /* per tensor: when its value is available */
+    run_busy *cpu_busy;  /* the CPU's busy intervals, sorted */
+    int n_busy, cap_busy;
+    double npu_free, makespan;
+    rt_status sched_st;  /* out of memory while scheduling */
+    /* per segment: its job's end, and whether its crossings out wait to be placed (they are placed
+     * when a later step reads its outputs, or at the end: the CPU does other work meanwhile) */
+    double *job_end;
+    bool *out_pending;
 } run_ctx;
 
-static rt_status crossing_events(run_ctx *c, const part_segment *s, bool in, rt_error *e)
+static rt_status crossing_events(run_ctx *c, const part_segment *s, bool in, double *at, double *first, rt_error *e);
+
+/* Place a CPU step of dur seconds at the earliest time >= ready the CPU is free; returns its start.
+ * Off: the serial clock (ready is ignored: everything before has finished). */
+static double cpu_place(run_ctx *c, double ready, double dur)
+{
+    if (!c->overlap) {
+        double at = c->t;
+        c->t += dur;
+        return at;
+    }
+    double at = ready;
+    int i = 0;
+    for (; i < c->n_busy; i++) {
+        if (at + dur <= c->cpu_busy[i].start_s)
+            break; /* fits in the gap before interval i */
+        if (c->cpu_busy[i].end_s > at)
+            at = c->cpu_busy[i].end_s;
+    }
+    if (dur > 0) {
+        if (c->n_busy == c->cap_busy) {
+            int cap = c->cap_busy ? 2 * c->cap_busy : 64;
+            run_busy *b = realloc(c->cpu_busy, (size_t)cap * sizeof *b);
+            if (!b) {
+                c->sched_st = RT_ERR_NOMEM;
+                return at;
+            }
+            c->cpu_busy = b;
+            c->cap_busy = cap;
+        }
+        memmove(&c->cpu_busy[i + 1], &c->cpu_busy[i], (size_t)(c->n_busy - i) * sizeof *c->cpu_busy);
+        c->cpu_busy[i] = (run_busy){at, at + dur};
+        c->n_busy++;
+    }
+    if (at + dur > c->makespan)
+        c->makespan = at + dur;
+    return at;
+}
+
+static void outputs_ready(run_ctx *c, const int *nodes, int n, double at);
+
+/* Place segment si's crossings out (overlap: once its outputs are needed, or at the end). */
+static rt_status place_crossings_out(run_ctx *c, int si, rt_error *e)
+{
+    if (!c->out_pending[si])
+        return RT_OK;
+    c->out_pending[si] = false;
+    const part_segment *s = &c->r->plan->segments[si];
+    double at = c->job_end[si], first = -1;
+    rt_status st = crossing_events(c, s, false, &at, &first, e);
+    if (st == RT_OK)
+        outputs_ready(c, s->nodes, s->n_nodes, at);
+    return st;
+}
+
+/* When the inputs of nodes[0..n-1] that none of them produces are ready (overlap only: an input
+ * from a segment whose crossings out are still to be placed places them first). */
+static rt_status inputs_ready(run_ctx *c, const int *nodes, int n, double *ready, rt_error *e)
+{
+    double at = 0;
+    for (int k = 0; k < n && c->overlap; k++) {
+        const rt_node *nd = &c->g->nodes[nodes[k]];
+        for (int q = 0; q < nd->n_inputs; q++) {
+            int t = nd->inputs[q];
+            if (t < 0)
+                continue;
+            int producer = c->g->tensors[t]->producer;
+            if (producer >= 0 && c->r->plan->node[producer].place == PART_NPU) {
+                rt_status st = place_crossings_out(c, c->r->plan->node[producer].segment, e);
+                if (st != RT_OK)
+                    return st;
+            }
+            if (c->ready[t] > at)
+                at = c->ready[t];
+        }
+    }
+    *ready = at;
+    return RT_OK;
+}
+
+static void outputs_ready(run_ctx *c, const int *nodes, int n, double at)
+{
+    if (!c->overlap)
+        return;
+    for (int k = 0; k < n; k++) {
+        const rt_node *nd = &c->g->nodes[nodes[k]];
+        for (int q = 0; q < nd->n_outputs; q++)
+            if (nd->outputs[q] >= 0)
+                c->ready[nd->outputs[q]] = at;
+    }
+}
+
+/* The segment's crossings in or out, one after the other on the CPU from *at on; *at becomes the
+ * end of the last, *first (if still < 0) the start of the first. */
+static rt_status crossing_events(run_ctx *c, const part_segment *s, bool in, double *at, double *first, rt_error *e)
 {
     const part_plan *p = c->r->plan;
-    int first = s->first_crossing + (in ? 0 : s->n_in), n = in ? s->n_in : s->n_out;
+    int from = s->first_crossing + (in ? 0 : s->n_in), n = in ? s->n_in : s->n_out;
     for (int k = 0; k < n; k++) {
-        const part_crossing *x = &p->crossings[first + k];
-        run_event ev = {.track = RUN_TRACK_BOUNDARY, .cat = in ? "quantise" : "dequantise", .start_s = c->t,
+        const part_crossing *x = &p->crossings[from + k];
+        double start = cpu_place(c, *at, x->cost.seconds);
+        run_event ev = {.track = RUN_TRACK_BOUNDARY, .cat = in ? "quantise" : "dequantise", .start_s = start,
                         .dur_s = x->cost.seconds, .node = -1, .segment = x->segment, .tensor = x->tensor,
                         .bytes = x->cost.bytes};
         snprintf(ev.name, sizeof ev.name, "%s %s", in ? "to NPU" : "from NPU", c->g->tensors[x->tensor]->name);
         rt_status st = add_event(c->r, &c->ev_cap, &ev, e);
         if (st != RT_OK)
             return st;
-        c->t += x->cost.seconds;
+        *at = start + x->cost.seconds;
+        if (*first < 0)
+            *first = start;
     }
     return RT_OK;
 }
@@ -539,26 +653,42 @@ static rt_status run_segment(run_ctx *c, int si, rt_error *e)
     r->npu_s += sr->stats.seconds;
 
     /* the modelled schedule: crossings in, submission, the job, crossings out */
-    sr->start_s = c->t;
-    if ((st = crossing_events(c, s, true, e)) != RT_OK)
+    double at, first = -1;
+    if ((st = inputs_ready(c, s->nodes, s->n_nodes, &at, e)) != RT_OK)
         return st;
-    run_event sub = {.track = RUN_TRACK_CPU, .cat = "submit", .start_s = c->t, .dur_s = s->submit_s, .node = -1,
+    if ((st = crossing_events(c, s, true, &at, &first, e)) != RT_OK)
+        return st;
+    double sub_at = cpu_place(c, at, s->submit_s);
+    sr->start_s = first >= 0 ? first : sub_at;
+    run_event sub = {.track = RUN_TRACK_CPU, .cat = "submit", .start_s = sub_at, .dur_s = s->submit_s, .node = -1,
                      .segment = si, .tensor = -1};
     snprintf(sub.name, sizeof sub.name, "submit segment %d", si);
     if ((st = add_event(r, &c->ev_cap, &sub, e)) != RT_OK)
         return st;
-    c->t += s->submit_s;
-    sr->job_start_s = c->t;
-    run_event job = {.track = RUN_TRACK_FIRMWARE, .cat = "segment", .start_s = c->t, .dur_s = sr->stats.seconds,
+    double job_at = sub_at + s->submit_s;
+    if (c->overlap) { /* the NPU runs one job at a time */
+        if (c->npu_free > job_at)
+            job_at = c->npu_free;
+        c->npu_free = job_at + sr->stats.seconds;
+        if (c->npu_free > c->makespan)
+            c->makespan = c->npu_free;
+    } else {
+        c->t = job_at + sr->stats.seconds;
+    }
+    sr->job_start_s = job_at;
+    run_event job = {.track = RUN_TRACK_FIRMWARE, .cat = "segment", .start_s = job_at, .dur_s = sr->stats.seconds,
                      .node = -1, .segment = si, .tensor = -1, .cycles = sr->stats.cycles,
                      .insns = sr->stats.insns};
     snprintf(job.name, sizeof job.name, "segment %d (%d nodes, %u op descriptors)", si, s->n_nodes, sr->n_ops);
     if ((st = add_event(r, &c->ev_cap, &job, e)) != RT_OK)
         return st;
     for (int k = 0; k < s->n_nodes; k++)
-        r->nodes[s->nodes[k]].start_s = c->t;
-    c->t += sr->stats.seconds;
-    return crossing_events(c, s, false, e);
+        r->nodes[s->nodes[k]].start_s = job_at;
+    c->job_end[si] = job_at + sr->stats.seconds;
+    c->out_pending[si] = true;
+    if (!c->overlap && (st = place_crossings_out(c, si, e)) != RT_OK) /* off: right after the job */
+        return st;
+    return c->sched_st != RT_OK ? rt_error_set(e, c->sched_st, "out of memory (schedule)") : RT_OK;
 }
 
 static rt_status run_cpu_node(run_ctx *c, int node, rt_error *e)
@@ -584,11 +714,24 @@ static rt_status run_cpu_node(run_ctx *c, int node, rt_error *e)
         if (st != RT_OK)
             return st;
     }
-    r->nodes[node].start_s = c->t;
-    if (ni->constant)
+    if (ni->constant) {
+        r->nodes[node].start_s = c->t;
         return RT_OK; /* precomputed once: not part of an inference */
-    double dur = ni->cpu.seconds + (body ? run_body_total_s(body) : 0);
-    run_event ev = {.track = RUN_TRACK_CPU, .cat = ni->view ? "view" : body ? "control" : "cpu", .start_s = c->t,
+    }
+    double dur = ni->cpu.seconds + (body ? run_body_total_s(body) : 0), ready;
+    rt_status rs = inputs_ready(c, &node, 1, &ready, e);
+    if (rs != RT_OK)
+        return rs;
+    if (body && body->segments > 0 && c->npu_free > ready)
+        ready = c->npu_free; /* its subgraphs use the NPU too: after every job before it */
+    double at = cpu_place(c, ready, dur);
+    if (body && body->segments > 0 && c->overlap && at + dur > c->npu_free)
+        c->npu_free = at + dur;
+    outputs_ready(c, &node, 1, at + dur);
+    if (c->sched_st != RT_OK)
+        return rt_error_set(e, c->sched_st, "out of memory (schedule)");
+    r->nodes[node].start_s = at;
+    run_event ev = {.track = RUN_TRACK_CPU, .cat = ni->view ? "view" : body ? "control" : "cpu", .start_s = at,
                     .dur_s = dur, .node = node, .segment = -1, .tensor = -1};
     if (n->name && n->name[0])
         snprintf(ev.name, sizeof ev.name, "%s", n->name);
@@ -604,7 +747,6 @@ static rt_status run_cpu_node(run_ctx *c, int node, rt_error *e)
             for (int k = 0; k < NPU_CTR_COUNT; k++)
                 c->body_counters.v[u][k] += body->counters.v[u][k];
     }
-    c->t += dur;
     return add_event(r, &c->ev_cap, &ev, e);
 }
 
@@ -626,7 +768,12 @@ static rt_status execute(run_ctx *c, rt_error *e)
         if (st != RT_OK)
             return st;
     }
-    return RT_OK;
+    for (int si = 0; si < p->n_segments; si++) { /* overlap: what no later step read */
+        rt_status st = place_crossings_out(c, si, e);
+        if (st != RT_OK)
+            return st;
+    }
+    return c->sched_st != RT_OK ? rt_error_set(e, c->sched_st, "out of memory (schedule)") : RT_OK;
 }
 
 /* Crossings of tensors that stay in device memory between runs cost nothing: zero them and the
@@ -660,6 +807,7 @@ static void waive_resident_crossings(part_plan *p, const rt_graph *g, const run_
 
 rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_error *e)
 {
+    double *sched_ready = NULL, makespan = 0; /* npu.overlap: the list schedule's (run_ctx) */
     *out = NULL;
     if (!o || !o->cfg)
         return rt_error_set(e, RT_ERR_ARG, "run: no configuration");
@@ -741,8 +889,21 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
         if (g->tensors[t]->kind == RT_TENSOR_CONSTANT)
             vals[t] = g->tensors[t]; /* borrowed; never written */
     run_ctx c = {.g = g, .cfg = o->cfg, .r = r, .vals = vals, .owned = owned, .segs = segs, .rc = rc,
-                 .crossing_out_of = crossing_out_of, .timing_only = o->timing_only};
-    if ((st = execute(&c, e)) != RT_OK)
+                 .crossing_out_of = crossing_out_of, .timing_only = o->timing_only,
+                 .overlap = o->cfg->npu.overlap == NPU_ON};
+    c.job_end = calloc((size_t)r->plan->n_segments + 1, sizeof *c.job_end);
+    c.out_pending = calloc((size_t)r->plan->n_segments + 1, sizeof *c.out_pending);
+    if (c.overlap)
+        c.ready = sched_ready = calloc((size_t)g->n_tensors + 1, sizeof *c.ready);
+    if (!c.job_end || !c.out_pending || (c.overlap && !c.ready))
+        st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (schedule)");
+    else
+        st = execute(&c, e);
+    free(c.cpu_busy);
+    free(c.job_end);
+    free(c.out_pending);
+    makespan = c.makespan;
+    if (st != RT_OK)
         goto done;
     if (o->timing_only)
         goto breakdown; /* nothing was computed: no outputs, no errors */
@@ -799,6 +960,8 @@ breakdown:
         r->crossing_bytes += bc->crossing_bytes;
     }
     r->total_s = r->npu_s + r->cpu_s + r->transfer_s + r->submit_s;
+    if (o->cfg->npu.overlap == NPU_ON && makespan < r->total_s)
+        r->total_s = makespan; /* CPU steps ran while jobs they neither feed nor follow did */
     for (int s = 0; s < p->n_segments; s++)
         energy_add_npu(&r->energy, o->cfg, &r->segs[s].stats.counters);
     energy_add_npu(&r->energy, o->cfg, &c.body_counters);
@@ -823,6 +986,7 @@ done:
     free(ref);
     free(owned);
     free(crossing_out_of);
+    free(sched_ready);
     if (st != RT_OK) {
         run_result_free(r);
         return st;

@@ -15,7 +15,8 @@
  *                again on the backend's CPU twin of the firmware's kernels: a difference would be
  *                a device or firmware bug, 0 says the error below is quantisation only
  *   report       per-node placement; modelled latency = NPU (the segments' device time) + CPU
- *                (cpumodel) + transfers (boundary crossings) + submission; energy (runtime/energy);
+ *                (cpumodel) + transfers (boundary crossings) + submission (npu.overlap on: a list
+ *                schedule's end, CPU steps beside jobs they do not depend on); energy (runtime/energy);
  *                the max absolute and relative error of each output against the reference
  *
  * So the calibration input is the run's own input: scales are exact for it, and the error
