@@ -175,8 +175,13 @@ static inline npu_op_desc *opb_op(opb *b, uint32_t op, uint32_t n_inputs)
     return d;
 }
 
+static inline npu_drv_status opb_run_device_profiled(opb *b, uint32_t flags, npu_op_profile *profile);
+
 /* Run the ops on the device (flags: NPU_JOB_F_TIMING_ONLY or 0); returns the driver status. */
-static inline npu_drv_status opb_run_device(opb *b, uint32_t flags)
+static inline npu_drv_status opb_run_device(opb *b, uint32_t flags) { return opb_run_device_profiled(b, flags, NULL); }
+
+/* The same, with the per-op profile (one record per op) read into profile when it is not NULL. */
+static inline npu_drv_status opb_run_device_profiled(opb *b, uint32_t flags, npu_op_profile *profile)
 {
     for (int i = 0; i < OPB_BUFS; i++)
         assert_int_equal(npu_bo_write(b->bo[i], 0, b->host[i], b->size[i]), NPU_DRV_OK);
@@ -194,6 +199,9 @@ static inline npu_drv_status opb_run_device(opb *b, uint32_t flags)
     job.nbufs = OPB_BUFS;
     for (int i = 0; i < OPB_BUFS; i++)
         job.bufs[i].bo = b->bo[i];
+    npu_bo *prof = profile ? npu_bo_alloc(b->dev, (b->nops ? b->nops : 1) * sizeof *profile) : NULL;
+    assert_true(!profile || prof);
+    job.profile.bo = prof;
     npu_counters c0, c1;
     npu_dev_read_counters(b->dev, &c0);
     npu_fence f;
@@ -202,6 +210,9 @@ static inline npu_drv_status opb_run_device(opb *b, uint32_t flags)
     b->st = npu_wait(b->dev, f, OPB_TIMEOUT, &b->res);
     npu_dev_read_counters(b->dev, &c1);
     npu_counters_diff(&c0, &c1, &b->diff);
+    if (prof && b->st == NPU_DRV_OK)
+        assert_int_equal(npu_bo_read(prof, 0, profile, b->nops * sizeof *profile), NPU_DRV_OK);
+    npu_bo_free(prof);
     return b->st;
 }
 

@@ -278,12 +278,39 @@ static void test_the_log_counts_fences_and_the_timing_is_deterministic(void **st
     assert_null(strstr(log, "overlap across ops"));
 }
 
+/* With overlap on, op i's profile record is its dispatch window (firmware/src/ops/README.md): the
+ * windows follow one another, the last ends when the job's units have drained, and every counter
+ * of the units is in exactly one window. */
+static void test_the_profile_windows_cover_the_job(void **state)
+{
+    (void)state;
+    build_on(1, ping_pong);
+    npu_op_profile p[PING_PONG_OPS];
+    assert_int_equal(opb_run_device_profiled(&B, NPU_JOB_F_TIMING_ONLY, p), NPU_DRV_OK);
+    for (int i = 0; i < PING_PONG_OPS; i++) {
+        assert_true(p[i].end_cycle >= p[i].start_cycle);
+        if (i)
+            assert_int_equal(p[i].start_cycle, p[i - 1].end_cycle);
+    }
+    assert_true(p[0].start_cycle > B.res.start_cycle && p[PING_PONG_OPS - 1].end_cycle <= B.res.end_cycle);
+    static const int counters[] = {NPU_CTR_BUSY, NPU_CTR_STALL, NPU_CTR_ELEMS, NPU_CTR_DRAM_RD, NPU_CTR_DRAM_WR,
+                                   NPU_CTR_SRAM_RD, NPU_CTR_SRAM_WR, NPU_CTR_INSNS};
+    for (int u = 0; u < NPU_UNIT_CTRL; u++)
+        for (size_t k = 0; k < sizeof counters / sizeof counters[0]; k++) {
+            uint64_t sum = 0;
+            for (int i = 0; i < PING_PONG_OPS; i++)
+                sum += p[i].ctr[u][counters[k]];
+            assert_int_equal(sum, B.diff.v[u][counters[k]]);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_the_second_ops_loads_hide_under_the_first_ops_compute),
         cmocka_unit_test(test_an_op_that_reads_the_previous_output_waits_for_it),
         cmocka_unit_test(test_the_log_counts_fences_and_the_timing_is_deterministic),
+        cmocka_unit_test(test_the_profile_windows_cover_the_job),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
