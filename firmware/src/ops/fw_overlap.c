@@ -16,10 +16,12 @@
  * prefix of a valid sequential schedule (every wait's signal was pushed before it).
  *
  * So that ops rarely conflict, each op runs in one half of the SRAM, the half op j - 1 did not
- * touch, when its kernel accepts the smaller SRAM (its check() with half the bytes); otherwise in
- * the whole SRAM, and its first SRAM access fences against the previous op. Kernel semaphores
- * are handed out in rotation, so consecutive ops use different ones. README.md ("Overlap across
- * ops") says what this costs and what a per-op profile means then.
+ * touch, when a trial emission there (pushing nothing) fits, moves no more DRAM bytes and
+ * dispatches at most 5/4 the instructions of the whole SRAM's plan; otherwise in the whole SRAM,
+ * and its first SRAM access fences against the previous op. Kernel semaphores are handed out in
+ * rotation, so consecutive ops use different ones; an op that needs more than the kernels' share
+ * runs alone (drained before and after). README.md ("Overlap across ops") says what this costs
+ * and what a per-op profile means then.
  */
 #include "fw_ops.h"
 
