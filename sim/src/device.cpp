@@ -574,7 +574,7 @@ hal_status Device::push(unsigned unit, const hal_cmd &cmd)
         if (st != HAL_OK)
             return st;
     }
-    u.queue.push_back(cmd);
+    u.queue.push_back(cmd, dispatch_seq_++);
     if (u.waits_wake)
         u.wake.notify(SC_ZERO_TIME);
     units_[NPU_UNIT_CTRL].ctr[NPU_CTR_INSNS]++; // the control core's count: instructions dispatched

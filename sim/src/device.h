@@ -73,7 +73,8 @@ inline const sc_core::sc_time &sim_now() { return sc_core::sc_get_curr_simcontex
 // Fast-model latency of a compute instruction (units.cpp; sim/README.md has the formulas).
 uint64_t fast_cycles(const isa_insn &in, const npu_device_config &cfg);
 
-// Bandwidth shared by concurrent transfers (processor sharing), in fixed point.
+// Bandwidth given to concurrent transfers in program order (the oldest dispatch first), in
+// fixed point.
 class DramModel {
   public:
     static constexpr int kFracBits = 16; // bandwidth in bytes/cycle << 16
@@ -81,11 +82,13 @@ class DramModel {
     uint64_t latency_cycles() const { return latency_cycles_; }
     uint64_t bw_fx() const { return bw_fx_; }
     // Called from a thread after its first-byte latency (latency_cycles(), waited by the caller):
-    // wait for `bytes` to be served at the bandwidth share. Returns false if the abort event of
+    // wait for `bytes` to be served, after every active transfer dispatched before it (`seq`, the
+    // instruction's dispatch number, smaller = earlier in the program). Returns false if the abort event of
     // `done_or_abort` fired first (the request is withdrawn). `done` is the caller's completion
     // event and `done_or_abort` the list (done | abort), built once: no event and no event list
     // is allocated per transfer.
-    bool transfer(uint64_t bytes, sc_core::sc_event &done, const sc_core::sc_event_or_list &done_or_abort);
+    bool transfer(uint64_t bytes, uint64_t seq, sc_core::sc_event &done,
+                  const sc_core::sc_event_or_list &done_or_abort);
     void method(); // SC_METHOD body, sensitive to next_
     sc_core::sc_event next_;
     void clear();
@@ -93,6 +96,7 @@ class DramModel {
   private:
     struct Request {
         uint64_t remaining_fx;
+        uint64_t seq; // dispatch number: the smallest is served first
         bool finished;
         sc_core::sc_event *done;
     };
@@ -100,7 +104,7 @@ class DramModel {
     void schedule();
     uint64_t bw_fx_ = 1;
     uint64_t latency_cycles_ = 0;
-    std::vector<Request *> active_;
+    std::vector<Request *> active_; // in increasing seq
     sc_core::sc_time last_;
 };
 
@@ -171,16 +175,18 @@ class CmdQueue {
     bool empty() const { return count_ == 0; }
     size_t size() const { return count_; }
     const hal_cmd &front() const { return slots_[head_]; }
+    uint64_t front_seq() const { return seqs_[head_]; } // the front entry's dispatch number
     void pop_front()
     {
         head_ = (head_ + 1) & (slots_.size() - 1);
         count_--;
     }
-    void push_back(const hal_cmd &cmd)
+    void push_back(const hal_cmd &cmd, uint64_t seq)
     {
         if (count_ == slots_.size())
             grow();
         slots_[(head_ + count_) & (slots_.size() - 1)] = cmd;
+        seqs_[(head_ + count_) & (slots_.size() - 1)] = seq;
         count_++;
     }
     void clear() { head_ = count_ = 0; }
@@ -190,12 +196,17 @@ class CmdQueue {
     {
         constexpr size_t kFirstSlots = 16; // a power of two, like every size after it
         std::vector<hal_cmd> bigger(slots_.empty() ? kFirstSlots : 2 * slots_.size());
-        for (size_t i = 0; i < count_; i++)
+        std::vector<uint64_t> bigger_seqs(bigger.size());
+        for (size_t i = 0; i < count_; i++) {
             bigger[i] = slots_[(head_ + i) & (slots_.size() - 1)];
+            bigger_seqs[i] = seqs_[(head_ + i) & (slots_.size() - 1)];
+        }
         slots_.swap(bigger);
+        seqs_.swap(bigger_seqs);
         head_ = 0;
     }
     std::vector<hal_cmd> slots_; // size 0 or a power of two
+    std::vector<uint64_t> seqs_; // each slot's dispatch number (the DRAM's priority)
     size_t head_ = 0, count_ = 0;
 };
 
@@ -205,6 +216,7 @@ struct Unit {
     bool has_current = false; // an instruction has been taken from the queue and not finished
     bool stalled = false;     // in a `wait` on a semaphore
     uint32_t current = 0;     // its index
+    uint64_t current_seq = 0; // its dispatch number: program order across the queues
     std::array<uint64_t, NPU_CTR_COUNT> ctr{};
     sc_core::sc_event wake; // the queue got an entry (notified only while the unit waits for it)
     bool waits_wake = false; // the unit thread waits for `wake` (its queue is empty)
@@ -346,6 +358,7 @@ class Device : public sc_core::sc_module {
     sc_core::sc_event_or_list progress_or_reset_; // progress_ | reset_ev_ | watchdog_ev_, built once
     sc_core::sc_event abort_ev_;   // units drop their work
     uint64_t abort_epoch_ = 0;
+    uint64_t dispatch_seq_ = 0; // instructions dispatched to the unit queues so far (their program order)
     bool fault_pending_ = false;
     hal_fault fault_{};
 

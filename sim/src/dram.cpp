@@ -1,13 +1,17 @@
 // dram.cpp -- device DRAM bandwidth, latency and contention.
 //
 // Every transfer first waits the configured first-byte latency (latency does not consume
-// bandwidth: requests are pipelined; the unit waits it on its own timer before transfer()), then joins the set of active transfers, which share the
-// sustained bandwidth equally (processor sharing). With n transfers active, each advances by
-// bw / n bytes per cycle; whenever a transfer starts or ends the shares are recomputed. So a lone
-// transfer of B bytes takes latency + ceil(B / bw) cycles and two identical concurrent ones
-// take latency + ceil(2B / bw) each. All arithmetic is integer (bandwidth in 16.16 fixed point
-// bytes/cycle), so results are identical on every run and machine. One event per start and end
-// of a transfer, none per cycle.
+// bandwidth: requests are pipelined; the unit waits it on its own timer before transfer()), then
+// joins the set of active transfers. The sustained bandwidth goes to them in program order: the
+// active transfer dispatched first (the smallest dispatch number, whichever DMA channel runs it)
+// takes all of it, the next one what it leaves in its last cycle, and so on (work-conserving and
+// order-preserving). So a lone transfer of B bytes takes latency + ceil(B / bw) cycles; of two
+// identical ones that start together, the earlier-dispatched ends after ceil(B / bw) and the other
+// after ceil(2B / bw). Processor sharing (bw / n each) let a transfer the program needs later,
+// on another channel, take bandwidth from the one it needs now: with more DMA channels a tile's
+// operands arrived later and workloads became slower (issue 14). All arithmetic is integer
+// (bandwidth in 16.16 fixed point bytes/cycle), so results are identical on every run and
+// machine. One event per start and end of a transfer, none per cycle.
 #include "device.h"
 
 #include <algorithm>
@@ -37,10 +41,13 @@ void DramModel::advance()
     sc_time now = sim_now();
     uint64_t dt = to_cycles(now - last_);
     last_ = now;
-    if (dt && !active_.empty()) {
-        uint64_t share = dt * bw_fx_ / active_.size();
-        for (Request *r : active_)
-            r->remaining_fx -= std::min(share, r->remaining_fx);
+    uint64_t budget = dt * bw_fx_; // served in program order
+    for (Request *r : active_) {
+        if (budget == 0)
+            break;
+        uint64_t served = std::min(budget, r->remaining_fx);
+        r->remaining_fx -= served;
+        budget -= served;
     }
     for (Request *r : active_)
         if (r->remaining_fx == 0) {
@@ -56,11 +63,8 @@ void DramModel::schedule()
     next_.cancel();
     if (active_.empty())
         return;
-    uint64_t least = active_.front()->remaining_fx;
-    for (Request *r : active_)
-        least = std::min(least, r->remaining_fx);
-    uint64_t n = active_.size();
-    uint64_t dt = (least * n + bw_fx_ - 1) / bw_fx_; // ceil: after dt cycles the smallest is served
+    uint64_t first = active_.front()->remaining_fx; // the oldest takes all the bandwidth
+    uint64_t dt = (first + bw_fx_ - 1) / bw_fx_;     // ceil: after dt cycles it is served
     next_.notify(cycles(dt ? dt : 1));
 }
 
@@ -70,12 +74,14 @@ void DramModel::method()
     schedule();
 }
 
-bool DramModel::transfer(uint64_t bytes, sc_event &done, const sc_event_or_list &done_or_abort)
+bool DramModel::transfer(uint64_t bytes, uint64_t seq, sc_event &done, const sc_event_or_list &done_or_abort)
 {
     done.cancel(); // a notification left by the unit's previous transfer is not this one's
-    Request r{bytes << kFracBits, false, &done};
+    Request r{bytes << kFracBits, seq, false, &done};
     advance();
-    active_.push_back(&r);
+    auto later = std::upper_bound(active_.begin(), active_.end(), seq,
+                                  [](uint64_t s, const Request *a) { return s < a->seq; });
+    active_.insert(later, &r);
     schedule();
     while (!r.finished) {
         wait(done_or_abort);

@@ -129,6 +129,7 @@ void Device::unit_thread(unsigned u)
             U.waits_wake = false;
         }
         hal_cmd cmd = U.queue.front();
+        U.current_seq = U.queue.front_seq();
         U.queue.pop_front();
         U.has_current = true;
         U.current = cmd.index;
@@ -298,7 +299,7 @@ bool Device::exec_dma(unsigned u, const hal_cmd &cmd)
             return false;
         }
         sc_time t0 = sim_now();
-        bool served = dram_model_.transfer(charged, units_[u].dram_done, units_[u].dram_done_or_abort);
+        bool served = dram_model_.transfer(charged, units_[u].current_seq, units_[u].dram_done, units_[u].dram_done_or_abort);
         units_[u].ctr[NPU_CTR_BUSY] += to_cycles(sim_now() - t0);
         if (!served || epoch != abort_epoch_) {
             sram_model_.withdraw(sram_req);

@@ -1,5 +1,5 @@
 /* The fast models' timing, pinned to the cycle against the documented formulas (sim/README.md):
- * DMA = setup + latency + ceil(bytes / bandwidth); concurrent DMAs share the bandwidth; matmul
+ * DMA = setup + latency + ceil(bytes / bandwidth); concurrent DMAs are served in program order; matmul
  * (with the output stage's term when it is the bottleneck, and mm.out), softmax and vector
  * latencies; the firmware's per-job and per-instruction costs; units overlap unless the program's
  * sync instructions order them; the SRAM banks bound a unit and make concurrent units and DMAs
@@ -130,12 +130,13 @@ static void test_dma_fractional_bandwidth_rounds_up(void **state)
     assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 512);
 }
 
-static void test_two_concurrent_dmas_share_bandwidth(void **state)
+static void test_concurrent_dmas_are_served_in_program_order(void **state)
 {
     (void)state;
     /* The vector unit holds both semaphores back until every instruction is dispatched
      * (4 + 4000/16 = 254 cycles from cycle 420), then releases both channels in the same cycle.
-     * Each 4096-byte transfer then gets 8 bytes per cycle: 512 cycles instead of 256. */
+     * The DRAM serves the transfer dispatched first (dma0's) at the whole bandwidth, 256 cycles,
+     * and dma1's after it: 512 cycles from the same start. */
     run_ok("v.un relu, i32, 0x10000, 0x10000, 1, 4000, 0.0\n"
            "signal vec, 0\n"
            "signal vec, 1\n"
@@ -145,24 +146,45 @@ static void test_two_concurrent_dmas_share_bandwidth(void **state)
            "dma.ld 1, 1, 0x4000, 0, 4, 1024, 1024, 1024\n"
            "end\n");
     const uint64_t released = JOB + INSN + VEC_PIPE + 4000 / VEC_LANES;
-    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 512);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 256);
     assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA1, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 512);
     assert_int_equal(npu_test_cycles(&T), released + DMA_SETUP + DRAM_LATENCY + 512);
-    /* a transfer that starts while another is half done: the first gets the whole bandwidth for
-     * 128 cycles (2048 bytes), then both share: 2048 more bytes at 8 B/cycle = 256 cycles */
+    /* a transfer that starts while an earlier one is half done waits for it: the first enters
+     * the DRAM at 420 + 116 = 536; the second is dispatched at 420 + 8 * 20 = 580 and enters at
+     * 696, when the first has 4096 - 160 * 16 = 1536 bytes left, which it still gets alone: 96
+     * more cycles (done at 792); then the second's 4096 bytes, 256 cycles: done at 1048 (the
+     * same end as any sharing: the DRAM never idles while a transfer waits). */
     run_ok("dma.ld 0, 0, 0x0, 0, 4, 1024, 1024, 1024\n"
-           "nop\nnop\nnop\nnop\nnop\n" /* 5 x 20 = 100 cycles, plus the next dispatch: 120 ... */
-           "nop\n"                     /* ... 140 */
-           "nop\n"                     /* 160: 128 + 16 + 16 after the first entered the pool */
+           "nop\nnop\nnop\nnop\nnop\nnop\nnop\n"
            "dma.ld 1, 1, 0x4000, 0, 4, 1024, 1024, 1024\n"
            "end\n");
-    /* first enters the pool at 420 + 116 = 536; second is dispatched at 420 + 8 * 20 = 580 and
-     * enters at 696, when the first has 4096 - 160 * 16 = 1536 bytes left: 1536 / 8 = 192 more
-     * cycles (done at 888), while the second served 1536 and finishes its last 2560 alone:
-     * 160 cycles, done at 1048. */
-    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 160 + 192);
-    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA1, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 192 + 160);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 160 + 96);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA1, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 96 + 256);
     assert_int_equal(npu_test_cycles(&T), 1048);
+}
+
+/* Program order, not arrival: a transfer dispatched later on another channel that reaches the
+ * DRAM first gives way to an earlier-dispatched one as soon as that one arrives (with processor
+ * sharing, a prefetch on a spare channel took half the bandwidth from the transfer the program
+ * needed first, and more DMA channels made workloads slower: issue 14). dma0's load waits for
+ * the vector unit's gelu over 400 f32 (4 + 25 * 8 = 204 cycles, 3200 SRAM bytes: no bank
+ * conflict with the DMA); dma1's load, dispatched after it, starts alone. */
+static void test_earlier_dispatched_dma_preempts_a_later_one(void **state)
+{
+    (void)state;
+    run_ok("v.un gelu, f32, 0x10000, 0x10000, 1, 400, 0.0\n" /* dispatched at 420, done at 624 */
+           "signal vec, 0\n"
+           "wait dma0, 0\n"
+           "dma.ld 0, 0, 0x0, 0, 4, 1024, 1024, 1024\n"   /* enters the DRAM at 624 + 116 = 740 */
+           "dma.ld 1, 1, 0x4000, 0, 4, 1024, 1024, 1024\n" /* dispatched at 500, enters at 616 */
+           "end\n");
+    /* dma1 alone from 616 to 740: 124 * 16 = 1984 bytes; dma0 then takes the DRAM for 256
+     * cycles (done at 996), and dma1 moves its last 2112 bytes in 132 cycles (done at 1128) */
+    const uint64_t gelu_done = JOB + INSN + VEC_PIPE + 400 / VEC_LANES * 8;
+    assert_int_equal(gelu_done, 624);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA0, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 256);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_DMA1, NPU_CTR_BUSY), DMA_SETUP + DRAM_LATENCY + 124 + 256 + 132);
+    assert_int_equal(npu_test_cycles(&T), 1128);
 }
 
 static void test_matmul_cycles_equal_formula(void **state)
@@ -443,7 +465,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dma_latency_plus_bytes_over_bandwidth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dma_fractional_bandwidth_rounds_up, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_two_concurrent_dmas_share_bandwidth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_dmas_are_served_in_program_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_earlier_dispatched_dma_preempts_a_later_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_matmul_cycles_equal_formula, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_stage_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_softmax_and_vector_cycles, setup, teardown),
