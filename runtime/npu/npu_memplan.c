@@ -16,6 +16,7 @@
  * back at once, so nothing fragments device memory between modules.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,15 +36,37 @@ typedef struct place_order {
     int first, index;
 } place_order;
 
-static int by_size_desc(const void *pa, const void *pb)
+static bool placed_before(const place_order *a, const place_order *b)
 {
-    const place_order *a = pa, *b = pb;
     if (a->bytes != b->bytes)
-        return a->bytes > b->bytes ? -1 : 1;
+        return a->bytes > b->bytes;
     if (a->first != b->first)
-        return a->first < b->first ? -1 : 1;
-    return (a->index > b->index) - (a->index < b->index);
+        return a->first < b->first;
+    return a->index < b->index;
 }
+
+/* o[0..n-1] into placement order: a merge sort with the comparison inline (qsort's callback per
+ * comparison cost more than the comparison). tmp: room for n. */
+static void sort_place_order(place_order *o, place_order *tmp, int n)
+{
+    for (int width = 1; width < n; width *= 2) {
+        for (int lo = 0; lo < n; lo += 2 * width) {
+            int mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            int i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                tmp[k++] = placed_before(&o[j], &o[i]) ? o[j++] : o[i++];
+            while (i < mid)
+                tmp[k++] = o[i++];
+            while (j < hi)
+                tmp[k++] = o[j++];
+        }
+        memcpy(o, tmp, (size_t)n * sizeof *o);
+    }
+}
+
+/* The steps a lifetime planner sees are listed by marking them in a table over their range when
+ * the range holds at most this many slots per step listed (else they are sorted). */
+#define STEP_TABLE_PER_STEP 4
 
 static int cmp_int(const void *pa, const void *pb)
 {
@@ -119,14 +142,32 @@ static bool tree_build(step_tree *st, const npu_live_buf *bufs, int n)
     st->steps = malloc((size_t)(2 * n) * sizeof *st->steps);
     if (!st->steps)
         return false;
+    int lo = INT_MAX, hi = INT_MIN;
     for (int i = 0; i < n; i++) {
         st->steps[2 * i] = bufs[i].first;
         st->steps[2 * i + 1] = bufs[i].last;
+        lo = bufs[i].first < lo ? bufs[i].first : lo;
+        hi = bufs[i].last > hi ? bufs[i].last : hi;
+        lo = bufs[i].last < lo ? bufs[i].last : lo;
+        hi = bufs[i].first > hi ? bufs[i].first : hi;
     }
-    qsort(st->steps, (size_t)(2 * n), sizeof *st->steps, cmp_int);
-    for (int i = 0; i < 2 * n; i++)
-        if (st->n_steps == 0 || st->steps[i] != st->steps[st->n_steps - 1])
-            st->steps[st->n_steps++] = st->steps[i];
+    /* the distinct steps, ascending: marked in a table over [lo, hi] when that is not much longer
+     * than the list (a segment's steps are its op positions), else sorted */
+    int64_t range = (int64_t)hi - lo + 1;
+    bool *at = range <= (int64_t)STEP_TABLE_PER_STEP * 2 * n ? calloc((size_t)range, sizeof *at) : NULL;
+    if (at) {
+        for (int i = 0; i < 2 * n; i++)
+            at[st->steps[i] - lo] = true;
+        for (int64_t v = 0; v < range; v++)
+            if (at[v])
+                st->steps[st->n_steps++] = (int)(lo + v);
+        free(at);
+    } else {
+        qsort(st->steps, (size_t)(2 * n), sizeof *st->steps, cmp_int);
+        for (int i = 0; i < 2 * n; i++)
+            if (st->n_steps == 0 || st->steps[i] != st->steps[st->n_steps - 1])
+                st->steps[st->n_steps++] = st->steps[i];
+    }
     st->size = 1;
     while (st->size < st->n_steps)
         st->size *= 2;
@@ -157,12 +198,52 @@ typedef struct met {
     uint64_t off, end;
 } met;
 
+/* Sorting the m placed buffers a new one meets costs about m log m comparisons through qsort's
+ * callback; reading them off the list of all k placed buffers, kept in offset order, costs k
+ * cheap tests. Sort when m * this < k: a rough ratio of the two costs per buffer. Both give the
+ * same order, so the choice moves time only, never an offset. */
+#define ARENA_SORT_VS_WALK 64
+/* A query of the step tree visits about 2 nodes per leaf of the lifetime (and the buffers listed
+ * there); testing every placed buffer costs one test each. Test them all when the lifetime's
+ * leaves times this reach the placed count. */
+#define ARENA_QUERY_VS_WALK 2
+/* Most buffers meet a few placed ones (a decode segment's: 4 to 25 on average); so few are
+ * sorted by insertion, inline, rather than through qsort's callbacks (about 4,000 instructions
+ * a call there). */
+#define ARENA_INSERTION_SORT_MAX 32
+
+static void sort_few(met *m, int n)
+{
+    for (int i = 1; i < n; i++) {
+        met x = m[i];
+        int j = i;
+        for (; j > 0 && (m[j - 1].off > x.off || (m[j - 1].off == x.off && m[j - 1].end > x.end)); j--)
+            m[j] = m[j - 1];
+        m[j] = x;
+    }
+}
+
 static int by_offset(const void *pa, const void *pb)
 {
     const met *a = pa, *b = pb;
     if (a->off != b->off)
         return a->off < b->off ? -1 : 1;
     return (a->end > b->end) - (a->end < b->end);
+}
+
+/* Where a placed buffer goes in the offset-ordered list of all placed buffers: after every one
+ * at a lower (offset, end), so the list stays sorted as the gap search reads it. */
+static int offset_rank(const met *placed_at, const int *by_off, int n_placed, met m)
+{
+    int lo = 0, hi = n_placed;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (by_offset(&placed_at[by_off[mid]], &m) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64_t *offsets, uint64_t *peak,
@@ -174,18 +255,27 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
     if (align == 0)
         align = 1;
     place_order *order = malloc((size_t)n * sizeof *order);
+    place_order *order_tmp = malloc((size_t)n * sizeof *order_tmp);
     uint64_t *need = malloc((size_t)n * sizeof *need);
     bool *placed = calloc((size_t)n, sizeof *placed);
     int *seen = malloc((size_t)n * sizeof *seen); /* the last query that listed each buffer */
     met *meets = malloc((size_t)n * sizeof *meets);
+    met *placed_at = calloc((size_t)n, sizeof *placed_at); /* each placed buffer's [offset, end) */
+    int *by_off = malloc((size_t)n * sizeof *by_off);       /* the placed buffers by (offset, end) */
+    int *leaf_l = malloc((size_t)n * sizeof *leaf_l), *leaf_r = malloc((size_t)n * sizeof *leaf_r); /* lifetimes, ranked */
     step_tree st;
-    bool ok = tree_build(&st, bufs, n) && order && need && placed && seen && meets;
+    bool ok = tree_build(&st, bufs, n) && order && order_tmp && need && placed && seen && meets && placed_at && by_off && leaf_l && leaf_r;
     if (!ok) {
         free(order);
+        free(order_tmp);
         free(need);
         free(placed);
         free(seen);
         free(meets);
+        free(placed_at);
+        free(by_off);
+        free(leaf_l);
+        free(leaf_r);
         tree_free(&st);
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (arena plan of %d buffers)", n);
     }
@@ -193,25 +283,46 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
         order[i] = (place_order){bufs[i].bytes, bufs[i].first, i};
         need[i] = align_up(bufs[i].bytes ? bufs[i].bytes : 1, align);
         seen[i] = -1;
+        lifetime_leaves(&st, &bufs[i], &leaf_l[i], &leaf_r[i]);
     }
-    qsort(order, (size_t)n, sizeof *order, by_size_desc);
+    sort_place_order(order, order_tmp, n);
     for (int k = 0; k < n; k++) {
         int bi = order[k].index;
-        const npu_live_buf *b = &bufs[bi];
-        /* the placed buffers that meet b in time, lowest offset first (buffers at the same offset
-         * in any order: after the first of them, none can start a gap) */
-        int nm = 0, l, r;
-        lifetime_leaves(&st, b, &l, &r);
-        for (l += st.size, r += st.size; l >= 1; l >>= 1, r >>= 1) /* every node over a leaf of b's */
-            for (int node = l; node <= r; node++)
-                for (int j = st.start[node]; j < st.start[node + 1]; j++) {
-                    int p = st.item[j];
-                    if (placed[p] && seen[p] != k) {
-                        seen[p] = k;
-                        meets[nm++] = (met){offsets[p], offsets[p] + need[p]};
+        int nm = 0, l = leaf_l[bi], r = leaf_r[bi];
+        if ((int64_t)(r - l + 1) * ARENA_QUERY_VS_WALK >= k) {
+            /* a long lifetime: its tree query would visit about 2 (r - l + 1) nodes, more than
+             * the placed buffers; each of them tested, in offset order */
+            for (int i = 0; i < k; i++) {
+                int p = by_off[i];
+                if (leaf_l[p] <= r && l <= leaf_r[p])
+                    meets[nm++] = placed_at[p];
+            }
+        } else {
+            /* the placed buffers that meet b in time (marked seen[p] == k) */
+            for (int lo = l + st.size, hi = r + st.size; lo >= 1; lo >>= 1, hi >>= 1) /* every node over a leaf of b's */
+                for (int node = lo; node <= hi; node++)
+                    for (int j = st.start[node]; j < st.start[node + 1]; j++) {
+                        int p = st.item[j];
+                        if (placed[p] && seen[p] != k) {
+                            seen[p] = k;
+                            meets[nm++] = placed_at[p];
+                        }
                     }
-                }
-        qsort(meets, (size_t)nm, sizeof *meets, by_offset);
+            /* ... lowest offset first (buffers at the same offset in any order: after the first
+             * of them, none can start a gap): sorted, or, when they are a large share of the
+             * placed ones, read off the placed list already in that order; the same sequence
+             * either way */
+            if (nm <= ARENA_INSERTION_SORT_MAX) {
+                sort_few(meets, nm);
+            } else if ((int64_t)nm * ARENA_SORT_VS_WALK < k) {
+                qsort(meets, (size_t)nm, sizeof *meets, by_offset);
+            } else {
+                nm = 0;
+                for (int i = 0; i < k; i++)
+                    if (seen[by_off[i]] == k)
+                        meets[nm++] = placed_at[by_off[i]];
+            }
+        }
         /* the smallest gap between them that holds b, else the top of the highest */
         uint64_t top = 0, best = UINT64_MAX, best_gap = UINT64_MAX;
         for (int i = 0; i < nm; i++) {
@@ -226,14 +337,23 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
         uint64_t at = best != UINT64_MAX ? best : top;
         offsets[bi] = at;
         placed[bi] = true;
+        placed_at[bi] = (met){at, at + need[bi]};
+        int pos = offset_rank(placed_at, by_off, k, placed_at[bi]);
+        memmove(&by_off[pos + 1], &by_off[pos], (size_t)(k - pos) * sizeof *by_off);
+        by_off[pos] = bi;
         if (at + need[bi] > *peak)
             *peak = at + need[bi];
     }
     free(order);
+    free(order_tmp);
     free(need);
     free(placed);
     free(seen);
     free(meets);
+    free(placed_at);
+    free(by_off);
+    free(leaf_l);
+    free(leaf_r);
     tree_free(&st);
     return RT_OK;
 }

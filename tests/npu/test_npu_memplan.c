@@ -13,6 +13,7 @@
 
 #define MIB (1024ull * 1024ull)
 #define N_REFERENCE_MAX 400 /* buffers in the planner's comparison with the reference walk */
+#define N_DENSE 3000        /* buffers of the dense comparison: many placed ones meet each new one */
 
 static npu_backend *BE;
 
@@ -107,7 +108,7 @@ static void test_arena_random_plans_are_valid_and_deterministic(void **state)
  * nodes took seconds); it must place every buffer exactly where this walk does. */
 static void reference_plan(const npu_live_buf *b, int n, uint64_t align, uint64_t *off, uint64_t *peak)
 {
-    int order[N_REFERENCE_MAX];
+    int order[N_DENSE];
     for (int i = 0; i < n; i++)
         order[i] = i;
     for (int i = 1; i < n; i++) /* largest first; then the earlier birth; then the lower index */
@@ -120,7 +121,7 @@ static void reference_plan(const npu_live_buf *b, int n, uint64_t align, uint64_
             order[j - 1] = order[j];
             order[j] = t;
         }
-    int placed[N_REFERENCE_MAX], nplaced = 0;
+    int placed[N_DENSE], nplaced = 0;
     *peak = 0;
     for (int k = 0; k < n; k++) {
         const npu_live_buf *x = &b[order[k]];
@@ -172,6 +173,38 @@ static void test_arena_plan_matches_the_walk_over_every_buffer(void **state)
         reference_plan(b, n, align, want, &want_peak);
         assert_int_equal(peak, want_peak);
         assert_memory_equal(off, want, (size_t)n * sizeof off[0]);
+    }
+}
+
+/* The planner finds the placed buffers a new one meets in several ways by how many there are
+ * (a tree query then an inline sort, qsort, or a read of the placed list in offset order; or, for
+ * a long lifetime, a test of every placed buffer): thousands of buffers with short lifetimes on
+ * few steps make each new one meet dozens to hundreds of placed ones, so every way is taken
+ * (the random comparison above, with at most 400 buffers, never sorts more than a few). Each must
+ * place exactly where the walk does. */
+static void test_arena_plan_matches_the_walk_when_many_buffers_meet(void **state)
+{
+    (void)state;
+    test_rng r = {99};
+    static const int steps_of_round[] = {40, 75, 150, 400};
+    enum { ROUNDS = sizeof steps_of_round / sizeof steps_of_round[0] };
+    static npu_live_buf b[N_DENSE];
+    static uint64_t off[N_DENSE], want[N_DENSE];
+    for (int round = 0; round < ROUNDS; round++) {
+        int steps = steps_of_round[round];
+        for (int i = 0; i < N_DENSE; i++) {
+            int a = (int)test_rng_range(&r, -1, steps), len = (int)test_rng_range(&r, 0, 2);
+            /* a few long lifetimes among the short ones */
+            if (i % 97 == 0)
+                len = steps;
+            b[i] = (npu_live_buf){(uint64_t)test_rng_range(&r, 1, 64) * 256, a, a + len};
+        }
+        uint64_t peak, want_peak;
+        rt_error e;
+        assert_int_equal(npu_arena_plan(b, N_DENSE, 64, off, &peak, &e), RT_OK);
+        reference_plan(b, N_DENSE, 64, want, &want_peak);
+        assert_int_equal(peak, want_peak);
+        assert_memory_equal(off, want, sizeof off);
     }
 }
 
@@ -522,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_arena_greedy_by_size_reaches_the_bound_first_fit_misses),
         cmocka_unit_test(test_arena_random_plans_are_valid_and_deterministic),
         cmocka_unit_test(test_arena_plan_matches_the_walk_over_every_buffer),
+        cmocka_unit_test(test_arena_plan_matches_the_walk_when_many_buffers_meet),
         cmocka_unit_test(test_segments_share_one_arena_and_memory_comes_back),
         cmocka_unit_test(test_plan_that_does_not_fit_says_how_much_is_missing),
         cmocka_unit_test(test_resident_tensors_are_placed_once),
