@@ -176,6 +176,9 @@ typedef struct npu_live_buf {
  * bytes. */
 rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64_t *offsets, uint64_t *peak,
                          rt_error *e);
+/* v[0..n-1] sorted ascending with repeats dropped, in place (linear time when the values span
+ * a range not much larger than n): the distinct count, or -1 out of memory. */
+int npu_sort_distinct(int *v, int n);
 /* Place resident tensor t (a storage root) in the plan's resident region (once); its offset. */
 uint64_t npu_mem_plan_resident(npu_mem_plan *p, int t, uint64_t bytes);
 /* Is graph tensor t resident (the plan's predicate)? */

@@ -16,7 +16,6 @@
  * back at once, so nothing fragments device memory between modules.
  */
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,14 +63,45 @@ static void sort_place_order(place_order *o, place_order *tmp, int n)
     }
 }
 
-/* The steps a lifetime planner sees are listed by marking them in a table over their range when
- * the range holds at most this many slots per step listed (else they are sorted). */
-#define STEP_TABLE_PER_STEP 4
+/* Distinct values are listed by marking them in a table over their range when the range holds at
+ * most this many slots per value listed (a segment's steps are its op positions, its tensors
+ * mostly a run of the graph's); else they are sorted. */
+#define DISTINCT_TABLE_PER_VALUE 4
 
 static int cmp_int(const void *pa, const void *pb)
 {
     int a = *(const int *)pa, b = *(const int *)pb;
     return (a > b) - (a < b);
+}
+
+int npu_sort_distinct(int *v, int n)
+{
+    if (n <= 0)
+        return 0;
+    int lo = v[0], hi = v[0];
+    for (int i = 1; i < n; i++) {
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
+    }
+    int64_t range = (int64_t)hi - lo + 1;
+    int w = 0;
+    if (range <= (int64_t)DISTINCT_TABLE_PER_VALUE * n) {
+        bool *at = calloc((size_t)range, sizeof *at);
+        if (!at)
+            return -1;
+        for (int i = 0; i < n; i++)
+            at[v[i] - lo] = true;
+        for (int64_t x = 0; x < range; x++)
+            if (at[x])
+                v[w++] = (int)(lo + x);
+        free(at);
+        return w;
+    }
+    qsort(v, (size_t)n, sizeof *v, cmp_int);
+    for (int i = 0; i < n; i++)
+        if (w == 0 || v[i] != v[w - 1])
+            v[w++] = v[i];
+    return w;
 }
 
 /* Which buffers meet a lifetime, without a walk over every buffer: the distinct first and last
@@ -142,32 +172,13 @@ static bool tree_build(step_tree *st, const npu_live_buf *bufs, int n)
     st->steps = malloc((size_t)(2 * n) * sizeof *st->steps);
     if (!st->steps)
         return false;
-    int lo = INT_MAX, hi = INT_MIN;
     for (int i = 0; i < n; i++) {
         st->steps[2 * i] = bufs[i].first;
         st->steps[2 * i + 1] = bufs[i].last;
-        lo = bufs[i].first < lo ? bufs[i].first : lo;
-        hi = bufs[i].last > hi ? bufs[i].last : hi;
-        lo = bufs[i].last < lo ? bufs[i].last : lo;
-        hi = bufs[i].first > hi ? bufs[i].first : hi;
     }
-    /* the distinct steps, ascending: marked in a table over [lo, hi] when that is not much longer
-     * than the list (a segment's steps are its op positions), else sorted */
-    int64_t range = (int64_t)hi - lo + 1;
-    bool *at = range <= (int64_t)STEP_TABLE_PER_STEP * 2 * n ? calloc((size_t)range, sizeof *at) : NULL;
-    if (at) {
-        for (int i = 0; i < 2 * n; i++)
-            at[st->steps[i] - lo] = true;
-        for (int64_t v = 0; v < range; v++)
-            if (at[v])
-                st->steps[st->n_steps++] = (int)(lo + v);
-        free(at);
-    } else {
-        qsort(st->steps, (size_t)(2 * n), sizeof *st->steps, cmp_int);
-        for (int i = 0; i < 2 * n; i++)
-            if (st->n_steps == 0 || st->steps[i] != st->steps[st->n_steps - 1])
-                st->steps[st->n_steps++] = st->steps[i];
-    }
+    st->n_steps = npu_sort_distinct(st->steps, 2 * n);
+    if (st->n_steps < 0)
+        return false;
     st->size = 1;
     while (st->size < st->n_steps)
         st->size *= 2;

@@ -187,12 +187,6 @@ npu_tinfo *npu_seg_tinfo(npu_segment *s, int t)
 
 int npu_seg_pos(const npu_segment *s, int node) { return index_find(&s->node_pos, node); }
 
-static int cmp_int(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
 /* node_pos, and one entry per distinct tensor the nodes read or write, ascending, with t_pos. */
 static rt_status index_segment(npu_segment *s, rt_error *e)
 {
@@ -216,12 +210,11 @@ static rt_status index_segment(npu_segment *s, rt_error *e)
             if (nd->outputs[k] >= 0)
                 s->t_graph[n++] = nd->outputs[k];
     }
-    qsort(s->t_graph, n, sizeof *s->t_graph, cmp_int);
-    size_t w = 0;
-    for (size_t i = 0; i < n; i++)
-        if (w == 0 || s->t_graph[i] != s->t_graph[w - 1])
-            s->t_graph[w++] = s->t_graph[i];
-    s->n_t = (int)w;
+    int distinct = n > INT_MAX ? -1 : npu_sort_distinct(s->t_graph, (int)n);
+    if (distinct < 0)
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (segment)");
+    size_t w = (size_t)distinct;
+    s->n_t = distinct;
     if (!(s->t = calloc(w + 1, sizeof *s->t)) || index_init(&s->t_pos, s->n_t) != 0)
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (segment)");
     for (size_t i = 0; i < w; i++) {

@@ -208,6 +208,50 @@ static void test_arena_plan_matches_the_walk_when_many_buffers_meet(void **state
     }
 }
 
+/* npu_sort_distinct (a segment's tensors, the planner's steps): values in a compact range (a
+ * table) and spread ones (a sort), negatives and repeats, give the ascending distinct values. */
+static void test_sort_distinct_lists_each_value_once_ascending(void **state)
+{
+    (void)state;
+    test_rng r = {5};
+    enum { N = 500 };
+    for (int round = 0; round < 40; round++) {
+        int v[N], n = (int)test_rng_range(&r, 1, N);
+        int spread = round % 2 ? 2 * n : 1000000; /* a table, or a sort */
+        bool want[2 * N + 1] = {false};
+        for (int i = 0; i < n; i++) {
+            v[i] = (int)test_rng_range(&r, 0, spread) - spread / 2;
+            if (round % 2)
+                want[v[i] + spread / 2] = true;
+        }
+        int copy[N];
+        memcpy(copy, v, sizeof copy);
+        int w = npu_sort_distinct(v, n);
+        assert_true(w >= 1 && w <= n);
+        for (int i = 1; i < w; i++)
+            assert_true(v[i - 1] < v[i]);
+        for (int i = 0; i < n; i++) { /* every input value is listed */
+            bool found = false;
+            for (int j = 0; j < w && !found; j++)
+                found = v[j] == copy[i];
+            assert_true(found);
+        }
+        for (int j = 0; j < w; j++) { /* and nothing else */
+            bool found = false;
+            for (int i = 0; i < n && !found; i++)
+                found = v[j] == copy[i];
+            assert_true(found);
+        }
+        if (round % 2) {
+            int listed = 0;
+            for (int x = 0; x <= spread; x++)
+                listed += want[x];
+            assert_int_equal(w, listed);
+        }
+    }
+    assert_int_equal(npu_sort_distinct(NULL, 0), 0);
+}
+
 /* ---------------------------------------------------------------- plans of segments */
 
 static uint64_t used_now(void)
@@ -556,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_arena_random_plans_are_valid_and_deterministic),
         cmocka_unit_test(test_arena_plan_matches_the_walk_over_every_buffer),
         cmocka_unit_test(test_arena_plan_matches_the_walk_when_many_buffers_meet),
+        cmocka_unit_test(test_sort_distinct_lists_each_value_once_ascending),
         cmocka_unit_test(test_segments_share_one_arena_and_memory_comes_back),
         cmocka_unit_test(test_plan_that_does_not_fit_says_how_much_is_missing),
         cmocka_unit_test(test_resident_tensors_are_placed_once),
