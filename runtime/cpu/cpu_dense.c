@@ -1,7 +1,10 @@
 /* cpu_dense.c -- whole-tensor conversion to and from the dense kernels' working type, and the
  * checked cblas calls (see cpu_dense.h for the why and the determinism argument). Each
  * conversion chooses its loop once per tensor; the loops themselves are type-free. */
+#include <dlfcn.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,6 +241,52 @@ void cpu_dense_release(const void *buf, bool owned)
         free((void *)buf);
 }
 
+/* ---- OpenBLAS, loaded on the first matrix product: linking it made every process (a what-if
+ * that never multiplies on the CPU, `m4npu --help`) resolve its 12,000 symbol relocations and
+ * start its thread pool at load, some 1.5 ms at best and several on a loaded machine. The
+ * library is the one the build found (M4NPU_OPENBLAS_LIBRARY, from pkg-config's libdir). */
+
+typedef struct blas_api {
+    __typeof__(cblas_sgemm) *sgemm;
+    __typeof__(cblas_dgemm) *dgemm;
+    __typeof__(openblas_get_num_threads) *num_threads;
+    char why[256]; /* empty when loaded */
+} blas_api;
+
+static blas_api BLAS;
+static pthread_once_t BLAS_ONCE = PTHREAD_ONCE_INIT;
+
+static void blas_load(void)
+{
+    void *h = dlopen(M4NPU_OPENBLAS_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *err = dlerror();
+        snprintf(BLAS.why, sizeof BLAS.why, "cannot load OpenBLAS: %s", err ? err : M4NPU_OPENBLAS_LIBRARY);
+        return;
+    }
+    /* dlsym returns void *; a function pointer is taken from it through memcpy (ISO C) */
+    void *sym[3] = {dlsym(h, "cblas_sgemm"), dlsym(h, "cblas_dgemm"), dlsym(h, "openblas_get_num_threads")};
+    if (!sym[0] || !sym[1] || !sym[2]) {
+        snprintf(BLAS.why, sizeof BLAS.why, "%s lacks cblas_sgemm, cblas_dgemm or openblas_get_num_threads",
+                 M4NPU_OPENBLAS_LIBRARY);
+        return;
+    }
+    memcpy(&BLAS.sgemm, &sym[0], sizeof BLAS.sgemm);
+    memcpy(&BLAS.dgemm, &sym[1], sizeof BLAS.dgemm);
+    memcpy(&BLAS.num_threads, &sym[2], sizeof BLAS.num_threads);
+}
+
+static const blas_api *blas(void)
+{
+    pthread_once(&BLAS_ONCE, blas_load);
+    return BLAS.why[0] ? NULL : &BLAS;
+}
+
+static rt_status blas_missing(const rt_op_ctx *c)
+{
+    return ops_err(c, RT_ERR_IO, "%s", BLAS.why);
+}
+
 /* cblas takes int sizes: refuse what does not fit rather than wrap. */
 static rt_status check_blas_sizes(const rt_op_ctx *c, int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb,
                                   int64_t ldc)
@@ -270,8 +319,11 @@ rt_status cpu_gemm_f32(const rt_op_ctx *c, bool ta, bool tb, int64_t M, int64_t 
                 C[m * ldc + n] = beta == 0.0f ? 0.0f : beta * C[m * ldc + n];
         return RT_OK;
     }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
-                (int)K, alpha, A, ld_of(lda), B, ld_of(ldb), beta, C, ld_of(ldc));
+    const blas_api *api = blas();
+    if (!api)
+        return blas_missing(c);
+    api->sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
+               (int)K, alpha, A, ld_of(lda), B, ld_of(ldb), beta, C, ld_of(ldc));
     return RT_OK;
 }
 
@@ -290,12 +342,16 @@ rt_status cpu_gemm_f64(const rt_op_ctx *c, bool ta, bool tb, int64_t M, int64_t 
                 C[m * ldc + n] = beta == 0.0 ? 0.0 : beta * C[m * ldc + n];
         return RT_OK;
     }
-    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
-                (int)K, alpha, A, ld_of(lda), B, ld_of(ldb), beta, C, ld_of(ldc));
+    const blas_api *api = blas();
+    if (!api)
+        return blas_missing(c);
+    api->dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
+               (int)K, alpha, A, ld_of(lda), B, ld_of(ldb), beta, C, ld_of(ldc));
     return RT_OK;
 }
 
 int cpu_exec_blas_threads(void)
 {
-    return openblas_get_num_threads();
+    const blas_api *api = blas();
+    return api ? api->num_threads() : 0;
 }
