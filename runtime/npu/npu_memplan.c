@@ -222,6 +222,11 @@ typedef struct met {
  * sorted by insertion, inline, rather than through qsort's callbacks (about 4,000 instructions
  * a call there). */
 #define ARENA_INSERTION_SORT_MAX 32
+/* A lifetime over at least 1/this of the steps is long: such a buffer meets most of the others
+ * (a decode segment's KV caches when they are not resident), so the placed long ones are kept
+ * in their own list by offset and merged into each short buffer's sorted few, instead of being
+ * found again by every query and sorting with them. */
+#define ARENA_LONG_SHARE 8
 
 static void sort_few(met *m, int n)
 {
@@ -274,8 +279,11 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
     met *placed_at = calloc((size_t)n, sizeof *placed_at); /* each placed buffer's [offset, end) */
     int *by_off = malloc((size_t)n * sizeof *by_off);       /* the placed buffers by (offset, end) */
     int *leaf_l = malloc((size_t)n * sizeof *leaf_l), *leaf_r = malloc((size_t)n * sizeof *leaf_r); /* lifetimes, ranked */
+    bool *is_long = malloc((size_t)n * sizeof *is_long);     /* lives over a large share of the steps */
+    int *long_by_off = malloc((size_t)n * sizeof *long_by_off), n_long = 0; /* the placed long ones by offset */
+    met *merged = malloc((size_t)n * sizeof *merged);
     step_tree st;
-    bool ok = tree_build(&st, bufs, n) && order && order_tmp && need && placed && seen && meets && placed_at && by_off && leaf_l && leaf_r;
+    bool ok = tree_build(&st, bufs, n) && order && order_tmp && need && placed && seen && meets && placed_at && by_off && leaf_l && leaf_r && is_long && long_by_off && merged;
     if (!ok) {
         free(order);
         free(order_tmp);
@@ -287,6 +295,9 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
         free(by_off);
         free(leaf_l);
         free(leaf_r);
+        free(is_long);
+        free(long_by_off);
+        free(merged);
         tree_free(&st);
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (arena plan of %d buffers)", n);
     }
@@ -295,6 +306,7 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
         need[i] = align_up(bufs[i].bytes ? bufs[i].bytes : 1, align);
         seen[i] = -1;
         lifetime_leaves(&st, &bufs[i], &leaf_l[i], &leaf_r[i]);
+        is_long[i] = (int64_t)(leaf_r[i] - leaf_l[i] + 1) * ARENA_LONG_SHARE >= st.n_steps;
     }
     sort_place_order(order, order_tmp, n);
     for (int k = 0; k < n; k++) {
@@ -309,29 +321,50 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
                     meets[nm++] = placed_at[p];
             }
         } else {
-            /* the placed buffers that meet b in time (marked seen[p] == k) */
+            /* the placed buffers that meet b in time (marked seen[p] == k); the long-lived ones
+             * among them not listed: they are read off their own list below */
             for (int lo = l + st.size, hi = r + st.size; lo >= 1; lo >>= 1, hi >>= 1) /* every node over a leaf of b's */
                 for (int node = lo; node <= hi; node++)
                     for (int j = st.start[node]; j < st.start[node + 1]; j++) {
                         int p = st.item[j];
                         if (placed[p] && seen[p] != k) {
                             seen[p] = k;
-                            meets[nm++] = placed_at[p];
+                            if (!is_long[p])
+                                meets[nm++] = placed_at[p];
                         }
                     }
             /* ... lowest offset first (buffers at the same offset in any order: after the first
-             * of them, none can start a gap): sorted, or, when they are a large share of the
-             * placed ones, read off the placed list already in that order; the same sequence
-             * either way */
-            if (nm <= ARENA_INSERTION_SORT_MAX) {
-                sort_few(meets, nm);
-            } else if ((int64_t)nm * ARENA_SORT_VS_WALK < k) {
-                qsort(meets, (size_t)nm, sizeof *meets, by_offset);
-            } else {
+             * of them, none can start a gap): sorted and merged with the long-lived ones that
+             * meet b (their list is in offset order), or, when they are a large share of the
+             * placed ones, all read off the placed list already in that order; the same
+             * sequence either way */
+            if (nm > ARENA_INSERTION_SORT_MAX && (int64_t)nm * ARENA_SORT_VS_WALK >= k) {
                 nm = 0;
                 for (int i = 0; i < k; i++)
                     if (seen[by_off[i]] == k)
                         meets[nm++] = placed_at[by_off[i]];
+            } else {
+                if (nm <= ARENA_INSERTION_SORT_MAX)
+                    sort_few(meets, nm);
+                else
+                    qsort(meets, (size_t)nm, sizeof *meets, by_offset);
+                if (n_long > 0) {
+                    int i = 0, m = 0;
+                    for (int j = 0; j < n_long; j++) {
+                        int p = long_by_off[j];
+                        if (leaf_l[p] > r || l > leaf_r[p])
+                            continue;
+                        for (; i < nm && by_offset(&meets[i], &placed_at[p]) <= 0; i++)
+                            merged[m++] = meets[i];
+                        merged[m++] = placed_at[p];
+                    }
+                    for (; i < nm; i++)
+                        merged[m++] = meets[i];
+                    met *t = meets;
+                    meets = merged;
+                    merged = t;
+                    nm = m;
+                }
             }
         }
         /* the smallest gap between them that holds b, else the top of the highest */
@@ -352,6 +385,12 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
         int pos = offset_rank(placed_at, by_off, k, placed_at[bi]);
         memmove(&by_off[pos + 1], &by_off[pos], (size_t)(k - pos) * sizeof *by_off);
         by_off[pos] = bi;
+        if (is_long[bi]) {
+            pos = offset_rank(placed_at, long_by_off, n_long, placed_at[bi]);
+            memmove(&long_by_off[pos + 1], &long_by_off[pos], (size_t)(n_long - pos) * sizeof *long_by_off);
+            long_by_off[pos] = bi;
+            n_long++;
+        }
         if (at + need[bi] > *peak)
             *peak = at + need[bi];
     }
@@ -365,6 +404,9 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
     free(by_off);
     free(leaf_l);
     free(leaf_r);
+    free(is_long);
+    free(long_by_off);
+    free(merged);
     tree_free(&st);
     return RT_OK;
 }
