@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NPU_MEMO_FNV_OFFSET 0xcbf29ce484222325ull
-#define NPU_MEMO_FNV_PRIME 0x100000001b3ull
+#include <xxhash.h>
+
 #define NPU_MEMO_INITIAL_SLOTS 64u
 
 /* Where a job buffer lies against the on-chip memory: wholly off chip, wholly on, or split at this
@@ -115,14 +115,6 @@ static void normalise(const npu_backend *b, const npu_op_desc *in, npu_op_desc *
     }
 }
 
-static uint64_t fnv1a(const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    uint64_t h = NPU_MEMO_FNV_OFFSET;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * NPU_MEMO_FNV_PRIME;
-    return h;
-}
 
 void npu_memo_free(npu_backend *b)
 {
@@ -135,11 +127,14 @@ void npu_memo_free(npu_backend *b)
     b->memo_len = b->memo_cap = 0;
 }
 
+/* xxHash's XXH3 (libxxhash, as the traces use it): a decode segment's key is some 2,000
+ * descriptors, hundreds of KiB; FNV-1a a byte at a time took 4 instructions a byte, at every
+ * lookup and store. Only equal hashes are compared (memcmp), so the hash decides no result. */
 static uint64_t key_hash(const npu_op_desc *key, uint32_t n, const uint64_t place[NPU_MAX_BUFFERS],
                          const npu_memo_alias *alias)
 {
-    return fnv1a(key, (size_t)n * sizeof *key) ^ fnv1a(place, NPU_MAX_BUFFERS * sizeof *place) ^
-           fnv1a(alias, sizeof *alias);
+    uint64_t seed = XXH3_64bits_withSeed(alias, sizeof *alias, XXH3_64bits(place, NPU_MAX_BUFFERS * sizeof *place));
+    return XXH3_64bits_withSeed(key, (size_t)n * sizeof *key, seed);
 }
 
 /* Find the entry for normalised descriptors (hash h) on buffers placed so. */
