@@ -292,6 +292,26 @@ static void test_shape_inference_and_flops_without_data(void **state)
     graph_free(g);
 }
 
+/* An inferred output shape past the element limit is refused with the output's name (the name is
+ * formatted only on this path: ops_set_output). */
+static void test_inferred_output_too_large_names_the_output(void **state)
+{
+    (void)state;
+    rt_graph *g = graph_create("g");
+    graph_add_input(g, "x", RT_DT_F32, 1, (int64_t[]){1});
+    int64_t huge[3] = {1 << 20, 1 << 20, 1 << 20};
+    graph_add_constant(g, "shape", RT_DT_I64, 1, (int64_t[]){3}, huge, sizeof huge);
+    graph_add_node(g, "Expand", "expand", 2, (const char *[]){"x", "shape"}, 1, (const char *[]){"big_y"});
+    graph_mark_output(g, graph_find_tensor(g, "big_y"));
+    rt_error e = {0};
+    assert_int_equal(graph_topo_sort(g, &e), RT_OK);
+    assert_int_not_equal(graph_infer_shapes(g, &e), RT_OK);
+    assert_int_equal(e.code, RT_ERR_LIMIT);
+    if (!strstr(e.msg, "output 'big_y': element count overflows"))
+        fail_msg("unexpected message: %s", e.msg);
+    graph_free(g);
+}
+
 /* x [2,3,4] -> Shape -> Gather(0) -> Unsqueeze -> Concat(with [12]) -> Reshape(x) : [2,12] */
 static void test_fold_shape_gather_concat_reshape_chain(void **state)
 {
@@ -646,6 +666,7 @@ int main(void)
         cmocka_unit_test(test_reshape_with_runtime_shape_leaves_dims_unknown),
         cmocka_unit_test(test_flops_of_conv_and_gemm),
         cmocka_unit_test(test_registry_m4_set),
+        cmocka_unit_test(test_inferred_output_too_large_names_the_output),
         cmocka_unit_test(test_docs_list_the_supported_ops),
         cmocka_unit_test(test_docs_list_the_m4_set),
     };
