@@ -283,23 +283,11 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
     int *long_by_off = malloc((size_t)n * sizeof *long_by_off), n_long = 0; /* the placed long ones by offset */
     met *merged = malloc((size_t)n * sizeof *merged);
     step_tree st;
+    rt_status rc = RT_OK;
     bool ok = tree_build(&st, bufs, n) && order && order_tmp && need && placed && seen && meets && placed_at && by_off && leaf_l && leaf_r && is_long && long_by_off && merged;
     if (!ok) {
-        free(order);
-        free(order_tmp);
-        free(need);
-        free(placed);
-        free(seen);
-        free(meets);
-        free(placed_at);
-        free(by_off);
-        free(leaf_l);
-        free(leaf_r);
-        free(is_long);
-        free(long_by_off);
-        free(merged);
-        tree_free(&st);
-        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (arena plan of %d buffers)", n);
+        rc = rt_error_set(e, RT_ERR_NOMEM, "out of memory (arena plan of %d buffers)", n);
+        goto out;
     }
     for (int i = 0; i < n; i++) {
         order[i] = (place_order){bufs[i].bytes, bufs[i].first, i};
@@ -394,6 +382,7 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
         if (at + need[bi] > *peak)
             *peak = at + need[bi];
     }
+out: /* every exit: the scratch arrays go, whether or not all of them were allocated */
     free(order);
     free(order_tmp);
     free(need);
@@ -408,7 +397,7 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
     free(long_by_off);
     free(merged);
     tree_free(&st);
-    return RT_OK;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- the plan */
