@@ -44,6 +44,33 @@ static const isa_insn insn_template[ISA_OP_COUNT] = {
 };
 #pragma GCC diagnostic pop
 
+/* Opcode -> op + 1 (0: no instruction), built at compile time: the decoder looks every fetched
+ * word's opcode up here instead of scanning the descriptors. Outside the -Woverride-init pragma on
+ * purpose: two instructions given the same opcode are a -Woverride-init warning (an error with
+ * -Werror), and test_isa_table checks every opcode. */
+#define ISA_OPCODE_COUNT (1u << ISA_OPCODE_BITS)
+static const uint8_t op_of_opcode[ISA_OPCODE_COUNT] = {
+#define ISA_INSN(ID, MN, OPC, UNIT, CHECK, SEM) [OPC] = ISA_OP_##ID + 1,
+#include "isa_table.def"
+};
+_Static_assert(ISA_OP_COUNT < UINT8_MAX, "op_of_opcode holds op + 1 in a byte");
+
+/* The bits of the 128-bit word each field occupies, as (low 64, high 64) masks, built at compile
+ * time: the decoder ORs a word's fields' masks to find its reserved bits. Every field lies in
+ * bits 8..127 and is at most 32 bits wide (asserted below), so no shift count is out of range. */
+#define FIELD_MASK(W) ((1ull << (W)) - 1)
+#define FIELD_MASK_LO(LSB, W) ((LSB) >= 64 ? 0ull : FIELD_MASK(W) << ((LSB) % 64))
+#define FIELD_MASK_HI(LSB, W)                                                                       \
+    ((LSB) >= 64 ? FIELD_MASK(W) << ((LSB) % 64) : (LSB) + (W) > 64 ? FIELD_MASK(W) >> ((64 - (LSB)) % 64) : 0ull)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+static const uint64_t field_bits[ISA_OP_COUNT][ISA_MAX_FIELDS][2] = {
+#define ISA_FIELD(ID, FLD, NAME, LSB, W, KIND, ESET, U, MIN, MAX, AL, DOC)                          \
+    [ISA_OP_##ID][ISA_F(ID, FLD)] = {FIELD_MASK_LO(LSB, W), FIELD_MASK_HI(LSB, W)},
+#include "isa_table.def"
+};
+#pragma GCC diagnostic pop
+
 /* Enum values are below ENUM_KEY_SPAN: enum_valid() keys a switch on set * span + value. */
 #define ENUM_KEY_SPAN 64
 #define ISA_ENUM(SET, NAME, VAL, STR, DOC)                                                          \
@@ -117,10 +144,9 @@ const isa_insn_desc *isa_desc(isa_op op)
 
 isa_op isa_op_by_opcode(unsigned opcode)
 {
-    for (int op = 0; op < ISA_OP_COUNT; op++)
-        if (insn_table[op].opcode == opcode)
-            return (isa_op)op;
-    return ISA_OP_NONE;
+    if (opcode >= ISA_OPCODE_COUNT || op_of_opcode[opcode] == 0)
+        return ISA_OP_NONE;
+    return (isa_op)(op_of_opcode[opcode] - 1);
 }
 
 isa_op isa_op_by_mnemonic(const char *mn, size_t len)
@@ -277,11 +303,16 @@ isa_status isa_check(const isa_insn *in, isa_error *err)
 
 static void word_load(const uint8_t w[ISA_INSN_BYTES], uint64_t *lo, uint64_t *hi)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(lo, w, sizeof *lo); /* the word is little-endian, like the host */
+    memcpy(hi, w + sizeof *lo, sizeof *hi);
+#else
     *lo = *hi = 0;
     for (int i = 7; i >= 0; i--) {
         *lo = (*lo << 8) | w[i];
         *hi = (*hi << 8) | w[i + 8];
     }
+#endif
 }
 
 static void word_store(uint8_t w[ISA_INSN_BYTES], uint64_t lo, uint64_t hi)
@@ -342,11 +373,12 @@ isa_status isa_decode(const uint8_t w[ISA_INSN_BYTES], isa_insn *out, isa_error 
     const isa_insn_desc *d = &insn_table[op];
     memset(out, 0, sizeof *out);
     out->op = op;
-    uint64_t used_lo = 0xFF, used_hi = 0;
+    uint64_t used_lo = (1ull << ISA_OPCODE_BITS) - 1, used_hi = 0;
     for (int i = 0; i < d->nfields; i++) {
         const isa_field_desc *f = &d->fields[i];
         uint64_t raw = bits_get(lo, hi, f->lsb, f->width);
-        bits_set(&used_lo, &used_hi, f->lsb, f->width, ~0ull);
+        used_lo |= field_bits[op][i][0];
+        used_hi |= field_bits[op][i][1];
         if (f->kind == ISA_KIND_S && f->width < 64 && (raw >> (f->width - 1)) & 1)
             out->f[i] = (int64_t)(raw | ~mask_bits(f->width));
         else

@@ -90,6 +90,40 @@ static void test_field_index_macro_matches_table(void **state)
     assert_int_equal(isa_desc(ISA_OP_END)->nfields, 0);
 }
 
+/* The decoder's opcode table and reserved-bit masks (built at compile time from the table rows):
+ * every opcode byte that names no instruction is refused as ISA_E_OPCODE, and for every
+ * instruction a word with one bit set beyond its opcode is refused as ISA_E_RESERVED exactly when
+ * no field covers that bit (a field's bit may give a range error, never a reserved one). */
+static void test_decode_opcodes_and_reserved_bits(void **state)
+{
+    (void)state;
+    isa_insn out;
+    isa_error err;
+    for (unsigned opc = 0; opc < (1u << ISA_OPCODE_BITS); opc++) {
+        uint8_t w[ISA_INSN_BYTES] = {(uint8_t)opc};
+        isa_op op = isa_op_by_opcode(opc);
+        int named = 0;
+        for (int a = 0; a < ISA_OP_COUNT; a++)
+            named |= isa_desc((isa_op)a)->opcode == opc;
+        assert_int_equal(op != ISA_OP_NONE, named);
+        if (!named)
+            assert_int_equal(isa_decode(w, &out, &err), ISA_E_OPCODE);
+    }
+    for (int op = 0; op < ISA_OP_COUNT; op++) {
+        const isa_insn_desc *d = isa_desc((isa_op)op);
+        for (int b = ISA_OPCODE_BITS; b < ISA_INSN_BITS; b++) {
+            uint8_t w[ISA_INSN_BYTES] = {d->opcode};
+            w[b / 8] |= (uint8_t)(1u << (b % 8));
+            int in_field = 0;
+            for (int i = 0; i < d->nfields; i++)
+                in_field |= b >= d->fields[i].lsb && b < d->fields[i].lsb + d->fields[i].width;
+            isa_status st = isa_decode(w, &out, &err);
+            if (in_field ? st == ISA_E_RESERVED : st != ISA_E_RESERVED)
+                fail_msg("%s bit %d: decode gave %s", d->mnemonic, b, isa_status_str(st));
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -97,6 +131,7 @@ int main(void)
         cmocka_unit_test(test_fields_fit_and_do_not_overlap),
         cmocka_unit_test(test_enum_fields_fully_named),
         cmocka_unit_test(test_field_index_macro_matches_table),
+        cmocka_unit_test(test_decode_opcodes_and_reserved_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
