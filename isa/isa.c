@@ -55,22 +55,6 @@ static const uint8_t op_of_opcode[ISA_OPCODE_COUNT] = {
 };
 _Static_assert(ISA_OP_COUNT < UINT8_MAX, "op_of_opcode holds op + 1 in a byte");
 
-/* The bits of the 128-bit word each field occupies, as (low 64, high 64) masks, built at compile
- * time: the decoder ORs a word's fields' masks to find its reserved bits. Every field lies in
- * bits 8..127 and is at most 32 bits wide (asserted below), so no shift count is out of range. */
-#define FIELD_MASK(W) ((1ull << (W)) - 1)
-#define FIELD_MASK_LO(LSB, W) ((LSB) >= 64 ? 0ull : FIELD_MASK(W) << ((LSB) % 64))
-#define FIELD_MASK_HI(LSB, W)                                                                       \
-    ((LSB) >= 64 ? FIELD_MASK(W) << ((LSB) % 64) : (LSB) + (W) > 64 ? FIELD_MASK(W) >> ((64 - (LSB)) % 64) : 0ull)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Woverride-init"
-static const uint64_t field_bits[ISA_OP_COUNT][ISA_MAX_FIELDS][2] = {
-#define ISA_FIELD(ID, FLD, NAME, LSB, W, KIND, ESET, U, MIN, MAX, AL, DOC)                          \
-    [ISA_OP_##ID][ISA_F(ID, FLD)] = {FIELD_MASK_LO(LSB, W), FIELD_MASK_HI(LSB, W)},
-#include "isa_table.def"
-};
-#pragma GCC diagnostic pop
-
 /* Enum values are below ENUM_KEY_SPAN: enum_valid() keys a switch on set * span + value. */
 #define ENUM_KEY_SPAN 64
 #define ISA_ENUM(SET, NAME, VAL, STR, DOC)                                                          \
@@ -362,6 +346,45 @@ isa_status isa_encode(const isa_insn *in, uint8_t out[ISA_INSN_BYTES], isa_error
     return ISA_OK;
 }
 
+/* The bits of the 128-bit word a field occupies, as (low 64, high 64) masks. Every field lies in
+ * bits 8..127 and is at most 32 bits wide (asserted above), so no shift count is out of range. */
+#define FIELD_MASK(W) ((1ull << (W)) - 1)
+#define FIELD_MASK_LO(LSB, W) ((LSB) >= 64 ? 0ull : FIELD_MASK(W) << ((LSB) % 64))
+#define FIELD_MASK_HI(LSB, W)                                                                       \
+    ((LSB) >= 64 ? FIELD_MASK(W) << ((LSB) % 64) : (LSB) + (W) > 64 ? FIELD_MASK(W) >> ((64 - (LSB)) % 64) : 0ull)
+
+/* A field's value from the word, sign-extended for an S field; with constant arguments the
+ * compiler folds it to a shift and a mask. */
+static inline int64_t field_value(uint64_t lo, uint64_t hi, unsigned lsb, unsigned width, isa_kind kind)
+{
+    uint64_t raw = bits_get(lo, hi, lsb, width);
+    if (kind == ISA_KIND_S && (raw >> (width - 1)) & 1)
+        return (int64_t)(raw | ~mask_bits(width));
+    return (int64_t)raw;
+}
+
+/* Every field of an instruction of `op` from the word into f, and the bits its opcode and fields
+ * occupy into used: the table's rows compiled into one straight sequence per instruction (the
+ * firmware decodes every instruction it fetches), not a walk over the field descriptors. */
+static void decode_fields(isa_op op, uint64_t lo, uint64_t hi, int64_t *f, uint64_t used[2])
+{
+    used[0] = FIELD_MASK(ISA_OPCODE_BITS);
+    used[1] = 0;
+    switch (op) {
+    default:
+        return;
+#define ISA_INSN(ID, MN, OPC, UNIT, CHECK, SEM)                                                    \
+    return;                                                                                     \
+    case ISA_OP_##ID:
+#define ISA_FIELD(ID, FLD, NAME, LSB, W, KIND, ESET, U, MIN, MAX, AL, DOC)                          \
+    f[ISA_F(ID, FLD)] = field_value(lo, hi, LSB, W, ISA_KIND_##KIND);                              \
+    used[0] |= FIELD_MASK_LO(LSB, W);                                                            \
+    used[1] |= FIELD_MASK_HI(LSB, W);
+#include "isa_table.def"
+        return;
+    }
+}
+
 isa_status isa_decode(const uint8_t w[ISA_INSN_BYTES], isa_insn *out, isa_error *err)
 {
     uint64_t lo, hi;
@@ -370,25 +393,15 @@ isa_status isa_decode(const uint8_t w[ISA_INSN_BYTES], isa_insn *out, isa_error 
     isa_op op = isa_op_by_opcode(opcode);
     if (op == ISA_OP_NONE)
         return isa_fail(err, ISA_E_OPCODE, -1, "unknown opcode 0x%02x", opcode);
-    const isa_insn_desc *d = &insn_table[op];
     memset(out, 0, sizeof *out);
     out->op = op;
-    uint64_t used_lo = (1ull << ISA_OPCODE_BITS) - 1, used_hi = 0;
-    for (int i = 0; i < d->nfields; i++) {
-        const isa_field_desc *f = &d->fields[i];
-        uint64_t raw = bits_get(lo, hi, f->lsb, f->width);
-        used_lo |= field_bits[op][i][0];
-        used_hi |= field_bits[op][i][1];
-        if (f->kind == ISA_KIND_S && f->width < 64 && (raw >> (f->width - 1)) & 1)
-            out->f[i] = (int64_t)(raw | ~mask_bits(f->width));
-        else
-            out->f[i] = (int64_t)raw;
-    }
-    uint64_t res_lo = lo & ~used_lo, res_hi = hi & ~used_hi;
+    uint64_t used[2];
+    decode_fields(op, lo, hi, out->f, used);
+    uint64_t res_lo = lo & ~used[0], res_hi = hi & ~used[1];
     if (res_lo || res_hi) {
         int bit = res_lo ? __builtin_ctzll(res_lo) : 64 + __builtin_ctzll(res_hi);
         return isa_fail(err, ISA_E_RESERVED, -1, "%s: reserved bit %d is set; reserved bits must be zero",
-                        d->mnemonic, bit);
+                        insn_table[op].mnemonic, bit);
     }
     return isa_check(out, err);
 }
