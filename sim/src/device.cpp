@@ -173,6 +173,10 @@ bool Device::open(const npu_device_config &cfg, std::string &err)
     npu_khz_ = static_cast<uint64_t>(std::llround(cfg.clock_mhz * 1000.0));
     ctrl_khz_ = static_cast<uint64_t>(std::llround(cfg.control.clock_mhz * 1000.0));
     spend_carry_ = 0;
+    // Most configurations clock the NPU at a whole multiple of the control core (2:1): then a
+    // spend is a multiplication, not a division per instruction (npu_cycles_of).
+    npu_per_ctrl_ = npu_khz_ % ctrl_khz_ == 0 ? npu_khz_ / ctrl_khz_ : 0;
+    max_exact_spend_ = (UINT64_MAX - ctrl_khz_) / npu_khz_;
 
     regs_.fill(0);
     for (Unit &u : units_)
@@ -463,6 +467,10 @@ void Device::control_thread()
 // Control-core cycles to NPU cycles, carrying the remainder so that rounding never drifts.
 uint64_t Device::npu_cycles_of(uint64_t control_cycles)
 {
+    // A whole ratio m: scaled = control_cycles * m * ctrl_khz_ + carry with carry < ctrl_khz_, so
+    // the quotient is control_cycles * m and the carry stays (as long as scaled does not wrap).
+    if (npu_per_ctrl_ && control_cycles <= max_exact_spend_)
+        return control_cycles * npu_per_ctrl_;
     uint64_t scaled = control_cycles * npu_khz_ + spend_carry_;
     spend_carry_ = scaled % ctrl_khz_;
     return scaled / ctrl_khz_;

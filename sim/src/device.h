@@ -373,6 +373,8 @@ class Device : public sc_core::sc_module {
     bool doorbell_pending_ = false;
     bool reset_pending_ = false;
     uint64_t npu_khz_ = 1, ctrl_khz_ = 1, spend_carry_ = 0;
+    uint64_t npu_per_ctrl_ = 1;     // npu_khz_ / ctrl_khz_ when a whole number, else 0
+    uint64_t max_exact_spend_ = 0;  // control cycles up to which control_cycles * npu_khz_ + carry does not wrap
 
     // the instruction event stream (npu_sim_set_insn_hook); null: off
     npu_sim_insn_hook insn_hook_ = nullptr;

@@ -332,6 +332,22 @@ static void test_firmware_costs(void **state)
     assert_int_equal(npu_test_ctr(&T, NPU_UNIT_CTRL, NPU_CTR_JOBS), 1);
 }
 
+/* A control clock that does not divide the NPU's (300 MHz against 1000): each spend's remainder is
+ * carried into the next, so the job's 200 control cycles and 11 instructions' 10 each take
+ * floor(310 * 1000 / 300) = 1033 NPU cycles in all (dropping the remainders gives 666 + 11 * 33 =
+ * 1029); at a whole ratio (the other tests: 2) a spend is an exact multiple. */
+static void test_firmware_costs_at_a_fractional_clock_ratio(void **state)
+{
+    (void)state;
+    npu_test_close(&T);
+    npu_device_config c = config();
+    c.control.clock_mhz = 300.0;
+    npu_test_open(&T, &c);
+    run_ok("nop\nnop\nnop\nnop\nnop\nnop\nnop\nnop\nnop\nnop\nend\n");
+    assert_int_equal(npu_test_cycles(&T), 1033);
+    assert_int_equal(npu_test_ctr(&T, NPU_UNIT_CTRL, NPU_CTR_BUSY), 1033);
+}
+
 static void test_units_overlap_unless_synchronised(void **state)
 {
     (void)state;
@@ -471,6 +487,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_output_stage_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_softmax_and_vector_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_firmware_costs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_firmware_costs_at_a_fractional_clock_ratio, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_array_gemv_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_units_overlap_unless_synchronised, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sram_narrower_than_a_unit_bounds_it, setup, teardown),
