@@ -313,11 +313,13 @@ class Device : public sc_core::sc_module {
     void report_insn(unsigned u, const hal_cmd &cmd, uint64_t issue_cycle, npu_sim_insn_outcome outcome);
     // Wait (busy) until an SRAM request is served; false on abort (the request is withdrawn).
     bool sram_wait(unsigned u, SramModel::Request &r);
-    uint64_t sram_bytes(const isa_insn &in, uint32_t mm_bias) const;
+    uint64_t sram_bytes(const isa_insn &in, uint32_t mm_bias) const; // through the banks
     void report_fault(unsigned u, uint32_t fault, uint64_t addr, uint32_t index);
-    void count_sram(unsigned u, const isa_insn &in, uint32_t mm_bias);
+    // Counts the instruction's SRAM bytes read and written; returns sram_bytes() from the same
+    // ranges (one isa_sram_ranges per instruction, not two).
+    uint64_t count_sram(unsigned u, const isa_insn &in, uint32_t mm_bias);
     // A compute instruction's time: its latency, stretched while its SRAM bytes wait for the banks.
-    bool compute_wait(unsigned u, const isa_insn &in, uint64_t latency);
+    bool compute_wait(unsigned u, uint64_t latency, uint64_t sram_bytes);
 
     npu_device_config cfg_{};
     hal_device_info info_{};

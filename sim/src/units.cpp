@@ -14,6 +14,7 @@
 //   signal/wait: no time of their own (a wait stalls until its semaphore is positive)
 #include "device.h"
 
+#include <array>
 #include <cstring>
 
 extern "C" {
@@ -27,6 +28,18 @@ namespace m4npu {
 namespace {
 
 uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+// Each op's execution unit, read from the ISA table once before main: the units dispatch on it
+// for every instruction, and isa_desc() is a call into isa/ (another translation unit).
+const std::array<isa_exec_unit, ISA_OP_COUNT> kExecUnitOf = [] {
+    std::array<isa_exec_unit, ISA_OP_COUNT> units{};
+    for (int op = 0; op < ISA_OP_COUNT; op++)
+        units[op] = isa_desc(static_cast<isa_op>(op))->unit;
+    return units;
+}();
+
+// The execution unit of a decoded instruction's op (always a valid op).
+isa_exec_unit exec_unit_of(isa_op op) { return kExecUnitOf[static_cast<size_t>(op)]; }
 
 // Cost class of a vector operation, per lane-group of elements.
 uint64_t vector_op_cycles(const npu_vector_config &v, int64_t unop_or_binop, bool binary)
@@ -116,7 +129,7 @@ static uint64_t tile_cycles(const isa_insn &in, const npu_device_config &cfg)
 
 uint64_t fast_cycles(const isa_insn &in, const npu_device_config &cfg)
 {
-    return isa_desc(in.op)->unit == ISA_EXEC_VEC ? vector_cycles(in, cfg.vector) : tile_cycles(in, cfg);
+    return exec_unit_of(in.op) == ISA_EXEC_VEC ? vector_cycles(in, cfg.vector) : tile_cycles(in, cfg);
 }
 
 void Device::unit_thread(unsigned u)
@@ -139,7 +152,7 @@ void Device::unit_thread(unsigned u)
         const uint64_t issued = insn_hook_ ? now_cycles() : 0;
         uint64_t epoch = abort_epoch_;
         bool done;
-        switch (isa_desc(cmd.insn.op)->unit) {
+        switch (exec_unit_of(cmd.insn.op)) {
         case ISA_EXEC_SYNC: done = exec_sync(u, cmd); break;
         case ISA_EXEC_DMA: done = exec_dma(u, cmd); break;
         default: done = exec_compute(u, cmd); break;
@@ -201,12 +214,11 @@ bool Device::sram_wait(unsigned u, SramModel::Request &r)
     return served && epoch == abort_epoch_;
 }
 
-bool Device::compute_wait(unsigned u, const isa_insn &in, uint64_t latency)
+bool Device::compute_wait(unsigned u, uint64_t latency, uint64_t bytes)
 {
     SramModel::Request req;
     req.done = &units_[u].sram_done;
     req.done_or_abort = &units_[u].sram_done_or_abort;
-    uint64_t bytes = sram_bytes(in, mm_ctx_.mm_bias);
     sram_model_.begin(req, bytes, SramModel::cap_for(bytes, latency));
     if (!busy_wait(u, latency)) {
         sram_model_.withdraw(req);
@@ -334,22 +346,31 @@ bool Device::exec_dma(unsigned u, const hal_cmd &cmd)
     return true;
 }
 
-void Device::count_sram(unsigned u, const isa_insn &in, uint32_t mm_bias)
+// Bytes a v.mov moves through the banks: rows * cols elements each way, not the span its strides
+// cover.
+static uint64_t vmov_bytes(const isa_insn &in)
+{
+    uint64_t elem_bytes = uint64_t(1) << ISA_GET(&in, VMOV, ESZ);
+    return 2 * uint64_t(ISA_GET(&in, VMOV, ROWS)) * uint64_t(ISA_GET(&in, VMOV, COLS)) * elem_bytes;
+}
+
+uint64_t Device::count_sram(unsigned u, const isa_insn &in, uint32_t mm_bias)
 {
     isa_sram_range r[ISA_MAX_SRAM_RANGES];
     int n = isa_sram_ranges(&in, &mm_bias, r);
-    for (int i = 0; i < n; i++)
+    uint64_t bytes = 0;
+    for (int i = 0; i < n; i++) {
         units_[u].ctr[r[i].write ? NPU_CTR_SRAM_WR : NPU_CTR_SRAM_RD] += r[i].len;
+        bytes += r[i].len;
+    }
+    return in.op == ISA_OP_VMOV ? vmov_bytes(in) : bytes;
 }
 
-// Bytes an instruction moves through the SRAM's banks: its footprint, except that a strided
-// v.mov moves rows * cols elements each way, not the span its strides cover.
+// Bytes an instruction moves through the SRAM's banks: its footprint, except a v.mov's.
 uint64_t Device::sram_bytes(const isa_insn &in, uint32_t mm_bias) const
 {
-    if (in.op == ISA_OP_VMOV) {
-        uint64_t elem_bytes = uint64_t(1) << ISA_GET(&in, VMOV, ESZ);
-        return 2 * uint64_t(ISA_GET(&in, VMOV, ROWS)) * uint64_t(ISA_GET(&in, VMOV, COLS)) * elem_bytes;
-    }
+    if (in.op == ISA_OP_VMOV)
+        return vmov_bytes(in);
     isa_sram_range r[ISA_MAX_SRAM_RANGES];
     int n = isa_sram_ranges(&in, &mm_bias, r);
     uint64_t bytes = 0;
@@ -387,7 +408,7 @@ bool Device::exec_compute(unsigned u, const hal_cmd &cmd)
     case ISA_OP_VMOV: c[NPU_CTR_ELEMS] += uint64_t(ISA_GET(&in, VMOV, ROWS)) * uint64_t(ISA_GET(&in, VMOV, COLS)); break;
     default: break;
     }
-    count_sram(u, in, mm_ctx_.mm_bias);
+    const uint64_t bytes = count_sram(u, in, mm_ctx_.mm_bias);
     // rtl mode: the Verilated tile computes the result now and its measured cycles are the
     // latency (so its effect lands at issue, not at completion: the same for any correctly
     // synchronised program). One timed wait per instruction either way.
@@ -402,9 +423,9 @@ bool Device::exec_compute(unsigned u, const hal_cmd &cmd)
             report_fault(u, st == TILE_RTL_E_SRAM ? NPU_FAULT_SRAM_OVERFLOW : NPU_FAULT_UNIT, 0, cmd.index);
             return false;
         }
-        return compute_wait(u, in, measured);
+        return compute_wait(u, measured, sram_bytes(in, mm_ctx_.mm_bias)); // after the tile's effect, as always
     }
-    if (!compute_wait(u, in, latency))
+    if (!compute_wait(u, latency, bytes))
         return false;
     if ((cmd.flags & HAL_CMD_TIMING_ONLY) && in.op != ISA_OP_MM_CFG)
         return true;
