@@ -48,10 +48,27 @@ inline sc_core::sc_time::value_type cycle_value()
     static const sc_core::sc_time::value_type one = sc_core::sc_time(1, sc_core::SC_NS).value();
     return one;
 }
+// The times of 0 .. kCycleTimes - 1 cycles, made once: nearly every wait (a spend, a latency, a
+// DMA's setup and first byte, the next DRAM or SRAM completion) is that short, and
+// sc_time::from_value is a call into the library.
+constexpr uint64_t kCycleTimes = 1024;
+inline const std::array<sc_core::sc_time, kCycleTimes> &short_cycle_times()
+{
+    static const std::array<sc_core::sc_time, kCycleTimes> times = [] {
+        std::array<sc_core::sc_time, kCycleTimes> t;
+        for (uint64_t n = 0; n < kCycleTimes; n++)
+            t[n] = sc_core::sc_time::from_value(n * cycle_value());
+        return t;
+    }();
+    return times;
+}
 inline sc_core::sc_time cycles(uint64_t n)
 {
+    if (n < kCycleTimes)
+        return short_cycle_times()[n];
     constexpr uint64_t kExactDoubleLimit = 1ull << 53; // below it a double holds every integer
-    if (n < kExactDoubleLimit / cycle_value())
+    static const uint64_t exact_limit = kExactDoubleLimit / cycle_value(); // in cycles
+    if (n < exact_limit)
         return sc_core::sc_time::from_value(n * cycle_value());
     return sc_core::sc_time(static_cast<double>(n), sc_core::SC_NS); // run budgets: as SystemC converts (it saturates)
 }
