@@ -46,11 +46,13 @@ void SramModel::advance()
     uint64_t dt = to_cycles(now - last_);
     last_ = now;
     for (Request *r : active_) {
-        // served = min(remaining, rate * dt), without overflowing the product
-        if (dt && r->rate_fx && dt >= (r->remaining_fx + r->rate_fx - 1) / r->rate_fx)
+        // served = min(remaining, rate * dt); a product that overflows exceeds any remainder. No
+        // division: advance() runs at every request's start and end.
+        uint64_t served;
+        if (__builtin_mul_overflow(r->rate_fx, dt, &served) || served >= r->remaining_fx)
             r->remaining_fx = 0;
         else
-            r->remaining_fx -= std::min(r->remaining_fx, r->rate_fx * dt);
+            r->remaining_fx -= served;
         if (r->remaining_fx == 0) {
             r->finished = true;
             if (r->waiting) // an owner not waiting yet finds it finished in finish(): no event
