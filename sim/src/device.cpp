@@ -516,13 +516,6 @@ void Device::arm_watchdog(sc_time deadline)
     }
 }
 
-void Device::note_progress()
-{
-    last_progress_ = sim_now();
-    if (waits_progress_)
-        progress_.notify(SC_ZERO_TIME);
-}
-
 // Wait until some unit makes progress or reset_ev_ fires (true), or until `deadline` passes
 // without either (false). Equivalent to wait(deadline - now, progress_ | reset_ev_), but the timer
 // is the one watchdog notification (arm_watchdog). Its wake-ups change no state, so the device

@@ -313,7 +313,13 @@ class Device : public sc_core::sc_module {
     hal_status wait_progress(); // watchdog-guarded wait for a unit event
     void arm_watchdog(sc_core::sc_time deadline);
     uint64_t npu_cycles_of(uint64_t control_cycles); // with the carried remainder
-    void note_progress(); // progress_.notify, and its time
+    // progress_.notify, and its time; inline: every unit calls it twice per instruction
+    void note_progress()
+    {
+        last_progress_ = sim_now();
+        if (waits_progress_)
+            progress_.notify(sc_core::SC_ZERO_TIME);
+    }
     bool wait_progress_or_deadline(sc_core::sc_time deadline); // false: the deadline passed
     bool resetting() const { return reset_pending_; }
     void notify_reset(); // reset_ev_, and the control core's timer while it waits for it
