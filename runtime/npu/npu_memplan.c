@@ -247,11 +247,11 @@ static int by_offset(const void *pa, const void *pb)
     return (a->end > b->end) - (a->end < b->end);
 }
 
-/* Where a placed buffer goes in the offset-ordered list of all placed buffers: after every one
- * at a lower (offset, end), so the list stays sorted as the gap search reads it. */
-static int offset_rank(const met *placed_at, const int *by_off, int n_placed, met m)
+/* Where a buffer at m goes among the first n of by_off (in (offset, end) order): after every one
+ * at a lower or equal (offset, end). */
+static int offset_rank(const met *placed_at, const int *by_off, int n, met m)
 {
-    int lo = 0, hi = n_placed;
+    int lo = 0, hi = n;
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
         if (by_offset(&placed_at[by_off[mid]], &m) <= 0)
@@ -260,6 +260,68 @@ static int offset_rank(const met *placed_at, const int *by_off, int n_placed, me
             hi = mid;
     }
     return lo;
+}
+
+/* v[0..n-1], buffer indices, into (offset, end) order of their placed_at: a merge sort with the
+ * comparison inline, as sort_place_order. tmp: room for n. */
+static void sort_by_offset(int *v, int *tmp, int n, const met *placed_at)
+{
+    for (int width = 1; width < n; width *= 2) {
+        for (int lo = 0; lo < n; lo += 2 * width) {
+            int mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            int i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                tmp[k++] = by_offset(&placed_at[v[j]], &placed_at[v[i]]) < 0 ? v[j++] : v[i++];
+            while (i < mid)
+                tmp[k++] = v[i++];
+            while (j < hi)
+                tmp[k++] = v[j++];
+        }
+        memcpy(v, tmp, (size_t)n * sizeof *v);
+    }
+}
+
+/* Placed buffers in (offset, end) order, for the walks that read all of them. Placing a buffer
+ * only appends it; the ones appended since the list was last read are sorted and merged in when
+ * it is read next. Every read walks the whole list, so bringing it up to date costs no more than
+ * the read (plus p log p for p new ones). Inserting each buffer at its place as it was placed
+ * moved the list's tail every time: O(n) a buffer, O(n^2) for a segment that seldom or never
+ * reads the list (one segment of a 160k-node chain: memmove was 60% of its plan). */
+typedef struct offset_list {
+    int *at;      /* buffer indices: at[0 .. n_sorted - 1] in (offset, end) order, then the newer ones */
+    int n, n_sorted;
+} offset_list;
+
+static void offset_list_add(offset_list *l, int buf) { l->at[l->n++] = buf; }
+
+/* The list in order: the new ones sorted (tmp: room for them), then merged into the sorted run
+ * from the top down, the old ones above each new one moved once, by memmove (one new buffer
+ * costs what the insertion at its place did: a binary search and one move). */
+static const int *offset_list_read(offset_list *l, const met *placed_at, int *tmp)
+{
+    int fresh = l->n - l->n_sorted;
+    if (fresh == 0)
+        return l->at;
+    if (fresh <= ARENA_INSERTION_SORT_MAX) {
+        for (int j = 0; j < fresh; j++) { /* few (mostly one): sorted into tmp by insertion */
+            int buf = l->at[l->n_sorted + j], i = j;
+            for (; i > 0 && by_offset(&placed_at[tmp[i - 1]], &placed_at[buf]) > 0; i--)
+                tmp[i] = tmp[i - 1];
+            tmp[i] = buf;
+        }
+    } else {
+        sort_by_offset(&l->at[l->n_sorted], tmp, fresh, placed_at);
+        memcpy(tmp, &l->at[l->n_sorted], (size_t)fresh * sizeof *tmp);
+    }
+    int top = l->n_sorted; /* the old ones not moved yet: at[0 .. top - 1] */
+    for (int j = fresh - 1; j >= 0; j--) {
+        int pos = offset_rank(placed_at, l->at, top, placed_at[tmp[j]]);
+        memmove(&l->at[pos + j + 1], &l->at[pos], (size_t)(top - pos) * sizeof *l->at);
+        l->at[pos + j] = tmp[j];
+        top = pos;
+    }
+    l->n_sorted = l->n;
+    return l->at;
 }
 
 rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64_t *offsets, uint64_t *peak,
@@ -277,14 +339,15 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
     int *seen = malloc((size_t)n * sizeof *seen); /* the last query that listed each buffer */
     met *meets = malloc((size_t)n * sizeof *meets);
     met *placed_at = calloc((size_t)n, sizeof *placed_at); /* each placed buffer's [offset, end) */
-    int *by_off = malloc((size_t)n * sizeof *by_off);       /* the placed buffers by (offset, end) */
+    offset_list by_off = {malloc((size_t)n * sizeof(int)), 0, 0}; /* the placed buffers by (offset, end) */
     int *leaf_l = malloc((size_t)n * sizeof *leaf_l), *leaf_r = malloc((size_t)n * sizeof *leaf_r); /* lifetimes, ranked */
     bool *is_long = malloc((size_t)n * sizeof *is_long);     /* lives over a large share of the steps */
-    int *long_by_off = malloc((size_t)n * sizeof *long_by_off), n_long = 0; /* the placed long ones by offset */
+    offset_list long_by_off = {malloc((size_t)n * sizeof(int)), 0, 0}; /* the placed long ones by offset */
+    int *sort_tmp = malloc((size_t)n * sizeof *sort_tmp); /* room to sort the lists' new buffers */
     met *merged = malloc((size_t)n * sizeof *merged);
     step_tree st;
     rt_status rc = RT_OK;
-    bool ok = tree_build(&st, bufs, n) && order && order_tmp && need && placed && seen && meets && placed_at && by_off && leaf_l && leaf_r && is_long && long_by_off && merged;
+    bool ok = tree_build(&st, bufs, n) && order && order_tmp && need && placed && seen && meets && placed_at && by_off.at && leaf_l && leaf_r && is_long && long_by_off.at && sort_tmp && merged;
     if (!ok) {
         rc = rt_error_set(e, RT_ERR_NOMEM, "out of memory (arena plan of %d buffers)", n);
         goto out;
@@ -303,8 +366,9 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
         if ((int64_t)(r - l + 1) * ARENA_QUERY_VS_WALK >= k) {
             /* a long lifetime: its tree query would visit about 2 (r - l + 1) nodes, more than
              * the placed buffers; each of them tested, in offset order */
+            const int *sorted = offset_list_read(&by_off, placed_at, sort_tmp);
             for (int i = 0; i < k; i++) {
-                int p = by_off[i];
+                int p = sorted[i];
                 if (leaf_l[p] <= r && l <= leaf_r[p])
                     meets[nm++] = placed_at[p];
             }
@@ -327,19 +391,21 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
              * placed ones, all read off the placed list already in that order; the same
              * sequence either way */
             if (nm > ARENA_INSERTION_SORT_MAX && (int64_t)nm * ARENA_SORT_VS_WALK >= k) {
+                const int *sorted = offset_list_read(&by_off, placed_at, sort_tmp);
                 nm = 0;
                 for (int i = 0; i < k; i++)
-                    if (seen[by_off[i]] == k)
-                        meets[nm++] = placed_at[by_off[i]];
+                    if (seen[sorted[i]] == k)
+                        meets[nm++] = placed_at[sorted[i]];
             } else {
                 if (nm <= ARENA_INSERTION_SORT_MAX)
                     sort_few(meets, nm);
                 else
                     qsort(meets, (size_t)nm, sizeof *meets, by_offset);
-                if (n_long > 0) {
+                if (long_by_off.n > 0) {
+                    const int *long_sorted = offset_list_read(&long_by_off, placed_at, sort_tmp);
                     int i = 0, m = 0;
-                    for (int j = 0; j < n_long; j++) {
-                        int p = long_by_off[j];
+                    for (int j = 0; j < long_by_off.n; j++) {
+                        int p = long_sorted[j];
                         if (leaf_l[p] > r || l > leaf_r[p])
                             continue;
                         for (; i < nm && by_offset(&meets[i], &placed_at[p]) <= 0; i++)
@@ -370,15 +436,9 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
         offsets[bi] = at;
         placed[bi] = true;
         placed_at[bi] = (met){at, at + need[bi]};
-        int pos = offset_rank(placed_at, by_off, k, placed_at[bi]);
-        memmove(&by_off[pos + 1], &by_off[pos], (size_t)(k - pos) * sizeof *by_off);
-        by_off[pos] = bi;
-        if (is_long[bi]) {
-            pos = offset_rank(placed_at, long_by_off, n_long, placed_at[bi]);
-            memmove(&long_by_off[pos + 1], &long_by_off[pos], (size_t)(n_long - pos) * sizeof *long_by_off);
-            long_by_off[pos] = bi;
-            n_long++;
-        }
+        offset_list_add(&by_off, bi);
+        if (is_long[bi])
+            offset_list_add(&long_by_off, bi);
         if (at + need[bi] > *peak)
             *peak = at + need[bi];
     }
@@ -390,11 +450,12 @@ out: /* every exit: the scratch arrays go, whether or not all of them were alloc
     free(seen);
     free(meets);
     free(placed_at);
-    free(by_off);
+    free(by_off.at);
     free(leaf_l);
     free(leaf_r);
     free(is_long);
-    free(long_by_off);
+    free(long_by_off.at);
+    free(sort_tmp);
     free(merged);
     tree_free(&st);
     return rc;

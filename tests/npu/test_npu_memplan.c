@@ -208,6 +208,38 @@ static void test_arena_plan_matches_the_walk_when_many_buffers_meet(void **state
     }
 }
 
+/* The placed buffers in offset order are brought up to date only when the planner reads them
+ * (placing appends; a read sorts the new ones and merges them in): a chain of short lifetimes,
+ * as one segment of an elementwise chain gives, places thousands without a read; long lifetimes
+ * of the largest size, placed first, come into their own list 60 at once before a short one
+ * reads it; small long-lived ones, placed last, read the 2,800 placed since the previous read,
+ * then dozens at a time. The chain's sizes vary, so that its buffers are placed out of offset
+ * order (a read that skipped the sort, or merged by index, fails here). Every buffer where the
+ * walk puts it. */
+static void test_arena_plan_matches_the_walk_when_reads_are_rare(void **state)
+{
+    (void)state;
+    test_rng r = {31};
+    enum { STEPS = 1500, LONG_EVERY = 50, SMALL_LONG_EVERY = 331, LARGEST_BYTES = 8192, SMALL_MAX_BYTES = 200 };
+    static npu_live_buf b[N_DENSE];
+    static uint64_t off[N_DENSE], want[N_DENSE];
+    for (int i = 0; i < N_DENSE; i++) {
+        int a = (int)test_rng_range(&r, -1, STEPS);
+        if (i % LONG_EVERY == 0) /* long and the largest */
+            b[i] = (npu_live_buf){LARGEST_BYTES, a / 2, a / 2 + STEPS / 2};
+        else if (i % SMALL_LONG_EVERY == 1) /* long and the smallest */
+            b[i] = (npu_live_buf){(uint64_t)test_rng_range(&r, 1, SMALL_MAX_BYTES), a / 4, a / 4 + STEPS / 3};
+        else /* a step of the chain: written at a, read at a + 1 */
+            b[i] = (npu_live_buf){(uint64_t)test_rng_range(&r, 1, 64) * 64, a, a + 1}; /* 64 B .. 4 KiB */
+    }
+    uint64_t peak, want_peak;
+    rt_error e;
+    assert_int_equal(npu_arena_plan(b, N_DENSE, 64, off, &peak, &e), RT_OK);
+    reference_plan(b, N_DENSE, 64, want, &want_peak);
+    assert_int_equal(peak, want_peak);
+    assert_memory_equal(off, want, sizeof off);
+}
+
 /* npu_sort_distinct (a segment's tensors, the planner's steps): values in a compact range (a
  * table) and spread ones (a sort), negatives and repeats, give the ascending distinct values. */
 static void test_sort_distinct_lists_each_value_once_ascending(void **state)
@@ -600,6 +632,7 @@ int main(void)
         cmocka_unit_test(test_arena_random_plans_are_valid_and_deterministic),
         cmocka_unit_test(test_arena_plan_matches_the_walk_over_every_buffer),
         cmocka_unit_test(test_arena_plan_matches_the_walk_when_many_buffers_meet),
+        cmocka_unit_test(test_arena_plan_matches_the_walk_when_reads_are_rare),
         cmocka_unit_test(test_sort_distinct_lists_each_value_once_ascending),
         cmocka_unit_test(test_segments_share_one_arena_and_memory_comes_back),
         cmocka_unit_test(test_plan_that_does_not_fit_says_how_much_is_missing),
