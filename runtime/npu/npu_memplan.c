@@ -166,9 +166,13 @@ static void lifetime_leaves(const step_tree *st, const npu_live_buf *b, int *l, 
         *r = *l;
 }
 
-static bool tree_build(step_tree *st, const npu_live_buf *bufs, int n)
+/* The tree of bufs[0..n-1], and each one's leaves into leaf_l, leaf_r (room for n each): ranked
+ * once here, for both passes and the planner (a binary search over the steps each). */
+static bool tree_build(step_tree *st, const npu_live_buf *bufs, int n, int *leaf_l, int *leaf_r)
 {
     memset(st, 0, sizeof *st);
+    if (!leaf_l || !leaf_r)
+        return false;
     st->steps = malloc((size_t)(2 * n) * sizeof *st->steps);
     if (!st->steps)
         return false;
@@ -179,6 +183,8 @@ static bool tree_build(step_tree *st, const npu_live_buf *bufs, int n)
     st->n_steps = npu_sort_distinct(st->steps, 2 * n);
     if (st->n_steps < 0)
         return false;
+    for (int i = 0; i < n; i++)
+        lifetime_leaves(st, &bufs[i], &leaf_l[i], &leaf_r[i]);
     st->size = 1;
     while (st->size < st->n_steps)
         st->size *= 2;
@@ -187,11 +193,8 @@ static bool tree_build(step_tree *st, const npu_live_buf *bufs, int n)
     int *fill = malloc(nodes * sizeof *fill); /* each node's next free slot while filling */
     bool ok = st->start && fill;
     for (int pass = 0; ok && pass < 2; pass++) {
-        for (int i = 0; i < n; i++) {
-            int l, r;
-            lifetime_leaves(st, &bufs[i], &l, &r);
-            tree_cover(st, l, r, i, pass ? fill : NULL);
-        }
+        for (int i = 0; i < n; i++)
+            tree_cover(st, leaf_l[i], leaf_r[i], i, pass ? fill : NULL);
         if (pass == 0) {
             for (size_t k = 0; k < nodes; k++)
                 st->start[k + 1] += st->start[k];
@@ -347,7 +350,7 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
     met *merged = malloc((size_t)n * sizeof *merged);
     step_tree st;
     rt_status rc = RT_OK;
-    bool ok = tree_build(&st, bufs, n) && order && order_tmp && need && placed && seen && meets && placed_at && by_off.at && leaf_l && leaf_r && is_long && long_by_off.at && sort_tmp && merged;
+    bool ok = tree_build(&st, bufs, n, leaf_l, leaf_r) && order && order_tmp && need && placed && seen && meets && placed_at && by_off.at && leaf_l && leaf_r && is_long && long_by_off.at && sort_tmp && merged;
     if (!ok) {
         rc = rt_error_set(e, RT_ERR_NOMEM, "out of memory (arena plan of %d buffers)", n);
         goto out;
@@ -356,7 +359,6 @@ rt_status npu_arena_plan(const npu_live_buf *bufs, int n, uint64_t align, uint64
         order[i] = (place_order){bufs[i].bytes, bufs[i].first, i};
         need[i] = align_up(bufs[i].bytes ? bufs[i].bytes : 1, align);
         seen[i] = -1;
-        lifetime_leaves(&st, &bufs[i], &leaf_l[i], &leaf_r[i]);
         is_long[i] = (int64_t)(leaf_r[i] - leaf_l[i] + 1) * ARENA_LONG_SHARE >= st.n_steps;
     }
     sort_place_order(order, order_tmp, n);
