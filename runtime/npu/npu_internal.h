@@ -86,12 +86,16 @@ typedef struct npu_tinfo {
     uint64_t offset;    /* in that buffer, at root */
 } npu_tinfo;
 
-/* An open-addressing hash from a graph index (node or tensor) to a position in the segment's own
- * arrays: a lookup is O(1) and touches one or two cache lines, where a binary search over a
- * 100k-entry segment misses the cache at every step. Slots hold position + 1 (0: empty). */
+/* A map from a graph index (node or tensor) to a position in the segment's own arrays: a lookup
+ * is O(1) and touches one or two cache lines, where a binary search over a 100k-entry segment
+ * misses the cache at every step. Slots hold position + 1 (0: empty). When the keys are dense
+ * (their range at most NPU_INDEX_DENSE_SPAN times their count: a segment of consecutive nodes)
+ * the slot is the key minus the lowest key, so neighbouring keys share cache lines; otherwise
+ * open addressing with linear probing (key != NULL), whose hash scatters neighbours. */
 typedef struct npu_index {
-    int *key, *pos;
-    uint32_t mask; /* slot count - 1; the slot count is 2^bits, at least twice the entries */
+    int *key, *pos; /* key: NULL in the dense form */
+    int base;       /* dense: the lowest key */
+    uint32_t mask;  /* dense: span - 1; hashed: slot count - 1 (2^bits, at least twice the entries) */
     unsigned bits;
 } npu_index;
 

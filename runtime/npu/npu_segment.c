@@ -20,12 +20,16 @@
 
 /* ---------------------------------------------------------------- build */
 
-/* npu_index: open addressing with linear probing over graph indices, which are distinct
- * non-negative ints. Fibonacci hashing (the top bits of key times 2^32 / golden ratio) spreads
- * any stride of indices over the slots, where the low bits alone would pile up a segment that
- * holds every 8th tensor of its graph. */
+/* npu_index: a direct table over [lowest key, highest key] when that range is at most
+ * NPU_INDEX_DENSE_SPAN times the entries, else open addressing with linear probing over graph
+ * indices, which are distinct non-negative ints. Fibonacci hashing (the top bits of key times
+ * 2^32 / golden ratio) spreads any stride of indices over the slots, where the low bits alone
+ * would pile up a segment that holds every 8th tensor of its graph; but it also sends
+ * neighbouring keys to distant slots, so a long chain's lookups (in graph order) miss the cache
+ * once the table outgrows it: the direct table keeps them in order. */
 #define NPU_INDEX_HASH 0x9E3779B1u
 #define NPU_INDEX_MIN_BITS 4
+#define NPU_INDEX_DENSE_SPAN 4 /* dense form while the key range <= 4 x the entries (16 B each) */
 
 static uint32_t index_slot(const npu_index *x, int key) { return ((uint32_t)key * NPU_INDEX_HASH) >> (32 - x->bits); }
 
@@ -36,8 +40,19 @@ static void npu_index_free(npu_index *x)
     *x = (npu_index){0};
 }
 
-static int index_init(npu_index *x, int entries)
+/* For `entries` distinct keys in [lo, hi]. */
+static int index_init(npu_index *x, int entries, int lo, int hi)
 {
+    *x = (npu_index){0};
+    uint64_t span = entries > 0 ? (uint64_t)((int64_t)hi - lo) + 1 : 0;
+    if (entries > 0 && span <= (uint64_t)NPU_INDEX_DENSE_SPAN * (uint64_t)entries) {
+        x->pos = calloc((size_t)span, sizeof *x->pos);
+        if (!x->pos)
+            return -1;
+        x->base = lo;
+        x->mask = (uint32_t)(span - 1);
+        return 0;
+    }
     unsigned bits = NPU_INDEX_MIN_BITS;
     while (((size_t)1 << bits) < 2 * (size_t)entries)
         bits++;
@@ -53,9 +68,23 @@ static int index_init(npu_index *x, int entries)
     return 0;
 }
 
-/* Add key -> pos; false if key is there already. */
+/* The dense slot of key, or -1 outside the range. */
+static int64_t dense_slot(const npu_index *x, int key)
+{
+    int64_t d = (int64_t)key - x->base;
+    return d >= 0 && d <= (int64_t)x->mask ? d : -1;
+}
+
+/* Add key -> pos; false if key is there already (or, dense, outside the range given to init). */
 static bool index_add(npu_index *x, int key, int pos)
 {
+    if (!x->key) {
+        int64_t d = dense_slot(x, key);
+        if (d < 0 || x->pos[d] != 0)
+            return false;
+        x->pos[d] = pos + 1;
+        return true;
+    }
     for (uint32_t i = index_slot(x, key);; i = (i + 1) & x->mask) {
         if (x->pos[i] == 0) {
             x->key[i] = key;
@@ -72,6 +101,10 @@ static int index_find(const npu_index *x, int key)
 {
     if (!x->pos)
         return -1;
+    if (!x->key) {
+        int64_t d = dense_slot(x, key);
+        return d < 0 ? -1 : x->pos[d] - 1;
+    }
     for (uint32_t i = index_slot(x, key);; i = (i + 1) & x->mask) {
         if (x->pos[i] == 0)
             return -1;
@@ -195,7 +228,12 @@ static rt_status index_segment(npu_segment *s, rt_error *e)
     for (int p = 0; p < s->n_nodes; p++)
         total += (size_t)g->nodes[s->nodes[p]].n_inputs + (size_t)g->nodes[s->nodes[p]].n_outputs;
     s->t_graph = malloc((total + 1) * sizeof *s->t_graph);
-    if (!s->t_graph || index_init(&s->node_pos, s->n_nodes) != 0)
+    int node_lo = INT_MAX, node_hi = INT_MIN;
+    for (int p = 0; p < s->n_nodes; p++) {
+        node_lo = s->nodes[p] < node_lo ? s->nodes[p] : node_lo;
+        node_hi = s->nodes[p] > node_hi ? s->nodes[p] : node_hi;
+    }
+    if (!s->t_graph || index_init(&s->node_pos, s->n_nodes, node_lo, node_hi) != 0)
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (segment)");
     for (int p = 0; p < s->n_nodes; p++)
         if (!index_add(&s->node_pos, s->nodes[p], p))
@@ -215,7 +253,7 @@ static rt_status index_segment(npu_segment *s, rt_error *e)
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (segment)");
     size_t w = (size_t)distinct;
     s->n_t = distinct;
-    if (!(s->t = calloc(w + 1, sizeof *s->t)) || index_init(&s->t_pos, s->n_t) != 0)
+    if (!(s->t = calloc(w + 1, sizeof *s->t)) || index_init(&s->t_pos, s->n_t, w ? s->t_graph[0] : 0, w ? s->t_graph[w - 1] : 0) != 0)
         return rt_error_set(e, RT_ERR_NOMEM, "out of memory (segment)");
     for (size_t i = 0; i < w; i++) {
         index_add(&s->t_pos, s->t_graph[i], (int)i); /* (distinct after the sort) */
