@@ -264,16 +264,60 @@ static isa_status check_field(const isa_insn_desc *d, int i, int64_t v, isa_erro
     return ISA_OK;
 }
 
+/* The values of an enum set as bits (bit v: v is one of the set's; every value is below
+ * ENUM_KEY_SPAN = 64); a constant when set is. */
+static inline uint64_t enum_bits(isa_enumset set)
+{
+    return 0
+#define ISA_ENUM(SET, NAME, VAL, STR, DOC) | (set == ISA_ENUMSET_##SET ? 1ull << (VAL) : 0)
+#include "isa_table.def"
+        ;
+}
+
+/* One field against its row's constants, as check_field() decides it; the compiler folds the
+ * constants (a full-width unsigned field is one comparison). */
+static inline int field_in_range(int64_t v, isa_kind kind, isa_enumset set, int64_t min, int64_t max,
+                                  int64_t align)
+{
+    if (kind == ISA_KIND_F)
+        return v >= 0 && v <= (int64_t)UINT32_MAX;
+    if (kind == ISA_KIND_E && (v < 0 || v >= ENUM_KEY_SPAN || !((enum_bits(set) >> v) & 1)))
+        return 0;
+    return v >= min && v <= max && (align <= 1 || v % align == 0);
+}
+
+/* Whether every field of the instruction is in range: the table's rows compiled into one test per
+ * instruction, so that the firmware's check of every instruction it emits reads no descriptor.
+ * The same decision as check_field() over the fields (tests/isa/test_isa_errors.c checks every field at its bounds); isa_check
+ * walks the descriptors only for an instruction this refuses, to say which field and why. */
+static int fields_in_range(const isa_insn *in)
+{
+    const int64_t *f = in->f;
+    switch (in->op) {
+    default:
+        return 0;
+#define ISA_INSN(ID, MN, OPC, UNIT, CHECK, SEM)                                                    \
+    return 1;                                                                                   \
+    case ISA_OP_##ID:
+#define ISA_FIELD(ID, FLD, NAME, LSB, W, KIND, ESET, U, MIN, MAX, AL, DOC)                          \
+    if (!field_in_range(f[ISA_F(ID, FLD)], ISA_KIND_##KIND, ISA_ENUMSET_##ESET, (int64_t)(MIN), (int64_t)(MAX), AL)) \
+        return 0;
+#include "isa_table.def"
+        return 1;
+    }
+}
+
 isa_status isa_check(const isa_insn *in, isa_error *err)
 {
     const isa_insn_desc *d = isa_desc(in->op);
     if (!d)
         return isa_fail(err, ISA_E_OPCODE, -1, "op %d is not an instruction", (int)in->op);
-    for (int i = 0; i < d->nfields; i++) {
-        isa_status st = check_field(d, i, in->f[i], err);
-        if (st != ISA_OK)
-            return st;
-    }
+    if (!fields_in_range(in))
+        for (int i = 0; i < d->nfields; i++) { /* the refusal's field and message */
+            isa_status st = check_field(d, i, in->f[i], err);
+            if (st != ISA_OK)
+                return st;
+        }
     if (d->check) {
         isa_status st = d->check(in, err);
         if (st != ISA_OK)

@@ -336,6 +336,63 @@ static void test_validate_against_device_limits(void **state)
     assert_string_equal(err.msg, "wait: unit dma3 does not exist; the device has 2 DMA channels");
 }
 
+/* The reference for one field: check_field()'s rule written out from the public descriptors. */
+static int field_valid(const isa_field_desc *f, int64_t v)
+{
+    if (f->kind == ISA_KIND_F)
+        return v >= 0 && v <= (int64_t)UINT32_MAX;
+    if (f->kind == ISA_KIND_E) {
+        int named = 0;
+        for (int k = 0; k < isa_enum_count(); k++)
+            named |= isa_enum_at(k)->set == f->enumset && isa_enum_at(k)->value == v;
+        if (!named)
+            return 0;
+    }
+    return v >= f->min && v <= f->max && (f->align <= 1 || v % f->align == 0);
+}
+
+/* isa_check decides field ranges by a test compiled from the table (isa.c: fields_in_range) and
+ * walks the descriptors only to name a refused field: every field of every instruction, at and
+ * around its bounds and at each enum value, is refused exactly when the descriptor says so, with
+ * that field named. */
+static void test_check_every_field_at_its_bounds(void **state)
+{
+    (void)state;
+    int probed = 0;
+    for (int op = 0; op < ISA_OP_COUNT; op++) {
+        const isa_insn_desc *d = isa_desc((isa_op)op);
+        assert_non_null(d);
+        isa_insn base = isa_insn_make((isa_op)op);
+        for (int i = 0; i < d->nfields; i++)
+            assert_true(field_valid(&d->fields[i], base.f[i])); /* the defaults are in range */
+        for (int i = 0; i < d->nfields; i++) {
+            const isa_field_desc *f = &d->fields[i];
+            int64_t values[16 + 2 * 64] = {f->min - 1, f->min, f->min + 1, f->max - 1, f->max, f->max + 1,
+                                           -1, 0, (int64_t)UINT32_MAX, (int64_t)UINT32_MAX + 1, INT64_MIN,
+                                           INT64_MAX, f->min + f->align / 2};
+            int n = 13;
+            for (int k = 0; k < isa_enum_count() && n < (int)(sizeof values / sizeof values[0]); k++)
+                values[n++] = isa_enum_at(k)->value;
+            for (int k = 0; k < n; k++) {
+                isa_insn in = base;
+                in.f[i] = values[k];
+                isa_error err;
+                isa_status st = isa_check(&in, &err);
+                if (field_valid(f, values[k])) {
+                    assert_true(st == ISA_OK || st == ISA_E_CONSTRAINT);
+                } else {
+                    if (st != ISA_E_RANGE && st != ISA_E_ALIGN)
+                        fail_msg("%s: field '%s' = %lld passed isa_check (%s)", d->mnemonic, f->name,
+                                 (long long)values[k], isa_status_str(st));
+                    assert_int_equal(err.field, i);
+                }
+                probed++;
+            }
+        }
+    }
+    assert_true(probed > 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_program_length_is_limited),
         cmocka_unit_test(test_constraints_name_the_operand),
         cmocka_unit_test(test_validate_against_device_limits),
+        cmocka_unit_test(test_check_every_field_at_its_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
