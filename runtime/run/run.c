@@ -319,23 +319,102 @@ static bool backend_segment_cost(void *ctx, const rt_graph *g, const int *nodes,
 /* Whether a plan's segments fit in device memory, planned as the run plans them (nothing is
  * allocated). A segment that cannot be built is not a memory question: the exact evaluation
  * prices it. */
+void run_fits_plan_free(run_fits_plan *f)
+{
+    npu_mem_plan_free(f->mem);
+    free(f->segs);
+    free(f->n_nodes);
+    free(f->nodes);
+    memset(f, 0, sizeof *f);
+}
+
+/* Keep mem, the plan of p's segments (segs), as cc->fits; false when out of memory (then nothing
+ * is kept and the run plans the segments itself). */
+static bool keep_fits_plan(run_cost_ctx *cc, const rt_graph *g, const part_plan *p, npu_mem_plan *mem,
+                           npu_segment **segs)
+{
+    run_fits_plan *f = &cc->fits;
+    run_fits_plan_free(f);
+    size_t total = 0;
+    for (int s = 0; s < p->n_segments; s++)
+        total += (size_t)p->segments[s].n_nodes;
+    f->n_nodes = malloc(((size_t)p->n_segments + 1) * sizeof *f->n_nodes);
+    f->nodes = malloc((total + 1) * sizeof *f->nodes);
+    if (!f->n_nodes || !f->nodes) {
+        run_fits_plan_free(f);
+        return false;
+    }
+    size_t at = 0;
+    for (int s = 0; s < p->n_segments; s++) {
+        f->n_nodes[s] = p->segments[s].n_nodes;
+        memcpy(f->nodes + at, p->segments[s].nodes, (size_t)p->segments[s].n_nodes * sizeof *f->nodes);
+        at += (size_t)p->segments[s].n_nodes;
+    }
+    f->mem = mem;
+    f->segs = segs;
+    f->g = g;
+    f->n_segments = p->n_segments;
+    return true;
+}
+
+/* Whether a plan's segments fit in device memory, planned as the run plans them (nothing is
+ * allocated). A segment that cannot be built is not a memory question: the exact evaluation
+ * prices it. With cc->keep_fits_plan a plan that fits is kept for the run (cc->fits). */
 static bool backend_plan_fits(void *ctx, const rt_graph *g, const part_plan *p, rt_error *e)
 {
-    const run_cost_ctx *cc = ctx;
+    run_cost_ctx *cc = ctx;
     npu_mem_plan *mem = npu_mem_plan_new(cc->b, (rt_graph *)g, cc->o->resident, cc->o->resident_ctx, e);
-    if (!mem)
+    npu_segment **segs = cc->keep_fits_plan ? malloc(((size_t)p->n_segments + 1) * sizeof *segs) : NULL;
+    if (!mem || (cc->keep_fits_plan && !segs)) {
+        npu_mem_plan_free(mem);
+        free(segs);
+        if (mem)
+            rt_error_set(e, RT_ERR_NOMEM, "out of memory (memory plan)");
         return false;
+    }
     for (int s = 0; s < p->n_segments; s++) {
         rt_error ignored = {0};
-        if (!npu_mem_plan_segment(mem, p->segments[s].nodes, p->segments[s].n_nodes, cc->weights, cc->o->timing_only,
-                                  &ignored)) {
+        npu_segment *seg = npu_mem_plan_segment(mem, p->segments[s].nodes, p->segments[s].n_nodes, cc->weights,
+                                                cc->o->timing_only, &ignored);
+        if (!seg) {
             npu_mem_plan_free(mem);
+            free(segs);
             return true;
         }
+        if (segs)
+            segs[s] = seg;
     }
     bool fits = npu_mem_plan_check(mem, e) == RT_OK;
-    npu_mem_plan_free(mem);
+    if (!fits || !segs || !keep_fits_plan(cc, g, p, mem, segs)) {
+        npu_mem_plan_free(mem);
+        free(segs);
+    }
     return fits;
+}
+
+/* The fits check's plan when it planned exactly p's segments of g (the same nodes in the same
+ * order), with its segments in segs[0..n_segments-1]; NULL otherwise. The plan is the caller's
+ * from then on; cc keeps none. */
+static npu_mem_plan *run_take_fits_plan(run_cost_ctx *cc, const rt_graph *g, const part_plan *p,
+                                        npu_segment **segs)
+{
+    run_fits_plan *f = &cc->fits;
+    bool same = f->mem && f->g == g && f->n_segments == p->n_segments;
+    size_t at = 0;
+    for (int s = 0; same && s < p->n_segments; s++) {
+        same = f->n_nodes[s] == p->segments[s].n_nodes &&
+               memcmp(f->nodes + at, p->segments[s].nodes, (size_t)f->n_nodes[s] * sizeof *f->nodes) == 0;
+        at += (size_t)f->n_nodes[s];
+    }
+    if (!same) {
+        run_fits_plan_free(f);
+        return NULL;
+    }
+    npu_mem_plan *mem = f->mem;
+    memcpy(segs, f->segs, (size_t)p->n_segments * sizeof *segs);
+    f->mem = NULL;
+    run_fits_plan_free(f);
+    return mem;
 }
 
 static bool run_resident(void *ctx, const rt_graph *g, int tensor)
@@ -824,6 +903,7 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
     npu_segment **segs = NULL;
     run_control *rc = NULL;
     npu_mem_plan *mem = NULL;
+    run_cost_ctx cost_ctx = {0};
     rt_status st = RT_OK;
     if (!r || !vals || !ref || !owned || !crossing_out_of || !(r->nodes = calloc((size_t)g->n_nodes + 1, sizeof *r->nodes))) {
         st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (run)");
@@ -851,7 +931,7 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
         goto done;
     }
     npu_backend_set_format(b, o->activations, o->group_size); /* what CHECK and every segment see */
-    run_cost_ctx cost_ctx = {.b = b, .cfg = o->cfg, .weights = o->weights};
+    cost_ctx = (run_cost_ctx){.b = b, .cfg = o->cfg, .weights = o->weights, .keep_fits_plan = true};
     part_options popts;
     run_partition_options(o, &cost_ctx, &popts);
     if ((st = partition_graph_opts(g, o->cfg, &popts, &r->plan, e)) != RT_OK)
@@ -868,20 +948,24 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
         st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (segments)");
         goto done;
     }
-    /* every segment planned first, then the module's device memory at once (npu_backend.h) */
-    if (!(mem = npu_mem_plan_new(b, g, o->resident, o->resident_ctx, e))) {
-        st = e && e->code != RT_OK ? e->code : RT_ERR_NOMEM;
-        goto done;
-    }
-    for (int s = 0; s < p->n_segments; s++) {
-        if (!(segs[s] = npu_mem_plan_segment(mem, p->segments[s].nodes, p->segments[s].n_nodes, o->weights,
-                                             o->timing_only, e))) {
-            st = e && e->code != RT_OK ? e->code : RT_ERR_ARG;
-            rt_error_prefix(e, "building NPU segment %d", s);
+    /* every segment planned first, then the module's device memory at once (npu_backend.h); the
+     * fits check planned them already when the partitioner kept its plan's segments */
+    r->mem_plan_from_fits = (mem = run_take_fits_plan(&cost_ctx, g, p, segs)) != NULL;
+    if (!mem) {
+        if (!(mem = npu_mem_plan_new(b, g, o->resident, o->resident_ctx, e))) {
+            st = e && e->code != RT_OK ? e->code : RT_ERR_NOMEM;
             goto done;
         }
-        npu_segment_mem_usage(segs[s], &r->segs[s].mem);
+        for (int s = 0; s < p->n_segments; s++)
+            if (!(segs[s] = npu_mem_plan_segment(mem, p->segments[s].nodes, p->segments[s].n_nodes, o->weights,
+                                                 o->timing_only, e))) {
+                st = e && e->code != RT_OK ? e->code : RT_ERR_ARG;
+                rt_error_prefix(e, "building NPU segment %d", s);
+                goto done;
+            }
     }
+    for (int s = 0; s < p->n_segments; s++)
+        npu_segment_mem_usage(segs[s], &r->segs[s].mem);
     npu_mem_plan_usage(mem, &r->mem);
     if ((st = npu_mem_plan_commit(mem, e)) != RT_OK)
         goto done;
@@ -971,6 +1055,7 @@ breakdown:
      * already count the host bytes read plus the device bytes written */
     energy_add_transfer(&r->energy, o->cfg, (double)r->crossing_bytes / 2.0, r->transfer_s);
 done:
+    run_fits_plan_free(&cost_ctx.fits); /* a fits check's plan the run did not take */
     npu_mem_plan_free(mem); /* the segments and all their device memory */
     free(segs);
     run_control_free(rc);

@@ -219,6 +219,9 @@ typedef struct run_result {
     energy_breakdown energy;
     /* the device memory of all segments, planned together (npu_mem_plan): held while the run lasts */
     npu_mem_usage mem;
+    /* the run took the plan the partitioner's fits check had made of the same segments, instead of
+     * planning them again (cost-aware partitioning that kept the greedy plan's segments) */
+    bool mem_plan_from_fits;
     /* backend-reported boundary bytes (npu_segment_stats) */
     uint64_t npu_bytes_in, npu_bytes_out, npu_weight_bytes;
     /* host wall time, not a phone time */

@@ -20,13 +20,30 @@ void run_file_stem(const char *name, char *buf, size_t size);
 
 /* ---- partitioning */
 
+/* The device-memory plan the partitioner's fits check made of a plan's segments (the greedy
+ * plan's), kept for the run: when the run's plan has the same segments, node for node, it takes
+ * this plan instead of planning them again (run.c: run_take_fits_plan). The key is the graph and
+ * every segment's node list; the weights, timing-only flag and residency are the run's own options,
+ * the same in the check and the run. */
+typedef struct run_fits_plan {
+    npu_mem_plan *mem;
+    const rt_graph *g;
+    npu_segment **segs; /* per segment, as npu_mem_plan_segment returned it */
+    int n_segments;
+    int *n_nodes;       /* per segment */
+    int *nodes;         /* the segments' node lists, one after the other */
+} run_fits_plan;
+
 /* What the partitioner's callbacks need (run.c). */
 typedef struct run_cost_ctx {
     npu_backend *b;
     const m4npu_config *cfg;
     npu_weight_type weights;
     const run_options *o;   /* set by run_partition_options */
+    bool keep_fits_plan;    /* keep the fits check's plan in `fits` (run_model sets it) */
+    run_fits_plan fits;     /* freed by run_fits_plan_free */
 } run_cost_ctx;
+void run_fits_plan_free(run_fits_plan *f);
 /* The partition options of a run: the firmware check, cost-aware or greedy, the objective, the
  * segment cost (timing-only through the backend), residency, the activations' device bits. */
 void run_partition_options(const run_options *o, run_cost_ctx *cc, part_options *po);

@@ -466,6 +466,64 @@ static void test_segments_share_the_device_memory_of_a_module(void **state)
     graph_free(g);
 }
 
+/* Two MatMuls around a Softmax, all on the NPU in one segment whichever way it is partitioned. */
+static rt_graph *npu_chain(void)
+{
+    rt_graph *g = graph_create("npu chain");
+    assert_non_null(g);
+    int64_t xd[2] = {64, 256}, wd[2] = {256, 256};
+    assert_true(graph_add_input(g, "x", RT_DT_F32, 2, xd) >= 0);
+    static float w[256 * 256];
+    for (int i = 0; i < 256 * 256; i++)
+        w[i] = (float)((i * 7919) % 201 - 100) / 1000.0f; /* in [-0.1, 0.1] */
+    assert_true(graph_add_constant(g, "w1", RT_DT_F32, 2, wd, w, sizeof w) >= 0);
+    assert_true(graph_add_constant(g, "w2", RT_DT_F32, 2, wd, w, sizeof w) >= 0);
+    assert_true(graph_add_node(g, "MatMul", NULL, 2, (const char *[]){"x", "w1"}, 1, (const char *[]){"h"}) >= 0);
+    assert_true(graph_add_node(g, "Softmax", NULL, 1, (const char *[]){"h"}, 1, (const char *[]){"p"}) >= 0);
+    assert_true(graph_add_node(g, "MatMul", NULL, 2, (const char *[]){"p", "w2"}, 1, (const char *[]){"y"}) >= 0);
+    assert_int_equal(graph_mark_output(g, graph_find_tensor(g, "y")), RT_OK);
+    rt_error e;
+    if (graph_prepare(g, &e) != RT_OK)
+        fail_msg("%s", e.msg);
+    return g;
+}
+
+/* Cost-aware partitioning plans the greedy segments' device memory for its fits check; when the
+ * run's plan has the same segments it takes that plan instead of planning them again, with the
+ * same memory, cycles and outputs as a run that plans them itself (greedy partitioning never
+ * checks fits, so it always does). */
+static void test_run_takes_the_fits_checks_memory_plan(void **state)
+{
+    (void)state;
+    m4npu_config cfg;
+    load_config(&cfg, NULL, 0);
+    rt_graph *g = npu_chain(), *h = npu_chain();
+    run_options cost = {.cfg = &cfg}, greedy = {.cfg = &cfg, .greedy_partition = true};
+    run_result *rc, *rg;
+    rt_error e;
+    if (run_model(g, &cost, &rc, &e) != RT_OK || run_model(h, &greedy, &rg, &e) != RT_OK)
+        fail_msg("%s", e.msg);
+    assert_int_equal(rc->plan->n_segments, 1);
+    assert_int_equal(rg->plan->n_segments, 1);
+    assert_int_equal(rc->plan->segments[0].n_nodes, rg->plan->segments[0].n_nodes);
+    assert_true(rc->mem_plan_from_fits);
+    assert_false(rg->mem_plan_from_fits);
+    assert_memory_equal(&rc->mem, &rg->mem, sizeof rc->mem);
+    assert_memory_equal(&rc->segs[0].mem, &rg->segs[0].mem, sizeof rc->segs[0].mem);
+    assert_int_equal(rc->segs[0].stats.cycles, rg->segs[0].stats.cycles);
+    assert_true(rc->segs[0].stats.cycles > 0);
+    assert_int_equal(rc->n_outputs, 1);
+    assert_int_equal(rg->n_outputs, 1);
+    const rt_tensor *a = rc->outputs[0].value, *b = rg->outputs[0].value;
+    assert_int_equal(rt_tensor_numel(a), rt_tensor_numel(b));
+    assert_memory_equal(a->data, b->data, (size_t)rt_tensor_numel(a) * sizeof(float));
+    assert_true(rc->max_abs == rg->max_abs && rc->max_rel == rg->max_rel);
+    run_result_free(rc);
+    run_result_free(rg);
+    graph_free(g);
+    graph_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_deterministic_and_given_inputs),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_segments_share_the_device_memory_of_a_module),
+        cmocka_unit_test(test_run_takes_the_fits_checks_memory_plan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
