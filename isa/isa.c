@@ -472,7 +472,18 @@ isa_status isa_validate(const isa_insn *in, const isa_limits *lim, isa_error *er
     isa_status st = isa_check(in, err);
     if (st != ISA_OK || !lim)
         return st;
-    const char *mn = isa_desc(in->op)->mnemonic;
+    return isa_validate_limits(in, lim, err);
+}
+
+isa_status isa_validate_limits(const isa_insn *in, const isa_limits *lim, isa_error *err)
+{
+    const isa_insn_desc *d = isa_desc(in->op);
+    if (!d)
+        return isa_fail(err, ISA_E_OPCODE, -1, "op %d is not an instruction", (int)in->op);
+    ok(err);
+    if (!lim)
+        return ISA_OK;
+    const char *mn = d->mnemonic;
     switch (in->op) {
     case ISA_OP_SIGNAL:
     case ISA_OP_WAIT: {

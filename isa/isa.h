@@ -182,6 +182,9 @@ void isa_set_f32(isa_insn *in, int field, float v);
 isa_status isa_check(const isa_insn *in, isa_error *err);
 /* isa_check() plus the limits of a configured device (any member 0 is not checked). */
 isa_status isa_validate(const isa_insn *in, const isa_limits *lim, isa_error *err);
+/* The device limits alone, for an instruction that has just passed isa_check() (isa_decode()
+ * returned it): isa_validate() without checking its fields a second time. */
+isa_status isa_validate_limits(const isa_insn *in, const isa_limits *lim, isa_error *err);
 
 /* Encode a checked instruction into 16 bytes. */
 isa_status isa_encode(const isa_insn *in, uint8_t out[ISA_INSN_BYTES], isa_error *err);

@@ -54,14 +54,15 @@ static uint64_t dma_first_outside(const isa_insn *in, uint64_t size)
     return size;
 }
 
-/* Validate instruction i (already decoded); mm_bias tracks the last mm.cfg. */
+/* Validate instruction i against the device, just decoded by fetch() (whose isa_decode() checked
+ * its fields: the limits are what is left); mm_bias tracks the last mm.cfg. */
 static int validate_insn(fw *f, const isa_insn *in, uint32_t i, const npu_buf_entry *bufs, uint32_t nbufs,
                          uint32_t *mm_bias, fw_job_result *r)
 {
     isa_error err;
     isa_limits lim = f->limits;
     lim.buffers = nbufs;
-    if (isa_validate(in, &lim, &err) != ISA_OK) {
+    if (isa_validate_limits(in, &lim, &err) != ISA_OK) {
         set_fault(r, err.status == ISA_E_LIMIT ? NPU_FAULT_LIMIT : NPU_FAULT_ILLEGAL_INSN, fw_insn_unit(in), 0, i);
         fw_log(f, "instruction %u: %s", i, err.msg);
         return -1;

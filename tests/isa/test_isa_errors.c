@@ -301,6 +301,16 @@ static void test_validate_against_device_limits(void **state)
     ISA_SET(&mm, MM, M, 32);
     assert_int_equal(isa_validate(&mm, &lim, &err), ISA_E_LIMIT);
     assert_string_equal(err.msg, "mm: m = 32 exceeds the 16-row matmul tile (os dataflow)");
+    /* the limits alone (after a decode): the same refusal; the fields are isa_check's */
+    assert_int_equal(isa_validate_limits(&mm, &lim, &err), ISA_E_LIMIT);
+    assert_string_equal(err.msg, "mm: m = 32 exceeds the 16-row matmul tile (os dataflow)");
+    isa_insn wide = mm;
+    ISA_SET(&wide, MM, M, 16);
+    ISA_SET(&wide, MM, AT, ISA_MMT_I16);
+    ISA_SET(&wide, MM, BT, ISA_MMT_I16); /* a constraint isa_check refuses, within every limit */
+    assert_int_equal(isa_validate(&wide, &lim, &err), ISA_E_CONSTRAINT);
+    assert_int_equal(isa_validate_limits(&wide, &lim, &err), ISA_OK);
+    assert_int_equal(err.status, ISA_OK);
     ISA_SET(&mm, MM, DF, ISA_DF_WS); /* ws bounds k, not m */
     assert_int_equal(isa_validate(&mm, &lim, &err), ISA_OK);
     ISA_SET(&mm, MM, K, 17);
