@@ -103,7 +103,9 @@ for name, what in (("whatif", "full default whatif"), ("decode", "whatif --modul
                    ("matmul", "run --timing-only 1024^3 MatMul, 32x32")):
     b, c = res[f"base {name}"], res[f"cur {name}"]
     for key, label in (("mean", "wall s"), ("user", "user s")):
-        print(f"{what + ' (' + label + ')':44} {b[key]:12.3f} {c[key]:12.3f} {b[key] / c[key]:7.2f}x")
+        # (a run shorter than the clock's tick measures 0 s of user time: no ratio then)
+        ratio = f"{b[key] / c[key]:7.2f}x" if c[key] > 0 else "     n/a"
+        print(f"{what + ' (' + label + ')':44} {b[key]:12.3f} {c[key]:12.3f} {ratio}")
 def best(side):
     return max(json.load(open(f"{work}/{side}-bench-{i}.json"))["timing_only"]["insns_per_s"] for i in range(1, runs + 1))
 b, c = best("base"), best("cur")
