@@ -52,17 +52,76 @@ uint32_t fw_sram_alloc(fw_op_ctx *c, uint64_t bytes)
 
 uint64_t fw_sram_free(const fw_op_ctx *c) { return (uint64_t)c->info->sram_bytes - c->sram_used; }
 
+/* Modelled cycles of `total` rows in chunks of `rows` through nslots stages: every stage of a chunk
+ * pays a fixed cost (a transfer's setup and latency, the chunk's instructions) and its bytes. */
+static uint64_t chunk_cost(uint32_t nslots, uint64_t row_bytes, uint64_t total, uint64_t rows)
+{
+    uint64_t n = (total + rows - 1) / rows;
+    uint64_t stage = FW_PLAN_CHUNK_FIXED_CYCLES + (rows * row_bytes + FW_PLAN_DRAM_BYTES_PER_CYCLE - 1) /
+                                                      FW_PLAN_DRAM_BYTES_PER_CYCLE;
+    return (n + nslots - 1) * stage;
+}
+
+static uint64_t isqrt_u64(uint64_t v)
+{
+    uint64_t r = 0, bit = (uint64_t)1 << 62;
+    while (bit > v)
+        bit >>= 2;
+    while (bit) {
+        if (v >= r + bit) {
+            v -= r + bit;
+            r = (r >> 1) + bit;
+        } else {
+            r >>= 1;
+        }
+        bit >>= 2;
+    }
+    return r;
+}
+
 uint64_t fw_chunk_rows(uint64_t avail, uint32_t nslots, uint64_t row_bytes, uint64_t total)
 {
     uint64_t per_slot = avail / nslots;
     per_slot = per_slot > FW_SRAM_ALIGN_BYTES ? per_slot - FW_SRAM_ALIGN_BYTES : 0; /* alignment slack */
-    if (row_bytes == 0 || per_slot < row_bytes)
+    if (row_bytes == 0 || per_slot < row_bytes || total == 0)
         return 0;
-    uint64_t target = per_slot < FW_CHUNK_TARGET_BYTES ? per_slot : FW_CHUNK_TARGET_BYTES;
-    uint64_t rows = target / row_bytes;
-    if (rows == 0)
-        rows = 1;
-    return rows < total ? rows : total;
+    uint64_t cap = min_u64(per_slot, FW_CHUNK_TARGET_BYTES) / row_bytes;
+    cap = cap ? min_u64(cap, total) : 1;
+    /* the chunk count n with the least modelled cost (n + nslots - 1) * (fixed + bytes / n / rate),
+     * convex in n: the continuous optimum's neighbours, and no fewer chunks than the cap allows.
+     * A larger SRAM only lowers that bound, so its choice is modelled no slower (issue 14). */
+    uint64_t n_min = (total + cap - 1) / cap;
+    uint64_t n_opt = isqrt_u64((nslots - 1) * (total * row_bytes /
+                                               ((uint64_t)FW_PLAN_DRAM_BYTES_PER_CYCLE * FW_PLAN_CHUNK_FIXED_CYCLES)));
+    uint64_t best = cap;
+    uint64_t best_cost = chunk_cost(nslots, row_bytes, total, cap);
+    for (uint64_t n = n_opt; n <= n_opt + 1; n++) {
+        if (n < n_min || n == 0 || n > total)
+            continue;
+        uint64_t rows = (total + n - 1) / n, cost = chunk_cost(nslots, row_bytes, total, rows);
+        if (cost < best_cost) {
+            best_cost = cost;
+            best = rows;
+        }
+    }
+    return best;
+}
+
+uint64_t fw_plan_dma_cycles(uint64_t bytes)
+{
+    return FW_PLAN_DMA_FIXED_CYCLES + (bytes + FW_PLAN_DRAM_BYTES_PER_CYCLE - 1) / FW_PLAN_DRAM_BYTES_PER_CYCLE;
+}
+
+uint64_t fw_plan_pipeline_cycles(uint64_t n, const uint64_t *stage, unsigned nstages)
+{
+    if (n == 0)
+        return 0;
+    uint64_t fill = 0, slowest = 0;
+    for (unsigned i = 0; i < nstages; i++) {
+        fill += stage[i];
+        slowest = stage[i] > slowest ? stage[i] : slowest;
+    }
+    return fill + (n - 1) * slowest;
 }
 
 uint32_t fw_sem_alloc(fw_op_ctx *c)

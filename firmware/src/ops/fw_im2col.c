@@ -86,6 +86,15 @@ uint64_t fw_im2col_slot_bytes(const fw_im2col *g, uint64_t cc, uint64_t n)
 
 uint32_t fw_im2col_stages(const fw_im2col *g) { return g->sw > 1 && !g->flat ? 2 : 1; }
 
+uint64_t fw_im2col_dmas(const fw_im2col *g)
+{
+    if (g->flat)
+        return 1;
+    return g->wide || g->sw == 1 ? g->kh * g->kw : g->kh * g->qblocks;
+}
+
+uint64_t fw_im2col_vmovs(const fw_im2col *g) { return g->flat || g->wide || g->sw == 1 ? 0 : g->kh * g->qblocks; }
+
 uint64_t fw_im2col_max_positions(const fw_im2col *g, uint64_t cc)
 {
     if (g->sw <= 1 || g->flat)

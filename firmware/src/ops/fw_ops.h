@@ -27,7 +27,7 @@
 #define FW_SEMAPHORES 32         /* the ISA's 5-bit semaphore index */
 #define FW_PIPE_MAX_SLOTS 4
 #define FW_PIPE_MAX_STAGES 5 /* the fused attention's blk pipe: DMA, mm, vec, sm, mm */
-/* Streaming kernels aim at slots of this size: few instructions per byte, short pipeline fill. */
+/* Streaming kernels' slots are at most this size (fw_chunk_rows chooses by modelled cost below). */
 #define FW_CHUNK_TARGET_BYTES (1024u * 1024u)
 #define FW_STREAM_SLOTS 3 /* load, compute and store of three chunks overlap */
 
@@ -186,9 +186,29 @@ uint64_t fw_align(uint64_t bytes);
 uint32_t fw_sram_alloc(fw_op_ctx *c, uint64_t bytes);
 uint32_t fw_sem_alloc(fw_op_ctx *c);
 
-/* Items (rows) per slot so that nslots slots of rows * row_bytes fit in `avail` bytes, aiming at
- * FW_CHUNK_TARGET_BYTES per slot; at most total. 0 if one row does not fit. */
+/* Items (rows) per slot so that nslots slots of rows * row_bytes fit in `avail` bytes, at most
+ * FW_CHUNK_TARGET_BYTES per slot (unless one row is more) and at most total, chosen by modelled
+ * cost (pipeline fill and drain against per-chunk costs). 0 if one row does not fit. */
 uint64_t fw_chunk_rows(uint64_t avail, uint32_t nslots, uint64_t row_bytes, uint64_t total);
+/* Planning estimates, used only to rank candidate tilings by modelled cost (issue 14: more SRAM
+ * must never make an op slower). The firmware is not told the DRAM's speed; being constants, these
+ * make a kernel's choice the same at every SRAM size where its best candidate fits, and where it
+ * does not, the larger SRAM's candidates include the smaller's, so its choice is modelled no worse. */
+#define FW_PLAN_DRAM_BYTES_PER_CYCLE 32u /* 51.2 GB/s x 0.75 efficiency / 1.066 GHz = 36 B per NPU cycle */
+#define FW_PLAN_DMA_FIXED_CYCLES 32u     /* a transfer's setup; its first-byte latency (~117 cycles)
+                                          * overlaps the transfers queued on the other channels */
+/* The control core's time per instruction it dispatches, in NPU cycles (12 control-core cycles at
+ * half the NPU clock): a plan of many small tiles can be bound by it. */
+#define FW_PLAN_CYCLES_PER_INSN 24u
+/* A streaming chunk's fixed cost in each stage: its transfer's, and its ~8 instructions (DMA,
+ * conversions, the slot's signals and waits). */
+#define FW_PLAN_CHUNK_FIXED_CYCLES (FW_PLAN_DMA_FIXED_CYCLES + 8u * FW_PLAN_CYCLES_PER_INSN)
+/* Modelled NPU cycles of one DMA transfer of `bytes`. */
+uint64_t fw_plan_dma_cycles(uint64_t bytes);
+/* Modelled cycles of n items through a pipeline whose stages take stage[0..nstages) cycles per
+ * item: the first item fills every stage, the rest follow at the slowest stage's pace. */
+uint64_t fw_plan_pipeline_cycles(uint64_t n, const uint64_t *stage, unsigned nstages);
+
 /* SRAM bytes not yet allocated. */
 uint64_t fw_sram_free(const fw_op_ctx *c);
 
@@ -377,6 +397,10 @@ void fw_im2col_compact(fw_op_ctx *c, const fw_im2col *g, uint32_t esz, uint32_t 
 uint64_t fw_im2col_slot_bytes(const fw_im2col *g, uint64_t cc, uint64_t n);
 /* Producer stages of the slot's pipe: 1 (DMA), or 2 (DMA, then the vector unit's de-interleave). */
 uint32_t fw_im2col_stages(const fw_im2col *g);
+/* The DMAs one fw_im2col_load emits, and its de-interleave's v.mov instructions (0 unless strided):
+ * what a plan that loads the segment again pays for it. */
+uint64_t fw_im2col_dmas(const fw_im2col *g);
+uint64_t fw_im2col_vmovs(const fw_im2col *g);
 /* The largest n a strided de-interleave of cc channels takes (UINT64_MAX when not strided). */
 uint64_t fw_im2col_max_positions(const fw_im2col *g, uint64_t cc);
 /* Build the segment (image img, output row oh, positions ow0 .. ow0 + n - 1; flat and wide:

@@ -41,6 +41,7 @@ typedef struct conv_plan {
     uint32_t osz;
     float s_deq;
     uint64_t mt, cb, nseg;       /* channel tile, channel block, positions per segment */
+    uint32_t vec_lanes;          /* the vector unit's (the modelled cost of a strided im2col) */
     fw_im2col im2col;
     uint64_t a_bytes, b_bytes, c_bytes, o_bytes, p_bytes;
     uint64_t segments, blocks;
@@ -62,6 +63,55 @@ static uint64_t conv_sram(conv_plan *p)
     return fw_align(p->a_bytes) * CONV_PIPE_SLOTS + fw_align(p->b_bytes) * CONV_PIPE_SLOTS +
            fw_align(p->c_bytes) * CONV_PIPE_SLOTS + fw_align(p->o_bytes) * CONV_PIPE_SLOTS +
            fw_align(p->p_bytes) * CONV_PIPE_SLOTS + (p->os.lut ? fw_align(ISA_MM_OUT_LUT_ENTRIES) : 0);
+}
+
+/* Modelled cycles of the op with channel blocks of cb. The first block's weights are the fill
+ * nothing overlaps; then each block takes as long as the slowest of: its loads (the next block's
+ * weights, or its weights per segment and chunk when the channels go in chunks, and every
+ * segment's im2col, which more blocks load again), its products (one mm per channel tile, segment
+ * and chunk: sim/README.md's k + 2m + n - 1) and the control core's dispatch of its instructions
+ * (per segment and chunk: the im2col, the slots' signals and waits, the epilogue and the store,
+ * and an mm per channel tile, more with the output stage's mm.out). */
+#define CONV_PLAN_PASS_INSNS 12u
+static uint64_t block_cost(const conv_plan *p, uint64_t cb)
+{
+    uint64_t blocks = ceil_div(p->co, cb), tiles = ceil_div(cb, p->mt), m = cb < p->mt ? cb : p->mt;
+    uint64_t passes = p->segments * p->nchunks;
+    uint64_t a_load = fw_plan_dma_cycles(cb * p->kc * p->we);
+    uint64_t dmas = fw_im2col_dmas(&p->im2col), vmovs = fw_im2col_vmovs(&p->im2col);
+    uint64_t b_bytes = fw_im2col_slot_bytes(&p->im2col, p->cc, p->nseg);
+    uint64_t load = (p->nchunks == 1 ? 1 : passes) * a_load +
+                    passes * (dmas * FW_PLAN_DMA_FIXED_CYCLES + b_bytes / FW_PLAN_DRAM_BYTES_PER_CYCLE);
+    uint64_t compute = passes * tiles * (p->kc + 2 * m + p->nseg - 1);
+    uint64_t vector = vmovs ? passes * b_bytes / p->xe / p->vec_lanes : 0; /* the strided de-interleave */
+    uint64_t control =
+        passes * (CONV_PLAN_PASS_INSNS + dmas + vmovs + (p->os.on ? 2 : 1) * tiles) * FW_PLAN_CYCLES_PER_INSN;
+    uint64_t slowest = load > compute ? load : compute;
+    slowest = control > slowest ? control : slowest;
+    slowest = vector > slowest ? vector : slowest;
+    return a_load + blocks * slowest;
+}
+
+/* The channel block: the multiple of the channel tile (or all output channels) with the least
+ * modelled cost among those that fit. A larger SRAM fits every block a smaller one did, so its
+ * choice is modelled no slower (halving from all channels made more SRAM slower: issue 14). Ties
+ * take the larger block (fewer instructions). */
+static void choose_block(conv_plan *p, uint64_t sram)
+{
+    uint64_t best = p->cb, best_cost = block_cost(p, p->cb);
+    for (uint64_t cb = p->cb + p->mt; cb < p->co + p->mt; cb += p->mt) {
+        uint64_t cand = cb < p->co ? cb : p->co;
+        p->cb = cand;
+        if (conv_sram(p) > sram)
+            break; /* the SRAM need grows with the block */
+        uint64_t cost = block_cost(p, cand);
+        if (cost <= best_cost) {
+            best_cost = cost;
+            best = cand;
+        }
+    }
+    p->cb = best;
+    conv_sram(p);
 }
 
 static int conv_plan_make(const fw_op_ctx *c, const npu_op_desc *d, conv_plan *p, char *why, size_t whylen)
@@ -160,6 +210,7 @@ static int conv_plan_make(const fw_op_ctx *c, const npu_op_desc *d, conv_plan *p
     }
     p->osz = osz;
     p->mt = c->info->mm_rows;
+    p->vec_lanes = c->info->vec_lanes ? c->info->vec_lanes : 1;
     fw_im2col_init(&p->im2col, x, p->kh, p->kw, p->sh, p->sw, 1);
     p->flat = p->im2col.flat;
     p->nseg = c->info->mm_cols;
@@ -171,12 +222,12 @@ static int conv_plan_make(const fw_op_ctx *c, const npu_op_desc *d, conv_plan *p
         p->nseg = 1; /* the strided de-interleave then works a chunk of channels at a time */
     while (p->sw > 1 && p->cc > 1 && p->cc * p->nseg > FW_FIELD_MAX(VMOV, DSTRIDE))
         p->cc = (p->cc + 1) / 2;
-    p->cb = p->co;
+    /* the smallest channel block first: positions per segment, then channels per chunk, shrink
+     * until it fits; then the block by modelled cost among those that fit (choose_block) */
+    p->cb = p->co < p->mt ? p->co : p->mt;
     uint64_t sram = c->info->sram_bytes;
     while (conv_sram(p) > sram) {
-        if (p->cb > p->mt)
-            p->cb = (p->cb / 2 + p->mt - 1) / p->mt * p->mt;
-        else if (p->nseg > 1)
+        if (p->nseg > 1)
             p->nseg = (p->nseg + 1) / 2;
         else if (p->cc > 1 && !p->wide)
             p->cc = (p->cc + 1) / 2;
@@ -184,6 +235,7 @@ static int conv_plan_make(const fw_op_ctx *c, const npu_op_desc *d, conv_plan *p
             return fw_refuse(why, whylen, "does not fit in the %llu-byte SRAM", (unsigned long long)sram);
     }
     p->segments = p->flat ? p->n * ceil_div(p->oh * p->ow, p->nseg) : p->n * p->oh * ceil_div(p->ow, p->nseg);
+    choose_block(p, sram);
     p->blocks = ceil_div(p->co, p->cb);
     return 0;
 }

@@ -30,10 +30,10 @@
 #include <stdio.h>
 #include <string.h>
 
-/* A B panel (one slot) aims at this size: big enough that a panel is one long DMA and few
- * instructions, small enough that the array waits little for the first one and that the last
- * panel's products (the tail no load overlaps) stay short. */
-#define MM_PANEL_TARGET_BYTES (512u * 1024u)
+/* A B panel (one slot) is at most this size and an eighth of the SRAM; within that its number of
+ * items is chosen by modelled cost (panel_items). */
+#define MM_PANEL_MAX_BYTES (512u * 1024u)
+#define MM_PANEL_SRAM_SHARE 8
 /* Row blocks of up to this many array-row tiles keep B re-streaming low for long inputs. */
 #define MM_ROW_BLOCK_TILES 8
 #define MM_B_SLOTS 3
@@ -122,6 +122,40 @@ static void plan_sizes(mm_plan *p)
         p->b_slot = item;
 }
 
+/* B items per panel, by modelled cost. Each panel is one load (a DMA's fixed cost and its bytes)
+ * and then the products of its items; the op's panels stream through the B slots, so the first
+ * panel's load and the last panel's products are the fill and drain nothing overlaps, and every
+ * panel pays the DMA's fixed cost. Candidates: every whole number of items in `cap` bytes. A
+ * larger SRAM has a larger cap, so its candidates include every one a smaller SRAM had and its
+ * choice is modelled no slower (a fixed size target made GEMVs slower with more SRAM: issue 14).
+ * Ties take more items (fewer instructions). */
+static uint64_t panel_items(const mm_plan *p, uint64_t cap)
+{
+    uint64_t item = p->kc * b_bytes(p, p->nb);
+    uint64_t rows = p->b_batched && p->M < p->R ? p->M : p->R; /* the rows one item's products take */
+    uint64_t batches = p->b_batched && p->M < p->R ? (p->R + p->M - 1) / p->M : 1;
+    uint64_t tiles = p->G < p->ntiles ? p->G : p->ntiles;
+    uint64_t per_stream = tiles * batches; /* items of one (row block, group, k chunk) */
+    uint64_t streams = ((p->rows + p->R - 1) / p->R) * ((p->ntiles + p->G - 1) / p->G) * p->nk;
+    uint64_t mo = rows < p->mt ? rows : p->mt;
+    uint64_t mm_item = (rows + p->mt - 1) / p->mt * (p->kc + 2 * mo + p->nb - 1); /* sim/README.md's tile */
+    uint64_t most = cap / item;
+    if (most > per_stream)
+        most = per_stream;
+    if (most > MM_MAX_PANEL_ITEMS)
+        most = MM_MAX_PANEL_ITEMS;
+    uint64_t best = 1, best_cost = UINT64_MAX;
+    for (uint64_t k = 1; k <= most; k++) {
+        uint64_t stage[2] = {fw_plan_dma_cycles(k * item), k * mm_item};
+        uint64_t cost = fw_plan_pipeline_cycles(streams * ((per_stream + k - 1) / k), stage, 2);
+        if (cost <= best_cost) {
+            best_cost = cost;
+            best = k;
+        }
+    }
+    return best;
+}
+
 /* Choose R, kc, G and the B slot size so that everything fits in the SRAM. */
 static int plan_tiling(mm_plan *p, uint64_t sram, char *why, size_t whylen)
 {
@@ -142,9 +176,8 @@ static int plan_tiling(mm_plan *p, uint64_t sram, char *why, size_t whylen)
     p->b_slots = MM_B_SLOTS;
     p->b_slot = 0;
     plan_sizes(p);
-    uint64_t panel = MM_PANEL_TARGET_BYTES < sram / 8 ? MM_PANEL_TARGET_BYTES : sram / 8;
-    if (p->b_slot < panel)
-        p->b_slot = panel / p->b_slot * p->b_slot; /* whole items */
+    uint64_t cap = MM_PANEL_MAX_BYTES < sram / MM_PANEL_SRAM_SHARE ? MM_PANEL_MAX_BYTES : sram / MM_PANEL_SRAM_SHARE;
+    p->b_slot *= panel_items(p, cap); /* plan_sizes made it one item */
     for (;;) {
         uint64_t groups = ((p->rows + p->R - 1) / p->R) * ((p->ntiles + p->G - 1) / p->G);
         if (sram_need(p, groups) <= sram)
