@@ -7,8 +7,8 @@
  * tiles; a convolution's channel block and a streaming chunk as large as fitted), and larger tiles
  * cost more pipeline fill and drain than their fewer transfers saved. Tiles are now chosen by
  * modelled cost among those that fit (firmware/src/ops: panel_items, choose_block,
- * fw_chunk_rows), and a larger SRAM fits every tile a smaller one did. After: 2.884802 ms at 1 to
- * 8 MiB, 183.194 ms at 2 to 8 MiB, 138.493 / 138.230 ms. Seconds.
+ * fw_chunk_rows), and a larger SRAM fits every tile a smaller one did. After: 2.884017 ms at 1 to
+ * 8 MiB, 183.194 ms at 2 to 8 MiB, 138.415 / 138.152 ms. Seconds.
  */
 #include "test_util.h"
 

@@ -107,21 +107,30 @@ uint64_t fw_chunk_rows(uint64_t avail, uint32_t nslots, uint64_t row_bytes, uint
     return best;
 }
 
-uint64_t fw_plan_dma_cycles(uint64_t bytes)
+uint64_t fw_plan_dram_cycles(uint64_t rows, uint64_t row_bytes)
 {
-    return FW_PLAN_DMA_FIXED_CYCLES + (bytes + FW_PLAN_DRAM_BYTES_PER_CYCLE - 1) / FW_PLAN_DRAM_BYTES_PER_CYCLE;
+    uint64_t bytes = rows == 1 ? row_bytes
+                               : rows * ((row_bytes + FW_PLAN_DRAM_BURST_BYTES - 1) / FW_PLAN_DRAM_BURST_BYTES *
+                                         FW_PLAN_DRAM_BURST_BYTES);
+    return (bytes + FW_PLAN_DRAM_BYTES_PER_CYCLE - 1) / FW_PLAN_DRAM_BYTES_PER_CYCLE;
 }
 
-uint64_t fw_plan_pipeline_cycles(uint64_t n, const uint64_t *stage, unsigned nstages)
+uint64_t fw_plan_dma_cycles(uint64_t rows, uint64_t row_bytes)
+{
+    return FW_PLAN_DMA_SETUP_CYCLES + FW_PLAN_DMA_LATENCY_CYCLES + fw_plan_dram_cycles(rows, row_bytes);
+}
+
+uint64_t fw_plan_pipeline_cycles(uint64_t n, const uint64_t *stage, unsigned nstages, uint32_t slots,
+                                 uint64_t pace_floor)
 {
     if (n == 0)
         return 0;
-    uint64_t fill = 0, slowest = 0;
-    for (unsigned i = 0; i < nstages; i++) {
+    uint64_t fill = 0;
+    for (unsigned i = 0; i < nstages; i++)
         fill += stage[i];
-        slowest = stage[i] > slowest ? stage[i] : slowest;
-    }
-    return fill + (n - 1) * slowest;
+    uint64_t by_slots = slots ? (fill + slots - 1) / slots : fill;
+    uint64_t pace = by_slots > pace_floor ? by_slots : pace_floor;
+    return fill + (n - 1) * pace;
 }
 
 uint32_t fw_sem_alloc(fw_op_ctx *c)

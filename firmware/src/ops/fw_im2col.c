@@ -93,6 +93,19 @@ uint64_t fw_im2col_dmas(const fw_im2col *g)
     return g->wide || g->sw == 1 ? g->kh * g->kw : g->kh * g->qblocks;
 }
 
+/* as fw_im2col_load: each DMA moves cc rows (one per channel) of a run of positions */
+static uint64_t run_bytes(const fw_im2col *g, uint64_t n) { return (g->flat || g->wide || g->sw == 1 ? n : n * g->sw) * g->esz; }
+
+uint64_t fw_im2col_plan_cycles(const fw_im2col *g, uint64_t cc, uint64_t n)
+{
+    return fw_im2col_dmas(g) * fw_plan_dma_cycles(cc, run_bytes(g, n));
+}
+
+uint64_t fw_im2col_plan_dram(const fw_im2col *g, uint64_t cc, uint64_t n)
+{
+    return fw_im2col_dmas(g) * fw_plan_dram_cycles(cc, run_bytes(g, n));
+}
+
 uint64_t fw_im2col_vmovs(const fw_im2col *g) { return g->flat || g->wide || g->sw == 1 ? 0 : g->kh * g->qblocks; }
 
 uint64_t fw_im2col_max_positions(const fw_im2col *g, uint64_t cc)

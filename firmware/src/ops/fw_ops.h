@@ -193,21 +193,31 @@ uint64_t fw_chunk_rows(uint64_t avail, uint32_t nslots, uint64_t row_bytes, uint
 /* Planning estimates, used only to rank candidate tilings by modelled cost (issue 14: more SRAM
  * must never make an op slower). The firmware is not told the DRAM's speed; being constants, these
  * make a kernel's choice the same at every SRAM size where its best candidate fits, and where it
- * does not, the larger SRAM's candidates include the smaller's, so its choice is modelled no worse. */
+ * does not, the larger SRAM's candidates include the smaller's, so its choice is modelled no worse.
+ * Values: mobile-default's order of magnitude. */
 #define FW_PLAN_DRAM_BYTES_PER_CYCLE 32u /* 51.2 GB/s x 0.75 efficiency / 1.066 GHz = 36 B per NPU cycle */
-#define FW_PLAN_DMA_FIXED_CYCLES 32u     /* a transfer's setup; its first-byte latency (~117 cycles)
-                                          * overlaps the transfers queued on the other channels */
+#define FW_PLAN_DRAM_BURST_BYTES 64u     /* DRAM moves whole bursts: a short row costs a burst */
+#define FW_PLAN_DMA_SETUP_CYCLES 32u     /* a transfer's setup on its channel */
+#define FW_PLAN_DMA_LATENCY_CYCLES 117u  /* its first byte (110 ns at 1066 MHz): a channel waits for it,
+                                          * transfers on other channels overlap it */
 /* The control core's time per instruction it dispatches, in NPU cycles (12 control-core cycles at
  * half the NPU clock): a plan of many small tiles can be bound by it. */
 #define FW_PLAN_CYCLES_PER_INSN 24u
-/* A streaming chunk's fixed cost in each stage: its transfer's, and its ~8 instructions (DMA,
+/* A streaming chunk's fixed cost in each stage: its transfer's setup, and its ~8 instructions (DMA,
  * conversions, the slot's signals and waits). */
-#define FW_PLAN_CHUNK_FIXED_CYCLES (FW_PLAN_DMA_FIXED_CYCLES + 8u * FW_PLAN_CYCLES_PER_INSN)
-/* Modelled NPU cycles of one DMA transfer of `bytes`. */
-uint64_t fw_plan_dma_cycles(uint64_t bytes);
-/* Modelled cycles of n items through a pipeline whose stages take stage[0..nstages) cycles per
- * item: the first item fills every stage, the rest follow at the slowest stage's pace. */
-uint64_t fw_plan_pipeline_cycles(uint64_t n, const uint64_t *stage, unsigned nstages);
+#define FW_PLAN_CHUNK_FIXED_CYCLES (FW_PLAN_DMA_SETUP_CYCLES + 8u * FW_PLAN_CYCLES_PER_INSN)
+/* Modelled NPU cycles the DRAM spends on `rows` rows of `row_bytes` (each rounded up to whole
+ * bursts; one row: a contiguous run), and how long one DMA of them takes on its channel (setup,
+ * first-byte latency and the data). */
+uint64_t fw_plan_dram_cycles(uint64_t rows, uint64_t row_bytes);
+uint64_t fw_plan_dma_cycles(uint64_t rows, uint64_t row_bytes);
+/* Modelled cycles of n items through a pipe of `slots` SRAM slots whose stages take stage[0..nstages)
+ * cycles per item: the first item goes through every stage (fill and drain), then one item every
+ * `pace`: the slowest unit (pace_floor: what the caller knows bounds it, e.g. the DRAM's time or
+ * the control core's) or, when the slots are fewer than the stages keep busy, the sum of the
+ * stages over the slots. */
+uint64_t fw_plan_pipeline_cycles(uint64_t n, const uint64_t *stage, unsigned nstages, uint32_t slots,
+                                 uint64_t pace_floor);
 
 /* SRAM bytes not yet allocated. */
 uint64_t fw_sram_free(const fw_op_ctx *c);
@@ -397,9 +407,12 @@ void fw_im2col_compact(fw_op_ctx *c, const fw_im2col *g, uint32_t esz, uint32_t 
 uint64_t fw_im2col_slot_bytes(const fw_im2col *g, uint64_t cc, uint64_t n);
 /* Producer stages of the slot's pipe: 1 (DMA), or 2 (DMA, then the vector unit's de-interleave). */
 uint32_t fw_im2col_stages(const fw_im2col *g);
-/* The DMAs one fw_im2col_load emits, and its de-interleave's v.mov instructions (0 unless strided):
- * what a plan that loads the segment again pays for it. */
+/* The DMAs one fw_im2col_load emits, their modelled cycles for cc channels and n positions, and
+ * its de-interleave's v.mov instructions (0 unless strided): what a plan that loads the segment
+ * again pays for it. */
 uint64_t fw_im2col_dmas(const fw_im2col *g);
+uint64_t fw_im2col_plan_cycles(const fw_im2col *g, uint64_t cc, uint64_t n); /* one after another on a channel */
+uint64_t fw_im2col_plan_dram(const fw_im2col *g, uint64_t cc, uint64_t n);   /* the DRAM's time for them */
 uint64_t fw_im2col_vmovs(const fw_im2col *g);
 /* The largest n a strided de-interleave of cc channels takes (UINT64_MAX when not strided). */
 uint64_t fw_im2col_max_positions(const fw_im2col *g, uint64_t cc);

@@ -66,30 +66,36 @@ static uint64_t conv_sram(conv_plan *p)
 }
 
 /* Modelled cycles of the op with channel blocks of cb. The first block's weights are the fill
- * nothing overlaps; then each block takes as long as the slowest of: its loads (the next block's
- * weights, or its weights per segment and chunk when the channels go in chunks, and every
- * segment's im2col, which more blocks load again), its products (one mm per channel tile, segment
- * and chunk: sim/README.md's k + 2m + n - 1) and the control core's dispatch of its instructions
- * (per segment and chunk: the im2col, the slots' signals and waits, the epilogue and the store,
- * and an mm per channel tile, more with the output stage's mm.out). */
+ * nothing overlaps (with channel chunks, each pass loads its chunk's weights instead); then the
+ * passes (segment and chunk, of every block) go through the B slots: the im2col's DMAs one after
+ * another on one channel, the strided de-interleave on the vector unit, and the products (one mm
+ * per channel tile: sim/README.md's k + 2m + n - 1), at the pace of the slowest unit (the DRAM
+ * with the next block's weights, the control core's dispatch: per pass the im2col, the slots'
+ * signals and waits, the epilogue and the store, an mm per tile and the output stage's mm.out) or
+ * of the two slots. More blocks load the im2col again; larger ones take longer to fill. */
 #define CONV_PLAN_PASS_INSNS 12u
 static uint64_t block_cost(const conv_plan *p, uint64_t cb)
 {
     uint64_t blocks = ceil_div(p->co, cb), tiles = ceil_div(cb, p->mt), m = cb < p->mt ? cb : p->mt;
     uint64_t passes = p->segments * p->nchunks;
-    uint64_t a_load = fw_plan_dma_cycles(cb * p->kc * p->we);
+    int chunked = p->nchunks > 1;
+    /* a block's weights: one run, or per pass KH*KW runs of cb rows (load_a_chunk) */
+    uint64_t a_dmas = chunked ? p->kh * p->kw : 1, a_rows = chunked ? cb : 1;
+    uint64_t a_row_bytes = chunked ? p->cc * p->we : cb * p->kc * p->we;
+    uint64_t a_lat = a_dmas * fw_plan_dma_cycles(a_rows, a_row_bytes);
+    uint64_t a_dram = a_dmas * fw_plan_dram_cycles(a_rows, a_row_bytes);
     uint64_t dmas = fw_im2col_dmas(&p->im2col), vmovs = fw_im2col_vmovs(&p->im2col);
-    uint64_t b_bytes = fw_im2col_slot_bytes(&p->im2col, p->cc, p->nseg);
-    uint64_t load = (p->nchunks == 1 ? 1 : passes) * a_load +
-                    passes * (dmas * FW_PLAN_DMA_FIXED_CYCLES + b_bytes / FW_PLAN_DRAM_BYTES_PER_CYCLE);
-    uint64_t compute = passes * tiles * (p->kc + 2 * m + p->nseg - 1);
-    uint64_t vector = vmovs ? passes * b_bytes / p->xe / p->vec_lanes : 0; /* the strided de-interleave */
-    uint64_t control =
-        passes * (CONV_PLAN_PASS_INSNS + dmas + vmovs + (p->os.on ? 2 : 1) * tiles) * FW_PLAN_CYCLES_PER_INSN;
-    uint64_t slowest = load > compute ? load : compute;
-    slowest = control > slowest ? control : slowest;
-    slowest = vector > slowest ? vector : slowest;
-    return a_load + blocks * slowest;
+    uint64_t b_lat = fw_im2col_plan_cycles(&p->im2col, p->cc, p->nseg);
+    uint64_t dram = fw_im2col_plan_dram(&p->im2col, p->cc, p->nseg) + (chunked ? a_dram : a_dram / passes);
+    uint64_t vec = vmovs ? vmovs * p->cc * p->nseg * p->sw / p->vec_lanes : 0;
+    uint64_t mm = tiles * (p->kc + 2 * m + p->nseg - 1);
+    uint64_t ctrl = (CONV_PLAN_PASS_INSNS + dmas + vmovs + (chunked ? a_dmas : 0) + (p->os.on ? 2 : 1) * tiles) *
+                    FW_PLAN_CYCLES_PER_INSN;
+    uint64_t stage[3] = {b_lat + (chunked ? a_lat : 0), vec, mm};
+    uint64_t floor = mm > vec ? mm : vec;
+    floor = ctrl > floor ? ctrl : floor;
+    floor = dram > floor ? dram : floor;
+    return (chunked ? 0 : a_lat) + fw_plan_pipeline_cycles(blocks * passes, stage, 3, CONV_PIPE_SLOTS, floor);
 }
 
 /* The channel block: the multiple of the channel tile (or all output channels) with the least

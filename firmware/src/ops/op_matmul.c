@@ -34,6 +34,8 @@
  * items is chosen by modelled cost (panel_items). */
 #define MM_PANEL_MAX_BYTES (512u * 1024u)
 #define MM_PANEL_SRAM_SHARE 8
+/* A panel's instructions besides its mm: the DMA and its slot's signals and waits. */
+#define MM_PLAN_PANEL_INSNS 5u
 /* Row blocks of up to this many array-row tiles keep B re-streaming low for long inputs. */
 #define MM_ROW_BLOCK_TILES 8
 #define MM_B_SLOTS 3
@@ -122,10 +124,11 @@ static void plan_sizes(mm_plan *p)
         p->b_slot = item;
 }
 
-/* B items per panel, by modelled cost. Each panel is one load (a DMA's fixed cost and its bytes)
- * and then the products of its items; the op's panels stream through the B slots, so the first
- * panel's load and the last panel's products are the fill and drain nothing overlaps, and every
- * panel pays the DMA's fixed cost. Candidates: every whole number of items in `cap` bytes. A
+/* B items per panel, by modelled cost. Each panel is one load and then the products of its items;
+ * the op's panels stream through the B slots, so the first panel's load and the last panel's
+ * products are the fill and drain nothing overlaps, and the others follow at the pace of the
+ * slowest unit (array, DRAM, the control core's dispatch of the panel's DMA, semaphores and mm
+ * instructions). Candidates: every whole number of items in `cap` bytes. A
  * larger SRAM has a larger cap, so its candidates include every one a smaller SRAM had and its
  * choice is modelled no slower (a fixed size target made GEMVs slower with more SRAM: issue 14).
  * Ties take more items (fewer instructions). */
@@ -138,7 +141,8 @@ static uint64_t panel_items(const mm_plan *p, uint64_t cap)
     uint64_t per_stream = tiles * batches; /* items of one (row block, group, k chunk) */
     uint64_t streams = ((p->rows + p->R - 1) / p->R) * ((p->ntiles + p->G - 1) / p->G) * p->nk;
     uint64_t mo = rows < p->mt ? rows : p->mt;
-    uint64_t mm_item = (rows + p->mt - 1) / p->mt * (p->kc + 2 * mo + p->nb - 1); /* sim/README.md's tile */
+    uint64_t mtiles = (rows + p->mt - 1) / p->mt;
+    uint64_t mm_item = mtiles * (p->kc + 2 * mo + p->nb - 1); /* sim/README.md's tile */
     uint64_t most = cap / item;
     if (most > per_stream)
         most = per_stream;
@@ -146,8 +150,12 @@ static uint64_t panel_items(const mm_plan *p, uint64_t cap)
         most = MM_MAX_PANEL_ITEMS;
     uint64_t best = 1, best_cost = UINT64_MAX;
     for (uint64_t k = 1; k <= most; k++) {
-        uint64_t stage[2] = {fw_plan_dma_cycles(k * item), k * mm_item};
-        uint64_t cost = fw_plan_pipeline_cycles(streams * ((per_stream + k - 1) / k), stage, 2);
+        uint64_t mm = k * mm_item, dram = fw_plan_dram_cycles(1, k * item);
+        uint64_t ctrl = (MM_PLAN_PANEL_INSNS + k * mtiles) * FW_PLAN_CYCLES_PER_INSN;
+        uint64_t stage[2] = {fw_plan_dma_cycles(1, k * item), mm};
+        uint64_t floor = mm > dram ? mm : dram;
+        floor = ctrl > floor ? ctrl : floor;
+        uint64_t cost = fw_plan_pipeline_cycles(streams * ((per_stream + k - 1) / k), stage, 2, p->b_slots, floor);
         if (cost <= best_cost) {
             best_cost = cost;
             best = k;
