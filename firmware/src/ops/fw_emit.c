@@ -53,7 +53,7 @@ uint32_t fw_sram_alloc(fw_op_ctx *c, uint64_t bytes)
 uint64_t fw_sram_free(const fw_op_ctx *c) { return (uint64_t)c->info->sram_bytes - c->sram_used; }
 
 /* Modelled cycles of `total` rows in chunks of `rows` through nslots stages: every stage of a chunk
- * pays a fixed cost (a transfer's setup and latency, the chunk's instructions) and its bytes. */
+ * pays a fixed cost (a transfer's setup, the chunk's instructions) and its bytes. */
 static uint64_t chunk_cost(uint32_t nslots, uint64_t row_bytes, uint64_t total, uint64_t rows)
 {
     uint64_t n = (total + rows - 1) / rows;

@@ -94,7 +94,10 @@ uint64_t fw_im2col_dmas(const fw_im2col *g)
 }
 
 /* as fw_im2col_load: each DMA moves cc rows (one per channel) of a run of positions */
-static uint64_t run_bytes(const fw_im2col *g, uint64_t n) { return (g->flat || g->wide || g->sw == 1 ? n : n * g->sw) * g->esz; }
+static uint64_t run_bytes(const fw_im2col *g, uint64_t n)
+{
+    return (g->flat || g->wide || g->sw == 1 ? n : n * g->sw) * g->esz;
+}
 
 uint64_t fw_im2col_plan_cycles(const fw_im2col *g, uint64_t cc, uint64_t n)
 {

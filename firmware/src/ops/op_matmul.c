@@ -128,10 +128,11 @@ static void plan_sizes(mm_plan *p)
  * the op's panels stream through the B slots, so the first panel's load and the last panel's
  * products are the fill and drain nothing overlaps, and the others follow at the pace of the
  * slowest unit (array, DRAM, the control core's dispatch of the panel's DMA, semaphores and mm
- * instructions). Candidates: every whole number of items in `cap` bytes. A
- * larger SRAM has a larger cap, so its candidates include every one a smaller SRAM had and its
- * choice is modelled no slower (a fixed size target made GEMVs slower with more SRAM: issue 14).
- * Ties take more items (fewer instructions). */
+ * instructions). Candidates: every whole number of items in `cap` bytes. A larger SRAM has a
+ * larger cap, so its candidates include every one a smaller SRAM had and its choice is modelled no
+ * slower (a panel of min(512 KiB, SRAM / 8) made GEMVs slower with more SRAM, and, holding twice
+ * the int4 column tiles, IMG_enc slower with int4 weights: issue 14). Ties take more items (fewer
+ * instructions). */
 static uint64_t panel_items(const mm_plan *p, uint64_t cap)
 {
     uint64_t item = p->kc * b_bytes(p, p->nb);
