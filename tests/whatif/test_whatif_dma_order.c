@@ -11,9 +11,9 @@
  */
 #include "test_util.h"
 
-#include "m4.h"
-#include "m4npu_config.h"
-#include "whatif.h"
+#include <string.h>
+
+#include "whatif_pinned.h"
 
 #define PRESET M4NPU_SOURCE_DIR "/configs/mobile-default.yaml"
 #define PREFILL_TOKENS 256
@@ -21,27 +21,10 @@
 /* total_s of `module` on the preset with key = value */
 static double latency(const char *module, int tokens, const char *key, const char *value)
 {
-    m4npu_config cfg;
-    m4npu_config_error err;
-    if (m4npu_config_load(PRESET, &cfg, &err) != M4NPU_CONFIG_OK)
-        fail_msg("%s: %s", PRESET, err.msg);
-    if (m4npu_config_set(&cfg, key, value, &err) != M4NPU_CONFIG_OK ||
-        m4npu_config_validate(&cfg, &err) != M4NPU_CONFIG_OK)
-        fail_msg("%s=%s: %s", key, value, err.msg);
-    rt_error e;
-    whatif *w = whatif_open(&cfg, &e);
-    if (!w)
-        fail_msg("%s=%s: %s", key, value, e.msg);
     m4_module_params p;
     memset(&p, 0, sizeof p);
     p.tokens = tokens;
-    int id = m4_module_lookup(module);
-    assert_true(id >= 0);
-    const whatif_module_run *run;
-    if (whatif_module(w, (m4_module_id)id, &p, &run, &e) != RT_OK)
-        fail_msg("%s=%s: %s: %s", key, value, module, e.msg);
-    double s = run->r->total_s;
-    whatif_close(w);
+    double s = whatif_pinned_latency(PRESET, module, &p, key, value);
     print_message("%s %s=%s: %.9f s\n", module, key, value, s);
     return s;
 }
