@@ -316,9 +316,7 @@ static bool backend_segment_cost(void *ctx, const rt_graph *g, const int *nodes,
     return true;
 }
 
-/* Whether a plan's segments fit in device memory, planned as the run plans them (nothing is
- * allocated). A segment that cannot be built is not a memory question: the exact evaluation
- * prices it. */
+/* Free a kept fits-check plan (cc->fits) and leave it empty. */
 void run_fits_plan_free(run_fits_plan *f)
 {
     npu_mem_plan_free(f->mem);
