@@ -16,6 +16,7 @@
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,11 +33,18 @@
 #define SCALE_TARGET_RATIO 2.3         /* issue 9: at most this much more time per doubling */
 /* Every size runs the same number of times and the fastest run counts: with a time budget
  * instead, a small size got ~50 runs and 160k ~8, so under noise the small sizes' minimum came
- * from more samples and the ratios per doubling were biased upwards. */
+ * from more samples and the ratios per doubling were biased upwards. The runs go in rounds, each
+ * round timing every size once: a disturbance (another process, a clock change) then lands on
+ * one run of several sizes, where ten consecutive runs of one size (a few milliseconds each)
+ * could all fall inside it and move that size's ratio by 0.3x or more. And each run starts from
+ * the caches another size's run left, as a user's single run starts cold: back to back, a small
+ * size found its whole working set still in the L2 from its previous run while a large one
+ * could not, which made the first doublings look superlinear (one-seg 10k -> 20k and onnx
+ * 20k -> 40k measured 2.25-2.34x back to back, 2.03-2.15x in rounds, on an idle 2-core EPYC). */
 #define SCALE_RUNS 10
-/* Before its timed runs every size runs untimed for at least this long: an idle core starts at a
- * low clock, and the first (smallest) size's 10 runs of half a millisecond each came out twice as
- * slow as the next size's. */
+/* Before the timed rounds every size runs untimed, round after round, for at least this long:
+ * an idle core starts at a low clock, and the first (smallest) size's 10 runs of half a
+ * millisecond each came out twice as slow as the next size's. */
 #define SCALE_WARMUP_SECONDS 0.25
 /* glibc serves a block above its mmap threshold (at most 32 MiB) from fresh pages and returns
  * them on free: a repeat of a size whose buffers cross it pays a page fault per 4 KiB every run,
@@ -96,25 +104,27 @@ static char *generate_assembly(uint32_t lines, size_t *len)
     return src;
 }
 
-/* CPU time of one call of fn(arg), the fastest of SCALE_RUNS runs after a warm-up. */
+/* seconds[i]: the CPU time of one call of fn(args[i]), the fastest of SCALE_RUNS rounds that
+ * time every size once, after a warm-up. */
 typedef int (*scale_work)(void *arg);
 
-static int fastest(scale_work fn, void *arg, double *seconds)
+static int fastest_per_size(scale_work fn, void *const *args, int n, double *seconds)
 {
-    double best = 0, start = now_s();
+    double start = now_s();
     do {
-        if (fn(arg) != 0)
-            return -1;
+        for (int i = 0; i < n; i++)
+            if (fn(args[i]) != 0)
+                return -1;
     } while (now_s() - start < SCALE_WARMUP_SECONDS);
-    for (int r = 0; r < SCALE_RUNS; r++) {
-        double t0 = now_s();
-        if (fn(arg) != 0)
-            return -1;
-        double t = now_s() - t0;
-        if (r == 0 || t < best)
-            best = t;
-    }
-    *seconds = best;
+    for (int r = 0; r < SCALE_RUNS; r++)
+        for (int i = 0; i < n; i++) {
+            double t0 = now_s();
+            if (fn(args[i]) != 0)
+                return -1;
+            double t = now_s() - t0;
+            if (r == 0 || t < seconds[i])
+                seconds[i] = t;
+        }
     return 0;
 }
 
@@ -147,23 +157,31 @@ static int scale_assembly(bench_scale_row *rows, size_t *nrows)
         fprintf(stderr, "m4npu bench: /dev/null: cannot open\n");
         return -1;
     }
+    asm_work w[SCALE_SIZES];
+    void *args[SCALE_SIZES];
+    double as_s[SCALE_SIZES], dis_s[SCALE_SIZES];
     int rc = 0;
-    for (int k = 0; k < SCALE_SIZES && rc == 0; k++) {
-        uint32_t lines = SCALE_SMALLEST << k;
-        asm_work w = {.sink = sink};
-        w.src = generate_assembly(lines, &w.len);
-        bench_scale_row *as = &rows[(*nrows)++], *dis = &rows[(*nrows)++];
-        *as = (bench_scale_row){"asm", "lines", lines, 0};
-        *dis = (bench_scale_row){"disasm", "instructions", lines / 2, 0};
-        if (!w.src || fastest(assemble_once, &w, &as->seconds) != 0 ||
-            fastest(disassemble_once, &w, &dis->seconds) != 0) {
-            fprintf(stderr, "m4npu bench: the generated %u-line program %s\n", lines,
-                    w.result.diagnostics ? w.result.diagnostics : "could not be assembled or disassembled");
+    for (int k = 0; k < SCALE_SIZES; k++) {
+        w[k] = (asm_work){.sink = sink};
+        w[k].src = generate_assembly(SCALE_SMALLEST << k, &w[k].len);
+        args[k] = &w[k];
+        if (!w[k].src)
             rc = -1;
-        }
-        isa_asm_result_free(&w.result);
-        free((char *)w.src);
     }
+    if (rc == 0 && (fastest_per_size(assemble_once, args, SCALE_SIZES, as_s) != 0 ||
+                    fastest_per_size(disassemble_once, args, SCALE_SIZES, dis_s) != 0))
+        rc = -1;
+    for (int k = 0; k < SCALE_SIZES; k++) {
+        uint32_t lines = SCALE_SMALLEST << k;
+        if (rc != 0 && w[k].src && w[k].result.diagnostics)
+            fprintf(stderr, "m4npu bench: the generated %u-line program %s\n", lines, w[k].result.diagnostics);
+        rows[(*nrows)++] = (bench_scale_row){"asm", "lines", lines, rc == 0 ? as_s[k] : 0};
+        rows[(*nrows)++] = (bench_scale_row){"disasm", "instructions", lines / 2, rc == 0 ? dis_s[k] : 0};
+        isa_asm_result_free(&w[k].result);
+        free((char *)w[k].src);
+    }
+    if (rc != 0)
+        fprintf(stderr, "m4npu bench: a generated program could not be assembled or disassembled\n");
     fclose(sink);
     return rc;
 }
@@ -235,51 +253,83 @@ static int calibrate(onnx_work *w)
     return 0;
 }
 
+/* Each size's chain exported to ONNX, imported and partitioned (w->g, w->plan), calibrated,
+ * with its nodes in plan order for the one-segment step. */
+static int prepare_chain(onnx_work *w, uint32_t nodes)
+{
+    rt_graph *built = model_elementwise_chain((int)nodes, &w->e);
+    uint8_t *file = NULL;
+    int rc = built && onnx_export_buffer(built, &file, &w->len, &w->e) == RT_OK ? 0 : -1;
+    graph_free(built);
+    w->file = file;
+    if (rc == 0)
+        rc = onnx_once(w);
+    if (rc == 0)
+        rc = calibrate(w);
+    if (rc == 0 && !(w->all_nodes = malloc((size_t)w->g->n_nodes * sizeof *w->all_nodes)))
+        rc = -1;
+    for (int pos = 0; rc == 0 && pos < w->g->n_nodes; pos++)
+        w->all_nodes[pos] = w->plan->order[pos];
+    if (rc != 0)
+        fprintf(stderr, "m4npu bench --scale: the %u-node chain: %s\n", nodes, w->e.msg[0] ? w->e.msg : "out of memory");
+    return rc;
+}
+
+static void free_chain(onnx_work *w)
+{
+    part_plan_free(w->plan);
+    graph_free(w->g);
+    free(w->all_nodes);
+    free((uint8_t *)w->file);
+    w->plan = NULL;
+    w->g = NULL;
+    w->all_nodes = NULL;
+    w->file = NULL;
+}
+
+/* Import + partition, the segments, one segment: each in rounds over the sizes. The import
+ * step replaces a size's graph by a fresh unquantised one at every run, so the graphs are
+ * calibrated again before the segment steps. */
 static int scale_onnx(bench_scale_row *rows, size_t *nrows)
 {
     m4npu_config cfg;
     m4npu_config_defaults(&cfg);
     cfg.npu.dram.size_bytes = SCALE_DRAM_BYTES; /* room for the one-seg step's plan */
-    onnx_work w = {.cfg = &cfg};
-    if (!(w.b = npu_backend_open(&cfg, &w.e))) {
-        fprintf(stderr, "m4npu bench --scale: %s\n", w.e.msg);
+    onnx_work w[SCALE_SIZES];
+    void *args[SCALE_SIZES];
+    double on_s[SCALE_SIZES], sg_s[SCALE_SIZES], one_s[SCALE_SIZES];
+    rt_error e;
+    npu_backend *b = npu_backend_open(&cfg, &e);
+    if (!b) {
+        fprintf(stderr, "m4npu bench --scale: %s\n", e.msg);
         return -1;
     }
     int rc = 0;
-    for (int k = 0; k < SCALE_SIZES && rc == 0; k++) {
-        uint32_t nodes = SCALE_SMALLEST << k;
-        uint8_t *file = NULL;
-        rt_graph *built = model_elementwise_chain((int)nodes, &w.e);
-        bench_scale_row *on = &rows[(*nrows)++], *sg = &rows[(*nrows)++], *one = &rows[(*nrows)++];
-        *on = (bench_scale_row){"onnx", "nodes", nodes, 0};
-        *sg = (bench_scale_row){"segments", "nodes", nodes, 0};
-        *one = (bench_scale_row){"one-seg", "nodes", nodes, 0};
-        rc = built && onnx_export_buffer(built, &file, &w.len, &w.e) == RT_OK ? 0 : -1;
-        graph_free(built);
-        w.file = file;
+    for (int k = 0; k < SCALE_SIZES; k++) {
+        w[k] = (onnx_work){.cfg = &cfg, .b = b};
+        args[k] = &w[k];
         if (rc == 0)
-            rc = fastest(onnx_once, &w, &on->seconds);
-        if (rc == 0)
-            rc = calibrate(&w);
-        if (rc == 0)
-            rc = fastest(segments_once, &w, &sg->seconds);
-        if (rc == 0 && !(w.all_nodes = malloc((size_t)w.g->n_nodes * sizeof *w.all_nodes)))
-            rc = -1;
-        for (int pos = 0; rc == 0 && pos < w.g->n_nodes; pos++)
-            w.all_nodes[pos] = w.plan->order[pos];
-        if (rc == 0)
-            rc = fastest(one_segment_once, &w, &one->seconds);
-        if (rc != 0)
-            fprintf(stderr, "m4npu bench --scale: the %u-node chain: %s\n", nodes, w.e.msg[0] ? w.e.msg : "out of memory");
-        part_plan_free(w.plan);
-        graph_free(w.g);
-        free(w.all_nodes);
-        w.plan = NULL;
-        w.g = NULL;
-        w.all_nodes = NULL;
-        free(file);
+            rc = prepare_chain(&w[k], SCALE_SMALLEST << k);
     }
-    npu_backend_close(w.b);
+    bool prepared = rc == 0; /* (prepare_chain said why it failed) */
+    if (rc == 0)
+        rc = fastest_per_size(onnx_once, args, SCALE_SIZES, on_s);
+    for (int k = 0; k < SCALE_SIZES && rc == 0; k++)
+        rc = calibrate(&w[k]);
+    if (rc == 0)
+        rc = fastest_per_size(segments_once, args, SCALE_SIZES, sg_s);
+    if (rc == 0)
+        rc = fastest_per_size(one_segment_once, args, SCALE_SIZES, one_s);
+    for (int k = 0; k < SCALE_SIZES; k++) {
+        uint32_t nodes = SCALE_SMALLEST << k;
+        if (rc != 0 && prepared && w[k].e.msg[0])
+            fprintf(stderr, "m4npu bench --scale: the %u-node chain: %s\n", nodes, w[k].e.msg);
+        rows[(*nrows)++] = (bench_scale_row){"onnx", "nodes", nodes, rc == 0 ? on_s[k] : 0};
+        rows[(*nrows)++] = (bench_scale_row){"segments", "nodes", nodes, rc == 0 ? sg_s[k] : 0};
+        rows[(*nrows)++] = (bench_scale_row){"one-seg", "nodes", nodes, rc == 0 ? one_s[k] : 0};
+        free_chain(&w[k]);
+    }
+    npu_backend_close(b);
     return rc;
 }
 
@@ -314,7 +364,7 @@ static double ratio_to_previous(const bench_scale_row *rows, size_t n, size_t i)
 
 void bench_scale_print(FILE *out, const bench_scale_row *rows, size_t n)
 {
-    fprintf(out, "time per input size (CPU seconds, the fastest of %d runs); target: at most %.1fx per doubling\n",
+    fprintf(out, "time per input size (CPU seconds, the fastest of %d rounds over the sizes); target: at most %.1fx per doubling\n",
             SCALE_RUNS, SCALE_TARGET_RATIO);
     fprintf(out, "%-8s %-14s %10s %12s %10s\n", "step", "of", "size", "seconds", "x previous");
     double worst = 0;

@@ -13,7 +13,7 @@ typedef struct bench_scale_row {
     const char *step; /* "asm", "disasm", "onnx" ... */
     const char *unit; /* what size counts: "lines", "instructions", "nodes" */
     uint32_t size;
-    double seconds;   /* CPU time, the fastest of repeated runs */
+    double seconds;   /* CPU time, the fastest of rounds over the sizes */
 } bench_scale_row;
 
 /* Measure every step at every size into rows (at most max_rows). 0, or -1 after printing why. */
