@@ -153,6 +153,18 @@ static void reference_plan(const npu_live_buf *b, int n, uint64_t align, uint64_
     }
 }
 
+/* npu_arena_plan places b[0..n) where the reference walk does, with the same peak (off and want:
+ * the caller's room for n offsets). */
+static void assert_plan_matches_walk(const npu_live_buf *b, int n, uint64_t align, uint64_t *off, uint64_t *want)
+{
+    uint64_t peak, want_peak;
+    rt_error e;
+    assert_int_equal(npu_arena_plan(b, n, align, off, &peak, &e), RT_OK);
+    reference_plan(b, n, align, want, &want_peak);
+    assert_int_equal(peak, want_peak);
+    assert_memory_equal(off, want, (size_t)n * sizeof off[0]);
+}
+
 static void test_arena_plan_matches_the_walk_over_every_buffer(void **state)
 {
     (void)state;
@@ -167,12 +179,8 @@ static void test_arena_plan_matches_the_walk_over_every_buffer(void **state)
             b[i] = (npu_live_buf){(uint64_t)test_rng_range(&r, 0, 4) * 1000 + (round % 5 ? 0 : (uint64_t)i % 7), a,
                                   a + len};
         }
-        uint64_t off[N_REFERENCE_MAX], want[N_REFERENCE_MAX], peak, want_peak;
-        rt_error e;
-        assert_int_equal(npu_arena_plan(b, n, align, off, &peak, &e), RT_OK);
-        reference_plan(b, n, align, want, &want_peak);
-        assert_int_equal(peak, want_peak);
-        assert_memory_equal(off, want, (size_t)n * sizeof off[0]);
+        uint64_t off[N_REFERENCE_MAX], want[N_REFERENCE_MAX];
+        assert_plan_matches_walk(b, n, align, off, want);
     }
 }
 
@@ -199,12 +207,7 @@ static void test_arena_plan_matches_the_walk_when_many_buffers_meet(void **state
                 len = steps;
             b[i] = (npu_live_buf){(uint64_t)test_rng_range(&r, 1, 64) * 256, a, a + len};
         }
-        uint64_t peak, want_peak;
-        rt_error e;
-        assert_int_equal(npu_arena_plan(b, N_DENSE, 64, off, &peak, &e), RT_OK);
-        reference_plan(b, N_DENSE, 64, want, &want_peak);
-        assert_int_equal(peak, want_peak);
-        assert_memory_equal(off, want, sizeof off);
+        assert_plan_matches_walk(b, N_DENSE, 64, off, want);
     }
 }
 
@@ -232,12 +235,7 @@ static void test_arena_plan_matches_the_walk_when_reads_are_rare(void **state)
         else /* a step of the chain: written at a, read at a + 1 */
             b[i] = (npu_live_buf){(uint64_t)test_rng_range(&r, 1, 64) * 64, a, a + 1}; /* 64 B .. 4 KiB */
     }
-    uint64_t peak, want_peak;
-    rt_error e;
-    assert_int_equal(npu_arena_plan(b, N_DENSE, 64, off, &peak, &e), RT_OK);
-    reference_plan(b, N_DENSE, 64, want, &want_peak);
-    assert_int_equal(peak, want_peak);
-    assert_memory_equal(off, want, sizeof off);
+    assert_plan_matches_walk(b, N_DENSE, 64, off, want);
 }
 
 /* npu_sort_distinct (a segment's tensors, the planner's steps): values in a compact range (a
