@@ -18,27 +18,13 @@
 #define PRESET M4NPU_SOURCE_DIR "/configs/mobile-default.yaml"
 #define PREFILL_TOKENS 256
 
-/* total_s of `module` on the preset with key = value */
-static double latency(const char *module, int tokens, const char *key, const char *value)
+/* each value of `values` (increasing hardware, NULL-terminated) no slower than the one before */
+static void assert_never_slower(const char *module, int tokens, const char *key, const char *const *values)
 {
     m4_module_params p;
     memset(&p, 0, sizeof p);
     p.tokens = tokens;
-    double s = whatif_pinned_latency(PRESET, module, &p, key, value);
-    print_message("%s %s=%s: %.9f s\n", module, key, value, s);
-    return s;
-}
-
-/* each value of `values` (increasing hardware, NULL-terminated) no slower than the one before */
-static void assert_never_slower(const char *module, int tokens, const char *key, const char *const *values)
-{
-    double prev = latency(module, tokens, key, values[0]);
-    for (int i = 1; values[i]; i++) {
-        double cur = latency(module, tokens, key, values[i]);
-        if (cur > prev)
-            fail_msg("%s: %s %s -> %s: %.9f -> %.9f s", module, key, values[i - 1], values[i], prev, cur);
-        prev = cur;
-    }
+    whatif_pinned_assert_never_slower(PRESET, module, &p, key, values);
 }
 
 static void test_more_dma_channels_never_slow_the_prefill(void **state)

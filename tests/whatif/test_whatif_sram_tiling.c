@@ -32,21 +32,14 @@ static double latency_in(const char *module, int kv_len, m4_format format, const
     return s;
 }
 
-static double latency(const char *module, int kv_len, const char *key, const char *value)
-{
-    return latency_in(module, kv_len, M4_FMT_DEFAULT, key, value);
-}
-
 /* each value of `values` (increasing hardware, NULL-terminated) no slower than the one before */
 static void assert_never_slower(const char *module, int kv_len, const char *key, const char *const *values)
 {
-    double prev = latency(module, kv_len, key, values[0]);
-    for (int i = 1; values[i]; i++) {
-        double cur = latency(module, kv_len, key, values[i]);
-        if (cur > prev)
-            fail_msg("%s: %s %s -> %s: %.9f -> %.9f s", module, key, values[i - 1], values[i], prev, cur);
-        prev = cur;
-    }
+    m4_module_params p;
+    memset(&p, 0, sizeof p);
+    p.kv_len = kv_len;
+    p.format = M4_FMT_DEFAULT;
+    whatif_pinned_assert_never_slower(PRESET, module, &p, key, values);
 }
 
 /* a streaming chunk (features.3's Add), a channel block (features.18's 1x1 conv) and the

@@ -28,3 +28,17 @@ double whatif_pinned_latency(const char *preset, const char *module, const m4_mo
     whatif_close(w);
     return s;
 }
+
+void whatif_pinned_assert_never_slower(const char *preset, const char *module, const m4_module_params *p,
+                                       const char *key, const char *const *values)
+{
+    double prev = whatif_pinned_latency(preset, module, p, key, values[0]);
+    print_message("%s %s=%s: %.9f s\n", module, key, values[0], prev);
+    for (int i = 1; values[i]; i++) {
+        double cur = whatif_pinned_latency(preset, module, p, key, values[i]);
+        print_message("%s %s=%s: %.9f s\n", module, key, values[i], cur);
+        if (cur > prev)
+            fail_msg("%s: %s %s -> %s: %.9f -> %.9f s", module, key, values[i - 1], values[i], prev, cur);
+        prev = cur;
+    }
+}

@@ -11,4 +11,9 @@
 double whatif_pinned_latency(const char *preset, const char *module, const m4_module_params *p,
                              const char *key, const char *value);
 
+/* values: a NULL-terminated ladder of key's values, increasing hardware; fails the running test
+ * (naming the step and both latencies) if a step up makes `module` slower. */
+void whatif_pinned_assert_never_slower(const char *preset, const char *module, const m4_module_params *p,
+                                       const char *key, const char *const *values);
+
 #endif
