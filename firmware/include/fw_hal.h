@@ -108,6 +108,22 @@ unsigned hal_stuck_unit(fw_hal *h, uint32_t *index);
 /* Flush every unit queue, stop the units and clear their faults and the semaphores. */
 void hal_abort(fw_hal *h);
 
+/* Simulation fast-forward (like gem5's m5 ops: a service of a simulator, not of hardware). With
+ * npu.overlap off the units drain after every op, and a drained device keeps nothing that changes
+ * what an op does but a little state the port knows; so a simulator may remember, per op
+ * descriptor (its places in memory normalised) and that state, the op's span from this call to
+ * the end of its drain, the growth of every performance counter over it, and the state it left.
+ * The firmware calls hal_op_replay() before expanding a timing-only op (cmd_flags as its
+ * hal_cmds'): *replayed = 1 means the port has advanced time by the remembered span and added
+ * the remembered counter growth, and the firmware neither emits nor drains the op but adds
+ * *fw_insns to the job's instruction count; *replayed = 0 means expand it as always, then call
+ * hal_op_remember(fw_insns: the instructions it dispatched) after its drain succeeded. Returns
+ * HAL_RESET if a reset came during the replayed span (as a spend would), else HAL_OK. A port of
+ * real hardware sets *replayed = 0 and records nothing. */
+hal_status hal_op_replay(fw_hal *h, const npu_op_desc *op, const npu_buf_entry *bufs, uint32_t nbufs,
+                         uint32_t cmd_flags, int *replayed, uint64_t *fw_insns);
+void hal_op_remember(fw_hal *h, uint64_t fw_insns);
+
 /* The firmware's entry point: runs until the device is reset, then returns HAL_RESET. */
 hal_status fw_main(fw_hal *h);
 

@@ -85,6 +85,9 @@ uint64_t npu_dev_cycles(npu_dev *dev)
     return c;
 }
 
+void npu_drv_set_op_memo(int on) { npu_sim_set_op_memo(on); }
+void npu_drv_op_memo_counts(uint64_t *replayed, uint64_t *simulated) { npu_sim_op_memo_counts(replayed, simulated); }
+
 int npu_dev_run(npu_dev *dev, uint64_t max_cycles)
 {
     if (dev->obs)

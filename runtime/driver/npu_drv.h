@@ -57,6 +57,11 @@ void npu_dev_close(npu_dev *dev);
 const npu_device_config *npu_dev_config(const npu_dev *dev);
 const char *npu_dev_error(const npu_dev *dev);
 uint64_t npu_dev_cycles(npu_dev *dev);
+/* The simulator's op memo (sim/include/npu_sim.h npu_sim_set_op_memo): process-wide, on by
+ * default (M4NPU_OP_MEMO=0 or off in the environment: off); off empties it. The counts are ops
+ * replayed from it and ops simulated while it was on, since the process started. */
+void npu_drv_set_op_memo(int on);
+void npu_drv_op_memo_counts(uint64_t *replayed, uint64_t *simulated);
 
 typedef struct npu_dev_status {
     uint32_t status; /* enum npu_status */

@@ -84,6 +84,17 @@ typedef struct npu_sim_insn_event {
 typedef void (*npu_sim_insn_hook)(void *ctx, const npu_sim_insn_event *ev);
 void npu_sim_set_insn_hook(npu_sim *s, npu_sim_insn_hook hook, void *ctx);
 
+/* The op memo (a simulation fast-forward, sim/README.md): with npu.overlap off, a timing-only op
+ * whose descriptor (its places in memory normalised) and surviving device state equal those of
+ * an op simulated before on the same configuration takes that op's span and counter growth
+ * instead of being simulated again; cycles, counters, per-op profiles and firmware logs are the
+ * same either way. Process-wide, kept across opens with a byte-identical configuration. On by
+ * default unless the environment variable M4NPU_OP_MEMO is 0 or off (read once); off empties it.
+ * Never used with RTL tiles or an instruction hook. */
+void npu_sim_set_op_memo(int on);
+/* Ops replayed from the memo, and ops simulated while it was on, since the process started. */
+void npu_sim_op_memo_counts(uint64_t *replayed, uint64_t *simulated);
+
 /* The RTL tile sizes Verilated into this build, which rtl mode can simulate (comma-separated):
  * the matmul tile's "ROWSxCOLS" ("16x16") and the softmax tile's "LANES lanes/MAX_LEN"
  * ("4 lanes/512"). A device configured with another size refuses to open, naming these. */

@@ -182,6 +182,7 @@ bool Device::open(const npu_device_config &cfg, std::string &err)
     for (Unit &u : units_)
         u.ctr.fill(0);
     epoch_ = sim_now();
+    op_memo_open(cfg);
     open_ = true;
     reset_pending_ = true; // a firmware still running from an earlier open unwinds and reboots
     notify_reset();

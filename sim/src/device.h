@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "mm_tile_rtl.h"
@@ -227,6 +228,63 @@ class CmdQueue {
     size_t head_ = 0, count_ = 0;
 };
 
+// The op memo (op_memo.cpp): what a timing-only op did on a drained device (npu.overlap off),
+// keyed by what decides it: its descriptor with its places in memory normalised (but for
+// buffers split by the on-chip memory's boundary) and the device state that survives a drain.
+// Replaying an entry moves time, counters and that state exactly as simulating the op did.
+struct OpMemoState { // what survives a drain and may change an op's timing or a later op's
+    uint64_t spend_carry = 0; // the control core's clock remainder (a non-whole npu/ctrl ratio)
+    std::array<uint32_t, 32> sems{};
+    uint32_t mm_bias = 0, mm_scale = 0, mm_shift = 0; // mm.cfg (timing-only runs execute it)
+    uint32_t pad_ = 0; // no padding: keys are hashed and compared as bytes
+};
+struct OpMemoKey {
+    npu_op_desc op;                                   // places in memory zeroed but split buffers'
+    uint64_t place[NPU_OP_MAX_INPUTS + 1][2];          // each tensor's and its scales' buffer: off, on or split
+    uint64_t mask_place;                              // the attention mask's buffer
+    uint32_t cmd_flags;
+    uint32_t pad_;
+    OpMemoState state;
+};
+static_assert(sizeof(OpMemoState) == 8 + 32 * 4 + 4 * 4 && sizeof(OpMemoKey) == sizeof(npu_op_desc) +
+                                                                                   sizeof(OpMemoKey::place) + 8 +
+                                                                                   8 + sizeof(OpMemoState),
+              "the op memo's key has no padding: it is hashed and compared as bytes");
+struct OpMemoEntry {
+    OpMemoKey key;
+    uint64_t span;                                    // NPU cycles from hal_op_replay to the drain's end
+    uint64_t ctr[NPU_UNIT_COUNT][NPU_CTR_COUNT];      // counter growth over the span
+    uint64_t dispatched;                              // dispatch_seq_ growth
+    bool progressed;                                  // last_progress_ moved during the op,
+    sc_core::sc_time progress_before_end;             // to this long before its end
+    uint64_t fw_insns;                                // the firmware's count of dispatched instructions
+    OpMemoState end;
+};
+class OpMemo {
+  public:
+    static constexpr size_t kMaxEntries = 16384; // distinct ops remembered per configuration
+    const OpMemoEntry *find(uint64_t hash, const OpMemoKey &key) const;
+    void add(uint64_t hash, const OpMemoEntry &e); // ignored once full
+    void clear();
+    bool same_config(const npu_device_config &cfg) const;
+    void set_config(const npu_device_config &cfg);
+
+  private:
+    std::vector<OpMemoEntry> entries_;
+    std::unordered_multimap<uint64_t, size_t> index_; // key hash -> entries_
+    npu_device_config cfg_{};
+    bool has_cfg_ = false;
+};
+// The op being simulated for the memo (hal_op_replay missed): its key and the device at its start.
+struct OpMemoPending {
+    bool active = false;
+    uint64_t hash = 0;
+    OpMemoKey key;
+    sc_core::sc_time t0, progress0;
+    uint64_t ctr[NPU_UNIT_COUNT][NPU_CTR_COUNT];
+    uint64_t dispatch0 = 0, abort_epoch0 = 0;
+};
+
 // One unit queue and the state of the unit that serves it.
 struct Unit {
     CmdQueue queue;
@@ -301,6 +359,10 @@ class Device : public sc_core::sc_module {
     int unit_fault(hal_fault *out) const;
     unsigned stuck_unit(uint32_t *index) const;
     void abort_units();
+    // The op memo (op_memo.cpp; fw_hal.h's hal_op_replay and hal_op_remember).
+    hal_status op_replay(const npu_op_desc &op, const npu_buf_entry *bufs, uint32_t nbufs, uint32_t cmd_flags,
+                         int *replayed, uint64_t *fw_insns);
+    void op_remember(uint64_t fw_insns);
 
   private:
     void control_thread();
@@ -404,6 +466,18 @@ class Device : public sc_core::sc_module {
     // the instruction event stream (npu_sim_set_insn_hook); null: off
     npu_sim_insn_hook insn_hook_ = nullptr;
     void *insn_hook_ctx_ = nullptr;
+
+    // the op memo (op_memo.cpp): kept across opens with a byte-identical configuration
+    OpMemo op_memo_;
+    OpMemoPending op_pending_;
+    uint64_t op_memo_generation_ = 0;
+    bool op_memo_usable() const; // off, or a result could depend on more than the key
+    void op_memo_open(const npu_device_config &cfg);
+    uint64_t op_memo_key(const npu_op_desc &op, const npu_buf_entry *bufs, uint32_t nbufs, uint32_t cmd_flags,
+                         OpMemoKey &key) const; // returns its hash
+    OpMemoState op_memo_state() const;
+    void op_memo_restore(const OpMemoState &st);
+    bool units_idle() const;
 
     // The Verilated RTL tiles, for the tiles whose impl is rtl (null when fast).
     std::unique_ptr<MmTileRtl> mm_rtl_;

@@ -26,5 +26,11 @@ hal_status hal_drain(fw_hal *h) { return h->dev->drain(); }
 int hal_unit_fault(fw_hal *h, hal_fault *out) { return h->dev->unit_fault(out); }
 unsigned hal_stuck_unit(fw_hal *h, uint32_t *index) { return h->dev->stuck_unit(index); }
 void hal_abort(fw_hal *h) { h->dev->abort_units(); }
+hal_status hal_op_replay(fw_hal *h, const npu_op_desc *op, const npu_buf_entry *bufs, uint32_t nbufs,
+                         uint32_t cmd_flags, int *replayed, uint64_t *fw_insns)
+{
+    return h->dev->op_replay(*op, bufs, nbufs, cmd_flags, replayed, fw_insns);
+}
+void hal_op_remember(fw_hal *h, uint64_t fw_insns) { h->dev->op_remember(fw_insns); }
 
 } // extern "C"

@@ -291,6 +291,8 @@ hal_status fw_ops_run(fw *f, const npu_job_desc *d, const npu_buf_entry *bufs, f
     int overlap = f->info->overlap_ops != 0;
     if (overlap)
         fw_overlap_init(&ovl, f);
+    /* overlap off, timing only: the port may replay an op it has simulated before (fw_hal.h) */
+    int memo = !overlap && (d->flags & NPU_JOB_F_TIMING_ONLY) != 0;
     fw_perf perf[2];
     uint64_t t0 = hal_now(f->hal);
     if (measuring)
@@ -300,28 +302,41 @@ hal_status fw_ops_run(fw *f, const npu_job_desc *d, const npu_buf_entry *bufs, f
             return HAL_OK;
         fw_op_ctx c;
         ctx_init(&c, f, d, bufs, i, r);
-        if (overlap)
-            fw_overlap_begin_op(&ovl, &c, &op);
-        if (c.st == HAL_OK)
-            kernels[op.op]->emit(&c, &op);
-        if (c.st != HAL_OK)
-            return fw_unit_failure(f, c.st, r);
-        if (c.bug) {
-            /* the kernel's own instruction did not validate: stop before it runs */
-            hal_abort(f->hal);
-            r->fault = NPU_FAULT_ILLEGAL_INSN;
-            r->unit = NPU_UNIT_CTRL;
-            r->addr = d->program_addr + (uint64_t)i * sizeof op;
-            r->index = i;
-            return HAL_OK;
+        int replayed = 0;
+        uint64_t replayed_insns = 0, insns_before = r->insns;
+        if (memo) {
+            hal_status st = hal_op_replay(f->hal, &op, bufs, d->nbufs, c.cmd_flags, &replayed, &replayed_insns);
+            if (st != HAL_OK)
+                return fw_unit_failure(f, st, r);
         }
-        /* overlap: op i's span ends when its last instruction is queued (the last op's at the
-         * drain); off: the units are drained, everything op i issued has completed */
-        hal_status st = overlap ? fw_overlap_end_op(&ovl, &c) : HAL_OK;
-        if (st == HAL_OK && (!overlap || i + 1 == count))
-            st = hal_drain(f->hal);
-        if (st != HAL_OK)
-            return fw_unit_failure(f, st, r);
+        if (replayed) {
+            r->insns += replayed_insns; /* time and counters moved as the op's simulation moved them */
+        } else {
+            if (overlap)
+                fw_overlap_begin_op(&ovl, &c, &op);
+            if (c.st == HAL_OK)
+                kernels[op.op]->emit(&c, &op);
+            if (c.st != HAL_OK)
+                return fw_unit_failure(f, c.st, r);
+            if (c.bug) {
+                /* the kernel's own instruction did not validate: stop before it runs */
+                hal_abort(f->hal);
+                r->fault = NPU_FAULT_ILLEGAL_INSN;
+                r->unit = NPU_UNIT_CTRL;
+                r->addr = d->program_addr + (uint64_t)i * sizeof op;
+                r->index = i;
+                return HAL_OK;
+            }
+            /* overlap: op i's span ends when its last instruction is queued (the last op's at the
+             * drain); off: the units are drained, everything op i issued has completed */
+            hal_status st = overlap ? fw_overlap_end_op(&ovl, &c) : HAL_OK;
+            if (st == HAL_OK && (!overlap || i + 1 == count))
+                st = hal_drain(f->hal);
+            if (st != HAL_OK)
+                return fw_unit_failure(f, st, r);
+            if (memo)
+                hal_op_remember(f->hal, r->insns - insns_before);
+        }
         if (!measuring)
             continue;
         /* op i + 1 starts now */
