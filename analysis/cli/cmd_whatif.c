@@ -401,8 +401,11 @@ static int run_tasks(whatif *w, const whatif_args *a, whatif_view *v, whatif_fil
         whatif_print_table(stdout, v, res, n);
         fflush(stdout);
         if (!a->quiet)
-            fprintf(stderr, "simulated %d distinct module runs in %.1f s (%d reused, %llu segments from the memo)\n",
-                    st.module_runs, st.host_s, st.module_hits, (unsigned long long)st.segment_memo_hits);
+            fprintf(stderr,
+                    "simulated %d distinct module runs in %.1f s (%d reused, %llu segments from the memo, "
+                    "%llu of %llu ops replayed)\n",
+                    st.module_runs, st.host_s, st.module_hits, (unsigned long long)st.segment_memo_hits,
+                    (unsigned long long)st.ops_replayed, (unsigned long long)(st.ops_replayed + st.ops_simulated));
     }
     if (rc == CLI_OK && (a->timeline || a->roofline) && res[0].failed) { /* nothing to draw: no file is written */
         fprintf(stderr, "m4npu whatif: T%d failed, so it has no %s\n", res[0].task->id,

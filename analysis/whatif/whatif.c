@@ -19,6 +19,7 @@ struct whatif {
     module_cache cache;
     int hits;
     double host_s;
+    uint64_t op_replayed0, op_simulated0; /* the simulator's op memo counts at whatif_open */
     bool greedy_partition;   /* whatif_set_partition */
     part_objective objective;
 };
@@ -48,6 +49,7 @@ whatif *whatif_open(const m4npu_config *cfg, rt_error *e)
         free(w);
         return NULL;
     }
+    npu_drv_op_memo_counts(&w->op_replayed0, &w->op_simulated0);
     return w;
 }
 
@@ -341,5 +343,9 @@ void whatif_get_stats(const whatif *w, whatif_stats *s)
     s->module_runs = w->cache.n;
     s->module_hits = w->hits;
     s->segment_memo_hits = npu_backend_memo_hits(w->backend);
+    uint64_t replayed = 0, simulated = 0;
+    npu_drv_op_memo_counts(&replayed, &simulated);
+    s->ops_replayed = replayed - w->op_replayed0;
+    s->ops_simulated = simulated - w->op_simulated0;
     s->host_s = w->host_s;
 }

@@ -129,11 +129,13 @@ rt_status whatif_task(whatif *w, const m4_task *t, const m4_task_options *o, wha
 /* The per-layer rows of a module run (run_layers), computed on the first call and kept. */
 rt_status whatif_module_layers(whatif *w, const whatif_module_run *m, const run_layer **rows, int *n, rt_error *e);
 
-/* Session statistics: distinct module runs simulated, cache hits, NPU segment memo hits. */
+/* Session statistics: distinct module runs simulated, cache hits, NPU segment memo hits, ops
+ * replayed from the simulator's op memo and ops simulated. */
 typedef struct whatif_stats {
     int module_runs;
     int module_hits;
     uint64_t segment_memo_hits;
+    uint64_t ops_replayed, ops_simulated; /* the simulator's op memo: ops taken from it, ops simulated */
     double host_s;
 } whatif_stats;
 void whatif_get_stats(const whatif *w, whatif_stats *s);

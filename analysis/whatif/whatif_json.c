@@ -199,6 +199,8 @@ json_t *whatif_tasks_json(const whatif_view *v, const whatif_task_result *tasks,
         json_object_set_new(s, "module_runs_simulated", json_integer(st->module_runs));
         json_object_set_new(s, "module_cache_hits", json_integer(st->module_hits));
         json_object_set_new(s, "segment_memo_hits", json_integer((json_int_t)st->segment_memo_hits));
+        json_object_set_new(s, "ops_replayed", json_integer((json_int_t)st->ops_replayed));
+        json_object_set_new(s, "ops_simulated", json_integer((json_int_t)st->ops_simulated));
         json_object_set_new(s, "host_s", json_real(st->host_s));
         json_object_set_new(root, "simulation", s);
     }
