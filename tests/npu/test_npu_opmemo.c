@@ -6,7 +6,8 @@
  * op a replay). On the test device, on one with on-chip memory where a buffer is split by the
  * boundary (identical ops on either side of it must not share an entry), and on one whose
  * control core runs at a non-whole fraction of the NPU clock (the carried remainder decides an
- * op's span). Also: RTL tiles and an instruction hook turn it off. */
+ * op's span). Also: it is kept across opens with the same configuration only, and RTL tiles
+ * and an instruction hook turn it off. */
 #include "npu_op_bench.h"
 
 #include "npu_drv_internal.h" /* the device's npu_sim, for its instruction hook */
@@ -302,6 +303,32 @@ static void test_rtl_tiles_turn_it_off(void **state)
     opb_close(&B);
 }
 
+/* Kept across opens with a byte-identical configuration (the modules of one what-if), emptied by an
+ * open with another one: its remembered spans would be another device's. */
+static void test_kept_for_the_same_configuration_only(void **state)
+{
+    (void)state;
+    npu_device_config a = test_config(), b = test_config();
+    b.dram.bandwidth_gb_s *= 2;
+    npu_drv_set_op_memo(0);
+    npu_drv_set_op_memo(1);
+    const npu_device_config *order[4] = {&a, &a, &b, &a};
+    job_run r[4];
+    for (int i = 0; i < 4; i++) {
+        opb_open(&B, order[i], BUF_BYTES);
+        build_kinds();
+        run_job(&r[i]);
+        opb_close(&B);
+    }
+    assert_true(r[0].simulated > 0);
+    assert_int_equal(r[1].simulated, 0); /* the same configuration: every op replayed */
+    assert_int_equal(r[1].replayed, 12);
+    assert_int_equal(r[2].simulated, r[0].simulated); /* another one: simulated afresh */
+    assert_true(r[2].res.end_cycle - r[2].res.start_cycle != r[0].res.end_cycle - r[0].res.start_cycle);
+    assert_int_equal(r[3].simulated, r[0].simulated); /* and back: emptied meanwhile */
+    assert_memory_equal(&r[3].diff, &r[0].diff, sizeof r[0].diff);
+}
+
 static void count_insn(void *ctx, const npu_sim_insn_event *ev)
 {
     (void)ev;
@@ -338,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_a_replayed_op_is_logged),
         cmocka_unit_test(test_split_buffer_places_are_kept_apart),
         cmocka_unit_test(test_non_whole_clock_ratio),
+        cmocka_unit_test(test_kept_for_the_same_configuration_only),
         cmocka_unit_test(test_rtl_tiles_turn_it_off),
         cmocka_unit_test(test_an_instruction_hook_turns_it_off),
     };
