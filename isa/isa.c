@@ -409,8 +409,10 @@ static inline int64_t field_value(uint64_t lo, uint64_t hi, unsigned lsb, unsign
 
 /* Every field of an instruction of `op` from the word into f, and the bits its opcode and fields
  * occupy into used: the table's rows compiled into one straight sequence per instruction (the
- * firmware decodes every instruction it fetches), not a walk over the field descriptors. */
-static void decode_fields(isa_op op, uint64_t lo, uint64_t hi, int64_t *f, uint64_t used[2])
+ * firmware decodes every instruction it fetches), not a walk over the field descriptors; inlined
+ * into both decoders, so that isa_decode_unchecked() drops the masks it does not need. */
+static inline __attribute__((always_inline)) void decode_fields(isa_op op, uint64_t lo, uint64_t hi, int64_t *f,
+                                                              uint64_t used[2])
 {
     used[0] = FIELD_MASK(ISA_OPCODE_BITS);
     used[1] = 0;
@@ -427,6 +429,20 @@ static void decode_fields(isa_op op, uint64_t lo, uint64_t hi, int64_t *f, uint6
 #include "isa_table.def"
         return;
     }
+}
+
+isa_status isa_decode_unchecked(const uint8_t w[ISA_INSN_BYTES], isa_insn *out)
+{
+    uint64_t lo, hi;
+    word_load(w, &lo, &hi);
+    isa_op op = isa_op_by_opcode((unsigned)(lo & 0xFF));
+    if (op == ISA_OP_NONE)
+        return ISA_E_OPCODE;
+    memset(out, 0, sizeof *out);
+    out->op = op;
+    uint64_t used[2];
+    decode_fields(op, lo, hi, out->f, used);
+    return ISA_OK;
 }
 
 isa_status isa_decode(const uint8_t w[ISA_INSN_BYTES], isa_insn *out, isa_error *err)

@@ -190,6 +190,11 @@ isa_status isa_validate_limits(const isa_insn *in, const isa_limits *lim, isa_er
 isa_status isa_encode(const isa_insn *in, uint8_t out[ISA_INSN_BYTES], isa_error *err);
 /* Decode 16 bytes: the opcode must be known, reserved bits zero, and isa_check() must pass. */
 isa_status isa_decode(const uint8_t in[ISA_INSN_BYTES], isa_insn *out, isa_error *err);
+/* The fields of 16 bytes that isa_decode() has accepted before, without checking them again: the
+ * same instruction as isa_decode() gives, for a second decode of bytes known to be unchanged
+ * (the firmware's dispatch of the program it has validated). ISA_E_OPCODE if the opcode is
+ * unknown; other bytes decode to an instruction nobody has checked. */
+isa_status isa_decode_unchecked(const uint8_t in[ISA_INSN_BYTES], isa_insn *out);
 
 /* SRAM bytes the instruction reads and writes; returns the number of ranges (<= 4). For mm with
  * a bias, mm_bias_addr points at the bias address of the last mm.cfg (NULL: leave it out). */

@@ -6,6 +6,15 @@
  * effect, with the index of the first bad instruction. Its cost is part of the per-job cost;
  * dispatch charges the per-instruction cost. Units run concurrently and are ordered only by the
  * program's signal/wait/barrier instructions.
+ *
+ * Both passes read the program a block of FW_FETCH_INSNS instructions at a time (one hal_mem_read
+ * each), and dispatch decodes without checking again what validation checked: the job's only
+ * writes to device memory are its DMA stores, into its buffers, so a program that overlaps none of
+ * them holds at dispatch the very words validation accepted. A program that one of its buffers
+ * overlaps may rewrite itself: dispatch then reads and checks each instruction again just before
+ * it dispatches it, as validation did. The validation pass keeps no decoded instructions for
+ * dispatch: a control core's local memory holds a block, not a program (and a decoded program, 112
+ * bytes per 16-byte instruction, is more memory traffic on the host than its decode costs).
  */
 #include "fw.h"
 
@@ -94,21 +103,43 @@ static int validate_insn(fw *f, const isa_insn *in, uint32_t i, const npu_buf_en
     return 0;
 }
 
-/* Read and decode instruction i of the program. */
-static int fetch(fw *f, const npu_job_desc *d, uint32_t i, isa_insn *in, fw_job_result *r)
+/* Program instructions read from device memory at once: 1 KiB, the control core's fetch block. */
+#define FW_FETCH_INSNS 64u
+
+/* Read instructions [first, first + n) of the program into words (n <= FW_FETCH_INSNS). */
+static int read_block(fw *f, const npu_job_desc *d, uint32_t first, uint32_t n,
+                      uint8_t words[FW_FETCH_INSNS][ISA_INSN_BYTES], fw_job_result *r)
 {
-    uint8_t word[ISA_INSN_BYTES];
-    uint64_t addr = d->program_addr + (uint64_t)i * ISA_INSN_BYTES;
-    isa_error err;
-    if (hal_mem_read(f->hal, addr, word, sizeof word) != 0) {
-        set_fault(r, NPU_FAULT_BAD_JOB, NPU_UNIT_CTRL, addr, i);
+    uint64_t addr = d->program_addr + (uint64_t)first * ISA_INSN_BYTES;
+    if (hal_mem_read(f->hal, addr, words, (size_t)n * ISA_INSN_BYTES) != 0) {
+        set_fault(r, NPU_FAULT_BAD_JOB, NPU_UNIT_CTRL, addr, first);
         return -1;
     }
+    return 0;
+}
+
+/* Decode instruction i of the program, read into word. */
+static int decode(fw *f, const npu_job_desc *d, const uint8_t word[ISA_INSN_BYTES], uint32_t i, isa_insn *in,
+                  fw_job_result *r)
+{
+    isa_error err;
     if (isa_decode(word, in, &err) != ISA_OK) {
+        uint64_t addr = d->program_addr + (uint64_t)i * ISA_INSN_BYTES;
         set_fault(r, NPU_FAULT_ILLEGAL_INSN, NPU_UNIT_CTRL, addr, i);
         fw_log(f, "instruction %u at 0x%llx: %s", i, (unsigned long long)addr, err.msg);
         return -1;
     }
+    return 0;
+}
+
+/* Whether a buffer of the job overlaps its program: its DMA stores may then rewrite instructions
+ * between validation and dispatch. */
+static int program_in_a_buffer(const npu_job_desc *d, const npu_buf_entry *bufs)
+{
+    uint64_t start = d->program_addr, end = start + d->program_bytes;
+    for (uint32_t b = 0; b < d->nbufs; b++)
+        if (bufs[b].size && bufs[b].addr < end && start < bufs[b].addr + bufs[b].size)
+            return 1;
     return 0;
 }
 
@@ -191,49 +222,63 @@ hal_status fw_job_run(fw *f, const npu_job_desc *d, fw_job_result *r)
     if (d->type == NPU_JOB_OPS)
         return fw_ops_run(f, d, bufs, r);
 
-    uint32_t count = d->program_bytes / ISA_INSN_BYTES, end = count;
+    uint32_t end = d->program_bytes / ISA_INSN_BYTES; /* one past the end instruction, once found */
     uint32_t mm_bias = 0;
+    uint8_t words[FW_FETCH_INSNS][ISA_INSN_BYTES];
     isa_insn in;
-    for (uint32_t i = 0; i < count; i++) {
-        if (fetch(f, d, i, &in, r) != 0 || validate_insn(f, &in, i, bufs, d->nbufs, &mm_bias, r) != 0)
+    for (uint32_t first = 0; first < end; first += FW_FETCH_INSNS) {
+        uint32_t n = end - first < FW_FETCH_INSNS ? end - first : FW_FETCH_INSNS;
+        if (read_block(f, d, first, n, words, r) != 0)
             return HAL_OK;
-        if (in.op == ISA_OP_END) {
-            end = i + 1;
-            break;
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t i = first + k;
+            if (decode(f, d, words[k], i, &in, r) != 0 || validate_insn(f, &in, i, bufs, d->nbufs, &mm_bias, r) != 0)
+                return HAL_OK;
+            if (in.op == ISA_OP_END) {
+                end = i + 1;
+                break;
+            }
         }
     }
 
     uint32_t flags = (d->flags & NPU_JOB_F_TIMING_ONLY) ? HAL_CMD_TIMING_ONLY : 0;
-    for (uint32_t i = 0; i < end; i++) {
-        if (fetch(f, d, i, &in, r) != 0)
+    const int recheck = program_in_a_buffer(d, bufs); /* read and check each word just before its dispatch */
+    const uint32_t block = recheck ? 1 : FW_FETCH_INSNS;
+    hal_cmd cmd;
+    for (uint32_t first = 0; first < end; first += block) {
+        uint32_t n = end - first < block ? end - first : block;
+        if (read_block(f, d, first, n, words, r) != 0)
             return HAL_OK;
-        if (in.op == ISA_OP_NOP || in.op == ISA_OP_END || in.op == ISA_OP_BARRIER) {
-            if ((st = hal_spend(h, f->info->cycles_per_insn)) != HAL_OK)
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t i = first + k;
+            memset(&cmd, 0, sizeof cmd);
+            if (recheck ? decode(f, d, words[k], i, &cmd.insn, r) != 0
+                        : isa_decode_unchecked(words[k], &cmd.insn) != ISA_OK)
+                return HAL_OK; /* (unchecked: the word validation accepted cannot fail) */
+            const isa_insn *ins = &cmd.insn;
+            if (ins->op == ISA_OP_NOP || ins->op == ISA_OP_END || ins->op == ISA_OP_BARRIER) {
+                if ((st = hal_spend(h, f->info->cycles_per_insn)) != HAL_OK)
+                    return st;
+                r->insns++;
+                if (ins->op != ISA_OP_BARRIER)
+                    continue; /* a nop; or the end, the last instruction */
+                if ((st = hal_drain(h)) != HAL_OK)
+                    return fw_unit_failure(f, st, r);
+                continue;
+            }
+            cmd.index = i;
+            cmd.flags = flags;
+            if (ins->op == ISA_OP_DMA_LD || ins->op == ISA_OP_DMA_ST) {
+                cmd.dram_base = bufs[ISA_GET(ins, DMA_LD, BUF)].addr;
+                cmd.dram_limit = bufs[ISA_GET(ins, DMA_LD, BUF)].size;
+            }
+            /* the dispatch cost, then the queue (one HAL call: the port may wait once for both) */
+            if ((st = hal_spend_push(h, f->info->cycles_per_insn, fw_insn_unit(ins), &cmd)) == HAL_RESET)
                 return st;
             r->insns++;
-            if (in.op == ISA_OP_NOP)
-                continue;
-            if (in.op == ISA_OP_END)
-                break;
-            if ((st = hal_drain(h)) != HAL_OK)
+            if (st != HAL_OK)
                 return fw_unit_failure(f, st, r);
-            continue;
         }
-        hal_cmd cmd;
-        memset(&cmd, 0, sizeof cmd);
-        cmd.insn = in;
-        cmd.index = i;
-        cmd.flags = flags;
-        if (in.op == ISA_OP_DMA_LD || in.op == ISA_OP_DMA_ST) {
-            cmd.dram_base = bufs[ISA_GET(&in, DMA_LD, BUF)].addr;
-            cmd.dram_limit = bufs[ISA_GET(&in, DMA_LD, BUF)].size;
-        }
-        /* the dispatch cost, then the queue (one HAL call: the port may wait once for both) */
-        if ((st = hal_spend_push(h, f->info->cycles_per_insn, fw_insn_unit(&in), &cmd)) == HAL_RESET)
-            return st;
-        r->insns++;
-        if (st != HAL_OK)
-            return fw_unit_failure(f, st, r);
     }
     if ((st = hal_drain(h)) != HAL_OK)
         return fw_unit_failure(f, st, r);

@@ -70,6 +70,9 @@ static void test_binary_round_trip(void **state)
         if (isa_decode(w1, &back, &err) != ISA_OK)
             fail_msg("case %d: decode failed: %s", n, err.msg);
         assert_same_insn(&in, &back);
+        isa_insn again; /* what the firmware's dispatch decodes from the same bytes */
+        assert_int_equal(isa_decode_unchecked(w1, &again), ISA_OK);
+        assert_same_insn(&back, &again);
         assert_int_equal(isa_encode(&back, w2, &err), ISA_OK);
         assert_memory_equal(w1, w2, ISA_INSN_BYTES);
         per_op[op]++;

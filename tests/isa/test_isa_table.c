@@ -91,9 +91,10 @@ static void test_field_index_macro_matches_table(void **state)
 }
 
 /* The decoder's opcode table and reserved-bit masks (built at compile time from the table rows):
- * every opcode byte that names no instruction is refused as ISA_E_OPCODE, and for every
- * instruction a word with one bit set beyond its opcode is refused as ISA_E_RESERVED exactly when
- * no field covers that bit (a field's bit may give a range error, never a reserved one). */
+ * every opcode byte that names no instruction is refused as ISA_E_OPCODE (by isa_decode_unchecked
+ * too), and for every instruction a word with one bit set beyond its opcode is refused as
+ * ISA_E_RESERVED exactly when no field covers that bit (a field's bit may give a range error,
+ * never a reserved one). */
 static void test_decode_opcodes_and_reserved_bits(void **state)
 {
     (void)state;
@@ -106,8 +107,10 @@ static void test_decode_opcodes_and_reserved_bits(void **state)
         for (int a = 0; a < ISA_OP_COUNT; a++)
             named |= isa_desc((isa_op)a)->opcode == opc;
         assert_int_equal(op != ISA_OP_NONE, named);
-        if (!named)
+        if (!named) {
             assert_int_equal(isa_decode(w, &out, &err), ISA_E_OPCODE);
+            assert_int_equal(isa_decode_unchecked(w, &out), ISA_E_OPCODE);
+        }
     }
     for (int op = 0; op < ISA_OP_COUNT; op++) {
         const isa_insn_desc *d = isa_desc((isa_op)op);

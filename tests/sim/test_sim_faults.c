@@ -95,6 +95,43 @@ static void test_illegal_instruction(void **state)
     assert_int_equal(npu_dev_reset(T.dev), NPU_DRV_OK);
 }
 
+/* A program that one of its buffers overlaps may rewrite itself: the firmware dispatches such a
+ * program word by word, each read and checked just before it goes out (fw_job.c), so an
+ * instruction a DMA store overwrote with an illegal word after validation faults where it stands.
+ * Run as one block read at validation, the job would end cleanly with the old `end`. */
+static void test_program_that_rewrites_itself(void **state)
+{
+    (void)state;
+    static const char src[] = "dma.ld 0, 1, 0x0, 0, 1, 16, 16, 16\n" /* 0: the illegal word into SRAM */
+                              "barrier\n"
+                              "dma.st 0, 0, 0x0, 80, 1, 16, 16, 16\n" /* 2: over instruction 5 (buffer 0 = the program) */
+                              "barrier\n"
+                              "nop\n"
+                              "end\n"; /* 5 */
+    const uint8_t illegal[ISA_INSN_BYTES] = {0xff};
+    assert_int_equal(npu_bo_write(T.data, 0, illegal, sizeof illegal), NPU_DRV_OK);
+    isa_asm_result r;
+    assert_int_equal(isa_assemble(src, strlen(src), "rewrite.s", &r), ISA_OK);
+    T.prog = npu_bo_alloc(T.dev, r.size);
+    assert_non_null(T.prog);
+    assert_int_equal(npu_bo_write(T.prog, 0, r.bytes, r.size), NPU_DRV_OK);
+    npu_job job;
+    memset(&job, 0, sizeof job);
+    job.type = NPU_JOB_ISA;
+    job.program.bo = T.prog;
+    job.nbufs = 2;
+    job.bufs[0] = (npu_buf_ref){T.prog, 0, r.size};
+    job.bufs[1] = (npu_buf_ref){T.data, 0, NPU_TEST_BUF_BYTES};
+    isa_asm_result_free(&r);
+    assert_int_equal(npu_submit(T.dev, &job, &T.fence), NPU_DRV_OK);
+    assert_int_equal(npu_wait(T.dev, T.fence, NPU_TEST_TIMEOUT, &T.res), NPU_DRV_E_FAULT);
+    assert_int_equal(T.res.fault, NPU_FAULT_ILLEGAL_INSN);
+    assert_int_equal(T.res.fault_unit, NPU_UNIT_CTRL);
+    assert_int_equal(T.res.fault_insn, 5);
+    assert_int_equal(T.res.fault_addr, npu_bo_addr(T.prog) + 5 * ISA_INSN_BYTES);
+    assert_int_equal(npu_dev_reset(T.dev), NPU_DRV_OK);
+}
+
 static void test_dma_beyond_its_buffer(void **state)
 {
     (void)state;
@@ -377,6 +414,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_illegal_instruction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_program_that_rewrites_itself, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dma_beyond_its_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sram_overflow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unit_that_never_finishes, setup, teardown),
