@@ -431,6 +431,11 @@ static inline __attribute__((always_inline)) void decode_fields(isa_op op, uint6
     }
 }
 
+/* An instruction with every field 0, copied over a decoder's output first: a copy from memory
+ * compiles to a few vector moves, a memset of the struct to `rep stos`, whose start-up cost was
+ * about a third of a decode's time (perf). */
+static const isa_insn zero_insn;
+
 isa_status isa_decode_unchecked(const uint8_t w[ISA_INSN_BYTES], isa_insn *out)
 {
     uint64_t lo, hi;
@@ -438,7 +443,7 @@ isa_status isa_decode_unchecked(const uint8_t w[ISA_INSN_BYTES], isa_insn *out)
     isa_op op = isa_op_by_opcode((unsigned)(lo & 0xFF));
     if (op == ISA_OP_NONE)
         return ISA_E_OPCODE;
-    memset(out, 0, sizeof *out);
+    *out = zero_insn;
     out->op = op;
     uint64_t used[2];
     decode_fields(op, lo, hi, out->f, used);
@@ -453,7 +458,7 @@ isa_status isa_decode(const uint8_t w[ISA_INSN_BYTES], isa_insn *out, isa_error 
     isa_op op = isa_op_by_opcode(opcode);
     if (op == ISA_OP_NONE)
         return isa_fail(err, ISA_E_OPCODE, -1, "unknown opcode 0x%02x", opcode);
-    memset(out, 0, sizeof *out);
+    *out = zero_insn;
     out->op = op;
     uint64_t used[2];
     decode_fields(op, lo, hi, out->f, used);

@@ -251,7 +251,6 @@ hal_status fw_job_run(fw *f, const npu_job_desc *d, fw_job_result *r)
             return HAL_OK;
         for (uint32_t k = 0; k < n; k++) {
             uint32_t i = first + k;
-            memset(&cmd, 0, sizeof cmd);
             if (recheck ? decode(f, d, words[k], i, &cmd.insn, r) != 0
                         : isa_decode_unchecked(words[k], &cmd.insn) != ISA_OK)
                 return HAL_OK; /* (unchecked: the word validation accepted cannot fail) */
@@ -266,8 +265,9 @@ hal_status fw_job_run(fw *f, const npu_job_desc *d, fw_job_result *r)
                     return fw_unit_failure(f, st, r);
                 continue;
             }
-            cmd.index = i;
+            cmd.index = i; /* every member set (the decoder fills all of cmd.insn): no memset */
             cmd.flags = flags;
+            cmd.dram_base = cmd.dram_limit = 0;
             if (ins->op == ISA_OP_DMA_LD || ins->op == ISA_OP_DMA_ST) {
                 cmd.dram_base = bufs[ISA_GET(ins, DMA_LD, BUF)].addr;
                 cmd.dram_limit = bufs[ISA_GET(ins, DMA_LD, BUF)].size;
