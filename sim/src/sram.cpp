@@ -66,20 +66,23 @@ void SramModel::advance()
 // Water-filling: in order of increasing demand, each request gets the smaller of its demand and
 // an equal split of what is left. Ties keep arrival order, so the result never depends on more
 // than the requests themselves. The order is an insertion sort (stable, like std::stable_sort,
-// which allocated a buffer per call): at most one request per unit is active.
+// which allocated a buffer per call): at most one request per unit is active. Each request is
+// inserted straight from active_ (a copy first was a call to memmove for a few pointers).
 void SramModel::reshare()
 {
-    order_.assign(active_.begin(), active_.end());
-    for (size_t i = 1; i < order_.size(); i++) {
-        Request *r = order_[i];
-        size_t j = i;
+    if (order_.size() < active_.size())
+        order_.resize(active_.size()); // only grows: its first active_.size() entries are used
+    size_t sorted = 0;
+    for (Request *r : active_) {
+        size_t j = sorted++;
         for (; j > 0 && r->cap_fx < order_[j - 1]->cap_fx; j--)
             order_[j] = order_[j - 1];
         order_[j] = r;
     }
     uint64_t left = bw_fx_;
-    uint64_t n = order_.size();
-    for (Request *r : order_) {
+    uint64_t n = sorted;
+    for (size_t i = 0; i < sorted; i++) {
+        Request *r = order_[i];
         uint64_t fair = left / n--;
         r->rate_fx = std::max<uint64_t>(std::min(r->cap_fx, fair), 1);
         left -= std::min(left, r->rate_fx);
