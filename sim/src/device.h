@@ -187,7 +187,9 @@ class ZeroedMemory {
 };
 
 // A unit's queue of instructions: a ring that grows to the deepest queue it has held and then
-// never allocates (a std::deque allocated a block every three entries: a hal_cmd is 160 bytes).
+// never allocates (a std::deque allocated a block every three entries: a hal_cmd is 136 bytes).
+// Its capacity is kept as a number (a vector's size is a division by sizeof(hal_cmd), three per
+// push).
 class CmdQueue {
   public:
     bool empty() const { return count_ == 0; }
@@ -196,15 +198,16 @@ class CmdQueue {
     uint64_t front_seq() const { return seqs_[head_]; } // the front entry's dispatch number
     void pop_front()
     {
-        head_ = (head_ + 1) & (slots_.size() - 1);
+        head_ = (head_ + 1) & (capacity_ - 1);
         count_--;
     }
     void push_back(const hal_cmd &cmd, uint64_t seq)
     {
-        if (count_ == slots_.size())
+        if (count_ == capacity_)
             grow();
-        slots_[(head_ + count_) & (slots_.size() - 1)] = cmd;
-        seqs_[(head_ + count_) & (slots_.size() - 1)] = seq;
+        const size_t at = (head_ + count_) & (capacity_ - 1);
+        slots_[at] = cmd;
+        seqs_[at] = seq;
         count_++;
     }
     void clear() { head_ = count_ = 0; }
@@ -213,18 +216,20 @@ class CmdQueue {
     void grow()
     {
         constexpr size_t kFirstSlots = 16; // a power of two, like every size after it
-        std::vector<hal_cmd> bigger(slots_.empty() ? kFirstSlots : 2 * slots_.size());
+        std::vector<hal_cmd> bigger(capacity_ == 0 ? kFirstSlots : 2 * capacity_);
         std::vector<uint64_t> bigger_seqs(bigger.size());
         for (size_t i = 0; i < count_; i++) {
-            bigger[i] = slots_[(head_ + i) & (slots_.size() - 1)];
-            bigger_seqs[i] = seqs_[(head_ + i) & (slots_.size() - 1)];
+            bigger[i] = slots_[(head_ + i) & (capacity_ - 1)];
+            bigger_seqs[i] = seqs_[(head_ + i) & (capacity_ - 1)];
         }
         slots_.swap(bigger);
         seqs_.swap(bigger_seqs);
+        capacity_ = slots_.size();
         head_ = 0;
     }
-    std::vector<hal_cmd> slots_; // size 0 or a power of two
+    std::vector<hal_cmd> slots_; // capacity_ entries
     std::vector<uint64_t> seqs_; // each slot's dispatch number (the DRAM's priority)
+    size_t capacity_ = 0;        // 0 or a power of two
     size_t head_ = 0, count_ = 0;
 };
 
