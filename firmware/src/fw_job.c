@@ -251,9 +251,13 @@ hal_status fw_job_run(fw *f, const npu_job_desc *d, fw_job_result *r)
             return HAL_OK;
         for (uint32_t k = 0; k < n; k++) {
             uint32_t i = first + k;
-            if (recheck ? decode(f, d, words[k], i, &cmd.insn, r) != 0
-                        : isa_decode_unchecked(words[k], &cmd.insn) != ISA_OK)
-                return HAL_OK; /* (unchecked: the word validation accepted cannot fail) */
+            if (recheck) {
+                if (decode(f, d, words[k], i, &cmd.insn, r) != 0)
+                    return HAL_OK;
+            } else if (isa_decode_unchecked(words[k], &cmd.insn) != ISA_OK) { /* only if the host rewrote it */
+                set_fault(r, NPU_FAULT_ILLEGAL_INSN, NPU_UNIT_CTRL, d->program_addr + (uint64_t)i * ISA_INSN_BYTES, i);
+                return HAL_OK;
+            }
             const isa_insn *ins = &cmd.insn;
             if (ins->op == ISA_OP_NOP || ins->op == ISA_OP_END || ins->op == ISA_OP_BARRIER) {
                 if ((st = hal_spend(h, f->info->cycles_per_insn)) != HAL_OK)
