@@ -50,6 +50,8 @@ void run_result_free(run_result *r)
     for (int s = 0; r->segs && r->plan && s < r->plan->n_segments; s++)
         free(r->segs[s].ops);
     part_plan_free(r->plan);
+    for (int n = 0; r->nodes && n < r->n_nodes; n++)
+        free(r->nodes[n].body);
     free(r->nodes);
     free(r->segs);
     for (int i = 0; i < r->n_outputs; i++) {
@@ -777,7 +779,9 @@ static rt_status run_cpu_node(run_ctx *c, int node, rt_error *e)
         if (n->outputs[q] >= 0)
             c->owned[n->outputs[q]] = true; /* cpu_exec_node stores a fresh value there */
     bool control = ops_is_control(n->op);
-    run_body_cost *body = control && !ni->constant ? &r->nodes[node].body : NULL;
+    run_body_cost *body = NULL;
+    if (control && !ni->constant && !(body = r->nodes[node].body = calloc(1, sizeof *body)))
+        return rt_error_set(e, RT_ERR_NOMEM, "out of memory (control flow)");
     if (!c->timing_only) {
         double w0 = now_s();
         rt_status st = control ? run_control_exec(c->rc, c->g, node, c->vals, body, e)
@@ -907,6 +911,7 @@ rt_status run_model(rt_graph *g, const run_options *o, run_result **out, rt_erro
         st = rt_error_set(e, RT_ERR_NOMEM, "out of memory (run)");
         goto done;
     }
+    r->n_nodes = g->n_nodes;
     for (int n = 0; n < g->n_nodes; n++)
         r->nodes[n].into = -1;
     r->seed = o->seed ? o->seed : RUN_DEFAULT_SEED;
@@ -1035,7 +1040,9 @@ breakdown:
     r->submit_s = p->submit_s;
     r->crossing_bytes = p->crossing_bytes;
     for (int n = 0; n < g->n_nodes; n++) { /* what control-flow subgraphs ran (their NPU time is in npu_s) */
-        const run_body_cost *bc = &r->nodes[n].body;
+        const run_body_cost *bc = r->nodes[n].body;
+        if (!bc)
+            continue;
         r->cpu_s += bc->cpu_s;
         r->transfer_s += bc->transfer_s;
         r->submit_s += bc->submit_s;

@@ -164,7 +164,10 @@ typedef struct run_node_result {
     int into;           /* NPU nodes: the node whose op descriptors carry its work (itself, or the
                            node it was fused into); -1 on the CPU */
     double host_wall_s; /* real wall time of the CPU kernel on this host (CPU nodes) */
-    run_body_cost body; /* control-flow nodes: their subgraphs (zero for other nodes) */
+    run_body_cost *body; /* control-flow nodes not precomputed: their subgraphs (owned; NULL for
+                            every other node, so that the per-node array stays small: a body is
+                            some 900 bytes, which for every node of a 2,700-node decode graph
+                            was 2.7 MiB written at each run, a page fault per 4 KiB) */
 } run_node_result;
 
 /* One op descriptor of a segment's job, as the firmware measured it (npu_backend.h's profile). */
@@ -205,6 +208,7 @@ typedef struct run_result {
     uint32_t group_size;
     part_plan *plan;
     run_node_result *nodes;     /* per graph node */
+    int n_nodes;                /* entries of nodes */
     run_segment_result *segs;   /* per plan segment */
     int n_outputs;
     run_output *outputs;        /* per graph output */

@@ -223,7 +223,8 @@ static rt_status cpu_row(builder *b, int node)
     const part_node_info *ni = &b->r->plan->node[node];
     if (ni->constant)
         return RT_OK; /* precomputed once: not part of an inference */
-    const run_body_cost *body = &b->r->nodes[node].body;
+    static const run_body_cost no_body; /* a node without subgraphs adds nothing */
+    const run_body_cost *body = b->r->nodes[node].body ? b->r->nodes[node].body : &no_body;
     run_layer *l = add_row(b, RUN_LAYER_CPU);
     if (!l)
         return RT_ERR_NOMEM;

@@ -239,6 +239,9 @@ static json_t *counters_json(const npu_counters *c)
 /* What a control-flow node's subgraphs ran (run_body_cost). */
 static json_t *body_json(const run_body_cost *b)
 {
+    static const run_body_cost none; /* (a control-flow node's body is always set after a run) */
+    if (!b)
+        b = &none;
     return json_pack("{s:s, s:I, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:I}", "what", b->what, "runs", (json_int_t)b->runs,
                      "nodes", b->nodes, "npu_nodes", b->npu_nodes, "segments", b->segments, "npu_s", b->npu_s, "cpu_s",
                      b->cpu_s, "transfer_s", b->transfer_s, "submit_s", b->submit_s, "crossing_bytes",
@@ -273,7 +276,7 @@ json_t *run_result_json(const rt_graph *g, const m4npu_config *cfg, const m4npu_
               set(o, "energy_j", ni->constant ? json_null() : json_real(joules[n])) ||
               set(o, "host_s", json_real(r->nodes[n].host_wall_s)) ||
               (ops_is_control(g->nodes[n].op) && !ni->constant &&
-               set(o, "subgraphs", body_json(&r->nodes[n].body))) ||
+               set(o, "subgraphs", body_json(r->nodes[n].body))) ||
               json_array_append_new(placement, o);
     }
     for (int s = 0; !bad && s < p->n_segments; s++) {
