@@ -23,6 +23,7 @@ typedef struct fake_npu {
     double job_s;
     int calls;
     int fail_over;
+    bool fail_all; /* no segment can be built */
 } fake_npu;
 
 static bool fake_segment_cost(void *ctx, const rt_graph *g, const int *nodes, int n, part_npu_cost *c,
@@ -31,7 +32,7 @@ static bool fake_segment_cost(void *ctx, const rt_graph *g, const int *nodes, in
     (void)g;
     fake_npu *f = ctx;
     f->calls++;
-    if (f->fail_over && n > f->fail_over) {
+    if (f->fail_all || (f->fail_over && n > f->fail_over)) {
         rt_error_set(e, RT_ERR_LIMIT, "stand-in: segment too large");
         return false;
     }
@@ -340,6 +341,53 @@ static void test_segments_that_cannot_be_built(void **state)
     graph_free(g);
 }
 
+/* ---- no segment can be built: the plan with every node on the CPU is chosen. That plan is made
+ * only when it wins (its cost is summed without it): it is made here, complete, with its reasons. */
+
+static void test_all_cpu_when_no_segment_builds(void **state)
+{
+    (void)state;
+    m4npu_config cfg;
+    fake_npu f;
+    config(&cfg, &f);
+    rt_graph *g = graph_create("all-cpu");
+    graph_add_input(g, "x", RT_DT_F32, 2, (int64_t[]){64, 128});
+    weight(g, "W", 128, 128);
+    add2(g, "MatMul", "mm", "x", "W", "a");
+    add1(g, "Relu", "relu", "a", "b");
+    add1(g, "Sin", "sin", "b", "c"); /* CPU only: not supported */
+    add1(g, "Tanh", "tanh", "c", "y");
+    graph_mark_output(g, graph_find_tensor(g, "y"));
+    prepare(g);
+    f.fail_all = true;
+    part_plan *p = plan(g, &cfg, &f, PART_COST, PART_LATENCY);
+    assert_string_equal(p->chosen, "all-cpu");
+    assert_true(isinf(p->cost_greedy) && isinf(p->cost_search));
+    assert_int_equal(p->n_segments, 0);
+    assert_int_equal(p->n_crossings, 0);
+    assert_int_equal(p->n_npu, 0);
+    assert_true(p->cost_cpu > 0);
+    assert_true(p->cost_chosen == p->cost_cpu);
+    assert_true(p->cost_cpu == p->cpu_s); /* the same terms in the same order: the same double */
+    assert_close(p->cost_chosen, latency_of(p, &f, g));
+    int kept = 0;
+    for (int v = 0; v < g->n_nodes; v++) {
+        const part_node_info *ni = &p->node[v];
+        assert_int_equal(ni->place, PART_CPU);
+        assert_true(ni->cpu.seconds > 0);
+        assert_true(ni->kept_on_cpu == ni->supported);
+        if (ni->supported)
+            assert_non_null(strstr(ni->why, "cost: the whole graph is cheaper on the CPU"));
+        kept += ni->kept_on_cpu;
+    }
+    assert_int_equal(kept, 3);
+    assert_int_equal(p->n_kept_on_cpu, 3);
+    assert_int_equal(p->order[0], 0); /* ordered: the chain as it came */
+    assert_int_equal(p->order[3], 3);
+    part_plan_free(p);
+    graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_energy_objective),
         cmocka_unit_test(test_never_slower_than_greedy_or_cpu),
         cmocka_unit_test(test_segments_that_cannot_be_built),
+        cmocka_unit_test(test_all_cpu_when_no_segment_builds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
