@@ -28,6 +28,7 @@
 #define NPU_ARENA_MAX_BYTES ((UINT64_C(1) << 32) - NPU_ARENA_ALIGN_BYTES) /* a DMA's 32-bit offset */
 
 struct npu_memo_entry;
+struct npu_memo_pending;
 
 struct npu_backend {
     m4npu_config cfg;
@@ -39,6 +40,7 @@ struct npu_backend {
     struct npu_memo_entry *memo;
     size_t memo_len, memo_cap;
     uint64_t memo_hits;
+    struct npu_memo_pending *memo_pending; /* the last lookup's key, for the store after a miss */
     /* jobs carry a per-op profile (npu_backend_set_profile) */
     bool profile_on;
     /* where the firmware log of each job goes (npu_backend_set_log); NULL: nowhere */

@@ -33,6 +33,20 @@ typedef struct npu_memo_alias {
     int64_t d[NPU_MAX_BUFFERS][NPU_MAX_BUFFERS];
 } npu_memo_alias;
 
+/* A lookup's normalised key (a decode segment's is some 2,000 descriptors, 700 KiB), kept for
+ * the store that follows when it missed: the simulation in between changes neither the
+ * segment's descriptors nor its buffers, so the store takes this key, hash, placement and
+ * aliasing as they are instead of normalising and hashing the descriptors again into a fresh
+ * allocation. The buffer is reused by the next lookup while no store has taken it. */
+struct npu_memo_pending {
+    const npu_segment *seg; /* the segment the key below is of; NULL: none */
+    npu_op_desc *key;       /* normalised descriptors (cap of them allocated) */
+    uint32_t cap, n_ops;
+    uint64_t hash;
+    uint64_t place[NPU_MAX_BUFFERS];
+    npu_memo_alias alias;
+};
+
 struct npu_memo_entry {
     uint64_t hash;
     uint32_t n_ops;
@@ -125,6 +139,10 @@ void npu_memo_free(npu_backend *b)
     free(b->memo);
     b->memo = NULL;
     b->memo_len = b->memo_cap = 0;
+    if (b->memo_pending)
+        free(b->memo_pending->key);
+    free(b->memo_pending);
+    b->memo_pending = NULL;
 }
 
 /* xxHash's XXH3 (libxxhash, as the traces use it): a decode segment's key is some 2,000
@@ -153,18 +171,27 @@ static const struct npu_memo_entry *find(const npu_backend *b, uint64_t h, const
 
 bool npu_memo_lookup(npu_backend *b, npu_segment *s, npu_segment_stats *st)
 {
+    if (b->memo_pending)
+        b->memo_pending->seg = NULL;
     if (!b->memo_on || !s->timing_only || s->n_ops == 0)
         return false;
-    npu_op_desc *key = malloc((size_t)s->n_ops * sizeof *key);
-    if (!key)
+    if (!b->memo_pending && !(b->memo_pending = calloc(1, sizeof *b->memo_pending)))
         return false;
-    uint64_t place[NPU_MAX_BUFFERS];
-    placement(b, s, place);
-    normalise(b, s->ops, key, s->n_ops, place);
-    npu_memo_alias alias;
-    aliasing(b, s, &alias);
-    const struct npu_memo_entry *m = find(b, key_hash(key, s->n_ops, place, &alias), key, s->n_ops, place, &alias);
-    free(key);
+    struct npu_memo_pending *k = b->memo_pending;
+    if (k->cap < s->n_ops) {
+        free(k->key);
+        k->cap = 0;
+        if (!(k->key = malloc((size_t)s->n_ops * sizeof *k->key)))
+            return false;
+        k->cap = s->n_ops;
+    }
+    placement(b, s, k->place);
+    normalise(b, s->ops, k->key, s->n_ops, k->place);
+    aliasing(b, s, &k->alias);
+    k->n_ops = s->n_ops;
+    k->hash = key_hash(k->key, s->n_ops, k->place, &k->alias);
+    k->seg = s;
+    const struct npu_memo_entry *m = find(b, k->hash, k->key, s->n_ops, k->place, &k->alias);
     if (!m || (b->profile_on && !m->profile))
         return false; /* not remembered, or without the per-op profile now asked for */
     if (b->profile_on) {
@@ -177,6 +204,7 @@ bool npu_memo_lookup(npu_backend *b, npu_segment *s, npu_segment_stats *st)
     st->counters = m->stats.counters;
     st->insns = m->stats.insns;
     b->memo_hits++;
+    k->seg = NULL; /* a hit is not stored */
     return true;
 }
 
@@ -192,22 +220,34 @@ void npu_memo_store(npu_backend *b, const npu_segment *s, const npu_segment_stat
         b->memo = m;
         b->memo_cap = cap;
     }
-    npu_op_desc *key = malloc((size_t)s->n_ops * sizeof *key);
+    struct npu_memo_pending *k = b->memo_pending;
+    bool pending = k && k->seg == s && k->n_ops == s->n_ops; /* the lookup that missed just before */
+    npu_op_desc *key = pending ? k->key : malloc((size_t)s->n_ops * sizeof *key);
     bool keep = b->profile_on && s->profile; /* the profile too, when jobs carry one */
     npu_op_profile *profile = keep ? malloc((size_t)s->n_ops * sizeof *profile) : NULL;
     if (!key || (keep && !profile)) {
-        free(key);
+        if (!pending)
+            free(key);
         free(profile);
         return;
     }
     struct npu_memo_entry *m = &b->memo[b->memo_len++];
-    placement(b, s, m->place);
-    normalise(b, s->ops, key, s->n_ops, m->place);
-    aliasing(b, s, &m->alias);
+    if (pending) { /* the entry takes the lookup's key */
+        memcpy(m->place, k->place, sizeof m->place);
+        m->alias = k->alias;
+        m->hash = k->hash;
+        k->key = NULL;
+        k->cap = 0;
+        k->seg = NULL;
+    } else {
+        placement(b, s, m->place);
+        normalise(b, s->ops, key, s->n_ops, m->place);
+        aliasing(b, s, &m->alias);
+        m->hash = key_hash(key, s->n_ops, m->place, &m->alias);
+    }
     if (keep)
         memcpy(profile, s->profile, (size_t)s->n_ops * sizeof *profile);
     m->profile = profile;
-    m->hash = key_hash(key, s->n_ops, m->place, &m->alias);
     m->n_ops = s->n_ops;
     m->key = key;
     m->stats = *st;
