@@ -578,11 +578,19 @@ rt_status part_cost_refine(const rt_graph *g, const m4npu_config *cfg, const par
         ;
     free(cum);
     free(cpu);
-    for (int v = 0; v < g->n_nodes; v++)
+    bool moved = false;
+    for (int v = 0; v < g->n_nodes; v++) {
         npu[v] = s.seg[v] >= 0;
-    if ((st = replan(g, cfg, greedy, npu, &found, e)) != RT_OK)
+        moved |= npu[v] != (greedy->node[v].place == PART_NPU);
+    }
+    /* Nothing moved: the search's plan is greedy's (the same placement gives the same order,
+     * segments and crossings, and its segments cost what greedy's did, so the same total), and
+     * greedy stands for it instead of a copy made and evaluated again. */
+    if (moved && (st = replan(g, cfg, greedy, npu, &found, e)) != RT_OK)
         goto out;
-    double c_found = plan_cost(&s, found, NULL), c_cpu = all_cpu_cost(&s, greedy);
+    double c_found = moved ? plan_cost(&s, found, NULL) : c_greedy, c_cpu = all_cpu_cost(&s, greedy);
+    if (!moved)
+        found = greedy;
     part_plan *pick = found;
     const char *name = "cost-aware";
     if (c_greedy < c_found && c_greedy <= c_cpu) {
@@ -621,7 +629,7 @@ rt_status part_cost_refine(const rt_graph *g, const m4npu_config *cfg, const par
     }
     *pp = pick;
 out:
-    if (found && found != *pp)
+    if (found && found != *pp && found != greedy)
         part_plan_free(found);
     if (cpu_only && cpu_only != *pp)
         part_plan_free(cpu_only);

@@ -341,6 +341,72 @@ static void test_segments_that_cannot_be_built(void **state)
     graph_free(g);
 }
 
+/* ---- nothing worth moving: the search's plan is the greedy plan, node for node (greedy stands
+ * for it instead of a copy made and evaluated again: the same order, segments, crossings, reasons
+ * and costs as PART_GREEDY gives, and the same total as greedy's, bit for bit) */
+
+static void test_nothing_moved_is_the_greedy_plan(void **state)
+{
+    (void)state;
+    m4npu_config cfg;
+    fake_npu f;
+    config(&cfg, &f);
+    rt_graph *g = graph_create("kept");
+    graph_add_input(g, "x", RT_DT_F32, 2, (int64_t[]){256, 512});
+    weight(g, "W1", 512, 512);
+    weight(g, "W2", 512, 512);
+    int m1 = add2(g, "MatMul", "mm1", "x", "W1", "a");
+    int r1 = add1(g, "Relu", "relu", "a", "b");
+    add1(g, "Sin", "sin", "b", "c"); /* CPU only: two segments, crossings out of one and into the other */
+    int m2 = add2(g, "MatMul", "mm2", "c", "W2", "d");
+    int t2 = add1(g, "Tanh", "tanh", "d", "y");
+    graph_mark_output(g, graph_find_tensor(g, "y"));
+    graph_mark_output(g, graph_find_tensor(g, "b"));
+    prepare(g);
+    f.npu_s[m1] = f.npu_s[m2] = 5 * US; /* far faster than the CPU: nothing moves */
+    f.npu_s[r1] = f.npu_s[t2] = 0.1 * US;
+    part_plan *gr = plan(g, &cfg, &f, PART_GREEDY, PART_LATENCY);
+    f.calls = 0;
+    part_plan *p = plan(g, &cfg, &f, PART_COST, PART_LATENCY);
+    assert_int_equal(f.calls, 2); /* the greedy segments, once each */
+    assert_string_equal(p->chosen, "cost-aware");
+    assert_int_equal(p->n_kept_on_cpu, 0);
+    assert_true(p->cost_search == p->cost_greedy);
+    assert_true(p->cost_chosen == p->cost_greedy);
+    assert_true(p->cost_chosen < p->cost_cpu);
+    assert_close(p->cost_chosen, latency_of(p, &f, g));
+    assert_int_equal(p->greedy_segments, 2);
+    assert_int_equal(p->n_segments, gr->n_segments);
+    assert_int_equal(p->n_segments, 2);
+    assert_memory_equal(p->order, gr->order, (size_t)g->n_nodes * sizeof *p->order);
+    for (int i = 0; i < p->n_segments; i++) {
+        assert_int_equal(p->segments[i].n_nodes, gr->segments[i].n_nodes);
+        assert_memory_equal(p->segments[i].nodes, gr->segments[i].nodes,
+                            (size_t)p->segments[i].n_nodes * sizeof *p->segments[i].nodes);
+        assert_int_equal(p->segments[i].n_in, gr->segments[i].n_in);
+        assert_int_equal(p->segments[i].n_out, gr->segments[i].n_out);
+    }
+    assert_int_equal(p->n_crossings, gr->n_crossings);
+    assert_true(p->n_crossings >= 3);
+    for (int k = 0; k < p->n_crossings; k++) {
+        assert_int_equal(p->crossings[k].tensor, gr->crossings[k].tensor);
+        assert_int_equal(p->crossings[k].segment, gr->crossings[k].segment);
+        assert_int_equal(p->crossings[k].dir, gr->crossings[k].dir);
+        assert_true(p->crossings[k].cost.seconds == gr->crossings[k].cost.seconds);
+    }
+    for (int v = 0; v < g->n_nodes; v++) {
+        assert_int_equal(p->node[v].place, gr->node[v].place);
+        assert_int_equal(p->node[v].segment, gr->node[v].segment);
+        assert_int_equal(p->node[v].position, gr->node[v].position);
+        assert_string_equal(p->node[v].why, gr->node[v].why);
+        assert_false(p->node[v].kept_on_cpu);
+    }
+    assert_true(p->cpu_s == gr->cpu_s && p->crossing_s == gr->crossing_s && p->submit_s == gr->submit_s);
+    part_plan_free(gr);
+    part_plan_free(p);
+    graph_free(g);
+}
+
 /* ---- no segment can be built: the plan with every node on the CPU is chosen. That plan is made
  * only when it wins (its cost is summed without it): it is made here, complete, with its reasons. */
 
@@ -398,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_never_slower_than_greedy_or_cpu),
         cmocka_unit_test(test_segments_that_cannot_be_built),
         cmocka_unit_test(test_all_cpu_when_no_segment_builds),
+        cmocka_unit_test(test_nothing_moved_is_the_greedy_plan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
