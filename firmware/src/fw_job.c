@@ -118,6 +118,33 @@ static int read_block(fw *f, const npu_job_desc *d, uint32_t first, uint32_t n,
     return 0;
 }
 
+/* The program as the control core reads it: `block` instructions at a time (at most
+ * FW_FETCH_INSNS), the block read again when an instruction outside it is asked for. */
+typedef struct fw_fetch {
+    uint32_t first, n, block; /* the block in words: instructions [first, first + n) */
+    uint8_t words[FW_FETCH_INSNS][ISA_INSN_BYTES];
+} fw_fetch;
+
+static void fetch_init(fw_fetch *p, uint32_t block)
+{
+    p->first = p->n = 0;
+    p->block = block;
+}
+
+/* The word of instruction i (i < end), its block read first if needed; NULL (the fault recorded)
+ * if device memory refuses the read. */
+static const uint8_t *fetch_word(fw *f, const npu_job_desc *d, fw_fetch *p, uint32_t i, uint32_t end,
+                                 fw_job_result *r)
+{
+    if (i < p->first || i - p->first >= p->n) {
+        p->first = i;
+        p->n = end - i < p->block ? end - i : p->block;
+        if (read_block(f, d, i, p->n, p->words, r) != 0)
+            return NULL;
+    }
+    return p->words[i - p->first];
+}
+
 /* Decode instruction i of the program, read into word. */
 static int decode(fw *f, const npu_job_desc *d, const uint8_t word[ISA_INSN_BYTES], uint32_t i, isa_insn *in,
                   fw_job_result *r)
@@ -224,65 +251,54 @@ hal_status fw_job_run(fw *f, const npu_job_desc *d, fw_job_result *r)
 
     uint32_t end = d->program_bytes / ISA_INSN_BYTES; /* one past the end instruction, once found */
     uint32_t mm_bias = 0;
-    uint8_t words[FW_FETCH_INSNS][ISA_INSN_BYTES];
+    fw_fetch prog;
+    fetch_init(&prog, FW_FETCH_INSNS);
     isa_insn in;
-    for (uint32_t first = 0; first < end; first += FW_FETCH_INSNS) {
-        uint32_t n = end - first < FW_FETCH_INSNS ? end - first : FW_FETCH_INSNS;
-        if (read_block(f, d, first, n, words, r) != 0)
+    for (uint32_t i = 0; i < end; i++) {
+        const uint8_t *word = fetch_word(f, d, &prog, i, end, r);
+        if (!word || decode(f, d, word, i, &in, r) != 0 || validate_insn(f, &in, i, bufs, d->nbufs, &mm_bias, r) != 0)
             return HAL_OK;
-        for (uint32_t k = 0; k < n; k++) {
-            uint32_t i = first + k;
-            if (decode(f, d, words[k], i, &in, r) != 0 || validate_insn(f, &in, i, bufs, d->nbufs, &mm_bias, r) != 0)
-                return HAL_OK;
-            if (in.op == ISA_OP_END) {
-                end = i + 1;
-                break;
-            }
-        }
+        if (in.op == ISA_OP_END)
+            end = i + 1; /* the last instruction */
     }
 
     uint32_t flags = (d->flags & NPU_JOB_F_TIMING_ONLY) ? HAL_CMD_TIMING_ONLY : 0;
     const int recheck = program_in_a_buffer(d, bufs); /* read and check each word just before its dispatch */
-    const uint32_t block = recheck ? 1 : FW_FETCH_INSNS;
+    fetch_init(&prog, recheck ? 1 : FW_FETCH_INSNS);
     hal_cmd cmd;
-    for (uint32_t first = 0; first < end; first += block) {
-        uint32_t n = end - first < block ? end - first : block;
-        if (read_block(f, d, first, n, words, r) != 0)
+    for (uint32_t i = 0; i < end; i++) {
+        const uint8_t *word = fetch_word(f, d, &prog, i, end, r);
+        if (!word)
             return HAL_OK;
-        for (uint32_t k = 0; k < n; k++) {
-            uint32_t i = first + k;
-            if (recheck) {
-                if (decode(f, d, words[k], i, &cmd.insn, r) != 0)
-                    return HAL_OK;
-            } else if (isa_decode_unchecked(words[k], &cmd.insn) != ISA_OK) { /* only if the host rewrote it */
-                set_fault(r, NPU_FAULT_ILLEGAL_INSN, NPU_UNIT_CTRL, d->program_addr + (uint64_t)i * ISA_INSN_BYTES, i);
+        if (recheck) {
+            if (decode(f, d, word, i, &cmd.insn, r) != 0)
                 return HAL_OK;
-            }
-            const isa_insn *ins = &cmd.insn;
-            if (ins->op == ISA_OP_NOP || ins->op == ISA_OP_END || ins->op == ISA_OP_BARRIER) {
-                if ((st = hal_spend(h, f->info->cycles_per_insn)) != HAL_OK)
-                    return st;
-                r->insns++;
-                if (ins->op != ISA_OP_BARRIER)
-                    continue; /* a nop; or the end, the last instruction */
-                if ((st = hal_drain(h)) != HAL_OK)
-                    return fw_unit_failure(f, st, r);
-                continue;
-            }
-            cmd.index = i; /* every member set (the decoder fills all of cmd.insn): no memset */
-            cmd.flags = flags;
-            cmd.dram_base = cmd.dram_limit = 0;
-            if (ins->op == ISA_OP_DMA_LD || ins->op == ISA_OP_DMA_ST) {
-                cmd.dram_base = bufs[ISA_GET(ins, DMA_LD, BUF)].addr;
-                cmd.dram_limit = bufs[ISA_GET(ins, DMA_LD, BUF)].size;
-            }
-            /* the dispatch cost, then the queue (one HAL call: the port may wait once for both) */
-            if ((st = hal_spend_push(h, f->info->cycles_per_insn, fw_insn_unit(ins), &cmd)) == HAL_RESET)
+        } else if (isa_decode_unchecked(word, &cmd.insn) != ISA_OK) { /* only if the host rewrote it */
+            set_fault(r, NPU_FAULT_ILLEGAL_INSN, NPU_UNIT_CTRL, d->program_addr + (uint64_t)i * ISA_INSN_BYTES, i);
+            return HAL_OK;
+        }
+        const isa_insn *ins = &cmd.insn;
+        if (ins->op == ISA_OP_NOP || ins->op == ISA_OP_END || ins->op == ISA_OP_BARRIER) {
+            if ((st = hal_spend(h, f->info->cycles_per_insn)) != HAL_OK)
                 return st;
             r->insns++;
-            if (st != HAL_OK)
+            if (ins->op == ISA_OP_BARRIER && (st = hal_drain(h)) != HAL_OK)
                 return fw_unit_failure(f, st, r);
+            continue; /* a nop, a barrier; or the end, the last instruction */
         }
+        cmd.index = i; /* every member set (the decoder fills all of cmd.insn): no memset */
+        cmd.flags = flags;
+        cmd.dram_base = cmd.dram_limit = 0;
+        if (ins->op == ISA_OP_DMA_LD || ins->op == ISA_OP_DMA_ST) {
+            cmd.dram_base = bufs[ISA_GET(ins, DMA_LD, BUF)].addr;
+            cmd.dram_limit = bufs[ISA_GET(ins, DMA_LD, BUF)].size;
+        }
+        /* the dispatch cost, then the queue (one HAL call: the port may wait once for both) */
+        if ((st = hal_spend_push(h, f->info->cycles_per_insn, fw_insn_unit(ins), &cmd)) == HAL_RESET)
+            return st;
+        r->insns++;
+        if (st != HAL_OK)
+            return fw_unit_failure(f, st, r);
     }
     if ((st = hal_drain(h)) != HAL_OK)
         return fw_unit_failure(f, st, r);
