@@ -87,6 +87,8 @@ uint64_t npu_dev_cycles(npu_dev *dev)
 
 void npu_drv_set_op_memo(int on) { npu_sim_set_op_memo(on); }
 void npu_drv_op_memo_counts(uint64_t *replayed, uint64_t *simulated) { npu_sim_op_memo_counts(replayed, simulated); }
+void npu_drv_set_run_ahead(int on) { npu_sim_set_run_ahead(on); }
+void npu_drv_run_ahead_counts(uint64_t *ran_ahead, uint64_t *waited) { npu_sim_run_ahead_counts(ran_ahead, waited); }
 
 int npu_dev_run(npu_dev *dev, uint64_t max_cycles)
 {

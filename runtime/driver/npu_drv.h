@@ -62,6 +62,10 @@ uint64_t npu_dev_cycles(npu_dev *dev);
  * replayed from it and ops simulated while it was on, since the process started. */
 void npu_drv_set_op_memo(int on);
 void npu_drv_op_memo_counts(uint64_t *replayed, uint64_t *simulated);
+/* The simulator's control-core run-ahead (npu_sim.h: npu_sim_set_run_ahead): on by default; the
+ * same results either way. Counts: dispatches since the process started that ran ahead, waited. */
+void npu_drv_set_run_ahead(int on);
+void npu_drv_run_ahead_counts(uint64_t *ran_ahead, uint64_t *waited);
 
 typedef struct npu_dev_status {
     uint32_t status; /* enum npu_status */

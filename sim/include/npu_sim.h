@@ -95,6 +95,17 @@ void npu_sim_set_op_memo(int on);
 /* Ops replayed from the memo, and ops simulated while it was on, since the process started. */
 void npu_sim_op_memo_counts(uint64_t *replayed, uint64_t *simulated);
 
+/* The control core's run-ahead (sim/README.md): while nothing else can happen in the simulation
+ * before a dispatch's time (no process runnable, no notification due until after it, the host's
+ * run lasting past it), the control core charges its cycles per instruction without a SystemC wait
+ * and pushes to a busy unit's queue at once; any other firmware call first waits for the
+ * simulation to catch up. Every time, counter and instruction event is the same as with a wait per
+ * instruction; it only saves the kernel's work. Process-wide, on by default unless the
+ * environment variable M4NPU_RUN_AHEAD is 0 or off (read once). */
+void npu_sim_set_run_ahead(int on);
+/* Dispatches (hal_spend_push) since the process started that ran ahead, and that waited. */
+void npu_sim_run_ahead_counts(uint64_t *ran_ahead, uint64_t *waited);
+
 /* The RTL tile sizes Verilated into this build, which rtl mode can simulate (comma-separated):
  * the matmul tile's "ROWSxCOLS" ("16x16") and the softmax tile's "LANES lanes/MAX_LEN"
  * ("4 lanes/512"). A device configured with another size refuses to open, naming these. */

@@ -20,6 +20,20 @@ using namespace sc_core;
 namespace m4npu {
 
 namespace {
+// The control core's run-ahead (Device::spend_push): on unless M4NPU_RUN_AHEAD=0 or off, read
+// once; npu_sim_set_run_ahead sets it. Counts of dispatches that ran ahead or waited.
+int g_run_ahead = -1; // -1: not read yet
+uint64_t g_ran_ahead = 0, g_waited = 0;
+
+bool run_ahead_enabled()
+{
+    if (g_run_ahead < 0) {
+        const char *v = std::getenv("M4NPU_RUN_AHEAD");
+        g_run_ahead = !(v && (std::strcmp(v, "0") == 0 || std::strcmp(v, "off") == 0));
+    }
+    return g_run_ahead != 0;
+}
+
 constexpr int kMaxSettleDeltas = 100000; // a zero-time loop this long is a model bug
 constexpr size_t kControlStackBytes = 8u << 20; // the firmware runs on this stack (ASan needs room)
 constexpr size_t kUnitStackBytes = 1u << 20;
@@ -241,10 +255,14 @@ bool Device::run(uint64_t max_cycles)
     if (irq_ && max_cycles > 0)
         return true; // a zero budget still settles zero-time activity (a reset, a doorbell)
     host_waiting_ = true;
-    if (max_cycles)
-        sc_start(cycles(max_cycles));
-    else
+    if (max_cycles) {
+        const sc_time budget = cycles(max_cycles), now = sim_now();
+        run_until_ = budget < sc_max_time() - now ? now + budget : sc_max_time();
+        sc_start(budget);
+    } else {
         settle();
+    }
+    run_until_ = SC_ZERO_TIME; // the control core runs ahead only inside a timed run
     host_waiting_ = false;
     return irq_;
 }
@@ -452,6 +470,7 @@ void Device::hardware_reset()
         mm_rtl_->reset(); // its output-stage registers, which mm_ctx_ mirrors
     doorbell_pending_ = false;
     reset_pending_ = false;
+    ahead_ = SC_ZERO_TIME; // zero already: the control core waits only when it has caught up
 }
 
 void Device::control_thread()
@@ -479,9 +498,13 @@ uint64_t Device::npu_cycles_of(uint64_t control_cycles)
 
 hal_status Device::spend(uint64_t control_cycles)
 {
-    if (reset_pending_)
+    if (sync_ahead() != HAL_OK || reset_pending_)
         return HAL_RESET;
-    uint64_t n = npu_cycles_of(control_cycles);
+    return spend_cycles(npu_cycles_of(control_cycles));
+}
+
+hal_status Device::spend_cycles(uint64_t n)
+{
     if (n == 0)
         return HAL_OK;
     sc_time t0 = sim_now();
@@ -592,11 +615,39 @@ hal_status Device::push(unsigned unit, const hal_cmd &cmd)
 // wait runs it: from the end of the spend, restarted by every unit event (last_progress_).
 hal_status Device::spend_push(uint64_t control_cycles, unsigned unit, const hal_cmd &cmd)
 {
-    if (unit >= NPU_UNIT_CTRL || reset_pending_ || fault_pending_ || units_[unit].queue.size() < cfg_.queue_depth) {
+    if (unit >= NPU_UNIT_CTRL || reset_pending_ || fault_pending_) {
         hal_status st = spend(control_cycles);
         return st != HAL_OK ? st : push(unit, cmd);
     }
-    uint64_t n = npu_cycles_of(control_cycles);
+    const uint64_t n = npu_cycles_of(control_cycles);
+    if (units_[unit].queue.size() < cfg_.queue_depth) {
+        // Run ahead: when nothing else can happen in the simulation before the spend is over,
+        // the control core's time moves on without a wait, and the push is made at once if it
+        // wakes nobody (the unit is busy; it looks at its queue only when it is woken, after
+        // that time). What the push would wake waits for the control core's time to be the
+        // simulation's (sync_ahead). Every unit, model and host sees the same times and the same
+        // queue contents as with a wait per spend.
+        if (run_ahead_enabled() && quiet_before(sim_now() + ahead_ + cycles(n))) {
+            ahead_ += cycles(n);
+            units_[NPU_UNIT_CTRL].ctr[NPU_CTR_BUSY] += n;
+            if (units_[unit].waits_wake) {
+                g_waited++;
+                if (sync_ahead() != HAL_OK)
+                    return HAL_RESET;
+            } else {
+                g_ran_ahead++;
+            }
+            return push(unit, cmd);
+        }
+        g_waited++;
+        hal_status st = sync_ahead();
+        if (st == HAL_OK)
+            st = spend_cycles(n);
+        return st != HAL_OK ? st : push(unit, cmd);
+    }
+    g_waited++;
+    if (sync_ahead() != HAL_OK)
+        return HAL_RESET;
     if (n == 0)
         return push(unit, cmd);
     Unit &U = units_[unit];
@@ -713,6 +764,25 @@ void Device::notify_abort()
             units_[u].timer.notify(SC_ZERO_TIME);
 }
 
+// Nothing but the control core can act in the simulation before t (exclusive): no process is
+// runnable and no notification pending now, the next timed one is after t, and the host's run
+// lasts past t. Then the control core may move its own time up to t without a wait.
+bool Device::quiet_before(const sc_time &t)
+{
+    if (t >= run_until_)
+        return false;
+    return t - sim_now() < sc_time_to_pending_activity(); // zero while anything is pending now
+}
+
+hal_status Device::sync_ahead()
+{
+    if (ahead_ == SC_ZERO_TIME)
+        return HAL_OK;
+    const sc_time t = ahead_;
+    ahead_ = SC_ZERO_TIME;
+    return ctrl_wait(t) ? HAL_OK : HAL_RESET;
+}
+
 bool Device::ctrl_wait(sc_time t)
 {
     ctrl_waits_timer_ = true;
@@ -742,3 +812,17 @@ Device &device_instance()
 }
 
 } // namespace m4npu
+
+extern "C" {
+
+void npu_sim_set_run_ahead(int on) { m4npu::g_run_ahead = on ? 1 : 0; }
+
+void npu_sim_run_ahead_counts(uint64_t *ran_ahead, uint64_t *waited)
+{
+    if (ran_ahead)
+        *ran_ahead = m4npu::g_ran_ahead;
+    if (waited)
+        *waited = m4npu::g_waited;
+}
+
+} // extern "C"

@@ -361,6 +361,10 @@ class Device : public sc_core::sc_module {
     hal_status push(unsigned unit, const hal_cmd &cmd);
     hal_status spend_push(uint64_t control_cycles, unsigned unit, const hal_cmd &cmd);
     hal_status drain();
+    // The control core's run-ahead (spend_push): the wait for the cycles it dispatched ahead of
+    // the simulation's time. Every HAL call but spend_push (and info) makes it first; HAL_RESET
+    // if a reset came during it, else HAL_OK.
+    hal_status sync_ahead();
     int unit_fault(hal_fault *out) const;
     unsigned stuck_unit(uint32_t *index) const;
     void abort_units();
@@ -380,6 +384,8 @@ class Device : public sc_core::sc_module {
     hal_status wait_progress(); // watchdog-guarded wait for a unit event
     void arm_watchdog(sc_core::sc_time deadline);
     uint64_t npu_cycles_of(uint64_t control_cycles); // with the carried remainder
+    hal_status spend_cycles(uint64_t n);               // spend() in NPU cycles
+    bool quiet_before(const sc_core::sc_time &t);     // nothing else can happen until t (exclusive)
     // progress_.notify, and its time; inline: every unit calls it twice per instruction
     void note_progress()
     {
@@ -460,6 +466,12 @@ class Device : public sc_core::sc_module {
     sc_core::sc_event reset_ev_; // a reset or close: the firmware unwinds
     sc_core::sc_event ctrl_timer_; // the control core's timed waits (ctrl_wait)
     bool ctrl_waits_timer_ = false;
+    // The control core's run-ahead: spend_push dispatches without a wait while nothing else can
+    // happen in the simulation until the dispatch's time. ahead_ is how far the control core's
+    // time is past the simulation's (zero whenever it waits); run_until_ is the end of the host's
+    // current run (sc_start), which the control core never runs past.
+    sc_core::sc_time ahead_;
+    sc_core::sc_time run_until_;
     sc_core::sc_event_or_list doorbell_or_reset_; // doorbell_ | reset_ev_, built once
     fw_hal hal_{this};
     bool doorbell_pending_ = false;
