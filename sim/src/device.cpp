@@ -767,11 +767,13 @@ void Device::notify_abort()
 // Nothing but the control core can act in the simulation before t (exclusive): no process is
 // runnable and no notification pending now, the next timed one is after t, and the host's run
 // lasts past t. Then the control core may move its own time up to t without a wait.
+// The bound is looked up when the control core starts to run ahead; while it is ahead nothing
+// runs or is notified (it pushes only to busy units), so the bound holds until it waits again.
 bool Device::quiet_before(const sc_time &t)
 {
-    if (t >= run_until_)
-        return false;
-    return t - sim_now() < sc_time_to_pending_activity(); // zero while anything is pending now
+    if (ahead_ == SC_ZERO_TIME) // zero while anything is pending now
+        horizon_ = std::min(run_until_, sim_now() + sc_time_to_pending_activity());
+    return t < horizon_;
 }
 
 hal_status Device::sync_ahead()

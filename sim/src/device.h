@@ -472,6 +472,7 @@ class Device : public sc_core::sc_module {
     // current run (sc_start), which the control core never runs past.
     sc_core::sc_time ahead_;
     sc_core::sc_time run_until_;
+    sc_core::sc_time horizon_; // quiet_before's bound for the current run-ahead
     sc_core::sc_event_or_list doorbell_or_reset_; // doorbell_ | reset_ev_, built once
     fw_hal hal_{this};
     bool doorbell_pending_ = false;
