@@ -764,15 +764,21 @@ void Device::notify_abort()
             units_[u].timer.notify(SC_ZERO_TIME);
 }
 
-// Nothing but the control core can act in the simulation before t (exclusive): no process is
-// runnable and no notification pending now, the next timed one is after t, and the host's run
-// lasts past t. Then the control core may move its own time up to t without a wait.
-// The bound is looked up when the control core starts to run ahead; while it is ahead nothing
-// runs or is notified (it pushes only to busy units), so the bound holds until it waits again.
+// Nothing but the control core can act in the simulation before t (exclusive), and the host
+// cannot look at the device before t: no process is runnable and no notification pending now,
+// the next timed one is after t, the host's run lasts past t, and the interrupt line is low (a
+// high line pauses the simulation at the end of this delta: the host reads the registers, the
+// control core's busy cycles among them, at this time). Then the control core may move its own
+// time up to t without a wait. The bound is looked up when the control core starts to run ahead;
+// while it is ahead nothing runs or is notified (it pushes only to busy units) and the line
+// stays low (the firmware raises it through a HAL call, which catches up first), so the bound
+// holds until it waits again.
 bool Device::quiet_before(const sc_time &t)
 {
-    if (ahead_ == SC_ZERO_TIME) // zero while anything is pending now
-        horizon_ = std::min(run_until_, sim_now() + sc_time_to_pending_activity());
+    if (ahead_ == SC_ZERO_TIME) {
+        const sc_time now = sim_now();
+        horizon_ = irq_ ? now : std::min(run_until_, now + sc_time_to_pending_activity()); // zero while anything is pending now
+    }
     return t < horizon_;
 }
 
