@@ -96,8 +96,9 @@ void npu_sim_set_op_memo(int on);
 void npu_sim_op_memo_counts(uint64_t *replayed, uint64_t *simulated);
 
 /* The control core's run-ahead (sim/README.md): while nothing else can happen in the simulation
- * before a dispatch's time (no process runnable, no notification due until after it, the host's
- * run lasting past it), the control core charges its cycles per instruction without a SystemC wait
+ * before a dispatch's time and the host cannot look at the device before it (no process runnable,
+ * no notification due until after it, the host's run lasting past it, the interrupt line low), the
+ * control core charges its cycles per instruction without a SystemC wait
  * and pushes to a busy unit's queue at once; any other firmware call first waits for the
  * simulation to catch up. Every time, counter and instruction event is the same as with a wait per
  * instruction; it only saves the kernel's work. Process-wide, on by default unless the
