@@ -137,6 +137,7 @@ class SramModel {
         uint64_t rate_fx = 0;      // its current share
         bool waiting = false;      // its owner waits in finish()
         bool finished = true;
+        unsigned owner = 0;        // its unit: equal caps share in unit order, not arrival order
         sc_core::sc_event *done = nullptr;               // its owner's, notified when served
         const sc_core::sc_event_or_list *done_or_abort = nullptr; // (done | abort), built once
     };

@@ -75,7 +75,8 @@ void SramModel::reshare()
     size_t sorted = 0;
     for (Request *r : active_) {
         size_t j = sorted++;
-        for (; j > 0 && r->cap_fx < order_[j - 1]->cap_fx; j--)
+        for (; j > 0 && (r->cap_fx < order_[j - 1]->cap_fx ||
+                         (r->cap_fx == order_[j - 1]->cap_fx && r->owner < order_[j - 1]->owner)); j--)
             order_[j] = order_[j - 1];
         order_[j] = r;
     }

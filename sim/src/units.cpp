@@ -217,6 +217,7 @@ bool Device::sram_wait(unsigned u, SramModel::Request &r)
 bool Device::compute_wait(unsigned u, uint64_t latency, uint64_t bytes)
 {
     SramModel::Request req;
+    req.owner = u;
     req.done = &units_[u].sram_done;
     req.done_or_abort = &units_[u].sram_done_or_abort;
     sram_model_.begin(req, bytes, SramModel::cap_for(bytes, latency));
@@ -303,6 +304,7 @@ bool Device::exec_dma(unsigned u, const hal_cmd &cmd)
     // transfer of no rows waits the DRAM's latency, as it always has).
     if (dram_rows || !onchip_rows) {
         SramModel::Request sram_req;
+        sram_req.owner = u;
         sram_req.done = &units_[u].sram_done;
         sram_req.done_or_abort = &units_[u].sram_done_or_abort;
         sram_model_.begin(sram_req, dram_rows * cols, dram_model_.bw_fx());
@@ -322,6 +324,7 @@ bool Device::exec_dma(unsigned u, const hal_cmd &cmd)
     }
     if (onchip_rows) {
         SramModel::Request onchip_req;
+        onchip_req.owner = u;
         onchip_req.done = &units_[u].sram_done;
         onchip_req.done_or_abort = &units_[u].sram_done_or_abort;
         sram_model_.begin(onchip_req, onchip_rows * cols, sram_model_.bw_fx());
