@@ -14,10 +14,11 @@
  * control core slower than the units (pushes to idle units), queue depth 1 (the full-queue path),
  * a non-whole NPU/control clock ratio (the carried remainder), the host running the device in
  * small budgets (the bound of the host's run), a host reset in the middle then a fresh job, the
- * watchdog on a deadlock, and two jobs queued back to back with no per-job firmware cost (the
- * host reads the counters at the first job's interrupt). Numbered as in issue 16's list; its
- * scenario 6 (a unit fault in the middle) is not here yet: the firmware rejects an out-of-bounds
- * DMA before the job starts, so a unit fault needs a self-modifying program. */
+ * watchdog on a deadlock, two jobs queued back to back with no per-job firmware cost (the
+ * host reads the counters at the first job's interrupt), and a unit's fault in the middle of the
+ * job (the firmware rejects an out-of-bounds DMA before the job starts, so the program rewrites
+ * one of its own instructions after validation). Numbered as in issue 16's list. The operator
+ * jobs' HAL calls between dispatches (hal_now, hal_drain) are in tests/npu/test_npu_runahead.c. */
 #include "npu_test.h"
 
 #include "npu_drv_internal.h" /* the device's npu_sim: its instruction hook, npu_sim_run, MMIO */
@@ -42,6 +43,19 @@
 #define DEADLOCK_WATCHDOG_CYCLES 5000u
 #define MAX_CHUNKS 100000u                /* a chunked run that needs more has hung */
 #define RESET_AFTER_CHUNKS 40u            /* the host resets the device after this many budgets */
+
+/* The self-rewriting program (scenario 6): the word of FAULT_WORD_SRC waits at FAULT_WORD_OFFSET
+ * of buffer 1 (beyond the pipeline's inputs); the program loads it to FAULT_WORD_SRAM (beyond the
+ * pipeline's two slots) and stores it over a nop REWRITTEN_AFTER_BLOCKS blocks into its pipeline,
+ * after that block's loads, while the other units still work on the blocks before. */
+#define FAULT_WORD_SRC "dma.ld 0, 0, 0x0, 0xff00, 2, 512, 512, 512\n" /* row 0 ends past buffer 0's 64 KiB */
+#define FAULT_WORD_OFFSET 0xf000u
+#define FAULT_WORD_SRAM 0x8000u
+#define REWRITE_PREAMBLE_INSNS 4u  /* load the word, barrier, store it over the nop, barrier */
+#define PIPELINE_PREAMBLE_INSNS 3u /* two signals and mm.cfg */
+#define PIPELINE_BLOCK_INSNS 19u
+#define PIPELINE_LOADS_INSNS 4u    /* of a block: the wait, two loads and the signal */
+#define REWRITTEN_AFTER_BLOCKS 10u
 
 /* Budgets (NPU cycles) of the host's npu_sim_run calls, in turn: some smaller than one dispatch. */
 static const uint64_t chunk_cycles[] = {7, 13, 29, 101, 512, 1};
@@ -115,6 +129,38 @@ static void deadlock(char *src, size_t cap)
     assert_true(n < cap);
 }
 
+/* The long pipeline behind a preamble that rewrites a nop inserted into it (after the loads of
+ * block REWRITTEN_AFTER_BLOCKS) with FAULT_WORD_SRC: validation saw the nop, dispatch sends the
+ * out-of-bounds load to dma0, whose engine faults in the middle of the job. Buffer 3 is the
+ * program. Returns the index of the rewritten instruction. */
+static uint32_t self_rewriting(char *src, size_t cap)
+{
+    static char body[PROGRAM_CHARS];
+    pipeline(body, sizeof body, LONG_BLOCKS);
+    const uint32_t lines_before = PIPELINE_PREAMBLE_INSNS + REWRITTEN_AFTER_BLOCKS * PIPELINE_BLOCK_INSNS +
+                                  PIPELINE_LOADS_INSNS;
+    const char *cut = body;
+    for (uint32_t l = 0; l < lines_before; l++) {
+        cut = strchr(cut, '\n');
+        assert_non_null(cut);
+        cut++;
+    }
+    const uint32_t nop = REWRITE_PREAMBLE_INSNS + lines_before;
+    int n = snprintf(src, cap,
+                     "dma.ld 0, 1, 0x%x, 0x%x, 1, %u, %u, %u\n"
+                     "barrier\n"
+                     "dma.st 1, 3, 0x%x, 0x%x, 1, %u, %u, %u\n"
+                     "barrier\n"
+                     "%.*s"
+                     "nop\n"
+                     "%s",
+                     FAULT_WORD_SRAM, FAULT_WORD_OFFSET, ISA_INSN_BYTES, ISA_INSN_BYTES, ISA_INSN_BYTES,
+                     FAULT_WORD_SRAM, nop * ISA_INSN_BYTES, ISA_INSN_BYTES, ISA_INSN_BYTES, ISA_INSN_BYTES,
+                     (int)(cut - body), body, cut);
+    assert_true(n > 0 && (size_t)n < cap);
+    return nop;
+}
+
 /* ---- one run */
 
 typedef enum drive {
@@ -132,6 +178,8 @@ typedef struct scenario {
     drive how;
     npu_drv_status want; /* the first job's status */
     uint32_t out_bytes;  /* of buffer 2 compared (0: timing-only) */
+    int program_is_buffer3; /* the job's buffer 3 is its own program (it may rewrite itself) */
+    uint32_t want_fault, want_fault_unit, want_fault_insn; /* the first job's, if want_fault */
     double min_ahead_share; /* of the dispatches, with the run-ahead on */
 } scenario;
 
@@ -212,6 +260,32 @@ static void fill_inputs(npu_test *t)
     assert_int_equal(npu_bo_write(t->data, 2 * NPU_TEST_BUF_BYTES, zeros, sizeof zeros), NPU_DRV_OK);
 }
 
+/* Submit src like npu_test_submit, but with the program itself as buffer 3 (buffers 0..2 as there):
+ * the program's DMA stores into buffer 3 rewrite its own instructions. */
+static npu_fence submit_self_rewriting(npu_test *t, const char *src, uint32_t flags)
+{
+    isa_asm_result r;
+    if (isa_assemble(src, strlen(src), "rewrite.s", &r) != ISA_OK)
+        fail_msg("test program does not assemble: %s", r.diagnostics);
+    npu_bo_free(t->prog);
+    t->prog = npu_bo_alloc(t->dev, r.size);
+    assert_non_null(t->prog);
+    assert_int_equal(npu_bo_write(t->prog, 0, r.bytes, r.size), NPU_DRV_OK);
+    npu_job job;
+    memset(&job, 0, sizeof job);
+    job.type = NPU_JOB_ISA;
+    job.flags = flags;
+    job.program.bo = t->prog;
+    job.nbufs = NPU_TEST_BUFS;
+    for (uint32_t i = 0; i < NPU_TEST_BUFS - 1; i++)
+        job.bufs[i] = (npu_buf_ref){t->data, i * NPU_TEST_BUF_BYTES, NPU_TEST_BUF_BYTES};
+    job.bufs[NPU_TEST_BUFS - 1] = (npu_buf_ref){t->prog, 0, r.size};
+    isa_asm_result_free(&r);
+    npu_fence f;
+    assert_int_equal(npu_submit(t->dev, &job, &f), NPU_DRV_OK);
+    return f;
+}
+
 static npu_drv_status wait_job(npu_test *t, npu_fence f, npu_job_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -225,11 +299,19 @@ static void run_scenario(const scenario *sc, int run_ahead, outcome *o)
     npu_test t;
     npu_test_open(&t, &sc->cfg);
     fill_inputs(&t);
+    if (sc->program_is_buffer3) { /* the word the program writes over its nop */
+        isa_asm_result w;
+        assert_int_equal(isa_assemble(FAULT_WORD_SRC, strlen(FAULT_WORD_SRC), "word.s", &w), ISA_OK);
+        assert_int_equal(w.size, ISA_INSN_BYTES);
+        assert_int_equal(npu_bo_write(t.data, NPU_TEST_BUF_BYTES + FAULT_WORD_OFFSET, w.bytes, w.size), NPU_DRV_OK);
+        isa_asm_result_free(&w);
+    }
     npu_sim_set_insn_hook(t.dev->sim, on_insn, o);
     uint64_t ahead0, waited0;
     npu_drv_run_ahead_counts(&ahead0, &waited0);
 
-    npu_fence f = npu_test_submit(&t, sc->src, sc->flags);
+    npu_fence f = sc->program_is_buffer3 ? submit_self_rewriting(&t, sc->src, sc->flags)
+                                         : npu_test_submit(&t, sc->src, sc->flags);
     switch (sc->how) {
     case DRIVE_WAIT:
         o->st[0] = wait_job(&t, f, &o->res[0]);
@@ -354,6 +436,11 @@ static void check_scenario(const scenario *sc)
                   sc->name, on.nev, on.nsnap, (unsigned long long)on.res[0].end_cycle,
                   (unsigned long long)dispatches, dispatches ? 100.0 * (double)on.ran_ahead / (double)dispatches : 0.0);
     assert_int_equal(off.st[0], sc->want);
+    if (sc->want_fault) {
+        assert_int_equal(off.res[0].fault, sc->want_fault);
+        assert_int_equal(off.res[0].fault_unit, sc->want_fault_unit);
+        assert_int_equal(off.res[0].fault_insn, sc->want_fault_insn);
+    }
     for (int j = 0; j < 2; j++) {
         assert_int_equal(off.st[j], on.st[j]);
         assert_same_result(sc->name, j, &off.res[j], &on.res[j]);
@@ -468,6 +555,27 @@ static void test_small_budgets(void **state)
     check_scenario(&sc);
 }
 
+/* 6. A unit faults in the middle of the job: the program rewrites one of its nops, after
+ * validation, into a load reaching past its buffer, which dma0's engine finds while the other
+ * units work on earlier blocks. Run to the end, and in small budgets (every register after each). */
+static void test_unit_fault_in_the_middle(void **state)
+{
+    (void)state;
+    static char src[PROGRAM_CHARS];
+    scenario sc = base("unit fault in the middle", src);
+    sc.want_fault_insn = self_rewriting(src, sizeof src);
+    sc.program_is_buffer3 = 1;
+    sc.out_bytes = REWRITTEN_AFTER_BLOCKS * TILE_OUT_BYTES; /* stored before the fault */
+    sc.want = NPU_DRV_E_FAULT;
+    sc.want_fault = NPU_FAULT_DMA_OOB;
+    sc.want_fault_unit = NPU_UNIT_DMA0;
+    sc.min_ahead_share = 0.1;
+    check_scenario(&sc);
+    sc.name = "unit fault, small budgets";
+    sc.how = DRIVE_CHUNKS;
+    check_scenario(&sc);
+}
+
 /* 7. The host resets the device while the long program runs, then runs a fresh job. */
 static void test_reset_in_the_middle(void **state)
 {
@@ -517,7 +625,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_long_pipeline),      cmocka_unit_test(test_slow_control_core),
         cmocka_unit_test(test_queue_depth_one),    cmocka_unit_test(test_non_whole_clock_ratio),
-        cmocka_unit_test(test_small_budgets),
+        cmocka_unit_test(test_small_budgets),      cmocka_unit_test(test_unit_fault_in_the_middle),
         cmocka_unit_test(test_reset_in_the_middle), cmocka_unit_test(test_watchdog),
         cmocka_unit_test(test_back_to_back_jobs),
     };
