@@ -32,7 +32,7 @@
 #define TILE_IN_BYTES (TILE * DEPTH)
 #define TILE_OUT_BYTES (4u * TILE * TILE)
 #define ALIGN_BYTES 64u
-#define LONG_BLOCKS 30u   /* the long program: 30 blocks of 19 instructions */
+#define LONG_BLOCKS 30u   /* the long program: 30 blocks of 17 instructions */
 #define SHORT_BLOCKS 6u
 #define PROGRAM_CHARS 65536u
 
@@ -53,7 +53,7 @@
 #define FAULT_WORD_SRAM 0x8000u
 #define REWRITE_PREAMBLE_INSNS 4u  /* load the word, barrier, store it over the nop, barrier */
 #define PIPELINE_PREAMBLE_INSNS 3u /* two signals and mm.cfg */
-#define PIPELINE_BLOCK_INSNS 19u
+#define PIPELINE_BLOCK_INSNS 17u
 #define PIPELINE_LOADS_INSNS 4u    /* of a block: the wait, two loads and the signal */
 #define REWRITTEN_AFTER_BLOCKS 10u
 
@@ -565,7 +565,7 @@ static void test_unit_fault_in_the_middle(void **state)
     scenario sc = base("unit fault in the middle", src);
     sc.want_fault_insn = self_rewriting(src, sizeof src);
     sc.program_is_buffer3 = 1;
-    sc.out_bytes = REWRITTEN_AFTER_BLOCKS * TILE_OUT_BYTES; /* stored before the fault */
+    sc.out_bytes = (REWRITTEN_AFTER_BLOCKS - 1) * TILE_OUT_BYTES; /* the blocks stored before the fault */
     sc.want = NPU_DRV_E_FAULT;
     sc.want_fault = NPU_FAULT_DMA_OOB;
     sc.want_fault_unit = NPU_UNIT_DMA0;
