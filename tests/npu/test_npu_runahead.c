@@ -7,12 +7,14 @@
  * and with numerics, to the end and in small host budgets -- with the op memo off (it would skip
  * the dispatches); the two runs must agree on the job's result, every counter of every unit, the
  * per-op profile, the firmware's log (per-op lines with their cycle stamps), the whole
- * instruction event stream, every byte of every buffer and, in small budgets, every host-visible
+ * instruction event stream (same-cycle ends of different units sorted by unit: SystemC's order,
+ * tests/insn_events.h), every byte of every buffer and, in small budgets, every host-visible
  * register after each budget. The run with it on must have run ahead for a share of its
  * dispatches, the run off never. The ISA-program scenarios are in tests/sim/test_sim_runahead.c. */
 #include "npu_op_bench.h"
 
 #include "npu_drv_internal.h" /* the device's npu_sim: its instruction hook, npu_sim_run, MMIO */
+#include "insn_events.h"
 #include "npu_sim.h"
 
 #define BUF_BYTES (1u << 20)
@@ -213,6 +215,7 @@ static void run_job(npu_switch overlap, uint32_t flags, int chunked, int run_ahe
     o->ran_ahead = ahead1 - ahead0;
     o->waited = waited1 - waited0;
     npu_sim_set_insn_hook(B.dev->sim, NULL, NULL);
+    insn_events_canonical(o->ev, o->nev); /* same-cycle ends of different units: SystemC's order */
 
     assert_int_equal(npu_bo_read(prof, 0, o->prof, B.nops * sizeof(npu_op_profile)), NPU_DRV_OK);
     size_t n = 0, got;

@@ -4,7 +4,10 @@
  * the two runs must agree on the jobs' results (start and end cycle, instructions, state, fault
  * fields), every perf counter of every unit read after the run (idle included: both runs are
  * driven by the same host loop, so its granularity is the same), the whole instruction event
- * stream of the device's hook (every field of every event, in order), the output bytes, and --
+ * stream of the device's hook (every field of every event, in order; instructions that end in
+ * the same cycle on different units are compared sorted by unit, tests/insn_events.h, because
+ * SystemC releases same-time timers in an order that depends on its event queue's history,
+ * which the skipped waits change), the output bytes, and --
  * where the host drives the device in small budgets -- every host-visible register (the whole
  * MMIO window: cycle counter, status, queue registers, unit states, every perf counter) after
  * every npu_sim_run. The run with it on must have run ahead for a share of its dispatches and the
@@ -15,13 +18,15 @@
  * a non-whole NPU/control clock ratio (the carried remainder), the host running the device in
  * small budgets (the bound of the host's run), a host reset in the middle then a fresh job, the
  * watchdog on a deadlock, two jobs queued back to back with no per-job firmware cost (the
- * host reads the counters at the first job's interrupt), and a unit's fault in the middle of the
+ * host reads the counters at the first job's interrupt), a unit's fault in the middle of the
  * job (the firmware rejects an out-of-bounds DMA before the job starts, so the program rewrites
- * one of its own instructions after validation). Numbered as in issue 16's list. The operator
+ * one of its own instructions after validation), and deep queues over a sweep of dispatch costs
+ * (units ending in the same cycle: their events' order). Numbered as in issue 16's list. The operator
  * jobs' HAL calls between dispatches (hal_now, hal_drain) are in tests/npu/test_npu_runahead.c. */
 #include "npu_test.h"
 
 #include "npu_drv_internal.h" /* the device's npu_sim: its instruction hook, npu_sim_run, MMIO */
+#include "insn_events.h"
 #include "npu_sim.h"
 
 /* The pipeline's tile: T x K int8 A times K x T int8 B, softmax and vector work on the T x T
@@ -56,6 +61,14 @@
 #define PIPELINE_BLOCK_INSNS 17u
 #define PIPELINE_LOADS_INSNS 4u    /* of a block: the wait, two loads and the signal */
 #define REWRITTEN_AFTER_BLOCKS 10u
+
+/* Scenario 10: deep queues (many dispatches ahead of the units) over a sweep of dispatch costs. */
+#define TIE_BLOCKS 4u               /* the smallest pipeline found that shows the difference */
+#define TIE_QUEUE_DEPTH 7u
+#define TIE_CYCLES_PER_INSN 27u     /* mm insn 59 and sm insn 45 both end at cycle 4250 */
+#define SWEEP_CYCLES_PER_INSN_MAX 40u
+static const uint32_t sweep_queue_depths[] = {2, 7, 16};
+#define NSWEEP_DEPTHS (sizeof sweep_queue_depths / sizeof sweep_queue_depths[0])
 
 /* Budgets (NPU cycles) of the host's npu_sim_run calls, in turn: some smaller than one dispatch. */
 static const uint64_t chunk_cycles[] = {7, 13, 29, 101, 512, 1};
@@ -353,6 +366,7 @@ static void run_scenario(const scenario *sc, int run_ahead, outcome *o)
     if (sc->out_bytes)
         assert_int_equal(npu_bo_read(t.data, 2 * NPU_TEST_BUF_BYTES, o->out, sc->out_bytes), NPU_DRV_OK);
     npu_sim_set_insn_hook(t.dev->sim, NULL, NULL);
+    insn_events_canonical(o->ev, o->nev); /* same-cycle ends of different units: SystemC's order */
     npu_test_close(&t);
     npu_drv_set_run_ahead(1);
     assert_false(o->hook_oom);
@@ -620,6 +634,36 @@ static void test_back_to_back_jobs(void **state)
     check_scenario(&sc);
 }
 
+/* 10. Deep queues: the control core dispatches up to a queue's depth ahead of the units, which
+ * then often end instructions in the same cycle. Compared in strict order, the 4-block pipeline
+ * with queue depth 7 and 27 control cycles per dispatch gives mm insn 59 (4123..4250) then sm
+ * insn 45 (3305..4250) off, the other way round on: SystemC's order for two timers due at the
+ * same time (12 of 360 configurations of the long pipeline). Everything else must be equal:
+ * cycles, counters, registers, each unit's events and every cycle's set of events. Then a sweep
+ * of dispatch costs and queue depths over the long pipeline. */
+static void test_deep_queues(void **state)
+{
+    (void)state;
+    static char src[PROGRAM_CHARS];
+    pipeline(src, sizeof src, TIE_BLOCKS);
+    scenario sc = base("deep queues, same-cycle ends", src);
+    sc.cfg.queue_depth = TIE_QUEUE_DEPTH;
+    sc.cfg.control.cycles_per_insn = TIE_CYCLES_PER_INSN;
+    sc.flags = NPU_JOB_F_TIMING_ONLY;
+    sc.min_ahead_share = 0.1;
+    check_scenario(&sc);
+    for (size_t q = 0; q < NSWEEP_DEPTHS; q++)
+        for (uint32_t cpi = 1; cpi <= SWEEP_CYCLES_PER_INSN_MAX; cpi++) {
+            char name[64];
+            snprintf(name, sizeof name, "queue depth %u, %u cycles/insn", sweep_queue_depths[q], cpi);
+            sc = base(name, long_src);
+            sc.cfg.queue_depth = sweep_queue_depths[q];
+            sc.cfg.control.cycles_per_insn = cpi;
+            sc.flags = NPU_JOB_F_TIMING_ONLY;
+            check_scenario(&sc);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -627,7 +671,7 @@ int main(void)
         cmocka_unit_test(test_queue_depth_one),    cmocka_unit_test(test_non_whole_clock_ratio),
         cmocka_unit_test(test_small_budgets),      cmocka_unit_test(test_unit_fault_in_the_middle),
         cmocka_unit_test(test_reset_in_the_middle), cmocka_unit_test(test_watchdog),
-        cmocka_unit_test(test_back_to_back_jobs),
+        cmocka_unit_test(test_back_to_back_jobs), cmocka_unit_test(test_deep_queues),
     };
     return cmocka_run_group_tests(tests, build_programs, NULL);
 }
