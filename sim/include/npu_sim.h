@@ -64,7 +64,11 @@ int npu_sim_trace_vcd(npu_sim *s, const char *mm_path, const char *sm_path, char
 
 /* The instruction event stream: with a hook set, the device calls it once per instruction a unit
  * finishes (completes, faults or drops on a reset), from inside npu_sim_run(), in completion
- * order. The hook must not call back into this API. NULL turns it off; off, it costs one test
+ * order: each unit's in program order, and an instruction that another's completion releases
+ * (a `wait` on its `signal`) after it. Instructions that end in the same cycle on different
+ * units because their units' timers are due at that time come in the order SystemC releases
+ * the timers, which depends on its event queue's history: a change in how many timed events the
+ * simulation uses can swap them (the same cycles either way). The hook must not call back into this API. NULL turns it off; off, it costs one test
  * per instruction. Traces at `--level insn` and their timelines are built from it. */
 typedef enum npu_sim_insn_outcome {
     NPU_SIM_INSN_DONE = 0,    /* completed */
