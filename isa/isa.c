@@ -410,12 +410,15 @@ static inline int64_t field_value(uint64_t lo, uint64_t hi, unsigned lsb, unsign
 /* Every field of an instruction of `op` from the word into f, and the bits its opcode and fields
  * occupy into used: the table's rows compiled into one straight sequence per instruction (the
  * firmware decodes every instruction it fetches), not a walk over the field descriptors; inlined
- * into both decoders, so that isa_decode_unchecked() drops the masks it does not need. */
+ * into both decoders, so that isa_decode_unchecked() drops the masks and range tests it does not
+ * need. *in_range: whether every field is in range (fields_in_range()'s decision, fused into the
+ * decode: each value tested as it is extracted, with no second switch over the fields). */
 static inline __attribute__((always_inline)) void decode_fields(isa_op op, uint64_t lo, uint64_t hi, int64_t *f,
-                                                              uint64_t used[2])
+                                                              uint64_t used[2], int *in_range)
 {
     used[0] = FIELD_MASK(ISA_OPCODE_BITS);
     used[1] = 0;
+    *in_range = 1;
     switch (op) {
     default:
         return;
@@ -424,6 +427,8 @@ static inline __attribute__((always_inline)) void decode_fields(isa_op op, uint6
     case ISA_OP_##ID:
 #define ISA_FIELD(ID, FLD, NAME, LSB, W, KIND, ESET, U, MIN, MAX, AL, DOC)                          \
     f[ISA_F(ID, FLD)] = field_value(lo, hi, LSB, W, ISA_KIND_##KIND);                              \
+    *in_range &= field_in_range(f[ISA_F(ID, FLD)], ISA_KIND_##KIND, ISA_ENUMSET_##ESET, (int64_t)(MIN), \
+                                (int64_t)(MAX), AL);                                             \
     used[0] |= FIELD_MASK_LO(LSB, W);                                                            \
     used[1] |= FIELD_MASK_HI(LSB, W);
 #include "isa_table.def"
@@ -446,7 +451,8 @@ isa_status isa_decode_unchecked(const uint8_t w[ISA_INSN_BYTES], isa_insn *out)
     *out = zero_insn;
     out->op = op;
     uint64_t used[2];
-    decode_fields(op, lo, hi, out->f, used);
+    int in_range; /* not needed here: dropped, with its tests, from this inlined copy */
+    decode_fields(op, lo, hi, out->f, used, &in_range);
     return ISA_OK;
 }
 
@@ -461,14 +467,24 @@ isa_status isa_decode(const uint8_t w[ISA_INSN_BYTES], isa_insn *out, isa_error 
     *out = zero_insn;
     out->op = op;
     uint64_t used[2];
-    decode_fields(op, lo, hi, out->f, used);
+    int in_range;
+    decode_fields(op, lo, hi, out->f, used, &in_range);
     uint64_t res_lo = lo & ~used[0], res_hi = hi & ~used[1];
     if (res_lo || res_hi) {
         int bit = res_lo ? __builtin_ctzll(res_lo) : 64 + __builtin_ctzll(res_hi);
         return isa_fail(err, ISA_E_RESERVED, -1, "%s: reserved bit %d is set; reserved bits must be zero",
                         insn_table[op].mnemonic, bit);
     }
-    return isa_check(out, err);
+    if (!in_range) /* isa_check names the field and the reason */
+        return isa_check(out, err);
+    isa_status (*check)(const isa_insn *, isa_error *) = insn_table[op].check; /* in range: isa_check's next step */
+    if (check) {
+        isa_status st = check(out, err);
+        if (st != ISA_OK)
+            return st;
+    }
+    ok(err);
+    return ISA_OK;
 }
 
 /* ------------------------------------------------------------------ device limits */
