@@ -64,14 +64,13 @@ static uint64_t dma_first_outside(const isa_insn *in, uint64_t size)
 }
 
 /* Validate instruction i against the device, just decoded by fetch() (whose isa_decode() checked
- * its fields: the limits are what is left); mm_bias tracks the last mm.cfg. */
-static int validate_insn(fw *f, const isa_insn *in, uint32_t i, const npu_buf_entry *bufs, uint32_t nbufs,
+ * its fields: the limits are what is left); lim: the device's limits with the job's buffer count
+ * (made once per job); mm_bias tracks the last mm.cfg. */
+static int validate_insn(fw *f, const isa_insn *in, uint32_t i, const npu_buf_entry *bufs, const isa_limits *lim,
                          uint32_t *mm_bias, fw_job_result *r)
 {
     isa_error err;
-    isa_limits lim = f->limits;
-    lim.buffers = nbufs;
-    if (isa_validate_limits(in, &lim, &err) != ISA_OK) {
+    if (isa_validate_limits(in, lim, &err) != ISA_OK) {
         set_fault(r, err.status == ISA_E_LIMIT ? NPU_FAULT_LIMIT : NPU_FAULT_ILLEGAL_INSN, fw_insn_unit(in), 0, i);
         fw_log(f, "instruction %u: %s", i, err.msg);
         return -1;
@@ -251,12 +250,14 @@ hal_status fw_job_run(fw *f, const npu_job_desc *d, fw_job_result *r)
 
     uint32_t end = d->program_bytes / ISA_INSN_BYTES; /* one past the end instruction, once found */
     uint32_t mm_bias = 0;
+    isa_limits lim = f->limits;
+    lim.buffers = d->nbufs;
     fw_fetch prog;
     fetch_init(&prog, FW_FETCH_INSNS);
     isa_insn in;
     for (uint32_t i = 0; i < end; i++) {
         const uint8_t *word = fetch_word(f, d, &prog, i, end, r);
-        if (!word || decode(f, d, word, i, &in, r) != 0 || validate_insn(f, &in, i, bufs, d->nbufs, &mm_bias, r) != 0)
+        if (!word || decode(f, d, word, i, &in, r) != 0 || validate_insn(f, &in, i, bufs, &lim, &mm_bias, r) != 0)
             return HAL_OK;
         if (in.op == ISA_OP_END)
             end = i + 1; /* the last instruction */
