@@ -33,9 +33,16 @@ static void set_fault(fw_job_result *r, uint32_t fault, uint32_t unit, uint64_t 
     r->index = index;
 }
 
-unsigned fw_insn_unit(const isa_insn *in)
+/* Each op's execution unit, from the ISA table at compile time: dispatch routes every instruction
+ * on it, and isa_desc() is a call into isa/ (another translation unit). */
+static const isa_exec_unit exec_unit_of[ISA_OP_COUNT] = {
+#define ISA_INSN(ID, MN, OPC, UNIT, CHECK, SEM) [ISA_OP_##ID] = ISA_EXEC_##UNIT,
+#include "isa_table.def"
+};
+
+unsigned fw_insn_unit(const isa_insn *in) /* a decoded or made instruction: a valid op */
 {
-    switch (isa_desc(in->op)->unit) {
+    switch (exec_unit_of[in->op]) {
     case ISA_EXEC_SYNC: return (unsigned)ISA_GET(in, SIGNAL, UNIT);
     case ISA_EXEC_DMA: return NPU_UNIT_DMA0 + (unsigned)ISA_GET(in, DMA_LD, Q);
     case ISA_EXEC_MM: return NPU_UNIT_MM;
