@@ -489,7 +489,9 @@ isa_status isa_decode(const uint8_t w[ISA_INSN_BYTES], isa_insn *out, isa_error 
 
 /* ------------------------------------------------------------------ device limits */
 
-static int ranges_fit(const isa_insn *in, uint32_t sram_bytes, isa_error *err)
+/* Not inlined: its range array would give isa_validate_limits() a stack frame for every
+ * instruction, also for a caller that checks SRAM bounds itself (lim->sram_bytes 0: the firmware). */
+static __attribute__((noinline)) int ranges_fit(const isa_insn *in, uint32_t sram_bytes, isa_error *err)
 {
     isa_sram_range r[ISA_MAX_SRAM_RANGES];
     int n = isa_sram_ranges(in, NULL, r);
