@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 
+#include "npu_config.h"
 #include "trace.h"
 
 #define TRACE_VARINT_MAX_BYTES 10
@@ -89,5 +90,13 @@ int trace_config_text(const struct m4npu_config *cfg, char **text, size_t *len, 
 void trace_reg_name(uint32_t offset, char *buf, size_t cap);
 /* Does the value of this register depend on timing (cycle counter, counters, log head)? */
 int trace_reg_timing_dependent(uint32_t offset);
+
+/* ---- replay
+ * At level insn, replay matches the instruction records that end in one cycle as a set (per unit
+ * in order; trace_replay.c, on_insn). It holds at most this many: in one cycle a unit finishes
+ * the instruction it was running and at most what its queue holds (signals and waits take no
+ * time), for every unit at the largest queue depth, and a margin. More is refused as corrupt. */
+#define TRACE_REPLAY_TIED_INSNS_MARGIN 1024u
+#define TRACE_REPLAY_MAX_TIED_INSNS (NPU_UNIT_COUNT * (NPU_QUEUE_DEPTH_MAX + 1u) + TRACE_REPLAY_TIED_INSNS_MARGIN)
 
 #endif

@@ -26,6 +26,7 @@
 
 #define REPLAY_MAX_INFLIGHT 256u                 /* jobs submitted and not yet seen complete */
 #define RETIME_RUN_BUDGET_CYCLES 1000000000000ull /* a run until the interrupt, re-timed */
+#define REPLAY_TIED_INSNS_INITIAL 64u            /* records of one cycle held at first (grows) */
 
 void trace_read_counter_deltas(npu_sim *sim, uint64_t last[NPU_UNIT_COUNT][NPU_CTR_COUNT],
                                uint64_t out[NPU_UNIT_COUNT][NPU_CTR_COUNT]);
@@ -34,7 +35,16 @@ typedef struct inflight_job {
     uint32_t id, type;
 } inflight_job;
 
+/* An instruction record of the group being matched (on_insn): the records, in recorded order, of
+ * one run of INSN records that end in the same cycle. */
+typedef struct tied_insn {
+    uint64_t record_index, issue_cycle, end_cycle;
+    uint32_t unit, insn_index, op, outcome;
+    int matched; /* the device finished it */
+} tied_insn;
+
 typedef struct replay {
+    const char *path;
     trace_reader *r;
     const trace_replay_opts *o;
     trace_replay_result *res;
@@ -48,6 +58,9 @@ typedef struct replay {
     inflight_job jobs[REPLAY_MAX_INFLIGHT];
     size_t njobs;
     uint32_t unit_seq[NPU_UNIT_COUNT]; /* instructions per unit in the job in flight */
+    tied_insn *tied; /* the group: at most TRACE_REPLAY_MAX_TIED_INSNS */
+    size_t ntied, tied_cap, tied_unmatched;
+    size_t unit_cursor[NPU_UNIT_COUNT]; /* per unit, the group's records before it are matched */
     uint64_t last_ctr[NPU_UNIT_COUNT][NPU_CTR_COUNT];
     uint64_t run_max; /* --retime: the recorded RUN's budget */
     uint8_t *buf;
@@ -79,21 +92,42 @@ static void job_name(const replay *p, char *buf, size_t cap)
         snprintf(buf, cap, "no job in flight");
 }
 
-static trace_status diverge(replay *p, const trace_record *rec, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static trace_status diverge(replay *p, const trace_record *rec, const char *fmt, ...)
+static trace_status vdiverge(replay *p, uint64_t record_index, uint32_t record_type, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static trace_status vdiverge(replay *p, uint64_t record_index, uint32_t record_type, const char *fmt, va_list ap)
 {
     if (p->res->divergence[0])
         return TRACE_E_DIVERGED;
     char what[TRACE_ERR_BYTES - 128], job[48];
+    vsnprintf(what, sizeof what, fmt, ap);
+    job_name(p, job, sizeof job);
+    snprintf(p->res->divergence, sizeof p->res->divergence, "record %" PRIu64 " (%s), %s: %s", record_index,
+             trace_rec_type_name(record_type), job, what);
+    return trace_fail(p->e, TRACE_E_DIVERGED, "%s", p->res->divergence);
+}
+
+/* The first divergence, at rec: the record index, the job, what was expected and what happened. */
+static trace_status diverge(replay *p, const trace_record *rec, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static trace_status diverge(replay *p, const trace_record *rec, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
+    trace_status st = vdiverge(p, rec->index, rec->type, fmt, ap);
     va_end(ap);
-    job_name(p, job, sizeof job);
-    snprintf(p->res->divergence, sizeof p->res->divergence, "record %" PRIu64 " (%s), %s: %s", rec->index,
-             trace_rec_type_name(rec->type), job, what);
-    return trace_fail(p->e, TRACE_E_DIVERGED, "%s", p->res->divergence);
+    return st;
+}
+
+/* The same at a record known by its index and type (one held in the group of on_insn). */
+static trace_status diverge_at(replay *p, uint64_t record_index, uint32_t record_type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static trace_status diverge_at(replay *p, uint64_t record_index, uint32_t record_type, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    trace_status st = vdiverge(p, record_index, record_type, fmt, ap);
+    va_end(ap);
+    return st;
 }
 
 static const char *op_name(uint32_t op)
@@ -118,34 +152,127 @@ static void insn_name(const replay *p, uint32_t unit, uint32_t index, uint32_t o
 
 /* ---------------------------------------------------------------- instructions (level insn) */
 
+/* "unit dma0, instruction 3 (...) issued at cycle 420, ended at 644 (done)" of a recorded one */
+static void tied_name(const replay *p, const tied_insn *t, char *buf, size_t cap)
+{
+    char name[200];
+    insn_name(p, t->unit, t->insn_index, t->op, name, sizeof name);
+    snprintf(buf, cap, "%s issued at cycle %" PRIu64 ", ended at %" PRIu64 " (%s)", name, t->issue_cycle,
+             t->end_cycle, outcome_name(t->outcome));
+}
+
+/* The first record of the group the device has not finished, or NULL. */
+static const tied_insn *first_unmatched(const replay *p)
+{
+    for (size_t i = 0; i < p->ntied; i++)
+        if (!p->tied[i].matched)
+            return &p->tied[i];
+    return NULL;
+}
+
+/* The group's records the device did not finish (some of them read ahead) are a divergence at
+ * the first of them; `instead` says what the device did. */
+static void unfinished(replay *p, const char *instead)
+{
+    const tied_insn *t = first_unmatched(p);
+    if (!t)
+        return;
+    char then[300];
+    tied_name(p, t, then, sizeof then);
+    diverge_at(p, t->record_index, TRACE_REC_INSN, "the recording has %s here; the device did not finish it in "
+               "that cycle: %s", then, instead);
+}
+
+/* Read the next run of INSN records that end in one cycle into the group; the record after it is
+ * given back. A non-INSN record first (the run's end in the recording) is a divergence: the device
+ * finished one more instruction, `now`. */
+static int load_group(replay *p, const npu_sim_insn_event *ev, const char *now)
+{
+    p->ntied = p->tied_unmatched = 0;
+    memset(p->unit_cursor, 0, sizeof p->unit_cursor);
+    for (;;) {
+        trace_record rec;
+        trace_status st = next(p, &rec);
+        if (st != TRACE_OK) {
+            p->read_error = st;
+            return -1;
+        }
+        if (rec.type != TRACE_REC_INSN || (p->ntied && rec.end_cycle != p->tied[0].end_cycle)) {
+            give_back(p, &rec);
+            if (p->ntied)
+                return 0;
+            diverge(p, &rec, "the recording has %s here; the device finished one more instruction: %s, issued at cycle "
+                    "%" PRIu64 ", ended at %" PRIu64, trace_rec_type_name(rec.type), now, ev->issue_cycle, ev->end_cycle);
+            return -1;
+        }
+        if (p->ntied == TRACE_REPLAY_MAX_TIED_INSNS) {
+            p->read_error = trace_fail(p->e, TRACE_E_FORMAT, "%s: record %" PRIu64 " (insn): more than %u instruction "
+                                       "records end in cycle %" PRIu64 "; replay holds at most %u of one cycle (every "
+                                       "unit's whole queue at the largest depth, and a margin): not a recorded trace?",
+                                       p->path, rec.index, TRACE_REPLAY_MAX_TIED_INSNS, rec.end_cycle,
+                                       TRACE_REPLAY_MAX_TIED_INSNS);
+            return -1;
+        }
+        if (p->ntied == p->tied_cap) {
+            size_t cap = p->tied_cap ? 2 * p->tied_cap : REPLAY_TIED_INSNS_INITIAL;
+            if (cap > TRACE_REPLAY_MAX_TIED_INSNS)
+                cap = TRACE_REPLAY_MAX_TIED_INSNS;
+            tied_insn *t = realloc(p->tied, cap * sizeof *t);
+            if (!t) {
+                p->read_error = trace_fail(p->e, TRACE_E_NOMEM, "out of memory");
+                return -1;
+            }
+            p->tied = t;
+            p->tied_cap = cap;
+        }
+        p->tied[p->ntied++] = (tied_insn){rec.index, rec.issue_cycle, rec.end_cycle, rec.unit, rec.insn_index, rec.op,
+                                          rec.outcome, 0};
+        p->tied_unmatched++;
+    }
+}
+
+/* One instruction the device finished, against the recording. Instruction records that end in
+ * the same cycle (a group) are matched as a set: units whose timers fire in the same cycle finish
+ * in an order SystemC's timed-event queue picks, which changes with the number of timed events the
+ * simulator uses. Within a unit the recorded order holds: the event must match the unit's first
+ * record of the group not yet matched. The group's records the device has not finished when it
+ * reports a later cycle, or when the run ends (run()), are a divergence. */
 static void on_insn(void *ctx, const npu_sim_insn_event *ev)
 {
     replay *p = ctx;
     if (p->res->divergence[0] || p->read_error != TRACE_OK)
         return;
-    trace_record rec;
-    trace_status st = next(p, &rec);
-    if (st != TRACE_OK) {
-        p->read_error = st;
-        return;
-    }
-    char now[200], then[200];
+    char now[200], then[300];
     insn_name(p, ev->unit, ev->index, ev->op, now, sizeof now);
-    if (rec.type != TRACE_REC_INSN) {
-        give_back(p, &rec);
-        diverge(p, &rec, "the recording has %s here; the device finished one more instruction: %s, issued at cycle "
-                "%" PRIu64 ", ended at %" PRIu64, trace_rec_type_name(rec.type), now, ev->issue_cycle, ev->end_cycle);
+    if (p->tied_unmatched && ev->end_cycle != p->tied[0].end_cycle) {
+        char instead[300];
+        snprintf(instead, sizeof instead, "its next instruction was %s, issued at cycle %" PRIu64 ", ended at %" PRIu64
+                 " (%s)", now, ev->issue_cycle, ev->end_cycle, outcome_name(ev->outcome));
+        unfinished(p, instead);
         return;
     }
+    if (!p->tied_unmatched && load_group(p, ev, now) != 0)
+        return;
+    tied_insn *t = NULL;
+    size_t *cursor = &p->unit_cursor[ev->unit < NPU_UNIT_COUNT ? ev->unit : 0];
+    for (size_t i = *cursor; i < p->ntied && !t; i++)
+        if (!p->tied[i].matched && p->tied[i].unit == ev->unit) {
+            t = &p->tied[i];
+            *cursor = i + 1;
+        }
+    if (ev->unit >= NPU_UNIT_COUNT || !t || t->insn_index != ev->index || t->op != ev->op || t->outcome != ev->outcome ||
+        t->issue_cycle != ev->issue_cycle || t->end_cycle != ev->end_cycle) {
+        const tied_insn *want = t ? t : first_unmatched(p); /* the unit's record, or the group's first left */
+        insn_name(p, want->unit, want->insn_index, want->op, then, sizeof then);
+        diverge_at(p, want->record_index, TRACE_REC_INSN, "expected %s issued at cycle %" PRIu64 ", ended at %" PRIu64
+                   " (%s); the device: %s issued at cycle %" PRIu64 ", ended at %" PRIu64 " (%s)", then,
+                   want->issue_cycle, want->end_cycle, outcome_name(want->outcome), now, ev->issue_cycle,
+                   ev->end_cycle, outcome_name(ev->outcome));
+        return;
+    }
+    t->matched = 1;
+    p->tied_unmatched--;
     p->res->records++;
-    if (rec.unit != ev->unit || rec.insn_index != ev->index || rec.op != ev->op || rec.outcome != ev->outcome ||
-        rec.issue_cycle != ev->issue_cycle || rec.end_cycle != ev->end_cycle) {
-        insn_name(p, rec.unit, rec.insn_index, rec.op, then, sizeof then);
-        diverge(p, &rec, "expected %s issued at cycle %" PRIu64 ", ended at %" PRIu64 " (%s); the device: %s issued at "
-                "cycle %" PRIu64 ", ended at %" PRIu64 " (%s)", then, rec.issue_cycle, rec.end_cycle,
-                outcome_name(rec.outcome), now, ev->issue_cycle, ev->end_cycle, outcome_name(ev->outcome));
-        return;
-    }
     p->unit_seq[ev->unit]++;
 }
 
@@ -278,6 +405,14 @@ static trace_status run(replay *p, const trace_record *run_rec)
     int r = npu_sim_run(p->sim, budget);
     uint32_t result = r < 0 ? TRACE_IRQ_ERROR : r ? TRACE_IRQ_RAISED : TRACE_IRQ_BUDGET;
     uint64_t cycle = npu_sim_cycles(p->sim);
+    if (p->read_error == TRACE_OK && !p->res->divergence[0] && p->tied_unmatched) {
+        char instead[200];
+        snprintf(instead, sizeof instead, "the run ended first (%s at cycle %" PRIu64 ")",
+                 result == TRACE_IRQ_RAISED ? "interrupt" : result == TRACE_IRQ_BUDGET ? "budget spent" : "model error",
+                 cycle);
+        unfinished(p, instead);
+    }
+    p->ntied = p->tied_unmatched = 0;
     if (p->read_error != TRACE_OK)
         return p->read_error;
     if (p->res->divergence[0])
@@ -412,6 +547,7 @@ trace_status trace_replay(const char *path, const trace_replay_opts *opts, trace
     replay *p = calloc(1, sizeof *p);
     if (!p)
         return trace_fail(e, TRACE_E_NOMEM, "out of memory");
+    p->path = path;
     p->o = opts;
     p->res = res;
     p->e = e;
@@ -432,6 +568,7 @@ trace_status trace_replay(const char *path, const trace_replay_opts *opts, trace
     do_close(p);
     trace_reader_close(p->r);
     free(p->buf);
+    free(p->tied);
     free(p);
     return st;
 }
