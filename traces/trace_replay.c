@@ -3,8 +3,9 @@
  *
  * Replay follows the recorded host actions, never its own logic: it writes the registers and
  * memory the host wrote, runs the device where the host ran it, reads what the host read and
- * compares. At level insn the device's instruction events are compared one by one, from inside
- * the run, against the INSN records between RUN and IRQ.
+ * compares. At level insn the device's instruction events are compared, from inside the run,
+ * against the INSN records between RUN and IRQ: those that end in one cycle as a set, each
+ * unit's in the recorded order (on_insn says why).
  *
  * --retime (a configuration changed on purpose): values that depend on timing are expected to
  * differ and are counted, not failures -- the cycle counter, the performance counters, the
