@@ -203,7 +203,8 @@ static int load_group(replay *p, const npu_sim_insn_event *ev, const char *now)
             if (p->ntied)
                 return 0;
             diverge(p, &rec, "the recording has %s here; the device finished one more instruction: %s, issued at cycle "
-                    "%" PRIu64 ", ended at %" PRIu64, trace_rec_type_name(rec.type), now, ev->issue_cycle, ev->end_cycle);
+                    "%" PRIu64 ", ended at %" PRIu64, trace_rec_type_name(rec.type), now, ev->issue_cycle,
+                    ev->end_cycle);
             return -1;
         }
         if (p->ntied == TRACE_REPLAY_MAX_TIED_INSNS) {
@@ -261,8 +262,8 @@ static void on_insn(void *ctx, const npu_sim_insn_event *ev)
             t = &p->tied[i];
             *cursor = i + 1;
         }
-    if (ev->unit >= NPU_UNIT_COUNT || !t || t->insn_index != ev->index || t->op != ev->op || t->outcome != ev->outcome ||
-        t->issue_cycle != ev->issue_cycle || t->end_cycle != ev->end_cycle) {
+    if (ev->unit >= NPU_UNIT_COUNT || !t || t->insn_index != ev->index || t->op != ev->op ||
+        t->outcome != ev->outcome || t->issue_cycle != ev->issue_cycle || t->end_cycle != ev->end_cycle) {
         const tied_insn *want = t ? t : first_unmatched(p); /* the unit's record, or the group's first left */
         insn_name(p, want->unit, want->insn_index, want->op, then, sizeof then);
         diverge_at(p, want->record_index, TRACE_REC_INSN, "expected %s issued at cycle %" PRIu64 ", ended at %" PRIu64
