@@ -88,12 +88,6 @@ Device::Device(sc_module_name name) : sc_module(name)
     doorbell_or_reset_ |= reset_ev_;
     for (unsigned u = 0; u < NPU_UNIT_CTRL; u++) {
         Unit &U = units_[u];
-        U.dram_done_or_abort |= U.dram_done;
-        U.dram_done_or_abort |= abort_ev_;
-        U.sram_done_or_abort |= U.sram_done;
-        U.sram_done_or_abort |= abort_ev_;
-        U.sem_or_abort |= U.sem_signalled;
-        U.sem_or_abort |= abort_ev_;
         U.push_wait |= U.space;
         U.push_wait |= reset_ev_;
         U.push_wait |= fault_ev_;
@@ -759,9 +753,16 @@ void Device::notify_reset()
 void Device::notify_abort()
 {
     abort_ev_.notify(SC_ZERO_TIME);
-    for (unsigned u = 0; u < NPU_UNIT_CTRL; u++)
+    for (unsigned u = 0; u < NPU_UNIT_CTRL; u++) {
         if (units_[u].waits_timer)
             units_[u].timer.notify(SC_ZERO_TIME);
+        if (units_[u].waits_sem != Unit::kNoSemaphore)
+            units_[u].sem_signalled.notify(SC_ZERO_TIME);
+        if (units_[u].waits_dram)
+            units_[u].dram_done.notify(SC_ZERO_TIME);
+        if (units_[u].waits_sram)
+            units_[u].sram_done.notify(SC_ZERO_TIME);
+    }
 }
 
 // Nothing but the control core can act in the simulation before t (exclusive), and the host

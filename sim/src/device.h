@@ -101,12 +101,11 @@ class DramModel {
     uint64_t bw_fx() const { return bw_fx_; }
     // Called from a thread after its first-byte latency (latency_cycles(), waited by the caller):
     // wait for `bytes` to be served, after every active transfer dispatched before it (`seq`, the
-    // instruction's dispatch number, smaller = earlier in the program). Returns false if the abort event of
-    // `done_or_abort` fired first (the request is withdrawn). `done` is the caller's completion
-    // event and `done_or_abort` the list (done | abort), built once: no event and no event list
-    // is allocated per transfer.
-    bool transfer(uint64_t bytes, uint64_t seq, sc_core::sc_event &done,
-                  const sc_core::sc_event_or_list &done_or_abort);
+    // instruction's dispatch number, smaller = earlier in the program). Returns false if `done` was
+    // notified before the bytes were served: the owner's abort (Device::notify_abort notifies it
+    // while the owner waits here), and the request is withdrawn. `done` is the caller's
+    // completion event: no event is allocated per transfer.
+    bool transfer(uint64_t bytes, uint64_t seq, sc_core::sc_event &done);
     void method(); // SC_METHOD body, sensitive to next_
     sc_core::sc_event next_;
     void clear();
@@ -139,7 +138,6 @@ class SramModel {
         bool finished = true;
         unsigned owner = 0;        // its unit: equal caps share in unit order, not arrival order
         sc_core::sc_event *done = nullptr;               // its owner's, notified when served
-        const sc_core::sc_event_or_list *done_or_abort = nullptr; // (done | abort), built once
     };
     void configure(uint64_t bw_fx);
     uint64_t bw_fx() const { return bw_fx_; }
@@ -147,8 +145,8 @@ class SramModel {
     static uint64_t cap_for(uint64_t bytes, uint64_t cycles_alone);
     // Called from a thread: join the active requests with `bytes` to serve at most cap_fx per
     // cycle (no bytes: finished at once). Then finish() waits until they are served (false if
-    // the abort event of r.done_or_abort fired first: the request is withdrawn), or withdraw()
-    // drops the request. r.done and r.done_or_abort are the owner's, set before begin().
+    // r.done was notified first, by the owner's abort: the request is withdrawn), or withdraw()
+    // drops the request. r.done is the owner's, set before begin().
     void begin(Request &r, uint64_t bytes, uint64_t cap_fx);
     bool finish(Request &r);
     void withdraw(Request &r);
@@ -302,12 +300,14 @@ struct Unit {
     sc_core::sc_event wake; // the queue got an entry (notified only while the unit waits for it)
     bool waits_wake = false; // the unit thread waits for `wake` (its queue is empty)
     // Completion of the unit's DRAM transfer and SRAM request (one of each at most at a time),
-    // and the lists its waits use, built once (Device's constructor): an `a | b` per wait would
-    // allocate an event list, and an event per request would construct one, per instruction.
+    // made once: an event per request would construct one per instruction. The unit waits for
+    // each alone; while it does (waits_dram, waits_sram), an abort notifies it at once, as it
+    // notifies `timer` and `sem_signalled` (waiting on `done | abort` joined and left a second
+    // event's waiters at every wait).
     sc_core::sc_event dram_done, sram_done;
-    sc_core::sc_event_or_list dram_done_or_abort, sram_done_or_abort, sem_or_abort;
+    bool waits_dram = false, waits_sram = false;
     // The semaphore the unit stalls on in a `wait` (kNoSemaphore: none), and the event a
-    // `signal` of that semaphore notifies: a signal wakes only the units that wait for it (one
+    // `signal` of that semaphore (or an abort) notifies: a signal wakes only the units that wait for it (one
     // event shared by every semaphore woke every stalled unit at every signal, and two in three
     // of those wake-ups found their own semaphore still zero).
     static constexpr unsigned kNoSemaphore = ~0u;
@@ -397,7 +397,7 @@ class Device : public sc_core::sc_module {
     bool wait_progress_or_deadline(sc_core::sc_time deadline); // false: the deadline passed
     bool resetting() const { return reset_pending_; }
     void notify_reset(); // reset_ev_, and the control core's timer while it waits for it
-    void notify_abort(); // abort_ev_, and the timer of every unit that waits for its own
+    void notify_abort(); // abort_ev_, and the event each waiting unit waits for (timer, semaphore, DRAM, SRAM)
     // The control core waits n cycles (a spend): for ctrl_timer_ alone, which notify_reset()
     // notifies at once; false if a reset came first.
     bool ctrl_wait(sc_core::sc_time t);

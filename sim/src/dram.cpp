@@ -74,7 +74,7 @@ void DramModel::method()
     schedule();
 }
 
-bool DramModel::transfer(uint64_t bytes, uint64_t seq, sc_event &done, const sc_event_or_list &done_or_abort)
+bool DramModel::transfer(uint64_t bytes, uint64_t seq, sc_event &done)
 {
     done.cancel(); // a notification left by the unit's previous transfer is not this one's
     Request r{bytes << kFracBits, seq, false, &done};
@@ -84,7 +84,7 @@ bool DramModel::transfer(uint64_t bytes, uint64_t seq, sc_event &done, const sc_
     active_.insert(later, &r);
     schedule();
     while (!r.finished) {
-        wait(done_or_abort);
+        wait(done); // or the owner's abort (Device::notify_abort)
         if (!r.finished) { // aborted: withdraw
             advance();
             active_.erase(std::remove(active_.begin(), active_.end(), &r), active_.end());

@@ -154,7 +154,7 @@ bool SramModel::finish(Request &r)
         }
     }
     while (!r.finished) {
-        wait(*r.done_or_abort);
+        wait(*r.done); // or the owner's abort (Device::notify_abort)
         if (!r.finished) { // aborted: withdraw
             withdraw(r);
             return false;

@@ -209,7 +209,9 @@ bool Device::sram_wait(unsigned u, SramModel::Request &r)
         return true;
     uint64_t epoch = abort_epoch_;
     sc_time t0 = sim_now();
+    units_[u].waits_sram = true;
     bool served = sram_model_.finish(r);
+    units_[u].waits_sram = false;
     units_[u].ctr[NPU_CTR_BUSY] += to_cycles(sim_now() - t0);
     return served && epoch == abort_epoch_;
 }
@@ -219,7 +221,6 @@ bool Device::compute_wait(unsigned u, uint64_t latency, uint64_t bytes)
     SramModel::Request req;
     req.owner = u;
     req.done = &units_[u].sram_done;
-    req.done_or_abort = &units_[u].sram_done_or_abort;
     sram_model_.begin(req, bytes, SramModel::cap_for(bytes, latency));
     if (!busy_wait(u, latency)) {
         sram_model_.withdraw(req);
@@ -245,7 +246,7 @@ bool Device::exec_sync(unsigned u, const hal_cmd &cmd)
         sc_time t0 = sim_now();
         sem_waiters_++;
         U.waits_sem = sem;
-        wait(U.sem_or_abort);
+        wait(U.sem_signalled); // notify_abort notifies it too
         U.waits_sem = Unit::kNoSemaphore;
         sem_waiters_--;
         U.ctr[NPU_CTR_STALL] += to_cycles(sim_now() - t0);
@@ -306,14 +307,15 @@ bool Device::exec_dma(unsigned u, const hal_cmd &cmd)
         SramModel::Request sram_req;
         sram_req.owner = u;
         sram_req.done = &units_[u].sram_done;
-        sram_req.done_or_abort = &units_[u].sram_done_or_abort;
         sram_model_.begin(sram_req, dram_rows * cols, dram_model_.bw_fx());
         if (!busy_wait(u, dram_model_.latency_cycles())) { // the first-byte latency
             sram_model_.withdraw(sram_req);
             return false;
         }
         sc_time t0 = sim_now();
-        bool served = dram_model_.transfer(charged, units_[u].current_seq, units_[u].dram_done, units_[u].dram_done_or_abort);
+        units_[u].waits_dram = true;
+        bool served = dram_model_.transfer(charged, units_[u].current_seq, units_[u].dram_done);
+        units_[u].waits_dram = false;
         units_[u].ctr[NPU_CTR_BUSY] += to_cycles(sim_now() - t0);
         if (!served || epoch != abort_epoch_) {
             sram_model_.withdraw(sram_req);
@@ -326,7 +328,6 @@ bool Device::exec_dma(unsigned u, const hal_cmd &cmd)
         SramModel::Request onchip_req;
         onchip_req.owner = u;
         onchip_req.done = &units_[u].sram_done;
-        onchip_req.done_or_abort = &units_[u].sram_done_or_abort;
         sram_model_.begin(onchip_req, onchip_rows * cols, sram_model_.bw_fx());
         if (!sram_wait(u, onchip_req))
             return false;
