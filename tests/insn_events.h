@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "npu_sim.h"
 
@@ -27,6 +28,22 @@ static inline void insn_events_canonical(npu_sim_insn_event *ev, size_t n)
         }
         ev[j] = x;
     }
+}
+
+/* Append e to the growing array *ev of *n events (capacity *cap, doubled from 1024 as needed):
+ * for an instruction hook that records the stream. -1 (nothing appended) when out of memory. */
+static inline int insn_events_append(npu_sim_insn_event **ev, size_t *n, size_t *cap, const npu_sim_insn_event *e)
+{
+    if (*n == *cap) {
+        size_t grown = *cap ? 2 * *cap : 1024;
+        npu_sim_insn_event *p = realloc(*ev, grown * sizeof *p);
+        if (!p)
+            return -1;
+        *ev = p;
+        *cap = grown;
+    }
+    (*ev)[(*n)++] = *e;
+    return 0;
 }
 
 #endif

@@ -27,10 +27,8 @@ uint64_t g_ran_ahead = 0, g_waited = 0;
 
 bool run_ahead_enabled()
 {
-    if (g_run_ahead < 0) {
-        const char *v = std::getenv("M4NPU_RUN_AHEAD");
-        g_run_ahead = !(v && (std::strcmp(v, "0") == 0 || std::strcmp(v, "off") == 0));
-    }
+    if (g_run_ahead < 0)
+        g_run_ahead = env_switch_on("M4NPU_RUN_AHEAD");
     return g_run_ahead != 0;
 }
 

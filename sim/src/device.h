@@ -13,6 +13,8 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -82,6 +84,13 @@ inline uint64_t to_cycles(const sc_core::sc_time &t)
     if (one == kPsPerNs)
         return (t.value() + kPsPerNs / 2) / kPsPerNs;
     return (t.value() + one / 2) / one;
+}
+
+// A process-wide switch from the environment: on unless the variable is "0" or "off".
+inline bool env_switch_on(const char *name)
+{
+    const char *v = std::getenv(name);
+    return !(v && (std::strcmp(v, "0") == 0 || std::strcmp(v, "off") == 0));
 }
 
 // The current simulated time, read inline: sc_time_stamp() is a call into the library (through

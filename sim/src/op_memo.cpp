@@ -51,10 +51,8 @@ uint64_t g_replayed = 0, g_simulated = 0;
 
 bool enabled()
 {
-    if (g_enabled < 0) {
-        const char *v = std::getenv("M4NPU_OP_MEMO");
-        g_enabled = !(v && (std::strcmp(v, "0") == 0 || std::strcmp(v, "off") == 0));
-    }
+    if (g_enabled < 0)
+        g_enabled = env_switch_on("M4NPU_OP_MEMO");
     return g_enabled != 0;
 }
 } // namespace

@@ -138,17 +138,8 @@ static void build_job(void)
 static void on_insn(void *ctx, const npu_sim_insn_event *ev)
 {
     outcome *o = ctx;
-    if (o->nev == o->capev) {
-        size_t cap = o->capev ? 2 * o->capev : 4096;
-        npu_sim_insn_event *p = realloc(o->ev, cap * sizeof *p);
-        if (!p) {
-            o->hook_oom = 1;
-            return;
-        }
-        o->ev = p;
-        o->capev = cap;
-    }
-    o->ev[o->nev++] = *ev;
+    if (insn_events_append(&o->ev, &o->nev, &o->capev, ev) != 0)
+        o->hook_oom = 1;
 }
 
 static void take_snapshot(outcome *o, int run_result)
